@@ -1,0 +1,225 @@
+//! Content-addressed blob files beside the database (ARCHITECTURE.md, "Blob").
+//!
+//! Layout under the data directory: `blobs/ab/abcdef...` (the SHA-256 in hex,
+//! fanned out by its first byte) and `tmp/` for blobs being written. A blob is
+//! written to `tmp/`, fsynced, and renamed into place by the store's writer in
+//! the same group commit that records its first reference, so a blob that the
+//! database names is always complete on disk. Reference counts live in the
+//! database (`crate::keys::blob_refs`).
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+/// The SHA-256 of a blob's bytes: its name.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BlobId(pub [u8; 32]);
+
+impl BlobId {
+    /// The id as 64 lower-case hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<BlobId> {
+        let bytes = hex::decode(s).ok()?;
+        Some(BlobId(bytes.try_into().ok()?))
+    }
+}
+
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobId({})", &self.to_hex()[..16])
+    }
+}
+
+/// The blob directory of one store.
+#[derive(Debug)]
+pub struct BlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    next_tmp: AtomicU64,
+}
+
+/// A blob written and fsynced under `tmp/`, not yet part of the store. It is
+/// installed by the writer, or its file is removed when it is dropped.
+#[derive(Debug)]
+pub struct StagedBlob {
+    /// The SHA-256 of its bytes.
+    pub id: BlobId,
+    /// Its length in bytes.
+    pub size: u64,
+    path: PathBuf,
+}
+
+impl StagedBlob {
+    /// The temporary file holding the staged bytes.
+    pub fn temp_path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StagedBlob {
+    fn drop(&mut self) {
+        // After install the file has been renamed away and this fails
+        // harmlessly; otherwise it removes the unused temporary file.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A streaming writer of one new blob; the whole blob is never held in memory.
+pub struct BlobWriter {
+    file: tokio::fs::File,
+    hasher: Sha256,
+    size: u64,
+    path: PathBuf,
+    done: bool,
+}
+
+impl BlobWriter {
+    /// Appends `bytes` to the blob.
+    pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes).await?;
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Flushes and fsyncs the file and returns the staged blob.
+    pub async fn finish(mut self) -> io::Result<StagedBlob> {
+        self.file.flush().await?;
+        self.file.sync_all().await?;
+        self.done = true;
+        let hasher = std::mem::take(&mut self.hasher);
+        Ok(StagedBlob {
+            id: BlobId(hasher.finalize().into()),
+            size: self.size,
+            path: std::mem::take(&mut self.path),
+        })
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            // An interrupted write (peer closed mid-literal): nothing is kept.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl BlobStore {
+    /// Opens the blob directories under `data_dir`, creating them, and
+    /// removes what an interrupted run left in `tmp/`.
+    pub fn open(data_dir: &Path) -> io::Result<BlobStore> {
+        let root = data_dir.join("blobs");
+        let tmp = data_dir.join("tmp");
+        std::fs::create_dir_all(&root)?;
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        Ok(BlobStore {
+            root,
+            tmp,
+            next_tmp: AtomicU64::new(0),
+        })
+    }
+
+    /// Where the blob `id` lives once installed.
+    pub fn path(&self, id: &BlobId) -> PathBuf {
+        let hex = id.to_hex();
+        self.root.join(&hex[..2]).join(hex)
+    }
+
+    /// Starts writing a new blob under `tmp/`.
+    pub async fn writer(&self) -> io::Result<BlobWriter> {
+        let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
+        let path = self.tmp.join(format!("{}-{n}", std::process::id()));
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(BlobWriter {
+            file,
+            hasher: Sha256::new(),
+            size: 0,
+            path,
+            done: false,
+        })
+    }
+
+    /// Writes `bytes` as a new staged blob (for small objects).
+    pub async fn stage_bytes(&self, bytes: &[u8]) -> io::Result<StagedBlob> {
+        let mut w = self.writer().await?;
+        w.write(bytes).await?;
+        w.finish().await
+    }
+
+    /// Moves a staged blob into place (called by the writer when the blob's
+    /// first reference is recorded). Returns the directory to fsync before
+    /// the commit.
+    pub(crate) fn install(&self, staged: &StagedBlob) -> io::Result<PathBuf> {
+        let dest = self.path(&staged.id);
+        let dir = dest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)?;
+            sync_dir(&self.root)?;
+        }
+        std::fs::rename(&staged.path, &dest)?;
+        Ok(dir)
+    }
+
+    /// Removes the file of a blob whose last reference was removed.
+    pub(crate) fn unlink(&self, id: &BlobId) {
+        if let Err(e) = std::fs::remove_file(self.path(id)) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(blob = %id.to_hex(), error = %e, "could not remove unreferenced blob");
+            }
+        }
+    }
+
+    /// Opens an installed blob for reading.
+    pub async fn open_blob(&self, id: &BlobId) -> io::Result<tokio::fs::File> {
+        tokio::fs::File::open(self.path(id)).await
+    }
+
+    /// Every installed blob id (for the sweep at open).
+    pub(crate) fn list(&self) -> io::Result<Vec<BlobId>> {
+        let mut ids = Vec::new();
+        for fan in std::fs::read_dir(&self.root)? {
+            let fan = fan?;
+            if !fan.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(fan.path())? {
+                let entry = entry?;
+                if let Some(id) = entry.file_name().to_str().and_then(BlobId::from_hex) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// fsyncs a directory so that renames and creations in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}

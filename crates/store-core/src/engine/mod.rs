@@ -1,0 +1,67 @@
+//! The storage engine: a narrow trait over an ordered key-value store.
+//!
+//! ARCHITECTURE.md ("Engine") fixes its shape: ordered byte keys, multi-key
+//! atomic transactions, counters and prefix scans. Everything above this trait
+//! (accounts, folders, objects, the change feed) is encoded as keys and
+//! values by `crate::keys`, so a networked engine (PostgreSQL, FoundationDB,
+//! ...) can implement these two traits without touching any front end.
+//!
+//! The trait is deliberately split in two:
+//! - [`Snapshot`]: a consistent read view of committed state;
+//! - [`Engine::commit`]: apply a [`WriteBatch`] atomically and durably.
+//!
+//! Read-modify-write (counters such as UIDNEXT, the account MODSEQ) is done
+//! by the store's single writer (`crate::writer`), which reads through the
+//! batch it is building, so every change in the store is serialised and a
+//! counter can never hand out the same value twice.
+
+mod redb_engine;
+
+pub use redb_engine::RedbEngine;
+
+use std::collections::BTreeMap;
+
+/// An engine failure: the storage below the store is unusable for this
+/// request (I/O error, corruption, full disk). Never caused by a peer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("storage engine: {0}")]
+pub struct EngineError(pub String);
+
+impl EngineError {
+    /// Wraps any displayable engine-specific error.
+    pub fn from_display(e: impl std::fmt::Display) -> Self {
+        EngineError(e.to_string())
+    }
+}
+
+/// A key-value pair as stored: raw key bytes and raw value bytes.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// A consistent, read-only view of the committed state.
+pub trait Snapshot: Send {
+    /// The value stored under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError>;
+
+    /// Every pair whose key starts with `prefix`, in ascending key order,
+    /// starting at the first key `>= start` (which must itself start with
+    /// `prefix`, or be `prefix`), returning at most `limit` pairs.
+    fn scan(&self, prefix: &[u8], start: &[u8], limit: usize)
+        -> Result<Vec<KeyValue>, EngineError>;
+}
+
+/// One change in a [`WriteBatch`]: `Some(value)` stores, `None` deletes.
+pub type Mutation = Option<Vec<u8>>;
+
+/// A set of mutations applied all together or not at all, keyed and ordered
+/// by key (a later mutation of the same key replaces an earlier one).
+pub type WriteBatch = BTreeMap<Vec<u8>, Mutation>;
+
+/// An ordered key-value store with atomic, durable multi-key commits.
+pub trait Engine: Send + Sync + 'static {
+    /// A read view of everything committed so far.
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>, EngineError>;
+
+    /// Applies `batch` atomically. Returns only once the batch is durable
+    /// (for redb: after its fsync); on error nothing of the batch is applied.
+    fn commit(&self, batch: WriteBatch) -> Result<(), EngineError>;
+}

@@ -1,0 +1,64 @@
+//! The errors of store-core's operations. Front ends map each variant to
+//! their protocol's own reply (IMAP NO/BAD, HTTP 4xx/5xx, SIP 4xx/5xx).
+
+use crate::engine::EngineError;
+use crate::rights::Right;
+
+/// Why an operation of [`crate::Store`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Wrong login or password, or an unknown account (never says which).
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    /// The account named does not exist.
+    #[error("no such account")]
+    NoSuchAccount,
+    /// The account (login or CPM address) exists already.
+    #[error("account already exists")]
+    AccountExists,
+    /// The folder does not exist, or the principal may not see it
+    /// (RFC 4314 section 4: a folder without the `l` right looks absent).
+    #[error("no such folder")]
+    NoSuchFolder,
+    /// A folder of that name exists already.
+    #[error("folder already exists")]
+    FolderExists,
+    /// The object (UID) does not exist in the folder.
+    #[error("no such object")]
+    NoSuchObject,
+    /// The principal sees the folder but lacks the right the operation needs.
+    #[error("permission denied: right '{}' required", .0.letter())]
+    PermissionDenied(Right),
+    /// A folder name that cannot be stored (empty level, bad character, too
+    /// long); the string says what is wrong.
+    #[error("invalid folder name: {0}")]
+    InvalidName(String),
+    /// The operation is not allowed on this target (deleting INBOX, renaming
+    /// a folder into itself, ...); the string says which rule.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The account's quota would be exceeded (RFC 9208 OVERQUOTA).
+    #[error("quota exceeded")]
+    OverQuota,
+    /// A request argument is out of range or malformed.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The reference is unknown, expired, revoked or not for this principal.
+    #[error("invalid reference")]
+    InvalidReference,
+    /// The storage engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A blob file could not be written or read.
+    #[error("blob store: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored record could not be decoded (a bug or a damaged store).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The store is shutting down and takes no more writes.
+    #[error("store is closed")]
+    Closed,
+}
+
+/// Shorthand for results of store-core.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,214 @@
+//! The key layout of the store in the engine's single ordered keyspace.
+//!
+//! Every key starts with one byte naming the kind of record, followed by
+//! big-endian numbers and raw strings, so that prefix scans return a folder's
+//! objects in UID order and an account's changes in MODSEQ order.
+//!
+//! | prefix | key                                   | value                      |
+//! |--------|---------------------------------------|----------------------------|
+//! | 0x01   | counter name                          | u64 (store-wide counters)  |
+//! | 0x02   | login                                 | `AccountEntry`             |
+//! | 0x03   | account id                            | login                      |
+//! | 0x04   | CPM address                           | account id                 |
+//! | 0x05   | account id, counter name              | u64 (per-account counters) |
+//! | 0x10   | account id, folder id                 | `Folder`                   |
+//! | 0x11   | account id, folder name (INBOX upper) | folder id                  |
+//! | 0x12   | grantee id, owner id, folder id       | () (ACL grant index)       |
+//! | 0x13   | account id, subscribed name           | ()                         |
+//! | 0x20   | folder id, UID                        | `Object`                   |
+//! | 0x21   | folder id, UID                        | MODSEQ of removal          |
+//! | 0x22   | account id, IMDN-Message-ID           | folder id, UID             |
+//! | 0x30   | account id, MODSEQ, index             | `Change`                   |
+//! | 0x40   | blob id                               | u64 reference count        |
+//! | 0x41   | blob id                               | `MessageSummary`           |
+//! | 0x50   | reference token                       | `Reference`                |
+//! | 0x60   | account id, folder id, UID, name      | metadata value             |
+
+use crate::blob::BlobId;
+use crate::model::{AccountId, FolderId, ModSeq, Uid};
+
+fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// A store-wide counter (next account id, next folder id, last UIDVALIDITY).
+pub fn counter(name: &str) -> Vec<u8> {
+    key(0x01, &[name.as_bytes()])
+}
+
+/// An account by login.
+pub fn account(login: &str) -> Vec<u8> {
+    key(0x02, &[login.as_bytes()])
+}
+
+/// The prefix of every account-by-login key.
+pub fn accounts() -> Vec<u8> {
+    vec![0x02]
+}
+
+/// An account's login by id.
+pub fn account_login(id: AccountId) -> Vec<u8> {
+    key(0x03, &[&id.to_be_bytes()])
+}
+
+/// An account's id by CPM address.
+pub fn account_address(address: &str) -> Vec<u8> {
+    key(0x04, &[address.as_bytes()])
+}
+
+/// A per-account counter (MODSEQ, bytes used, objects held).
+pub fn account_counter(id: AccountId, name: &str) -> Vec<u8> {
+    key(0x05, &[&id.to_be_bytes(), name.as_bytes()])
+}
+
+/// A folder record.
+pub fn folder(owner: AccountId, id: FolderId) -> Vec<u8> {
+    key(0x10, &[&owner.to_be_bytes(), &id.to_be_bytes()])
+}
+
+/// The prefix of every folder record of an account.
+pub fn folders(owner: AccountId) -> Vec<u8> {
+    key(0x10, &[&owner.to_be_bytes()])
+}
+
+/// A folder id by name.
+pub fn folder_name(owner: AccountId, name: &str) -> Vec<u8> {
+    key(0x11, &[&owner.to_be_bytes(), name.as_bytes()])
+}
+
+/// An ACL grant index entry: `grantee` (0 for `anyone`) has rights on a
+/// folder of `owner`.
+pub fn grant(grantee: AccountId, owner: AccountId, folder: FolderId) -> Vec<u8> {
+    key(
+        0x12,
+        &[
+            &grantee.to_be_bytes(),
+            &owner.to_be_bytes(),
+            &folder.to_be_bytes(),
+        ],
+    )
+}
+
+/// The prefix of every grant to `grantee`.
+pub fn grants_to(grantee: AccountId) -> Vec<u8> {
+    key(0x12, &[&grantee.to_be_bytes()])
+}
+
+/// A subscription of an account to a folder name.
+pub fn subscription(account: AccountId, name: &str) -> Vec<u8> {
+    key(0x13, &[&account.to_be_bytes(), name.as_bytes()])
+}
+
+/// The prefix of every subscription of an account.
+pub fn subscriptions(account: AccountId) -> Vec<u8> {
+    key(0x13, &[&account.to_be_bytes()])
+}
+
+/// An object record.
+pub fn object(folder: FolderId, uid: Uid) -> Vec<u8> {
+    key(0x20, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// The prefix of every object of a folder.
+pub fn objects(folder: FolderId) -> Vec<u8> {
+    key(0x20, &[&folder.to_be_bytes()])
+}
+
+/// The record of an expunged UID.
+pub fn expunged(folder: FolderId, uid: Uid) -> Vec<u8> {
+    key(0x21, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// The prefix of every expunged-UID record of a folder.
+pub fn expunged_all(folder: FolderId) -> Vec<u8> {
+    key(0x21, &[&folder.to_be_bytes()])
+}
+
+/// An object by IMDN-Message-ID within an account (deposit deduplication).
+pub fn imdn(account: AccountId, message_id: &str) -> Vec<u8> {
+    key(0x22, &[&account.to_be_bytes(), message_id.as_bytes()])
+}
+
+/// A persisted change.
+pub fn change(account: AccountId, modseq: ModSeq, index: u32) -> Vec<u8> {
+    key(
+        0x30,
+        &[
+            &account.to_be_bytes(),
+            &modseq.to_be_bytes(),
+            &index.to_be_bytes(),
+        ],
+    )
+}
+
+/// The prefix of every change of an account.
+pub fn changes(account: AccountId) -> Vec<u8> {
+    key(0x30, &[&account.to_be_bytes()])
+}
+
+/// A blob's reference count.
+pub fn blob_refs(id: &BlobId) -> Vec<u8> {
+    key(0x40, &[&id.0])
+}
+
+/// A blob's cached MIME summary.
+pub fn blob_summary(id: &BlobId) -> Vec<u8> {
+    key(0x41, &[&id.0])
+}
+
+/// A reference (URLAUTH token).
+pub fn reference(token: &str) -> Vec<u8> {
+    key(0x50, &[token.as_bytes()])
+}
+
+/// The prefix of every reference.
+pub fn references() -> Vec<u8> {
+    vec![0x50]
+}
+
+/// A metadata entry. `folder` 0 is the server; `uid` 0 is the folder itself.
+pub fn metadata(account: AccountId, folder: FolderId, uid: Uid, name: &str) -> Vec<u8> {
+    key(
+        0x60,
+        &[
+            &account.to_be_bytes(),
+            &folder.to_be_bytes(),
+            &uid.to_be_bytes(),
+            name.as_bytes(),
+        ],
+    )
+}
+
+/// The prefix of every metadata entry of a target.
+pub fn metadata_all(account: AccountId, folder: FolderId, uid: Uid) -> Vec<u8> {
+    key(
+        0x60,
+        &[
+            &account.to_be_bytes(),
+            &folder.to_be_bytes(),
+            &uid.to_be_bytes(),
+        ],
+    )
+}
+
+/// Reads the trailing big-endian u32 of a key (a UID).
+pub fn trailing_u32(k: &[u8]) -> Option<u32> {
+    let tail: [u8; 4] = k.get(k.len().checked_sub(4)?..)?.try_into().ok()?;
+    Some(u32::from_be_bytes(tail))
+}
+
+/// Reads the trailing big-endian u64 of a key (a folder id).
+pub fn trailing_u64(k: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = k.get(k.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+/// The prefix of every metadata entry scoped to an account.
+pub fn metadata_of_account(account: AccountId) -> Vec<u8> {
+    key(0x60, &[&account.to_be_bytes()])
+}

@@ -1,0 +1,100 @@
+//! Folder names: hierarchical with `/` (ARCHITECTURE.md), `INBOX`
+//! case-insensitive (RFC 3501 5.1). Names are kept as UTF-8; the IMAP front
+//! end converts them from and to modified UTF-7.
+
+use crate::error::{Result, StoreError};
+
+/// The hierarchy delimiter.
+pub const DELIMITER: char = '/';
+/// Longest folder name, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// Deepest hierarchy.
+pub const MAX_DEPTH: usize = 32;
+
+/// Validates `name` and returns it in canonical form: one trailing `/`
+/// removed (RFC 3501 6.3.3 allows `CREATE foo/`), a first level equal to
+/// `INBOX` in any case spelled `INBOX`.
+///
+/// Errors: [`StoreError::InvalidName`] for an empty name or level, a name
+/// longer than [`MAX_NAME_BYTES`] or deeper than [`MAX_DEPTH`], a control
+/// character, or the LIST wildcards `*` and `%`.
+pub fn canonical(name: &str) -> Result<String> {
+    let trimmed = name.strip_suffix(DELIMITER).unwrap_or(name);
+    let bad = |why: &str| Err(StoreError::InvalidName(why.to_string()));
+    if trimmed.is_empty() {
+        return bad("empty name");
+    }
+    if trimmed.len() > MAX_NAME_BYTES {
+        return bad("name too long");
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() || c == '*' || c == '%')
+    {
+        return bad("name contains a control character or a wildcard");
+    }
+    let levels: Vec<&str> = trimmed.split(DELIMITER).collect();
+    if levels.len() > MAX_DEPTH {
+        return bad("hierarchy too deep");
+    }
+    if levels.iter().any(|l| l.is_empty()) {
+        return bad("empty hierarchy level");
+    }
+    if levels.iter().any(|l| *l == "." || *l == "..") {
+        return bad("'.' and '..' are not folder names");
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for (i, level) in levels.iter().enumerate() {
+        if i > 0 {
+            out.push(DELIMITER);
+        }
+        if i == 0 && level.eq_ignore_ascii_case("INBOX") {
+            out.push_str("INBOX");
+        } else {
+            out.push_str(level);
+        }
+    }
+    Ok(out)
+}
+
+/// Every proper ancestor of `name`, outermost first (`a/b/c` gives `a`, `a/b`).
+pub fn ancestors(name: &str) -> Vec<&str> {
+    name.match_indices(DELIMITER)
+        .map(|(i, _)| &name[..i])
+        .collect()
+}
+
+/// Whether `name` is `parent` or lies below it.
+pub fn is_within(name: &str, parent: &str) -> bool {
+    name == parent || (name.starts_with(parent) && name[parent.len()..].starts_with(DELIMITER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbox_is_case_insensitive_and_other_names_keep_case() {
+        assert_eq!(canonical("inbox").unwrap(), "INBOX");
+        assert_eq!(canonical("InBox/Sub").unwrap(), "INBOX/Sub");
+        assert_eq!(canonical("Inboxes").unwrap(), "Inboxes");
+        assert_eq!(canonical("Work/").unwrap(), "Work");
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for bad in [
+            "", "/", "a//b", "/a", "a/*", "a%", "a\u{0}b", "../x", "a/./b",
+        ] {
+            assert!(canonical(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(canonical(&"a/".repeat(40)).is_err());
+    }
+
+    #[test]
+    fn hierarchy_helpers() {
+        assert_eq!(ancestors("a/b/c"), vec!["a", "a/b"]);
+        assert!(is_within("a/b", "a"));
+        assert!(!is_within("ab", "a"));
+    }
+}

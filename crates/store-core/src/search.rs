@@ -1,0 +1,215 @@
+//! Search criteria: every search key of RFC 3501 6.4.4, plus MODSEQ
+//! (RFC 7162 3.1.5), evaluated against an object and its cached MIME
+//! summary. Text keys match case-insensitively on decoded text.
+//!
+//! Session state stays in the front end: it turns message sequence sets and
+//! `\Recent` (RECENT, NEW, OLD) into [`SearchKey::Uid`] sets before calling.
+
+use crate::mime::{EnvelopeAddress, MessageSummary};
+use crate::model::{Object, Uid, UnixTime};
+
+/// A calendar day, as days since 1970-01-01 (RFC 3501 `date`).
+pub type Day = i64;
+
+/// The day of `t` in the zone `offset` seconds east of UTC.
+pub fn day_of(t: UnixTime, offset: i32) -> Day {
+    (t + offset as i64).div_euclid(86_400)
+}
+
+/// One search criterion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// Every criterion holds (a parenthesized list, or juxtaposition).
+    And(Vec<SearchKey>),
+    /// Either holds (`OR`).
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// It does not hold (`NOT`).
+    Not(Box<SearchKey>),
+    /// `ALL`.
+    All,
+    /// The flag or keyword is set (`ANSWERED`, `DELETED`, `DRAFT`,
+    /// `FLAGGED`, `SEEN`, `KEYWORD`; the `UN...` forms are `Not` of these).
+    Flag(String),
+    /// `BCC`, `CC`, `FROM`, `TO` (which address header) and the string.
+    Address(AddressField, String),
+    /// `SUBJECT`.
+    Subject(String),
+    /// `HEADER field-name string` (an empty string matches any value).
+    Header(String, String),
+    /// `BODY`: in the decoded body text.
+    Body(String),
+    /// `TEXT`: in the headers or the body.
+    Text(String),
+    /// `BEFORE`, `ON`, `SINCE`: INTERNALDATE's day (UTC).
+    InternalDate(DateCmp, Day),
+    /// `SENTBEFORE`, `SENTON`, `SENTSINCE`: the Date header's day.
+    SentDate(DateCmp, Day),
+    /// `LARGER n`: RFC822.SIZE > n.
+    Larger(u64),
+    /// `SMALLER n`: RFC822.SIZE < n.
+    Smaller(u64),
+    /// UID ranges (`UID` sets, and sequence sets mapped by the front end).
+    Uid(Vec<(Uid, Uid)>),
+    /// `MODSEQ n`: MODSEQ >= n.
+    ModSeq(u64),
+}
+
+/// Which address header an [`SearchKey::Address`] looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressField {
+    /// `From`
+    From,
+    /// `To`
+    To,
+    /// `Cc`
+    Cc,
+    /// `Bcc`
+    Bcc,
+}
+
+/// How a date criterion compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateCmp {
+    /// Strictly before the day.
+    Before,
+    /// On the day.
+    On,
+    /// On or after the day.
+    Since,
+}
+
+impl DateCmp {
+    fn holds(self, day: Day, against: Day) -> bool {
+        match self {
+            DateCmp::Before => day < against,
+            DateCmp::On => day == against,
+            DateCmp::Since => day >= against,
+        }
+    }
+}
+
+fn contains(haystack: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+fn address_text(a: &EnvelopeAddress) -> String {
+    format!(
+        "{} <{}@{}>",
+        a.name.as_deref().unwrap_or_default(),
+        a.mailbox.as_deref().unwrap_or_default(),
+        a.host.as_deref().unwrap_or_default()
+    )
+}
+
+impl SearchKey {
+    /// Whether this criterion holds for `object` with `summary`.
+    pub fn matches(&self, object: &Object, summary: &MessageSummary) -> bool {
+        match self {
+            SearchKey::And(keys) => keys.iter().all(|k| k.matches(object, summary)),
+            SearchKey::Or(a, b) => a.matches(object, summary) || b.matches(object, summary),
+            SearchKey::Not(k) => !k.matches(object, summary),
+            SearchKey::All => true,
+            SearchKey::Flag(f) => object.flags.contains(f),
+            SearchKey::Address(field, s) => {
+                let (name, list) = match field {
+                    AddressField::From => ("From", &summary.envelope.from),
+                    AddressField::To => ("To", &summary.envelope.to),
+                    AddressField::Cc => ("Cc", &summary.envelope.cc),
+                    AddressField::Bcc => ("Bcc", &summary.envelope.bcc),
+                };
+                list.iter().any(|a| contains(&address_text(a), s))
+                    || summary.header(name).is_some_and(|v| contains(v, s))
+            }
+            SearchKey::Subject(s) => summary.header("Subject").is_some_and(|v| contains(v, s)),
+            SearchKey::Header(name, s) => summary
+                .headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case(name) && contains(v, s)),
+            SearchKey::Body(s) => contains(&summary.body_text, s),
+            SearchKey::Text(s) => {
+                summary
+                    .headers
+                    .iter()
+                    .any(|(n, v)| contains(n, s) || contains(v, s))
+                    || contains(&summary.body_text, s)
+            }
+            SearchKey::InternalDate(cmp, day) => cmp.holds(day_of(object.internal_date, 0), *day),
+            SearchKey::SentDate(cmp, day) => summary
+                .sent
+                .is_some_and(|(t, offset)| cmp.holds(day_of(t, offset), *day)),
+            SearchKey::Larger(n) => object.size > *n,
+            SearchKey::Smaller(n) => object.size < *n,
+            SearchKey::Uid(ranges) => ranges.iter().any(|(a, b)| (*a..=*b).contains(&object.uid)),
+            SearchKey::ModSeq(n) => object.modseq >= *n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::BlobId;
+    use crate::mime::summarize;
+    use crate::model::{CpmHeaders, Flags, ObjectKind};
+
+    fn object(uid: Uid, flags: &[&str], size: u64) -> Object {
+        Object {
+            uid,
+            modseq: 7,
+            flags: flags.iter().collect(),
+            internal_date: 86_400 * 10 + 5,
+            size,
+            blob: BlobId([0; 32]),
+            kind: ObjectKind::CpmMessage,
+            cpm: CpmHeaders::default(),
+            file_name: None,
+        }
+    }
+
+    #[test]
+    fn every_kind_of_key_matches_as_rfc3501_says() {
+        let s = summarize(
+            b"From: \"Ann Lee\" <ann@example.com>\r\nTo: bob@example.org\r\n\
+Subject: =?ISO-8859-1?Q?caf=E9?= meeting\r\nDate: Fri, 2 Jan 1970 23:30:00 -0100\r\n\
+X-Tag: Blue\r\n\r\nThe BODY text\r\n",
+        );
+        let o = object(5, &["\\Seen", "$work"], 300);
+        let yes = |k: SearchKey| assert!(k.matches(&o, &s), "{k:?} should match");
+        let no = |k: SearchKey| assert!(!k.matches(&o, &s), "{k:?} should not match");
+        yes(SearchKey::All);
+        yes(SearchKey::Flag("\\seen".into()));
+        yes(SearchKey::Flag("$WORK".into()));
+        no(SearchKey::Flag("\\Deleted".into()));
+        yes(SearchKey::Address(AddressField::From, "ann lee".into()));
+        yes(SearchKey::Address(AddressField::To, "EXAMPLE.ORG".into()));
+        no(SearchKey::Address(AddressField::Cc, "ann".into()));
+        yes(SearchKey::Subject("CAFÉ".into()));
+        yes(SearchKey::Header("x-tag".into(), "blue".into()));
+        yes(SearchKey::Header("X-Tag".into(), String::new()));
+        no(SearchKey::Header("X-Missing".into(), String::new()));
+        yes(SearchKey::Body("body TEXT".into()));
+        no(SearchKey::Body("meeting".into()));
+        yes(SearchKey::Text("meeting".into()));
+        yes(SearchKey::InternalDate(DateCmp::On, 10));
+        yes(SearchKey::InternalDate(DateCmp::Before, 11));
+        no(SearchKey::InternalDate(DateCmp::Since, 11));
+        // 23:30 on the 2nd at -0100 is the 2nd for the sender (day 1).
+        yes(SearchKey::SentDate(DateCmp::On, 1));
+        yes(SearchKey::Larger(299));
+        no(SearchKey::Smaller(300));
+        yes(SearchKey::Uid(vec![(1, 3), (5, 5)]));
+        no(SearchKey::Uid(vec![(6, 9)]));
+        yes(SearchKey::ModSeq(7));
+        no(SearchKey::ModSeq(8));
+        yes(SearchKey::Or(
+            Box::new(SearchKey::Larger(1000)),
+            Box::new(SearchKey::All),
+        ));
+        no(SearchKey::Not(Box::new(SearchKey::All)));
+        no(SearchKey::And(vec![
+            SearchKey::All,
+            SearchKey::Larger(1000),
+        ]));
+        let _ = Flags::new();
+    }
+}

@@ -1,0 +1,286 @@
+//! Operation "authenticate" (seed 002) and account administration (the
+//! `cpm-store account` commands).
+
+use serde::{Deserialize, Serialize};
+
+use super::folders::create_folder_in;
+use super::{now, Store};
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::{Account, Principal, QuotaLimits, SpecialUse};
+use crate::password::{Credentials, ScramSecrets};
+use crate::writer::Reader;
+
+/// What is stored per account: the account and its credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountEntry {
+    /// The account.
+    pub account: Account,
+    /// Its password hash and SCRAM secrets.
+    pub credentials: Credentials,
+}
+
+/// The folders every new account gets (RFC 6154 special uses).
+const DEFAULT_FOLDERS: [(&str, Option<SpecialUse>); 5] = [
+    ("INBOX", None),
+    ("Sent", Some(SpecialUse::Sent)),
+    ("Drafts", Some(SpecialUse::Drafts)),
+    ("Trash", Some(SpecialUse::Trash)),
+    ("Archive", Some(SpecialUse::Archive)),
+];
+
+/// Longest login name, in bytes.
+pub const MAX_LOGIN_BYTES: usize = 255;
+/// Longest password, in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+fn check_login(login: &str) -> Result<()> {
+    if login.is_empty()
+        || login.len() > MAX_LOGIN_BYTES
+        || login.eq_ignore_ascii_case("anyone")
+        || login
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '/')
+    {
+        return Err(StoreError::InvalidArgument(format!(
+            "login must be 1 to {MAX_LOGIN_BYTES} bytes without spaces, control characters or '/', and not 'anyone'"
+        )));
+    }
+    Ok(())
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        return Err(StoreError::InvalidArgument(format!(
+            "password must be 1 to {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates an account with its default folders (INBOX, Sent, Drafts,
+    /// Trash, Archive).
+    ///
+    /// Errors: [`StoreError::InvalidArgument`] for a bad login or password,
+    /// [`StoreError::AccountExists`] if the login or CPM address is taken.
+    pub async fn create_account(
+        &self,
+        login: &str,
+        address: Option<&str>,
+        password: &str,
+    ) -> Result<Account> {
+        check_login(login)?;
+        check_password(password)?;
+        let password = password.to_string();
+        let credentials = tokio::task::spawn_blocking(move || Credentials::new(&password))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let login = login.to_string();
+        let address = address.map(str::to_string);
+        let quota = self.inner.config.default_quota;
+        self.write(move |txn| {
+            if txn.get_raw(&keys::account(&login))?.is_some() {
+                return Err(StoreError::AccountExists);
+            }
+            if let Some(a) = &address {
+                if txn.get_raw(&keys::account_address(a))?.is_some() {
+                    return Err(StoreError::AccountExists);
+                }
+            }
+            let id = txn.add(keys::counter("account"), 1)?;
+            let account = Account {
+                id,
+                login: login.clone(),
+                address: address.clone(),
+                created: now(),
+                quota,
+            };
+            txn.put(
+                keys::account(&login),
+                &AccountEntry {
+                    account: account.clone(),
+                    credentials,
+                },
+            )?;
+            txn.put(keys::account_login(id), &login)?;
+            if let Some(a) = &address {
+                txn.put(keys::account_address(a), &id)?;
+            }
+            for (name, special_use) in DEFAULT_FOLDERS {
+                create_folder_in(txn, id, name, special_use)?;
+                txn.put(keys::subscription(id, name), &())?;
+            }
+            Ok(account)
+        })
+        .await
+    }
+
+    /// Replaces an account's password.
+    ///
+    /// Errors: [`StoreError::NoSuchAccount`], or a bad password.
+    pub async fn set_password(&self, login: &str, password: &str) -> Result<()> {
+        check_password(password)?;
+        let pw = password.to_string();
+        let credentials = tokio::task::spawn_blocking(move || Credentials::new(&pw))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let login_owned = login.to_string();
+        self.write(move |txn| {
+            let key = keys::account(&login_owned);
+            let mut entry: AccountEntry = txn.load(&key)?.ok_or(StoreError::NoSuchAccount)?;
+            entry.credentials = credentials;
+            txn.put(key, &entry)
+        })
+        .await?;
+        self.inner.logins.forget(login);
+        Ok(())
+    }
+
+    /// Sets an account's quota (RFC 9208 SETQUOTA, administrators only).
+    pub async fn set_quota(&self, login: &str, limits: QuotaLimits) -> Result<()> {
+        let login = login.to_string();
+        self.write(move |txn| {
+            let key = keys::account(&login);
+            let mut entry: AccountEntry = txn.load(&key)?.ok_or(StoreError::NoSuchAccount)?;
+            entry.account.quota = limits;
+            txn.put(key, &entry)
+        })
+        .await
+    }
+
+    /// Every account, by login.
+    pub async fn list_accounts(&self) -> Result<Vec<Account>> {
+        let snap = self.snapshot()?;
+        Ok(snap
+            .load_all::<AccountEntry>(&keys::accounts())?
+            .into_iter()
+            .map(|(_, e)| e.account)
+            .collect())
+    }
+
+    /// The account with this login, if any.
+    pub async fn account(&self, login: &str) -> Result<Option<Account>> {
+        let snap = self.snapshot()?;
+        Ok(snap
+            .load::<AccountEntry>(&keys::account(login))?
+            .map(|e| e.account))
+    }
+
+    /// The account with this CPM address, if any (SIP deposit, seed 000).
+    pub async fn account_by_address(&self, address: &str) -> Result<Option<Account>> {
+        let snap = self.snapshot()?;
+        let Some(id) = snap.load::<u64>(&keys::account_address(address))? else {
+            return Ok(None);
+        };
+        let Some(login) = snap.load::<String>(&keys::account_login(id))? else {
+            return Ok(None);
+        };
+        Ok(snap
+            .load::<AccountEntry>(&keys::account(&login))?
+            .map(|e| e.account))
+    }
+
+    /// Removes an account with all its folders and objects.
+    ///
+    /// Errors: [`StoreError::NoSuchAccount`].
+    pub async fn remove_account(&self, login: &str) -> Result<()> {
+        let login_owned = login.to_string();
+        self.write(move |txn| {
+            let entry: AccountEntry = txn
+                .load(&keys::account(&login_owned))?
+                .ok_or(StoreError::NoSuchAccount)?;
+            let id = entry.account.id;
+            for (_, folder) in txn.load_all::<crate::model::Folder>(&keys::folders(id))? {
+                super::folders::purge_folder(txn, &folder)?;
+            }
+            for prefix in [
+                keys::subscriptions(id),
+                keys::changes(id),
+                keys::grants_to(id),
+                keys::metadata_of_account(id),
+            ] {
+                for (k, _) in txn.scan_raw(&prefix)? {
+                    txn.delete(k);
+                }
+            }
+            txn.delete(keys::account_counter(id, "modseq"));
+            txn.delete(keys::account_counter(id, "bytes"));
+            txn.delete(keys::account_counter(id, "objects"));
+            txn.delete(keys::account_login(id));
+            if let Some(a) = &entry.account.address {
+                txn.delete(keys::account_address(a));
+            }
+            txn.delete(keys::account(&login_owned));
+            Ok(())
+        })
+        .await?;
+        self.inner.logins.forget(login);
+        Ok(())
+    }
+
+    /// Operation "authenticate" for plaintext mechanisms (IMAP LOGIN and
+    /// AUTHENTICATE PLAIN, HTTP Basic, SIP trusted-user lookups do not use
+    /// it). Verifies the Argon2id hash, or a recent identical login from
+    /// the in-memory cache.
+    ///
+    /// Errors: [`StoreError::AuthenticationFailed`] for an unknown login or
+    /// a wrong password alike.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal> {
+        if login.len() > MAX_LOGIN_BYTES || password.len() > MAX_PASSWORD_BYTES {
+            return Err(StoreError::AuthenticationFailed);
+        }
+        let entry = self
+            .snapshot()?
+            .load::<AccountEntry>(&keys::account(login))?
+            .ok_or(StoreError::AuthenticationFailed)?;
+        let principal = Principal {
+            account: entry.account.id,
+            login: entry.account.login.clone(),
+        };
+        if self.inner.logins.check(login, password) {
+            return Ok(principal);
+        }
+        let pw = password.to_string();
+        let credentials = entry.credentials;
+        let ok = tokio::task::spawn_blocking(move || credentials.verify(&pw))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            return Err(StoreError::AuthenticationFailed);
+        }
+        self.inner.logins.remember(login, password);
+        Ok(principal)
+    }
+
+    /// The SCRAM-SHA-256 secrets of `login` (for a SASL SCRAM exchange run
+    /// by a front end, RFC 5802 section 5), and the principal it yields.
+    pub async fn scram_secrets(&self, login: &str) -> Result<Option<(Principal, ScramSecrets)>> {
+        let snap = self.snapshot()?;
+        Ok(snap.load::<AccountEntry>(&keys::account(login))?.map(|e| {
+            (
+                Principal {
+                    account: e.account.id,
+                    login: e.account.login,
+                },
+                e.credentials.scram,
+            )
+        }))
+    }
+
+    /// The principal of a local account without a password, for callers
+    /// that authenticated by other means: a trusted SIP network element
+    /// depositing for a served user, or the local administrator.
+    ///
+    /// Errors: [`StoreError::NoSuchAccount`].
+    pub async fn principal_for(&self, login: &str) -> Result<Principal> {
+        let entry = self
+            .snapshot()?
+            .load::<AccountEntry>(&keys::account(login))?
+            .ok_or(StoreError::NoSuchAccount)?;
+        Ok(Principal {
+            account: entry.account.id,
+            login: entry.account.login,
+        })
+    }
+}

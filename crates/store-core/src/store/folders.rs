@@ -1,0 +1,555 @@
+//! Operations "set active folder", "folder create", "list folders",
+//! "folder move" and "folder remove" (seed 002), and subscriptions.
+
+use super::{next_modseq, resolve, rights_of, Access, Store};
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::{
+    AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, Principal, SpecialUse, Uid,
+};
+use crate::names::{ancestors, canonical, is_within};
+use crate::rights::{Right, Rights};
+use crate::writer::{Reader, Txn};
+
+/// Names a folder: its owner (`None` for the principal's own account, else
+/// the owner's login, for a folder shared through the ACL) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FolderRef {
+    /// The owning account's login, or `None` for the principal's own.
+    pub owner: Option<String>,
+    /// The folder's name, levels separated by `/`.
+    pub name: String,
+}
+
+impl FolderRef {
+    /// A folder of the principal's own account.
+    pub fn own(name: impl Into<String>) -> FolderRef {
+        FolderRef {
+            owner: None,
+            name: name.into(),
+        }
+    }
+
+    /// A folder of another account.
+    pub fn of(owner: impl Into<String>, name: impl Into<String>) -> FolderRef {
+        FolderRef {
+            owner: Some(owner.into()),
+            name: name.into(),
+        }
+    }
+}
+
+/// A folder as listed for a principal.
+#[derive(Debug, Clone)]
+pub struct FolderInfo {
+    /// The owner's login when it is not the principal.
+    pub owner: Option<String>,
+    /// The folder.
+    pub folder: Folder,
+    /// The principal's rights on it.
+    pub rights: Rights,
+    /// Whether the principal subscribed to it.
+    pub subscribed: bool,
+    /// Whether it has child folders.
+    pub has_children: bool,
+}
+
+/// The per-object state a session keeps of its selected folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectState {
+    /// UID.
+    pub uid: Uid,
+    /// MODSEQ.
+    pub modseq: ModSeq,
+    /// Flags and keywords.
+    pub flags: Flags,
+}
+
+impl From<&Object> for ObjectState {
+    fn from(o: &Object) -> ObjectState {
+        ObjectState {
+            uid: o.uid,
+            modseq: o.modseq,
+            flags: o.flags.clone(),
+        }
+    }
+}
+
+/// The result of "set active folder" (SELECT / EXAMINE).
+#[derive(Debug, Clone)]
+pub struct SelectedFolder {
+    /// The folder's state.
+    pub folder: Folder,
+    /// The principal's rights.
+    pub rights: Rights,
+    /// Every object, in UID order.
+    pub objects: Vec<ObjectState>,
+}
+
+/// Creates folder `name` of `owner` inside `txn`.
+pub(crate) fn create_folder_in(
+    txn: &mut Txn<'_>,
+    owner: AccountId,
+    name: &str,
+    special_use: Option<SpecialUse>,
+) -> Result<Folder> {
+    let id = txn.add(keys::counter("folder"), 1)?;
+    let modseq = next_modseq(txn, owner)?;
+    let folder = Folder {
+        id,
+        owner,
+        name: name.to_string(),
+        uid_validity: next_uid_validity(txn)?,
+        uid_next: 1,
+        highest_modseq: modseq,
+        special_use,
+        acl: Default::default(),
+        objects: 0,
+        unseen: 0,
+    };
+    txn.put(keys::folder(owner, id), &folder)?;
+    txn.put(keys::folder_name(owner, name), &id)?;
+    txn.record_change(
+        owner,
+        Change {
+            modseq,
+            folder: id,
+            kind: ChangeKind::FolderCreated { name: name.into() },
+        },
+    )?;
+    Ok(folder)
+}
+
+/// UIDVALIDITY: the current time in seconds, or one more than the last
+/// one given if that is not greater, so it strictly increases store-wide
+/// (RFC 3501 2.3.1.1: a recreated folder must not reuse one).
+fn next_uid_validity(txn: &mut Txn<'_>) -> Result<u32> {
+    let key = keys::counter("uidvalidity");
+    let last: u64 = txn.load(&key)?.unwrap_or(0);
+    let now = super::now().clamp(1, u32::MAX as i64) as u64;
+    let next = now.max(last + 1).min(u32::MAX as u64);
+    txn.put(key, &next)?;
+    Ok(next as u32)
+}
+
+/// Deletes a folder with its objects, expunged records, metadata, grants
+/// and references, releasing its blobs.
+pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
+    let mut bytes = 0u64;
+    let mut count = 0u64;
+    for (k, object) in txn.load_all::<Object>(&keys::objects(folder.id))? {
+        txn.release_blob(&object.blob)?;
+        if let Some(m) = &object.cpm.imdn_message_id {
+            txn.delete(keys::imdn(folder.owner, m));
+        }
+        bytes += object.size;
+        count += 1;
+        txn.delete(k);
+    }
+    txn.add(
+        keys::account_counter(folder.owner, "bytes"),
+        -(bytes as i64),
+    )?;
+    txn.add(
+        keys::account_counter(folder.owner, "objects"),
+        -(count as i64),
+    )?;
+    for (k, _) in txn.scan_raw(&keys::expunged_all(folder.id))? {
+        txn.delete(k);
+    }
+    for identifier in folder.acl.keys() {
+        if let Some(grantee) = super::acl::grantee_id(txn, identifier)? {
+            txn.delete(keys::grant(grantee, folder.owner, folder.id));
+        }
+    }
+    super::metadata::purge_folder_metadata(txn, folder.id)?;
+    super::references::purge_folder_references(txn, folder.id)?;
+    txn.delete(keys::folder_name(folder.owner, &folder.name));
+    txn.delete(keys::folder(folder.owner, folder.id));
+    Ok(())
+}
+
+fn owner_of<R: Reader + ?Sized>(r: &R, principal: &Principal, f: &FolderRef) -> Result<AccountId> {
+    match &f.owner {
+        None => Ok(principal.account),
+        Some(login) => super::account_id(r, login),
+    }
+}
+
+impl Store {
+    /// Operation "folder create" (IMAP CREATE, WebDAV MKCOL). Missing
+    /// superior folders are created too (RFC 3501 6.3.3).
+    ///
+    /// Rights: creating in another account needs `k` on the parent.
+    /// Errors: [`StoreError::InvalidName`], [`StoreError::FolderExists`],
+    /// [`StoreError::NoSuchFolder`] / [`StoreError::PermissionDenied`].
+    pub async fn create_folder(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Folder> {
+        let name = canonical(&folder.name)?;
+        let principal = principal.clone();
+        let folder = folder.clone();
+        self.write(move |txn| {
+            let owner = owner_of(txn, &principal, &folder)?;
+            if txn.get_raw(&keys::folder_name(owner, &name))?.is_some() {
+                return Err(StoreError::FolderExists);
+            }
+            if owner != principal.account {
+                // Another account's tree: the nearest existing parent must
+                // grant `k` (RFC 4314 section 4, CREATE).
+                let parent = ancestors(&name)
+                    .into_iter()
+                    .rev()
+                    .find_map(|p| {
+                        txn.get_raw(&keys::folder_name(owner, p))
+                            .ok()
+                            .flatten()
+                            .map(|_| p.to_string())
+                    })
+                    .ok_or(StoreError::NoSuchFolder)?;
+                let access = resolve(
+                    txn,
+                    &principal,
+                    &FolderRef {
+                        owner: folder.owner.clone(),
+                        name: parent,
+                    },
+                )?;
+                access.require(Right::CreateFolder)?;
+            }
+            for parent in ancestors(&name) {
+                if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
+                    create_folder_in(txn, owner, parent, None)?;
+                }
+            }
+            create_folder_in(txn, owner, &name, special_use)
+        })
+        .await
+    }
+
+    /// Operation "list folders" (IMAP LIST, WebDAV PROPFIND): the
+    /// principal's folders, then the folders of other accounts it may look
+    /// up (`l`), ordered by owner and name.
+    pub async fn list_folders(&self, principal: &Principal) -> Result<Vec<FolderInfo>> {
+        let snap = self.snapshot()?;
+        let subscribed: std::collections::HashSet<Vec<u8>> = snap
+            .scan_raw(&keys::subscriptions(principal.account))?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut out = Vec::new();
+        let mut push = |owner_login: Option<String>, folders: Vec<Folder>| {
+            let names: Vec<String> = folders.iter().map(|f| f.name.clone()).collect();
+            for folder in folders {
+                let rights = rights_of(principal, &folder);
+                if !rights.contains(Right::Lookup) {
+                    continue;
+                }
+                let shown = match &owner_login {
+                    Some(o) => format!("{o}/{}", folder.name),
+                    None => folder.name.clone(),
+                };
+                let has_children = names
+                    .iter()
+                    .any(|n| n != &folder.name && is_within(n, &folder.name));
+                out.push(FolderInfo {
+                    owner: owner_login.clone(),
+                    subscribed: subscribed.contains(&keys::subscription(principal.account, &shown)),
+                    folder,
+                    rights,
+                    has_children,
+                });
+            }
+        };
+        let mut own: Vec<Folder> = snap
+            .load_all::<Folder>(&keys::folders(principal.account))?
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect();
+        own.sort_by(|a, b| a.name.cmp(&b.name));
+        push(None, own);
+        // Folders shared with the principal or with anyone.
+        let mut shared: std::collections::BTreeMap<AccountId, Vec<Folder>> = Default::default();
+        for grantee in [principal.account, 0] {
+            for (k, _) in snap.scan_raw(&keys::grants_to(grantee))? {
+                let owner = k
+                    .get(9..17)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                let Some(id) = keys::trailing_u64(&k) else {
+                    continue;
+                };
+                if owner == principal.account {
+                    continue;
+                }
+                if let Some(f) = snap.load::<Folder>(&keys::folder(owner, id))? {
+                    let list = shared.entry(owner).or_default();
+                    if !list.iter().any(|x| x.id == f.id) {
+                        list.push(f);
+                    }
+                }
+            }
+        }
+        for (owner, mut folders) in shared {
+            let Some(login) = snap.load::<String>(&keys::account_login(owner))? else {
+                continue;
+            };
+            folders.sort_by(|a, b| a.name.cmp(&b.name));
+            push(Some(login), folders);
+        }
+        Ok(out)
+    }
+
+    /// A folder's state (IMAP STATUS, WebDAV collection properties).
+    ///
+    /// Rights: `l` or `r` to see it. Errors: [`StoreError::NoSuchFolder`].
+    pub async fn folder_status(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+    ) -> Result<(Folder, Rights)> {
+        let access = resolve(&self.snapshot()?, principal, folder)?;
+        Ok((access.folder, access.rights))
+    }
+
+    /// Operation "set active folder" (IMAP SELECT / EXAMINE): the folder's
+    /// state and every object's UID, MODSEQ and flags.
+    ///
+    /// Rights: `r`. Errors: [`StoreError::NoSuchFolder`],
+    /// [`StoreError::PermissionDenied`].
+    pub async fn select_folder(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+    ) -> Result<SelectedFolder> {
+        let snap = self.snapshot()?;
+        let Access { folder, rights } = resolve(&snap, principal, folder)?;
+        if !rights.contains(Right::Read) {
+            return Err(StoreError::PermissionDenied(Right::Read));
+        }
+        let objects = snap
+            .load_all::<Object>(&keys::objects(folder.id))?
+            .iter()
+            .map(|(_, o)| ObjectState::from(o))
+            .collect();
+        Ok(SelectedFolder {
+            folder,
+            rights,
+            objects,
+        })
+    }
+
+    /// Operation "folder move" (IMAP RENAME, WebDAV MOVE of a collection):
+    /// renames the folder and every folder below it, keeping ids, UIDs and
+    /// UIDVALIDITY. Renaming INBOX moves its objects into a new folder and
+    /// leaves INBOX empty (RFC 3501 6.3.5). Both names are in one account.
+    ///
+    /// Rights: `x` on the folder, and `k` on the new parent when it is in
+    /// another account. Errors: [`StoreError::NoSuchFolder`],
+    /// [`StoreError::FolderExists`], [`StoreError::InvalidName`],
+    /// [`StoreError::NotAllowed`] (into itself, or across accounts).
+    pub async fn rename_folder(
+        &self,
+        principal: &Principal,
+        from: &FolderRef,
+        to: &FolderRef,
+    ) -> Result<()> {
+        let new_name = canonical(&to.name)?;
+        let (principal, from, to) = (principal.clone(), from.clone(), to.clone());
+        self.write(move |txn| {
+            let access = resolve(txn, &principal, &from)?;
+            access.require(Right::DeleteFolder)?;
+            let owner = access.folder.owner;
+            if owner_of(txn, &principal, &to)? != owner {
+                return Err(StoreError::NotAllowed(
+                    "a folder cannot move to another account".into(),
+                ));
+            }
+            let old_name = access.folder.name.clone();
+            if is_within(&new_name, &old_name) && old_name != "INBOX" {
+                return Err(StoreError::NotAllowed(
+                    "a folder cannot move into itself".into(),
+                ));
+            }
+            if new_name == "INBOX" {
+                return Err(StoreError::NotAllowed(
+                    "INBOX cannot be a rename target".into(),
+                ));
+            }
+            if txn.get_raw(&keys::folder_name(owner, &new_name))?.is_some() {
+                return Err(StoreError::FolderExists);
+            }
+            for parent in ancestors(&new_name) {
+                if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
+                    create_folder_in(txn, owner, parent, None)?;
+                }
+            }
+            if old_name == "INBOX" {
+                return move_inbox_contents(txn, &access.folder, &new_name);
+            }
+            let modseq = next_modseq(txn, owner)?;
+            for (_, mut f) in txn.load_all::<Folder>(&keys::folders(owner))? {
+                if !is_within(&f.name, &old_name) {
+                    continue;
+                }
+                let renamed = format!("{new_name}{}", &f.name[old_name.len()..]);
+                txn.delete(keys::folder_name(owner, &f.name));
+                txn.put(keys::folder_name(owner, &renamed), &f.id)?;
+                txn.record_change(
+                    owner,
+                    Change {
+                        modseq,
+                        folder: f.id,
+                        kind: ChangeKind::FolderRenamed {
+                            from: f.name.clone(),
+                            to: renamed.clone(),
+                        },
+                    },
+                )?;
+                f.name = renamed;
+                f.highest_modseq = modseq;
+                txn.put(keys::folder(owner, f.id), &f)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Operation "folder remove" (IMAP DELETE, WebDAV DELETE of a
+    /// collection): removes the folder and its objects. A folder with child
+    /// folders is refused, as Dovecot does, rather than left as a
+    /// `\Noselect` name (RFC 3501 6.3.4 allows either).
+    ///
+    /// Rights: `x`. Errors: [`StoreError::NoSuchFolder`],
+    /// [`StoreError::NotAllowed`] (INBOX, or children).
+    pub async fn remove_folder(&self, principal: &Principal, folder: &FolderRef) -> Result<()> {
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.write(move |txn| {
+            let access = resolve(txn, &principal, &folder)?;
+            access.require(Right::DeleteFolder)?;
+            let f = access.folder;
+            if f.name == "INBOX" {
+                return Err(StoreError::NotAllowed("INBOX cannot be deleted".into()));
+            }
+            let has_children = txn
+                .load_all::<Folder>(&keys::folders(f.owner))?
+                .iter()
+                .any(|(_, c)| c.name != f.name && is_within(&c.name, &f.name));
+            if has_children {
+                return Err(StoreError::NotAllowed(
+                    "the folder has child folders; delete them first".into(),
+                ));
+            }
+            purge_folder(txn, &f)?;
+            let modseq = next_modseq(txn, f.owner)?;
+            txn.record_change(
+                f.owner,
+                Change {
+                    modseq,
+                    folder: f.id,
+                    kind: ChangeKind::FolderRemoved {
+                        name: f.name.clone(),
+                    },
+                },
+            )
+        })
+        .await
+    }
+
+    /// Subscribes (`true`) or unsubscribes the principal to a folder name
+    /// as it sees it (`owner/name` for another account's folder). The name
+    /// need not exist (RFC 3501 6.3.6).
+    pub async fn set_subscribed(
+        &self,
+        principal: &Principal,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<()> {
+        let name = canonical(name)?;
+        let account = principal.account;
+        self.write(move |txn| {
+            let key = keys::subscription(account, &name);
+            let exists = txn.get_raw(&key)?.is_some();
+            if exists == subscribed {
+                return Ok(());
+            }
+            if subscribed {
+                txn.put(key, &())?;
+            } else {
+                txn.delete(key);
+            }
+            let modseq = next_modseq(txn, account)?;
+            txn.record_change(
+                account,
+                Change {
+                    modseq,
+                    folder: 0,
+                    kind: ChangeKind::SubscriptionChanged { name },
+                },
+            )
+        })
+        .await
+    }
+
+    /// The folder names the principal subscribed to, sorted (IMAP LSUB).
+    pub async fn subscriptions(&self, principal: &Principal) -> Result<Vec<String>> {
+        let prefix = keys::subscriptions(principal.account);
+        Ok(self
+            .snapshot()?
+            .scan_raw(&prefix)?
+            .into_iter()
+            .map(|(k, _)| String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
+            .collect())
+    }
+}
+
+/// RFC 3501 6.3.5: renaming INBOX moves all its objects to a new folder
+/// with the new name and leaves INBOX in place, empty.
+fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Result<()> {
+    let owner = inbox.owner;
+    let mut target = create_folder_in(txn, owner, new_name, None)?;
+    let modseq = next_modseq(txn, owner)?;
+    let mut source = inbox.clone();
+    for (k, mut object) in txn.load_all::<Object>(&keys::objects(inbox.id))? {
+        txn.delete(k);
+        txn.put(keys::expunged(inbox.id, object.uid), &modseq)?;
+        txn.record_change(
+            owner,
+            Change {
+                modseq,
+                folder: inbox.id,
+                kind: ChangeKind::ObjectRemoved { uid: object.uid },
+            },
+        )?;
+        if let Some(m) = &object.cpm.imdn_message_id {
+            txn.put(keys::imdn(owner, m), &(target.id, target.uid_next))?;
+        }
+        object.uid = target.uid_next;
+        object.modseq = modseq;
+        target.uid_next += 1;
+        target.objects += 1;
+        if !object.flags.contains("\\Seen") {
+            target.unseen += 1;
+        }
+        txn.put(keys::object(target.id, object.uid), &object)?;
+        txn.record_change(
+            owner,
+            Change {
+                modseq,
+                folder: target.id,
+                kind: ChangeKind::ObjectStored { uid: object.uid },
+            },
+        )?;
+    }
+    target.highest_modseq = modseq;
+    source.objects = 0;
+    source.unseen = 0;
+    source.highest_modseq = modseq;
+    txn.put(keys::folder(owner, target.id), &target)?;
+    txn.put(keys::folder(owner, source.id), &source)?;
+    Ok(())
+}

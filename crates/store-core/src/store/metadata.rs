@@ -1,0 +1,188 @@
+//! Operations "metadata update" and "metadata fetch" (seed 002; IMAP
+//! METADATA, RFC 5464; per-object annotations, seed 003 6.1.3.1; WebDAV
+//! dead properties).
+//!
+//! Entry names start with `/private/` (one value per principal) or
+//! `/shared/` (one value for everyone who may see the target).
+
+use super::{next_modseq, resolve, Store};
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::{Change, ChangeKind, Principal, Uid};
+use crate::rights::Right;
+use crate::writer::{Reader, Txn};
+
+use super::folders::FolderRef;
+
+/// Largest value of one entry, in bytes (RFC 5464 MAXSIZE is advertised
+/// from this).
+pub const MAX_METADATA_VALUE: usize = 64 * 1024;
+/// Most entries on one target.
+pub const MAX_METADATA_ENTRIES: usize = 256;
+const MAX_ENTRY_NAME: usize = 1024;
+
+/// What metadata is attached to.
+#[derive(Debug, Clone)]
+pub enum MetadataTarget {
+    /// The server (RFC 5464 server annotations).
+    Server,
+    /// A folder.
+    Folder(FolderRef),
+    /// An object of a folder, by UID.
+    Object(FolderRef, Uid),
+}
+
+fn check_entry(name: &str) -> Result<bool> {
+    let private = name.starts_with("/private/");
+    if !(private || name.starts_with("/shared/"))
+        || name.len() > MAX_ENTRY_NAME
+        || name.ends_with('/')
+        || name.contains("//")
+        || name.chars().any(|c| c.is_control() || c == '*' || c == '%')
+    {
+        return Err(StoreError::InvalidArgument(format!(
+            "bad metadata entry name {name:?}"
+        )));
+    }
+    Ok(private)
+}
+
+/// The (scope, folder id, uid) a target's entries are kept under, after
+/// the rights check. Private entries are scoped to the principal, shared
+/// ones to account 0.
+fn locate<R: Reader + ?Sized>(
+    r: &R,
+    principal: &Principal,
+    target: &MetadataTarget,
+    write: bool,
+) -> Result<(u64, Uid)> {
+    match target {
+        MetadataTarget::Server => Ok((0, 0)),
+        MetadataTarget::Folder(f) | MetadataTarget::Object(f, _) => {
+            let access = resolve(r, principal, f)?;
+            access.require(if write { Right::Write } else { Right::Read })?;
+            let uid = match target {
+                MetadataTarget::Object(_, uid) => {
+                    if r.get_raw(&keys::object(access.folder.id, *uid))?.is_none() {
+                        return Err(StoreError::NoSuchObject);
+                    }
+                    *uid
+                }
+                _ => 0,
+            };
+            Ok((access.folder.id, uid))
+        }
+    }
+}
+
+/// Removes every entry of a folder and its objects (folder removal).
+pub(crate) fn purge_folder_metadata(txn: &mut Txn<'_>, folder: u64) -> Result<()> {
+    // Entries live under (scope, folder, ...); scan the scopes that exist.
+    for (k, _) in txn.scan_raw(&[0x60])? {
+        if k.get(9..17) == Some(&folder.to_be_bytes()[..]) {
+            txn.delete(k);
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Operation "metadata update": sets (`Some`) or removes (`None`)
+    /// entries, all or nothing.
+    ///
+    /// Rights: `w` on a folder or object for `/shared` entries, `r` for
+    /// `/private`; the server's `/shared` entries are read-only here.
+    /// Errors: [`StoreError::InvalidArgument`] for a bad name, a value
+    /// over [`MAX_METADATA_VALUE`] or more than [`MAX_METADATA_ENTRIES`].
+    pub async fn set_metadata(
+        &self,
+        principal: &Principal,
+        target: &MetadataTarget,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<()> {
+        for (name, value) in &entries {
+            check_entry(name)?;
+            if value.as_ref().is_some_and(|v| v.len() > MAX_METADATA_VALUE) {
+                return Err(StoreError::InvalidArgument(format!(
+                    "MAXSIZE {MAX_METADATA_VALUE}"
+                )));
+            }
+        }
+        let (principal, target) = (principal.clone(), target.clone());
+        self.write(move |txn| {
+            let mut changed_folder = None;
+            for (name, value) in entries {
+                let private = check_entry(&name)?;
+                if !private && matches!(target, MetadataTarget::Server) {
+                    return Err(StoreError::PermissionDenied(Right::Administer));
+                }
+                let (folder, uid) = locate(txn, &principal, &target, !private)?;
+                let scope = if private { principal.account } else { 0 };
+                let key = keys::metadata(scope, folder, uid, &name);
+                match value {
+                    Some(v) => {
+                        if txn.get_raw(&key)?.is_none()
+                            && txn.scan_raw(&keys::metadata_all(scope, folder, uid))?.len()
+                                >= MAX_METADATA_ENTRIES
+                        {
+                            return Err(StoreError::InvalidArgument("TOOMANY".into()));
+                        }
+                        txn.put(key, &v)?;
+                    }
+                    None => txn.delete(key),
+                }
+                changed_folder = Some((folder, name));
+            }
+            if let Some((folder, entry)) = changed_folder {
+                let modseq = next_modseq(txn, principal.account)?;
+                txn.record_change(
+                    principal.account,
+                    Change {
+                        modseq,
+                        folder,
+                        kind: ChangeKind::MetadataChanged { entry },
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Operation "metadata fetch": the entries named, and with `depth`
+    /// (RFC 5464 DEPTH: 0, 1 or `None` for infinity) those below them.
+    /// Entries that do not exist are left out.
+    ///
+    /// Rights: `r` on a folder or object.
+    pub async fn get_metadata(
+        &self,
+        principal: &Principal,
+        target: &MetadataTarget,
+        names: &[String],
+        depth: Option<usize>,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let snap = self.snapshot()?;
+        let (folder, uid) = locate(&snap, principal, target, false)?;
+        let mut out = Vec::new();
+        for name in names {
+            let private = check_entry(name)?;
+            let scope = if private { principal.account } else { 0 };
+            let prefix = keys::metadata_all(scope, folder, uid);
+            for (k, v) in snap.load_all::<Vec<u8>>(&keys::metadata(scope, folder, uid, name))? {
+                let entry = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                let below = entry.strip_prefix(name.as_str()).unwrap_or("");
+                let level = if below.is_empty() {
+                    0
+                } else if below.starts_with('/') {
+                    below.matches('/').count()
+                } else {
+                    continue; // `/shared/ab` is not below `/shared/a`
+                };
+                if depth.is_none_or(|d| level <= d) {
+                    out.push((entry, v));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

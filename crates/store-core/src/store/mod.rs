@@ -1,0 +1,267 @@
+//! [`Store`]: the operations of seed 002 (5.5.1), one method each, every one
+//! taking the authenticated [`Principal`] and checking its rights here, once,
+//! for every protocol (ARCHITECTURE.md, "store-core: one API").
+//!
+//! The operations are grouped by what they act on, one file each:
+//! `accounts` (authenticate, account administration), `folders` (set active
+//! folder, folder create / list / move / remove, subscriptions), `objects`
+//! (object store / fetch / copy / move / remove, flags), `search`, `acl`,
+//! `metadata`, `references` (generate reference, fetch by reference),
+//! `sync` (synchronize, the change feed) and `quota`.
+
+mod accounts;
+mod acl;
+mod folders;
+mod metadata;
+mod objects;
+mod quota;
+mod references;
+mod search;
+mod sync;
+
+pub use accounts::AccountEntry;
+pub use acl::AclMode;
+pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
+pub use metadata::{MetadataTarget, MAX_METADATA_ENTRIES, MAX_METADATA_VALUE};
+pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObject};
+pub use references::{Reference, ReferenceAccess};
+pub use sync::FolderChanges;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use crate::blob::BlobStore;
+use crate::changes::ChangeHub;
+use crate::engine::{Engine, RedbEngine};
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::{AccountId, Folder, Principal, QuotaLimits};
+use crate::password::LoginCache;
+use crate::rights::{Right, Rights};
+use crate::writer::{CommitStats, Reader, Txn, Writer};
+
+/// Settings of a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Directory holding `store.redb`, `blobs/` and `tmp/`.
+    pub data_dir: PathBuf,
+    /// Limits given to new accounts.
+    pub default_quota: QuotaLimits,
+}
+
+impl StoreConfig {
+    /// The embedded default: redb and blobs under `data_dir`, no quota.
+    pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            default_quota: QuotaLimits::default(),
+        }
+    }
+}
+
+/// The store. Cheap to clone; every clone is the same store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<dyn Engine>,
+    blobs: Arc<BlobStore>,
+    hub: Arc<ChangeHub>,
+    logins: LoginCache,
+    stats: Arc<CommitStats>,
+    writer: RwLock<Option<Writer>>,
+    writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    config: StoreConfig,
+}
+
+/// A folder as resolved for one principal: who owns it and what the
+/// principal may do in it.
+pub(crate) struct Access {
+    pub folder: Folder,
+    pub rights: Rights,
+}
+
+impl Access {
+    /// Fails with [`StoreError::PermissionDenied`] unless `right` is held.
+    pub fn require(&self, right: Right) -> Result<()> {
+        if self.rights.contains(right) {
+            Ok(())
+        } else {
+            Err(StoreError::PermissionDenied(right))
+        }
+    }
+}
+
+impl Store {
+    /// Opens the store in `config.data_dir` (created if missing), on the
+    /// embedded redb engine. Removes blob files that no record references
+    /// (left by a crash between a blob's rename and its commit).
+    ///
+    /// Errors: the directory cannot be created, or the database is locked
+    /// by another process or damaged.
+    pub fn open(config: StoreConfig) -> Result<Store> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let engine = Arc::new(RedbEngine::open(&config.data_dir.join("store.redb"))?);
+        Self::open_with_engine(config, engine)
+    }
+
+    /// Opens the store on any [`Engine`].
+    pub fn open_with_engine(config: StoreConfig, engine: Arc<dyn Engine>) -> Result<Store> {
+        let blobs = Arc::new(BlobStore::open(&config.data_dir)?);
+        sweep_unreferenced_blobs(&*engine, &blobs)?;
+        let hub = Arc::new(ChangeHub::default());
+        let stats = Arc::new(CommitStats::default());
+        let (writer, thread) =
+            Writer::start(engine.clone(), blobs.clone(), hub.clone(), stats.clone())?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                engine,
+                blobs,
+                hub,
+                logins: LoginCache::new(),
+                stats,
+                writer: RwLock::new(Some(writer)),
+                writer_thread: std::sync::Mutex::new(Some(thread)),
+                config,
+            }),
+        })
+    }
+
+    /// Stops taking writes, waits for the writer to commit what it holds,
+    /// and returns. Later writes fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        let writer = self
+            .inner
+            .writer
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(writer);
+        let thread = self
+            .inner
+            .writer_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.config.data_dir
+    }
+
+    /// Commit counters: how many engine commits (fsyncs) carried how many
+    /// operations (group commit).
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.inner.stats
+    }
+
+    /// Runs `op` in the next group commit; returns once it is durable.
+    async fn write<R, F>(&self, op: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Txn<'_>) -> Result<R> + Send + 'static,
+    {
+        let writer = self
+            .inner
+            .writer
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        writer.write(op).await
+    }
+
+    /// A consistent read view of committed state.
+    fn snapshot(&self) -> Result<Box<dyn crate::engine::Snapshot>> {
+        Ok(self.inner.engine.snapshot()?)
+    }
+}
+
+/// The rights `principal` holds on `folder` (RFC 4314): every right for the
+/// owner, else the union of what the ACL grants the principal's login and
+/// `anyone`.
+pub(crate) fn rights_of(principal: &Principal, folder: &Folder) -> Rights {
+    if folder.owner == principal.account {
+        return Rights::all();
+    }
+    let own = folder
+        .acl
+        .get(&principal.login)
+        .copied()
+        .unwrap_or_default();
+    let anyone = folder.acl.get("anyone").copied().unwrap_or_default();
+    own.union(anyone)
+}
+
+/// The id of the account named `login`.
+pub(crate) fn account_id<R: Reader + ?Sized>(r: &R, login: &str) -> Result<AccountId> {
+    r.load::<AccountEntry>(&keys::account(login))?
+        .map(|e| e.account.id)
+        .ok_or(StoreError::NoSuchFolder)
+}
+
+/// Resolves `folder` for `principal`. A folder the principal can neither
+/// look up nor read is reported as absent (RFC 4314 section 4), so its
+/// existence does not leak.
+pub(crate) fn resolve<R: Reader + ?Sized>(
+    r: &R,
+    principal: &Principal,
+    folder: &FolderRef,
+) -> Result<Access> {
+    let owner = match &folder.owner {
+        None => principal.account,
+        Some(login) => account_id(r, login)?,
+    };
+    let name = crate::names::canonical(&folder.name).map_err(|_| StoreError::NoSuchFolder)?;
+    let id: u64 = r
+        .load(&keys::folder_name(owner, &name))?
+        .ok_or(StoreError::NoSuchFolder)?;
+    let record: Folder = r
+        .load(&keys::folder(owner, id))?
+        .ok_or_else(|| StoreError::Corrupt(format!("folder {id} indexed but missing")))?;
+    let rights = rights_of(principal, &record);
+    if !rights.contains(Right::Lookup) && !rights.contains(Right::Read) {
+        return Err(StoreError::NoSuchFolder);
+    }
+    Ok(Access {
+        folder: record,
+        rights,
+    })
+}
+
+fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
+    let snapshot = engine.snapshot()?;
+    let mut removed = 0usize;
+    for id in blobs.list()? {
+        if snapshot.get(&keys::blob_refs(&id))?.is_none() {
+            blobs.unlink(&id);
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed unreferenced blob files left by an interrupted run"
+        );
+    }
+    Ok(())
+}
+
+/// The current time in Unix seconds.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Takes the account's next MODSEQ (its change number).
+pub(crate) fn next_modseq(txn: &mut Txn<'_>, account: AccountId) -> Result<u64> {
+    txn.add(keys::account_counter(account, "modseq"), 1)
+}

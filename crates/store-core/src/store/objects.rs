@@ -1,0 +1,627 @@
+//! Operations "object store", "object fetch", "object copy", "object move"
+//! and "object remove" (seed 002), and flag changes (IMAP STORE).
+
+use tokio::io::AsyncReadExt;
+
+use super::{next_modseq, now, resolve, Access, Store};
+use crate::blob::{BlobWriter, StagedBlob};
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::mime::{
+    summarize, summarize_headers_only, MessageSummary, MAX_HEADER_BLOCK, MAX_PARSED_SIZE,
+};
+use crate::model::{
+    AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, ObjectKind, Principal, Uid,
+    UnixTime,
+};
+use crate::rights::Right;
+use crate::writer::{Reader, Txn};
+
+use super::folders::FolderRef;
+
+/// An object to store: its content, already staged as a blob, and its
+/// initial state.
+#[derive(Debug)]
+pub struct NewObject {
+    /// The content (see [`Store::blob_writer`], [`Store::stage_bytes`]).
+    pub blob: StagedBlob,
+    /// Initial flags and keywords.
+    pub flags: Flags,
+    /// INTERNALDATE; `None` = now.
+    pub internal_date: Option<UnixTime>,
+    /// Kind; `None` = detected from the content.
+    pub kind: Option<ObjectKind>,
+    /// A file name (media objects).
+    pub file_name: Option<String>,
+    /// If an object with the same IMDN-Message-ID exists in the account,
+    /// return it instead of storing again (a SIP deposit retried after a
+    /// lost response).
+    pub deduplicate: bool,
+}
+
+impl NewObject {
+    /// A new object with no flags, stored now, of the kind its content
+    /// declares.
+    pub fn new(blob: StagedBlob) -> NewObject {
+        NewObject {
+            blob,
+            flags: Flags::new(),
+            internal_date: None,
+            kind: None,
+            file_name: None,
+            deduplicate: false,
+        }
+    }
+}
+
+/// Where an object was stored (IMAP APPENDUID, RFC 4315).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredObject {
+    /// The folder's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// The object's UID.
+    pub uid: Uid,
+    /// The MODSEQ of the store.
+    pub modseq: ModSeq,
+    /// Whether an existing object was returned (deduplication).
+    pub existing: bool,
+}
+
+/// How a flag update changes an object's flags (IMAP STORE).
+#[derive(Debug, Clone)]
+pub enum FlagUpdate {
+    /// Replace all flags (`FLAGS`).
+    Replace(Flags),
+    /// Add these (`+FLAGS`).
+    Add(Flags),
+    /// Remove these (`-FLAGS`).
+    Remove(Flags),
+}
+
+/// The outcome of a flag update.
+#[derive(Debug, Clone, Default)]
+pub struct FlagUpdateResult {
+    /// Objects whose flags changed: UID, new MODSEQ and new flags.
+    pub updated: Vec<(Uid, ModSeq, Flags)>,
+    /// Objects not changed because their MODSEQ was above the
+    /// UNCHANGEDSINCE value (RFC 7162 3.1.3, the MODIFIED response code).
+    pub modified: Vec<Uid>,
+}
+
+/// The outcome of a copy or move (IMAP COPYUID, RFC 4315).
+#[derive(Debug, Clone, Default)]
+pub struct CopyResult {
+    /// UIDVALIDITY of the destination.
+    pub uid_validity: u32,
+    /// Source UID and destination UID, in source UID order.
+    pub uids: Vec<(Uid, Uid)>,
+}
+
+impl Store {
+    /// Starts writing a new blob, streamed to disk (IMAP APPEND literals,
+    /// WebDAV PUT bodies): the content never sits whole in memory.
+    pub async fn blob_writer(&self) -> Result<BlobWriter> {
+        Ok(self.inner.blobs.writer().await?)
+    }
+
+    /// Stages a small content held in memory.
+    pub async fn stage_bytes(&self, bytes: &[u8]) -> Result<StagedBlob> {
+        Ok(self.inner.blobs.stage_bytes(bytes).await?)
+    }
+
+    /// Operation "object store" (IMAP APPEND, WebDAV PUT, SIP deposit).
+    /// Returns once the content and the record are durable.
+    ///
+    /// Rights: `i` (and `s`/`w`/`t` are not required for initial flags,
+    /// RFC 4314 section 4 APPEND). Errors: [`StoreError::NoSuchFolder`],
+    /// [`StoreError::PermissionDenied`], [`StoreError::OverQuota`].
+    pub async fn store_object(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        object: NewObject,
+    ) -> Result<StoredObject> {
+        // Fail early, before parsing, on a folder that cannot take it.
+        resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
+        let summary = self.summarize_blob(&object.blob).await?;
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.write(move |txn| {
+            let access = resolve(txn, &principal, &folder)?;
+            access.require(Right::Insert)?;
+            let owner = access.folder.owner;
+            let cpm = summary.cpm_headers();
+            if object.deduplicate {
+                if let Some(m) = &cpm.imdn_message_id {
+                    if let Some((fid, uid)) = txn.load::<(u64, Uid)>(&keys::imdn(owner, m))? {
+                        if let Some(o) = txn.load::<Object>(&keys::object(fid, uid))? {
+                            let f: Folder = txn
+                                .load(&keys::folder(owner, fid))?
+                                .ok_or_else(|| StoreError::Corrupt("imdn index".into()))?;
+                            return Ok(StoredObject {
+                                uid_validity: f.uid_validity,
+                                uid,
+                                modseq: o.modseq,
+                                existing: true,
+                            });
+                        }
+                    }
+                }
+            }
+            check_quota(txn, owner, object.blob.size, 1)?;
+            let mut f = access.folder;
+            let modseq = next_modseq(txn, owner)?;
+            let uid = f.uid_next;
+            f.uid_next = f
+                .uid_next
+                .checked_add(1)
+                .ok_or_else(|| StoreError::NotAllowed("the folder has used every UID".into()))?;
+            let record = Object {
+                uid,
+                modseq,
+                flags: object.flags,
+                internal_date: object.internal_date.unwrap_or_else(now),
+                size: object.blob.size,
+                blob: object.blob.id,
+                kind: object.kind.unwrap_or_else(|| summary.detect_kind()),
+                cpm,
+                file_name: object.file_name,
+            };
+            if txn.get_raw(&keys::blob_summary(&record.blob))?.is_none() {
+                txn.put(keys::blob_summary(&record.blob), &summary)?;
+            }
+            txn.add_blob_ref(object.blob)?;
+            insert_object(txn, &mut f, record, modseq)?;
+            txn.put(keys::folder(owner, f.id), &f)?;
+            Ok(StoredObject {
+                uid_validity: f.uid_validity,
+                uid,
+                modseq,
+                existing: false,
+            })
+        })
+        .await
+    }
+
+    /// Parses a staged blob (whole up to [`MAX_PARSED_SIZE`], else its
+    /// header block only).
+    async fn summarize_blob(&self, blob: &StagedBlob) -> Result<MessageSummary> {
+        if let Some(s) = self
+            .snapshot()?
+            .load::<MessageSummary>(&keys::blob_summary(&blob.id))?
+        {
+            return Ok(s);
+        }
+        let path = blob_path(blob);
+        let mut file = tokio::fs::File::open(&path).await?;
+        if blob.size <= MAX_PARSED_SIZE {
+            let mut raw = Vec::with_capacity(blob.size as usize);
+            file.read_to_end(&mut raw).await?;
+            tokio::task::spawn_blocking(move || summarize(&raw))
+                .await
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        } else {
+            let mut head = vec![0u8; MAX_HEADER_BLOCK];
+            let mut filled = 0;
+            while filled < head.len() {
+                let n = file.read(&mut head[filled..]).await?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            head.truncate(filled);
+            Ok(summarize_headers_only(&head, blob.size))
+        }
+    }
+
+    /// Operation "object fetch": an object's record and MIME summary.
+    ///
+    /// Rights: `r`. Errors: [`StoreError::NoSuchFolder`],
+    /// [`StoreError::PermissionDenied`], [`StoreError::NoSuchObject`].
+    pub async fn fetch_object(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uid: Uid,
+    ) -> Result<(Object, MessageSummary)> {
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Read)?;
+        let object: Object = snap
+            .load(&keys::object(access.folder.id, uid))?
+            .ok_or(StoreError::NoSuchObject)?;
+        let summary = snap
+            .load(&keys::blob_summary(&object.blob))?
+            .unwrap_or_default();
+        Ok((object, summary))
+    }
+
+    /// Operation "object fetch", content: opens the object's bytes for
+    /// streaming (seek for partial fetches and HTTP ranges).
+    ///
+    /// Rights: `r`. Errors: as [`Store::fetch_object`].
+    pub async fn open_content(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uid: Uid,
+    ) -> Result<tokio::fs::File> {
+        let (object, _) = self.fetch_object(principal, folder, uid).await?;
+        self.inner
+            .blobs
+            .open_blob(&object.blob)
+            .await
+            .map_err(|e| match e.kind() {
+                // Removed between the lookup and the open.
+                std::io::ErrorKind::NotFound => StoreError::NoSuchObject,
+                _ => StoreError::Io(e),
+            })
+    }
+
+    /// Changes the flags of the objects `uids` (IMAP STORE). With
+    /// `unchanged_since`, objects whose MODSEQ is greater are left alone and
+    /// reported (RFC 7162 UNCHANGEDSINCE). UIDs that do not exist are
+    /// skipped. Objects whose flags end up unchanged keep their MODSEQ.
+    ///
+    /// Rights: `s` for \Seen, `t` for \Deleted, `w` for the others.
+    pub async fn update_flags(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uids: &[Uid],
+        update: FlagUpdate,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagUpdateResult> {
+        let (principal, folder, uids) = (principal.clone(), folder.clone(), uids.to_vec());
+        self.write(move |txn| {
+            let access = resolve(txn, &principal, &folder)?;
+            let touched = match &update {
+                FlagUpdate::Replace(f) | FlagUpdate::Add(f) | FlagUpdate::Remove(f) => f,
+            };
+            require_flag_rights(&access, touched, matches!(update, FlagUpdate::Replace(_)))?;
+            let mut f = access.folder.clone();
+            let owner = f.owner;
+            let mut result = FlagUpdateResult::default();
+            let mut modseq = None;
+            for uid in uids {
+                let key = keys::object(f.id, uid);
+                let Some(mut object) = txn.load::<Object>(&key)? else {
+                    continue;
+                };
+                if unchanged_since.is_some_and(|n| object.modseq > n) {
+                    result.modified.push(uid);
+                    continue;
+                }
+                let mut flags = object.flags.clone();
+                match &update {
+                    FlagUpdate::Replace(new) => {
+                        flags = keep_unwritable(&access, &object.flags, new)
+                    }
+                    FlagUpdate::Add(add) => add.iter().for_each(|x| {
+                        flags.insert(x);
+                    }),
+                    FlagUpdate::Remove(rem) => rem.iter().for_each(|x| {
+                        flags.remove(x);
+                    }),
+                }
+                if flags == object.flags {
+                    continue;
+                }
+                let m = match modseq {
+                    Some(m) => m,
+                    None => *modseq.insert(next_modseq(txn, owner)?),
+                };
+                let was_seen = object.flags.contains("\\Seen");
+                let is_seen = flags.contains("\\Seen");
+                if was_seen != is_seen {
+                    f.unseen = if is_seen {
+                        f.unseen.saturating_sub(1)
+                    } else {
+                        f.unseen + 1
+                    };
+                }
+                object.flags = flags;
+                object.modseq = m;
+                result.updated.push((uid, m, object.flags.clone()));
+                txn.put(key, &object)?;
+                txn.record_change(
+                    owner,
+                    Change {
+                        modseq: m,
+                        folder: f.id,
+                        kind: ChangeKind::FlagsChanged { uid },
+                    },
+                )?;
+            }
+            if let Some(m) = modseq {
+                f.highest_modseq = m;
+                txn.put(keys::folder(owner, f.id), &f)?;
+            }
+            Ok(result)
+        })
+        .await
+    }
+
+    /// Operation "object copy" (IMAP COPY, WebDAV COPY): copies share the
+    /// blob, nothing is stored twice. Flags are copied; UIDs that do not
+    /// exist are skipped.
+    ///
+    /// Rights: `r` on the source, `i` on the destination.
+    /// Errors: [`StoreError::OverQuota`] and those of resolving both.
+    pub async fn copy_objects(
+        &self,
+        principal: &Principal,
+        from: &FolderRef,
+        uids: &[Uid],
+        to: &FolderRef,
+    ) -> Result<CopyResult> {
+        self.transfer(principal, from, uids, to, false).await
+    }
+
+    /// Operation "object move" (IMAP MOVE, RFC 6851; WebDAV MOVE): a copy
+    /// and a removal from the source in one transaction.
+    ///
+    /// Rights: `r`, `t` and `e` on the source, `i` on the destination.
+    pub async fn move_objects(
+        &self,
+        principal: &Principal,
+        from: &FolderRef,
+        uids: &[Uid],
+        to: &FolderRef,
+    ) -> Result<CopyResult> {
+        self.transfer(principal, from, uids, to, true).await
+    }
+
+    async fn transfer(
+        &self,
+        principal: &Principal,
+        from: &FolderRef,
+        uids: &[Uid],
+        to: &FolderRef,
+        remove: bool,
+    ) -> Result<CopyResult> {
+        let (principal, from, to, uids) =
+            (principal.clone(), from.clone(), to.clone(), uids.to_vec());
+        self.write(move |txn| {
+            let source = resolve(txn, &principal, &from)?;
+            source.require(Right::Read)?;
+            if remove {
+                source.require(Right::DeleteObject)?;
+                source.require(Right::Expunge)?;
+            }
+            let dest = resolve(txn, &principal, &to)?;
+            dest.require(Right::Insert)?;
+            let mut src = source.folder;
+            let mut dst = dest.folder;
+            let objects: Vec<Object> = uids
+                .iter()
+                .filter_map(|u| txn.load::<Object>(&keys::object(src.id, *u)).transpose())
+                .collect::<Result<_>>()?;
+            let bytes: u64 = objects.iter().map(|o| o.size).sum();
+            if src.owner != dst.owner || !remove {
+                check_quota(txn, dst.owner, bytes, objects.len() as u64)?;
+            }
+            let same = src.id == dst.id;
+            let dst_modseq = next_modseq(txn, dst.owner)?;
+            let src_modseq = if src.owner == dst.owner {
+                dst_modseq
+            } else {
+                next_modseq(txn, src.owner)?
+            };
+            let mut result = CopyResult {
+                uid_validity: dst.uid_validity,
+                uids: Vec::new(),
+            };
+            for object in objects {
+                let mut copy = object.clone();
+                copy.uid = dst.uid_next;
+                dst.uid_next = dst.uid_next.checked_add(1).ok_or_else(|| {
+                    StoreError::NotAllowed("the folder has used every UID".into())
+                })?;
+                result.uids.push((object.uid, copy.uid));
+                // Take the copy's blob reference before the source releases
+                // its own, so the blob never reaches zero references.
+                txn.share_blob(&copy.blob)?;
+                if remove {
+                    // Removed first so the IMDN index moves with the object.
+                    let holder = if same { &mut dst } else { &mut src };
+                    remove_object(txn, holder, &object, src_modseq)?;
+                }
+                insert_object(txn, &mut dst, copy, dst_modseq)?;
+            }
+            dst.highest_modseq = dst_modseq;
+            txn.put(keys::folder(dst.owner, dst.id), &dst)?;
+            if remove && !same {
+                src.highest_modseq = src_modseq;
+                txn.put(keys::folder(src.owner, src.id), &src)?;
+            }
+            Ok(result)
+        })
+        .await
+    }
+
+    /// Operation "object remove" (IMAP EXPUNGE / UID EXPUNGE, WebDAV
+    /// DELETE): removes the objects `uids` for good, recording each UID as
+    /// expunged with the MODSEQ of its removal (for QRESYNC VANISHED).
+    /// Returns the UIDs removed, ascending; missing UIDs are skipped.
+    ///
+    /// Rights: `e`.
+    pub async fn remove_objects(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uids: &[Uid],
+    ) -> Result<Vec<Uid>> {
+        let (principal, folder, mut uids) = (principal.clone(), folder.clone(), uids.to_vec());
+        uids.sort_unstable();
+        uids.dedup();
+        self.write(move |txn| {
+            let access = resolve(txn, &principal, &folder)?;
+            access.require(Right::Expunge)?;
+            let mut f = access.folder;
+            let mut removed = Vec::new();
+            let mut modseq = None;
+            for uid in uids {
+                let Some(object) = txn.load::<Object>(&keys::object(f.id, uid))? else {
+                    continue;
+                };
+                let m = match modseq {
+                    Some(m) => m,
+                    None => *modseq.insert(next_modseq(txn, f.owner)?),
+                };
+                remove_object(txn, &mut f, &object, m)?;
+                removed.push(uid);
+            }
+            if let Some(m) = modseq {
+                f.highest_modseq = m;
+                txn.put(keys::folder(f.owner, f.id), &f)?;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+fn blob_path(blob: &StagedBlob) -> std::path::PathBuf {
+    blob.temp_path().to_path_buf()
+}
+
+/// Adds `object` (its UID already taken from `folder`) to the folder.
+fn insert_object(
+    txn: &mut Txn<'_>,
+    folder: &mut Folder,
+    object: Object,
+    modseq: ModSeq,
+) -> Result<()> {
+    let mut object = object;
+    object.modseq = modseq;
+    folder.objects += 1;
+    if !object.flags.contains("\\Seen") {
+        folder.unseen += 1;
+    }
+    folder.highest_modseq = modseq;
+    txn.add(
+        keys::account_counter(folder.owner, "bytes"),
+        object.size as i64,
+    )?;
+    txn.add(keys::account_counter(folder.owner, "objects"), 1)?;
+    if let Some(m) = &object.cpm.imdn_message_id {
+        if txn.get_raw(&keys::imdn(folder.owner, m))?.is_none() {
+            txn.put(keys::imdn(folder.owner, m), &(folder.id, object.uid))?;
+        }
+    }
+    txn.put(keys::object(folder.id, object.uid), &object)?;
+    txn.record_change(
+        folder.owner,
+        Change {
+            modseq,
+            folder: folder.id,
+            kind: ChangeKind::ObjectStored { uid: object.uid },
+        },
+    )
+}
+
+/// Removes `object` from `folder`, keeping its UID as expunged.
+fn remove_object(
+    txn: &mut Txn<'_>,
+    folder: &mut Folder,
+    object: &Object,
+    modseq: ModSeq,
+) -> Result<()> {
+    txn.delete(keys::object(folder.id, object.uid));
+    txn.put(keys::expunged(folder.id, object.uid), &modseq)?;
+    txn.release_blob(&object.blob)?;
+    if let Some(m) = &object.cpm.imdn_message_id {
+        if txn.load::<(u64, Uid)>(&keys::imdn(folder.owner, m))? == Some((folder.id, object.uid)) {
+            txn.delete(keys::imdn(folder.owner, m));
+        }
+    }
+    folder.objects = folder.objects.saturating_sub(1);
+    if !object.flags.contains("\\Seen") {
+        folder.unseen = folder.unseen.saturating_sub(1);
+    }
+    folder.highest_modseq = modseq;
+    txn.add(
+        keys::account_counter(folder.owner, "bytes"),
+        -(object.size as i64),
+    )?;
+    txn.add(keys::account_counter(folder.owner, "objects"), -1)?;
+    txn.record_change(
+        folder.owner,
+        Change {
+            modseq,
+            folder: folder.id,
+            kind: ChangeKind::ObjectRemoved { uid: object.uid },
+        },
+    )
+}
+
+/// Fails with [`StoreError::OverQuota`] if adding `bytes` and `count`
+/// objects would exceed the account's limits.
+fn check_quota(txn: &Txn<'_>, account: AccountId, bytes: u64, count: u64) -> Result<()> {
+    let Some(login) = txn.load::<String>(&keys::account_login(account))? else {
+        return Err(StoreError::NoSuchAccount);
+    };
+    let Some(entry) = txn.load::<super::AccountEntry>(&keys::account(&login))? else {
+        return Err(StoreError::NoSuchAccount);
+    };
+    let limits = entry.account.quota;
+    let used: u64 = txn
+        .load(&keys::account_counter(account, "bytes"))?
+        .unwrap_or(0);
+    let held: u64 = txn
+        .load(&keys::account_counter(account, "objects"))?
+        .unwrap_or(0);
+    if limits.max_bytes.is_some_and(|m| used + bytes > m)
+        || limits.max_objects.is_some_and(|m| held + count > m)
+    {
+        return Err(StoreError::OverQuota);
+    }
+    Ok(())
+}
+
+fn require_flag_rights(access: &Access, flags: &Flags, replace: bool) -> Result<()> {
+    if replace {
+        // FLAGS replaces everything; each kind of flag needs its right only
+        // if the principal holds none of them at all.
+        if [Right::Seen, Right::Write, Right::DeleteObject]
+            .iter()
+            .all(|r| !access.rights.contains(*r))
+        {
+            return Err(StoreError::PermissionDenied(Right::Write));
+        }
+        return Ok(());
+    }
+    for flag in flags.iter() {
+        let right = flag_right(flag);
+        access.require(right)?;
+    }
+    Ok(())
+}
+
+fn flag_right(flag: &str) -> Right {
+    if flag.eq_ignore_ascii_case("\\Seen") {
+        Right::Seen
+    } else if flag.eq_ignore_ascii_case("\\Deleted") {
+        Right::DeleteObject
+    } else {
+        Right::Write
+    }
+}
+
+/// For a replacing update: flags the principal may not change keep their
+/// old state (RFC 4314 section 4, STORE).
+fn keep_unwritable(access: &Access, old: &Flags, new: &Flags) -> Flags {
+    let mut out = Flags::new();
+    for f in old.iter() {
+        if !access.rights.contains(flag_right(f)) {
+            out.insert(f);
+        }
+    }
+    for f in new.iter() {
+        if access.rights.contains(flag_right(f)) {
+            out.insert(f);
+        }
+    }
+    out
+}

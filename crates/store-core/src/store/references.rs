@@ -1,0 +1,164 @@
+//! Operations "generate reference" and "fetch by reference" (seed 002,
+//! 5.5.1.19): an unguessable token naming (account, folder, UID, part) with
+//! an expiry and the access it grants (RFC 4467 URLAUTH semantics), usable
+//! from IMAP URLFETCH and SIP fetch by reference.
+
+use base64::Engine as _;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::{now, resolve, Store};
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::mime::MessageSummary;
+use crate::model::{AccountId, FolderId, Object, Principal, Uid, UnixTime};
+use crate::rights::Right;
+use crate::writer::{Reader, Txn};
+
+use super::folders::FolderRef;
+
+/// Who may use a reference (RFC 4467 section 3, access identifiers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReferenceAccess {
+    /// `anonymous`: anyone holding it, even unauthenticated (a trusted SIP
+    /// network element fetching by reference).
+    Anonymous,
+    /// `authuser`: any authenticated principal.
+    AuthenticatedUser,
+    /// `user+login`: only that login.
+    User(String),
+    /// `submit+login`: a submission server acting for that login.
+    Submit(String),
+}
+
+/// A stored reference.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reference {
+    /// The token (43 characters of base64url, 256 random bits).
+    pub token: String,
+    /// Owner of the object.
+    pub account: AccountId,
+    /// Folder of the object.
+    pub folder: FolderId,
+    /// UIDVALIDITY at generation: a recreated folder invalidates it.
+    pub uid_validity: u32,
+    /// The object.
+    pub uid: Uid,
+    /// An IMAP section (`1.2`, `HEADER`), or `None` for the whole object.
+    pub section: Option<String>,
+    /// When it stops working (Unix seconds), if ever.
+    pub expires: Option<UnixTime>,
+    /// Who may use it.
+    pub access: ReferenceAccess,
+}
+
+/// Removes the references into a folder (folder removal, RESETKEY).
+pub(crate) fn purge_folder_references(txn: &mut Txn<'_>, folder: FolderId) -> Result<()> {
+    for (k, r) in txn.load_all::<Reference>(&keys::references())? {
+        if r.folder == folder {
+            txn.delete(k);
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Operation "generate reference" (GENURLAUTH; SIP deposit replies).
+    ///
+    /// Rights: `r` on the folder. Errors: [`StoreError::NoSuchObject`] and
+    /// those of resolving the folder.
+    pub async fn generate_reference(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uid: Uid,
+        section: Option<String>,
+        expires: Option<UnixTime>,
+        access: ReferenceAccess,
+    ) -> Result<Reference> {
+        let mut raw = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.write(move |txn| {
+            let a = resolve(txn, &principal, &folder)?;
+            a.require(Right::Read)?;
+            if txn.get_raw(&keys::object(a.folder.id, uid))?.is_none() {
+                return Err(StoreError::NoSuchObject);
+            }
+            let reference = Reference {
+                token: token.clone(),
+                account: a.folder.owner,
+                folder: a.folder.id,
+                uid_validity: a.folder.uid_validity,
+                uid,
+                section,
+                expires,
+                access,
+            };
+            txn.put(keys::reference(&token), &reference)?;
+            Ok(reference)
+        })
+        .await
+    }
+
+    /// Revokes every reference into a folder (RFC 4467 RESETKEY).
+    ///
+    /// Rights: `r`.
+    pub async fn revoke_references(&self, principal: &Principal, folder: &FolderRef) -> Result<()> {
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.write(move |txn| {
+            let a = resolve(txn, &principal, &folder)?;
+            a.require(Right::Read)?;
+            purge_folder_references(txn, a.folder.id)
+        })
+        .await
+    }
+
+    /// Operation "fetch by reference" (URLFETCH; SIP MESSAGE carrying a
+    /// reference): the referenced object, its summary and the section, for
+    /// `requester` (`None` = an unauthenticated trusted element).
+    ///
+    /// Errors: [`StoreError::InvalidReference`] for an unknown, expired,
+    /// revoked or foreign reference, or one whose object is gone.
+    pub async fn fetch_by_reference(
+        &self,
+        requester: Option<&Principal>,
+        token: &str,
+    ) -> Result<(Reference, Object, MessageSummary)> {
+        let snap = self.snapshot()?;
+        let reference: Reference = snap
+            .load(&keys::reference(token))?
+            .ok_or(StoreError::InvalidReference)?;
+        if reference.expires.is_some_and(|e| e <= now()) {
+            return Err(StoreError::InvalidReference);
+        }
+        let allowed = match (&reference.access, requester) {
+            (ReferenceAccess::Anonymous, _) => true,
+            (ReferenceAccess::AuthenticatedUser, Some(_)) => true,
+            (ReferenceAccess::User(l) | ReferenceAccess::Submit(l), Some(p)) => &p.login == l,
+            _ => false,
+        };
+        if !allowed {
+            return Err(StoreError::InvalidReference);
+        }
+        let folder: crate::model::Folder = snap
+            .load(&keys::folder(reference.account, reference.folder))?
+            .ok_or(StoreError::InvalidReference)?;
+        if folder.uid_validity != reference.uid_validity {
+            return Err(StoreError::InvalidReference);
+        }
+        let object: Object = snap
+            .load(&keys::object(reference.folder, reference.uid))?
+            .ok_or(StoreError::InvalidReference)?;
+        let summary = snap
+            .load(&keys::blob_summary(&object.blob))?
+            .unwrap_or_default();
+        Ok((reference, object, summary))
+    }
+
+    /// Opens the content of an object found by reference.
+    pub async fn open_blob(&self, object: &Object) -> Result<tokio::fs::File> {
+        Ok(self.inner.blobs.open_blob(&object.blob).await?)
+    }
+}

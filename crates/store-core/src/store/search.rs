@@ -1,0 +1,38 @@
+//! Operation "search" (seed 002; IMAP SEARCH / UID SEARCH).
+
+use super::{resolve, Store};
+use crate::error::Result;
+use crate::keys;
+use crate::mime::MessageSummary;
+use crate::model::{Object, Principal, Uid};
+use crate::rights::Right;
+use crate::search::SearchKey;
+use crate::writer::Reader;
+
+use super::folders::FolderRef;
+
+impl Store {
+    /// The UIDs of the folder's objects that match `key`, ascending.
+    ///
+    /// Rights: `r`.
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        key: &SearchKey,
+    ) -> Result<Vec<Uid>> {
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Read)?;
+        let mut out = Vec::new();
+        for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
+            let summary: MessageSummary = snap
+                .load(&keys::blob_summary(&object.blob))?
+                .unwrap_or_default();
+            if key.matches(&object, &summary) {
+                out.push(object.uid);
+            }
+        }
+        Ok(out)
+    }
+}

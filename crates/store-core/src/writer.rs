@@ -1,0 +1,364 @@
+//! The store's single writer: every change goes through one thread that
+//! batches concurrent operations into one engine commit (group commit,
+//! ARCHITECTURE.md "Durability contract").
+//!
+//! Each operation is a closure run against a [`Txn`]: a view that reads
+//! through the writes of the operations before it in the same batch and
+//! buffers its own. If the closure fails, its buffered writes and side
+//! effects are dropped and the rest of the batch goes on; if it succeeds,
+//! they join the batch. Once the batch is built, staged blobs are renamed
+//! into place and their directories fsynced, the engine commits (fsync),
+//! and only then does any operation of the batch get its result, so a
+//! success reply is always sent after the data is durable.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::blob::{sync_dir, BlobId, BlobStore, StagedBlob};
+use crate::changes::ChangeHub;
+use crate::engine::{Engine, EngineError, KeyValue, Mutation, Snapshot, WriteBatch};
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::{AccountId, Change};
+
+/// Most operations folded into one commit.
+const MAX_BATCH: usize = 256;
+
+type Operation = Box<dyn FnOnce(&mut Txn<'_>) -> Result<Box<dyn Any + Send>> + Send>;
+
+struct Job {
+    op: Operation,
+    reply: oneshot::Sender<Result<Box<dyn Any + Send>>>,
+}
+
+/// What a [`Txn`] does besides writing keys, applied only if it commits.
+#[derive(Default)]
+struct Effects {
+    /// Blobs to rename into place before the commit.
+    install: Vec<StagedBlob>,
+    /// Blobs whose last reference went away: unlinked after the commit.
+    unlink: BTreeSet<BlobId>,
+    /// Changes to publish on the change feed after the commit.
+    changes: Vec<(AccountId, Change)>,
+}
+
+/// A write transaction of one operation inside a group commit.
+pub(crate) struct Txn<'a> {
+    base: &'a dyn Snapshot,
+    batch: &'a WriteBatch,
+    own: WriteBatch,
+    effects: Effects,
+}
+
+impl Reader for Txn<'_> {
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        self.scan_merged(prefix)
+    }
+
+    /// The current value of `key`, seeing earlier writes of this batch.
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(m) = self.own.get(key) {
+            return Ok(m.clone());
+        }
+        if let Some(m) = self.batch.get(key) {
+            return Ok(m.clone());
+        }
+        Ok(self.base.get(key)?)
+    }
+}
+
+impl Txn<'_> {
+    /// Stores `value` under `key`.
+    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
+        self.own.insert(key, Some(encode(value)?));
+        Ok(())
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.own.insert(key, None);
+    }
+
+    /// Every current pair under `prefix`, in key order, merging the
+    /// committed state with this batch's writes.
+    fn scan_merged(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        let mut merged: BTreeMap<Vec<u8>, Mutation> = self
+            .base
+            .scan(prefix, prefix, usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        for layer in [self.batch, &self.own] {
+            for (k, m) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(k.clone(), m.clone());
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, m)| m.map(|v| (k, v)))
+            .collect())
+    }
+
+    /// Adds `delta` to the u64 counter at `key` (missing = 0) and returns
+    /// the new value. Atomic because the writer runs one operation at a time.
+    pub fn add(&mut self, key: Vec<u8>, delta: i64) -> Result<u64> {
+        let current: u64 = self.load(&key)?.unwrap_or(0);
+        let next = current.saturating_add_signed(delta);
+        self.put(key, &next)?;
+        Ok(next)
+    }
+
+    /// Records a new reference to `blob`; installs the file on its first.
+    pub fn add_blob_ref(&mut self, blob: StagedBlob) -> Result<()> {
+        let refs = self.add(keys::blob_refs(&blob.id), 1)?;
+        self.effects.unlink.remove(&blob.id);
+        if refs == 1 {
+            self.effects.install.push(blob);
+        }
+        Ok(())
+    }
+
+    /// Records one more reference to an installed blob (COPY).
+    pub fn share_blob(&mut self, id: &BlobId) -> Result<()> {
+        self.add(keys::blob_refs(id), 1)?;
+        Ok(())
+    }
+
+    /// Drops one reference to `id`; the file goes when the last one does.
+    pub fn release_blob(&mut self, id: &BlobId) -> Result<()> {
+        let refs = self.add(keys::blob_refs(id), -1)?;
+        if refs == 0 {
+            self.delete(keys::blob_refs(id));
+            self.delete(keys::blob_summary(id));
+            self.effects.unlink.insert(*id);
+        }
+        Ok(())
+    }
+
+    /// Queues `change` for the change feed, persisted in the same commit.
+    pub fn record_change(&mut self, account: AccountId, change: Change) -> Result<()> {
+        let index = self
+            .effects
+            .changes
+            .iter()
+            .filter(|(a, c)| *a == account && c.modseq == change.modseq)
+            .count() as u32;
+        self.put(keys::change(account, change.modseq, index), &change)?;
+        self.effects.changes.push((account, change));
+        Ok(())
+    }
+}
+
+/// Read access shared by committed snapshots and write transactions, so
+/// that lookups (resolve a folder, check a right) are written once.
+pub(crate) trait Reader {
+    /// The raw value under `key`.
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Every pair under `prefix`, in key order.
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>>;
+
+    /// The value under `key`, decoded.
+    fn load<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        self.get_raw(key)?.map(|v| decode(&v)).transpose()
+    }
+
+    /// Every pair under `prefix`, values decoded.
+    fn load_all<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>> {
+        self.scan_raw(prefix)?
+            .into_iter()
+            .map(|(k, v)| Ok((k, decode(&v)?)))
+            .collect()
+    }
+}
+
+impl Reader for Box<dyn Snapshot> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(Snapshot::get(&**self, key)?)
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        Ok(Snapshot::scan(&**self, prefix, prefix, usize::MAX)?)
+    }
+}
+
+/// Encodes a record (postcard).
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Decodes a record (postcard).
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The handle through which operations reach the writer thread.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+/// Counts commits, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    /// Engine commits (each one fsync of the database).
+    pub commits: std::sync::atomic::AtomicU64,
+    /// Operations committed.
+    pub operations: std::sync::atomic::AtomicU64,
+}
+
+impl Writer {
+    /// Starts the writer thread. It ends when every `Writer` is dropped,
+    /// after committing what it was given.
+    pub fn start(
+        engine: Arc<dyn Engine>,
+        blobs: Arc<BlobStore>,
+        hub: Arc<ChangeHub>,
+        stats: Arc<CommitStats>,
+    ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run(rx, &*engine, &blobs, &hub, &stats))?;
+        Ok((Writer { tx }, handle))
+    }
+
+    /// Runs `op` in the next group commit and returns its result once the
+    /// commit is durable.
+    pub async fn write<R, F>(&self, op: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Txn<'_>) -> Result<R> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let op: Operation =
+            Box::new(move |txn| op(txn).map(|r| Box::new(r) as Box<dyn Any + Send>));
+        self.tx
+            .send(Job { op, reply })
+            .map_err(|_| StoreError::Closed)?;
+        let out = rx.await.map_err(|_| StoreError::Closed)??;
+        out.downcast::<R>()
+            .map(|b| *b)
+            .map_err(|_| StoreError::Corrupt("writer returned a result of another type".into()))
+    }
+}
+
+fn run(
+    rx: mpsc::Receiver<Job>,
+    engine: &dyn Engine,
+    blobs: &BlobStore,
+    hub: &ChangeHub,
+    stats: &CommitStats,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(jobs, engine, blobs, hub, stats);
+    }
+}
+
+fn commit_group(
+    jobs: Vec<Job>,
+    engine: &dyn Engine,
+    blobs: &BlobStore,
+    hub: &ChangeHub,
+    stats: &CommitStats,
+) {
+    let snapshot = match engine.snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(StoreError::Engine(e.clone())));
+            }
+            return;
+        }
+    };
+    let mut batch = WriteBatch::new();
+    let mut effects = Effects::default();
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mut txn = Txn {
+            base: &*snapshot,
+            batch: &batch,
+            own: WriteBatch::new(),
+            effects: Effects::default(),
+        };
+        let result = (job.op)(&mut txn);
+        if result.is_ok() {
+            let Txn {
+                own, effects: e, ..
+            } = txn;
+            batch.extend(own);
+            effects.install.extend(e.install);
+            for id in &e.unlink {
+                effects.unlink.insert(*id);
+            }
+            effects.changes.extend(e.changes);
+        }
+        results.push((job.reply, result));
+    }
+    drop(snapshot);
+
+    let durable = install_blobs(blobs, &effects.install).and_then(|()| {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        engine.commit(batch).map_err(StoreError::Engine)
+    });
+    let ok_count = results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
+    match durable {
+        Ok(()) => {
+            stats
+                .commits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stats
+                .operations
+                .fetch_add(ok_count, std::sync::atomic::Ordering::Relaxed);
+            // A blob released and re-added in the same batch keeps its file.
+            for id in &effects.unlink {
+                if !effects.install.iter().any(|b| &b.id == id) {
+                    blobs.unlink(id);
+                }
+            }
+            for (account, change) in effects.changes {
+                hub.publish(account, change);
+            }
+            for (reply, result) in results {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed; no operation of the batch was applied");
+            let failure = EngineError(format!("group commit failed: {e}"));
+            for (reply, result) in results {
+                let _ = reply.send(result.and(Err(StoreError::Engine(failure.clone()))));
+            }
+        }
+    }
+}
+
+fn install_blobs(blobs: &BlobStore, staged: &[StagedBlob]) -> Result<()> {
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for blob in staged {
+        dirs.insert(blobs.install(blob)?);
+    }
+    for dir in dirs {
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}

@@ -32,9 +32,11 @@ pub enum MetadataTarget {
     Object(FolderRef, Uid),
 }
 
+/// Checks an entry name (or, for fetches, the bare `/private` or `/shared`
+/// prefix) and says whether it is private.
 fn check_entry(name: &str) -> Result<bool> {
-    let private = name.starts_with("/private/");
-    if !(private || name.starts_with("/shared/"))
+    let private = name == "/private" || name.starts_with("/private/");
+    if !(private || name == "/shared" || name.starts_with("/shared/"))
         || name.len() > MAX_ENTRY_NAME
         || name.ends_with('/')
         || name.contains("//")
@@ -102,6 +104,11 @@ impl Store {
     ) -> Result<()> {
         for (name, value) in &entries {
             check_entry(name)?;
+            if name == "/private" || name == "/shared" {
+                return Err(StoreError::InvalidArgument(format!(
+                    "{name} is not an entry"
+                )));
+            }
             if value.as_ref().is_some_and(|v| v.len() > MAX_METADATA_VALUE) {
                 return Err(StoreError::InvalidArgument(format!(
                     "MAXSIZE {MAX_METADATA_VALUE}"

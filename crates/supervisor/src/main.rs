@@ -1,1 +1,117 @@
-fn main() {}
+//! `cpm-store`: the supervisor binary. It loads one TOML configuration, runs
+//! every front end over the shared store, and administers accounts.
+
+mod account;
+mod admin;
+mod config;
+mod serve;
+mod tls;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::admin::AccountRequest;
+use crate::config::{Config, LogFormat};
+
+/// A network message and media store for OMA CPM (IMAP, WebDAV, SIP).
+#[derive(Parser)]
+#[command(name = "cpm-store", version)]
+struct Cli {
+    /// Configuration file (TOML); without it, the documented defaults.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Overrides `[store] data_dir`.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log as JSON lines (overrides `[log] format`).
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server until SIGTERM or SIGINT.
+    Serve,
+    /// Administer accounts (works with the server up or down).
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Add an account; the password is read from standard input.
+    Add {
+        /// Login name.
+        login: String,
+        /// CPM address, e.g. sip:alice@example.com or tel:+15551234567.
+        #[arg(long)]
+        address: Option<String>,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Change an account's password, read from standard input.
+    Passwd {
+        /// Login name.
+        login: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List accounts: login and CPM address.
+    List,
+    /// Remove an account with everything it stores.
+    Remove {
+        /// Login name.
+        login: String,
+    },
+}
+
+fn init_logging(config: &Config, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json || config.log.format == LogFormat::Json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = cli.data_dir {
+        config.store.data_dir = dir;
+    }
+    init_logging(&config, cli.log_json);
+    match cli.command {
+        Command::Serve => serve::run(config).await,
+        Command::Account(cmd) => {
+            let request = match cmd {
+                AccountCommand::Add { login, address, .. } => AccountRequest::Add {
+                    login,
+                    address,
+                    password: account::read_password()?,
+                },
+                AccountCommand::Passwd { login, .. } => AccountRequest::Passwd {
+                    login,
+                    password: account::read_password()?,
+                },
+                AccountCommand::List => AccountRequest::List,
+                AccountCommand::Remove { login } => AccountRequest::Remove { login },
+            };
+            account::run(&config, request).await
+        }
+    }
+}

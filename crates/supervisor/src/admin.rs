@@ -1,0 +1,233 @@
+//! The local administration endpoint (`[admin] listen`): `/healthz`,
+//! Prometheus `/metrics`, and the account operations `cpm-store account`
+//! uses while the server runs (redb allows one process per database file).
+//!
+//! Account operations need `Authorization: Bearer <token>` with the token
+//! from `<data_dir>/admin.token` (mode 0600), so only who can read the data
+//! directory can administer accounts.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use store_core::{Store, StoreError};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+
+/// Largest admin request body.
+const MAX_BODY: usize = 64 * 1024;
+
+/// An account operation, as the CLI sends it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum AccountRequest {
+    /// `account add`
+    Add {
+        /// Login.
+        login: String,
+        /// CPM address.
+        address: Option<String>,
+        /// Password.
+        password: String,
+    },
+    /// `account passwd`
+    Passwd {
+        /// Login.
+        login: String,
+        /// New password.
+        password: String,
+    },
+    /// `account remove`
+    Remove {
+        /// Login.
+        login: String,
+    },
+    /// `account list`
+    List,
+}
+
+/// What the endpoint needs.
+pub struct AdminState {
+    /// The store.
+    pub store: Store,
+    /// The bearer token.
+    pub token: String,
+    /// Start time, for the uptime metric.
+    pub started: std::time::Instant,
+}
+
+/// Runs one account request against the store; returns the lines to print.
+pub async fn run_account_request(
+    store: &Store,
+    req: AccountRequest,
+) -> Result<Vec<String>, StoreError> {
+    match req {
+        AccountRequest::Add {
+            login,
+            address,
+            password,
+        } => {
+            let a = store
+                .create_account(&login, address.as_deref(), &password)
+                .await?;
+            Ok(vec![format!("added {} (id {})", a.login, a.id)])
+        }
+        AccountRequest::Passwd { login, password } => {
+            store.set_password(&login, &password).await?;
+            Ok(vec![format!("password of {login} changed")])
+        }
+        AccountRequest::Remove { login } => {
+            store.remove_account(&login).await?;
+            Ok(vec![format!("removed {login}")])
+        }
+        AccountRequest::List => Ok(store
+            .list_accounts()
+            .await?
+            .into_iter()
+            .map(|a| format!("{}\t{}", a.login, a.address.unwrap_or_default()))
+            .collect()),
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r
+}
+
+async fn handle(
+    state: Arc<AdminState>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let response = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/metrics") => text(StatusCode::OK, metrics(&state).await),
+        (&Method::POST, "/accounts") => accounts(&state, req).await,
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    };
+    Ok(response)
+}
+
+async fn accounts(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let authorized = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(state.token.as_bytes())));
+    if !authorized {
+        return text(StatusCode::UNAUTHORIZED, "bad or missing admin token\n");
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request too large\n"),
+    };
+    let request: AccountRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    match run_account_request(&state.store, request).await {
+        Ok(lines) => text(
+            StatusCode::OK,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        ),
+        Err(e) => {
+            let status = match e {
+                StoreError::AccountExists => StatusCode::CONFLICT,
+                StoreError::NoSuchAccount => StatusCode::NOT_FOUND,
+                StoreError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            text(status, format!("{e}\n"))
+        }
+    }
+}
+
+async fn metrics(state: &AdminState) -> String {
+    use std::sync::atomic::Ordering;
+    let stats = state.store.commit_stats();
+    let accounts = state
+        .store
+        .list_accounts()
+        .await
+        .map(|a| a.len())
+        .unwrap_or(0);
+    format!(
+        "# HELP cpm_store_commits_total Engine commits (fsyncs), each carrying one or more operations.\n\
+# TYPE cpm_store_commits_total counter\n\
+cpm_store_commits_total {}\n\
+# HELP cpm_store_operations_total Write operations committed.\n\
+# TYPE cpm_store_operations_total counter\n\
+cpm_store_operations_total {}\n\
+# HELP cpm_store_accounts Accounts in the store.\n\
+# TYPE cpm_store_accounts gauge\n\
+cpm_store_accounts {}\n\
+# HELP cpm_store_uptime_seconds Seconds since the server started.\n\
+# TYPE cpm_store_uptime_seconds gauge\n\
+cpm_store_uptime_seconds {}\n",
+        stats.commits.load(Ordering::Relaxed),
+        stats.operations.load(Ordering::Relaxed),
+        accounts,
+        state.started.elapsed().as_secs()
+    )
+}
+
+/// Serves the admin endpoint on `listener` until `shutdown` fires.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AdminState>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    tasks: crate::serve::Tasks,
+) {
+    loop {
+        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => { tracing::warn!(error = %e, "admin accept failed"); continue; }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let state = state.clone();
+        tasks.spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "admin connection ended");
+            }
+        });
+    }
+}
+
+/// Sends `request` to a running server's admin endpoint. `Ok(None)` when
+/// nothing listens there (the server is down).
+pub async fn send(
+    addr: SocketAddr,
+    token: &str,
+    request: &AccountRequest,
+) -> anyhow::Result<Option<(u16, String)>> {
+    let stream = match tokio::net::TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = Request::post("/accounts")
+        .header(hyper::header::HOST, addr.to_string())
+        .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(request)?)))?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(Some((status, String::from_utf8_lossy(&body).into_owned())))
+}

@@ -1,0 +1,292 @@
+//! The one TOML configuration file (`config/cpm-store.toml` documents every
+//! setting with its default). Unknown keys and bad values are refused at
+//! start with the key and the line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[store]`
+    pub store: StoreSection,
+    /// `[imap]`
+    pub imap: ImapSection,
+    /// `[webdav]`
+    pub webdav: WebDavSection,
+    /// `[sip]`
+    pub sip: SipSection,
+    /// `[admin]`
+    pub admin: AdminSection,
+    /// `[tls]`
+    pub tls: TlsSection,
+    /// `[log]`
+    pub log: LogSection,
+    /// `[server]`
+    pub server: ServerSection,
+}
+
+/// `[store]`: where the embedded engine keeps its files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// Directory of `store.redb`, `blobs/`, `tmp/` and generated TLS files.
+    pub data_dir: PathBuf,
+}
+
+/// `[imap]`: IMAP4rev1 listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapSection {
+    /// Plain listeners (STARTTLS offered).
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS listeners.
+    pub listen_tls: Vec<SocketAddr>,
+}
+
+/// `[webdav]`: WebDAV listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebDavSection {
+    /// Plain HTTP listeners.
+    pub listen: Vec<SocketAddr>,
+    /// HTTPS listeners.
+    pub listen_tls: Vec<SocketAddr>,
+}
+
+/// `[sip]`: SIP user agent transports and trust.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSection {
+    /// UDP sockets.
+    pub listen_udp: Vec<SocketAddr>,
+    /// TCP listeners.
+    pub listen_tcp: Vec<SocketAddr>,
+    /// TLS listeners.
+    pub listen_tls: Vec<SocketAddr>,
+    /// Network elements allowed to deposit: addresses or CIDR networks.
+    pub trusted_peers: Vec<String>,
+}
+
+/// `[admin]`: the local administration endpoint (`/healthz`, `/metrics`,
+/// and the account commands of `cpm-store account`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Listeners; keep them on loopback.
+    pub listen: Vec<SocketAddr>,
+}
+
+/// `[tls]`: certificate for every TLS listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// PEM certificate chain; unset = a self-signed one in the data dir.
+    pub cert: Option<PathBuf>,
+    /// PEM private key; set together with `cert`.
+    pub key: Option<PathBuf>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `cpm_store=debug,info`, ...); RUST_LOG wins.
+    pub level: String,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_seconds: u64,
+}
+
+fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+    list.iter().filter_map(|a| a.parse().ok()).collect()
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            store: StoreSection::default(),
+            imap: ImapSection::default(),
+            webdav: WebDavSection::default(),
+            sip: SipSection::default(),
+            admin: AdminSection::default(),
+            tls: TlsSection::default(),
+            log: LogSection::default(),
+            server: ServerSection::default(),
+        }
+    }
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            data_dir: PathBuf::from("./data"),
+        }
+    }
+}
+
+impl Default for ImapSection {
+    fn default() -> Self {
+        ImapSection {
+            listen: addrs(&["127.0.0.1:1143"]),
+            listen_tls: addrs(&["127.0.0.1:1993"]),
+        }
+    }
+}
+
+impl Default for WebDavSection {
+    fn default() -> Self {
+        WebDavSection {
+            listen: addrs(&["127.0.0.1:8080"]),
+            listen_tls: addrs(&["127.0.0.1:8443"]),
+        }
+    }
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            listen_udp: addrs(&["127.0.0.1:5060"]),
+            listen_tcp: addrs(&["127.0.0.1:5060"]),
+            listen_tls: addrs(&["127.0.0.1:5061"]),
+            trusted_peers: vec!["127.0.0.1/32".into(), "::1/128".into()],
+        }
+    }
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            listen: addrs(&["127.0.0.1:9100"]),
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A syntax error, unknown key or bad value; the message names the key
+    /// and the line.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// toml's message with line, column and key.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        })
+    }
+
+    /// Parses configuration text; the error names the key and line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        if config.tls.cert.is_some() != config.tls.key.is_some() {
+            return Err("[tls] cert and key must be set together".into());
+        }
+        for peer in &config.sip.trusted_peers {
+            let addr = peer.split('/').next().unwrap_or_default();
+            let prefix_ok = peer
+                .split('/')
+                .nth(1)
+                .is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= 128));
+            if addr.parse::<std::net::IpAddr>().is_err() || !prefix_ok {
+                return Err(format!(
+                    "[sip] trusted_peers: {peer:?} is not an address or network"
+                ));
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_file_is_the_default() {
+        let text = include_str!("../../../config/cpm-store.toml");
+        let c = Config::parse(text).unwrap();
+        let d = Config::default();
+        assert_eq!(c.store.data_dir, d.store.data_dir);
+        assert_eq!(c.imap.listen, d.imap.listen);
+        assert_eq!(c.imap.listen_tls, d.imap.listen_tls);
+        assert_eq!(c.webdav.listen, d.webdav.listen);
+        assert_eq!(c.sip.listen_udp, d.sip.listen_udp);
+        assert_eq!(c.sip.listen_tls, d.sip.listen_tls);
+        assert_eq!(c.admin.listen, d.admin.listen);
+        assert_eq!(
+            c.server.shutdown_grace_seconds,
+            d.server.shutdown_grace_seconds
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key_and_line() {
+        let e =
+            Config::parse("[imap]\nlisten = [\"127.0.0.1:1143\"]\nlistne_tls = []\n").unwrap_err();
+        assert!(e.contains("listne_tls") && e.contains("line 3"), "{e}");
+        let e = Config::parse("\n[admin]\nlisten = [\"not-an-address\"]\n").unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        let e = Config::parse("[sip]\ntrusted_peers = [\"10.0.0.0/99\"]\n").unwrap_err();
+        assert!(e.contains("trusted_peers"), "{e}");
+    }
+}

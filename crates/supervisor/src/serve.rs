@@ -1,0 +1,103 @@
+//! `cpm-store serve`: opens the store, starts every front end that exists,
+//! each in its own task, and stops them cleanly on SIGTERM or SIGINT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use store_core::{Store, StoreConfig};
+use tokio::net::TcpListener;
+
+use crate::admin::{self, AdminState};
+use crate::config::Config;
+
+/// The connection tasks of every front end, awaited at shutdown.
+pub type Tasks = tokio_util::task::TaskTracker;
+
+/// Reads `<data_dir>/admin.token`, creating it (mode 0600) on first start.
+pub fn admin_token(data_dir: &std::path::Path, create: bool) -> Result<Option<String>> {
+    let path = data_dir.join("admin.token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(Some(t.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let t = hex::encode(bytes);
+            crate::tls::write_private(&path, t.as_bytes())?;
+            Ok(Some(t))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Opens the store in `data_dir`, with a clear error when another process
+/// holds it.
+pub fn open_store(data_dir: &std::path::Path) -> Result<Store> {
+    Store::open(StoreConfig::new(data_dir)).with_context(|| {
+        format!(
+            "cannot open the store in {} ([store] data_dir); is another cpm-store using it?",
+            data_dir.display()
+        )
+    })
+}
+
+async fn bind(addr: std::net::SocketAddr, setting: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (setting {setting})"))
+}
+
+/// Runs the server until SIGTERM or SIGINT; returns after a clean stop.
+pub async fn run(config: Config) -> Result<()> {
+    let data_dir = config.store.data_dir.clone();
+    let store = open_store(&data_dir)?;
+    let _tls = crate::tls::server_config(&config.tls, &data_dir)?;
+    let token = admin_token(&data_dir, true)?.unwrap_or_default();
+    let tasks = Tasks::new();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+
+    let admin_state = Arc::new(AdminState {
+        store: store.clone(),
+        token,
+        started: std::time::Instant::now(),
+    });
+    let mut listeners = Vec::new();
+    for addr in &config.admin.listen {
+        listeners.push((*addr, bind(*addr, "[admin] listen").await?));
+    }
+    for (addr, listener) in listeners {
+        tracing::info!(%addr, "admin endpoint listening (/healthz, /metrics)");
+        let (state, rx, t) = (admin_state.clone(), shutdown_rx.clone(), tasks.clone());
+        tasks.spawn(admin::serve(listener, state, rx, t));
+    }
+    // The IMAP, WebDAV and SIP front ends join here as their crates land
+    // (issues 3 to 5); their settings are already validated above.
+    tracing::info!(data_dir = %data_dir.display(), "cpm-store running");
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down: no new connections; waiting for requests in flight");
+    let _ = shutdown_tx.send(true);
+    tasks.close();
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "grace period over; closing the remaining connections"
+        );
+    }
+    store.close().await;
+    tracing::info!("store closed; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = int.recv() => tracing::info!("SIGINT"),
+    }
+    Ok(())
+}

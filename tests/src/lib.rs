@@ -1,1 +1,184 @@
-//! End-to-end tests live in tests/*.rs.
+//! Helpers for the end-to-end tests in `tests/*.rs`: start the real
+//! `cpm-store` binary on free loopback ports with a temporary data
+//! directory, and run its commands.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `cpm-store` binary built by cargo for this workspace.
+pub fn binary() -> PathBuf {
+    // target/<profile>/deps/<test> -> target/<profile>/cpm-store
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("cpm-store");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --workspace` first",
+        bin.display()
+    );
+    bin
+}
+
+/// A loopback address with a free TCP port.
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+}
+
+/// Fails with the Debian package to install when `tool` is missing.
+pub fn require_tool(tool: &str, debian_package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is missing: apt-get install -y {debian_package}"
+    );
+}
+
+/// A running (or stopped) server with its own data directory and ports.
+pub struct Server {
+    /// The temporary directory holding config and data.
+    pub dir: tempfile::TempDir,
+    /// The admin endpoint address.
+    pub admin: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Writes a config with free ports into a new temp dir (not started).
+    pub fn new() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let admin = free_addr();
+        let ports: Vec<SocketAddr> = (0..7).map(|_| free_addr()).collect();
+        let config = format!(
+            "[store]\ndata_dir = {data:?}\n\
+[imap]\nlisten = [\"{}\"]\nlisten_tls = [\"{}\"]\n\
+[webdav]\nlisten = [\"{}\"]\nlisten_tls = [\"{}\"]\n\
+[sip]\nlisten_udp = [\"{}\"]\nlisten_tcp = [\"{}\"]\nlisten_tls = [\"{}\"]\n\
+[admin]\nlisten = [\"{admin}\"]\n\
+[server]\nshutdown_grace_seconds = 5\n",
+            ports[0],
+            ports[1],
+            ports[2],
+            ports[3],
+            ports[4],
+            ports[5],
+            ports[6],
+            data = dir.path().join("data"),
+        );
+        std::fs::write(dir.path().join("cpm-store.toml"), config).expect("write config");
+        Server {
+            dir,
+            admin,
+            child: None,
+        }
+    }
+
+    /// The config file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("cpm-store.toml")
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Starts `cpm-store serve` and waits until `/healthz` answers.
+    pub fn start(&mut self) {
+        let child = Command::new(binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(self.config())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start cpm-store serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.http_get("/healthz").is_some_and(|b| b.contains("ok")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("cpm-store did not become healthy on {}", self.admin);
+    }
+
+    /// Sends SIGTERM and returns the exit code once it has exited.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                return s.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cpm-store did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs `cpm-store <args> --config <config>` with `stdin`.
+    pub fn command(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(binary())
+            .args(args)
+            .arg("--config")
+            .arg(self.config())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_BACKTRACE", "0")
+            .spawn()
+            .expect("run cpm-store");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("cpm-store output")
+    }
+
+    /// GETs `path` from the admin endpoint; the body, or `None` if down.
+    pub fn http_get(&self, path: &str) -> Option<String> {
+        use std::io::Read;
+        let mut s = TcpStream::connect_timeout(&self.admin, Duration::from_secs(2)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

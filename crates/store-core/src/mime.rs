@@ -185,9 +185,10 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
         }
         None => {
             // Not parseable as a message at all: one opaque part.
-            let mut s = MessageSummary::default();
-            s.body = opaque_part(0, 0, raw.len() as u64);
-            s
+            MessageSummary {
+                body: opaque_part(0, 0, raw.len() as u64),
+                ..MessageSummary::default()
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `[store]`
@@ -121,21 +121,6 @@ pub struct ServerSection {
 
 fn addrs(list: &[&str]) -> Vec<SocketAddr> {
     list.iter().filter_map(|a| a.parse().ok()).collect()
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            store: StoreSection::default(),
-            imap: ImapSection::default(),
-            webdav: WebDavSection::default(),
-            sip: SipSection::default(),
-            admin: AdminSection::default(),
-            tls: TlsSection::default(),
-            log: LogSection::default(),
-            server: ServerSection::default(),
-        }
-    }
 }
 
 impl Default for StoreSection {

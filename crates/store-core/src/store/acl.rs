@@ -148,7 +148,7 @@ impl Store {
             .load(&keys::account_login(access.folder.owner))?
             .ok_or(StoreError::NoSuchAccount)?;
         let mut out = vec![(owner, Rights::all())];
-        out.extend(access.folder.acl.into_iter());
+        out.extend(access.folder.acl);
         Ok(out)
     }
 

@@ -69,11 +69,10 @@ impl Store {
         let snap = self.snapshot()?;
         let prefix = keys::changes(principal.account);
         let start = keys::change(principal.account, since.saturating_add(1), 0);
-        Ok(snap
-            .scan(&prefix, &start, limit)?
+        snap.scan(&prefix, &start, limit)?
             .into_iter()
             .map(|(_, v)| crate::writer::decode(&v))
-            .collect::<Result<_>>()?)
+            .collect()
     }
 
     /// The account's current MODSEQ (its latest change number).

@@ -227,12 +227,7 @@ impl Config {
             return Err("[tls] cert and key must be set together".into());
         }
         for peer in &config.sip.trusted_peers {
-            let addr = peer.split('/').next().unwrap_or_default();
-            let prefix_ok = peer
-                .split('/')
-                .nth(1)
-                .is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= 128));
-            if addr.parse::<std::net::IpAddr>().is_err() || !prefix_ok {
+            if !is_address_or_network(peer) {
                 return Err(format!(
                     "[sip] trusted_peers: {peer:?} is not an address or network"
                 ));
@@ -240,6 +235,20 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// Whether `s` is an IP address or a CIDR network (`10.0.0.0/8`,
+/// `2001:db8::/32`), with a prefix length that fits its family.
+fn is_address_or_network(s: &str) -> bool {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max))
 }
 
 #[cfg(test)]
@@ -271,7 +280,11 @@ mod tests {
         assert!(e.contains("listne_tls") && e.contains("line 3"), "{e}");
         let e = Config::parse("\n[admin]\nlisten = [\"not-an-address\"]\n").unwrap_err();
         assert!(e.contains("line 3"), "{e}");
-        let e = Config::parse("[sip]\ntrusted_peers = [\"10.0.0.0/99\"]\n").unwrap_err();
-        assert!(e.contains("trusted_peers"), "{e}");
+        for bad in ["10.0.0.0/99", "10.0.0.0/33", "host.example", "::1/129"] {
+            let e = Config::parse(&format!("[sip]\ntrusted_peers = [{bad:?}]\n")).unwrap_err();
+            assert!(e.contains("trusted_peers"), "{e}");
+        }
+        Config::parse("[sip]\ntrusted_peers = [\"10.0.0.0/8\", \"::1\", \"2001:db8::/32\"]\n")
+            .unwrap();
     }
 }

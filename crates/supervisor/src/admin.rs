@@ -193,16 +193,20 @@ pub async fn serve(
             _ = shutdown.changed() => return,
         };
         let state = state.clone();
-        tasks.spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "admin connection ended");
-            }
-        });
+        let span = tracing::info_span!("admin", %peer);
+        tasks.spawn(tracing::Instrument::instrument(
+            async move {
+                let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+                let io = hyper_util::rt::TokioIo::new(stream);
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await
+                {
+                    tracing::debug!(error = %e, "admin connection ended");
+                }
+            },
+            span,
+        ));
     }
 }
 

@@ -15,6 +15,15 @@ async fn open(dir: &std::path::Path) -> Store {
     Store::open(StoreConfig::new(dir)).unwrap()
 }
 
+/// A new store in a temp dir with the account `alice` (password `pw`).
+async fn with_alice() -> (tempfile::TempDir, Store, store_core::Principal) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    (dir, store, p)
+}
+
 async fn append(
     store: &Store,
     p: &store_core::Principal,
@@ -67,10 +76,7 @@ async fn uids_increase_and_are_never_reused_across_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modseq_increases_and_vanished_uids_are_reported_since_any_older_modseq() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let (_dir, store, p) = with_alice().await;
     let inbox = FolderRef::own("INBOX");
     let mut modseqs = vec![
         store
@@ -136,10 +142,7 @@ async fn modseq_increases_and_vanished_uids_are_reported_since_any_older_modseq(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_concurrent_appends_get_distinct_uids_and_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let (_dir, store, p) = with_alice().await;
     let mut tasks = Vec::new();
     for n in 0..32 {
         let (store, p) = (store.clone(), p.clone());
@@ -280,10 +283,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folders_follow_rfc3501_naming_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let (_dir, store, p) = with_alice().await;
     assert!(matches!(
         store.remove_folder(&p, &FolderRef::own("inbox")).await,
         Err(StoreError::NotAllowed(_))
@@ -352,10 +352,7 @@ async fn folders_follow_rfc3501_naming_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_shares_the_blob_and_the_blob_goes_with_its_last_reference() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let (dir, store, p) = with_alice().await;
     let s = append(&store, &p, "INBOX", 1).await;
     let copied = store
         .copy_objects(

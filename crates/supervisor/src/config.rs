@@ -37,7 +37,7 @@ pub struct StoreSection {
     pub data_dir: PathBuf,
 }
 
-/// `[imap]`: IMAP4rev1 listeners.
+/// `[imap]`: IMAP4rev1 listeners and limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImapSection {
@@ -45,6 +45,37 @@ pub struct ImapSection {
     pub listen: Vec<SocketAddr>,
     /// Implicit-TLS listeners.
     pub listen_tls: Vec<SocketAddr>,
+    /// Cleartext LOGIN / AUTHENTICATE PLAIN without TLS.
+    pub cleartext_auth: CleartextAuth,
+    /// Longest command in bytes, inline literals included (APPEND
+    /// messages excluded).
+    pub max_command_bytes: usize,
+    /// Largest APPEND message in bytes (advertised as APPENDLIMIT).
+    pub max_append_bytes: u64,
+    /// Deepest nesting of parenthesized search criteria.
+    pub max_nesting: usize,
+    /// Simultaneous authenticated connections per account.
+    pub max_connections_per_account: usize,
+    /// Failed logins from one address before further attempts are delayed.
+    pub login_failures_before_delay: u32,
+    /// Consecutive BAD commands before the connection is closed.
+    pub max_bad_commands: u32,
+    /// Inactivity autologout in minutes (at least 30, RFC 3501 5.4).
+    pub autologout_minutes: u64,
+    /// Seconds between keepalives during IDLE.
+    pub idle_keepalive_seconds: u64,
+}
+
+/// `[imap] cleartext_auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CleartextAuth {
+    /// Only over TLS.
+    Never,
+    /// Over TLS, or from a loopback address.
+    Loopback,
+    /// Always.
+    Always,
 }
 
 /// `[webdav]`: WebDAV listeners.
@@ -136,6 +167,15 @@ impl Default for ImapSection {
         ImapSection {
             listen: addrs(&["127.0.0.1:1143"]),
             listen_tls: addrs(&["127.0.0.1:1993"]),
+            cleartext_auth: CleartextAuth::Loopback,
+            max_command_bytes: 262_144,
+            max_append_bytes: 1_073_741_824,
+            max_nesting: 32,
+            max_connections_per_account: 20,
+            login_failures_before_delay: 3,
+            max_bad_commands: 20,
+            autologout_minutes: 30,
+            idle_keepalive_seconds: 120,
         }
     }
 }
@@ -226,6 +266,12 @@ impl Config {
         if config.tls.cert.is_some() != config.tls.key.is_some() {
             return Err("[tls] cert and key must be set together".into());
         }
+        if config.imap.autologout_minutes < 30 {
+            return Err("[imap] autologout_minutes must be at least 30 (RFC 3501 5.4)".into());
+        }
+        if config.imap.idle_keepalive_seconds == 0 {
+            return Err("[imap] idle_keepalive_seconds must be positive".into());
+        }
         for peer in &config.sip.trusted_peers {
             if !is_address_or_network(peer) {
                 return Err(format!(
@@ -261,8 +307,7 @@ mod tests {
         let c = Config::parse(text).unwrap();
         let d = Config::default();
         assert_eq!(c.store.data_dir, d.store.data_dir);
-        assert_eq!(c.imap.listen, d.imap.listen);
-        assert_eq!(c.imap.listen_tls, d.imap.listen_tls);
+        assert_eq!(format!("{:?}", c.imap), format!("{:?}", d.imap));
         assert_eq!(c.webdav.listen, d.webdav.listen);
         assert_eq!(c.sip.listen_udp, d.sip.listen_udp);
         assert_eq!(c.sip.listen_tls, d.sip.listen_tls);

@@ -52,7 +52,7 @@ async fn bind(addr: std::net::SocketAddr, setting: &str) -> Result<TcpListener> 
 pub async fn run(config: Config) -> Result<()> {
     let data_dir = config.store.data_dir.clone();
     let store = open_store(&data_dir)?;
-    let _tls = crate::tls::server_config(&config.tls, &data_dir)?;
+    let tls = crate::tls::server_config(&config.tls, &data_dir)?;
     let token = admin_token(&data_dir, true)?.unwrap_or_default();
     let tasks = Tasks::new();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -71,8 +71,21 @@ pub async fn run(config: Config) -> Result<()> {
         let (state, rx, t) = (admin_state.clone(), shutdown_rx.clone(), tasks.clone());
         tasks.spawn(admin::serve(listener, state, rx, t));
     }
-    // The IMAP, WebDAV and SIP front ends join here as their crates land
-    // (issues 3 to 5); their settings are already validated above.
+    let imap = imap_server::ImapServer::new(store.clone(), imap_config(&config), Some(tls.clone()));
+    let mut imap_listeners = Vec::new();
+    for addr in &config.imap.listen {
+        imap_listeners.push((*addr, false, bind(*addr, "[imap] listen").await?));
+    }
+    for addr in &config.imap.listen_tls {
+        imap_listeners.push((*addr, true, bind(*addr, "[imap] listen_tls").await?));
+    }
+    for (addr, implicit_tls, listener) in imap_listeners {
+        tracing::info!(%addr, implicit_tls, "IMAP listening");
+        let (imap, rx, t) = (imap.clone(), shutdown_rx.clone(), tasks.clone());
+        tasks.spawn(async move { imap.serve(listener, implicit_tls, rx, t).await });
+    }
+    // The WebDAV and SIP front ends join here as their crates land
+    // (issues 4 and 5); their settings are already validated above.
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");
 
     wait_for_signal().await?;
@@ -89,6 +102,28 @@ pub async fn run(config: Config) -> Result<()> {
     store.close().await;
     tracing::info!("store closed; bye");
     Ok(())
+}
+
+/// The IMAP front end's settings from `[imap]`.
+fn imap_config(config: &Config) -> imap_server::ImapConfig {
+    use crate::config::CleartextAuth;
+    let c = &config.imap;
+    imap_server::ImapConfig {
+        max_command_bytes: c.max_command_bytes,
+        max_append_bytes: c.max_append_bytes,
+        max_nesting: c.max_nesting,
+        max_connections_per_account: c.max_connections_per_account,
+        login_failures_before_delay: c.login_failures_before_delay,
+        max_bad_commands: c.max_bad_commands,
+        autologout: Duration::from_secs(c.autologout_minutes * 60),
+        idle_keepalive: Duration::from_secs(c.idle_keepalive_seconds),
+        cleartext: match c.cleartext_auth {
+            CleartextAuth::Never => imap_server::CleartextPolicy::Never,
+            CleartextAuth::Loopback => imap_server::CleartextPolicy::Loopback,
+            CleartextAuth::Always => imap_server::CleartextPolicy::Always,
+        },
+        ..imap_server::ImapConfig::default()
+    }
 }
 
 async fn wait_for_signal() -> Result<()> {

@@ -1,0 +1,138 @@
+//! AUTHENTICATE (RFC 3501 6.2.2) with SASL-IR (RFC 4959): PLAIN (RFC 4616)
+//! and SCRAM-SHA-256 (RFC 7677). Challenges go out as `+ base64`; a
+//! client answer of `*` cancels with BAD.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use store_core::password::ScramSecrets;
+use store_core::StoreError;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+use super::capability::cleartext_allowed;
+use super::login::{conclude, wait_after_failures};
+use crate::protocol::response::Completion;
+use crate::sasl::{self, SaslError, ScramServer};
+use crate::session::error::{CommandError, CommandResult};
+use crate::session::Session;
+
+/// Longest SASL response line, in bytes.
+const MAX_RESPONSE: usize = 8192;
+
+/// Runs AUTHENTICATE.
+pub async fn execute(
+    session: &mut Session,
+    mechanism: &str,
+    initial_response: Option<Vec<u8>>,
+) -> CommandResult {
+    match mechanism {
+        "PLAIN" => plain(session, initial_response).await,
+        "SCRAM-SHA-256" => scram(session, initial_response).await,
+        _ => Ok(Completion::no("Unsupported authentication mechanism").with_code("CANNOT")),
+    }
+}
+
+async fn plain(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult {
+    if !cleartext_allowed(session) {
+        return Ok(Completion::no("Use STARTTLS or implicit TLS before PLAIN")
+            .with_code("PRIVACYREQUIRED"));
+    }
+    let message = match initial {
+        Some(m) => m,
+        None => challenge(session, b"").await?,
+    };
+    let credentials = match sasl::parse_plain(&message) {
+        Ok(c) => c,
+        Err(e) => return Ok(Completion::bad(e.to_string())),
+    };
+    if credentials
+        .authzid
+        .as_ref()
+        .is_some_and(|z| z != &credentials.authcid)
+    {
+        return Ok(Completion::no("Cannot act as another user").with_code("AUTHORIZATIONFAILED"));
+    }
+    wait_after_failures(session).await;
+    let result = session
+        .state
+        .store
+        .authenticate(&credentials.authcid, &credentials.password)
+        .await;
+    conclude(session, result)
+}
+
+async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult {
+    let first = match initial {
+        Some(m) if !m.is_empty() => m,
+        _ => challenge(session, b"").await?,
+    };
+    let first = match sasl::parse_client_first(&first) {
+        Ok(f) => f,
+        Err(e) => return Ok(Completion::bad(e.to_string())),
+    };
+    wait_after_failures(session).await;
+    let found = session.state.store.scram_secrets(&first.user).await?;
+    let (principal, secrets) = match found {
+        Some((p, s)) => (Some(p), s),
+        // Unknown user: carry on with made-up secrets so that the answer
+        // does not tell which users exist.
+        None => (None, decoy_secrets()),
+    };
+    let nonce: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    let server = ScramServer::new(first, &nonce, secrets);
+    let last = challenge(session, server.server_first().as_bytes()).await?;
+    match (server.finish(&last), principal) {
+        (Ok(server_final), Some(principal)) => {
+            // RFC 5802 has the server's proof travel as a final challenge,
+            // which the client answers with an empty response.
+            let _ = challenge(session, server_final.as_bytes()).await?;
+            conclude(session, Ok(principal))
+        }
+        (Err(SaslError::Malformed(why)), _) => Ok(Completion::bad(why)),
+        _ => conclude(session, Err(StoreError::AuthenticationFailed)),
+    }
+}
+
+fn decoy_secrets() -> ScramSecrets {
+    let mut rng = rand::thread_rng();
+    ScramSecrets {
+        salt: (0..16).map(|_| rng.gen()).collect(),
+        iterations: 4096,
+        stored_key: rng.gen(),
+        server_key: rng.gen(),
+    }
+}
+
+/// Sends `+ base64(data)` and reads the client's base64 answer.
+///
+/// Errors: BAD when the client cancels with `*` or answers with anything
+/// but one base64 line of at most [`MAX_RESPONSE`] bytes.
+async fn challenge(session: &mut Session, data: &[u8]) -> Result<Vec<u8>, CommandError> {
+    session.emit().await?;
+    let io = session.io()?;
+    io.write_all(format!("+ {}\r\n", B64.encode(data)).as_bytes())
+        .await?;
+    io.flush().await?;
+    let mut line = Vec::new();
+    let n = (&mut *io)
+        .take(MAX_RESPONSE as u64 + 2)
+        .read_until(b'\n', &mut line)
+        .await?;
+    if n == 0 {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
+    if line.last() != Some(&b'\n') {
+        return Err(Completion::bad("SASL response too long").into());
+    }
+    let text = line.trim_ascii_end();
+    if text == b"*" {
+        return Err(Completion::bad("Authentication cancelled").into());
+    }
+    B64.decode(text)
+        .map_err(|_| Completion::bad("SASL response is not base64").into())
+}

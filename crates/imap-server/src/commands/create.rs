@@ -1,0 +1,58 @@
+//! CREATE (RFC 3501 6.3.3), with CREATE-SPECIAL-USE (RFC 6154 3). A
+//! trailing delimiter is dropped; superior levels are created as needed.
+
+use store_core::model::SpecialUse;
+
+use super::{folder_of, principal};
+use crate::protocol::response::Completion;
+use crate::session::error::CommandResult;
+use crate::session::names::DELIMITER;
+use crate::session::Session;
+
+/// Runs CREATE.
+pub async fn execute(
+    session: &mut Session,
+    name: &str,
+    special_use: Option<&str>,
+) -> CommandResult {
+    let principal = principal(session)?;
+    let name = name.strip_suffix(DELIMITER).unwrap_or(name);
+    let special_use = match special_use {
+        None => None,
+        Some(attr) => match parse_special_use(attr) {
+            Some(u) => Some(u),
+            None => {
+                return Ok(
+                    Completion::no(format!("Unsupported special use {attr}")).with_code("USEATTR")
+                )
+            }
+        },
+    };
+    let folder = folder_of(name)?;
+    if folder.owner.is_some() {
+        return Ok(
+            Completion::no("Cannot create folders in another user's namespace").with_code("NOPERM"),
+        );
+    }
+    session
+        .state
+        .store
+        .create_folder(&principal, &folder, special_use)
+        .await?;
+    Ok(Completion::ok("CREATE completed"))
+}
+
+/// An RFC 6154 attribute name, case-insensitively.
+pub fn parse_special_use(attr: &str) -> Option<SpecialUse> {
+    [
+        SpecialUse::All,
+        SpecialUse::Archive,
+        SpecialUse::Drafts,
+        SpecialUse::Flagged,
+        SpecialUse::Junk,
+        SpecialUse::Sent,
+        SpecialUse::Trash,
+    ]
+    .into_iter()
+    .find(|u| u.attribute().eq_ignore_ascii_case(attr))
+}

@@ -1,0 +1,429 @@
+//! FETCH (RFC 3501 6.4.5) and UID FETCH. Flags and UIDs come from the
+//! session's view; ENVELOPE and BODYSTRUCTURE from the summary store-core
+//! cached at store time; body sections are byte ranges of the stored
+//! content, streamed from the blob to the client as literals, so a large
+//! message never sits in memory.
+
+use std::fmt::Write as _;
+use std::io::SeekFrom;
+
+use store_core::mime::{BodyPart, MessageSummary, MAX_HEADER_BLOCK};
+use store_core::model::Flags;
+use store_core::model::{Object, Uid};
+use store_core::{FlagUpdate, StoreError};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::principal;
+use crate::protocol::command::{FetchAttribute, Section, SectionText};
+use crate::protocol::response::{self, Completion};
+use crate::protocol::sequence::SequenceSet;
+use crate::session::error::{CommandError, CommandResult};
+use crate::session::mailbox::SelectedMailbox;
+use crate::session::Session;
+
+/// Runs FETCH or UID FETCH.
+pub async fn execute(
+    session: &mut Session,
+    set: &SequenceSet,
+    items: &[FetchAttribute],
+    uid: bool,
+) -> CommandResult {
+    let principal = principal(session)?;
+    let Some(mailbox) = session.selected.as_ref() else {
+        return Ok(Completion::bad("No mailbox selected"));
+    };
+    let mut items = items.to_vec();
+    if uid && !items.contains(&FetchAttribute::Uid) {
+        // RFC 3501 6.4.8: UID FETCH always returns the UID.
+        items.insert(0, FetchAttribute::Uid);
+    }
+    let targets = mailbox.resolve(set, uid);
+    let folder = mailbox.folder.clone();
+    let needs_record = items
+        .iter()
+        .any(|i| !matches!(i, FetchAttribute::Flags | FetchAttribute::Uid));
+    let sets_seen = !mailbox.read_only && items.iter().any(marks_seen);
+
+    let mut seen_now: Vec<Uid> = Vec::new();
+    if sets_seen {
+        let unseen: Vec<Uid> = targets
+            .iter()
+            .filter(|&&(seq, u)| {
+                !mailbox.is_expunged(u)
+                    && !mailbox.messages[seq as usize - 1].flags.contains("\\Seen")
+            })
+            .map(|&(_, u)| u)
+            .collect();
+        if !unseen.is_empty() {
+            let seen: Flags = ["\\Seen"].into_iter().collect();
+            let result = session
+                .state
+                .store
+                .update_flags(&principal, &folder, &unseen, FlagUpdate::Add(seen), None)
+                .await;
+            // Without the `s` right the content is still returned
+            // (RFC 4314 4), the flag just does not change.
+            if let Ok(result) = result {
+                let mailbox = session.selected.as_mut().ok_or_else(no_mailbox)?;
+                for (u, _, flags) in result.updated {
+                    mailbox.set_flags(u, flags);
+                    seen_now.push(u);
+                }
+            }
+        }
+    }
+
+    let mut missing = false;
+    for (seq, u) in targets {
+        let mailbox = session.selected.as_ref().ok_or_else(no_mailbox)?;
+        if mailbox.is_expunged(u) {
+            missing = true;
+            continue;
+        }
+        let record = if needs_record {
+            match session
+                .state
+                .store
+                .fetch_object(&principal, &folder, u)
+                .await
+            {
+                Ok(r) => Some(r),
+                Err(StoreError::NoSuchObject) => {
+                    missing = true;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
+        let flags_line = SelectedMailbox::flags_of(&mailbox.messages[seq as usize - 1]);
+        let _ = write!(session.out, "* {seq} FETCH (");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                session.out.push(' ');
+            }
+            write_item(session, item, u, &flags_line, record.as_ref()).await?;
+        }
+        if seen_now.contains(&u) && !items.contains(&FetchAttribute::Flags) {
+            let _ = write!(session.out, " FLAGS {flags_line}");
+        }
+        session.out.push_str(")\r\n");
+    }
+    if missing {
+        // RFC 2180 4.1.2: answer what exists, NO for the rest.
+        return Ok(
+            Completion::no("Some messages were expunged by another session")
+                .with_code("EXPUNGEISSUED"),
+        );
+    }
+    Ok(Completion::ok("FETCH completed"))
+}
+
+fn no_mailbox() -> Completion {
+    Completion::bad("No mailbox selected")
+}
+
+/// Whether fetching the item sets `\Seen` (RFC 3501 6.4.5).
+fn marks_seen(item: &FetchAttribute) -> bool {
+    matches!(
+        item,
+        FetchAttribute::Rfc822
+            | FetchAttribute::Rfc822Text
+            | FetchAttribute::Section { peek: false, .. }
+    )
+}
+
+/// What a body item returns: a byte range of the content, or bytes made
+/// from it (HEADER.FIELDS), or NIL for a part that does not exist.
+enum Content {
+    Range(u64, u64),
+    Bytes(Vec<u8>),
+    Nil,
+}
+
+async fn write_item(
+    session: &mut Session,
+    item: &FetchAttribute,
+    uid: Uid,
+    flags: &str,
+    record: Option<&(Object, MessageSummary)>,
+) -> Result<(), CommandError> {
+    let out = &mut session.out;
+    let Some((object, summary)) = record else {
+        match item {
+            FetchAttribute::Uid => {
+                let _ = write!(out, "UID {uid}");
+            }
+            _ => {
+                let _ = write!(out, "FLAGS {flags}");
+            }
+        }
+        return Ok(());
+    };
+    let whole = Section::default();
+    let header = Section {
+        part: Vec::new(),
+        text: Some(SectionText::Header),
+    };
+    let text = Section {
+        part: Vec::new(),
+        text: Some(SectionText::Text),
+    };
+    let (label, section, partial) = match item {
+        FetchAttribute::Uid => {
+            let _ = write!(out, "UID {uid}");
+            return Ok(());
+        }
+        FetchAttribute::Flags => {
+            let _ = write!(out, "FLAGS {flags}");
+            return Ok(());
+        }
+        FetchAttribute::InternalDate => {
+            out.push_str("INTERNALDATE ");
+            response::date_time(out, object.internal_date);
+            return Ok(());
+        }
+        FetchAttribute::Rfc822Size => {
+            let _ = write!(out, "RFC822.SIZE {}", object.size);
+            return Ok(());
+        }
+        FetchAttribute::Envelope => {
+            out.push_str("ENVELOPE ");
+            response::envelope(out, &summary.envelope);
+            return Ok(());
+        }
+        FetchAttribute::BodyStructure | FetchAttribute::Body => {
+            let extensible = *item == FetchAttribute::BodyStructure;
+            out.push_str(if extensible {
+                "BODYSTRUCTURE "
+            } else {
+                "BODY "
+            });
+            response::body_structure(out, &summary.body, extensible);
+            return Ok(());
+        }
+        FetchAttribute::Rfc822 => ("RFC822".to_string(), &whole, None),
+        FetchAttribute::Rfc822Header => ("RFC822.HEADER".to_string(), &header, None),
+        FetchAttribute::Rfc822Text => ("RFC822.TEXT".to_string(), &text, None),
+        FetchAttribute::Section {
+            section, partial, ..
+        } => {
+            let mut label = section_label(section);
+            if let Some((origin, _)) = partial {
+                let _ = write!(label, "<{origin}>");
+            }
+            (label, section, *partial)
+        }
+    };
+    let content = section_content(session, object, summary, section).await?;
+    session.out.push_str(&label);
+    session.out.push(' ');
+    match content {
+        Content::Nil => session.out.push_str("NIL"),
+        Content::Bytes(bytes) => {
+            let bytes = clip_bytes(&bytes, partial);
+            let _ = write!(session.out, "{{{}}}\r\n", bytes.len());
+            session.emit().await?;
+            session.io()?.write_all(bytes).await?;
+        }
+        Content::Range(start, end) => {
+            let (start, end) = clip_range(start, end, partial);
+            let _ = write!(session.out, "{{{}}}\r\n", end - start);
+            session.emit().await?;
+            stream_range(session, object, start, end).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies bytes `start..end` of the object's content to the client.
+async fn stream_range(
+    session: &mut Session,
+    object: &Object,
+    start: u64,
+    end: u64,
+) -> Result<(), CommandError> {
+    if start == end {
+        return Ok(());
+    }
+    let mut file = session.state.store.open_blob(object).await?;
+    file.seek(SeekFrom::Start(start)).await?;
+    let mut limited = file.take(end - start);
+    let copied = tokio::io::copy(&mut limited, session.io()?).await?;
+    if copied != end - start {
+        // The literal's length is already sent; the connection cannot
+        // recover from a short blob.
+        return Err(std::io::Error::other("stored content shorter than recorded").into());
+    }
+    Ok(())
+}
+
+fn clip_range(start: u64, end: u64, partial: Option<(u32, u32)>) -> (u64, u64) {
+    match partial {
+        None => (start, end),
+        Some((origin, length)) => {
+            let s = start.saturating_add(origin as u64).min(end);
+            (s, s.saturating_add(length as u64).min(end))
+        }
+    }
+}
+
+fn clip_bytes(bytes: &[u8], partial: Option<(u32, u32)>) -> &[u8] {
+    let (s, e) = clip_range(0, bytes.len() as u64, partial);
+    &bytes[s as usize..e as usize]
+}
+
+/// `BODY[<section>]` as the response names it.
+fn section_label(section: &Section) -> String {
+    let mut label = String::from("BODY[");
+    let part: Vec<String> = section.part.iter().map(u32::to_string).collect();
+    label.push_str(&part.join("."));
+    if let Some(text) = &section.text {
+        if !part.is_empty() {
+            label.push('.');
+        }
+        match text {
+            SectionText::Header => label.push_str("HEADER"),
+            SectionText::Text => label.push_str("TEXT"),
+            SectionText::Mime => label.push_str("MIME"),
+            SectionText::HeaderFields { fields, not } => {
+                label.push_str(if *not {
+                    "HEADER.FIELDS.NOT ("
+                } else {
+                    "HEADER.FIELDS ("
+                });
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        label.push(' ');
+                    }
+                    response::astring(&mut label, f);
+                }
+                label.push(')');
+            }
+        }
+    }
+    label.push(']');
+    label
+}
+
+/// The `n`th sub-part of `part` (RFC 3501 6.4.5: a non-multipart part has
+/// only part 1, itself).
+fn child(part: &BodyPart, n: u32) -> Option<&BodyPart> {
+    if part.children.is_empty() {
+        (n == 1).then_some(part)
+    } else {
+        part.children.get(n as usize - 1)
+    }
+}
+
+/// The part a section's numbers name, from the message's top-level part.
+fn find_part<'a>(root: &'a BodyPart, path: &[u32]) -> Option<&'a BodyPart> {
+    let mut current = root;
+    for (i, &n) in path.iter().enumerate() {
+        let container = if i == 0 {
+            root
+        } else if let Some(message) = &current.message {
+            &message.1
+        } else if !current.children.is_empty() {
+            current
+        } else {
+            return None;
+        };
+        current = child(container, n)?;
+    }
+    Some(current)
+}
+
+async fn section_content(
+    session: &mut Session,
+    object: &Object,
+    summary: &MessageSummary,
+    section: &Section,
+) -> Result<Content, CommandError> {
+    let root = &summary.body;
+    let size = object.size;
+    // (header start, body start, end) of the message the section is in.
+    let (header, message) = if section.part.is_empty() {
+        (None, Some((0, root.body_start.min(size), size)))
+    } else {
+        let Some(part) = find_part(root, &section.part) else {
+            return Ok(Content::Nil);
+        };
+        let inner = part
+            .message
+            .as_ref()
+            .map(|m| (m.1.header_start, m.1.body_start, m.1.end));
+        (Some(part), inner)
+    };
+    let range = match (&section.text, header) {
+        (None, None) => (0, size),
+        (None, Some(part)) => (part.body_start, part.end),
+        (Some(SectionText::Mime), Some(part)) => (part.header_start, part.body_start),
+        (Some(SectionText::Mime), None) => return Ok(Content::Nil),
+        (Some(SectionText::Text), _) => match message {
+            Some((_, body, end)) => (body, end),
+            None => return Ok(Content::Nil),
+        },
+        (Some(SectionText::Header | SectionText::HeaderFields { .. }), _) => match message {
+            Some((head, body, _)) => (head, body),
+            None => return Ok(Content::Nil),
+        },
+    };
+    let (start, end) = (range.0.min(size), range.1.min(size).max(range.0.min(size)));
+    let Some(SectionText::HeaderFields { fields, not }) = &section.text else {
+        return Ok(Content::Range(start, end));
+    };
+    let end = end.min(start + MAX_HEADER_BLOCK as u64);
+    let mut head = vec![0u8; (end - start) as usize];
+    let mut file = session.state.store.open_blob(object).await?;
+    file.seek(SeekFrom::Start(start)).await?;
+    file.read_exact(&mut head).await?;
+    Ok(Content::Bytes(header_fields(&head, fields, *not)))
+}
+
+/// The header fields of `head` whose names are (or, with `not`, are not)
+/// in `names`, followed by the blank line (RFC 3501 6.4.5).
+fn header_fields(head: &[u8], names: &[String], not: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut keep = false;
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            let name = line.split(|&b| b == b':').next().unwrap_or_default();
+            let name = String::from_utf8_lossy(name.trim_ascii());
+            let listed = names.iter().any(|n| n.eq_ignore_ascii_case(&name));
+            keep = listed != not;
+        }
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_field_selection() {
+        let head = b"Date: x\r\nFrom: a\r\n b\r\nSubject: s\r\n\r\n";
+        let names = vec!["FROM".to_string(), "date".to_string()];
+        assert_eq!(
+            header_fields(head, &names, false),
+            b"Date: x\r\nFrom: a\r\n b\r\n\r\n"
+        );
+        assert_eq!(header_fields(head, &names, true), b"Subject: s\r\n\r\n");
+    }
+
+    #[test]
+    fn partial_ranges() {
+        assert_eq!(clip_range(10, 20, Some((5, 100))), (15, 20));
+        assert_eq!(clip_range(10, 20, Some((50, 1))), (20, 20));
+        assert_eq!(clip_range(10, 20, None), (10, 20));
+    }
+}

@@ -1,0 +1,118 @@
+//! Command handlers, one module per command (or per pair of commands that
+//! RFC 3501 defines together). Each takes the session and the parsed
+//! arguments, appends untagged responses to `session.out`, and returns the
+//! tagged completion. State checks happen before, in the session.
+
+pub mod append;
+pub mod authenticate;
+pub mod capability;
+pub mod close;
+pub mod copy;
+pub mod create;
+pub mod delete;
+pub mod enable;
+pub mod expunge;
+pub mod fetch;
+pub mod id;
+pub mod idle;
+pub mod list;
+pub mod login;
+pub mod logout;
+pub mod namespace;
+pub mod noop;
+pub mod rename;
+pub mod search;
+pub mod select;
+pub mod starttls;
+pub mod status;
+pub mod store;
+pub mod subscribe;
+
+use crate::protocol::command::Command;
+use crate::protocol::response::Completion;
+use crate::session::error::CommandResult;
+use crate::session::names;
+use crate::session::Session;
+use store_core::{FolderRef, Principal};
+
+/// Runs `command` in `session`.
+pub async fn execute(session: &mut Session, command: Command) -> CommandResult {
+    match command {
+        Command::Capability => capability::execute(session),
+        Command::Noop | Command::Check => noop::execute(session),
+        Command::Logout => logout::execute(session),
+        Command::StartTls => starttls::execute(session),
+        Command::Authenticate {
+            mechanism,
+            initial_response,
+        } => authenticate::execute(session, &mechanism, initial_response).await,
+        Command::Login { user, password } => login::execute(session, &user, &password).await,
+        Command::Select { mailbox, read_only } => {
+            select::execute(session, &mailbox, read_only).await
+        }
+        Command::Create {
+            mailbox,
+            special_use,
+        } => create::execute(session, &mailbox, special_use.as_deref()).await,
+        Command::Delete { mailbox } => delete::execute(session, &mailbox).await,
+        Command::Rename { from, to } => rename::execute(session, &from, &to).await,
+        Command::Subscribe { mailbox, subscribe } => {
+            subscribe::execute(session, &mailbox, subscribe).await
+        }
+        Command::List {
+            reference,
+            pattern,
+            lsub,
+        } => list::execute(session, &reference, &pattern, lsub).await,
+        Command::Status { mailbox, items } => status::execute(session, &mailbox, &items).await,
+        Command::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => append::execute(session, &mailbox, flags, date, message).await,
+        Command::Close => close::execute(session, true).await,
+        Command::Unselect => close::execute(session, false).await,
+        Command::Expunge { uids } => expunge::execute(session, uids.as_ref()).await,
+        Command::Search {
+            charset,
+            criteria,
+            uid,
+        } => search::execute(session, charset.as_deref(), &criteria, uid).await,
+        Command::Fetch { set, items, uid } => fetch::execute(session, &set, &items, uid).await,
+        Command::Store {
+            set,
+            mode,
+            silent,
+            flags,
+            uid,
+        } => store::execute(session, &set, mode, silent, &flags, uid).await,
+        Command::Copy {
+            set,
+            mailbox,
+            uid,
+            remove_source,
+        } => copy::execute(session, &set, &mailbox, uid, remove_source).await,
+        Command::Idle => idle::execute(session).await,
+        Command::Enable { capabilities } => enable::execute(session, &capabilities),
+        Command::Namespace => namespace::execute(session),
+        Command::Id { parameters } => id::execute(session, parameters),
+    }
+}
+
+/// The folder a mailbox name stands for.
+///
+/// Errors: NO [NONEXISTENT] for a level of the shared namespace.
+pub fn folder_of(name: &str) -> Result<FolderRef, Completion> {
+    names::folder_ref(name)
+        .ok_or_else(|| Completion::no("No such mailbox").with_code("NONEXISTENT"))
+}
+
+/// The authenticated principal; the session checks the state before any
+/// handler that needs one runs.
+pub fn principal(session: &Session) -> Result<Principal, Completion> {
+    session
+        .principal
+        .clone()
+        .ok_or_else(|| Completion::bad("Not authenticated"))
+}

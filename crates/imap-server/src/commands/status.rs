@@ -1,0 +1,42 @@
+//! STATUS (RFC 3501 6.3.10): counts of a mailbox without selecting it.
+
+use std::fmt::Write as _;
+
+use store_core::search::SearchKey;
+
+use super::{folder_of, principal};
+use crate::protocol::command::StatusItem;
+use crate::protocol::response::{self, Completion};
+use crate::session::error::CommandResult;
+use crate::session::Session;
+
+/// Runs STATUS.
+pub async fn execute(session: &mut Session, name: &str, items: &[StatusItem]) -> CommandResult {
+    let principal = principal(session)?;
+    let folder = folder_of(name)?;
+    let store = &session.state.store;
+    let (f, _) = store.folder_status(&principal, &folder).await?;
+    let mut values = Vec::new();
+    for item in items {
+        let (label, value) = match item {
+            StatusItem::Messages => ("MESSAGES", f.objects),
+            StatusItem::UidNext => ("UIDNEXT", f.uid_next),
+            StatusItem::UidValidity => ("UIDVALIDITY", f.uid_validity),
+            StatusItem::Unseen => ("UNSEEN", f.unseen),
+            StatusItem::Recent => {
+                // Recent to a future session: above the highest UID any
+                // session has claimed (none is claimed by asking).
+                let threshold = session.state.recent_threshold(f.id, 0, false);
+                let key = SearchKey::Uid(vec![(threshold.saturating_add(1), u32::MAX)]);
+                let n = store.search(&principal, &folder, &key).await?.len();
+                ("RECENT", n as u32)
+            }
+        };
+        values.push(format!("{label} {value}"));
+    }
+    let mut line = String::from("* STATUS ");
+    response::mailbox(&mut line, name);
+    let _ = write!(line, " ({})\r\n", values.join(" "));
+    session.out.push_str(&line);
+    Ok(Completion::ok("STATUS completed"))
+}

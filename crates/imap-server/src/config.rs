@@ -1,0 +1,66 @@
+//! Settings of the IMAP front end (the `[imap]` section of the
+//! configuration file; defaults follow Dovecot's where RFC 3501 is silent).
+
+use std::time::Duration;
+
+/// When cleartext credentials (LOGIN, AUTHENTICATE PLAIN) are accepted on
+/// a connection without TLS (RFC 3501 6.2.3, RFC 8314 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleartextPolicy {
+    /// Never: only after STARTTLS or on implicit TLS.
+    Never,
+    /// Only from a loopback address (the default).
+    Loopback,
+    /// Always (a trusted network only).
+    Always,
+}
+
+/// The front end's settings.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// Longest command, in bytes, counting inline literals (not APPEND
+    /// messages). Past it: BAD.
+    pub max_command_bytes: usize,
+    /// Largest APPEND message, in bytes; advertised as APPENDLIMIT
+    /// (RFC 7889). Past it: NO [TOOBIG].
+    pub max_append_bytes: u64,
+    /// Deepest nesting of parenthesized search criteria.
+    pub max_nesting: usize,
+    /// Most simultaneous authenticated connections per account. Past it:
+    /// NO [LIMIT] at login.
+    pub max_connections_per_account: usize,
+    /// Failed logins from one remote address before each further attempt
+    /// is delayed by `login_failure_delay` times the excess (capped at 15
+    /// seconds).
+    pub login_failures_before_delay: u32,
+    /// See `login_failures_before_delay`.
+    pub login_failure_delay: Duration,
+    /// Consecutive BAD commands after which the connection is closed with
+    /// BYE (a flood of garbage).
+    pub max_bad_commands: u32,
+    /// Inactivity autologout outside IDLE (RFC 3501 5.4: at least 30
+    /// minutes).
+    pub autologout: Duration,
+    /// Interval of the `* OK` keepalive during IDLE (RFC 2177 asks clients
+    /// to re-IDLE within 29 minutes; NATs drop silent flows far sooner).
+    pub idle_keepalive: Duration,
+    /// Cleartext credentials without TLS.
+    pub cleartext: CleartextPolicy,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            max_command_bytes: 256 * 1024,
+            max_append_bytes: 1024 * 1024 * 1024,
+            max_nesting: 32,
+            max_connections_per_account: 20,
+            login_failures_before_delay: 3,
+            login_failure_delay: Duration::from_secs(1),
+            max_bad_commands: 20,
+            autologout: Duration::from_secs(30 * 60),
+            idle_keepalive: Duration::from_secs(120),
+            cleartext: CleartextPolicy::Loopback,
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! Parsed commands: what a client asked for, in RFC 3501's terms, before
+//! any session state is applied.
+
+use store_core::blob::StagedBlob;
+use store_core::model::UnixTime;
+use store_core::search::SearchKey as StoreSearchKey;
+
+use super::sequence::SequenceSet;
+
+/// A tagged command.
+#[derive(Debug)]
+pub struct Request {
+    /// The client's tag, echoed in the tagged response.
+    pub tag: String,
+    /// The command.
+    pub command: Command,
+}
+
+/// Every command this server knows (RFC 3501 6 and the extensions named
+/// in the crate documentation). Mailbox names are already decoded from
+/// modified UTF-7.
+#[derive(Debug)]
+pub enum Command {
+    /// CAPABILITY (6.1.1).
+    Capability,
+    /// NOOP (6.1.2).
+    Noop,
+    /// LOGOUT (6.1.3).
+    Logout,
+    /// STARTTLS (6.2.1).
+    StartTls,
+    /// AUTHENTICATE (6.2.2) with the SASL-IR initial response (RFC 4959),
+    /// already base64-decoded; `Some(empty)` for `=`.
+    Authenticate {
+        /// Mechanism name, upper case.
+        mechanism: String,
+        /// Initial response.
+        initial_response: Option<Vec<u8>>,
+    },
+    /// LOGIN (6.2.3).
+    Login {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// SELECT (6.3.1) or, with `read_only`, EXAMINE (6.3.2).
+    Select {
+        /// Mailbox.
+        mailbox: String,
+        /// EXAMINE.
+        read_only: bool,
+    },
+    /// CREATE (6.3.3) with the RFC 6154 USE option.
+    Create {
+        /// Mailbox.
+        mailbox: String,
+        /// Special-use attribute asked for, e.g. `\Sent`.
+        special_use: Option<String>,
+    },
+    /// DELETE (6.3.4).
+    Delete {
+        /// Mailbox.
+        mailbox: String,
+    },
+    /// RENAME (6.3.5).
+    Rename {
+        /// Existing name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// SUBSCRIBE (6.3.6) or UNSUBSCRIBE (6.3.7).
+    Subscribe {
+        /// Mailbox.
+        mailbox: String,
+        /// true for SUBSCRIBE.
+        subscribe: bool,
+    },
+    /// LIST (6.3.8) or LSUB (6.3.9).
+    List {
+        /// Reference name.
+        reference: String,
+        /// Mailbox name with possible wildcards.
+        pattern: String,
+        /// LSUB.
+        lsub: bool,
+    },
+    /// STATUS (6.3.10).
+    Status {
+        /// Mailbox.
+        mailbox: String,
+        /// Items asked for.
+        items: Vec<StatusItem>,
+    },
+    /// APPEND (6.3.11).
+    Append {
+        /// Mailbox.
+        mailbox: String,
+        /// Initial flags.
+        flags: Vec<String>,
+        /// INTERNALDATE.
+        date: Option<UnixTime>,
+        /// The message, streamed to a blob by the reader.
+        message: StagedBlob,
+    },
+    /// CHECK (6.4.1).
+    Check,
+    /// CLOSE (6.4.2).
+    Close,
+    /// UNSELECT (RFC 3691).
+    Unselect,
+    /// EXPUNGE (6.4.3), or UID EXPUNGE (RFC 4315) with a UID set.
+    Expunge {
+        /// UID EXPUNGE's set.
+        uids: Option<SequenceSet>,
+    },
+    /// SEARCH (6.4.4) and UID SEARCH.
+    Search {
+        /// CHARSET argument, upper case.
+        charset: Option<String>,
+        /// Criteria (juxtaposed keys are one `And`).
+        criteria: SearchKey,
+        /// UID SEARCH.
+        uid: bool,
+    },
+    /// FETCH (6.4.5) and UID FETCH.
+    Fetch {
+        /// Messages.
+        set: SequenceSet,
+        /// Data items (macros expanded).
+        items: Vec<FetchAttribute>,
+        /// UID FETCH.
+        uid: bool,
+    },
+    /// STORE (6.4.6) and UID STORE.
+    Store {
+        /// Messages.
+        set: SequenceSet,
+        /// How the flags change.
+        mode: StoreMode,
+        /// `.SILENT`.
+        silent: bool,
+        /// The flags.
+        flags: Vec<String>,
+        /// UID STORE.
+        uid: bool,
+    },
+    /// COPY (6.4.7), MOVE (RFC 6851) and their UID forms.
+    Copy {
+        /// Messages.
+        set: SequenceSet,
+        /// Destination.
+        mailbox: String,
+        /// UID COPY / UID MOVE.
+        uid: bool,
+        /// MOVE.
+        remove_source: bool,
+    },
+    /// IDLE (RFC 2177).
+    Idle,
+    /// ENABLE (RFC 5161).
+    Enable {
+        /// Capabilities, upper case.
+        capabilities: Vec<String>,
+    },
+    /// NAMESPACE (RFC 2342).
+    Namespace,
+    /// ID (RFC 2971): the client's field-value pairs, or NIL.
+    Id {
+        /// Parameters.
+        parameters: Option<Vec<(String, Option<String>)>>,
+    },
+}
+
+impl Command {
+    /// The command's name as the client would spell it, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Capability => "CAPABILITY",
+            Command::Noop => "NOOP",
+            Command::Logout => "LOGOUT",
+            Command::StartTls => "STARTTLS",
+            Command::Authenticate { .. } => "AUTHENTICATE",
+            Command::Login { .. } => "LOGIN",
+            Command::Select {
+                read_only: false, ..
+            } => "SELECT",
+            Command::Select {
+                read_only: true, ..
+            } => "EXAMINE",
+            Command::Create { .. } => "CREATE",
+            Command::Delete { .. } => "DELETE",
+            Command::Rename { .. } => "RENAME",
+            Command::Subscribe {
+                subscribe: true, ..
+            } => "SUBSCRIBE",
+            Command::Subscribe { .. } => "UNSUBSCRIBE",
+            Command::List { lsub: false, .. } => "LIST",
+            Command::List { .. } => "LSUB",
+            Command::Status { .. } => "STATUS",
+            Command::Append { .. } => "APPEND",
+            Command::Check => "CHECK",
+            Command::Close => "CLOSE",
+            Command::Unselect => "UNSELECT",
+            Command::Expunge { .. } => "EXPUNGE",
+            Command::Search { .. } => "SEARCH",
+            Command::Fetch { .. } => "FETCH",
+            Command::Store { .. } => "STORE",
+            Command::Copy {
+                remove_source: false,
+                ..
+            } => "COPY",
+            Command::Copy { .. } => "MOVE",
+            Command::Idle => "IDLE",
+            Command::Enable { .. } => "ENABLE",
+            Command::Namespace => "NAMESPACE",
+            Command::Id { .. } => "ID",
+        }
+    }
+}
+
+/// A STATUS data item (RFC 3501 6.3.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusItem {
+    /// MESSAGES
+    Messages,
+    /// RECENT
+    Recent,
+    /// UIDNEXT
+    UidNext,
+    /// UIDVALIDITY
+    UidValidity,
+    /// UNSEEN
+    Unseen,
+}
+
+/// How STORE changes flags (RFC 3501 6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `FLAGS`
+    Replace,
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+}
+
+/// A FETCH data item (RFC 3501 6.4.5), macros expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAttribute {
+    /// ENVELOPE
+    Envelope,
+    /// FLAGS
+    Flags,
+    /// INTERNALDATE
+    InternalDate,
+    /// RFC822.SIZE
+    Rfc822Size,
+    /// UID
+    Uid,
+    /// BODYSTRUCTURE (with extension data)
+    BodyStructure,
+    /// BODY (the non-extensible form)
+    Body,
+    /// RFC822 (= BODY[], sets \Seen)
+    Rfc822,
+    /// RFC822.HEADER (= BODY.PEEK[HEADER])
+    Rfc822Header,
+    /// RFC822.TEXT (= BODY[TEXT], sets \Seen)
+    Rfc822Text,
+    /// BODY[section]<partial> and BODY.PEEK[...].
+    Section {
+        /// BODY.PEEK: does not set \Seen.
+        peek: bool,
+        /// Which part.
+        section: Section,
+        /// `<origin.length>`.
+        partial: Option<(u32, u32)>,
+    },
+}
+
+/// A body section specifier (RFC 3501 6.4.5 `BODY[<section>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    /// Part numbers, `1.2.3`; empty for the whole message.
+    pub part: Vec<u32>,
+    /// What of that part.
+    pub text: Option<SectionText>,
+}
+
+/// The text part of a section specifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    /// HEADER
+    Header,
+    /// HEADER.FIELDS (names) or, with `not`, HEADER.FIELDS.NOT.
+    HeaderFields {
+        /// Field names as sent.
+        fields: Vec<String>,
+        /// .NOT
+        not: bool,
+    },
+    /// TEXT
+    Text,
+    /// MIME
+    Mime,
+}
+
+/// A search criterion as the client wrote it: store-core's keys, plus the
+/// keys that depend on the session (sequence numbers, `\Recent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// A key store-core evaluates alone.
+    Store(StoreSearchKey),
+    /// A message sequence set.
+    Sequence(SequenceSet),
+    /// `UID set`.
+    Uid(SequenceSet),
+    /// RECENT
+    Recent,
+    /// NEW (= RECENT UNSEEN)
+    New,
+    /// OLD (= NOT RECENT)
+    Old,
+    /// A parenthesized list or juxtaposed keys.
+    And(Vec<SearchKey>),
+    /// OR
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// NOT
+    Not(Box<SearchKey>),
+}

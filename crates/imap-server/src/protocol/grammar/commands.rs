@@ -1,0 +1,347 @@
+//! `command` (RFC 3501 9): tag, name, and each command's arguments.
+
+use base64::Engine;
+use nom::branch::alt;
+use nom::bytes::complete::{tag, tag_no_case, take_while1};
+use nom::combinator::{map, opt, value};
+use nom::multi::{many1, separated_list0, separated_list1};
+use nom::sequence::{delimited, preceded, separated_pair};
+use nom::Parser;
+use store_core::blob::StagedBlob;
+
+use super::fetch::fetch_items;
+use super::primitives::{
+    astring, atom, date_time, flag, flag_list, list_mailbox, mailbox, nstring, sequence_set, sp,
+    store_flags, streamed_literal, string,
+};
+use super::search::search_criteria;
+use super::{BadCommand, GrammarError, PResult};
+use crate::protocol::command::{Command, Request, StatusItem, StoreMode};
+use crate::protocol::reader::{is_tag_char, tag_of};
+
+/// Parses a whole command. `blobs` are the literals the reader streamed
+/// (APPEND messages); `max_depth` bounds parenthesized nesting.
+///
+/// Errors: a [`BadCommand`] to answer with BAD, with the tag when it had
+/// one.
+pub fn parse_request(
+    text: &[u8],
+    mut blobs: Vec<StagedBlob>,
+    max_depth: usize,
+) -> Result<Request, BadCommand> {
+    let bad = |reason: &str| BadCommand {
+        tag: tag_of(text),
+        reason: reason.to_string(),
+    };
+    let Ok((rest, (tag, _, name))) = (take_while1(is_tag_char), sp, atom).parse(text) else {
+        return Err(bad("expected a tag, a space and a command name"));
+    };
+    let tag = String::from_utf8_lossy(tag).into_owned();
+    let name = name.to_ascii_uppercase();
+    let parsed = match name.as_str() {
+        "UID" => uid_command(rest, max_depth),
+        "APPEND" => {
+            let message = if blobs.len() == 1 { blobs.pop() } else { None };
+            match message {
+                Some(message) => append(rest, message),
+                None => GrammarError::fail("APPEND takes one message literal"),
+            }
+        }
+        _ => command(&name, rest, max_depth),
+    };
+    match parsed {
+        Ok((b"", command)) => Ok(Request { tag, command }),
+        Ok(_) => Err(bad(&format!("unexpected characters after {name}"))),
+        Err(nom::Err::Failure(GrammarError { reason: Some(r) }))
+        | Err(nom::Err::Error(GrammarError { reason: Some(r) })) => {
+            Err(bad(&format!("{name}: {r}")))
+        }
+        Err(_) => Err(bad(&format!("syntax error in {name} arguments"))),
+    }
+}
+
+fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
+    let bare = |c: Command| -> PResult<'a, Command> { Ok((i, c)) };
+    match name {
+        "CAPABILITY" => bare(Command::Capability),
+        "NOOP" => bare(Command::Noop),
+        "LOGOUT" => bare(Command::Logout),
+        "STARTTLS" => bare(Command::StartTls),
+        "CHECK" => bare(Command::Check),
+        "CLOSE" => bare(Command::Close),
+        "UNSELECT" => bare(Command::Unselect),
+        "EXPUNGE" => bare(Command::Expunge { uids: None }),
+        "IDLE" => bare(Command::Idle),
+        "NAMESPACE" => bare(Command::Namespace),
+        "AUTHENTICATE" => authenticate(i),
+        "LOGIN" => map((sp, astring, sp, astring), |(_, user, _, password)| {
+            Command::Login { user, password }
+        })
+        .parse(i),
+        "SELECT" | "EXAMINE" => map(preceded(sp, mailbox), |mailbox| Command::Select {
+            mailbox,
+            read_only: name == "EXAMINE",
+        })
+        .parse(i),
+        "CREATE" => create(i),
+        "DELETE" => map(preceded(sp, mailbox), |mailbox| Command::Delete { mailbox }).parse(i),
+        "RENAME" => map((sp, mailbox, sp, mailbox), |(_, from, _, to)| {
+            Command::Rename { from, to }
+        })
+        .parse(i),
+        "SUBSCRIBE" | "UNSUBSCRIBE" => map(preceded(sp, mailbox), |mailbox| Command::Subscribe {
+            mailbox,
+            subscribe: name == "SUBSCRIBE",
+        })
+        .parse(i),
+        "LIST" | "LSUB" => map(
+            (sp, mailbox, sp, list_mailbox),
+            |(_, reference, _, pattern)| Command::List {
+                reference,
+                pattern,
+                lsub: name == "LSUB",
+            },
+        )
+        .parse(i),
+        "STATUS" => status(i),
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => selected_command(name, i, depth, false),
+        "ENABLE" => map(many1(preceded(sp, atom)), |caps| Command::Enable {
+            capabilities: caps.iter().map(|c| c.to_ascii_uppercase()).collect(),
+        })
+        .parse(i),
+        "ID" => id(i),
+        _ => GrammarError::fail("unknown command"),
+    }
+}
+
+fn uid_command(i: &[u8], depth: usize) -> PResult<'_, Command> {
+    let (rest, (_, name)) = (sp, atom).parse(i)?;
+    let name = name.to_ascii_uppercase();
+    match name.as_str() {
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => {
+            selected_command(&name, rest, depth, true)
+        }
+        "EXPUNGE" => map(preceded(sp, sequence_set), |set| Command::Expunge {
+            uids: Some(set),
+        })
+        .parse(rest),
+        _ => GrammarError::fail("unknown UID command"),
+    }
+}
+
+/// SEARCH, FETCH, STORE, COPY and MOVE, with or without UID.
+fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PResult<'a, Command> {
+    match name {
+        "SEARCH" => map(
+            (
+                opt(preceded((sp, tag_no_case(&b"CHARSET"[..]), sp), astring)),
+                sp,
+                |i| search_criteria(i, depth),
+            ),
+            |(charset, _, criteria)| Command::Search {
+                charset: charset.map(|c| c.to_ascii_uppercase()),
+                criteria,
+                uid,
+            },
+        )
+        .parse(i),
+        "FETCH" => map((sp, sequence_set, sp, fetch_items), |(_, set, _, items)| {
+            Command::Fetch { set, items, uid }
+        })
+        .parse(i),
+        "STORE" => map(
+            (
+                sp,
+                sequence_set,
+                sp,
+                alt((
+                    value(StoreMode::Add, tag(&b"+"[..])),
+                    value(StoreMode::Remove, tag(&b"-"[..])),
+                    value(StoreMode::Replace, tag(&b""[..])),
+                )),
+                tag_no_case(&b"FLAGS"[..]),
+                opt(tag_no_case(&b".SILENT"[..])),
+                sp,
+                store_flags,
+            ),
+            |(_, set, _, mode, _, silent, _, flags)| Command::Store {
+                set,
+                mode,
+                silent: silent.is_some(),
+                flags,
+                uid,
+            },
+        )
+        .parse(i),
+        _ => map((sp, sequence_set, sp, mailbox), |(_, set, _, mailbox)| {
+            Command::Copy {
+                set,
+                mailbox,
+                uid,
+                remove_source: name == "MOVE",
+            }
+        })
+        .parse(i),
+    }
+}
+
+fn authenticate(i: &[u8]) -> PResult<'_, Command> {
+    let (rest, (_, mechanism, initial)) = (
+        sp,
+        atom,
+        opt(preceded(
+            sp,
+            take_while1(|b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b)),
+        )),
+    )
+        .parse(i)?;
+    let initial_response = match initial {
+        None => None,
+        Some(b"=") => Some(Vec::new()),
+        Some(b64) => match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(bytes) => Some(bytes),
+            Err(_) => return GrammarError::fail("initial response is not base64"),
+        },
+    };
+    Ok((
+        rest,
+        Command::Authenticate {
+            mechanism: mechanism.to_ascii_uppercase(),
+            initial_response,
+        },
+    ))
+}
+
+/// CREATE with the RFC 6154 `(USE (\Attr))` option.
+fn create(i: &[u8]) -> PResult<'_, Command> {
+    map(
+        (
+            sp,
+            mailbox,
+            opt(preceded(
+                (sp, tag(&b"("[..]), tag_no_case(&b"USE"[..]), sp),
+                delimited(tag(&b"("[..]), separated_list0(sp, flag), tag(&b"))"[..])),
+            )),
+        ),
+        |(_, mailbox, uses)| Command::Create {
+            mailbox,
+            special_use: uses.and_then(|u| u.into_iter().next()),
+        },
+    )
+    .parse(i)
+}
+
+fn status(i: &[u8]) -> PResult<'_, Command> {
+    let item = alt((
+        value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
+        value(StatusItem::Recent, tag_no_case(&b"RECENT"[..])),
+        value(StatusItem::UidNext, tag_no_case(&b"UIDNEXT"[..])),
+        value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
+        value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
+    ));
+    map(
+        (
+            sp,
+            mailbox,
+            sp,
+            delimited(tag(&b"("[..]), separated_list1(sp, item), tag(&b")"[..])),
+        ),
+        |(_, mailbox, _, items)| Command::Status { mailbox, items },
+    )
+    .parse(i)
+}
+
+fn append(i: &[u8], message: StagedBlob) -> PResult<'_, Command> {
+    let (rest, (_, mailbox, flags, date, _, _)) = (
+        sp,
+        mailbox,
+        opt(preceded(sp, flag_list)),
+        opt(preceded(sp, date_time)),
+        sp,
+        streamed_literal,
+    )
+        .parse(i)?;
+    Ok((
+        rest,
+        Command::Append {
+            mailbox,
+            flags: flags.unwrap_or_default(),
+            date,
+            message,
+        },
+    ))
+}
+
+fn id(i: &[u8]) -> PResult<'_, Command> {
+    preceded(
+        sp,
+        alt((
+            map(tag_no_case(&b"NIL"[..]), |_| Command::Id {
+                parameters: None,
+            }),
+            map(
+                delimited(
+                    tag(&b"("[..]),
+                    separated_list0(sp, separated_pair(string, sp, nstring)),
+                    tag(&b")"[..]),
+                ),
+                |p| Command::Id {
+                    parameters: Some(p),
+                },
+            ),
+        )),
+    )
+    .parse(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Request, BadCommand> {
+        parse_request(text.as_bytes(), Vec::new(), 16)
+    }
+
+    #[test]
+    fn rfc3501_examples_parse() {
+        for ok in [
+            "a001 CAPABILITY",
+            "A142 SELECT INBOX",
+            "A932 EXAMINE blurdybloop",
+            "A003 CREATE owatagusiam/",
+            "A683 DELETE blurdybloop",
+            "A684 RENAME \"~peter/mail/&U,BTFw-/&ZeVnLIqe-\" Zoo",
+            "A002 SUBSCRIBE #news.comp.mail.mime",
+            "A101 LIST \"\" \"\"",
+            "A102 LIST #news.comp.mail.misc \"\"",
+            "A202 LIST ~/Mail/ %",
+            "A042 STATUS blurdybloop (UIDNEXT MESSAGES)",
+            "A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
+            "A284 SEARCH CHARSET UTF-8 TEXT {6}\r\nXXXXXX",
+            "A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])",
+            "A003 STORE 2:4 +FLAGS (\\Deleted)",
+            "A003 COPY 2:4 MEETING",
+            "A999 UID FETCH 4827313:4828442 FLAGS",
+            "a UID EXPUNGE 3000:3002",
+            "a ID (\"name\" \"sodr\" \"version\" NIL)",
+            "a CREATE Sent (USE (\\Sent))",
+            "a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==",
+            "a STORE 1 FLAGS.SILENT \\Seen \\Flagged",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
+        }
+    }
+
+    #[test]
+    fn bad_commands_keep_their_tag() {
+        let e = parse("a1 FROB").unwrap_err();
+        assert_eq!(e.tag.as_deref(), Some("a1"));
+        let e = parse("a2 SELECT \"unterminated").unwrap_err();
+        assert!(e.reason.contains("unterminated"), "{e:?}");
+        let e = parse("a3 CREATE &Jjo!").unwrap_err();
+        assert!(e.reason.contains("UTF-7"), "{e:?}");
+        assert!(parse("a4 FETCH 0 FLAGS").is_err());
+        assert!(parse("a5 NOOP extra").is_err());
+        assert_eq!(parse("{bad").unwrap_err().tag, None);
+    }
+}

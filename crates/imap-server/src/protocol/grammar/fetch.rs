@@ -1,0 +1,172 @@
+//! FETCH data items (RFC 3501 6.4.5, `fetch-att`) and their macros.
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, tag_no_case};
+use nom::combinator::{map, opt, value};
+use nom::multi::separated_list1;
+use nom::sequence::{delimited, preceded, separated_pair};
+use nom::Parser;
+
+use super::primitives::{astring, number, nz_number, sp};
+use super::PResult;
+use crate::protocol::command::{FetchAttribute, Section, SectionText};
+
+/// `("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")`.
+pub fn fetch_items(i: &[u8]) -> PResult<'_, Vec<FetchAttribute>> {
+    use FetchAttribute::*;
+    alt((
+        value(
+            vec![Flags, InternalDate, Rfc822Size, Envelope],
+            tag_no_case(&b"ALL"[..]),
+        ),
+        value(
+            vec![Flags, InternalDate, Rfc822Size, Envelope, Body],
+            tag_no_case(&b"FULL"[..]),
+        ),
+        value(
+            vec![Flags, InternalDate, Rfc822Size],
+            tag_no_case(&b"FAST"[..]),
+        ),
+        map(fetch_att, |a| vec![a]),
+        delimited(
+            tag(&b"("[..]),
+            separated_list1(sp, fetch_att),
+            tag(&b")"[..]),
+        ),
+    ))
+    .parse(i)
+}
+
+fn fetch_att(i: &[u8]) -> PResult<'_, FetchAttribute> {
+    use FetchAttribute::*;
+    alt((
+        value(Envelope, tag_no_case(&b"ENVELOPE"[..])),
+        value(Flags, tag_no_case(&b"FLAGS"[..])),
+        value(InternalDate, tag_no_case(&b"INTERNALDATE"[..])),
+        value(Rfc822Size, tag_no_case(&b"RFC822.SIZE"[..])),
+        value(Rfc822Header, tag_no_case(&b"RFC822.HEADER"[..])),
+        value(Rfc822Text, tag_no_case(&b"RFC822.TEXT"[..])),
+        value(Rfc822, tag_no_case(&b"RFC822"[..])),
+        value(Uid, tag_no_case(&b"UID"[..])),
+        value(BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
+        map(
+            (
+                alt((
+                    value(true, tag_no_case(&b"BODY.PEEK"[..])),
+                    value(false, tag_no_case(&b"BODY"[..])),
+                )),
+                section,
+                opt(partial),
+            ),
+            |(peek, section, partial)| Section {
+                peek,
+                section,
+                partial,
+            },
+        ),
+        value(Body, tag_no_case(&b"BODY"[..])),
+    ))
+    .parse(i)
+}
+
+/// `"<" number "." nz-number ">"`.
+fn partial(i: &[u8]) -> PResult<'_, (u32, u32)> {
+    delimited(
+        tag(&b"<"[..]),
+        separated_pair(number, tag(&b"."[..]), nz_number),
+        tag(&b">"[..]),
+    )
+    .parse(i)
+}
+
+/// `section = "[" [section-spec] "]"`.
+fn section(i: &[u8]) -> PResult<'_, Section> {
+    delimited(
+        tag(&b"["[..]),
+        map(opt(section_spec), Option::unwrap_or_default),
+        tag(&b"]"[..]),
+    )
+    .parse(i)
+}
+
+fn section_spec(i: &[u8]) -> PResult<'_, Section> {
+    alt((
+        map(section_msgtext, |t| Section {
+            part: Vec::new(),
+            text: Some(t),
+        }),
+        map(
+            (
+                separated_list1(tag(&b"."[..]), nz_number),
+                opt(preceded(
+                    tag(&b"."[..]),
+                    alt((
+                        section_msgtext,
+                        value(SectionText::Mime, tag_no_case(&b"MIME"[..])),
+                    )),
+                )),
+            ),
+            |(part, text)| Section { part, text },
+        ),
+    ))
+    .parse(i)
+}
+
+fn section_msgtext(i: &[u8]) -> PResult<'_, SectionText> {
+    alt((
+        map(
+            (
+                alt((
+                    value(true, tag_no_case(&b"HEADER.FIELDS.NOT"[..])),
+                    value(false, tag_no_case(&b"HEADER.FIELDS"[..])),
+                )),
+                sp,
+                delimited(tag(&b"("[..]), separated_list1(sp, astring), tag(&b")"[..])),
+            ),
+            |(not, _, fields)| SectionText::HeaderFields { fields, not },
+        ),
+        value(SectionText::Header, tag_no_case(&b"HEADER"[..])),
+        value(SectionText::Text, tag_no_case(&b"TEXT"[..])),
+    ))
+    .parse(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3501_fetch_examples() {
+        let (_, items) = fetch_items(b"(FLAGS BODY[HEADER.FIELDS (DATE FROM)])").unwrap();
+        assert_eq!(
+            items,
+            vec![
+                FetchAttribute::Flags,
+                FetchAttribute::Section {
+                    peek: false,
+                    section: Section {
+                        part: vec![],
+                        text: Some(SectionText::HeaderFields {
+                            fields: vec!["DATE".into(), "FROM".into()],
+                            not: false
+                        })
+                    },
+                    partial: None
+                }
+            ]
+        );
+        let (_, items) = fetch_items(b"BODY.PEEK[1.2.MIME]<0.100>").unwrap();
+        assert_eq!(
+            items,
+            vec![FetchAttribute::Section {
+                peek: true,
+                section: Section {
+                    part: vec![1, 2],
+                    text: Some(SectionText::Mime)
+                },
+                partial: Some((0, 100))
+            }]
+        );
+        assert_eq!(fetch_items(b"FULL").unwrap().1.len(), 5);
+    }
+}

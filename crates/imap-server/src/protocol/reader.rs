@@ -1,0 +1,344 @@
+//! The streaming command tokenizer: reads one command — its lines and the
+//! literals between them — from the connection, within limits.
+//!
+//! - A synchronizing literal `{n}` is acknowledged with a `+` continuation
+//!   (RFC 3501 7.5) before its bytes are read; `{n+}` (LITERAL+, RFC 7888)
+//!   is read at once.
+//! - The message literal of APPEND is streamed into a blob
+//!   ([`store_core::blob::BlobWriter`]), so a 300 MB APPEND never sits in
+//!   memory; in the command text it is replaced by one NUL byte (a byte a
+//!   command line cannot contain) and the grammar takes the blob in order.
+//! - Every other literal is kept inline in the command text, `{n}` CRLF and
+//!   its bytes, and the per-command grammar reads it.
+//!
+//! Nothing is stored by the reader: a blob only becomes an object when the
+//! APPEND handler stores it, and a blob dropped unstored removes itself, so
+//! a literal cut short by a closed connection leaves nothing behind.
+
+use store_core::blob::StagedBlob;
+use store_core::Store;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Placeholder for a streamed literal in [`RawCommand::text`].
+pub const STREAMED_LITERAL: u8 = 0;
+
+/// The tokenizer's limits (each one a setting of `[imap]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderLimits {
+    /// Longest command text, in bytes, counting inline literals but not
+    /// streamed APPEND messages.
+    pub max_command_bytes: usize,
+    /// Largest APPEND message literal, in bytes (advertised as
+    /// APPENDLIMIT, RFC 7889).
+    pub max_append_bytes: u64,
+}
+
+/// One command as read: its text (lines joined with CRLF, inline literals
+/// in place) and the APPEND messages streamed to blobs, in order.
+#[derive(Debug)]
+pub struct RawCommand {
+    /// The command without its final CRLF.
+    pub text: Vec<u8>,
+    /// The streamed literals, in the order their placeholders appear.
+    pub blobs: Vec<StagedBlob>,
+}
+
+/// Why a command was refused before it was complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The command text is longer than the limit (tagged BAD).
+    CommandTooLong,
+    /// A synchronizing literal is over its limit (tagged BAD or, for an
+    /// APPEND message, NO [TOOBIG] per RFC 4469/7889); the client never
+    /// sends it and the connection goes on.
+    LiteralTooLarge {
+        /// Whether it was an APPEND message.
+        append: bool,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A NUL byte or a bare LF in command text (tagged BAD).
+    BadBytes,
+    /// A non-synchronizing literal over its limit: the client is already
+    /// sending it, so the connection ends with BYE (RFC 7888 4).
+    NonSyncLiteralTooLarge,
+}
+
+/// The result of [`read_command`].
+#[derive(Debug)]
+pub enum ReadOutcome {
+    /// A whole command.
+    Command(RawCommand),
+    /// A command refused while reading; `tag` is its tag when it had one.
+    Refused {
+        /// The command's tag, if readable.
+        tag: Option<String>,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// The peer closed the connection, possibly in the middle of a command
+    /// (which is then dropped whole).
+    Closed,
+}
+
+/// Reads one command from `io`, writing `+` continuations to it.
+///
+/// Errors: I/O errors of the connection and of the blob store.
+pub async fn read_command<S>(
+    io: &mut S,
+    store: &Store,
+    limits: ReaderLimits,
+) -> std::io::Result<ReadOutcome>
+where
+    S: AsyncBufRead + AsyncWrite + Unpin,
+{
+    let mut text = Vec::new();
+    let mut blobs = Vec::new();
+    loop {
+        let start = text.len();
+        let budget = limits.max_command_bytes.saturating_sub(start);
+        match read_line(io, &mut text, budget).await? {
+            Line::Complete => {}
+            Line::TooLong => return Ok(refused(&text, Refusal::CommandTooLong)),
+            Line::Closed => return Ok(ReadOutcome::Closed),
+        }
+        if text[start..].contains(&0) {
+            return Ok(refused(&text, Refusal::BadBytes));
+        }
+        let Some((header_at, size, sync)) = literal_header(&text) else {
+            return Ok(ReadOutcome::Command(RawCommand { text, blobs }));
+        };
+        let is_message = is_append_message(&text[..header_at]);
+        let limit = if is_message {
+            limits.max_append_bytes
+        } else {
+            limits.max_command_bytes.saturating_sub(text.len() + 2) as u64
+        };
+        if size > limit {
+            if !sync {
+                return Ok(refused(&text, Refusal::NonSyncLiteralTooLarge));
+            }
+            return Ok(refused(
+                &text,
+                Refusal::LiteralTooLarge {
+                    append: is_message,
+                    limit,
+                },
+            ));
+        }
+        if sync {
+            io.write_all(b"+ Ready for literal data\r\n").await?;
+            io.flush().await?;
+        }
+        if is_message {
+            let mut writer = store
+                .blob_writer()
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let mut left = size;
+            while left > 0 {
+                let buf = io.fill_buf().await?;
+                if buf.is_empty() {
+                    // Cut short: the writer's drop removes the partial file.
+                    return Ok(ReadOutcome::Closed);
+                }
+                let n = buf.len().min(left as usize);
+                writer.write(&buf[..n]).await?;
+                io.consume(n);
+                left -= n as u64;
+            }
+            blobs.push(writer.finish().await?);
+            text.truncate(header_at);
+            text.push(STREAMED_LITERAL);
+        } else {
+            text.extend_from_slice(b"\r\n");
+            let at = text.len();
+            text.resize(at + size as usize, 0);
+            if let Err(e) = io.read_exact(&mut text[at..]).await {
+                return match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => Ok(ReadOutcome::Closed),
+                    _ => Err(e),
+                };
+            }
+        }
+    }
+}
+
+enum Line {
+    Complete,
+    TooLong,
+    Closed,
+}
+
+/// Appends one line (without CRLF) to `out`, reading at most `budget`
+/// bytes of it; a longer line is read to its end and discarded.
+async fn read_line<S: AsyncBufRead + Unpin>(
+    io: &mut S,
+    out: &mut Vec<u8>,
+    budget: usize,
+) -> std::io::Result<Line> {
+    let mut taken = 0usize;
+    let mut too_long = false;
+    loop {
+        let buf = io.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(Line::Closed);
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        let n = chunk.len();
+        if !too_long && taken + n <= budget.saturating_add(2) {
+            out.extend_from_slice(chunk);
+            taken += n;
+        } else {
+            too_long = true;
+        }
+        io.consume(n);
+        if done {
+            break;
+        }
+    }
+    if too_long {
+        return Ok(Line::TooLong);
+    }
+    // Strip CRLF; a bare LF is tolerated as many servers do.
+    out.pop();
+    if out.last() == Some(&b'\r') {
+        out.pop();
+    }
+    Ok(Line::Complete)
+}
+
+fn refused(text: &[u8], refusal: Refusal) -> ReadOutcome {
+    ReadOutcome::Refused {
+        tag: tag_of(text),
+        refusal,
+    }
+}
+
+/// The tag at the start of `text`, if it is a valid one (RFC 3501 9, `tag`).
+pub fn tag_of(text: &[u8]) -> Option<String> {
+    let end = text.iter().position(|&b| b == b' ').unwrap_or(text.len());
+    let tag = &text[..end];
+    (!tag.is_empty() && tag.iter().all(|&b| is_tag_char(b)))
+        .then(|| String::from_utf8_lossy(tag).into_owned())
+}
+
+/// Whether `b` may appear in a tag: an ASTRING-CHAR other than `+`.
+pub fn is_tag_char(b: u8) -> bool {
+    b > 0x20 && b < 0x7f && !b"(){%*\"\\+".contains(&b)
+}
+
+/// The literal header `{n}`, `{n+}` or `~{n}` ending `text`: its offset,
+/// size and whether it is synchronizing.
+fn literal_header(text: &[u8]) -> Option<(usize, u64, bool)> {
+    let inner = text.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    let mut digits = &inner[open + 1..];
+    let sync = match digits.strip_suffix(b"+") {
+        Some(d) => {
+            digits = d;
+            false
+        }
+        None => true,
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let size = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let start = if open > 0 && inner[open - 1] == b'~' {
+        open - 1
+    } else {
+        open
+    };
+    Some((start, size, sync))
+}
+
+/// Whether a literal announced after `before` is an APPEND message: the
+/// command is APPEND and its mailbox argument is already complete (RFC 3501
+/// 6.3.11: only the message can follow as a literal then).
+fn is_append_message(before: &[u8]) -> bool {
+    let tokens = top_level_tokens(before);
+    tokens.len() >= 3 && tokens[1].eq_ignore_ascii_case(b"APPEND")
+}
+
+/// Splits command text into its top-level tokens: atoms, quoted strings,
+/// inline literals and parenthesized lists each count as one.
+fn top_level_tokens(text: &[u8]) -> Vec<&[u8]> {
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut depth = 0usize;
+        let mut quoted = false;
+        while i < text.len() {
+            let b = text[i];
+            if quoted {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => quoted = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => quoted = true,
+                    b'(' | b'[' => depth += 1,
+                    b')' | b']' => depth = depth.saturating_sub(1),
+                    b'{' => {
+                        if let Some(skip) = inline_literal_len(&text[i..]) {
+                            i += skip;
+                            continue;
+                        }
+                    }
+                    b' ' if depth == 0 => break,
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        tokens.push(&text[start..i.min(text.len())]);
+    }
+    tokens
+}
+
+/// Length of an inline literal (`{n}` CRLF and n bytes) at the start of
+/// `text`, if there is one.
+fn inline_literal_len(text: &[u8]) -> Option<usize> {
+    let close = text.iter().position(|&b| b == b'}')?;
+    let digits = text[1..close].strip_suffix(b"+").unwrap_or(&text[1..close]);
+    let n: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    text.get(close + 1..close + 3)
+        .filter(|crlf| *crlf == b"\r\n")
+        .map(|_| close + 3 + n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_headers() {
+        assert_eq!(literal_header(b"a LOGIN {5}"), Some((8, 5, true)));
+        assert_eq!(literal_header(b"a LOGIN {5+}"), Some((8, 5, false)));
+        assert_eq!(literal_header(b"a APPEND x ~{5}"), Some((11, 5, true)));
+        assert_eq!(literal_header(b"a LOGIN {x}"), None);
+        assert_eq!(literal_header(b"a LOGIN {}"), None);
+    }
+
+    #[test]
+    fn append_message_position() {
+        assert!(!is_append_message(b"a APPEND "));
+        assert!(is_append_message(b"a APPEND INBOX "));
+        assert!(is_append_message(b"a append {5}\r\nINBOX (\\Seen) "));
+        assert!(is_append_message(
+            b"a APPEND \"a b\" (\\Seen) \"1-Jan-2020 00:00:00 +0000\" "
+        ));
+        assert!(!is_append_message(b"a LOGIN user "));
+    }
+}

@@ -1,0 +1,345 @@
+//! Rendering of server responses (RFC 3501 7): strings as quoted strings
+//! or literals, mailbox names in modified UTF-7, the tagged completion,
+//! ENVELOPE and BODYSTRUCTURE.
+
+use std::fmt::Write as _;
+
+use store_core::mime::{BodyPart, Envelope, EnvelopeAddress, Param};
+
+use super::mutf7;
+
+/// The status of a tagged (or untagged) completion (RFC 3501 7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// OK
+    Ok,
+    /// NO
+    No,
+    /// BAD
+    Bad,
+}
+
+/// A command's tagged completion: status, optional response code
+/// (RFC 3501 7.1, RFC 5530) and human-readable text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// OK, NO or BAD.
+    pub status: Status,
+    /// A response code without brackets, e.g. `READ-WRITE`.
+    pub code: Option<String>,
+    /// Text for humans.
+    pub text: String,
+}
+
+impl Completion {
+    /// OK with `text`.
+    pub fn ok(text: impl Into<String>) -> Completion {
+        Completion {
+            status: Status::Ok,
+            code: None,
+            text: text.into(),
+        }
+    }
+
+    /// NO with `text`.
+    pub fn no(text: impl Into<String>) -> Completion {
+        Completion {
+            status: Status::No,
+            code: None,
+            text: text.into(),
+        }
+    }
+
+    /// BAD with `text`.
+    pub fn bad(text: impl Into<String>) -> Completion {
+        Completion {
+            status: Status::Bad,
+            code: None,
+            text: text.into(),
+        }
+    }
+
+    /// The same with response code `code`.
+    pub fn with_code(mut self, code: impl Into<String>) -> Completion {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Renders the completion for `tag` (`*` for untagged), with CRLF.
+    pub fn render(&self, tag: &str) -> Vec<u8> {
+        let status = match self.status {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
+        };
+        let text = sanitize(&self.text);
+        match &self.code {
+            Some(code) => format!("{tag} {status} [{code}] {text}\r\n"),
+            None => format!("{tag} {status} {text}\r\n"),
+        }
+        .into_bytes()
+    }
+}
+
+/// Text for humans cannot carry CR or LF (RFC 3501 9, `text`).
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}
+
+/// Appends `s` as an IMAP `string`: quoted when it can be, else a literal.
+pub fn string(out: &mut String, s: &str) {
+    let quotable = s.len() <= 1024 && s.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if quotable {
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    } else {
+        let _ = write!(out, "{{{}}}\r\n{}", s.len(), s);
+    }
+}
+
+/// Appends `s` as an `astring`: bare when it is an atom, else a string.
+pub fn astring(out: &mut String, s: &str) {
+    let atom = !s.is_empty()
+        && !s.eq_ignore_ascii_case("NIL")
+        && s.bytes()
+            .all(|b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b));
+    if atom {
+        out.push_str(s);
+    } else {
+        string(out, s);
+    }
+}
+
+/// Appends `s` as an `nstring`: NIL or a string.
+pub fn nstring(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.push_str("NIL"),
+    }
+}
+
+/// Appends a mailbox name, modified-UTF-7 encoded, as a string.
+pub fn mailbox(out: &mut String, name: &str) {
+    string(out, &mutf7::encode(name))
+}
+
+/// A mailbox name rendered alone.
+pub fn mailbox_name(name: &str) -> String {
+    let mut s = String::new();
+    mailbox(&mut s, name);
+    s
+}
+
+/// Appends a parenthesized list of flags, or `()`.
+pub fn flag_list<'a>(out: &mut String, flags: impl IntoIterator<Item = &'a str>) {
+    out.push('(');
+    for (i, f) in flags.into_iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(f);
+    }
+    out.push(')');
+}
+
+/// Appends an INTERNALDATE `date-time` for Unix time `t` (UTC).
+pub fn date_time(out: &mut String, t: i64) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil from days (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let _ = write!(
+        out,
+        "\"{:02}-{}-{:04} {:02}:{:02}:{:02} +0000\"",
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+}
+
+fn addresses(out: &mut String, list: &[EnvelopeAddress]) {
+    if list.is_empty() {
+        out.push_str("NIL");
+        return;
+    }
+    out.push('(');
+    for a in list {
+        out.push('(');
+        nstring(out, a.name.as_deref());
+        out.push_str(" NIL ");
+        nstring(out, a.mailbox.as_deref());
+        out.push(' ');
+        nstring(out, a.host.as_deref());
+        out.push(')');
+    }
+    out.push(')');
+}
+
+/// Appends an ENVELOPE (RFC 3501 7.4.2).
+pub fn envelope(out: &mut String, e: &Envelope) {
+    out.push('(');
+    nstring(out, e.date.as_deref());
+    out.push(' ');
+    nstring(out, e.subject.as_deref());
+    for list in [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc] {
+        out.push(' ');
+        addresses(out, list);
+    }
+    out.push(' ');
+    nstring(out, e.in_reply_to.as_deref());
+    out.push(' ');
+    nstring(out, e.message_id.as_deref());
+    out.push(')');
+}
+
+fn params(out: &mut String, params: &[Param]) {
+    if params.is_empty() {
+        out.push_str("NIL");
+        return;
+    }
+    out.push('(');
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        string(out, k);
+        out.push(' ');
+        string(out, v);
+    }
+    out.push(')');
+}
+
+fn extension(out: &mut String, part: &BodyPart) {
+    out.push(' ');
+    match &part.disposition {
+        Some((kind, p)) => {
+            out.push('(');
+            string(out, kind);
+            out.push(' ');
+            params(out, p);
+            out.push(')');
+        }
+        None => out.push_str("NIL"),
+    }
+    out.push(' ');
+    match part.language.as_slice() {
+        [] => out.push_str("NIL"),
+        [one] => string(out, one),
+        many => {
+            out.push('(');
+            for (i, l) in many.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                string(out, l);
+            }
+            out.push(')');
+        }
+    }
+    out.push(' ');
+    nstring(out, part.location.as_deref());
+}
+
+/// Appends a BODYSTRUCTURE (`extensible` true) or BODY (false) of `part`
+/// (RFC 3501 7.4.2).
+pub fn body_structure(out: &mut String, part: &BodyPart, extensible: bool) {
+    out.push('(');
+    if !part.children.is_empty() {
+        for child in &part.children {
+            body_structure(out, child, extensible);
+        }
+        out.push(' ');
+        string(out, &part.media_subtype.to_ascii_uppercase());
+        if extensible {
+            out.push(' ');
+            params(out, &part.params);
+            extension(out, part);
+        }
+        out.push(')');
+        return;
+    }
+    string(out, &part.media_type.to_ascii_uppercase());
+    out.push(' ');
+    string(out, &part.media_subtype.to_ascii_uppercase());
+    out.push(' ');
+    params(out, &part.params);
+    out.push(' ');
+    nstring(out, part.id.as_deref());
+    out.push(' ');
+    nstring(out, part.description.as_deref());
+    out.push(' ');
+    string(
+        out,
+        &part
+            .encoding
+            .as_deref()
+            .unwrap_or("7BIT")
+            .to_ascii_uppercase(),
+    );
+    let _ = write!(out, " {}", part.size());
+    if let Some(message) = &part.message {
+        out.push(' ');
+        envelope(out, &message.0);
+        out.push(' ');
+        body_structure(out, &message.1, extensible);
+        let _ = write!(out, " {}", part.lines);
+    } else if part.media_type.eq_ignore_ascii_case("text") {
+        let _ = write!(out, " {}", part.lines);
+    }
+    if extensible {
+        out.push(' ');
+        nstring(out, part.md5.as_deref());
+        extension(out, part);
+    }
+    out.push(')');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_quote_or_become_literals() {
+        let mut s = String::new();
+        string(&mut s, "a \"b\" \\");
+        assert_eq!(s, "\"a \\\"b\\\" \\\\\"");
+        let mut s = String::new();
+        string(&mut s, "line\r\nbreak");
+        assert_eq!(s, "{11}\r\nline\r\nbreak");
+    }
+
+    #[test]
+    fn internal_dates() {
+        let mut s = String::new();
+        date_time(&mut s, 760_686_745);
+        assert_eq!(s, "\"08-Feb-1994 05:52:25 +0000\"");
+    }
+
+    #[test]
+    fn completions() {
+        let c = Completion::no("no such mailbox").with_code("NONEXISTENT");
+        assert_eq!(c.render("a1"), b"a1 NO [NONEXISTENT] no such mailbox\r\n");
+    }
+}

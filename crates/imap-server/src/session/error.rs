@@ -1,0 +1,65 @@
+//! How a command handler fails: the connection broke, or the command is
+//! refused with a NO/BAD completion (store errors become RFC 5530 codes).
+
+use store_core::StoreError;
+
+use crate::protocol::response::Completion;
+
+/// A command handler's failure.
+#[derive(Debug)]
+pub enum CommandError {
+    /// The connection failed; the session ends.
+    Io(std::io::Error),
+    /// The command is refused with this completion; the session goes on.
+    Refused(Completion),
+}
+
+/// What a command handler returns: its tagged completion.
+pub type CommandResult = Result<Completion, CommandError>;
+
+impl From<std::io::Error> for CommandError {
+    fn from(e: std::io::Error) -> Self {
+        CommandError::Io(e)
+    }
+}
+
+impl From<Completion> for CommandError {
+    fn from(c: Completion) -> Self {
+        CommandError::Refused(c)
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        CommandError::Refused(refusal(&e))
+    }
+}
+
+/// The NO (or BAD) completion for a store error, with its RFC 5530 code.
+pub fn refusal(e: &StoreError) -> Completion {
+    match e {
+        StoreError::NoSuchFolder => Completion::no("No such mailbox").with_code("NONEXISTENT"),
+        StoreError::FolderExists => {
+            Completion::no("Mailbox already exists").with_code("ALREADYEXISTS")
+        }
+        StoreError::NoSuchObject => Completion::no("No such message").with_code("NONEXISTENT"),
+        StoreError::PermissionDenied(right) => Completion::no(format!(
+            "Permission denied (right '{}' required)",
+            right.letter()
+        ))
+        .with_code("NOPERM"),
+        StoreError::InvalidName(why) => {
+            Completion::no(format!("Invalid mailbox name: {why}")).with_code("CANNOT")
+        }
+        StoreError::NotAllowed(why) => Completion::no(why.to_string()).with_code("CANNOT"),
+        StoreError::OverQuota => Completion::no("Quota exceeded").with_code("OVERQUOTA"),
+        StoreError::AuthenticationFailed | StoreError::NoSuchAccount => {
+            Completion::no("Authentication failed").with_code("AUTHENTICATIONFAILED")
+        }
+        StoreError::InvalidArgument(why) => Completion::bad(why.to_string()),
+        other => {
+            tracing::error!(error = %other, "store error");
+            Completion::no("Internal error; try again later").with_code("SERVERBUG")
+        }
+    }
+}

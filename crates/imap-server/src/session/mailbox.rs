@@ -1,0 +1,265 @@
+//! The selected mailbox as one session sees it: its messages in sequence
+//! order (UID, flags, `\Recent`), and how changes made by other sessions
+//! reach this one as untagged EXISTS, EXPUNGE and FETCH responses.
+//!
+//! RFC 3501 7.4.1 forbids EXPUNGE while FETCH, STORE or SEARCH run (their
+//! sequence numbers would shift under the client); expunges seen then wait
+//! in `pending_expunges` and keep their sequence numbers until a command
+//! that may report them.
+
+use std::fmt::Write as _;
+
+use store_core::model::Flags;
+use store_core::model::{FolderId, ModSeq, Uid};
+use store_core::{FolderRef, Principal, SelectedFolder, StoreError};
+
+use crate::protocol::response;
+use crate::protocol::sequence::SequenceSet;
+use crate::session::state::ServerState;
+
+/// One message of the selected mailbox; its index + 1 is its sequence
+/// number.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// UID.
+    pub uid: Uid,
+    /// Flags and keywords (without `\Recent`).
+    pub flags: Flags,
+    /// Whether it is `\Recent` in this session.
+    pub recent: bool,
+}
+
+/// The selected mailbox of a session.
+#[derive(Debug)]
+pub struct SelectedMailbox {
+    /// The folder.
+    pub folder: FolderRef,
+    /// Its store id (for `\Recent`).
+    pub folder_id: FolderId,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// UIDNEXT when last synchronized.
+    pub uid_next: Uid,
+    /// EXAMINE, or no right to change anything.
+    pub read_only: bool,
+    /// Messages in sequence order (ascending UIDs).
+    pub messages: Vec<Message>,
+    /// The folder's HIGHESTMODSEQ this view reflects.
+    known_modseq: ModSeq,
+    /// UIDs expunged by others, not yet reported.
+    pending_expunges: Vec<Uid>,
+}
+
+impl SelectedMailbox {
+    /// The view of a freshly selected folder; claims `\Recent` messages
+    /// unless `read_only` (RFC 3501 6.3.2: EXAMINE does not).
+    pub fn new(
+        state: &ServerState,
+        folder: FolderRef,
+        selected: SelectedFolder,
+        read_only: bool,
+    ) -> SelectedMailbox {
+        let f = &selected.folder;
+        let highest = selected.objects.last().map_or(0, |o| o.uid);
+        let threshold = state.recent_threshold(f.id, highest, !read_only);
+        let messages = selected
+            .objects
+            .into_iter()
+            .map(|o| Message {
+                uid: o.uid,
+                flags: o.flags,
+                recent: !read_only && o.uid > threshold,
+            })
+            .collect();
+        SelectedMailbox {
+            folder,
+            folder_id: f.id,
+            uid_validity: f.uid_validity,
+            uid_next: f.uid_next,
+            read_only,
+            messages,
+            known_modseq: f.highest_modseq,
+            pending_expunges: Vec::new(),
+        }
+    }
+
+    /// Number of messages (EXISTS).
+    pub fn exists(&self) -> u32 {
+        self.messages.len() as u32
+    }
+
+    /// Number of `\Recent` messages.
+    pub fn recent(&self) -> u32 {
+        self.messages.iter().filter(|m| m.recent).count() as u32
+    }
+
+    /// The sequence number of `uid`.
+    pub fn seq_of(&self, uid: Uid) -> Option<u32> {
+        self.messages
+            .binary_search_by_key(&uid, |m| m.uid)
+            .ok()
+            .map(|i| i as u32 + 1)
+    }
+
+    /// Whether `uid` was expunged by another session and not yet reported.
+    pub fn is_expunged(&self, uid: Uid) -> bool {
+        self.pending_expunges.contains(&uid)
+    }
+
+    /// The messages a set names, as (sequence number, UID), ascending.
+    /// `uid` says whether the set holds UIDs; `*` is the largest one in
+    /// use. Numbers naming no message are skipped.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, Uid)> {
+        let count = self.exists();
+        if count == 0 {
+            return Vec::new();
+        }
+        if uid {
+            let largest = self.messages[count as usize - 1].uid;
+            self.messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| set.contains(m.uid, largest))
+                .map(|(i, m)| (i as u32 + 1, m.uid))
+                .collect()
+        } else {
+            let mut seqs: Vec<u32> = set
+                .ranges(count)
+                .into_iter()
+                .flat_map(|(a, b)| a.max(1)..=b.min(count))
+                .collect();
+            seqs.sort_unstable();
+            seqs.dedup();
+            seqs.into_iter()
+                .map(|s| (s, self.messages[s as usize - 1].uid))
+                .collect()
+        }
+    }
+
+    /// UID ranges covering a sequence set (for SEARCH): each range of
+    /// sequence numbers is a range of UIDs, since both ascend together.
+    pub fn sequence_to_uid_ranges(&self, set: &SequenceSet) -> Vec<(Uid, Uid)> {
+        let count = self.exists();
+        set.ranges(count)
+            .into_iter()
+            .filter_map(|(a, b)| {
+                let (a, b) = (a.max(1), b.min(count));
+                (a <= b).then(|| {
+                    (
+                        self.messages[a as usize - 1].uid,
+                        self.messages[b as usize - 1].uid,
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Sets a message's flags after this session changed them.
+    pub fn set_flags(&mut self, uid: Uid, flags: Flags) {
+        if let Some(seq) = self.seq_of(uid) {
+            self.messages[seq as usize - 1].flags = flags;
+        }
+    }
+
+    /// Removes messages this session expunged, returning their sequence
+    /// numbers in the order to report them (each number valid at the time
+    /// its EXPUNGE is sent).
+    pub fn remove(&mut self, uids: &[Uid]) -> Vec<u32> {
+        let mut reported = Vec::new();
+        for &uid in uids {
+            if let Some(seq) = self.seq_of(uid) {
+                self.messages.remove(seq as usize - 1);
+                reported.push(seq);
+            }
+            self.pending_expunges.retain(|&u| u != uid);
+        }
+        reported
+    }
+
+    /// `* FLAGS` line content for `FETCH` of `message`.
+    pub fn flags_of(message: &Message) -> String {
+        let mut out = String::new();
+        let recent = message.recent.then_some("\\Recent");
+        response::flag_list(&mut out, message.flags.iter().chain(recent));
+        out
+    }
+
+    /// Brings the view up to date with the store and appends the untagged
+    /// responses that say so to `out`: FETCH for flags changed elsewhere,
+    /// EXISTS and RECENT for new messages, and, when `allow_expunge`,
+    /// EXPUNGE for messages removed elsewhere.
+    ///
+    /// Errors: the store's; [`StoreError::NoSuchFolder`] when the folder
+    /// was deleted or renamed under the session.
+    pub async fn synchronize(
+        &mut self,
+        state: &ServerState,
+        principal: &Principal,
+        allow_expunge: bool,
+        out: &mut String,
+    ) -> Result<(), StoreError> {
+        let changes = state
+            .store
+            .changes_since(principal, &self.folder, self.known_modseq)
+            .await?;
+        if changes.folder.uid_validity != self.uid_validity {
+            return Err(StoreError::NoSuchFolder);
+        }
+        self.known_modseq = changes.folder.highest_modseq;
+        self.uid_next = changes.folder.uid_next;
+        for uid in changes.vanished {
+            if self.seq_of(uid).is_some() && !self.pending_expunges.contains(&uid) {
+                self.pending_expunges.push(uid);
+            }
+        }
+        let recent_before = self.recent();
+        let highest_known = self.messages.last().map_or(0, |m| m.uid);
+        let mut new = Vec::new();
+        for object in changes.changed {
+            if object.uid > highest_known {
+                new.push(object);
+                continue;
+            }
+            let Some(seq) = self.seq_of(object.uid) else {
+                continue;
+            };
+            let message = &mut self.messages[seq as usize - 1];
+            if message.flags != object.flags {
+                message.flags = object.flags;
+                let _ = write!(out, "* {seq} FETCH (FLAGS {})\r\n", Self::flags_of(message));
+            }
+        }
+        if allow_expunge && !self.pending_expunges.is_empty() {
+            let mut gone = std::mem::take(&mut self.pending_expunges);
+            gone.sort_unstable();
+            // Highest first: every number stays valid as it is sent.
+            for uid in gone.into_iter().rev() {
+                if let Some(seq) = self.seq_of(uid) {
+                    self.messages.remove(seq as usize - 1);
+                    let _ = write!(out, "* {seq} EXPUNGE\r\n");
+                }
+            }
+        }
+        let arrived = !new.is_empty();
+        if arrived {
+            let highest = new.last().map_or(0, |o| o.uid);
+            let threshold = state.recent_threshold(self.folder_id, highest, !self.read_only);
+            for o in new {
+                self.messages.push(Message {
+                    uid: o.uid,
+                    recent: !self.read_only && o.uid > threshold,
+                    flags: o.flags,
+                });
+            }
+        }
+        // EXPUNGE responses already tell the client the count went down;
+        // EXISTS is due when messages arrived.
+        if arrived {
+            let _ = write!(out, "* {} EXISTS\r\n", self.exists());
+        }
+        if self.recent() != recent_before {
+            let _ = write!(out, "* {} RECENT\r\n", self.recent());
+        }
+        Ok(())
+    }
+}

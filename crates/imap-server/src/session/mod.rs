@@ -1,0 +1,338 @@
+//! One client connection: its state (RFC 3501 3), the command loop, and
+//! the dispatch of each command to its handler in [`crate::commands`].
+
+pub mod error;
+pub mod mailbox;
+pub mod names;
+pub mod state;
+pub mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use store_core::Principal;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::watch;
+
+use crate::commands;
+use crate::protocol::command::{Command, Request};
+use crate::protocol::grammar::parse_request;
+use crate::protocol::reader::{read_command, ReadOutcome, ReaderLimits, Refusal};
+use crate::protocol::response::{Completion, Status};
+use error::CommandError;
+use mailbox::SelectedMailbox;
+use state::{ConnectionSlot, ServerState};
+use stream::Stream;
+
+/// The buffered connection: reads are buffered for the tokenizer, writes
+/// so that pipelined responses leave in few packets.
+pub type Io = BufReader<BufWriter<Stream>>;
+
+/// What the command loop does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next command.
+    Continue,
+    /// Close the connection (LOGOUT, BYE).
+    Close,
+    /// Start TLS, then read the next command (STARTTLS).
+    StartTls,
+}
+
+/// A client session.
+pub struct Session {
+    /// Server-wide state.
+    pub state: Arc<ServerState>,
+    io: Option<Io>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The authenticated principal (Authenticated and Selected states).
+    pub principal: Option<Principal>,
+    slot: Option<ConnectionSlot>,
+    /// The selected mailbox (Selected state).
+    pub selected: Option<SelectedMailbox>,
+    /// Untagged responses waiting to be written, before the completion.
+    pub out: String,
+    /// Stop signal of the server.
+    pub shutdown: watch::Receiver<bool>,
+    bad_commands: u32,
+    /// Failed logins on this connection.
+    pub login_failures: u32,
+}
+
+/// Serves one connection until it closes, the client logs out, or the
+/// server shuts down.
+pub async fn run(
+    state: Arc<ServerState>,
+    stream: Stream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut session = Session {
+        state,
+        io: Some(BufReader::new(BufWriter::new(stream))),
+        peer,
+        principal: None,
+        slot: None,
+        selected: None,
+        out: String::new(),
+        shutdown,
+        bad_commands: 0,
+        login_failures: 0,
+    };
+    match session.serve().await {
+        Ok(()) => tracing::debug!("connection closed"),
+        Err(e) => tracing::debug!(error = %e, "connection ended"),
+    }
+}
+
+impl Session {
+    /// The connection.
+    ///
+    /// Errors: `NotConnected` if a failed TLS handshake consumed it.
+    pub fn io(&mut self) -> std::io::Result<&mut Io> {
+        self.io
+            .as_mut()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        self.io
+            .as_ref()
+            .is_some_and(|io| io.get_ref().get_ref().is_tls())
+    }
+
+    /// Writes the pending untagged responses to the connection buffer.
+    pub async fn emit(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            let out = std::mem::take(&mut self.out);
+            self.io()?.write_all(out.as_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes pending responses and flushes them to the client.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        self.emit().await?;
+        self.io()?.flush().await
+    }
+
+    /// Marks the session authenticated as `principal`, holding `slot`.
+    pub fn authenticated(&mut self, principal: Principal, slot: ConnectionSlot) {
+        tracing::info!(login = %principal.login, "authenticated");
+        self.principal = Some(principal);
+        self.slot = Some(slot);
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        let greeting = format!(
+            "* OK [CAPABILITY {}] cpm-store IMAP4rev1 ready\r\n",
+            commands::capability::list(self)
+        );
+        self.out.push_str(&greeting);
+        let limits = ReaderLimits {
+            max_command_bytes: self.state.config.max_command_bytes,
+            max_append_bytes: self.state.config.max_append_bytes,
+        };
+        loop {
+            self.emit().await?;
+            let io = self.io()?;
+            if io.buffer().is_empty() {
+                io.flush().await?;
+            }
+            let autologout = self.state.config.autologout;
+            let state = self.state.clone();
+            let mut shutdown = self.shutdown.clone();
+            let io = self.io()?;
+            let outcome = tokio::select! {
+                read = tokio::time::timeout(autologout, read_command(io, &state.store, limits)) => read,
+                _ = shutdown.changed() => {
+                    self.bye("Server shutting down").await?;
+                    return Ok(());
+                }
+            };
+            let flow = match outcome {
+                Err(_) => {
+                    self.bye("Autologout; idle for too long").await?;
+                    return Ok(());
+                }
+                Ok(outcome) => match outcome? {
+                    ReadOutcome::Closed => return Ok(()),
+                    ReadOutcome::Refused { tag, refusal } => self.refused(tag, refusal).await?,
+                    ReadOutcome::Command(raw) => {
+                        match parse_request(&raw.text, raw.blobs, self.state.config.max_nesting) {
+                            Ok(request) => self.execute(request).await?,
+                            Err(bad) => {
+                                let tag = bad.tag.unwrap_or_else(|| "*".into());
+                                self.complete(&tag, Completion::bad(bad.reason)).await?
+                            }
+                        }
+                    }
+                },
+            };
+            match flow {
+                Flow::Continue => {}
+                Flow::Close => return self.io()?.flush().await,
+                Flow::StartTls => self.start_tls().await?,
+            }
+        }
+    }
+
+    /// Sends `* BYE text` and flushes.
+    pub async fn bye(&mut self, text: &str) -> std::io::Result<()> {
+        self.out.push_str(&format!("* BYE {text}\r\n"));
+        self.flush().await
+    }
+
+    async fn refused(&mut self, tag: Option<String>, refusal: Refusal) -> std::io::Result<Flow> {
+        let tag = tag.unwrap_or_else(|| "*".into());
+        let completion = match refusal {
+            Refusal::CommandTooLong => Completion::bad(format!(
+                "Command longer than {} bytes",
+                self.state.config.max_command_bytes
+            )),
+            Refusal::LiteralTooLarge {
+                append: true,
+                limit,
+            } => Completion::no(format!("Message larger than APPENDLIMIT {limit}"))
+                .with_code("TOOBIG"),
+            Refusal::LiteralTooLarge { limit, .. } => Completion::bad(format!(
+                "Literal larger than the {limit} bytes left for this command"
+            )),
+            Refusal::BadBytes => Completion::bad("NUL byte in command"),
+            Refusal::NonSyncLiteralTooLarge => {
+                self.bye("Non-synchronizing literal over the limit").await?;
+                return Ok(Flow::Close);
+            }
+        };
+        self.complete(&tag, completion).await
+    }
+
+    /// Writes pending untagged responses and the tagged `completion`;
+    /// counts consecutive BADs and ends a flood of them with BYE.
+    async fn complete(&mut self, tag: &str, completion: Completion) -> std::io::Result<Flow> {
+        self.emit().await?;
+        let bad = completion.status == Status::Bad;
+        self.io()?.write_all(&completion.render(tag)).await?;
+        if !bad {
+            self.bad_commands = 0;
+            return Ok(Flow::Continue);
+        }
+        self.bad_commands += 1;
+        if self.bad_commands >= self.state.config.max_bad_commands {
+            self.bye("Too many invalid commands").await?;
+            return Ok(Flow::Close);
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn execute(&mut self, request: Request) -> std::io::Result<Flow> {
+        let Request { tag, command } = request;
+        let name = command.name();
+        tracing::debug!(command = name, "command");
+        if let Some(refusal) = self.state_refusal(&command) {
+            return self.complete(&tag, refusal).await;
+        }
+        let allow_expunge = !matches!(
+            command,
+            Command::Fetch { uid: false, .. }
+                | Command::Store { uid: false, .. }
+                | Command::Search { uid: false, .. }
+        );
+        let mut flow = match command {
+            Command::Logout => Flow::Close,
+            Command::StartTls => Flow::StartTls,
+            _ => Flow::Continue,
+        };
+        let result = commands::execute(self, command).await;
+        let completion = match result {
+            Ok(c) => c,
+            Err(CommandError::Refused(c)) => c,
+            Err(CommandError::Io(e)) => return Err(e),
+        };
+        if flow == Flow::StartTls && completion.status != Status::Ok {
+            flow = Flow::Continue;
+        }
+        if flow == Flow::Continue {
+            if let Err(e) = self.synchronize(allow_expunge).await {
+                self.bye(&e).await?;
+                return Ok(Flow::Close);
+            }
+        }
+        let next = self.complete(&tag, completion).await?;
+        Ok(if next == Flow::Close { next } else { flow })
+    }
+
+    /// Reports changes of the selected mailbox made elsewhere (RFC 3501
+    /// 7.4.1 allows EXPUNGE only when `allow_expunge`).
+    ///
+    /// Errors: the text of a BYE when the mailbox is gone.
+    pub async fn synchronize(&mut self, allow_expunge: bool) -> Result<(), String> {
+        let (Some(mailbox), Some(principal)) = (self.selected.as_mut(), self.principal.as_ref())
+        else {
+            return Ok(());
+        };
+        match mailbox
+            .synchronize(&self.state, principal, allow_expunge, &mut self.out)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(store_core::StoreError::NoSuchFolder) => {
+                self.selected = None;
+                Err("Selected mailbox was deleted or renamed".into())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot synchronize the selected mailbox");
+                Ok(())
+            }
+        }
+    }
+
+    /// BAD for a command not valid in the current state (RFC 3501 3).
+    fn state_refusal(&self, command: &Command) -> Option<Completion> {
+        use Command::*;
+        let authenticated = self.principal.is_some();
+        let selected = self.selected.is_some();
+        match command {
+            Capability | Noop | Logout | Id { .. } => None,
+            StartTls | Authenticate { .. } | Login { .. } if authenticated => {
+                Some(Completion::bad("Already authenticated"))
+            }
+            StartTls | Authenticate { .. } | Login { .. } => None,
+            _ if !authenticated => Some(Completion::bad("Not authenticated; log in first")),
+            Check
+            | Close
+            | Unselect
+            | Expunge { .. }
+            | Search { .. }
+            | Fetch { .. }
+            | Store { .. }
+            | Copy { .. }
+                if !selected =>
+            {
+                Some(Completion::bad("No mailbox selected"))
+            }
+            _ => None,
+        }
+    }
+
+    async fn start_tls(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        let (Some(acceptor), Some(io)) = (self.state.tls.clone(), self.io.take()) else {
+            return Ok(());
+        };
+        // RFC 3501 6.2.1 / RFC 2595 3.1: anything pipelined after STARTTLS
+        // was sent in the clear and must not be used; refuse the
+        // connection rather than trust it.
+        if !io.buffer().is_empty() {
+            return Err(std::io::Error::other("data pipelined after STARTTLS"));
+        }
+        let Stream::Plain(tcp) = io.into_inner().into_inner() else {
+            return Err(std::io::Error::other("STARTTLS on a TLS stream"));
+        };
+        let tls = acceptor.accept(tcp).await?;
+        self.io = Some(BufReader::new(BufWriter::new(Stream::Tls(Box::new(tls)))));
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! Mailbox names as the client sees them (RFC 2342 namespaces) and the
+//! folders they name in store-core.
+//!
+//! - The personal namespace has no prefix: `INBOX`, `Sent`, `a/b`.
+//! - Folders other accounts share through their ACL appear under
+//!   `Shared/{owner}/{name}` (the "other users" namespace).
+//!
+//! The hierarchy delimiter is `/` in both, as in the store.
+
+use store_core::{FolderInfo, FolderRef};
+
+/// The "other users" namespace prefix, without its delimiter.
+pub const SHARED_ROOT: &str = "Shared";
+
+/// The hierarchy delimiter.
+pub const DELIMITER: char = '/';
+
+/// The folder a client's mailbox name stands for; `None` for a name that is
+/// only a level of the shared namespace (`Shared`, `Shared/bob`), which
+/// cannot be selected.
+pub fn folder_ref(name: &str) -> Option<FolderRef> {
+    match name.split_once(DELIMITER) {
+        Some((root, rest)) if root == SHARED_ROOT => {
+            let (owner, folder) = rest.split_once(DELIMITER)?;
+            (!owner.is_empty() && !folder.is_empty()).then(|| FolderRef::of(owner, folder))
+        }
+        _ if name == SHARED_ROOT => None,
+        _ => Some(FolderRef::own(name)),
+    }
+}
+
+/// The name a listed folder has for the client.
+pub fn display_name(info: &FolderInfo) -> String {
+    match &info.owner {
+        Some(owner) => format!("{SHARED_ROOT}/{owner}/{}", info.folder.name),
+        None => info.folder.name.clone(),
+    }
+}
+
+/// RFC 3501 6.3.8 wildcard matching: `*` matches anything, `%` anything
+/// but the delimiter. INBOX matches case-insensitively.
+pub fn matches(pattern: &str, name: &str) -> bool {
+    // Dynamic programming, O(len(pattern) * len(name)): a hostile pattern
+    // of many wildcards cannot make it backtrack exponentially.
+    fn go(p: &[char], n: &[char]) -> bool {
+        let mut row = vec![false; n.len() + 1];
+        row[0] = true;
+        for &pc in p {
+            let mut next = vec![false; n.len() + 1];
+            next[0] = row[0] && (pc == '*' || pc == '%');
+            for j in 1..=n.len() {
+                next[j] = match pc {
+                    '*' => row[j] || next[j - 1],
+                    '%' => row[j] || (next[j - 1] && n[j - 1] != DELIMITER),
+                    c => row[j - 1] && n[j - 1] == c,
+                };
+            }
+            row = next;
+        }
+        row[n.len()]
+    }
+    let canon = |s: &str| -> Vec<char> {
+        let upper_inbox = s.len() >= 5
+            && s[..5].eq_ignore_ascii_case("INBOX")
+            && (s.len() == 5 || s[5..].starts_with(DELIMITER));
+        if upper_inbox {
+            format!("INBOX{}", &s[5..]).chars().collect()
+        } else {
+            s.chars().collect()
+        }
+    };
+    go(&canon(pattern), &canon(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_names() {
+        assert_eq!(
+            folder_ref("Shared/bob/INBOX"),
+            Some(FolderRef::of("bob", "INBOX"))
+        );
+        assert_eq!(folder_ref("Shared/bob"), None);
+        assert_eq!(folder_ref("Shared"), None);
+        assert_eq!(folder_ref("a/b"), Some(FolderRef::own("a/b")));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(matches("*", "a/b/c"));
+        assert!(matches("%", "a"));
+        assert!(!matches("%", "a/b"));
+        assert!(matches("a/%", "a/b"));
+        assert!(matches("inbox", "INBOX"));
+        assert!(matches("INBOX/%", "INBOX/x"));
+        assert!(!matches("in%", "INBOX"));
+        assert!(matches("S*t", "Sent"));
+        assert!(!matches(&"*a".repeat(200), &"a".repeat(199)));
+    }
+}

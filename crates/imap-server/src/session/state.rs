@@ -1,0 +1,112 @@
+//! State shared by every IMAP connection of one server: the store, the
+//! settings, which messages are `\Recent` to which session, connections
+//! per account and failed logins per address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use store_core::model::{AccountId, FolderId, Uid};
+use store_core::Store;
+
+use crate::config::ImapConfig;
+
+/// The server-wide state behind every session.
+pub struct ServerState {
+    /// The store.
+    pub store: Store,
+    /// Settings.
+    pub config: ImapConfig,
+    /// TLS for STARTTLS; `None` when no certificate is configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Per folder, the highest UID some session has seen as `\Recent`
+    /// (RFC 3501 2.3.2: a message is recent to exactly one session). Kept
+    /// in memory: after a restart, messages not yet seen by any session
+    /// since are recent again.
+    recent: Mutex<HashMap<FolderId, Uid>>,
+    connections: Mutex<HashMap<AccountId, usize>>,
+    failures: Mutex<HashMap<IpAddr, u32>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these maps leaves them consistent
+    // (single inserts/updates), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ServerState {
+    /// New state over `store`.
+    pub fn new(store: Store, config: ImapConfig, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        ServerState {
+            store,
+            config,
+            tls,
+            recent: Mutex::default(),
+            connections: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    /// The highest UID of `folder` already recent to another session; when
+    /// `claim`, messages up to `highest` become this session's recent ones.
+    pub fn recent_threshold(&self, folder: FolderId, highest: Uid, claim: bool) -> Uid {
+        let mut map = lock(&self.recent);
+        let entry = map.entry(folder).or_insert(0);
+        let before = *entry;
+        if claim {
+            *entry = (*entry).max(highest);
+        }
+        before
+    }
+
+    /// Takes one of the account's connection slots; `None` when all are in
+    /// use.
+    pub fn open_slot(self: &Arc<Self>, account: AccountId) -> Option<ConnectionSlot> {
+        let mut map = lock(&self.connections);
+        let n = map.entry(account).or_insert(0);
+        if *n >= self.config.max_connections_per_account {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            state: self.clone(),
+            account,
+        })
+    }
+
+    /// How long to wait before answering a login attempt from `addr`.
+    pub fn login_delay(&self, addr: IpAddr) -> Duration {
+        let failures = lock(&self.failures).get(&addr).copied().unwrap_or(0);
+        let excess = failures.saturating_sub(self.config.login_failures_before_delay);
+        (self.config.login_failure_delay * excess).min(Duration::from_secs(15))
+    }
+
+    /// Records a failed (`false`) or successful login from `addr`.
+    pub fn record_login(&self, addr: IpAddr, success: bool) {
+        let mut map = lock(&self.failures);
+        if success {
+            map.remove(&addr);
+        } else {
+            *map.entry(addr).or_insert(0) += 1;
+        }
+    }
+}
+
+/// One authenticated connection of an account; frees its slot on drop.
+pub struct ConnectionSlot {
+    state: Arc<ServerState>,
+    account: AccountId,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut map = lock(&self.state.connections);
+        if let Some(n) = map.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.account);
+            }
+        }
+    }
+}

@@ -41,12 +41,18 @@ pub fn require_tool(tool: &str, debian_package: &str) {
     );
 }
 
+pub mod imap;
+
 /// A running (or stopped) server with its own data directory and ports.
 pub struct Server {
     /// The temporary directory holding config and data.
     pub dir: tempfile::TempDir,
     /// The admin endpoint address.
     pub admin: SocketAddr,
+    /// The IMAP listener (plain, STARTTLS offered).
+    pub imap: SocketAddr,
+    /// The implicit-TLS IMAP listener.
+    pub imaps: SocketAddr,
     child: Option<Child>,
 }
 
@@ -76,6 +82,8 @@ impl Server {
         Server {
             dir,
             admin,
+            imap: ports[0],
+            imaps: ports[1],
             child: None,
         }
     }
@@ -151,6 +159,28 @@ impl Server {
             .write_all(stdin.as_bytes())
             .expect("write stdin");
         child.wait_with_output().expect("cpm-store output")
+    }
+
+    /// Adds `settings` (TOML lines) to section `[section]` of the config.
+    pub fn set_settings(&self, section: &str, settings: &str) {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).expect("read config");
+        let header = format!("[{section}]\n");
+        let text = text.replacen(&header, &format!("{header}{settings}"), 1);
+        std::fs::write(&path, text).expect("write config");
+    }
+
+    /// Creates account `login` with `password` (server up or down).
+    pub fn add_account(&self, login: &str, password: &str) {
+        let out = self.command(
+            &["account", "add", login, "--password-stdin"],
+            &format!("{password}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "account add {login}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// GETs `path` from the admin endpoint; the body, or `None` if down.

@@ -1,0 +1,411 @@
+//! IMAP end to end, on the wire: RFC 3501's own examples replayed against
+//! `cpm-store serve`, the sequence-number rules with two sessions, IDLE,
+//! and hostile input.
+
+use e2e_tests::imap::ImapConnection;
+use e2e_tests::Server;
+
+fn server_with_alice() -> Server {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.start();
+    server
+}
+
+fn tagged(lines: &[String]) -> &str {
+    lines.last().map(String::as_str).unwrap_or_default()
+}
+
+fn has(lines: &[String], needle: &str) -> bool {
+    lines.iter().any(|l| l.contains(needle))
+}
+
+/// RFC 3501 6.3.11's APPEND example message.
+const RFC_MESSAGE: &str = "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n\
+From: Fred Foobar <foobar@Blurdybloop.COM>\r\n\
+Subject: afternoon meeting\r\n\
+To: mooch@owatagu.siam.edu\r\n\
+Message-Id: <B27397-0100000@Blurdybloop.COM>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\
+\r\n\
+Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
+
+/// Appends `message` to `mailbox` with a synchronizing literal, as RFC
+/// 3501 6.3.11 shows it.
+fn append(
+    c: &mut ImapConnection,
+    tag: &str,
+    mailbox: &str,
+    flags: &str,
+    message: &str,
+) -> Vec<String> {
+    c.send(format!("{tag} APPEND {mailbox} {flags} {{{}}}\r\n", message.len()).as_bytes());
+    let cont = c.read_response_line().expect("continuation");
+    assert!(cont.starts_with('+'), "{cont}");
+    c.send(message.as_bytes());
+    c.send(b"\r\n");
+    c.read_until_tagged(tag)
+}
+
+#[test]
+fn rfc3501_examples() {
+    let server = server_with_alice();
+    let mut c = ImapConnection::connect(server.imap);
+    assert!(
+        c.greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
+        "{}",
+        c.greeting
+    );
+
+    // 6.1.1 CAPABILITY
+    let r = c.run("abcd CAPABILITY");
+    assert!(
+        has(&r, "* CAPABILITY IMAP4rev1") && has(&r, "STARTTLS") && has(&r, "AUTH=SCRAM-SHA-256")
+    );
+    assert_eq!(tagged(&r), "abcd OK CAPABILITY completed");
+    // 6.1.2 NOOP before login, commands in the wrong state
+    assert!(tagged(&c.run("a002 NOOP")).starts_with("a002 OK"));
+    assert!(tagged(&c.run("a003 SELECT INBOX")).starts_with("a003 BAD"));
+    // 6.2.3 LOGIN, then LOGIN again is BAD
+    assert!(tagged(&c.run("a001 LOGIN alice wrong")).starts_with("a001 NO [AUTHENTICATIONFAILED]"));
+    let r = c.run("a001 LOGIN alice secret");
+    assert!(
+        tagged(&r).starts_with("a001 OK [CAPABILITY IMAP4rev1"),
+        "{r:?}"
+    );
+    assert!(tagged(&c.run("a004 LOGIN alice secret")).starts_with("a004 BAD"));
+
+    // 6.3.3 CREATE with a trailing delimiter; 6.3.8 LIST
+    assert!(tagged(&c.run("A003 CREATE owatagusiam/")).starts_with("A003 OK"));
+    assert!(tagged(&c.run("A004 CREATE owatagusiam/blurdybloop")).starts_with("A004 OK"));
+    let r = c.run("A101 LIST \"\" \"\"");
+    assert_eq!(r[0], "* LIST (\\Noselect) \"/\" \"\"");
+    let r = c.run("A202 LIST owatagusiam/ %");
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r[0].ends_with("\"owatagusiam/blurdybloop\""), "{r:?}");
+    let r = c.run("A203 LIST \"\" %");
+    assert!(has(&r, "(\\HasChildren) \"/\" \"owatagusiam\""), "{r:?}");
+    assert!(has(&r, "\\Sent) \"/\" \"Sent\""), "{r:?}");
+    // 6.3.5 RENAME moves the children too; 6.3.4 DELETE
+    assert!(tagged(&c.run("A683 RENAME owatagusiam/blurdybloop sarasoop")).starts_with("A683 OK"));
+    let r = c.run("A684 LIST \"\" *");
+    assert!(
+        has(&r, "\"sarasoop\"") && !has(&r, "owatagusiam/blurdybloop"),
+        "{r:?}"
+    );
+    assert!(tagged(&c.run("A685 DELETE sarasoop")).starts_with("A685 OK"));
+    assert!(tagged(&c.run("A686 DELETE sarasoop")).starts_with("A686 NO [NONEXISTENT]"));
+    assert!(tagged(&c.run("A687 DELETE INBOX")).starts_with("A687 NO"));
+    assert!(tagged(&c.run("A688 CREATE INBOX")).starts_with("A688 NO"));
+    // 5.1.3 names in modified UTF-7 round-trip
+    assert!(
+        tagged(&c.run("A689 CREATE \"~peter/mail/&U,BTFw-/&ZeVnLIqe-\"")).starts_with("A689 OK")
+    );
+    let r = c.run("A690 LIST \"\" ~peter/mail/*");
+    assert!(has(&r, "\"~peter/mail/&U,BTFw-/&ZeVnLIqe-\""), "{r:?}");
+    // 6.3.6 SUBSCRIBE, 6.3.9 LSUB
+    assert!(tagged(&c.run("A002 SUBSCRIBE owatagusiam")).starts_with("A002 OK"));
+    let r = c.run("A003 LSUB \"\" *");
+    assert!(has(&r, "* LSUB (") && has(&r, "\"owatagusiam\""), "{r:?}");
+
+    // 6.3.11 APPEND, with APPENDUID (RFC 4315)
+    let r = append(&mut c, "A003", "saturn", "(\\Seen)", RFC_MESSAGE);
+    assert!(tagged(&r).starts_with("A003 NO [TRYCREATE]"), "{r:?}");
+    let r = append(&mut c, "A004", "INBOX", "(\\Seen)", RFC_MESSAGE);
+    assert!(tagged(&r).starts_with("A004 OK [APPENDUID "), "{r:?}");
+    let r = append(
+        &mut c,
+        "A005",
+        "INBOX",
+        "()",
+        "Subject: second\r\n\r\nbody\r\n",
+    );
+    assert!(tagged(&r).starts_with("A005 OK"), "{r:?}");
+    // 6.3.10 STATUS
+    let r = c.run("A042 STATUS INBOX (UIDNEXT MESSAGES UNSEEN)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (UIDNEXT 3 MESSAGES 2 UNSEEN 1)");
+
+    // 6.3.1 SELECT
+    let r = c.run("A142 SELECT INBOX");
+    assert!(
+        has(
+            &r,
+            "* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)"
+        ),
+        "{r:?}"
+    );
+    assert!(has(&r, "* 2 EXISTS") && has(&r, "* 2 RECENT"), "{r:?}");
+    assert!(
+        has(&r, "* OK [UNSEEN 2]") && has(&r, "* OK [UIDVALIDITY "),
+        "{r:?}"
+    );
+    assert!(
+        has(&r, "* OK [UIDNEXT 3]") && has(&r, "* OK [PERMANENTFLAGS ("),
+        "{r:?}"
+    );
+    assert!(tagged(&r).starts_with("A142 OK [READ-WRITE]"), "{r:?}");
+
+    // 6.4.5 FETCH
+    let r = c.run("A654 FETCH 1 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])");
+    assert_eq!(
+        r[0],
+        "* 1 FETCH (FLAGS (\\Seen \\Recent) BODY[HEADER.FIELDS (DATE FROM)] {90}\r\n\
+Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n\
+From: Fred Foobar <foobar@Blurdybloop.COM>\r\n\r\n)"
+    );
+    let r = c.run("A655 FETCH 1 (RFC822.SIZE BODY.PEEK[TEXT]<0.9> ENVELOPE)");
+    assert!(
+        r[0].contains(&format!("RFC822.SIZE {}", RFC_MESSAGE.len())),
+        "{r:?}"
+    );
+    assert!(r[0].contains("BODY[TEXT]<0> {9}\r\nHello Joe"), "{r:?}");
+    assert!(r[0].contains("ENVELOPE (\"Mon, 7 Feb 1994 21:52:25 -0800 (PST)\" \"afternoon meeting\" ((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.COM\"))"), "{r:?}");
+    let r = c.run("A656 FETCH 1 BODYSTRUCTURE");
+    assert!(
+        r[0].contains(
+            "BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"charset\" \"US-ASCII\") NIL NIL \"7BIT\" 55 1"
+        ),
+        "{r:?}"
+    );
+    // BODY[] (not PEEK) sets \Seen and reports the new flags.
+    let r = c.run("A657 FETCH 2 BODY[]");
+    assert!(
+        r[0].contains("BODY[] {25}\r\nSubject: second\r\n\r\nbody\r\n"),
+        "{r:?}"
+    );
+    assert!(r[0].contains("FLAGS (\\Seen \\Recent)"), "{r:?}");
+    // 6.4.8 UID FETCH always includes the UID; `*:1` is `1:*`.
+    let r = c.run("A999 UID FETCH *:1 FLAGS");
+    assert!(
+        r[0].starts_with("* 1 FETCH (UID 1 FLAGS") && r[1].starts_with("* 2 FETCH (UID 2 "),
+        "{r:?}"
+    );
+    let r = c.run("A998 FETCH 2:1 (UID)");
+    assert_eq!(&r[..2], ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)"]);
+
+    // 6.4.4 SEARCH
+    let r = c.run("A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"");
+    assert_eq!(r[0], "* SEARCH");
+    let r = c.run("A283 SEARCH TEXT \"meet\" NOT DELETED");
+    assert_eq!(r[0], "* SEARCH 1");
+    let r = c.run("A284 SEARCH CHARSET UTF-8 SUBJECT {6}\r\nsecond");
+    assert!(r.iter().any(|l| l == "* SEARCH 2"), "{r:?}");
+    let r = c.run("A285 SEARCH CHARSET KOI8-R SUBJECT x");
+    assert!(tagged(&r).starts_with("A285 NO [BADCHARSET"), "{r:?}");
+    let r = c.run("A286 UID SEARCH OR SENTON 7-Feb-1994 SUBJECT second");
+    assert_eq!(r[0], "* SEARCH 1 2");
+
+    // 6.4.6 STORE, 6.4.7 COPY (COPYUID), 6.4.3 EXPUNGE
+    let r = c.run("A003 STORE 2 +FLAGS (\\Deleted)");
+    assert_eq!(r[0], "* 2 FETCH (FLAGS (\\Deleted \\Seen \\Recent))");
+    let r = c.run("A004 STORE 1 FLAGS.SILENT (\\Flagged $Important)");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(tagged(&c.run("A005 STORE 1 +FLAGS (\\Recent)")).starts_with("A005 BAD"));
+    let r = c.run("A006 COPY 1:2 Trash");
+    assert!(
+        tagged(&r).starts_with("A006 OK [COPYUID ") && tagged(&r).contains(" 1:2 1:2]"),
+        "{r:?}"
+    );
+    assert!(tagged(&c.run("A007 COPY 1 nowhere")).starts_with("A007 NO [TRYCREATE]"));
+    let r = c.run("A202 EXPUNGE");
+    assert_eq!(r[0], "* 2 EXPUNGE");
+    assert!(tagged(&r).starts_with("A202 OK"));
+    // RFC 6851 MOVE
+    let r = c.run("A300 MOVE 1 Archive");
+    assert!(
+        r[0].starts_with("* OK [COPYUID ") && r[1] == "* 1 EXPUNGE",
+        "{r:?}"
+    );
+    let r = c.run("A301 STATUS Archive (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"Archive\" (MESSAGES 1)");
+    // 6.4.2 CLOSE, then selected-state commands are BAD
+    assert!(tagged(&c.run("A341 CLOSE")).starts_with("A341 OK"));
+    assert!(tagged(&c.run("A342 FETCH 1 FLAGS")).starts_with("A342 BAD"));
+    // 6.3.2 EXAMINE is read-only
+    let r = c.run("A932 EXAMINE Archive");
+    assert!(
+        tagged(&r).starts_with("A932 OK [READ-ONLY]") && has(&r, "[PERMANENTFLAGS ()]"),
+        "{r:?}"
+    );
+    assert!(tagged(&c.run("A933 STORE 1 +FLAGS (\\Deleted)")).starts_with("A933 NO"));
+    // RFC 2342 NAMESPACE, RFC 2971 ID, RFC 5161 ENABLE, RFC 3691 UNSELECT
+    let r = c.run("A934 NAMESPACE");
+    assert_eq!(r[0], "* NAMESPACE ((\"\" \"/\")) ((\"Shared/\" \"/\")) NIL");
+    let r = c.run("A935 ID (\"name\" \"test\")");
+    assert!(r[0].starts_with("* ID (\"name\" \"cpm-store\""), "{r:?}");
+    assert!(tagged(&c.run("A936 ENABLE FOO")).starts_with("A936 OK"));
+    assert!(tagged(&c.run("A937 UNSELECT")).starts_with("A937 OK"));
+    // 6.1.3 LOGOUT
+    let r = c.run("A023 LOGOUT");
+    assert_eq!(r, ["* BYE Logging out", "A023 OK LOGOUT completed"]);
+    assert!(c.read_response_line().is_none());
+}
+
+#[test]
+fn two_sessions_keep_sequence_numbers_consistent() {
+    let server = server_with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    for (i, tag) in ["p1", "p2", "p3"].iter().enumerate() {
+        let r = append(
+            &mut b,
+            tag,
+            "INBOX",
+            "()",
+            &format!("Subject: m{}\r\n\r\nx\r\n", i + 1),
+        );
+        assert!(tagged(&r).contains("OK"), "{r:?}");
+    }
+    let r = a.run("s1 SELECT INBOX");
+    assert!(has(&r, "* 3 EXISTS"), "{r:?}");
+    let r = b.run("s2 SELECT INBOX");
+    assert!(has(&r, "* 3 EXISTS") && has(&r, "* 0 RECENT"), "{r:?}");
+
+    // B's flag change and new message reach A at its next command.
+    b.run("b1 STORE 1 +FLAGS.SILENT (\\Flagged)");
+    append(&mut b, "b2", "INBOX", "()", "Subject: m4\r\n\r\nx\r\n");
+    let r = a.run("a1 NOOP");
+    assert!(has(&r, "* 1 FETCH (FLAGS (\\Flagged \\Recent))"), "{r:?}");
+    // B's own APPEND made message 4 recent to B, not to A (RFC 3501
+    // 2.3.2: recent to exactly one session).
+    assert!(has(&r, "* 4 EXISTS") && !has(&r, "RECENT"), "{r:?}");
+
+    // B expunges message 2. During FETCH, STORE and SEARCH A gets no
+    // EXPUNGE (RFC 3501 7.4.1): its numbers stay as they were.
+    b.run("b3 STORE 2 +FLAGS.SILENT (\\Deleted)");
+    let r = b.run("b4 EXPUNGE");
+    assert!(has(&r, "* 2 EXPUNGE"), "{r:?}");
+    let r = a.run("a2 FETCH 3 (UID)");
+    assert!(!has(&r, "EXPUNGE") && has(&r, "* 3 FETCH (UID 3)"), "{r:?}");
+    let r = a.run("a3 SEARCH ALL");
+    // The expunged message is not found, and the others keep the numbers
+    // A knows them by (RFC 2180 4.3).
+    assert!(!has(&r, "EXPUNGE") && has(&r, "* SEARCH 1 3 4"), "{r:?}");
+    let r = a.run("a4 FETCH 2 (UID)");
+    assert!(tagged(&r).starts_with("a4 NO [EXPUNGEISSUED]"), "{r:?}");
+    // NOOP may report it; then numbers shift down.
+    let r = a.run("a5 NOOP");
+    assert!(has(&r, "* 2 EXPUNGE"), "{r:?}");
+    let r = a.run("a6 FETCH 2:3 (UID)");
+    assert_eq!(&r[..2], ["* 2 FETCH (UID 3)", "* 3 FETCH (UID 4)"]);
+    // UID commands may report EXPUNGE.
+    b.run("b5 STORE 1 +FLAGS.SILENT (\\Deleted)");
+    b.run("b6 EXPUNGE");
+    let r = a.run("a7 UID FETCH 1:* (UID)");
+    assert!(has(&r, "* 1 EXPUNGE"), "{r:?}");
+    let r = a.run("a8 FETCH 1:* (UID)");
+    assert_eq!(&r[..2], ["* 1 FETCH (UID 3)", "* 2 FETCH (UID 4)"]);
+}
+
+#[test]
+fn idle_reports_new_messages_and_ends_with_done() {
+    let server = server_with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    a.run("s SELECT INBOX");
+    b.run("t EXAMINE INBOX");
+    a.send(b"i1 IDLE\r\n");
+    assert_eq!(a.read_response_line().as_deref(), Some("+ idling"));
+    append(
+        &mut b,
+        "b1",
+        "INBOX",
+        "()",
+        "Subject: during idle\r\n\r\nx\r\n",
+    );
+    assert_eq!(a.read_response_line().as_deref(), Some("* 1 EXISTS"));
+    assert_eq!(a.read_response_line().as_deref(), Some("* 1 RECENT"));
+    b.run("b2 SELECT INBOX");
+    b.run("b3 STORE 1 +FLAGS.SILENT (\\Seen)");
+    assert_eq!(
+        a.read_response_line().as_deref(),
+        Some("* 1 FETCH (FLAGS (\\Seen \\Recent))")
+    );
+    a.send(b"DONE\r\n");
+    assert_eq!(
+        a.read_response_line().as_deref(),
+        Some("i1 OK IDLE terminated")
+    );
+}
+
+#[test]
+fn hostile_input_gets_protocol_errors_and_the_server_goes_on() {
+    let server = server_with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(tagged(&c.run("x1 FROBNICATE")).starts_with("x1 BAD"));
+    assert!(tagged(&c.run("x2 SELECT \"INBOX")).starts_with("x2 BAD"));
+    assert!(tagged(&c.run("x3 CREATE caf\u{e9}")).starts_with("x3 BAD"));
+    assert!(tagged(&c.run("x4 CREATE &Jjo!")).starts_with("x4 BAD"));
+    assert!(tagged(&c.run("x5 CREATE &AGE-")).starts_with("x5 BAD"));
+    assert!(tagged(&c.run("x6 SELECT INBOX")).starts_with("x6 OK"));
+    assert!(tagged(&c.run("x7 FETCH 0:3 FLAGS")).starts_with("x7 BAD"));
+    assert!(tagged(&c.run("x8 FETCH 1 (FLAGS")).starts_with("x8 BAD"));
+    let deep = format!("x9 SEARCH {}ALL{}", "(".repeat(100), ")".repeat(100));
+    assert!(tagged(&c.run(&deep)).starts_with("x9 BAD"));
+    let r = c.run("x10 STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 0)");
+
+    // A 2 GB APPEND is refused before any byte is sent; so is a 2 GB
+    // literal elsewhere. The connection goes on.
+    c.send(b"y1 APPEND INBOX {2147483648}\r\n");
+    let r = c.read_until_tagged("y1");
+    assert!(tagged(&r).starts_with("y1 NO [TOOBIG]"), "{r:?}");
+    c.send(b"y2 LOGIN {2147483648}\r\n");
+    let r = c.read_until_tagged("y2");
+    assert!(tagged(&r).starts_with("y2 BAD"), "{r:?}");
+    assert!(tagged(&c.run("y3 NOOP")).starts_with("y3 OK"));
+    // A command line longer than the limit.
+    let long = format!("y4 SEARCH SUBJECT \"{}\"", "x".repeat(300_000));
+    assert!(tagged(&c.run(&long)).starts_with("y4 BAD"));
+
+    // 10,000 pipelined commands are all answered, in order.
+    let mut batch = String::new();
+    for i in 0..10_000 {
+        batch.push_str(&format!("n{i} NOOP\r\n"));
+    }
+    c.send(batch.as_bytes());
+    for i in 0..10_000 {
+        let line = c.read_response_line().expect("answer");
+        assert!(line.starts_with(&format!("n{i} OK")), "{line}");
+    }
+
+    // An APPEND cut short by a closed connection stores nothing.
+    let mut d = ImapConnection::login(server.imap, "alice", "secret");
+    d.send(b"z1 APPEND INBOX {1000}\r\n");
+    assert!(d.read_response_line().expect("+").starts_with('+'));
+    d.send(&[b'a'; 500]);
+    drop(d);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let r = c.run("z2 STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 0)");
+
+    // A flood of garbage is answered with BYE; other clients are served.
+    let mut e = ImapConnection::connect(server.imap);
+    let mut garbage = String::new();
+    for _ in 0..50 {
+        garbage.push_str("%%% garbage\r\n");
+    }
+    e.send(garbage.as_bytes());
+    let mut lines = Vec::new();
+    while let Some(l) = e.read_response_line() {
+        lines.push(l);
+    }
+    assert!(lines.iter().any(|l| l.starts_with("* BYE")), "{lines:?}");
+    assert!(lines.len() < 50, "closed after the limit: {}", lines.len());
+    assert!(tagged(&c.run("z3 NOOP")).starts_with("z3 OK"));
+}
+
+#[test]
+fn cleartext_login_refused_without_tls_when_configured() {
+    let mut server = Server::new();
+    server.set_settings("imap", "cleartext_auth = \"never\"\n");
+    server.add_account("alice", "secret");
+    server.start();
+    let mut c = ImapConnection::connect(server.imap);
+    assert!(c.greeting.contains("LOGINDISABLED") && !c.greeting.contains("AUTH=PLAIN"));
+    let r = c.run("a LOGIN alice secret");
+    assert!(tagged(&r).starts_with("a NO [PRIVACYREQUIRED]"), "{r:?}");
+    let r = c.run("b AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==");
+    assert!(tagged(&r).starts_with("b NO [PRIVACYREQUIRED]"), "{r:?}");
+}

@@ -409,3 +409,55 @@ fn cleartext_login_refused_without_tls_when_configured() {
     let r = c.run("b AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==");
     assert!(tagged(&r).starts_with("b NO [PRIVACYREQUIRED]"), "{r:?}");
 }
+
+#[test]
+fn a_300_mb_append_keeps_server_memory_flat() {
+    let server = server_with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    const SIZE: usize = 300 * 1024 * 1024;
+    let header = "Subject: big\r\nContent-Type: application/octet-stream\r\n\r\n";
+    c.send(format!("b1 APPEND INBOX {{{SIZE}}}\r\n").as_bytes());
+    assert!(c.read_response_line().expect("+").starts_with('+'));
+    c.send(header.as_bytes());
+    let chunk = vec![b'x'; 1024 * 1024];
+    let mut left = SIZE - header.len();
+    while left > 0 {
+        let n = left.min(chunk.len());
+        c.send(&chunk[..n]);
+        left -= n;
+    }
+    c.send(b"\r\n");
+    let r = c.read_until_tagged("b1");
+    assert!(tagged(&r).starts_with("b1 OK [APPENDUID"), "{r:?}");
+    c.run("s SELECT INBOX");
+    let r = c.run("f FETCH 1 RFC822.SIZE");
+    assert_eq!(r[0], format!("* 1 FETCH (RFC822.SIZE {SIZE})"));
+    let peak_kb = server
+        .proc_status_kb("VmHWM")
+        .expect("server's /proc status");
+    eprintln!("server peak resident memory after a {SIZE}-byte APPEND: {peak_kb} kB");
+    assert!(
+        peak_kb < 128 * 1024,
+        "peak resident memory {peak_kb} kB for a {SIZE}-byte APPEND"
+    );
+}
+
+#[test]
+fn connections_per_account_are_limited() {
+    let mut server = Server::new();
+    server.set_settings("imap", "max_connections_per_account = 2\n");
+    server.add_account("alice", "secret");
+    server.add_account("bob", "secret");
+    server.start();
+    let _a1 = ImapConnection::login(server.imap, "alice", "secret");
+    let mut a2 = ImapConnection::login(server.imap, "alice", "secret");
+    let mut a3 = ImapConnection::connect(server.imap);
+    let r = a3.run("l LOGIN alice secret");
+    assert!(tagged(&r).starts_with("l NO [LIMIT]"), "{r:?}");
+    // Other accounts are not affected; a freed slot can be used again.
+    let _b = ImapConnection::login(server.imap, "bob", "secret");
+    a2.run("o LOGOUT");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let r = a3.run("m LOGIN alice secret");
+    assert!(tagged(&r).starts_with("m OK"), "{r:?}");
+}

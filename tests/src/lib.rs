@@ -161,6 +161,24 @@ impl Server {
         child.wait_with_output().expect("cpm-store output")
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// A line of the running server's `/proc/<pid>/status`, in kB (e.g.
+    /// `VmHWM`, its peak resident memory).
+    pub fn proc_status_kb(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with(&format!("{field}:")))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
     /// Adds `settings` (TOML lines) to section `[section]` of the config.
     pub fn set_settings(&self, section: &str, settings: &str) {
         let path = self.config();

@@ -110,3 +110,30 @@ impl Drop for ConnectionSlot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn failed_logins_delay_later_attempts_from_the_same_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(store_core::StoreConfig::new(dir.path())).unwrap();
+        let state = ServerState::new(store, ImapConfig::default(), None);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        for _ in 0..3 {
+            assert_eq!(state.login_delay(a), Duration::ZERO);
+            state.record_login(a, false);
+        }
+        state.record_login(a, false);
+        state.record_login(a, false);
+        assert_eq!(state.login_delay(a), Duration::from_secs(2));
+        assert_eq!(state.login_delay(b), Duration::ZERO);
+        for _ in 0..100 {
+            state.record_login(a, false);
+        }
+        assert_eq!(state.login_delay(a), Duration::from_secs(15));
+        state.record_login(a, true);
+        assert_eq!(state.login_delay(a), Duration::ZERO);
+    }
+}

@@ -461,3 +461,39 @@ fn connections_per_account_are_limited() {
     let r = a3.run("m LOGIN alice secret");
     assert!(tagged(&r).starts_with("m OK"), "{r:?}");
 }
+
+#[test]
+fn authenticate_plain_with_and_without_initial_response() {
+    let server = server_with_alice();
+    // RFC 4959 SASL-IR: the credentials on the command line.
+    let mut c = ImapConnection::connect(server.imap);
+    let r = c.run("a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==");
+    assert!(
+        tagged(&r).starts_with("a OK [CAPABILITY IMAP4rev1"),
+        "{r:?}"
+    );
+    // RFC 3501 6.2.2: an empty challenge, then the credentials.
+    let mut c = ImapConnection::connect(server.imap);
+    c.send(b"b AUTHENTICATE PLAIN\r\n");
+    assert_eq!(c.read_response_line().as_deref(), Some("+ "));
+    c.send(b"AGFsaWNlAHdyb25n\r\n");
+    let r = c.read_until_tagged("b");
+    assert!(
+        tagged(&r).starts_with("b NO [AUTHENTICATIONFAILED]"),
+        "{r:?}"
+    );
+    // `*` cancels; an unknown mechanism is refused.
+    c.send(b"c AUTHENTICATE PLAIN\r\n");
+    c.read_response_line();
+    c.send(b"*\r\n");
+    assert!(tagged(&c.read_until_tagged("c")).starts_with("c BAD"));
+    assert!(tagged(&c.run("d AUTHENTICATE CRAM-MD5")).starts_with("d NO"));
+    // RFC 6154 CREATE-SPECIAL-USE after login.
+    let r = c.run("e AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==");
+    assert!(tagged(&r).starts_with("e OK"), "{r:?}");
+    assert!(tagged(&c.run("f CREATE Junk (USE (\\Junk))")).starts_with("f OK"));
+    let r = c.run("g LIST \"\" Junk");
+    assert_eq!(r[0], "* LIST (\\HasNoChildren \\Junk) \"/\" \"Junk\"");
+    let r = c.run("h CREATE Spam (USE (\\Bogus))");
+    assert!(tagged(&r).starts_with("h NO [USEATTR]"), "{r:?}");
+}

@@ -497,3 +497,35 @@ fn authenticate_plain_with_and_without_initial_response() {
     let r = c.run("h CREATE Spam (USE (\\Bogus))");
     assert!(tagged(&r).starts_with("h NO [USEATTR]"), "{r:?}");
 }
+
+#[test]
+fn esearch_return_options() {
+    let server = server_with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    for i in 1..=5 {
+        let flags = if i % 2 == 0 { "(\\Flagged)" } else { "()" };
+        append(
+            &mut c,
+            &format!("p{i}"),
+            "INBOX",
+            flags,
+            &format!("Subject: n{i}\r\n\r\nx\r\n"),
+        );
+    }
+    c.run("s SELECT INBOX");
+    assert!(has(&c.run("c CAPABILITY"), " ESEARCH"));
+    // RFC 4731 3.1's examples, on this mailbox.
+    let r = c.run("A282 SEARCH RETURN (MIN COUNT) FLAGGED");
+    assert_eq!(r[0], "* ESEARCH (TAG \"A282\") MIN 2 COUNT 2");
+    let r = c.run("A283 SEARCH RETURN () UNFLAGGED");
+    assert_eq!(r[0], "* ESEARCH (TAG \"A283\") ALL 1,3,5");
+    let r = c.run("A284 UID SEARCH RETURN (MIN MAX COUNT ALL) 2:4");
+    assert_eq!(
+        r[0],
+        "* ESEARCH (TAG \"A284\") UID MIN 2 MAX 4 ALL 2:4 COUNT 3"
+    );
+    let r = c.run("A285 SEARCH RETURN (MIN MAX ALL COUNT) KEYWORD nothing");
+    assert_eq!(r[0], "* ESEARCH (TAG \"A285\") COUNT 0");
+    // A plain SEARCH keeps the RFC 3501 answer.
+    assert_eq!(c.run("A286 SEARCH FLAGGED")[0], "* SEARCH 2 4");
+}

@@ -47,6 +47,7 @@ pub fn list(session: &Session) -> String {
             "MOVE",
             "SPECIAL-USE",
             "CREATE-SPECIAL-USE",
+            "ESEARCH",
         ]
         .map(String::from),
     );

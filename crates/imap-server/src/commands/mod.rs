@@ -36,7 +36,7 @@ use crate::session::Session;
 use store_core::{FolderRef, Principal};
 
 /// Runs `command` in `session`.
-pub async fn execute(session: &mut Session, command: Command) -> CommandResult {
+pub async fn execute(session: &mut Session, tag: &str, command: Command) -> CommandResult {
     match command {
         Command::Capability => capability::execute(session),
         Command::Noop | Command::Check => noop::execute(session),
@@ -75,10 +75,20 @@ pub async fn execute(session: &mut Session, command: Command) -> CommandResult {
         Command::Unselect => close::execute(session, false).await,
         Command::Expunge { uids } => expunge::execute(session, uids.as_ref()).await,
         Command::Search {
+            returns,
             charset,
             criteria,
             uid,
-        } => search::execute(session, charset.as_deref(), &criteria, uid).await,
+        } => {
+            let request = search::SearchRequest {
+                tag,
+                returns: returns.as_deref(),
+                charset: charset.as_deref(),
+                criteria: &criteria,
+                uid,
+            };
+            search::execute(session, request).await
+        }
         Command::Fetch { set, items, uid } => fetch::execute(session, &set, &items, uid).await,
         Command::Store {
             set,

@@ -1,25 +1,43 @@
-//! SEARCH (RFC 3501 6.4.4) and UID SEARCH. Sequence sets and `\Recent`
-//! keys are turned into UID sets here, from the session's view; store-core
-//! evaluates the rest. CHARSET may be US-ASCII or UTF-8 (RFC 3501 requires
-//! US-ASCII; UTF-8 is what CPM clients send).
+//! SEARCH (RFC 3501 6.4.4) and UID SEARCH, with ESEARCH's `RETURN (MIN
+//! MAX ALL COUNT)` (RFC 4731). Sequence sets and `\Recent` keys are turned
+//! into UID sets here, from the session's view; store-core evaluates the
+//! rest. CHARSET may be US-ASCII or UTF-8 (RFC 3501 requires US-ASCII; UTF-8
+//! is what CPM clients send).
 
 use store_core::model::Uid;
 use store_core::search::SearchKey as StoreKey;
 
 use super::principal;
-use crate::protocol::command::SearchKey;
-use crate::protocol::response::Completion;
+use crate::protocol::command::{SearchKey, SearchReturn};
+use crate::protocol::response::{self, Completion};
+use crate::protocol::sequence::compact;
 use crate::session::error::CommandResult;
 use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
 
+/// A SEARCH command's arguments.
+pub struct SearchRequest<'a> {
+    /// The command's tag (ESEARCH responses carry it).
+    pub tag: &'a str,
+    /// RETURN options; `None` for the RFC 3501 form.
+    pub returns: Option<&'a [SearchReturn]>,
+    /// CHARSET.
+    pub charset: Option<&'a str>,
+    /// Criteria.
+    pub criteria: &'a SearchKey,
+    /// UID SEARCH.
+    pub uid: bool,
+}
+
 /// Runs SEARCH or UID SEARCH.
-pub async fn execute(
-    session: &mut Session,
-    charset: Option<&str>,
-    criteria: &SearchKey,
-    uid: bool,
-) -> CommandResult {
+pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> CommandResult {
+    let SearchRequest {
+        tag,
+        returns,
+        charset,
+        criteria,
+        uid,
+    } = request;
     let principal = principal(session)?;
     if let Some(c) = charset {
         if c != "UTF-8" && c != "US-ASCII" {
@@ -40,16 +58,52 @@ pub async fn execute(
         .store
         .search(&principal, &mailbox.folder, &key)
         .await?;
-    let mut line = String::from("* SEARCH");
-    for u in found {
-        let n = if uid { Some(u) } else { mailbox.seq_of(u) };
-        if let Some(n) = n {
-            line.push_str(&format!(" {n}"));
+    let mut numbers: Vec<u32> = found
+        .into_iter()
+        .filter_map(|u| if uid { Some(u) } else { mailbox.seq_of(u) })
+        .collect();
+    numbers.sort_unstable();
+    let line = match returns {
+        None => {
+            let list: String = numbers.iter().map(|n| format!(" {n}")).collect();
+            format!("* SEARCH{list}\r\n")
+        }
+        Some(returns) => esearch(tag, uid, returns, &numbers),
+    };
+    session.out.push_str(&line);
+    Ok(Completion::ok("SEARCH completed"))
+}
+
+/// The `* ESEARCH` line (RFC 4731 3.1): `RETURN ()` means ALL; MIN, MAX
+/// and ALL are left out when nothing matched.
+fn esearch(tag: &str, uid: bool, returns: &[SearchReturn], numbers: &[u32]) -> String {
+    let mut line = String::from("* ESEARCH (TAG ");
+    response::string(&mut line, tag);
+    line.push(')');
+    if uid {
+        line.push_str(" UID");
+    }
+    let asked =
+        |o: SearchReturn| returns.contains(&o) || (returns.is_empty() && o == SearchReturn::All);
+    let order = [
+        SearchReturn::Min,
+        SearchReturn::Max,
+        SearchReturn::All,
+        SearchReturn::Count,
+    ];
+    for option in order.iter().filter(|&&o| asked(o)) {
+        match (option, numbers.first(), numbers.last()) {
+            (SearchReturn::Min, Some(min), _) => line.push_str(&format!(" MIN {min}")),
+            (SearchReturn::Max, _, Some(max)) => line.push_str(&format!(" MAX {max}")),
+            (SearchReturn::All, Some(_), _) => {
+                line.push_str(&format!(" ALL {}", compact(numbers.iter().copied())))
+            }
+            (SearchReturn::Count, _, _) => line.push_str(&format!(" COUNT {}", numbers.len())),
+            _ => {}
         }
     }
     line.push_str("\r\n");
-    session.out.push_str(&line);
-    Ok(Completion::ok("SEARCH completed"))
+    line
 }
 
 fn known_range(mailbox: &SelectedMailbox) -> Vec<(Uid, Uid)> {
@@ -91,5 +145,27 @@ fn to_store_key(mailbox: &SelectedMailbox, key: &SearchKey) -> StoreKey {
             Box::new(to_store_key(mailbox, b)),
         ),
         SearchKey::Not(k) => StoreKey::Not(Box::new(to_store_key(mailbox, k))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc4731_esearch_lines() {
+        use SearchReturn::*;
+        assert_eq!(
+            esearch("A282", false, &[Min, Count], &[2, 10, 11]),
+            "* ESEARCH (TAG \"A282\") MIN 2 COUNT 3\r\n"
+        );
+        assert_eq!(
+            esearch("A283", true, &[], &[3, 4, 5, 9]),
+            "* ESEARCH (TAG \"A283\") UID ALL 3:5,9\r\n"
+        );
+        assert_eq!(
+            esearch("A284", false, &[Min, Max, All, Count, Min], &[]),
+            "* ESEARCH (TAG \"A284\") COUNT 0\r\n"
+        );
     }
 }

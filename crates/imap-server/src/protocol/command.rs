@@ -115,8 +115,11 @@ pub enum Command {
         /// UID EXPUNGE's set.
         uids: Option<SequenceSet>,
     },
-    /// SEARCH (6.4.4) and UID SEARCH.
+    /// SEARCH (6.4.4) and UID SEARCH, with ESEARCH's RETURN (RFC 4731).
     Search {
+        /// `RETURN (...)` options; `None` for a plain SEARCH (answered
+        /// with `* SEARCH`), `Some(empty)` for `RETURN ()` (= ALL).
+        returns: Option<Vec<SearchReturn>>,
         /// CHARSET argument, upper case.
         charset: Option<String>,
         /// Criteria (juxtaposed keys are one `And`).
@@ -233,6 +236,19 @@ pub enum StatusItem {
     UidValidity,
     /// UNSEEN
     Unseen,
+}
+
+/// A SEARCH RETURN option (RFC 4731 3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchReturn {
+    /// MIN: the lowest matching number.
+    Min,
+    /// MAX: the highest.
+    Max,
+    /// ALL: every match, as a sequence set.
+    All,
+    /// COUNT: how many.
+    Count,
 }
 
 /// How STORE changes flags (RFC 3501 6.4.6).

@@ -245,7 +245,7 @@ impl Session {
             Command::StartTls => Flow::StartTls,
             _ => Flow::Continue,
         };
-        let result = commands::execute(self, command).await;
+        let result = commands::execute(self, &tag, command).await;
         let completion = match result {
             Ok(c) => c,
             Err(CommandError::Refused(c)) => c,

@@ -16,7 +16,7 @@ use super::primitives::{
 };
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
-use crate::protocol::command::{Command, Request, StatusItem, StoreMode};
+use crate::protocol::command::{Command, Request, SearchReturn, StatusItem, StoreMode};
 use crate::protocol::reader::{is_tag_char, tag_of};
 
 /// Parses a whole command. `blobs` are the literals the reader streamed
@@ -134,11 +134,20 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
     match name {
         "SEARCH" => map(
             (
+                opt(preceded(
+                    (sp, tag_no_case(&b"RETURN"[..]), sp),
+                    delimited(
+                        tag(&b"("[..]),
+                        separated_list0(sp, search_return),
+                        tag(&b")"[..]),
+                    ),
+                )),
                 opt(preceded((sp, tag_no_case(&b"CHARSET"[..]), sp), astring)),
                 sp,
                 |i| search_criteria(i, depth),
             ),
-            |(charset, _, criteria)| Command::Search {
+            |(returns, charset, _, criteria)| Command::Search {
+                returns,
                 charset: charset.map(|c| c.to_ascii_uppercase()),
                 criteria,
                 uid,
@@ -183,6 +192,17 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
         })
         .parse(i),
     }
+}
+
+/// `search-return-opt` (RFC 4731 3.1).
+fn search_return(i: &[u8]) -> PResult<'_, SearchReturn> {
+    alt((
+        value(SearchReturn::Min, tag_no_case(&b"MIN"[..])),
+        value(SearchReturn::Max, tag_no_case(&b"MAX"[..])),
+        value(SearchReturn::All, tag_no_case(&b"ALL"[..])),
+        value(SearchReturn::Count, tag_no_case(&b"COUNT"[..])),
+    ))
+    .parse(i)
 }
 
 fn authenticate(i: &[u8]) -> PResult<'_, Command> {
@@ -327,6 +347,8 @@ mod tests {
             "a CREATE Sent (USE (\\Sent))",
             "a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==",
             "a STORE 1 FLAGS.SILENT \\Seen \\Flagged",
+            "a UID SEARCH RETURN (MIN COUNT) CHARSET UTF-8 UNSEEN",
+            "a SEARCH RETURN () ALL",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
         }

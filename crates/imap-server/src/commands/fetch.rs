@@ -150,16 +150,24 @@ async fn write_item(
     record: Option<&(Object, MessageSummary)>,
 ) -> Result<(), CommandError> {
     let out = &mut session.out;
-    let Some((object, summary)) = record else {
-        match item {
-            FetchAttribute::Uid => {
-                let _ = write!(out, "UID {uid}");
-            }
-            _ => {
-                let _ = write!(out, "FLAGS {flags}");
-            }
+    // UID and FLAGS come from the session's view; everything else needs
+    // the stored record, which `execute` loads whenever such an item is
+    // asked for.
+    match item {
+        FetchAttribute::Uid => {
+            let _ = write!(out, "UID {uid}");
+            return Ok(());
         }
-        return Ok(());
+        FetchAttribute::Flags => {
+            let _ = write!(out, "FLAGS {flags}");
+            return Ok(());
+        }
+        _ => {}
+    }
+    let Some((object, summary)) = record else {
+        return Err(Completion::no("Message record unavailable")
+            .with_code("SERVERBUG")
+            .into());
     };
     let whole = Section::default();
     let header = Section {
@@ -171,14 +179,7 @@ async fn write_item(
         text: Some(SectionText::Text),
     };
     let (label, section, partial) = match item {
-        FetchAttribute::Uid => {
-            let _ = write!(out, "UID {uid}");
-            return Ok(());
-        }
-        FetchAttribute::Flags => {
-            let _ = write!(out, "FLAGS {flags}");
-            return Ok(());
-        }
+        FetchAttribute::Uid | FetchAttribute::Flags => return Ok(()),
         FetchAttribute::InternalDate => {
             out.push_str("INTERNALDATE ");
             response::date_time(out, object.internal_date);

@@ -108,6 +108,12 @@ fn rfc3501_examples() {
     assert!(tagged(&c.run("A002 SUBSCRIBE owatagusiam")).starts_with("A002 OK"));
     let r = c.run("A003 LSUB \"\" *");
     assert!(has(&r, "* LSUB (") && has(&r, "\"owatagusiam\""), "{r:?}");
+    // A subscription outlives its folder (RFC 3501 6.3.9).
+    c.run("A004 CREATE ephemeral");
+    c.run("A005 SUBSCRIBE ephemeral");
+    c.run("A006 DELETE ephemeral");
+    let r = c.run("A007 LSUB \"\" eph*");
+    assert_eq!(r[0], "* LSUB (\\Noselect) \"/\" \"ephemeral\"");
 
     // 6.3.11 APPEND, with APPENDUID (RFC 4315)
     let r = append(&mut c, "A003", "saturn", "(\\Seen)", RFC_MESSAGE);

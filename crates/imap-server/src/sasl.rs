@@ -4,9 +4,8 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use store_core::password::ScramSecrets;
+use store_core::password::{hmac, ScramSecrets};
 use subtle::ConstantTimeEq;
 
 /// A malformed or failed SASL exchange.
@@ -213,16 +212,6 @@ impl ScramServer {
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return [0; 32],
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,15 +231,7 @@ mod tests {
     #[test]
     fn rfc7677_exchange() {
         let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
-        let mut salted = [0u8; 32];
-        pbkdf2_sha256(b"pencil", &salt, 4096, &mut salted);
-        let client_key = hmac(&salted, b"Client Key");
-        let secrets = ScramSecrets {
-            salt,
-            iterations: 4096,
-            stored_key: Sha256::digest(client_key).into(),
-            server_key: hmac(&salted, b"Server Key"),
-        };
+        let secrets = ScramSecrets::derive_with("pencil", salt, 4096);
         let first = parse_client_first(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO").unwrap();
         assert_eq!(first.user, "user");
         let server = ScramServer::new(first, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", secrets);
@@ -266,14 +247,5 @@ mod tests {
             server.finish(b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="),
             Err(SaslError::Failed)
         );
-    }
-
-    fn pbkdf2_sha256(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8; 32]) {
-        let mut u = hmac(password, &[salt, &1u32.to_be_bytes()].concat());
-        *out = u;
-        for _ in 1..rounds {
-            u = hmac(password, &u);
-            out.iter_mut().zip(u).for_each(|(o, x)| *o ^= x);
-        }
     }
 }

@@ -46,8 +46,8 @@ pub struct Credentials {
     pub scram: ScramSecrets,
 }
 
-/// `HMAC-SHA-256(key, data)`.
-pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+/// `HMAC-SHA-256(key, data)` (RFC 2104), as SCRAM (RFC 5802 3) uses it.
+pub fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     mac.update(data);

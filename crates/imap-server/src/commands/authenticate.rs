@@ -8,7 +8,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use store_core::password::ScramSecrets;
 use store_core::StoreError;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::capability::cleartext_allowed;
 use super::login::{conclude, wait_after_failures};
@@ -18,7 +18,7 @@ use crate::session::error::{CommandError, CommandResult};
 use crate::session::Session;
 
 /// Longest SASL response line, in bytes.
-const MAX_RESPONSE: usize = 8192;
+const MAX_RESPONSE: u64 = 8192;
 
 /// Runs AUTHENTICATE.
 pub async fn execute(
@@ -118,18 +118,8 @@ async fn challenge(session: &mut Session, data: &[u8]) -> Result<Vec<u8>, Comman
     io.write_all(format!("+ {}\r\n", B64.encode(data)).as_bytes())
         .await?;
     io.flush().await?;
-    let mut line = Vec::new();
-    let n = (&mut *io)
-        .take(MAX_RESPONSE as u64 + 2)
-        .read_until(b'\n', &mut line)
-        .await?;
-    if n == 0 {
-        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-    }
-    if line.last() != Some(&b'\n') {
-        return Err(Completion::bad("SASL response too long").into());
-    }
-    let text = line.trim_ascii_end();
+    let line = session.read_client_line(MAX_RESPONSE).await?;
+    let text = line.trim_ascii();
     if text == b"*" {
         return Err(Completion::bad("Authentication cancelled").into());
     }

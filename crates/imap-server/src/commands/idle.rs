@@ -4,7 +4,7 @@
 //! `idle_keepalive` so NATs keep the flow open, and `DONE` ends it. The
 //! inactivity autologout does not apply while idling.
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+use tokio::io::AsyncBufReadExt;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::principal;
@@ -65,11 +65,7 @@ pub async fn execute(session: &mut Session) -> CommandResult {
             }
         }
     }
-    let mut line = Vec::new();
-    (&mut *session.io()?)
-        .take(MAX_LINE)
-        .read_until(b'\n', &mut line)
-        .await?;
+    let line = session.read_client_line(MAX_LINE).await?;
     if line.trim_ascii().eq_ignore_ascii_case(b"DONE") {
         Ok(Completion::ok("IDLE terminated"))
     } else {

@@ -2,12 +2,14 @@
 //! attributes and the shared namespace's levels (`Shared`,
 //! `Shared/{owner}`) as `\Noselect` mailboxes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
+
+use store_core::{FolderInfo, FolderRef};
 
 use super::principal;
 use crate::protocol::response::{self, Completion};
 use crate::session::error::CommandResult;
-use crate::session::names::{self, DELIMITER, SHARED_ROOT};
+use crate::session::names::{self, subscription_name, DELIMITER, SHARED_ROOT};
 use crate::session::Session;
 
 /// One line of the answer: attributes and name.
@@ -43,45 +45,55 @@ pub async fn execute(
         };
 
     let folders = session.state.store.list_folders(&principal).await?;
-    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
-    let mut shared_levels: BTreeSet<String> = BTreeSet::new();
-    let subscribed: BTreeSet<String> = if lsub {
-        session
-            .state
-            .store
-            .subscriptions(&principal)
-            .await?
-            .into_iter()
-            .collect()
-    } else {
-        BTreeSet::new()
-    };
-    for info in &folders {
-        let name = names::display_name(info);
-        if let Some(owner) = &info.owner {
-            shared_levels.insert(SHARED_ROOT.to_string());
-            shared_levels.insert(format!("{SHARED_ROOT}/{owner}"));
-        }
-        if lsub && !subscribed.contains(&name) && !info.subscribed {
-            continue;
-        }
-        let mut attributes = vec![if info.has_children {
+    let attributes = |info: &FolderInfo| {
+        let mut a = vec![if info.has_children {
             "\\HasChildren"
         } else {
             "\\HasNoChildren"
         }];
-        if let Some(u) = info.folder.special_use {
-            attributes.push(u.attribute());
+        a.extend(info.folder.special_use.map(|u| u.attribute()));
+        a
+    };
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    if lsub {
+        // RFC 3501 6.3.9: the subscription list, including names whose
+        // folder is gone (those are \Noselect).
+        let by_subscription: HashMap<String, &FolderInfo> = folders
+            .iter()
+            .map(|i| (subscription_name(&folder_ref_of(i)), i))
+            .collect();
+        for subscribed in session.state.store.subscriptions(&principal).await? {
+            let entry = match by_subscription.get(&subscribed) {
+                Some(info) => Entry {
+                    attributes: attributes(info),
+                    name: names::display_name(info),
+                },
+                None => Entry {
+                    attributes: vec!["\\Noselect"],
+                    name: subscribed,
+                },
+            };
+            entries.insert(entry.name.clone(), entry);
         }
-        entries.insert(name.clone(), Entry { attributes, name });
-    }
-    if !lsub {
-        for level in shared_levels {
+    } else {
+        for info in &folders {
+            if let Some(owner) = &info.owner {
+                for level in [SHARED_ROOT.to_string(), format!("{SHARED_ROOT}/{owner}")] {
+                    entries.insert(
+                        level.clone(),
+                        Entry {
+                            attributes: vec!["\\Noselect", "\\HasChildren"],
+                            name: level,
+                        },
+                    );
+                }
+            }
+            let name = names::display_name(info);
             entries.insert(
-                level.clone(),
+                name.clone(),
                 Entry {
-                    attributes: vec!["\\Noselect", "\\HasChildren"],
-                    name: level,
+                    attributes: attributes(info),
+                    name,
                 },
             );
         }
@@ -95,4 +107,11 @@ pub async fn execute(
         session.out.push_str(&line);
     }
     Ok(Completion::ok(format!("{verb} completed")))
+}
+
+fn folder_ref_of(info: &FolderInfo) -> FolderRef {
+    FolderRef {
+        owner: info.owner.clone(),
+        name: info.folder.name.clone(),
+    }
 }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use store_core::Principal;
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::watch;
 
 use crate::commands;
@@ -177,6 +177,32 @@ impl Session {
                 Flow::StartTls => self.start_tls().await?,
             }
         }
+    }
+
+    /// Reads one line the client sends outside a command (a SASL response,
+    /// IDLE's `DONE`), without its line ending.
+    ///
+    /// Errors: I/O when the connection closes; BAD when the line is longer
+    /// than `max` bytes (the rest of it is discarded).
+    pub async fn read_client_line(&mut self, max: u64) -> Result<Vec<u8>, CommandError> {
+        let io = self.io()?;
+        let mut line = Vec::new();
+        let n = (&mut *io)
+            .take(max + 2)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        if line.last() != Some(&b'\n') {
+            let mut rest = Vec::new();
+            io.read_until(b'\n', &mut rest).await?;
+            return Err(Completion::bad(format!("Line longer than {max} bytes")).into());
+        }
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        Ok(line)
     }
 
     /// Sends `* BYE text` and flushes.

@@ -37,6 +37,16 @@ pub fn display_name(info: &FolderInfo) -> String {
     }
 }
 
+/// The name store-core keeps a subscription under: the folder's name, or
+/// `{owner}/{name}` for another account's folder (as
+/// [`store_core::FolderInfo::subscribed`] looks it up).
+pub fn subscription_name(folder: &FolderRef) -> String {
+    match &folder.owner {
+        Some(owner) => format!("{owner}{DELIMITER}{}", folder.name),
+        None => folder.name.clone(),
+    }
+}
+
 /// RFC 3501 6.3.8 wildcard matching: `*` matches anything, `%` anything
 /// but the delimiter. INBOX matches case-insensitively.
 pub fn matches(pattern: &str, name: &str) -> bool {

@@ -23,6 +23,21 @@ pub enum StoreError {
     /// A folder of that name exists already.
     #[error("folder already exists")]
     FolderExists,
+    /// Another object of the folder has that file name (WebDAV resource
+    /// names are unique within a collection).
+    #[error("an object of that name exists")]
+    ObjectExists,
+    /// A write lock of another principal, or an exclusive one, is in the
+    /// way (WebDAV 423 Locked).
+    #[error("locked")]
+    Locked,
+    /// The lock token names no live lock on that resource.
+    #[error("no such lock")]
+    NoSuchLock,
+    /// The content cannot be converted as asked (an unsupported or
+    /// undecodable media type for a preview; RFC 5259 BADPARAMETERS).
+    #[error("cannot convert: {0}")]
+    Unconvertible(String),
     /// The object (UID) does not exist in the folder.
     #[error("no such object")]
     NoSuchObject,

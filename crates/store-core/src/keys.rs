@@ -18,11 +18,13 @@
 //! | 0x20   | folder id, UID                        | `Object`                   |
 //! | 0x21   | folder id, UID                        | MODSEQ of removal          |
 //! | 0x22   | account id, IMDN-Message-ID           | folder id, UID             |
+//! | 0x23   | folder id, file name                  | UID (resource name index)  |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x40   | blob id                               | u64 reference count        |
 //! | 0x41   | blob id                               | `MessageSummary`           |
 //! | 0x50   | reference token                       | `Reference`                |
 //! | 0x60   | account id, folder id, UID, name      | metadata value             |
+//! | 0x70   | lock token                            | `Lock`                     |
 
 use crate::blob::BlobId;
 use crate::model::{AccountId, FolderId, ModSeq, Uid};
@@ -132,6 +134,26 @@ pub fn expunged_all(folder: FolderId) -> Vec<u8> {
 /// An object by IMDN-Message-ID within an account (deposit deduplication).
 pub fn imdn(account: AccountId, message_id: &str) -> Vec<u8> {
     key(0x22, &[&account.to_be_bytes(), message_id.as_bytes()])
+}
+
+/// An object by file name within a folder (WebDAV resource names).
+pub fn object_name(folder: FolderId, name: &str) -> Vec<u8> {
+    key(0x23, &[&folder.to_be_bytes(), name.as_bytes()])
+}
+
+/// The prefix of every file name index entry of a folder.
+pub fn object_names(folder: FolderId) -> Vec<u8> {
+    key(0x23, &[&folder.to_be_bytes()])
+}
+
+/// A write lock by token (WebDAV LOCK).
+pub fn lock(token: &str) -> Vec<u8> {
+    key(0x70, &[token.as_bytes()])
+}
+
+/// The prefix of every lock.
+pub fn locks() -> Vec<u8> {
+    vec![0x70]
 }
 
 /// A persisted change.

@@ -266,6 +266,17 @@ pub struct Object {
     pub file_name: Option<String>,
 }
 
+impl Object {
+    /// Its WebDAV resource name: the file name when it has one, else
+    /// `{UID}.eml`.
+    pub fn resource_name(&self) -> String {
+        match &self.file_name {
+            Some(name) => name.clone(),
+            None => format!("{}.eml", self.uid),
+        }
+    }
+}
+
 /// One change in an account, as the change feed publishes and persists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {

@@ -81,6 +81,11 @@ impl Txn<'_> {
         Ok(())
     }
 
+    /// Stores an already encoded value under `key` (a copy of a record).
+    pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.own.insert(key, Some(value));
+    }
+
     /// Deletes `key`.
     pub fn delete(&mut self, key: Vec<u8>) {
         self.own.insert(key, None);

@@ -84,8 +84,16 @@ pub enum CleartextAuth {
 pub struct WebDavSection {
     /// Plain HTTP listeners.
     pub listen: Vec<SocketAddr>,
-    /// HTTPS listeners.
+    /// HTTPS listeners (HTTP/2 and HTTP/1.1 by ALPN).
     pub listen_tls: Vec<SocketAddr>,
+    /// Basic credentials over plain HTTP (as `[imap] cleartext_auth`).
+    pub cleartext_auth: CleartextAuth,
+    /// Largest PUT body in bytes (413 past it).
+    pub max_put_bytes: u64,
+    /// Largest XML request body in bytes (413 past it).
+    pub max_xml_bytes: usize,
+    /// Deepest XML nesting (400 past it).
+    pub max_xml_depth: usize,
 }
 
 /// `[sip]`: SIP user agent transports and trust.
@@ -185,6 +193,10 @@ impl Default for WebDavSection {
         WebDavSection {
             listen: addrs(&["127.0.0.1:8080"]),
             listen_tls: addrs(&["127.0.0.1:8443"]),
+            cleartext_auth: CleartextAuth::Loopback,
+            max_put_bytes: 1024 * 1024 * 1024,
+            max_xml_bytes: 1024 * 1024,
+            max_xml_depth: 32,
         }
     }
 }
@@ -308,7 +320,7 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.store.data_dir, d.store.data_dir);
         assert_eq!(format!("{:?}", c.imap), format!("{:?}", d.imap));
-        assert_eq!(c.webdav.listen, d.webdav.listen);
+        assert_eq!(format!("{:?}", c.webdav), format!("{:?}", d.webdav));
         assert_eq!(c.sip.listen_udp, d.sip.listen_udp);
         assert_eq!(c.sip.listen_tls, d.sip.listen_tls);
         assert_eq!(c.admin.listen, d.admin.listen);

@@ -84,8 +84,22 @@ pub async fn run(config: Config) -> Result<()> {
         let (imap, rx, t) = (imap.clone(), shutdown_rx.clone(), tasks.clone());
         tasks.spawn(async move { imap.serve(listener, implicit_tls, rx, t).await });
     }
-    // The WebDAV and SIP front ends join here as their crates land
-    // (issues 4 and 5); their settings are already validated above.
+    let webdav =
+        webdav_server::WebDavServer::new(store.clone(), webdav_config(&config), Some(tls.clone()));
+    let mut webdav_listeners = Vec::new();
+    for addr in &config.webdav.listen {
+        webdav_listeners.push((*addr, false, bind(*addr, "[webdav] listen").await?));
+    }
+    for addr in &config.webdav.listen_tls {
+        webdav_listeners.push((*addr, true, bind(*addr, "[webdav] listen_tls").await?));
+    }
+    for (addr, implicit_tls, listener) in webdav_listeners {
+        tracing::info!(%addr, implicit_tls, "WebDAV listening");
+        let (webdav, rx, t) = (webdav.clone(), shutdown_rx.clone(), tasks.clone());
+        tasks.spawn(async move { webdav.serve(listener, implicit_tls, rx, t).await });
+    }
+    // The SIP front end joins here as its crate lands (issue 5); its
+    // settings are already validated above.
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");
 
     wait_for_signal().await?;
@@ -123,6 +137,22 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
             CleartextAuth::Always => imap_server::CleartextPolicy::Always,
         },
         ..imap_server::ImapConfig::default()
+    }
+}
+
+/// The WebDAV front end's settings from `[webdav]`.
+fn webdav_config(config: &Config) -> webdav_server::WebDavConfig {
+    use crate::config::CleartextAuth;
+    let c = &config.webdav;
+    webdav_server::WebDavConfig {
+        max_put_bytes: c.max_put_bytes,
+        max_xml_bytes: c.max_xml_bytes,
+        max_xml_depth: c.max_xml_depth,
+        cleartext: match c.cleartext_auth {
+            CleartextAuth::Never => webdav_server::CleartextBasic::Never,
+            CleartextAuth::Loopback => webdav_server::CleartextBasic::Loopback,
+            CleartextAuth::Always => webdav_server::CleartextBasic::Always,
+        },
     }
 }
 

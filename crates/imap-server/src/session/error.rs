@@ -57,6 +57,13 @@ pub fn refusal(e: &StoreError) -> Completion {
             Completion::no("Authentication failed").with_code("AUTHENTICATIONFAILED")
         }
         StoreError::InvalidArgument(why) => Completion::bad(why.to_string()),
+        StoreError::ObjectExists => {
+            Completion::no("A message of that name exists").with_code("ALREADYEXISTS")
+        }
+        StoreError::Locked => Completion::no("Locked by another client").with_code("INUSE"),
+        StoreError::Unconvertible(why) => {
+            Completion::no(format!("Cannot convert: {why}")).with_code("BADPARAMETERS")
+        }
         other => {
             tracing::error!(error = %other, "store error");
             Completion::no("Internal error; try again later").with_code("SERVERBUG")

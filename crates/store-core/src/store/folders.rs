@@ -157,6 +157,9 @@ pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
     for (k, _) in txn.scan_raw(&keys::expunged_all(folder.id))? {
         txn.delete(k);
     }
+    for (k, _) in txn.scan_raw(&keys::object_names(folder.id))? {
+        txn.delete(k);
+    }
     for identifier in folder.acl.keys() {
         if let Some(grantee) = super::acl::grantee_id(txn, identifier)? {
             txn.delete(keys::grant(grantee, folder.owner, folder.id));
@@ -527,6 +530,10 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
         )?;
         if let Some(m) = &object.cpm.imdn_message_id {
             txn.put(keys::imdn(owner, m), &(target.id, target.uid_next))?;
+        }
+        if let Some(name) = &object.file_name {
+            txn.delete(keys::object_name(inbox.id, name));
+            txn.put(keys::object_name(target.id, name), &target.uid_next)?;
         }
         object.uid = target.uid_next;
         object.modseq = modseq;

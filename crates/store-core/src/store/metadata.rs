@@ -88,6 +88,45 @@ pub(crate) fn purge_folder_metadata(txn: &mut Txn<'_>, folder: u64) -> Result<()
     Ok(())
 }
 
+/// Copies (or, with `remove_source`, moves) the shared entries and those
+/// of the private `scopes` from object `from` to object `to`: dead
+/// properties follow a WebDAV COPY/MOVE (RFC 4918 9.8.2, 9.9.1), and
+/// annotations an IMAP COPY (RFC 5257 3.5).
+pub(crate) fn carry_object_metadata(
+    txn: &mut Txn<'_>,
+    scopes: &[u64],
+    from: (u64, Uid),
+    to: (u64, Uid),
+    remove_source: bool,
+) -> Result<()> {
+    for &scope in std::iter::once(&0).chain(scopes) {
+        let prefix = keys::metadata_all(scope, from.0, from.1);
+        for (k, v) in txn.scan_raw(&prefix)? {
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            txn.put_raw(keys::metadata(scope, to.0, to.1, &name), v);
+            if remove_source {
+                txn.delete(k);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes the shared entries and those of the private `scopes` of one
+/// object (object removal).
+pub(crate) fn purge_object_metadata(
+    txn: &mut Txn<'_>,
+    scopes: &[u64],
+    object: (u64, Uid),
+) -> Result<()> {
+    for &scope in std::iter::once(&0).chain(scopes) {
+        for (k, _) in txn.scan_raw(&keys::metadata_all(scope, object.0, object.1))? {
+            txn.delete(k);
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Operation "metadata update": sets (`Some`) or removes (`None`)
     /// entries, all or nothing.

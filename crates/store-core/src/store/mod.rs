@@ -12,19 +12,27 @@
 mod accounts;
 mod acl;
 mod folders;
+mod locks;
 mod metadata;
 mod objects;
+mod preview;
 mod quota;
 mod references;
+mod resources;
 mod search;
 mod sync;
 
 pub use accounts::AccountEntry;
 pub use acl::AclMode;
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
+pub use locks::{Lock, NewLock, MAX_LOCK_OWNER, MAX_LOCK_TIMEOUT};
 pub use metadata::{MetadataTarget, MAX_METADATA_ENTRIES, MAX_METADATA_VALUE};
 pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObject};
+pub use preview::{
+    find_part, Preview, PreviewFormat, PreviewRequest, MAX_PREVIEW_DIMENSION, MAX_PREVIEW_SOURCE,
+};
 pub use references::{Reference, ReferenceAccess};
+pub use resources::Placement;
 pub use sync::FolderChanges;
 
 use std::path::{Path, PathBuf};

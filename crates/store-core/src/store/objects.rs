@@ -18,6 +18,7 @@ use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
 use super::folders::FolderRef;
+use super::metadata::{carry_object_metadata, purge_object_metadata};
 
 /// An object to store: its content, already staged as a blob, and its
 /// initial state.
@@ -37,6 +38,11 @@ pub struct NewObject {
     /// return it instead of storing again (a SIP deposit retried after a
     /// lost response).
     pub deduplicate: bool,
+    /// An object of the same folder this one replaces in the same
+    /// transaction (a WebDAV PUT over an existing resource): it is removed,
+    /// and its metadata (dead properties) passes to the new object.
+    /// Needs `t` and `e` besides `i`.
+    pub replaces: Option<Uid>,
 }
 
 impl NewObject {
@@ -50,6 +56,7 @@ impl NewObject {
             kind: None,
             file_name: None,
             deduplicate: false,
+            replaces: None,
         }
     }
 }
@@ -147,7 +154,27 @@ impl Store {
                     }
                 }
             }
-            check_quota(txn, owner, object.blob.size, 1)?;
+            let replaced = match object.replaces {
+                Some(uid) => {
+                    access.require(Right::DeleteObject)?;
+                    access.require(Right::Expunge)?;
+                    txn.load::<Object>(&keys::object(access.folder.id, uid))?
+                }
+                None => None,
+            };
+            if let Some(name) = &object.file_name {
+                let holder = txn.load::<Uid>(&keys::object_name(access.folder.id, name))?;
+                if holder.is_some_and(|h| Some(h) != replaced.as_ref().map(|r| r.uid)) {
+                    return Err(StoreError::ObjectExists);
+                }
+            }
+            let freed = replaced.as_ref().map_or(0, |r| r.size);
+            check_quota(
+                txn,
+                owner,
+                object.blob.size.saturating_sub(freed),
+                u64::from(replaced.is_none()),
+            )?;
             let mut f = access.folder;
             let modseq = next_modseq(txn, owner)?;
             let uid = f.uid_next;
@@ -170,6 +197,10 @@ impl Store {
                 txn.put(keys::blob_summary(&record.blob), &summary)?;
             }
             txn.add_blob_ref(object.blob)?;
+            if let Some(old) = replaced {
+                carry_object_metadata(txn, &[owner], (f.id, old.uid), (f.id, uid), false)?;
+                remove_object(txn, &mut f, &old, modseq)?;
+            }
             insert_object(txn, &mut f, record, modseq)?;
             txn.put(keys::folder(owner, f.id), &f)?;
             Ok(StoredObject {
@@ -422,6 +453,13 @@ impl Store {
                 // Take the copy's blob reference before the source releases
                 // its own, so the blob never reaches zero references.
                 txn.share_blob(&copy.blob)?;
+                carry_object_metadata(
+                    txn,
+                    &[principal.account],
+                    (src.id, object.uid),
+                    (dst.id, copy.uid),
+                    false,
+                )?;
                 if remove {
                     // Removed first so the IMDN index moves with the object.
                     let holder = if same { &mut dst } else { &mut src };
@@ -486,8 +524,11 @@ fn blob_path(blob: &StagedBlob) -> std::path::PathBuf {
     blob.temp_path().to_path_buf()
 }
 
-/// Adds `object` (its UID already taken from `folder`) to the folder.
-fn insert_object(
+/// Adds `object` (its UID already taken from `folder`) to the folder. A
+/// file name another object of the folder holds (an IMAP COPY of a media
+/// object next to one of the same name) gets the UID appended to its stem,
+/// so resource names stay unique.
+pub(super) fn insert_object(
     txn: &mut Txn<'_>,
     folder: &mut Folder,
     object: Object,
@@ -500,6 +541,15 @@ fn insert_object(
         folder.unseen += 1;
     }
     folder.highest_modseq = modseq;
+    if let Some(name) = object.file_name.take() {
+        let name = if txn.get_raw(&keys::object_name(folder.id, &name))?.is_some() {
+            unique_name(&name, object.uid)
+        } else {
+            name
+        };
+        txn.put(keys::object_name(folder.id, &name), &object.uid)?;
+        object.file_name = Some(name);
+    }
     txn.add(
         keys::account_counter(folder.owner, "bytes"),
         object.size as i64,
@@ -521,8 +571,17 @@ fn insert_object(
     )
 }
 
-/// Removes `object` from `folder`, keeping its UID as expunged.
-fn remove_object(
+/// `photo.jpg` taken by another object becomes `photo-{uid}.jpg`.
+fn unique_name(name: &str, uid: Uid) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}-{uid}.{ext}"),
+        _ => format!("{name}-{uid}"),
+    }
+}
+
+/// Removes `object` from `folder`, keeping its UID as expunged, with its
+/// name index entry and its metadata.
+pub(super) fn remove_object(
     txn: &mut Txn<'_>,
     folder: &mut Folder,
     object: &Object,
@@ -530,6 +589,12 @@ fn remove_object(
 ) -> Result<()> {
     txn.delete(keys::object(folder.id, object.uid));
     txn.put(keys::expunged(folder.id, object.uid), &modseq)?;
+    if let Some(name) = &object.file_name {
+        if txn.load::<Uid>(&keys::object_name(folder.id, name))? == Some(object.uid) {
+            txn.delete(keys::object_name(folder.id, name));
+        }
+    }
+    purge_object_metadata(txn, &[folder.owner], (folder.id, object.uid))?;
     txn.release_blob(&object.blob)?;
     if let Some(m) = &object.cpm.imdn_message_id {
         if txn.load::<(u64, Uid)>(&keys::imdn(folder.owner, m))? == Some((folder.id, object.uid)) {
@@ -558,7 +623,7 @@ fn remove_object(
 
 /// Fails with [`StoreError::OverQuota`] if adding `bytes` and `count`
 /// objects would exceed the account's limits.
-fn check_quota(txn: &Txn<'_>, account: AccountId, bytes: u64, count: u64) -> Result<()> {
+pub(super) fn check_quota(txn: &Txn<'_>, account: AccountId, bytes: u64, count: u64) -> Result<()> {
     let Some(login) = txn.load::<String>(&keys::account_login(account))? else {
         return Err(StoreError::NoSuchAccount);
     };

@@ -1,0 +1,39 @@
+//! Settings of the WebDAV front end (the `[webdav]` section of the
+//! configuration file).
+
+/// When HTTP Basic credentials are accepted over plain HTTP (RFC 7617 4:
+/// Basic sends the password in clear, so TLS is expected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleartextBasic {
+    /// Never: only over HTTPS.
+    Never,
+    /// Only from a loopback address (the default).
+    Loopback,
+    /// Always (a trusted network only).
+    Always,
+}
+
+/// The front end's settings.
+#[derive(Debug, Clone)]
+pub struct WebDavConfig {
+    /// Largest PUT body, in bytes. Past it: 413.
+    pub max_put_bytes: u64,
+    /// Largest XML request body (PROPFIND, PROPPATCH, LOCK), in bytes.
+    /// Past it: 413.
+    pub max_xml_bytes: usize,
+    /// Deepest XML element nesting accepted. Past it: 400.
+    pub max_xml_depth: usize,
+    /// Basic credentials over plain HTTP.
+    pub cleartext: CleartextBasic,
+}
+
+impl Default for WebDavConfig {
+    fn default() -> Self {
+        WebDavConfig {
+            max_put_bytes: 1024 * 1024 * 1024,
+            max_xml_bytes: 1024 * 1024,
+            max_xml_depth: 32,
+            cleartext: CleartextBasic::Loopback,
+        }
+    }
+}

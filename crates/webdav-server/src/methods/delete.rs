@@ -1,0 +1,56 @@
+//! DELETE (RFC 4918 9.6): an object is removed (store-core "object
+//! remove"), a collection with everything below it; locks on what was
+//! deleted go with it.
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+use crate::conditions::{check_http, Preconditions};
+use crate::error::{DavError, DavResult};
+use crate::resource::{lookup, Lookup, Resource};
+use crate::service::{status, Body, Ctx};
+use crate::tree;
+
+/// Handles DELETE.
+pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+    if request.uri().path().contains('#') {
+        return Err(DavError::bad_request("a fragment is not part of a path"));
+    }
+    let Lookup::Found(resource) = lookup(ctx.store, &ctx.principal, &ctx.path).await? else {
+        return Err(DavError::not_found());
+    };
+    let modified = match &resource {
+        Resource::File(f) => Some(f.object.internal_date),
+        _ => None,
+    };
+    check_http(
+        request.headers(),
+        resource.etag().as_deref(),
+        modified,
+        false,
+    )?;
+    let preconditions = Preconditions::from_headers(request.headers())?;
+    preconditions
+        .check_write(ctx.store, &ctx.principal, &ctx.path, true)
+        .await?;
+    preconditions
+        .check_membership(ctx.store, &ctx.principal, &ctx.path)
+        .await?;
+    match &resource {
+        Resource::Root | Resource::Account(_) => {
+            return Err(DavError::forbidden("an account root cannot be deleted"))
+        }
+        Resource::File(f) => {
+            let removed = ctx
+                .store
+                .remove_objects(&ctx.principal, &f.folder, &[f.object.uid])
+                .await?;
+            if removed.is_empty() {
+                return Err(DavError::not_found());
+            }
+        }
+        Resource::Collection(c) => tree::delete(ctx.store, &ctx.principal, c).await?,
+    }
+    ctx.store.remove_locks_within(&ctx.path.lock_key()).await?;
+    Ok(status(StatusCode::NO_CONTENT))
+}

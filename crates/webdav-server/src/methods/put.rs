@@ -1,0 +1,135 @@
+//! PUT (RFC 9110 9.3.4, RFC 4918 9.7): the body is streamed into the blob
+//! store behind a media object header ([`crate::media`]) and stored as one
+//! object; over an existing resource the new object replaces it in the
+//! same transaction, keeping its dead properties. 201 for a new resource,
+//! 204 for a replaced one; the reply is sent once the object is durable.
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use store_core::model::ObjectKind;
+use store_core::{NewObject, StoreError};
+
+use crate::conditions::{check_http, Preconditions};
+use crate::error::{DavError, DavResult};
+use crate::media;
+use crate::resource::{lookup, Collection, Lookup, Resource};
+use crate::service::{header_str, status, Body, Ctx};
+
+/// Handles PUT.
+pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+    let (collection, existing) = match lookup(ctx.store, &ctx.principal, &ctx.path).await? {
+        Lookup::Found(Resource::File(f)) => {
+            let (record, rights) = ctx.store.folder_status(&ctx.principal, &f.folder).await?;
+            let c = Collection {
+                folder: f.folder.clone(),
+                record,
+                rights,
+            };
+            (c, Some(f))
+        }
+        Lookup::Found(_) => {
+            return Err(DavError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "PUT on a collection",
+            ))
+        }
+        Lookup::Missing {
+            parent: Some(Resource::Collection(c)),
+        } => (c, None),
+        Lookup::Missing { .. } => {
+            return Err(DavError::conflict("the parent collection does not exist"))
+        }
+    };
+    let etag = existing.clone().map(Resource::File).and_then(|r| r.etag());
+    check_http(
+        request.headers(),
+        etag.as_deref(),
+        existing.as_ref().map(|f| f.object.internal_date),
+        false,
+    )?;
+    let preconditions = Preconditions::from_headers(request.headers())?;
+    preconditions
+        .check_write(ctx.store, &ctx.principal, &ctx.path, false)
+        .await?;
+    if existing.is_none() {
+        preconditions
+            .check_membership(ctx.store, &ctx.principal, &ctx.path)
+            .await?;
+    }
+    let limit = ctx.config.max_put_bytes;
+    let declared = header_str(&request, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let name = ctx.path.name().unwrap_or_default().to_string();
+    let content_type = media::sanitize_content_type(header_str(&request, "content-type"));
+    let object = NewObject {
+        kind: Some(ObjectKind::MediaObject),
+        file_name: Some(name.clone()),
+        replaces: existing.as_ref().map(|f| f.object.uid),
+        ..NewObject::new(receive(ctx, request.into_body(), &name, &content_type, limit).await?)
+    };
+    let blob_hex = object.blob.id.to_hex();
+    let stored = ctx
+        .store
+        .store_object(&ctx.principal, &collection.folder, object)
+        .await
+        .map_err(|e| match e {
+            StoreError::ObjectExists => {
+                DavError::conflict("a resource of that name was just created")
+            }
+            other => other.into(),
+        })?;
+    let mut r = status(if existing.is_some() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    });
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}-{}\"", stored.uid, &blob_hex[..20])) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
+fn too_large() -> DavError {
+    DavError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the body exceeds the size limit",
+    )
+}
+
+/// Streams the request body, behind the media object header, into a new
+/// blob. A body cut short or over `limit` leaves nothing behind (the
+/// unfinished blob is removed when dropped).
+async fn receive(
+    ctx: &Ctx<'_>,
+    mut body: Incoming,
+    name: &str,
+    content_type: &str,
+    limit: u64,
+) -> DavResult<store_core::blob::StagedBlob> {
+    let io = |e: std::io::Error| DavError::from(StoreError::Io(e));
+    let mut writer = ctx.store.blob_writer().await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    writer
+        .write(media::header(name, content_type, now).as_bytes())
+        .await
+        .map_err(io)?;
+    let mut received = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| DavError::bad_request("the request body was cut short"))?;
+        if let Ok(data) = frame.into_data() {
+            received += data.len() as u64;
+            if received > limit {
+                return Err(too_large());
+            }
+            writer.write(&data).await.map_err(io)?;
+        }
+    }
+    writer.finish().await.map_err(io)
+}

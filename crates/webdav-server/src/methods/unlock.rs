@@ -1,0 +1,29 @@
+//! UNLOCK (RFC 4918 9.11): removes the lock named by `Lock-Token` if it
+//! covers the request path and the principal created it.
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use store_core::StoreError;
+
+use crate::error::{DavError, DavResult};
+use crate::service::{header_str, status, Body, Ctx};
+
+/// Handles UNLOCK.
+pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+    let token = header_str(&request, "lock-token")
+        .map(str::trim)
+        .and_then(|t| t.strip_prefix('<'))
+        .and_then(|t| t.strip_suffix('>'))
+        .ok_or_else(|| DavError::bad_request("Lock-Token is required"))?;
+    match ctx
+        .store
+        .remove_lock(&ctx.principal, token, &ctx.path.lock_key())
+        .await
+    {
+        Ok(()) => Ok(status(StatusCode::NO_CONTENT)),
+        Err(StoreError::Locked) => {
+            Err(DavError::forbidden("the lock belongs to another principal"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

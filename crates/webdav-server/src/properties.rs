@@ -1,0 +1,246 @@
+//! Properties (RFC 4918 15): the live ones computed from the store, and
+//! dead ones kept as store-core metadata of the folder or object.
+//!
+//! A dead property is the metadata entry
+//! `/shared/vendor/cpm-store/dav/{base64url(namespace LF local name)}`
+//! whose value is the property element serialized on its own
+//! ([`crate::xml::Element::to_xml`]), so PROPFIND returns it as it was set.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use store_core::model::Principal;
+use store_core::{Lock, MetadataTarget, Store};
+
+use crate::error::DavResult;
+use crate::path::DavPath;
+use crate::resource::Resource;
+use crate::xml::{text, Name, DAV};
+
+/// The metadata entry that holds every dead property of a target.
+pub const DEAD_PREFIX: &str = "/shared/vendor/cpm-store/dav";
+
+/// The live properties, in the order allprop lists them; the RFC 4331
+/// quota properties are given only when asked for by name.
+pub const LIVE: [&str; 11] = [
+    "creationdate",
+    "displayname",
+    "getcontentlength",
+    "getcontenttype",
+    "getetag",
+    "getlastmodified",
+    "lockdiscovery",
+    "resourcetype",
+    "supportedlock",
+    "quota-available-bytes",
+    "quota-used-bytes",
+];
+
+/// Whether `name` is a live (protected) property.
+pub fn is_live(name: &Name) -> bool {
+    name.ns == DAV && LIVE.contains(&name.local.as_str())
+}
+
+/// The metadata entry of a dead property.
+pub fn dead_entry(name: &Name) -> String {
+    let key = format!("{}\n{}", name.ns, name.local);
+    format!("{DEAD_PREFIX}/{}", URL_SAFE_NO_PAD.encode(key))
+}
+
+fn dead_name(entry: &str) -> Option<Name> {
+    let encoded = entry.strip_prefix(DEAD_PREFIX)?.strip_prefix('/')?;
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()?;
+    let (ns, local) = raw.split_once('\n')?;
+    Some(Name::new(ns, local))
+}
+
+/// Where a resource's dead properties are kept; `None` for the account
+/// roots, which have none.
+pub fn metadata_target(resource: &Resource) -> Option<MetadataTarget> {
+    match resource {
+        Resource::Collection(c) => Some(MetadataTarget::Folder(c.folder.clone())),
+        Resource::File(f) => Some(MetadataTarget::Object(f.folder.clone(), f.object.uid)),
+        Resource::Root | Resource::Account(_) => None,
+    }
+}
+
+/// Every dead property of a resource: name and serialized element.
+pub async fn dead_properties(
+    store: &Store,
+    principal: &Principal,
+    resource: &Resource,
+) -> DavResult<Vec<(Name, String)>> {
+    let Some(target) = metadata_target(resource) else {
+        return Ok(Vec::new());
+    };
+    let entries = match store
+        .get_metadata(principal, &target, &[DEAD_PREFIX.to_string()], None)
+        .await
+    {
+        Ok(e) => e,
+        // Without `r` a folder's properties are not readable.
+        Err(store_core::StoreError::PermissionDenied(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(entries
+        .into_iter()
+        .filter_map(|(entry, value)| Some((dead_name(&entry)?, String::from_utf8(value).ok()?)))
+        .collect())
+}
+
+/// What live properties are computed from beyond the resource itself.
+pub struct LiveContext<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// Who asks.
+    pub principal: &'a Principal,
+    /// The resource's path.
+    pub path: &'a DavPath,
+}
+
+/// The names of the live properties a resource has (PROPFIND propname
+/// and allprop).
+pub fn live_names(resource: &Resource, with_quota: bool) -> Vec<Name> {
+    LIVE.iter()
+        .filter(|p| with_quota || !p.starts_with("quota-"))
+        .filter(|p| match resource {
+            Resource::File(_) => !p.starts_with("quota-"),
+            Resource::Collection(_) => !matches!(
+                **p,
+                "getcontentlength" | "getcontenttype" | "getlastmodified" | "creationdate"
+            ),
+            Resource::Root | Resource::Account(_) => {
+                matches!(
+                    **p,
+                    "displayname" | "resourcetype" | "quota-available-bytes" | "quota-used-bytes"
+                )
+            }
+        })
+        .map(|p| Name::dav(p))
+        .collect()
+}
+
+/// The serialized element of live property `name`, or `None` if the
+/// resource does not have it.
+pub async fn live_value(
+    ctx: &LiveContext<'_>,
+    resource: &Resource,
+    name: &Name,
+) -> DavResult<Option<String>> {
+    if !is_live(name) || !live_names(resource, true).contains(name) {
+        return Ok(None);
+    }
+    let element = |inner: &str| Some(format!("<D:{0}>{inner}</D:{0}>", name.local));
+    let value = match (name.local.as_str(), resource) {
+        ("resourcetype", Resource::File(_)) => Some("<D:resourcetype/>".to_string()),
+        ("resourcetype", _) => element("<D:collection/>"),
+        ("displayname", r) => element(&text(&display_name(ctx.path, r))),
+        ("getcontentlength", Resource::File(f)) => element(&f.content.length.to_string()),
+        ("getcontenttype", Resource::File(f)) => element(&text(&f.content.media_type)),
+        ("getetag", r) => r.etag().and_then(|e| element(&text(&e))),
+        ("getlastmodified", Resource::File(f)) => element(&http_date(f.object.internal_date)),
+        ("creationdate", Resource::File(f)) => element(&rfc3339(f.object.internal_date)),
+        ("supportedlock", _) => element(SUPPORTED_LOCK),
+        ("lockdiscovery", _) => {
+            let locks = ctx.store.locks_covering(&ctx.path.lock_key()).await?;
+            element(&locks.iter().map(active_lock).collect::<String>())
+        }
+        ("quota-used-bytes" | "quota-available-bytes", r) if owns(ctx, r) => {
+            let usage = ctx.store.quota(ctx.principal).await?;
+            if name.local == "quota-used-bytes" {
+                element(&usage.bytes.to_string())
+            } else {
+                // RFC 4331 3: without a limit, the space left is unknown;
+                // report what fits in a signed 64-bit count.
+                let available = usage
+                    .limits
+                    .max_bytes
+                    .map_or(i64::MAX as u64, |m| m.saturating_sub(usage.bytes));
+                element(&available.to_string())
+            }
+        }
+        _ => None,
+    };
+    Ok(value)
+}
+
+fn owns(ctx: &LiveContext<'_>, resource: &Resource) -> bool {
+    match resource {
+        Resource::Account(o) => *o == ctx.principal.login,
+        Resource::Collection(c) => c.folder.owner.is_none(),
+        _ => false,
+    }
+}
+
+fn display_name(path: &DavPath, resource: &Resource) -> String {
+    match resource {
+        Resource::Root => "dav".into(),
+        _ => path.name().unwrap_or_default().to_string(),
+    }
+}
+
+const SUPPORTED_LOCK: &str = "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry><D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>";
+
+/// A `DAV:activelock` element (RFC 4918 14.1).
+pub fn active_lock(lock: &Lock) -> String {
+    format!(
+        "<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:{}/></D:lockscope><D:depth>{}</D:depth>{}<D:timeout>Second-{}</D:timeout><D:locktoken><D:href>{}</D:href></D:locktoken><D:lockroot><D:href>{}</D:href></D:lockroot></D:activelock>",
+        if lock.exclusive { "exclusive" } else { "shared" },
+        if lock.infinite { "infinity" } else { "0" },
+        lock.owner.as_deref().unwrap_or(""),
+        lock.seconds_left(),
+        text(&lock.token),
+        text(&DavPath::from_lock_key(&lock.root).href(false)),
+    )
+}
+
+/// An HTTP-date (RFC 9110 5.6.7) of Unix seconds.
+pub fn http_date(unix: i64) -> String {
+    httpdate::fmt_http_date(system_time(unix))
+}
+
+/// Unix seconds as a `SystemTime`.
+pub fn system_time(unix: i64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0))
+}
+
+/// An RFC 3339 UTC date-time of Unix seconds (`DAV:creationdate`).
+fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil-from-days (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_entry_names_round_trip() {
+        let n = Name::new("http://example.com/neon/litmus/", "prop0");
+        assert_eq!(dead_name(&dead_entry(&n)), Some(n));
+        let empty = Name::new("", "nons");
+        assert_eq!(dead_name(&dead_entry(&empty)), Some(empty));
+    }
+
+    #[test]
+    fn dates_are_rfc3339_and_http() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+    }
+}

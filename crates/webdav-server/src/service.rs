@@ -1,0 +1,242 @@
+//! One request: authentication (HTTP Basic, RFC 7617, against the store's
+//! accounts), dispatch to the method's handler, and the error response.
+
+use std::net::SocketAddr;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use store_core::{Principal, Store, StoreError};
+
+use crate::config::{CleartextBasic, WebDavConfig};
+use crate::error::{DavError, DavResult};
+use crate::methods;
+use crate::path::DavPath;
+use crate::xml;
+
+/// A response body: in memory or streamed from a blob.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// What every request of the server shares.
+pub struct Shared {
+    /// The store.
+    pub store: Store,
+    /// The settings.
+    pub config: WebDavConfig,
+}
+
+/// The connection a request came on.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether it is TLS.
+    pub secure: bool,
+}
+
+/// An authenticated request's context, handed to every method handler.
+pub struct Ctx<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The settings.
+    pub config: &'a WebDavConfig,
+    /// Who is asking.
+    pub principal: Principal,
+    /// The request path, decoded.
+    pub path: DavPath,
+}
+
+/// An empty body.
+pub fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// A body held in memory.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// A response with a status and no body.
+pub fn status(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// A `207 Multi-Status` (or other status) with an XML body.
+pub fn xml_response(status_code: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status_code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    r
+}
+
+impl DavError {
+    /// The response for this error.
+    pub fn into_response(self) -> Response<Body> {
+        match self.condition {
+            Some(c) => xml_response(self.status, xml::error_body(c)),
+            None => {
+                let mut r = Response::new(full(format!("{}\n", self.message)));
+                *r.status_mut() = self.status;
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                r
+            }
+        }
+    }
+}
+
+/// Handles one request; never fails (errors become responses).
+pub async fn handle(
+    shared: &Shared,
+    connection: &Connection,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let result = dispatch(shared, connection, request).await;
+    let mut response = result.unwrap_or_else(DavError::into_response);
+    response
+        .headers_mut()
+        .insert("DAV", HeaderValue::from_static("1, 2"));
+    response
+}
+
+async fn dispatch(
+    shared: &Shared,
+    connection: &Connection,
+    request: Request<Incoming>,
+) -> DavResult<Response<Body>> {
+    // Windows' mini-redirector probes with an unauthenticated OPTIONS.
+    if request.method() == Method::OPTIONS {
+        return Ok(methods::options::handle());
+    }
+    let principal = match authenticate(shared, connection, &request).await? {
+        Some(p) => p,
+        None => {
+            let mut r = status(StatusCode::UNAUTHORIZED);
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"cpm-store\", charset=\"UTF-8\""),
+            );
+            return Ok(r);
+        }
+    };
+    let path = DavPath::parse(request.uri().path())?;
+    let ctx = Ctx {
+        store: &shared.store,
+        config: &shared.config,
+        principal,
+        path,
+    };
+    match request.method().as_str() {
+        "GET" | "HEAD" => methods::get::handle(&ctx, request).await,
+        "PUT" => methods::put::handle(&ctx, request).await,
+        "DELETE" => methods::delete::handle(&ctx, request).await,
+        "MKCOL" => methods::mkcol::handle(&ctx, request).await,
+        "COPY" => methods::copy_move::handle(&ctx, request, false).await,
+        "MOVE" => methods::copy_move::handle(&ctx, request, true).await,
+        "PROPFIND" => methods::propfind::handle(&ctx, request).await,
+        "PROPPATCH" => methods::proppatch::handle(&ctx, request).await,
+        "LOCK" => methods::lock::handle(&ctx, request).await,
+        "UNLOCK" => methods::unlock::handle(&ctx, request).await,
+        _ => {
+            let mut r = status(StatusCode::METHOD_NOT_ALLOWED);
+            r.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static(methods::options::ALLOW),
+            );
+            Ok(r)
+        }
+    }
+}
+
+/// The principal of a request's Basic credentials; `None` asks for them
+/// (401). Credentials over plain HTTP are refused unless the policy allows
+/// them from this peer.
+///
+/// Errors: 403 for cleartext credentials the policy refuses.
+async fn authenticate(
+    shared: &Shared,
+    connection: &Connection,
+    request: &Request<Incoming>,
+) -> DavResult<Option<Principal>> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let cleartext_ok = connection.secure
+        || match shared.config.cleartext {
+            CleartextBasic::Always => true,
+            CleartextBasic::Loopback => connection.peer.ip().is_loopback(),
+            CleartextBasic::Never => false,
+        };
+    if !cleartext_ok {
+        return Err(DavError::forbidden("credentials need HTTPS (RFC 7617 4)"));
+    }
+    let Some(encoded) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))
+    }) else {
+        return Ok(None);
+    };
+    let Some((login, password)) = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(l, p)| (l.to_string(), p.to_string()))
+        })
+    else {
+        return Ok(None);
+    };
+    match shared.store.authenticate(&login, &password).await {
+        Ok(p) => Ok(Some(p)),
+        Err(StoreError::AuthenticationFailed | StoreError::NoSuchAccount) => {
+            tracing::info!(login, "WebDAV authentication failed");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads a request body of at most `limit` bytes.
+///
+/// Errors: 413 past the limit, 400 if the client breaks off.
+pub async fn read_body(body: Incoming, limit: usize) -> DavResult<Bytes> {
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(DavError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        )),
+        Err(_) => Err(DavError::bad_request("the request body was cut short")),
+    }
+}
+
+/// Reads an XML request body; `None` when it is empty.
+///
+/// Errors: 413 past the limit, 400 for malformed XML.
+pub async fn read_xml(ctx: &Ctx<'_>, body: Incoming) -> DavResult<Option<xml::Element>> {
+    let bytes = read_body(body, ctx.config.max_xml_bytes).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    xml::parse(&bytes, ctx.config.max_xml_depth).map(Some)
+}
+
+/// The value of a header as text, if present and visible ASCII.
+pub fn header_str<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}

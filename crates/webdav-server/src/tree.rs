@@ -1,0 +1,103 @@
+//! Whole collection trees: the recursive DELETE and COPY of RFC 4918 9.6
+//! and 9.8.3, composed of store-core's folder and object operations
+//! (store-core removes only childless folders, as Dovecot does).
+
+use store_core::{FolderRef, MetadataTarget, Principal, Store};
+
+use crate::error::DavResult;
+use crate::properties::DEAD_PREFIX;
+use crate::resource::{folder_ref, Collection};
+
+/// The names of the folders at or below `root` in its owner's tree, as
+/// the principal sees them, deepest first.
+async fn subtree(
+    store: &Store,
+    principal: &Principal,
+    root: &Collection,
+) -> DavResult<Vec<String>> {
+    let owner = root.folder.owner.clone();
+    let base = &root.record.name;
+    let mut names: Vec<String> = store
+        .list_folders(principal)
+        .await?
+        .into_iter()
+        .filter(|f| f.owner == owner)
+        .map(|f| f.folder.name)
+        .filter(|n| {
+            n == base
+                || n.strip_prefix(base.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
+        .collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.matches('/').count()));
+    Ok(names)
+}
+
+fn named(collection: &Collection, name: String) -> FolderRef {
+    FolderRef {
+        owner: collection.folder.owner.clone(),
+        name,
+    }
+}
+
+/// Removes a collection with every folder and object below it.
+pub async fn delete(store: &Store, principal: &Principal, root: &Collection) -> DavResult<()> {
+    for name in subtree(store, principal, root).await? {
+        store.remove_folder(principal, &named(root, name)).await?;
+    }
+    Ok(())
+}
+
+/// Copies a collection's objects and dead properties to the new folder
+/// `to` of `owner` (at `levels`), and with `deep` its child folders too.
+pub async fn copy(
+    store: &Store,
+    principal: &Principal,
+    from: &Collection,
+    owner: &str,
+    levels: &[String],
+    deep: bool,
+) -> DavResult<()> {
+    let mut names = subtree(store, principal, from).await?;
+    names.reverse();
+    let base = from.record.name.clone();
+    for name in names {
+        if name != base && !deep {
+            continue;
+        }
+        let mut target = levels.to_vec();
+        if let Some(rest) = name
+            .strip_prefix(base.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            target.extend(rest.split('/').map(String::from));
+        }
+        let source = named(from, name);
+        let dest = folder_ref(principal, owner, &target);
+        store.create_folder(principal, &dest, None).await?;
+        let properties = store
+            .get_metadata(
+                principal,
+                &MetadataTarget::Folder(source.clone()),
+                &[DEAD_PREFIX.to_string()],
+                None,
+            )
+            .await?;
+        if !properties.is_empty() {
+            let entries = properties.into_iter().map(|(k, v)| (k, Some(v))).collect();
+            store
+                .set_metadata(principal, &MetadataTarget::Folder(dest.clone()), entries)
+                .await?;
+        }
+        let uids: Vec<u32> = store
+            .list_objects(principal, &source)
+            .await?
+            .iter()
+            .map(|o| o.uid)
+            .collect();
+        if !uids.is_empty() {
+            store.copy_objects(principal, &source, &uids, &dest).await?;
+        }
+    }
+    Ok(())
+}

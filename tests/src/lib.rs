@@ -53,6 +53,10 @@ pub struct Server {
     pub imap: SocketAddr,
     /// The implicit-TLS IMAP listener.
     pub imaps: SocketAddr,
+    /// The plain HTTP WebDAV listener.
+    pub webdav: SocketAddr,
+    /// The HTTPS WebDAV listener.
+    pub webdavs: SocketAddr,
     child: Option<Child>,
 }
 
@@ -84,6 +88,8 @@ impl Server {
             admin,
             imap: ports[0],
             imaps: ports[1],
+            webdav: ports[2],
+            webdavs: ports[3],
             child: None,
         }
     }

@@ -277,6 +277,49 @@ impl Object {
     }
 }
 
+/// A UTC calendar date and time, for the front ends' date formats (IMAP
+/// `date-time`, WebDAV `creationdate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CivilTime {
+    /// Year (proleptic Gregorian).
+    pub year: i64,
+    /// Month, 1 to 12.
+    pub month: u32,
+    /// Day of the month, 1 to 31.
+    pub day: u32,
+    /// Hour, 0 to 23.
+    pub hour: u32,
+    /// Minute, 0 to 59.
+    pub minute: u32,
+    /// Second, 0 to 59.
+    pub second: u32,
+}
+
+impl CivilTime {
+    /// The UTC date and time of Unix seconds (H. Hinnant's
+    /// civil-from-days).
+    pub fn from_unix(t: UnixTime) -> CivilTime {
+        let days = t.div_euclid(86_400);
+        let secs = t.rem_euclid(86_400);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        CivilTime {
+            year: yoe + era * 400 + i64::from(month <= 2),
+            month: month as u32,
+            day: day as u32,
+            hour: (secs / 3600) as u32,
+            minute: (secs / 60 % 60) as u32,
+            second: (secs % 60) as u32,
+        }
+    }
+}
+
 /// One change in an account, as the change feed publishes and persists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {

@@ -419,7 +419,7 @@ fn hostile_requests_get_4xx_and_the_server_goes_on() {
 }
 
 #[test]
-fn accounts_see_nothing_of_each_other() {
+fn accounts_see_nothing_of_each_other_until_a_grant_then_exactly_it() {
     let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
     let alice = "alice:s3cret";
     let bob = "bob:b0b";
@@ -510,6 +510,64 @@ fn accounts_see_nothing_of_each_other() {
         put(&server, alice, &file, "alice/Private/f.txt", &[&if_header]),
         204
     );
+
+    // Grants are made over IMAP (RFC 4314) and hold for WebDAV at once.
+    assert_eq!(
+        status(&["-u", alice, "-X", "MKCOL", &p("alice/Other")]),
+        201
+    );
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    let grant = |imap: &mut ImapConnection, rights: &str| {
+        let r = imap.run(&format!("g SETACL Private bob {rights}"));
+        assert!(r.last().unwrap().starts_with("g OK"), "{r:?}");
+    };
+    grant(&mut imap, "l");
+    let out = curl(&["-u", bob, "-X", "PROPFIND", "-H", "Depth: 1", &p("alice/")]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("/dav/alice/Private/"), "{listing}");
+    assert!(!listing.contains("/dav/alice/Other/"), "{listing}");
+    assert_eq!(
+        status(&["-u", bob, &p("alice/Private/f.txt")]),
+        403,
+        "l without r"
+    );
+
+    grant(&mut imap, "lr");
+    let got = curl(&["-u", bob, &p("alice/Private/f.txt")]);
+    assert_eq!(got.stdout, b"alice's secret\n");
+    assert_eq!(
+        put(&server, bob, &file, "alice/Private/g.txt", &[]),
+        403,
+        "no i"
+    );
+    let delete = ["-u", bob, "-X", "DELETE", &p("alice/Private/f.txt")];
+    assert_eq!(status(&delete), 403, "no t/e");
+    assert_eq!(status(&["-u", bob, &p("alice/Other/")]), 404);
+
+    grant(&mut imap, "+i");
+    assert_eq!(put(&server, bob, &file, "alice/Private/g.txt", &[]), 201);
+    assert_eq!(status(&delete), 403, "still no t/e");
+    // Bob may write now, but alice's lock token is hers alone.
+    assert_eq!(
+        put(&server, bob, &file, "alice/Private/f.txt", &[&if_header]),
+        423
+    );
+    let mut bob_imap = ImapConnection::login(server.imap, "bob", "b0b");
+    let r = bob_imap.run("m MYRIGHTS \"Shared/alice/Private\"");
+    assert!(r[0].ends_with(" lri"), "{r:?}");
+
+    let r = imap.run("a GETACL Private");
+    assert_eq!(r[0], "* ACL \"Private\" alice lrswipkxtea bob lri", "{r:?}");
+    let r = imap.run("r LISTRIGHTS Private bob");
+    assert_eq!(
+        r[0], "* LISTRIGHTS \"Private\" bob \"\" l r s w i p k x t e a",
+        "{r:?}"
+    );
+    let r = bob_imap.run("a GETACL \"Shared/alice/Private\"");
+    assert!(r.last().unwrap().contains("NO [NOPERM]"), "{r:?}");
+    let r = imap.run("d DELETEACL Private bob");
+    assert!(r.last().unwrap().starts_with("d OK"), "{r:?}");
+    assert_eq!(status(&["-u", bob, &p("alice/Private/g.txt")]), 404);
 }
 
 fn image_bytes(format: image::ImageFormat) -> Vec<u8> {

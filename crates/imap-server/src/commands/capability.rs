@@ -48,6 +48,8 @@ pub fn list(session: &Session) -> String {
             "SPECIAL-USE",
             "CREATE-SPECIAL-USE",
             "ESEARCH",
+            "ACL",
+            "RIGHTS=texk",
         ]
         .map(String::from),
     );

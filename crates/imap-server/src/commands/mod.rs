@@ -3,6 +3,7 @@
 //! arguments, appends untagged responses to `session.out`, and returns the
 //! tagged completion. State checks happen before, in the session.
 
+pub mod acl;
 pub mod append;
 pub mod authenticate;
 pub mod capability;
@@ -64,6 +65,7 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             pattern,
             lsub,
         } => list::execute(session, &reference, &pattern, lsub).await,
+        Command::Acl(acl) => acl::execute(session, acl).await,
         Command::Status { mailbox, items } => status::execute(session, &mailbox, &items).await,
         Command::Append {
             mailbox,

@@ -86,6 +86,8 @@ pub enum Command {
         /// LSUB.
         lsub: bool,
     },
+    /// An RFC 4314 ACL command.
+    Acl(AclCommand),
     /// STATUS (6.3.10).
     Status {
         /// Mailbox.
@@ -202,6 +204,11 @@ impl Command {
             Command::List { lsub: false, .. } => "LIST",
             Command::List { .. } => "LSUB",
             Command::Status { .. } => "STATUS",
+            Command::Acl(AclCommand::Set { .. }) => "SETACL",
+            Command::Acl(AclCommand::Delete { .. }) => "DELETEACL",
+            Command::Acl(AclCommand::Get { .. }) => "GETACL",
+            Command::Acl(AclCommand::ListRights { .. }) => "LISTRIGHTS",
+            Command::Acl(AclCommand::MyRights { .. }) => "MYRIGHTS",
             Command::Append { .. } => "APPEND",
             Command::Check => "CHECK",
             Command::Close => "CLOSE",
@@ -221,6 +228,45 @@ impl Command {
             Command::Id { .. } => "ID",
         }
     }
+}
+
+/// The access control commands of RFC 4314 section 3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclCommand {
+    /// SETACL mailbox identifier rights (3.1); `rights` may start with
+    /// `+` or `-`.
+    Set {
+        /// Mailbox.
+        mailbox: String,
+        /// Identifier (a login or `anyone`).
+        identifier: String,
+        /// Rights letters, possibly with a leading `+` or `-`.
+        rights: String,
+    },
+    /// DELETEACL mailbox identifier (3.2).
+    Delete {
+        /// Mailbox.
+        mailbox: String,
+        /// Identifier.
+        identifier: String,
+    },
+    /// GETACL mailbox (3.3).
+    Get {
+        /// Mailbox.
+        mailbox: String,
+    },
+    /// LISTRIGHTS mailbox identifier (3.4).
+    ListRights {
+        /// Mailbox.
+        mailbox: String,
+        /// Identifier.
+        identifier: String,
+    },
+    /// MYRIGHTS mailbox (3.5).
+    MyRights {
+        /// Mailbox.
+        mailbox: String,
+    },
 }
 
 /// A STATUS data item (RFC 3501 6.3.10).

@@ -5,6 +5,9 @@
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
+use store_core::rights::Right;
+use store_core::StoreError;
+
 use crate::conditions::{check_http, Preconditions};
 use crate::error::{DavError, DavResult};
 use crate::resource::{lookup, Lookup, Resource};
@@ -23,6 +26,16 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
         Resource::File(f) => Some(f.object.internal_date),
         _ => None,
     };
+    // Authorization before lock state: a principal without the right
+    // learns nothing of locks.
+    let needed = match &resource {
+        Resource::File(f) => Some((f.rights, Right::Expunge)),
+        Resource::Collection(c) => Some((c.rights, Right::DeleteFolder)),
+        _ => None,
+    };
+    if let Some((_, right)) = needed.filter(|(rights, right)| !rights.contains(*right)) {
+        return Err(StoreError::PermissionDenied(right).into());
+    }
     check_http(
         request.headers(),
         resource.etag().as_deref(),

@@ -16,7 +16,7 @@ use super::primitives::{
 };
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
-use crate::protocol::command::{Command, Request, SearchReturn, StatusItem, StoreMode};
+use crate::protocol::command::{AclCommand, Command, Request, SearchReturn, StatusItem, StoreMode};
 use crate::protocol::reader::{is_tag_char, tag_of};
 
 /// Parses a whole command. `blobs` are the literals the reader streamed
@@ -104,6 +104,41 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
         )
         .parse(i),
         "STATUS" => status(i),
+        "SETACL" => map(
+            (sp, mailbox, sp, astring, sp, astring),
+            |(_, mailbox, _, identifier, _, rights)| {
+                Command::Acl(AclCommand::Set {
+                    mailbox,
+                    identifier,
+                    rights,
+                })
+            },
+        )
+        .parse(i),
+        "DELETEACL" | "LISTRIGHTS" => {
+            map((sp, mailbox, sp, astring), |(_, mailbox, _, identifier)| {
+                Command::Acl(if name == "DELETEACL" {
+                    AclCommand::Delete {
+                        mailbox,
+                        identifier,
+                    }
+                } else {
+                    AclCommand::ListRights {
+                        mailbox,
+                        identifier,
+                    }
+                })
+            })
+            .parse(i)
+        }
+        "GETACL" | "MYRIGHTS" => map(preceded(sp, mailbox), |mailbox| {
+            Command::Acl(if name == "GETACL" {
+                AclCommand::Get { mailbox }
+            } else {
+                AclCommand::MyRights { mailbox }
+            })
+        })
+        .parse(i),
         "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => selected_command(name, i, depth, false),
         "ENABLE" => map(many1(preceded(sp, atom)), |caps| Command::Enable {
             capabilities: caps.iter().map(|c| c.to_ascii_uppercase()).collect(),

@@ -1,0 +1,104 @@
+//! The access control commands of RFC 4314 section 3: SETACL, DELETEACL,
+//! GETACL, LISTRIGHTS and MYRIGHTS, over store-core's ACL operations, which
+//! every front end's rights checks read.
+
+use std::fmt::Write as _;
+
+use store_core::rights::{Right, Rights};
+use store_core::AclMode;
+
+use super::{folder_of, principal};
+use crate::protocol::command::AclCommand;
+use crate::protocol::response::{self, Completion};
+use crate::session::error::CommandResult;
+use crate::session::Session;
+
+/// Runs one ACL command.
+pub async fn execute(session: &mut Session, command: AclCommand) -> CommandResult {
+    let principal = principal(session)?;
+    let store = session.state.store.clone();
+    match command {
+        AclCommand::Set {
+            mailbox,
+            identifier,
+            rights,
+        } => {
+            let (mode, letters) = match rights.strip_prefix('+') {
+                Some(l) => (AclMode::Add, l),
+                None => match rights.strip_prefix('-') {
+                    Some(l) => (AclMode::Remove, l),
+                    None => (AclMode::Replace, rights.as_str()),
+                },
+            };
+            // RFC 4314 3.1: an unknown right letter is an error.
+            let rights = Rights::parse(letters)
+                .map_err(|c| Completion::bad(format!("Unknown right '{c}' (RFC 4314 2.1)")))?;
+            let folder = folder_of(&mailbox)?;
+            store
+                .set_acl(&principal, &folder, &identifier, rights, mode)
+                .await?;
+            Ok(Completion::ok("SETACL completed"))
+        }
+        AclCommand::Delete {
+            mailbox,
+            identifier,
+        } => {
+            let folder = folder_of(&mailbox)?;
+            store.delete_acl(&principal, &folder, &identifier).await?;
+            Ok(Completion::ok("DELETEACL completed"))
+        }
+        AclCommand::Get { mailbox } => {
+            let folder = folder_of(&mailbox)?;
+            let acl = store.get_acl(&principal, &folder).await?;
+            let mut line = String::from("* ACL ");
+            response::mailbox(&mut line, &mailbox);
+            for (identifier, rights) in acl {
+                line.push(' ');
+                response::astring(&mut line, &identifier);
+                let _ = write!(line, " {rights}");
+            }
+            line.push_str("\r\n");
+            session.out.push_str(&line);
+            Ok(Completion::ok("GETACL completed"))
+        }
+        AclCommand::ListRights {
+            mailbox,
+            identifier,
+        } => {
+            let folder = folder_of(&mailbox)?;
+            // Only an administrator of the mailbox may ask (RFC 4314 3.4).
+            let mine = store.my_rights(&principal, &folder).await?;
+            if !mine.contains(Right::Administer) {
+                return Ok(
+                    Completion::no("Permission denied (right 'a' required)").with_code("NOPERM")
+                );
+            }
+            let owner = folder.owner.as_deref().unwrap_or(&principal.login);
+            let mut line = String::from("* LISTRIGHTS ");
+            response::mailbox(&mut line, &mailbox);
+            line.push(' ');
+            response::astring(&mut line, &identifier);
+            if identifier == owner {
+                // The owner always holds every right.
+                let _ = write!(line, " {}", Rights::all());
+            } else {
+                line.push_str(" \"\"");
+                for right in Right::ALL {
+                    let _ = write!(line, " {}", right.letter());
+                }
+            }
+            line.push_str("\r\n");
+            session.out.push_str(&line);
+            Ok(Completion::ok("LISTRIGHTS completed"))
+        }
+        AclCommand::MyRights { mailbox } => {
+            let folder = folder_of(&mailbox)?;
+            let rights = store.my_rights(&principal, &folder).await?;
+            let mut line = String::from("* MYRIGHTS ");
+            response::mailbox(&mut line, &mailbox);
+            let _ = write!(line, " {rights}\r\n");
+            session.out.push_str(&line);
+            Ok(Completion::ok("MYRIGHTS completed"))
+        }
+    }
+}

@@ -227,6 +227,12 @@ fn a_file_put_over_webdav_is_a_message_over_imap_and_back() {
     );
     assert!(r[0].to_ascii_lowercase().contains("clip.mp4"), "{r:?}");
 
+    // HTTPS offers HTTP/2 by ALPN; the bytes are the same.
+    let https = format!("https://{}/dav/alice/Media/clip.mp4", server.webdavs);
+    let h2 = curl(&["-k", "--http2", "-u", user, "-w", "%{http_version}", &https]);
+    assert_eq!(&h2.stdout[..bytes.len()], &bytes[..]);
+    assert_eq!(&h2.stdout[bytes.len()..], b"2");
+
     // Ranges and conditional GET over WebDAV.
     let part = curl(&[
         "-u",

@@ -58,10 +58,10 @@ pub fn sanitize_content_type(given: Option<&str>) -> String {
     }
 }
 
-/// The header block of a media object named `name` (ends with the empty
-/// line; the file's bytes follow).
-pub fn header(name: &str, content_type: &str, unix_time: i64) -> String {
-    let date = crate::properties::http_date(unix_time).replace(" GMT", " +0000");
+/// The header block of a media object named `name`, dated now (ends with
+/// the empty line; the file's bytes follow).
+pub fn header(name: &str, content_type: &str) -> String {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now()).replace(" GMT", " +0000");
     let ascii_simple = name
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
@@ -107,9 +107,9 @@ mod tests {
 
     #[test]
     fn names_are_encoded_per_rfc2231() {
-        let h = header("res-€.txt", "text/plain", 0);
+        let h = header("res-€.txt", "text/plain");
         assert!(h.contains("filename*=UTF-8''res-%E2%82%AC.txt"), "{h}");
         assert!(h.ends_with("\r\n\r\n"));
-        assert!(header("a b.png", "image/png", 0).contains("filename=\"a b.png\""));
+        assert!(header("a b.png", "image/png").contains("filename=\"a b.png\""));
     }
 }

@@ -72,11 +72,7 @@ impl Resource {
     /// UID and content, a folder's with its HIGHESTMODSEQ.
     pub fn etag(&self) -> Option<String> {
         match self {
-            Resource::File(f) => Some(format!(
-                "\"{}-{}\"",
-                f.object.uid,
-                &f.object.blob.to_hex()[..20]
-            )),
+            Resource::File(f) => Some(file_etag(f.object.uid, &f.object.blob)),
             Resource::Collection(c) => Some(format!(
                 "\"c{}-{}\"",
                 c.record.uid_validity, c.record.highest_modseq
@@ -84,6 +80,12 @@ impl Resource {
             _ => None,
         }
     }
+}
+
+/// The strong entity tag of the object `uid` with content `blob`: an
+/// object's content never changes, and a replaced one gets a new UID.
+pub fn file_etag(uid: store_core::model::Uid, blob: &store_core::blob::BlobId) -> String {
+    format!("\"{uid}-{}\"", &blob.to_hex()[..20])
 }
 
 /// What a path names.

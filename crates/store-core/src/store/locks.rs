@@ -86,7 +86,7 @@ fn granted(timeout: Option<u64>) -> u64 {
         .clamp(1, MAX_LOCK_TIMEOUT)
 }
 
-/// Every live lock; expired ones are deleted when `txn` is given.
+/// Every live (unexpired) lock, with its key.
 fn live_locks<R: Reader + ?Sized>(r: &R) -> Result<Vec<(Vec<u8>, Lock)>> {
     let t = now();
     Ok(r.load_all::<Lock>(&keys::locks())?

@@ -31,7 +31,7 @@ pub struct Placement {
     pub remove_source: bool,
 }
 
-/// The object named `name` among `objects` of one folder: by file name,
+/// The object named `name` in folder `folder`: by file name,
 /// else `{UID}.eml` for an object without one.
 fn lookup<R: Reader + ?Sized>(r: &R, folder: u64, name: &str) -> Result<Option<Object>> {
     if let Some(uid) = r.load::<Uid>(&keys::object_name(folder, name))? {

@@ -100,7 +100,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
         .await?;
     if let Some(collection) = created_in {
         let name = ctx.path.name().unwrap_or_default().to_string();
-        let header = media::header(&name, "application/octet-stream", now());
+        let header = media::header(&name, "application/octet-stream");
         let blob = ctx.store.stage_bytes(header.as_bytes()).await?;
         let object = NewObject {
             kind: Some(ObjectKind::MediaObject),
@@ -124,13 +124,6 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
         r.headers_mut().insert("Lock-Token", v);
     }
     Ok(r)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn require_any(rights: store_core::rights::Rights, any: &[Right]) -> DavResult<()> {

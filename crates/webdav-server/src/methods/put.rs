@@ -14,7 +14,7 @@ use store_core::{NewObject, StoreError};
 use crate::conditions::{check_http, Preconditions};
 use crate::error::{DavError, DavResult};
 use crate::media;
-use crate::resource::{lookup, Collection, Lookup, Resource};
+use crate::resource::{file_etag, lookup, Collection, Lookup, Resource};
 use crate::service::{header_str, status, Body, Ctx};
 
 /// Handles PUT.
@@ -71,7 +71,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
         replaces: existing.as_ref().map(|f| f.object.uid),
         ..NewObject::new(receive(ctx, request.into_body(), &name, &content_type, limit).await?)
     };
-    let blob_hex = object.blob.id.to_hex();
+    let blob = object.blob.id;
     let stored = ctx
         .store
         .store_object(&ctx.principal, &collection.folder, object)
@@ -87,7 +87,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
     } else {
         StatusCode::CREATED
     });
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}-{}\"", stored.uid, &blob_hex[..20])) {
+    if let Ok(v) = HeaderValue::from_str(&file_etag(stored.uid, &blob)) {
         r.headers_mut().insert(header::ETAG, v);
     }
     Ok(r)
@@ -112,12 +112,8 @@ async fn receive(
 ) -> DavResult<store_core::blob::StagedBlob> {
     let io = |e: std::io::Error| DavError::from(StoreError::Io(e));
     let mut writer = ctx.store.blob_writer().await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     writer
-        .write(media::header(name, content_type, now).as_bytes())
+        .write(media::header(name, content_type).as_bytes())
         .await
         .map_err(io)?;
     let mut received = 0u64;

@@ -318,6 +318,30 @@ impl CivilTime {
             second: (secs % 60) as u32,
         }
     }
+
+    /// The Unix seconds of this UTC date and time (H. Hinnant's
+    /// days-from-civil); the inverse of [`CivilTime::from_unix`]. Fields
+    /// out of their range are taken arithmetically (month 13 is January
+    /// of the next year's March-based count), so callers check ranges.
+    pub fn to_unix(&self) -> UnixTime {
+        let (m, d) = (i64::from(self.month), i64::from(self.day));
+        let y = if m <= 2 { self.year - 1 } else { self.year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = if m > 2 { m - 3 } else { m + 9 };
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        days * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+    }
+
+    /// The day of the week, 0 = Sunday.
+    pub fn weekday(&self) -> u32 {
+        (self.to_unix().div_euclid(86_400) + 4).rem_euclid(7) as u32
+    }
 }
 
 /// One change in an account, as the change feed publishes and persists it.
@@ -379,4 +403,19 @@ pub enum ChangeKind {
         /// The folder name.
         name: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CivilTime;
+
+    #[test]
+    fn civil_time_round_trips_and_knows_the_weekday() {
+        for t in [0, 951_782_400, 1_795_000_000, -86_400, 4_107_542_399] {
+            assert_eq!(CivilTime::from_unix(t).to_unix(), t);
+        }
+        // 2000-02-29 was a Tuesday; 1970-01-01 a Thursday.
+        assert_eq!(CivilTime::from_unix(951_782_400).weekday(), 2);
+        assert_eq!(CivilTime::from_unix(0).weekday(), 4);
+    }
 }

@@ -108,6 +108,28 @@ pub struct SipSection {
     pub listen_tls: Vec<SocketAddr>,
     /// Network elements allowed to deposit: addresses or CIDR networks.
     pub trusted_peers: Vec<String>,
+    /// Digest realm for elements outside `trusted_peers`.
+    pub digest_realm: String,
+    /// Elements that may authenticate with digest (none = untrusted
+    /// peers get 403).
+    pub digest: Vec<DigestEntry>,
+    /// Largest message on a stream, in bytes (513 past it).
+    pub max_message_bytes: usize,
+    /// Longest SUBSCRIBE granted, in seconds.
+    pub max_subscription_seconds: u32,
+}
+
+/// `[[sip.digest]]`: one network element's digest credentials, as HA1
+/// values (`H(username:realm:password)`, lowercase hex), never a password.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestEntry {
+    /// The digest username.
+    pub username: String,
+    /// HA1 with SHA-256.
+    pub ha1_sha256: Option<String>,
+    /// HA1 with MD5 (older elements).
+    pub ha1_md5: Option<String>,
 }
 
 /// `[admin]`: the local administration endpoint (`/healthz`, `/metrics`,
@@ -208,6 +230,10 @@ impl Default for SipSection {
             listen_tcp: addrs(&["127.0.0.1:5060"]),
             listen_tls: addrs(&["127.0.0.1:5061"]),
             trusted_peers: vec!["127.0.0.1/32".into(), "::1/128".into()],
+            digest_realm: "cpm-store".into(),
+            digest: Vec::new(),
+            max_message_bytes: 1024 * 1024,
+            max_subscription_seconds: 3600,
         }
     }
 }
@@ -284,6 +310,21 @@ impl Config {
         if config.imap.idle_keepalive_seconds == 0 {
             return Err("[imap] idle_keepalive_seconds must be positive".into());
         }
+        for d in &config.sip.digest {
+            let hex_of = |v: &Option<String>, len: usize| {
+                v.as_ref()
+                    .is_none_or(|h| h.len() == len && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            };
+            if !hex_of(&d.ha1_sha256, 64) || !hex_of(&d.ha1_md5, 32) {
+                return Err(format!(
+                    "[[sip.digest]] {:?}: ha1_sha256 is 64 hex digits, ha1_md5 32",
+                    d.username
+                ));
+            }
+        }
+        if config.sip.max_subscription_seconds < 60 {
+            return Err("[sip] max_subscription_seconds must be at least 60".into());
+        }
         for peer in &config.sip.trusted_peers {
             if !is_address_or_network(peer) {
                 return Err(format!(
@@ -298,15 +339,7 @@ impl Config {
 /// Whether `s` is an IP address or a CIDR network (`10.0.0.0/8`,
 /// `2001:db8::/32`), with a prefix length that fits its family.
 fn is_address_or_network(s: &str) -> bool {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s, None),
-    };
-    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
-        return false;
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max))
+    s.parse::<ipnet::IpNet>().is_ok() || s.parse::<std::net::IpAddr>().is_ok()
 }
 
 #[cfg(test)]
@@ -321,8 +354,7 @@ mod tests {
         assert_eq!(c.store.data_dir, d.store.data_dir);
         assert_eq!(format!("{:?}", c.imap), format!("{:?}", d.imap));
         assert_eq!(format!("{:?}", c.webdav), format!("{:?}", d.webdav));
-        assert_eq!(c.sip.listen_udp, d.sip.listen_udp);
-        assert_eq!(c.sip.listen_tls, d.sip.listen_tls);
+        assert_eq!(format!("{:?}", c.sip), format!("{:?}", d.sip));
         assert_eq!(c.admin.listen, d.admin.listen);
         assert_eq!(
             c.server.shutdown_grace_seconds,

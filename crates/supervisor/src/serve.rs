@@ -98,8 +98,33 @@ pub async fn run(config: Config) -> Result<()> {
         let (webdav, rx, t) = (webdav.clone(), shutdown_rx.clone(), tasks.clone());
         tasks.spawn(async move { webdav.serve(listener, implicit_tls, rx, t).await });
     }
-    // The SIP front end joins here as its crate lands (issue 5); its
-    // settings are already validated above.
+    let sip = sip_ua::SipUa::new(
+        store.clone(),
+        sip_config(&config),
+        Some(tls.clone()),
+        shutdown_rx.clone(),
+        tasks.clone(),
+    );
+    for addr in &config.sip.listen_udp {
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (setting [sip] listen_udp)"))?;
+        tracing::info!(%addr, "SIP listening (UDP)");
+        let sip = sip.clone();
+        tasks.spawn(async move { sip.serve_udp(socket).await });
+    }
+    let mut sip_listeners = Vec::new();
+    for addr in &config.sip.listen_tcp {
+        sip_listeners.push((*addr, false, bind(*addr, "[sip] listen_tcp").await?));
+    }
+    for addr in &config.sip.listen_tls {
+        sip_listeners.push((*addr, true, bind(*addr, "[sip] listen_tls").await?));
+    }
+    for (addr, tls, listener) in sip_listeners {
+        tracing::info!(%addr, tls, "SIP listening");
+        let sip = sip.clone();
+        tasks.spawn(async move { sip.serve_stream(listener, tls).await });
+    }
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");
 
     wait_for_signal().await?;
@@ -137,6 +162,36 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
             CleartextAuth::Always => imap_server::CleartextPolicy::Always,
         },
         ..imap_server::ImapConfig::default()
+    }
+}
+
+/// The SIP user agent's settings from `[sip]` (trusted_peers were
+/// validated when the file was read).
+fn sip_config(config: &Config) -> sip_ua::SipConfig {
+    let c = &config.sip;
+    sip_ua::SipConfig {
+        trusted_peers: c
+            .trusted_peers
+            .iter()
+            .filter_map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .ok()
+            })
+            .collect(),
+        digest_credentials: c
+            .digest
+            .iter()
+            .map(|d| sip_ua::DigestCredential {
+                username: d.username.clone(),
+                ha1_sha256: d.ha1_sha256.clone(),
+                ha1_md5: d.ha1_md5.clone(),
+            })
+            .collect(),
+        realm: c.digest_realm.clone(),
+        max_message_bytes: c.max_message_bytes,
+        max_subscription_seconds: c.max_subscription_seconds,
+        ..sip_ua::SipConfig::default()
     }
 }
 

@@ -52,6 +52,111 @@ pub struct Reference {
     pub access: ReferenceAccess,
 }
 
+impl ReferenceAccess {
+    /// The RFC 4467 access identifier (`anonymous`, `authuser`,
+    /// `user+login`, `submit+login`).
+    pub fn identifier(&self) -> String {
+        match self {
+            ReferenceAccess::Anonymous => "anonymous".into(),
+            ReferenceAccess::AuthenticatedUser => "authuser".into(),
+            ReferenceAccess::User(l) => format!("user+{l}"),
+            ReferenceAccess::Submit(l) => format!("submit+{l}"),
+        }
+    }
+}
+
+/// The value of the `;name=value` parameter of an IMAP URL (RFC 5092),
+/// name case-insensitive.
+fn url_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    url.split(['/', ';']).find_map(|part| {
+        let (n, v) = part.split_once('=')?;
+        n.eq_ignore_ascii_case(name).then_some(v)
+    })
+}
+
+impl Reference {
+    /// The reference as an RFC 4467 URLAUTH-authorized IMAP URL (RFC 5092
+    /// 6, INTERNAL mechanism): `imap://{login}@{host}/{folder};UIDVALIDITY=
+    /// {v}/;UID={uid}[/;SECTION={s}][;EXPIRE=...];URLAUTH={access}:internal:
+    /// {token}`. `folder` is the folder's IMAP name, percent-encoded by the
+    /// caller where RFC 5092 asks.
+    pub fn url(&self, host: &str, login: &str, folder: &str) -> String {
+        let mut url = format!(
+            "imap://{login}@{host}/{folder};UIDVALIDITY={}/;UID={}",
+            self.uid_validity, self.uid
+        );
+        if let Some(s) = &self.section {
+            url.push_str(&format!("/;SECTION={s}"));
+        }
+        if let Some(e) = self.expires {
+            let c = crate::model::CivilTime::from_unix(e);
+            url.push_str(&format!(
+                ";EXPIRE={:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                c.year, c.month, c.day, c.hour, c.minute, c.second
+            ));
+        }
+        url.push_str(&format!(
+            ";URLAUTH={}:internal:{}",
+            self.access.identifier(),
+            self.token
+        ));
+        url
+    }
+
+    /// The token of a URLAUTH URL: the last field of its `URLAUTH`
+    /// parameter (`access:mechanism:token`, RFC 4467 3), if any.
+    pub fn token_in_url(url: &str) -> Option<&str> {
+        let auth = url_param(url, "urlauth")?;
+        let mut fields = auth.splitn(3, ':');
+        let (_access, mechanism, token) = (fields.next()?, fields.next()?, fields.next()?);
+        mechanism
+            .eq_ignore_ascii_case("internal")
+            .then_some(token)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Whether `url` names this reference's object: its UID, and its
+    /// UIDVALIDITY when the URL gives one (a token moved onto another
+    /// URL is refused, as RFC 4467's URL-bound token would be).
+    pub fn is_named_by(&self, url: &str) -> bool {
+        let uid_ok = url_param(url, "uid").and_then(|u| u.parse::<Uid>().ok()) == Some(self.uid);
+        let validity_ok = match url_param(url, "uidvalidity") {
+            Some(v) => v.parse::<u32>().ok() == Some(self.uid_validity),
+            None => true,
+        };
+        uid_ok && validity_ok
+    }
+
+    /// The bytes of the object the reference names, as IMAP FETCH
+    /// `BODY[section]` returns them (RFC 3501 6.4.5), and their media
+    /// type: the whole object (`message/rfc822`), a numbered part's body
+    /// (its own type), or `HEADER` / `TEXT` of the object. `None` for a
+    /// section the object does not have or a form not supported here.
+    pub fn content_range(
+        &self,
+        summary: &MessageSummary,
+        size: u64,
+    ) -> Option<(std::ops::Range<u64>, String)> {
+        let root = &summary.body;
+        let Some(section) = self.section.as_deref() else {
+            return Some((0..size, "message/rfc822".into()));
+        };
+        match section.to_ascii_uppercase().as_str() {
+            "HEADER" => return Some((0..root.body_start.min(size), "text/plain".into())),
+            "TEXT" => return Some((root.body_start.min(size)..size, "text/plain".into())),
+            _ => {}
+        }
+        let numbers: Vec<u32> = section
+            .split('.')
+            .map(|n| n.parse().ok().filter(|n| *n > 0))
+            .collect::<Option<_>>()?;
+        let part = super::preview::find_part(root, &numbers)?;
+        let end = part.end.min(size);
+        let media = format!("{}/{}", part.media_type, part.media_subtype);
+        Some((part.body_start.min(end)..end, media))
+    }
+}
+
 /// Removes the references into a folder (folder removal, RESETKEY).
 pub(crate) fn purge_folder_references(txn: &mut Txn<'_>, folder: FolderId) -> Result<()> {
     for (k, r) in txn.load_all::<Reference>(&keys::references())? {

@@ -1,0 +1,291 @@
+//! Who may use the store over SIP (seed 000, CPM-STO2; ARCHITECTURE.md,
+//! "authenticate"): network elements listed in `[sip] trusted_peers`, and
+//! those that answer a digest challenge (RFC 3261 22.4 with RFC 7616's
+//! algorithms as RFC 8760 brings them to SIP: SHA-256 first, MD5 for
+//! older peers). Nonces are stateless, `timestamp.HMAC(key, timestamp)`,
+//! and expire after `nonce_lifetime`; responses are compared in constant
+//! time. Nonce counts are not tracked, so a captured Authorization can be
+//! replayed within a nonce's lifetime; TLS keeps it from being captured.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::transport::Peer;
+use crate::wire::{split_commas, Request, Response};
+use crate::SipUa;
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A peer of `trusted_peers`.
+    TrustedPeer,
+    /// A network element authenticated by digest, by username.
+    Digest(String),
+}
+
+/// The key nonces are made and checked with (random per process: a
+/// restart makes outstanding nonces stale, and peers retry).
+pub struct NonceKey([u8; 32]);
+
+impl NonceKey {
+    /// A fresh random key.
+    pub fn new() -> NonceKey {
+        NonceKey(rand::random())
+    }
+
+    fn mac(&self, timestamp: &str) -> String {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!());
+        mac.update(timestamp.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A nonce issued now.
+    pub fn issue(&self) -> String {
+        let ts = format!("{:x}", unix_now());
+        format!("{ts}.{}", self.mac(&ts))
+    }
+
+    /// Whether `nonce` is ours, and if so whether it is still fresh.
+    fn check(&self, nonce: &str, lifetime_seconds: u64) -> NonceState {
+        let Some((ts, mac)) = nonce.split_once('.') else {
+            return NonceState::Forged;
+        };
+        if !bool::from(self.mac(ts).as_bytes().ct_eq(mac.as_bytes())) {
+            return NonceState::Forged;
+        }
+        match u64::from_str_radix(ts, 16) {
+            Ok(t) if unix_now().saturating_sub(t) <= lifetime_seconds => NonceState::Fresh,
+            Ok(_) => NonceState::Stale,
+            Err(_) => NonceState::Forged,
+        }
+    }
+}
+
+impl Default for NonceKey {
+    fn default() -> Self {
+        NonceKey::new()
+    }
+}
+
+enum NonceState {
+    Fresh,
+    Stale,
+    Forged,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A digest algorithm (RFC 7616 3.3 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `SHA-256`
+    Sha256,
+    /// `MD5`
+    Md5,
+}
+
+impl Algorithm {
+    fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "SHA-256",
+            Algorithm::Md5 => "MD5",
+        }
+    }
+
+    fn hash(self, data: &str) -> String {
+        match self {
+            Algorithm::Sha256 => hex::encode(Sha256::digest(data.as_bytes())),
+            Algorithm::Md5 => hex::encode(Md5::digest(data.as_bytes())),
+        }
+    }
+
+    /// `H(username ":" realm ":" password)`: the HA1 the configuration
+    /// holds.
+    pub fn ha1(self, username: &str, realm: &str, password: &str) -> String {
+        self.hash(&format!("{username}:{realm}:{password}"))
+    }
+}
+
+/// The expected `response` of a digest Authorization (RFC 7616 3.4.1;
+/// RFC 2069 form without `qop`).
+#[allow(clippy::too_many_arguments)]
+pub fn digest_response(
+    algorithm: Algorithm,
+    ha1: &str,
+    nonce: &str,
+    nc: &str,
+    cnonce: &str,
+    qop: Option<&str>,
+    method: &str,
+    uri: &str,
+) -> String {
+    let ha2 = algorithm.hash(&format!("{method}:{uri}"));
+    match qop {
+        Some(q) => algorithm.hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:{q}:{ha2}")),
+        None => algorithm.hash(&format!("{ha1}:{nonce}:{ha2}")),
+    }
+}
+
+/// The `name=value` parameters of a `Digest` credentials header.
+fn digest_params(value: &str) -> Option<Vec<(String, String)>> {
+    let (scheme, rest) = value.trim().split_once(char::is_whitespace)?;
+    if !scheme.eq_ignore_ascii_case("Digest") {
+        return None;
+    }
+    Some(
+        split_commas(rest)
+            .into_iter()
+            .filter_map(|p| {
+                let (n, v) = p.split_once('=')?;
+                Some((
+                    n.trim().to_ascii_lowercase(),
+                    v.trim().trim_matches('"').to_string(),
+                ))
+            })
+            .collect(),
+    )
+}
+
+impl SipUa {
+    /// Decides whether `request` from `peer` may use the store. The error
+    /// is the response to send: 401 with challenges when digest is
+    /// configured (stale ones flagged, RFC 7616 3.3), else 403.
+    pub fn authorize(&self, request: &Request, peer: &Peer) -> Result<Caller, Box<Response>> {
+        let config = self.config();
+        let ip = peer.addr.ip().to_canonical();
+        if config.trusted_peers.iter().any(|n| n.contains(&ip)) {
+            return Ok(Caller::TrustedPeer);
+        }
+        if config.digest_credentials.is_empty() {
+            return Err(Box::new(Response::to_request(request, 403)));
+        }
+        let mut stale = false;
+        for value in request.headers.all("Authorization") {
+            let Some(params) = digest_params(value) else {
+                continue;
+            };
+            let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+            if get("realm") != Some(config.realm.as_str()) {
+                continue;
+            }
+            let algorithm = match get("algorithm").map(str::to_ascii_uppercase).as_deref() {
+                None | Some("MD5") => Algorithm::Md5,
+                Some("SHA-256") => Algorithm::Sha256,
+                Some(_) => continue,
+            };
+            let (Some(username), Some(nonce), Some(uri), Some(given)) =
+                (get("username"), get("nonce"), get("uri"), get("response"))
+            else {
+                continue;
+            };
+            let Some(credential) = config
+                .digest_credentials
+                .iter()
+                .find(|c| c.username == username)
+            else {
+                continue;
+            };
+            let ha1 = match algorithm {
+                Algorithm::Sha256 => credential.ha1_sha256.as_deref(),
+                Algorithm::Md5 => credential.ha1_md5.as_deref(),
+            };
+            let Some(ha1) = ha1 else {
+                continue;
+            };
+            let qop = get("qop");
+            if qop.is_some_and(|q| q != "auth") {
+                continue;
+            }
+            let expected = digest_response(
+                algorithm,
+                &ha1.to_ascii_lowercase(),
+                nonce,
+                get("nc").unwrap_or_default(),
+                get("cnonce").unwrap_or_default(),
+                qop,
+                &request.method,
+                uri,
+            );
+            if !bool::from(
+                expected
+                    .as_bytes()
+                    .ct_eq(given.to_ascii_lowercase().as_bytes()),
+            ) {
+                continue;
+            }
+            match self.nonces().check(nonce, config.nonce_lifetime.as_secs()) {
+                NonceState::Fresh => return Ok(Caller::Digest(username.to_string())),
+                NonceState::Stale => stale = true,
+                NonceState::Forged => {}
+            }
+        }
+        let mut challenge = Response::to_request(request, 401);
+        for algorithm in [Algorithm::Sha256, Algorithm::Md5] {
+            challenge = challenge.with(
+                "WWW-Authenticate",
+                format!(
+                    "Digest realm=\"{}\", nonce=\"{}\", algorithm={}, qop=\"auth\"{}",
+                    config.realm,
+                    self.nonces().issue(),
+                    algorithm.name(),
+                    if stale { ", stale=true" } else { "" }
+                ),
+            );
+        }
+        Err(Box::new(challenge))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7616 section 3.9.1, both algorithms.
+    #[test]
+    fn digest_responses_match_rfc_7616() {
+        let (user, realm, pass) = ("Mufasa", "http-auth@example.org", "Circle of Life");
+        let nonce = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
+        let cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+        let run = |a: Algorithm| {
+            digest_response(
+                a,
+                &a.ha1(user, realm, pass),
+                nonce,
+                "00000001",
+                cnonce,
+                Some("auth"),
+                "GET",
+                "/dir/index.html",
+            )
+        };
+        assert_eq!(
+            run(Algorithm::Sha256),
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
+        assert_eq!(run(Algorithm::Md5), "8ca523f5e9506fed4657c9700eebdbec");
+    }
+
+    #[test]
+    fn nonces_expire_and_cannot_be_forged() {
+        let key = NonceKey::new();
+        let n = key.issue();
+        assert!(matches!(key.check(&n, 60), NonceState::Fresh));
+        let old = format!("{:x}", unix_now() - 120);
+        let stale = format!("{old}.{}", key.mac(&old));
+        assert!(matches!(key.check(&stale, 60), NonceState::Stale));
+        assert!(matches!(
+            key.check(&format!("{old}.00"), 60),
+            NonceState::Forged
+        ));
+        assert!(matches!(NonceKey::new().check(&n, 60), NonceState::Forged));
+    }
+}

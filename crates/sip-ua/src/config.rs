@@ -1,0 +1,76 @@
+//! Settings of the SIP user agent (the `[sip]` section of the
+//! configuration file).
+
+use std::time::Duration;
+
+/// Credentials of a network element that authenticates with SIP digest
+/// (RFC 3261 22.4, RFC 8760). Only HA1 values are kept, never a password:
+/// `H(username ":" realm ":" password)` in lowercase hex, for SHA-256
+/// and/or MD5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestCredential {
+    /// The digest username.
+    pub username: String,
+    /// HA1 with SHA-256 (64 hex digits), if this element may use it.
+    pub ha1_sha256: Option<String>,
+    /// HA1 with MD5 (32 hex digits), for older elements.
+    pub ha1_md5: Option<String>,
+}
+
+/// The user agent's settings.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    /// Addresses and networks of the elements trusted to deposit,
+    /// fetch and subscribe without authenticating.
+    pub trusted_peers: Vec<ipnet::IpNet>,
+    /// Elements that may authenticate with digest; empty = digest off,
+    /// and untrusted peers get 403 instead of a 401 challenge.
+    pub digest_credentials: Vec<DigestCredential>,
+    /// The digest realm.
+    pub realm: String,
+    /// How long a digest nonce is accepted after it was issued.
+    pub nonce_lifetime: Duration,
+    /// Largest message accepted on a stream, in bytes (513 past it). A
+    /// datagram is bounded by UDP itself (65,507 bytes of payload).
+    pub max_message_bytes: usize,
+    /// Longest subscription granted (RFC 6665 `Expires`), in seconds.
+    pub max_subscription_seconds: u32,
+    /// Shortest subscription accepted (423 below it), in seconds.
+    pub min_subscription_seconds: u32,
+    /// Most live subscriptions at once (503 past it).
+    pub max_subscriptions: usize,
+    /// Most server transactions remembered at once (503 past it).
+    pub max_transactions: usize,
+    /// RFC 3261 timer T1 (round-trip estimate), normally 500 ms.
+    pub t1: Duration,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            trusted_peers: Vec::new(),
+            digest_credentials: Vec::new(),
+            realm: "cpm-store".into(),
+            nonce_lifetime: Duration::from_secs(300),
+            max_message_bytes: 1024 * 1024,
+            max_subscription_seconds: 3600,
+            min_subscription_seconds: 60,
+            max_subscriptions: 10_000,
+            max_transactions: 100_000,
+            t1: Duration::from_millis(500),
+        }
+    }
+}
+
+impl SipConfig {
+    /// RFC 3261 timer T2 (the retransmit interval cap for non-INVITE
+    /// requests), 4 s, or 8 T1 when T1 is set lower.
+    pub fn t2(&self) -> Duration {
+        (self.t1 * 8).min(Duration::from_secs(4))
+    }
+
+    /// 64 T1: Timer F and Timer J (RFC 3261 17.1.2.2, 17.2.2).
+    pub fn transaction_timeout(&self) -> Duration {
+        self.t1 * 64
+    }
+}

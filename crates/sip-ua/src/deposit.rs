@@ -1,0 +1,373 @@
+//! Deposit (seed 000, CPM-STO2 "object store"): a MESSAGE from the
+//! Conversation Server or Participating Function becomes a stored object.
+//!
+//! The object is an RFC 5322 message whose body is the MESSAGE body
+//! unchanged (a `message/cpim` CPM message, or a `multipart/related`
+//! session or file transfer history) and whose header carries what IMAP
+//! clients search and show: From, To, Date (from the CPIM DateTime),
+//! Subject, Conversation-ID, Contribution-ID, InReplyTo-Contribution-ID,
+//! IMDN-Message-ID and Message-Direction.
+//!
+//! The folder follows the CPM conversation rules: the conversation history
+//! folder named by `Conversation-ID`, and for a session history the session
+//! history folder named by `Contribution-ID` inside it (README, "SIP").
+//! A message without Conversation-ID (a legacy pager message) goes to
+//! INBOX.
+
+use store_core::model::{CivilTime, ObjectKind, UnixTime};
+
+use crate::uri::{uri_of, SipUri};
+use crate::wire::{param, Request};
+
+/// What a MESSAGE deposits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposit {
+    /// The folder, created on first use.
+    pub folder: String,
+    /// The object's kind.
+    pub kind: ObjectKind,
+    /// The object: header block and the MESSAGE body.
+    pub content: Vec<u8>,
+    /// Its INTERNALDATE: the CPIM DateTime, else the SIP Date, else now.
+    pub date: UnixTime,
+}
+
+/// Why a MESSAGE body cannot be deposited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DepositError {
+    /// Not a body the store keeps (415).
+    #[error("unsupported body type {0}")]
+    UnsupportedType(String),
+    /// A malformed CPIM body or header (400).
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// The media type and parameters of a Content-Type value, the type
+/// lowercased.
+pub fn media_type(content_type: &str) -> (String, Vec<(String, String)>) {
+    let mut parts = content_type.split(';');
+    let ty = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let params = parts
+        .filter_map(|p| p.split_once('='))
+        .map(|(n, v)| {
+            (
+                n.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            )
+        })
+        .collect();
+    (ty, params)
+}
+
+/// The CPIM message headers (RFC 3862 3.3) of a `message/cpim` body,
+/// namespaced names resolved: `imdn.Message-ID` under
+/// `NS: imdn <urn:ietf:params:imdn>` becomes `urn:ietf:params:imdn#Message-ID`.
+fn cpim_headers(body: &[u8]) -> Result<Vec<(String, String)>, DepositError> {
+    let end = body
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| DepositError::Malformed("CPIM headers without an end".into()))?;
+    let text = std::str::from_utf8(&body[..end])
+        .map_err(|_| DepositError::Malformed("CPIM headers are not UTF-8".into()))?;
+    let mut namespaces: Vec<(String, String)> = Vec::new();
+    let mut raw = Vec::new();
+    for line in text.split("\r\n") {
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| DepositError::Malformed("CPIM header line without a colon".into()))?;
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("NS") {
+            let (prefix, urn) = value.split_once('<').unwrap_or(("", value));
+            namespaces.push((
+                prefix.trim().to_string(),
+                urn.trim_end_matches('>').trim().to_string(),
+            ));
+        } else {
+            raw.push((name.to_string(), value.to_string()));
+        }
+    }
+    Ok(raw
+        .into_iter()
+        .map(|(name, value)| match name.split_once('.') {
+            Some((prefix, local)) => match namespaces.iter().find(|(p, _)| p == prefix) {
+                Some((_, urn)) => (format!("{urn}#{local}"), value),
+                None => (name, value),
+            },
+            None => (name, value),
+        })
+        .collect())
+}
+
+/// Reads an RFC 3339 date-time (`2026-11-21T10:00:00.123+01:00`), as CPIM
+/// DateTime carries (RFC 3862 5.6), to Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Option<UnixTime> {
+    let s = s.trim();
+    let (date, time) = s.split_once(['T', 't'])?;
+    let d: Vec<&str> = date.split('-').collect();
+    let [year, month, day] = d[..] else {
+        return None;
+    };
+    let offset_at = time.rfind(['Z', 'z', '+', '-'])?;
+    let (clock, zone) = time.split_at(offset_at);
+    let clock = clock.split('.').next()?;
+    let c: Vec<&str> = clock.split(':').collect();
+    let [hour, minute, second] = c[..] else {
+        return None;
+    };
+    let num = |v: &str, max: u32| v.parse::<u32>().ok().filter(|n| *n <= max);
+    let civil = CivilTime {
+        year: year.parse().ok()?,
+        month: num(month, 12).filter(|m| *m >= 1)?,
+        day: num(day, 31).filter(|d| *d >= 1)?,
+        hour: num(hour, 23)?,
+        minute: num(minute, 59)?,
+        second: num(second, 60)?.min(59),
+    };
+    let offset = match zone {
+        "Z" | "z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (h, m) = z[1..].split_once(':')?;
+            sign * (i64::from(num(h, 23)?) * 3600 + i64::from(num(m, 59)?) * 60)
+        }
+    };
+    Some(civil.to_unix() - offset)
+}
+
+/// An RFC 5322 date (`Sat, 21 Nov 2026 10:00:00 +0000`).
+pub fn rfc5322_date(t: UnixTime) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = CivilTime::from_unix(t);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        DAYS[c.weekday() as usize],
+        c.day,
+        MONTHS[(c.month as usize).saturating_sub(1) % 12],
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
+    )
+}
+
+/// A header value safe to write into the stored header block: no CR or
+/// LF (a hostile peer could otherwise add header fields), at most 998
+/// bytes (RFC 5322 2.1.1).
+fn header_safe(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(900)
+        .collect()
+}
+
+/// Builds the deposit of a MESSAGE for the served user `served` (an
+/// account address), received at `now`.
+pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, DepositError> {
+    let h = &request.headers;
+    let content_type = h.get("Content-Type").unwrap_or("text/plain");
+    let (ty, params) = media_type(content_type);
+    let kind = match ty.as_str() {
+        "message/cpim" => ObjectKind::CpmMessage,
+        "multipart/related" => {
+            let inner = params
+                .iter()
+                .find(|(n, _)| n == "type")
+                .map(|(_, v)| v.to_ascii_lowercase());
+            match inner.as_deref() {
+                Some("application/x-cpm-session") => ObjectKind::SessionHistory,
+                Some("application/x-cpm-file-transfer") => ObjectKind::FileTransferHistory,
+                _ => return Err(DepositError::UnsupportedType(content_type.to_string())),
+            }
+        }
+        _ => return Err(DepositError::UnsupportedType(ty)),
+    };
+    let cpim = if kind == ObjectKind::CpmMessage {
+        cpim_headers(&request.body)?
+    } else {
+        Vec::new()
+    };
+    let cpim_get = |n: &str| {
+        cpim.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.as_str())
+    };
+    let from = cpim_get("From").or(h.get("From")).unwrap_or_default();
+    let to = cpim_get("To").or(h.get("To")).unwrap_or_default();
+    let date = cpim_get("DateTime")
+        .and_then(parse_rfc3339)
+        .or_else(|| h.get("Date").and_then(parse_http_date))
+        .unwrap_or(now);
+    let imdn_id = cpim_get("urn:ietf:params:imdn#Message-ID").or(h.get("IMDN-Message-ID"));
+    let direction = match h.get("Message-Direction") {
+        Some(d) => d.to_string(),
+        None => direction(h.get("P-Served-User"), from, served).to_string(),
+    };
+
+    let conversation = h.get("Conversation-ID").filter(|v| !v.is_empty());
+    let contribution = h.get("Contribution-ID").filter(|v| !v.is_empty());
+    let folder = match (conversation, contribution, &kind) {
+        (Some(conv), Some(contr), ObjectKind::SessionHistory) => format!("{conv}/{contr}"),
+        (Some(conv), _, _) => conv.to_string(),
+        (None, _, _) => "INBOX".to_string(),
+    };
+
+    let mut head = String::new();
+    let mut field = |name: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            head.push_str(&format!("{name}: {}\r\n", header_safe(v)));
+        }
+    };
+    field("From", Some(&address_only(from)));
+    field("To", Some(&address_only(to)));
+    field("Date", Some(&rfc5322_date(date)));
+    field("Subject", cpim_get("Subject"));
+    field("Conversation-ID", conversation);
+    field("Contribution-ID", contribution);
+    field(
+        "InReplyTo-Contribution-ID",
+        h.get("InReplyTo-Contribution-ID"),
+    );
+    field("IMDN-Message-ID", imdn_id);
+    field("Message-Direction", Some(&direction));
+    field("MIME-Version", Some("1.0"));
+    field("Content-Type", Some(content_type));
+    head.push_str("\r\n");
+    let mut content = head.into_bytes();
+    content.extend_from_slice(&request.body);
+    Ok(Deposit {
+        folder,
+        kind,
+        content,
+        date,
+    })
+}
+
+/// `received` or `sent` for the served user (CPM Message-Direction): by
+/// the P-Served-User session case (RFC 5502 `sescase=orig` is the
+/// originating side), else by whether the served user is the sender.
+fn direction(served_user: Option<&str>, from: &str, served: &str) -> &'static str {
+    match served_user.and_then(|v| param(v, "sescase")).as_deref() {
+        Some("orig") => "sent",
+        Some("term") => "received",
+        _ => match SipUri::parse(uri_of(from)) {
+            Ok(u) if u.address() == served => "sent",
+            _ => "received",
+        },
+    }
+}
+
+/// A name-addr reduced to `Display <uri>` (header parameters such as the
+/// tag dropped).
+fn address_only(value: &str) -> String {
+    let uri = uri_of(value);
+    match value.find('<') {
+        Some(i) if !value[..i].trim().is_empty() => format!("{} <{uri}>", value[..i].trim()),
+        _ => format!("<{uri}>"),
+    }
+}
+
+/// An RFC 3261 `Date` (RFC 1123 form: `Sat, 13 Nov 2010 23:29:00 GMT`).
+fn parse_http_date(value: &str) -> Option<UnixTime> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    let t: Vec<&str> = time.split(':').collect();
+    let [hh, mm, ss] = t[..] else {
+        return None;
+    };
+    let civil = CivilTime {
+        year: year.parse().ok()?,
+        month: MONTHS.iter().position(|m| *m == month)? as u32 + 1,
+        day: day.parse().ok().filter(|d| (1..=31).contains(d))?,
+        hour: hh.parse().ok().filter(|h| *h < 24)?,
+        minute: mm.parse().ok().filter(|m| *m < 60)?,
+        second: ss.parse().ok().filter(|s| *s < 61)?,
+    };
+    Some(civil.to_unix())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{parse_message, Message};
+
+    fn message(extra: &str, content_type: &str, body: &str) -> Request {
+        let raw = format!(
+            "MESSAGE sip:store@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: \"Bob\" <sip:bob@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\n\
+             Call-ID: c\r\nCSeq: 1 MESSAGE\r\n{extra}Content-Type: {content_type}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        match parse_message(bytes::Bytes::from(raw)) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const CPIM: &str = "From: <sip:bob@example.com>\r\nTo: <sip:alice@example.com>\r\n\
+        DateTime: 2026-11-21T10:00:00.000+01:00\r\nNS: i <urn:ietf:params:imdn>\r\n\
+        i.Message-ID: Msg-7\r\nSubject: hello\r\n\r\n\
+        Content-Type: text/plain\r\n\r\nHi Alice";
+
+    #[test]
+    fn a_cpim_message_goes_to_its_conversation_folder_with_its_headers() {
+        let r = message(
+            "Conversation-ID: conv-1\r\nContribution-ID: c-1\r\n",
+            "message/cpim",
+            CPIM,
+        );
+        let d = build(&r, "sip:alice@example.com", 0).unwrap();
+        assert_eq!(d.folder, "conv-1");
+        assert_eq!(d.kind, ObjectKind::CpmMessage);
+        assert_eq!(d.date, 1_795_251_600);
+        let text = String::from_utf8(d.content).unwrap();
+        assert!(text.starts_with("From: <sip:bob@example.com>\r\nTo: <sip:alice@example.com>\r\n"));
+        assert!(text.contains("\r\nDate: Sat, 21 Nov 2026 09:00:00 +0000\r\n"));
+        assert!(text.contains("\r\nIMDN-Message-ID: Msg-7\r\n"));
+        assert!(text.contains("\r\nMessage-Direction: received\r\n"));
+        assert!(text.contains("\r\nSubject: hello\r\n"));
+        assert!(text.ends_with(&format!("Content-Type: message/cpim\r\n\r\n{CPIM}")));
+    }
+
+    #[test]
+    fn a_session_history_goes_to_its_session_folder() {
+        let r = message(
+            "Conversation-ID: conv-1\r\nContribution-ID: sess-9\r\n",
+            "multipart/related; type=\"Application/X-CPM-Session\"; boundary=b",
+            "--b\r\n\r\nx\r\n--b--\r\n",
+        );
+        let d = build(&r, "sip:bob@example.com", 0).unwrap();
+        assert_eq!(d.folder, "conv-1/sess-9");
+        assert_eq!(d.kind, ObjectKind::SessionHistory);
+        assert!(String::from_utf8(d.content)
+            .unwrap()
+            .contains("Message-Direction: sent\r\n"));
+        let r = message("", "text/plain", "hi");
+        assert!(matches!(
+            build(&r, "sip:alice@example.com", 0),
+            Err(DepositError::UnsupportedType(_))
+        ));
+    }
+
+    #[test]
+    fn dates_are_read_and_written() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_rfc3339("1970-13-01T00:00:00Z"), None);
+        assert_eq!(rfc5322_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            parse_http_date("Sat, 13 Nov 2010 23:29:00 GMT"),
+            Some(1_289_690_940)
+        );
+    }
+}

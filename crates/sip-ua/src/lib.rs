@@ -1,0 +1,197 @@
+//! A SIP user agent for CPM-STO2 (seed 000): the CPM Conversation Server
+//! and Participating Function deposit objects by MESSAGE, fetch them by
+//! reference, and follow an account's changes by SUBSCRIBE/NOTIFY.
+//!
+//! Layering: [`listener`] runs the UDP sockets and the TCP/TLS
+//! connections; [`wire`] is the message syntax (framing, parsing,
+//! validation, rendering: what rsip 0.4 leaves out); [`transaction`] holds
+//! the RFC 3261 section 17 non-INVITE transactions; [`SipUa::handle`]
+//! passes a request through them to its method handler in [`methods`], one
+//! file per method. [`auth`] decides who may use the store (trusted
+//! networks and digest), [`deposit`] turns a MESSAGE into a stored object.
+//!
+
+pub mod auth;
+pub mod config;
+pub mod deposit;
+pub mod listener;
+pub mod methods;
+pub mod transaction;
+pub mod transport;
+pub mod uri;
+pub mod wire;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use store_core::Store;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+pub use config::{DigestCredential, SipConfig};
+use transaction::{Begin, ClientTransactions, ServerTransactions, TransactionKey};
+use transport::{Peer, Transports};
+use wire::{parse_message, Message, Request, Response};
+
+/// The user agent: the store, its settings, its transactions, transports
+/// and subscriptions. Cheap to clone.
+#[derive(Clone)]
+pub struct SipUa {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: SipConfig,
+    server_transactions: ServerTransactions,
+    client_transactions: ClientTransactions,
+    transports: Transports,
+    nonces: auth::NonceKey,
+    shutdown: watch::Receiver<bool>,
+    tasks: TaskTracker,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl SipUa {
+    /// A user agent over `store`; `tls` serves the TLS listeners. Its
+    /// listeners and tasks stop when `shutdown` turns true; `tasks`
+    /// tracks every task it spawns, for a graceful stop.
+    pub fn new(
+        store: Store,
+        config: SipConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        shutdown: watch::Receiver<bool>,
+        tasks: TaskTracker,
+    ) -> SipUa {
+        SipUa {
+            inner: Arc::new(Inner {
+                server_transactions: ServerTransactions::new(config.max_transactions),
+                client_transactions: ClientTransactions::default(),
+                transports: Transports::default(),
+                nonces: auth::NonceKey::new(),
+                shutdown,
+                tasks,
+                tls: tls.map(tokio_rustls::TlsAcceptor::from),
+                store,
+                config,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SipConfig {
+        &self.inner.config
+    }
+
+    /// The open sockets and connections.
+    pub fn transports(&self) -> &Transports {
+        &self.inner.transports
+    }
+
+    /// The client transactions, for requests the store sends.
+    pub fn client_transactions(&self) -> &ClientTransactions {
+        &self.inner.client_transactions
+    }
+
+    /// The shutdown signal and the task tracker of the server.
+    pub fn runtime(&self) -> (watch::Receiver<bool>, TaskTracker) {
+        (self.inner.shutdown.clone(), self.inner.tasks.clone())
+    }
+
+    /// The digest nonce key.
+    pub fn nonces(&self) -> &auth::NonceKey {
+        &self.inner.nonces
+    }
+
+    /// Handles one whole message received from `peer`: a request goes
+    /// through its server transaction to its method handler, and the
+    /// response back to `peer`; a response goes to its client transaction.
+    /// A request that does not parse gets 400 (or 505, 513) when a
+    /// response can be built from its headers, else it is dropped, as is
+    /// a malformed response (RFC 3261 16.3, 18.1.2).
+    ///
+    /// The future is boxed: handling a request can open a connection whose
+    /// reader handles messages in turn.
+    pub fn handle(&self, raw: Bytes, peer: Peer) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let ua = self.clone();
+        Box::pin(async move { ua.handle_message(raw, &peer).await })
+    }
+
+    async fn handle_message(&self, raw: Bytes, peer: &Peer) {
+        match parse_message(raw) {
+            Ok(Message::Request(request)) => self.on_request(request, peer).await,
+            Ok(Message::Response(response)) => {
+                if let Err(reason) = wire::validate::validate_response(&response) {
+                    tracing::debug!(peer = %peer.addr, %reason, "malformed response discarded");
+                } else if !self.inner.client_transactions.on_response(response) {
+                    tracing::debug!(peer = %peer.addr, "stray response discarded");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(peer = %peer.addr, error = %e, "unreadable message");
+                let response = e
+                    .headers
+                    .filter(|_| e.is_request)
+                    .and_then(|h| Response::from_parsed_headers(&h, e.status, &e.reason));
+                if let Some(r) = response {
+                    let _ = peer.send(r.to_bytes()).await;
+                }
+            }
+        }
+    }
+
+    async fn on_request(&self, request: Request, peer: &Peer) {
+        if request.method == "ACK" {
+            // A non-INVITE UAS never sends a final response ACK could
+            // acknowledge; ACK is never answered (RFC 3261 17.2.1).
+            return;
+        }
+        if let Err(reason) = wire::validate::validate_request(&request) {
+            tracing::debug!(peer = %peer.addr, %reason, "request refused");
+            if let Some(r) = Response::from_parsed_headers(&request.headers, 400, reason) {
+                let _ = peer.send(r.to_bytes()).await;
+            }
+            return;
+        }
+        let Some(key) = TransactionKey::of(&request) else {
+            return;
+        };
+        let transactions = &self.inner.server_transactions;
+        match transactions.begin(&key) {
+            Begin::New => {}
+            Begin::Absorbed => return,
+            Begin::Resend(bytes) => {
+                let _ = peer.send(bytes).await;
+                return;
+            }
+            Begin::Full => {
+                let busy = Response::to_request(&request, 503).with("Retry-After", "5");
+                let _ = peer.send(busy.to_bytes()).await;
+                return;
+            }
+        }
+        let span = tracing::debug_span!("sip", method = %request.method, peer = %peer.addr);
+        let reply =
+            tracing::Instrument::instrument(methods::handle(self, &request, peer), span).await;
+        let bytes = reply.response.to_bytes();
+        let linger = if peer.transport.is_reliable() {
+            std::time::Duration::ZERO
+        } else {
+            self.inner.config.transaction_timeout()
+        };
+        transactions.complete(&key, bytes.clone(), linger);
+        if peer.send(bytes).await.is_err() {
+            tracing::debug!(peer = %peer.addr, "response not sent: connection gone");
+        }
+        if let Some(after) = reply.after {
+            after.await;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! One handler per method. [`handle`] makes the checks RFC 3261 8.2 asks
+//! of every request (URI scheme, Require, body type, method) and calls the
+//! handler, which returns the final response and, if any, the work that
+//! follows it once it is sent (the MESSAGE of a fetch by reference, the
+//! first NOTIFY of a subscription).
+
+pub mod message;
+pub mod options;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::deposit::media_type;
+use crate::transport::Peer;
+use crate::uri::{SipUri, UriError};
+use crate::wire::{Request, Response};
+use crate::SipUa;
+
+/// The methods served (`Allow`, RFC 3261 20.5).
+pub const ALLOW: &str = "OPTIONS, MESSAGE, ACK, CANCEL";
+/// The body types MESSAGE takes (`Accept`, RFC 3261 20.1).
+pub const ACCEPT: &str = "message/cpim, multipart/related, text/uri-list, message/external-body";
+
+/// Body types this UA understands (RFC 3261 8.2.3): those of [`ACCEPT`],
+/// and SDP, which it reads as SDP though no method it serves takes it (an
+/// INVITE offering SDP gets the 405 of RFC 3261 8.2.1, not a 415).
+const UNDERSTOOD: &[&str] = &[
+    "message/cpim",
+    "multipart/related",
+    "text/uri-list",
+    "message/external-body",
+    "application/sdp",
+];
+
+/// Work to run after the final response is sent.
+pub type After = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A handler's answer.
+pub struct Reply {
+    /// The final response.
+    pub response: Response,
+    /// What to do once it is sent.
+    pub after: Option<After>,
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Reply {
+        Reply {
+            response,
+            after: None,
+        }
+    }
+}
+
+/// Answers a request that passed validation and is a new transaction.
+pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
+    if let Err(UriError::UnsupportedScheme(_)) = SipUri::parse(&request.uri) {
+        return Response::to_request(request, 416).into();
+    }
+    let required: Vec<String> = request.headers.values("Require");
+    if !required.is_empty() {
+        // No option tag is supported (RFC 3261 8.2.2.3).
+        return Response::to_request(request, 420)
+            .with("Unsupported", required.join(", "))
+            .into();
+    }
+    if !request.body.is_empty() {
+        let (ty, _) = media_type(request.headers.get("Content-Type").unwrap_or_default());
+        if !UNDERSTOOD.contains(&ty.as_str()) {
+            return Response::to_request(request, 415)
+                .with("Accept", ACCEPT)
+                .into();
+        }
+    }
+    match request.method.as_str() {
+        "OPTIONS" => options::handle(request).into(),
+        "MESSAGE" => message::handle(ua, request, peer).await,
+        // No INVITE transaction ever exists here to cancel (RFC 3261 9.2).
+        "CANCEL" => Response::to_request(request, 481).into(),
+        _ => Response::to_request(request, 405)
+            .with("Allow", ALLOW)
+            .into(),
+    }
+}

@@ -1,0 +1,162 @@
+//! Non-INVITE server transactions (RFC 3261 17.2.2): a retransmitted
+//! request is not processed again; while it is being processed it is
+//! absorbed, and once answered it gets the same final response until
+//! Timer J (64 T1 over UDP, zero over TCP and TLS) fires.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::wire::Request;
+
+/// Identifies a server transaction (RFC 3261 17.2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TransactionKey(String);
+
+impl TransactionKey {
+    /// The key of `request`: with an RFC 3261 branch (`z9hG4bK...`), the
+    /// branch, the sent-by and the method; otherwise the RFC 2543 rule:
+    /// Request-URI, To tag, From tag, Call-ID, CSeq and the top Via.
+    /// `None` without a readable top Via.
+    pub fn of(request: &Request) -> Option<TransactionKey> {
+        let via = request.top_via()?;
+        let method = match request.method.as_str() {
+            "ACK" => "INVITE",
+            m => m,
+        };
+        let key = match via.branch.as_deref() {
+            Some(b) if b.starts_with("z9hG4bK") => {
+                format!("3261\n{b}\n{}\n{method}", via.sent_by)
+            }
+            _ => {
+                let h = &request.headers;
+                let tag = |n: &str| h.get(n).and_then(|v| crate::wire::param(v, "tag"));
+                format!(
+                    "2543\n{}\n{:?}\n{:?}\n{}\n{}\n{}",
+                    request.uri,
+                    tag("To"),
+                    tag("From"),
+                    h.get("Call-ID").unwrap_or_default(),
+                    h.get("CSeq").unwrap_or_default(),
+                    h.values("Via")
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or_default()
+                )
+            }
+        };
+        Some(TransactionKey(key))
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// Being processed; retransmissions are absorbed.
+    Trying,
+    /// Answered; retransmissions get the response until `until`.
+    Completed { response: Bytes, until: Instant },
+}
+
+/// What to do with a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// A new transaction: process it, then call
+    /// [`ServerTransactions::complete`].
+    New,
+    /// A retransmission of a request still being processed: drop it.
+    Absorbed,
+    /// A retransmission of an answered request: send this again.
+    Resend(Bytes),
+    /// Too many transactions at once: answer 503.
+    Full,
+}
+
+/// The live server transactions, bounded.
+#[derive(Debug)]
+pub struct ServerTransactions {
+    states: Mutex<HashMap<TransactionKey, State>>,
+    limit: usize,
+}
+
+impl ServerTransactions {
+    /// A table of at most `limit` transactions.
+    pub fn new(limit: usize) -> ServerTransactions {
+        ServerTransactions {
+            states: Mutex::new(HashMap::new()),
+            limit,
+        }
+    }
+
+    /// Starts or matches the transaction of a request.
+    pub fn begin(&self, key: &TransactionKey) -> Begin {
+        let now = Instant::now();
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        match states.get(key) {
+            Some(State::Trying) => return Begin::Absorbed,
+            Some(State::Completed { response, until }) if *until > now => {
+                return Begin::Resend(response.clone())
+            }
+            _ => {}
+        }
+        if states.len() >= self.limit {
+            states.retain(|_, s| !matches!(s, State::Completed { until, .. } if *until <= now));
+            if states.len() >= self.limit {
+                return Begin::Full;
+            }
+        }
+        states.insert(key.clone(), State::Trying);
+        Begin::New
+    }
+
+    /// Records the final response; it is kept for `linger` (Timer J).
+    pub fn complete(&self, key: &TransactionKey, response: Bytes, linger: Duration) {
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if linger.is_zero() {
+            states.remove(key);
+        } else {
+            let until = Instant::now() + linger;
+            states.insert(key.clone(), State::Completed { response, until });
+        }
+    }
+
+    /// Drops expired transactions (called periodically).
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        states.retain(|_, s| !matches!(s, State::Completed { until, .. } if *until <= now));
+    }
+
+    /// How many transactions are remembered.
+    pub fn len(&self) -> usize {
+        self.states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retransmission_is_absorbed_then_answered_again_until_timer_j() {
+        let t = ServerTransactions::new(2);
+        let k = TransactionKey("a".into());
+        assert_eq!(t.begin(&k), Begin::New);
+        assert_eq!(t.begin(&k), Begin::Absorbed);
+        t.complete(&k, Bytes::from_static(b"200"), Duration::from_secs(60));
+        assert_eq!(t.begin(&k), Begin::Resend(Bytes::from_static(b"200")));
+        t.complete(&k, Bytes::new(), Duration::ZERO);
+        assert_eq!(t.begin(&k), Begin::New);
+        assert_eq!(t.begin(&TransactionKey("b".into())), Begin::New);
+        assert_eq!(t.begin(&TransactionKey("c".into())), Begin::Full);
+    }
+}

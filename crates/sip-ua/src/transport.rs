@@ -1,0 +1,168 @@
+//! Transports (RFC 3261 18): where a message came from, how to answer it,
+//! and the open sockets and connections the store's own requests use.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// A transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP: one message per datagram, retransmissions by timer.
+    Udp,
+    /// TCP: a byte stream framed by Content-Length.
+    Tcp,
+    /// TLS over TCP (`sips:`).
+    Tls,
+}
+
+impl Transport {
+    /// Whether the transport delivers reliably (no retransmissions, no
+    /// Timer J wait; RFC 3261 17.2.2).
+    pub fn is_reliable(self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+
+    /// The Via transport token.
+    pub fn via_token(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
+    }
+}
+
+/// How bytes reach a peer.
+#[derive(Debug, Clone)]
+enum Path {
+    /// A datagram from this socket.
+    Datagram(Arc<UdpSocket>),
+    /// The writer of an open stream connection.
+    Stream(mpsc::Sender<Bytes>),
+}
+
+/// One end of a message exchange: the peer, the transport and the way to
+/// send to it. For a request received, it is where its responses go
+/// (RFC 3261 18.2.2: over the same connection, or to the datagram's
+/// source address as RFC 3581 `rport` would).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The transport.
+    pub transport: Transport,
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Our address on this socket or connection (for Via and Contact).
+    pub local: SocketAddr,
+    path: Path,
+}
+
+/// Sending to a peer failed: the connection is gone or the socket
+/// refused.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot send to {0}")]
+pub struct SendError(pub SocketAddr);
+
+impl Peer {
+    /// A peer reached by datagrams from `socket`.
+    pub fn datagram(socket: Arc<UdpSocket>, addr: SocketAddr, local: SocketAddr) -> Peer {
+        Peer {
+            transport: Transport::Udp,
+            addr,
+            local,
+            path: Path::Datagram(socket),
+        }
+    }
+
+    /// A peer on a stream connection whose writer takes from `writer`.
+    pub fn stream(
+        transport: Transport,
+        writer: mpsc::Sender<Bytes>,
+        addr: SocketAddr,
+        local: SocketAddr,
+    ) -> Peer {
+        Peer {
+            transport,
+            addr,
+            local,
+            path: Path::Stream(writer),
+        }
+    }
+
+    /// Sends one whole message.
+    pub async fn send(&self, message: Bytes) -> Result<(), SendError> {
+        match &self.path {
+            Path::Datagram(socket) => socket
+                .send_to(&message, self.addr)
+                .await
+                .map(drop)
+                .map_err(|_| SendError(self.addr)),
+            Path::Stream(writer) => writer.send(message).await.map_err(|_| SendError(self.addr)),
+        }
+    }
+
+    /// Whether a stream connection is still open (always true for UDP).
+    pub fn is_open(&self) -> bool {
+        match &self.path {
+            Path::Datagram(_) => true,
+            Path::Stream(w) => !w.is_closed(),
+        }
+    }
+}
+
+/// The UDP sockets and open stream connections, for requests the store
+/// sends (RFC 3261 18.1).
+#[derive(Debug, Default)]
+pub struct Transports {
+    udp: Mutex<Vec<(Arc<UdpSocket>, SocketAddr)>>,
+    streams: Mutex<HashMap<(Transport, SocketAddr), Peer>>,
+}
+
+impl Transports {
+    /// Records a UDP socket the UA listens on.
+    pub fn add_udp(&self, socket: Arc<UdpSocket>, local: SocketAddr) {
+        self.udp
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((socket, local));
+    }
+
+    /// A peer reached over UDP from the first socket of the address
+    /// family of `addr`, if there is one.
+    pub fn udp_peer(&self, addr: SocketAddr) -> Option<Peer> {
+        let sockets = self.udp.lock().unwrap_or_else(PoisonError::into_inner);
+        sockets
+            .iter()
+            .find(|(_, local)| local.is_ipv4() == addr.is_ipv4())
+            .map(|(s, local)| Peer::datagram(s.clone(), addr, *local))
+    }
+
+    /// Records an open stream connection.
+    pub fn add_stream(&self, peer: &Peer) {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((peer.transport, peer.addr), peer.clone());
+    }
+
+    /// Forgets a closed stream connection.
+    pub fn remove_stream(&self, transport: Transport, addr: SocketAddr) {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(transport, addr));
+    }
+
+    /// An open stream connection to `addr` over `transport`, if any.
+    pub fn stream_peer(&self, transport: Transport, addr: SocketAddr) -> Option<Peer> {
+        let streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        streams
+            .get(&(transport, addr))
+            .filter(|p| p.is_open())
+            .cloned()
+    }
+}

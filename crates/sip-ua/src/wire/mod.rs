@@ -1,0 +1,282 @@
+//! The SIP wire format: what rsip 0.4 leaves to its user, in one layer
+//! (ARCHITECTURE.md, "Parsing").
+//!
+//! rsip ignores Content-Length, does not expand compact header names,
+//! rejects extension methods, mis-reads SIP URIs whose user part has a dot
+//! (`sip:a.g.bell@example.com` comes back as a host) and cannot read `tel:`
+//! URIs or IPv6 hosts, and renders bodies through a lossy UTF-8
+//! conversion. So this layer owns:
+//! - [`framing`]: message boundaries on streams (Content-Length, RFC 3261
+//!   18.3) and in datagrams (one message, a body cut to Content-Length or
+//!   rejected when shorter);
+//! - [`parse`]: start line, header unfolding and compact forms (RFC 3261
+//!   7.3), byte-exact bodies;
+//! - [`validate`]: the request checks RFC 3261 8.2 and RFC 4475 ask of a
+//!   UAS (mandatory and single-valued headers, scalar ranges, name-addr
+//!   syntax, CSeq method);
+//! - [`render`]: responses and requests back to bytes.
+//!
+//! rsip still supplies the vocabulary: [`rsip::StatusCode`] (codes and
+//! reason phrases) and [`rsip::Method`] for the methods the store knows,
+//! and its typed `Via` reader for the top Via (see [`Request::top_via`]).
+
+pub mod framing;
+pub mod parse;
+pub mod render;
+pub mod validate;
+
+use bytes::Bytes;
+
+pub use parse::{parse_message, ParseError};
+
+/// Header fields in message order, names in their full canonical form
+/// (`v` becomes `Via`), values unfolded and trimmed (RFC 3261 7.3.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// No header fields.
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+
+    /// Appends a field (name as given).
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// The first field named `name` (case-insensitive), if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every field named `name`, in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every comma-separated value of every field named `name` (commas in
+    /// quoted strings and `<...>` do not split), trimmed, in order.
+    pub fn values(&self, name: &str) -> Vec<String> {
+        self.all(name).flat_map(split_commas).collect()
+    }
+
+    /// How many fields are named `name`.
+    pub fn count(&self, name: &str) -> usize {
+        self.all(name).count()
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// Splits a header value at commas outside quoted strings and angle
+/// brackets; empty elements are kept (as empty strings) so that a
+/// validator can reject them.
+pub fn split_commas(value: &str) -> Vec<String> {
+    let (mut out, mut current) = (Vec::new(), String::new());
+    let (mut quoted, mut escaped, mut angle) = (false, false, false);
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(current.trim().to_string());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out.push(current.trim().to_string());
+    out
+}
+
+/// A SIP request as received (RFC 3261 7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The method token as sent (extension methods included).
+    pub method: String,
+    /// The Request-URI, unparsed.
+    pub uri: String,
+    /// Header fields.
+    pub headers: Headers,
+    /// The body, byte-exact, exactly Content-Length bytes.
+    pub body: Bytes,
+}
+
+/// A SIP response (RFC 3261 7.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code, 100 to 699.
+    pub code: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Header fields.
+    pub headers: Headers,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// A request or a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A request.
+    Request(Request),
+    /// A response.
+    Response(Response),
+}
+
+/// The top Via of a message, read by rsip's typed Via.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopVia {
+    /// The `branch` parameter, if any.
+    pub branch: Option<String>,
+    /// `sent-by` as written (`host[:port]`).
+    pub sent_by: String,
+    /// The transport token (`UDP`, `TCP`, `TLS`, ...).
+    pub transport: String,
+}
+
+impl Request {
+    /// The method as one of rsip's known methods, or `None` for an
+    /// extension method.
+    pub fn known_method(&self) -> Option<rsip::Method> {
+        self.method.parse().ok().filter(|m: &rsip::Method| {
+            // rsip compares case-insensitively; SIP methods are
+            // case-sensitive (RFC 3261 7.1).
+            m.to_string() == self.method
+        })
+    }
+
+    /// The top Via (RFC 3261 8.2.6.2, 17.2.3), if it can be read.
+    pub fn top_via(&self) -> Option<TopVia> {
+        top_via(&self.headers)
+    }
+
+    /// The CSeq number and method (RFC 3261 8.1.1.5), if well-formed.
+    pub fn cseq(&self) -> Option<(u32, &str)> {
+        let v = self.headers.get("CSeq")?;
+        let mut parts = v.split_ascii_whitespace();
+        let n = parts.next()?.parse().ok()?;
+        let m = parts.next()?;
+        parts.next().is_none().then_some((n, m))
+    }
+}
+
+impl Response {
+    /// The top Via, where a client transaction's branch is.
+    pub fn top_via(&self) -> Option<TopVia> {
+        top_via(&self.headers)
+    }
+}
+
+/// A Via value with the optional whitespace around the slashes of its
+/// sent-protocol removed (`SIP / 2.0 / UDP` is `SIP/2.0/UDP`, RFC 3261
+/// 25.1 `SLASH = SWS "/" SWS`).
+pub fn collapse_slashes(via: &str) -> String {
+    let mut out = String::with_capacity(via.len());
+    let mut chars = via.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            let mut ws = String::from(c);
+            while let Some(w) = chars.next_if(|w| w.is_whitespace()) {
+                ws.push(w);
+            }
+            if chars.peek() != Some(&'/') && !out.ends_with('/') {
+                out.push_str(&ws);
+            }
+        } else {
+            out.push(c);
+            if c == '/' {
+                while chars.next_if(|w| w.is_whitespace()).is_some() {}
+            }
+        }
+    }
+    out
+}
+
+fn top_via(headers: &Headers) -> Option<TopVia> {
+    use rsip::headers::UntypedHeader;
+    let first = collapse_slashes(&headers.values("Via").into_iter().next()?);
+    let typed = rsip::headers::typed::Via::try_from(rsip::headers::Via::new(first.clone())).ok();
+    let sent_by = first
+        .split_once(char::is_whitespace)
+        .map(|(_, rest)| rest.trim_start())
+        .and_then(|rest| rest.split(';').next())
+        .map(|s| s.trim().to_string())?;
+    let transport = first
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let branch = match typed {
+        Some(v) => v.branch().map(|b| b.to_string()),
+        None => param(&first, "branch"),
+    };
+    Some(TopVia {
+        branch,
+        sent_by,
+        transport,
+    })
+}
+
+/// The value of the `;name=value` parameter of a header value (outside
+/// any `<...>`), if present.
+pub fn param(value: &str, name: &str) -> Option<String> {
+    let after_uri = match value.rfind('>') {
+        Some(i) => &value[i + 1..],
+        None => value,
+    };
+    after_uri.split(';').skip(1).find_map(|p| {
+        let (n, v) = p.split_once('=').unwrap_or((p, ""));
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commas_split_outside_quotes_and_brackets() {
+        assert_eq!(
+            split_commas(r#""Bell, A" <sip:a@b;x=1,2>, <sip:c@d>"#),
+            vec![r#""Bell, A" <sip:a@b;x=1,2>"#, "<sip:c@d>"]
+        );
+        assert_eq!(split_commas("a,,b"), vec!["a", "", "b"]);
+    }
+
+    #[test]
+    fn via_slashes_lose_their_whitespace() {
+        assert_eq!(
+            collapse_slashes("SIP  / 2.0  / TCP     spindle.example.com   ; branch = x"),
+            "SIP/2.0/TCP     spindle.example.com   ; branch = x"
+        );
+    }
+
+    #[test]
+    fn params_are_read_after_the_uri() {
+        assert_eq!(
+            param("<sip:a@b;tag=no>;tag=yes", "tag").as_deref(),
+            Some("yes")
+        );
+        assert_eq!(param("sip:a@b;tag=x", "TAG").as_deref(), Some("x"));
+        assert_eq!(param("<sip:a@b>", "tag"), None);
+    }
+}

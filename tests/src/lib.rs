@@ -57,6 +57,12 @@ pub struct Server {
     pub webdav: SocketAddr,
     /// The HTTPS WebDAV listener.
     pub webdavs: SocketAddr,
+    /// The SIP UDP socket.
+    pub sip_udp: SocketAddr,
+    /// The SIP TCP listener.
+    pub sip_tcp: SocketAddr,
+    /// The SIP TLS listener.
+    pub sip_tls: SocketAddr,
     child: Option<Child>,
 }
 
@@ -90,6 +96,9 @@ impl Server {
             imaps: ports[1],
             webdav: ports[2],
             webdavs: ports[3],
+            sip_udp: ports[4],
+            sip_tcp: ports[5],
+            sip_tls: ports[6],
             child: None,
         }
     }
@@ -198,6 +207,27 @@ impl Server {
     pub fn add_account(&self, login: &str, password: &str) {
         let out = self.command(
             &["account", "add", login, "--password-stdin"],
+            &format!("{password}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "account add {login}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Adds an account with a CPM address (`sip:alice@example.com`), the
+    /// served user SIP deposits name.
+    pub fn add_account_with_address(&self, login: &str, password: &str, address: &str) {
+        let out = self.command(
+            &[
+                "account",
+                "add",
+                login,
+                "--address",
+                address,
+                "--password-stdin",
+            ],
             &format!("{password}\n"),
         );
         assert!(

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
-use store_core::{Store, StoreError};
+use store_core::{FolderRef, ReferenceAccess, Store, StoreError};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
@@ -49,6 +49,32 @@ pub enum AccountRequest {
     },
     /// `account list`
     List,
+    /// `account reference`: a reference to one object (operation
+    /// "generate reference"), printed as its URLAUTH URL.
+    Reference {
+        /// The owner's login.
+        login: String,
+        /// The folder.
+        folder: String,
+        /// The object's UID.
+        uid: u32,
+        /// An IMAP section (`1`, `1.2`, `TEXT`), or the whole object.
+        section: Option<String>,
+        /// Lifetime in seconds, or none.
+        expires_in: Option<i64>,
+        /// `anonymous`, `authuser`, `user` or `submit` (the last two for
+        /// the owner's login).
+        access: String,
+        /// The host the URL names.
+        host: String,
+    },
+    /// `account revoke-references`: every reference into a folder.
+    RevokeReferences {
+        /// The owner's login.
+        login: String,
+        /// The folder.
+        folder: String,
+    },
 }
 
 /// What the endpoint needs.
@@ -84,6 +110,49 @@ pub async fn run_account_request(
         AccountRequest::Remove { login } => {
             store.remove_account(&login).await?;
             Ok(vec![format!("removed {login}")])
+        }
+        AccountRequest::Reference {
+            login,
+            folder,
+            uid,
+            section,
+            expires_in,
+            access,
+            host,
+        } => {
+            let principal = store.principal_for(&login).await?;
+            let access = match access.as_str() {
+                "anonymous" => ReferenceAccess::Anonymous,
+                "authuser" => ReferenceAccess::AuthenticatedUser,
+                "user" => ReferenceAccess::User(login.clone()),
+                "submit" => ReferenceAccess::Submit(login.clone()),
+                other => {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "access {other:?}: anonymous, authuser, user or submit"
+                    )))
+                }
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let reference = store
+                .generate_reference(
+                    &principal,
+                    &FolderRef::own(folder.clone()),
+                    uid,
+                    section,
+                    expires_in.map(|s| now + s),
+                    access,
+                )
+                .await?;
+            Ok(vec![reference.url(&host, &login, &folder)])
+        }
+        AccountRequest::RevokeReferences { login, folder } => {
+            let principal = store.principal_for(&login).await?;
+            store
+                .revoke_references(&principal, &FolderRef::own(folder.clone()))
+                .await?;
+            Ok(vec![format!("references into {folder} revoked")])
         }
         AccountRequest::List => Ok(store
             .list_accounts()

@@ -69,6 +69,35 @@ enum AccountCommand {
         /// Login name.
         login: String,
     },
+    /// Make a reference to one object (RFC 4467 URLAUTH semantics) and
+    /// print its URL: what SIP fetch by reference and IMAP URLFETCH take.
+    Reference {
+        /// The owner's login.
+        login: String,
+        /// The folder.
+        #[arg(long)]
+        folder: String,
+        /// The object's UID.
+        #[arg(long)]
+        uid: u32,
+        /// An IMAP section (1, 1.2, HEADER, TEXT); the whole object if absent.
+        #[arg(long)]
+        section: Option<String>,
+        /// Lifetime in seconds; none if absent.
+        #[arg(long)]
+        expires_in: Option<i64>,
+        /// Who may use it: anonymous, authuser, user or submit.
+        #[arg(long, default_value = "anonymous")]
+        access: String,
+    },
+    /// Revoke every reference into a folder (as IMAP RESETKEY does).
+    RevokeReferences {
+        /// The owner's login.
+        login: String,
+        /// The folder.
+        #[arg(long)]
+        folder: String,
+    },
 }
 
 fn init_logging(config: &Config, json: bool) {
@@ -110,6 +139,29 @@ async fn main() -> Result<()> {
                 },
                 AccountCommand::List => AccountRequest::List,
                 AccountCommand::Remove { login } => AccountRequest::Remove { login },
+                AccountCommand::Reference {
+                    login,
+                    folder,
+                    uid,
+                    section,
+                    expires_in,
+                    access,
+                } => AccountRequest::Reference {
+                    login,
+                    folder,
+                    uid,
+                    section,
+                    expires_in,
+                    access,
+                    host: config
+                        .imap
+                        .listen
+                        .first()
+                        .map_or_else(|| "localhost".to_string(), |a| a.to_string()),
+                },
+                AccountCommand::RevokeReferences { login, folder } => {
+                    AccountRequest::RevokeReferences { login, folder }
+                }
             };
             account::run(&config, request).await
         }

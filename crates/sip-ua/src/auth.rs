@@ -7,8 +7,6 @@
 //! time. Nonce counts are not tracked, so a captured Authorization can be
 //! replayed within a nonce's lifetime; TLS keeps it from being captured.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -79,9 +77,7 @@ enum NonceState {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(store_core::now()).unwrap_or(0)
 }
 
 /// A digest algorithm (RFC 7616 3.3 names).

@@ -33,12 +33,6 @@ pub struct SipConfig {
     /// Largest message accepted on a stream, in bytes (513 past it). A
     /// datagram is bounded by UDP itself (65,507 bytes of payload).
     pub max_message_bytes: usize,
-    /// Longest subscription granted (RFC 6665 `Expires`), in seconds.
-    pub max_subscription_seconds: u32,
-    /// Shortest subscription accepted (423 below it), in seconds.
-    pub min_subscription_seconds: u32,
-    /// Most live subscriptions at once (503 past it).
-    pub max_subscriptions: usize,
     /// Most server transactions remembered at once (503 past it).
     pub max_transactions: usize,
     /// RFC 3261 timer T1 (round-trip estimate), normally 500 ms.
@@ -53,9 +47,6 @@ impl Default for SipConfig {
             realm: "cpm-store".into(),
             nonce_lifetime: Duration::from_secs(300),
             max_message_bytes: 1024 * 1024,
-            max_subscription_seconds: 3600,
-            min_subscription_seconds: 60,
-            max_subscriptions: 10_000,
             max_transactions: 100_000,
             t1: Duration::from_millis(500),
         }

@@ -14,7 +14,7 @@
 //! A message without Conversation-ID (a legacy pager message) goes to
 //! INBOX.
 
-use store_core::model::{CivilTime, ObjectKind, UnixTime};
+use store_core::model::{CivilTime, ObjectKind, UnixTime, MONTH_NAMES};
 
 use crate::uri::{uri_of, SipUri};
 use crate::wire::{param, Request};
@@ -138,15 +138,12 @@ pub fn parse_rfc3339(s: &str) -> Option<UnixTime> {
 /// An RFC 5322 date (`Sat, 21 Nov 2026 10:00:00 +0000`).
 pub fn rfc5322_date(t: UnixTime) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let c = CivilTime::from_unix(t);
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
         DAYS[c.weekday() as usize],
         c.day,
-        MONTHS[(c.month as usize).saturating_sub(1) % 12],
+        MONTH_NAMES[(c.month as usize).saturating_sub(1) % 12],
         c.year,
         c.hour,
         c.minute,
@@ -154,15 +151,18 @@ pub fn rfc5322_date(t: UnixTime) -> String {
     )
 }
 
-/// A header value safe to write into the stored header block: no CR or
-/// LF (a hostile peer could otherwise add header fields), at most 998
-/// bytes (RFC 5322 2.1.1).
+/// A header value safe to write into the stored header block: no CR, LF
+/// or other control character (a hostile peer could otherwise add header
+/// fields), at most 900 bytes so that the line stays under RFC 5322's 998.
 fn header_safe(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(900)
-        .collect()
+    let mut out = String::new();
+    for c in value.chars().map(|c| if c.is_control() { ' ' } else { c }) {
+        if out.len() + c.len_utf8() > 900 {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Builds the deposit of a MESSAGE for the served user `served` (an
@@ -271,28 +271,12 @@ fn address_only(value: &str) -> String {
     }
 }
 
-/// An RFC 3261 `Date` (RFC 1123 form: `Sat, 13 Nov 2010 23:29:00 GMT`).
+/// An RFC 3261 `Date` (RFC 1123 form, as HTTP's: `Sat, 13 Nov 2010
+/// 23:29:00 GMT`).
 fn parse_http_date(value: &str) -> Option<UnixTime> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts[..] else {
-        return None;
-    };
-    let t: Vec<&str> = time.split(':').collect();
-    let [hh, mm, ss] = t[..] else {
-        return None;
-    };
-    let civil = CivilTime {
-        year: year.parse().ok()?,
-        month: MONTHS.iter().position(|m| *m == month)? as u32 + 1,
-        day: day.parse().ok().filter(|d| (1..=31).contains(d))?,
-        hour: hh.parse().ok().filter(|h| *h < 24)?,
-        minute: mm.parse().ok().filter(|m| *m < 60)?,
-        second: ss.parse().ok().filter(|s| *s < 61)?,
-    };
-    Some(civil.to_unix())
+    let t = httpdate::parse_http_date(value.trim()).ok()?;
+    let seconds = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    UnixTime::try_from(seconds).ok()
 }
 
 #[cfg(test)]

@@ -295,6 +295,12 @@ pub struct CivilTime {
     pub second: u32,
 }
 
+/// English month abbreviations, January first, as IMAP `date-month`,
+/// RFC 5322 and HTTP dates write them.
+pub const MONTH_NAMES: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 impl CivilTime {
     /// The UTC date and time of Unix seconds (H. Hinnant's
     /// civil-from-days).

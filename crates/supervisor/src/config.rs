@@ -115,8 +115,6 @@ pub struct SipSection {
     pub digest: Vec<DigestEntry>,
     /// Largest message on a stream, in bytes (513 past it).
     pub max_message_bytes: usize,
-    /// Longest SUBSCRIBE granted, in seconds.
-    pub max_subscription_seconds: u32,
 }
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
@@ -233,7 +231,6 @@ impl Default for SipSection {
             digest_realm: "cpm-store".into(),
             digest: Vec::new(),
             max_message_bytes: 1024 * 1024,
-            max_subscription_seconds: 3600,
         }
     }
 }
@@ -321,9 +318,6 @@ impl Config {
                     d.username
                 ));
             }
-        }
-        if config.sip.max_subscription_seconds < 60 {
-            return Err("[sip] max_subscription_seconds must be at least 60".into());
         }
         for peer in &config.sip.trusted_peers {
             if !is_address_or_network(peer) {

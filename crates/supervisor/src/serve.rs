@@ -190,7 +190,6 @@ fn sip_config(config: &Config) -> sip_ua::SipConfig {
             .collect(),
         realm: c.digest_realm.clone(),
         max_message_bytes: c.max_message_bytes,
-        max_subscription_seconds: c.max_subscription_seconds,
         ..sip_ua::SipConfig::default()
     }
 }

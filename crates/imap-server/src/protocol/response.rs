@@ -152,15 +152,12 @@ pub fn flag_list<'a>(out: &mut String, flags: impl IntoIterator<Item = &'a str>)
 
 /// Appends an INTERNALDATE `date-time` for Unix time `t` (UTC).
 pub fn date_time(out: &mut String, t: i64) {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let c = store_core::model::CivilTime::from_unix(t);
     let _ = write!(
         out,
         "\"{:02}-{}-{:04} {:02}:{:02}:{:02} +0000\"",
         c.day,
-        MONTHS[(c.month - 1) as usize],
+        store_core::model::MONTH_NAMES[(c.month - 1) as usize],
         c.year,
         c.hour,
         c.minute,

@@ -3,7 +3,6 @@
 //! then sends back in a MESSAGE of its own). Seed 000, CPM-STO2.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use store_core::model::Principal;
@@ -21,6 +20,9 @@ use crate::SipUa;
 /// Requests the store sends above this size go over a stream (RFC 3261
 /// 18.1.1: 200 bytes under a 1500-byte path MTU).
 const UDP_LIMIT: usize = 1300;
+/// Room for the start line and header fields of that MESSAGE (Via, From,
+/// To, Call-ID, CSeq, In-Reply-To, Referenced-Object...), in bytes.
+const HEADER_ALLOWANCE: usize = 600;
 
 /// Answers a MESSAGE from an authorized element.
 pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
@@ -67,7 +69,7 @@ async fn deposit(ua: &SipUa, request: &Request) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let deposit = match deposit::build(request, &address, unix_now()) {
+    let deposit = match deposit::build(request, &address, store_core::now()) {
         Ok(d) => d,
         Err(DepositError::UnsupportedType(_)) => {
             return Response::to_request(request, 415).with("Accept", ACCEPT)
@@ -225,7 +227,7 @@ async fn delivery_target(ua: &SipUa, request: &Request, peer: &Peer, size: usize
         .and_then(|c| SipUri::parse(uri_of(c)).ok())
         .and_then(|u| u.socket_addr());
     let addr = contact.unwrap_or(peer.addr);
-    if size + 600 <= UDP_LIMIT {
+    if size + HEADER_ALLOWANCE <= UDP_LIMIT {
         return ua.transports().udp_peer(addr);
     }
     if let Some(open) = ua.transports().stream_peer(Transport::Tcp, addr) {
@@ -309,10 +311,4 @@ fn store_failure(request: &Request, error: &StoreError) -> Response {
             Response::to_request(request, 500)
         }
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -73,18 +73,36 @@ pub enum Begin {
     Full,
 }
 
-/// The live server transactions, bounded.
+/// The live server transactions, bounded. Answered transactions past
+/// Timer J are dropped every [`SWEEP_EVERY`] new transactions, and at once
+/// when the table is full.
 #[derive(Debug)]
 pub struct ServerTransactions {
-    states: Mutex<HashMap<TransactionKey, State>>,
+    table: Mutex<Table>,
     limit: usize,
 }
+
+#[derive(Debug, Default)]
+struct Table {
+    states: HashMap<TransactionKey, State>,
+    inserted: usize,
+}
+
+impl Table {
+    fn drop_expired(&mut self, now: Instant) {
+        self.states
+            .retain(|_, s| !matches!(s, State::Completed { until, .. } if *until <= now));
+    }
+}
+
+/// How many new transactions pass between two sweeps of expired ones.
+pub const SWEEP_EVERY: usize = 1024;
 
 impl ServerTransactions {
     /// A table of at most `limit` transactions.
     pub fn new(limit: usize) -> ServerTransactions {
         ServerTransactions {
-            states: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table::default()),
             limit,
         }
     }
@@ -92,53 +110,36 @@ impl ServerTransactions {
     /// Starts or matches the transaction of a request.
     pub fn begin(&self, key: &TransactionKey) -> Begin {
         let now = Instant::now();
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        match states.get(key) {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        match table.states.get(key) {
             Some(State::Trying) => return Begin::Absorbed,
             Some(State::Completed { response, until }) if *until > now => {
                 return Begin::Resend(response.clone())
             }
             _ => {}
         }
-        if states.len() >= self.limit {
-            states.retain(|_, s| !matches!(s, State::Completed { until, .. } if *until <= now));
-            if states.len() >= self.limit {
+        table.inserted = table.inserted.wrapping_add(1);
+        if table.states.len() >= self.limit || table.inserted.is_multiple_of(SWEEP_EVERY) {
+            table.drop_expired(now);
+            if table.states.len() >= self.limit {
                 return Begin::Full;
             }
         }
-        states.insert(key.clone(), State::Trying);
+        table.states.insert(key.clone(), State::Trying);
         Begin::New
     }
 
     /// Records the final response; it is kept for `linger` (Timer J).
     pub fn complete(&self, key: &TransactionKey, response: Bytes, linger: Duration) {
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         if linger.is_zero() {
-            states.remove(key);
+            table.states.remove(key);
         } else {
             let until = Instant::now() + linger;
-            states.insert(key.clone(), State::Completed { response, until });
+            table
+                .states
+                .insert(key.clone(), State::Completed { response, until });
         }
-    }
-
-    /// Drops expired transactions (called periodically).
-    pub fn sweep(&self) {
-        let now = Instant::now();
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        states.retain(|_, s| !matches!(s, State::Completed { until, .. } if *until <= now));
-    }
-
-    /// How many transactions are remembered.
-    pub fn len(&self) -> usize {
-        self.states
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

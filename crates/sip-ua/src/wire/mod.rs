@@ -16,9 +16,9 @@
 //!   syntax, CSeq method);
 //! - [`render`]: responses and requests back to bytes.
 //!
-//! rsip still supplies the vocabulary: [`rsip::StatusCode`] (codes and
-//! reason phrases) and [`rsip::Method`] for the methods the store knows,
-//! and its typed `Via` reader for the top Via (see [`Request::top_via`]).
+//! rsip still reads the top Via (its typed `Via`, see [`Request::top_via`]);
+//! its `StatusCode` is not used for reason phrases (see
+//! [`render::reason_phrase`]).
 
 pub mod framing;
 pub mod parse;
@@ -151,16 +151,6 @@ pub struct TopVia {
 }
 
 impl Request {
-    /// The method as one of rsip's known methods, or `None` for an
-    /// extension method.
-    pub fn known_method(&self) -> Option<rsip::Method> {
-        self.method.parse().ok().filter(|m: &rsip::Method| {
-            // rsip compares case-insensitively; SIP methods are
-            // case-sensitive (RFC 3261 7.1).
-            m.to_string() == self.method
-        })
-    }
-
     /// The top Via (RFC 3261 8.2.6.2, 17.2.3), if it can be read.
     pub fn top_via(&self) -> Option<TopVia> {
         top_via(&self.headers)

@@ -4,7 +4,7 @@
 //! Via and of name-addr / addr-spec values, and the CSeq method.
 
 use super::parse::is_token;
-use super::{split_commas, Request, Response};
+use super::{Request, Response};
 
 /// Header fields a request must carry (RFC 3261 8.1.1). Max-Forwards is
 /// not among them: RFC 2543 peers omit it and RFC 4475 3.4.1 asks that
@@ -210,16 +210,6 @@ fn bracketed(s: &str) -> Result<(&str, &str), String> {
     }
     let params = after.strip_prefix(';').ok_or("text after '>'")?;
     Ok((uri, params))
-}
-
-/// The values of a comma-separated list header, or an error naming an
-/// empty element.
-pub fn list_values(value: &str) -> Result<Vec<String>, String> {
-    let values = split_commas(value);
-    if values.iter().any(String::is_empty) {
-        return Err("empty list element".into());
-    }
-    Ok(values)
 }
 
 #[cfg(test)]

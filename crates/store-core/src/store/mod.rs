@@ -261,8 +261,8 @@ fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()
     Ok(())
 }
 
-/// The current time in Unix seconds.
-pub(crate) fn now() -> i64 {
+/// The current time in Unix seconds (0 if the clock is before 1970).
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -189,13 +189,9 @@ pub fn store_flags(i: &[u8]) -> PResult<'_, Vec<String>> {
     alt((flag_list, separated_list1(sp, flag))).parse(i)
 }
 
-const MONTHS: [&str; 12] = [
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
-
 fn month(i: &[u8]) -> PResult<'_, u32> {
     let (rest, m) = take(3usize).parse(i)?;
-    match MONTHS
+    match store_core::model::MONTH_NAMES
         .iter()
         .position(|name| name.as_bytes().eq_ignore_ascii_case(m))
     {

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages of the outside tools (real clients and protocol peers).
-packages=(python3 curl isync litmus rclone sip-tester)
+packages=(python3 curl openssl isync litmus rclone sip-tester)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -454,3 +454,469 @@ fn hostile_input_gets_4xx_or_is_dropped_and_the_agent_goes_on() {
     tcp.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"SIP/2.0 200 ");
 }
+
+/// One SIP message read from a stream: start line, header fields, body.
+struct SipMessage {
+    start: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl SipMessage {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// Reads one SIP message from a stream (Content-Length framing).
+fn read_sip_message(reader: &mut impl std::io::BufRead) -> SipMessage {
+    let mut start = String::new();
+    reader.read_line(&mut start).expect("a SIP message");
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a header field");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (n, v) = line.split_once(':').expect("header field");
+        headers.push((n.trim().to_string(), v.trim().to_string()));
+    }
+    let mut message = SipMessage {
+        start: start.trim_end().to_string(),
+        headers,
+        body: String::new(),
+    };
+    let length: usize = message
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).expect("the body");
+    message.body = String::from_utf8_lossy(&body).into_owned();
+    message
+}
+
+/// A subscriber on one TCP connection to the agent.
+struct Subscriber {
+    reader: std::io::BufReader<TcpStream>,
+    writer: TcpStream,
+    local: std::net::SocketAddr,
+}
+
+impl Subscriber {
+    fn connect(server: &Server) -> Subscriber {
+        let tcp = TcpStream::connect(server.sip_tcp).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        Subscriber {
+            local: tcp.local_addr().unwrap(),
+            writer: tcp.try_clone().unwrap(),
+            reader: std::io::BufReader::new(tcp),
+        }
+    }
+
+    fn read(&mut self) -> SipMessage {
+        read_sip_message(&mut self.reader)
+    }
+
+    /// Sends a SUBSCRIBE; `to_tag` makes it a refresh in that dialog.
+    fn subscribe(&mut self, call_id: &str, event: &str, expires: u32, to_tag: Option<&str>) {
+        let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        let request = format!(
+            "SUBSCRIBE sip:alice@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/TCP {local};branch=z9hG4bK{id}\r\n\
+             From: <sip:cs@example.com>;tag=sub1\r\nTo: <sip:alice@example.com>{to_tag}\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} SUBSCRIBE\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:cs@{local};transport=tcp>\r\nEvent: {event}\r\nExpires: {expires}\r\n\
+             Content-Length: 0\r\n\r\n",
+            local = self.local,
+            id = rand_id(),
+            cseq = rand_id().len() + expires as usize,
+        );
+        self.writer.write_all(request.as_bytes()).unwrap();
+    }
+
+    /// Reads the next NOTIFY, answers it 200, and returns it.
+    fn notify(&mut self) -> SipMessage {
+        let m = self.read();
+        assert!(m.start.starts_with("NOTIFY sip:cs@"), "{}", m.start);
+        let mut answer = String::from("SIP/2.0 200 OK\r\n");
+        for (n, v) in &m.headers {
+            if ["Via", "From", "To", "Call-ID", "CSeq"].contains(&n.as_str()) {
+                answer.push_str(&format!("{n}: {v}\r\n"));
+            }
+        }
+        answer.push_str("Content-Length: 0\r\n\r\n");
+        self.writer.write_all(answer.as_bytes()).unwrap();
+        m
+    }
+
+    /// Reads NOTIFYs until one reports an event `event`; every change seen.
+    fn changes_until(&mut self, event: &str) -> Vec<serde_json::Value> {
+        let mut seen = Vec::new();
+        loop {
+            let body = self.notify().json();
+            let changes = body["changes"].as_array().cloned().unwrap_or_default();
+            let done = changes.iter().any(|c| c["event"] == event);
+            seen.extend(changes);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+fn append(imap: &mut ImapConnection, n: usize) {
+    let message = format!("From: bob@example.com\r\nSubject: {n}\r\n\r\nhello {n}\r\n");
+    let lines = imap.run(&format!(
+        "a{n} APPEND INBOX {{{}+}}\r\n{message}",
+        message.len()
+    ));
+    assert!(lines.last().unwrap().contains("OK"), "{lines:?}");
+}
+
+#[test]
+fn a_subscriber_follows_the_change_feed_until_its_subscription_ends() {
+    let mut server = Server::new();
+    server.set_settings("sip", "min_subscription_seconds = 2\n");
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    server.start();
+    let quota = server.command(&["account", "quota", "alice", "--max-objects", "10"], "");
+    assert!(quota.status.success(), "{quota:?}");
+
+    let mut sub = Subscriber::connect(&server);
+    // An unknown package, and a duration below the minimum.
+    sub.subscribe("c0", "presence", 60, None);
+    let refused = sub.read();
+    assert!(
+        refused.start.starts_with("SIP/2.0 489"),
+        "{}",
+        refused.start
+    );
+    assert_eq!(refused.header("Allow-Events"), Some("cpm-changes"));
+    sub.subscribe("c0", "cpm-changes", 1, None);
+    let brief = sub.read();
+    assert!(brief.start.starts_with("SIP/2.0 423"), "{}", brief.start);
+    assert_eq!(brief.header("Min-Expires"), Some("2"));
+
+    // Subscribe: 200, then a first NOTIFY with no change.
+    sub.subscribe("c1", "cpm-changes;id=7", 60, None);
+    let ok = sub.read();
+    assert!(ok.start.starts_with("SIP/2.0 200"), "{}", ok.start);
+    assert_eq!(ok.header("Expires"), Some("60"));
+    let tag = ok
+        .header("To")
+        .and_then(|t| t.split(";tag=").nth(1))
+        .expect("a To tag")
+        .to_string();
+    let first = sub.notify();
+    assert_eq!(first.header("Event"), Some("cpm-changes;id=7"));
+    assert!(first
+        .header("Subscription-State")
+        .unwrap()
+        .starts_with("active;expires="));
+    assert_eq!(
+        first.header("Content-Type"),
+        Some("application/vnd.cpm-store.changes+json")
+    );
+    let body = first.json();
+    assert_eq!(body["account"], "sip:alice@example.com");
+    assert_eq!(body["changes"], serde_json::json!([]));
+    let start = body["modseq"].as_u64().unwrap();
+
+    // Another protocol changes the account; each change is notified with
+    // its folder, UID and MODSEQ.
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, 0);
+    let stored = sub.changes_until("stored");
+    let stored = stored.iter().find(|c| c["event"] == "stored").unwrap();
+    assert_eq!(stored["folder"], "INBOX");
+    assert_eq!(stored["uid"], 1);
+    assert!(stored["modseq"].as_u64().unwrap() > start);
+    imap.run("s SELECT INBOX");
+    imap.run("f UID STORE 1 +FLAGS (\\Seen)");
+    let flags = sub.changes_until("flags");
+    assert!(flags.iter().any(|c| c["event"] == "flags" && c["uid"] == 1));
+    imap.run("e UID STORE 1 +FLAGS (\\Deleted)");
+    imap.run("x EXPUNGE");
+    let removed = sub.changes_until("removed");
+    assert!(removed
+        .iter()
+        .any(|c| c["event"] == "removed" && c["uid"] == 1 && c["folder"] == "INBOX"));
+    // The account fills up: 90 % of its 10 objects, then all of them.
+    for n in 1..=10 {
+        append(&mut imap, n);
+    }
+    let mut levels = Vec::new();
+    while !levels
+        .iter()
+        .any(|c: &serde_json::Value| c["percent"] == 100)
+    {
+        let changes = sub.changes_until("quota");
+        levels.extend(changes.into_iter().filter(|c| c["event"] == "quota"));
+    }
+    let level = |c: &serde_json::Value| {
+        (
+            c["resource"].as_str().unwrap().to_string(),
+            c["percent"].as_u64().unwrap(),
+            c["used"].as_u64().unwrap(),
+            c["limit"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(
+        levels.iter().map(level).collect::<Vec<_>>(),
+        vec![
+            ("MESSAGE".to_string(), 90, 9, 10),
+            ("MESSAGE".to_string(), 100, 10, 10)
+        ]
+    );
+
+    // A refresh to the minimum: 200, a NOTIFY, then the subscription
+    // expires with a last NOTIFY; a refresh after that gets 481.
+    sub.subscribe("c1", "cpm-changes;id=7", 2, Some(&tag));
+    let refreshed = sub.read();
+    assert!(
+        refreshed.start.starts_with("SIP/2.0 200"),
+        "{}",
+        refreshed.start
+    );
+    assert_eq!(refreshed.header("Expires"), Some("2"));
+    let active = sub.notify();
+    assert!(active
+        .header("Subscription-State")
+        .unwrap()
+        .starts_with("active"));
+    let last = sub.notify();
+    assert_eq!(
+        last.header("Subscription-State"),
+        Some("terminated;reason=timeout")
+    );
+    sub.subscribe("c1", "cpm-changes", 60, Some(&tag));
+    let gone = sub.read();
+    assert!(gone.start.starts_with("SIP/2.0 481"), "{}", gone.start);
+
+    // A client back from a de-registration asks for every change since
+    // the first NOTIFY, in one fetch (Expires: 0).
+    sub.subscribe("c2", &format!("cpm-changes;since={start}"), 0, None);
+    let ok = sub.read();
+    assert!(ok.start.starts_with("SIP/2.0 200"), "{}", ok.start);
+    let fetch = sub.notify();
+    assert_eq!(
+        fetch.header("Subscription-State"),
+        Some("terminated;reason=timeout")
+    );
+    let missed = fetch.json();
+    let events: Vec<&str> = missed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events.iter().filter(|e| **e == "stored").count(), 11);
+    assert_eq!(events.iter().filter(|e| **e == "quota").count(), 2);
+    assert!(events.contains(&"flags") && events.contains(&"removed"));
+}
+
+#[test]
+fn sipp_subscribes_and_is_told_every_change_since_a_modseq() {
+    let server = started();
+    let deposit = sipp(
+        "deposit.xml",
+        &["-key", "conv", "conv-sub", "-t", "u1", "-m", "3"],
+    )
+    .arg(server.sip_udp.to_string())
+    .args(["-p", &free_addr().port().to_string()])
+    .output()
+    .expect("sipp");
+    assert!(deposit.status.success(), "{}", successful_calls(&deposit));
+    let subscribe = sipp("subscribe.xml", &["-t", "t1", "-m", "1"])
+        .arg(server.sip_tcp.to_string())
+        .args(["-p", &free_addr().port().to_string()])
+        .output()
+        .expect("sipp");
+    assert!(
+        subscribe.status.success(),
+        "{}\n{}",
+        successful_calls(&subscribe),
+        String::from_utf8_lossy(&subscribe.stderr)
+    );
+    // The element sees what an IMAP client sees.
+    assert_eq!(messages_in(&server, "conv-sub"), 3);
+}
+
+#[test]
+fn an_untrusted_element_deposits_after_a_digest_challenge() {
+    let mut server = Server::new();
+    server.set_settings("sip", "trusted_peers = []\n");
+    // The MD5 HA1 of cs1 / n3tw0rk in realm cpm-store: an older element
+    // (SIPp answers MD5 only), so SHA-256 is not offered.
+    let digest = "\n[[sip.digest]]\nusername = \"cs1\"\n\
+                  ha1_md5 = \"862d1ca1fe9e925ef0d455896de43416\"\n";
+    let mut config = std::fs::read_to_string(server.config()).unwrap();
+    config.push_str(digest);
+    std::fs::write(server.config(), config).unwrap();
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    server.start();
+    let out = sipp(
+        "deposit_digest.xml",
+        &["-t", "u1", "-m", "20", "-au", "cs1", "-ap", "n3tw0rk"],
+    )
+    .arg(server.sip_udp.to_string())
+    .args(["-p", &free_addr().port().to_string()])
+    .output()
+    .expect("sipp");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        successful_calls(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(messages_in(&server, "conv-digest"), 20);
+    // A wrong password is challenged again and stores nothing: the
+    // scenario then fails on the second 401.
+    let wrong = sipp(
+        "deposit_digest.xml",
+        &["-t", "u1", "-m", "1", "-au", "cs1", "-ap", "wrong"],
+    )
+    .arg(server.sip_udp.to_string())
+    .args(["-p", &free_addr().port().to_string()])
+    .output()
+    .expect("sipp");
+    assert!(!wrong.status.success(), "{}", successful_calls(&wrong));
+    assert_eq!(messages_in(&server, "conv-digest"), 20);
+    // Without credentials at all: 401 on each try, never 200.
+    let line = datagram(
+        &server,
+        request(
+            "MESSAGE",
+            "Content-Type: message/cpim\r\n",
+            "From: <sip:a@b>\r\n\r\nContent-Type: text/plain\r\n\r\nhi",
+        )
+        .as_bytes(),
+    );
+    assert!(line.is_some_and(|l| l.starts_with("SIP/2.0 401")));
+}
+
+/// A TLS connection to the agent through `openssl s_client`; messages
+/// are read on a thread so that a silent agent fails the test instead of
+/// hanging it.
+struct TlsClient {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    messages: std::sync::mpsc::Receiver<SipMessage>,
+}
+
+impl TlsClient {
+    fn connect(addr: std::net::SocketAddr) -> TlsClient {
+        require_tool("openssl", "openssl");
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-quiet", "-verify_quiet", "-connect"])
+            .arg(addr.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_client");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, messages) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(stdout);
+            loop {
+                let m = read_sip_message(&mut reader);
+                if m.start.is_empty() || tx.send(m).is_err() {
+                    return;
+                }
+            }
+        });
+        TlsClient {
+            child,
+            stdin,
+            messages,
+        }
+    }
+
+    fn send(&mut self, message: &str) {
+        self.stdin.write_all(message.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn next(&self) -> SipMessage {
+        self.messages
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a SIP message over TLS")
+    }
+}
+
+impl Drop for TlsClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_deposit_and_a_fetch_by_reference_over_tls() {
+    let server = started();
+    let mut tls = TlsClient::connect(server.sip_tls);
+    let message = |call_id: &str, extra: &str, body: &str| {
+        format!(
+            "MESSAGE sip:alice@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\n\
+             From: <sip:cs@example.com>;tag=t{call_id}\r\nTo: <sip:alice@example.com>\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+             Contact: <sips:cs@127.0.0.1:5999>\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let cpim = "From: <sip:bob@example.com>\r\nTo: <sip:alice@example.com>\r\n\
+                DateTime: 2026-11-21T10:00:00Z\r\n\r\n\
+                Content-Type: text/plain\r\n\r\nover TLS\r\n";
+    tls.send(&message(
+        "tls-1",
+        "Conversation-ID: conv-tls\r\nContent-Type: message/cpim\r\n",
+        cpim,
+    ));
+    let stored = tls.next();
+    assert!(stored.start.starts_with("SIP/2.0 200"), "{}", stored.start);
+    assert_eq!(messages_in(&server, "conv-tls"), 1);
+
+    // The reference comes back as a MESSAGE on the same TLS connection
+    // (the store opens no TLS connection of its own).
+    let url = reference(&server, "conv-tls", 1, &[]);
+    tls.send(&message(
+        "tls-2",
+        "Content-Type: text/uri-list\r\n",
+        &format!("{url}\r\n"),
+    ));
+    let accepted = tls.next();
+    assert!(
+        accepted.start.starts_with("SIP/2.0 202"),
+        "{}",
+        accepted.start
+    );
+    let delivery = tls.next();
+    assert!(
+        delivery.start.starts_with("MESSAGE sips:cs@127.0.0.1:5999"),
+        "{}",
+        delivery.start
+    );
+    assert!(delivery.header("Via").unwrap().starts_with("SIP/2.0/TLS "));
+    assert_eq!(delivery.header("In-Reply-To"), Some("tls-2"));
+    let object = imap_object(&server, "conv-tls", 1);
+    assert_eq!(delivery.body.as_bytes(), object.as_slice());
+    let mut answer = String::from("SIP/2.0 200 OK\r\n");
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        answer.push_str(&format!("{name}: {}\r\n", delivery.header(name).unwrap()));
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    tls.send(&answer);
+}

@@ -224,8 +224,18 @@ impl SipUa {
                 NonceState::Forged => {}
             }
         }
+        // One challenge per algorithm some element has an HA1 for, SHA-256
+        // first (RFC 8760 2.4); a UAC that takes the first challenge
+        // whatever its algorithm (SIPp does) still gets one it can answer
+        // when only MD5 values are configured.
+        let offered = [Algorithm::Sha256, Algorithm::Md5].into_iter().filter(|a| {
+            config.digest_credentials.iter().any(|c| match a {
+                Algorithm::Sha256 => c.ha1_sha256.is_some(),
+                Algorithm::Md5 => c.ha1_md5.is_some(),
+            })
+        });
         let mut challenge = Response::to_request(request, 401);
-        for algorithm in [Algorithm::Sha256, Algorithm::Md5] {
+        for algorithm in offered {
             challenge = challenge.with(
                 "WWW-Authenticate",
                 format!(

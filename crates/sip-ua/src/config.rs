@@ -37,6 +37,14 @@ pub struct SipConfig {
     pub max_transactions: usize,
     /// RFC 3261 timer T1 (round-trip estimate), normally 500 ms.
     pub t1: Duration,
+    /// Subscription duration granted when SUBSCRIBE has no Expires, and
+    /// the longest granted (RFC 6665 4.2.1.1: the notifier may shorten).
+    pub max_subscription: Duration,
+    /// Shortest subscription accepted (423 with Min-Expires below it,
+    /// RFC 6665 4.2.1.1).
+    pub min_subscription: Duration,
+    /// Most subscriptions at once (503 past it).
+    pub max_subscriptions: usize,
 }
 
 impl Default for SipConfig {
@@ -49,6 +57,9 @@ impl Default for SipConfig {
             max_message_bytes: 1024 * 1024,
             max_transactions: 100_000,
             t1: Duration::from_millis(500),
+            max_subscription: Duration::from_secs(3600),
+            min_subscription: Duration::from_secs(60),
+            max_subscriptions: 10_000,
         }
     }
 }

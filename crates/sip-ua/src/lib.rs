@@ -8,7 +8,9 @@
 //! the RFC 3261 section 17 non-INVITE transactions; [`SipUa::handle`]
 //! passes a request through them to its method handler in [`methods`], one
 //! file per method. [`auth`] decides who may use the store (trusted
-//! networks and digest), [`deposit`] turns a MESSAGE into a stored object.
+//! networks and digest), [`deposit`] turns a MESSAGE into a stored object,
+//! [`subscription`] runs the NOTIFYs of SUBSCRIBE dialogs, and [`outbound`]
+//! picks the next hop of every request the store sends.
 //!
 
 pub mod auth;
@@ -16,6 +18,8 @@ pub mod config;
 pub mod deposit;
 pub mod listener;
 pub mod methods;
+pub mod outbound;
+pub mod subscription;
 pub mod transaction;
 pub mod transport;
 pub mod uri;
@@ -52,6 +56,7 @@ struct Inner {
     shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    subscriptions: subscription::Subscriptions,
 }
 
 impl SipUa {
@@ -74,6 +79,7 @@ impl SipUa {
                 shutdown,
                 tasks,
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),
+                subscriptions: subscription::Subscriptions::default(),
                 store,
                 config,
             }),
@@ -103,6 +109,11 @@ impl SipUa {
     /// The shutdown signal and the task tracker of the server.
     pub fn runtime(&self) -> (watch::Receiver<bool>, TaskTracker) {
         (self.inner.shutdown.clone(), self.inner.tasks.clone())
+    }
+
+    /// The running subscriptions (SUBSCRIBE/NOTIFY).
+    pub fn subscriptions(&self) -> &subscription::Subscriptions {
+        &self.inner.subscriptions
     }
 
     /// The digest nonce key.

@@ -409,7 +409,35 @@ pub enum ChangeKind {
         /// The folder name.
         name: String,
     },
+    /// The account's use of a quota resource rose to a level
+    /// ([`QUOTA_WARNING_PERCENT`] of its limit, or the whole limit) it was
+    /// below before this change. Recorded by the operation that stored the
+    /// object (its folder is the folder of the change).
+    QuotaLevel {
+        /// The resource.
+        resource: QuotaResource,
+        /// The level reached, in percent of the limit (90 or 100).
+        percent: u8,
+        /// Use after the change (bytes, or objects).
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
+
+/// A quota resource (RFC 9208 section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuotaResource {
+    /// `STORAGE`: bytes of objects (RFC 9208 5.1, counted here in bytes,
+    /// reported by IMAP in units of 1024 octets).
+    Storage,
+    /// `MESSAGE`: number of objects (RFC 9208 5.2).
+    Message,
+}
+
+/// The share of a quota limit at which the account is warned (the
+/// [`ChangeKind::QuotaLevel`] change, an IMAP `[ALERT]`, a SIP NOTIFY).
+pub const QUOTA_WARNING_PERCENT: u8 = 90;
 
 #[cfg(test)]
 mod tests {

@@ -572,3 +572,44 @@ async fn fifty_concurrent_appends_share_a_few_commits() {
         50
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crossing_ninety_percent_and_the_limit_of_a_quota_are_changes() {
+    use store_core::model::{ChangeKind, QuotaLimits, QuotaResource};
+    let (_dir, store, p) = with_alice().await;
+    let limits = QuotaLimits {
+        max_bytes: None,
+        max_objects: Some(10),
+    };
+    store.set_quota("alice", limits).await.unwrap();
+    let mut feed = store.subscribe_changes(&p);
+    let mut levels = Vec::new();
+    for n in 0..10 {
+        append(&store, &p, "INBOX", n).await;
+    }
+    while let Ok(change) = feed.try_recv() {
+        if let ChangeKind::QuotaLevel {
+            resource,
+            percent,
+            used,
+            limit,
+        } = change.kind
+        {
+            levels.push((resource, percent, used, limit));
+        }
+    }
+    assert_eq!(
+        levels,
+        vec![
+            (QuotaResource::Message, 90, 9, 10),
+            (QuotaResource::Message, 100, 10, 10)
+        ]
+    );
+    // The same levels are in the persisted feed.
+    let persisted = store.account_changes_since(&p, 0, 1000).await.unwrap();
+    let count = persisted
+        .iter()
+        .filter(|c| matches!(c.kind, ChangeKind::QuotaLevel { .. }))
+        .count();
+    assert_eq!(count, 2);
+}

@@ -68,6 +68,15 @@ pub enum AccountRequest {
         /// The host the URL names.
         host: String,
     },
+    /// `account quota`: set the limits (none = unlimited).
+    Quota {
+        /// Login.
+        login: String,
+        /// Most bytes.
+        max_bytes: Option<u64>,
+        /// Most objects.
+        max_objects: Option<u64>,
+    },
     /// `account revoke-references`: every reference into a folder.
     RevokeReferences {
         /// The owner's login.
@@ -146,6 +155,26 @@ pub async fn run_account_request(
                 )
                 .await?;
             Ok(vec![reference.url(&host, &login, &folder)])
+        }
+        AccountRequest::Quota {
+            login,
+            max_bytes,
+            max_objects,
+        } => {
+            let limits = store_core::model::QuotaLimits {
+                max_bytes,
+                max_objects,
+            };
+            store.set_quota(&login, limits).await?;
+            let usage = store.quota(&store.principal_for(&login).await?).await?;
+            let limit = |l: Option<u64>| l.map_or("unlimited".to_string(), |n| n.to_string());
+            Ok(vec![format!(
+                "{login}: {} bytes of {}, {} objects of {}",
+                usage.bytes,
+                limit(max_bytes),
+                usage.objects,
+                limit(max_objects)
+            )])
         }
         AccountRequest::RevokeReferences { login, folder } => {
             let principal = store.principal_for(&login).await?;

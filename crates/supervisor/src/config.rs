@@ -115,6 +115,13 @@ pub struct SipSection {
     pub digest: Vec<DigestEntry>,
     /// Largest message on a stream, in bytes (513 past it).
     pub max_message_bytes: usize,
+    /// Longest subscription granted, in seconds (also the duration of a
+    /// SUBSCRIBE without Expires).
+    pub max_subscription_seconds: u64,
+    /// Shortest subscription accepted, in seconds (423 below it).
+    pub min_subscription_seconds: u64,
+    /// Most subscriptions at once (503 past it).
+    pub max_subscriptions: usize,
 }
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
@@ -231,6 +238,9 @@ impl Default for SipSection {
             digest_realm: "cpm-store".into(),
             digest: Vec::new(),
             max_message_bytes: 1024 * 1024,
+            max_subscription_seconds: 3600,
+            min_subscription_seconds: 60,
+            max_subscriptions: 10_000,
         }
     }
 }

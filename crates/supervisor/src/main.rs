@@ -90,6 +90,18 @@ enum AccountCommand {
         #[arg(long, default_value = "anonymous")]
         access: String,
     },
+    /// Set an account's storage limits (RFC 9208 STORAGE and MESSAGE), or
+    /// lift them when absent; prints the use and the limits.
+    Quota {
+        /// Login name.
+        login: String,
+        /// Most bytes of objects.
+        #[arg(long)]
+        max_bytes: Option<u64>,
+        /// Most objects.
+        #[arg(long)]
+        max_objects: Option<u64>,
+    },
     /// Revoke every reference into a folder (as IMAP RESETKEY does).
     RevokeReferences {
         /// The owner's login.
@@ -158,6 +170,15 @@ async fn main() -> Result<()> {
                         .listen
                         .first()
                         .map_or_else(|| "localhost".to_string(), |a| a.to_string()),
+                },
+                AccountCommand::Quota {
+                    login,
+                    max_bytes,
+                    max_objects,
+                } => AccountRequest::Quota {
+                    login,
+                    max_bytes,
+                    max_objects,
                 },
                 AccountCommand::RevokeReferences { login, folder } => {
                     AccountRequest::RevokeReferences { login, folder }

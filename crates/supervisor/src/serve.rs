@@ -190,6 +190,9 @@ fn sip_config(config: &Config) -> sip_ua::SipConfig {
             .collect(),
         realm: c.digest_realm.clone(),
         max_message_bytes: c.max_message_bytes,
+        max_subscription: Duration::from_secs(c.max_subscription_seconds),
+        min_subscription: Duration::from_secs(c.min_subscription_seconds),
+        max_subscriptions: c.max_subscriptions,
         ..sip_ua::SipConfig::default()
     }
 }

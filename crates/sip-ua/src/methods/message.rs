@@ -2,27 +2,18 @@
 //! fetch by reference (the body names a stored object, which the store
 //! then sends back in a MESSAGE of its own). Seed 000, CPM-STO2.
 
-use std::net::SocketAddr;
-
 use bytes::Bytes;
-use store_core::model::Principal;
 use store_core::{FolderRef, NewObject, StoreError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Reply, ACCEPT};
+use super::{bad_request, served_user, store_failure, Reply, ACCEPT};
 use crate::deposit::{self, media_type, DepositError};
-use crate::transport::{Peer, Transport};
+use crate::outbound::new_via;
+use crate::transport::Peer;
 use crate::uri::{uri_of, SipUri};
-use crate::wire::render::{new_branch, new_tag, PRODUCT};
+use crate::wire::render::{new_tag, PRODUCT};
 use crate::wire::{Headers, Request, Response};
 use crate::SipUa;
-
-/// Requests the store sends above this size go over a stream (RFC 3261
-/// 18.1.1: 200 bytes under a 1500-byte path MTU).
-const UDP_LIMIT: usize = 1300;
-/// Room for the start line and header fields of that MESSAGE (Via, From,
-/// To, Call-ID, CSeq, In-Reply-To, Referenced-Object...), in bytes.
-const HEADER_ALLOWANCE: usize = 600;
 
 /// Answers a MESSAGE from an authorized element.
 pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
@@ -35,30 +26,6 @@ pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
             fetch_by_reference(ua, request, peer, &ty, &params).await
         }
         _ => deposit(ua, request).await.into(),
-    }
-}
-
-/// The served user's account (RFC 5502 `P-Served-User`, else the To URI):
-/// its principal and address, or the response refusing the request.
-async fn served_user(ua: &SipUa, request: &Request) -> Result<(Principal, String), Response> {
-    let value = request
-        .headers
-        .get("P-Served-User")
-        .or(request.headers.get("To"))
-        .unwrap_or_default();
-    let address = match SipUri::parse(uri_of(value)) {
-        Ok(u) => u.address(),
-        Err(_) => return Err(Response::to_request(request, 404)),
-    };
-    let store = ua.store();
-    let account = match store.account_by_address(&address).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Response::to_request(request, 404)),
-        Err(e) => return Err(store_failure(request, &e)),
-    };
-    match store.principal_for(&account.login).await {
-        Ok(p) => Ok((p, address)),
-        Err(e) => Err(store_failure(request, &e)),
     }
 }
 
@@ -189,7 +156,13 @@ async fn fetch_by_reference(
     if let Err(e) = read.await {
         return store_failure(request, &StoreError::Io(e)).into();
     }
-    let target = match delivery_target(ua, request, peer, body.len()).await {
+    let contact = request
+        .headers
+        .values("Contact")
+        .first()
+        .and_then(|c| SipUri::parse(uri_of(c)).ok())
+        .and_then(|u| u.socket_addr());
+    let target = match ua.next_hop(peer, contact, body.len()).await {
         Some(t) => t,
         None => return Response::to_request(request, 480).into(),
     };
@@ -210,32 +183,6 @@ async fn fetch_by_reference(
     }
 }
 
-/// Where the referenced object goes: back over the requester's stream
-/// connection while it is open (as RFC 5923 reuses connections), else to
-/// its Contact (or the address it sent from) over UDP, or over a new TCP
-/// connection when the message is larger than [`UDP_LIMIT`]. Contacts
-/// with a domain name are not resolved (no RFC 3263): the source address
-/// is used.
-async fn delivery_target(ua: &SipUa, request: &Request, peer: &Peer, size: usize) -> Option<Peer> {
-    if peer.transport.is_reliable() && peer.is_open() {
-        return Some(peer.clone());
-    }
-    let contact: Option<SocketAddr> = request
-        .headers
-        .values("Contact")
-        .first()
-        .and_then(|c| SipUri::parse(uri_of(c)).ok())
-        .and_then(|u| u.socket_addr());
-    let addr = contact.unwrap_or(peer.addr);
-    if size + HEADER_ALLOWANCE <= UDP_LIMIT {
-        return ua.transports().udp_peer(addr);
-    }
-    if let Some(open) = ua.transports().stream_peer(Transport::Tcp, addr) {
-        return Some(open);
-    }
-    ua.connect_tcp(addr).await.ok()
-}
-
 /// The MESSAGE carrying a referenced object: to the requester (the
 /// request's From), correlated by `In-Reply-To` (the request's Call-ID,
 /// RFC 3261 20.21) and `Referenced-Object` (the reference URL).
@@ -248,15 +195,7 @@ fn reference_message(
 ) -> Request {
     let requester = request.headers.get("From").unwrap_or_default();
     let mut headers = Headers::new();
-    headers.push(
-        "Via",
-        format!(
-            "SIP/2.0/{} {};branch={}",
-            target.transport.via_token(),
-            target.local,
-            new_branch()
-        ),
-    );
+    headers.push("Via", new_via(target));
     headers.push("Max-Forwards", "70");
     headers.push(
         "From",
@@ -282,33 +221,5 @@ fn reference_message(
         uri,
         headers,
         body,
-    }
-}
-
-fn bad_request(request: &Request, reason: &str) -> Response {
-    let mut r = Response::to_request(request, 400);
-    r.reason = format!("Bad Request ({reason})")
-        .chars()
-        .take(100)
-        .collect();
-    r
-}
-
-/// The response to a store failure, by its kind; internal failures are
-/// logged and answered 500.
-fn store_failure(request: &Request, error: &StoreError) -> Response {
-    match error {
-        StoreError::NoSuchAccount => Response::to_request(request, 404),
-        StoreError::InvalidName(_) => bad_request(
-            request,
-            "Conversation-ID or Contribution-ID cannot name a folder",
-        ),
-        StoreError::OverQuota => Response::to_request(request, 480)
-            .with("Warning", "399 cpm-store \"Storage quota exceeded\""),
-        StoreError::PermissionDenied(_) => Response::to_request(request, 403),
-        e => {
-            tracing::error!(error = %e, "store failure on a SIP request");
-            Response::to_request(request, 500)
-        }
     }
 }

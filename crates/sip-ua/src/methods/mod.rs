@@ -6,18 +6,22 @@
 
 pub mod message;
 pub mod options;
+pub mod subscribe;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use crate::deposit::media_type;
 use crate::transport::Peer;
-use crate::uri::{SipUri, UriError};
+use store_core::model::Principal;
+use store_core::StoreError;
+
+use crate::uri::{uri_of, SipUri, UriError};
 use crate::wire::{Request, Response};
 use crate::SipUa;
 
 /// The methods served (`Allow`, RFC 3261 20.5).
-pub const ALLOW: &str = "OPTIONS, MESSAGE, ACK, CANCEL";
+pub const ALLOW: &str = "OPTIONS, MESSAGE, SUBSCRIBE, ACK, CANCEL";
 /// The body types MESSAGE takes (`Accept`, RFC 3261 20.1).
 pub const ACCEPT: &str = "message/cpim, multipart/related, text/uri-list, message/external-body";
 
@@ -75,10 +79,67 @@ pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
     match request.method.as_str() {
         "OPTIONS" => options::handle(request).into(),
         "MESSAGE" => message::handle(ua, request, peer).await,
+        "SUBSCRIBE" => subscribe::handle(ua, request, peer).await,
         // No INVITE transaction ever exists here to cancel (RFC 3261 9.2).
         "CANCEL" => Response::to_request(request, 481).into(),
         _ => Response::to_request(request, 405)
             .with("Allow", ALLOW)
             .into(),
+    }
+}
+
+/// The served user's account (RFC 5502 `P-Served-User`, else the To URI):
+/// its principal and address, or the response refusing the request.
+pub(crate) async fn served_user(
+    ua: &SipUa,
+    request: &Request,
+) -> Result<(Principal, String), Response> {
+    let value = request
+        .headers
+        .get("P-Served-User")
+        .or(request.headers.get("To"))
+        .unwrap_or_default();
+    let address = match SipUri::parse(uri_of(value)) {
+        Ok(u) => u.address(),
+        Err(_) => return Err(Response::to_request(request, 404)),
+    };
+    let store = ua.store();
+    let account = match store.account_by_address(&address).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(Response::to_request(request, 404)),
+        Err(e) => return Err(store_failure(request, &e)),
+    };
+    match store.principal_for(&account.login).await {
+        Ok(p) => Ok((p, address)),
+        Err(e) => Err(store_failure(request, &e)),
+    }
+}
+
+/// A 400 whose reason phrase says what is wrong.
+pub(crate) fn bad_request(request: &Request, reason: &str) -> Response {
+    let mut r = Response::to_request(request, 400);
+    r.reason = format!("Bad Request ({reason})")
+        .chars()
+        .take(100)
+        .collect();
+    r
+}
+
+/// The response to a store failure, by its kind; internal failures are
+/// logged and answered 500.
+pub(crate) fn store_failure(request: &Request, error: &StoreError) -> Response {
+    match error {
+        StoreError::NoSuchAccount => Response::to_request(request, 404),
+        StoreError::InvalidName(_) => bad_request(
+            request,
+            "Conversation-ID or Contribution-ID cannot name a folder",
+        ),
+        StoreError::OverQuota => Response::to_request(request, 480)
+            .with("Warning", "399 cpm-store \"Storage quota exceeded\""),
+        StoreError::PermissionDenied(_) => Response::to_request(request, 403),
+        e => {
+            tracing::error!(error = %e, "store failure on a SIP request");
+            Response::to_request(request, 500)
+        }
     }
 }

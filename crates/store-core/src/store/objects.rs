@@ -11,8 +11,8 @@ use crate::mime::{
     summarize, summarize_headers_only, MessageSummary, MAX_HEADER_BLOCK, MAX_PARSED_SIZE,
 };
 use crate::model::{
-    AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, ObjectKind, Principal, Uid,
-    UnixTime,
+    AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, ObjectKind, Principal,
+    QuotaResource, Uid, UnixTime,
 };
 use crate::rights::Right;
 use crate::writer::{Reader, Txn};
@@ -550,11 +550,16 @@ pub(super) fn insert_object(
         txn.put(keys::object_name(folder.id, &name), &object.uid)?;
         object.file_name = Some(name);
     }
-    txn.add(
+    let bytes = txn.add(
         keys::account_counter(folder.owner, "bytes"),
         object.size as i64,
     )?;
-    txn.add(keys::account_counter(folder.owner, "objects"), 1)?;
+    let objects = txn.add(keys::account_counter(folder.owner, "objects"), 1)?;
+    let grown = [
+        (QuotaResource::Storage, bytes, object.size),
+        (QuotaResource::Message, objects, 1),
+    ];
+    super::quota::record_levels_crossed(txn, folder, modseq, grown)?;
     if let Some(m) = &object.cpm.imdn_message_id {
         if txn.get_raw(&keys::imdn(folder.owner, m))?.is_none() {
             txn.put(keys::imdn(folder.owner, m), &(folder.id, object.uid))?;

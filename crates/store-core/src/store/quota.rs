@@ -3,8 +3,10 @@
 use super::Store;
 use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::model::{Principal, QuotaUsage};
-use crate::writer::Reader;
+use crate::model::{
+    Change, ChangeKind, Folder, ModSeq, Principal, QuotaResource, QuotaUsage, QUOTA_WARNING_PERCENT,
+};
+use crate::writer::{Reader, Txn};
 
 impl Store {
     /// The principal's account use and limits.
@@ -23,4 +25,51 @@ impl Store {
             limits: entry.account.quota,
         })
     }
+}
+
+/// Records a [`ChangeKind::QuotaLevel`] change for each resource whose use
+/// rose past [`QUOTA_WARNING_PERCENT`] or the whole limit by this
+/// operation. `grown` holds (resource, use after, amount added).
+pub(super) fn record_levels_crossed(
+    txn: &mut Txn<'_>,
+    folder: &Folder,
+    modseq: ModSeq,
+    grown: [(QuotaResource, u64, u64); 2],
+) -> Result<()> {
+    let Some(login) = txn.load::<String>(&keys::account_login(folder.owner))? else {
+        return Ok(());
+    };
+    let Some(entry) = txn.load::<super::AccountEntry>(&keys::account(&login))? else {
+        return Ok(());
+    };
+    for (resource, used, added) in grown {
+        let limit = match resource {
+            QuotaResource::Storage => entry.account.quota.max_bytes,
+            QuotaResource::Message => entry.account.quota.max_objects,
+        };
+        let Some(limit) = limit.filter(|l| *l > 0) else {
+            continue;
+        };
+        let before = used.saturating_sub(added);
+        let crossed = [100, QUOTA_WARNING_PERCENT].into_iter().find(|percent| {
+            let level = limit.saturating_mul(u64::from(*percent)).div_ceil(100);
+            before < level && used >= level
+        });
+        if let Some(percent) = crossed {
+            txn.record_change(
+                folder.owner,
+                Change {
+                    modseq,
+                    folder: folder.id,
+                    kind: ChangeKind::QuotaLevel {
+                        resource,
+                        percent,
+                        used,
+                        limit,
+                    },
+                },
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -22,11 +22,27 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-/// A loopback address with a free TCP port.
+/// A loopback address whose port is free for both TCP and UDP.
+///
+/// Ports come from 20000-31999, below Linux's ephemeral range (32768 and
+/// up), so that no client connection of a parallel test takes one between
+/// this call and the server binding it; each test process starts at its
+/// own offset and never hands out the same port twice.
 pub fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let offset = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (offset + n) % SPAN) as u16;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if TcpListener::bind(addr).is_ok() && std::net::UdpSocket::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free port in {FIRST}-{}", FIRST + SPAN - 1)
 }
 
 /// Fails with the Debian package to install when `tool` is missing.

@@ -206,9 +206,7 @@ impl SipUa {
             },
         };
         if sub.expires.is_zero() {
-            let _ = notifier
-                .catch_up(&mut reported, "terminated;reason=timeout")
-                .await;
+            notifier.terminate(&mut reported).await;
             return;
         }
         let mut ends = Instant::now() + sub.expires;
@@ -255,15 +253,16 @@ impl SipUa {
                         }
                     }
                     Some(Refresh::End) | None => {
-                        let _ = notifier.catch_up(&mut reported, "terminated;reason=timeout").await;
+                        notifier.terminate(&mut reported).await;
                         return;
                     }
                 },
                 _ = tokio::time::sleep_until(ends) => {
-                    let _ = notifier.catch_up(&mut reported, "terminated;reason=timeout").await;
+                    notifier.terminate(&mut reported).await;
                     return;
                 }
                 _ = async { drop(shutdown.wait_for(|stop| *stop).await) } => {
+                    self.subscriptions().remove(&notifier.dialog.id);
                     let last = notifier.notify(reported, &[], "terminated;reason=deactivated");
                     let _ = tokio::time::timeout(SHUTDOWN_NOTIFY_WAIT, last).await;
                     return;
@@ -285,6 +284,14 @@ struct Notifier<'a> {
 }
 
 impl Notifier<'_> {
+    /// Ends the subscription (expired or unsubscribed): forgets its
+    /// dialog, so that a SUBSCRIBE in it now gets 481, then reports what
+    /// is left with `terminated;reason=timeout` (RFC 6665 4.2.2).
+    async fn terminate(&mut self, reported: &mut ModSeq) {
+        self.ua.subscriptions().remove(&self.dialog.id);
+        let _ = self.catch_up(reported, "terminated;reason=timeout").await;
+    }
+
     /// Reports every persisted change after `reported`, in as many
     /// NOTIFYs as they need, the last one with `state`; one NOTIFY with no
     /// change if there is none.

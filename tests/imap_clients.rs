@@ -7,13 +7,6 @@ use std::process::Command;
 use e2e_tests::imap::ImapConnection;
 use e2e_tests::{require_tool, Server};
 
-fn server_with_alice() -> Server {
-    let mut server = Server::new();
-    server.add_account("alice", "secret");
-    server.start();
-    server
-}
-
 fn append(c: &mut ImapConnection, tag: &str, mailbox: &str, message: &str) {
     c.send(
         format!(
@@ -38,7 +31,7 @@ fn message_count(c: &mut ImapConnection, mailbox: &str) -> u32 {
 #[test]
 fn python_imaplib_session() {
     require_tool("python3", "python3");
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/imaplib_session.py");
     let out = Command::new("python3")
         .arg(script)
@@ -62,7 +55,7 @@ fn python_imaplib_session() {
 #[test]
 fn curl_fetches_a_message_over_imap_and_imaps() {
     require_tool("curl", "curl");
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut c = ImapConnection::login(server.imap, "alice", "secret");
     let message = "From: carol@example.com\r\nSubject: for curl\r\n\r\nfetched by curl\r\n";
     append(&mut c, "a", "INBOX", message);
@@ -118,7 +111,7 @@ fn maildir_count(dir: &Path) -> usize {
 #[test]
 fn mbsync_syncs_a_folder_tree_both_ways_without_loss_or_duplicates() {
     require_tool("mbsync", "isync");
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut c = ImapConnection::login(server.imap, "alice", "secret");
     append(
         &mut c,

@@ -2,19 +2,8 @@
 //! `cpm-store serve`, the sequence-number rules with two sessions, IDLE,
 //! and hostile input.
 
-use e2e_tests::imap::ImapConnection;
+use e2e_tests::imap::{tagged, ImapConnection};
 use e2e_tests::Server;
-
-fn server_with_alice() -> Server {
-    let mut server = Server::new();
-    server.add_account("alice", "secret");
-    server.start();
-    server
-}
-
-fn tagged(lines: &[String]) -> &str {
-    lines.last().map(String::as_str).unwrap_or_default()
-}
 
 fn has(lines: &[String], needle: &str) -> bool {
     lines.iter().any(|l| l.contains(needle))
@@ -50,7 +39,7 @@ fn append(
 
 #[test]
 fn rfc3501_examples() {
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut c = ImapConnection::connect(server.imap);
     assert!(
         c.greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
@@ -250,7 +239,7 @@ From: Fred Foobar <foobar@Blurdybloop.COM>\r\n\r\n)"
 
 #[test]
 fn two_sessions_keep_sequence_numbers_consistent() {
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut a = ImapConnection::login(server.imap, "alice", "secret");
     let mut b = ImapConnection::login(server.imap, "alice", "secret");
     for (i, tag) in ["p1", "p2", "p3"].iter().enumerate() {
@@ -306,7 +295,7 @@ fn two_sessions_keep_sequence_numbers_consistent() {
 
 #[test]
 fn idle_reports_new_messages_and_ends_with_done() {
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut a = ImapConnection::login(server.imap, "alice", "secret");
     let mut b = ImapConnection::login(server.imap, "alice", "secret");
     a.run("s SELECT INBOX");
@@ -337,7 +326,7 @@ fn idle_reports_new_messages_and_ends_with_done() {
 
 #[test]
 fn hostile_input_gets_protocol_errors_and_the_server_goes_on() {
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut c = ImapConnection::login(server.imap, "alice", "secret");
     assert!(tagged(&c.run("x1 FROBNICATE")).starts_with("x1 BAD"));
     assert!(tagged(&c.run("x2 SELECT \"INBOX")).starts_with("x2 BAD"));
@@ -418,7 +407,7 @@ fn cleartext_login_refused_without_tls_when_configured() {
 
 #[test]
 fn a_300_mb_append_keeps_server_memory_flat() {
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut c = ImapConnection::login(server.imap, "alice", "secret");
     const SIZE: usize = 300 * 1024 * 1024;
     let header = "Subject: big\r\nContent-Type: application/octet-stream\r\n\r\n";
@@ -470,7 +459,7 @@ fn connections_per_account_are_limited() {
 
 #[test]
 fn authenticate_plain_with_and_without_initial_response() {
-    let server = server_with_alice();
+    let server = Server::with_alice();
     // RFC 4959 SASL-IR: the credentials on the command line.
     let mut c = ImapConnection::connect(server.imap);
     let r = c.run("a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==");
@@ -506,7 +495,7 @@ fn authenticate_plain_with_and_without_initial_response() {
 
 #[test]
 fn esearch_return_options() {
-    let server = server_with_alice();
+    let server = Server::with_alice();
     let mut c = ImapConnection::login(server.imap, "alice", "secret");
     for i in 1..=5 {
         let flags = if i % 2 == 0 { "(\\Flagged)" } else { "()" };

@@ -97,3 +97,8 @@ fn literal_size(line: &[u8]) -> Option<usize> {
     let open = inner.iter().rposition(|&b| b == b'{')?;
     std::str::from_utf8(&inner[open + 1..]).ok()?.parse().ok()
 }
+
+/// The tagged (last) line of a command's response.
+pub fn tagged(lines: &[String]) -> &str {
+    lines.last().map(String::as_str).unwrap_or_default()
+}

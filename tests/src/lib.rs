@@ -129,6 +129,14 @@ impl Server {
         self.dir.path().join("data")
     }
 
+    /// A started server with the account `alice` (password `secret`).
+    pub fn with_alice() -> Server {
+        let mut server = Server::new();
+        server.add_account("alice", "secret");
+        server.start();
+        server
+    }
+
     /// Starts `cpm-store serve` and waits until `/healthz` answers.
     pub fn start(&mut self) {
         let child = Command::new(binary())

@@ -48,6 +48,8 @@ pub fn list(session: &Session) -> String {
             "SPECIAL-USE",
             "CREATE-SPECIAL-USE",
             "ESEARCH",
+            "CONDSTORE",
+            "QRESYNC",
             "ACL",
             "RIGHTS=texk",
         ]

@@ -1,5 +1,6 @@
 //! EXPUNGE (RFC 3501 6.4.3) and UID EXPUNGE (RFC 4315 2.1): remove the
-//! `\Deleted` messages (of the UID set), reporting each with `* n EXPUNGE`.
+//! `\Deleted` messages (of the UID set), reporting each with `* n EXPUNGE`
+//! (or all with `* VANISHED` after ENABLE QRESYNC, RFC 7162 3.2.10).
 
 use store_core::model::Uid;
 
@@ -61,15 +62,11 @@ pub async fn remove(
     Ok(())
 }
 
-/// Drops `uids` from the session's view and writes their EXPUNGE lines.
+/// Drops `uids` from the session's view and reports them (EXPUNGE, or
+/// VANISHED after ENABLE QRESYNC).
 pub fn report_expunged(session: &mut Session, uids: &[Uid]) {
-    let Some(mailbox) = session.selected.as_mut() else {
-        return;
-    };
-    // Highest first: the numbers of the lower ones do not move.
-    let mut uids = uids.to_vec();
-    uids.sort_unstable_by(|a, b| b.cmp(a));
-    for seq in mailbox.remove(&uids) {
-        session.out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+    let enabled = session.enabled;
+    if let Some(mailbox) = session.selected.as_mut() {
+        mailbox.report_expunged(uids, enabled, &mut session.out);
     }
 }

@@ -3,6 +3,12 @@
 //! cached at store time; body sections are byte ranges of the stored
 //! content, streamed from the blob to the client as literals, so a large
 //! message never sits in memory.
+//!
+//! CONDSTORE and QRESYNC (RFC 7162): the MODSEQ item, the CHANGEDSINCE
+//! modifier (only messages changed since, each with its MODSEQ), and for
+//! UID FETCH the VANISHED modifier (`* VANISHED (EARLIER)` for the UIDs of
+//! the set expunged since, `*` standing for the highest UID ever given, so
+//! that expunges above the highest remaining UID are reported too).
 
 use std::fmt::Write as _;
 use std::io::SeekFrom;
@@ -16,19 +22,45 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::principal;
 use crate::protocol::command::{FetchAttribute, Section, SectionText};
 use crate::protocol::response::{self, Completion};
-use crate::protocol::sequence::SequenceSet;
+use crate::protocol::sequence::{compact, SequenceSet};
 use crate::session::error::{CommandError, CommandResult};
 use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
 
+/// A FETCH command's arguments.
+pub struct FetchRequest<'a> {
+    /// The messages.
+    pub set: &'a SequenceSet,
+    /// The data items.
+    pub items: &'a [FetchAttribute],
+    /// UID FETCH.
+    pub uid: bool,
+    /// CHANGEDSINCE (RFC 7162 3.1.4).
+    pub changed_since: Option<u64>,
+    /// VANISHED (RFC 7162 3.2.6).
+    pub vanished: bool,
+}
+
 /// Runs FETCH or UID FETCH.
-pub async fn execute(
-    session: &mut Session,
-    set: &SequenceSet,
-    items: &[FetchAttribute],
-    uid: bool,
-) -> CommandResult {
+pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> CommandResult {
+    let FetchRequest {
+        set,
+        items,
+        uid,
+        changed_since,
+        vanished,
+    } = request;
     let principal = principal(session)?;
+    if vanished && !(uid && changed_since.is_some() && session.enabled.qresync) {
+        // RFC 7162 3.2.6.
+        return Ok(Completion::bad(
+            "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+        ));
+    }
+    if changed_since.is_some() || items.contains(&FetchAttribute::ModSeq) {
+        // CONDSTORE enabling (RFC 7162 3.1).
+        session.enabled.condstore = true;
+    }
     let Some(mailbox) = session.selected.as_ref() else {
         return Ok(Completion::bad("No mailbox selected"));
     };
@@ -37,11 +69,40 @@ pub async fn execute(
         // RFC 3501 6.4.8: UID FETCH always returns the UID.
         items.insert(0, FetchAttribute::Uid);
     }
-    let targets = mailbox.resolve(set, uid);
+    if changed_since.is_some() && !items.contains(&FetchAttribute::ModSeq) {
+        // RFC 7162 3.1.4.1: CHANGEDSINCE implies MODSEQ.
+        items.push(FetchAttribute::ModSeq);
+    }
+    let mut targets = mailbox.resolve(set, uid);
+    if let Some(since) = changed_since {
+        targets.retain(|&(seq, _)| mailbox.messages[seq as usize - 1].modseq > since);
+        if vanished {
+            let changes = session
+                .state
+                .store
+                .changes_since(&principal, &mailbox.folder, since)
+                .await?;
+            let highest_ever = mailbox.uid_next.saturating_sub(1);
+            let gone: Vec<Uid> = changes
+                .vanished
+                .into_iter()
+                .filter(|&u| set.contains(u, highest_ever))
+                .collect();
+            if !gone.is_empty() {
+                let _ = write!(session.out, "* VANISHED (EARLIER) {}\r\n", compact(gone));
+            }
+        }
+    }
+    let Some(mailbox) = session.selected.as_ref() else {
+        return Ok(Completion::bad("No mailbox selected"));
+    };
     let folder = mailbox.folder.clone();
-    let needs_record = items
-        .iter()
-        .any(|i| !matches!(i, FetchAttribute::Flags | FetchAttribute::Uid));
+    let needs_record = items.iter().any(|i| {
+        !matches!(
+            i,
+            FetchAttribute::Flags | FetchAttribute::Uid | FetchAttribute::ModSeq
+        )
+    });
     let sets_seen = !mailbox.read_only && items.iter().any(marks_seen);
 
     let mut seen_now: Vec<Uid> = Vec::new();
@@ -65,8 +126,8 @@ pub async fn execute(
             // (RFC 4314 4), the flag just does not change.
             if let Ok(result) = result {
                 let mailbox = session.selected.as_mut().ok_or_else(no_mailbox)?;
-                for (u, _, flags) in result.updated {
-                    mailbox.set_flags(u, flags);
+                for (u, modseq, flags) in result.updated {
+                    mailbox.set_flags(u, flags, modseq);
                     seen_now.push(u);
                 }
             }
@@ -97,16 +158,26 @@ pub async fn execute(
         } else {
             None
         };
-        let flags_line = SelectedMailbox::flags_of(&mailbox.messages[seq as usize - 1]);
+        let message = &mailbox.messages[seq as usize - 1];
+        let flags_line = SelectedMailbox::flags_of(message);
+        let modseq = message.modseq;
         let _ = write!(session.out, "* {seq} FETCH (");
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
                 session.out.push(' ');
             }
+            if *item == FetchAttribute::ModSeq {
+                let _ = write!(session.out, "MODSEQ ({modseq})");
+                continue;
+            }
             write_item(session, item, u, &flags_line, record.as_ref()).await?;
         }
         if seen_now.contains(&u) && !items.contains(&FetchAttribute::Flags) {
             let _ = write!(session.out, " FLAGS {flags_line}");
+            if session.enabled.condstore && !items.contains(&FetchAttribute::ModSeq) {
+                // RFC 7162 3.2: a flag change carries its MODSEQ.
+                let _ = write!(session.out, " MODSEQ ({modseq})");
+            }
         }
         session.out.push_str(")\r\n");
     }
@@ -179,7 +250,7 @@ async fn write_item(
         text: Some(SectionText::Text),
     };
     let (label, section, partial) = match item {
-        FetchAttribute::Uid | FetchAttribute::Flags => return Ok(()),
+        FetchAttribute::Uid | FetchAttribute::Flags | FetchAttribute::ModSeq => return Ok(()),
         FetchAttribute::InternalDate => {
             out.push_str("INTERNALDATE ");
             response::date_time(out, object.internal_date);

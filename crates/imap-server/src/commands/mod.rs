@@ -48,9 +48,12 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             initial_response,
         } => authenticate::execute(session, &mechanism, initial_response).await,
         Command::Login { user, password } => login::execute(session, &user, &password).await,
-        Command::Select { mailbox, read_only } => {
-            select::execute(session, &mailbox, read_only).await
-        }
+        Command::Select {
+            mailbox,
+            read_only,
+            condstore,
+            qresync,
+        } => select::execute(session, &mailbox, read_only, condstore, qresync.as_ref()).await,
         Command::Create {
             mailbox,
             special_use,
@@ -91,14 +94,40 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             };
             search::execute(session, request).await
         }
-        Command::Fetch { set, items, uid } => fetch::execute(session, &set, &items, uid).await,
+        Command::Fetch {
+            set,
+            items,
+            uid,
+            changed_since,
+            vanished,
+        } => {
+            let request = fetch::FetchRequest {
+                set: &set,
+                items: &items,
+                uid,
+                changed_since,
+                vanished,
+            };
+            fetch::execute(session, request).await
+        }
         Command::Store {
             set,
+            unchanged_since,
             mode,
             silent,
             flags,
             uid,
-        } => store::execute(session, &set, mode, silent, &flags, uid).await,
+        } => {
+            let request = store::StoreRequest {
+                set: &set,
+                unchanged_since,
+                mode,
+                silent,
+                flags: &flags,
+                uid,
+            };
+            store::execute(session, request).await
+        }
         Command::Copy {
             set,
             mailbox,

@@ -58,6 +58,17 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
         .store
         .search(&principal, &mailbox.folder, &key)
         .await?;
+    // RFC 7162 3.1.5: with a MODSEQ criterion, the highest MODSEQ of the
+    // messages found is returned with them (none when none is found).
+    let highest = uses_modseq(criteria)
+        .then(|| {
+            found
+                .iter()
+                .filter_map(|&u| mailbox.seq_of(u))
+                .map(|s| mailbox.messages[s as usize - 1].modseq)
+                .max()
+        })
+        .flatten();
     let mut numbers: Vec<u32> = found
         .into_iter()
         .filter_map(|u| if uid { Some(u) } else { mailbox.seq_of(u) })
@@ -66,17 +77,29 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
     let line = match returns {
         None => {
             let list: String = numbers.iter().map(|n| format!(" {n}")).collect();
-            format!("* SEARCH{list}\r\n")
+            let modseq = highest
+                .map(|m| format!(" (MODSEQ {m})"))
+                .unwrap_or_default();
+            format!("* SEARCH{list}{modseq}\r\n")
         }
-        Some(returns) => esearch(tag, uid, returns, &numbers),
+        Some(returns) => esearch(tag, uid, returns, &numbers, highest),
     };
     session.out.push_str(&line);
+    if uses_modseq(criteria) {
+        session.enabled.condstore = true;
+    }
     Ok(Completion::ok("SEARCH completed"))
 }
 
 /// The `* ESEARCH` line (RFC 4731 3.1): `RETURN ()` means ALL; MIN, MAX
 /// and ALL are left out when nothing matched.
-fn esearch(tag: &str, uid: bool, returns: &[SearchReturn], numbers: &[u32]) -> String {
+fn esearch(
+    tag: &str,
+    uid: bool,
+    returns: &[SearchReturn],
+    numbers: &[u32],
+    highest_modseq: Option<u64>,
+) -> String {
     let mut line = String::from("* ESEARCH (TAG ");
     response::string(&mut line, tag);
     line.push(')');
@@ -102,8 +125,23 @@ fn esearch(tag: &str, uid: bool, returns: &[SearchReturn], numbers: &[u32]) -> S
             _ => {}
         }
     }
+    if let Some(m) = highest_modseq {
+        // RFC 7162 3.1.5 (ESEARCH form).
+        line.push_str(&format!(" MODSEQ {m}"));
+    }
     line.push_str("\r\n");
     line
+}
+
+/// Whether the criteria use MODSEQ (a CONDSTORE enabling command).
+fn uses_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Store(StoreKey::ModSeq(_)) => true,
+        SearchKey::And(keys) => keys.iter().any(uses_modseq),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        SearchKey::Not(k) => uses_modseq(k),
+        _ => false,
+    }
 }
 
 fn known_range(mailbox: &SelectedMailbox) -> Vec<(Uid, Uid)> {
@@ -156,15 +194,15 @@ mod tests {
     fn rfc4731_esearch_lines() {
         use SearchReturn::*;
         assert_eq!(
-            esearch("A282", false, &[Min, Count], &[2, 10, 11]),
+            esearch("A282", false, &[Min, Count], &[2, 10, 11], None),
             "* ESEARCH (TAG \"A282\") MIN 2 COUNT 3\r\n"
         );
         assert_eq!(
-            esearch("A283", true, &[], &[3, 4, 5, 9]),
+            esearch("A283", true, &[], &[3, 4, 5, 9], None),
             "* ESEARCH (TAG \"A283\") UID ALL 3:5,9\r\n"
         );
         assert_eq!(
-            esearch("A284", false, &[Min, Max, All, Count, Min], &[]),
+            esearch("A284", false, &[Min, Max, All, Count, Min], &[], None),
             "* ESEARCH (TAG \"A284\") COUNT 0\r\n"
         );
     }

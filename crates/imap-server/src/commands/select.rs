@@ -1,6 +1,15 @@
 //! SELECT (RFC 3501 6.3.1) and EXAMINE (6.3.2): FLAGS, EXISTS, RECENT,
-//! UNSEEN, UIDVALIDITY, UIDNEXT and PERMANENTFLAGS, then READ-WRITE or
-//! READ-ONLY. A failed SELECT leaves no mailbox selected.
+//! UNSEEN, UIDVALIDITY, UIDNEXT, PERMANENTFLAGS and HIGHESTMODSEQ (RFC
+//! 7162 3.1.2.1: every folder has MODSEQs, so never NOMODSEQ), then
+//! READ-WRITE or READ-ONLY. A failed SELECT leaves no mailbox selected;
+//! closing one first is said with `[CLOSED]` (RFC 7162 3.2.11).
+//!
+//! The CONDSTORE parameter enables CONDSTORE; the QRESYNC parameter (RFC
+//! 7162 3.2.5, after ENABLE QRESYNC) resynchronizes a client in the same
+//! command: `* VANISHED (EARLIER)` for the UIDs it knew that were expunged
+//! since its MODSEQ, and a FETCH of UID, FLAGS and MODSEQ for each message
+//! changed since, so that a client away across any number of changes
+//! catches up with one SELECT.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -9,14 +18,33 @@ use store_core::model::SYSTEM_FLAGS;
 use store_core::rights::Right;
 
 use super::{folder_of, principal};
+use crate::protocol::command::Qresync;
 use crate::protocol::response::{self, Completion};
+use crate::protocol::sequence::compact;
 use crate::session::error::CommandResult;
 use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
 
-/// Runs SELECT (`read_only` false) or EXAMINE.
-pub async fn execute(session: &mut Session, name: &str, read_only: bool) -> CommandResult {
-    session.selected = None;
+/// Runs SELECT (`read_only` false) or EXAMINE, with the CONDSTORE and
+/// QRESYNC parameters.
+pub async fn execute(
+    session: &mut Session,
+    name: &str,
+    read_only: bool,
+    condstore: bool,
+    qresync: Option<&Qresync>,
+) -> CommandResult {
+    if qresync.is_some() && !session.enabled.qresync {
+        return Ok(Completion::bad("QRESYNC parameter without ENABLE QRESYNC"));
+    }
+    if session.selected.take().is_some() {
+        session
+            .out
+            .push_str("* OK [CLOSED] Previous mailbox closed\r\n");
+    }
+    if condstore {
+        session.enabled.condstore = true;
+    }
     let principal = principal(session)?;
     let folder = folder_of(name)?;
     let selected = session
@@ -69,10 +97,61 @@ pub async fn execute(session: &mut Session, name: &str, read_only: bool) -> Comm
         response::flag_list(out, SYSTEM_FLAGS.iter().copied().chain(["\\*"]));
         out.push_str("] Flags permitted\r\n");
     }
+    let _ = write!(
+        out,
+        "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+        mailbox.highest_modseq()
+    );
+    if let Some(q) = qresync.filter(|q| q.uid_validity == mailbox.uid_validity) {
+        resync(session, &principal, &mailbox, q).await?;
+    }
     session.selected = Some(mailbox);
     Ok(if read_only {
         Completion::ok("EXAMINE completed").with_code("READ-ONLY")
     } else {
         Completion::ok("SELECT completed").with_code("READ-WRITE")
     })
+}
+
+/// The QRESYNC answer (RFC 7162 3.2.5.2): expunged UIDs the client knew
+/// (`* VANISHED (EARLIER)`), then every message changed since its MODSEQ.
+async fn resync(
+    session: &mut Session,
+    principal: &store_core::Principal,
+    mailbox: &SelectedMailbox,
+    q: &Qresync,
+) -> Result<(), crate::session::error::CommandError> {
+    let changes = session
+        .state
+        .store
+        .changes_since(principal, &mailbox.folder, q.modseq)
+        .await?;
+    let highest_uid = mailbox.uid_next.saturating_sub(1);
+    let vanished: Vec<u32> = changes
+        .vanished
+        .into_iter()
+        .filter(|&u| {
+            q.known_uids
+                .as_ref()
+                .is_none_or(|set| set.contains(u, highest_uid))
+        })
+        .collect();
+    let out = &mut session.out;
+    if !vanished.is_empty() {
+        let _ = write!(out, "* VANISHED (EARLIER) {}\r\n", compact(vanished));
+    }
+    for object in changes.changed {
+        let Some(seq) = mailbox.seq_of(object.uid) else {
+            continue;
+        };
+        let message = &mailbox.messages[seq as usize - 1];
+        let _ = write!(
+            out,
+            "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
+            message.uid,
+            SelectedMailbox::flags_of(message),
+            message.modseq
+        );
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! STATUS (RFC 3501 6.3.10): counts of a mailbox without selecting it.
+//! STATUS (RFC 3501 6.3.10): counts of a mailbox without selecting it,
+//! and its HIGHESTMODSEQ (RFC 7162 3.1.6).
 
 use std::fmt::Write as _;
 
@@ -23,6 +24,10 @@ pub async fn execute(session: &mut Session, name: &str, items: &[StatusItem]) ->
             StatusItem::UidNext => ("UIDNEXT", f.uid_next),
             StatusItem::UidValidity => ("UIDVALIDITY", f.uid_validity),
             StatusItem::Unseen => ("UNSEEN", f.unseen),
+            StatusItem::HighestModSeq => {
+                values.push(format!("HIGHESTMODSEQ {}", f.highest_modseq));
+                continue;
+            }
             StatusItem::Recent => {
                 // Recent to a future session: above the highest UID any
                 // session has claimed (none is claimed by asking).
@@ -38,5 +43,9 @@ pub async fn execute(session: &mut Session, name: &str, items: &[StatusItem]) ->
     response::mailbox(&mut line, name);
     let _ = write!(line, " ({})\r\n", values.join(" "));
     session.out.push_str(&line);
+    if items.contains(&StatusItem::HighestModSeq) {
+        // A CONDSTORE enabling command (RFC 7162 3.1).
+        session.enabled.condstore = true;
+    }
     Ok(Completion::ok("STATUS completed"))
 }

@@ -1,6 +1,12 @@
 //! STORE (RFC 3501 6.4.6) and UID STORE: FLAGS, +FLAGS, -FLAGS and their
 //! .SILENT forms. Without .SILENT every message of the set is answered
 //! with its flags (and its UID for UID STORE).
+//!
+//! CONDSTORE (RFC 7162 3.1.3): UNCHANGEDSINCE stores only on messages
+//! whose MODSEQ is not above it; the others are listed in the tagged
+//! `[MODIFIED ...]` (sequence numbers, or UIDs for UID STORE). Once
+//! CONDSTORE is enabled, each FETCH carries the new MODSEQ, and messages
+//! whose flags changed are reported even with .SILENT.
 
 use std::fmt::Write as _;
 
@@ -11,25 +17,47 @@ use super::append::checked_flags;
 use super::principal;
 use crate::protocol::command::StoreMode;
 use crate::protocol::response::Completion;
-use crate::protocol::sequence::SequenceSet;
+use crate::protocol::sequence::{compact, SequenceSet};
 use crate::session::error::CommandResult;
 use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
 
+/// A STORE command's arguments.
+pub struct StoreRequest<'a> {
+    /// The messages.
+    pub set: &'a SequenceSet,
+    /// UNCHANGEDSINCE (RFC 7162 3.1.3).
+    pub unchanged_since: Option<u64>,
+    /// Replace, add or remove.
+    pub mode: StoreMode,
+    /// `.SILENT`.
+    pub silent: bool,
+    /// The flags.
+    pub flags: &'a [String],
+    /// UID STORE.
+    pub uid: bool,
+}
+
 /// Runs STORE or UID STORE.
-pub async fn execute(
-    session: &mut Session,
-    set: &SequenceSet,
-    mode: StoreMode,
-    silent: bool,
-    flags: &[String],
-    uid: bool,
-) -> CommandResult {
+pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> CommandResult {
+    let StoreRequest {
+        set,
+        unchanged_since,
+        mode,
+        silent,
+        flags,
+        uid,
+    } = request;
     let principal = principal(session)?;
     let flags = match checked_flags(flags) {
         Ok(f) => f,
         Err(c) => return Ok(c),
     };
+    if unchanged_since.is_some() {
+        // A CONDSTORE enabling command (RFC 7162 3.1).
+        session.enabled.condstore = true;
+    }
+    let condstore = session.enabled.condstore;
     let Some(mailbox) = session.selected.as_mut() else {
         return Ok(Completion::bad("No mailbox selected"));
     };
@@ -51,24 +79,43 @@ pub async fn execute(
     let result = session
         .state
         .store
-        .update_flags(&principal, &mailbox.folder, &live, update, None)
+        .update_flags(&principal, &mailbox.folder, &live, update, unchanged_since)
         .await?;
-    for (u, _, new_flags) in result.updated {
-        mailbox.set_flags(u, new_flags);
+    let changed: Vec<Uid> = result.updated.iter().map(|(u, _, _)| *u).collect();
+    for (u, modseq, new_flags) in result.updated {
+        mailbox.set_flags(u, new_flags, modseq);
     }
-    if !silent {
-        for (seq, u) in targets {
-            let message = &mailbox.messages[seq as usize - 1];
-            let _ = write!(
-                session.out,
-                "* {seq} FETCH (FLAGS {}",
-                SelectedMailbox::flags_of(message)
-            );
-            if uid {
-                let _ = write!(session.out, " UID {u}");
-            }
-            session.out.push_str(")\r\n");
+    for (seq, u) in targets {
+        if result.modified.contains(&u) || (silent && !(condstore && changed.contains(&u))) {
+            continue;
         }
+        let message = &mailbox.messages[seq as usize - 1];
+        let _ = write!(session.out, "* {seq} FETCH (");
+        if !silent {
+            let _ = write!(session.out, "FLAGS {} ", SelectedMailbox::flags_of(message));
+        }
+        if uid {
+            let _ = write!(session.out, "UID {u} ");
+        }
+        if condstore {
+            let _ = write!(session.out, "MODSEQ ({}) ", message.modseq);
+        }
+        session.out.pop();
+        session.out.push_str(")\r\n");
+    }
+    if !result.modified.is_empty() {
+        let mut numbers: Vec<u32> = if uid {
+            result.modified
+        } else {
+            result
+                .modified
+                .iter()
+                .filter_map(|&u| mailbox.seq_of(u))
+                .collect()
+        };
+        numbers.sort_unstable();
+        return Ok(Completion::ok("Conditional STORE failed for some messages")
+            .with_code(format!("MODIFIED {}", compact(numbers))));
     }
     if some_expunged {
         return Ok(

@@ -50,6 +50,10 @@ pub enum Command {
         mailbox: String,
         /// EXAMINE.
         read_only: bool,
+        /// `(CONDSTORE)` (RFC 7162 3.1.8).
+        condstore: bool,
+        /// `(QRESYNC (...))` (RFC 7162 3.2.5).
+        qresync: Option<Qresync>,
     },
     /// CREATE (6.3.3) with the RFC 6154 USE option.
     Create {
@@ -137,11 +141,17 @@ pub enum Command {
         items: Vec<FetchAttribute>,
         /// UID FETCH.
         uid: bool,
+        /// `CHANGEDSINCE` (RFC 7162 3.1.4).
+        changed_since: Option<u64>,
+        /// `VANISHED` (RFC 7162 3.2.6).
+        vanished: bool,
     },
     /// STORE (6.4.6) and UID STORE.
     Store {
         /// Messages.
         set: SequenceSet,
+        /// `UNCHANGEDSINCE` (RFC 7162 3.1.3).
+        unchanged_since: Option<u64>,
         /// How the flags change.
         mode: StoreMode,
         /// `.SILENT`.
@@ -282,6 +292,22 @@ pub enum StatusItem {
     UidValidity,
     /// UNSEEN
     Unseen,
+    /// HIGHESTMODSEQ (RFC 7162 3.1.6)
+    HighestModSeq,
+}
+
+/// The QRESYNC select parameter (RFC 7162 3.2.5): what the client knew of
+/// the mailbox. Its sequence match data is read and not used: the store
+/// keeps every expunged UID with its MODSEQ, so the known UIDs need no
+/// narrowing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qresync {
+    /// The UIDVALIDITY the client knew; another one means no resync.
+    pub uid_validity: u32,
+    /// The last MODSEQ the client knew.
+    pub modseq: u64,
+    /// The UIDs the client knows, if it said (else every UID).
+    pub known_uids: Option<SequenceSet>,
 }
 
 /// A SEARCH RETURN option (RFC 4731 3.1).
@@ -331,6 +357,8 @@ pub enum FetchAttribute {
     Rfc822Header,
     /// RFC822.TEXT (= BODY[TEXT], sets \Seen)
     Rfc822Text,
+    /// MODSEQ (RFC 7162 3.1.4.1)
+    ModSeq,
     /// BODY[section]<partial> and BODY.PEEK[...].
     Section {
         /// BODY.PEEK: does not set \Seen.

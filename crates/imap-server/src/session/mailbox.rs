@@ -14,7 +14,7 @@ use store_core::model::{FolderId, ModSeq, Uid};
 use store_core::{FolderRef, Principal, SelectedFolder, StoreError};
 
 use crate::protocol::response;
-use crate::protocol::sequence::SequenceSet;
+use crate::protocol::sequence::{compact, SequenceSet};
 use crate::session::state::ServerState;
 
 /// One message of the selected mailbox; its index + 1 is its sequence
@@ -27,6 +27,19 @@ pub struct Message {
     pub flags: Flags,
     /// Whether it is `\Recent` in this session.
     pub recent: bool,
+    /// Its MODSEQ as this session last saw it (RFC 7162).
+    pub modseq: ModSeq,
+}
+
+/// The extensions a client enabled that change what the server says
+/// unasked (RFC 5161 ENABLE; RFC 7162 3.1 "CONDSTORE enabling commands").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enabled {
+    /// CONDSTORE: unsolicited FETCH responses carry MODSEQ.
+    pub condstore: bool,
+    /// QRESYNC: expunges are reported as VANISHED, unsolicited FETCH
+    /// responses carry UID.
+    pub qresync: bool,
 }
 
 /// The selected mailbox of a session.
@@ -69,6 +82,7 @@ impl SelectedMailbox {
                 uid: o.uid,
                 flags: o.flags,
                 recent: !read_only && o.uid > threshold,
+                modseq: o.modseq,
             })
             .collect();
         SelectedMailbox {
@@ -81,6 +95,11 @@ impl SelectedMailbox {
             known_modseq: f.highest_modseq,
             pending_expunges: Vec::new(),
         }
+    }
+
+    /// The HIGHESTMODSEQ this view reflects (RFC 7162 3.1.2.1).
+    pub fn highest_modseq(&self) -> ModSeq {
+        self.known_modseq
     }
 
     /// Number of messages (EXISTS).
@@ -154,10 +173,12 @@ impl SelectedMailbox {
             .collect()
     }
 
-    /// Sets a message's flags after this session changed them.
-    pub fn set_flags(&mut self, uid: Uid, flags: Flags) {
+    /// Sets a message's flags and MODSEQ after this session changed them.
+    pub fn set_flags(&mut self, uid: Uid, flags: Flags, modseq: ModSeq) {
         if let Some(seq) = self.seq_of(uid) {
-            self.messages[seq as usize - 1].flags = flags;
+            let m = &mut self.messages[seq as usize - 1];
+            m.flags = flags;
+            m.modseq = modseq;
         }
     }
 
@@ -184,10 +205,47 @@ impl SelectedMailbox {
         out
     }
 
+    /// The untagged FETCH that reports a flag change to a session
+    /// (`enabled` adds UID and MODSEQ, RFC 7162 3.1.4 and 3.2.4).
+    pub fn flag_change(seq: u32, message: &Message, enabled: Enabled, out: &mut String) {
+        let _ = write!(out, "* {seq} FETCH (FLAGS {}", Self::flags_of(message));
+        if enabled.qresync {
+            let _ = write!(out, " UID {}", message.uid);
+        }
+        if enabled.condstore {
+            let _ = write!(out, " MODSEQ ({})", message.modseq);
+        }
+        out.push_str(")\r\n");
+    }
+
+    /// Removes `uids` (expunged) from the view and reports them: one
+    /// `* VANISHED` for a QRESYNC client (RFC 7162 3.2.10), else one
+    /// `* n EXPUNGE` each, highest first so that every number is valid
+    /// when sent.
+    pub fn report_expunged(&mut self, uids: &[Uid], enabled: Enabled, out: &mut String) {
+        let mut uids: Vec<Uid> = uids
+            .iter()
+            .copied()
+            .filter(|&u| self.seq_of(u).is_some())
+            .collect();
+        uids.sort_unstable_by(|a, b| b.cmp(a));
+        uids.dedup();
+        let seqs = self.remove(&uids);
+        if enabled.qresync {
+            if !uids.is_empty() {
+                let _ = write!(out, "* VANISHED {}\r\n", compact(uids.into_iter().rev()));
+            }
+            return;
+        }
+        for seq in seqs {
+            let _ = write!(out, "* {seq} EXPUNGE\r\n");
+        }
+    }
+
     /// Brings the view up to date with the store and appends the untagged
     /// responses that say so to `out`: FETCH for flags changed elsewhere,
     /// EXISTS and RECENT for new messages, and, when `allow_expunge`,
-    /// EXPUNGE for messages removed elsewhere.
+    /// EXPUNGE (or VANISHED) for messages removed elsewhere.
     ///
     /// Errors: the store's; [`StoreError::NoSuchFolder`] when the folder
     /// was deleted or renamed under the session.
@@ -196,6 +254,7 @@ impl SelectedMailbox {
         state: &ServerState,
         principal: &Principal,
         allow_expunge: bool,
+        enabled: Enabled,
         out: &mut String,
     ) -> Result<(), StoreError> {
         let changes = state
@@ -224,21 +283,15 @@ impl SelectedMailbox {
                 continue;
             };
             let message = &mut self.messages[seq as usize - 1];
+            message.modseq = object.modseq;
             if message.flags != object.flags {
                 message.flags = object.flags;
-                let _ = write!(out, "* {seq} FETCH (FLAGS {})\r\n", Self::flags_of(message));
+                Self::flag_change(seq, message, enabled, out);
             }
         }
         if allow_expunge && !self.pending_expunges.is_empty() {
-            let mut gone = std::mem::take(&mut self.pending_expunges);
-            gone.sort_unstable();
-            // Highest first: every number stays valid as it is sent.
-            for uid in gone.into_iter().rev() {
-                if let Some(seq) = self.seq_of(uid) {
-                    self.messages.remove(seq as usize - 1);
-                    let _ = write!(out, "* {seq} EXPUNGE\r\n");
-                }
-            }
+            let gone = std::mem::take(&mut self.pending_expunges);
+            self.report_expunged(&gone, enabled, out);
         }
         let arrived = !new.is_empty();
         if arrived {
@@ -249,6 +302,7 @@ impl SelectedMailbox {
                     uid: o.uid,
                     recent: !self.read_only && o.uid > threshold,
                     flags: o.flags,
+                    modseq: o.modseq,
                 });
             }
         }

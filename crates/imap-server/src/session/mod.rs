@@ -20,7 +20,7 @@ use crate::protocol::grammar::parse_request;
 use crate::protocol::reader::{read_command, ReadOutcome, ReaderLimits, Refusal};
 use crate::protocol::response::{Completion, Status};
 use error::CommandError;
-use mailbox::SelectedMailbox;
+use mailbox::{Enabled, SelectedMailbox};
 use state::{ConnectionSlot, ServerState};
 use stream::Stream;
 
@@ -51,6 +51,8 @@ pub struct Session {
     slot: Option<ConnectionSlot>,
     /// The selected mailbox (Selected state).
     pub selected: Option<SelectedMailbox>,
+    /// CONDSTORE and QRESYNC, once enabled (RFC 5161, RFC 7162).
+    pub enabled: Enabled,
     /// Untagged responses waiting to be written, before the completion.
     pub out: String,
     /// Stop signal of the server.
@@ -75,6 +77,7 @@ pub async fn run(
         principal: None,
         slot: None,
         selected: None,
+        enabled: Enabled::default(),
         out: String::new(),
         shutdown,
         bad_commands: 0,
@@ -300,7 +303,13 @@ impl Session {
             return Ok(());
         };
         match mailbox
-            .synchronize(&self.state, principal, allow_expunge, &mut self.out)
+            .synchronize(
+                &self.state,
+                principal,
+                allow_expunge,
+                self.enabled,
+                &mut self.out,
+            )
             .await
         {
             Ok(()) => Ok(()),

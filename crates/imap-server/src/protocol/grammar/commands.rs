@@ -11,12 +11,14 @@ use store_core::blob::StagedBlob;
 
 use super::fetch::fetch_items;
 use super::primitives::{
-    astring, atom, date_time, flag, flag_list, list_mailbox, mailbox, nstring, sequence_set, sp,
-    store_flags, streamed_literal, string,
+    astring, atom, date_time, flag, flag_list, list_mailbox, mailbox, nstring, number64, nz_number,
+    sequence_set, sp, store_flags, streamed_literal, string,
 };
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
-use crate::protocol::command::{AclCommand, Command, Request, SearchReturn, StatusItem, StoreMode};
+use crate::protocol::command::{
+    AclCommand, Command, Qresync, Request, SearchReturn, StatusItem, StoreMode,
+};
 use crate::protocol::reader::{is_tag_char, tag_of};
 
 /// Parses a whole command. `blobs` are the literals the reader streamed
@@ -78,11 +80,7 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             Command::Login { user, password }
         })
         .parse(i),
-        "SELECT" | "EXAMINE" => map(preceded(sp, mailbox), |mailbox| Command::Select {
-            mailbox,
-            read_only: name == "EXAMINE",
-        })
-        .parse(i),
+        "SELECT" | "EXAMINE" => select(i, name == "EXAMINE"),
         "CREATE" => create(i),
         "DELETE" => map(preceded(sp, mailbox), |mailbox| Command::Delete { mailbox }).parse(i),
         "RENAME" => map((sp, mailbox, sp, mailbox), |(_, from, _, to)| {
@@ -189,14 +187,29 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
             },
         )
         .parse(i),
-        "FETCH" => map((sp, sequence_set, sp, fetch_items), |(_, set, _, items)| {
-            Command::Fetch { set, items, uid }
-        })
+        "FETCH" => map(
+            (sp, sequence_set, sp, fetch_items, opt(fetch_modifiers)),
+            |(_, set, _, items, modifiers)| {
+                let (changed_since, vanished) = modifiers.unwrap_or_default();
+                Command::Fetch {
+                    set,
+                    items,
+                    uid,
+                    changed_since,
+                    vanished,
+                }
+            },
+        )
         .parse(i),
         "STORE" => map(
             (
                 sp,
                 sequence_set,
+                opt(delimited(
+                    (sp, tag(&b"("[..]), tag_no_case(&b"UNCHANGEDSINCE"[..]), sp),
+                    number64,
+                    tag(&b")"[..]),
+                )),
                 sp,
                 alt((
                     value(StoreMode::Add, tag(&b"+"[..])),
@@ -208,8 +221,9 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
                 sp,
                 store_flags,
             ),
-            |(_, set, _, mode, _, silent, _, flags)| Command::Store {
+            |(_, set, unchanged_since, _, mode, _, silent, _, flags)| Command::Store {
                 set,
+                unchanged_since,
                 mode,
                 silent: silent.is_some(),
                 flags,
@@ -286,6 +300,109 @@ fn create(i: &[u8]) -> PResult<'_, Command> {
     .parse(i)
 }
 
+/// `SELECT`/`EXAMINE SP mailbox [select-params]` (RFC 4466 2.1, with
+/// RFC 7162's CONDSTORE and QRESYNC parameters).
+fn select(i: &[u8], read_only: bool) -> PResult<'_, Command> {
+    #[derive(Clone)]
+    enum Param {
+        CondStore,
+        Qresync(Qresync),
+    }
+    let seq_match = (
+        tag(&b"("[..]),
+        sequence_set,
+        sp,
+        sequence_set,
+        tag(&b")"[..]),
+    );
+    let qresync = map(
+        (
+            tag_no_case(&b"QRESYNC"[..]),
+            sp,
+            tag(&b"("[..]),
+            nz_number,
+            sp,
+            number64,
+            opt(preceded(sp, sequence_set)),
+            opt(preceded(sp, seq_match)),
+            tag(&b")"[..]),
+        ),
+        |(_, _, _, uid_validity, _, modseq, known_uids, _, _)| {
+            Param::Qresync(Qresync {
+                uid_validity,
+                modseq,
+                known_uids,
+            })
+        },
+    );
+    let param = alt((
+        value(Param::CondStore, tag_no_case(&b"CONDSTORE"[..])),
+        qresync,
+    ));
+    map(
+        (
+            sp,
+            mailbox,
+            opt(delimited(
+                (sp, tag(&b"("[..])),
+                separated_list1(sp, param),
+                tag(&b")"[..]),
+            )),
+        ),
+        move |(_, mailbox, params)| {
+            let mut condstore = false;
+            let mut qresync = None;
+            for p in params.unwrap_or_default() {
+                match p {
+                    Param::CondStore => condstore = true,
+                    Param::Qresync(q) => qresync = Some(q),
+                }
+            }
+            Command::Select {
+                mailbox,
+                read_only,
+                condstore,
+                qresync,
+            }
+        },
+    )
+    .parse(i)
+}
+
+/// `fetch-modifiers` (RFC 7162 3.1.4, 3.2.6): CHANGEDSINCE and VANISHED.
+fn fetch_modifiers(i: &[u8]) -> PResult<'_, (Option<u64>, bool)> {
+    #[derive(Clone)]
+    enum Modifier {
+        ChangedSince(u64),
+        Vanished,
+    }
+    let modifier = alt((
+        map(
+            preceded((tag_no_case(&b"CHANGEDSINCE"[..]), sp), number64),
+            Modifier::ChangedSince,
+        ),
+        value(Modifier::Vanished, tag_no_case(&b"VANISHED"[..])),
+    ));
+    map(
+        delimited(
+            (sp, tag(&b"("[..])),
+            separated_list1(sp, modifier),
+            tag(&b")"[..]),
+        ),
+        |modifiers| {
+            let mut out = (None, false);
+            for m in modifiers {
+                match m {
+                    Modifier::ChangedSince(n) => out.0 = Some(n),
+                    Modifier::Vanished => out.1 = true,
+                }
+            }
+            out
+        },
+    )
+    .parse(i)
+}
+
 fn status(i: &[u8]) -> PResult<'_, Command> {
     let item = alt((
         value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
@@ -293,6 +410,10 @@ fn status(i: &[u8]) -> PResult<'_, Command> {
         value(StatusItem::UidNext, tag_no_case(&b"UIDNEXT"[..])),
         value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
         value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
+        value(
+            StatusItem::HighestModSeq,
+            tag_no_case(&b"HIGHESTMODSEQ"[..]),
+        ),
     ));
     map(
         (
@@ -386,6 +507,70 @@ mod tests {
             "a SEARCH RETURN () ALL",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
+        }
+    }
+
+    /// RFC 7162's examples (3.1.3, 3.1.4, 3.1.5, 3.1.8, 3.2.5, 3.2.6).
+    #[test]
+    fn rfc7162_examples_parse() {
+        let r = parse("A142 SELECT INBOX (CONDSTORE)").unwrap();
+        assert!(matches!(
+            r.command,
+            Command::Select {
+                condstore: true,
+                ..
+            }
+        ));
+        let r = parse("A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))")
+            .unwrap();
+        let Command::Select {
+            qresync: Some(q), ..
+        } = r.command
+        else {
+            panic!("{r:?}")
+        };
+        assert_eq!((q.uid_validity, q.modseq), (67890007, 20050715194045000));
+        assert!(q.known_uids.is_some_and(|s| s.contains(300, 600)));
+        assert!(parse(
+            "B02 SELECT INBOX (QRESYNC (67890007 90060115194045000 \
+             1:29997 (5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,29994,29997)))"
+        )
+        .is_ok());
+        let r = parse("s100 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)").unwrap();
+        assert!(matches!(
+            r.command,
+            Command::Fetch {
+                changed_since: Some(12345),
+                vanished: true,
+                uid: true,
+                ..
+            }
+        ));
+        let r =
+            parse("d105 STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)").unwrap();
+        assert!(matches!(
+            r.command,
+            Command::Store {
+                unchanged_since: Some(320162338),
+                silent: true,
+                ..
+            }
+        ));
+        for ok in [
+            "a FETCH 1:* (UID FLAGS MODSEQ)",
+            "a103 SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338",
+            "t SEARCH OR NOT MODSEQ 720162338 LARGER 50000",
+            "a STATUS INBOX (HIGHESTMODSEQ MESSAGES)",
+            "a ENABLE CONDSTORE QRESYNC",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
+        }
+        for bad in [
+            "a SELECT INBOX (QRESYNC (0 1))",
+            "a FETCH 1 (FLAGS) (CHANGEDSINCE)",
+            "a STORE 1 (UNCHANGEDSINCE x) +FLAGS (\\Seen)",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -48,6 +48,7 @@ fn fetch_att(i: &[u8]) -> PResult<'_, FetchAttribute> {
         value(Rfc822Text, tag_no_case(&b"RFC822.TEXT"[..])),
         value(Rfc822, tag_no_case(&b"RFC822"[..])),
         value(Uid, tag_no_case(&b"UID"[..])),
+        value(ModSeq, tag_no_case(&b"MODSEQ"[..])),
         value(BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
         map(
             (

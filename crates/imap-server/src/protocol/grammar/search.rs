@@ -1,13 +1,13 @@
 //! SEARCH criteria (RFC 3501 6.4.4, `search-key`).
 
 use nom::bytes::complete::tag;
-use nom::combinator::map;
+use nom::combinator::{map, opt};
 use nom::multi::separated_list1;
 use nom::sequence::preceded;
 use nom::Parser;
 use store_core::search::{AddressField, DateCmp, SearchKey as Key};
 
-use super::primitives::{astring, atom, date, flag, number64, sequence_set, sp};
+use super::primitives::{astring, atom, date, flag, number64, sequence_set, sp, string};
 use super::{GrammarError, PResult};
 use crate::protocol::command::SearchKey;
 
@@ -91,6 +91,14 @@ fn search_key(i: &[u8], depth: usize) -> PResult<'_, SearchKey> {
         "LARGER" => map(preceded(sp, number64), |n| store(Key::Larger(n))).parse(rest),
         "SMALLER" => map(preceded(sp, number64), |n| store(Key::Smaller(n))).parse(rest),
         "UID" => map(preceded(sp, sequence_set), SearchKey::Uid).parse(rest),
+        // RFC 7162 3.1.5: `MODSEQ [SP entry-name SP entry-type-req] SP
+        // mod-sequence-valzer`. Flags share the message's one MODSEQ here,
+        // so the entry names none more precise.
+        "MODSEQ" => map(
+            (opt((sp, string, sp, atom)), preceded(sp, number64)),
+            |(_, n)| store(Key::ModSeq(n)),
+        )
+        .parse(rest),
         "NOT" => map(preceded(sp, |i| search_key(i, depth - 1)), |k| {
             SearchKey::Not(Box::new(k))
         })

@@ -64,6 +64,8 @@ pub struct ImapSection {
     pub autologout_minutes: u64,
     /// Seconds between keepalives during IDLE.
     pub idle_keepalive_seconds: u64,
+    /// Logins allowed to set quotas over IMAP (RFC 9208 SETQUOTA).
+    pub quota_admins: Vec<String>,
 }
 
 /// `[imap] cleartext_auth`.
@@ -211,6 +213,7 @@ impl Default for ImapSection {
             max_bad_commands: 20,
             autologout_minutes: 30,
             idle_keepalive_seconds: 120,
+            quota_admins: Vec::new(),
         }
     }
 }

@@ -161,6 +161,7 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
             CleartextAuth::Loopback => imap_server::CleartextPolicy::Loopback,
             CleartextAuth::Always => imap_server::CleartextPolicy::Always,
         },
+        quota_admins: c.quota_admins.clone(),
         ..imap_server::ImapConfig::default()
     }
 }

@@ -50,6 +50,10 @@ pub fn list(session: &Session) -> String {
             "ESEARCH",
             "CONDSTORE",
             "QRESYNC",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            "QUOTA=RES-MESSAGE",
+            "QUOTASET",
             "ACL",
             "RIGHTS=texk",
         ]

@@ -21,6 +21,7 @@ pub mod login;
 pub mod logout;
 pub mod namespace;
 pub mod noop;
+pub mod quota;
 pub mod rename;
 pub mod search;
 pub mod select;
@@ -69,6 +70,7 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             lsub,
         } => list::execute(session, &reference, &pattern, lsub).await,
         Command::Acl(acl) => acl::execute(session, acl).await,
+        Command::Quota(quota) => quota::execute(session, quota).await,
         Command::Status { mailbox, items } => status::execute(session, &mailbox, &items).await,
         Command::Append {
             mailbox,

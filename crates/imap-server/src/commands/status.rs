@@ -1,5 +1,6 @@
 //! STATUS (RFC 3501 6.3.10): counts of a mailbox without selecting it,
-//! and its HIGHESTMODSEQ (RFC 7162 3.1.6).
+//! its HIGHESTMODSEQ (RFC 7162 3.1.6), and what expunging would free
+//! (DELETED and DELETED-STORAGE, RFC 9208 4.2).
 
 use std::fmt::Write as _;
 
@@ -27,6 +28,23 @@ pub async fn execute(session: &mut Session, name: &str, items: &[StatusItem]) ->
             StatusItem::HighestModSeq => {
                 values.push(format!("HIGHESTMODSEQ {}", f.highest_modseq));
                 continue;
+            }
+            StatusItem::Deleted | StatusItem::DeletedStorage => {
+                let key = SearchKey::Flag("\\Deleted".into());
+                let deleted = store.search(&principal, &folder, &key).await?;
+                if *item == StatusItem::Deleted {
+                    ("DELETED", deleted.len() as u32)
+                } else {
+                    let mut bytes = 0u64;
+                    for uid in deleted {
+                        if let Ok((object, _)) = store.fetch_object(&principal, &folder, uid).await
+                        {
+                            bytes += object.size;
+                        }
+                    }
+                    values.push(format!("DELETED-STORAGE {}", bytes.div_ceil(1024)));
+                    continue;
+                }
             }
             StatusItem::Recent => {
                 // Recent to a future session: above the highest UID any

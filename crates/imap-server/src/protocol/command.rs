@@ -92,6 +92,8 @@ pub enum Command {
     },
     /// An RFC 4314 ACL command.
     Acl(AclCommand),
+    /// GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208 4.1).
+    Quota(QuotaCommand),
     /// STATUS (6.3.10).
     Status {
         /// Mailbox.
@@ -219,6 +221,9 @@ impl Command {
             Command::Acl(AclCommand::Get { .. }) => "GETACL",
             Command::Acl(AclCommand::ListRights { .. }) => "LISTRIGHTS",
             Command::Acl(AclCommand::MyRights { .. }) => "MYRIGHTS",
+            Command::Quota(QuotaCommand::Get { .. }) => "GETQUOTA",
+            Command::Quota(QuotaCommand::GetRoot { .. }) => "GETQUOTAROOT",
+            Command::Quota(QuotaCommand::Set { .. }) => "SETQUOTA",
             Command::Append { .. } => "APPEND",
             Command::Check => "CHECK",
             Command::Close => "CLOSE",
@@ -294,6 +299,33 @@ pub enum StatusItem {
     Unseen,
     /// HIGHESTMODSEQ (RFC 7162 3.1.6)
     HighestModSeq,
+    /// DELETED: messages with `\Deleted` (RFC 9208 4.2.1)
+    Deleted,
+    /// DELETED-STORAGE: their size, in units of 1024 octets (RFC 9208
+    /// 4.2.2)
+    DeletedStorage,
+}
+
+/// A QUOTA command (RFC 9208 4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuotaCommand {
+    /// GETQUOTA quota-root.
+    Get {
+        /// The quota root.
+        root: String,
+    },
+    /// GETQUOTAROOT mailbox.
+    GetRoot {
+        /// The mailbox.
+        mailbox: String,
+    },
+    /// SETQUOTA quota-root (resource limit ...).
+    Set {
+        /// The quota root.
+        root: String,
+        /// Resource names (upper case) and limits.
+        limits: Vec<(String, u64)>,
+    },
 }
 
 /// The QRESYNC select parameter (RFC 7162 3.2.5): what the client knew of

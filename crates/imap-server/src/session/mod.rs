@@ -10,9 +10,12 @@ pub mod stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::fmt::Write as _;
 use store_core::Principal;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::watch;
+
+use store_core::model::{Change, ChangeKind, QuotaResource};
+use tokio::sync::{broadcast, watch};
 
 use crate::commands;
 use crate::protocol::command::{Command, Request};
@@ -53,6 +56,8 @@ pub struct Session {
     pub selected: Option<SelectedMailbox>,
     /// CONDSTORE and QRESYNC, once enabled (RFC 5161, RFC 7162).
     pub enabled: Enabled,
+    /// The account's change feed, read for quota alerts once logged in.
+    account_changes: Option<broadcast::Receiver<Change>>,
     /// Untagged responses waiting to be written, before the completion.
     pub out: String,
     /// Stop signal of the server.
@@ -78,6 +83,7 @@ pub async fn run(
         slot: None,
         selected: None,
         enabled: Enabled::default(),
+        account_changes: None,
         out: String::new(),
         shutdown,
         bad_commands: 0,
@@ -298,6 +304,7 @@ impl Session {
     ///
     /// Errors: the text of a BYE when the mailbox is gone.
     pub async fn synchronize(&mut self, allow_expunge: bool) -> Result<(), String> {
+        self.report_quota_levels();
         let (Some(mailbox), Some(principal)) = (self.selected.as_mut(), self.principal.as_ref())
         else {
             return Ok(());
@@ -320,6 +327,45 @@ impl Session {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot synchronize the selected mailbox");
                 Ok(())
+            }
+        }
+    }
+
+    /// `* OK [ALERT]` for each quota level the account reached since the
+    /// last command (RFC 9208 leaves warnings to the server; RFC 3501
+    /// 7.1 ALERT is what a client must show its user). The feed is
+    /// followed from the first command after login.
+    fn report_quota_levels(&mut self) {
+        let Some(principal) = self.principal.as_ref() else {
+            return;
+        };
+        let feed = self
+            .account_changes
+            .get_or_insert_with(|| self.state.store.subscribe_changes(principal));
+        loop {
+            match feed.try_recv() {
+                Ok(Change {
+                    kind:
+                        ChangeKind::QuotaLevel {
+                            resource,
+                            percent,
+                            used,
+                            limit,
+                        },
+                    ..
+                }) => {
+                    let (name, unit) = match resource {
+                        QuotaResource::Storage => ("STORAGE", " bytes"),
+                        QuotaResource::Message => ("MESSAGE", " messages"),
+                    };
+                    let _ = write!(
+                        self.out,
+                        "* OK [ALERT] Mailbox storage at {percent}% of its {name} quota \
+                         ({used} of {limit}{unit})\r\n"
+                    );
+                }
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => return,
             }
         }
     }

@@ -17,7 +17,7 @@ use super::primitives::{
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
-    AclCommand, Command, Qresync, Request, SearchReturn, StatusItem, StoreMode,
+    AclCommand, Command, Qresync, QuotaCommand, Request, SearchReturn, StatusItem, StoreMode,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
 
@@ -129,6 +129,36 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             })
             .parse(i)
         }
+        "GETQUOTA" => map(preceded(sp, astring), |root| {
+            Command::Quota(QuotaCommand::Get { root })
+        })
+        .parse(i),
+        "GETQUOTAROOT" => map(preceded(sp, mailbox), |mailbox| {
+            Command::Quota(QuotaCommand::GetRoot { mailbox })
+        })
+        .parse(i),
+        "SETQUOTA" => map(
+            (
+                sp,
+                astring,
+                sp,
+                delimited(
+                    tag(&b"("[..]),
+                    separated_list0(sp, separated_pair(atom, sp, number64)),
+                    tag(&b")"[..]),
+                ),
+            ),
+            |(_, root, _, limits)| {
+                Command::Quota(QuotaCommand::Set {
+                    root,
+                    limits: limits
+                        .into_iter()
+                        .map(|(r, n)| (r.to_ascii_uppercase(), n))
+                        .collect(),
+                })
+            },
+        )
+        .parse(i),
         "GETACL" | "MYRIGHTS" => map(preceded(sp, mailbox), |mailbox| {
             Command::Acl(if name == "GETACL" {
                 AclCommand::Get { mailbox }
@@ -414,6 +444,11 @@ fn status(i: &[u8]) -> PResult<'_, Command> {
             StatusItem::HighestModSeq,
             tag_no_case(&b"HIGHESTMODSEQ"[..]),
         ),
+        value(
+            StatusItem::DeletedStorage,
+            tag_no_case(&b"DELETED-STORAGE"[..]),
+        ),
+        value(StatusItem::Deleted, tag_no_case(&b"DELETED"[..])),
     ));
     map(
         (
@@ -562,6 +597,10 @@ mod tests {
             "t SEARCH OR NOT MODSEQ 720162338 LARGER 50000",
             "a STATUS INBOX (HIGHESTMODSEQ MESSAGES)",
             "a ENABLE CONDSTORE QRESYNC",
+            "G0001 GETQUOTA \"!partition/sda4\"",
+            "G0002 GETQUOTAROOT INBOX",
+            "S0000 SETQUOTA \"User quota\" (STORAGE 512)",
+            "S0001 SETQUOTA \"\" ()",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
         }

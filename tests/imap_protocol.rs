@@ -524,3 +524,83 @@ fn esearch_return_options() {
     // A plain SEARCH keeps the RFC 3501 answer.
     assert_eq!(c.run("A286 SEARCH FLAGGED")[0], "* SEARCH 2 4");
 }
+
+#[test]
+fn list_extended_selection_return_options_and_list_status() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let caps = c.run("c CAPABILITY");
+    assert!(caps[0].contains(" LIST-EXTENDED ") && caps[0].contains(" LIST-STATUS"));
+    for name in [
+        "Fruit",
+        "Fruit/Apple",
+        "Fruit/Banana",
+        "Tofu",
+        "Vegetable/Broccoli",
+    ] {
+        assert!(tagged(&c.run(&format!("a CREATE {name}"))).contains("OK"));
+    }
+    c.run("s SUBSCRIBE Fruit/Banana");
+    c.run("s SUBSCRIBE Tofu");
+    c.run("s SUBSCRIBE Peaches");
+    let stored = append(&mut c, "a", "Tofu", "()", RFC_MESSAGE);
+    assert!(tagged(&stored).contains("OK"), "{stored:?}");
+
+    // RFC 5258 5, example 1 style: the subscription list, with
+    // \NonExistent for a subscribed name whose mailbox is gone.
+    let lines = c.run("A02 LIST (SUBSCRIBED) \"\" *");
+    assert!(has(
+        &lines,
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Fruit/Banana\""
+    ));
+    assert!(has(
+        &lines,
+        "* LIST (\\NonExistent \\Subscribed) \"/\" \"Peaches\""
+    ));
+    assert!(has(&lines, "\"Tofu\""));
+    assert!(!has(&lines, "\"Fruit/Apple\""), "{lines:?}");
+    // Several patterns, and RETURN (SUBSCRIBED) on a normal listing.
+    let lines = c.run("A03 LIST \"\" (Fruit Tofu) RETURN (SUBSCRIBED CHILDREN)");
+    let listed: Vec<&String> = lines.iter().filter(|l| l.starts_with("* LIST")).collect();
+    assert_eq!(listed.len(), 2, "{lines:?}");
+    assert!(has(&lines, "* LIST (\\HasChildren) \"/\" \"Fruit\""));
+    assert!(has(
+        &lines,
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Tofu\""
+    ));
+    // RECURSIVEMATCH: Fruit is not subscribed, Fruit/Banana is.
+    let lines = c.run("A04 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %");
+    assert!(
+        has(
+            &lines,
+            "* LIST () \"/\" \"Fruit\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+        ),
+        "{lines:?}"
+    );
+    assert!(!has(&lines, "\"Vegetable\""));
+    let lines = c.run("A05 LIST (RECURSIVEMATCH) \"\" %");
+    assert!(tagged(&lines).starts_with("A05 BAD"), "{lines:?}");
+    // SPECIAL-USE selection.
+    let lines = c.run("A06 LIST (SPECIAL-USE) \"\" *");
+    assert!(lines
+        .iter()
+        .filter(|l| l.starts_with("* LIST"))
+        .all(|l| l.contains("\\Sent")
+            || l.contains("\\Drafts")
+            || l.contains("\\Trash")
+            || l.contains("\\Archive")
+            || l.contains("\\Junk")
+            || l.contains("\\All")
+            || l.contains("\\Flagged")));
+    assert!(has(&lines, "\\Sent"));
+    // LIST-STATUS (RFC 5819 example): a STATUS after each selectable
+    // mailbox; none for a \NonExistent one.
+    let lines = c.run("A07 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))");
+    let tofu = lines
+        .iter()
+        .position(|l| l.starts_with("* LIST") && l.ends_with("\"Tofu\""))
+        .expect("Tofu listed");
+    assert_eq!(lines[tofu + 1], "* STATUS \"Tofu\" (MESSAGES 1 UNSEEN 1)");
+    let lines = c.run("A08 LIST (SUBSCRIBED) \"\" Peaches RETURN (STATUS (MESSAGES))");
+    assert!(!has(&lines, "* STATUS"), "{lines:?}");
+}

@@ -54,6 +54,8 @@ pub fn list(session: &Session) -> String {
             "QUOTA=RES-STORAGE",
             "QUOTA=RES-MESSAGE",
             "QUOTASET",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
             "ACL",
             "RIGHTS=texk",
         ]

@@ -66,9 +66,10 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         }
         Command::List {
             reference,
-            pattern,
+            patterns,
             lsub,
-        } => list::execute(session, &reference, &pattern, lsub).await,
+            options,
+        } => list::execute(session, &reference, &patterns, lsub, &options).await,
         Command::Acl(acl) => acl::execute(session, acl).await,
         Command::Quota(quota) => quota::execute(session, quota).await,
         Command::Status { mailbox, items } => status::execute(session, &mailbox, &items).await,

@@ -9,11 +9,29 @@ use store_core::search::SearchKey;
 use super::{folder_of, principal};
 use crate::protocol::command::StatusItem;
 use crate::protocol::response::{self, Completion};
-use crate::session::error::CommandResult;
+use crate::session::error::{CommandError, CommandResult};
 use crate::session::Session;
 
 /// Runs STATUS.
 pub async fn execute(session: &mut Session, name: &str, items: &[StatusItem]) -> CommandResult {
+    let line = status_line(session, name, items).await?;
+    session.out.push_str(&line);
+    if items.contains(&StatusItem::HighestModSeq) {
+        // A CONDSTORE enabling command (RFC 7162 3.1).
+        session.enabled.condstore = true;
+    }
+    Ok(Completion::ok("STATUS completed"))
+}
+
+/// The `* STATUS` response for mailbox `name` (also what LIST-STATUS,
+/// RFC 5819, sends after a mailbox's LIST line).
+///
+/// Errors: the store's (no such mailbox, no right), as a completion.
+pub async fn status_line(
+    session: &Session,
+    name: &str,
+    items: &[StatusItem],
+) -> Result<String, CommandError> {
     let principal = principal(session)?;
     let folder = folder_of(name)?;
     let store = &session.state.store;
@@ -60,10 +78,5 @@ pub async fn execute(session: &mut Session, name: &str, items: &[StatusItem]) ->
     let mut line = String::from("* STATUS ");
     response::mailbox(&mut line, name);
     let _ = write!(line, " ({})\r\n", values.join(" "));
-    session.out.push_str(&line);
-    if items.contains(&StatusItem::HighestModSeq) {
-        // A CONDSTORE enabling command (RFC 7162 3.1).
-        session.enabled.condstore = true;
-    }
-    Ok(Completion::ok("STATUS completed"))
+    Ok(line)
 }

@@ -85,10 +85,12 @@ pub enum Command {
     List {
         /// Reference name.
         reference: String,
-        /// Mailbox name with possible wildcards.
-        pattern: String,
+        /// Mailbox names with possible wildcards (several with RFC 5258).
+        patterns: Vec<String>,
         /// LSUB.
         lsub: bool,
+        /// LIST-EXTENDED selection and return options (RFC 5258).
+        options: ListOptions,
     },
     /// An RFC 4314 ACL command.
     Acl(AclCommand),
@@ -304,6 +306,23 @@ pub enum StatusItem {
     /// DELETED-STORAGE: their size, in units of 1024 octets (RFC 9208
     /// 4.2.2)
     DeletedStorage,
+}
+
+/// LIST-EXTENDED options (RFC 5258 3.1, 3.2; RFC 5819 LIST-STATUS; RFC
+/// 6154 SPECIAL-USE).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Selection SUBSCRIBED: the subscription list.
+    pub select_subscribed: bool,
+    /// Selection RECURSIVEMATCH: parents of selected mailboxes get
+    /// CHILDINFO.
+    pub recursive_match: bool,
+    /// Selection SPECIAL-USE: only mailboxes with a special use.
+    pub select_special_use: bool,
+    /// RETURN SUBSCRIBED: mark subscribed mailboxes.
+    pub return_subscribed: bool,
+    /// RETURN STATUS (...): a STATUS response after each mailbox.
+    pub return_status: Option<Vec<StatusItem>>,
 }
 
 /// A QUOTA command (RFC 9208 4.1).

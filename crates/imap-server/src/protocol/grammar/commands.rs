@@ -5,7 +5,7 @@ use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take_while1};
 use nom::combinator::{map, opt, value};
 use nom::multi::{many1, separated_list0, separated_list1};
-use nom::sequence::{delimited, preceded, separated_pair};
+use nom::sequence::{delimited, preceded, separated_pair, terminated};
 use nom::Parser;
 use store_core::blob::StagedBlob;
 
@@ -17,7 +17,8 @@ use super::primitives::{
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
-    AclCommand, Command, Qresync, QuotaCommand, Request, SearchReturn, StatusItem, StoreMode,
+    AclCommand, Command, ListOptions, Qresync, QuotaCommand, Request, SearchReturn, StatusItem,
+    StoreMode,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
 
@@ -92,12 +93,14 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             subscribe: name == "SUBSCRIBE",
         })
         .parse(i),
-        "LIST" | "LSUB" => map(
+        "LIST" => list(i),
+        "LSUB" => map(
             (sp, mailbox, sp, list_mailbox),
             |(_, reference, _, pattern)| Command::List {
                 reference,
-                pattern,
-                lsub: name == "LSUB",
+                patterns: vec![pattern],
+                lsub: true,
+                options: ListOptions::default(),
             },
         )
         .parse(i),
@@ -433,7 +436,97 @@ fn fetch_modifiers(i: &[u8]) -> PResult<'_, (Option<u64>, bool)> {
     .parse(i)
 }
 
-fn status(i: &[u8]) -> PResult<'_, Command> {
+/// `LIST [SP list-select-opts] SP mailbox SP mbox-or-pat
+/// [SP list-return-opts]` (RFC 5258 6, RFC 5819, RFC 6154).
+fn list(i: &[u8]) -> PResult<'_, Command> {
+    #[derive(Clone)]
+    enum Select {
+        Subscribed,
+        Remote,
+        RecursiveMatch,
+        SpecialUse,
+    }
+    #[derive(Clone)]
+    enum Return {
+        Subscribed,
+        Children,
+        SpecialUse,
+        Status(Vec<StatusItem>),
+    }
+    let select = alt((
+        value(Select::Subscribed, tag_no_case(&b"SUBSCRIBED"[..])),
+        value(Select::Remote, tag_no_case(&b"REMOTE"[..])),
+        value(Select::RecursiveMatch, tag_no_case(&b"RECURSIVEMATCH"[..])),
+        value(Select::SpecialUse, tag_no_case(&b"SPECIAL-USE"[..])),
+    ));
+    let ret = alt((
+        value(Return::Subscribed, tag_no_case(&b"SUBSCRIBED"[..])),
+        value(Return::Children, tag_no_case(&b"CHILDREN"[..])),
+        value(Return::SpecialUse, tag_no_case(&b"SPECIAL-USE"[..])),
+        map(
+            preceded((tag_no_case(&b"STATUS"[..]), sp), status_items),
+            Return::Status,
+        ),
+    ));
+    let patterns = alt((
+        map(list_mailbox, |p| vec![p]),
+        delimited(
+            tag(&b"("[..]),
+            separated_list1(sp, list_mailbox),
+            tag(&b")"[..]),
+        ),
+    ));
+    let (rest, (_, selects, reference, _, patterns, returns)) = (
+        sp,
+        opt(terminated(
+            delimited(tag(&b"("[..]), separated_list0(sp, select), tag(&b")"[..])),
+            sp,
+        )),
+        mailbox,
+        sp,
+        patterns,
+        opt(preceded(
+            (sp, tag_no_case(&b"RETURN"[..]), sp),
+            delimited(tag(&b"("[..]), separated_list0(sp, ret), tag(&b")"[..])),
+        )),
+    )
+        .parse(i)?;
+    let mut options = ListOptions::default();
+    let selects = selects.unwrap_or_default();
+    for s in &selects {
+        match s {
+            Select::Subscribed => options.select_subscribed = true,
+            Select::RecursiveMatch => options.recursive_match = true,
+            Select::SpecialUse => options.select_special_use = true,
+            // Every mailbox is local: REMOTE changes nothing.
+            Select::Remote => {}
+        }
+    }
+    if options.recursive_match && !options.select_subscribed && !options.select_special_use {
+        // RFC 5258 3.1: RECURSIVEMATCH alone is a syntax error.
+        return GrammarError::fail("RECURSIVEMATCH needs another selection option");
+    }
+    for r in returns.unwrap_or_default() {
+        match r {
+            Return::Subscribed => options.return_subscribed = true,
+            Return::Status(items) => options.return_status = Some(items),
+            // Children and special-use attributes are always returned.
+            Return::Children | Return::SpecialUse => {}
+        }
+    }
+    Ok((
+        rest,
+        Command::List {
+            reference,
+            patterns,
+            lsub: false,
+            options,
+        },
+    ))
+}
+
+/// `"(" status-att *(SP status-att) ")"`.
+fn status_items(i: &[u8]) -> PResult<'_, Vec<StatusItem>> {
     let item = alt((
         value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
         value(StatusItem::Recent, tag_no_case(&b"RECENT"[..])),
@@ -450,15 +543,13 @@ fn status(i: &[u8]) -> PResult<'_, Command> {
         ),
         value(StatusItem::Deleted, tag_no_case(&b"DELETED"[..])),
     ));
-    map(
-        (
-            sp,
-            mailbox,
-            sp,
-            delimited(tag(&b"("[..]), separated_list1(sp, item), tag(&b")"[..])),
-        ),
-        |(_, mailbox, _, items)| Command::Status { mailbox, items },
-    )
+    delimited(tag(&b"("[..]), separated_list1(sp, item), tag(&b")"[..])).parse(i)
+}
+
+fn status(i: &[u8]) -> PResult<'_, Command> {
+    map((sp, mailbox, sp, status_items), |(_, mailbox, _, items)| {
+        Command::Status { mailbox, items }
+    })
     .parse(i)
 }
 
@@ -601,6 +692,12 @@ mod tests {
             "G0002 GETQUOTAROOT INBOX",
             "S0000 SETQUOTA \"User quota\" (STORAGE 512)",
             "S0001 SETQUOTA \"\" ()",
+            "A02 LIST (SUBSCRIBED) \"\" \"*\"",
+            "A03 LIST () \"\" (\"%\" \"Sent/%\") RETURN (CHILDREN)",
+            "A04 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" % RETURN (SUBSCRIBED)",
+            "A05 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))",
+            "t1 LIST (SPECIAL-USE) \"\" *",
+            "t2 LIST \"\" * RETURN (SPECIAL-USE)",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
         }

@@ -604,3 +604,130 @@ fn list_extended_selection_return_options_and_list_status() {
     let lines = c.run("A08 LIST (SUBSCRIBED) \"\" Peaches RETURN (STATUS (MESSAGES))");
     assert!(!has(&lines, "* STATUS"), "{lines:?}");
 }
+
+/// `* URLFETCH url {n}` followed by its literal: the data, or `None` for
+/// NIL.
+fn urlfetched(lines: &[String]) -> Option<String> {
+    let line = lines.iter().find(|l| l.starts_with("* URLFETCH"))?;
+    if line.ends_with(" NIL") {
+        return None;
+    }
+    line.split_once("}\r\n").map(|(_, data)| data.to_string())
+}
+
+#[test]
+fn urlauth_references_are_fetched_expire_are_revoked_and_bound_to_users() {
+    let mut server = Server::new();
+    server.add_account_with_address("alice", "secret", "sip:alice@example.com");
+    server.add_account("bob", "secret");
+    server.start();
+    let mut alice = ImapConnection::login(server.imap, "alice", "secret");
+    let caps = alice.run("c CAPABILITY");
+    assert!(caps[0].contains(" URLAUTH"));
+    append(&mut alice, "a", "INBOX", "()", RFC_MESSAGE);
+    let lines = alice.run("s SELECT INBOX");
+    let validity = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("* OK [UIDVALIDITY "))
+        .and_then(|r| r.split(']').next())
+        .expect("UIDVALIDITY")
+        .to_string();
+    let host = server.imap.to_string();
+    let generate = |c: &mut ImapConnection, rest: &str| -> String {
+        let lines = c.run(&format!(
+            "g GENURLAUTH \"imap://alice@{host}/INBOX;UIDVALIDITY={validity}/;UID=1{rest}\" INTERNAL"
+        ));
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with("* GENURLAUTH "))
+            .unwrap_or_else(|| panic!("{lines:?}"));
+        line["* GENURLAUTH ".len()..].trim_matches('"').to_string()
+    };
+    // RFC 4467 7: GENURLAUTH then URLFETCH, the whole message and a part.
+    let whole = generate(&mut alice, ";URLAUTH=anonymous");
+    assert!(whole.contains(";URLAUTH=anonymous:internal:"), "{whole}");
+    let lines = alice.run(&format!("f URLFETCH \"{whole}\""));
+    assert_eq!(urlfetched(&lines).as_deref(), Some(RFC_MESSAGE));
+    let part = generate(&mut alice, "/;SECTION=1;URLAUTH=authuser");
+    let mut bob = ImapConnection::login(server.imap, "bob", "secret");
+    let lines = bob.run(&format!("f URLFETCH \"{part}\""));
+    assert_eq!(
+        urlfetched(&lines).as_deref(),
+        Some("Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n")
+    );
+    // user+bob: bob only.
+    let for_bob = generate(&mut alice, ";URLAUTH=user+bob");
+    assert_eq!(
+        urlfetched(&alice.run(&format!("f URLFETCH \"{for_bob}\""))),
+        None
+    );
+    assert!(urlfetched(&bob.run(&format!("f URLFETCH \"{for_bob}\""))).is_some());
+    // A token moved onto another URL, a forged one, an expired one: NIL.
+    let token = whole.rsplit(':').next().unwrap();
+    let moved = format!("imap://alice@{host}/INBOX/;UID=2;URLAUTH=anonymous:internal:{token}");
+    assert_eq!(
+        urlfetched(&bob.run(&format!("f URLFETCH \"{moved}\""))),
+        None
+    );
+    let forged = whole.replace(token, "forged");
+    assert_eq!(
+        urlfetched(&bob.run(&format!("f URLFETCH \"{forged}\""))),
+        None
+    );
+    let expired = generate(&mut alice, ";EXPIRE=2001-01-01T00:00:00Z;URLAUTH=anonymous");
+    assert_eq!(
+        urlfetched(&bob.run(&format!("f URLFETCH \"{expired}\""))),
+        None
+    );
+    // Another user's mailbox cannot be authorized; other mechanisms fail.
+    let lines = bob.run(&format!(
+        "g GENURLAUTH \"imap://alice@{host}/INBOX/;UID=1;URLAUTH=anonymous\" INTERNAL"
+    ));
+    assert!(tagged(&lines).starts_with("g NO"), "{lines:?}");
+    let lines = alice.run(&format!(
+        "g GENURLAUTH \"imap://alice@{host}/INBOX/;UID=1;URLAUTH=anonymous\" XSAMPLE"
+    ));
+    assert!(tagged(&lines).starts_with("g NO"), "{lines:?}");
+
+    // The same reference is what SIP fetch by reference takes: a MESSAGE
+    // with it as text/uri-list gets 202, then the object.
+    let sip = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sip.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let me = sip.local_addr().unwrap();
+    let body = format!("{whole}\r\n");
+    let message = format!(
+        "MESSAGE sip:alice@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKurl1\r\n\
+         From: <sip:cs@example.com>;tag=u1\r\nTo: <sip:alice@example.com>\r\nCall-ID: urlauth-1\r\n\
+         CSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContact: <sip:cs@{me}>\r\n\
+         Content-Type: text/uri-list\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    sip.send_to(message.as_bytes(), server.sip_udp).unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let n = sip.recv(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"SIP/2.0 202"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let n = sip.recv(&mut buf).unwrap();
+    let delivered = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(delivered.starts_with("MESSAGE sip:cs@"), "{delivered}");
+    assert!(
+        delivered.ends_with(&format!("\r\n\r\n{RFC_MESSAGE}")),
+        "{delivered}"
+    );
+
+    // RESETKEY revokes every reference into the mailbox.
+    let lines = alice.run("r RESETKEY INBOX");
+    assert!(tagged(&lines).starts_with("r OK"));
+    assert_eq!(
+        urlfetched(&alice.run(&format!("f URLFETCH \"{whole}\""))),
+        None
+    );
+    assert_eq!(
+        urlfetched(&bob.run(&format!("f URLFETCH \"{part}\""))),
+        None
+    );
+}

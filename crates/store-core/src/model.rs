@@ -295,6 +295,43 @@ pub struct CivilTime {
     pub second: u32,
 }
 
+/// Reads an RFC 3339 date-time (`2026-11-21T10:00:00.123+01:00`), as CPIM
+/// DateTime (RFC 3862 5.6) and IMAP URL `EXPIRE` (RFC 5092 3.2) carry it,
+/// to Unix seconds; `None` if it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<UnixTime> {
+    let s = s.trim();
+    let (date, time) = s.split_once(['T', 't'])?;
+    let d: Vec<&str> = date.split('-').collect();
+    let [year, month, day] = d[..] else {
+        return None;
+    };
+    let offset_at = time.rfind(['Z', 'z', '+', '-'])?;
+    let (clock, zone) = time.split_at(offset_at);
+    let clock = clock.split('.').next()?;
+    let c: Vec<&str> = clock.split(':').collect();
+    let [hour, minute, second] = c[..] else {
+        return None;
+    };
+    let num = |v: &str, max: u32| v.parse::<u32>().ok().filter(|n| *n <= max);
+    let civil = CivilTime {
+        year: year.parse().ok()?,
+        month: num(month, 12).filter(|m| *m >= 1)?,
+        day: num(day, 31).filter(|d| *d >= 1)?,
+        hour: num(hour, 23)?,
+        minute: num(minute, 59)?,
+        second: num(second, 60)?.min(59),
+    };
+    let offset = match zone {
+        "Z" | "z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (h, m) = z[1..].split_once(':')?;
+            sign * (i64::from(num(h, 23)?) * 3600 + i64::from(num(m, 59)?) * 60)
+        }
+    };
+    Some(civil.to_unix() - offset)
+}
+
 /// English month abbreviations, January first, as IMAP `date-month`,
 /// RFC 5322 and HTTP dates write them.
 pub const MONTH_NAMES: [&str; 12] = [

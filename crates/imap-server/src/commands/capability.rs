@@ -56,6 +56,7 @@ pub fn list(session: &Session) -> String {
             "QUOTASET",
             "LIST-EXTENDED",
             "LIST-STATUS",
+            "URLAUTH",
             "ACL",
             "RIGHTS=texk",
         ]

@@ -310,7 +310,7 @@ async fn write_item(
 }
 
 /// Copies bytes `start..end` of the object's content to the client.
-async fn stream_range(
+pub async fn stream_range(
     session: &mut Session,
     object: &Object,
     start: u64,

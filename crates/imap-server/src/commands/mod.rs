@@ -29,6 +29,7 @@ pub mod starttls;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod urlauth;
 
 use crate::protocol::command::Command;
 use crate::protocol::response::Completion;
@@ -72,6 +73,7 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         } => list::execute(session, &reference, &patterns, lsub, &options).await,
         Command::Acl(acl) => acl::execute(session, acl).await,
         Command::Quota(quota) => quota::execute(session, quota).await,
+        Command::UrlAuth(urlauth) => urlauth::execute(session, urlauth).await,
         Command::Status { mailbox, items } => status::execute(session, &mailbox, &items).await,
         Command::Append {
             mailbox,

@@ -96,6 +96,8 @@ pub enum Command {
     Acl(AclCommand),
     /// GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208 4.1).
     Quota(QuotaCommand),
+    /// GENURLAUTH, RESETKEY, URLFETCH (RFC 4467 7).
+    UrlAuth(UrlAuthCommand),
     /// STATUS (6.3.10).
     Status {
         /// Mailbox.
@@ -226,6 +228,9 @@ impl Command {
             Command::Quota(QuotaCommand::Get { .. }) => "GETQUOTA",
             Command::Quota(QuotaCommand::GetRoot { .. }) => "GETQUOTAROOT",
             Command::Quota(QuotaCommand::Set { .. }) => "SETQUOTA",
+            Command::UrlAuth(UrlAuthCommand::Generate { .. }) => "GENURLAUTH",
+            Command::UrlAuth(UrlAuthCommand::ResetKey { .. }) => "RESETKEY",
+            Command::UrlAuth(UrlAuthCommand::Fetch { .. }) => "URLFETCH",
             Command::Append { .. } => "APPEND",
             Command::Check => "CHECK",
             Command::Close => "CLOSE",
@@ -323,6 +328,26 @@ pub struct ListOptions {
     pub return_subscribed: bool,
     /// RETURN STATUS (...): a STATUS response after each mailbox.
     pub return_status: Option<Vec<StatusItem>>,
+}
+
+/// A URLAUTH command (RFC 4467 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlAuthCommand {
+    /// GENURLAUTH: (URL, mechanism) pairs.
+    Generate {
+        /// The URLs, each with its mechanism (upper case).
+        urls: Vec<(String, String)>,
+    },
+    /// RESETKEY [mailbox [mechanism ...]].
+    ResetKey {
+        /// The mailbox, or every mailbox.
+        mailbox: Option<String>,
+    },
+    /// URLFETCH url ...
+    Fetch {
+        /// The URLs.
+        urls: Vec<String>,
+    },
 }
 
 /// A QUOTA command (RFC 9208 4.1).

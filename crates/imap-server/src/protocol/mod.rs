@@ -7,3 +7,4 @@ pub mod mutf7;
 pub mod reader;
 pub mod response;
 pub mod sequence;
+pub mod url;

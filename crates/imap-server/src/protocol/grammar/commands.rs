@@ -4,7 +4,7 @@ use base64::Engine;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take_while1};
 use nom::combinator::{map, opt, value};
-use nom::multi::{many1, separated_list0, separated_list1};
+use nom::multi::{many0, many1, separated_list0, separated_list1};
 use nom::sequence::{delimited, preceded, separated_pair, terminated};
 use nom::Parser;
 use store_core::blob::StagedBlob;
@@ -18,7 +18,7 @@ use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
     AclCommand, Command, ListOptions, Qresync, QuotaCommand, Request, SearchReturn, StatusItem,
-    StoreMode,
+    StoreMode, UrlAuthCommand,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
 
@@ -132,6 +132,31 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             })
             .parse(i)
         }
+        "GENURLAUTH" => map(
+            many1(preceded(sp, separated_pair(astring, sp, atom))),
+            |urls| {
+                Command::UrlAuth(UrlAuthCommand::Generate {
+                    urls: urls
+                        .into_iter()
+                        .map(|(u, m)| (u, m.to_ascii_uppercase()))
+                        .collect(),
+                })
+            },
+        )
+        .parse(i),
+        "RESETKEY" => map(
+            opt(preceded(sp, (mailbox, many0(preceded(sp, atom))))),
+            |m| {
+                Command::UrlAuth(UrlAuthCommand::ResetKey {
+                    mailbox: m.map(|(mailbox, _)| mailbox),
+                })
+            },
+        )
+        .parse(i),
+        "URLFETCH" => map(many1(preceded(sp, astring)), |urls| {
+            Command::UrlAuth(UrlAuthCommand::Fetch { urls })
+        })
+        .parse(i),
         "GETQUOTA" => map(preceded(sp, astring), |root| {
             Command::Quota(QuotaCommand::Get { root })
         })
@@ -698,6 +723,10 @@ mod tests {
             "A05 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))",
             "t1 LIST (SPECIAL-USE) \"\" *",
             "t2 LIST \"\" * RETURN (SPECIAL-USE)",
+            "a GENURLAUTH \"imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred\" INTERNAL",
+            "a RESETKEY",
+            "a RESETKEY INBOX INTERNAL",
+            "a URLFETCH \"imap://joe@example.com/INBOX/;uid=20;urlauth=anonymous:internal:x\"",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
         }

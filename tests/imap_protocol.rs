@@ -731,3 +731,87 @@ fn urlauth_references_are_fetched_expire_are_revoked_and_bound_to_users() {
         None
     );
 }
+
+#[test]
+fn metadata_on_mailboxes_and_the_server_with_its_limits() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.add_account("bob", "secret");
+    server.start();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let caps = c.run("c CAPABILITY");
+    assert!(caps[0].contains(" METADATA ") && caps[0].contains(" METADATA-SERVER"));
+    // RFC 5464 4.3 examples.
+    let lines = c.run("a SETMETADATA INBOX (/private/comment \"My new comment\")");
+    assert!(tagged(&lines).starts_with("a OK"), "{lines:?}");
+    let lines = c.run("a SETMETADATA INBOX (/shared/comment {9+}\r\nTwo\r\nline /shared/x \"y\")");
+    assert!(tagged(&lines).starts_with("a OK"), "{lines:?}");
+    let lines = c.run("g GETMETADATA INBOX (/private/comment /shared/comment)");
+    assert_eq!(
+        lines[0],
+        "* METADATA \"INBOX\" (/private/comment \"My new comment\" /shared/comment {9}\r\nTwo\r\nline)"
+    );
+    // DEPTH and MAXSIZE (RFC 5464 4.2.1, 4.2.2).
+    let lines = c.run("g GETMETADATA (DEPTH 1) INBOX /shared");
+    assert!(lines[0].contains("/shared/comment") && lines[0].contains("/shared/x \"y\""));
+    let lines = c.run("g GETMETADATA (MAXSIZE 5) INBOX (/shared/comment /shared/x)");
+    assert_eq!(lines[0], "* METADATA \"INBOX\" (/shared/x \"y\")");
+    assert!(
+        tagged(&lines).starts_with("g OK [METADATA LONGENTRIES 9]"),
+        "{lines:?}"
+    );
+    // Removing an entry; private entries are private.
+    c.run("a SETMETADATA INBOX (/shared/x NIL)");
+    let lines = c.run("g GETMETADATA INBOX /shared/x");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("* METADATA")),
+        "{lines:?}"
+    );
+    c.run("s SETACL INBOX bob lr");
+    let mut bob = ImapConnection::login(server.imap, "bob", "secret");
+    let lines = bob.run("g GETMETADATA Shared/alice/INBOX (/private/comment /shared/comment)");
+    assert!(
+        lines[0].contains("/shared/comment") && !lines[0].contains("/private"),
+        "{lines:?}"
+    );
+    let lines = bob.run("s SETMETADATA Shared/alice/INBOX (/shared/comment \"mine\")");
+    assert!(
+        tagged(&lines).starts_with("s NO"),
+        "bob has no w right: {lines:?}"
+    );
+    // Limits: MAXSIZE and TOOMANY.
+    let big = "x".repeat(70 * 1024);
+    let lines = c.run(&format!(
+        "m SETMETADATA INBOX (/private/big {{{}+}}\r\n{big})",
+        big.len()
+    ));
+    assert!(
+        tagged(&lines).starts_with("m NO [METADATA MAXSIZE 65536]"),
+        "{:?}",
+        tagged(&lines)
+    );
+    let mut hit_limit = false;
+    for n in 0..300 {
+        let lines = c.run(&format!("t{n} SETMETADATA Sent (/private/e{n} \"v\")"));
+        if tagged(&lines).contains("NO [METADATA TOOMANY]") {
+            hit_limit = true;
+            break;
+        }
+        assert!(tagged(&lines).contains("OK"), "{lines:?}");
+    }
+    assert!(hit_limit);
+    // The server's entries: private ones writable, shared ones read-only.
+    let lines = c.run("v SETMETADATA \"\" (/private/vendor/cpm/theme \"dark\")");
+    assert!(tagged(&lines).starts_with("v OK"), "{lines:?}");
+    let lines = c.run("v GETMETADATA \"\" /private/vendor/cpm/theme");
+    assert_eq!(
+        lines[0],
+        "* METADATA \"\" (/private/vendor/cpm/theme \"dark\")"
+    );
+    let lines = c.run("v SETMETADATA \"\" (/shared/admin \"x\")");
+    assert!(tagged(&lines).starts_with("v NO [NOPERM]"), "{lines:?}");
+    // A bad entry name is BAD, and the session goes on.
+    let lines = c.run("b GETMETADATA INBOX /nowhere");
+    assert!(tagged(&lines).starts_with("b BAD"), "{lines:?}");
+    assert!(tagged(&c.run("n NOOP")).starts_with("n OK"));
+}

@@ -57,6 +57,8 @@ pub fn list(session: &Session) -> String {
             "LIST-EXTENDED",
             "LIST-STATUS",
             "URLAUTH",
+            "METADATA",
+            "METADATA-SERVER",
             "ACL",
             "RIGHTS=texk",
         ]

@@ -19,6 +19,7 @@ pub mod idle;
 pub mod list;
 pub mod login;
 pub mod logout;
+pub mod metadata;
 pub mod namespace;
 pub mod noop;
 pub mod quota;
@@ -74,6 +75,15 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         Command::Acl(acl) => acl::execute(session, acl).await,
         Command::Quota(quota) => quota::execute(session, quota).await,
         Command::UrlAuth(urlauth) => urlauth::execute(session, urlauth).await,
+        Command::GetMetadata {
+            mailbox,
+            entries,
+            max_size,
+            depth,
+        } => metadata::get(session, &mailbox, &entries, max_size, depth).await,
+        Command::SetMetadata { mailbox, entries } => {
+            metadata::set(session, &mailbox, entries).await
+        }
         Command::Status { mailbox, items } => status::execute(session, &mailbox, &items).await,
         Command::Append {
             mailbox,

@@ -96,6 +96,24 @@ pub enum Command {
     Acl(AclCommand),
     /// GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208 4.1).
     Quota(QuotaCommand),
+    /// GETMETADATA (RFC 5464 4.2).
+    GetMetadata {
+        /// The mailbox, `""` for the server.
+        mailbox: String,
+        /// Entry names.
+        entries: Vec<String>,
+        /// MAXSIZE: larger values are left out.
+        max_size: Option<u64>,
+        /// DEPTH: 0, 1, or `None` for infinity.
+        depth: Option<usize>,
+    },
+    /// SETMETADATA (RFC 5464 4.3): values to set, `None` to remove.
+    SetMetadata {
+        /// The mailbox, `""` for the server.
+        mailbox: String,
+        /// Entries and values.
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
     /// GENURLAUTH, RESETKEY, URLFETCH (RFC 4467 7).
     UrlAuth(UrlAuthCommand),
     /// STATUS (6.3.10).
@@ -228,6 +246,8 @@ impl Command {
             Command::Quota(QuotaCommand::Get { .. }) => "GETQUOTA",
             Command::Quota(QuotaCommand::GetRoot { .. }) => "GETQUOTAROOT",
             Command::Quota(QuotaCommand::Set { .. }) => "SETQUOTA",
+            Command::GetMetadata { .. } => "GETMETADATA",
+            Command::SetMetadata { .. } => "SETMETADATA",
             Command::UrlAuth(UrlAuthCommand::Generate { .. }) => "GENURLAUTH",
             Command::UrlAuth(UrlAuthCommand::ResetKey { .. }) => "RESETKEY",
             Command::UrlAuth(UrlAuthCommand::Fetch { .. }) => "URLFETCH",

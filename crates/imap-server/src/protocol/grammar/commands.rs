@@ -12,7 +12,7 @@ use store_core::blob::StagedBlob;
 use super::fetch::fetch_items;
 use super::primitives::{
     astring, atom, date_time, flag, flag_list, list_mailbox, mailbox, nstring, number64, nz_number,
-    sequence_set, sp, store_flags, streamed_literal, string,
+    sequence_set, sp, store_flags, streamed_literal, string, string_bytes,
 };
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
@@ -132,6 +132,31 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             })
             .parse(i)
         }
+        "GETMETADATA" => get_metadata(i),
+        "SETMETADATA" => map(
+            (
+                sp,
+                mailbox,
+                sp,
+                delimited(
+                    tag(&b"("[..]),
+                    separated_list1(
+                        sp,
+                        separated_pair(
+                            astring,
+                            sp,
+                            alt((
+                                value(None, tag_no_case(&b"NIL"[..])),
+                                map(string_bytes, Some),
+                            )),
+                        ),
+                    ),
+                    tag(&b")"[..]),
+                ),
+            ),
+            |(_, mailbox, _, entries)| Command::SetMetadata { mailbox, entries },
+        )
+        .parse(i),
         "GENURLAUTH" => map(
             many1(preceded(sp, separated_pair(astring, sp, atom))),
             |urls| {
@@ -550,6 +575,62 @@ fn list(i: &[u8]) -> PResult<'_, Command> {
     ))
 }
 
+/// `GETMETADATA [SP "(" option *(SP option) ")"] SP mailbox SP entries`
+/// (RFC 5464 4.2), options MAXSIZE and DEPTH.
+fn get_metadata(i: &[u8]) -> PResult<'_, Command> {
+    #[derive(Clone)]
+    enum MetadataOption {
+        MaxSize(u64),
+        Depth(Option<usize>),
+    }
+    let option = alt((
+        map(
+            preceded((tag_no_case(&b"MAXSIZE"[..]), sp), number64),
+            MetadataOption::MaxSize,
+        ),
+        preceded(
+            (tag_no_case(&b"DEPTH"[..]), sp),
+            alt((
+                value(MetadataOption::Depth(Some(0)), tag(&b"0"[..])),
+                value(MetadataOption::Depth(Some(1)), tag(&b"1"[..])),
+                value(MetadataOption::Depth(None), tag_no_case(&b"infinity"[..])),
+            )),
+        ),
+    ));
+    let entries = alt((
+        map(astring, |e| vec![e]),
+        delimited(tag(&b"("[..]), separated_list1(sp, astring), tag(&b")"[..])),
+    ));
+    map(
+        (
+            opt(preceded(
+                sp,
+                delimited(tag(&b"("[..]), separated_list1(sp, option), tag(&b")"[..])),
+            )),
+            sp,
+            mailbox,
+            sp,
+            entries,
+        ),
+        |(options, _, mailbox, _, entries)| {
+            let (mut max_size, mut depth) = (None, Some(0));
+            for o in options.unwrap_or_default() {
+                match o {
+                    MetadataOption::MaxSize(n) => max_size = Some(n),
+                    MetadataOption::Depth(d) => depth = d,
+                }
+            }
+            Command::GetMetadata {
+                mailbox,
+                entries,
+                max_size,
+                depth,
+            }
+        },
+    )
+    .parse(i)
+}
+
 /// `"(" status-att *(SP status-att) ")"`.
 fn status_items(i: &[u8]) -> PResult<'_, Vec<StatusItem>> {
     let item = alt((
@@ -725,6 +806,12 @@ mod tests {
             "t2 LIST \"\" * RETURN (SPECIAL-USE)",
             "a GENURLAUTH \"imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred\" INTERNAL",
             "a RESETKEY",
+            "a GETMETADATA \"\" /shared/comment",
+            "a GETMETADATA INBOX (/shared/comment /private/comment)",
+            "a GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX /private",
+            "a SETMETADATA INBOX (/private/comment \"My new comment\")",
+            "a SETMETADATA INBOX (/private/comment NIL)",
+            "a SETMETADATA INBOX (/shared/comment {3}\r\nabc /private/x NIL)",
             "a RESETKEY INBOX INTERNAL",
             "a URLFETCH \"imap://joe@example.com/INBOX/;uid=20;urlauth=anonymous:internal:x\"",
         ] {

@@ -3,7 +3,7 @@
 //! and hostile input.
 
 use e2e_tests::imap::{tagged, ImapConnection};
-use e2e_tests::Server;
+use e2e_tests::{image_bytes, Server};
 
 fn has(lines: &[String], needle: &str) -> bool {
     lines.iter().any(|l| l.contains(needle))
@@ -813,5 +813,100 @@ fn metadata_on_mailboxes_and_the_server_with_its_limits() {
     // A bad entry name is BAD, and the session goes on.
     let lines = c.run("b GETMETADATA INBOX /nowhere");
     assert!(tagged(&lines).starts_with("b BAD"), "{lines:?}");
+    assert!(tagged(&c.run("n NOOP")).starts_with("n OK"));
+}
+
+/// The bytes of the first literal8 (`~{n}\r\n`) in a response line.
+fn literal8(line: &[u8]) -> &[u8] {
+    let open = line
+        .windows(2)
+        .position(|w| w == b"~{")
+        .expect("a literal8");
+    let close = open + line[open..].iter().position(|&b| b == b'}').unwrap();
+    let n: usize = std::str::from_utf8(&line[open + 2..close])
+        .unwrap()
+        .parse()
+        .unwrap();
+    &line[close + 3..close + 3 + n]
+}
+
+#[test]
+fn convert_makes_thumbnails_of_a_png_and_a_jpeg() {
+    use base64::Engine;
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let caps = c.run("c CAPABILITY");
+    assert!(caps[0].contains(" CONVERT"));
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let message = format!(
+        "From: bob@example.com\r\nSubject: pictures\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=XX\r\n\r\n\
+         --XX\r\nContent-Type: text/plain\r\n\r\nTwo pictures.\r\n\
+         --XX\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+         --XX\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+         --XX--\r\n",
+        b64(&image_bytes(image::ImageFormat::Png)),
+        b64(&image_bytes(image::ImageFormat::Jpeg)),
+    );
+    let lines = c.run(&format!(
+        "a APPEND INBOX {{{}+}}\r\n{message}",
+        message.len()
+    ));
+    assert!(tagged(&lines).contains("OK"), "{lines:?}");
+    c.run("s SELECT INBOX");
+    // RFC 5259 5.1: what the server converts.
+    let lines = c.run("v CONVERSIONS \"image/png\" \"image/*\"");
+    assert!(lines
+        .iter()
+        .any(|l| l == "* CONVERSION \"image/png\" \"image/jpeg\" (\"pix-x\" \"pix-y\")"));
+    // The PNG (part 2) to a 120x90-box JPEG, and the JPEG (part 3) to PNG.
+    for (tag, part, target, format) in [
+        ("k1", 2, "image/jpeg", image::ImageFormat::Jpeg),
+        ("k2", 3, "image/png", image::ImageFormat::Png),
+    ] {
+        c.send(
+            format!(
+                "{tag} UID CONVERT 1 BINARY[{part} (\"{target}\" (\"pix-x\" \"120\" \"pix-y\" \"90\"))]\r\n"
+            )
+            .as_bytes(),
+        );
+        let converted = c.read_response_bytes().expect("CONVERTED");
+        let head = String::from_utf8_lossy(&converted[..converted.len().min(120)]).into_owned();
+        assert!(
+            head.starts_with(&format!(
+                "* 1 CONVERTED (TAG \"{tag}\") (UID 1 BINARY[{part} (\"{target}\" (\"pix-x\" \"120\" \"pix-y\" \"90\"))] ~{{"
+            )),
+            "{head}"
+        );
+        let thumbnail = literal8(&converted);
+        assert_eq!(image::guess_format(thumbnail).unwrap(), format);
+        let decoded = image::load_from_memory(thumbnail).unwrap();
+        // 640x480 fits a 120x90 box exactly, aspect ratio kept.
+        assert_eq!((decoded.width(), decoded.height()), (120, 90));
+        let done = c.read_until_tagged(tag);
+        assert!(tagged(&done).starts_with(&format!("{tag} OK")), "{done:?}");
+    }
+    // Unsupported target, unknown parameter, a text part: the RFC 5259
+    // codes, and the session goes on.
+    let lines = c.run("e1 CONVERT 1 BINARY[2 (\"image/webp\")]");
+    assert!(
+        tagged(&lines).starts_with("e1 NO [BADPARAMETERS]"),
+        "{lines:?}"
+    );
+    let lines = c.run("e2 CONVERT 1 BINARY[2 (\"image/png\" (\"dpi\" \"300\"))]");
+    assert!(
+        tagged(&lines).starts_with("e2 NO [BADPARAMETERS]"),
+        "{lines:?}"
+    );
+    let lines = c.run("e3 CONVERT 1 BINARY[1 (\"image/png\")]");
+    assert!(
+        tagged(&lines).starts_with("e3 NO [UNKNOWN-CDATA]"),
+        "{lines:?}"
+    );
+    let lines = c.run("e4 CONVERT 1 BINARY[9 (\"image/png\")]");
+    assert!(
+        tagged(&lines).starts_with("e4 NO [UNKNOWN-CDATA]"),
+        "{lines:?}"
+    );
     assert!(tagged(&c.run("n NOOP")).starts_with("n OK"));
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use e2e_tests::imap::ImapConnection;
-use e2e_tests::{require_tool, Server};
+use e2e_tests::{image_bytes, require_tool, Server};
 
 fn server_with(accounts: &[(&str, &str)]) -> Server {
     let mut server = Server::new();
@@ -574,17 +574,6 @@ fn accounts_see_nothing_of_each_other_until_a_grant_then_exactly_it() {
     let r = imap.run("d DELETEACL Private bob");
     assert!(r.last().unwrap().starts_with("d OK"), "{r:?}");
     assert_eq!(status(&["-u", bob, &p("alice/Private/g.txt")]), 404);
-}
-
-fn image_bytes(format: image::ImageFormat) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(640, 480, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, format)
-        .unwrap();
-    out.into_inner()
 }
 
 #[test]

@@ -47,6 +47,12 @@ impl ImapConnection {
     /// Reads one response line, with any literals it announces appended
     /// (without the CRLF); `None` at end of stream.
     pub fn read_response_line(&mut self) -> Option<String> {
+        self.read_response_bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// The same as raw bytes, for binary literals (`~{n}`, RFC 3516).
+    pub fn read_response_bytes(&mut self) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         loop {
             let mut line = Vec::new();
@@ -59,7 +65,7 @@ impl ImapConnection {
             }
             out.extend_from_slice(&line);
             let Some(size) = literal_size(&line) else {
-                return Some(String::from_utf8_lossy(&out).into_owned());
+                return Some(out);
             };
             let mut literal = vec![0u8; size];
             self.reader.read_exact(&mut literal).ok()?;

@@ -290,3 +290,16 @@ impl Drop for Server {
         }
     }
 }
+
+/// A 640x480 gradient image encoded in `format` (PNG, JPEG...), for the
+/// preview and CONVERT tests.
+pub fn image_bytes(format: image::ImageFormat) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, format)
+        .expect("encode a test image");
+    out.into_inner()
+}

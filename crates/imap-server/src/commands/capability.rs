@@ -59,6 +59,7 @@ pub fn list(session: &Session) -> String {
             "URLAUTH",
             "METADATA",
             "METADATA-SERVER",
+            "CONVERT",
             "ACL",
             "RIGHTS=texk",
         ]

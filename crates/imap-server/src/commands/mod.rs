@@ -8,6 +8,7 @@ pub mod append;
 pub mod authenticate;
 pub mod capability;
 pub mod close;
+pub mod convert;
 pub mod copy;
 pub mod create;
 pub mod delete;
@@ -75,6 +76,10 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         Command::Acl(acl) => acl::execute(session, acl).await,
         Command::Quota(quota) => quota::execute(session, quota).await,
         Command::UrlAuth(urlauth) => urlauth::execute(session, urlauth).await,
+        Command::Convert { set, items, uid } => {
+            convert::execute(session, tag, &set, &items, uid).await
+        }
+        Command::Conversions { source, target } => convert::conversions(session, &source, &target),
         Command::GetMetadata {
             mailbox,
             entries,

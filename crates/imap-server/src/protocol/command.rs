@@ -96,6 +96,22 @@ pub enum Command {
     Acl(AclCommand),
     /// GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208 4.1).
     Quota(QuotaCommand),
+    /// CONVERT and UID CONVERT (RFC 5259 6).
+    Convert {
+        /// Messages.
+        set: SequenceSet,
+        /// What to return.
+        items: Vec<ConvertItem>,
+        /// UID CONVERT.
+        uid: bool,
+    },
+    /// CONVERSIONS source target (RFC 5259 5.1).
+    Conversions {
+        /// Source media type, `type/*` or `*`.
+        source: String,
+        /// Target media type, `type/*` or `*`.
+        target: String,
+    },
     /// GETMETADATA (RFC 5464 4.2).
     GetMetadata {
         /// The mailbox, `""` for the server.
@@ -246,6 +262,8 @@ impl Command {
             Command::Quota(QuotaCommand::Get { .. }) => "GETQUOTA",
             Command::Quota(QuotaCommand::GetRoot { .. }) => "GETQUOTAROOT",
             Command::Quota(QuotaCommand::Set { .. }) => "SETQUOTA",
+            Command::Convert { .. } => "CONVERT",
+            Command::Conversions { .. } => "CONVERSIONS",
             Command::GetMetadata { .. } => "GETMETADATA",
             Command::SetMetadata { .. } => "SETMETADATA",
             Command::UrlAuth(UrlAuthCommand::Generate { .. }) => "GENURLAUTH",
@@ -348,6 +366,22 @@ pub struct ListOptions {
     pub return_subscribed: bool,
     /// RETURN STATUS (...): a STATUS response after each mailbox.
     pub return_status: Option<Vec<StatusItem>>,
+}
+
+/// A data item of CONVERT (RFC 5259 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConvertItem {
+    /// UID.
+    Uid,
+    /// `BINARY[part (media-type (param value ...))]`: the part converted.
+    Binary {
+        /// Part numbers.
+        part: Vec<u32>,
+        /// Target media type, lower case.
+        media_type: String,
+        /// Conversion parameters, names lower case.
+        params: Vec<(String, String)>,
+    },
 }
 
 /// A URLAUTH command (RFC 4467 7).

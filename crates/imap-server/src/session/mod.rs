@@ -274,6 +274,7 @@ impl Session {
             Command::Fetch { uid: false, .. }
                 | Command::Store { uid: false, .. }
                 | Command::Search { uid: false, .. }
+                | Command::Convert { uid: false, .. }
         );
         let mut flow = match command {
             Command::Logout => Flow::Close,
@@ -390,6 +391,7 @@ impl Session {
             | Fetch { .. }
             | Store { .. }
             | Copy { .. }
+            | Convert { .. }
                 if !selected =>
             {
                 Some(Completion::bad("No mailbox selected"))

@@ -17,8 +17,8 @@ use super::primitives::{
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
-    AclCommand, Command, ListOptions, Qresync, QuotaCommand, Request, SearchReturn, StatusItem,
-    StoreMode, UrlAuthCommand,
+    AclCommand, Command, ConvertItem, ListOptions, Qresync, QuotaCommand, Request, SearchReturn,
+    StatusItem, StoreMode, UrlAuthCommand,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
 
@@ -220,7 +220,16 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             })
         })
         .parse(i),
-        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => selected_command(name, i, depth, false),
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" => {
+            selected_command(name, i, depth, false)
+        }
+        "CONVERSIONS" => map((sp, astring, sp, astring), |(_, source, _, target)| {
+            Command::Conversions {
+                source: source.to_ascii_lowercase(),
+                target: target.to_ascii_lowercase(),
+            }
+        })
+        .parse(i),
         "ENABLE" => map(many1(preceded(sp, atom)), |caps| Command::Enable {
             capabilities: caps.iter().map(|c| c.to_ascii_uppercase()).collect(),
         })
@@ -234,7 +243,7 @@ fn uid_command(i: &[u8], depth: usize) -> PResult<'_, Command> {
     let (rest, (_, name)) = (sp, atom).parse(i)?;
     let name = name.to_ascii_uppercase();
     match name.as_str() {
-        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => {
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" => {
             selected_command(&name, rest, depth, true)
         }
         "EXPUNGE" => map(preceded(sp, sequence_set), |set| Command::Expunge {
@@ -268,6 +277,11 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
                 criteria,
                 uid,
             },
+        )
+        .parse(i),
+        "CONVERT" => map(
+            (sp, sequence_set, sp, convert_items),
+            |(_, set, _, items)| Command::Convert { set, items, uid },
         )
         .parse(i),
         "FETCH" => map(
@@ -575,6 +589,54 @@ fn list(i: &[u8]) -> PResult<'_, Command> {
     ))
 }
 
+/// CONVERT's data items (RFC 5259 6): `UID` and
+/// `BINARY[part SP "(" media-type [SP "(" name SP value ... ")"] ")"]`,
+/// one or a parenthesized list.
+fn convert_items(i: &[u8]) -> PResult<'_, Vec<ConvertItem>> {
+    alt((
+        delimited(
+            tag(&b"("[..]),
+            separated_list1(sp, convert_item),
+            tag(&b")"[..]),
+        ),
+        map(convert_item, |i| vec![i]),
+    ))
+    .parse(i)
+}
+
+fn convert_item(i: &[u8]) -> PResult<'_, ConvertItem> {
+    let params = delimited(
+        tag(&b"("[..]),
+        separated_list0(sp, separated_pair(astring, sp, astring)),
+        tag(&b")"[..]),
+    );
+    let binary = map(
+        delimited(
+            tag_no_case(&b"BINARY["[..]),
+            (
+                separated_list1(tag(&b"."[..]), nz_number),
+                sp,
+                delimited(
+                    tag(&b"("[..]),
+                    (astring, opt(preceded(sp, params))),
+                    tag(&b")"[..]),
+                ),
+            ),
+            tag(&b"]"[..]),
+        ),
+        |(part, _, (media_type, params))| ConvertItem::Binary {
+            part,
+            media_type: media_type.to_ascii_lowercase(),
+            params: params
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                .collect(),
+        },
+    );
+    alt((binary, value(ConvertItem::Uid, tag_no_case(&b"UID"[..])))).parse(i)
+}
+
 /// `GETMETADATA [SP "(" option *(SP option) ")"] SP mailbox SP entries`
 /// (RFC 5464 4.2), options MAXSIZE and DEPTH.
 fn get_metadata(i: &[u8]) -> PResult<'_, Command> {
@@ -806,6 +868,9 @@ mod tests {
             "t2 LIST \"\" * RETURN (SPECIAL-USE)",
             "a GENURLAUTH \"imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred\" INTERNAL",
             "a RESETKEY",
+            "a CONVERT 2 BINARY[2 (\"image/jpeg\" (\"pix-x\" \"200\" \"pix-y\" \"150\"))]",
+            "a UID CONVERT 1:3 (UID BINARY[1.2 (\"image/png\")])",
+            "a CONVERSIONS \"image/png\" \"*\"",
             "a GETMETADATA \"\" /shared/comment",
             "a GETMETADATA INBOX (/shared/comment /private/comment)",
             "a GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX /private",

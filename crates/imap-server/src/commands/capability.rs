@@ -60,6 +60,7 @@ pub fn list(session: &Session) -> String {
             "METADATA",
             "METADATA-SERVER",
             "CONVERT",
+            "NOTIFY",
             "ACL",
             "RIGHTS=texk",
         ]

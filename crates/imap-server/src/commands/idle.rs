@@ -33,12 +33,14 @@ pub async fn execute(session: &mut Session) -> CommandResult {
     report(session).await?;
     loop {
         let selected = session.selected.as_ref().map(|m| m.folder_id);
+        // With NOTIFY (RFC 5465) every mailbox's changes are reported.
+        let notifying = session.notify.is_some();
         let event = {
             let io = session.io()?;
             tokio::select! {
                 input = io.fill_buf() => Event::Input(!input?.is_empty()),
                 change = changes.recv() => Event::Change(match change {
-                    Ok(c) => Some(c.folder) == selected,
+                    Ok(c) => notifying || Some(c.folder) == selected,
                     // Missed some: look at the mailbox anyway.
                     Err(RecvError::Lagged(_)) => true,
                     Err(RecvError::Closed) => false,

@@ -23,6 +23,7 @@ pub mod logout;
 pub mod metadata;
 pub mod namespace;
 pub mod noop;
+pub mod notify;
 pub mod quota;
 pub mod rename;
 pub mod search;
@@ -76,6 +77,7 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         Command::Acl(acl) => acl::execute(session, acl).await,
         Command::Quota(quota) => quota::execute(session, quota).await,
         Command::UrlAuth(urlauth) => urlauth::execute(session, urlauth).await,
+        Command::Notify(spec) => notify::execute(session, spec).await,
         Command::Convert { set, items, uid } => {
             convert::execute(session, tag, &set, &items, uid).await
         }

@@ -96,6 +96,8 @@ pub enum Command {
     Acl(AclCommand),
     /// GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208 4.1).
     Quota(QuotaCommand),
+    /// NOTIFY SET / NOTIFY NONE (RFC 5465 3); `None` is NONE.
+    Notify(Option<NotifySpec>),
     /// CONVERT and UID CONVERT (RFC 5259 6).
     Convert {
         /// Messages.
@@ -262,6 +264,7 @@ impl Command {
             Command::Quota(QuotaCommand::Get { .. }) => "GETQUOTA",
             Command::Quota(QuotaCommand::GetRoot { .. }) => "GETQUOTAROOT",
             Command::Quota(QuotaCommand::Set { .. }) => "SETQUOTA",
+            Command::Notify(_) => "NOTIFY",
             Command::Convert { .. } => "CONVERT",
             Command::Conversions { .. } => "CONVERSIONS",
             Command::GetMetadata { .. } => "GETMETADATA",
@@ -366,6 +369,65 @@ pub struct ListOptions {
     pub return_subscribed: bool,
     /// RETURN STATUS (...): a STATUS response after each mailbox.
     pub return_status: Option<Vec<StatusItem>>,
+}
+
+/// What NOTIFY SET asks for (RFC 5465 3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySpec {
+    /// `STATUS`: send the current STATUS of the mailboxes watched.
+    pub status: bool,
+    /// The event groups, in order (the first that matches a mailbox
+    /// applies, RFC 5465 3.1).
+    pub groups: Vec<EventGroup>,
+}
+
+/// One `(filter-mailboxes events)` of NOTIFY SET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventGroup {
+    /// Which mailboxes.
+    pub filter: MailboxFilter,
+    /// Which events; empty for NONE.
+    pub events: Vec<NotifyEvent>,
+}
+
+/// RFC 5465 6's mailbox filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxFilter {
+    /// The selected mailbox.
+    Selected,
+    /// The selected mailbox, expunges held until a command allows them.
+    SelectedDelayed,
+    /// Mailboxes messages are delivered to.
+    Inboxes,
+    /// Every mailbox of the user's personal namespace.
+    Personal,
+    /// Every subscribed mailbox.
+    Subscribed,
+    /// These mailboxes and everything below them.
+    Subtree(Vec<String>),
+    /// Exactly these mailboxes.
+    Mailboxes(Vec<String>),
+}
+
+/// RFC 5465 5's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyEvent {
+    /// MessageNew.
+    MessageNew,
+    /// MessageExpunge.
+    MessageExpunge,
+    /// FlagChange.
+    FlagChange,
+    /// AnnotationChange.
+    AnnotationChange,
+    /// MailboxName.
+    MailboxName,
+    /// SubscriptionChange.
+    SubscriptionChange,
+    /// MailboxMetadataChange.
+    MailboxMetadataChange,
+    /// ServerMetadataChange.
+    ServerMetadataChange,
 }
 
 /// A data item of CONVERT (RFC 5259 6).

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod mailbox;
 pub mod names;
+pub mod notify;
 pub mod state;
 pub mod stream;
 
@@ -18,7 +19,7 @@ use store_core::model::{Change, ChangeKind, QuotaResource};
 use tokio::sync::{broadcast, watch};
 
 use crate::commands;
-use crate::protocol::command::{Command, Request};
+use crate::protocol::command::{Command, NotifySpec, Request};
 use crate::protocol::grammar::parse_request;
 use crate::protocol::reader::{read_command, ReadOutcome, ReaderLimits, Refusal};
 use crate::protocol::response::{Completion, Status};
@@ -30,6 +31,20 @@ use stream::Stream;
 /// The buffered connection: reads are buffered for the tokenizer, writes
 /// so that pipelined responses leave in few packets.
 pub type Io = BufReader<BufWriter<Stream>>;
+
+/// Why the command loop woke up while NOTIFY is in effect.
+enum Wake {
+    /// The client sent something.
+    Input,
+    /// A change (or `None`: some were missed, look anyway).
+    Change(Option<Change>),
+    /// The client closed the connection.
+    Closed,
+    /// Inactivity autologout.
+    Timeout,
+    /// The server is stopping.
+    Shutdown,
+}
 
 /// What the command loop does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +71,8 @@ pub struct Session {
     pub selected: Option<SelectedMailbox>,
     /// CONDSTORE and QRESYNC, once enabled (RFC 5161, RFC 7162).
     pub enabled: Enabled,
+    /// What NOTIFY SET asked for (RFC 5465), if it is in effect.
+    pub notify: Option<NotifySpec>,
     /// The account's change feed, read for quota alerts once logged in.
     account_changes: Option<broadcast::Receiver<Change>>,
     /// Untagged responses waiting to be written, before the completion.
@@ -84,6 +101,7 @@ pub async fn run(
         selected: None,
         enabled: Enabled::default(),
         account_changes: None,
+        notify: None,
         out: String::new(),
         shutdown,
         bad_commands: 0,
@@ -151,6 +169,25 @@ impl Session {
                 io.flush().await?;
             }
             let autologout = self.state.config.autologout;
+            if self.notify.is_some() && self.account_changes.is_some() {
+                // RFC 5465: events arrive while no command runs.
+                match self.wait_for_input_or_change(autologout).await? {
+                    Wake::Input => {}
+                    Wake::Change(change) => {
+                        self.report_account_changes(change).await;
+                        continue;
+                    }
+                    Wake::Closed => return Ok(()),
+                    Wake::Timeout => {
+                        self.bye("Autologout; idle for too long").await?;
+                        return Ok(());
+                    }
+                    Wake::Shutdown => {
+                        self.bye("Server shutting down").await?;
+                        return Ok(());
+                    }
+                }
+            }
             let state = self.state.clone();
             let mut shutdown = self.shutdown.clone();
             let io = self.io()?;
@@ -185,6 +222,30 @@ impl Session {
                 Flow::Close => return self.io()?.flush().await,
                 Flow::StartTls => self.start_tls().await?,
             }
+        }
+    }
+
+    /// Waits until the client sends something (left unread) or the
+    /// account's change feed has a change, for NOTIFY.
+    async fn wait_for_input_or_change(
+        &mut self,
+        autologout: std::time::Duration,
+    ) -> std::io::Result<Wake> {
+        let Session {
+            io,
+            account_changes,
+            shutdown,
+            ..
+        } = self;
+        let (Some(io), Some(feed)) = (io.as_mut(), account_changes.as_mut()) else {
+            return Ok(Wake::Input);
+        };
+        let mut shutdown = shutdown.clone();
+        tokio::select! {
+            input = io.fill_buf() => Ok(if input?.is_empty() { Wake::Closed } else { Wake::Input }),
+            change = feed.recv() => Ok(Wake::Change(change.ok())),
+            _ = shutdown.changed() => Ok(Wake::Shutdown),
+            _ = tokio::time::sleep(autologout) => Ok(Wake::Timeout),
         }
     }
 
@@ -305,7 +366,12 @@ impl Session {
     ///
     /// Errors: the text of a BYE when the mailbox is gone.
     pub async fn synchronize(&mut self, allow_expunge: bool) -> Result<(), String> {
-        self.report_quota_levels();
+        self.report_account_changes(None).await;
+        self.synchronize_selected(allow_expunge).await
+    }
+
+    /// The selected mailbox's part of [`Session::synchronize`].
+    pub(crate) async fn synchronize_selected(&mut self, allow_expunge: bool) -> Result<(), String> {
         let (Some(mailbox), Some(principal)) = (self.selected.as_mut(), self.principal.as_ref())
         else {
             return Ok(());
@@ -332,42 +398,48 @@ impl Session {
         }
     }
 
-    /// `* OK [ALERT]` for each quota level the account reached since the
-    /// last command (RFC 9208 leaves warnings to the server; RFC 3501
-    /// 7.1 ALERT is what a client must show its user). The feed is
-    /// followed from the first command after login.
-    fn report_quota_levels(&mut self) {
+    /// Reads what the account's change feed holds (`first`, if the
+    /// caller already took one, then whatever is waiting) and reports it:
+    /// `* OK [ALERT]` for each quota level the account reached (RFC 9208
+    /// leaves warnings to the server; RFC 3501 7.1 ALERT is what a client
+    /// must show its user), and the NOTIFY responses (RFC 5465). The feed
+    /// is followed from the first command after login.
+    async fn report_account_changes(&mut self, first: Option<Change>) {
         let Some(principal) = self.principal.as_ref() else {
             return;
         };
         let feed = self
             .account_changes
             .get_or_insert_with(|| self.state.store.subscribe_changes(principal));
+        let mut changes: Vec<Change> = first.into_iter().collect();
         loop {
             match feed.try_recv() {
-                Ok(Change {
-                    kind:
-                        ChangeKind::QuotaLevel {
-                            resource,
-                            percent,
-                            used,
-                            limit,
-                        },
-                    ..
-                }) => {
-                    let (name, unit) = match resource {
-                        QuotaResource::Storage => ("STORAGE", " bytes"),
-                        QuotaResource::Message => ("MESSAGE", " messages"),
-                    };
-                    let _ = write!(
-                        self.out,
-                        "* OK [ALERT] Mailbox storage at {percent}% of its {name} quota \
-                         ({used} of {limit}{unit})\r\n"
-                    );
-                }
-                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
-                Err(_) => return,
+                Ok(c) => changes.push(c),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
             }
+        }
+        for change in &changes {
+            if let ChangeKind::QuotaLevel {
+                resource,
+                percent,
+                used,
+                limit,
+            } = change.kind
+            {
+                let (name, unit) = match resource {
+                    QuotaResource::Storage => ("STORAGE", " bytes"),
+                    QuotaResource::Message => ("MESSAGE", " messages"),
+                };
+                let _ = write!(
+                    self.out,
+                    "* OK [ALERT] Mailbox storage at {percent}% of its {name} quota \
+                     ({used} of {limit}{unit})\r\n"
+                );
+            }
+        }
+        if !changes.is_empty() {
+            self.notify_changes(&changes).await;
         }
     }
 

@@ -17,8 +17,9 @@ use super::primitives::{
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
-    AclCommand, Command, ConvertItem, ListOptions, Qresync, QuotaCommand, Request, SearchReturn,
-    StatusItem, StoreMode, UrlAuthCommand,
+    AclCommand, Command, ConvertItem, EventGroup, ListOptions, MailboxFilter, NotifyEvent,
+    NotifySpec, Qresync, QuotaCommand, Request, SearchReturn, StatusItem, StoreMode,
+    UrlAuthCommand,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
 
@@ -223,6 +224,7 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
         "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" => {
             selected_command(name, i, depth, false)
         }
+        "NOTIFY" => notify(i),
         "CONVERSIONS" => map((sp, astring, sp, astring), |(_, source, _, target)| {
             Command::Conversions {
                 source: source.to_ascii_lowercase(),
@@ -589,6 +591,93 @@ fn list(i: &[u8]) -> PResult<'_, Command> {
     ))
 }
 
+/// `NOTIFY SP ("NONE" / "SET" [SP "STATUS"] 1*(SP event-group))`
+/// (RFC 5465 8). MessageNew's fetch attributes are read and not used
+/// (the STATUS form is what is sent for other mailboxes).
+fn notify(i: &[u8]) -> PResult<'_, Command> {
+    let one_or_more = || {
+        alt((
+            map(mailbox, |m| vec![m]),
+            delimited(tag(&b"("[..]), separated_list1(sp, mailbox), tag(&b")"[..])),
+        ))
+    };
+    let filter = alt((
+        value(
+            MailboxFilter::SelectedDelayed,
+            tag_no_case(&b"SELECTED-DELAYED"[..]),
+        ),
+        value(MailboxFilter::Selected, tag_no_case(&b"SELECTED"[..])),
+        value(MailboxFilter::Inboxes, tag_no_case(&b"INBOXES"[..])),
+        value(MailboxFilter::Personal, tag_no_case(&b"PERSONAL"[..])),
+        value(MailboxFilter::Subscribed, tag_no_case(&b"SUBSCRIBED"[..])),
+        map(
+            preceded((tag_no_case(&b"SUBTREE"[..]), sp), one_or_more()),
+            MailboxFilter::Subtree,
+        ),
+        map(
+            preceded((tag_no_case(&b"MAILBOXES"[..]), sp), one_or_more()),
+            MailboxFilter::Mailboxes,
+        ),
+    ));
+    let event = alt((
+        map(
+            (
+                tag_no_case(&b"MessageNew"[..]),
+                opt(preceded(sp, fetch_items)),
+            ),
+            |_| NotifyEvent::MessageNew,
+        ),
+        value(
+            NotifyEvent::MessageExpunge,
+            tag_no_case(&b"MessageExpunge"[..]),
+        ),
+        value(NotifyEvent::FlagChange, tag_no_case(&b"FlagChange"[..])),
+        value(
+            NotifyEvent::AnnotationChange,
+            tag_no_case(&b"AnnotationChange"[..]),
+        ),
+        value(NotifyEvent::MailboxName, tag_no_case(&b"MailboxName"[..])),
+        value(
+            NotifyEvent::SubscriptionChange,
+            tag_no_case(&b"SubscriptionChange"[..]),
+        ),
+        value(
+            NotifyEvent::MailboxMetadataChange,
+            tag_no_case(&b"MailboxMetadataChange"[..]),
+        ),
+        value(
+            NotifyEvent::ServerMetadataChange,
+            tag_no_case(&b"ServerMetadataChange"[..]),
+        ),
+    ));
+    let events = alt((
+        value(Vec::new(), tag_no_case(&b"NONE"[..])),
+        delimited(tag(&b"("[..]), separated_list1(sp, event), tag(&b")"[..])),
+    ));
+    let group = map(
+        delimited(tag(&b"("[..]), (filter, sp, events), tag(&b")"[..])),
+        |(filter, _, events)| EventGroup { filter, events },
+    );
+    alt((
+        map((sp, tag_no_case(&b"NONE"[..])), |_| Command::Notify(None)),
+        map(
+            (
+                sp,
+                tag_no_case(&b"SET"[..]),
+                opt((sp, tag_no_case(&b"STATUS"[..]))),
+                many1(preceded(sp, group)),
+            ),
+            |(_, _, status, groups)| {
+                Command::Notify(Some(NotifySpec {
+                    status: status.is_some(),
+                    groups,
+                }))
+            },
+        ),
+    ))
+    .parse(i)
+}
+
 /// CONVERT's data items (RFC 5259 6): `UID` and
 /// `BINARY[part SP "(" media-type [SP "(" name SP value ... ")"] ")"]`,
 /// one or a parenthesized list.
@@ -871,6 +960,11 @@ mod tests {
             "a CONVERT 2 BINARY[2 (\"image/jpeg\" (\"pix-x\" \"200\" \"pix-y\" \"150\"))]",
             "a UID CONVERT 1:3 (UID BINARY[1.2 (\"image/png\")])",
             "a CONVERSIONS \"image/png\" \"*\"",
+            "a NOTIFY NONE",
+            "a NOTIFY SET (selected (MessageExpunge MessageNew (uid body.peek[header.fields (from to subject)]))) (subtree Lists (MessageNew MessageExpunge))",
+            "a NOTIFY SET STATUS (personal (MessageNew MessageExpunge FlagChange)) (selected-delayed NONE)",
+            "a NOTIFY SET (mailboxes (INBOX Drafts) (MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange))",
+            "a NOTIFY SET (inboxes (MessageNew MessageExpunge)) (subscribed (MailboxName))",
             "a GETMETADATA \"\" /shared/comment",
             "a GETMETADATA INBOX (/shared/comment /private/comment)",
             "a GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX /private",

@@ -910,3 +910,59 @@ fn convert_makes_thumbnails_of_a_png_and_a_jpeg() {
     );
     assert!(tagged(&c.run("n NOOP")).starts_with("n OK"));
 }
+
+#[test]
+fn annotations_on_messages_private_and_shared() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.add_account("bob", "secret");
+    server.start();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(c.run("c CAPABILITY")[0].contains(" ANNOTATE-EXPERIMENT-1"));
+    append(&mut c, "a", "INBOX", "()", RFC_MESSAGE);
+    let lines = c.run("s SELECT INBOX");
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("* OK [ANNOTATIONS 65536]")));
+    // RFC 5257 3.4 / 3.3 examples.
+    let lines = c.run("a STORE 1 ANNOTATION (/comment (value.priv \"My new comment\"))");
+    assert!(tagged(&lines).starts_with("a OK"), "{lines:?}");
+    let lines = c.run("b UID STORE 1 ANNOTATION (/comment (value.shared \"For all\") /altsubject (value.shared \"Lunch\"))");
+    assert!(tagged(&lines).starts_with("b OK"), "{lines:?}");
+    let lines = c.run("f FETCH 1 (ANNOTATION (/comment value))");
+    assert_eq!(
+        lines[0],
+        "* 1 FETCH (ANNOTATION (/comment (value.priv \"My new comment\" value.shared \"For all\")))"
+    );
+    let lines = c.run("f UID FETCH 1 (FLAGS ANNOTATION (* (value.shared size.shared)))");
+    assert_eq!(
+        lines[0],
+        "* 1 FETCH (UID 1 FLAGS (\\Recent) ANNOTATION (/altsubject (value.shared \"Lunch\" size.shared \"5\") /comment (value.shared \"For all\" size.shared \"7\")))"
+    );
+    // An entry with no value is NIL; removing one with NIL.
+    c.run("r STORE 1 ANNOTATION (/comment (value.priv NIL))");
+    let lines = c.run("f FETCH 1 (ANNOTATION ((/comment /none) value.priv))");
+    assert_eq!(
+        lines[0],
+        "* 1 FETCH (ANNOTATION (/comment (value.priv NIL) /none (value.priv NIL)))"
+    );
+    // Another user reading through a shared mailbox sees the shared value
+    // and not alice's private one; without `w` it cannot change it.
+    c.run("p STORE 1 ANNOTATION (/comment (value.priv \"mine\"))");
+    c.run("g SETACL INBOX bob lr");
+    let mut bob = ImapConnection::login(server.imap, "bob", "secret");
+    bob.run("s EXAMINE Shared/alice/INBOX");
+    let lines = bob.run("f FETCH 1 (ANNOTATION (/comment value))");
+    assert_eq!(
+        lines[0],
+        "* 1 FETCH (ANNOTATION (/comment (value.priv NIL value.shared \"For all\")))"
+    );
+    bob.run("s SELECT Shared/alice/INBOX");
+    let lines = bob.run("t STORE 1 ANNOTATION (/comment (value.shared \"bob was here\"))");
+    assert!(!tagged(&lines).contains("OK"), "{lines:?}");
+    // Bad attribute names and entries are BAD.
+    let lines = c.run("x STORE 1 ANNOTATION (/comment (size.priv \"1\"))");
+    assert!(tagged(&lines).starts_with("x BAD"), "{lines:?}");
+    let lines = c.run("x STORE 1 ANNOTATION (comment (value.priv \"1\"))");
+    assert!(tagged(&lines).starts_with("x BAD"), "{lines:?}");
+}

@@ -61,6 +61,7 @@ pub fn list(session: &Session) -> String {
             "METADATA-SERVER",
             "CONVERT",
             "NOTIFY",
+            "ANNOTATE-EXPERIMENT-1",
             "ACL",
             "RIGHTS=texk",
         ]

@@ -100,7 +100,10 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
     let needs_record = items.iter().any(|i| {
         !matches!(
             i,
-            FetchAttribute::Flags | FetchAttribute::Uid | FetchAttribute::ModSeq
+            FetchAttribute::Flags
+                | FetchAttribute::Uid
+                | FetchAttribute::ModSeq
+                | FetchAttribute::Annotation { .. }
         )
     });
     let sets_seen = !mailbox.read_only && items.iter().any(marks_seen);
@@ -168,6 +171,14 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
             }
             if *item == FetchAttribute::ModSeq {
                 let _ = write!(session.out, "MODSEQ ({modseq})");
+                continue;
+            }
+            if let FetchAttribute::Annotation {
+                entries,
+                attributes,
+            } = item
+            {
+                super::annotate::write_annotation(session, u, entries, attributes).await?;
                 continue;
             }
             write_item(session, item, u, &flags_line, record.as_ref()).await?;
@@ -250,7 +261,10 @@ async fn write_item(
         text: Some(SectionText::Text),
     };
     let (label, section, partial) = match item {
-        FetchAttribute::Uid | FetchAttribute::Flags | FetchAttribute::ModSeq => return Ok(()),
+        FetchAttribute::Uid
+        | FetchAttribute::Flags
+        | FetchAttribute::ModSeq
+        | FetchAttribute::Annotation { .. } => return Ok(()),
         FetchAttribute::InternalDate => {
             out.push_str("INTERNALDATE ");
             response::date_time(out, object.internal_date);

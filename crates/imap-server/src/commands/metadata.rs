@@ -67,17 +67,7 @@ pub async fn get(
             }
             response::astring(&mut session.out, name);
             session.out.push(' ');
-            match std::str::from_utf8(value) {
-                Ok(text) if !text.contains(['\r', '\n', '\0']) => {
-                    response::string(&mut session.out, text)
-                }
-                _ => {
-                    // Binary or multi-line: a literal, written as bytes.
-                    session.out.push_str(&format!("{{{}}}\r\n", value.len()));
-                    session.emit().await?;
-                    session.io()?.write_all(value).await?;
-                }
-            }
+            write_value(session, Some(value)).await?;
         }
         session.out.push_str(")\r\n");
     }
@@ -87,6 +77,24 @@ pub async fn get(
         }
         None => Completion::ok("GETMETADATA completed"),
     })
+}
+
+/// Writes a metadata or annotation value: NIL, a quoted string, or (for
+/// binary or multi-line values) a literal whose bytes go straight out.
+pub async fn write_value(session: &mut Session, value: Option<&[u8]>) -> std::io::Result<()> {
+    let Some(value) = value else {
+        session.out.push_str("NIL");
+        return Ok(());
+    };
+    match std::str::from_utf8(value) {
+        Ok(text) if !text.contains(['\r', '\n', '\0']) => response::string(&mut session.out, text),
+        _ => {
+            session.out.push_str(&format!("{{{}}}\r\n", value.len()));
+            session.emit().await?;
+            session.io()?.write_all(value).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs SETMETADATA.

@@ -4,6 +4,7 @@
 //! tagged completion. State checks happen before, in the session.
 
 pub mod acl;
+pub mod annotate;
 pub mod append;
 pub mod authenticate;
 pub mod capability;
@@ -78,6 +79,11 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         Command::Quota(quota) => quota::execute(session, quota).await,
         Command::UrlAuth(urlauth) => urlauth::execute(session, urlauth).await,
         Command::Notify(spec) => notify::execute(session, spec).await,
+        Command::StoreAnnotation {
+            set,
+            annotations,
+            uid,
+        } => annotate::store(session, &set, annotations, uid).await,
         Command::Convert { set, items, uid } => {
             convert::execute(session, tag, &set, &items, uid).await
         }

@@ -99,8 +99,9 @@ pub async fn execute(
     }
     let _ = write!(
         out,
-        "* OK [HIGHESTMODSEQ {}] Highest\r\n",
-        mailbox.highest_modseq()
+        "* OK [HIGHESTMODSEQ {}] Highest\r\n* OK [ANNOTATIONS {}] Annotations\r\n",
+        mailbox.highest_modseq(),
+        store_core::MAX_METADATA_VALUE
     );
     if let Some(q) = qresync.filter(|q| q.uid_validity == mailbox.uid_validity) {
         resync(session, &principal, &mailbox, q).await?;

@@ -96,6 +96,17 @@ pub enum Command {
     Acl(AclCommand),
     /// GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208 4.1).
     Quota(QuotaCommand),
+    /// STORE / UID STORE of ANNOTATION (RFC 5257 3.4): per entry, the
+    /// attributes (`value.priv`, `value.shared`) and their new values
+    /// (`None` = NIL, remove).
+    StoreAnnotation {
+        /// Messages.
+        set: SequenceSet,
+        /// Entries and attribute values.
+        annotations: Vec<AnnotationUpdate>,
+        /// UID STORE.
+        uid: bool,
+    },
     /// NOTIFY SET / NOTIFY NONE (RFC 5465 3); `None` is NONE.
     Notify(Option<NotifySpec>),
     /// CONVERT and UID CONVERT (RFC 5259 6).
@@ -265,6 +276,7 @@ impl Command {
             Command::Quota(QuotaCommand::GetRoot { .. }) => "GETQUOTAROOT",
             Command::Quota(QuotaCommand::Set { .. }) => "SETQUOTA",
             Command::Notify(_) => "NOTIFY",
+            Command::StoreAnnotation { .. } => "STORE",
             Command::Convert { .. } => "CONVERT",
             Command::Conversions { .. } => "CONVERSIONS",
             Command::GetMetadata { .. } => "GETMETADATA",
@@ -370,6 +382,11 @@ pub struct ListOptions {
     /// RETURN STATUS (...): a STATUS response after each mailbox.
     pub return_status: Option<Vec<StatusItem>>,
 }
+
+/// One entry of STORE ANNOTATION (RFC 5257 3.4): its name and the
+/// attributes set (`value.priv`, `value.shared`) with their values
+/// (`None` = NIL, remove).
+pub type AnnotationUpdate = (String, Vec<(String, Option<Vec<u8>>)>);
 
 /// What NOTIFY SET asks for (RFC 5465 3.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -551,6 +568,15 @@ pub enum FetchAttribute {
     Rfc822Text,
     /// MODSEQ (RFC 7162 3.1.4.1)
     ModSeq,
+    /// ANNOTATION (entries attributes) (RFC 5257 3.3): entry patterns
+    /// (`*`, `%` wildcards) and attribute names (`value`, `value.priv`,
+    /// `value.shared`, `size`, `size.priv`, `size.shared`), lower case.
+    Annotation {
+        /// Entry patterns.
+        entries: Vec<String>,
+        /// Attribute names.
+        attributes: Vec<String>,
+    },
     /// BODY[section]<partial> and BODY.PEEK[...].
     Section {
         /// BODY.PEEK: does not set \Seen.

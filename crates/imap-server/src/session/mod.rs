@@ -336,6 +336,7 @@ impl Session {
                 | Command::Store { uid: false, .. }
                 | Command::Search { uid: false, .. }
                 | Command::Convert { uid: false, .. }
+                | Command::StoreAnnotation { uid: false, .. }
         );
         let mut flow = match command {
             Command::Logout => Flow::Close,
@@ -464,6 +465,7 @@ impl Session {
             | Store { .. }
             | Copy { .. }
             | Convert { .. }
+            | StoreAnnotation { .. }
                 if !selected =>
             {
                 Some(Completion::bad("No mailbox selected"))

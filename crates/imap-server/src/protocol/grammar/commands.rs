@@ -135,26 +135,7 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
         }
         "GETMETADATA" => get_metadata(i),
         "SETMETADATA" => map(
-            (
-                sp,
-                mailbox,
-                sp,
-                delimited(
-                    tag(&b"("[..]),
-                    separated_list1(
-                        sp,
-                        separated_pair(
-                            astring,
-                            sp,
-                            alt((
-                                value(None, tag_no_case(&b"NIL"[..])),
-                                map(string_bytes, Some),
-                            )),
-                        ),
-                    ),
-                    tag(&b")"[..]),
-                ),
-            ),
+            (sp, mailbox, sp, name_values),
             |(_, mailbox, _, entries)| Command::SetMetadata { mailbox, entries },
         )
         .parse(i),
@@ -297,6 +278,35 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
                     changed_since,
                     vanished,
                 }
+            },
+        )
+        .parse(i),
+        "STORE" if has_annotation_store(i) => map(
+            (
+                sp,
+                sequence_set,
+                sp,
+                tag_no_case(&b"ANNOTATION"[..]),
+                sp,
+                delimited(
+                    tag(&b"("[..]),
+                    separated_list1(sp, separated_pair(astring, sp, name_values)),
+                    tag(&b")"[..]),
+                ),
+            ),
+            |(_, set, _, _, _, annotations)| Command::StoreAnnotation {
+                set,
+                annotations: annotations
+                    .into_iter()
+                    .map(|(e, attrs)| {
+                        let attrs = attrs
+                            .into_iter()
+                            .map(|(a, v)| (a.to_ascii_lowercase(), v))
+                            .collect();
+                        (e, attrs)
+                    })
+                    .collect(),
+                uid,
             },
         )
         .parse(i),
@@ -726,6 +736,39 @@ fn convert_item(i: &[u8]) -> PResult<'_, ConvertItem> {
     alt((binary, value(ConvertItem::Uid, tag_no_case(&b"UID"[..])))).parse(i)
 }
 
+/// `"(" name SP value *(SP name SP value) ")"` with values NIL or a
+/// string of any bytes: SETMETADATA's entries (RFC 5464 4.3) and STORE
+/// ANNOTATION's attributes (RFC 5257 3.4).
+fn name_values(i: &[u8]) -> PResult<'_, Vec<(String, Option<Vec<u8>>)>> {
+    delimited(
+        tag(&b"("[..]),
+        separated_list1(
+            sp,
+            separated_pair(
+                astring,
+                sp,
+                alt((
+                    map(tag_no_case(&b"NIL"[..]), |_| None),
+                    map(string_bytes, Some),
+                )),
+            ),
+        ),
+        tag(&b")"[..]),
+    )
+    .parse(i)
+}
+
+/// Whether a STORE's arguments are `set ANNOTATION (...)` (RFC 5257).
+fn has_annotation_store(i: &[u8]) -> bool {
+    let rest = i.trim_ascii_start();
+    let after_set = rest
+        .iter()
+        .position(|&b| b == b' ')
+        .map(|p| rest[p + 1..].trim_ascii_start())
+        .unwrap_or_default();
+    after_set.len() >= 10 && after_set[..10].eq_ignore_ascii_case(b"ANNOTATION")
+}
+
 /// `GETMETADATA [SP "(" option *(SP option) ")"] SP mailbox SP entries`
 /// (RFC 5464 4.2), options MAXSIZE and DEPTH.
 fn get_metadata(i: &[u8]) -> PResult<'_, Command> {
@@ -961,6 +1004,11 @@ mod tests {
             "a UID CONVERT 1:3 (UID BINARY[1.2 (\"image/png\")])",
             "a CONVERSIONS \"image/png\" \"*\"",
             "a NOTIFY NONE",
+            "a FETCH 1 (ANNOTATION (/comment value))",
+            "a UID FETCH 1 (ANNOTATION ((/comment /altsubject) (value.priv value.shared)))",
+            "a FETCH 1:* (FLAGS ANNOTATION (/* value))",
+            "a STORE 1 ANNOTATION (/comment (value.priv \"My new comment\"))",
+            "a UID STORE 1 ANNOTATION (/comment (value.priv NIL value.shared \"x\") /altsubject (value.priv \"y\"))",
             "a NOTIFY SET (selected (MessageExpunge MessageNew (uid body.peek[header.fields (from to subject)]))) (subtree Lists (MessageNew MessageExpunge))",
             "a NOTIFY SET STATUS (personal (MessageNew MessageExpunge FlagChange)) (selected-delayed NONE)",
             "a NOTIFY SET (mailboxes (INBOX Drafts) (MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange))",

@@ -7,7 +7,7 @@ use nom::multi::separated_list1;
 use nom::sequence::{delimited, preceded, separated_pair};
 use nom::Parser;
 
-use super::primitives::{astring, number, nz_number, sp};
+use super::primitives::{astring, list_mailbox, number, nz_number, sp};
 use super::PResult;
 use crate::protocol::command::{FetchAttribute, Section, SectionText};
 
@@ -49,6 +49,7 @@ fn fetch_att(i: &[u8]) -> PResult<'_, FetchAttribute> {
         value(Rfc822, tag_no_case(&b"RFC822"[..])),
         value(Uid, tag_no_case(&b"UID"[..])),
         value(ModSeq, tag_no_case(&b"MODSEQ"[..])),
+        annotation,
         value(BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
         map(
             (
@@ -67,6 +68,34 @@ fn fetch_att(i: &[u8]) -> PResult<'_, FetchAttribute> {
         ),
         value(Body, tag_no_case(&b"BODY"[..])),
     ))
+    .parse(i)
+}
+
+/// `"ANNOTATION" SP "(" entries SP attribs ")"` (RFC 5257 3.3), each a
+/// single item or a parenthesized list; entries may hold `*` and `%`.
+fn annotation(i: &[u8]) -> PResult<'_, FetchAttribute> {
+    let list = |i| {
+        alt((
+            delimited(
+                tag(&b"("[..]),
+                separated_list1(sp, list_mailbox),
+                tag(&b")"[..]),
+            ),
+            map(list_mailbox, |e| vec![e]),
+        ))
+        .parse(i)
+    };
+    map(
+        delimited(
+            (tag_no_case(&b"ANNOTATION"[..]), sp, tag(&b"("[..])),
+            separated_pair(list, sp, list),
+            tag(&b")"[..]),
+        ),
+        |(entries, attributes)| FetchAttribute::Annotation {
+            entries,
+            attributes: attributes.iter().map(|a| a.to_ascii_lowercase()).collect(),
+        },
+    )
     .parse(i)
 }
 

@@ -966,3 +966,99 @@ fn annotations_on_messages_private_and_shared() {
     let lines = c.run("x STORE 1 ANNOTATION (comment (value.priv \"1\"))");
     assert!(tagged(&lines).starts_with("x BAD"), "{lines:?}");
 }
+
+#[test]
+fn acl_matrix_each_right_allows_exactly_its_operations() {
+    let mut server = Server::new();
+    for user in ["alice", "bob", "carol"] {
+        server.add_account(user, "secret");
+    }
+    server.start();
+    let mut alice = ImapConnection::login(server.imap, "alice", "secret");
+    let mut bob = ImapConnection::login(server.imap, "bob", "secret");
+    let ok = |lines: &[String]| tagged(lines).split(' ').nth(1) == Some("OK");
+    // (right granted with l, or with lr for the flag rights; operation;
+    // whether it is allowed), for every right and every operation.
+    let operations = [
+        "EXAMINE", "APPEND", "CREATE", "SETACL", "SEEN", "FLAGGED", "DELETED", "EXPUNGE", "DELETE",
+    ];
+    let needs = |op: &str| match op {
+        "EXAMINE" => "r",
+        "APPEND" => "i",
+        "CREATE" => "k",
+        "SETACL" => "a",
+        "SEEN" => "s",
+        "FLAGGED" => "w",
+        "DELETED" => "t",
+        "EXPUNGE" => "e",
+        _ => "x",
+    };
+    for right in ["r", "i", "k", "a", "s", "w", "t", "e", "x", "p"] {
+        let name = format!("M-{right}");
+        alice.run(&format!("c CREATE {name}"));
+        append(&mut alice, "a", &name, "(\\Deleted)", RFC_MESSAGE);
+        let flag_right = "swte".contains(right);
+        let granted = if flag_right {
+            format!("lr{right}")
+        } else {
+            format!("l{right}")
+        };
+        assert!(ok(&alice.run(&format!("g SETACL {name} bob {granted}"))));
+        let shared = format!("Shared/alice/{name}");
+        for op in operations {
+            let allowed = granted.contains(needs(op));
+            let lines = match op {
+                "EXAMINE" => bob.run(&format!("o EXAMINE {shared}")),
+                "APPEND" => append(&mut bob, "o", &shared, "()", RFC_MESSAGE),
+                "CREATE" => bob.run(&format!("o CREATE {shared}/child")),
+                "SETACL" => bob.run(&format!("o SETACL {shared} carol l")),
+                "SEEN" | "FLAGGED" | "DELETED" => {
+                    if !flag_right {
+                        continue;
+                    }
+                    bob.run(&format!("s SELECT {shared}"));
+                    let flag = match op {
+                        "SEEN" => "\\Seen",
+                        "FLAGGED" => "\\Flagged",
+                        _ => "\\Deleted",
+                    };
+                    bob.run(&format!("o STORE 1 +FLAGS ({flag})"))
+                }
+                "EXPUNGE" => {
+                    if !flag_right {
+                        continue;
+                    }
+                    bob.run(&format!("s SELECT {shared}"));
+                    bob.run("o EXPUNGE")
+                }
+                _ => bob.run(&format!("o DELETE {shared}")),
+            };
+            assert_eq!(
+                ok(&lines),
+                allowed,
+                "bob with {granted} on {name}: {op} -> {:?}",
+                tagged(&lines)
+            );
+            bob.run("u UNSELECT");
+        }
+    }
+    // Bob's SETACL (with `a`) gave carol M-a; alice takes it back.
+    assert!(ok(&alice.run("g DELETEACL M-a carol")));
+    // carol, granted nothing, sees nothing of alice's: not in LIST, and
+    // every command on the names gets NO. `anyone` opens a folder to her.
+    let mut carol = ImapConnection::login(server.imap, "carol", "secret");
+    let lines = carol.run("l LIST \"\" *");
+    assert!(!lines.iter().any(|l| l.contains("alice")), "{lines:?}");
+    let lines = carol.run("e EXAMINE Shared/alice/M-r");
+    assert!(tagged(&lines).starts_with("e NO"), "{lines:?}");
+    assert!(ok(&alice.run("g SETACL M-r anyone lr")));
+    let lines = carol.run("e EXAMINE Shared/alice/M-r");
+    assert!(ok(&lines), "{lines:?}");
+    let lines = carol.run("m MYRIGHTS Shared/alice/M-r");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "* MYRIGHTS \"Shared/alice/M-r\" lr"),
+        "{lines:?}"
+    );
+}

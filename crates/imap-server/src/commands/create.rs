@@ -1,5 +1,6 @@
 //! CREATE (RFC 3501 6.3.3), with CREATE-SPECIAL-USE (RFC 6154 3). A
-//! trailing delimiter is dropped; superior levels are created as needed.
+//! trailing delimiter is dropped; superior levels are created as needed,
+//! also under a mailbox another user shared with the `k` right.
 
 use store_core::model::SpecialUse;
 
@@ -28,12 +29,9 @@ pub async fn execute(
             }
         },
     };
+    // In another user's namespace store-core asks `k` of the nearest
+    // existing parent (RFC 4314 4).
     let folder = folder_of(name)?;
-    if folder.owner.is_some() {
-        return Ok(
-            Completion::no("Cannot create folders in another user's namespace").with_code("NOPERM"),
-        );
-    }
     session
         .state
         .store

@@ -960,6 +960,14 @@ fn annotations_on_messages_private_and_shared() {
     bob.run("s SELECT Shared/alice/INBOX");
     let lines = bob.run("t STORE 1 ANNOTATION (/comment (value.shared \"bob was here\"))");
     assert!(!tagged(&lines).contains("OK"), "{lines:?}");
+    // The CPM flag \read-report-sent is stored like any other; other
+    // unknown `\` flags are refused.
+    let lines = c.run("k STORE 1 +FLAGS (\\read-report-sent)");
+    assert!(lines[0].contains("\\read-report-sent"), "{lines:?}");
+    let lines = c.run("k FETCH 1 FLAGS");
+    assert!(lines[0].contains("\\read-report-sent"), "{lines:?}");
+    let lines = c.run("k STORE 1 +FLAGS (\\Bogus)");
+    assert!(tagged(&lines).starts_with("k BAD"), "{lines:?}");
     // Bad attribute names and entries are BAD.
     let lines = c.run("x STORE 1 ANNOTATION (/comment (size.priv \"1\"))");
     assert!(tagged(&lines).starts_with("x BAD"), "{lines:?}");

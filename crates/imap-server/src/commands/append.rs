@@ -49,8 +49,13 @@ pub async fn execute(
     }
 }
 
-/// Flags a client may set (STORE, APPEND): keywords and the system flags
-/// but `\Recent`, which only the server sets.
+/// Flags in the `\` form that CPM defines besides RFC 3501's system
+/// flags (the read report of a chat message was sent), stored like
+/// keywords.
+pub const CPM_FLAGS: &[&str] = &["\\read-report-sent"];
+
+/// Flags a client may set (STORE, APPEND): keywords, the CPM flags and the
+/// system flags but `\Recent`, which only the server sets.
 ///
 /// Errors: BAD naming the flag otherwise.
 pub fn checked_flags(flags: &[String]) -> Result<Flags, Completion> {
@@ -58,6 +63,7 @@ pub fn checked_flags(flags: &[String]) -> Result<Flags, Completion> {
         if f.starts_with('\\')
             && !store_core::model::SYSTEM_FLAGS
                 .iter()
+                .chain(CPM_FLAGS)
                 .any(|s| s.eq_ignore_ascii_case(f))
         {
             return Err(Completion::bad(format!("Cannot set flag {f}")));

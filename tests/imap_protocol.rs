@@ -1070,3 +1070,33 @@ fn acl_matrix_each_right_allows_exactly_its_operations() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn capability_lists_every_cpm_extension() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let lines = c.run("c CAPABILITY");
+    let caps: Vec<&str> = lines[0].split(' ').collect();
+    for cap in [
+        "CONDSTORE",
+        "QRESYNC",
+        "NOTIFY",
+        "ACL",
+        "METADATA",
+        "METADATA-SERVER",
+        "ANNOTATE-EXPERIMENT-1",
+        "URLAUTH",
+        "CONVERT",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "QUOTA=RES-MESSAGE",
+        "ESEARCH",
+        "LIST-EXTENDED",
+        "LIST-STATUS",
+        "SPECIAL-USE",
+        "IDLE",
+        "ENABLE",
+    ] {
+        assert!(caps.contains(&cap), "{cap} missing from {}", lines[0]);
+    }
+}

@@ -662,6 +662,14 @@ fn urlauth_references_are_fetched_expire_are_revoked_and_bound_to_users() {
         None
     );
     assert!(urlfetched(&bob.run(&format!("f URLFETCH \"{for_bob}\""))).is_some());
+    // submit+bob: the submission identity bob (here: bob's login) only.
+    let submit = generate(&mut alice, ";URLAUTH=submit+bob");
+    assert!(submit.contains(";URLAUTH=submit+bob:internal:"), "{submit}");
+    assert_eq!(
+        urlfetched(&alice.run(&format!("f URLFETCH \"{submit}\""))),
+        None
+    );
+    assert!(urlfetched(&bob.run(&format!("f URLFETCH \"{submit}\""))).is_some());
     // A token moved onto another URL, a forged one, an expired one: NIL.
     let token = whole.rsplit(':').next().unwrap();
     let moved = format!("imap://alice@{host}/INBOX/;UID=2;URLAUTH=anonymous:internal:{token}");

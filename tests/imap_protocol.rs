@@ -916,6 +916,20 @@ fn convert_makes_thumbnails_of_a_png_and_a_jpeg() {
         tagged(&lines).starts_with("e4 NO [UNKNOWN-CDATA]"),
         "{lines:?}"
     );
+    // One command converts at most 100 messages.
+    for n in 0..100 {
+        let m = format!("Subject: {n}\r\n\r\nx\r\n");
+        c.send(format!("p{n} APPEND INBOX {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+    }
+    for n in 0..100 {
+        c.read_until_tagged(&format!("p{n}"));
+    }
+    let lines = c.run("e5 CONVERT 1:* BINARY[2 (\"image/png\")]");
+    assert!(
+        tagged(&lines).starts_with("e5 NO [MAXCONVERTMESSAGES 100]"),
+        "{:?}",
+        tagged(&lines)
+    );
     assert!(tagged(&c.run("n NOOP")).starts_with("n OK"));
 }
 

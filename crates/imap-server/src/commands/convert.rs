@@ -11,6 +11,7 @@
 //! `pix-y` pixels (default 128 each, at most store-core's
 //! `MAX_PREVIEW_DIMENSION`) with the aspect ratio kept.
 //!
+//! At most 100 messages per command (`NO [MAXCONVERTMESSAGES 100]`).
 //! Errors: a target type or parameter the server does not support:
 //! `NO [BADPARAMETERS]`; a source part that cannot be converted (not an
 //! image, unreadable, too large): `NO [UNKNOWN-CDATA]`; both name the
@@ -28,6 +29,9 @@ use crate::protocol::sequence::SequenceSet;
 use crate::session::error::CommandResult;
 use crate::session::Session;
 
+/// Most messages one CONVERT converts (RFC 5259 `MAXCONVERTMESSAGES`):
+/// each conversion decodes an image.
+const MAX_CONVERT_MESSAGES: usize = 100;
 /// Thumbnail size when the client gives none, in pixels.
 const DEFAULT_DIMENSION: u32 = 128;
 /// Source types converted (RFC 5259 5.1 CONVERSIONS answers these).
@@ -68,6 +72,10 @@ pub async fn execute(
         .into_iter()
         .filter(|&(_, u)| !mailbox.is_expunged(u))
         .collect();
+    if targets.len() > MAX_CONVERT_MESSAGES {
+        return Ok(Completion::no("Too many messages to convert at once")
+            .with_code(format!("MAXCONVERTMESSAGES {MAX_CONVERT_MESSAGES}")));
+    }
     let with_uid = uid || items.contains(&ConvertItem::Uid);
     for (seq, u) in targets {
         let mut converted = Vec::new();

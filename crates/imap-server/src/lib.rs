@@ -21,23 +21,18 @@ pub mod protocol;
 pub mod sasl;
 pub mod session;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use store_core::Store;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_util::task::TaskTracker;
 
 pub use config::{CleartextPolicy, ImapConfig};
 use session::state::ServerState;
-use session::stream::Stream;
+pub use session::stream::Stream;
 
-/// Longest a TLS handshake may take on an implicit-TLS listener.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// An IMAP server over one store: run [`ImapServer::serve`] for each
-/// listener.
+/// An IMAP server over one store: [`ImapServer::serve_connection`] serves
+/// each accepted connection.
 #[derive(Clone)]
 pub struct ImapServer {
     state: Arc<ServerState>,
@@ -53,54 +48,22 @@ impl ImapServer {
         }
     }
 
-    /// Accepts connections on `listener` until `shutdown` turns true, one
-    /// task per connection, tracked by `tasks` so the caller can wait for
-    /// them. With `implicit_tls`, every connection starts with a TLS
-    /// handshake (port 993 style, RFC 8314 3.2).
-    pub async fn serve(
+    /// The TLS acceptor of implicit-TLS listeners (and of STARTTLS), if
+    /// TLS is configured.
+    pub fn tls_acceptor(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.state.tls.clone()
+    }
+
+    /// Serves one accepted connection (plain, or TLS already handshaken on
+    /// an implicit-TLS listener, RFC 8314 3.2) until it closes, the client
+    /// logs out, or `shutdown` turns true. The supervisor's acceptor calls
+    /// it, one task per connection.
+    pub async fn serve_connection(
         &self,
-        listener: TcpListener,
-        implicit_tls: bool,
-        mut shutdown: watch::Receiver<bool>,
-        tasks: TaskTracker,
+        stream: Stream,
+        peer: SocketAddr,
+        shutdown: watch::Receiver<bool>,
     ) {
-        loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "IMAP accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => return,
-            };
-            let _ = tcp.set_nodelay(true);
-            let state = self.state.clone();
-            let rx = shutdown.clone();
-            let span = tracing::info_span!("imap", %peer, tls = implicit_tls);
-            tasks.spawn(tracing::Instrument::instrument(
-                async move {
-                    let stream = if implicit_tls {
-                        let Some(acceptor) = state.tls.clone() else {
-                            return;
-                        };
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
-                            Ok(Err(e)) => {
-                                tracing::debug!(error = %e, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => return,
-                        }
-                    } else {
-                        Stream::Plain(tcp)
-                    };
-                    session::run(state, stream, peer, rx).await;
-                },
-                span,
-            ));
-        }
+        session::run(self.state.clone(), stream, peer, shutdown).await;
     }
 }

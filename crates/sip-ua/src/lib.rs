@@ -2,12 +2,12 @@
 //! and Participating Function deposit objects by MESSAGE, fetch them by
 //! reference, and follow an account's changes by SUBSCRIBE/NOTIFY.
 //!
-//! Layering: [`listener`] runs the UDP sockets and the TCP/TLS
-//! connections; [`wire`] is the message syntax (framing, parsing,
-//! validation, rendering: what rsip 0.4 leaves out); [`transaction`] holds
-//! the RFC 3261 section 17 non-INVITE transactions; [`SipUa::handle`]
-//! passes a request through them to its method handler in [`methods`], one
-//! file per method. [`auth`] decides who may use the store (trusted
+//! Layering: [`listener`] runs the UDP sockets and serves the TCP/TLS
+//! connections the supervisor accepts; [`wire`] is the message syntax
+//! (framing, parsing, validation, rendering: what rsip 0.4 leaves out);
+//! [`transaction`] holds the RFC 3261 section 17 non-INVITE transactions;
+//! [`SipUa::handle`] passes a request through them to its method handler
+//! in [`methods`], one file per method. [`auth`] decides who may use the store (trusted
 //! networks and digest), [`deposit`] turns a MESSAGE into a stored object,
 //! [`subscription`] runs the NOTIFYs of SUBSCRIBE dialogs, and [`outbound`]
 //! picks the next hop of every request the store sends.

@@ -1,5 +1,5 @@
-//! The UDP sockets and TCP/TLS listeners of the user agent, and the
-//! connections the store opens itself.
+//! The UDP sockets of the user agent, the TCP/TLS connections the
+//! supervisor accepts for it, and the connections the store opens itself.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_util::codec::FramedRead;
 use tokio_util::task::TaskTracker;
@@ -24,8 +24,8 @@ const MAX_DATAGRAM: usize = 65_507;
 const MAX_IN_FLIGHT: usize = 256;
 /// Messages queued for one connection's writer.
 const WRITE_QUEUE: usize = 256;
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long opening a TCP connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an idle stream connection is kept.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -72,48 +72,28 @@ impl SipUa {
         }
     }
 
-    /// Accepts TCP connections on `listener` (with `tls`, each starts with
-    /// a TLS handshake) until `shutdown` turns true.
-    pub async fn serve_stream(&self, listener: TcpListener, tls: bool) {
-        let (mut shutdown, tasks) = self.runtime();
-        loop {
-            let (tcp, addr) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "SIP accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => return,
-            };
-            let _ = tcp.set_nodelay(true);
-            let Ok(local) = tcp.local_addr() else {
-                continue;
-            };
-            let ua = self.clone();
-            let (rx, t) = (shutdown.clone(), tasks.clone());
-            let acceptor = if tls { self.inner.tls.clone() } else { None };
-            if tls && acceptor.is_none() {
-                continue;
-            }
-            tasks.spawn(async move {
-                match acceptor {
-                    Some(a) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, a.accept(tcp)).await {
-                        Ok(Ok(stream)) => {
-                            ua.run_connection(stream, Transport::Tls, addr, local, rx, t)
-                                .await
-                        }
-                        _ => tracing::debug!(%addr, "SIP TLS handshake failed"),
-                    },
-                    None => {
-                        ua.run_connection(tcp, Transport::Tcp, addr, local, rx, t)
-                            .await
-                    }
-                }
-            });
-        }
+    /// The TLS acceptor of `listen_tls` listeners, if TLS is configured.
+    pub fn tls_acceptor(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.inner.tls.clone()
+    }
+
+    /// Serves one accepted TCP or TLS connection (TLS already handshaken)
+    /// from `addr`, reached at `local`: messages are framed by
+    /// Content-Length (RFC 3261 18.3) and handled as they come, until the
+    /// connection closes, idles out or the server stops. The supervisor's
+    /// acceptor calls it, one task per connection.
+    pub async fn serve_connection<S>(
+        &self,
+        stream: S,
+        transport: Transport,
+        addr: SocketAddr,
+        local: SocketAddr,
+    ) where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (shutdown, tasks) = self.runtime();
+        self.run_connection(stream, transport, addr, local, shutdown, tasks)
+            .await
     }
 
     /// Opens a TCP connection to `addr` for a request the store sends;
@@ -124,7 +104,7 @@ impl SipUa {
         if let Some(peer) = self.transports().stream_peer(Transport::Tcp, addr) {
             return Ok(peer);
         }
-        let tcp = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(addr))
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
         let _ = tcp.set_nodelay(true);

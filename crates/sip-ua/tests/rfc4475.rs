@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use sip_ua::transport::Transport;
 use sip_ua::wire::validate::{validate_request, validate_response};
 use sip_ua::wire::{parse_message, Message};
 use sip_ua::{SipConfig, SipUa};
@@ -80,7 +81,16 @@ async fn start_agent() -> (SipUa, SocketAddr, SocketAddr, tempfile::TempDir) {
     let (udp_addr, tcp_addr) = (udp.local_addr().unwrap(), tcp.local_addr().unwrap());
     let (a, b) = (ua.clone(), ua.clone());
     tokio::spawn(async move { a.serve_udp(udp).await });
-    tokio::spawn(async move { b.serve_stream(tcp, false).await });
+    // The supervisor's acceptor, reduced to what the test needs.
+    tokio::spawn(async move {
+        while let Ok((stream, peer)) = tcp.accept().await {
+            let (ua, local) = (b.clone(), tcp_addr);
+            tokio::spawn(async move {
+                ua.serve_connection(stream, Transport::Tcp, peer, local)
+                    .await
+            });
+        }
+    });
     (ua, udp_addr, tcp_addr, dir)
 }
 

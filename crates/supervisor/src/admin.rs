@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::acceptor::{Accepted, Connection};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -17,7 +18,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use store_core::{FolderRef, ReferenceAccess, Store, StoreError};
 use subtle::ConstantTimeEq;
-use tokio::net::TcpListener;
 
 /// Largest admin request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -275,36 +275,19 @@ cpm_store_uptime_seconds {}\n",
     )
 }
 
-/// Serves the admin endpoint on `listener` until `shutdown` fires.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AdminState>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-    tasks: crate::serve::Tasks,
-) {
-    loop {
-        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => { tracing::warn!(error = %e, "admin accept failed"); continue; }
-            },
-            _ = shutdown.changed() => return,
-        };
-        let state = state.clone();
-        let span = tracing::info_span!("admin", %peer);
-        tasks.spawn(tracing::Instrument::instrument(
-            async move {
-                let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
-                let io = hyper_util::rt::TokioIo::new(stream);
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await
-                {
-                    tracing::debug!(error = %e, "admin connection ended");
-                }
-            },
-            span,
-        ));
+/// Serves one admin connection (HTTP/1.1: `/healthz`, `/metrics` and the
+/// account endpoint) until it closes.
+pub async fn serve_connection(accepted: Accepted, state: Arc<AdminState>) {
+    let Connection::Plain(stream) = accepted.connection else {
+        return;
+    };
+    let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+    let io = hyper_util::rt::TokioIo::new(stream);
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await
+    {
+        tracing::debug!(error = %e, "admin connection ended");
     }
 }
 

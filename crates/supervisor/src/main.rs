@@ -1,6 +1,7 @@
 //! `cpm-store`: the supervisor binary. It loads one TOML configuration, runs
 //! every front end over the shared store, and administers accounts.
 
+mod acceptor;
 mod account;
 mod admin;
 mod config;

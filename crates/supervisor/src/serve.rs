@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use store_core::{Store, StoreConfig};
 use tokio::net::TcpListener;
 
+use crate::acceptor::{self, Accepted, Connection};
 use crate::admin::{self, AdminState};
 use crate::config::Config;
 
@@ -68,8 +69,9 @@ pub async fn run(config: Config) -> Result<()> {
     }
     for (addr, listener) in listeners {
         tracing::info!(%addr, "admin endpoint listening (/healthz, /metrics)");
-        let (state, rx, t) = (admin_state.clone(), shutdown_rx.clone(), tasks.clone());
-        tasks.spawn(admin::serve(listener, state, rx, t));
+        let state = admin_state.clone();
+        let serve = move |a: Accepted| admin::serve_connection(a, state.clone());
+        acceptor::spawn("admin", listener, None, &shutdown_rx, &tasks, serve);
     }
     let imap = imap_server::ImapServer::new(store.clone(), imap_config(&config), Some(tls.clone()));
     let mut imap_listeners = Vec::new();
@@ -81,8 +83,25 @@ pub async fn run(config: Config) -> Result<()> {
     }
     for (addr, implicit_tls, listener) in imap_listeners {
         tracing::info!(%addr, implicit_tls, "IMAP listening");
-        let (imap, rx, t) = (imap.clone(), shutdown_rx.clone(), tasks.clone());
-        tasks.spawn(async move { imap.serve(listener, implicit_tls, rx, t).await });
+        let (imap, rx) = (imap.clone(), shutdown_rx.clone());
+        let tls = match implicit_tls {
+            true => Some(
+                imap.tls_acceptor()
+                    .context("IMAP over TLS without a TLS setup")?,
+            ),
+            false => None,
+        };
+        let serve = move |a: Accepted| {
+            let (imap, rx) = (imap.clone(), rx.clone());
+            async move {
+                let stream = match a.connection {
+                    Connection::Plain(s) => imap_server::Stream::Plain(s),
+                    Connection::Tls(s) => imap_server::Stream::Tls(s),
+                };
+                imap.serve_connection(stream, a.peer, rx).await
+            }
+        };
+        acceptor::spawn("imap", listener, tls, &shutdown_rx, &tasks, serve);
     }
     let webdav =
         webdav_server::WebDavServer::new(store.clone(), webdav_config(&config), Some(tls.clone()));
@@ -95,8 +114,25 @@ pub async fn run(config: Config) -> Result<()> {
     }
     for (addr, implicit_tls, listener) in webdav_listeners {
         tracing::info!(%addr, implicit_tls, "WebDAV listening");
-        let (webdav, rx, t) = (webdav.clone(), shutdown_rx.clone(), tasks.clone());
-        tasks.spawn(async move { webdav.serve(listener, implicit_tls, rx, t).await });
+        let (webdav, rx) = (webdav.clone(), shutdown_rx.clone());
+        let tls = match implicit_tls {
+            true => Some(
+                webdav
+                    .tls_acceptor()
+                    .context("WebDAV over TLS without a TLS setup")?,
+            ),
+            false => None,
+        };
+        let serve = move |a: Accepted| {
+            let (webdav, rx) = (webdav.clone(), rx.clone());
+            async move {
+                match a.connection {
+                    Connection::Plain(s) => webdav.serve_connection(s, a.peer, false, rx).await,
+                    Connection::Tls(s) => webdav.serve_connection(s, a.peer, true, rx).await,
+                }
+            }
+        };
+        acceptor::spawn("webdav", listener, tls, &shutdown_rx, &tasks, serve);
     }
     let sip = sip_ua::SipUa::new(
         store.clone(),
@@ -120,10 +156,33 @@ pub async fn run(config: Config) -> Result<()> {
     for addr in &config.sip.listen_tls {
         sip_listeners.push((*addr, true, bind(*addr, "[sip] listen_tls").await?));
     }
-    for (addr, tls, listener) in sip_listeners {
-        tracing::info!(%addr, tls, "SIP listening");
+    for (addr, implicit_tls, listener) in sip_listeners {
+        tracing::info!(%addr, tls = implicit_tls, "SIP listening");
         let sip = sip.clone();
-        tasks.spawn(async move { sip.serve_stream(listener, tls).await });
+        let tls = match implicit_tls {
+            true => Some(
+                sip.tls_acceptor()
+                    .context("SIP over TLS without a TLS setup")?,
+            ),
+            false => None,
+        };
+        let serve = move |a: Accepted| {
+            let sip = sip.clone();
+            async move {
+                use sip_ua::transport::Transport;
+                match a.connection {
+                    Connection::Plain(s) => {
+                        sip.serve_connection(s, Transport::Tcp, a.peer, a.local)
+                            .await
+                    }
+                    Connection::Tls(s) => {
+                        sip.serve_connection(s, Transport::Tls, a.peer, a.local)
+                            .await
+                    }
+                }
+            }
+        };
+        acceptor::spawn("sip", listener, tls, &shutdown_rx, &tasks, serve);
     }
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");
 

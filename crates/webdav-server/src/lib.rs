@@ -1,9 +1,10 @@
 //! WebDAV (RFC 4918, class 1 and 2) over store-core, for media tools and
 //! file managers (CPM-STOR1 for media objects, seed 000).
 //!
-//! Layering, as in hyper: [`WebDavServer::serve`] accepts connections
-//! (TLS with ALPN `h2`/`http/1.1`, HTTP/1.1 and HTTP/2 through hyper-util's
-//! auto builder); [`service`] authenticates and dispatches one request to
+//! Layering, as in hyper: the supervisor accepts connections (TLS with
+//! ALPN `h2`/`http/1.1` from [`WebDavServer::tls_acceptor`]);
+//! [`WebDavServer::serve_connection`] speaks HTTP/1.1 and HTTP/2 on each
+//! through hyper-util's auto builder; [`service`] authenticates and dispatches one request to
 //! the handler of its method in [`methods`], one file per method. The
 //! handlers share [`path`] (URL to store names), [`resource`] (what a path
 //! names in the store), [`properties`], [`conditions`] (the `If` header,
@@ -25,19 +26,15 @@ pub mod service;
 pub mod tree;
 pub mod xml;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use store_core::Store;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_util::task::TaskTracker;
 
 pub use config::{CleartextBasic, WebDavConfig};
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The WebDAV front end: the store, its settings and the TLS setup.
 #[derive(Clone)]
@@ -61,67 +58,31 @@ impl WebDavServer {
         }
     }
 
-    /// Accepts connections on `listener` until `shutdown` turns true; with
-    /// `implicit_tls`, each connection starts with a TLS handshake. Open
-    /// connections finish their request in flight, then close
-    /// (graceful shutdown); `tasks` tracks them.
-    pub async fn serve(
+    /// The TLS acceptor of HTTPS listeners (ALPN `h2`, `http/1.1`), if
+    /// TLS is configured.
+    pub fn tls_acceptor(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.tls.clone()
+    }
+
+    /// Serves one accepted connection (`secure` when it is TLS, already
+    /// handshaken) with HTTP/1.1 or HTTP/2 until it closes; when
+    /// `shutdown` turns true the request in flight finishes, then the
+    /// connection closes (graceful shutdown).
+    pub async fn serve_connection<S>(
         &self,
-        listener: TcpListener,
-        implicit_tls: bool,
-        mut shutdown: watch::Receiver<bool>,
-        tasks: TaskTracker,
-    ) {
-        loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "WebDAV accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => return,
-            };
-            // Without it, a multistatus written in two segments waits for
-            // the client's delayed ACK.
-            let _ = tcp.set_nodelay(true);
-            let shared = self.shared.clone();
-            let tls = if implicit_tls { self.tls.clone() } else { None };
-            if implicit_tls && tls.is_none() {
-                continue;
-            }
-            let rx = shutdown.clone();
-            let span = tracing::info_span!("webdav", %peer, tls = implicit_tls);
-            tasks.spawn(tracing::Instrument::instrument(
-                async move {
-                    let connection = service::Connection {
-                        peer,
-                        secure: implicit_tls,
-                    };
-                    match tls {
-                        Some(acceptor) => {
-                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
-                                .await
-                            {
-                                Ok(Ok(stream)) => {
-                                    serve_connection(stream, shared, connection, rx).await
-                                }
-                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                                Err(_) => tracing::debug!("TLS handshake timed out"),
-                            }
-                        }
-                        None => serve_connection(tcp, shared, connection, rx).await,
-                    }
-                },
-                span,
-            ));
-        }
+        stream: S,
+        peer: SocketAddr,
+        secure: bool,
+        shutdown: watch::Receiver<bool>,
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let connection = service::Connection { peer, secure };
+        serve_http(stream, self.shared.clone(), connection, shutdown).await
     }
 }
 
-async fn serve_connection<S>(
+async fn serve_http<S>(
     stream: S,
     shared: Arc<service::Shared>,
     connection: service::Connection,

@@ -58,6 +58,10 @@ pub enum StoreError {
     /// A request argument is out of range or malformed.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A metadata or annotation limit would be passed (RFC 5464 MAXSIZE,
+    /// TOOMANY).
+    #[error("metadata limit: {0}")]
+    MetadataLimit(MetadataLimit),
     /// The reference is unknown, expired, revoked or not for this principal.
     #[error("invalid reference")]
     InvalidReference,
@@ -77,3 +81,20 @@ pub enum StoreError {
 
 /// Shorthand for results of store-core.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which metadata limit a write would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataLimit {
+    /// A value is larger than this many bytes.
+    #[error("a value is larger than {max} bytes")]
+    ValueTooLarge {
+        /// The largest value, in bytes.
+        max: usize,
+    },
+    /// A target would hold more than this many entries.
+    #[error("more than {max} entries")]
+    TooManyEntries {
+        /// The most entries per target.
+        max: usize,
+    },
+}

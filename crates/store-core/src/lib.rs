@@ -27,7 +27,7 @@ pub mod search;
 mod store;
 mod writer;
 
-pub use error::{Result, StoreError};
+pub use error::{MetadataLimit, Result, StoreError};
 pub use model::Principal;
 pub use store::*;
 pub use writer::CommitStats;

@@ -85,6 +85,10 @@ impl From<StoreError> for DavError {
                 DavError::condition(StatusCode::INSUFFICIENT_STORAGE, "quota-not-exceeded")
             }
             StoreError::InvalidArgument(why) => DavError::bad_request(why),
+            StoreError::MetadataLimit(limit) => DavError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!("metadata limit: {limit}"),
+            ),
             StoreError::Locked => DavError::locked(),
             StoreError::NoSuchLock => {
                 DavError::condition(StatusCode::CONFLICT, "lock-token-matches-request-uri")

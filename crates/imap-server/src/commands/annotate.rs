@@ -11,7 +11,7 @@
 //! they have one. STORE answers no FETCH (the client knows what it set).
 //! Setting `/shared` values needs the `w` right, `/private` ones `r`.
 
-use store_core::{MetadataTarget, StoreError};
+use store_core::{MetadataLimit, MetadataTarget, StoreError};
 
 use super::metadata::write_value;
 use super::principal;
@@ -165,10 +165,10 @@ pub async fn store(
             .await
         {
             Ok(()) | Err(StoreError::NoSuchObject) => {}
-            Err(StoreError::InvalidArgument(why)) if why == "TOOMANY" => {
+            Err(StoreError::MetadataLimit(MetadataLimit::TooManyEntries { .. })) => {
                 return Ok(Completion::no("Too many annotations").with_code("ANNOTATE TOOMANY"))
             }
-            Err(StoreError::InvalidArgument(why)) if why.starts_with("MAXSIZE") => {
+            Err(StoreError::MetadataLimit(MetadataLimit::ValueTooLarge { .. })) => {
                 return Ok(Completion::no("Annotation too large").with_code("ANNOTATE TOOBIG"))
             }
             Err(StoreError::InvalidArgument(why)) => return Ok(Completion::bad(why)),

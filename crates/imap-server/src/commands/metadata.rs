@@ -3,7 +3,8 @@
 //! store-core's metadata operations (which WebDAV dead properties and SIP
 //! share).
 //!
-//! Limits: a value over store-core's `MAX_METADATA_VALUE` gets
+//! Limits (store-core's, reported by `session::error`): a value over
+//! `MAX_METADATA_VALUE` gets
 //! `NO [METADATA MAXSIZE n]`, more than `MAX_METADATA_ENTRIES` entries on
 //! one target `NO [METADATA TOOMANY]`; the server's `/shared` entries are
 //! read-only (`NO [NOPERM]`). GETMETADATA MAXSIZE leaves larger values out
@@ -11,7 +12,7 @@
 
 use tokio::io::AsyncWriteExt;
 
-use store_core::{MetadataTarget, StoreError, MAX_METADATA_VALUE};
+use store_core::{MetadataTarget, StoreError};
 
 use super::{folder_of, principal};
 use crate::protocol::response::{self, Completion};
@@ -105,13 +106,6 @@ pub async fn set(
 ) -> CommandResult {
     let principal = principal(session)?;
     let target = target(mailbox)?;
-    if entries
-        .iter()
-        .any(|(_, v)| v.as_ref().is_some_and(|v| v.len() > MAX_METADATA_VALUE))
-    {
-        return Ok(Completion::no("Value too large")
-            .with_code(format!("METADATA MAXSIZE {MAX_METADATA_VALUE}")));
-    }
     match session
         .state
         .store
@@ -119,9 +113,6 @@ pub async fn set(
         .await
     {
         Ok(()) => Ok(Completion::ok("SETMETADATA completed")),
-        Err(StoreError::InvalidArgument(why)) if why == "TOOMANY" => {
-            Ok(Completion::no("Too many entries").with_code("METADATA TOOMANY"))
-        }
         Err(StoreError::InvalidArgument(why)) => Ok(Completion::bad(why)),
         Err(StoreError::PermissionDenied(_)) if matches!(target, MetadataTarget::Server) => {
             Ok(Completion::no("Server /shared entries are read-only").with_code("NOPERM"))

@@ -1,7 +1,7 @@
 //! How a command handler fails: the connection broke, or the command is
 //! refused with a NO/BAD completion (store errors become RFC 5530 codes).
 
-use store_core::StoreError;
+use store_core::{MetadataLimit, StoreError};
 
 use crate::protocol::response::Completion;
 
@@ -57,6 +57,12 @@ pub fn refusal(e: &StoreError) -> Completion {
             Completion::no("Authentication failed").with_code("AUTHENTICATIONFAILED")
         }
         StoreError::InvalidArgument(why) => Completion::bad(why.to_string()),
+        StoreError::MetadataLimit(MetadataLimit::ValueTooLarge { max }) => {
+            Completion::no("Value too large").with_code(format!("METADATA MAXSIZE {max}"))
+        }
+        StoreError::MetadataLimit(MetadataLimit::TooManyEntries { .. }) => {
+            Completion::no("Too many entries").with_code("METADATA TOOMANY")
+        }
         StoreError::ObjectExists => {
             Completion::no("A message of that name exists").with_code("ALREADYEXISTS")
         }

@@ -6,7 +6,7 @@
 //! `/shared/` (one value for everyone who may see the target).
 
 use super::{next_modseq, resolve, Store};
-use crate::error::{Result, StoreError};
+use crate::error::{MetadataLimit, Result, StoreError};
 use crate::keys;
 use crate::model::{Change, ChangeKind, Principal, Uid};
 use crate::rights::Right;
@@ -133,8 +133,9 @@ impl Store {
     ///
     /// Rights: `w` on a folder or object for `/shared` entries, `r` for
     /// `/private`; the server's `/shared` entries are read-only here.
-    /// Errors: [`StoreError::InvalidArgument`] for a bad name, a value
-    /// over [`MAX_METADATA_VALUE`] or more than [`MAX_METADATA_ENTRIES`].
+    /// Errors: [`StoreError::InvalidArgument`] for a bad name;
+    /// [`StoreError::MetadataLimit`] for a value over
+    /// [`MAX_METADATA_VALUE`] or more than [`MAX_METADATA_ENTRIES`].
     pub async fn set_metadata(
         &self,
         principal: &Principal,
@@ -149,9 +150,9 @@ impl Store {
                 )));
             }
             if value.as_ref().is_some_and(|v| v.len() > MAX_METADATA_VALUE) {
-                return Err(StoreError::InvalidArgument(format!(
-                    "MAXSIZE {MAX_METADATA_VALUE}"
-                )));
+                return Err(StoreError::MetadataLimit(MetadataLimit::ValueTooLarge {
+                    max: MAX_METADATA_VALUE,
+                }));
             }
         }
         let (principal, target) = (principal.clone(), target.clone());
@@ -171,7 +172,9 @@ impl Store {
                             && txn.scan_raw(&keys::metadata_all(scope, folder, uid))?.len()
                                 >= MAX_METADATA_ENTRIES
                         {
-                            return Err(StoreError::InvalidArgument("TOOMANY".into()));
+                            return Err(StoreError::MetadataLimit(MetadataLimit::TooManyEntries {
+                                max: MAX_METADATA_ENTRIES,
+                            }));
                         }
                         txn.put(key, &v)?;
                     }

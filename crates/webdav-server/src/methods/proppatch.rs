@@ -76,7 +76,9 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
             .await
         {
             Ok(()) => "200 OK",
-            Err(StoreError::InvalidArgument(_)) => "507 Insufficient Storage",
+            Err(StoreError::InvalidArgument(_) | StoreError::MetadataLimit(_)) => {
+                "507 Insufficient Storage"
+            }
             Err(e) => return Err(e.into()),
         };
         updates.iter().map(|(n, _)| (n.clone(), status)).collect()

@@ -629,13 +629,7 @@ pub(super) fn remove_object(
 /// Fails with [`StoreError::OverQuota`] if adding `bytes` and `count`
 /// objects would exceed the account's limits.
 pub(super) fn check_quota(txn: &Txn<'_>, account: AccountId, bytes: u64, count: u64) -> Result<()> {
-    let Some(login) = txn.load::<String>(&keys::account_login(account))? else {
-        return Err(StoreError::NoSuchAccount);
-    };
-    let Some(entry) = txn.load::<super::AccountEntry>(&keys::account(&login))? else {
-        return Err(StoreError::NoSuchAccount);
-    };
-    let limits = entry.account.quota;
+    let limits = super::quota::limits_of(txn, account)?;
     let used: u64 = txn
         .load(&keys::account_counter(account, "bytes"))?
         .unwrap_or(0);

@@ -4,7 +4,8 @@ use super::Store;
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{
-    Change, ChangeKind, Folder, ModSeq, Principal, QuotaResource, QuotaUsage, QUOTA_WARNING_PERCENT,
+    AccountId, Change, ChangeKind, Folder, ModSeq, Principal, QuotaLimits, QuotaResource,
+    QuotaUsage, QUOTA_WARNING_PERCENT,
 };
 use crate::writer::{Reader, Txn};
 
@@ -27,6 +28,19 @@ impl Store {
     }
 }
 
+/// The limits of `account`.
+///
+/// Errors: [`StoreError::NoSuchAccount`].
+pub(super) fn limits_of(txn: &Txn<'_>, account: AccountId) -> Result<QuotaLimits> {
+    let login: String = txn
+        .load(&keys::account_login(account))?
+        .ok_or(StoreError::NoSuchAccount)?;
+    let entry: super::AccountEntry = txn
+        .load(&keys::account(&login))?
+        .ok_or(StoreError::NoSuchAccount)?;
+    Ok(entry.account.quota)
+}
+
 /// Records a [`ChangeKind::QuotaLevel`] change for each resource whose use
 /// rose past [`QUOTA_WARNING_PERCENT`] or the whole limit by this
 /// operation. `grown` holds (resource, use after, amount added).
@@ -36,16 +50,11 @@ pub(super) fn record_levels_crossed(
     modseq: ModSeq,
     grown: [(QuotaResource, u64, u64); 2],
 ) -> Result<()> {
-    let Some(login) = txn.load::<String>(&keys::account_login(folder.owner))? else {
-        return Ok(());
-    };
-    let Some(entry) = txn.load::<super::AccountEntry>(&keys::account(&login))? else {
-        return Ok(());
-    };
+    let limits = limits_of(txn, folder.owner)?;
     for (resource, used, added) in grown {
         let limit = match resource {
-            QuotaResource::Storage => entry.account.quota.max_bytes,
-            QuotaResource::Message => entry.account.quota.max_objects,
+            QuotaResource::Storage => limits.max_bytes,
+            QuotaResource::Message => limits.max_objects,
         };
         let Some(limit) = limit.filter(|l| *l > 0) else {
             continue;

@@ -139,12 +139,26 @@ impl Server {
 
     /// Starts `cpm-store serve` and waits until `/healthz` answers.
     pub fn start(&mut self) {
+        self.start_with_stderr(Stdio::null());
+    }
+
+    /// Like [`Server::start`], with the server's log (its stderr, where a
+    /// panic is reported too) written to `server.log` in the temp dir;
+    /// returns that file's path.
+    pub fn start_logged(&mut self) -> PathBuf {
+        let log = self.dir.path().join("server.log");
+        let file = std::fs::File::create(&log).expect("create server.log");
+        self.start_with_stderr(Stdio::from(file));
+        log
+    }
+
+    fn start_with_stderr(&mut self, stderr: Stdio) {
         let child = Command::new(binary())
             .arg("serve")
             .arg("--config")
             .arg(self.config())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start cpm-store serve");
         self.child = Some(child);

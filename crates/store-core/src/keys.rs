@@ -22,6 +22,7 @@
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x40   | blob id                               | u64 reference count        |
 //! | 0x41   | blob id                               | `MessageSummary`           |
+//! | 0x42   | blob id                               | decoded body text (UTF-8)  |
 //! | 0x50   | reference token                       | `Reference`                |
 //! | 0x60   | account id, folder id, UID, name      | metadata value             |
 //! | 0x70   | lock token                            | `Lock`                     |
@@ -181,6 +182,12 @@ pub fn blob_refs(id: &BlobId) -> Vec<u8> {
 /// A blob's cached MIME summary.
 pub fn blob_summary(id: &BlobId) -> Vec<u8> {
     key(0x41, &[&id.0])
+}
+
+/// A blob's decoded body text (SEARCH BODY / TEXT), raw UTF-8, kept apart
+/// from its summary so FETCH never loads it.
+pub fn blob_text(id: &BlobId) -> Vec<u8> {
+    key(0x42, &[&id.0])
 }
 
 /// A reference (URLAUTH token).

@@ -1,6 +1,9 @@
 //! The MIME summary cached per blob: what FETCH (ENVELOPE, BODYSTRUCTURE,
 //! BODY[section]) and SEARCH need, parsed once at store time with
 //! mail-parser, kept in the database beside the blob's reference count.
+//! The decoded text of the body parts, which only SEARCH BODY / TEXT reads
+//! and which is as large as the message, is kept apart from the summary
+//! ([`ParsedMessage`]), so a FETCH never loads it.
 //!
 //! Envelope strings are the header values as sent (RFC 3501 7.4.2 ENVELOPE
 //! carries them undecoded); addresses are split into name, mailbox and host.
@@ -119,8 +122,6 @@ pub struct MessageSummary {
     pub envelope: Envelope,
     /// The body structure.
     pub body: BodyPart,
-    /// Decoded text of every text part (for SEARCH BODY and TEXT).
-    pub body_text: String,
     /// Whether the whole message was parsed (false past [`MAX_PARSED_SIZE`]).
     pub complete: bool,
 }
@@ -175,19 +176,34 @@ impl MessageSummary {
     }
 }
 
-/// Summarises a whole message.
-pub fn summarize(raw: &[u8]) -> MessageSummary {
+/// A message as parsed at store time: its summary, and the decoded text
+/// of its text parts, which the store keeps under its own key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedMessage {
+    /// What FETCH and SEARCH read of the structure and headers.
+    pub summary: MessageSummary,
+    /// Decoded text of every text part, separated by LF (for SEARCH BODY
+    /// and TEXT only; empty for an object summarised from its header block).
+    pub body_text: String,
+}
+
+/// Parses a whole message (CPU-bound, linear in its size: callers run it
+/// off the async workers).
+pub fn summarize(raw: &[u8]) -> ParsedMessage {
     match MessageParser::default().parse(raw) {
         Some(message) => {
-            let mut s = summarize_message(&message, raw);
-            s.complete = true;
-            s
+            let mut parsed = summarize_message(&message, raw);
+            parsed.summary.complete = true;
+            parsed
         }
         None => {
             // Not parseable as a message at all: one opaque part.
-            MessageSummary {
-                body: opaque_part(0, 0, raw.len() as u64),
-                ..MessageSummary::default()
+            ParsedMessage {
+                summary: MessageSummary {
+                    body: opaque_part(0, 0, raw.len() as u64),
+                    ..MessageSummary::default()
+                },
+                body_text: String::new(),
             }
         }
     }
@@ -198,14 +214,13 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
 pub fn summarize_headers_only(head: &[u8], total: u64) -> MessageSummary {
     let end = find_header_end(head).unwrap_or(head.len());
     let mut s = match MessageParser::default().parse_headers(&head[..end]) {
-        Some(m) => summarize_message(&m, &head[..end]),
+        Some(m) => summarize_message(&m, &head[..end]).summary,
         None => MessageSummary::default(),
     };
     s.body.body_start = end as u64;
     s.body.end = total;
     s.body.children.clear();
     s.body.lines = 0;
-    s.body_text.clear();
     s.complete = false;
     s
 }
@@ -231,7 +246,7 @@ fn opaque_part(header_start: u64, body_start: u64, end: u64) -> BodyPart {
     }
 }
 
-fn summarize_message(message: &Message<'_>, raw: &[u8]) -> MessageSummary {
+fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
     let root = message.root_part();
     let headers = root
         .headers
@@ -255,13 +270,15 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> MessageSummary {
             _ => {}
         }
     }
-    MessageSummary {
-        headers,
-        sent,
-        envelope: envelope(message),
-        body: body_part(message, 0, raw),
+    ParsedMessage {
+        summary: MessageSummary {
+            headers,
+            sent,
+            envelope: envelope(message),
+            body: body_part(message, 0, raw),
+            complete: false,
+        },
         body_text,
-        complete: false,
     }
 }
 
@@ -522,7 +539,10 @@ iVBORw0KGgo=\r\n\
 
     #[test]
     fn envelope_structure_and_text_of_a_multipart() {
-        let s = summarize(MULTIPART);
+        let ParsedMessage {
+            summary: s,
+            body_text,
+        } = summarize(MULTIPART);
         assert!(s.complete);
         assert_eq!(
             s.envelope.subject.as_deref(),
@@ -547,18 +567,24 @@ iVBORw0KGgo=\r\n\
             &MULTIPART[image.body_start as usize..][..12],
             b"iVBORw0KGgo="
         );
-        assert!(s.body_text.contains("Hello Wörld"));
+        assert!(body_text.contains("Hello Wörld"));
         assert_eq!(s.sent.unwrap().1, 7200);
     }
 
     #[test]
     fn kinds_are_detected_from_content() {
         let session = b"Content-Type: multipart/related; type=\"Application/X-CPM-Session\"; boundary=x\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n";
-        assert_eq!(summarize(session).detect_kind(), ObjectKind::SessionHistory);
-        let legacy = b"Message-Context: pager-message\r\n\r\nhi\r\n";
-        assert_eq!(summarize(legacy).detect_kind(), ObjectKind::LegacyMessage);
         assert_eq!(
-            summarize(b"Subject: x\r\n\r\nhi\r\n").detect_kind(),
+            summarize(session).summary.detect_kind(),
+            ObjectKind::SessionHistory
+        );
+        let legacy = b"Message-Context: pager-message\r\n\r\nhi\r\n";
+        assert_eq!(
+            summarize(legacy).summary.detect_kind(),
+            ObjectKind::LegacyMessage
+        );
+        assert_eq!(
+            summarize(b"Subject: x\r\n\r\nhi\r\n").summary.detect_kind(),
             ObjectKind::CpmMessage
         );
     }

@@ -102,12 +102,29 @@ fn address_text(a: &EnvelopeAddress) -> String {
 }
 
 impl SearchKey {
-    /// Whether this criterion holds for `object` with `summary`.
-    pub fn matches(&self, object: &Object, summary: &MessageSummary) -> bool {
+    /// Whether evaluating this criterion reads the decoded body text
+    /// (`BODY`, `TEXT`), which is stored apart from the summary and loaded
+    /// only then.
+    pub fn needs_body_text(&self) -> bool {
         match self {
-            SearchKey::And(keys) => keys.iter().all(|k| k.matches(object, summary)),
-            SearchKey::Or(a, b) => a.matches(object, summary) || b.matches(object, summary),
-            SearchKey::Not(k) => !k.matches(object, summary),
+            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_body_text),
+            SearchKey::Or(a, b) => a.needs_body_text() || b.needs_body_text(),
+            SearchKey::Not(k) => k.needs_body_text(),
+            SearchKey::Body(_) | SearchKey::Text(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether this criterion holds for `object` with `summary` and the
+    /// decoded `body_text` of its text parts (may be empty when
+    /// [`SearchKey::needs_body_text`] is false).
+    pub fn matches(&self, object: &Object, summary: &MessageSummary, body_text: &str) -> bool {
+        match self {
+            SearchKey::And(keys) => keys.iter().all(|k| k.matches(object, summary, body_text)),
+            SearchKey::Or(a, b) => {
+                a.matches(object, summary, body_text) || b.matches(object, summary, body_text)
+            }
+            SearchKey::Not(k) => !k.matches(object, summary, body_text),
             SearchKey::All => true,
             SearchKey::Flag(f) => object.flags.contains(f),
             SearchKey::Address(field, s) => {
@@ -125,13 +142,13 @@ impl SearchKey {
                 .headers
                 .iter()
                 .any(|(n, v)| n.eq_ignore_ascii_case(name) && contains(v, s)),
-            SearchKey::Body(s) => contains(&summary.body_text, s),
+            SearchKey::Body(s) => contains(body_text, s),
             SearchKey::Text(s) => {
                 summary
                     .headers
                     .iter()
                     .any(|(n, v)| contains(n, s) || contains(v, s))
-                    || contains(&summary.body_text, s)
+                    || contains(body_text, s)
             }
             SearchKey::InternalDate(cmp, day) => cmp.holds(day_of(object.internal_date, 0), *day),
             SearchKey::SentDate(cmp, day) => summary
@@ -168,14 +185,15 @@ mod tests {
 
     #[test]
     fn every_kind_of_key_matches_as_rfc3501_says() {
-        let s = summarize(
+        let parsed = summarize(
             b"From: \"Ann Lee\" <ann@example.com>\r\nTo: bob@example.org\r\n\
 Subject: =?ISO-8859-1?Q?caf=E9?= meeting\r\nDate: Fri, 2 Jan 1970 23:30:00 -0100\r\n\
 X-Tag: Blue\r\n\r\nThe BODY text\r\n",
         );
+        let (s, text) = (&parsed.summary, parsed.body_text.as_str());
         let o = object(5, &["\\Seen", "$work"], 300);
-        let yes = |k: SearchKey| assert!(k.matches(&o, &s), "{k:?} should match");
-        let no = |k: SearchKey| assert!(!k.matches(&o, &s), "{k:?} should not match");
+        let yes = |k: SearchKey| assert!(k.matches(&o, s, text), "{k:?} should match");
+        let no = |k: SearchKey| assert!(!k.matches(&o, s, text), "{k:?} should not match");
         yes(SearchKey::All);
         yes(SearchKey::Flag("\\seen".into()));
         yes(SearchKey::Flag("$WORK".into()));
@@ -211,5 +229,7 @@ X-Tag: Blue\r\n\r\nThe BODY text\r\n",
             SearchKey::Larger(1000),
         ]));
         let _ = Flags::new();
+        assert!(SearchKey::Not(Box::new(SearchKey::Text("x".into()))).needs_body_text());
+        assert!(!SearchKey::Subject("x".into()).needs_body_text());
     }
 }

@@ -145,6 +145,7 @@ impl Txn<'_> {
         if refs == 0 {
             self.delete(keys::blob_refs(id));
             self.delete(keys::blob_summary(id));
+            self.delete(keys::blob_text(id));
             self.effects.unlink.insert(*id);
         }
         Ok(())

@@ -1,8 +1,11 @@
 //! FETCH (RFC 3501 6.4.5) and UID FETCH. Flags and UIDs come from the
 //! session's view; ENVELOPE and BODYSTRUCTURE from the summary store-core
-//! cached at store time; body sections are byte ranges of the stored
-//! content, streamed from the blob to the client as literals, so a large
-//! message never sits in memory.
+//! cached at store time (without the decoded text, which only SEARCH
+//! reads); body sections are byte ranges of the stored content, streamed
+//! from the blob to the client as literals in chunks as the socket drains,
+//! so a large message never sits in memory, however slowly it is read. The
+//! blob is opened before a message's response starts, so a literal's `{n}`
+//! is written only once its bytes can follow.
 //!
 //! CONDSTORE and QRESYNC (RFC 7162): the MODSEQ item, the CHANGEDSINCE
 //! modifier (only messages changed since, each with its MODSEQ), and for
@@ -17,6 +20,7 @@ use store_core::mime::{BodyPart, MessageSummary, MAX_HEADER_BLOCK};
 use store_core::model::Flags;
 use store_core::model::{Object, Uid};
 use store_core::{FlagUpdate, StoreError};
+use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::principal;
@@ -161,6 +165,20 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
         } else {
             None
         };
+        let mut content = match &record {
+            Some((object, _)) if items.iter().any(reads_content) => {
+                match session.state.store.open_blob(object).await {
+                    Ok(file) => Some(file),
+                    // Removed (expunged elsewhere) since the record was read.
+                    Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                        missing = true;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            _ => None,
+        };
         let message = &mailbox.messages[seq as usize - 1];
         let flags_line = SelectedMailbox::flags_of(message);
         let modseq = message.modseq;
@@ -181,7 +199,15 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
                 super::annotate::write_annotation(session, u, entries, attributes).await?;
                 continue;
             }
-            write_item(session, item, u, &flags_line, record.as_ref()).await?;
+            write_item(
+                session,
+                item,
+                u,
+                &flags_line,
+                record.as_ref(),
+                content.as_mut(),
+            )
+            .await?;
         }
         if seen_now.contains(&u) && !items.contains(&FetchAttribute::Flags) {
             let _ = write!(session.out, " FLAGS {flags_line}");
@@ -204,6 +230,17 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
 
 fn no_mailbox() -> Completion {
     Completion::bad("No mailbox selected")
+}
+
+/// Whether the item returns bytes of the stored content (a literal).
+fn reads_content(item: &FetchAttribute) -> bool {
+    matches!(
+        item,
+        FetchAttribute::Rfc822
+            | FetchAttribute::Rfc822Header
+            | FetchAttribute::Rfc822Text
+            | FetchAttribute::Section { .. }
+    )
 }
 
 /// Whether fetching the item sets `\Seen` (RFC 3501 6.4.5).
@@ -230,6 +267,7 @@ async fn write_item(
     uid: Uid,
     flags: &str,
     record: Option<&(Object, MessageSummary)>,
+    content: Option<&mut File>,
 ) -> Result<(), CommandError> {
     let out = &mut session.out;
     // UID and FLAGS come from the session's view; everything else needs
@@ -302,7 +340,12 @@ async fn write_item(
             (label, section, *partial)
         }
     };
-    let content = section_content(session, object, summary, section).await?;
+    let Some(file) = content else {
+        return Err(Completion::no("Message content unavailable")
+            .with_code("SERVERBUG")
+            .into());
+    };
+    let content = section_content(file, object, summary, section).await?;
     session.out.push_str(&label);
     session.out.push(' ');
     match content {
@@ -315,31 +358,36 @@ async fn write_item(
         }
         Content::Range(start, end) => {
             let (start, end) = clip_range(start, end, partial);
-            let _ = write!(session.out, "{{{}}}\r\n", end - start);
-            session.emit().await?;
-            stream_range(session, object, start, end).await?;
+            stream_literal(session, file, start, end).await?;
         }
     }
     Ok(())
 }
 
-/// Copies bytes `start..end` of the object's content to the client.
-pub async fn stream_range(
+/// Sends bytes `start..end` of an open blob as a literal: its `{n}` CRLF
+/// header (after whatever `session.out` holds), then the bytes, read from
+/// the file in chunks (`tokio::io::copy`'s buffer, 8 KiB) only as fast as
+/// the client's socket takes them, so a slow reader holds no more than
+/// that.
+///
+/// Errors: I/O of the file or the connection; a blob shorter than its
+/// record ends the connection (the literal's length is already sent).
+pub async fn stream_literal(
     session: &mut Session,
-    object: &Object,
+    file: &mut File,
     start: u64,
     end: u64,
 ) -> Result<(), CommandError> {
-    if start == end {
+    let len = end.saturating_sub(start);
+    file.seek(SeekFrom::Start(start)).await?;
+    let _ = write!(session.out, "{{{len}}}\r\n");
+    session.emit().await?;
+    if len == 0 {
         return Ok(());
     }
-    let mut file = session.state.store.open_blob(object).await?;
-    file.seek(SeekFrom::Start(start)).await?;
-    let mut limited = file.take(end - start);
+    let mut limited = file.take(len);
     let copied = tokio::io::copy(&mut limited, session.io()?).await?;
-    if copied != end - start {
-        // The literal's length is already sent; the connection cannot
-        // recover from a short blob.
+    if copied != len {
         return Err(std::io::Error::other("stored content shorter than recorded").into());
     }
     Ok(())
@@ -422,7 +470,7 @@ fn find_part<'a>(root: &'a BodyPart, path: &[u32]) -> Option<&'a BodyPart> {
 }
 
 async fn section_content(
-    session: &mut Session,
+    file: &mut File,
     object: &Object,
     summary: &MessageSummary,
     section: &Section,
@@ -462,7 +510,6 @@ async fn section_content(
     };
     let end = end.min(start + MAX_HEADER_BLOCK as u64);
     let mut head = vec![0u8; (end - start) as usize];
-    let mut file = session.state.store.open_blob(object).await?;
     file.seek(SeekFrom::Start(start)).await?;
     file.read_exact(&mut head).await?;
     Ok(Content::Bytes(header_fields(&head, fields, *not)))

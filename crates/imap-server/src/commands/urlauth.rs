@@ -10,11 +10,9 @@
 //! the mailbox (or into all of the user's mailboxes). URLFETCH answers NIL
 //! for any URL it will not serve, without saying why (RFC 4467 7.5).
 
-use std::fmt::Write as _;
-
 use store_core::{Reference, ReferenceAccess};
 
-use super::fetch::stream_range;
+use super::fetch::stream_literal;
 use super::{folder_of, principal};
 use crate::protocol::command::UrlAuthCommand;
 use crate::protocol::response::{self, Completion};
@@ -140,11 +138,21 @@ async fn fetch(session: &mut Session, urls: &[String]) -> CommandResult {
                 }),
             None => None,
         };
-        match found {
-            Some((object, range)) => {
-                let _ = write!(session.out, " {{{}}}\r\n", range.end - range.start);
-                session.emit().await?;
-                stream_range(session, &object, range.start, range.end).await?;
+        // The blob is opened before the literal's `{n}` is written.
+        let file = match found {
+            Some((object, range)) => session
+                .state
+                .store
+                .open_blob(&object)
+                .await
+                .ok()
+                .map(|file| (file, range)),
+            None => None,
+        };
+        match file {
+            Some((mut file, range)) => {
+                session.out.push(' ');
+                stream_literal(session, &mut file, range.start, range.end).await?;
             }
             None => session.out.push_str(" NIL"),
         }

@@ -102,7 +102,7 @@ where
             Line::TooLong => return Ok(refused(&text, Refusal::CommandTooLong)),
             Line::Closed => return Ok(ReadOutcome::Closed),
         }
-        if text[start..].contains(&0) {
+        if text.get(start..).is_some_and(|line| line.contains(&0)) {
             return Ok(refused(&text, Refusal::BadBytes));
         }
         let Some((header_at, size, sync)) = literal_header(&text) else {
@@ -203,12 +203,23 @@ async fn read_line<S: AsyncBufRead + Unpin>(
     if too_long {
         return Ok(Line::TooLong);
     }
-    // Strip CRLF; a bare LF is tolerated as many servers do.
-    out.pop();
-    if out.last() == Some(&b'\r') {
+    // Strip CRLF; a bare LF is tolerated as many servers do. Only this
+    // line's own bytes are stripped: a CR just before them is the last byte
+    // of a literal (`{1}` CRLF CR, then LF) and stays part of it.
+    let line_start = out.len() - taken;
+    strip_line_end(out, line_start);
+    Ok(Line::Complete)
+}
+
+/// Removes the LF ending `out` and the CR before it, never touching bytes
+/// before `line_start` (the command text read before this line).
+fn strip_line_end(out: &mut Vec<u8>, line_start: usize) {
+    if out.len() > line_start && out.last() == Some(&b'\n') {
         out.pop();
     }
-    Ok(Line::Complete)
+    if out.len() > line_start && out.last() == Some(&b'\r') {
+        out.pop();
+    }
 }
 
 fn refused(text: &[u8], refusal: Refusal) -> ReadOutcome {
@@ -308,14 +319,20 @@ fn top_level_tokens(text: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Length of an inline literal (`{n}` CRLF and n bytes) at the start of
-/// `text`, if there is one.
+/// `text`, if there is one and its bytes are all there. The length comes
+/// from the peer, so it is checked against what `text` holds: a header
+/// inside a literal's own bytes (seen when a quote left open makes the
+/// outer literal unseen) cannot jump past the end or overflow.
 fn inline_literal_len(text: &[u8]) -> Option<usize> {
     let close = text.iter().position(|&b| b == b'}')?;
-    let digits = text[1..close].strip_suffix(b"+").unwrap_or(&text[1..close]);
+    let inner = text.get(1..close)?;
+    let digits = inner.strip_suffix(b"+").unwrap_or(inner);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
     let n: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    text.get(close + 1..close + 3)
-        .filter(|crlf| *crlf == b"\r\n")
-        .map(|_| close + 3 + n)
+    let len = close.checked_add(3)?.checked_add(n)?;
+    (text.get(close + 1..close + 3) == Some(b"\r\n") && len <= text.len()).then_some(len)
 }
 
 #[cfg(test)]
@@ -329,6 +346,99 @@ mod tests {
         assert_eq!(literal_header(b"a APPEND x ~{5}"), Some((11, 5, true)));
         assert_eq!(literal_header(b"a LOGIN {x}"), None);
         assert_eq!(literal_header(b"a LOGIN {}"), None);
+    }
+
+    const LIMITS: ReaderLimits = ReaderLimits {
+        max_command_bytes: 1024,
+        max_append_bytes: 4096,
+    };
+
+    /// Reads every command of `input` as the session does, until the peer
+    /// closes: the commands' texts and refusals, in order.
+    fn read_all(input: &[u8]) -> Vec<Result<Vec<u8>, Refusal>> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(store_core::StoreConfig::new(dir.path())).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut io = tokio::io::BufReader::new(tokio::io::join(input, tokio::io::sink()));
+            let mut out = Vec::new();
+            loop {
+                match read_command(&mut io, &store, LIMITS).await.unwrap() {
+                    ReadOutcome::Command(raw) => out.push(Ok(raw.text)),
+                    ReadOutcome::Refused { refusal, .. } => out.push(Err(refusal)),
+                    ReadOutcome::Closed => return out,
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn a_bare_lf_after_a_literal_keeps_the_literals_cr() {
+        // The fuzzer's reproducer: it panicked the connection task.
+        assert_eq!(
+            read_all(b"a1 LOGIN {1+}\r\n\r\n"),
+            [Ok(b"a1 LOGIN {1+}\r\n\r".to_vec())]
+        );
+        assert_eq!(
+            read_all(b"a1 LOGIN {2+}\r\n\r\r\n"),
+            [Ok(b"a1 LOGIN {2+}\r\n\r\r".to_vec())]
+        );
+        assert_eq!(
+            read_all(b"a1 LOGIN {1+}\r\n\n\n"),
+            [Ok(b"a1 LOGIN {1+}\r\n\n".to_vec())]
+        );
+    }
+
+    #[test]
+    fn line_endings_and_edge_cases() {
+        assert_eq!(
+            read_all(b"a NOOP\r\nb NOOP\nc NOOP"),
+            [Ok(b"a NOOP".to_vec()), Ok(b"b NOOP".to_vec())]
+        );
+        assert_eq!(read_all(b"\r\n\n\r"), [Ok(Vec::new()), Ok(Vec::new())]);
+        assert_eq!(
+            read_all(b"a LOGIN {0+}\r\n {0+}\r\n\r\n"),
+            [Ok(b"a LOGIN {0+}\r\n {0+}\r\n".to_vec())]
+        );
+        assert_eq!(
+            read_all(b"a\0 NOOP\r\nb NOOP\r\n"),
+            [Err(Refusal::BadBytes), Ok(b"b NOOP".to_vec())]
+        );
+        // A literal cut short by the peer closing is dropped whole.
+        assert!(read_all(b"a LOGIN {10+}\r\nabc").is_empty());
+        // Sizes past any limit or past u64 are refused or not literals.
+        assert_eq!(
+            read_all(b"a LOGIN {99999999999999999999+}\r\n"),
+            [Ok(b"a LOGIN {99999999999999999999+}".to_vec())]
+        );
+        assert_eq!(
+            read_all(b"a LOGIN {9999999999999999999+}\r\n"),
+            [Err(Refusal::NonSyncLiteralTooLarge)]
+        );
+    }
+
+    #[test]
+    fn hostile_literal_headers_inside_literals_are_bounded() {
+        // A quote open before the outer literal and closed inside it hides
+        // that literal from the tokenizer, so the header in its bytes is
+        // read: it must neither run past the text nor overflow (it made
+        // the skip wrap to zero, a loop for ever, or panicked).
+        for n in [usize::MAX - 3, usize::MAX, 1 << 40] {
+            let inner = format!("\" {{{n}}}\r\n");
+            let mut text = format!("a APPEND \"x {{{}}}\r\n", inner.len()).into_bytes();
+            text.extend_from_slice(inner.as_bytes());
+            assert_eq!(top_level_tokens(&text).len(), 4);
+            assert!(is_append_message(&text));
+        }
+        let huge = format!("{{{}}}\r\n", usize::MAX - 3);
+        assert_eq!(inline_literal_len(huge.as_bytes()), None);
+        assert_eq!(inline_literal_len(b"{3}\r\nab"), None);
+        assert_eq!(inline_literal_len(b"{2}\r\nab"), Some(7));
+        assert_eq!(inline_literal_len(b"{+}\r\n"), None);
+        assert_eq!(inline_literal_len(b"{}"), None);
     }
 
     #[test]

@@ -82,6 +82,8 @@ struct Inner {
     writer: RwLock<Option<Writer>>,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     config: StoreConfig,
+    /// Permits for MIME parsing at store time ([`Store::parser_permits`]).
+    parsers: tokio::sync::Semaphore,
 }
 
 /// A folder as resolved for one principal: who owns it and what the
@@ -133,6 +135,7 @@ impl Store {
                 writer: RwLock::new(Some(writer)),
                 writer_thread: std::sync::Mutex::new(Some(thread)),
                 config,
+                parsers: tokio::sync::Semaphore::new(Self::parser_permits()),
             }),
         })
     }
@@ -156,6 +159,14 @@ impl Store {
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
+    }
+
+    /// How many messages are MIME-parsed at once when stored: one per CPU
+    /// (`std::thread::available_parallelism`), at least one. Each parse
+    /// holds its message (up to [`crate::mime::MAX_PARSED_SIZE`]) in
+    /// memory, on a blocking thread.
+    pub fn parser_permits() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     /// The data directory.

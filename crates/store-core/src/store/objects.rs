@@ -1,14 +1,15 @@
 //! Operations "object store", "object fetch", "object copy", "object move"
 //! and "object remove" (seed 002), and flag changes (IMAP STORE).
 
-use tokio::io::AsyncReadExt;
+use std::io::Read;
 
 use super::{next_modseq, now, resolve, Access, Store};
 use crate::blob::{BlobWriter, StagedBlob};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::{
-    summarize, summarize_headers_only, MessageSummary, MAX_HEADER_BLOCK, MAX_PARSED_SIZE,
+    summarize, summarize_headers_only, MessageSummary, ParsedMessage, MAX_HEADER_BLOCK,
+    MAX_PARSED_SIZE,
 };
 use crate::model::{
     AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, ObjectKind, Principal,
@@ -130,7 +131,7 @@ impl Store {
     ) -> Result<StoredObject> {
         // Fail early, before parsing, on a folder that cannot take it.
         resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
-        let summary = self.summarize_blob(&object.blob).await?;
+        let ParsedMessage { summary, body_text } = self.summarize_blob(&object.blob).await?;
         let (principal, folder) = (principal.clone(), folder.clone());
         self.write(move |txn| {
             let access = resolve(txn, &principal, &folder)?;
@@ -195,6 +196,9 @@ impl Store {
             };
             if txn.get_raw(&keys::blob_summary(&record.blob))?.is_none() {
                 txn.put(keys::blob_summary(&record.blob), &summary)?;
+                if !body_text.is_empty() {
+                    txn.put_raw(keys::blob_text(&record.blob), body_text.into_bytes());
+                }
             }
             txn.add_blob_ref(object.blob)?;
             if let Some(old) = replaced {
@@ -214,35 +218,33 @@ impl Store {
     }
 
     /// Parses a staged blob (whole up to [`MAX_PARSED_SIZE`], else its
-    /// header block only).
-    async fn summarize_blob(&self, blob: &StagedBlob) -> Result<MessageSummary> {
-        if let Some(s) = self
+    /// header block only), unless the store already holds its summary
+    /// (then the text is not needed: it is stored with the summary).
+    ///
+    /// Parsing is CPU- and memory-heavy (the message is read whole), so it
+    /// runs on a blocking thread, at most [`Store::parser_permits`] at once:
+    /// other connections' tasks go on meanwhile, and concurrent large
+    /// stores queue rather than each holding a copy of their message.
+    async fn summarize_blob(&self, blob: &StagedBlob) -> Result<ParsedMessage> {
+        if let Some(summary) = self
             .snapshot()?
             .load::<MessageSummary>(&keys::blob_summary(&blob.id))?
         {
-            return Ok(s);
+            return Ok(ParsedMessage {
+                summary,
+                body_text: String::new(),
+            });
         }
-        let path = blob_path(blob);
-        let mut file = tokio::fs::File::open(&path).await?;
-        if blob.size <= MAX_PARSED_SIZE {
-            let mut raw = Vec::with_capacity(blob.size as usize);
-            file.read_to_end(&mut raw).await?;
-            tokio::task::spawn_blocking(move || summarize(&raw))
-                .await
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        } else {
-            let mut head = vec![0u8; MAX_HEADER_BLOCK];
-            let mut filled = 0;
-            while filled < head.len() {
-                let n = file.read(&mut head[filled..]).await?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            head.truncate(filled);
-            Ok(summarize_headers_only(&head, blob.size))
-        }
+        let _permit = self
+            .inner
+            .parsers
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let (path, size) = (blob.temp_path().to_path_buf(), blob.size);
+        tokio::task::spawn_blocking(move || parse_file(&path, size))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 
     /// Operation "object fetch": an object's record and MIME summary.
@@ -520,8 +522,21 @@ impl Store {
     }
 }
 
-fn blob_path(blob: &StagedBlob) -> std::path::PathBuf {
-    blob.temp_path().to_path_buf()
+/// Reads and parses the message in `path` of `size` bytes (blocking).
+fn parse_file(path: &std::path::Path, size: u64) -> Result<ParsedMessage> {
+    let file = std::fs::File::open(path)?;
+    if size <= MAX_PARSED_SIZE {
+        let mut raw = Vec::with_capacity(size as usize);
+        file.take(size).read_to_end(&mut raw)?;
+        Ok(summarize(&raw))
+    } else {
+        let mut head = Vec::with_capacity(MAX_HEADER_BLOCK);
+        file.take(MAX_HEADER_BLOCK as u64).read_to_end(&mut head)?;
+        Ok(ParsedMessage {
+            summary: summarize_headers_only(&head, size),
+            body_text: String::new(),
+        })
+    }
 }
 
 /// Adds `object` (its UID already taken from `folder`) to the folder. A

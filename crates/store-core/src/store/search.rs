@@ -24,12 +24,20 @@ impl Store {
         let snap = self.snapshot()?;
         let access = resolve(&snap, principal, folder)?;
         access.require(Right::Read)?;
+        let needs_text = key.needs_body_text();
         let mut out = Vec::new();
         for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
             let summary: MessageSummary = snap
                 .load(&keys::blob_summary(&object.blob))?
                 .unwrap_or_default();
-            if key.matches(&object, &summary) {
+            // The decoded text is as large as the message: read only for
+            // BODY and TEXT, one object at a time.
+            let text = match needs_text {
+                true => snap.get_raw(&keys::blob_text(&object.blob))?,
+                false => None,
+            };
+            let text = text.as_deref().map(String::from_utf8_lossy);
+            if key.matches(&object, &summary, text.as_deref().unwrap_or_default()) {
                 out.push(object.uid);
             }
         }

@@ -225,15 +225,28 @@ pub async fn read_body(body: Incoming, limit: usize) -> DavResult<Bytes> {
     }
 }
 
-/// Reads an XML request body; `None` when it is empty.
+/// Reads an XML request body; `None` when it is empty. The parse runs on
+/// tokio's blocking pool, so a large body does not hold up the other
+/// connections' tasks.
 ///
-/// Errors: 413 past the limit, 400 for malformed XML.
+/// Errors: 413 past the limit, 400 for malformed XML or one past the
+/// limits on nesting and attributes ([`xml::parse`]).
 pub async fn read_xml(ctx: &Ctx<'_>, body: Incoming) -> DavResult<Option<xml::Element>> {
     let bytes = read_body(body, ctx.config.max_xml_bytes).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    xml::parse(&bytes, ctx.config.max_xml_depth).map(Some)
+    let limits = xml::Limits {
+        max_depth: ctx.config.max_xml_depth,
+        max_attributes: ctx.config.max_xml_attributes,
+    };
+    tokio::task::spawn_blocking(move || xml::parse(&bytes, limits))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the XML parse task failed");
+            DavError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })?
+        .map(Some)
 }
 
 /// The value of a header as text, if present and visible ASCII.

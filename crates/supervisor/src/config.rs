@@ -96,6 +96,9 @@ pub struct WebDavSection {
     pub max_xml_bytes: usize,
     /// Deepest XML nesting (400 past it).
     pub max_xml_depth: usize,
+    /// Most attributes on one XML element, namespace declarations
+    /// included, and most namespace bindings in scope (400 past it).
+    pub max_xml_attributes: usize,
 }
 
 /// `[sip]`: SIP user agent transports and trust.
@@ -227,6 +230,7 @@ impl Default for WebDavSection {
             max_put_bytes: 1024 * 1024 * 1024,
             max_xml_bytes: 1024 * 1024,
             max_xml_depth: 32,
+            max_xml_attributes: 64,
         }
     }
 }

@@ -265,6 +265,7 @@ fn webdav_config(config: &Config) -> webdav_server::WebDavConfig {
         max_put_bytes: c.max_put_bytes,
         max_xml_bytes: c.max_xml_bytes,
         max_xml_depth: c.max_xml_depth,
+        max_xml_attributes: c.max_xml_attributes,
         cleartext: match c.cleartext_auth {
             CleartextAuth::Never => webdav_server::CleartextBasic::Never,
             CleartextAuth::Loopback => webdav_server::CleartextBasic::Loopback,

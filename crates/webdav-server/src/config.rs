@@ -23,6 +23,10 @@ pub struct WebDavConfig {
     pub max_xml_bytes: usize,
     /// Deepest XML element nesting accepted. Past it: 400.
     pub max_xml_depth: usize,
+    /// Most attributes on one XML element, namespace declarations
+    /// included, and most namespace bindings in scope at once. Past it:
+    /// 400.
+    pub max_xml_attributes: usize,
     /// Basic credentials over plain HTTP.
     pub cleartext: CleartextBasic,
 }
@@ -33,6 +37,7 @@ impl Default for WebDavConfig {
             max_put_bytes: 1024 * 1024 * 1024,
             max_xml_bytes: 1024 * 1024,
             max_xml_depth: 32,
+            max_xml_attributes: 64,
             cleartext: CleartextBasic::Loopback,
         }
     }

@@ -7,11 +7,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use store_core::{Principal, Store, StoreError};
+use tokio::sync::mpsc;
 
 use crate::config::{CleartextBasic, WebDavConfig};
 use crate::error::{DavError, DavResult};
@@ -72,13 +73,30 @@ pub fn status(status: StatusCode) -> Response<Body> {
 
 /// A `207 Multi-Status` (or other status) with an XML body.
 pub fn xml_response(status_code: StatusCode, body: String) -> Response<Body> {
-    let mut r = Response::new(full(body));
+    xml_body_response(status_code, full(body))
+}
+
+fn xml_body_response(status_code: StatusCode, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
     *r.status_mut() = status_code;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml; charset=utf-8"),
     );
     r
+}
+
+/// A chunk of a streamed body, or the error that breaks it off.
+pub type BodyChunk = Result<Frame<Bytes>, std::io::Error>;
+
+/// A response with an XML body streamed from `chunks`: the body ends when
+/// the sender is dropped, and breaks off on an error chunk.
+pub fn xml_stream_response(
+    status_code: StatusCode,
+    mut chunks: mpsc::Receiver<BodyChunk>,
+) -> Response<Body> {
+    let stream = futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx));
+    xml_body_response(status_code, StreamBody::new(stream).boxed())
 }
 
 impl DavError {
@@ -225,15 +243,28 @@ pub async fn read_body(body: Incoming, limit: usize) -> DavResult<Bytes> {
     }
 }
 
-/// Reads an XML request body; `None` when it is empty.
+/// Reads an XML request body; `None` when it is empty. The parse runs on
+/// tokio's blocking pool, so a large body does not hold up the other
+/// connections' tasks.
 ///
-/// Errors: 413 past the limit, 400 for malformed XML.
+/// Errors: 413 past the limit, 400 for malformed XML or one past the
+/// limits on nesting and attributes ([`xml::parse`]).
 pub async fn read_xml(ctx: &Ctx<'_>, body: Incoming) -> DavResult<Option<xml::Element>> {
     let bytes = read_body(body, ctx.config.max_xml_bytes).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    xml::parse(&bytes, ctx.config.max_xml_depth).map(Some)
+    let limits = xml::Limits {
+        max_depth: ctx.config.max_xml_depth,
+        max_attributes: ctx.config.max_xml_attributes,
+    };
+    tokio::task::spawn_blocking(move || xml::parse(&bytes, limits))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the XML parse task failed");
+            DavError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })?
+        .map(Some)
 }
 
 /// The value of a header as text, if present and visible ASCII.

@@ -48,8 +48,10 @@ pub async fn delete(store: &Store, principal: &Principal, root: &Collection) -> 
     Ok(())
 }
 
-/// Copies a collection's objects and dead properties to the new folder
-/// `to` of `owner` (at `levels`), and with `deep` its child folders too.
+/// Copies a collection and its dead properties to the new folder of
+/// `owner` at `levels`; with `deep` (Depth infinity) its members too, its
+/// objects and child folders, recursively. Without it (Depth 0) no member
+/// is copied (RFC 4918 9.8.3).
 pub async fn copy(
     store: &Store,
     principal: &Principal,
@@ -88,6 +90,9 @@ pub async fn copy(
             store
                 .set_metadata(principal, &MetadataTarget::Folder(dest.clone()), entries)
                 .await?;
+        }
+        if !deep {
+            continue;
         }
         let uids: Vec<u32> = store
             .list_objects(principal, &source)

@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use quick_xml::escape::{escape, partial_escape};
+use quick_xml::escape::{escape, partial_escape, resolve_predefined_entity};
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::name::{NamespaceError, NamespaceResolver, ResolveResult};
+use quick_xml::reader::Reader;
+use quick_xml::XmlVersion;
 
 use crate::error::{DavError, DavResult};
 
@@ -162,50 +163,114 @@ impl Element {
     }
 }
 
-fn resolved_name(result: ResolveResult<'_>, local: &[u8]) -> DavResult<Name> {
+fn resolved_name(result: ResolveResult<'_>, local: &str) -> DavResult<Name> {
     let ns = match result {
-        ResolveResult::Bound(ns) => String::from_utf8(ns.0.to_vec()),
-        ResolveResult::Unbound => Ok(String::new()),
+        ResolveResult::Bound(ns) => ns.0.to_string(),
+        ResolveResult::Unbound => String::new(),
         ResolveResult::Unknown(_) => return Err(DavError::bad_request("unbound XML prefix")),
-    }
-    .map_err(|_| DavError::bad_request("XML is not UTF-8"))?;
-    let local =
-        String::from_utf8(local.to_vec()).map_err(|_| DavError::bad_request("XML is not UTF-8"))?;
-    Ok(Name { ns, local })
+    };
+    Ok(Name {
+        ns,
+        local: local.to_string(),
+    })
 }
 
 fn malformed(e: impl std::fmt::Display) -> DavError {
     DavError::bad_request(format!("malformed XML: {e}"))
 }
 
-/// Parses a request body into its root element.
+/// The bounds a request body is parsed within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest element nesting.
+    pub max_depth: usize,
+    /// Most attributes on one element, namespace declarations included;
+    /// also the most namespace bindings in scope at once.
+    pub max_attributes: usize,
+}
+
+/// Appends character data to `parent`, merging it with a preceding text
+/// node, so a run of text and references is one node.
+fn push_text(parent: &mut Element, text: &str) {
+    if let Some(Node::Text(last)) = parent.children.last_mut() {
+        last.push_str(text);
+    } else {
+        parent.children.push(Node::Text(text.to_string()));
+    }
+}
+
+/// The replacement text of a reference in character data: one of the
+/// five predefined entities or a character reference (XML 1.0 4.1, 4.6).
+fn reference(name: &str) -> DavResult<String> {
+    if let Some(number) = name.strip_prefix('#') {
+        let code = match number.strip_prefix('x') {
+            Some(hex) => u32::from_str_radix(hex, 16),
+            None => number.parse::<u32>(),
+        }
+        .map_err(|_| malformed("bad character reference"))?;
+        return match char::from_u32(code) {
+            Some(c) if c != '\0' => Ok(c.to_string()),
+            _ => Err(malformed("bad character reference")),
+        };
+    }
+    resolve_predefined_entity(name)
+        .map(str::to_string)
+        .ok_or_else(|| DavError::bad_request(format!("unknown XML entity &{name};")))
+}
+
+/// Parses a request body into its root element. Linear in the body's
+/// size: the work per element is bounded by `limits`.
 ///
 /// Errors: 400 for malformed XML, a DOCTYPE, an unknown entity, an
-/// unbound prefix, more than one root, or nesting deeper than `max_depth`.
-pub fn parse(body: &[u8], max_depth: usize) -> DavResult<Element> {
-    let mut reader = NsReader::from_reader(body);
+/// unbound prefix, more than one root, nesting deeper than
+/// `limits.max_depth`, or more than `limits.max_attributes` attributes
+/// on one element or namespace bindings in scope.
+pub fn parse(body: &[u8], limits: Limits) -> DavResult<Element> {
+    let mut reader = Reader::from_reader(body);
     reader.config_mut().check_end_names = true;
+    // Namespaces are resolved here rather than by quick-xml's NsReader,
+    // which reads every attribute of an element before the caller sees
+    // it: the attribute cap is checked first.
+    let mut resolver = NamespaceResolver::default();
+    resolver.set_max_namespace_bindings(limits.max_attributes);
     let mut stack: Vec<Element> = Vec::new();
     let mut root = None;
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(malformed)?;
+        let event = reader.read_event().map_err(malformed)?;
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 if root.is_some() {
                     return Err(DavError::bad_request("more than one root element"));
                 }
-                if stack.len() >= max_depth {
+                if stack.len() >= limits.max_depth {
                     return Err(DavError::bad_request("XML nested too deep"));
                 }
-                let name = resolved_name(ns, start.local_name().as_ref())?;
+                let mut unchecked = start.attributes();
+                unchecked.with_checks(false);
+                if unchecked.take(limits.max_attributes + 1).count() > limits.max_attributes {
+                    return Err(DavError::bad_request(
+                        "too many XML attributes on an element",
+                    ));
+                }
+                resolver.push(start).map_err(|e| match e {
+                    NamespaceError::TooManyBindings(_) => {
+                        DavError::bad_request("too many XML namespace declarations")
+                    }
+                    other => malformed(other),
+                })?;
+                let (ns, local) = resolver.resolve_element(start.name());
+                let name = resolved_name(ns, local.as_ref())?;
                 let mut attributes = Vec::new();
                 for attr in start.attributes() {
                     let attr = attr.map_err(malformed)?;
                     if attr.key.as_namespace_binding().is_some() {
                         continue;
                     }
-                    let (ans, local) = reader.resolve_attribute(attr.key);
-                    let value = attr.unescape_value().map_err(malformed)?.into_owned();
+                    let (ans, local) = resolver.resolve_attribute(attr.key);
+                    let value = attr
+                        .normalized_value(XmlVersion::Implicit1_0)
+                        .map_err(malformed)?
+                        .into_owned();
                     attributes.push((resolved_name(ans, local.as_ref())?, value));
                 }
                 let element = Element {
@@ -216,6 +281,7 @@ pub fn parse(body: &[u8], max_depth: usize) -> DavResult<Element> {
                 if matches!(event, Event::Start(_)) {
                     stack.push(element);
                 } else {
+                    resolver.pop();
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(Node::Element(element)),
                         None => root = Some(element),
@@ -223,6 +289,7 @@ pub fn parse(body: &[u8], max_depth: usize) -> DavResult<Element> {
                 }
             }
             Event::End(_) => {
+                resolver.pop();
                 let element = stack.pop().ok_or_else(|| malformed("unbalanced end tag"))?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(Node::Element(element)),
@@ -230,21 +297,24 @@ pub fn parse(body: &[u8], max_depth: usize) -> DavResult<Element> {
                 }
             }
             Event::Text(text) => {
-                let text = text.unescape().map_err(malformed)?;
+                let text = text.xml10_content();
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(Node::Text(text.into_owned())),
+                    Some(parent) => push_text(parent, &text),
                     None if text.trim().is_empty() => {}
                     None => return Err(malformed("text outside the root element")),
                 }
             }
-            Event::CData(data) => {
-                let text = String::from_utf8(data.into_inner().into_owned())
-                    .map_err(|_| DavError::bad_request("XML is not UTF-8"))?;
+            Event::GeneralRef(r) => {
+                let text = reference(&r.into_inner())?;
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(Node::Text(text)),
-                    None => return Err(malformed("CDATA outside the root element")),
+                    Some(parent) => push_text(parent, &text),
+                    None => return Err(malformed("a reference outside the root element")),
                 }
             }
+            Event::CData(data) => match stack.last_mut() {
+                Some(parent) => push_text(parent, &data.xml10_content()),
+                None => return Err(malformed("CDATA outside the root element")),
+            },
             Event::DocType(_) => {
                 return Err(DavError::bad_request("a DOCTYPE is not accepted"));
             }
@@ -277,19 +347,24 @@ pub fn text(s: &str) -> String {
 mod tests {
     use super::*;
 
+    const LIMITS: Limits = Limits {
+        max_depth: 10,
+        max_attributes: 8,
+    };
+
     #[test]
     fn parses_namespaces_and_round_trips_a_property() {
         let body = br#"<?xml version="1.0"?>
             <D:propertyupdate xmlns:D="DAV:" xmlns:Z="http://ex/z">
               <D:set><D:prop><Z:author a="1">J &amp; <b xmlns="http://ex/b">B</b></Z:author></D:prop></D:set>
             </D:propertyupdate>"#;
-        let root = parse(body, 10).unwrap();
+        let root = parse(body, LIMITS).unwrap();
         assert!(root.is_dav("propertyupdate"));
         let prop = root.dav_child("set").unwrap().dav_child("prop").unwrap();
         let author = prop.elements().next().unwrap();
         assert_eq!(author.name, Name::new("http://ex/z", "author"));
         let xml = author.to_xml();
-        let again = parse(xml.as_bytes(), 10).unwrap();
+        let again = parse(xml.as_bytes(), LIMITS).unwrap();
         assert_eq!(&again, author);
         assert_eq!(again.text(), "J & B");
     }
@@ -297,11 +372,83 @@ mod tests {
     #[test]
     fn refuses_hostile_documents() {
         let bomb = br#"<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#;
-        assert_eq!(parse(bomb, 10).unwrap_err().status, 400);
-        assert!(parse(b"<x><y></x>", 10).is_err());
-        assert!(parse(b"<p:x/>", 10).is_err());
+        assert_eq!(parse(bomb, LIMITS).unwrap_err().status, 400);
+        assert!(parse(b"<x><y></x>", LIMITS).is_err());
+        assert!(parse(b"<p:x/>", LIMITS).is_err());
         let deep = "<a>".repeat(50) + &"</a>".repeat(50);
-        assert!(parse(deep.as_bytes(), 32).is_err());
-        assert!(parse(b"<a/><b/>", 10).is_err());
+        assert!(parse(
+            deep.as_bytes(),
+            Limits {
+                max_depth: 32,
+                ..LIMITS
+            }
+        )
+        .is_err());
+        assert!(parse(b"<a/><b/>", LIMITS).is_err());
+    }
+
+    #[test]
+    fn resolves_references_into_one_text_node() {
+        let root = parse(b"<x>a&lt;&#x42;&#67;<![CDATA[&d]]>e</x>", LIMITS).unwrap();
+        assert_eq!(root.children, vec![Node::Text("a<BC&de".into())]);
+        for bad in [
+            "<x>&nbsp;</x>",
+            "<x>&#0;</x>",
+            "<x>&#xD800;</x>",
+            "<x>a & b</x>",
+        ] {
+            assert_eq!(
+                parse(bad.as_bytes(), LIMITS).unwrap_err().status,
+                400,
+                "{bad}"
+            );
+        }
+        assert!(parse(b"<x>\xff</x>", LIMITS).is_err());
+    }
+
+    #[test]
+    fn caps_attributes_and_namespace_bindings() {
+        let attrs = |n: usize| {
+            let a: String = (0..n).map(|i| format!(" a{i}=\"v\"")).collect();
+            format!("<x{a}/>")
+        };
+        assert_eq!(
+            parse(attrs(8).as_bytes(), LIMITS).unwrap().attributes.len(),
+            8
+        );
+        assert_eq!(parse(attrs(9).as_bytes(), LIMITS).unwrap_err().status, 400);
+        let decls = |n: usize| {
+            let a: String = (0..n).map(|i| format!(" xmlns:p{i}=\"u{i}\"")).collect();
+            format!("<x{a}/>")
+        };
+        assert!(parse(decls(8).as_bytes(), LIMITS).is_ok());
+        assert_eq!(parse(decls(9).as_bytes(), LIMITS).unwrap_err().status, 400);
+        // Bindings in scope count across nesting levels.
+        let nested = "<a xmlns:p=\"u\">".repeat(9) + &"</a>".repeat(9);
+        assert_eq!(parse(nested.as_bytes(), LIMITS).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn a_huge_element_is_refused_in_linear_time() {
+        let limits = Limits {
+            max_depth: 32,
+            max_attributes: 64,
+        };
+        for attr in [
+            "a{i}=\"v\"",
+            "xmlns:p{i}=\"u\"",
+            "p:a{i}=\"v\" xmlns:p=\"u\"",
+        ] {
+            let body: String = (0..60_000)
+                .map(|i| format!(" {}", attr.replace("{i}", &i.to_string())))
+                .collect();
+            let body = format!("<D:propfind xmlns:D=\"DAV:\"{body}/>");
+            let started = std::time::Instant::now();
+            assert_eq!(parse(body.as_bytes(), limits).unwrap_err().status, 400);
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "{attr}"
+            );
+        }
     }
 }

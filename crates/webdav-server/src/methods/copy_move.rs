@@ -1,6 +1,7 @@
 //! COPY and MOVE (RFC 4918 9.8, 9.9): `Destination` on this server,
 //! `Overwrite` (T by default; F gives 412 over an existing resource),
-//! `Depth` (COPY of a collection: 0 or infinity; MOVE: infinity). A file
+//! `Depth` (COPY of a collection: 0, the collection and its properties
+//! without members (RFC 4918 9.8.3), or infinity; MOVE: infinity). A file
 //! goes through store-core's "object copy/move" under its new name, a
 //! collection's MOVE is "folder move", its COPY a tree copy. 201 when the
 //! destination is new, 204 when it was replaced.

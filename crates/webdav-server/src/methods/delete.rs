@@ -1,6 +1,8 @@
 //! DELETE (RFC 4918 9.6): an object is removed (store-core "object
 //! remove"), a collection with everything below it; locks on what was
-//! deleted go with it.
+//! deleted go with it. A collection's DELETE acts as `Depth: infinity`
+//! (RFC 4918 9.6.1); any other Depth on a collection gets 400 and deletes
+//! nothing, as Apache mod_dav answers.
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -11,7 +13,7 @@ use store_core::StoreError;
 use crate::conditions::{check_http, Preconditions};
 use crate::error::{DavError, DavResult};
 use crate::resource::{lookup, Lookup, Resource};
-use crate::service::{status, Body, Ctx};
+use crate::service::{header_str, status, Body, Ctx};
 use crate::tree;
 
 /// Handles DELETE.
@@ -19,9 +21,20 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
     if request.uri().path().contains('#') {
         return Err(DavError::bad_request("a fragment is not part of a path"));
     }
+    let infinite = match header_str(&request, "depth").map(str::trim) {
+        None => true,
+        Some(d) if d.eq_ignore_ascii_case("infinity") => true,
+        Some("0" | "1") => false,
+        Some(_) => return Err(DavError::bad_request("Depth must be 0, 1 or infinity")),
+    };
     let Lookup::Found(resource) = lookup(ctx.store, &ctx.principal, &ctx.path).await? else {
         return Err(DavError::not_found());
     };
+    if resource.is_collection() && !infinite {
+        return Err(DavError::bad_request(
+            "DELETE of a collection must have Depth: infinity (RFC 4918 9.6.1)",
+        ));
+    }
     let modified = match &resource {
         Resource::File(f) => Some(f.object.internal_date),
         _ => None,

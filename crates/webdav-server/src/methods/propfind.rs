@@ -2,16 +2,29 @@
 //! `include`), `propname` and `prop`, at Depth 0 or 1. Depth infinity is
 //! refused with 403 and `DAV:propfind-finite-depth` (RFC 4918 9.1.1), as
 //! a store of large trees should.
+//!
+//! The 207 body is streamed: one chunk per `DAV:response`, made by a task
+//! that stays at most [`BUFFERED_RESPONSES`] chunks ahead of the client,
+//! so a large answer is never held whole in memory.
 
-use hyper::body::Incoming;
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
+use store_core::{Principal, Store};
+use tokio::sync::mpsc;
 
 use crate::error::{DavError, DavResult};
 use crate::path::DavPath;
 use crate::properties::{dead_properties, live_names, live_value, LiveContext};
 use crate::resource::{lookup, members, Lookup, Resource};
-use crate::service::{header_str, read_xml, xml_response, Body, Ctx};
+use crate::service::{header_str, read_xml, xml_stream_response, Body, Ctx};
 use crate::xml::{self, Name};
+
+/// How many `DAV:response` chunks are made ahead of what the client has
+/// read.
+pub const BUFFERED_RESPONSES: usize = 2;
 
 /// What the client asks for.
 enum Asked {
@@ -45,17 +58,52 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Resp
     let Lookup::Found(resource) = lookup(ctx.store, &ctx.principal, &ctx.path).await? else {
         return Err(DavError::not_found());
     };
-    let mut targets = Vec::new();
-    if depth_one {
-        targets = members(ctx.store, &ctx.principal, &ctx.path, &resource).await?;
-    }
-    targets.insert(0, (ctx.path.clone(), resource));
-    let mut body = xml::reply_start("multistatus");
-    for (path, resource) in &targets {
-        body.push_str(&describe(ctx, path, resource, &asked).await?);
-    }
-    body.push_str("</D:multistatus>");
-    Ok(xml_response(StatusCode::MULTI_STATUS, body))
+    let members = if depth_one {
+        members(ctx.store, &ctx.principal, &ctx.path, &resource).await?
+    } else {
+        Vec::new()
+    };
+    // The target's own response is made before the status is sent, so
+    // an error there still gets its own status.
+    let first = describe(ctx.store, &ctx.principal, &ctx.path, &resource, &asked).await?;
+    let (sender, receiver) = mpsc::channel(BUFFERED_RESPONSES);
+    let head = format!("{}{first}", xml::reply_start("multistatus"));
+    // The channel is empty and has room for the first chunk.
+    let _ = sender.try_send(Ok(Frame::data(Bytes::from(head))));
+    let store = ctx.store.clone();
+    let principal = ctx.principal.clone();
+    tokio::spawn(async move {
+        for (path, resource) in members {
+            let chunk = match describe(&store, &principal, &path, &resource, &asked).await {
+                Ok(chunk) => chunk,
+                // The 207 is sent: a member that cannot be described (gone
+                // since it was listed) gets a response with its own status
+                // (RFC 4918 14.24).
+                Err(e) => failed(&path, &resource, &e),
+            };
+            // A send fails when the client has gone: stop working.
+            if sender
+                .send(Ok(Frame::data(Bytes::from(chunk))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let end = Frame::data(Bytes::from_static(b"</D:multistatus>"));
+        let _ = sender.send(Ok(end)).await;
+    });
+    Ok(xml_stream_response(StatusCode::MULTI_STATUS, receiver))
+}
+
+/// A `DAV:response` giving only the status of a member that failed.
+fn failed(path: &DavPath, resource: &Resource, error: &DavError) -> String {
+    tracing::debug!(error = %error.message, "PROPFIND of a member failed");
+    format!(
+        "<D:response><D:href>{}</D:href><D:status>HTTP/1.1 {}</D:status></D:response>",
+        xml::text(&path.href(resource.is_collection())),
+        error.status
+    )
 }
 
 fn parse(root: &xml::Element) -> DavResult<Asked> {
@@ -80,53 +128,61 @@ fn parse(root: &xml::Element) -> DavResult<Asked> {
 
 /// One `DAV:response` element.
 async fn describe(
-    ctx: &Ctx<'_>,
+    store: &Store,
+    principal: &Principal,
     path: &DavPath,
     resource: &Resource,
     asked: &Asked,
 ) -> DavResult<String> {
     let live_ctx = LiveContext {
-        store: ctx.store,
-        principal: &ctx.principal,
+        store,
+        principal,
         path,
     };
-    let mut found = String::new();
+    // The found properties are written straight into the response, in a
+    // 200 propstat taken back if none is found and some are missing.
+    let mut out = format!(
+        "<D:response><D:href>{}</D:href>",
+        xml::text(&path.href(resource.is_collection()))
+    );
+    let propstat = out.len();
+    out.push_str("<D:propstat><D:prop>");
+    let props = out.len();
+    let found = &mut out;
     let mut missing = String::new();
     match asked {
         Asked::PropName => {
             for name in live_names(resource, false) {
                 found.push_str(&name.empty_element());
             }
-            for (name, _) in dead_properties(ctx.store, &ctx.principal, resource).await? {
+            for (name, _) in dead_properties(store, principal, resource).await? {
                 found.push_str(&name.empty_element());
             }
         }
         Asked::AllProp(include) => {
-            let mut names = live_names(resource, false);
-            names.extend(
-                include
-                    .iter()
-                    .filter(|n| !names.contains(n))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-            for name in &names {
+            let live = live_names(resource, false);
+            let extra = include.iter().filter(|n| !live.contains(n));
+            let included: HashSet<&Name> = include.iter().collect();
+            for name in live.iter().chain(extra) {
                 match live_value(&live_ctx, resource, name).await? {
                     Some(v) => found.push_str(&v),
-                    None if include.contains(name) => missing.push_str(&name.empty_element()),
+                    None if included.contains(name) => missing.push_str(&name.empty_element()),
                     None => {}
                 }
             }
-            for (_, value) in dead_properties(ctx.store, &ctx.principal, resource).await? {
+            for (_, value) in dead_properties(store, principal, resource).await? {
                 found.push_str(&value);
             }
         }
         Asked::Prop(names) => {
-            let dead = dead_properties(ctx.store, &ctx.principal, resource).await?;
+            let dead: HashMap<Name, String> = dead_properties(store, principal, resource)
+                .await?
+                .into_iter()
+                .collect();
             for name in names {
                 if let Some(v) = live_value(&live_ctx, resource, name).await? {
                     found.push_str(&v);
-                } else if let Some((_, v)) = dead.iter().find(|(n, _)| n == name) {
+                } else if let Some(v) = dead.get(name) {
                     found.push_str(v);
                 } else {
                     missing.push_str(&name.empty_element());
@@ -134,19 +190,15 @@ async fn describe(
             }
         }
     }
-    let mut out = format!(
-        "<D:response><D:href>{}</D:href>",
-        xml::text(&path.href(resource.is_collection()))
-    );
-    for (props, code) in [(found, "200 OK"), (missing, "404 Not Found")] {
-        if !props.is_empty() {
-            out.push_str(&format!(
-                "<D:propstat><D:prop>{props}</D:prop><D:status>HTTP/1.1 {code}</D:status></D:propstat>"
-            ));
-        }
+    if out.len() > props || missing.is_empty() {
+        out.push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
+    } else {
+        out.truncate(propstat);
     }
-    if !out.contains("<D:propstat>") {
-        out.push_str("<D:propstat><D:prop/><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
+    if !missing.is_empty() {
+        out.push_str("<D:propstat><D:prop>");
+        out.push_str(&missing);
+        out.push_str("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>");
     }
     out.push_str("</D:response>");
     Ok(out)

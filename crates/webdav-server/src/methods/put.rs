@@ -3,6 +3,7 @@
 //! object; over an existing resource the new object replaces it in the
 //! same transaction, keeping its dead properties. 201 for a new resource,
 //! 204 for a replaced one; the reply is sent once the object is durable.
+//! A PUT with `Content-Range` (a partial PUT) gets 400 (RFC 9110 14.5).
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -18,7 +19,16 @@ use crate::resource::{file_etag, lookup, Collection, Lookup, Resource};
 use crate::service::{header_str, status, Body, Ctx};
 
 /// Handles PUT.
+///
+/// A `Content-Range` gets 400 before anything is read or stored: partial
+/// PUT is not supported, and RFC 9110 14.5 requires 400 then, rather than
+/// storing the fragment as the whole representation.
 pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+    if request.headers().contains_key(header::CONTENT_RANGE) {
+        return Err(DavError::bad_request(
+            "partial PUT (Content-Range) is not supported (RFC 9110 14.5)",
+        ));
+    }
     let (collection, existing) = match lookup(ctx.store, &ctx.principal, &ctx.path).await? {
         Lookup::Found(Resource::File(f)) => {
             let (record, rights) = ctx.store.folder_status(&ctx.principal, &f.folder).await?;

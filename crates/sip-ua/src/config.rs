@@ -33,8 +33,29 @@ pub struct SipConfig {
     /// Largest message accepted on a stream, in bytes (513 past it). A
     /// datagram is bounded by UDP itself (65,507 bytes of payload).
     pub max_message_bytes: usize,
-    /// Most server transactions remembered at once (503 past it).
+    /// Most server transactions of `trusted_peers` remembered at once
+    /// (503 with Retry-After past it).
     pub max_transactions: usize,
+    /// Most server transactions of peers outside `trusted_peers` at once:
+    /// only requests that carry an `Authorization` (digest) get one; the
+    /// others are answered statelessly (RFC 3261 8.2.7, 17.2) and never
+    /// take room from trusted peers. 503 with Retry-After past it.
+    pub max_untrusted_transactions: usize,
+    /// Requests (and responses) per second one source address outside
+    /// `trusted_peers` may send, on average (an IPv6 source counts by its
+    /// /64); 0 = no limit. Past it, datagrams are dropped and stream
+    /// requests get 503 with Retry-After.
+    pub untrusted_requests_per_second: u32,
+    /// How many requests such a source may send at once above the
+    /// average (the token bucket's size).
+    pub untrusted_request_burst: u32,
+    /// How long a TCP or TLS peer may take to send one whole message,
+    /// from its first byte (or from the connection's start for the first
+    /// message); the connection is closed past it.
+    pub message_timeout: Duration,
+    /// How long a TCP or TLS connection may stay silent between two
+    /// messages before it is closed.
+    pub idle_timeout: Duration,
     /// RFC 3261 timer T1 (round-trip estimate), normally 500 ms.
     pub t1: Duration,
     /// Subscription duration granted when SUBSCRIBE has no Expires, and
@@ -56,6 +77,11 @@ impl Default for SipConfig {
             nonce_lifetime: Duration::from_secs(300),
             max_message_bytes: 1024 * 1024,
             max_transactions: 100_000,
+            max_untrusted_transactions: 10_000,
+            untrusted_requests_per_second: 50,
+            untrusted_request_burst: 200,
+            message_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
             t1: Duration::from_millis(500),
             max_subscription: Duration::from_secs(3600),
             min_subscription: Duration::from_secs(60),
@@ -65,6 +91,13 @@ impl Default for SipConfig {
 }
 
 impl SipConfig {
+    /// Whether `ip` is in `trusted_peers` (an IPv4-mapped IPv6 address
+    /// counts as its IPv4 address).
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted_peers.iter().any(|n| n.contains(&ip))
+    }
+
     /// RFC 3261 timer T2 (the retransmit interval cap for non-INVITE
     /// requests), 4 s, or 8 T1 when T1 is set lower.
     pub fn t2(&self) -> Duration {

@@ -7,7 +7,9 @@
 //! (framing, parsing, validation, rendering: what rsip 0.4 leaves out);
 //! [`transaction`] holds the RFC 3261 section 17 non-INVITE transactions;
 //! [`SipUa::handle`] passes a request through them to its method handler
-//! in [`methods`], one file per method. [`auth`] decides who may use the store (trusted
+//! in [`methods`], one file per method; peers outside `trusted_peers` are
+//! held to a per-source rate ([`ratelimit`]) and answered statelessly
+//! unless they present credentials. [`auth`] decides who may use the store (trusted
 //! networks and digest), [`deposit`] turns a MESSAGE into a stored object,
 //! [`subscription`] runs the NOTIFYs of SUBSCRIBE dialogs, and [`outbound`]
 //! picks the next hop of every request the store sends.
@@ -19,6 +21,7 @@ pub mod deposit;
 pub mod listener;
 pub mod methods;
 pub mod outbound;
+pub mod ratelimit;
 pub mod subscription;
 pub mod transaction;
 pub mod transport;
@@ -50,6 +53,8 @@ struct Inner {
     store: Store,
     config: SipConfig,
     server_transactions: ServerTransactions,
+    untrusted_transactions: ServerTransactions,
+    rate_limiter: ratelimit::RateLimiter,
     client_transactions: ClientTransactions,
     transports: Transports,
     nonces: auth::NonceKey,
@@ -73,6 +78,11 @@ impl SipUa {
         SipUa {
             inner: Arc::new(Inner {
                 server_transactions: ServerTransactions::new(config.max_transactions),
+                untrusted_transactions: ServerTransactions::new(config.max_untrusted_transactions),
+                rate_limiter: ratelimit::RateLimiter::new(
+                    config.untrusted_requests_per_second,
+                    config.untrusted_request_burst,
+                ),
                 client_transactions: ClientTransactions::default(),
                 transports: Transports::default(),
                 nonces: auth::NonceKey::new(),
@@ -114,6 +124,11 @@ impl SipUa {
     /// The running subscriptions (SUBSCRIBE/NOTIFY).
     pub fn subscriptions(&self) -> &subscription::Subscriptions {
         &self.inner.subscriptions
+    }
+
+    /// The per-source rate limit of untrusted peers.
+    pub fn rate_limiter(&self) -> &ratelimit::RateLimiter {
+        &self.inner.rate_limiter
     }
 
     /// The digest nonce key.
@@ -174,7 +189,19 @@ impl SipUa {
         let Some(key) = TransactionKey::of(&request) else {
             return;
         };
-        let transactions = &self.inner.server_transactions;
+        // Trusted peers have their own table; a peer outside
+        // `trusted_peers` gets a transaction, from a small separate budget,
+        // only when it presents credentials. Its other requests (OPTIONS,
+        // those answered 401/403 or refused by the RFC 3261 8.2 checks)
+        // touch no state and are answered statelessly (8.2.7): a flood of
+        // them cannot fill a table.
+        let transactions = if self.config().trusts(peer.addr.ip()) {
+            &self.inner.server_transactions
+        } else if request.headers.get("Authorization").is_some() {
+            &self.inner.untrusted_transactions
+        } else {
+            return self.answer(&request, peer, None).await;
+        };
         match transactions.begin(&key) {
             Begin::New => {}
             Begin::Absorbed => return,
@@ -188,16 +215,30 @@ impl SipUa {
                 return;
             }
         }
+        self.answer(&request, peer, Some((transactions, &key)))
+            .await;
+    }
+
+    /// Runs the method handler of `request` and sends its response to
+    /// `peer`, recording it in its server transaction if it has one.
+    async fn answer(
+        &self,
+        request: &Request,
+        peer: &Peer,
+        transaction: Option<(&ServerTransactions, &TransactionKey)>,
+    ) {
         let span = tracing::debug_span!("sip", method = %request.method, peer = %peer.addr);
         let reply =
-            tracing::Instrument::instrument(methods::handle(self, &request, peer), span).await;
+            tracing::Instrument::instrument(methods::handle(self, request, peer), span).await;
         let bytes = reply.response.to_bytes();
-        let linger = if peer.transport.is_reliable() {
-            std::time::Duration::ZERO
-        } else {
-            self.inner.config.transaction_timeout()
-        };
-        transactions.complete(&key, bytes.clone(), linger);
+        if let Some((transactions, key)) = transaction {
+            let linger = if peer.transport.is_reliable() {
+                std::time::Duration::ZERO
+            } else {
+                self.inner.config.transaction_timeout()
+            };
+            transactions.complete(key, bytes.clone(), linger);
+        }
         if peer.send(bytes).await.is_err() {
             tracing::debug!(peer = %peer.addr, "response not sent: connection gone");
         }

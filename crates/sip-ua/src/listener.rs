@@ -10,9 +10,11 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::task::TaskTracker;
 
+use crate::ratelimit::Admission;
 use crate::transport::{Peer, Transport};
 use crate::wire::framing::{SipCodec, StreamFrame};
 use crate::wire::{parse_message, Message, Response};
@@ -20,18 +22,27 @@ use crate::SipUa;
 
 /// Largest UDP payload (65,535 less the IPv4 and UDP headers).
 const MAX_DATAGRAM: usize = 65_507;
-/// Requests of one connection (or of all UDP sockets) processed at once.
+/// Requests of one connection (or of trusted peers on one UDP socket)
+/// processed at once.
 const MAX_IN_FLIGHT: usize = 256;
+/// Messages of untrusted peers on one UDP socket processed at once; past
+/// it their datagrams are dropped, so that the receive loop never waits
+/// for them.
+const MAX_UNTRUSTED_IN_FLIGHT: usize = 64;
 /// Messages queued for one connection's writer.
 const WRITE_QUEUE: usize = 256;
 /// How long opening a TCP connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long an idle stream connection is kept.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How often a stream connection's timeouts are looked at while it waits
+/// for bytes (a message timeout fires up to this late).
+const TIMEOUT_TICK: Duration = Duration::from_secs(1);
 
 impl SipUa {
     /// Receives datagrams on `socket` until `shutdown` turns true; each
-    /// message is handled in its own task.
+    /// message is handled in its own task. A datagram from an untrusted
+    /// source over its rate limit, or while [`MAX_UNTRUSTED_IN_FLIGHT`] of
+    /// theirs are being handled, is dropped unread (the sender retransmits,
+    /// RFC 3261 17.1.2.2); trusted peers wait for room instead.
     pub async fn serve_udp(&self, socket: UdpSocket) {
         let (mut shutdown, tasks) = self.runtime();
         let socket = Arc::new(socket);
@@ -40,6 +51,7 @@ impl SipUa {
         };
         self.transports().add_udp(socket.clone(), local);
         let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let untrusted_in_flight = Arc::new(Semaphore::new(MAX_UNTRUSTED_IN_FLIGHT));
         // One byte more than the largest payload tells a cut datagram.
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         loop {
@@ -53,6 +65,24 @@ impl SipUa {
                 },
                 _ = shutdown.changed() => return,
             };
+            let trusted = self.config().trusts(from.ip());
+            let permit = if trusted {
+                match in_flight.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                }
+            } else {
+                if self.rate_limited(from).is_some() {
+                    continue;
+                }
+                match untrusted_in_flight.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        tracing::debug!(%from, "untrusted datagram dropped: too many in flight");
+                        continue;
+                    }
+                }
+            };
             let raw = Bytes::copy_from_slice(&buf[..n]);
             let peer = Peer::datagram(socket.clone(), from, local);
             if n > MAX_DATAGRAM.min(self.config().max_message_bytes) {
@@ -61,14 +91,33 @@ impl SipUa {
                     .await;
                 continue;
             }
-            let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                return;
-            };
             let ua = self.clone();
             tasks.spawn(async move {
                 ua.handle(raw, peer).await;
                 drop(permit);
             });
+        }
+    }
+
+    /// Whether a message from `from` is over its source's rate limit
+    /// (never for trusted peers): if so, the `Retry-After` to give it.
+    /// Logged once each time a source goes over.
+    fn rate_limited(&self, from: SocketAddr) -> Option<Duration> {
+        if self.config().trusts(from.ip()) {
+            return None;
+        }
+        match self.rate_limiter().check(from.ip()) {
+            Admission::Admitted => None,
+            Admission::Limited { retry_after, newly } => {
+                if newly {
+                    tracing::info!(
+                        source = %from.ip(),
+                        per_second = self.config().untrusted_requests_per_second,
+                        "SIP source over its rate limit: its messages are refused for now"
+                    );
+                }
+                Some(retry_after)
+            }
         }
     }
 
@@ -113,7 +162,9 @@ impl SipUa {
         let peer = self.open_stream(writer, Transport::Tcp, addr, local, tasks);
         let ua = self.clone();
         let (p, t) = (peer.clone(), tasks.clone());
-        tasks.spawn(async move { ua.read_stream(reader, p, shutdown, t).await });
+        // We speak first: the connection starts idle, not awaiting a
+        // message.
+        tasks.spawn(async move { ua.read_stream(reader, p, true, shutdown, t).await });
         Ok(peer)
     }
 
@@ -130,7 +181,7 @@ impl SipUa {
     {
         let (reader, writer) = tokio::io::split(stream);
         let peer = self.open_stream(writer, transport, addr, local, &tasks);
-        self.read_stream(reader, peer, shutdown, tasks).await;
+        self.read_stream(reader, peer, false, shutdown, tasks).await;
     }
 
     /// Starts the writer task of a connection and records it.
@@ -159,33 +210,69 @@ impl SipUa {
         peer
     }
 
-    /// Reads messages from a connection until it closes, breaks, idles
-    /// out or the server shuts down.
+    /// Reads messages from a connection until it closes, breaks, times out
+    /// or the server shuts down. A message must be whole within
+    /// `message_timeout` of its first byte, and the first one within
+    /// `message_timeout` of an accepted connection's start (`outbound`:
+    /// the store opened it and speaks first); between messages the
+    /// connection may stay silent (keep-alive CRLFs aside) for
+    /// `idle_timeout`. A request of an
+    /// untrusted source over its rate limit gets 503 with Retry-After.
     async fn read_stream<R>(
         &self,
         reader: R,
         peer: Peer,
+        outbound: bool,
         mut shutdown: watch::Receiver<bool>,
         tasks: TaskTracker,
     ) where
         R: AsyncRead + Send + Unpin,
     {
-        let mut frames = FramedRead::new(reader, SipCodec::new(self.config().max_message_bytes));
+        let config = self.config();
+        let mut frames = FramedRead::new(reader, SipCodec::new(config.max_message_bytes));
         let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let mut quiet_since = Instant::now();
+        let mut carried_a_message = outbound;
         loop {
+            let (deadline, what) = match frames.decoder().message_started() {
+                Some(start) => (start + config.message_timeout, "message"),
+                None if carried_a_message => {
+                    // Keep-alive CRLFs keep an established connection.
+                    let last = frames
+                        .decoder()
+                        .last_keepalive()
+                        .map_or(quiet_since, |k| k.max(quiet_since));
+                    (last + config.idle_timeout, "idle")
+                }
+                None => (quiet_since + config.message_timeout, "first message"),
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::debug!(peer = %peer.addr, timeout = what, "SIP connection timed out");
+                break;
+            }
+            // A message may begin while we wait: look again each tick.
+            let wake = deadline.min(now + TIMEOUT_TICK);
             let frame = tokio::select! {
-                f = tokio::time::timeout(IDLE_TIMEOUT, frames.next()) => match f {
-                    Ok(Some(Ok(frame))) => frame,
-                    Ok(Some(Err(e))) => {
+                f = frames.next() => match f {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(e)) => {
                         tracing::debug!(peer = %peer.addr, error = %e, "SIP stream broken");
                         break;
                     }
-                    Ok(None) | Err(_) => break,
+                    None => break,
                 },
+                _ = tokio::time::sleep_until(wake) => continue,
                 _ = shutdown.changed() => break,
             };
+            carried_a_message = true;
+            quiet_since = Instant::now();
             match frame {
                 StreamFrame::Message(raw) => {
+                    if let Some(retry_after) = self.rate_limited(peer.addr) {
+                        self.answer_busy(raw, retry_after, &peer).await;
+                        continue;
+                    }
                     let Ok(permit) = in_flight.clone().acquire_owned().await else {
                         break;
                     };
@@ -213,13 +300,30 @@ impl SipUa {
     /// Answers a request a stream cannot delimit (400 or 513) from its
     /// header block, when that is readable; the connection then closes.
     async fn answer_unframeable(&self, head: Bytes, status: u16, reason: &str, peer: &Peer) {
-        let headers = match parse_message(head) {
-            Ok(Message::Request(r)) => Some(r.headers),
-            Err(e) if e.is_request => e.headers,
-            _ => None,
-        };
-        if let Some(r) = headers.and_then(|h| Response::from_parsed_headers(&h, status, reason)) {
+        if let Some(r) = response_from_head(head, status, reason) {
             let _ = peer.send(r.to_bytes()).await;
         }
     }
+
+    /// Answers a request of a source over its rate limit: 503 with
+    /// `Retry-After` in whole seconds (RFC 3261 21.5.4, 20.33). A response
+    /// is dropped.
+    async fn answer_busy(&self, raw: Bytes, retry_after: Duration, peer: &Peer) {
+        if let Some(r) = response_from_head(raw, 503, "Service Unavailable") {
+            let busy = r.with("Retry-After", retry_after.as_secs().max(1).to_string());
+            let _ = peer.send(busy.to_bytes()).await;
+        }
+    }
+}
+
+/// A response with `status` to the request whose bytes (or header block)
+/// are `raw`, built from its headers when they are readable; `None` for a
+/// response or an unreadable request.
+fn response_from_head(raw: Bytes, status: u16, reason: &str) -> Option<Response> {
+    let headers = match parse_message(raw) {
+        Ok(Message::Request(r)) => Some(r.headers),
+        Err(e) if e.is_request => e.headers,
+        _ => None,
+    };
+    headers.and_then(|h| Response::from_parsed_headers(&h, status, reason))
 }

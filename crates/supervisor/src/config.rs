@@ -127,6 +127,23 @@ pub struct SipSection {
     pub min_subscription_seconds: u64,
     /// Most subscriptions at once (503 past it).
     pub max_subscriptions: usize,
+    /// Most server transactions of `trusted_peers` at once (503 past it).
+    pub max_transactions: usize,
+    /// Most server transactions at once of peers outside `trusted_peers`
+    /// that present digest credentials (their other requests are answered
+    /// statelessly); 503 past it.
+    pub max_untrusted_transactions: usize,
+    /// Messages per second one source outside `trusted_peers` may send on
+    /// average (IPv6: per /64); 0 = no limit. Past it, datagrams are
+    /// dropped and TCP/TLS requests get 503 with Retry-After.
+    pub untrusted_requests_per_second: u32,
+    /// Burst above that average (token bucket size), in messages.
+    pub untrusted_request_burst: u32,
+    /// Seconds a TCP/TLS peer has to send one whole message (from its
+    /// first byte, or from the connection's start); closed past it.
+    pub message_timeout_seconds: u64,
+    /// Seconds a TCP/TLS connection may stay silent between messages.
+    pub idle_timeout_seconds: u64,
 }
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
@@ -248,6 +265,12 @@ impl Default for SipSection {
             max_subscription_seconds: 3600,
             min_subscription_seconds: 60,
             max_subscriptions: 10_000,
+            max_transactions: 100_000,
+            max_untrusted_transactions: 10_000,
+            untrusted_requests_per_second: 50,
+            untrusted_request_burst: 200,
+            message_timeout_seconds: 30,
+            idle_timeout_seconds: 120,
         }
     }
 }
@@ -342,6 +365,11 @@ impl Config {
                     "[sip] trusted_peers: {peer:?} is not an address or network"
                 ));
             }
+        }
+        if config.sip.message_timeout_seconds == 0 || config.sip.idle_timeout_seconds == 0 {
+            return Err(
+                "[sip] message_timeout_seconds and idle_timeout_seconds must be positive".into(),
+            );
         }
         Ok(config)
     }

@@ -253,6 +253,12 @@ fn sip_config(config: &Config) -> sip_ua::SipConfig {
         max_subscription: Duration::from_secs(c.max_subscription_seconds),
         min_subscription: Duration::from_secs(c.min_subscription_seconds),
         max_subscriptions: c.max_subscriptions,
+        max_transactions: c.max_transactions,
+        max_untrusted_transactions: c.max_untrusted_transactions,
+        untrusted_requests_per_second: c.untrusted_requests_per_second,
+        untrusted_request_burst: c.untrusted_request_burst,
+        message_timeout: Duration::from_secs(c.message_timeout_seconds),
+        idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
         ..sip_ua::SipConfig::default()
     }
 }

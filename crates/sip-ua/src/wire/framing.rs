@@ -3,6 +3,7 @@
 //! between messages are keep-alives (RFC 5626 3.5.1) and are skipped.
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use super::parse::{content_length, header_end};
@@ -25,11 +26,23 @@ pub enum StreamFrame {
     },
 }
 
-/// The stream framer, bounded to `max_message_bytes` per message.
+/// The stream framer, bounded to `max_message_bytes` per message. It
+/// remembers how far it has looked for the end of the header block, and
+/// the length of a message whose header block is read, so bytes arriving a
+/// few at a time cost no rescans; and when the message being read began
+/// (for the listener's message timeout).
 #[derive(Debug)]
 pub struct SipCodec {
     max_message_bytes: usize,
     broken: bool,
+    /// Bytes of the buffer searched for the empty line without finding it.
+    scanned: usize,
+    /// The length of the message whose header block has been read.
+    total: Option<usize>,
+    /// When the first byte of the message being read was seen.
+    started: Option<Instant>,
+    /// When keep-alive CRLFs were last skipped.
+    keepalive: Option<Instant>,
 }
 
 impl SipCodec {
@@ -38,7 +51,23 @@ impl SipCodec {
         SipCodec {
             max_message_bytes,
             broken: false,
+            scanned: 0,
+            total: None,
+            started: None,
+            keepalive: None,
         }
+    }
+
+    /// When the first byte of a message not yet whole was decoded; `None`
+    /// between messages (keep-alive CRLFs do not count).
+    pub fn message_started(&self) -> Option<Instant> {
+        self.started
+    }
+
+    /// When keep-alive CRLFs between messages (RFC 5626 3.5.1) were last
+    /// decoded, if ever.
+    pub fn last_keepalive(&self) -> Option<Instant> {
+        self.keepalive
     }
 }
 
@@ -56,15 +85,73 @@ pub enum FramingError {
     Io(#[from] std::io::Error),
 }
 
+/// What the header block of the message being read tells.
+enum Head {
+    /// Its end has not arrived yet.
+    Incomplete,
+    /// The message cannot be delimited.
+    Refused(StreamFrame),
+    /// The message's whole length, header block included.
+    Length(usize),
+}
+
 impl SipCodec {
     /// Gives up on the stream: the header block goes out for a response.
-    fn refuse(&mut self, buf: &mut BytesMut, end: usize, status: u16, reason: &str) -> StreamFrame {
+    fn refuse(&mut self, buf: &mut BytesMut, end: usize, status: u16, reason: &str) -> Head {
         self.broken = true;
-        StreamFrame::Unframeable {
+        Head::Refused(StreamFrame::Unframeable {
             head: buf.split_to(end).freeze(),
             status,
             reason: reason.to_string(),
+        })
+    }
+
+    /// Looks for the end of the header block where the last look stopped
+    /// (keep-alive CRLFs before a message are skipped), and reads the
+    /// message's length from it.
+    fn read_head(&mut self, buf: &mut BytesMut) -> Result<Head, FramingError> {
+        if self.scanned == 0 {
+            let skip = buf
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
+            if skip > 0 {
+                buf.advance(skip);
+                self.keepalive = Some(Instant::now());
+            }
+            if buf.is_empty() {
+                return Ok(Head::Incomplete);
+            }
         }
+        self.started.get_or_insert_with(Instant::now);
+        // The empty line may straddle the previous look's end.
+        let from = self.scanned.saturating_sub(3);
+        let Some(end) = header_end(&buf[from..]).map(|e| e + from) else {
+            if buf.len() > self.max_message_bytes {
+                return Err(FramingError::HeadersTooLong(self.max_message_bytes));
+            }
+            self.scanned = buf.len();
+            return Ok(Head::Incomplete);
+        };
+        let head_text = String::from_utf8_lossy(&buf[..end]);
+        let length = match content_length(&head_headers(&head_text)) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                return Ok(self.refuse(
+                    buf,
+                    end,
+                    400,
+                    "Content-Length is required on stream transports",
+                ))
+            }
+            Err(reason) => return Ok(self.refuse(buf, end, 400, &reason)),
+        };
+        let total = end.saturating_add(length);
+        if total > self.max_message_bytes {
+            return Ok(self.refuse(buf, end, 513, "Message Too Large"));
+        }
+        self.total = Some(total);
+        Ok(Head::Length(total))
     }
 }
 
@@ -77,38 +164,21 @@ impl Decoder for SipCodec {
             buf.clear();
             return Ok(None);
         }
-        let skip = buf
-            .iter()
-            .take_while(|b| **b == b'\r' || **b == b'\n')
-            .count();
-        buf.advance(skip);
-        let Some(end) = header_end(buf) else {
-            if buf.len() > self.max_message_bytes {
-                return Err(FramingError::HeadersTooLong(self.max_message_bytes));
-            }
-            return Ok(None);
+        let total = match self.total {
+            Some(total) => total,
+            None => match self.read_head(buf)? {
+                Head::Incomplete => return Ok(None),
+                Head::Refused(frame) => return Ok(Some(frame)),
+                Head::Length(total) => total,
+            },
         };
-        let head_text = String::from_utf8_lossy(&buf[..end]);
-        let length = match content_length(&head_headers(&head_text)) {
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                return Ok(Some(self.refuse(
-                    buf,
-                    end,
-                    400,
-                    "Content-Length is required on stream transports",
-                )))
-            }
-            Err(reason) => return Ok(Some(self.refuse(buf, end, 400, &reason))),
-        };
-        let total = end.saturating_add(length);
-        if total > self.max_message_bytes {
-            return Ok(Some(self.refuse(buf, end, 513, "Message Too Large")));
-        }
         if buf.len() < total {
             buf.reserve(total - buf.len());
             return Ok(None);
         }
+        self.total = None;
+        self.scanned = 0;
+        self.started = None;
         Ok(Some(StreamFrame::Message(buf.split_to(total).freeze())))
     }
 
@@ -163,6 +233,33 @@ mod tests {
             panic!()
         };
         assert!(first.ends_with(b"\r\n\r\nabc"));
+    }
+
+    #[test]
+    fn a_message_arriving_a_byte_at_a_time_is_framed_once_whole() {
+        let input = b"\r\nOPTIONS sip:a@b SIP/2.0\r\nl: 2\r\n\r\nokMESSAGE sip:a@b SIP/2.0\r\n";
+        let mut codec = SipCodec::new(1000);
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for (i, b) in input.iter().enumerate() {
+            buf.extend_from_slice(&[*b]);
+            if let Some(f) = codec.decode(&mut buf).unwrap() {
+                frames.push((i, f));
+            }
+            // Between messages (and during keep-alive CRLFs) no message is
+            // being read; from its first byte on, one is.
+            let between = i < 2 || frames.len() == 1 && buf.is_empty();
+            assert_eq!(codec.message_started().is_none(), between, "at byte {i}");
+        }
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].0, 36);
+        assert_eq!(
+            frames[0].1,
+            StreamFrame::Message(Bytes::from_static(
+                b"OPTIONS sip:a@b SIP/2.0\r\nl: 2\r\n\r\nok"
+            ))
+        );
+        assert_eq!(&buf[..], b"MESSAGE sip:a@b SIP/2.0\r\n");
     }
 
     #[test]

@@ -139,7 +139,21 @@ impl Server {
 
     /// Starts `cpm-store serve` and waits until `/healthz` answers.
     pub fn start(&mut self) {
-        let child = Command::new(binary())
+        self.start_from(Command::new(binary()));
+    }
+
+    /// As [`Server::start`], with the soft and hard RLIMIT_NOFILE set to
+    /// `limit` (a systemd unit's default is 1024).
+    pub fn start_with_descriptor_limit(&mut self, limit: u64) {
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(binary());
+        self.start_from(sh);
+    }
+
+    fn start_from(&mut self, mut command: Command) {
+        let child = command
             .arg("serve")
             .arg("--config")
             .arg(self.config())

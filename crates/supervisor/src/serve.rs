@@ -117,6 +117,13 @@ pub async fn run(config: Config) -> Result<()> {
     );
     let limits = ConnectionLimits::new(max_connections, max_per_ip);
     let admin_limits = ConnectionLimits::new(ADMIN_CONNECTIONS, ADMIN_CONNECTIONS);
+    // A protocol listener, under the caps of `[server]`.
+    let capped = |protocol, tls, refusal| Listening {
+        protocol,
+        tls,
+        limits: limits.clone(),
+        refusal,
+    };
     let data_dir = config.store.data_dir.clone();
     let store = open_store(&data_dir)?;
     let tls = crate::tls::server_config(&config.tls, &data_dir)?;
@@ -173,12 +180,7 @@ pub async fn run(config: Config) -> Result<()> {
                 imap.serve_connection(stream, a.peer, rx).await
             }
         };
-        let listening = Listening {
-            protocol: "imap",
-            tls,
-            limits: limits.clone(),
-            refusal: acceptor::IMAP_REFUSAL,
-        };
+        let listening = capped("imap", tls, acceptor::IMAP_REFUSAL);
         acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     let webdav =
@@ -210,12 +212,7 @@ pub async fn run(config: Config) -> Result<()> {
                 }
             }
         };
-        let listening = Listening {
-            protocol: "webdav",
-            tls,
-            limits: limits.clone(),
-            refusal: acceptor::HTTP_REFUSAL,
-        };
+        let listening = capped("webdav", tls, acceptor::HTTP_REFUSAL);
         acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     let sip = sip_ua::SipUa::new(
@@ -267,12 +264,7 @@ pub async fn run(config: Config) -> Result<()> {
             }
         };
         // SIP over a stream has no refusal before a request: just close.
-        let listening = Listening {
-            protocol: "sip",
-            tls,
-            limits: limits.clone(),
-            refusal: b"",
-        };
+        let listening = capped("sip", tls, b"");
         acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");

@@ -353,3 +353,127 @@ fn an_append_streaming_at_sigterm_completes_within_the_grace() {
         "{r:?}"
     );
 }
+
+/// A connection that never logs in gets `* BYE` after
+/// `preauth_timeout_seconds` from its greeting, however busy it keeps
+/// itself with NOOPs; a logged-in one is not touched by it.
+#[test]
+fn the_login_deadline_runs_from_the_greeting() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("imap", "preauth_timeout_seconds = 3\n");
+    server.start();
+
+    let mut logged_in = ImapConnection::login(server.imap, "alice", "secret");
+    let mut busy = ImapConnection::connect(server.imap);
+    let start = Instant::now();
+    let mut bye = None;
+    for i in 0..10 {
+        std::thread::sleep(Duration::from_secs(1));
+        busy.send(format!("n{i} NOOP\r\n").as_bytes());
+        let line = busy.read_response_line();
+        if line.as_deref().is_none_or(|l| l.starts_with("* BYE")) {
+            bye = Some((line, start.elapsed()));
+            break;
+        }
+        assert!(
+            line.as_deref()
+                .is_some_and(|l| l.starts_with(&format!("n{i} OK"))),
+            "{line:?}"
+        );
+    }
+    let (line, after) = bye.expect("no BYE within 10 s");
+    assert!(
+        line.as_deref()
+            .is_some_and(|l| l.starts_with("* BYE Login timeout")),
+        "{line:?}"
+    );
+    assert!(after >= Duration::from_secs(2), "BYE after {after:?}");
+    let r = logged_in.run("a NOOP");
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+}
+
+/// Keep-alive: a connection idle between requests for longer than the
+/// header timeout but less than the idle timeout is still served; past
+/// the idle timeout it is closed.
+#[test]
+fn keep_alive_connections_get_the_idle_timeout() {
+    let mut server = Server::new();
+    server.set_settings(
+        "webdav",
+        "header_timeout_seconds = 2\nidle_timeout_seconds = 5\n",
+    );
+    server.start();
+
+    let request = b"OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut stream = TcpStream::connect(server.webdav).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    for _ in 0..2 {
+        stream.write_all(request).expect("request");
+        let n = stream.read(&mut buf).expect("response");
+        let head = String::from_utf8_lossy(&buf[..n]);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let idle = Instant::now();
+    let n = stream.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without a response");
+    let after = idle.elapsed() + Duration::from_secs(3);
+    assert!(
+        after >= Duration::from_secs(4) && after < Duration::from_secs(9),
+        "closed after {after:?} idle (idle_timeout_seconds = 5)"
+    );
+}
+
+/// A PUT whose body trickles in (a byte a second) is cut by the minimum
+/// body rate; one at full speed under the same settings is stored.
+#[test]
+fn a_trickling_request_body_is_cut() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("webdav", "header_timeout_seconds = 3\n");
+    server.start();
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:secret");
+    let head = |len: usize, name: &str| {
+        format!(
+            "PUT /dav/alice/INBOX/{name} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+
+    let mut slow = TcpStream::connect(server.webdav).expect("connect");
+    slow.write_all(head(100_000, "slow.bin").as_bytes())
+        .expect("head");
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    let mut cut = None;
+    while start.elapsed() < Duration::from_secs(15) {
+        if closed_by_server(&mut slow, &mut seen) || slow.write_all(b"x").is_err() {
+            cut = Some(start.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let cut = cut.expect("a body at 1 byte/s was not cut within 15 s");
+    assert!(cut >= Duration::from_secs(2), "cut after {cut:?}");
+    assert!(
+        seen.is_empty(),
+        "cut without a response: {}",
+        String::from_utf8_lossy(&seen)
+    );
+
+    let body = vec![b'y'; 200_000];
+    let mut fast = TcpStream::connect(server.webdav).expect("connect");
+    fast.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    fast.write_all(head(body.len(), "fast.bin").as_bytes())
+        .expect("head");
+    fast.write_all(&body).expect("body");
+    let mut buf = [0u8; 1024];
+    let n = fast.read(&mut buf).expect("response");
+    let r = String::from_utf8_lossy(&buf[..n]);
+    assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+}

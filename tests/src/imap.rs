@@ -17,7 +17,11 @@ pub struct ImapConnection {
 impl ImapConnection {
     /// Connects and reads the greeting.
     pub fn connect(addr: SocketAddr) -> ImapConnection {
-        let stream = TcpStream::connect(addr).expect("connect to IMAP");
+        Self::over(TcpStream::connect(addr).expect("connect to IMAP"))
+    }
+
+    /// Reads the greeting on a connected `stream`.
+    pub fn over(stream: TcpStream) -> ImapConnection {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");

@@ -139,7 +139,7 @@ impl Server {
 
     /// Starts `cpm-store serve` and waits until `/healthz` answers.
     pub fn start(&mut self) {
-        self.start_with_stderr(Stdio::null());
+        self.start_from(Command::new(binary()), Stdio::null());
     }
 
     /// Like [`Server::start`], with the server's log (its stderr, where a
@@ -148,12 +148,22 @@ impl Server {
     pub fn start_logged(&mut self) -> PathBuf {
         let log = self.dir.path().join("server.log");
         let file = std::fs::File::create(&log).expect("create server.log");
-        self.start_with_stderr(Stdio::from(file));
+        self.start_from(Command::new(binary()), Stdio::from(file));
         log
     }
 
-    fn start_with_stderr(&mut self, stderr: Stdio) {
-        let child = Command::new(binary())
+    /// As [`Server::start`], with the soft and hard RLIMIT_NOFILE set to
+    /// `limit` (a systemd unit's default is 1024).
+    pub fn start_with_descriptor_limit(&mut self, limit: u64) {
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(binary());
+        self.start_from(sh, Stdio::null());
+    }
+
+    fn start_from(&mut self, mut command: Command, stderr: Stdio) {
+        let child = command
             .arg("serve")
             .arg("--config")
             .arg(self.config())

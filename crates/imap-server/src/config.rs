@@ -41,6 +41,12 @@ pub struct ImapConfig {
     /// Inactivity autologout outside IDLE (RFC 3501 5.4: at least 30
     /// minutes).
     pub autologout: Duration,
+    /// Time from the greeting to a successful login (RFC 3501 5.4 leaves
+    /// the timer of the not-authenticated state to the server). Past it:
+    /// `* BYE` and close.
+    pub preauth_timeout: Duration,
+    /// Longest STARTTLS handshake (also bounded by `preauth_timeout`).
+    pub tls_handshake_timeout: Duration,
     /// Interval of the `* OK` keepalive during IDLE (RFC 2177 asks clients
     /// to re-IDLE within 29 minutes; NATs drop silent flows far sooner).
     pub idle_keepalive: Duration,
@@ -61,6 +67,8 @@ impl Default for ImapConfig {
             login_failure_delay: Duration::from_secs(1),
             max_bad_commands: 20,
             autologout: Duration::from_secs(30 * 60),
+            preauth_timeout: Duration::from_secs(60),
+            tls_handshake_timeout: Duration::from_secs(30),
             idle_keepalive: Duration::from_secs(120),
             cleartext: CleartextPolicy::Loopback,
             quota_admins: Vec::new(),

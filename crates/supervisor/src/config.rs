@@ -62,6 +62,8 @@ pub struct ImapSection {
     pub max_bad_commands: u32,
     /// Inactivity autologout in minutes (at least 30, RFC 3501 5.4).
     pub autologout_minutes: u64,
+    /// Seconds a connection has from its greeting to log in; then `* BYE`.
+    pub preauth_timeout_seconds: u64,
     /// Seconds between keepalives during IDLE.
     pub idle_keepalive_seconds: u64,
     /// Logins allowed to set quotas over IMAP (RFC 9208 SETQUOTA).
@@ -99,6 +101,11 @@ pub struct WebDavSection {
     /// Most attributes on one XML element, namespace declarations
     /// included, and most namespace bindings in scope (400 past it).
     pub max_xml_attributes: usize,
+    /// Seconds to send a request's header block (from connecting for the
+    /// first request); also the window of the minimum request body rate.
+    pub header_timeout_seconds: u64,
+    /// Seconds a connection may sit idle between requests.
+    pub idle_timeout_seconds: u64,
 }
 
 /// `[sip]`: SIP user agent transports and trust.
@@ -205,6 +212,14 @@ pub struct LogSection {
 pub struct ServerSection {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
+    /// Connections open at once over every IMAP, WebDAV and SIP stream
+    /// listener together; past it a new one is refused (IMAP `* BYE`,
+    /// HTTP 503, SIP closed). Clamped at start to what the descriptor
+    /// limit allows (logged).
+    pub max_connections: usize,
+    /// Connections open at once from one client address (an IPv6 /64);
+    /// refused the same way past it.
+    pub max_connections_per_ip: usize,
 }
 
 fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -232,6 +247,7 @@ impl Default for ImapSection {
             login_failures_before_delay: 3,
             max_bad_commands: 20,
             autologout_minutes: 30,
+            preauth_timeout_seconds: 60,
             idle_keepalive_seconds: 120,
             quota_admins: Vec::new(),
         }
@@ -248,6 +264,8 @@ impl Default for WebDavSection {
             max_xml_bytes: 1024 * 1024,
             max_xml_depth: 32,
             max_xml_attributes: 64,
+            header_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
         }
     }
 }
@@ -296,6 +314,8 @@ impl Default for ServerSection {
     fn default() -> Self {
         ServerSection {
             shutdown_grace_seconds: 10,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -346,6 +366,21 @@ impl Config {
         }
         if config.imap.idle_keepalive_seconds == 0 {
             return Err("[imap] idle_keepalive_seconds must be positive".into());
+        }
+        if config.imap.preauth_timeout_seconds == 0
+            || config.webdav.header_timeout_seconds == 0
+            || config.webdav.idle_timeout_seconds == 0
+        {
+            return Err(
+                "[imap] preauth_timeout_seconds, [webdav] header_timeout_seconds \
+                 and idle_timeout_seconds must be positive"
+                    .into(),
+            );
+        }
+        if config.server.max_connections == 0 || config.server.max_connections_per_ip == 0 {
+            return Err(
+                "[server] max_connections and max_connections_per_ip must be positive".into(),
+            );
         }
         for d in &config.sip.digest {
             let hex_of = |v: &Option<String>, len: usize| {
@@ -398,6 +433,11 @@ mod tests {
         assert_eq!(
             c.server.shutdown_grace_seconds,
             d.server.shutdown_grace_seconds
+        );
+        assert_eq!(c.server.max_connections, d.server.max_connections);
+        assert_eq!(
+            c.server.max_connections_per_ip,
+            d.server.max_connections_per_ip
         );
     }
 

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use store_core::{Store, StoreConfig};
 use tokio::net::TcpListener;
 
-use crate::acceptor::{self, Accepted, Connection};
+use crate::acceptor::{self, Accepted, Connection, ConnectionLimits, Listening};
 use crate::admin::{self, AdminState};
 use crate::config::Config;
 
@@ -49,8 +49,81 @@ async fn bind(addr: std::net::SocketAddr, setting: &str) -> Result<TcpListener> 
         .with_context(|| format!("cannot listen on {addr} (setting {setting})"))
 }
 
+/// Connections the admin endpoint serves at once, outside the caps of
+/// `[server]`, so that `/healthz` and `cpm-store account` answer when the
+/// protocol listeners are full.
+const ADMIN_CONNECTIONS: usize = 16;
+/// Descriptors kept out of the connection budget: the store, listeners,
+/// standard streams, the runtime's epoll and signal pipes.
+const DESCRIPTOR_RESERVE: u64 = 64;
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit, logs both, and
+/// returns the soft limit now in effect (`None` when it cannot be read).
+fn raise_descriptor_limit() -> Option<u64> {
+    let (soft, hard) = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the file descriptor limit");
+            return None;
+        }
+    };
+    match rlimit::increase_nofile_limit(hard) {
+        Ok(now) => {
+            tracing::info!(soft_was = soft, soft = now, hard, "file descriptor limit");
+            Some(now)
+        }
+        Err(e) => {
+            tracing::warn!(soft, hard, error = %e, "cannot raise the file descriptor limit");
+            Some(soft)
+        }
+    }
+}
+
+/// The connection caps in effect for a descriptor limit of `nofile`:
+/// `[server] max_connections` is clamped so that every connection can
+/// hold a second descriptor (a blob or temporary file) and the admin
+/// budget and [`DESCRIPTOR_RESERVE`] stay free; `max_connections_per_ip`
+/// is at most that. Returns `(max_connections, max_connections_per_ip)`.
+pub fn effective_caps(config: &Config, nofile: Option<u64>) -> (usize, usize) {
+    let wanted = config.server.max_connections;
+    let total = match nofile {
+        Some(limit) => {
+            let budget = limit.saturating_sub(DESCRIPTOR_RESERVE + ADMIN_CONNECTIONS as u64) / 2;
+            let budget = usize::try_from(budget).unwrap_or(usize::MAX).max(1);
+            if budget < wanted {
+                tracing::warn!(
+                    max_connections = wanted,
+                    clamped_to = budget,
+                    descriptor_limit = limit,
+                    "[server] max_connections is above what the descriptor limit allows; clamped"
+                );
+            }
+            wanted.min(budget)
+        }
+        None => wanted,
+    };
+    (total, config.server.max_connections_per_ip.min(total))
+}
+
 /// Runs the server until SIGTERM or SIGINT; returns after a clean stop.
 pub async fn run(config: Config) -> Result<()> {
+    let nofile = raise_descriptor_limit();
+    let (max_connections, max_per_ip) = effective_caps(&config, nofile);
+    tracing::info!(
+        max_connections,
+        max_connections_per_ip = max_per_ip,
+        admin = ADMIN_CONNECTIONS,
+        "connection caps"
+    );
+    let limits = ConnectionLimits::new(max_connections, max_per_ip);
+    let admin_limits = ConnectionLimits::new(ADMIN_CONNECTIONS, ADMIN_CONNECTIONS);
+    // A protocol listener, under the caps of `[server]`.
+    let capped = |protocol, tls, refusal| Listening {
+        protocol,
+        tls,
+        limits: limits.clone(),
+        refusal,
+    };
     let data_dir = config.store.data_dir.clone();
     let store = open_store(&data_dir)?;
     let tls = crate::tls::server_config(&config.tls, &data_dir)?;
@@ -71,7 +144,13 @@ pub async fn run(config: Config) -> Result<()> {
         tracing::info!(%addr, "admin endpoint listening (/healthz, /metrics)");
         let state = admin_state.clone();
         let serve = move |a: Accepted| admin::serve_connection(a, state.clone());
-        acceptor::spawn("admin", listener, None, &shutdown_rx, &tasks, serve);
+        let listening = Listening {
+            protocol: "admin",
+            tls: None,
+            limits: admin_limits.clone(),
+            refusal: acceptor::HTTP_REFUSAL,
+        };
+        acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     let imap = imap_server::ImapServer::new(store.clone(), imap_config(&config), Some(tls.clone()));
     let mut imap_listeners = Vec::new();
@@ -101,7 +180,8 @@ pub async fn run(config: Config) -> Result<()> {
                 imap.serve_connection(stream, a.peer, rx).await
             }
         };
-        acceptor::spawn("imap", listener, tls, &shutdown_rx, &tasks, serve);
+        let listening = capped("imap", tls, acceptor::IMAP_REFUSAL);
+        acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     let webdav =
         webdav_server::WebDavServer::new(store.clone(), webdav_config(&config), Some(tls.clone()));
@@ -132,7 +212,8 @@ pub async fn run(config: Config) -> Result<()> {
                 }
             }
         };
-        acceptor::spawn("webdav", listener, tls, &shutdown_rx, &tasks, serve);
+        let listening = capped("webdav", tls, acceptor::HTTP_REFUSAL);
+        acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     let sip = sip_ua::SipUa::new(
         store.clone(),
@@ -182,7 +263,9 @@ pub async fn run(config: Config) -> Result<()> {
                 }
             }
         };
-        acceptor::spawn("sip", listener, tls, &shutdown_rx, &tasks, serve);
+        // SIP over a stream has no refusal before a request: just close.
+        let listening = capped("sip", tls, b"");
+        acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");
 
@@ -214,6 +297,8 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
         login_failures_before_delay: c.login_failures_before_delay,
         max_bad_commands: c.max_bad_commands,
         autologout: Duration::from_secs(c.autologout_minutes * 60),
+        preauth_timeout: Duration::from_secs(c.preauth_timeout_seconds),
+        tls_handshake_timeout: acceptor::HANDSHAKE_TIMEOUT,
         idle_keepalive: Duration::from_secs(c.idle_keepalive_seconds),
         cleartext: match c.cleartext_auth {
             CleartextAuth::Never => imap_server::CleartextPolicy::Never,
@@ -277,6 +362,8 @@ fn webdav_config(config: &Config) -> webdav_server::WebDavConfig {
             CleartextAuth::Loopback => webdav_server::CleartextBasic::Loopback,
             CleartextAuth::Always => webdav_server::CleartextBasic::Always,
         },
+        header_timeout: Duration::from_secs(c.header_timeout_seconds),
+        idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
     }
 }
 

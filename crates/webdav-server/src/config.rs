@@ -1,6 +1,8 @@
 //! Settings of the WebDAV front end (the `[webdav]` section of the
 //! configuration file).
 
+use std::time::Duration;
+
 /// When HTTP Basic credentials are accepted over plain HTTP (RFC 7617 4:
 /// Basic sends the password in clear, so TLS is expected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,12 @@ pub struct WebDavConfig {
     pub max_xml_attributes: usize,
     /// Basic credentials over plain HTTP.
     pub cleartext: CleartextBasic,
+    /// Time to send a request's header block (from connecting, for the
+    /// first request); also the window of the minimum body rate
+    /// ([`crate::timeouts`]).
+    pub header_timeout: Duration,
+    /// Time a connection may sit with no request and no byte sent.
+    pub idle_timeout: Duration,
 }
 
 impl Default for WebDavConfig {
@@ -39,6 +47,8 @@ impl Default for WebDavConfig {
             max_xml_depth: 32,
             max_xml_attributes: 64,
             cleartext: CleartextBasic::Loopback,
+            header_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }

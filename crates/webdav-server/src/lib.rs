@@ -23,12 +23,15 @@ pub mod path;
 pub mod properties;
 pub mod resource;
 pub mod service;
+pub mod timeouts;
 pub mod tree;
 pub mod xml;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use store_core::Store;
@@ -90,25 +93,63 @@ async fn serve_http<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |request| {
-        let shared = shared.clone();
-        let connection = connection.clone();
-        async move {
-            Ok::<_, std::convert::Infallible>(service::handle(&shared, &connection, request).await)
-        }
-    });
+    let timeouts = timeouts::Timeouts {
+        header: shared.config.header_timeout,
+        idle: shared.config.idle_timeout,
+    };
+    let activity = timeouts::Activity::new();
+    let stream = timeouts::Watched::new(stream, activity.clone());
+    let watching = activity.clone();
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let shared = shared.clone();
+            let connection = connection.clone();
+            let handler = watching.request_started(
+                request.body().size_hint().exact(),
+                request.version() == hyper::Version::HTTP_2,
+            );
+            async move {
+                let response = service::handle(&shared, &connection, request).await;
+                // The response counts as in progress until its body is sent.
+                let sending = handler.done();
+                let response = response.map(|body| {
+                    body.map_frame(move |frame| {
+                        let _ = &sending;
+                        frame
+                    })
+                    .boxed()
+                });
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
     let builder = auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
+    let watchdog = timeouts::watchdog(activity, timeouts);
+    tokio::pin!(watchdog);
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "WebDAV connection ended with an error");
             }
         }
+        expired = &mut watchdog => {
+            tracing::debug!(reason = %expired, "WebDAV connection timed out");
+            if expired == timeouts::Expired::Idle {
+                // Nothing in progress: close as HTTP/2 asks (GOAWAY), but
+                // not for longer than a header timeout.
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(timeouts.header, conn).await;
+            }
+        }
         _ = shutdown.changed() => {
             conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                expired = watchdog => {
+                    tracing::debug!(reason = %expired, "WebDAV connection timed out while stopping");
+                }
+            }
         }
     }
 }

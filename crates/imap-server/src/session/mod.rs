@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWrit
 
 use store_core::model::{Change, ChangeKind, QuotaResource};
 use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 use crate::commands;
 use crate::protocol::command::{Command, NotifySpec, Request};
@@ -82,7 +83,13 @@ pub struct Session {
     bad_commands: u32,
     /// Failed logins on this connection.
     pub login_failures: u32,
+    /// Until logged in: when the connection gets `* BYE` for not having
+    /// logged in (`preauth_timeout` after the greeting).
+    preauth_deadline: Option<Instant>,
 }
+
+/// `* BYE` text for a connection that did not log in in time.
+const PREAUTH_BYE: &str = "Login timeout; not authenticated in time";
 
 /// Serves one connection until it closes, the client logs out, or the
 /// server shuts down.
@@ -106,7 +113,9 @@ pub async fn run(
         shutdown,
         bad_commands: 0,
         login_failures: 0,
+        preauth_deadline: None,
     };
+    session.preauth_deadline = Some(Instant::now() + session.state.config.preauth_timeout);
     match session.serve().await {
         Ok(()) => tracing::debug!("connection closed"),
         Err(e) => tracing::debug!(error = %e, "connection ended"),
@@ -148,6 +157,7 @@ impl Session {
     /// Marks the session authenticated as `principal`, holding `slot`.
     pub fn authenticated(&mut self, principal: Principal, slot: ConnectionSlot) {
         tracing::info!(login = %principal.login, "authenticated");
+        self.preauth_deadline = None;
         self.principal = Some(principal);
         self.slot = Some(slot);
     }
@@ -188,19 +198,49 @@ impl Session {
                     }
                 }
             }
-            let state = self.state.clone();
+            // Until the login deadline, else the inactivity autologout.
+            let deadline = match self.preauth_deadline {
+                Some(d) => d.min(Instant::now() + autologout),
+                None => Instant::now() + autologout,
+            };
+            let timeout_text = match self.preauth_deadline {
+                Some(d) if d <= deadline => PREAUTH_BYE,
+                _ => "Autologout; idle for too long",
+            };
+            // A stop is noticed between commands only: a command whose
+            // first byte has arrived (an APPEND streaming its literal) is
+            // read and executed in full, within the shutdown grace.
             let mut shutdown = self.shutdown.clone();
+            let stopping = *shutdown.borrow();
             let io = self.io()?;
-            let outcome = tokio::select! {
-                read = tokio::time::timeout(autologout, read_command(io, &state.store, limits)) => read,
-                _ = shutdown.changed() => {
-                    self.bye("Server shutting down").await?;
+            let waited = tokio::select! {
+                biased;
+                _ = shutdown.changed(), if !stopping => None,
+                input = tokio::time::timeout_at(deadline, io.fill_buf()) => Some(input),
+            };
+            let input = match waited {
+                _ if stopping => None,
+                None => None,
+                Some(Ok(input)) => Some(input),
+                Some(Err(_)) => {
+                    self.bye(timeout_text).await?;
                     return Ok(());
                 }
             };
+            let Some(input) = input else {
+                self.bye("Server shutting down").await?;
+                return Ok(());
+            };
+            if input?.is_empty() {
+                return Ok(());
+            }
+            let state = self.state.clone();
+            let io = self.io()?;
+            let outcome =
+                tokio::time::timeout_at(deadline, read_command(io, &state.store, limits)).await;
             let flow = match outcome {
                 Err(_) => {
-                    self.bye("Autologout; idle for too long").await?;
+                    self.bye(timeout_text).await?;
                     return Ok(());
                 }
                 Ok(outcome) => match outcome? {
@@ -255,12 +295,18 @@ impl Session {
     /// Errors: I/O when the connection closes; BAD when the line is longer
     /// than `max` bytes (the rest of it is discarded).
     pub async fn read_client_line(&mut self, max: u64) -> Result<Vec<u8>, CommandError> {
+        let deadline = self.preauth_deadline;
         let io = self.io()?;
         let mut line = Vec::new();
-        let n = (&mut *io)
-            .take(max + 2)
-            .read_until(b'\n', &mut line)
-            .await?;
+        let mut limited = (&mut *io).take(max + 2);
+        let reading = limited.read_until(b'\n', &mut line);
+        let n = match deadline {
+            // Before login (an AUTHENTICATE exchange): by the login deadline.
+            Some(deadline) => tokio::time::timeout_at(deadline, reading)
+                .await
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??,
+            None => reading.await?,
+        };
         if n == 0 {
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
         }
@@ -347,6 +393,12 @@ impl Session {
         let completion = match result {
             Ok(c) => c,
             Err(CommandError::Refused(c)) => c,
+            Err(CommandError::Io(e))
+                if e.kind() == std::io::ErrorKind::TimedOut && self.principal.is_none() =>
+            {
+                self.bye(PREAUTH_BYE).await?;
+                return Ok(Flow::Close);
+            }
             Err(CommandError::Io(e)) => return Err(e),
         };
         if flow == Flow::StartTls && completion.status != Status::Ok {
@@ -488,7 +540,14 @@ impl Session {
         let Stream::Plain(tcp) = io.into_inner().into_inner() else {
             return Err(std::io::Error::other("STARTTLS on a TLS stream"));
         };
-        let tls = acceptor.accept(tcp).await?;
+        // The handshake is bounded, and counts in the login deadline.
+        let mut limit = Instant::now() + self.state.config.tls_handshake_timeout;
+        if let Some(deadline) = self.preauth_deadline {
+            limit = limit.min(deadline);
+        }
+        let tls = tokio::time::timeout_at(limit, acceptor.accept(tcp))
+            .await
+            .map_err(|_| std::io::Error::other("STARTTLS handshake timed out"))??;
         self.io = Some(BufReader::new(BufWriter::new(Stream::Tls(Box::new(tls)))));
         Ok(())
     }

@@ -12,12 +12,14 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::preview_cache::PreviewCache;
+use crate::writer::StorageHealth;
 
 /// The SHA-256 of a blob's bytes: its name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,6 +51,7 @@ pub struct BlobStore {
     tmp: PathBuf,
     next_tmp: AtomicU64,
     previews: PreviewCache,
+    health: Arc<StorageHealth>,
 }
 
 /// A blob written and fsynced under `tmp/`, not yet part of the store. It is
@@ -84,15 +87,30 @@ pub struct BlobWriter {
     size: u64,
     path: PathBuf,
     done: bool,
+    health: Arc<StorageHealth>,
 }
 
 impl BlobWriter {
     /// Appends `bytes` to the blob.
+    ///
+    /// Errors: the file cannot be written (`ENOSPC`: the device is full,
+    /// which the store's health then reports until space is freed).
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes).await?;
+        let written = self.file.write_all(bytes).await;
+        self.note(written)?;
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Records a full device in the store's health.
+    fn note<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &result {
+            if crate::engine::is_storage_full(e) {
+                self.health.set_failing(&crate::StoreError::StorageFull);
+            }
+        }
+        result
     }
 
     /// Bytes written so far.
@@ -107,8 +125,10 @@ impl BlobWriter {
 
     /// Flushes and fsyncs the file and returns the staged blob.
     pub async fn finish(mut self) -> io::Result<StagedBlob> {
-        self.file.flush().await?;
-        self.file.sync_all().await?;
+        let flushed = self.file.flush().await;
+        self.note(flushed)?;
+        let synced = self.file.sync_all().await;
+        self.note(synced)?;
         self.done = true;
         let hasher = std::mem::take(&mut self.hasher);
         Ok(StagedBlob {
@@ -151,7 +171,14 @@ impl BlobStore {
             tmp,
             next_tmp: AtomicU64::new(0),
             previews,
+            health: Arc::default(),
         })
+    }
+
+    /// Whether the storage takes writes: a blob write that finds the
+    /// device full records it here, as the store's writer does.
+    pub(crate) fn health(&self) -> &Arc<StorageHealth> {
+        &self.health
     }
 
     /// The cache of this store's previews.
@@ -174,13 +201,19 @@ impl BlobStore {
             .create_new(true)
             .mode(PRIVATE_FILE)
             .open(&path)
-            .await?;
+            .await;
+        if let Err(e) = &file {
+            if crate::engine::is_storage_full(e) {
+                self.health.set_failing(&crate::StoreError::StorageFull);
+            }
+        }
         Ok(BlobWriter {
-            file,
+            file: file?,
             hasher: Sha256::new(),
             size: 0,
             path,
             done: false,
+            health: self.health.clone(),
         })
     }
 

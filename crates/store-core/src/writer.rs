@@ -221,8 +221,8 @@ pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
 }
 
-/// Whether the storage takes writes, as the writer last found it: `/healthz`
-/// reports it.
+/// Whether the storage takes writes, as the writer and the blob writers
+/// last found it: `/healthz` reports it.
 #[derive(Debug, Default)]
 pub struct StorageHealth {
     failure: std::sync::Mutex<Option<StoreError>>,
@@ -247,7 +247,9 @@ impl StorageHealth {
         })
     }
 
-    fn set_failing(&self, error: &StoreError) {
+    /// Records that a write failed because of the storage (`error` is
+    /// [`StoreError::StorageFull`], else taken as unavailable).
+    pub(crate) fn set_failing(&self, error: &StoreError) {
         let copy = match error {
             StoreError::StorageFull => StoreError::StorageFull,
             StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
@@ -288,8 +290,8 @@ impl Writer {
         blobs: Arc<BlobStore>,
         hub: Arc<ChangeHub>,
         stats: Arc<CommitStats>,
-        health: Arc<StorageHealth>,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
+        let health = blobs.health().clone();
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
@@ -337,20 +339,17 @@ struct Parts<'a> {
 
 fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
     loop {
-        let first = if parts.health.is_failing() {
-            match rx.recv_timeout(PROBE_INTERVAL) {
-                Ok(job) => job,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
+        // A blob writer may find the disk full while this thread waits:
+        // wake up now and then to probe.
+        let first = match rx.recv_timeout(PROBE_INTERVAL) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if parts.health.is_failing() {
                     probe(parts);
-                    continue;
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                continue;
             }
-        } else {
-            match rx.recv() {
-                Ok(job) => job,
-                Err(_) => break,
-            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {

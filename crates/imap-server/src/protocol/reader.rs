@@ -104,6 +104,9 @@ where
 {
     let mut text = Vec::new();
     let mut blobs = Vec::new();
+    // A message literal the store could not take: the command is read to
+    // its end (so the next one is read in step), then refused.
+    let mut store_failed: Option<store_core::StoreError> = None;
     loop {
         let start = text.len();
         let budget = limits.max_command_bytes.saturating_sub(start);
@@ -116,6 +119,11 @@ where
             return Ok(refused(&text, Refusal::BadBytes));
         }
         let Some((header_at, size, sync)) = literal_header(&text) else {
+            if let Some(e) = store_failed {
+                let full = matches!(e, store_core::StoreError::StorageFull);
+                let reason = e.to_string();
+                return Ok(refused(&text, Refusal::StoreFailed { full, reason }));
+            }
             return Ok(ReadOutcome::Command(RawCommand { text, blobs }));
         };
         let is_message = is_append_message(&text[..header_at]);
@@ -141,16 +149,11 @@ where
             io.flush().await?;
         }
         if is_message {
-            let blob = match stream_to_blob(io, store, size).await? {
-                Streamed::Blob(blob) => blob,
+            match stream_to_blob(io, store, size).await? {
+                Streamed::Blob(blob) => blobs.push(blob),
                 Streamed::Closed => return Ok(ReadOutcome::Closed),
-                Streamed::Failed(e) => {
-                    let full = matches!(e, store_core::StoreError::StorageFull);
-                    let reason = e.to_string();
-                    return Ok(refused(&text, Refusal::StoreFailed { full, reason }));
-                }
-            };
-            blobs.push(blob);
+                Streamed::Failed(e) => store_failed = Some(e),
+            }
             text.truncate(header_at);
             text.push(STREAMED_LITERAL);
         } else {

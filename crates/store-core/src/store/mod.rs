@@ -144,14 +144,9 @@ impl Store {
         sweep_unreferenced_blobs(&*engine, &blobs)?;
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());
-        let health = Arc::new(StorageHealth::default());
-        let (writer, thread) = Writer::start(
-            engine.clone(),
-            blobs.clone(),
-            hub.clone(),
-            stats.clone(),
-            health.clone(),
-        )?;
+        let health = blobs.health().clone();
+        let (writer, thread) =
+            Writer::start(engine.clone(), blobs.clone(), hub.clone(), stats.clone())?;
         Ok(Store {
             inner: Arc::new(Inner {
                 engine,

@@ -9,12 +9,17 @@
 
 use std::fmt;
 use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+
+use crate::preview_cache::PreviewCache;
+use crate::writer::StorageHealth;
 
 /// The SHA-256 of a blob's bytes: its name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -39,12 +44,14 @@ impl fmt::Debug for BlobId {
     }
 }
 
-/// The blob directory of one store.
+/// The blob directory of one store, and the cache of its previews.
 #[derive(Debug)]
 pub struct BlobStore {
     root: PathBuf,
     tmp: PathBuf,
     next_tmp: AtomicU64,
+    previews: PreviewCache,
+    health: Arc<StorageHealth>,
 }
 
 /// A blob written and fsynced under `tmp/`, not yet part of the store. It is
@@ -80,15 +87,30 @@ pub struct BlobWriter {
     size: u64,
     path: PathBuf,
     done: bool,
+    health: Arc<StorageHealth>,
 }
 
 impl BlobWriter {
     /// Appends `bytes` to the blob.
+    ///
+    /// Errors: the file cannot be written (`ENOSPC`: the device is full,
+    /// which the store's health then reports until space is freed).
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes).await?;
+        let written = self.file.write_all(bytes).await;
+        self.note(written)?;
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Records a full device in the store's health.
+    fn note<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &result {
+            if crate::engine::is_storage_full(e) {
+                self.health.set_failing(&crate::StoreError::StorageFull);
+            }
+        }
+        result
     }
 
     /// Bytes written so far.
@@ -103,8 +125,10 @@ impl BlobWriter {
 
     /// Flushes and fsyncs the file and returns the staged blob.
     pub async fn finish(mut self) -> io::Result<StagedBlob> {
-        self.file.flush().await?;
-        self.file.sync_all().await?;
+        let flushed = self.file.flush().await;
+        self.note(flushed)?;
+        let synced = self.file.sync_all().await;
+        self.note(synced)?;
         self.done = true;
         let hasher = std::mem::take(&mut self.hasher);
         Ok(StagedBlob {
@@ -126,20 +150,40 @@ impl Drop for BlobWriter {
 
 impl BlobStore {
     /// Opens the blob directories under `data_dir`, creating them, and
-    /// removes what an interrupted run left in `tmp/`.
-    pub fn open(data_dir: &Path) -> io::Result<BlobStore> {
+    /// removes what an interrupted run left in `tmp/`. The preview cache
+    /// under `previews/` holds at most `preview_cache_bytes`.
+    pub fn open(data_dir: &Path, preview_cache_bytes: u64) -> io::Result<BlobStore> {
         let root = data_dir.join("blobs");
         let tmp = data_dir.join("tmp");
-        std::fs::create_dir_all(&root)?;
+        create_private_dir(&root)?;
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        std::fs::create_dir_all(&tmp)?;
+        create_private_dir(&tmp)?;
+        let blob_path = |id: &BlobId| {
+            let hex = id.to_hex();
+            root.join(&hex[..2]).join(hex)
+        };
+        let previews =
+            PreviewCache::open(data_dir, preview_cache_bytes, |id| blob_path(id).exists())?;
         Ok(BlobStore {
             root,
             tmp,
             next_tmp: AtomicU64::new(0),
+            previews,
+            health: Arc::default(),
         })
+    }
+
+    /// Whether the storage takes writes: a blob write that finds the
+    /// device full records it here, as the store's writer does.
+    pub(crate) fn health(&self) -> &Arc<StorageHealth> {
+        &self.health
+    }
+
+    /// The cache of this store's previews.
+    pub(crate) fn previews(&self) -> &PreviewCache {
+        &self.previews
     }
 
     /// Where the blob `id` lives once installed.
@@ -152,13 +196,24 @@ impl BlobStore {
     pub async fn writer(&self) -> io::Result<BlobWriter> {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let path = self.tmp.join(format!("{}-{n}", std::process::id()));
-        let file = tokio::fs::File::create(&path).await?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(PRIVATE_FILE)
+            .open(&path)
+            .await;
+        if let Err(e) = &file {
+            if crate::engine::is_storage_full(e) {
+                self.health.set_failing(&crate::StoreError::StorageFull);
+            }
+        }
         Ok(BlobWriter {
-            file,
+            file: file?,
             hasher: Sha256::new(),
             size: 0,
             path,
             done: false,
+            health: self.health.clone(),
         })
     }
 
@@ -179,20 +234,24 @@ impl BlobStore {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.root.clone());
         if !dir.exists() {
-            std::fs::create_dir_all(&dir)?;
+            create_private_dir(&dir)?;
             sync_dir(&self.root)?;
         }
         std::fs::rename(&staged.path, &dest)?;
         Ok(dir)
     }
 
-    /// Removes the file of a blob whose last reference was removed.
+    /// Removes the file of a blob whose last reference was removed, and
+    /// its previews.
     pub(crate) fn unlink(&self, id: &BlobId) {
         if let Err(e) = std::fs::remove_file(self.path(id)) {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!(blob = %id.to_hex(), error = %e, "could not remove unreferenced blob");
             }
         }
+        // After the blob: a preview being made now is not kept once the
+        // blob's file is gone (PreviewCache::put checks).
+        self.previews.remove_blob(id);
     }
 
     /// Opens an installed blob for reading.
@@ -217,6 +276,86 @@ impl BlobStore {
         }
         Ok(ids)
     }
+
+    /// Whether the device holding `tmp/` takes `bytes` more bytes now:
+    /// writes and fsyncs a probe file of that size, then removes it. The
+    /// writer uses it to tell when a full disk has space again.
+    ///
+    /// Errors: the write fails (`ENOSPC` while the device is still full).
+    pub(crate) fn probe_space(&self, bytes: usize) -> io::Result<()> {
+        use std::io::Write;
+        let path = self.tmp.join(format!("{}-probe", std::process::id()));
+        let result = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(PRIVATE_FILE)
+                .open(&path)?;
+            file.write_all(&vec![0u8; bytes])?;
+            file.sync_all()
+        })();
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+}
+
+/// The mode of every file the store creates: read and write for its owner
+/// only (the data directory holds every message and the password hashes).
+pub const PRIVATE_FILE: u32 = 0o600;
+/// The mode of every directory the store creates: its owner only.
+pub const PRIVATE_DIR: u32 = 0o700;
+
+/// Creates `dir` and its missing parents with mode [`PRIVATE_DIR`].
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR)
+        .create(dir)
+}
+
+/// Creates an empty file at `path` with mode [`PRIVATE_FILE`] unless it
+/// exists (so that a library opening it later does not create it with the
+/// process's umask).
+pub fn create_private_file(path: &Path) -> io::Result<()> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the group and other permission bits of `dir` and of everything
+/// under it (a data directory made by an older version, or copied in),
+/// without following symbolic links. Returns how many entries it changed.
+///
+/// Errors: a directory cannot be read or a mode cannot be changed.
+pub fn make_private(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut changed = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & !0o077))?;
+            changed += 1;
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                pending.push(entry?.path());
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// fsyncs a directory so that renames and creations in it are durable.

@@ -1,7 +1,7 @@
 //! The errors of store-core's operations. Front ends map each variant to
 //! their protocol's own reply (IMAP NO/BAD, HTTP 4xx/5xx, SIP 4xx/5xx).
 
-use crate::engine::EngineError;
+use crate::engine::{EngineError, EngineErrorKind};
 use crate::rights::Right;
 
 /// Why an operation of [`crate::Store`] failed.
@@ -67,16 +67,64 @@ pub enum StoreError {
     InvalidReference,
     /// The storage engine failed.
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(EngineError),
     /// A blob file could not be written or read.
     #[error("blob store: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// The device holding the store is full (`ENOSPC`, `EDQUOT`): nothing
+    /// of the operation was stored. Writes succeed again once space is
+    /// freed, without a restart (IMAP `NO [OVERQUOTA]` as RFC 9208 5.3
+    /// allows for a full disk, WebDAV 507 (RFC 4918 11.5), SIP 500 with
+    /// Retry-After).
+    #[error("no space left on the storage device")]
+    StorageFull,
+    /// The storage failed with an I/O error and takes no writes until it
+    /// has recovered (the writer reopens the database); nothing of the
+    /// operation was stored. The string says what failed (IMAP
+    /// `NO [UNAVAILABLE]`, RFC 5530; HTTP 503 and SIP 500 with
+    /// Retry-After).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// A stored record could not be decoded (a bug or a damaged store).
     #[error("corrupt record: {0}")]
     Corrupt(String),
     /// The store is shutting down and takes no more writes.
     #[error("store is closed")]
     Closed,
+}
+
+impl From<EngineError> for StoreError {
+    /// A full device becomes [`StoreError::StorageFull`], another I/O
+    /// failure [`StoreError::Unavailable`], anything else
+    /// [`StoreError::Engine`].
+    fn from(e: EngineError) -> Self {
+        match e.kind {
+            EngineErrorKind::StorageFull => StoreError::StorageFull,
+            EngineErrorKind::Io => StoreError::Unavailable(e.message),
+            EngineErrorKind::Other => StoreError::Engine(e),
+        }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    /// A full device (`ENOSPC`, `EDQUOT`) becomes
+    /// [`StoreError::StorageFull`], any other error [`StoreError::Io`].
+    fn from(e: std::io::Error) -> Self {
+        if crate::engine::is_storage_full(&e) {
+            StoreError::StorageFull
+        } else {
+            StoreError::Io(e)
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the storage, not the request, is at fault and the same
+    /// request may succeed later ([`StoreError::StorageFull`],
+    /// [`StoreError::Unavailable`]): protocols add a retry hint.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, StoreError::StorageFull | StoreError::Unavailable(_))
+    }
 }
 
 /// Shorthand for results of store-core.

@@ -31,6 +31,14 @@ use crate::model::{AccountId, Change};
 /// Most operations folded into one commit.
 const MAX_BATCH: usize = 256;
 
+/// While writes fail, how often the writer checks (without a request)
+/// whether the storage takes writes again.
+const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Bytes the recovery probe writes and fsyncs under `tmp/`: a device with
+/// less free space than this is still full.
+const PROBE_BYTES: usize = 256 * 1024;
+
 type Operation = Box<dyn FnOnce(&mut Txn<'_>) -> Result<Box<dyn Any + Send>> + Send>;
 
 struct Job {
@@ -214,6 +222,58 @@ pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
 }
 
+/// Whether the storage takes writes, as the writer and the blob writers
+/// last found it: `/healthz` reports it.
+#[derive(Debug, Default)]
+pub struct StorageHealth {
+    failure: std::sync::Mutex<Option<StoreError>>,
+}
+
+impl StorageHealth {
+    /// `None` while writes succeed; else the error the last write failed
+    /// with ([`StoreError::StorageFull`] or [`StoreError::Unavailable`]),
+    /// until a commit or the writer's probe succeeds again.
+    pub fn failure(&self) -> Option<String> {
+        self.lock().as_ref().map(ToString::to_string)
+    }
+
+    fn is_failing(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    fn current(&self) -> Option<StoreError> {
+        self.lock().as_ref().map(|e| match e {
+            StoreError::StorageFull => StoreError::StorageFull,
+            other => StoreError::Unavailable(other.to_string()),
+        })
+    }
+
+    /// Records that a write failed because of the storage (`error` is
+    /// [`StoreError::StorageFull`], else taken as unavailable).
+    pub(crate) fn set_failing(&self, error: &StoreError) {
+        let copy = match error {
+            StoreError::StorageFull => StoreError::StorageFull,
+            StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+            other => StoreError::Unavailable(other.to_string()),
+        };
+        let mut slot = self.lock();
+        if slot.is_none() {
+            tracing::error!(error = %copy, "storage failing: writes are refused until it recovers");
+        }
+        *slot = Some(copy);
+    }
+
+    fn set_ok(&self) {
+        if self.lock().take().is_some() {
+            tracing::info!("storage recovered: writes are taken again");
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<StoreError>> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Counts commits, for tests and metrics.
 #[derive(Debug, Default)]
 pub struct CommitStats {
@@ -232,10 +292,20 @@ impl Writer {
         hub: Arc<ChangeHub>,
         stats: Arc<CommitStats>,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
+        let health = blobs.health().clone();
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(rx, &*engine, &blobs, &hub, &stats))?;
+            .spawn(move || {
+                let parts = Parts {
+                    engine: &*engine,
+                    blobs: &blobs,
+                    hub: &hub,
+                    stats: &stats,
+                    health: &health,
+                };
+                run(rx, &parts)
+            })?;
         Ok((Writer { tx }, handle))
     }
 
@@ -259,14 +329,29 @@ impl Writer {
     }
 }
 
-fn run(
-    rx: mpsc::Receiver<Job>,
-    engine: &dyn Engine,
-    blobs: &BlobStore,
-    hub: &ChangeHub,
-    stats: &CommitStats,
-) {
-    while let Ok(first) = rx.recv() {
+/// What the writer thread works with.
+struct Parts<'a> {
+    engine: &'a dyn Engine,
+    blobs: &'a BlobStore,
+    hub: &'a ChangeHub,
+    stats: &'a CommitStats,
+    health: &'a StorageHealth,
+}
+
+fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
+    loop {
+        // A blob writer may find the disk full while this thread waits:
+        // wake up now and then to probe.
+        let first = match rx.recv_timeout(PROBE_INTERVAL) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if parts.health.is_failing() {
+                    probe(parts);
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -274,22 +359,71 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit_group(jobs, engine, blobs, hub, stats);
+        if parts.health.is_failing() {
+            if let Err(e) = parts.engine.recover() {
+                // Still failing: refuse the batch without running it.
+                parts.health.set_failing(&StoreError::from(e));
+                let error = || parts.health.current().unwrap_or(StoreError::StorageFull);
+                for job in jobs {
+                    let _ = job.reply.send(Err(error()));
+                }
+                continue;
+            }
+        }
+        commit_group(jobs, parts);
     }
 }
 
-fn commit_group(
-    jobs: Vec<Job>,
-    engine: &dyn Engine,
-    blobs: &BlobStore,
-    hub: &ChangeHub,
-    stats: &CommitStats,
-) {
+/// While writes fail and no request comes: reopens the engine if it needs
+/// it, then checks that the device takes a small write and a commit, so
+/// that `/healthz` turns healthy again once space is freed.
+fn probe(parts: &Parts<'_>) {
+    let result = parts
+        .engine
+        .recover()
+        .map_err(StoreError::from)
+        .and_then(|()| Ok(parts.blobs.probe_space(PROBE_BYTES)?))
+        .and_then(|()| {
+            let mut batch = WriteBatch::new();
+            batch.insert(
+                keys::counter("storage-probe"),
+                Some(crate::store::now().to_be_bytes().to_vec()),
+            );
+            Ok(parts.engine.commit(batch)?)
+        });
+    match result {
+        Ok(()) => parts.health.set_ok(),
+        Err(e) => {
+            tracing::debug!(error = %e, "storage still failing");
+            parts.health.set_failing(&e);
+            // A failed probe commit poisons the engine again; recover()
+            // reopens it on the next try.
+        }
+    }
+}
+
+/// Whether a failed commit means the storage (not one operation) failed:
+/// every later write would fail too until it recovers.
+fn is_storage_failure(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::StorageFull | StoreError::Unavailable(_) | StoreError::Io(_)
+    )
+}
+
+fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
+    let Parts {
+        engine,
+        blobs,
+        hub,
+        stats,
+        health,
+    } = *parts;
     let snapshot = match engine.snapshot() {
         Ok(s) => s,
         Err(e) => {
             for job in jobs {
-                let _ = job.reply.send(Err(StoreError::Engine(e.clone())));
+                let _ = job.reply.send(Err(StoreError::from(e.clone())));
             }
             return;
         }
@@ -324,7 +458,7 @@ fn commit_group(
         if batch.is_empty() {
             return Ok(());
         }
-        engine.commit(batch).map_err(StoreError::Engine)
+        Ok(engine.commit(batch)?)
     });
     let ok_count = results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     match durable {
@@ -341,6 +475,7 @@ fn commit_group(
                     blobs.unlink(id);
                 }
             }
+            health.set_ok();
             for (account, change) in effects.changes {
                 hub.publish(account, change);
             }
@@ -350,9 +485,28 @@ fn commit_group(
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed; no operation of the batch was applied");
-            let failure = EngineError(format!("group commit failed: {e}"));
+            // Blobs installed for this batch are referenced by nothing:
+            // take them back out (the sweep at open would otherwise).
+            for blob in &effects.install {
+                blobs.unlink(&blob.id);
+            }
+            let storage = is_storage_failure(&e);
+            if storage {
+                health.set_failing(&e);
+                if let Err(e) = engine.recover() {
+                    tracing::warn!(error = %e, "cannot reopen the database yet; retrying");
+                }
+            }
+            let failure = |e: &StoreError| match e {
+                StoreError::StorageFull => StoreError::StorageFull,
+                StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+                StoreError::Io(io) => StoreError::Unavailable(io.to_string()),
+                other => StoreError::Engine(EngineError::from_display(format!(
+                    "group commit failed: {other}"
+                ))),
+            };
             for (reply, result) in results {
-                let _ = reply.send(result.and(Err(StoreError::Engine(failure.clone()))));
+                let _ = reply.send(result.and(Err(failure(&e))));
             }
         }
     }

@@ -203,12 +203,24 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/healthz") => healthz(&state),
         (&Method::GET, "/metrics") => text(StatusCode::OK, metrics(&state).await),
         (&Method::POST, "/accounts") => accounts(&state, req).await,
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     Ok(response)
+}
+
+/// `/healthz`: 200 `ok` while the store takes writes; 503 with the reason
+/// while it does not (a full disk, an I/O error), until it has recovered.
+fn healthz(state: &AdminState) -> Response<Full<Bytes>> {
+    match state.store.storage_failure() {
+        None => text(StatusCode::OK, "ok\n"),
+        Some(why) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("failing: storage does not take writes: {why}\n"),
+        ),
+    }
 }
 
 async fn accounts(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -239,6 +251,8 @@ async fn accounts(state: &AdminState, req: Request<Incoming>) -> Response<Full<B
                 StoreError::AccountExists => StatusCode::CONFLICT,
                 StoreError::NoSuchAccount => StatusCode::NOT_FOUND,
                 StoreError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+                StoreError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+                StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             text(status, format!("{e}\n"))

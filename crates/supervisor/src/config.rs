@@ -35,6 +35,10 @@ pub struct Config {
 pub struct StoreSection {
     /// Directory of `store.redb`, `blobs/`, `tmp/` and generated TLS files.
     pub data_dir: PathBuf,
+    /// Most bytes of cached previews (`?preview=WxH`, IMAP CONVERT) under
+    /// `previews/`; the least recently used are evicted past it, and 0
+    /// caches none. Default 256 MiB.
+    pub preview_cache_bytes: u64,
 }
 
 /// `[imap]`: IMAP4rev1 listeners and limits.
@@ -230,6 +234,7 @@ impl Default for StoreSection {
     fn default() -> Self {
         StoreSection {
             data_dir: PathBuf::from("./data"),
+            preview_cache_bytes: store_core::DEFAULT_PREVIEW_CACHE_BYTES,
         }
     }
 }

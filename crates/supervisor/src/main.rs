@@ -128,6 +128,10 @@ fn init_logging(config: &Config, json: bool) {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // Every file and directory this process creates is its user's only
+    // (the data directory holds every message and the password hashes);
+    // store-core also creates with explicit modes.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let mut config = match &cli.config {
         Some(path) => Config::load(path)?,

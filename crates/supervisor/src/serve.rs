@@ -32,10 +32,15 @@ pub fn admin_token(data_dir: &std::path::Path, create: bool) -> Result<Option<St
     }
 }
 
-/// Opens the store in `data_dir`, with a clear error when another process
+/// Opens the store of `[store]`, with a clear error when another process
 /// holds it.
-pub fn open_store(data_dir: &std::path::Path) -> Result<Store> {
-    Store::open(StoreConfig::new(data_dir)).with_context(|| {
+pub fn open_store(section: &crate::config::StoreSection) -> Result<Store> {
+    let data_dir = &section.data_dir;
+    let config = StoreConfig {
+        preview_cache_bytes: section.preview_cache_bytes,
+        ..StoreConfig::new(data_dir)
+    };
+    Store::open(config).with_context(|| {
         format!(
             "cannot open the store in {} ([store] data_dir); is another cpm-store using it?",
             data_dir.display()
@@ -125,7 +130,7 @@ pub async fn run(config: Config) -> Result<()> {
         refusal,
     };
     let data_dir = config.store.data_dir.clone();
-    let store = open_store(&data_dir)?;
+    let store = open_store(&config.store)?;
     let tls = crate::tls::server_config(&config.tls, &data_dir)?;
     let token = admin_token(&data_dir, true)?.unwrap_or_default();
     let tasks = Tasks::new();

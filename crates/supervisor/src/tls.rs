@@ -59,13 +59,13 @@ fn generated(data_dir: &Path) -> Result<(PathBuf, PathBuf)> {
     if cert.exists() && key.exists() {
         return Ok((cert, key));
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    store_core::blob::create_private_dir(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
             .context("cannot generate a self-signed certificate")?;
     write_private(&key, certified.key_pair.serialize_pem().as_bytes())?;
-    std::fs::write(&cert, certified.cert.pem())
-        .with_context(|| format!("cannot write {}", cert.display()))?;
+    write_private(&cert, certified.cert.pem().as_bytes())?;
     tracing::warn!(cert = %cert.display(), "no [tls] cert configured: generated a self-signed certificate");
     Ok((cert, key))
 }

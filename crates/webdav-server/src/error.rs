@@ -93,6 +93,20 @@ impl From<StoreError> for DavError {
             StoreError::NoSuchLock => {
                 DavError::condition(StatusCode::CONFLICT, "lock-token-matches-request-uri")
             }
+            StoreError::StorageFull => {
+                tracing::warn!("request refused: the server's disk is full");
+                DavError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "the server's storage is full; nothing was stored",
+                )
+            }
+            StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "request refused: storage unavailable");
+                DavError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("storage unavailable, try again later: {why}"),
+                )
+            }
             StoreError::Unconvertible(why) => DavError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("cannot preview: {why}"),

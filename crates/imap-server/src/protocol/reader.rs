@@ -62,6 +62,16 @@ pub enum Refusal {
     /// A non-synchronizing literal over its limit: the client is already
     /// sending it, so the connection ends with BYE (RFC 7888 4).
     NonSyncLiteralTooLarge,
+    /// The APPEND message could not be written to the store: the device
+    /// is full (`true`: tagged NO [OVERQUOTA]) or failing (NO
+    /// [UNAVAILABLE]). The literal was read to its end and dropped, so
+    /// the connection goes on.
+    StoreFailed {
+        /// Whether the device is full.
+        full: bool,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// The result of [`read_command`].
@@ -94,6 +104,9 @@ where
 {
     let mut text = Vec::new();
     let mut blobs = Vec::new();
+    // A message literal the store could not take: the command is read to
+    // its end (so the next one is read in step), then refused.
+    let mut store_failed: Option<store_core::StoreError> = None;
     loop {
         let start = text.len();
         let budget = limits.max_command_bytes.saturating_sub(start);
@@ -106,6 +119,11 @@ where
             return Ok(refused(&text, Refusal::BadBytes));
         }
         let Some((header_at, size, sync)) = literal_header(&text) else {
+            if let Some(e) = store_failed {
+                let full = matches!(e, store_core::StoreError::StorageFull);
+                let reason = e.to_string();
+                return Ok(refused(&text, Refusal::StoreFailed { full, reason }));
+            }
             return Ok(ReadOutcome::Command(RawCommand { text, blobs }));
         };
         let is_message = is_append_message(&text[..header_at]);
@@ -131,23 +149,11 @@ where
             io.flush().await?;
         }
         if is_message {
-            let mut writer = store
-                .blob_writer()
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            let mut left = size;
-            while left > 0 {
-                let buf = io.fill_buf().await?;
-                if buf.is_empty() {
-                    // Cut short: the writer's drop removes the partial file.
-                    return Ok(ReadOutcome::Closed);
-                }
-                let n = buf.len().min(left as usize);
-                writer.write(&buf[..n]).await?;
-                io.consume(n);
-                left -= n as u64;
+            match stream_to_blob(io, store, size).await? {
+                Streamed::Blob(blob) => blobs.push(blob),
+                Streamed::Closed => return Ok(ReadOutcome::Closed),
+                Streamed::Failed(e) => store_failed = Some(e),
             }
-            blobs.push(writer.finish().await?);
             text.truncate(header_at);
             text.push(STREAMED_LITERAL);
         } else {
@@ -162,6 +168,65 @@ where
             }
         }
     }
+}
+
+/// How streaming an APPEND message ended.
+enum Streamed {
+    /// Stored under `tmp/`.
+    Blob(StagedBlob),
+    /// The peer closed the connection in the middle.
+    Closed,
+    /// The blob could not be written (a full disk); the literal's bytes
+    /// were read and dropped.
+    Failed(store_core::StoreError),
+}
+
+/// Streams the next `size` bytes of `io` into a new blob. A failure of the
+/// blob store does not end the connection: the rest of the literal is read
+/// and dropped, so the next command is read in step.
+///
+/// Errors: I/O errors of the connection.
+async fn stream_to_blob<S>(io: &mut S, store: &Store, size: u64) -> std::io::Result<Streamed>
+where
+    S: AsyncBufRead + Unpin,
+{
+    let mut writer = match store.blob_writer().await {
+        Ok(w) => w,
+        Err(e) => return drain(io, size, e).await,
+    };
+    let mut left = size;
+    while left > 0 {
+        let buf = io.fill_buf().await?;
+        if buf.is_empty() {
+            // Cut short: the writer's drop removes the partial file.
+            return Ok(Streamed::Closed);
+        }
+        let n = buf.len().min(left as usize);
+        let written = writer.write(&buf[..n]).await;
+        io.consume(n);
+        left -= n as u64;
+        if let Err(e) = written {
+            // Dropping the writer removes the partial file.
+            drop(writer);
+            return drain(io, left, e.into()).await;
+        }
+    }
+    match writer.finish().await {
+        Ok(blob) => Ok(Streamed::Blob(blob)),
+        Err(e) => Ok(Streamed::Failed(e.into())),
+    }
+}
+
+/// Reads and drops the `left` bytes of a literal that cannot be stored.
+async fn drain<S>(io: &mut S, left: u64, error: store_core::StoreError) -> std::io::Result<Streamed>
+where
+    S: AsyncBufRead + Unpin,
+{
+    let copied = tokio::io::copy(&mut (&mut *io).take(left), &mut tokio::io::sink()).await?;
+    if copied < left {
+        return Ok(Streamed::Closed);
+    }
+    Ok(Streamed::Failed(error))
 }
 
 enum Line {

@@ -67,6 +67,17 @@ pub fn refusal(e: &StoreError) -> Completion {
             Completion::no("A message of that name exists").with_code("ALREADYEXISTS")
         }
         StoreError::Locked => Completion::no("Locked by another client").with_code("INUSE"),
+        StoreError::StorageFull => {
+            tracing::warn!("command refused: the server's disk is full");
+            // RFC 9208 5.3 / RFC 5530: OVERQUOTA also covers a full disk.
+            Completion::no("Not enough disk space on the server; nothing was stored")
+                .with_code("OVERQUOTA")
+        }
+        StoreError::Unavailable(why) => {
+            tracing::warn!(error = %why, "command refused: storage unavailable");
+            Completion::no(format!("Storage unavailable, try again later: {why}"))
+                .with_code("UNAVAILABLE")
+        }
         StoreError::Unconvertible(why) => {
             Completion::no(format!("Cannot convert: {why}")).with_code("BADPARAMETERS")
         }

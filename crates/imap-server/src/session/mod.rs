@@ -343,6 +343,12 @@ impl Session {
                 "Literal larger than the {limit} bytes left for this command"
             )),
             Refusal::BadBytes => Completion::bad("NUL byte in command"),
+            Refusal::StoreFailed { full: true, .. } => {
+                crate::session::error::refusal(&store_core::StoreError::StorageFull)
+            }
+            Refusal::StoreFailed { reason, .. } => {
+                crate::session::error::refusal(&store_core::StoreError::Unavailable(reason))
+            }
             Refusal::NonSyncLiteralTooLarge => {
                 self.bye("Non-synchronizing literal over the limit").await?;
                 return Ok(Flow::Close);

@@ -154,7 +154,7 @@ async fn fetch_by_reference(
         file.read_exact(&mut body).await
     };
     if let Err(e) = read.await {
-        return store_failure(request, &StoreError::Io(e)).into();
+        return store_failure(request, &StoreError::from(e)).into();
     }
     let contact = request
         .headers

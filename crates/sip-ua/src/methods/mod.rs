@@ -137,6 +137,14 @@ pub(crate) fn store_failure(request: &Request, error: &StoreError) -> Response {
         StoreError::OverQuota => Response::to_request(request, 480)
             .with("Warning", "399 cpm-store \"Storage quota exceeded\""),
         StoreError::PermissionDenied(_) => Response::to_request(request, 403),
+        e if e.is_temporary() => {
+            // A full disk or failing storage: the request may succeed
+            // later (RFC 3261 21.5.1 with Retry-After, 20.33).
+            tracing::warn!(error = %e, "SIP request refused: storage does not take writes");
+            Response::to_request(request, 500)
+                .with("Retry-After", "30")
+                .with("Warning", format!("399 cpm-store \"{e}\""))
+        }
         e => {
             tracing::error!(error = %e, "store failure on a SIP request");
             Response::to_request(request, 500)

@@ -24,14 +24,60 @@ use std::collections::BTreeMap;
 /// An engine failure: the storage below the store is unusable for this
 /// request (I/O error, corruption, full disk). Never caused by a peer.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("storage engine: {0}")]
-pub struct EngineError(pub String);
+#[error("storage engine: {message}")]
+pub struct EngineError {
+    /// What failed, as the engine says it.
+    pub message: String,
+    /// What kind of failure it is, which decides how the store answers.
+    pub kind: EngineErrorKind,
+}
+
+/// The kinds of [`EngineError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineErrorKind {
+    /// The device or the file system quota is full (`ENOSPC`, `EDQUOT`):
+    /// writes fail until space is freed.
+    StorageFull,
+    /// Another I/O error of the device (`EIO`, ...), or the engine refuses
+    /// writes after one until [`Engine::recover`] reopens it.
+    Io,
+    /// Anything else (corruption, a bug).
+    Other,
+}
 
 impl EngineError {
-    /// Wraps any displayable engine-specific error.
+    /// Wraps any displayable engine-specific error ([`EngineErrorKind::Other`]).
     pub fn from_display(e: impl std::fmt::Display) -> Self {
-        EngineError(e.to_string())
+        EngineError {
+            message: e.to_string(),
+            kind: EngineErrorKind::Other,
+        }
     }
+
+    /// An I/O error, [`EngineErrorKind::StorageFull`] when it says the
+    /// device or the quota is full, else [`EngineErrorKind::Io`].
+    pub fn from_io(e: &std::io::Error) -> Self {
+        let kind = if is_storage_full(e) {
+            EngineErrorKind::StorageFull
+        } else {
+            EngineErrorKind::Io
+        };
+        EngineError {
+            message: e.to_string(),
+            kind,
+        }
+    }
+}
+
+/// Whether `e` says the device or the file system quota is full
+/// (`ENOSPC`, `EDQUOT`, `EFBIG`; POSIX `write(2)`).
+pub fn is_storage_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull
+            | std::io::ErrorKind::QuotaExceeded
+            | std::io::ErrorKind::FileTooLarge
+    )
 }
 
 /// A key-value pair as stored: raw key bytes and raw value bytes.
@@ -64,4 +110,15 @@ pub trait Engine: Send + Sync + 'static {
     /// Applies `batch` atomically. Returns only once the batch is durable
     /// (for redb: after its fsync); on error nothing of the batch is applied.
     fn commit(&self, batch: WriteBatch) -> Result<(), EngineError>;
+
+    /// Makes the engine take writes again after a commit failed with an
+    /// I/O error (redb refuses every later write until the database is
+    /// reopened). Called by the store's writer, never concurrently with
+    /// [`Engine::commit`]; a no-op when nothing failed.
+    ///
+    /// Errors: the engine cannot be reopened yet (the device is still
+    /// full or failing); the caller tries again later.
+    fn recover(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
 }

@@ -46,7 +46,7 @@ use crate::keys;
 use crate::model::{AccountId, Folder, Principal, QuotaLimits};
 use crate::password::LoginCache;
 use crate::rights::{Right, Rights};
-use crate::writer::{CommitStats, Reader, Txn, Writer};
+use crate::writer::{CommitStats, Reader, StorageHealth, Txn, Writer};
 
 /// Settings of a store.
 #[derive(Debug, Clone)]
@@ -55,7 +55,13 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// Limits given to new accounts.
     pub default_quota: QuotaLimits,
+    /// Most bytes of cached previews under `previews/` (least recently
+    /// used evicted first); 0 caches none.
+    pub preview_cache_bytes: u64,
 }
+
+/// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
+pub const DEFAULT_PREVIEW_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl StoreConfig {
     /// The embedded default: redb and blobs under `data_dir`, no quota.
@@ -63,6 +69,7 @@ impl StoreConfig {
         StoreConfig {
             data_dir: data_dir.into(),
             default_quota: QuotaLimits::default(),
+            preview_cache_bytes: DEFAULT_PREVIEW_CACHE_BYTES,
         }
     }
 }
@@ -79,6 +86,7 @@ struct Inner {
     hub: Arc<ChangeHub>,
     logins: LoginCache,
     stats: Arc<CommitStats>,
+    health: Arc<StorageHealth>,
     writer: RwLock<Option<Writer>>,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     config: StoreConfig,
@@ -109,20 +117,36 @@ impl Store {
     /// embedded redb engine. Removes blob files that no record references
     /// (left by a crash between a blob's rename and its commit).
     ///
-    /// Errors: the directory cannot be created, or the database is locked
-    /// by another process or damaged.
+    /// The data directory and everything in it is made private to the
+    /// process's user (directories 0700, files 0600): an existing one with
+    /// group or other permission bits is fixed here.
+    ///
+    /// Errors: the directory cannot be created or its modes fixed, or the
+    /// database is locked by another process or damaged.
     pub fn open(config: StoreConfig) -> Result<Store> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::blob::create_private_dir(&config.data_dir)?;
+        let fixed = crate::blob::make_private(&config.data_dir)?;
+        if fixed > 0 {
+            tracing::warn!(
+                entries = fixed,
+                data_dir = %config.data_dir.display(),
+                "removed group and other permissions from the data directory"
+            );
+        }
         let engine = Arc::new(RedbEngine::open(&config.data_dir.join("store.redb"))?);
         Self::open_with_engine(config, engine)
     }
 
     /// Opens the store on any [`Engine`].
     pub fn open_with_engine(config: StoreConfig, engine: Arc<dyn Engine>) -> Result<Store> {
-        let blobs = Arc::new(BlobStore::open(&config.data_dir)?);
+        let blobs = Arc::new(BlobStore::open(
+            &config.data_dir,
+            config.preview_cache_bytes,
+        )?);
         sweep_unreferenced_blobs(&*engine, &blobs)?;
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());
+        let health = blobs.health().clone();
         let (writer, thread) =
             Writer::start(engine.clone(), blobs.clone(), hub.clone(), stats.clone())?;
         Ok(Store {
@@ -132,6 +156,7 @@ impl Store {
                 hub,
                 logins: LoginCache::new(),
                 stats,
+                health,
                 writer: RwLock::new(Some(writer)),
                 writer_thread: std::sync::Mutex::new(Some(thread)),
                 config,
@@ -178,6 +203,13 @@ impl Store {
     /// operations (group commit).
     pub fn commit_stats(&self) -> &CommitStats {
         &self.inner.stats
+    }
+
+    /// `None` while the storage takes writes; else why it does not (a full
+    /// device, an I/O error), until a write or the writer's probe (every
+    /// second) succeeds again. `/healthz` reports it.
+    pub fn storage_failure(&self) -> Option<String> {
+        self.inner.health.failure()
     }
 
     /// Runs `op` in the next group commit; returns once it is durable.

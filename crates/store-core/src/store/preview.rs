@@ -2,12 +2,14 @@
 //! object, for IMAP CONVERT (RFC 5259) and WebDAV `GET ?preview=WxH`.
 //!
 //! Previews are made with the `image` crate, bounded in input size and
-//! decoder memory, and cached under `{data_dir}/previews/` by blob, part and
-//! size: an object's content never changes, so a cached preview never goes
-//! stale, and removing the file only costs a re-render.
+//! decoder memory, never larger than the source image, on the blocking
+//! pool and at most [`MAX_CONCURRENT_RENDERS`] at once, and cached under
+//! `{data_dir}/previews/{blob}/` by part and size (see
+//! `crate::preview_cache`: bounded in bytes, least recently used evicted,
+//! removed with the blob). An object's content never changes, so a cached
+//! preview never goes stale, and removing the file only costs a re-render.
 
 use std::io::Cursor;
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -25,6 +27,13 @@ pub const MAX_PREVIEW_SOURCE: u64 = 64 * 1024 * 1024;
 pub const MAX_PREVIEW_DIMENSION: u32 = 2048;
 /// Most memory the image decoder may allocate, in bytes.
 const MAX_DECODER_ALLOC: u64 = 256 * 1024 * 1024;
+/// Most previews rendered at once (each may take [`MAX_DECODER_ALLOC`]);
+/// more wait their turn.
+pub const MAX_CONCURRENT_RENDERS: usize = 2;
+
+/// The permits of [`MAX_CONCURRENT_RENDERS`], shared by every store of the
+/// process (they share its CPUs and memory).
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_RENDERS);
 
 /// The media type of a preview (RFC 5259 lets the client name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +85,9 @@ pub struct PreviewRequest {
     pub format: Option<PreviewFormat>,
 }
 
-/// A preview: the image fits in the requested box, keeping its aspect ratio.
+/// A preview: the image fits in the requested box, keeping its aspect
+/// ratio, and is never larger than the source image (a box larger than the
+/// image gets the image's own size).
 #[derive(Debug, Clone)]
 pub struct Preview {
     /// Its format.
@@ -145,8 +156,23 @@ impl Store {
         } else {
             PreviewFormat::Jpeg
         });
-        let cached = self.preview_path(&object.blob.to_hex(), &part, request, format);
-        if let Ok(bytes) = tokio::fs::read(&cached).await {
+        let blob = object.blob;
+        let cached = self.inner.blobs.previews().path(
+            &blob,
+            &format!(
+                "{}-{}x{}.{}",
+                part.body_start,
+                request.width,
+                request.height,
+                format.extension()
+            ),
+        );
+        let store = self.clone();
+        let lookup = cached.clone();
+        let hit = tokio::task::spawn_blocking(move || store.inner.blobs.previews().get(&lookup))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let Some(bytes) = hit {
             return Ok(Preview { format, bytes });
         }
         if part.size() > MAX_PREVIEW_SOURCE {
@@ -158,28 +184,20 @@ impl Store {
         file.take(part.size()).read_to_end(&mut raw).await?;
         let encoding = part.encoding.clone().unwrap_or_default();
         let (width, height) = (request.width, request.height);
-        let bytes =
-            tokio::task::spawn_blocking(move || render(raw, &encoding, width, height, format))
-                .await
-                .map_err(|e| StoreError::Corrupt(e.to_string()))??;
-        save_atomically(&cached, &bytes).await;
+        let permit = RENDERS.acquire().await.map_err(|_| StoreError::Closed)?;
+        let store = self.clone();
+        let bytes = tokio::task::spawn_blocking(move || {
+            let bytes = render(raw, &encoding, width, height, format)?;
+            let blobs = &store.inner.blobs;
+            blobs
+                .previews()
+                .put(&blob, &cached, &bytes, || blobs.path(&blob).exists());
+            Ok::<_, StoreError>(bytes)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        drop(permit);
         Ok(Preview { format, bytes })
-    }
-
-    fn preview_path(
-        &self,
-        blob: &str,
-        part: &BodyPart,
-        request: &PreviewRequest,
-        format: PreviewFormat,
-    ) -> PathBuf {
-        self.data_dir().join("previews").join(format!(
-            "{blob}-{}-{}x{}.{}",
-            part.body_start,
-            request.width,
-            request.height,
-            format.extension()
-        ))
     }
 }
 
@@ -212,7 +230,8 @@ fn render(
     let image = reader
         .decode()
         .map_err(|e| StoreError::Unconvertible(e.to_string()))?;
-    let thumb = image.thumbnail(width, height);
+    // Never upscale: a box larger than the image is the image's size.
+    let thumb = image.thumbnail(width.min(image.width()), height.min(image.height()));
     let mut out = Cursor::new(Vec::new());
     let written = match format {
         PreviewFormat::Png => thumb.write_to(&mut out, image::ImageFormat::Png),
@@ -221,21 +240,4 @@ fn render(
     };
     written.map_err(|e| StoreError::Unconvertible(e.to_string()))?;
     Ok(out.into_inner())
-}
-
-/// Writes the cache file through a temporary name; a failure only loses
-/// the cache entry.
-async fn save_atomically(path: &std::path::Path, bytes: &[u8]) {
-    let Some(dir) = path.parent() else { return };
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-    let result = async {
-        tokio::fs::create_dir_all(dir).await?;
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, path).await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::warn!(error = %e, path = %path.display(), "could not cache a preview");
-        let _ = tokio::fs::remove_file(&tmp).await;
-    }
 }

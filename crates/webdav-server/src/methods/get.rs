@@ -109,7 +109,7 @@ async fn stream(ctx: &Ctx<'_>, file: &File, offset: u64, length: u64) -> DavResu
         .await?;
     blob.seek(std::io::SeekFrom::Start(file.content.start + offset))
         .await
-        .map_err(|e| DavError::from(store_core::StoreError::Io(e)))?;
+        .map_err(|e| DavError::from(store_core::StoreError::from(e)))?;
     let frames = ReaderStream::new(blob.take(length)).map_ok(Frame::data);
     Ok(BodyExt::boxed(StreamBody::new(frames)))
 }

@@ -120,7 +120,7 @@ async fn receive(
     content_type: &str,
     limit: u64,
 ) -> DavResult<store_core::blob::StagedBlob> {
-    let io = |e: std::io::Error| DavError::from(StoreError::Io(e));
+    let io = |e: std::io::Error| DavError::from(StoreError::from(e));
     let mut writer = ctx.store.blob_writer().await?;
     writer
         .write(media::header(name, content_type).as_bytes())

@@ -25,6 +25,7 @@ pub mod password;
 pub mod rights;
 pub mod search;
 mod store;
+pub mod throttle;
 mod writer;
 
 pub use error::{MetadataLimit, Result, StoreError};

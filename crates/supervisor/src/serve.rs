@@ -35,12 +35,50 @@ pub fn admin_token(data_dir: &std::path::Path, create: bool) -> Result<Option<St
 /// Opens the store in `data_dir`, with a clear error when another process
 /// holds it.
 pub fn open_store(data_dir: &std::path::Path) -> Result<Store> {
-    Store::open(StoreConfig::new(data_dir)).with_context(|| {
+    open_store_with(StoreConfig::new(data_dir))
+}
+
+/// Opens the store with `config`, with a clear error when another process
+/// holds it.
+fn open_store_with(config: StoreConfig) -> Result<Store> {
+    let data_dir = config.data_dir.clone();
+    Store::open(config).with_context(|| {
         format!(
             "cannot open the store in {} ([store] data_dir); is another cpm-store using it?",
             data_dir.display()
         )
     })
+}
+
+/// The store's settings: `[store]`, and `[auth]` for its login throttle
+/// and password checks (`[imap] login_failures_before_delay`, deprecated,
+/// still overrides the threshold).
+fn store_config(config: &Config) -> StoreConfig {
+    let a = &config.auth;
+    let failures = match config.imap.login_failures_before_delay {
+        Some(n) => {
+            tracing::warn!(
+                "[imap] login_failures_before_delay is deprecated; \
+                 use [auth] login_failures_before_throttle"
+            );
+            n
+        }
+        None => a.login_failures_before_throttle,
+    };
+    StoreConfig {
+        login_throttle: store_core::throttle::ThrottleConfig {
+            failures_before_throttle: failures,
+            delay_step: Duration::from_secs(1),
+            max_delay: Duration::from_secs(a.login_throttle_max_seconds),
+            window: Duration::from_secs(a.login_failure_window_seconds),
+            max_entries: a.login_throttle_entries,
+        },
+        password_checks: store_core::password::CheckerConfig {
+            max_concurrent: a.max_concurrent_password_checks,
+            max_wait: Duration::from_secs(a.password_check_wait_seconds),
+        },
+        ..StoreConfig::new(&config.store.data_dir)
+    }
 }
 
 async fn bind(addr: std::net::SocketAddr, setting: &str) -> Result<TcpListener> {
@@ -52,7 +90,7 @@ async fn bind(addr: std::net::SocketAddr, setting: &str) -> Result<TcpListener> 
 /// Runs the server until SIGTERM or SIGINT; returns after a clean stop.
 pub async fn run(config: Config) -> Result<()> {
     let data_dir = config.store.data_dir.clone();
-    let store = open_store(&data_dir)?;
+    let store = open_store_with(store_config(&config))?;
     let tls = crate::tls::server_config(&config.tls, &data_dir)?;
     let token = admin_token(&data_dir, true)?.unwrap_or_default();
     let tasks = Tasks::new();
@@ -211,7 +249,6 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
         max_append_bytes: c.max_append_bytes,
         max_nesting: c.max_nesting,
         max_connections_per_account: c.max_connections_per_account,
-        login_failures_before_delay: c.login_failures_before_delay,
         max_bad_commands: c.max_bad_commands,
         autologout: Duration::from_secs(c.autologout_minutes * 60),
         idle_keepalive: Duration::from_secs(c.idle_keepalive_seconds),
@@ -221,7 +258,6 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
             CleartextAuth::Always => imap_server::CleartextPolicy::Always,
         },
         quota_admins: c.quota_admins.clone(),
-        ..imap_server::ImapConfig::default()
     }
 }
 

@@ -44,8 +44,9 @@ use crate::engine::{Engine, RedbEngine};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{AccountId, Folder, Principal, QuotaLimits};
-use crate::password::LoginCache;
+use crate::password::{CheckerConfig, LoginCache, PasswordChecker};
 use crate::rights::{Right, Rights};
+use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::writer::{CommitStats, Reader, Txn, Writer};
 
 /// Settings of a store.
@@ -55,6 +56,10 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// Limits given to new accounts.
     pub default_quota: QuotaLimits,
+    /// The login throttle every protocol shares.
+    pub login_throttle: ThrottleConfig,
+    /// Bounds on concurrent Argon2 password checks.
+    pub password_checks: CheckerConfig,
 }
 
 impl StoreConfig {
@@ -63,6 +68,8 @@ impl StoreConfig {
         StoreConfig {
             data_dir: data_dir.into(),
             default_quota: QuotaLimits::default(),
+            login_throttle: ThrottleConfig::default(),
+            password_checks: CheckerConfig::default(),
         }
     }
 }
@@ -78,6 +85,10 @@ struct Inner {
     blobs: Arc<BlobStore>,
     hub: Arc<ChangeHub>,
     logins: LoginCache,
+    throttle: LoginThrottle,
+    checker: PasswordChecker,
+    /// The server secret decoy SCRAM salts are derived from.
+    secret: [u8; 32],
     stats: Arc<CommitStats>,
     writer: RwLock<Option<Writer>>,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -119,6 +130,7 @@ impl Store {
     pub fn open_with_engine(config: StoreConfig, engine: Arc<dyn Engine>) -> Result<Store> {
         let blobs = Arc::new(BlobStore::open(&config.data_dir)?);
         sweep_unreferenced_blobs(&*engine, &blobs)?;
+        let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());
         let (writer, thread) =
@@ -129,6 +141,9 @@ impl Store {
                 blobs,
                 hub,
                 logins: LoginCache::new(),
+                throttle: LoginThrottle::new(config.login_throttle.clone()),
+                checker: PasswordChecker::new(config.password_checks.clone()),
+                secret,
                 stats,
                 writer: RwLock::new(Some(writer)),
                 writer_thread: std::sync::Mutex::new(Some(thread)),

@@ -67,8 +67,12 @@ fn accounts_work_with_the_server_down_and_up_and_survive_sigterm() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Store::open(StoreConfig::new(server.data_dir())).unwrap();
-        let bob = store.authenticate("bob", "bob-pw2").await.unwrap();
-        assert!(store.authenticate("bob", "bob-pw").await.is_err());
+        let local = store_core::throttle::LoginSource {
+            remote: std::net::Ipv4Addr::LOCALHOST.into(),
+            protocol: "test",
+        };
+        let bob = store.authenticate(local, "bob", "bob-pw2").await.unwrap();
+        assert!(store.authenticate(local, "bob", "bob-pw").await.is_err());
         let folders: Vec<String> = store
             .list_folders(&bob)
             .await

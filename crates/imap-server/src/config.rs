@@ -29,12 +29,6 @@ pub struct ImapConfig {
     /// Most simultaneous authenticated connections per account. Past it:
     /// NO [LIMIT] at login.
     pub max_connections_per_account: usize,
-    /// Failed logins from one remote address before each further attempt
-    /// is delayed by `login_failure_delay` times the excess (capped at 15
-    /// seconds).
-    pub login_failures_before_delay: u32,
-    /// See `login_failures_before_delay`.
-    pub login_failure_delay: Duration,
     /// Consecutive BAD commands after which the connection is closed with
     /// BYE (a flood of garbage).
     pub max_bad_commands: u32,
@@ -63,8 +57,6 @@ impl Default for ImapConfig {
             max_append_bytes: 1024 * 1024 * 1024,
             max_nesting: 32,
             max_connections_per_account: 20,
-            login_failures_before_delay: 3,
-            login_failure_delay: Duration::from_secs(1),
             max_bad_commands: 20,
             autologout: Duration::from_secs(30 * 60),
             preauth_timeout: Duration::from_secs(60),

@@ -30,10 +30,23 @@ pub struct PlainCredentials {
     pub password: String,
 }
 
-/// Decodes a PLAIN message.
+/// Prepares a user name with SASLprep (RFC 4013; RFC 4616 section 2 and
+/// RFC 5802 section 5.1 ask for it), so that equivalent Unicode spellings
+/// name the same account.
+///
+/// Errors: [`SaslError::Malformed`] for a name SASLprep prohibits
+/// (control characters, unassigned code points, bad bidirectional text).
+pub fn saslprep_user(user: &str) -> Result<String, SaslError> {
+    stringprep::saslprep(user)
+        .map(|u| u.into_owned())
+        .map_err(|_| SaslError::Malformed("user name fails SASLprep (RFC 4013)"))
+}
+
+/// Decodes a PLAIN message; the user name is SASLprepped.
 ///
 /// Errors: [`SaslError::Malformed`] unless there are exactly three
-/// NUL-separated UTF-8 fields with a non-empty user name.
+/// NUL-separated UTF-8 fields with a non-empty user name that SASLprep
+/// accepts.
 pub fn parse_plain(message: &[u8]) -> Result<PlainCredentials, SaslError> {
     let fields: Vec<&[u8]> = message.split(|&b| b == 0).collect();
     let [authzid, authcid, password] = fields.as_slice() else {
@@ -44,7 +57,7 @@ pub fn parse_plain(message: &[u8]) -> Result<PlainCredentials, SaslError> {
     let text = |b: &[u8]| {
         String::from_utf8(b.to_vec()).map_err(|_| SaslError::Malformed("PLAIN field not UTF-8"))
     };
-    let authcid = text(authcid)?;
+    let authcid = saslprep_user(&text(authcid)?)?;
     if authcid.is_empty() {
         return Err(SaslError::Malformed("empty user name"));
     }
@@ -68,8 +81,9 @@ pub struct ScramClientFirst {
     client_nonce: String,
 }
 
-/// Parses a client-first-message. Channel binding (`p=`) is not offered,
-/// so a client that asks for it is refused.
+/// Parses a client-first-message; the user name is decoded and
+/// SASLprepped. Channel binding (`p=`) is not offered, so a client that
+/// asks for it is refused.
 pub fn parse_client_first(message: &[u8]) -> Result<ScramClientFirst, SaslError> {
     let text =
         std::str::from_utf8(message).map_err(|_| SaslError::Malformed("message not UTF-8"))?;
@@ -89,7 +103,7 @@ pub fn parse_client_first(message: &[u8]) -> Result<ScramClientFirst, SaslError>
     let mut nonce = None;
     for attr in bare.split(',') {
         if let Some(v) = attr.strip_prefix("n=") {
-            user = Some(decode_saslname(v)?);
+            user = Some(saslprep_user(&decode_saslname(v)?)?);
         } else if let Some(v) = attr.strip_prefix("r=") {
             nonce = Some(v.to_string());
         } else if attr.starts_with("m=") {
@@ -225,6 +239,20 @@ mod tests {
         );
         assert!(parse_plain(b"alice\0secret").is_err());
         assert!(parse_plain(b"\0\0secret").is_err());
+    }
+
+    /// RFC 4013 section 3's examples, on user names.
+    #[test]
+    fn user_names_are_saslprepped() {
+        // SOFT HYPHEN maps to nothing; NO-BREAK SPACE to SPACE; U+2168
+        // (ROMAN NUMERAL NINE) to "IX" by NFKC.
+        let c = parse_plain("\0al\u{00AD}ice\0pw".as_bytes()).unwrap();
+        assert_eq!(c.authcid, "alice");
+        let first = parse_client_first("n,,n=\u{2168},r=abc".as_bytes()).unwrap();
+        assert_eq!(first.user, "IX");
+        // A control character is prohibited.
+        assert!(parse_plain("\0al\u{0007}ice\0pw".as_bytes()).is_err());
+        assert!(parse_client_first("n,,n=a\u{0007},r=abc".as_bytes()).is_err());
     }
 
     /// RFC 7677 3's example exchange, end to end.

@@ -10,6 +10,8 @@
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha2::{Digest, Sha256};
+use store_core::throttle::LoginSource;
+use store_core::StoreError;
 use subtle::ConstantTimeEq;
 
 use crate::transport::Peer;
@@ -154,7 +156,12 @@ fn digest_params(value: &str) -> Option<Vec<(String, String)>> {
 impl SipUa {
     /// Decides whether `request` from `peer` may use the store. The error
     /// is the response to send: 401 with challenges when digest is
-    /// configured (stale ones flagged, RFC 7616 3.3), else 403.
+    /// configured (stale ones flagged, RFC 7616 3.3), else 403. Digest
+    /// answers go through the store's login throttle (per address and per
+    /// username, shared with IMAP and WebDAV): a wrong one counts as a
+    /// failed login, and past the threshold the answer is not checked and
+    /// the element gets 403 with Retry-After (RFC 3261 21.4.4: repeating
+    /// the request with other credentials does not help now).
     pub fn authorize(&self, request: &Request, peer: &Peer) -> Result<Caller, Box<Response>> {
         let config = self.config();
         let ip = peer.addr.ip().to_canonical();
@@ -164,6 +171,10 @@ impl SipUa {
         if config.digest_credentials.is_empty() {
             return Err(Box::new(Response::to_request(request, 403)));
         }
+        let source = LoginSource {
+            remote: peer.addr.ip(),
+            protocol: "sip",
+        };
         let mut stale = false;
         for value in request.headers.all("Authorization") {
             let Some(params) = digest_params(value) else {
@@ -183,24 +194,27 @@ impl SipUa {
             else {
                 continue;
             };
-            let Some(credential) = config
-                .digest_credentials
-                .iter()
-                .find(|c| c.username == username)
-            else {
-                continue;
-            };
-            let ha1 = match algorithm {
-                Algorithm::Sha256 => credential.ha1_sha256.as_deref(),
-                Algorithm::Md5 => credential.ha1_md5.as_deref(),
-            };
-            let Some(ha1) = ha1 else {
-                continue;
-            };
             let qop = get("qop");
             if qop.is_some_and(|q| q != "auth") {
                 continue;
             }
+            // The store's login throttle, shared with IMAP and WebDAV: past
+            // it, no response is checked.
+            if let Err(e) = self.store().admit_login(source, username) {
+                return Err(Box::new(throttled(request, &e)));
+            }
+            let ha1 = config
+                .digest_credentials
+                .iter()
+                .find(|c| c.username == username)
+                .and_then(|credential| match algorithm {
+                    Algorithm::Sha256 => credential.ha1_sha256.as_deref(),
+                    Algorithm::Md5 => credential.ha1_md5.as_deref(),
+                });
+            let Some(ha1) = ha1 else {
+                self.store().record_login(source, username, false);
+                continue;
+            };
             let expected = digest_response(
                 algorithm,
                 &ha1.to_ascii_lowercase(),
@@ -216,8 +230,10 @@ impl SipUa {
                     .as_bytes()
                     .ct_eq(given.to_ascii_lowercase().as_bytes()),
             ) {
+                self.store().record_login(source, username, false);
                 continue;
             }
+            self.store().record_login(source, username, true);
             match self.nonces().check(nonce, config.nonce_lifetime.as_secs()) {
                 NonceState::Fresh => return Ok(Caller::Digest(username.to_string())),
                 NonceState::Stale => stale = true,
@@ -249,6 +265,17 @@ impl SipUa {
         }
         Err(Box::new(challenge))
     }
+}
+
+/// 403 with the throttle's wait as Retry-After, in whole seconds
+/// (RFC 3261 20.33), for a digest answer the login throttle refused.
+fn throttled(request: &Request, error: &StoreError) -> Response {
+    let wait = match error {
+        StoreError::LoginThrottled { retry_after } => *retry_after,
+        _ => std::time::Duration::from_secs(1),
+    };
+    let seconds = store_core::throttle::retry_after_seconds(wait);
+    Response::to_request(request, 403).with("Retry-After", seconds.to_string())
 }
 
 #[cfg(test)]

@@ -10,6 +10,19 @@ pub enum StoreError {
     /// Wrong login or password, or an unknown account (never says which).
     #[error("authentication failed")]
     AuthenticationFailed,
+    /// Too many failed logins from this address or for this login: the
+    /// attempt was refused without checking the password (IMAP waits or
+    /// answers NO, WebDAV 429, SIP 403, each with the wait).
+    #[error("too many failed logins; retry in {} s", crate::throttle::retry_after_seconds(*.retry_after))]
+    LoginThrottled {
+        /// How long until an attempt is admitted again.
+        retry_after: std::time::Duration,
+    },
+    /// A bounded resource (the password-check slots) stayed busy for the
+    /// whole allowed wait; a temporary failure (IMAP NO [UNAVAILABLE],
+    /// HTTP 503).
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// The account named does not exist.
     #[error("no such account")]
     NoSuchAccount,

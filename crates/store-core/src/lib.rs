@@ -26,6 +26,7 @@ mod preview_cache;
 pub mod rights;
 pub mod search;
 mod store;
+pub mod throttle;
 mod writer;
 
 pub use error::{MetadataLimit, Result, StoreError};

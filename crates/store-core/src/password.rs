@@ -6,11 +6,12 @@
 //! applied, which changes nothing for ASCII passwords.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::{Argon2, Block, Params};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,226 @@ impl Credentials {
                 .is_ok(),
             Err(_) => false,
         }
+    }
+}
+
+/// The parts of an Argon2 hash a verification needs (the PHC string
+/// parsed once).
+#[derive(Debug, Clone)]
+struct Argon2Hash {
+    algorithm: argon2::Algorithm,
+    version: argon2::Version,
+    params: Params,
+    salt: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl Argon2Hash {
+    /// Parses a PHC string; `None` if it is not a usable Argon2 hash.
+    fn parse(phc: &str) -> Option<Argon2Hash> {
+        let hash = PasswordHash::new(phc).ok()?;
+        let algorithm = argon2::Algorithm::try_from(hash.algorithm).ok()?;
+        let version = argon2::Version::try_from(hash.version.unwrap_or(0x13)).ok()?;
+        let params = Params::try_from(&hash).ok()?;
+        let mut salt = [0u8; 64];
+        let salt = hash.salt?.decode_b64(&mut salt).ok()?.to_vec();
+        let output = hash.hash?.as_bytes().to_vec();
+        Some(Argon2Hash {
+            algorithm,
+            version,
+            params,
+            salt,
+            output,
+        })
+    }
+
+    /// A hash with the parameters new accounts get ([`Credentials::new`])
+    /// that no password matches: what an unknown login is checked
+    /// against, so that it takes as long as a known one.
+    fn decoy() -> Argon2Hash {
+        let mut rng = rand::thread_rng();
+        let mut salt = vec![0u8; 16];
+        rng.fill_bytes(&mut salt);
+        let mut output = vec![0u8; 32];
+        rng.fill_bytes(&mut output);
+        Argon2Hash {
+            algorithm: argon2::Algorithm::default(),
+            version: argon2::Version::default(),
+            params: Params::default(),
+            salt,
+            output,
+        }
+    }
+
+    /// Whether `password` matches, computed in `memory` (grown to the
+    /// hash's block count if needed).
+    fn verify_in(&self, password: &[u8], memory: &mut Vec<Block>) -> bool {
+        let blocks = self.params.block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let mut out = vec![0u8; self.output.len()];
+        let argon2 = Argon2::new(self.algorithm, self.version, self.params.clone());
+        argon2
+            .hash_password_into_with_memory(password, &self.salt, &mut out, &mut memory[..blocks])
+            .is_ok()
+            && bool::from(out.ct_eq(&self.output))
+    }
+}
+
+/// Why a password could not be checked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Every verification slot stayed busy for the whole allowed wait.
+    #[error("password checks are busy")]
+    Busy,
+}
+
+/// Settings of the password checker.
+#[derive(Debug, Clone)]
+pub struct CheckerConfig {
+    /// Most Argon2 verifications running at once; each holds one memory
+    /// buffer of the hash's size (19 MiB with the default parameters)
+    /// for the life of the process.
+    pub max_concurrent: usize,
+    /// Longest wait for a verification slot before [`CheckError::Busy`].
+    pub max_wait: Duration,
+}
+
+impl Default for CheckerConfig {
+    fn default() -> Self {
+        CheckerConfig {
+            max_concurrent: 2,
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Runs Argon2 verifications with bounded memory: at most
+/// `max_concurrent` at once (a semaphore; waiting callers queue up to
+/// `max_wait`), each on a blocking thread and in a memory buffer kept for
+/// reuse, so the peak is `max_concurrent` buffers and nothing is left to
+/// the allocator to return.
+pub struct PasswordChecker {
+    permits: Arc<tokio::sync::Semaphore>,
+    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    decoy: Arc<Argon2Hash>,
+    config: CheckerConfig,
+}
+
+impl PasswordChecker {
+    /// A checker with `config` (a `max_concurrent` of 0 counts as 1).
+    pub fn new(config: CheckerConfig) -> PasswordChecker {
+        let config = CheckerConfig {
+            max_concurrent: config.max_concurrent.max(1),
+            ..config
+        };
+        PasswordChecker {
+            permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent)),
+            buffers: Arc::new(Mutex::new(Vec::new())),
+            decoy: Arc::new(Argon2Hash::decoy()),
+            config,
+        }
+    }
+
+    /// Whether `password` matches the Argon2 hash `phc` (PHC string); with
+    /// `None` (an unknown login) it is checked against a decoy hash of the
+    /// same parameters, at the same cost, and never matches.
+    ///
+    /// Errors: [`CheckError::Busy`] when no slot freed up within
+    /// `max_wait`.
+    pub async fn verify(&self, phc: Option<&str>, password: &str) -> Result<bool, CheckError> {
+        let (hash, known) = match phc.map(Argon2Hash::parse) {
+            Some(Some(h)) => (Arc::new(h), true),
+            // A damaged stored hash costs the same as an unknown login.
+            Some(None) | None => (self.decoy.clone(), false),
+        };
+        let permit =
+            tokio::time::timeout(self.config.max_wait, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| CheckError::Busy)?
+                .map_err(|_| CheckError::Busy)?;
+        let buffers = self.buffers.clone();
+        let password = password.as_bytes().to_vec();
+        // The permit moves into the blocking task: a caller that gives up
+        // (its client went away) does not free the slot before the hash
+        // is done.
+        let matched = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut memory = buffers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .unwrap_or_default();
+            let matched = hash.verify_in(&password, &mut memory);
+            buffers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(memory);
+            matched
+        })
+        .await
+        .unwrap_or(false);
+        Ok(matched && known)
+    }
+}
+
+/// Length of the server secret, in bytes.
+const SECRET_BYTES: usize = 32;
+
+/// The server secret decoy SCRAM salts are derived from: 32 random bytes
+/// in `<data_dir>/auth.secret` (mode 0600), made on first open, so a
+/// decoy salt is the same across restarts as a real one.
+///
+/// Errors: the file cannot be read or created, or has the wrong size.
+pub(crate) fn server_secret(data_dir: &Path) -> Result<[u8; SECRET_BYTES]> {
+    let path = data_dir.join("auth.secret");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            return bytes.try_into().map_err(|_| {
+                StoreError::Corrupt(format!("{} is not {SECRET_BYTES} bytes", path.display()))
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut secret = [0u8; SECRET_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let tmp = data_dir.join("auth.secret.tmp");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        file.write_all(&secret)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(secret)
+}
+
+/// Made-up SCRAM secrets for a login that does not exist (RFC 5802
+/// section 9, RFC 7677 section 4): the salt is
+/// `HMAC-SHA-256(secret, "scram-salt" NUL login)` cut to 16 bytes, so
+/// every attempt for the login sees the same salt, and the iteration
+/// count is [`SCRAM_ITERATIONS`], as for real accounts; the keys are
+/// derived the same way and match no proof a client can compute without
+/// the secret.
+pub fn decoy_scram_secrets(secret: &[u8], login: &str) -> ScramSecrets {
+    let derive = |label: &str| {
+        let mut data = Vec::with_capacity(label.len() + 1 + login.len());
+        data.extend_from_slice(label.as_bytes());
+        data.push(0);
+        data.extend_from_slice(login.as_bytes());
+        hmac(secret, &data)
+    };
+    ScramSecrets {
+        salt: derive("scram-salt")[..16].to_vec(),
+        iterations: SCRAM_ITERATIONS,
+        stored_key: derive("scram-stored-key"),
+        server_key: derive("scram-server-key"),
     }
 }
 
@@ -195,6 +416,88 @@ c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
             base64::engine::general_purpose::STANDARD.encode(server_signature),
             "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
         );
+    }
+
+    #[tokio::test]
+    async fn the_checker_verifies_known_hashes_and_never_a_decoy() {
+        let c = Credentials::new("s3cret").unwrap();
+        let checker = PasswordChecker::new(CheckerConfig::default());
+        assert_eq!(checker.verify(Some(&c.argon2), "s3cret").await, Ok(true));
+        assert_eq!(checker.verify(Some(&c.argon2), "s3cret!").await, Ok(false));
+        assert_eq!(checker.verify(None, "s3cret").await, Ok(false));
+        assert_eq!(checker.verify(Some("garbage"), "s3cret").await, Ok(false));
+        // The decoy has the parameters real hashes have.
+        let real = Argon2Hash::parse(&c.argon2).unwrap();
+        let decoy = &checker.decoy;
+        let cost = |p: &Params| (p.m_cost(), p.t_cost(), p.p_cost());
+        assert_eq!(cost(&real.params), cost(&decoy.params));
+        assert_eq!(real.algorithm, decoy.algorithm);
+        assert_eq!(real.version, decoy.version);
+        assert_eq!(real.salt.len(), decoy.salt.len());
+        assert_eq!(real.output.len(), decoy.output.len());
+    }
+
+    #[tokio::test]
+    async fn the_checker_bounds_concurrent_verifications_and_reuses_buffers() {
+        let c = Credentials::new("pw").unwrap();
+        let checker = Arc::new(PasswordChecker::new(CheckerConfig {
+            max_concurrent: 2,
+            max_wait: Duration::from_secs(60),
+        }));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let checker = checker.clone();
+                let hash = c.argon2.clone();
+                tokio::spawn(async move { checker.verify(Some(&hash), "nope").await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Ok(false));
+        }
+        assert!(checker.buffers.lock().unwrap().len() <= 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_checker_answers_busy_after_the_wait() {
+        let c = Credentials::new("pw").unwrap();
+        let checker = PasswordChecker::new(CheckerConfig {
+            max_concurrent: 1,
+            max_wait: Duration::from_millis(1),
+        });
+        let held = checker.permits.clone().acquire_owned().await.unwrap();
+        assert_eq!(
+            checker.verify(Some(&c.argon2), "pw").await,
+            Err(CheckError::Busy)
+        );
+        drop(held);
+        assert_eq!(checker.verify(Some(&c.argon2), "pw").await, Ok(true));
+    }
+
+    #[test]
+    fn decoy_scram_secrets_are_fixed_per_login_and_secret() {
+        let a = decoy_scram_secrets(b"k1", "nobody");
+        let b = decoy_scram_secrets(b"k1", "nobody");
+        assert_eq!((a.salt.clone(), a.iterations), (b.salt, b.iterations));
+        assert_eq!(a.salt.len(), 16);
+        assert_eq!(a.iterations, SCRAM_ITERATIONS);
+        assert_ne!(a.salt, decoy_scram_secrets(b"k1", "nobody2").salt);
+        assert_ne!(a.salt, decoy_scram_secrets(b"k2", "nobody").salt);
+    }
+
+    #[test]
+    fn the_server_secret_is_made_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = server_secret(dir.path()).unwrap();
+        assert_eq!(a, server_secret(dir.path()).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("auth.secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0);
+        }
     }
 
     #[test]

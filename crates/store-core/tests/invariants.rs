@@ -410,9 +410,13 @@ async fn search_quota_dedup_references_metadata_and_the_change_feed() {
         .create_account("alice", Some("sip:alice@example.com"), "pw")
         .await
         .unwrap();
-    let p = store.authenticate("alice", "pw").await.unwrap();
+    let local = store_core::throttle::LoginSource {
+        remote: std::net::Ipv4Addr::LOCALHOST.into(),
+        protocol: "test",
+    };
+    let p = store.authenticate(local, "alice", "pw").await.unwrap();
     assert!(matches!(
-        store.authenticate("alice", "nope").await,
+        store.authenticate(local, "alice", "nope").await,
         Err(StoreError::AuthenticationFailed)
     ));
     assert_eq!(

@@ -37,7 +37,7 @@ pub async fn run(config: &Config, request: AccountRequest) -> Result<()> {
         }
     }
     // No server answers: work on the files directly.
-    let store = crate::serve::open_store(&config.store)?;
+    let store = crate::serve::open_store(crate::serve::store_config(config))?;
     let result = admin::run_account_request(&store, request).await;
     store.close().await;
     for line in result? {

@@ -27,6 +27,8 @@ pub struct Config {
     pub log: LogSection,
     /// `[server]`
     pub server: ServerSection,
+    /// `[auth]`
+    pub auth: AuthSection,
 }
 
 /// `[store]`: where the embedded engine keeps its files.
@@ -60,8 +62,9 @@ pub struct ImapSection {
     pub max_nesting: usize,
     /// Simultaneous authenticated connections per account.
     pub max_connections_per_account: usize,
-    /// Failed logins from one address before further attempts are delayed.
-    pub login_failures_before_delay: u32,
+    /// Deprecated: `[auth] login_failures_before_throttle`, which this
+    /// overrides when set (with a warning at start).
+    pub login_failures_before_delay: Option<u32>,
     /// Consecutive BAD commands before the connection is closed.
     pub max_bad_commands: u32,
     /// Inactivity autologout in minutes (at least 30, RFC 3501 5.4).
@@ -226,6 +229,44 @@ pub struct ServerSection {
     pub max_connections_per_ip: usize,
 }
 
+/// `[auth]`: the login throttle every protocol shares (IMAP LOGIN and
+/// AUTHENTICATE, WebDAV Basic, SIP digest) and the bound on concurrent
+/// Argon2 password checks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Failed logins of one address (IPv6: its /64) or one login name
+    /// before each further attempt waits one more second.
+    pub login_failures_before_throttle: u32,
+    /// Longest wait between two attempts of a throttled address or login,
+    /// in seconds.
+    pub login_throttle_max_seconds: u64,
+    /// Seconds after its last failure that an address or login is
+    /// forgotten (its failures start again from zero).
+    pub login_failure_window_seconds: u64,
+    /// Most addresses and logins the throttle remembers (about 100 bytes
+    /// each; the oldest are dropped past it).
+    pub login_throttle_entries: usize,
+    /// Argon2 password checks running at once (each holds 19 MiB).
+    pub max_concurrent_password_checks: usize,
+    /// Seconds a login waits for a password-check slot before a temporary
+    /// failure (IMAP NO [UNAVAILABLE], HTTP 503).
+    pub password_check_wait_seconds: u64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            login_failures_before_throttle: 3,
+            login_throttle_max_seconds: 15,
+            login_failure_window_seconds: 900,
+            login_throttle_entries: 100_000,
+            max_concurrent_password_checks: 2,
+            password_check_wait_seconds: 10,
+        }
+    }
+}
+
 fn addrs(list: &[&str]) -> Vec<SocketAddr> {
     list.iter().filter_map(|a| a.parse().ok()).collect()
 }
@@ -249,7 +290,7 @@ impl Default for ImapSection {
             max_append_bytes: 1_073_741_824,
             max_nesting: 32,
             max_connections_per_account: 20,
-            login_failures_before_delay: 3,
+            login_failures_before_delay: None,
             max_bad_commands: 20,
             autologout_minutes: 30,
             preauth_timeout_seconds: 60,
@@ -387,6 +428,17 @@ impl Config {
                 "[server] max_connections and max_connections_per_ip must be positive".into(),
             );
         }
+        let a = &config.auth;
+        if a.login_throttle_max_seconds == 0
+            || a.login_failure_window_seconds == 0
+            || a.login_throttle_entries == 0
+            || a.max_concurrent_password_checks == 0
+            || a.password_check_wait_seconds == 0
+        {
+            return Err(
+                "[auth] every setting but login_failures_before_throttle must be positive".into(),
+            );
+        }
         for d in &config.sip.digest {
             let hex_of = |v: &Option<String>, len: usize| {
                 v.as_ref()
@@ -434,6 +486,7 @@ mod tests {
         assert_eq!(format!("{:?}", c.imap), format!("{:?}", d.imap));
         assert_eq!(format!("{:?}", c.webdav), format!("{:?}", d.webdav));
         assert_eq!(format!("{:?}", c.sip), format!("{:?}", d.sip));
+        assert_eq!(format!("{:?}", c.auth), format!("{:?}", d.auth));
         assert_eq!(c.admin.listen, d.admin.listen);
         assert_eq!(
             c.server.shutdown_grace_seconds,

@@ -34,18 +34,46 @@ pub fn admin_token(data_dir: &std::path::Path, create: bool) -> Result<Option<St
 
 /// Opens the store of `[store]`, with a clear error when another process
 /// holds it.
-pub fn open_store(section: &crate::config::StoreSection) -> Result<Store> {
-    let data_dir = &section.data_dir;
-    let config = StoreConfig {
-        preview_cache_bytes: section.preview_cache_bytes,
-        ..StoreConfig::new(data_dir)
-    };
+pub fn open_store(config: StoreConfig) -> Result<Store> {
+    let data_dir = config.data_dir.clone();
     Store::open(config).with_context(|| {
         format!(
             "cannot open the store in {} ([store] data_dir); is another cpm-store using it?",
             data_dir.display()
         )
     })
+}
+
+/// The store's settings: `[store]`, and `[auth]` for its login throttle
+/// and password checks (`[imap] login_failures_before_delay`, deprecated,
+/// still overrides the threshold).
+pub fn store_config(config: &Config) -> StoreConfig {
+    let a = &config.auth;
+    let failures = match config.imap.login_failures_before_delay {
+        Some(n) => {
+            tracing::warn!(
+                "[imap] login_failures_before_delay is deprecated; \
+                 use [auth] login_failures_before_throttle"
+            );
+            n
+        }
+        None => a.login_failures_before_throttle,
+    };
+    StoreConfig {
+        login_throttle: store_core::throttle::ThrottleConfig {
+            failures_before_throttle: failures,
+            delay_step: Duration::from_secs(1),
+            max_delay: Duration::from_secs(a.login_throttle_max_seconds),
+            window: Duration::from_secs(a.login_failure_window_seconds),
+            max_entries: a.login_throttle_entries,
+        },
+        password_checks: store_core::password::CheckerConfig {
+            max_concurrent: a.max_concurrent_password_checks,
+            max_wait: Duration::from_secs(a.password_check_wait_seconds),
+        },
+        preview_cache_bytes: config.store.preview_cache_bytes,
+        ..StoreConfig::new(&config.store.data_dir)
+    }
 }
 
 async fn bind(addr: std::net::SocketAddr, setting: &str) -> Result<TcpListener> {
@@ -130,7 +158,7 @@ pub async fn run(config: Config) -> Result<()> {
         refusal,
     };
     let data_dir = config.store.data_dir.clone();
-    let store = open_store(&config.store)?;
+    let store = open_store(store_config(&config))?;
     let tls = crate::tls::server_config(&config.tls, &data_dir)?;
     let token = admin_token(&data_dir, true)?.unwrap_or_default();
     let tasks = Tasks::new();
@@ -299,7 +327,6 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
         max_append_bytes: c.max_append_bytes,
         max_nesting: c.max_nesting,
         max_connections_per_account: c.max_connections_per_account,
-        login_failures_before_delay: c.login_failures_before_delay,
         max_bad_commands: c.max_bad_commands,
         autologout: Duration::from_secs(c.autologout_minutes * 60),
         preauth_timeout: Duration::from_secs(c.preauth_timeout_seconds),
@@ -311,7 +338,6 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
             CleartextAuth::Always => imap_server::CleartextPolicy::Always,
         },
         quota_admins: c.quota_admins.clone(),
-        ..imap_server::ImapConfig::default()
     }
 }
 

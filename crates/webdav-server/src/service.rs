@@ -2,6 +2,7 @@
 //! accounts), dispatch to the method's handler, and the error response.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -11,6 +12,7 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use store_core::throttle::LoginSource;
 use store_core::{Principal, Store, StoreError};
 use tokio::sync::mpsc;
 
@@ -144,9 +146,10 @@ async fn dispatch(
     if request.method() == Method::OPTIONS {
         return Ok(methods::options::handle());
     }
-    let principal = match authenticate(shared, connection, &request).await? {
-        Some(p) => p,
-        None => {
+    let principal = match authenticate(shared, connection, &request).await {
+        Err(refusal) => return Ok(refusal),
+        Ok(Some(p)) => p,
+        Ok(None) => {
             let mut r = status(StatusCode::UNAUTHORIZED);
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -186,14 +189,18 @@ async fn dispatch(
 
 /// The principal of a request's Basic credentials; `None` asks for them
 /// (401). Credentials over plain HTTP are refused unless the policy allows
-/// them from this peer.
+/// them from this peer. The store's login throttle decides first: a
+/// client that failed too often gets 429 with Retry-After (RFC 6585 4)
+/// and costs no password check.
 ///
-/// Errors: 403 for cleartext credentials the policy refuses.
+/// Errors (the response to send): 403 for cleartext credentials the
+/// policy refuses; 429 when throttled; 503 with Retry-After when the
+/// password checks stay busy; 500 for a store failure.
 async fn authenticate(
     shared: &Shared,
     connection: &Connection,
     request: &Request<Incoming>,
-) -> DavResult<Option<Principal>> {
+) -> Result<Option<Principal>, Response<Body>> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -204,7 +211,7 @@ async fn authenticate(
             CleartextBasic::Never => false,
         };
     if !cleartext_ok {
-        return Err(DavError::forbidden("credentials need HTTPS (RFC 7617 4)"));
+        return Err(DavError::forbidden("credentials need HTTPS (RFC 7617 4)").into_response());
     }
     let Some(encoded) = value.to_str().ok().and_then(|v| {
         v.strip_prefix("Basic ")
@@ -223,14 +230,35 @@ async fn authenticate(
     else {
         return Ok(None);
     };
-    match shared.store.authenticate(&login, &password).await {
+    let source = LoginSource {
+        remote: connection.peer.ip(),
+        protocol: "webdav",
+    };
+    match shared.store.authenticate(source, &login, &password).await {
         Ok(p) => Ok(Some(p)),
-        Err(StoreError::AuthenticationFailed | StoreError::NoSuchAccount) => {
-            tracing::info!(login, "WebDAV authentication failed");
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
+        Err(StoreError::AuthenticationFailed | StoreError::NoSuchAccount) => Ok(None),
+        Err(StoreError::LoginThrottled { retry_after }) => Err(retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed logins; retry later",
+            retry_after,
+        )),
+        Err(StoreError::Busy(what)) => Err(retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("busy ({what}); retry later"),
+            Duration::from_secs(1),
+        )),
+        Err(e) => Err(DavError::from(e).into_response()),
     }
+}
+
+/// A `status` response with a text body and `Retry-After` in whole
+/// seconds (RFC 9110 10.2.3).
+fn retry_later(status: StatusCode, message: &str, after: Duration) -> Response<Body> {
+    let mut r = DavError::new(status, message).into_response();
+    let seconds = store_core::throttle::retry_after_seconds(after);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    r
 }
 
 /// Reads a request body of at most `limit` bytes.

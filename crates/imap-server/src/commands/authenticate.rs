@@ -6,12 +6,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use store_core::password::ScramSecrets;
 use store_core::StoreError;
 use tokio::io::AsyncWriteExt;
 
 use super::capability::cleartext_allowed;
-use super::login::{conclude, wait_after_failures};
+use super::login::{admit, check_password, conclude, login_source};
 use crate::protocol::response::Completion;
 use crate::sasl::{self, SaslError, ScramServer};
 use crate::session::error::{CommandError, CommandResult};
@@ -53,12 +52,7 @@ async fn plain(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
     {
         return Ok(Completion::no("Cannot act as another user").with_code("AUTHORIZATIONFAILED"));
     }
-    wait_after_failures(session).await;
-    let result = session
-        .state
-        .store
-        .authenticate(&credentials.authcid, &credentials.password)
-        .await;
+    let result = check_password(session, &credentials.authcid, &credentials.password).await;
     conclude(session, result)
 }
 
@@ -71,14 +65,14 @@ async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
         Ok(f) => f,
         Err(e) => return Ok(Completion::bad(e.to_string())),
     };
-    wait_after_failures(session).await;
-    let found = session.state.store.scram_secrets(&first.user).await?;
-    let (principal, secrets) = match found {
-        Some((p, s)) => (Some(p), s),
-        // Unknown user: carry on with made-up secrets so that the answer
-        // does not tell which users exist.
-        None => (None, decoy_secrets()),
-    };
+    if let Err(e) = admit(session, &first.user).await {
+        return conclude(session, Err(e));
+    }
+    // An unknown user gets made-up secrets that look like a real
+    // account's, so the exchange fails only at the proof and does not
+    // tell which users exist.
+    let user = first.user.clone();
+    let (principal, secrets) = session.state.store.scram_secrets(&user).await?;
     let nonce: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(24)
@@ -86,25 +80,21 @@ async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
         .collect();
     let server = ScramServer::new(first, &nonce, secrets);
     let last = challenge(session, server.server_first().as_bytes()).await?;
+    let store = session.state.store.clone();
+    let source = login_source(session);
     match (server.finish(&last), principal) {
         (Ok(server_final), Some(principal)) => {
+            store.record_login(source, &user, true);
             // RFC 5802 has the server's proof travel as a final challenge,
             // which the client answers with an empty response.
             let _ = challenge(session, server_final.as_bytes()).await?;
             conclude(session, Ok(principal))
         }
         (Err(SaslError::Malformed(why)), _) => Ok(Completion::bad(why)),
-        _ => conclude(session, Err(StoreError::AuthenticationFailed)),
-    }
-}
-
-fn decoy_secrets() -> ScramSecrets {
-    let mut rng = rand::thread_rng();
-    ScramSecrets {
-        salt: (0..16).map(|_| rng.gen()).collect(),
-        iterations: 4096,
-        stored_key: rng.gen(),
-        server_key: rng.gen(),
+        _ => {
+            store.record_login(source, &user, false);
+            conclude(session, Err(StoreError::AuthenticationFailed))
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! LOGIN (RFC 3501 6.2.3), and the conclusion every way of logging in
-//! shares: the delay after failures from the same address, the per-account
+//! shares: the store's login throttle (waited out once), the per-account
 //! connection limit, and the OK with the new capabilities.
 
+use store_core::throttle::LoginSource;
 use store_core::{Principal, StoreError};
 
 use super::capability::{cleartext_allowed, list};
@@ -15,26 +16,60 @@ pub async fn execute(session: &mut Session, user: &str, password: &str) -> Comma
         return Ok(Completion::no("Use STARTTLS or implicit TLS before LOGIN")
             .with_code("PRIVACYREQUIRED"));
     }
-    wait_after_failures(session).await;
-    let result = session.state.store.authenticate(user, password).await;
+    let result = check_password(session, user, password).await;
     conclude(session, result)
 }
 
-/// Waits as long as past failures from the client's address require.
-pub async fn wait_after_failures(session: &Session) {
-    let delay = session.state.login_delay(session.peer.ip());
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+/// Where this session's login attempts come from, for the throttle.
+pub fn login_source(session: &Session) -> LoginSource {
+    LoginSource {
+        remote: session.peer.ip(),
+        protocol: "imap",
+    }
+}
+
+/// Checks a plaintext credential (LOGIN, AUTHENTICATE PLAIN) with the
+/// store. When the throttle refuses, waits the time it names and asks
+/// once more, so a client past a few failures is slowed down rather than
+/// refused; if the second ask is refused too (other attempts took the
+/// turn), the refusal stands.
+pub async fn check_password(
+    session: &Session,
+    user: &str,
+    password: &str,
+) -> Result<Principal, StoreError> {
+    let store = &session.state.store;
+    let source = login_source(session);
+    match store.authenticate(source, user, password).await {
+        Err(StoreError::LoginThrottled { retry_after }) => {
+            tokio::time::sleep(retry_after).await;
+            store.authenticate(source, user, password).await
+        }
+        result => result,
+    }
+}
+
+/// Asks the throttle for a turn of a mechanism that checks the credential
+/// itself (SCRAM), waiting once as [`check_password`] does.
+///
+/// Errors: [`StoreError::LoginThrottled`].
+pub async fn admit(session: &Session, user: &str) -> Result<(), StoreError> {
+    let store = &session.state.store;
+    let source = login_source(session);
+    match store.admit_login(source, user) {
+        Err(StoreError::LoginThrottled { retry_after }) => {
+            tokio::time::sleep(retry_after).await;
+            store.admit_login(source, user)
+        }
+        result => result,
     }
 }
 
 /// Turns an authentication result into the session's new state and the
 /// tagged completion.
 pub fn conclude(session: &mut Session, result: Result<Principal, StoreError>) -> CommandResult {
-    let ip = session.peer.ip();
     match result {
         Ok(principal) => {
-            session.state.record_login(ip, true);
             let Some(slot) = session.state.open_slot(principal.account) else {
                 return Ok(
                     Completion::no("Too many connections for this account").with_code("LIMIT")
@@ -43,11 +78,9 @@ pub fn conclude(session: &mut Session, result: Result<Principal, StoreError>) ->
             session.authenticated(principal, slot);
             Ok(Completion::ok("Logged in").with_code(format!("CAPABILITY {}", list(session))))
         }
-        Err(StoreError::AuthenticationFailed | StoreError::NoSuchAccount) => {
-            session.state.record_login(ip, false);
+        Err(e @ (StoreError::AuthenticationFailed | StoreError::NoSuchAccount)) => {
             session.login_failures += 1;
-            tracing::info!(peer = %session.peer, "authentication failed");
-            Ok(Completion::no("Authentication failed").with_code("AUTHENTICATIONFAILED"))
+            Err(e.into())
         }
         Err(e) => Err(e.into()),
     }

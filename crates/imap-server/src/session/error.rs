@@ -56,6 +56,13 @@ pub fn refusal(e: &StoreError) -> Completion {
         StoreError::AuthenticationFailed | StoreError::NoSuchAccount => {
             Completion::no("Authentication failed").with_code("AUTHENTICATIONFAILED")
         }
+        StoreError::LoginThrottled { retry_after } => Completion::no(format!(
+            "Too many failed logins; try again in {} s",
+            store_core::throttle::retry_after_seconds(*retry_after)
+        ))
+        .with_code("UNAVAILABLE"),
+        StoreError::Busy(what) => Completion::no(format!("Server busy ({what}); try again later"))
+            .with_code("UNAVAILABLE"),
         StoreError::InvalidArgument(why) => Completion::bad(why.to_string()),
         StoreError::MetadataLimit(MetadataLimit::ValueTooLarge { max }) => {
             Completion::no("Value too large").with_code(format!("METADATA MAXSIZE {max}"))

@@ -1,11 +1,10 @@
 //! State shared by every IMAP connection of one server: the store, the
-//! settings, which messages are `\Recent` to which session, connections
-//! per account and failed logins per address.
+//! settings, which messages are `\Recent` to which session and
+//! connections per account (failed logins are the store's login
+//! throttle's).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use store_core::model::{AccountId, FolderId, Uid};
 use store_core::Store;
@@ -26,7 +25,6 @@ pub struct ServerState {
     /// since are recent again.
     recent: Mutex<HashMap<FolderId, Uid>>,
     connections: Mutex<HashMap<AccountId, usize>>,
-    failures: Mutex<HashMap<IpAddr, u32>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -44,7 +42,6 @@ impl ServerState {
             tls,
             recent: Mutex::default(),
             connections: Mutex::default(),
-            failures: Mutex::default(),
         }
     }
 
@@ -74,23 +71,6 @@ impl ServerState {
             account,
         })
     }
-
-    /// How long to wait before answering a login attempt from `addr`.
-    pub fn login_delay(&self, addr: IpAddr) -> Duration {
-        let failures = lock(&self.failures).get(&addr).copied().unwrap_or(0);
-        let excess = failures.saturating_sub(self.config.login_failures_before_delay);
-        (self.config.login_failure_delay * excess).min(Duration::from_secs(15))
-    }
-
-    /// Records a failed (`false`) or successful login from `addr`.
-    pub fn record_login(&self, addr: IpAddr, success: bool) {
-        let mut map = lock(&self.failures);
-        if success {
-            map.remove(&addr);
-        } else {
-            *map.entry(addr).or_insert(0) += 1;
-        }
-    }
 }
 
 /// One authenticated connection of an account; frees its slot on drop.
@@ -108,32 +88,5 @@ impl Drop for ConnectionSlot {
                 map.remove(&self.account);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn failed_logins_delay_later_attempts_from_the_same_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(store_core::StoreConfig::new(dir.path())).unwrap();
-        let state = ServerState::new(store, ImapConfig::default(), None);
-        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
-        for _ in 0..3 {
-            assert_eq!(state.login_delay(a), Duration::ZERO);
-            state.record_login(a, false);
-        }
-        state.record_login(a, false);
-        state.record_login(a, false);
-        assert_eq!(state.login_delay(a), Duration::from_secs(2));
-        assert_eq!(state.login_delay(b), Duration::ZERO);
-        for _ in 0..100 {
-            state.record_login(a, false);
-        }
-        assert_eq!(state.login_delay(a), Duration::from_secs(15));
-        state.record_login(a, true);
-        assert_eq!(state.login_delay(a), Duration::ZERO);
     }
 }

@@ -8,7 +8,8 @@ use super::{now, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{Account, Principal, QuotaLimits, SpecialUse};
-use crate::password::{Credentials, ScramSecrets};
+use crate::password::{decoy_scram_secrets, Credentials, ScramSecrets};
+use crate::throttle::LoginSource;
 use crate::writer::Reader;
 
 /// What is stored per account: the account and its credentials.
@@ -220,52 +221,113 @@ impl Store {
     }
 
     /// Operation "authenticate" for plaintext mechanisms (IMAP LOGIN and
-    /// AUTHENTICATE PLAIN, HTTP Basic, SIP trusted-user lookups do not use
-    /// it). Verifies the Argon2id hash, or a recent identical login from
-    /// the in-memory cache.
+    /// AUTHENTICATE PLAIN, HTTP Basic), from `source`. Asks the login
+    /// throttle first; then verifies the Argon2id hash, or a recent
+    /// identical login from the in-memory cache. An unknown login is
+    /// checked against a decoy hash of the same cost, so the answer and
+    /// its timing do not tell which accounts exist. Every outcome is
+    /// recorded with the throttle, and failures are logged.
     ///
     /// Errors: [`StoreError::AuthenticationFailed`] for an unknown login or
-    /// a wrong password alike.
-    pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal> {
-        if login.len() > MAX_LOGIN_BYTES || password.len() > MAX_PASSWORD_BYTES {
-            return Err(StoreError::AuthenticationFailed);
-        }
-        let entry = self
-            .snapshot()?
-            .load::<AccountEntry>(&keys::account(login))?
-            .ok_or(StoreError::AuthenticationFailed)?;
-        let principal = Principal {
-            account: entry.account.id,
-            login: entry.account.login.clone(),
+    /// a wrong password alike; [`StoreError::LoginThrottled`] when the
+    /// address or the login has failed too often (no password checked);
+    /// [`StoreError::Busy`] when no password-check slot freed up in time.
+    pub async fn authenticate(
+        &self,
+        source: LoginSource,
+        login: &str,
+        password: &str,
+    ) -> Result<Principal> {
+        self.admit_login(source, login)?;
+        let entry = if login.len() > MAX_LOGIN_BYTES || password.len() > MAX_PASSWORD_BYTES {
+            None
+        } else {
+            self.snapshot()?
+                .load::<AccountEntry>(&keys::account(login))?
         };
-        if self.inner.logins.check(login, password) {
-            return Ok(principal);
+        if let Some(entry) = &entry {
+            if self.inner.logins.check(login, password) {
+                self.record_login(source, login, true);
+                return Ok(principal_of(entry));
+            }
         }
-        let pw = password.to_string();
-        let credentials = entry.credentials;
-        let ok = tokio::task::spawn_blocking(move || credentials.verify(&pw))
+        let hash = entry.as_ref().map(|e| e.credentials.argon2.as_str());
+        let matched = self
+            .inner
+            .checker
+            .verify(hash, password)
             .await
-            .unwrap_or(false);
-        if !ok {
-            return Err(StoreError::AuthenticationFailed);
+            .map_err(|_| StoreError::Busy("password checks"))?;
+        match entry {
+            Some(entry) if matched => {
+                self.inner.logins.remember(login, password);
+                self.record_login(source, login, true);
+                Ok(principal_of(&entry))
+            }
+            _ => {
+                self.record_login(source, login, false);
+                Err(StoreError::AuthenticationFailed)
+            }
         }
-        self.inner.logins.remember(login, password);
-        Ok(principal)
+    }
+
+    /// Asks the login throttle whether `login` may try a credential from
+    /// `source` now (for mechanisms that check it themselves: SCRAM, SIP
+    /// digest). The caller reports the outcome with
+    /// [`Store::record_login`].
+    ///
+    /// Errors: [`StoreError::LoginThrottled`] with the wait.
+    pub fn admit_login(&self, source: LoginSource, login: &str) -> Result<()> {
+        self.inner
+            .throttle
+            .admit(source.remote, login)
+            .map_err(|t| {
+                tracing::warn!(
+                    protocol = source.protocol,
+                    remote = %source.remote,
+                    login,
+                    retry_after_seconds = t.retry_after.as_secs_f64(),
+                    "login throttled after repeated failures"
+                );
+                StoreError::LoginThrottled {
+                    retry_after: t.retry_after,
+                }
+            })
+    }
+
+    /// Records the outcome of an admitted login attempt with the throttle
+    /// (a success clears the address and the login, a failure counts
+    /// against both) and logs a failure at warn level with the protocol,
+    /// the address and the login.
+    pub fn record_login(&self, source: LoginSource, login: &str, success: bool) {
+        if !success {
+            tracing::warn!(
+                protocol = source.protocol,
+                remote = %source.remote,
+                login,
+                "login failed"
+            );
+        }
+        self.inner.throttle.record(source.remote, login, success);
     }
 
     /// The SCRAM-SHA-256 secrets of `login` (for a SASL SCRAM exchange run
-    /// by a front end, RFC 5802 section 5), and the principal it yields.
-    pub async fn scram_secrets(&self, login: &str) -> Result<Option<(Principal, ScramSecrets)>> {
-        let snap = self.snapshot()?;
-        Ok(snap.load::<AccountEntry>(&keys::account(login))?.map(|e| {
-            (
-                Principal {
-                    account: e.account.id,
-                    login: e.account.login,
-                },
-                e.credentials.scram,
-            )
-        }))
+    /// by a front end, RFC 5802 section 5), and the principal it yields;
+    /// for a login without an account, made-up secrets whose salt and
+    /// iteration count look like a real account's and stay the same on
+    /// every attempt (derived from the login with the server secret,
+    /// RFC 5802 section 9), and no principal.
+    pub async fn scram_secrets(&self, login: &str) -> Result<(Option<Principal>, ScramSecrets)> {
+        let found = if login.len() > MAX_LOGIN_BYTES {
+            None
+        } else {
+            self.snapshot()?
+                .load::<AccountEntry>(&keys::account(login))?
+        };
+        Ok(match found {
+            Some(e) => (Some(principal_of(&e)), e.credentials.scram),
+            None => (None, decoy_scram_secrets(&self.inner.secret, login)),
+        })
     }
 
     /// The principal of a local account without a password, for callers
@@ -282,5 +344,12 @@ impl Store {
             account: entry.account.id,
             login: entry.account.login,
         })
+    }
+}
+
+fn principal_of(entry: &AccountEntry) -> Principal {
+    Principal {
+        account: entry.account.id,
+        login: entry.account.login.clone(),
     }
 }

@@ -44,8 +44,9 @@ use crate::engine::{Engine, RedbEngine};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{AccountId, Folder, Principal, QuotaLimits};
-use crate::password::LoginCache;
+use crate::password::{CheckerConfig, LoginCache, PasswordChecker};
 use crate::rights::{Right, Rights};
+use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::writer::{CommitStats, Reader, StorageHealth, Txn, Writer};
 
 /// Settings of a store.
@@ -58,6 +59,10 @@ pub struct StoreConfig {
     /// Most bytes of cached previews under `previews/` (least recently
     /// used evicted first); 0 caches none.
     pub preview_cache_bytes: u64,
+    /// The login throttle every protocol shares.
+    pub login_throttle: ThrottleConfig,
+    /// Bounds on concurrent Argon2 password checks.
+    pub password_checks: CheckerConfig,
 }
 
 /// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
@@ -70,6 +75,8 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             default_quota: QuotaLimits::default(),
             preview_cache_bytes: DEFAULT_PREVIEW_CACHE_BYTES,
+            login_throttle: ThrottleConfig::default(),
+            password_checks: CheckerConfig::default(),
         }
     }
 }
@@ -85,6 +92,10 @@ struct Inner {
     blobs: Arc<BlobStore>,
     hub: Arc<ChangeHub>,
     logins: LoginCache,
+    throttle: LoginThrottle,
+    checker: PasswordChecker,
+    /// The server secret decoy SCRAM salts are derived from.
+    secret: [u8; 32],
     stats: Arc<CommitStats>,
     health: Arc<StorageHealth>,
     writer: RwLock<Option<Writer>>,
@@ -144,6 +155,7 @@ impl Store {
             config.preview_cache_bytes,
         )?);
         sweep_unreferenced_blobs(&*engine, &blobs)?;
+        let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());
         let health = blobs.health().clone();
@@ -155,6 +167,9 @@ impl Store {
                 blobs,
                 hub,
                 logins: LoginCache::new(),
+                throttle: LoginThrottle::new(config.login_throttle.clone()),
+                checker: PasswordChecker::new(config.password_checks.clone()),
+                secret,
                 stats,
                 health,
                 writer: RwLock::new(Some(writer)),

@@ -369,9 +369,9 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
 }
 
 #[test]
-fn tcp_connections_that_stall_or_stay_silent_are_closed() {
+fn tcp_and_tls_connections_that_stall_or_stay_silent_are_closed() {
     let server = started("message_timeout_seconds = 2\nidle_timeout_seconds = 4\n");
-    let addr = server.sip_tcp;
+    let (addr, tls) = (server.sip_tcp, server.sip_tls);
     let limit = Duration::from_secs(15);
     // Each case on its own thread: they run side by side.
     let silent = std::thread::spawn(move || {
@@ -425,11 +425,38 @@ fn tcp_connections_that_stall_or_stay_silent_are_closed() {
         let mut s = reader.into_inner();
         closed_within(&mut s, limit)
     });
+    // Over TLS too, once the handshake is made (openssl s_client exits
+    // when the agent closes).
+    let tls_silent = std::thread::spawn(move || {
+        e2e_tests::require_tool("openssl", "openssl");
+        let start = Instant::now();
+        let mut client = std::process::Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect"])
+            .arg(tls.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_client");
+        while start.elapsed() < limit {
+            if client.try_wait().unwrap().is_some() {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = client.kill();
+        let _ = client.wait();
+        None
+    });
     let silent = silent.join().unwrap();
     let partial = partial.join().unwrap();
     let dripping = dripping.join().unwrap();
     let idle = established.join().unwrap();
-    eprintln!("closed after: silent {silent:?}, partial {partial:?}, dripping {dripping:?}, idle {idle:?}");
+    let tls_silent = tls_silent.join().unwrap();
+    eprintln!(
+        "closed after: silent {silent:?}, partial {partial:?}, dripping {dripping:?}, \
+         TLS silent {tls_silent:?}, idle {idle:?}"
+    );
     // The message timeout is 2 s, looked at every second; 6 s of slack for
     // a loaded machine.
     for (case, took) in [

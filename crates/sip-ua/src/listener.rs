@@ -129,7 +129,8 @@ impl SipUa {
     /// Serves one accepted TCP or TLS connection (TLS already handshaken)
     /// from `addr`, reached at `local`: messages are framed by
     /// Content-Length (RFC 3261 18.3) and handled as they come, until the
-    /// connection closes, idles out or the server stops. The supervisor's
+    /// connection closes, times out (`message_timeout`, `idle_timeout`)
+    /// or the server stops. The supervisor's
     /// acceptor calls it, one task per connection.
     pub async fn serve_connection<S>(
         &self,
@@ -216,8 +217,8 @@ impl SipUa {
     /// `message_timeout` of an accepted connection's start (`outbound`:
     /// the store opened it and speaks first); between messages the
     /// connection may stay silent (keep-alive CRLFs aside) for
-    /// `idle_timeout`. A request of an
-    /// untrusted source over its rate limit gets 503 with Retry-After.
+    /// `idle_timeout`. A request of an untrusted source over its rate
+    /// limit gets 503 with Retry-After.
     async fn read_stream<R>(
         &self,
         reader: R,

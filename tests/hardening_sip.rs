@@ -28,7 +28,24 @@ fn started(settings: &str) -> Server {
     );
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     server.start();
+    wait_for_sip(&server);
     server
+}
+
+/// Waits until the SIP sockets are bound: `/healthz` answers as soon as
+/// the admin endpoint listens, which is before them.
+fn wait_for_sip(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let trusted = udp_from(TRUSTED, Duration::from_millis(200));
+    while exchange(&trusted, server.sip_udp, &request("OPTIONS", "", "")) != Some(200) {
+        assert!(Instant::now() < deadline, "SIP over UDP not answering");
+    }
+    for addr in [server.sip_tcp, server.sip_tls] {
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "SIP not listening on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// A request with a fresh branch and Call-ID.
@@ -305,9 +322,16 @@ fn an_untrusted_source_over_its_rate_is_refused_and_other_sources_are_not() {
     // 200 OPTIONS in a second from one untrusted address: the burst and
     // about a second's worth are answered, the rest dropped.
     let flooder = udp_from(UNTRUSTED, Duration::from_secs(1));
+    let start = Instant::now();
     let answered = paced_options(&flooder, sip, 200, Duration::from_secs(1));
-    eprintln!("untrusted source: {answered} of 200 answered");
-    assert!((20..=60).contains(&answered), "{answered} answered");
+    // At most the burst and 10 a second for as long as it took (more if
+    // the machine is slow).
+    let most = 20 + (10.0 * start.elapsed().as_secs_f64()).ceil() as usize;
+    eprintln!("untrusted source: {answered} of 200 answered, at most {most} allowed");
+    assert!(
+        answered >= 20 && answered <= most.min(100),
+        "{answered} answered"
+    );
     // Meanwhile another untrusted address and the trusted peer are served
     // in full.
     let other = udp_from(OTHER_UNTRUSTED, Duration::from_secs(1));

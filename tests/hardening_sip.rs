@@ -28,7 +28,24 @@ fn started(settings: &str) -> Server {
     );
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     server.start();
+    wait_for_sip(&server);
     server
+}
+
+/// Waits until the SIP sockets are bound: `/healthz` answers as soon as
+/// the admin endpoint listens, which is before them.
+fn wait_for_sip(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let trusted = udp_from(TRUSTED, Duration::from_millis(200));
+    while exchange(&trusted, server.sip_udp, &request("OPTIONS", "", "")) != Some(200) {
+        assert!(Instant::now() < deadline, "SIP over UDP not answering");
+    }
+    for addr in [server.sip_tcp, server.sip_tls] {
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "SIP not listening on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// A request with a fresh branch and Call-ID.
@@ -305,9 +322,16 @@ fn an_untrusted_source_over_its_rate_is_refused_and_other_sources_are_not() {
     // 200 OPTIONS in a second from one untrusted address: the burst and
     // about a second's worth are answered, the rest dropped.
     let flooder = udp_from(UNTRUSTED, Duration::from_secs(1));
+    let start = Instant::now();
     let answered = paced_options(&flooder, sip, 200, Duration::from_secs(1));
-    eprintln!("untrusted source: {answered} of 200 answered");
-    assert!((20..=60).contains(&answered), "{answered} answered");
+    // At most the burst and 10 a second for as long as it took (more if
+    // the machine is slow).
+    let most = 20 + (10.0 * start.elapsed().as_secs_f64()).ceil() as usize;
+    eprintln!("untrusted source: {answered} of 200 answered, at most {most} allowed");
+    assert!(
+        answered >= 20 && answered <= most.min(100),
+        "{answered} answered"
+    );
     // Meanwhile another untrusted address and the trusted peer are served
     // in full.
     let other = udp_from(OTHER_UNTRUSTED, Duration::from_secs(1));
@@ -369,9 +393,9 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
 }
 
 #[test]
-fn tcp_connections_that_stall_or_stay_silent_are_closed() {
+fn tcp_and_tls_connections_that_stall_or_stay_silent_are_closed() {
     let server = started("message_timeout_seconds = 2\nidle_timeout_seconds = 4\n");
-    let addr = server.sip_tcp;
+    let (addr, tls) = (server.sip_tcp, server.sip_tls);
     let limit = Duration::from_secs(15);
     // Each case on its own thread: they run side by side.
     let silent = std::thread::spawn(move || {
@@ -425,11 +449,38 @@ fn tcp_connections_that_stall_or_stay_silent_are_closed() {
         let mut s = reader.into_inner();
         closed_within(&mut s, limit)
     });
+    // Over TLS too, once the handshake is made (openssl s_client exits
+    // when the agent closes).
+    let tls_silent = std::thread::spawn(move || {
+        e2e_tests::require_tool("openssl", "openssl");
+        let start = Instant::now();
+        let mut client = std::process::Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect"])
+            .arg(tls.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_client");
+        while start.elapsed() < limit {
+            if client.try_wait().unwrap().is_some() {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = client.kill();
+        let _ = client.wait();
+        None
+    });
     let silent = silent.join().unwrap();
     let partial = partial.join().unwrap();
     let dripping = dripping.join().unwrap();
     let idle = established.join().unwrap();
-    eprintln!("closed after: silent {silent:?}, partial {partial:?}, dripping {dripping:?}, idle {idle:?}");
+    let tls_silent = tls_silent.join().unwrap();
+    eprintln!(
+        "closed after: silent {silent:?}, partial {partial:?}, dripping {dripping:?}, \
+         TLS silent {tls_silent:?}, idle {idle:?}"
+    );
     // The message timeout is 2 s, looked at every second; 6 s of slack for
     // a loaded machine.
     for (case, took) in [

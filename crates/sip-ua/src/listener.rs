@@ -129,7 +129,8 @@ impl SipUa {
     /// Serves one accepted TCP or TLS connection (TLS already handshaken)
     /// from `addr`, reached at `local`: messages are framed by
     /// Content-Length (RFC 3261 18.3) and handled as they come, until the
-    /// connection closes, idles out or the server stops. The supervisor's
+    /// connection closes, times out (`message_timeout`, `idle_timeout`)
+    /// or the server stops. The supervisor's
     /// acceptor calls it, one task per connection.
     pub async fn serve_connection<S>(
         &self,
@@ -216,8 +217,8 @@ impl SipUa {
     /// `message_timeout` of an accepted connection's start (`outbound`:
     /// the store opened it and speaks first); between messages the
     /// connection may stay silent (keep-alive CRLFs aside) for
-    /// `idle_timeout`. A request of an
-    /// untrusted source over its rate limit gets 503 with Retry-After.
+    /// `idle_timeout`. A request of an untrusted source over its rate
+    /// limit gets 503 with Retry-After.
     async fn read_stream<R>(
         &self,
         reader: R,
@@ -234,26 +235,14 @@ impl SipUa {
         let mut quiet_since = Instant::now();
         let mut carried_a_message = outbound;
         loop {
-            let (deadline, what) = match frames.decoder().message_started() {
-                Some(start) => (start + config.message_timeout, "message"),
-                None if carried_a_message => {
-                    // Keep-alive CRLFs keep an established connection.
-                    let last = frames
-                        .decoder()
-                        .last_keepalive()
-                        .map_or(quiet_since, |k| k.max(quiet_since));
-                    (last + config.idle_timeout, "idle")
-                }
-                None => (quiet_since + config.message_timeout, "first message"),
-            };
-            let now = Instant::now();
-            if now >= deadline {
-                tracing::debug!(peer = %peer.addr, timeout = what, "SIP connection timed out");
-                break;
-            }
-            // A message may begin while we wait: look again each tick.
-            let wake = deadline.min(now + TIMEOUT_TICK);
+            let (deadline, _) =
+                stream_deadline(frames.decoder(), config, quiet_since, carried_a_message);
+            // A message may begin while we wait: look again each tick. The
+            // stream is read first, so a message that came in time is
+            // taken even when this task runs late.
+            let wake = deadline.min(Instant::now() + TIMEOUT_TICK);
             let frame = tokio::select! {
+                biased;
                 f = frames.next() => match f {
                     Some(Ok(frame)) => frame,
                     Some(Err(e)) => {
@@ -262,8 +251,17 @@ impl SipUa {
                     }
                     None => break,
                 },
-                _ = tokio::time::sleep_until(wake) => continue,
                 _ = shutdown.changed() => break,
+                _ = tokio::time::sleep_until(wake) => {
+                    // What was read meanwhile may have moved the deadline.
+                    let (deadline, what) =
+                        stream_deadline(frames.decoder(), config, quiet_since, carried_a_message);
+                    if Instant::now() >= deadline {
+                        tracing::debug!(peer = %peer.addr, timeout = what, "SIP connection timed out");
+                        break;
+                    }
+                    continue;
+                }
             };
             carried_a_message = true;
             quiet_since = Instant::now();
@@ -313,6 +311,30 @@ impl SipUa {
             let busy = r.with("Retry-After", retry_after.as_secs().max(1).to_string());
             let _ = peer.send(busy.to_bytes()).await;
         }
+    }
+}
+
+/// When a stream connection times out, and which timeout that is: the
+/// message being read must be whole `message_timeout` after its first
+/// byte; between messages, an established connection (one that has
+/// carried a message) may be silent for `idle_timeout` after its last
+/// message or keep-alive, a new one must send its first message within
+/// `message_timeout`.
+fn stream_deadline(
+    codec: &SipCodec,
+    config: &crate::SipConfig,
+    quiet_since: Instant,
+    established: bool,
+) -> (Instant, &'static str) {
+    match codec.message_started() {
+        Some(start) => (start + config.message_timeout, "message"),
+        None if established => {
+            let last = codec
+                .last_keepalive()
+                .map_or(quiet_since, |k| k.max(quiet_since));
+            (last + config.idle_timeout, "idle")
+        }
+        None => (quiet_since + config.message_timeout, "first message"),
     }
 }
 

@@ -3,7 +3,7 @@
 //! absorbed, and once answered it gets the same final response until
 //! Timer J (64 T1 over UDP, zero over TCP and TLS) fires.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -73,9 +73,9 @@ pub enum Begin {
     Full,
 }
 
-/// The live server transactions, bounded. Answered transactions past
-/// Timer J are dropped every [`SWEEP_EVERY`] new transactions, and at once
-/// when the table is full.
+/// The live server transactions, bounded. Answered transactions leave
+/// at Timer J in the order they were answered (a queue, so a full table
+/// costs no scan of it).
 #[derive(Debug)]
 pub struct ServerTransactions {
     table: Mutex<Table>,
@@ -85,18 +85,28 @@ pub struct ServerTransactions {
 #[derive(Debug, Default)]
 struct Table {
     states: HashMap<TransactionKey, State>,
-    inserted: usize,
+    /// When each answered transaction expires, oldest first.
+    expiries: VecDeque<(Instant, TransactionKey)>,
 }
 
 impl Table {
     fn drop_expired(&mut self, now: Instant) {
-        self.states
-            .retain(|_, s| !matches!(s, State::Completed { until, .. } if *until <= now));
+        while let Some((until, _)) = self.expiries.front() {
+            if *until > now {
+                break;
+            }
+            let Some((until, key)) = self.expiries.pop_front() else {
+                break;
+            };
+            // The entry may have been answered again since: only its last
+            // expiry removes it.
+            if matches!(self.states.get(&key), Some(State::Completed { until: u, .. }) if *u == until)
+            {
+                self.states.remove(&key);
+            }
+        }
     }
 }
-
-/// How many new transactions pass between two sweeps of expired ones.
-pub const SWEEP_EVERY: usize = 1024;
 
 impl ServerTransactions {
     /// A table of at most `limit` transactions.
@@ -118,18 +128,17 @@ impl ServerTransactions {
             }
             _ => {}
         }
-        table.inserted = table.inserted.wrapping_add(1);
-        if table.states.len() >= self.limit || table.inserted.is_multiple_of(SWEEP_EVERY) {
-            table.drop_expired(now);
-            if table.states.len() >= self.limit {
-                return Begin::Full;
-            }
+        table.drop_expired(now);
+        if table.states.len() >= self.limit {
+            return Begin::Full;
         }
         table.states.insert(key.clone(), State::Trying);
         Begin::New
     }
 
-    /// Records the final response; it is kept for `linger` (Timer J).
+    /// Records the final response; it is kept for `linger` (Timer J,
+    /// the same for every transaction kept: a longer one would hold the
+    /// expiry of those answered after it until its own).
     pub fn complete(&self, key: &TransactionKey, response: Bytes, linger: Duration) {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         if linger.is_zero() {
@@ -139,6 +148,7 @@ impl ServerTransactions {
             table
                 .states
                 .insert(key.clone(), State::Completed { response, until });
+            table.expiries.push_back((until, key.clone()));
         }
     }
 }
@@ -159,5 +169,25 @@ mod tests {
         assert_eq!(t.begin(&k), Begin::New);
         assert_eq!(t.begin(&TransactionKey("b".into())), Begin::New);
         assert_eq!(t.begin(&TransactionKey("c".into())), Begin::Full);
+    }
+
+    #[test]
+    fn answered_transactions_leave_the_full_table_at_timer_j() {
+        let t = ServerTransactions::new(2);
+        let (a, b, c) = (
+            TransactionKey("a".into()),
+            TransactionKey("b".into()),
+            TransactionKey("c".into()),
+        );
+        assert_eq!(t.begin(&a), Begin::New);
+        assert_eq!(t.begin(&b), Begin::New);
+        t.complete(&a, Bytes::from_static(b"200"), Duration::from_millis(30));
+        t.complete(&b, Bytes::from_static(b"200"), Duration::from_secs(60));
+        assert_eq!(t.begin(&c), Begin::Full);
+        std::thread::sleep(Duration::from_millis(40));
+        // a has expired, b has not.
+        assert_eq!(t.begin(&c), Begin::New);
+        assert_eq!(t.begin(&b), Begin::Resend(Bytes::from_static(b"200")));
+        assert_eq!(t.begin(&a), Begin::Full);
     }
 }

@@ -256,11 +256,15 @@ fn a_full_disk_gets_tagged_no_and_507_and_writes_resume_once_space_is_freed() {
     let (status, body) = healthz(&server);
     assert_eq!(status, 503, "/healthz while the disk is full: {body}");
     assert!(body.contains("space"), "{body}");
+    let metrics = server.http_get("/metrics").expect("metrics");
+    assert!(metrics.contains("cpm_store_storage_failing 1"), "{metrics}");
 
     // Space comes back: writes succeed again, without a restart.
     std::fs::remove_file(&filler).expect("remove the filler file");
     let (status, body) = wait_health(&server, 200, Duration::from_secs(15));
     assert_eq!(status, 200, "/healthz after space was freed: {body}");
+    let metrics = server.http_get("/metrics").expect("metrics");
+    assert!(metrics.contains("cpm_store_storage_failing 0"), "{metrics}");
     let m = message(1000, 64 * 1024);
     let reply = append(&mut c, "b1", &m);
     assert!(reply.starts_with("b1 OK"), "{reply}");

@@ -91,6 +91,38 @@ fn healthz(server: &Server) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// Deposits a CPM chat message for alice over SIP/TCP (loopback is a
+/// trusted peer by default); the response's start line and header block.
+fn sip_deposit(server: &Server, call_id: &str, text_bytes: usize) -> String {
+    let body = format!(
+        "From: <sip:bob@example.com>\r\nTo: <sip:alice@example.com>\r\n\
+DateTime: 2026-11-21T10:00:00Z\r\n\r\nContent-Type: text/plain\r\n\r\n{}\r\n",
+        "x".repeat(text_bytes)
+    );
+    let request = format!(
+        "MESSAGE sip:alice@example.com SIP/2.0\r\n\
+Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\n\
+From: <sip:cs@example.com>;tag=t{call_id}\r\nTo: <sip:alice@example.com>\r\n\
+Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+Contact: <sip:cs@127.0.0.1:5999>\r\nConversation-ID: conv-disk\r\n\
+Content-Type: message/cpim\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(server.sip_tcp).expect("connect SIP");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s.write_all(request.as_bytes()).expect("send MESSAGE");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// A message of about `size` bytes, different for every `n`.
 fn message(n: usize, size: usize) -> String {
     let line = format!("message {n} of the disk test, filling the device.\r\n");
@@ -155,7 +187,7 @@ fn a_full_disk_gets_tagged_no_and_507_and_writes_resume_once_space_is_freed() {
     let Some(_tmpfs) = Tmpfs::mount(&server.data_dir(), "24m") else {
         return;
     };
-    server.add_account("alice", "s3cret");
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     server.start();
     assert_eq!(healthz(&server).0, 200);
 
@@ -215,15 +247,24 @@ fn a_full_disk_gets_tagged_no_and_507_and_writes_resume_once_space_is_freed() {
     );
     assert_eq!(status, 507, "{}", String::from_utf8_lossy(&body));
 
+    // SIP: 500 with Retry-After (RFC 3261 21.5.1).
+    let answer = sip_deposit(&server, "full-1", 8192);
+    assert!(answer.starts_with("SIP/2.0 500"), "{answer}");
+    assert!(answer.contains("Retry-After:"), "{answer}");
+
     // /healthz says why while writes fail.
     let (status, body) = healthz(&server);
     assert_eq!(status, 503, "/healthz while the disk is full: {body}");
     assert!(body.contains("space"), "{body}");
+    let metrics = server.http_get("/metrics").expect("metrics");
+    assert!(metrics.contains("cpm_store_storage_failing 1"), "{metrics}");
 
     // Space comes back: writes succeed again, without a restart.
     std::fs::remove_file(&filler).expect("remove the filler file");
     let (status, body) = wait_health(&server, 200, Duration::from_secs(15));
     assert_eq!(status, 200, "/healthz after space was freed: {body}");
+    let metrics = server.http_get("/metrics").expect("metrics");
+    assert!(metrics.contains("cpm_store_storage_failing 0"), "{metrics}");
     let m = message(1000, 64 * 1024);
     let reply = append(&mut c, "b1", &m);
     assert!(reply.starts_with("b1 OK"), "{reply}");
@@ -235,6 +276,8 @@ fn a_full_disk_gets_tagged_no_and_507_and_writes_resume_once_space_is_freed() {
         &[2u8; 4096],
     );
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let answer = sip_deposit(&server, "after-1", 100);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
 
     // Nothing acknowledged was lost, also after a restart.
     assert_all_there(&server, &acknowledged);

@@ -32,4 +32,4 @@ mod writer;
 pub use error::{MetadataLimit, Result, StoreError};
 pub use model::Principal;
 pub use store::*;
-pub use writer::{CommitStats, StorageHealth};
+pub use writer::CommitStats;

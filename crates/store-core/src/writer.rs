@@ -485,10 +485,15 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed; no operation of the batch was applied");
-            // Blobs installed for this batch are referenced by nothing:
-            // take them back out (the sweep at open would otherwise).
-            for blob in &effects.install {
-                blobs.unlink(&blob.id);
+            // Blobs installed for this batch and referenced by nothing
+            // committed go back out (else the sweep at open removes them).
+            // One released and re-added in this batch is still referenced.
+            if let Ok(committed) = engine.snapshot() {
+                for blob in &effects.install {
+                    if matches!(committed.get(&keys::blob_refs(&blob.id)), Ok(None)) {
+                        blobs.unlink(&blob.id);
+                    }
+                }
             }
             let storage = is_storage_failure(&e);
             if storage {

@@ -15,6 +15,8 @@ struct Device {
     inner: RedbEngine,
     full: AtomicBool,
     poisoned: AtomicBool,
+    /// Commits take 300 ms (so that later writes queue up into one batch).
+    slow: AtomicBool,
 }
 
 impl Engine for Device {
@@ -23,6 +25,9 @@ impl Engine for Device {
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), EngineError> {
+        if self.slow.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(300));
+        }
         if self.poisoned.load(Ordering::SeqCst) {
             return Err(EngineError {
                 message: "Previous I/O error occurred".into(),
@@ -51,6 +56,7 @@ async fn writes_fail_as_storage_full_then_resume_once_space_is_back() {
         inner: RedbEngine::open(&dir.path().join("store.redb")).unwrap(),
         full: AtomicBool::new(false),
         poisoned: AtomicBool::new(false),
+        slow: AtomicBool::new(false),
     });
     let store = Store::open_with_engine(StoreConfig::new(dir.path()), device.clone()).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
@@ -81,6 +87,30 @@ async fn writes_fail_as_storage_full_then_resume_once_space_is_back() {
     // No blob of a refused write stays behind.
     let blobs = walk(&dir.path().join("blobs"));
     assert_eq!(blobs, 1, "only the stored object's blob is on disk");
+    // One refused batch that removes the stored object and stores the
+    // same content again (its blob released, then installed again) keeps
+    // the blob the committed object still needs.
+    device.slow.store(true, Ordering::SeqCst);
+    let blocker = tokio::spawn(append(100));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let remove = {
+        let (store, p, inbox) = (store.clone(), p.clone(), inbox.clone());
+        tokio::spawn(async move { store.remove_objects(&p, &inbox, &[1]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let again = tokio::spawn(append(1));
+    assert!(blocker.await.unwrap().is_err());
+    assert!(matches!(
+        remove.await.unwrap(),
+        Err(StoreError::StorageFull)
+    ));
+    assert!(matches!(again.await.unwrap(), Err(StoreError::StorageFull)));
+    device.slow.store(false, Ordering::SeqCst);
+    assert_eq!(
+        walk(&dir.path().join("blobs")),
+        1,
+        "the stored blob was removed"
+    );
 
     // Space is back: the writer's probe finds it without any request.
     device.full.store(false, Ordering::SeqCst);
@@ -93,6 +123,15 @@ async fn writes_fail_as_storage_full_then_resume_once_space_is_back() {
     assert_eq!(stored.uid, 2, "refused writes took no UID");
     let (folder, _) = store.folder_status(&p, &inbox).await.unwrap();
     assert_eq!(folder.uid_next, 3);
+    let mut first = store.open_content(&p, &inbox, 1).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut first, &mut bytes)
+        .await
+        .unwrap();
+    assert!(
+        bytes.ends_with(b"body 1\r\n"),
+        "the first object's content is intact"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> usize {

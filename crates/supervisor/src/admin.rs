@@ -281,11 +281,15 @@ cpm_store_operations_total {}\n\
 cpm_store_accounts {}\n\
 # HELP cpm_store_uptime_seconds Seconds since the server started.\n\
 # TYPE cpm_store_uptime_seconds gauge\n\
-cpm_store_uptime_seconds {}\n",
+cpm_store_uptime_seconds {}\n\
+# HELP cpm_store_storage_failing 1 while the storage refuses writes (a full disk, an I/O error), else 0.\n\
+# TYPE cpm_store_storage_failing gauge\n\
+cpm_store_storage_failing {}\n",
         stats.commits.load(Ordering::Relaxed),
         stats.operations.load(Ordering::Relaxed),
         accounts,
-        state.started.elapsed().as_secs()
+        state.started.elapsed().as_secs(),
+        u8::from(state.store.storage_failure().is_some())
     )
 }
 

@@ -483,6 +483,7 @@ mod tests {
         let c = Config::parse(text).unwrap();
         let d = Config::default();
         assert_eq!(c.store.data_dir, d.store.data_dir);
+        assert_eq!(c.store.preview_cache_bytes, d.store.preview_cache_bytes);
         assert_eq!(format!("{:?}", c.imap), format!("{:?}", d.imap));
         assert_eq!(format!("{:?}", c.webdav), format!("{:?}", d.webdav));
         assert_eq!(format!("{:?}", c.sip), format!("{:?}", d.sip));

@@ -187,6 +187,8 @@ impl Store {
         let permit = RENDERS.acquire().await.map_err(|_| StoreError::Closed)?;
         let store = self.clone();
         let bytes = tokio::task::spawn_blocking(move || {
+            // Held until the render ends, even if the request is dropped.
+            let _permit = permit;
             let bytes = render(raw, &encoding, width, height, format)?;
             let blobs = &store.inner.blobs;
             blobs
@@ -196,7 +198,6 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Corrupt(e.to_string()))??;
-        drop(permit);
         Ok(Preview { format, bytes })
     }
 }

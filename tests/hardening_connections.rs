@@ -61,6 +61,51 @@ fn propfind(to: SocketAddr, from: IpAddr) -> String {
     )
 }
 
+/// A PROPFIND of alice's root on a kept-alive connection; the status
+/// line (the body, of Content-Length, is read and dropped).
+fn keep_alive_propfind(stream: &mut TcpStream) -> String {
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:secret");
+    let request = format!(
+        "PROPFIND /dav/alice/ HTTP/1.1\r\nHost: x\r\nDepth: 0\r\n\
+         Authorization: Basic {auth}\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length: Option<usize> = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    });
+    match length {
+        Some(n) => {
+            let mut body = vec![0u8; n];
+            stream.read_exact(&mut body).expect("response body");
+        }
+        // Chunked: size lines until the last (0) chunk.
+        None => loop {
+            let mut line = Vec::new();
+            while !line.ends_with(b"\r\n") {
+                stream.read_exact(&mut byte).expect("chunk size");
+                line.push(byte[0]);
+            }
+            let size = usize::from_str_radix(String::from_utf8_lossy(&line).trim(), 16)
+                .expect("chunk size");
+            let mut chunk = vec![0u8; size + 2];
+            stream.read_exact(&mut chunk).expect("chunk");
+            if size == 0 {
+                break;
+            }
+        },
+    }
+    head.lines().next().unwrap_or_default().to_string()
+}
+
 /// Whether the server has closed `stream` (a read finds end of stream or
 /// an error), reading past whatever it sent first; what it sent is added
 /// to `seen`.
@@ -83,6 +128,7 @@ fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
     let took = start.elapsed();
+    eprintln!("{what}: {took:?}");
     assert!(took < limit, "{what} took {took:?} (limit {limit:?})");
     out
 }
@@ -101,6 +147,16 @@ fn silent_connections_under_1024_descriptors_are_timed_out_while_others_are_serv
     server.set_settings("webdav", "header_timeout_seconds = 5\n");
     server.set_settings("imap", "preauth_timeout_seconds = 5\n");
     server.start_with_descriptor_limit(1024);
+
+    // Clients of the flood's own address that were connected before it
+    // are served too.
+    let mut imap_before = ImapConnection::login(server.imap, "alice", "secret");
+    let mut dav_before = TcpStream::connect(server.webdav).expect("connect");
+    dav_before
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let status = keep_alive_propfind(&mut dav_before);
+    assert_eq!(status, "HTTP/1.1 207 Multi-Status");
 
     let flood_start = Instant::now();
     let mut silent: Vec<(TcpStream, &str)> = Vec::new();
@@ -133,6 +189,16 @@ fn silent_connections_under_1024_descriptors_are_timed_out_while_others_are_serv
     within(limit, "WebDAV PROPFIND", || {
         let r = propfind(server.webdav, other);
         assert!(r.starts_with("HTTP/1.1 207"), "{r}");
+    });
+    within(limit, "IMAP NOOP on a connection from before", || {
+        let r = imap_before.run("c NOOP");
+        assert!(tagged(&r).starts_with("c OK"), "{r:?}");
+    });
+    within(limit, "WebDAV PROPFIND on a connection from before", || {
+        assert_eq!(
+            keep_alive_propfind(&mut dav_before),
+            "HTTP/1.1 207 Multi-Status"
+        );
     });
     within(limit, "/healthz", || {
         assert_eq!(server.http_get("/healthz").as_deref(), Some("ok\n"));

@@ -543,3 +543,48 @@ fn a_trickling_request_body_is_cut() {
     let r = String::from_utf8_lossy(&buf[..n]);
     assert!(r.starts_with("HTTP/1.1 201"), "{r}");
 }
+
+/// HTTP/2 over TLS (ALPN h2) gets the same limits: a client that sends
+/// the connection preface and SETTINGS but no request is closed after
+/// the header timeout.
+#[test]
+fn an_http2_connection_without_a_request_is_closed_after_the_header_timeout() {
+    use std::process::{Command, Stdio};
+    e2e_tests::require_tool("openssl", "openssl");
+    let mut server = Server::new();
+    server.set_settings("webdav", "header_timeout_seconds = 3\n");
+    server.start();
+
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-alpn", "h2", "-connect"])
+        .arg(server.webdavs.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let mut stdin = client.stdin.take().expect("stdin");
+    // The client connection preface (RFC 9113 3.4): the magic string and
+    // an empty SETTINGS frame.
+    stdin
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .expect("preface");
+    stdin.flush().expect("flush");
+    let start = Instant::now();
+    let mut stdout = client.stdout.take().expect("stdout");
+    let mut from_server = Vec::new();
+    let _ = stdout.read_to_end(&mut from_server);
+    let after = start.elapsed();
+    let _ = client.kill();
+    let _ = client.wait();
+    // The server's own SETTINGS frame shows HTTP/2 was spoken.
+    assert!(
+        from_server.len() >= 9 && from_server[3] == 0x04,
+        "no HTTP/2 SETTINGS from the server: {from_server:?}"
+    );
+    assert!(
+        after >= Duration::from_secs(2) && after < Duration::from_secs(10),
+        "closed after {after:?} (header_timeout_seconds = 3)"
+    );
+    drop(stdin);
+}

@@ -588,3 +588,29 @@ fn an_http2_connection_without_a_request_is_closed_after_the_header_timeout() {
     );
     drop(stdin);
 }
+
+/// A client that asks for STARTTLS and then never makes the handshake is
+/// closed by the login deadline (the handshake counts in it).
+#[test]
+fn a_starttls_handshake_that_never_comes_is_cut_by_the_login_deadline() {
+    let mut server = Server::new();
+    server.set_settings("imap", "preauth_timeout_seconds = 3\n");
+    server.start();
+
+    let stream = TcpStream::connect(server.imap).expect("connect");
+    let mut raw = stream.try_clone().expect("clone");
+    let mut imap = ImapConnection::over(stream);
+    let r = imap.run("s STARTTLS");
+    assert!(tagged(&r).starts_with("s OK"), "{r:?}");
+    let start = Instant::now();
+    raw.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    let n = raw.read(&mut buf).unwrap_or(0);
+    let after = start.elapsed();
+    assert_eq!(n, 0, "closed without a word");
+    assert!(
+        after >= Duration::from_secs(1) && after < Duration::from_secs(10),
+        "closed after {after:?} (preauth_timeout_seconds = 3)"
+    );
+}

@@ -402,11 +402,15 @@ fn an_append_streaming_at_sigterm_completes_within_the_grace() {
         took < Duration::from_secs(20),
         "APPEND answered after {took:?}"
     );
+    // Then, the command done, the session ends at once.
+    let answered = Instant::now();
     let bye = imap.read_response_line();
     assert!(
-        bye.as_deref().is_none_or(|l| l.starts_with("* BYE")),
+        bye.as_deref().is_some_and(|l| l.starts_with("* BYE")),
         "{bye:?}"
     );
+    let waited = answered.elapsed();
+    assert!(waited < Duration::from_secs(3), "BYE after {waited:?}");
     assert_eq!(server.terminate(), Some(0));
 
     server.start();

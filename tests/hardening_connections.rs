@@ -61,6 +61,51 @@ fn propfind(to: SocketAddr, from: IpAddr) -> String {
     )
 }
 
+/// A PROPFIND of alice's root on a kept-alive connection; the status
+/// line (the body, of Content-Length, is read and dropped).
+fn keep_alive_propfind(stream: &mut TcpStream) -> String {
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:secret");
+    let request = format!(
+        "PROPFIND /dav/alice/ HTTP/1.1\r\nHost: x\r\nDepth: 0\r\n\
+         Authorization: Basic {auth}\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length: Option<usize> = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    });
+    match length {
+        Some(n) => {
+            let mut body = vec![0u8; n];
+            stream.read_exact(&mut body).expect("response body");
+        }
+        // Chunked: size lines until the last (0) chunk.
+        None => loop {
+            let mut line = Vec::new();
+            while !line.ends_with(b"\r\n") {
+                stream.read_exact(&mut byte).expect("chunk size");
+                line.push(byte[0]);
+            }
+            let size = usize::from_str_radix(String::from_utf8_lossy(&line).trim(), 16)
+                .expect("chunk size");
+            let mut chunk = vec![0u8; size + 2];
+            stream.read_exact(&mut chunk).expect("chunk");
+            if size == 0 {
+                break;
+            }
+        },
+    }
+    head.lines().next().unwrap_or_default().to_string()
+}
+
 /// Whether the server has closed `stream` (a read finds end of stream or
 /// an error), reading past whatever it sent first; what it sent is added
 /// to `seen`.
@@ -83,6 +128,7 @@ fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
     let took = start.elapsed();
+    eprintln!("{what}: {took:?}");
     assert!(took < limit, "{what} took {took:?} (limit {limit:?})");
     out
 }
@@ -101,6 +147,16 @@ fn silent_connections_under_1024_descriptors_are_timed_out_while_others_are_serv
     server.set_settings("webdav", "header_timeout_seconds = 5\n");
     server.set_settings("imap", "preauth_timeout_seconds = 5\n");
     server.start_with_descriptor_limit(1024);
+
+    // Clients of the flood's own address that were connected before it
+    // are served too.
+    let mut imap_before = ImapConnection::login(server.imap, "alice", "secret");
+    let mut dav_before = TcpStream::connect(server.webdav).expect("connect");
+    dav_before
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let status = keep_alive_propfind(&mut dav_before);
+    assert_eq!(status, "HTTP/1.1 207 Multi-Status");
 
     let flood_start = Instant::now();
     let mut silent: Vec<(TcpStream, &str)> = Vec::new();
@@ -133,6 +189,16 @@ fn silent_connections_under_1024_descriptors_are_timed_out_while_others_are_serv
     within(limit, "WebDAV PROPFIND", || {
         let r = propfind(server.webdav, other);
         assert!(r.starts_with("HTTP/1.1 207"), "{r}");
+    });
+    within(limit, "IMAP NOOP on a connection from before", || {
+        let r = imap_before.run("c NOOP");
+        assert!(tagged(&r).starts_with("c OK"), "{r:?}");
+    });
+    within(limit, "WebDAV PROPFIND on a connection from before", || {
+        assert_eq!(
+            keep_alive_propfind(&mut dav_before),
+            "HTTP/1.1 207 Multi-Status"
+        );
     });
     within(limit, "/healthz", || {
         assert_eq!(server.http_get("/healthz").as_deref(), Some("ok\n"));
@@ -336,11 +402,15 @@ fn an_append_streaming_at_sigterm_completes_within_the_grace() {
         took < Duration::from_secs(20),
         "APPEND answered after {took:?}"
     );
+    // Then, the command done, the session ends at once.
+    let answered = Instant::now();
     let bye = imap.read_response_line();
     assert!(
-        bye.as_deref().is_none_or(|l| l.starts_with("* BYE")),
+        bye.as_deref().is_some_and(|l| l.starts_with("* BYE")),
         "{bye:?}"
     );
+    let waited = answered.elapsed();
+    assert!(waited < Duration::from_secs(3), "BYE after {waited:?}");
     assert_eq!(server.terminate(), Some(0));
 
     server.start();
@@ -476,4 +546,75 @@ fn a_trickling_request_body_is_cut() {
     let n = fast.read(&mut buf).expect("response");
     let r = String::from_utf8_lossy(&buf[..n]);
     assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+}
+
+/// HTTP/2 over TLS (ALPN h2) gets the same limits: a client that sends
+/// the connection preface and SETTINGS but no request is closed after
+/// the header timeout.
+#[test]
+fn an_http2_connection_without_a_request_is_closed_after_the_header_timeout() {
+    use std::process::{Command, Stdio};
+    e2e_tests::require_tool("openssl", "openssl");
+    let mut server = Server::new();
+    server.set_settings("webdav", "header_timeout_seconds = 3\n");
+    server.start();
+
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-alpn", "h2", "-connect"])
+        .arg(server.webdavs.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let mut stdin = client.stdin.take().expect("stdin");
+    // The client connection preface (RFC 9113 3.4): the magic string and
+    // an empty SETTINGS frame.
+    stdin
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .expect("preface");
+    stdin.flush().expect("flush");
+    let start = Instant::now();
+    let mut stdout = client.stdout.take().expect("stdout");
+    let mut from_server = Vec::new();
+    let _ = stdout.read_to_end(&mut from_server);
+    let after = start.elapsed();
+    let _ = client.kill();
+    let _ = client.wait();
+    // The server's own SETTINGS frame shows HTTP/2 was spoken.
+    assert!(
+        from_server.len() >= 9 && from_server[3] == 0x04,
+        "no HTTP/2 SETTINGS from the server: {from_server:?}"
+    );
+    assert!(
+        after >= Duration::from_secs(2) && after < Duration::from_secs(10),
+        "closed after {after:?} (header_timeout_seconds = 3)"
+    );
+    drop(stdin);
+}
+
+/// A client that asks for STARTTLS and then never makes the handshake is
+/// closed by the login deadline (the handshake counts in it).
+#[test]
+fn a_starttls_handshake_that_never_comes_is_cut_by_the_login_deadline() {
+    let mut server = Server::new();
+    server.set_settings("imap", "preauth_timeout_seconds = 3\n");
+    server.start();
+
+    let stream = TcpStream::connect(server.imap).expect("connect");
+    let mut raw = stream.try_clone().expect("clone");
+    let mut imap = ImapConnection::over(stream);
+    let r = imap.run("s STARTTLS");
+    assert!(tagged(&r).starts_with("s OK"), "{r:?}");
+    let start = Instant::now();
+    raw.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    let n = raw.read(&mut buf).unwrap_or(0);
+    let after = start.elapsed();
+    assert_eq!(n, 0, "closed without a word");
+    assert!(
+        after >= Duration::from_secs(1) && after < Duration::from_secs(10),
+        "closed after {after:?} (preauth_timeout_seconds = 3)"
+    );
 }

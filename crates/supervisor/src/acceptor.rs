@@ -128,6 +128,14 @@ pub async fn accept<S, F>(
             Ok(p) => p,
             Err(cap) => {
                 tracing::debug!(protocol, %peer, %cap, "connection refused");
+                if let Some(refused) = limits.refusals_to_report() {
+                    tracing::warn!(
+                        protocol,
+                        %cap,
+                        refused,
+                        "connections refused at the caps of [server] in the last minute or so"
+                    );
+                }
                 if tls.is_none() && !refusal.is_empty() {
                     // A fresh socket's send buffer takes these few bytes
                     // at once; never wait for a refused peer.
@@ -197,7 +205,13 @@ pub struct ConnectionLimits {
 struct OpenConnections {
     total: usize,
     by_address: HashMap<IpAddr, usize>,
+    /// Refusals since the last warning, and when that was.
+    refused: u64,
+    warned: Option<std::time::Instant>,
 }
+
+/// Shortest time between two warnings about refused connections.
+const REFUSAL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// One open connection's place under the caps, given back when dropped.
 #[derive(Debug)]
@@ -235,10 +249,12 @@ impl ConnectionLimits {
         let address = address_key(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if open.total >= self.total {
+            open.refused += 1;
             return Err(CapReached::Total);
         }
         let from_address = open.by_address.entry(address).or_insert(0);
         if *from_address >= self.per_address {
+            open.refused += 1;
             return Err(CapReached::PerAddress);
         }
         *from_address += 1;
@@ -247,6 +263,22 @@ impl ConnectionLimits {
             limits: self.clone(),
             address,
         })
+    }
+
+    /// The refusals to log now, if any: a count at most once per
+    /// [`REFUSAL_WARNING_INTERVAL`], so a flood does not flood the log.
+    pub fn refusals_to_report(&self) -> Option<u64> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if open.refused == 0
+            || open
+                .warned
+                .is_some_and(|w| now.duration_since(w) < REFUSAL_WARNING_INTERVAL)
+        {
+            return None;
+        }
+        open.warned = Some(now);
+        Some(std::mem::take(&mut open.refused))
     }
 
     /// Connections open now.
@@ -283,6 +315,8 @@ mod tests {
         assert_eq!(limits.try_acquire(a).unwrap_err(), CapReached::PerAddress);
         let _p3 = limits.try_acquire(b).unwrap();
         assert_eq!(limits.try_acquire(b).unwrap_err(), CapReached::Total);
+        assert_eq!(limits.refusals_to_report(), Some(2));
+        assert_eq!(limits.refusals_to_report(), None);
         drop(p1);
         assert_eq!(limits.open(), 2);
         let _p4 = limits.try_acquire(a).unwrap();

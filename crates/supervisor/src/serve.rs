@@ -408,3 +408,20 @@ async fn wait_for_signal() -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caps_stay_below_the_descriptor_limit() {
+        let config = Config::default();
+        // The systemd default: room for a second descriptor per connection,
+        // the admin budget and the reserve.
+        assert_eq!(effective_caps(&config, Some(1024)), (472, 256));
+        assert_eq!(effective_caps(&config, Some(300)), (110, 110));
+        assert_eq!(effective_caps(&config, Some(65536)), (10_000, 256));
+        assert_eq!(effective_caps(&config, None), (10_000, 256));
+        assert_eq!(effective_caps(&config, Some(10)).0, 1);
+    }
+}

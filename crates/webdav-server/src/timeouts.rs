@@ -33,8 +33,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Fewest request body bytes per `header_timeout` window while the server
 /// waits for the body.
 pub const MIN_BODY_BYTES_PER_WINDOW: u64 = 1024;
-/// Longest the watchdog sleeps between checks.
-const TICK: Duration = Duration::from_secs(1);
 
 /// The two limits, from `[webdav]`.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +65,9 @@ pub enum Expired {
 #[derive(Debug)]
 pub struct Activity {
     state: Mutex<State>,
+    /// Wakes the watchdog when a deadline may have come nearer: a request
+    /// began, a handler or response ended, a header block began.
+    wake: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -158,6 +159,7 @@ impl Activity {
                 window_start: now,
                 window_bytes: 0,
             }),
+            wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -182,6 +184,8 @@ impl Activity {
         }
         s.window_start = now;
         s.window_bytes = 0;
+        drop(s);
+        self.wake.notify_one();
         Handler {
             activity: self.clone(),
             unknown_body: body_length.is_none(),
@@ -201,6 +205,8 @@ impl Activity {
         s.known_remaining = s.known_remaining.saturating_sub(n as u64);
         if !s.in_progress() && s.head_started.is_none() {
             s.head_started = Some(now);
+            drop(s);
+            self.wake.notify_one();
         }
     }
 
@@ -257,6 +263,8 @@ impl Drop for Handler {
             // Cancelled: no response will be sent.
             s.responses = s.responses.saturating_sub(1);
         }
+        drop(s);
+        self.activity.wake.notify_one();
     }
 }
 
@@ -271,6 +279,8 @@ impl Drop for Response {
         let mut s = self.activity.state();
         s.responses = s.responses.saturating_sub(1);
         s.last_io = Instant::now();
+        drop(s);
+        self.activity.wake.notify_one();
     }
 }
 
@@ -279,8 +289,11 @@ pub async fn watchdog(activity: Arc<Activity>, timeouts: Timeouts) -> Expired {
     loop {
         match activity.check(timeouts) {
             Ok(next) => {
-                let wait = next.saturating_duration_since(Instant::now()).min(TICK);
-                tokio::time::sleep(wait).await;
+                let deadline = tokio::time::Instant::from_std(next);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {}
+                    _ = activity.wake.notified() => {}
+                }
             }
             Err(expired) => return expired,
         }

@@ -210,16 +210,16 @@ impl Session {
             // A stop is noticed between commands only: a command whose
             // first byte has arrived (an APPEND streaming its literal) is
             // read and executed in full, within the shutdown grace.
+            // (A clone of the receiver sees a stop signalled at any time
+            // before, so `changed` is ready at once after one.)
             let mut shutdown = self.shutdown.clone();
-            let stopping = *shutdown.borrow();
             let io = self.io()?;
             let waited = tokio::select! {
                 biased;
-                _ = shutdown.changed(), if !stopping => None,
+                _ = shutdown.changed() => None,
                 input = tokio::time::timeout_at(deadline, io.fill_buf()) => Some(input),
             };
             let input = match waited {
-                _ if stopping => None,
                 None => None,
                 Some(Ok(input)) => Some(input),
                 Some(Err(_)) => {

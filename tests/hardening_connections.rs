@@ -12,11 +12,17 @@ use e2e_tests::Server;
 
 /// Raises this test process's soft descriptor limit to its hard one.
 fn raise_own_descriptor_limit(needed: u64) {
-    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("getrlimit");
-    let now = rlimit::increase_nofile_limit(hard).expect("raise RLIMIT_NOFILE");
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let hard = getrlimit(Resource::Nofile).maximum;
+    let raised = Rlimit {
+        current: hard,
+        maximum: hard,
+    };
+    setrlimit(Resource::Nofile, raised).expect("raise RLIMIT_NOFILE");
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
     assert!(
         now >= needed,
-        "this test needs {needed} descriptors; the hard limit is {hard}"
+        "this test needs {needed} descriptors; the hard limit is {hard:?}"
     );
 }
 

@@ -93,20 +93,24 @@ const DESCRIPTOR_RESERVE: u64 = 64;
 /// Raises the soft RLIMIT_NOFILE to the hard limit, logs both, and
 /// returns the soft limit now in effect (`None` when it cannot be read).
 fn raise_descriptor_limit() -> Option<u64> {
-    let (soft, hard) = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
-        Ok(limits) => limits,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the file descriptor limit");
-            return None;
-        }
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limits = getrlimit(Resource::Nofile);
+    let (Some(soft), hard) = (limits.current, limits.maximum) else {
+        tracing::info!("no file descriptor limit");
+        return None;
     };
-    match rlimit::increase_nofile_limit(hard) {
-        Ok(now) => {
-            tracing::info!(soft_was = soft, soft = now, hard, "file descriptor limit");
-            Some(now)
+    let raised = rustix::process::Rlimit {
+        current: hard,
+        maximum: hard,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            let now = getrlimit(Resource::Nofile).current;
+            tracing::info!(soft_was = soft, soft = ?now, hard = ?hard, "file descriptor limit");
+            now
         }
         Err(e) => {
-            tracing::warn!(soft, hard, error = %e, "cannot raise the file descriptor limit");
+            tracing::warn!(soft, hard = ?hard, error = %e, "cannot raise the file descriptor limit");
             Some(soft)
         }
     }
@@ -169,22 +173,6 @@ pub async fn run(config: Config) -> Result<()> {
         token,
         started: std::time::Instant::now(),
     });
-    let mut listeners = Vec::new();
-    for addr in &config.admin.listen {
-        listeners.push((*addr, bind(*addr, "[admin] listen").await?));
-    }
-    for (addr, listener) in listeners {
-        tracing::info!(%addr, "admin endpoint listening (/healthz, /metrics)");
-        let state = admin_state.clone();
-        let serve = move |a: Accepted| admin::serve_connection(a, state.clone());
-        let listening = Listening {
-            protocol: "admin",
-            tls: None,
-            limits: admin_limits.clone(),
-            refusal: acceptor::HTTP_REFUSAL,
-        };
-        acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
-    }
     let imap = imap_server::ImapServer::new(store.clone(), imap_config(&config), Some(tls.clone()));
     let mut imap_listeners = Vec::new();
     for addr in &config.imap.listen {
@@ -298,6 +286,24 @@ pub async fn run(config: Config) -> Result<()> {
         };
         // SIP over a stream has no refusal before a request: just close.
         let listening = capped("sip", tls, b"");
+        acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
+    }
+    // The admin endpoint comes last: /healthz answering means every
+    // protocol listener is bound.
+    let mut listeners = Vec::new();
+    for addr in &config.admin.listen {
+        listeners.push((*addr, bind(*addr, "[admin] listen").await?));
+    }
+    for (addr, listener) in listeners {
+        tracing::info!(%addr, "admin endpoint listening (/healthz, /metrics)");
+        let state = admin_state.clone();
+        let serve = move |a: Accepted| admin::serve_connection(a, state.clone());
+        let listening = Listening {
+            protocol: "admin",
+            tls: None,
+            limits: admin_limits.clone(),
+            refusal: acceptor::HTTP_REFUSAL,
+        };
         acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");

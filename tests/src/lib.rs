@@ -139,12 +139,23 @@ impl Server {
 
     /// Starts `cpm-store serve` and waits until `/healthz` answers.
     pub fn start(&mut self) {
+        self.start_with_stderr(Stdio::null());
+    }
+
+    /// Starts like [`Server::start`], with the server's log (its standard
+    /// error) written to the file `log`.
+    pub fn start_logging_to(&mut self, log: &std::path::Path) {
+        let file = std::fs::File::create(log).expect("create log file");
+        self.start_with_stderr(Stdio::from(file));
+    }
+
+    fn start_with_stderr(&mut self, stderr: Stdio) {
         let child = Command::new(binary())
             .arg("serve")
             .arg("--config")
             .arg(self.config())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start cpm-store serve");
         self.child = Some(child);

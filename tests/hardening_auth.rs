@@ -88,7 +88,7 @@ fn wrong_webdav_passwords_throttle_the_address_and_the_account_in_every_protocol
             other => panic!("attempt {i}: {other:?}"),
         }
     }
-    assert!(checked >= 3 && checked <= 8, "{checked} checked");
+    assert!((3..=8).contains(&checked), "{checked} checked");
     assert!(throttled >= 12, "{throttled} throttled");
 
     // IMAP LOGIN for that account from that address is throttled too:
@@ -162,7 +162,7 @@ fn unknown_users_look_like_real_ones_to_scram_and_to_a_stopwatch() {
 
     // LOGIN with a wrong password takes as long for an unknown user as for
     // a known one (the median of five each).
-    let mut median = |user: &str| {
+    let median = |user: &str| {
         let mut times: Vec<Duration> = (0..5)
             .map(|i| {
                 let (r, took) = timed_login(&server, user, &format!("wrong{i}"));

@@ -175,6 +175,7 @@ fn unknown_users_look_like_real_ones_to_scram_and_to_a_stopwatch() {
     };
     let known = median("alice");
     let unknown = median("nobody");
+    eprintln!("wrong LOGIN: known user {known:?}, unknown user {unknown:?}");
     assert!(
         known >= Duration::from_millis(5) && unknown >= Duration::from_millis(5),
         "known {known:?}, unknown {unknown:?}"
@@ -260,6 +261,72 @@ fn two_hundred_concurrent_wrong_logins_keep_memory_bounded() {
         start_kb / 1024
     );
     // The server still logs in the right password.
+    let (ok, _) = timed_login(&server, "alice", "secret");
+    assert!(ok.starts_with("L OK"), "{ok}");
+}
+
+#[test]
+fn logins_that_find_every_password_check_busy_get_a_temporary_failure() {
+    let mut server = Server::new();
+    auth_settings(
+        &server,
+        "login_failures_before_throttle = 1000
+max_concurrent_password_checks = 1
+\
+         password_check_wait_seconds = 1
+",
+    );
+    server.add_account("alice", "secret");
+    server.start();
+    // 60 wrong LOGINs at once through one check slot (an Argon2 check
+    // takes at least 30 ms anywhere): those that wait longer than a second
+    // are answered NO [UNAVAILABLE], the others NO [AUTHENTICATIONFAILED];
+    // nobody waits for ever.
+    let clients: Vec<_> = (0..60)
+        .map(|i| {
+            let addr = server.imap;
+            std::thread::spawn(move || raw_login(addr, &format!("wrong{i}")))
+        })
+        .collect();
+    let answers: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let busy = answers
+        .iter()
+        .filter(|r| r.starts_with("L NO [UNAVAILABLE]"))
+        .count();
+    let failed = answers
+        .iter()
+        .filter(|r| r.starts_with("L NO [AUTHENTICATIONFAILED]"))
+        .count();
+    assert_eq!(busy + failed, 60, "{answers:?}");
+    assert!(busy >= 1 && failed >= 1, "{answers:?}");
+    // The same over WebDAV: 503 with Retry-After.
+    let clients: Vec<_> = (0..60)
+        .map(|i| {
+            let server_dav = server.webdav;
+            std::thread::spawn(move || {
+                let out = Command::new("curl")
+                    .args(["-s", "-o", "/dev/null", "-D", "-"])
+                    .args(["-u", &format!("alice:wrong{i}")])
+                    .args(["-X", "PROPFIND", "-H", "Depth: 0"])
+                    .arg(format!("http://{server_dav}/dav/alice/"))
+                    .output()
+                    .expect("curl");
+                String::from_utf8_lossy(&out.stdout).to_ascii_lowercase()
+            })
+        })
+        .collect();
+    let heads: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let unavailable = heads
+        .iter()
+        .filter(|h| h.starts_with("http/1.1 503") && h.contains("retry-after: 1"))
+        .count();
+    let unauthorized = heads
+        .iter()
+        .filter(|h| h.starts_with("http/1.1 401"))
+        .count();
+    assert_eq!(unavailable + unauthorized, 60, "{heads:?}");
+    assert!(unavailable >= 1, "{heads:?}");
+    // Once the queue is gone, the right password works.
     let (ok, _) = timed_login(&server, "alice", "secret");
     assert!(ok.starts_with("L OK"), "{ok}");
 }

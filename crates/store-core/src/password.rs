@@ -190,7 +190,10 @@ impl Default for CheckerConfig {
 /// `max_concurrent` at once (a semaphore; waiting callers queue up to
 /// `max_wait`), each on a blocking thread and in a memory buffer kept for
 /// reuse, so the peak is `max_concurrent` buffers and nothing is left to
-/// the allocator to return.
+/// the allocator to return. Measured with 200 concurrent wrong IMAP
+/// LOGINs and 2 slots: a fresh buffer per check peaked at 694 MiB RSS and
+/// kept it (glibc keeps freed 19 MiB chunks in each blocking thread's
+/// arena); reused buffers, 67 MiB.
 pub struct PasswordChecker {
     permits: Arc<tokio::sync::Semaphore>,
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,

@@ -382,8 +382,7 @@ fn repeated_wrong_sip_digest_answers_are_throttled_and_logged() {
     );
     std::fs::write(server.config(), config).unwrap();
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    let log = server.dir.path().join("server.log");
-    server.start_logging_to(&log);
+    let log = server.start_logged();
 
     let answers: Vec<(String, Option<u64>)> =
         (0..8).map(|_| wrong_digest(&server, "cs1")).collect();

@@ -142,11 +142,14 @@ impl Server {
         self.start_with_stderr(Stdio::null());
     }
 
-    /// Starts like [`Server::start`], with the server's log (its standard
-    /// error) written to the file `log`.
-    pub fn start_logging_to(&mut self, log: &std::path::Path) {
-        let file = std::fs::File::create(log).expect("create log file");
+    /// Like [`Server::start`], with the server's log (its stderr, where a
+    /// panic is reported too) written to `server.log` in the temp dir;
+    /// returns that file's path.
+    pub fn start_logged(&mut self) -> PathBuf {
+        let log = self.dir.path().join("server.log");
+        let file = std::fs::File::create(&log).expect("create server.log");
         self.start_with_stderr(Stdio::from(file));
+        log
     }
 
     fn start_with_stderr(&mut self, stderr: Stdio) {

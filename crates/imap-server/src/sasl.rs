@@ -42,7 +42,8 @@ pub fn saslprep_user(user: &str) -> Result<String, SaslError> {
         .map_err(|_| SaslError::Malformed("user name fails SASLprep (RFC 4013)"))
 }
 
-/// Decodes a PLAIN message; the user name is SASLprepped.
+/// Decodes a PLAIN message; the user names (authcid, authzid) are
+/// SASLprepped.
 ///
 /// Errors: [`SaslError::Malformed`] unless there are exactly three
 /// NUL-separated UTF-8 fields with a non-empty user name that SASLprep
@@ -62,7 +63,9 @@ pub fn parse_plain(message: &[u8]) -> Result<PlainCredentials, SaslError> {
         return Err(SaslError::Malformed("empty user name"));
     }
     Ok(PlainCredentials {
-        authzid: (!authzid.is_empty()).then(|| text(authzid)).transpose()?,
+        authzid: (!authzid.is_empty())
+            .then(|| text(authzid).and_then(|z| saslprep_user(&z)))
+            .transpose()?,
         authcid,
         password: text(password)?,
     })

@@ -178,20 +178,23 @@ impl LoginThrottle {
     }
 
     /// Records the outcome of an admitted attempt: a failure counts
-    /// against both keys; a success clears both.
-    pub fn record(&self, addr: IpAddr, login: &str, success: bool) {
-        self.record_at(addr, login, success, Instant::now());
+    /// against both keys; a success clears both. Returns the wait a
+    /// failure now imposes before the next attempt (zero below the
+    /// threshold).
+    pub fn record(&self, addr: IpAddr, login: &str, success: bool) -> Duration {
+        self.record_at(addr, login, success, Instant::now())
     }
 
-    fn record_at(&self, addr: IpAddr, login: &str, success: bool, now: Instant) {
+    fn record_at(&self, addr: IpAddr, login: &str, success: bool, now: Instant) -> Duration {
         let keys = Self::keys(addr, login);
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if success {
             for key in &keys {
                 map.remove(key);
             }
-            return;
+            return Duration::ZERO;
         }
+        let mut wait = Duration::ZERO;
         for key in keys {
             if !map.contains_key(&key) && map.len() >= self.config.max_entries {
                 self.make_room(&mut map, now);
@@ -206,8 +209,11 @@ impl LoginThrottle {
             }
             entry.failures = entry.failures.saturating_add(1);
             entry.last_failure = now;
-            entry.next_attempt = now + self.delay(entry.failures);
+            let delay = self.delay(entry.failures);
+            entry.next_attempt = now + delay;
+            wait = wait.max(delay);
         }
+        wait
     }
 
     /// Prunes expired keys; if none expired, drops the older half.
@@ -255,7 +261,7 @@ mod tests {
 
     fn fail(t: &LoginThrottle, addr: IpAddr, login: &str, now: Instant) {
         t.admit_at(addr, login, now).unwrap();
-        t.record_at(addr, login, false, now);
+        let _ = t.record_at(addr, login, false, now);
     }
 
     #[test]

@@ -501,6 +501,17 @@ mod tests {
     }
 
     #[test]
+    fn auth_settings_are_checked_and_the_old_imap_key_still_reads() {
+        let c = Config::parse("[imap]\nlogin_failures_before_delay = 5\n").unwrap();
+        assert_eq!(c.imap.login_failures_before_delay, Some(5));
+        let c = Config::parse("[auth]\nlogin_failure_window_seconds = 4\n").unwrap();
+        assert_eq!(c.auth.login_failure_window_seconds, 4);
+        assert_eq!(c.imap.login_failures_before_delay, None);
+        let e = Config::parse("[auth]\nmax_concurrent_password_checks = 0\n").unwrap_err();
+        assert!(e.contains("[auth]"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key_and_line() {
         let e =
             Config::parse("[imap]\nlisten = [\"127.0.0.1:1143\"]\nlistne_tls = []\n").unwrap_err();

@@ -282,12 +282,14 @@ impl Store {
             .throttle
             .admit(source.remote, login)
             .map_err(|t| {
-                tracing::warn!(
+                // Refusals cost nothing and are not logged above debug, so
+                // that a flood of them cannot flood the log; the failure
+                // that starts the throttling is logged at warn.
+                tracing::debug!(
                     protocol = source.protocol,
                     remote = %source.remote,
                     login,
-                    retry_after_seconds = t.retry_after.as_secs_f64(),
-                    "login throttled after repeated failures"
+                    "login attempt refused by the throttle"
                 );
                 StoreError::LoginThrottled {
                     retry_after: t.retry_after,
@@ -298,17 +300,28 @@ impl Store {
     /// Records the outcome of an admitted login attempt with the throttle
     /// (a success clears the address and the login, a failure counts
     /// against both) and logs a failure at warn level with the protocol,
-    /// the address and the login.
+    /// the address and the login, and whether it throttles them now.
+    /// Failures are themselves throttled, so this log is too.
     pub fn record_login(&self, source: LoginSource, login: &str, success: bool) {
-        if !success {
+        let wait = self.inner.throttle.record(source.remote, login, success);
+        if success {
+            return;
+        }
+        tracing::warn!(
+            protocol = source.protocol,
+            remote = %source.remote,
+            login,
+            "login failed"
+        );
+        if !wait.is_zero() {
             tracing::warn!(
                 protocol = source.protocol,
                 remote = %source.remote,
                 login,
-                "login failed"
+                retry_after_seconds = wait.as_secs_f64(),
+                "login throttled after repeated failures"
             );
         }
-        self.inner.throttle.record(source.remote, login, success);
     }
 
     /// The SCRAM-SHA-256 secrets of `login` (for a SASL SCRAM exchange run

@@ -164,8 +164,7 @@ impl SipUa {
     /// the request with other credentials does not help now).
     pub fn authorize(&self, request: &Request, peer: &Peer) -> Result<Caller, Box<Response>> {
         let config = self.config();
-        let ip = peer.addr.ip().to_canonical();
-        if config.trusted_peers.iter().any(|n| n.contains(&ip)) {
+        if config.trusts(peer.addr.ip()) {
             return Ok(Caller::TrustedPeer);
         }
         if config.digest_credentials.is_empty() {

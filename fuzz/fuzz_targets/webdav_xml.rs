@@ -7,11 +7,14 @@
 use libfuzzer_sys::fuzz_target;
 use webdav_server::xml;
 
-/// The default `[webdav] max_xml_depth`.
-const MAX_DEPTH: usize = 32;
+/// The defaults of `[webdav] max_xml_depth` and `max_xml_attributes`.
+const LIMITS: xml::Limits = xml::Limits {
+    max_depth: 32,
+    max_attributes: 64,
+};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(root) = xml::parse(data, MAX_DEPTH) {
+    if let Ok(root) = xml::parse(data, LIMITS) {
         let _ = root.is_dav("propfind");
         if let Some(prop) = root.dav_child("prop") {
             for e in prop.elements() {

@@ -112,13 +112,8 @@ async fn serve_http<S>(
                 let response = service::handle(&shared, &connection, request).await;
                 // The response counts as in progress until its body is sent.
                 let sending = handler.done();
-                let response = response.map(|body| {
-                    body.map_frame(move |frame| {
-                        let _ = &sending;
-                        frame
-                    })
-                    .boxed()
-                });
+                let response =
+                    response.map(|body| timeouts::SendingBody::new(body, sending).boxed());
                 Ok::<_, std::convert::Infallible>(response)
             }
         });

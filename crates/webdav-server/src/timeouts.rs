@@ -284,6 +284,45 @@ impl Drop for Response {
     }
 }
 
+/// A response body that keeps its [`Response`] in progress until the body
+/// is wholly sent or dropped. Unlike `map_frame`, it passes the body's
+/// size hint on, so hyper still sends `Content-Length` for a body of known
+/// length instead of chunking it.
+pub struct SendingBody<B> {
+    inner: B,
+    _sending: Response,
+}
+
+impl<B> SendingBody<B> {
+    /// `inner`, counted as `sending` until it ends.
+    pub fn new(inner: B, sending: Response) -> Self {
+        SendingBody {
+            inner,
+            _sending: sending,
+        }
+    }
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for SendingBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Waits until `activity` breaks a rule of `timeouts`; returns it.
 pub async fn watchdog(activity: Arc<Activity>, timeouts: Timeouts) -> Expired {
     loop {

@@ -20,3 +20,21 @@ fi
 
 cargo build --workspace --locked
 cargo test --workspace --locked
+
+# A short coverage-guided run of the fuzz targets of the parsers that read
+# peer bytes (fuzz/: the IMAP reader and grammar, the SIP parser, the WebDAV
+# XML reader), from their checked-in corpora. cargo-fuzz needs the nightly
+# toolchain; without it the step is skipped. New inputs go to a scratch
+# directory, so the checked-in corpora stay as they are.
+fuzz_seconds="${FUZZ_SECONDS:-10}"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  for target in imap_reader sip_parser webdav_xml; do
+    scratch="$(mktemp -d)"
+    (cd fuzz && cargo +nightly fuzz run "$target" "$scratch" "corpus/$target" \
+      -- -max_total_time="$fuzz_seconds")
+    rm -rf "$scratch"
+  done
+else
+  echo "fuzz: no nightly toolchain (rustup toolchain install nightly); skipping the fuzz run"
+fi

@@ -6,7 +6,7 @@
 //!
 //! | prefix | key                                   | value                      |
 //! |--------|---------------------------------------|----------------------------|
-//! | 0x01   | counter name                          | u64 (store-wide counters)  |
+//! | 0x01   | counter name                          | u64 (store-wide counters; `format` is the store's format version, see `store::format`) |
 //! | 0x02   | login                                 | `AccountEntry`             |
 //! | 0x03   | account id                            | login                      |
 //! | 0x04   | CPM address                           | account id                 |
@@ -182,6 +182,11 @@ pub fn blob_refs(id: &BlobId) -> Vec<u8> {
 /// A blob's cached MIME summary.
 pub fn blob_summary(id: &BlobId) -> Vec<u8> {
     key(0x41, &[&id.0])
+}
+
+/// The prefix of every blob summary (a scan of all of them).
+pub fn blob_summaries() -> Vec<u8> {
+    key(0x41, &[])
 }
 
 /// A blob's decoded body text (SEARCH BODY / TEXT), raw UTF-8, kept apart

@@ -12,6 +12,7 @@
 mod accounts;
 mod acl;
 mod folders;
+mod format;
 mod locks;
 mod metadata;
 mod objects;
@@ -154,6 +155,7 @@ impl Store {
             &config.data_dir,
             config.preview_cache_bytes,
         )?);
+        format::upgrade(&*engine)?;
         sweep_unreferenced_blobs(&*engine, &blobs)?;
         let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());

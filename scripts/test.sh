@@ -19,8 +19,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 cargo build --workspace --locked
-cargo test --workspace --locked
-
 # A short coverage-guided run of the fuzz targets of the parsers that read
 # peer bytes (fuzz/: the IMAP reader and grammar, the SIP parser, the WebDAV
 # XML reader), from their checked-in corpora. cargo-fuzz needs the nightly
@@ -31,10 +29,20 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
   for target in imap_reader sip_parser webdav_xml; do
     scratch="$(mktemp -d)"
-    (cd fuzz && cargo +nightly fuzz run "$target" "$scratch" "corpus/$target" \
-      -- -max_total_time="$fuzz_seconds")
-    rm -rf "$scratch"
+    # libFuzzer logs every new input; keep its log unless the run fails.
+    if (cd fuzz && cargo +nightly fuzz run "$target" "$scratch" "corpus/$target" \
+      -- -max_total_time="$fuzz_seconds") >"$scratch.log" 2>&1; then
+      echo "fuzz $target: $(grep -E '^Done [0-9]+ runs' "$scratch.log" || echo done)"
+    else
+      tail -n 60 "$scratch.log"
+      echo "fuzz $target: FAILED (crash input and log above)"
+      exit 1
+    fi
+    rm -rf "$scratch" "$scratch.log"
   done
 else
   echo "fuzz: no nightly toolchain (rustup toolchain install nightly); skipping the fuzz run"
 fi
+
+# The test suite last, so that its summary closes the output.
+cargo test --workspace --locked

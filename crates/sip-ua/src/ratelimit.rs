@@ -79,7 +79,7 @@ impl RateLimiter {
         if self.per_second <= 0.0 {
             return Admission::Admitted;
         }
-        let key = source_key(ip);
+        let key = store_core::throttle::client_network(ip);
         let now = Instant::now();
         let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
         if !sources.buckets.contains_key(&key) && sources.buckets.len() >= self.max_sources {
@@ -141,18 +141,6 @@ impl RateLimiter {
     /// Whether no source is tracked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// The bucket key of a source: the IPv4 address, or the /64 of an IPv6
-/// one (IPv4-mapped IPv6 addresses count as IPv4).
-fn source_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
     }
 }
 

@@ -91,9 +91,11 @@ pub struct LoginThrottle {
     entries: Mutex<HashMap<Key, Entry>>,
 }
 
-/// The address a throttle key is made of: IPv4 (and IPv4-mapped IPv6) as
-/// is, IPv6 by its /64 prefix.
-fn address_key(addr: IpAddr) -> IpAddr {
+/// The network a client address counts as, for every per-client limit
+/// (the login throttle, connection caps, SIP rate limits): an IPv4 address
+/// (or an IPv4-mapped IPv6 one) as itself, an IPv6 address by its /64,
+/// the smallest network a single subscriber is usually given (RFC 6177).
+pub fn client_network(addr: IpAddr) -> IpAddr {
     match addr.to_canonical() {
         IpAddr::V6(v6) => {
             let bits = u128::from(v6) & !((1u128 << 64) - 1);
@@ -125,7 +127,7 @@ impl LoginThrottle {
             end -= 1;
         }
         [
-            Key::Address(address_key(addr)),
+            Key::Address(client_network(addr)),
             Key::Login(login[..end].to_string()),
         ]
     }

@@ -220,17 +220,6 @@ pub struct Permit {
     address: IpAddr,
 }
 
-/// The key a client address counts under: itself, or its /64 for IPv6.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
-    }
-}
-
 impl ConnectionLimits {
     /// At most `total` connections at once, `per_address` of them from one
     /// client address.
@@ -246,7 +235,7 @@ impl ConnectionLimits {
     ///
     /// Errors: the cap that is reached.
     pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, CapReached> {
-        let address = address_key(ip);
+        let address = store_core::throttle::client_network(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if open.total >= self.total {
             open.refused += 1;

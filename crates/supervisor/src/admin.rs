@@ -9,6 +9,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::acceptor::{Accepted, Connection};
 use bytes::Bytes;
@@ -293,19 +294,29 @@ cpm_store_storage_failing {}\n",
     )
 }
 
+/// Longest an admin client may take to send a request's header block.
+const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest an admin connection stays open, whatever it does: its requests
+/// are short, and a held connection takes a place of the admin budget.
+const ADMIN_CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+
 /// Serves one admin connection (HTTP/1.1: `/healthz`, `/metrics` and the
-/// account endpoint) until it closes.
+/// account endpoint) until it closes, at most [`ADMIN_CONNECTION_LIFETIME`],
+/// each request's header within [`ADMIN_HEADER_TIMEOUT`].
 pub async fn serve_connection(accepted: Accepted, state: Arc<AdminState>) {
     let Connection::Plain(stream) = accepted.connection else {
         return;
     };
     let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
     let io = hyper_util::rt::TokioIo::new(stream);
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
-        .serve_connection(io, service)
-        .await
-    {
-        tracing::debug!(error = %e, "admin connection ended");
+    let serving = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(ADMIN_HEADER_TIMEOUT)
+        .serve_connection(io, service);
+    match tokio::time::timeout(ADMIN_CONNECTION_LIFETIME, serving).await {
+        Ok(Err(e)) => tracing::debug!(error = %e, "admin connection ended"),
+        Ok(Ok(())) => {}
+        Err(_) => tracing::debug!("admin connection closed after its lifetime"),
     }
 }
 

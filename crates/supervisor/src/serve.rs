@@ -86,6 +86,9 @@ async fn bind(addr: std::net::SocketAddr, setting: &str) -> Result<TcpListener> 
 /// `[server]`, so that `/healthz` and `cpm-store account` answer when the
 /// protocol listeners are full.
 const ADMIN_CONNECTIONS: usize = 16;
+/// Admin connections from one address (an IPv6 /64), so that one local
+/// user cannot hold the whole admin budget.
+const ADMIN_CONNECTIONS_PER_IP: usize = 4;
 /// Descriptors kept out of the connection budget: the store, listeners,
 /// standard streams, the runtime's epoll and signal pipes.
 const DESCRIPTOR_RESERVE: u64 = 64;
@@ -153,7 +156,7 @@ pub async fn run(config: Config) -> Result<()> {
         "connection caps"
     );
     let limits = ConnectionLimits::new(max_connections, max_per_ip);
-    let admin_limits = ConnectionLimits::new(ADMIN_CONNECTIONS, ADMIN_CONNECTIONS);
+    let admin_limits = ConnectionLimits::new(ADMIN_CONNECTIONS, ADMIN_CONNECTIONS_PER_IP);
     // A protocol listener, under the caps of `[server]`.
     let capped = |protocol, tls, refusal| Listening {
         protocol,

@@ -178,13 +178,15 @@ impl Store {
         if part.size() > MAX_PREVIEW_SOURCE {
             return Err(StoreError::Unconvertible("the image is too large".into()));
         }
+        // The render slot is taken before the source is read, so requests
+        // waiting for one hold no image bytes.
+        let permit = RENDERS.acquire().await.map_err(|_| StoreError::Closed)?;
         let mut file = self.open_blob(&object).await?;
         file.seek(std::io::SeekFrom::Start(part.body_start)).await?;
         let mut raw = Vec::with_capacity(part.size() as usize);
         file.take(part.size()).read_to_end(&mut raw).await?;
         let encoding = part.encoding.clone().unwrap_or_default();
         let (width, height) = (request.width, request.height);
-        let permit = RENDERS.acquire().await.map_err(|_| StoreError::Closed)?;
         let store = self.clone();
         let bytes = tokio::task::spawn_blocking(move || {
             // Held until the render ends, even if the request is dropped.

@@ -22,9 +22,12 @@ use crate::writer::{decode, encode};
 /// The format this build writes.
 pub const FORMAT_VERSION: u64 = 2;
 
-/// Summaries upgraded per commit, so the upgrade of a large store holds a
+/// Summaries upgraded per commit at most, and the bytes of upgraded
+/// records after which a commit is made sooner (a version-1 summary holds
+/// its message's text, up to 64 MiB): the upgrade of a large store holds a
 /// bounded batch in memory.
 const UPGRADE_BATCH: usize = 1024;
+const UPGRADE_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// A version-1 summary: [`MessageSummary`] with the body text inside.
 #[derive(Deserialize)]
@@ -59,6 +62,7 @@ pub(crate) fn upgrade(engine: &dyn Engine) -> Result<()> {
     let upgraded = split_body_texts(engine)?;
     let mut stamp = WriteBatch::new();
     stamp.insert(key, Some(encode(&FORMAT_VERSION)?));
+    stamp.insert(keys::counter("format-upgrade"), None);
     engine.commit(stamp)?;
     if upgraded > 0 {
         tracing::info!(
@@ -72,21 +76,33 @@ pub(crate) fn upgrade(engine: &dyn Engine) -> Result<()> {
 }
 
 /// Version 1 to 2: moves each summary's body text under its own key.
-/// Returns how many summaries were rewritten.
+/// Each commit also records the last key it upgraded (the counter
+/// `format-upgrade`), so an upgrade cut short resumes after it instead of
+/// reading upgraded records as version 1. Returns how many summaries were
+/// rewritten.
 fn split_body_texts(engine: &dyn Engine) -> Result<usize> {
     let prefix = keys::blob_summaries();
-    let mut start = prefix.clone();
+    let cursor_key = keys::counter("format-upgrade");
+    let mut start = match engine.snapshot()?.get(&cursor_key)? {
+        Some(mut last) => {
+            last.push(0);
+            last
+        }
+        None => prefix.clone(),
+    };
     let mut upgraded = 0;
     loop {
-        let page = engine.snapshot()?.scan(&prefix, &start, UPGRADE_BATCH)?;
-        let Some((last, _)) = page.last() else {
-            return Ok(upgraded);
-        };
-        start = last.clone();
-        start.push(0);
+        let snapshot = engine.snapshot()?;
         let mut batch = WriteBatch::new();
-        for (key, value) in &page {
-            let old: SummaryV1 = decode(value)?;
+        let (mut bytes, mut last) = (0, None);
+        // One record at a time, so no more than a batch is ever held.
+        while batch.len() < 2 * UPGRADE_BATCH && bytes < UPGRADE_BATCH_BYTES {
+            let Some((key, value)) = snapshot.scan(&prefix, &start, 1)?.pop() else {
+                break;
+            };
+            bytes += value.len();
+            let old: SummaryV1 = decode(&value)?;
+            drop(value);
             let blob = <[u8; 32]>::try_from(&key[prefix.len()..])
                 .map(BlobId)
                 .map_err(|_| {
@@ -103,11 +119,16 @@ fn split_body_texts(engine: &dyn Engine) -> Result<usize> {
             if !old.body_text.is_empty() {
                 batch.insert(keys::blob_text(&blob), Some(old.body_text.into_bytes()));
             }
+            upgraded += 1;
+            start = key.clone();
+            start.push(0);
+            last = Some(key);
         }
-        upgraded += page.len();
-        engine.commit(batch)?;
-        if page.len() < UPGRADE_BATCH {
+        drop(snapshot);
+        let Some(last) = last else {
             return Ok(upgraded);
-        }
+        };
+        batch.insert(cursor_key.clone(), Some(last));
+        engine.commit(batch)?;
     }
 }

@@ -218,23 +218,23 @@ impl Store {
     }
 
     /// Parses a staged blob (whole up to [`MAX_PARSED_SIZE`], else its
-    /// header block only), unless the store already holds its summary
-    /// (then the text is not needed: it is stored with the summary).
+    /// header block only), unless the store already holds its summary:
+    /// then the summary and its text are read back, so that the write can
+    /// record both again if the blob's last other reference goes first.
     ///
     /// Parsing is CPU- and memory-heavy (the message is read whole), so it
     /// runs on a blocking thread, at most [`Store::parser_permits`] at once:
     /// other connections' tasks go on meanwhile, and concurrent large
     /// stores queue rather than each holding a copy of their message.
     async fn summarize_blob(&self, blob: &StagedBlob) -> Result<ParsedMessage> {
-        if let Some(summary) = self
-            .snapshot()?
-            .load::<MessageSummary>(&keys::blob_summary(&blob.id))?
-        {
-            return Ok(ParsedMessage {
-                summary,
-                body_text: String::new(),
-            });
+        let snapshot = self.snapshot()?;
+        if let Some(summary) = snapshot.load::<MessageSummary>(&keys::blob_summary(&blob.id))? {
+            let text = snapshot.get_raw(&keys::blob_text(&blob.id))?;
+            let body_text = String::from_utf8(text.unwrap_or_default())
+                .map_err(|_| StoreError::Corrupt("a body text is not UTF-8".into()))?;
+            return Ok(ParsedMessage { summary, body_text });
         }
+        drop(snapshot);
         let _permit = self
             .inner
             .parsers

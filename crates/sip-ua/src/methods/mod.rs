@@ -143,7 +143,13 @@ pub(crate) fn store_failure(request: &Request, error: &StoreError) -> Response {
             tracing::warn!(error = %e, "SIP request refused: storage does not take writes");
             Response::to_request(request, 500)
                 .with("Retry-After", "30")
-                .with("Warning", format!("399 cpm-store \"{e}\""))
+                .with(
+                    "Warning",
+                    match e {
+                        StoreError::StorageFull => "399 cpm-store \"Storage full\"",
+                        _ => "399 cpm-store \"Storage unavailable\"",
+                    },
+                )
         }
         e => {
             tracing::error!(error = %e, "store failure on a SIP request");

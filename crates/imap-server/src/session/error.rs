@@ -82,7 +82,7 @@ pub fn refusal(e: &StoreError) -> Completion {
         }
         StoreError::Unavailable(why) => {
             tracing::warn!(error = %why, "command refused: storage unavailable");
-            Completion::no(format!("Storage unavailable, try again later: {why}"))
+            Completion::no("Storage unavailable, try again later")
                 .with_code("UNAVAILABLE")
         }
         StoreError::Unconvertible(why) => {

@@ -11,8 +11,9 @@
 //!
 //! - **Header**: the first request's header block must arrive within
 //!   `header_timeout` of connecting; a later one within `header_timeout`
-//!   of its first byte (HTTP/1.1; an HTTP/2 connection's frames between
-//!   requests count as idle traffic instead).
+//!   of its first byte, or of the end of the response it began during
+//!   (HTTP/1.1; an HTTP/2 connection's frames between requests do not
+//!   start a header block).
 //! - **Idle**: a connection with no request in progress for `idle_timeout`
 //!   since its last response ended is closed (gracefully: HTTP/2 GOAWAY).
 //!   Bytes read do not count, so HTTP/2 PINGs do not keep it open.
@@ -90,8 +91,13 @@ struct State {
     idle_since: Instant,
     /// The last byte written, or the end of the last handler.
     last_write: Instant,
-    /// When the first byte arrived with no request in progress.
+    /// When the first byte of the next header block arrived: with no
+    /// request in progress, or (HTTP/1.1) after the current request's body
+    /// ended; at most the end of the response it arrived during.
     head_started: Option<Instant>,
+    /// HTTP/1.1: the current request's body has ended, so bytes read now
+    /// begin the next header block.
+    body_ended: bool,
     /// Request bodies whose handler polled them and found no frame.
     bodies_waiting: usize,
     /// Since when `bodies_waiting > 0`, if it is.
@@ -159,6 +165,7 @@ impl Activity {
                 idle_since: now,
                 last_write: now,
                 head_started: None,
+                body_ended: false,
                 bodies_waiting: 0,
                 waiting_since: None,
                 window_waited: Duration::ZERO,
@@ -182,6 +189,7 @@ impl Activity {
         s.handlers += 1;
         s.responses += 1;
         s.head_started = None;
+        s.body_ended = false;
         drop(s);
         self.wake.notify_one();
         Handler {
@@ -191,7 +199,10 @@ impl Activity {
     }
 
     /// `body`, reporting to this connection when its handler waits for it.
-    pub fn watch_body<B>(self: &Arc<Self>, body: B) -> WatchedBody<B> {
+    pub fn watch_body<B: hyper::body::Body>(self: &Arc<Self>, body: B) -> WatchedBody<B> {
+        if body.is_end_stream() {
+            self.body_ended();
+        }
         WatchedBody {
             inner: body,
             activity: self.clone(),
@@ -223,6 +234,11 @@ impl Activity {
         }
     }
 
+    /// The current request's body has no more frames.
+    fn body_ended(&self) {
+        self.state().body_ended = true;
+    }
+
     /// A body not waiting got a frame of `bytes` data bytes.
     fn body_bytes(&self, bytes: u64) {
         let mut s = self.state();
@@ -235,10 +251,16 @@ impl Activity {
             return;
         }
         let now = Instant::now();
-        if !s.in_progress() && s.head_started.is_none() {
+        if s.head_started.is_some() {
+            return;
+        }
+        if !s.in_progress() {
             s.head_started = Some(now);
             drop(s);
             self.wake.notify_one();
+        } else if s.body_ended && !s.http2 {
+            // The next request's head, read during this one's response.
+            s.head_started = Some(now);
         }
     }
 
@@ -305,7 +327,13 @@ impl Drop for Response {
     fn drop(&mut self) {
         let mut s = self.activity.state();
         s.responses = s.responses.saturating_sub(1);
-        s.idle_since = Instant::now();
+        let now = Instant::now();
+        s.idle_since = now;
+        if s.head_started.is_some() {
+            // A head begun during the response has header_timeout from
+            // its end (it may be whole already, waiting to be parsed).
+            s.head_started = Some(now);
+        }
         drop(s);
         self.activity.wake.notify_one();
     }
@@ -399,8 +427,15 @@ impl<B: hyper::body::Body + Unpin> hyper::body::Body for WatchedBody<B> {
                     .data_ref()
                     .map_or(0, |d| bytes::Buf::remaining(d) as u64);
                 self.stop_waiting(now, bytes);
+                if self.inner.is_end_stream() {
+                    self.activity.body_ended();
+                }
             }
-            Poll::Ready(_) => self.stop_waiting(now, 0),
+            Poll::Ready(Some(Err(_))) => self.stop_waiting(now, 0),
+            Poll::Ready(None) => {
+                self.stop_waiting(now, 0);
+                self.activity.body_ended();
+            }
         }
         result
     }
@@ -654,6 +689,35 @@ mod tests {
         drop(silent);
         assert!(a.state().check(t1 + secs(360), T).is_ok());
         drop(handler.done());
+    }
+
+    #[test]
+    fn a_head_begun_during_a_response_gets_the_header_timeout_from_its_end() {
+        let a = Activity::new();
+        let handler = a.request_started(false);
+        let mut body = a.watch_body(http_body_util::Full::new(bytes::Bytes::from_static(b"x")));
+        // Body bytes read while the body is still being read are no head.
+        a.read(1);
+        assert_eq!(a.state().head_started, None);
+        assert_eq!(poll(&mut body), Poll::Ready(Some(())));
+        let response = handler.done();
+        // Now the client sends part of its next head while the response
+        // is still being sent.
+        a.read(10);
+        assert!(a.state().head_started.is_some());
+        drop(response);
+        let end = a.state().idle_since;
+        assert_eq!(a.state().head_started, Some(end));
+        assert!(a.state().check(end + secs(4), T).is_ok());
+        assert_eq!(a.state().check(end + secs(5), T), Err(Expired::Header));
+
+        // HTTP/2 frames during a response are no head.
+        let a = Activity::new();
+        let handler = a.request_started(true);
+        let _body = a.watch_body(http_body_util::Empty::<bytes::Bytes>::new());
+        let _response = handler.done();
+        a.read(17);
+        assert_eq!(a.state().head_started, None);
     }
 
     #[test]

@@ -31,7 +31,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
-use hyper::body::Body as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use store_core::Store;
@@ -104,10 +103,8 @@ async fn serve_http<S>(
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let shared = shared.clone();
             let connection = connection.clone();
-            let handler = watching.request_started(
-                request.body().size_hint().exact(),
-                request.version() == hyper::Version::HTTP_2,
-            );
+            let handler = watching.request_started(request.version() == hyper::Version::HTTP_2);
+            let request = request.map(|body| watching.watch_body(body));
             async move {
                 let response = service::handle(&shared, &connection, request).await;
                 // The response counts as in progress until its body is sent.

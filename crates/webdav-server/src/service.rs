@@ -9,7 +9,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
+
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use store_core::throttle::LoginSource;
@@ -123,11 +124,15 @@ impl DavError {
     }
 }
 
+/// A request body as handlers read it: hyper's, watched by the
+/// connection's minimum body rate rule ([`crate::timeouts::WatchedBody`]).
+pub type RequestBody = crate::timeouts::WatchedBody<hyper::body::Incoming>;
+
 /// Handles one request; never fails (errors become responses).
 pub async fn handle(
     shared: &Shared,
     connection: &Connection,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Response<Body> {
     let result = dispatch(shared, connection, request).await;
     let mut response = result.unwrap_or_else(DavError::into_response);
@@ -140,7 +145,7 @@ pub async fn handle(
 async fn dispatch(
     shared: &Shared,
     connection: &Connection,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> DavResult<Response<Body>> {
     // Windows' mini-redirector probes with an unauthenticated OPTIONS.
     if request.method() == Method::OPTIONS {
@@ -199,7 +204,7 @@ async fn dispatch(
 async fn authenticate(
     shared: &Shared,
     connection: &Connection,
-    request: &Request<Incoming>,
+    request: &Request<RequestBody>,
 ) -> Result<Option<Principal>, Response<Body>> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -264,7 +269,7 @@ fn retry_later(status: StatusCode, message: &str, after: Duration) -> Response<B
 /// Reads a request body of at most `limit` bytes.
 ///
 /// Errors: 413 past the limit, 400 if the client breaks off.
-pub async fn read_body(body: Incoming, limit: usize) -> DavResult<Bytes> {
+pub async fn read_body(body: RequestBody, limit: usize) -> DavResult<Bytes> {
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(DavError::new(
@@ -281,7 +286,7 @@ pub async fn read_body(body: Incoming, limit: usize) -> DavResult<Bytes> {
 ///
 /// Errors: 413 past the limit, 400 for malformed XML or one past the
 /// limits on nesting and attributes ([`xml::parse`]).
-pub async fn read_xml(ctx: &Ctx<'_>, body: Incoming) -> DavResult<Option<xml::Element>> {
+pub async fn read_xml(ctx: &Ctx<'_>, body: RequestBody) -> DavResult<Option<xml::Element>> {
     let bytes = read_body(body, ctx.config.max_xml_bytes).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
@@ -300,6 +305,6 @@ pub async fn read_xml(ctx: &Ctx<'_>, body: Incoming) -> DavResult<Option<xml::El
 }
 
 /// The value of a header as text, if present and visible ASCII.
-pub fn header_str<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+pub fn header_str<'a>(request: &'a Request<RequestBody>, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }

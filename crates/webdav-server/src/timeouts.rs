@@ -5,19 +5,24 @@
 //! which would make it the keep-alive timeout too, and it does not run
 //! before hyper-util has seen enough bytes to pick the protocol (a silent
 //! connection); so the rules are kept here, from the connection's bytes
-//! ([`Watched`] counts them) and its requests (the service reports each
-//! with [`Activity::request_started`]). A [`watchdog`] checks them:
+//! ([`Watched`] counts them), its requests (the service reports each
+//! with [`Activity::request_started`]) and their bodies ([`WatchedBody`]).
+//! A [`watchdog`] checks them:
 //!
 //! - **Header**: the first request's header block must arrive within
 //!   `header_timeout` of connecting; a later one within `header_timeout`
-//!   of its first byte (HTTP/1.1; an HTTP/2 connection's frames between
-//!   requests count as idle traffic instead).
-//! - **Idle**: with no request in progress, a connection with no byte read
-//!   or written for `idle_timeout` is closed (gracefully: HTTP/2 GOAWAY).
-//! - **Body rate**: while a handler runs whose request has a body, the
-//!   server waits for bytes and fewer than [`MIN_BODY_BYTES_PER_WINDOW`]
-//!   arrive in a window of `header_timeout`, the connection is cut (a
-//!   slow-body attack, as Apache's mod_reqtimeout `MinRate`).
+//!   of its first byte, or of the end of the response it began during
+//!   (HTTP/1.1; an HTTP/2 connection's frames between requests do not
+//!   start a header block).
+//! - **Idle**: a connection with no request in progress for `idle_timeout`
+//!   since its last response ended is closed (gracefully: HTTP/2 GOAWAY).
+//!   Bytes read do not count, so HTTP/2 PINGs do not keep it open.
+//! - **Body rate**: while a handler waits for its request body (it polls
+//!   the body and no frame is there), fewer than
+//!   [`MIN_BODY_BYTES_PER_WINDOW`] body bytes per `header_timeout` of such
+//!   waiting cut the connection (a slow-body attack, as Apache's
+//!   mod_reqtimeout `MinRate`). A handler that has its whole body, or has
+//!   not asked for it, is never cut by this rule, however long it runs.
 //! - **Stalled response**: a response the client does not read for
 //!   `idle_timeout` (no byte written) is cut, so a dead reader does not
 //!   pin a blob and its buffers.
@@ -30,8 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Fewest request body bytes per `header_timeout` window while the server
-/// waits for the body.
+/// Fewest request body bytes per `header_timeout` of waiting for a body.
 pub const MIN_BODY_BYTES_PER_WINDOW: u64 = 1024;
 
 /// The two limits, from `[webdav]`.
@@ -66,7 +70,8 @@ pub enum Expired {
 pub struct Activity {
     state: Mutex<State>,
     /// Wakes the watchdog when a deadline may have come nearer: a request
-    /// began, a handler or response ended, a header block began.
+    /// began, a handler or response ended, a header block began, a handler
+    /// began waiting for its body.
     wake: tokio::sync::Notify,
 }
 
@@ -81,27 +86,32 @@ struct State {
     handlers: usize,
     /// Responses not yet wholly sent (their handlers included).
     responses: usize,
-    /// The last byte read or written (or the end of the last response).
-    last_io: Instant,
-    /// When the first byte arrived with no request in progress.
+    /// The end of the last response (or cancelled handler): the start of
+    /// keep-alive idle.
+    idle_since: Instant,
+    /// The last byte written, or the end of the last handler.
+    last_write: Instant,
+    /// When the first byte of the next header block arrived: with no
+    /// request in progress, or (HTTP/1.1) after the current request's body
+    /// ended; at most the end of the response it arrived during.
     head_started: Option<Instant>,
-    /// Bytes still expected of running handlers' bodies of known length.
-    known_remaining: u64,
-    /// Running handlers whose body length is unknown (chunked, HTTP/2).
-    unknown_bodies: usize,
-    /// The last read found nothing to read.
-    read_pending: bool,
-    window_start: Instant,
+    /// HTTP/1.1: the current request's body has ended, so bytes read now
+    /// begin the next header block.
+    body_ended: bool,
+    /// Request bodies whose handler polled them and found no frame.
+    bodies_waiting: usize,
+    /// Since when `bodies_waiting > 0`, if it is.
+    waiting_since: Option<Instant>,
+    /// Time spent waiting for bodies in the current rate window, before
+    /// `waiting_since`.
+    window_waited: Duration,
+    /// Body bytes received in the current rate window.
     window_bytes: u64,
 }
 
 impl State {
     fn in_progress(&self) -> bool {
         self.handlers > 0 || self.responses > 0
-    }
-
-    fn body_outstanding(&self) -> bool {
-        self.handlers > 0 && (self.known_remaining > 0 || self.unknown_bodies > 0)
     }
 
     /// The rules at `now`: the instant of the next check, or the rule
@@ -118,23 +128,24 @@ impl State {
             return match (self.served, self.head_started) {
                 (false, _) => expired(self.connected + t.header, Expired::Header),
                 (true, Some(start)) if !self.http2 => expired(start + t.header, Expired::Header),
-                _ => expired(self.last_io + t.idle, Expired::Idle),
+                _ => expired(self.idle_since + t.idle, Expired::Idle),
             };
         }
-        if self.body_outstanding() {
-            let window_end = self.window_start + t.header;
-            if now < window_end {
-                return Ok(window_end);
+        if let Some(since) = self.waiting_since {
+            let waited = self.window_waited + now.saturating_duration_since(since);
+            if waited < t.header {
+                return Ok(now + (t.header - waited));
             }
-            if self.read_pending && self.window_bytes < MIN_BODY_BYTES_PER_WINDOW {
+            if self.window_bytes < MIN_BODY_BYTES_PER_WINDOW {
                 return Err(Expired::SlowBody);
             }
-            self.window_start = now;
+            self.waiting_since = Some(now);
+            self.window_waited = Duration::ZERO;
             self.window_bytes = 0;
             return Ok(now + t.header);
         }
         if self.handlers == 0 {
-            return expired(self.last_io + t.idle, Expired::Stalled);
+            return expired(self.last_write + t.idle, Expired::Stalled);
         }
         Ok(now + t.header)
     }
@@ -151,12 +162,13 @@ impl Activity {
                 http2: false,
                 handlers: 0,
                 responses: 0,
-                last_io: now,
+                idle_since: now,
+                last_write: now,
                 head_started: None,
-                known_remaining: 0,
-                unknown_bodies: 0,
-                read_pending: false,
-                window_start: now,
+                body_ended: false,
+                bodies_waiting: 0,
+                waiting_since: None,
+                window_waited: Duration::ZERO,
                 window_bytes: 0,
             }),
             wake: tokio::sync::Notify::new(),
@@ -167,30 +179,70 @@ impl Activity {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A request's handler starts: `body_length` is the exact length of
-    /// its body if known (`Some(0)`: none), `http2` its protocol. The
-    /// handler holds the returned guard while it runs.
-    pub fn request_started(self: &Arc<Self>, body_length: Option<u64>, http2: bool) -> Handler {
-        let now = Instant::now();
+    /// A request's handler starts; `http2` is its protocol. The handler
+    /// holds the returned guard while it runs, and reads its body through
+    /// [`Activity::watch_body`].
+    pub fn request_started(self: &Arc<Self>, http2: bool) -> Handler {
         let mut s = self.state();
         s.served = true;
         s.http2 |= http2;
         s.handlers += 1;
         s.responses += 1;
         s.head_started = None;
-        match body_length {
-            Some(n) => s.known_remaining = s.known_remaining.saturating_add(n),
-            None => s.unknown_bodies += 1,
-        }
-        s.window_start = now;
-        s.window_bytes = 0;
+        s.body_ended = false;
         drop(s);
         self.wake.notify_one();
         Handler {
             activity: self.clone(),
-            unknown_body: body_length.is_none(),
             done: false,
         }
+    }
+
+    /// `body`, reporting to this connection when its handler waits for it.
+    pub fn watch_body<B: hyper::body::Body>(self: &Arc<Self>, body: B) -> WatchedBody<B> {
+        if body.is_end_stream() {
+            self.body_ended();
+        }
+        WatchedBody {
+            inner: body,
+            activity: self.clone(),
+            waiting: false,
+        }
+    }
+
+    /// A body's handler found no frame: it waits from now.
+    fn body_waiting(&self, now: Instant) {
+        let mut s = self.state();
+        s.bodies_waiting += 1;
+        if s.waiting_since.is_none() {
+            s.waiting_since = Some(now);
+            drop(s);
+            self.wake.notify_one();
+        }
+    }
+
+    /// A waiting body got a frame of `bytes` data bytes, ended or was
+    /// dropped (`bytes == 0`).
+    fn body_waited(&self, now: Instant, bytes: u64) {
+        let mut s = self.state();
+        s.window_bytes = s.window_bytes.saturating_add(bytes);
+        s.bodies_waiting = s.bodies_waiting.saturating_sub(1);
+        if s.bodies_waiting == 0 {
+            if let Some(since) = s.waiting_since.take() {
+                s.window_waited += now.saturating_duration_since(since);
+            }
+        }
+    }
+
+    /// The current request's body has no more frames.
+    fn body_ended(&self) {
+        self.state().body_ended = true;
+    }
+
+    /// A body not waiting got a frame of `bytes` data bytes.
+    fn body_bytes(&self, bytes: u64) {
+        let mut s = self.state();
+        s.window_bytes = s.window_bytes.saturating_add(bytes);
     }
 
     fn read(&self, n: usize) {
@@ -199,25 +251,23 @@ impl Activity {
             return;
         }
         let now = Instant::now();
-        s.last_io = now;
-        s.read_pending = false;
-        s.window_bytes = s.window_bytes.saturating_add(n as u64);
-        s.known_remaining = s.known_remaining.saturating_sub(n as u64);
-        if !s.in_progress() && s.head_started.is_none() {
+        if s.head_started.is_some() {
+            return;
+        }
+        if !s.in_progress() {
             s.head_started = Some(now);
             drop(s);
             self.wake.notify_one();
+        } else if s.body_ended && !s.http2 {
+            // The next request's head, read during this one's response.
+            s.head_started = Some(now);
         }
     }
 
     fn wrote(&self, n: usize) {
         if n > 0 {
-            self.state().last_io = Instant::now();
+            self.state().last_write = Instant::now();
         }
-    }
-
-    fn read_pending(&self) {
-        self.state().read_pending = true;
     }
 
     /// [`Timeouts`]' rules now: the next instant to look again, or the
@@ -232,7 +282,6 @@ impl Activity {
 #[derive(Debug)]
 pub struct Handler {
     activity: Arc<Activity>,
-    unknown_body: bool,
     /// The handler returned a response ([`Handler::done`]).
     done: bool,
 }
@@ -242,6 +291,7 @@ impl Handler {
     /// is wholly sent) is in progress.
     pub fn done(mut self) -> Response {
         self.done = true;
+        self.activity.state().last_write = Instant::now();
         Response {
             activity: self.activity.clone(),
         }
@@ -252,16 +302,15 @@ impl Drop for Handler {
     fn drop(&mut self) {
         let mut s = self.activity.state();
         s.handlers = s.handlers.saturating_sub(1);
-        if self.unknown_body {
-            s.unknown_bodies = s.unknown_bodies.saturating_sub(1);
-        }
         if s.handlers == 0 {
-            s.known_remaining = 0;
-            s.unknown_bodies = 0;
+            // A new rate window for the next request's body.
+            s.window_waited = Duration::ZERO;
+            s.window_bytes = 0;
         }
         if !self.done {
             // Cancelled: no response will be sent.
             s.responses = s.responses.saturating_sub(1);
+            s.idle_since = Instant::now();
         }
         drop(s);
         self.activity.wake.notify_one();
@@ -278,7 +327,13 @@ impl Drop for Response {
     fn drop(&mut self) {
         let mut s = self.activity.state();
         s.responses = s.responses.saturating_sub(1);
-        s.last_io = Instant::now();
+        let now = Instant::now();
+        s.idle_since = now;
+        if s.head_started.is_some() {
+            // A head begun during the response has header_timeout from
+            // its end (it may be whole already, waiting to be parsed).
+            s.head_started = Some(now);
+        }
         drop(s);
         self.activity.wake.notify_one();
     }
@@ -312,6 +367,77 @@ impl<B: hyper::body::Body + Unpin> hyper::body::Body for SendingBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
         Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that tells its [`Activity`] when its handler waits for
+/// it (polls and finds no frame) and how many data bytes arrive; once the
+/// body has ended or is dropped it no longer waits.
+pub struct WatchedBody<B> {
+    inner: B,
+    activity: Arc<Activity>,
+    /// Counted in `bodies_waiting`.
+    waiting: bool,
+}
+
+impl<B> WatchedBody<B> {
+    fn stop_waiting(&mut self, now: Instant, bytes: u64) {
+        if self.waiting {
+            self.waiting = false;
+            self.activity.body_waited(now, bytes);
+        } else if bytes > 0 {
+            self.activity.body_bytes(bytes);
+        }
+    }
+}
+
+impl<B> Drop for WatchedBody<B> {
+    fn drop(&mut self) {
+        self.stop_waiting(Instant::now(), 0);
+    }
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for WatchedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let result = Pin::new(&mut self.inner).poll_frame(cx);
+        let now = Instant::now();
+        match &result {
+            Poll::Pending => {
+                if !self.waiting {
+                    self.waiting = true;
+                    self.activity.body_waiting(now);
+                }
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                let bytes = frame
+                    .data_ref()
+                    .map_or(0, |d| bytes::Buf::remaining(d) as u64);
+                self.stop_waiting(now, bytes);
+                if self.inner.is_end_stream() {
+                    self.activity.body_ended();
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.stop_waiting(now, 0),
+            Poll::Ready(None) => {
+                self.stop_waiting(now, 0);
+                self.activity.body_ended();
+            }
+        }
+        result
     }
 
     fn is_end_stream(&self) -> bool {
@@ -365,8 +491,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         match &result {
             Poll::Ready(Ok(())) => this.activity.read(buf.filled().len() - before),
-            Poll::Pending => this.activity.read_pending(),
-            Poll::Ready(Err(_)) => {}
+            Poll::Pending | Poll::Ready(Err(_)) => {}
         }
         result
     }
@@ -415,6 +540,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::body::Body as _;
 
     const T: Timeouts = Timeouts {
         header: Duration::from_secs(5),
@@ -423,6 +549,30 @@ mod tests {
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    /// A request body whose next frame never comes.
+    struct Silent;
+
+    impl hyper::body::Body for Silent {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    /// Polls `body` once, as a handler reading it does: a frame, the end
+    /// (`None`), or nothing yet.
+    fn poll<B: hyper::body::Body + Unpin>(body: &mut WatchedBody<B>) -> Poll<Option<()>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(body)
+            .poll_frame(&mut cx)
+            .map(|frame| frame.map(|_| ()))
     }
 
     #[test]
@@ -446,10 +596,10 @@ mod tests {
     #[test]
     fn keep_alive_idle_then_a_later_head_gets_its_own_header_timeout() {
         let a = Activity::new();
-        let handler = a.request_started(Some(0), false);
+        let handler = a.request_started(false);
         let response = handler.done();
         drop(response);
-        let t1 = a.state().last_io;
+        let t1 = a.state().idle_since;
         assert!(a.state().check(t1 + secs(59), T).is_ok());
         assert_eq!(a.state().check(t1 + secs(60), T), Err(Expired::Idle));
         a.read(3);
@@ -460,34 +610,121 @@ mod tests {
     }
 
     #[test]
-    fn a_slow_body_is_cut_a_fast_one_and_a_long_handler_are_not() {
+    fn http2_pings_do_not_keep_an_idle_connection_open() {
         let a = Activity::new();
-        let handler = a.request_started(Some(10_000), false);
-        let w0 = a.state().window_start;
-        a.read(10);
-        a.read_pending();
-        assert_eq!(a.state().check(w0 + secs(5), T), Err(Expired::SlowBody));
+        drop(a.request_started(true).done());
+        let t1 = a.state().idle_since;
+        // PING frames (9-byte header + 8 bytes) read, PING ACKs written.
+        for _ in 0..3 {
+            a.read(17);
+            a.wrote(17);
+        }
+        assert!(a.state().check(t1 + secs(59), T).is_ok());
+        assert_eq!(a.state().check(t1 + secs(60), T), Err(Expired::Idle));
+    }
+
+    #[test]
+    fn a_handler_waiting_for_a_slow_body_is_cut() {
+        let a = Activity::new();
+        let handler = a.request_started(false);
+        let mut body = a.watch_body(Silent);
+        let t0 = Instant::now();
+        assert!(poll(&mut body).is_pending());
+        assert!(a.state().check(t0 + secs(4), T).is_ok());
+        assert_eq!(a.state().check(t0 + secs(6), T), Err(Expired::SlowBody));
+
+        // Waiting time adds up across frames: 10 bytes, each after 1 s.
+        drop(body);
         drop(handler);
-
         let a = Activity::new();
-        let _handler = a.request_started(Some(10_000), false);
-        let w0 = a.state().window_start;
-        a.read(5_000);
-        a.read_pending();
-        assert!(a.state().check(w0 + secs(5), T).is_ok());
+        let _handler = a.request_started(false);
+        let t0 = Instant::now();
+        for i in 0..10 {
+            a.body_waiting(t0 + secs(i));
+            a.body_waited(t0 + secs(i) + secs(1), 1);
+        }
+        a.body_waiting(t0 + secs(10));
+        assert_eq!(a.state().check(t0 + secs(10), T), Err(Expired::SlowBody));
+    }
 
+    #[test]
+    fn a_fast_body_is_not_cut() {
         let a = Activity::new();
-        let _handler = a.request_started(Some(0), false);
-        let w0 = a.state().window_start;
-        a.read_pending();
-        assert!(a.state().check(w0 + secs(120), T).is_ok());
+        let _handler = a.request_started(false);
+        let t0 = Instant::now();
+        a.body_waiting(t0);
+        a.body_waited(t0 + secs(4), 5_000);
+        a.body_waiting(t0 + secs(4));
+        assert!(a.state().check(t0 + secs(6), T).is_ok());
+        // A new window: the bytes of the last one do not count again.
+        assert_eq!(a.state().check(t0 + secs(12), T), Err(Expired::SlowBody));
+    }
+
+    /// The reviewer's case: a large PUT whose body is all in (much of it
+    /// read with the header block) and whose handler then takes longer
+    /// than the header timeout (fsync, commit) gets its response.
+    #[test]
+    fn a_handler_with_its_whole_body_may_take_longer_than_the_header_timeout() {
+        let a = Activity::new();
+        let handler = a.request_started(false);
+        let mut body = a.watch_body(http_body_util::Full::new(bytes::Bytes::from(vec![
+            b'x';
+            100_000
+        ])));
+        let t0 = Instant::now();
+        assert!(poll(&mut body) == Poll::Ready(Some(())));
+        assert!(poll(&mut body) == Poll::Ready(None));
+        assert!(body.is_end_stream());
+        assert!(a.state().check(t0 + secs(120), T).is_ok());
+        drop(body);
+        assert!(a.state().check(t0 + secs(240), T).is_ok());
+
+        // Nor is one that never reads its body (e.g. refused before it).
+        let mut silent = a.watch_body(Silent);
+        assert!(a.state().check(t0 + secs(360), T).is_ok());
+        // Once it polls and waits, the rule applies from then on only.
+        let t1 = Instant::now();
+        assert!(poll(&mut silent).is_pending());
+        assert!(a.state().check(t1 + secs(4), T).is_ok());
+        drop(silent);
+        assert!(a.state().check(t1 + secs(360), T).is_ok());
+        drop(handler.done());
+    }
+
+    #[test]
+    fn a_head_begun_during_a_response_gets_the_header_timeout_from_its_end() {
+        let a = Activity::new();
+        let handler = a.request_started(false);
+        let mut body = a.watch_body(http_body_util::Full::new(bytes::Bytes::from_static(b"x")));
+        // Body bytes read while the body is still being read are no head.
+        a.read(1);
+        assert_eq!(a.state().head_started, None);
+        assert_eq!(poll(&mut body), Poll::Ready(Some(())));
+        let response = handler.done();
+        // Now the client sends part of its next head while the response
+        // is still being sent.
+        a.read(10);
+        assert!(a.state().head_started.is_some());
+        drop(response);
+        let end = a.state().idle_since;
+        assert_eq!(a.state().head_started, Some(end));
+        assert!(a.state().check(end + secs(4), T).is_ok());
+        assert_eq!(a.state().check(end + secs(5), T), Err(Expired::Header));
+
+        // HTTP/2 frames during a response are no head.
+        let a = Activity::new();
+        let handler = a.request_started(true);
+        let _body = a.watch_body(http_body_util::Empty::<bytes::Bytes>::new());
+        let _response = handler.done();
+        a.read(17);
+        assert_eq!(a.state().head_started, None);
     }
 
     #[test]
     fn a_response_nobody_reads_is_cut_after_idle() {
         let a = Activity::new();
-        let _response = a.request_started(Some(0), false).done();
-        let t = a.state().last_io;
+        let _response = a.request_started(false).done();
+        let t = a.state().last_write;
         assert!(a.state().check(t + secs(59), T).is_ok());
         assert_eq!(a.state().check(t + secs(60), T), Err(Expired::Stalled));
     }

@@ -6,7 +6,7 @@
 //! collection's MOVE is "folder move", its COPY a tree copy. 201 when the
 //! destination is new, 204 when it was replaced.
 
-use hyper::body::Incoming;
+use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
 use store_core::Placement;
 
@@ -20,7 +20,7 @@ use crate::tree;
 /// Handles COPY (`is_move` false) and MOVE.
 pub async fn handle(
     ctx: &Ctx<'_>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     is_move: bool,
 ) -> DavResult<Response<Body>> {
     let dest = destination(

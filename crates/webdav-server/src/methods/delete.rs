@@ -4,7 +4,7 @@
 //! (RFC 4918 9.6.1); any other Depth on a collection gets 400 and deletes
 //! nothing, as Apache mod_dav answers.
 
-use hyper::body::Incoming;
+use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
 
 use store_core::rights::Right;
@@ -17,7 +17,7 @@ use crate::service::{header_str, status, Body, Ctx};
 use crate::tree;
 
 /// Handles DELETE.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     if request.uri().path().contains('#') {
         return Err(DavError::bad_request("a fragment is not part of a path"));
     }

@@ -4,9 +4,10 @@
 //! a thumbnail (seed 002 "preview fetch", the operation IMAP CONVERT
 //! uses). A collection answers with a plain list of its members.
 
+use crate::service::RequestBody;
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use store_core::rights::Right;
@@ -21,7 +22,7 @@ use crate::resource::{lookup, members, File, Lookup, Resource};
 use crate::service::{full, status, Body, Ctx};
 
 /// Handles GET and HEAD.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     let resource = match lookup(ctx.store, &ctx.principal, &ctx.path).await? {
         Lookup::Found(r) => r,
         Lookup::Missing {

@@ -3,7 +3,7 @@
 //! named in the `If` header. A lock on an unmapped URL creates an empty
 //! file (RFC 4918 7.3) and answers 201.
 
-use hyper::body::Incoming;
+use crate::service::RequestBody;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use store_core::model::ObjectKind;
@@ -19,7 +19,7 @@ use crate::service::{header_str, read_xml, xml_response, Body, Ctx};
 use crate::xml;
 
 /// Handles LOCK.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     let timeout = parse_timeout(header_str(&request, "timeout"));
     let infinite = match header_str(&request, "depth").map(str::trim) {
         None => true,

@@ -2,7 +2,7 @@
 //! otherwise, unlike IMAP CREATE, which makes missing parents); a request
 //! body is not understood (415).
 
-use hyper::body::Incoming;
+use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
 
 use crate::conditions::Preconditions;
@@ -11,7 +11,7 @@ use crate::resource::{folder_ref, lookup, Lookup, Resource};
 use crate::service::{read_body, status, Body, Ctx};
 
 /// Handles MKCOL.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     let preconditions = Preconditions::from_headers(request.headers())?;
     let has_body = !read_body(request.into_body(), ctx.config.max_xml_bytes)
         .await?

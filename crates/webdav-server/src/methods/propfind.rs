@@ -9,8 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::service::RequestBody;
 use bytes::Bytes;
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use hyper::{Request, Response, StatusCode};
 use store_core::{Principal, Store};
 use tokio::sync::mpsc;
@@ -37,7 +38,7 @@ enum Asked {
 }
 
 /// Handles PROPFIND.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     let depth_one = match header_str(&request, "depth").map(str::trim) {
         Some("0") => false,
         Some("1") => true,

@@ -3,7 +3,7 @@
 //! property cannot be changed: it gets 403 and every other instruction 424
 //! (RFC 4918 9.2.1), and nothing is applied.
 
-use hyper::body::Incoming;
+use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
 use store_core::StoreError;
 
@@ -15,7 +15,7 @@ use crate::service::{read_xml, xml_response, Body, Ctx};
 use crate::xml::{self, Name};
 
 /// Handles PROPPATCH.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     let preconditions = Preconditions::from_headers(request.headers())?;
     let root = read_xml(ctx, request.into_body())
         .await?

@@ -5,8 +5,8 @@
 //! 204 for a replaced one; the reply is sent once the object is durable.
 //! A PUT with `Content-Range` (a partial PUT) gets 400 (RFC 9110 14.5).
 
+use crate::service::RequestBody;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use store_core::model::ObjectKind;
@@ -23,7 +23,7 @@ use crate::service::{header_str, status, Body, Ctx};
 /// A `Content-Range` gets 400 before anything is read or stored: partial
 /// PUT is not supported, and RFC 9110 14.5 requires 400 then, rather than
 /// storing the fragment as the whole representation.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     if request.headers().contains_key(header::CONTENT_RANGE) {
         return Err(DavError::bad_request(
             "partial PUT (Content-Range) is not supported (RFC 9110 14.5)",
@@ -115,7 +115,7 @@ fn too_large() -> DavError {
 /// unfinished blob is removed when dropped).
 async fn receive(
     ctx: &Ctx<'_>,
-    mut body: Incoming,
+    mut body: RequestBody,
     name: &str,
     content_type: &str,
     limit: u64,

@@ -1,7 +1,7 @@
 //! UNLOCK (RFC 4918 9.11): removes the lock named by `Lock-Token` if it
 //! covers the request path and the principal created it.
 
-use hyper::body::Incoming;
+use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
 use store_core::StoreError;
 
@@ -9,7 +9,7 @@ use crate::error::{DavError, DavResult};
 use crate::service::{header_str, status, Body, Ctx};
 
 /// Handles UNLOCK.
-pub async fn handle(ctx: &Ctx<'_>, request: Request<Incoming>) -> DavResult<Response<Body>> {
+pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     let token = header_str(&request, "lock-token")
         .map(str::trim)
         .and_then(|t| t.strip_prefix('<'))

@@ -17,7 +17,9 @@
 //!   key admits no attempt while its failures plus its attempts in flight
 //!   reach the threshold; past the threshold, one at a time. So a burst of
 //!   concurrent attempts gets no more password checks than a sequence.
-//! - A successful login clears its address and its login.
+//! - A successful login clears its login; its address's failures are
+//!   forgotten only with the window (so one valid login does not reset an
+//!   address that guesses at other accounts).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -249,7 +251,8 @@ impl LoginThrottle {
     }
 
     /// Records the outcome of an admitted attempt, which ends its time in
-    /// flight: a failure counts against both keys; a success clears both.
+    /// flight: a failure counts against both keys; a success clears the
+    /// login's key (the address's failures decay with the window).
     /// Returns the wait a failure now imposes before the next attempt
     /// (zero below the threshold).
     pub fn record(&self, attempt: Attempt, success: bool) -> Duration {
@@ -261,13 +264,15 @@ impl LoginThrottle {
         attempt.release(&mut map);
         let keys = attempt.keys.clone();
         if success {
-            for key in &keys {
-                if map.get(key).is_some_and(|e| e.pending == 0) {
-                    map.remove(key);
-                } else if let Some(e) = map.get_mut(key) {
-                    e.failures = 0;
-                    e.next_attempt = now;
-                }
+            // Only the login: an address's failures decay with the window,
+            // so a client holding one valid login cannot reset its address
+            // between guesses at other accounts.
+            let [_, login] = &keys;
+            if map.get(login).is_some_and(|e| e.pending == 0) {
+                map.remove(login);
+            } else if let Some(e) = map.get_mut(login) {
+                e.failures = 0;
+                e.next_attempt = now;
             }
             return Duration::ZERO;
         }
@@ -471,19 +476,24 @@ mod tests {
     }
 
     #[test]
-    fn a_success_clears_both_keys() {
+    fn a_success_clears_its_login_but_not_its_address() {
         let t = LoginThrottle::new(config());
         let now = Instant::now();
         let a = ip("192.0.2.1");
-        for _ in 0..4 {
-            fail(&t, a, "alice", now);
+        // Guesses at other accounts from a, then a's own valid login.
+        for i in 0..4 {
+            fail(&t, a, &format!("victim{i}"), now);
         }
-        assert!(t.admit_at(a, "alice", now).is_err());
-        let later = now + Duration::from_secs(1);
-        let attempt = t.admit_at(a, "alice", later).unwrap();
+        fail(&t, a, "mallory", now + Duration::from_secs(1));
+        let later = now + Duration::from_secs(3);
+        let attempt = t.admit_at(a, "mallory", later).unwrap();
         t.record_at(attempt, true, later);
-        drop(t.admit_at(a, "alice", later).unwrap());
-        assert!(t.is_empty());
+        // The address keeps its failures: the next guess still waits.
+        let e = t.admit_at(a, "victim9", later).unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(2));
+        // The login is cleared: from another address it is not throttled.
+        drop(t.admit_at(ip("192.0.2.2"), "mallory", later).unwrap());
+        assert_eq!(t.len(), 5);
     }
 
     #[test]

@@ -300,8 +300,9 @@ impl Store {
     }
 
     /// Records the outcome of `attempt`, admitted for `login` from
-    /// `source`, with the throttle (a success clears the address and the login, a failure counts
-    /// against both) and logs a failure at warn level with the protocol,
+    /// `source`, with the throttle (a success clears the login, while the
+    /// address's failures decay with the throttle's window; a failure
+    /// counts against both) and logs a failure at warn level with the protocol,
     /// the address and the login, and whether it throttles them now.
     /// Failures are themselves throttled, so this log is too.
     pub fn record_login(&self, attempt: Attempt, source: LoginSource, login: &str, success: bool) {

@@ -500,3 +500,61 @@ fn tcp_and_tls_connections_that_stall_or_stay_silent_are_closed() {
         "idle connection closed after {idle:?}"
     );
 }
+
+/// Sends OPTIONS over a fresh connection from `ip` as fast as the agent
+/// takes them and never reads an answer; how long until the agent closed
+/// the connection (a write fails other than by timing out), or `None` if
+/// it was still open after `limit`.
+fn closed_while_never_reading(ip: &str, server: SocketAddr, limit: Duration) -> Option<Duration> {
+    let mut stream = tcp_from(ip, server);
+    stream
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let start = Instant::now();
+    // Whole requests only: a write cut short by its timeout goes on where
+    // it stopped.
+    let mut pending: Vec<u8> = Vec::new();
+    while start.elapsed() < limit {
+        if pending.is_empty() {
+            pending = (0..64)
+                .map(|_| request("OPTIONS", "", ""))
+                .collect::<String>()
+                .into_bytes();
+        }
+        match stream.write(&pending) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(n) => {
+                pending.drain(..n);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+    None
+}
+
+#[test]
+fn a_tcp_peer_that_sends_requests_and_never_reads_is_closed() {
+    let server = started("message_timeout_seconds = 2\nidle_timeout_seconds = 4\n");
+    let addr = server.sip_tcp;
+    // Answered requests (trusted) and 503s of a source over its rate
+    // (untrusted) alike fill the connection; without a write timeout the
+    // agent's reader then waits on the writer for ever.
+    let limit = Duration::from_secs(40);
+    let cases = [TRUSTED, UNTRUSTED]
+        .map(|ip| std::thread::spawn(move || (ip, closed_while_never_reading(ip, addr, limit))));
+    for case in cases {
+        let (ip, closed) = case.join().unwrap();
+        let after = closed.unwrap_or_else(|| panic!("peer {ip} still connected after {limit:?}"));
+        // Filling the buffers takes a moment; then the 2 s write timeout,
+        // with slack for a loaded machine.
+        assert!(
+            after < Duration::from_secs(30),
+            "peer {ip} closed after {after:?}"
+        );
+    }
+}

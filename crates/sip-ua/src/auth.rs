@@ -199,9 +199,10 @@ impl SipUa {
             }
             // The store's login throttle, shared with IMAP and WebDAV: past
             // it, no response is checked.
-            if let Err(e) = self.store().admit_login(source, username) {
-                return Err(Box::new(throttled(request, &e)));
-            }
+            let attempt = match self.store().admit_login(source, username) {
+                Ok(attempt) => attempt,
+                Err(e) => return Err(Box::new(throttled(request, &e))),
+            };
             let ha1 = config
                 .digest_credentials
                 .iter()
@@ -211,7 +212,7 @@ impl SipUa {
                     Algorithm::Md5 => credential.ha1_md5.as_deref(),
                 });
             let Some(ha1) = ha1 else {
-                self.store().record_login(source, username, false);
+                self.store().record_login(attempt, source, username, false);
                 continue;
             };
             let expected = digest_response(
@@ -229,10 +230,10 @@ impl SipUa {
                     .as_bytes()
                     .ct_eq(given.to_ascii_lowercase().as_bytes()),
             ) {
-                self.store().record_login(source, username, false);
+                self.store().record_login(attempt, source, username, false);
                 continue;
             }
-            self.store().record_login(source, username, true);
+            self.store().record_login(attempt, source, username, true);
             match self.nonces().check(nonce, config.nonce_lifetime.as_secs()) {
                 NonceState::Fresh => return Ok(Caller::Digest(username.to_string())),
                 NonceState::Stale => stale = true,

@@ -160,12 +160,12 @@ impl SipUa {
         let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr()?;
         let (reader, writer) = tokio::io::split(tcp);
-        let peer = self.open_stream(writer, Transport::Tcp, addr, local, tasks);
+        let (peer, queue) = self.open_stream(writer, Transport::Tcp, addr, local, tasks);
         let ua = self.clone();
         let (p, t) = (peer.clone(), tasks.clone());
         // We speak first: the connection starts idle, not awaiting a
         // message.
-        tasks.spawn(async move { ua.read_stream(reader, p, true, shutdown, t).await });
+        tasks.spawn(async move { ua.read_stream(reader, p, queue, true, shutdown, t).await });
         Ok(peer)
     }
 
@@ -181,11 +181,16 @@ impl SipUa {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let (reader, writer) = tokio::io::split(stream);
-        let peer = self.open_stream(writer, transport, addr, local, &tasks);
-        self.read_stream(reader, peer, false, shutdown, tasks).await;
+        let (peer, queue) = self.open_stream(writer, transport, addr, local, &tasks);
+        self.read_stream(reader, peer, queue, false, shutdown, tasks)
+            .await;
     }
 
-    /// Starts the writer task of a connection and records it.
+    /// Starts the writer task of a connection and records it; returns the
+    /// peer and its write queue (for answers that must not wait for room,
+    /// and to learn when the writer has stopped). A write that makes no
+    /// progress for `message_timeout` (a peer that does not read) stops
+    /// the writer, which closes the connection.
     fn open_stream<W>(
         &self,
         mut writer: W,
@@ -193,22 +198,30 @@ impl SipUa {
         addr: SocketAddr,
         local: SocketAddr,
         tasks: &TaskTracker,
-    ) -> Peer
+    ) -> (Peer, mpsc::Sender<Bytes>)
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+        let write_timeout = self.config().message_timeout;
         tasks.spawn(async move {
             while let Some(message) = rx.recv().await {
-                if writer.write_all(&message).await.is_err() {
-                    break;
+                match tokio::time::timeout(write_timeout, writer.write_all(&message)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        tracing::debug!(peer = %addr, "SIP peer not reading; connection closed");
+                        break;
+                    }
                 }
             }
-            let _ = writer.shutdown().await;
+            // Dropping the queue ends sends waiting for room at once.
+            drop(rx);
+            let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
         });
-        let peer = Peer::stream(transport, tx, addr, local);
+        let peer = Peer::stream(transport, tx.clone(), addr, local);
         self.transports().add_stream(&peer);
-        peer
+        (peer, tx)
     }
 
     /// Reads messages from a connection until it closes, breaks, times out
@@ -218,11 +231,13 @@ impl SipUa {
     /// the store opened it and speaks first); between messages the
     /// connection may stay silent (keep-alive CRLFs aside) for
     /// `idle_timeout`. A request of an untrusted source over its rate
-    /// limit gets 503 with Retry-After.
+    /// limit gets 503 with Retry-After. Reading stops when the writer
+    /// does (`queue` closed), so a peer that does not read is closed too.
     async fn read_stream<R>(
         &self,
         reader: R,
         peer: Peer,
+        queue: mpsc::Sender<Bytes>,
         outbound: bool,
         mut shutdown: watch::Receiver<bool>,
         tasks: TaskTracker,
@@ -252,6 +267,7 @@ impl SipUa {
                     None => break,
                 },
                 _ = shutdown.changed() => break,
+                _ = queue.closed() => break,
                 _ = tokio::time::sleep_until(wake) => {
                     // What was read meanwhile may have moved the deadline.
                     let (deadline, what) =
@@ -268,9 +284,11 @@ impl SipUa {
             match frame {
                 StreamFrame::Message(raw) => {
                     if let Some(retry_after) = self.rate_limited(peer.addr) {
-                        self.answer_busy(raw, retry_after, &peer).await;
+                        answer_busy(raw, retry_after, &queue);
                         continue;
                     }
+                    // Waits only for handlers, whose sends end when the
+                    // writer stops.
                     let Ok(permit) = in_flight.clone().acquire_owned().await else {
                         break;
                     };
@@ -302,15 +320,16 @@ impl SipUa {
             let _ = peer.send(r.to_bytes()).await;
         }
     }
+}
 
-    /// Answers a request of a source over its rate limit: 503 with
-    /// `Retry-After` in whole seconds (RFC 3261 21.5.4, 20.33). A response
-    /// is dropped.
-    async fn answer_busy(&self, raw: Bytes, retry_after: Duration, peer: &Peer) {
-        if let Some(r) = response_from_head(raw, 503, "Service Unavailable") {
-            let busy = r.with("Retry-After", retry_after.as_secs().max(1).to_string());
-            let _ = peer.send(busy.to_bytes()).await;
-        }
+/// Answers a request of a source over its rate limit: 503 with
+/// `Retry-After` in whole seconds (RFC 3261 21.5.4, 20.33), queued only if
+/// the connection's write queue has room (else dropped, as a response is
+/// too), so the read loop never waits on the peer.
+fn answer_busy(raw: Bytes, retry_after: Duration, queue: &mpsc::Sender<Bytes>) {
+    if let Some(r) = response_from_head(raw, 503, "Service Unavailable") {
+        let busy = r.with("Retry-After", retry_after.as_secs().max(1).to_string());
+        let _ = queue.try_send(busy.to_bytes());
     }
 }
 

@@ -12,11 +12,18 @@
 //!   forgotten `window` after its last failure; when the map is full the
 //!   expired keys are pruned, and if it is still full the half with the
 //!   oldest failures is dropped.
-//! - A successful login clears its address and its login.
+//! - Attempts in flight: an admitted attempt is counted against both keys
+//!   until its outcome is recorded or its [`Attempt`] is dropped, and a
+//!   key admits no attempt while its failures plus its attempts in flight
+//!   reach the threshold; past the threshold, one at a time. So a burst of
+//!   concurrent attempts gets no more password checks than a sequence.
+//! - A successful login clears its login; its address's failures are
+//!   forgotten only with the window (so one valid login does not reset an
+//!   address that guesses at other accounts).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Settings of the login throttle.
@@ -83,12 +90,55 @@ struct Entry {
     last_failure: Instant,
     /// No attempt is admitted before this instant.
     next_attempt: Instant,
+    /// Admitted attempts whose outcome is not recorded yet.
+    pending: u32,
 }
+
+type Entries = Arc<Mutex<HashMap<Key, Entry>>>;
 
 /// The login throttle. One per store; every front end asks it.
 pub struct LoginThrottle {
     config: ThrottleConfig,
-    entries: Mutex<HashMap<Key, Entry>>,
+    entries: Entries,
+}
+
+/// An admitted login attempt: counted in flight against its address and
+/// its login until [`LoginThrottle::record`] takes it or it is dropped
+/// (an attempt abandoned without an outcome counts as neither failure
+/// nor success).
+#[derive(Debug)]
+pub struct Attempt {
+    entries: Entries,
+    keys: [Key; 2],
+    released: bool,
+}
+
+impl Attempt {
+    /// Ends the attempt's time in flight (once).
+    fn release(&mut self, map: &mut HashMap<Key, Entry>) {
+        if std::mem::replace(&mut self.released, true) {
+            return;
+        }
+        for key in &self.keys {
+            if let Some(e) = map.get_mut(key) {
+                e.pending = e.pending.saturating_sub(1);
+                if e.pending == 0 && e.failures == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let entries = self.entries.clone();
+        let mut map = entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.release(&mut map);
+    }
 }
 
 /// The network a client address counts as, for every per-client limit
@@ -110,7 +160,7 @@ impl LoginThrottle {
     pub fn new(config: ThrottleConfig) -> LoginThrottle {
         LoginThrottle {
             config,
-            entries: Mutex::new(HashMap::new()),
+            entries: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -143,72 +193,102 @@ impl LoginThrottle {
             .min(self.config.max_delay)
     }
 
-    /// Asks to check a password of `login` from `addr`. When neither key
-    /// is throttled the attempt is admitted, and a throttled key's next
-    /// turn moves one delay on (so concurrent attempts get one turn per
-    /// delay between them, not one each).
+    /// Asks to check a password of `login` from `addr`. An attempt is
+    /// admitted when, for both keys, the failures (within the window) plus
+    /// the attempts in flight are below the threshold; or, past it, when
+    /// no attempt of the key is in flight and its delay has passed, and
+    /// then the key's next turn moves one delay on (so concurrent attempts
+    /// get one turn per delay between them, not one each).
     ///
     /// Errors: [`Throttled`] with the wait until the later key admits an
-    /// attempt.
-    pub fn admit(&self, addr: IpAddr, login: &str) -> Result<(), Throttled> {
+    /// attempt (at least one delay step while attempts are in flight).
+    pub fn admit(&self, addr: IpAddr, login: &str) -> Result<Attempt, Throttled> {
         self.admit_at(addr, login, Instant::now())
     }
 
-    fn admit_at(&self, addr: IpAddr, login: &str, now: Instant) -> Result<(), Throttled> {
+    fn admit_at(&self, addr: IpAddr, login: &str, now: Instant) -> Result<Attempt, Throttled> {
         let keys = Self::keys(addr, login);
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let threshold = self.config.failures_before_throttle;
+        let mut refused = false;
         let mut wait = Duration::ZERO;
         for key in &keys {
-            if let Some(e) = map.get(key) {
-                if now.duration_since(e.last_failure) < self.config.window {
-                    wait = wait.max(e.next_attempt.saturating_duration_since(now));
-                }
+            let Some(e) = map.get(key) else { continue };
+            let failures = if now.duration_since(e.last_failure) < self.config.window {
+                e.failures
+            } else {
+                0
+            };
+            if failures.saturating_add(e.pending) < threshold {
+                continue;
+            }
+            if e.pending > 0 {
+                refused = true;
+                wait = wait.max(self.config.delay_step);
+            }
+            if failures > 0 {
+                let turn = e.next_attempt.saturating_duration_since(now);
+                refused |= !turn.is_zero();
+                wait = wait.max(turn);
             }
         }
-        if !wait.is_zero() {
+        if refused {
             return Err(Throttled { retry_after: wait });
         }
         for key in &keys {
-            if let Some(e) = map.get_mut(key) {
-                let delay = self.delay(e.failures);
-                if !delay.is_zero() {
-                    e.next_attempt = now + delay;
-                }
+            let e = self.entry(&mut map, key.clone(), now);
+            e.pending = e.pending.saturating_add(1);
+            let delay = self.delay(e.failures);
+            if !delay.is_zero() {
+                e.next_attempt = now + delay;
             }
         }
-        Ok(())
+        Ok(Attempt {
+            entries: self.entries.clone(),
+            keys,
+            released: false,
+        })
     }
 
-    /// Records the outcome of an admitted attempt: a failure counts
-    /// against both keys; a success clears both. Returns the wait a
-    /// failure now imposes before the next attempt (zero below the
-    /// threshold).
-    pub fn record(&self, addr: IpAddr, login: &str, success: bool) -> Duration {
-        self.record_at(addr, login, success, Instant::now())
+    /// Records the outcome of an admitted attempt, which ends its time in
+    /// flight: a failure counts against both keys; a success clears the
+    /// login's key (the address's failures decay with the window).
+    /// Returns the wait a failure now imposes before the next attempt
+    /// (zero below the threshold).
+    pub fn record(&self, attempt: Attempt, success: bool) -> Duration {
+        self.record_at(attempt, success, Instant::now())
     }
 
-    fn record_at(&self, addr: IpAddr, login: &str, success: bool, now: Instant) -> Duration {
-        let keys = Self::keys(addr, login);
+    fn record_at(&self, mut attempt: Attempt, success: bool, now: Instant) -> Duration {
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        attempt.release(&mut map);
+        let keys = attempt.keys.clone();
         if success {
-            for key in &keys {
-                map.remove(key);
+            // Only the login: an address's failures decay with the window,
+            // so a client holding one valid login cannot reset its address
+            // between guesses at other accounts.
+            let [_, login] = &keys;
+            if map.get(login).is_some_and(|e| e.pending == 0) {
+                map.remove(login);
+            } else if let Some(e) = map.get_mut(login) {
+                e.failures = 0;
+                e.next_attempt = now;
             }
             return Duration::ZERO;
         }
+        self.count_failure(&mut map, keys, now)
+    }
+
+    /// Counts a failure against `keys`; returns the wait it imposes.
+    fn count_failure(
+        &self,
+        map: &mut HashMap<Key, Entry>,
+        keys: [Key; 2],
+        now: Instant,
+    ) -> Duration {
         let mut wait = Duration::ZERO;
         for key in keys {
-            if !map.contains_key(&key) && map.len() >= self.config.max_entries {
-                self.make_room(&mut map, now);
-            }
-            let entry = map.entry(key).or_insert(Entry {
-                failures: 0,
-                last_failure: now,
-                next_attempt: now,
-            });
-            if now.duration_since(entry.last_failure) >= self.config.window {
-                entry.failures = 0;
-            }
+            let entry = self.entry(map, key, now);
             entry.failures = entry.failures.saturating_add(1);
             entry.last_failure = now;
             let delay = self.delay(entry.failures);
@@ -218,10 +298,30 @@ impl LoginThrottle {
         wait
     }
 
-    /// Prunes expired keys; if none expired, drops the older half.
+    /// The entry of `key`, made (room first) if absent, its failures
+    /// forgotten if the window has passed since the last one.
+    fn entry<'m>(&self, map: &'m mut HashMap<Key, Entry>, key: Key, now: Instant) -> &'m mut Entry {
+        if !map.contains_key(&key) && map.len() >= self.config.max_entries {
+            self.make_room(map, now);
+        }
+        let entry = map.entry(key).or_insert(Entry {
+            failures: 0,
+            last_failure: now,
+            next_attempt: now,
+            pending: 0,
+        });
+        if now.duration_since(entry.last_failure) >= self.config.window {
+            entry.failures = 0;
+        }
+        entry
+    }
+
+    /// Prunes expired keys; if none expired, drops the older half. Keys
+    /// with attempts in flight are kept (they are bounded by the
+    /// connections the front ends admit).
     fn make_room(&self, map: &mut HashMap<Key, Entry>, now: Instant) {
         let window = self.config.window;
-        map.retain(|_, e| now.duration_since(e.last_failure) < window);
+        map.retain(|_, e| e.pending > 0 || now.duration_since(e.last_failure) < window);
         if map.len() < self.config.max_entries {
             return;
         }
@@ -229,7 +329,7 @@ impl LoginThrottle {
         let middle = ages.len() / 2;
         let (_, median, _) = ages.select_nth_unstable(middle);
         let median = *median;
-        map.retain(|_, e| e.last_failure > median);
+        map.retain(|_, e| e.pending > 0 || e.last_failure > median);
     }
 
     /// Keys remembered now (for tests and metrics).
@@ -262,8 +362,64 @@ mod tests {
     }
 
     fn fail(t: &LoginThrottle, addr: IpAddr, login: &str, now: Instant) {
-        t.admit_at(addr, login, now).unwrap();
-        let _ = t.record_at(addr, login, false, now);
+        let attempt = t.admit_at(addr, login, now).unwrap();
+        let _ = t.record_at(attempt, false, now);
+    }
+
+    /// Counts a failure without an admitted attempt.
+    fn failure(t: &LoginThrottle, addr: IpAddr, login: &str, now: Instant) {
+        let mut map = t.entries.lock().unwrap();
+        t.count_failure(&mut map, LoginThrottle::keys(addr, login), now);
+    }
+
+    #[test]
+    fn concurrent_attempts_below_the_threshold_are_admitted_only_up_to_it() {
+        let t = LoginThrottle::new(config());
+        let now = Instant::now();
+        let a = ip("192.0.2.1");
+        // 256 concurrent attempts of one address, none finished: only the
+        // threshold's worth are admitted, the rest wait a delay step.
+        let admitted: Vec<Attempt> = (0..256)
+            .filter_map(|i| t.admit_at(a, &format!("user{i}"), now).ok())
+            .collect();
+        assert_eq!(admitted.len(), 3);
+        let e = t.admit_at(a, "someone", now).unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(1));
+        // Same for one login attacked from many addresses.
+        let on_alice: Vec<Attempt> = (0..256)
+            .filter_map(|i| {
+                t.admit_at(
+                    IpAddr::from([10, 0, (i / 256) as u8, i as u8]),
+                    "alice",
+                    now,
+                )
+                .ok()
+            })
+            .collect();
+        assert_eq!(on_alice.len(), 3);
+        // An attempt dropped without an outcome frees its place; one whose
+        // failure is recorded leaves the failure in its place.
+        let mut admitted = admitted.into_iter();
+        drop(admitted.next());
+        let third = t.admit_at(a, "x", now).unwrap();
+        t.record_at(third, false, now);
+        assert!(t.admit_at(a, "y", now).is_err());
+        drop(admitted);
+        // One failure and nothing in flight: two more are admitted.
+        let two: Vec<Attempt> = (0..5)
+            .filter_map(|_| t.admit_at(a, "z", now).ok())
+            .collect();
+        assert_eq!(two.len(), 2);
+        drop(two);
+        drop(on_alice);
+        // Past the threshold, one attempt in flight at a time.
+        for _ in 0..2 {
+            fail(&t, a, "w", now);
+        }
+        let first = t.admit_at(a, "v", now).unwrap();
+        assert!(t.admit_at(a, "v", now).is_err());
+        drop(first);
+        t.admit_at(a, "v", now).unwrap();
     }
 
     #[test]
@@ -315,24 +471,29 @@ mod tests {
         assert_eq!(e.retry_after, Duration::from_secs(5));
         // Once the window has passed since the last failure, all is forgotten.
         let after = now + Duration::from_secs(60);
-        t.admit_at(a, "alice", after).unwrap();
-        t.record_at(a, "alice", false, after);
+        fail(&t, a, "alice", after);
         t.admit_at(a, "alice", after).unwrap();
     }
 
     #[test]
-    fn a_success_clears_both_keys() {
+    fn a_success_clears_its_login_but_not_its_address() {
         let t = LoginThrottle::new(config());
         let now = Instant::now();
         let a = ip("192.0.2.1");
-        for _ in 0..4 {
-            let _ = t.admit_at(a, "alice", now);
-            t.record_at(a, "alice", false, now);
+        // Guesses at other accounts from a, then a's own valid login.
+        for i in 0..4 {
+            fail(&t, a, &format!("victim{i}"), now);
         }
-        assert!(t.admit_at(a, "alice", now).is_err());
-        t.record_at(a, "alice", true, now);
-        t.admit_at(a, "alice", now).unwrap();
-        assert!(t.is_empty());
+        fail(&t, a, "mallory", now + Duration::from_secs(1));
+        let later = now + Duration::from_secs(3);
+        let attempt = t.admit_at(a, "mallory", later).unwrap();
+        t.record_at(attempt, true, later);
+        // The address keeps its failures: the next guess still waits.
+        let e = t.admit_at(a, "victim9", later).unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(2));
+        // The login is cleared: from another address it is not throttled.
+        drop(t.admit_at(ip("192.0.2.2"), "mallory", later).unwrap());
+        assert_eq!(t.len(), 5);
     }
 
     #[test]
@@ -362,16 +523,16 @@ mod tests {
         let start = Instant::now();
         for i in 0..10_000u32 {
             let addr = IpAddr::from(i.to_be_bytes());
-            t.record_at(addr, &format!("login{i}"), false, start);
+            failure(&t, addr, &format!("login{i}"), start);
             assert!(t.len() <= 100, "{} keys", t.len());
         }
         // Once the window has passed, the next new key prunes them all.
         let later = start + Duration::from_secs(61);
-        t.record_at(ip("192.0.2.99"), "victim", false, later);
+        failure(&t, ip("192.0.2.99"), "victim", later);
         assert_eq!(t.len(), 2);
         // Long logins are kept short.
         let long = "x".repeat(100_000);
-        t.record_at(ip("192.0.2.98"), &long, false, later);
+        failure(&t, ip("192.0.2.98"), &long, later);
         assert!(t.admit_at(ip("192.0.2.1"), &long[..300], later).is_ok());
         let map = t.entries.lock().unwrap();
         assert!(map.keys().all(|k| match k {

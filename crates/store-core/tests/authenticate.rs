@@ -58,10 +58,18 @@ async fn failures_throttle_the_address_and_the_login_until_the_delay_passes() {
         store.authenticate(a, "bob", "x").await,
         Err(StoreError::LoginThrottled { .. })
     ));
-    // Once the delay has passed, the right password works and clears both.
+    // Once the delay has passed, the right password works and clears the
+    // login, not the address: it keeps its failures for the window.
     tokio::time::sleep(Duration::from_millis(450)).await;
     store.authenticate(a, "alice", "right").await.unwrap();
-    store.authenticate(a, "alice", "right").await.unwrap();
+    store
+        .authenticate(source("198.51.100.7"), "alice", "right")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.authenticate(a, "alice", "right").await,
+        Err(StoreError::LoginThrottled { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

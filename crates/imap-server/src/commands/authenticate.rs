@@ -65,9 +65,6 @@ async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
         Ok(f) => f,
         Err(e) => return Ok(Completion::bad(e.to_string())),
     };
-    if let Err(e) = admit(session, &first.user).await {
-        return conclude(session, Err(e));
-    }
     // An unknown user gets made-up secrets that look like a real
     // account's, so the exchange fails only at the proof and does not
     // tell which users exist.
@@ -80,11 +77,18 @@ async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
         .collect();
     let server = ScramServer::new(first, &nonce, secrets);
     let last = challenge(session, server.server_first().as_bytes()).await?;
+    // The throttle's turn is taken only now that the proof is here: an
+    // attempt counts as in flight until its outcome, and a client that
+    // never answers must not hold the login's turns.
+    let attempt = match admit(session, &user).await {
+        Ok(attempt) => attempt,
+        Err(e) => return conclude(session, Err(e)),
+    };
     let store = session.state.store.clone();
     let source = login_source(session);
     match (server.finish(&last), principal) {
         (Ok(server_final), Some(principal)) => {
-            store.record_login(source, &user, true);
+            store.record_login(attempt, source, &user, true);
             // RFC 5802 has the server's proof travel as a final challenge,
             // which the client answers with an empty response.
             let _ = challenge(session, server_final.as_bytes()).await?;
@@ -92,7 +96,7 @@ async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
         }
         (Err(SaslError::Malformed(why)), _) => Ok(Completion::bad(why)),
         _ => {
-            store.record_login(source, &user, false);
+            store.record_login(attempt, source, &user, false);
             conclude(session, Err(StoreError::AuthenticationFailed))
         }
     }

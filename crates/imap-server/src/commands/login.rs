@@ -2,7 +2,7 @@
 //! shares: the store's login throttle (waited out once), the per-account
 //! connection limit, and the OK with the new capabilities.
 
-use store_core::throttle::LoginSource;
+use store_core::throttle::{Attempt, LoginSource};
 use store_core::{Principal, StoreError};
 
 use super::capability::{cleartext_allowed, list};
@@ -50,10 +50,11 @@ pub async fn check_password(
 }
 
 /// Asks the throttle for a turn of a mechanism that checks the credential
-/// itself (SCRAM), waiting once as [`check_password`] does.
+/// itself (SCRAM), waiting once as [`check_password`] does. The attempt
+/// counts as in flight until it is recorded or dropped.
 ///
 /// Errors: [`StoreError::LoginThrottled`].
-pub async fn admit(session: &Session, user: &str) -> Result<(), StoreError> {
+pub async fn admit(session: &Session, user: &str) -> Result<Attempt, StoreError> {
     let store = &session.state.store;
     let source = login_source(session);
     match store.admit_login(source, user) {

@@ -9,7 +9,7 @@ use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{Account, Principal, QuotaLimits, SpecialUse};
 use crate::password::{decoy_scram_secrets, Credentials, ScramSecrets};
-use crate::throttle::LoginSource;
+use crate::throttle::{Attempt, LoginSource};
 use crate::writer::Reader;
 
 /// What is stored per account: the account and its credentials.
@@ -238,7 +238,7 @@ impl Store {
         login: &str,
         password: &str,
     ) -> Result<Principal> {
-        self.admit_login(source, login)?;
+        let attempt = self.admit_login(source, login)?;
         let entry = if login.len() > MAX_LOGIN_BYTES || password.len() > MAX_PASSWORD_BYTES {
             None
         } else {
@@ -247,7 +247,7 @@ impl Store {
         };
         if let Some(entry) = &entry {
             if self.inner.logins.check(login, password) {
-                self.record_login(source, login, true);
+                self.record_login(attempt, source, login, true);
                 return Ok(principal_of(entry));
             }
         }
@@ -261,11 +261,11 @@ impl Store {
         match entry {
             Some(entry) if matched => {
                 self.inner.logins.remember(login, password);
-                self.record_login(source, login, true);
+                self.record_login(attempt, source, login, true);
                 Ok(principal_of(&entry))
             }
             _ => {
-                self.record_login(source, login, false);
+                self.record_login(attempt, source, login, false);
                 Err(StoreError::AuthenticationFailed)
             }
         }
@@ -273,11 +273,13 @@ impl Store {
 
     /// Asks the login throttle whether `login` may try a credential from
     /// `source` now (for mechanisms that check it themselves: SCRAM, SIP
-    /// digest). The caller reports the outcome with
-    /// [`Store::record_login`].
+    /// digest). The admitted attempt counts as in flight against the
+    /// address and the login until the caller reports its outcome with
+    /// [`Store::record_login`] or drops it; so hold it only while the
+    /// credential is being checked.
     ///
     /// Errors: [`StoreError::LoginThrottled`] with the wait.
-    pub fn admit_login(&self, source: LoginSource, login: &str) -> Result<()> {
+    pub fn admit_login(&self, source: LoginSource, login: &str) -> Result<Attempt> {
         self.inner
             .throttle
             .admit(source.remote, login)
@@ -297,13 +299,14 @@ impl Store {
             })
     }
 
-    /// Records the outcome of an admitted login attempt with the throttle
-    /// (a success clears the address and the login, a failure counts
-    /// against both) and logs a failure at warn level with the protocol,
+    /// Records the outcome of `attempt`, admitted for `login` from
+    /// `source`, with the throttle (a success clears the login, while the
+    /// address's failures decay with the throttle's window; a failure
+    /// counts against both) and logs a failure at warn level with the protocol,
     /// the address and the login, and whether it throttles them now.
     /// Failures are themselves throttled, so this log is too.
-    pub fn record_login(&self, source: LoginSource, login: &str, success: bool) {
-        let wait = self.inner.throttle.record(source.remote, login, success);
+    pub fn record_login(&self, attempt: Attempt, source: LoginSource, login: &str, success: bool) {
+        let wait = self.inner.throttle.record(attempt, success);
         if success {
             return;
         }

@@ -184,3 +184,33 @@ fn slow_readers_of_a_large_message_do_not_pin_its_size_in_memory() {
     let mut d = ImapConnection::login(server.imap, "alice", "secret");
     assert!(tagged(&d.run("d1 NOOP")).starts_with("d1 OK"));
 }
+
+#[test]
+fn an_append_before_login_is_refused_before_any_literal_data() {
+    let server = Server::with_alice();
+
+    // A synchronizing 1 GiB APPEND before login: the server acknowledged
+    // it with `+` and streamed whatever came into a blob on disk. It is
+    // refused at once now, and the connection goes on.
+    let mut c = ImapConnection::connect(server.imap);
+    c.send(b"x1 APPEND INBOX {1073741824}\r\n");
+    let first = c.read_response_line().expect("an answer to x1");
+    assert!(
+        first.starts_with("x1 BAD") || first.starts_with("x1 NO"),
+        "{first:?}"
+    );
+    let r = c.run("x2 LOGIN alice secret");
+    assert!(tagged(&r).starts_with("x2 OK"), "{r:?}");
+    // After login, an APPEND is acknowledged and stored as before.
+    c.send(b"x3 APPEND INBOX {12}\r\n");
+    let cont = c.read_response_line().expect("a continuation");
+    assert!(cont.starts_with('+'), "{cont:?}");
+    c.send(b"Subject: a\r\n\r\n");
+    let r = c.read_until_tagged("x3");
+    assert!(tagged(&r).starts_with("x3 OK"), "{r:?}");
+
+    // Non-synchronizing: the client is already sending it, so the server
+    // closes the connection with BYE (RFC 7888 4) rather than take it.
+    let r = send_before_login(&server, b"y1 APPEND INBOX {1073741824+}\r\n", "y1");
+    assert!(r.iter().any(|l| l.starts_with("* BYE")), "{r:?}");
+}

@@ -162,17 +162,31 @@ impl Session {
         self.slot = Some(slot);
     }
 
+    /// The reader's limits for the next command, from the session state:
+    /// before login no APPEND message is taken (`max_append_bytes` 0), so
+    /// an unauthenticated client cannot have its literal acknowledged and
+    /// streamed to disk; it is refused before any `+` (RFC 3501 7.5) or,
+    /// when non-synchronizing, with BYE (RFC 7888 4).
+    fn reader_limits(&self) -> ReaderLimits {
+        let max_append_bytes = if self.principal.is_some() {
+            self.state.config.max_append_bytes
+        } else {
+            0
+        };
+        ReaderLimits {
+            max_command_bytes: self.state.config.max_command_bytes,
+            max_append_bytes,
+        }
+    }
+
     async fn serve(&mut self) -> std::io::Result<()> {
         let greeting = format!(
             "* OK [CAPABILITY {}] cpm-store IMAP4rev1 ready\r\n",
             commands::capability::list(self)
         );
         self.out.push_str(&greeting);
-        let limits = ReaderLimits {
-            max_command_bytes: self.state.config.max_command_bytes,
-            max_append_bytes: self.state.config.max_append_bytes,
-        };
         loop {
+            let limits = self.reader_limits();
             self.emit().await?;
             let io = self.io()?;
             if io.buffer().is_empty() {
@@ -334,6 +348,9 @@ impl Session {
                 "Command longer than {} bytes",
                 self.state.config.max_command_bytes
             )),
+            Refusal::LiteralTooLarge { append: true, .. } if self.principal.is_none() => {
+                Completion::bad("Not authenticated; log in first")
+            }
             Refusal::LiteralTooLarge {
                 append: true,
                 limit,

@@ -214,3 +214,48 @@ fn an_append_before_login_is_refused_before_any_literal_data() {
     let r = send_before_login(&server, b"y1 APPEND INBOX {1073741824+}\r\n", "y1");
     assert!(r.iter().any(|l| l.starts_with("* BYE")), "{r:?}");
 }
+
+#[test]
+fn a_fetch_item_failing_mid_line_leaves_no_half_written_response() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    a.send(b"a1 APPEND INBOX {12}\r\n");
+    assert!(a.read_response_line().is_some_and(|l| l.starts_with('+')));
+    a.send(b"Subject: a\r\n\r\n");
+    assert!(tagged(&a.read_until_tagged("a1")).starts_with("a1 OK"));
+    assert!(tagged(&a.run("a2 SELECT INBOX")).starts_with("a2 OK"));
+
+    // Another session expunges the message; this one has not been told
+    // yet, so its FETCH writes FLAGS, then the annotation lookup fails.
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(tagged(&b.run("b1 SELECT INBOX")).starts_with("b1 OK"));
+    assert!(tagged(&b.run("b2 STORE 1 +FLAGS (\\Deleted)")).starts_with("b2 OK"));
+    assert!(tagged(&b.run("b3 EXPUNGE")).starts_with("b3 OK"));
+
+    // The half-built `* 1 FETCH (FLAGS (...) ` was written, then the
+    // tagged NO inside it: a stream no client can parse. Now every line
+    // is whole: an untagged line is a complete FETCH, and the tagged
+    // response stands on its own line.
+    a.send(b"a3 FETCH 1 (FLAGS ANNOTATION (/comment value))\r\n");
+    let mut lines = Vec::new();
+    while let Some(line) = a.read_response_line() {
+        let done = line.starts_with("a3 ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    for line in &lines {
+        assert!(
+            line.starts_with("a3 ")
+                || (line.starts_with("* ") && !line.contains("a3 ") && {
+                    let fetch = line.contains(" FETCH (");
+                    !fetch || line.ends_with(')')
+                }),
+            "malformed line {line:?} in {lines:?}"
+        );
+    }
+    // The FETCH gets its tagged answer and the session goes on.
+    assert!(tagged(&lines).starts_with("a3 NO"), "{lines:?}");
+    assert!(tagged(&a.run("a4 NOOP")).starts_with("a4 OK"));
+}

@@ -86,6 +86,17 @@ pub struct Session {
     /// Until logged in: when the connection gets `* BYE` for not having
     /// logged in (`preauth_timeout` after the greeting).
     preauth_deadline: Option<Instant>,
+    /// How many times [`Session::emit`] ran: a response line begun in
+    /// `out` was (maybe partly) written when this moved past its mark.
+    emits: u64,
+}
+
+/// Where a response line starts, to drop it whole if it fails partway
+/// ([`Session::abandon_line`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LineMark {
+    emits: u64,
+    at: usize,
 }
 
 /// `* BYE` text for a connection that did not log in in time.
@@ -114,6 +125,7 @@ pub async fn run(
         bad_commands: 0,
         login_failures: 0,
         preauth_deadline: None,
+        emits: 0,
     };
     session.preauth_deadline = Some(Instant::now() + session.state.config.preauth_timeout);
     match session.serve().await {
@@ -141,11 +153,36 @@ impl Session {
 
     /// Writes the pending untagged responses to the connection buffer.
     pub async fn emit(&mut self) -> std::io::Result<()> {
+        self.emits += 1;
         if !self.out.is_empty() {
             let out = std::mem::take(&mut self.out);
             self.io()?.write_all(out.as_bytes()).await?;
         }
         Ok(())
+    }
+
+    /// Marks where the response line about to be pushed to `out` starts.
+    pub fn line_mark(&self) -> LineMark {
+        LineMark {
+            emits: self.emits,
+            at: self.out.len(),
+        }
+    }
+
+    /// Drops the response line begun at `mark` that failed with `error`
+    /// partway, and returns the error to answer the command with: the
+    /// tagged response must not land inside an untagged line (RFC 3501
+    /// 7). If part of the line may already be written, it cannot be taken
+    /// back: the error becomes an I/O error, which ends the connection.
+    pub fn abandon_line(&mut self, mark: LineMark, error: CommandError) -> CommandError {
+        if self.emits == mark.emits && self.out.len() >= mark.at {
+            self.out.truncate(mark.at);
+            return error;
+        }
+        tracing::warn!(error = ?error, "response line failed after part of it was written");
+        CommandError::Io(std::io::Error::other(
+            "a response line failed after part of it was written",
+        ))
     }
 
     /// Writes pending responses and flushes them to the client.

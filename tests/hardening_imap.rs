@@ -259,3 +259,48 @@ fn a_fetch_item_failing_mid_line_leaves_no_half_written_response() {
     assert!(tagged(&lines).starts_with("a3 NO"), "{lines:?}");
     assert!(tagged(&a.run("a4 NOOP")).starts_with("a4 OK"));
 }
+
+#[test]
+fn an_endless_sasl_line_before_login_ends_at_the_login_deadline() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("imap", "preauth_timeout_seconds = 3\n");
+    server.start();
+
+    let mut s = TcpStream::connect(server.imap).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    read_until(&mut s, "* OK");
+    s.write_all(b"s1 AUTHENTICATE PLAIN\r\n").unwrap();
+    read_until(&mut s, "+");
+    // What the server sends from now on, read as it comes.
+    let mut reader = s.try_clone().expect("clone");
+    let seen = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    // A SASL response over its limit that never ends: its rest was read
+    // into memory outside the login deadline, for as long as it came.
+    // The connection now gets BYE at the deadline (3 s).
+    let started = Instant::now();
+    let chunk = vec![b'A'; 64 * 1024];
+    let mut closed_after = None;
+    while started.elapsed() < Duration::from_secs(15) {
+        if s.write_all(&chunk).is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let seen = seen.join().expect("reader");
+    assert!(seen.contains("* BYE"), "no BYE: {seen:?}");
+    let closed_after = closed_after.expect("the server kept reading the line");
+    assert!(closed_after < Duration::from_secs(12), "{closed_after:?}");
+}

@@ -99,6 +99,45 @@ pub struct LineMark {
     at: usize,
 }
 
+/// Runs `io` until `deadline` (the login deadline, before login), or
+/// without one.
+///
+/// Errors: `TimedOut` at the deadline; the I/O errors of `io`.
+async fn by_deadline<T>(
+    deadline: Option<Instant>,
+    io: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, io)
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?,
+        None => io.await,
+    }
+}
+
+/// Reads and drops the rest of a line, up to and including its LF, one
+/// buffer at a time (memory stays bounded however long it is).
+///
+/// Errors: `UnexpectedEof` if the connection closes first.
+async fn discard_line<S: tokio::io::AsyncBufRead + Unpin>(io: &mut S) -> std::io::Result<()> {
+    loop {
+        let buf = io.fill_buf().await?;
+        if buf.is_empty() {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                io.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                io.consume(n);
+            }
+        }
+    }
+}
+
 /// `* BYE` text for a connection that did not log in in time.
 const PREAUTH_BYE: &str = "Login timeout; not authenticated in time";
 
@@ -351,19 +390,14 @@ impl Session {
         let mut line = Vec::new();
         let mut limited = (&mut *io).take(max + 2);
         let reading = limited.read_until(b'\n', &mut line);
-        let n = match deadline {
-            // Before login (an AUTHENTICATE exchange): by the login deadline.
-            Some(deadline) => tokio::time::timeout_at(deadline, reading)
-                .await
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??,
-            None => reading.await?,
-        };
+        let n = by_deadline(deadline, reading).await?;
         if n == 0 {
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
         }
         if line.last() != Some(&b'\n') {
-            let mut rest = Vec::new();
-            io.read_until(b'\n', &mut rest).await?;
+            // The rest is dropped as it comes, never held, and before
+            // login within the same deadline.
+            by_deadline(deadline, discard_line(io)).await?;
             return Err(Completion::bad(format!("Line longer than {max} bytes")).into());
         }
         while matches!(line.last(), Some(b'\n' | b'\r')) {

@@ -304,3 +304,46 @@ fn an_endless_sasl_line_before_login_ends_at_the_login_deadline() {
     let closed_after = closed_after.expect("the server kept reading the line");
     assert!(closed_after < Duration::from_secs(12), "{closed_after:?}");
 }
+
+#[test]
+fn a_client_that_never_reads_is_closed_at_the_login_deadline() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("imap", "preauth_timeout_seconds = 3\n");
+    server.start();
+
+    // Pipelined CAPABILITY commands, none of the responses read: the
+    // session blocked in its write for ever (not even the BYE at the login
+    // deadline was bounded). Now the connection ends at the deadline,
+    // which the client sees as its writes failing (reset / broken pipe)
+    // rather than only waiting.
+    let mut s = TcpStream::connect(server.imap).expect("connect");
+    s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let batch = b"c CAPABILITY\r\n".repeat(1000);
+    let started = Instant::now();
+    let ended = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server still holds the connection"
+        );
+        match s.write_all(&batch) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => break e.kind(),
+        }
+    };
+    assert!(
+        matches!(
+            ended,
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
+        "{ended:?}"
+    );
+    // Another client is served.
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(tagged(&c.run("n NOOP")).starts_with("n OK"));
+}

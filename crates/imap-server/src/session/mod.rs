@@ -7,6 +7,7 @@ pub mod names;
 pub mod notify;
 pub mod state;
 pub mod stream;
+pub mod write_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,10 +29,12 @@ use error::CommandError;
 use mailbox::{Enabled, SelectedMailbox};
 use state::{ConnectionSlot, ServerState};
 use stream::Stream;
+use write_limit::{LimitedWrites, WriteLimit};
 
 /// The buffered connection: reads are buffered for the tokenizer, writes
-/// so that pipelined responses leave in few packets.
-pub type Io = BufReader<BufWriter<Stream>>;
+/// so that pipelined responses leave in few packets, and bounded in time
+/// (a client that does not read is not waited for for ever).
+pub type Io = BufReader<BufWriter<LimitedWrites<Stream>>>;
 
 /// Why the command loop woke up while NOTIFY is in effect.
 enum Wake {
@@ -138,6 +141,11 @@ async fn discard_line<S: tokio::io::AsyncBufRead + Unpin>(io: &mut S) -> std::io
     }
 }
 
+/// The buffered connection over `stream`, its writes bounded by `limit`.
+fn buffered(stream: Stream, limit: WriteLimit) -> Io {
+    BufReader::new(BufWriter::new(LimitedWrites::new(stream, limit)))
+}
+
 /// `* BYE` text for a connection that did not log in in time.
 const PREAUTH_BYE: &str = "Login timeout; not authenticated in time";
 
@@ -151,7 +159,7 @@ pub async fn run(
 ) {
     let mut session = Session {
         state,
-        io: Some(BufReader::new(BufWriter::new(stream))),
+        io: None,
         peer,
         principal: None,
         slot: None,
@@ -166,7 +174,10 @@ pub async fn run(
         preauth_deadline: None,
         emits: 0,
     };
-    session.preauth_deadline = Some(Instant::now() + session.state.config.preauth_timeout);
+    let deadline = Instant::now() + session.state.config.preauth_timeout;
+    session.preauth_deadline = Some(deadline);
+    // Before login, writes end by the login deadline too.
+    session.io = Some(buffered(stream, WriteLimit::By(deadline)));
     match session.serve().await {
         Ok(()) => tracing::debug!("connection closed"),
         Err(e) => tracing::debug!(error = %e, "connection ended"),
@@ -187,7 +198,7 @@ impl Session {
     pub fn is_tls(&self) -> bool {
         self.io
             .as_ref()
-            .is_some_and(|io| io.get_ref().get_ref().is_tls())
+            .is_some_and(|io| io.get_ref().get_ref().get_ref().is_tls())
     }
 
     /// Writes the pending untagged responses to the connection buffer.
@@ -198,6 +209,15 @@ impl Session {
             self.io()?.write_all(out.as_bytes()).await?;
         }
         Ok(())
+    }
+
+    /// How long writes may wait for the client: by the login deadline
+    /// before login, then each up to the autologout time.
+    fn write_limit(&self) -> WriteLimit {
+        match self.preauth_deadline {
+            Some(deadline) => WriteLimit::By(deadline),
+            None => WriteLimit::Each(self.state.config.autologout),
+        }
     }
 
     /// Marks where the response line about to be pushed to `out` starts.
@@ -235,6 +255,10 @@ impl Session {
         tracing::info!(login = %principal.login, "authenticated");
         self.preauth_deadline = None;
         self.principal = Some(principal);
+        let limit = self.write_limit();
+        if let Some(io) = self.io.as_mut() {
+            io.get_mut().get_mut().set_limit(limit);
+        }
         self.slot = Some(slot);
     }
 
@@ -631,7 +655,7 @@ impl Session {
         if !io.buffer().is_empty() {
             return Err(std::io::Error::other("data pipelined after STARTTLS"));
         }
-        let Stream::Plain(tcp) = io.into_inner().into_inner() else {
+        let Stream::Plain(tcp) = io.into_inner().into_inner().into_inner() else {
             return Err(std::io::Error::other("STARTTLS on a TLS stream"));
         };
         // The handshake is bounded, and counts in the login deadline.
@@ -642,7 +666,8 @@ impl Session {
         let tls = tokio::time::timeout_at(limit, acceptor.accept(tcp))
             .await
             .map_err(|_| std::io::Error::other("STARTTLS handshake timed out"))??;
-        self.io = Some(BufReader::new(BufWriter::new(Stream::Tls(Box::new(tls)))));
+        let limit = self.write_limit();
+        self.io = Some(buffered(Stream::Tls(Box::new(tls)), limit));
         Ok(())
     }
 }

@@ -184,3 +184,166 @@ fn slow_readers_of_a_large_message_do_not_pin_its_size_in_memory() {
     let mut d = ImapConnection::login(server.imap, "alice", "secret");
     assert!(tagged(&d.run("d1 NOOP")).starts_with("d1 OK"));
 }
+
+#[test]
+fn an_append_before_login_is_refused_before_any_literal_data() {
+    let server = Server::with_alice();
+
+    // A synchronizing 1 GiB APPEND before login: the server acknowledged
+    // it with `+` and streamed whatever came into a blob on disk. It is
+    // refused at once now, and the connection goes on.
+    let mut c = ImapConnection::connect(server.imap);
+    c.send(b"x1 APPEND INBOX {1073741824}\r\n");
+    let first = c.read_response_line().expect("an answer to x1");
+    assert!(
+        first.starts_with("x1 BAD") || first.starts_with("x1 NO"),
+        "{first:?}"
+    );
+    let r = c.run("x2 LOGIN alice secret");
+    assert!(tagged(&r).starts_with("x2 OK"), "{r:?}");
+    // After login, an APPEND is acknowledged and stored as before.
+    c.send(b"x3 APPEND INBOX {12}\r\n");
+    let cont = c.read_response_line().expect("a continuation");
+    assert!(cont.starts_with('+'), "{cont:?}");
+    c.send(b"Subject: a\r\n\r\n");
+    let r = c.read_until_tagged("x3");
+    assert!(tagged(&r).starts_with("x3 OK"), "{r:?}");
+
+    // Non-synchronizing: the client is already sending it, so the server
+    // closes the connection with BYE (RFC 7888 4) rather than take it.
+    let r = send_before_login(&server, b"y1 APPEND INBOX {1073741824+}\r\n", "y1");
+    assert!(r.iter().any(|l| l.starts_with("* BYE")), "{r:?}");
+}
+
+#[test]
+fn a_fetch_item_failing_mid_line_leaves_no_half_written_response() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    a.send(b"a1 APPEND INBOX {12}\r\n");
+    assert!(a.read_response_line().is_some_and(|l| l.starts_with('+')));
+    a.send(b"Subject: a\r\n\r\n");
+    assert!(tagged(&a.read_until_tagged("a1")).starts_with("a1 OK"));
+    assert!(tagged(&a.run("a2 SELECT INBOX")).starts_with("a2 OK"));
+
+    // Another session expunges the message; this one has not been told
+    // yet, so its FETCH writes FLAGS, then the annotation lookup fails.
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(tagged(&b.run("b1 SELECT INBOX")).starts_with("b1 OK"));
+    assert!(tagged(&b.run("b2 STORE 1 +FLAGS (\\Deleted)")).starts_with("b2 OK"));
+    assert!(tagged(&b.run("b3 EXPUNGE")).starts_with("b3 OK"));
+
+    // The half-built `* 1 FETCH (FLAGS (...) ` was written, then the
+    // tagged NO inside it: a stream no client can parse. Now every line
+    // is whole: an untagged line is a complete FETCH, and the tagged
+    // response stands on its own line.
+    a.send(b"a3 FETCH 1 (FLAGS ANNOTATION (/comment value))\r\n");
+    let mut lines = Vec::new();
+    while let Some(line) = a.read_response_line() {
+        let done = line.starts_with("a3 ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    for line in &lines {
+        assert!(
+            line.starts_with("a3 ")
+                || (line.starts_with("* ") && !line.contains("a3 ") && {
+                    let fetch = line.contains(" FETCH (");
+                    !fetch || line.ends_with(')')
+                }),
+            "malformed line {line:?} in {lines:?}"
+        );
+    }
+    // The FETCH gets its tagged answer and the session goes on.
+    assert!(tagged(&lines).starts_with("a3 NO"), "{lines:?}");
+    assert!(tagged(&a.run("a4 NOOP")).starts_with("a4 OK"));
+}
+
+#[test]
+fn an_endless_sasl_line_before_login_ends_at_the_login_deadline() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("imap", "preauth_timeout_seconds = 3\n");
+    server.start();
+
+    let mut s = TcpStream::connect(server.imap).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    read_until(&mut s, "* OK");
+    s.write_all(b"s1 AUTHENTICATE PLAIN\r\n").unwrap();
+    read_until(&mut s, "+");
+    // What the server sends from now on, read as it comes.
+    let mut reader = s.try_clone().expect("clone");
+    let seen = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    // A SASL response over its limit that never ends: its rest was read
+    // into memory outside the login deadline, for as long as it came.
+    // The connection now gets BYE at the deadline (3 s).
+    let started = Instant::now();
+    let chunk = vec![b'A'; 64 * 1024];
+    let mut closed_after = None;
+    while started.elapsed() < Duration::from_secs(15) {
+        if s.write_all(&chunk).is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let seen = seen.join().expect("reader");
+    assert!(seen.contains("* BYE"), "no BYE: {seen:?}");
+    let closed_after = closed_after.expect("the server kept reading the line");
+    assert!(closed_after < Duration::from_secs(12), "{closed_after:?}");
+}
+
+#[test]
+fn a_client_that_never_reads_is_closed_at_the_login_deadline() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("imap", "preauth_timeout_seconds = 3\n");
+    server.start();
+
+    // Pipelined CAPABILITY commands, none of the responses read: the
+    // session blocked in its write for ever (not even the BYE at the login
+    // deadline was bounded). Now the connection ends at the deadline,
+    // which the client sees as its writes failing (reset / broken pipe)
+    // rather than only waiting.
+    let mut s = TcpStream::connect(server.imap).expect("connect");
+    s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let batch = b"c CAPABILITY\r\n".repeat(1000);
+    let started = Instant::now();
+    let ended = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server still holds the connection"
+        );
+        match s.write_all(&batch) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => break e.kind(),
+        }
+    };
+    assert!(
+        matches!(
+            ended,
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
+        "{ended:?}"
+    );
+    // Another client is served.
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(tagged(&c.run("n NOOP")).starts_with("n OK"));
+}

@@ -182,32 +182,41 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
         let message = &mailbox.messages[seq as usize - 1];
         let flags_line = SelectedMailbox::flags_of(message);
         let modseq = message.modseq;
+        let line = session.line_mark();
         let _ = write!(session.out, "* {seq} FETCH (");
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                session.out.push(' ');
+        let written: Result<(), CommandError> = async {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    session.out.push(' ');
+                }
+                if *item == FetchAttribute::ModSeq {
+                    let _ = write!(session.out, "MODSEQ ({modseq})");
+                    continue;
+                }
+                if let FetchAttribute::Annotation {
+                    entries,
+                    attributes,
+                } = item
+                {
+                    super::annotate::write_annotation(session, u, entries, attributes).await?;
+                    continue;
+                }
+                write_item(
+                    session,
+                    item,
+                    u,
+                    &flags_line,
+                    record.as_ref(),
+                    content.as_mut(),
+                )
+                .await?;
             }
-            if *item == FetchAttribute::ModSeq {
-                let _ = write!(session.out, "MODSEQ ({modseq})");
-                continue;
-            }
-            if let FetchAttribute::Annotation {
-                entries,
-                attributes,
-            } = item
-            {
-                super::annotate::write_annotation(session, u, entries, attributes).await?;
-                continue;
-            }
-            write_item(
-                session,
-                item,
-                u,
-                &flags_line,
-                record.as_ref(),
-                content.as_mut(),
-            )
-            .await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = written {
+            // A line cut short is dropped whole (or the connection ends).
+            return Err(session.abandon_line(line, e));
         }
         if seen_now.contains(&u) && !items.contains(&FetchAttribute::Flags) {
             let _ = write!(session.out, " FLAGS {flags_line}");

@@ -118,7 +118,12 @@ where
         if text.get(start..).is_some_and(|line| line.contains(&0)) {
             return Ok(refused(&text, Refusal::BadBytes));
         }
-        let Some((header_at, size, sync)) = literal_header(&text) else {
+        // Only the line just read can end in a literal header: bytes before
+        // `start` belong to earlier lines and literals, and a literal's data
+        // that ends in `{n}` is not a new literal.
+        let header =
+            literal_header(&text[start..]).map(|(at, size, sync)| (start + at, size, sync));
+        let Some((header_at, size, sync)) = header else {
             if let Some(e) = store_failed {
                 let full = matches!(e, store_core::StoreError::StorageFull);
                 let reason = e.to_string();
@@ -454,6 +459,25 @@ mod tests {
         assert_eq!(
             read_all(b"a1 LOGIN {1+}\r\n\n\n"),
             [Ok(b"a1 LOGIN {1+}\r\n\n".to_vec())]
+        );
+    }
+
+    #[test]
+    fn literal_data_ending_like_a_header_is_not_a_literal() {
+        // The literal's bytes end in `{12}` and the command ends after it:
+        // the reader took that as a new literal, sent `+` and waited for
+        // 12 bytes that never came.
+        assert_eq!(
+            read_all(b"a LOGIN alice {5+}\r\nx{12}\r\nb NOOP\r\n"),
+            [
+                Ok(b"a LOGIN alice {5+}\r\nx{12}".to_vec()),
+                Ok(b"b NOOP".to_vec())
+            ]
+        );
+        // A header on the line after a literal still is one.
+        assert_eq!(
+            read_all(b"a LOGIN {1+}\r\nx {2+}\r\nyz\r\n"),
+            [Ok(b"a LOGIN {1+}\r\nx {2+}\r\nyz".to_vec())]
         );
     }
 

@@ -7,6 +7,7 @@ pub mod names;
 pub mod notify;
 pub mod state;
 pub mod stream;
+pub mod write_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,10 +29,12 @@ use error::CommandError;
 use mailbox::{Enabled, SelectedMailbox};
 use state::{ConnectionSlot, ServerState};
 use stream::Stream;
+use write_limit::{LimitedWrites, WriteLimit};
 
 /// The buffered connection: reads are buffered for the tokenizer, writes
-/// so that pipelined responses leave in few packets.
-pub type Io = BufReader<BufWriter<Stream>>;
+/// so that pipelined responses leave in few packets, and bounded in time
+/// (a client that does not read is not waited for for ever).
+pub type Io = BufReader<BufWriter<LimitedWrites<Stream>>>;
 
 /// Why the command loop woke up while NOTIFY is in effect.
 enum Wake {
@@ -86,6 +89,61 @@ pub struct Session {
     /// Until logged in: when the connection gets `* BYE` for not having
     /// logged in (`preauth_timeout` after the greeting).
     preauth_deadline: Option<Instant>,
+    /// How many times [`Session::emit`] ran: a response line begun in
+    /// `out` was (maybe partly) written when this moved past its mark.
+    emits: u64,
+}
+
+/// Where a response line starts, to drop it whole if it fails partway
+/// ([`Session::abandon_line`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LineMark {
+    emits: u64,
+    at: usize,
+}
+
+/// Runs `io` until `deadline` (the login deadline, before login), or
+/// without one.
+///
+/// Errors: `TimedOut` at the deadline; the I/O errors of `io`.
+async fn by_deadline<T>(
+    deadline: Option<Instant>,
+    io: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, io)
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?,
+        None => io.await,
+    }
+}
+
+/// Reads and drops the rest of a line, up to and including its LF, one
+/// buffer at a time (memory stays bounded however long it is).
+///
+/// Errors: `UnexpectedEof` if the connection closes first.
+async fn discard_line<S: tokio::io::AsyncBufRead + Unpin>(io: &mut S) -> std::io::Result<()> {
+    loop {
+        let buf = io.fill_buf().await?;
+        if buf.is_empty() {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                io.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                io.consume(n);
+            }
+        }
+    }
+}
+
+/// The buffered connection over `stream`, its writes bounded by `limit`.
+fn buffered(stream: Stream, limit: WriteLimit) -> Io {
+    BufReader::new(BufWriter::new(LimitedWrites::new(stream, limit)))
 }
 
 /// `* BYE` text for a connection that did not log in in time.
@@ -101,7 +159,7 @@ pub async fn run(
 ) {
     let mut session = Session {
         state,
-        io: Some(BufReader::new(BufWriter::new(stream))),
+        io: None,
         peer,
         principal: None,
         slot: None,
@@ -114,8 +172,12 @@ pub async fn run(
         bad_commands: 0,
         login_failures: 0,
         preauth_deadline: None,
+        emits: 0,
     };
-    session.preauth_deadline = Some(Instant::now() + session.state.config.preauth_timeout);
+    let deadline = Instant::now() + session.state.config.preauth_timeout;
+    session.preauth_deadline = Some(deadline);
+    // Before login, writes end by the login deadline too.
+    session.io = Some(buffered(stream, WriteLimit::By(deadline)));
     match session.serve().await {
         Ok(()) => tracing::debug!("connection closed"),
         Err(e) => tracing::debug!(error = %e, "connection ended"),
@@ -136,16 +198,50 @@ impl Session {
     pub fn is_tls(&self) -> bool {
         self.io
             .as_ref()
-            .is_some_and(|io| io.get_ref().get_ref().is_tls())
+            .is_some_and(|io| io.get_ref().get_ref().get_ref().is_tls())
     }
 
     /// Writes the pending untagged responses to the connection buffer.
     pub async fn emit(&mut self) -> std::io::Result<()> {
+        self.emits += 1;
         if !self.out.is_empty() {
             let out = std::mem::take(&mut self.out);
             self.io()?.write_all(out.as_bytes()).await?;
         }
         Ok(())
+    }
+
+    /// How long writes may wait for the client: by the login deadline
+    /// before login, then each up to the autologout time.
+    fn write_limit(&self) -> WriteLimit {
+        match self.preauth_deadline {
+            Some(deadline) => WriteLimit::By(deadline),
+            None => WriteLimit::Each(self.state.config.autologout),
+        }
+    }
+
+    /// Marks where the response line about to be pushed to `out` starts.
+    pub fn line_mark(&self) -> LineMark {
+        LineMark {
+            emits: self.emits,
+            at: self.out.len(),
+        }
+    }
+
+    /// Drops the response line begun at `mark` that failed with `error`
+    /// partway, and returns the error to answer the command with: the
+    /// tagged response must not land inside an untagged line (RFC 3501
+    /// 7). If part of the line may already be written, it cannot be taken
+    /// back: the error becomes an I/O error, which ends the connection.
+    pub fn abandon_line(&mut self, mark: LineMark, error: CommandError) -> CommandError {
+        if self.emits == mark.emits && self.out.len() >= mark.at {
+            self.out.truncate(mark.at);
+            return error;
+        }
+        tracing::warn!(error = ?error, "response line failed after part of it was written");
+        CommandError::Io(std::io::Error::other(
+            "a response line failed after part of it was written",
+        ))
     }
 
     /// Writes pending responses and flushes them to the client.
@@ -159,7 +255,28 @@ impl Session {
         tracing::info!(login = %principal.login, "authenticated");
         self.preauth_deadline = None;
         self.principal = Some(principal);
+        let limit = self.write_limit();
+        if let Some(io) = self.io.as_mut() {
+            io.get_mut().get_mut().set_limit(limit);
+        }
         self.slot = Some(slot);
+    }
+
+    /// The reader's limits for the next command, from the session state:
+    /// before login no APPEND message is taken (`max_append_bytes` 0), so
+    /// an unauthenticated client cannot have its literal acknowledged and
+    /// streamed to disk; it is refused before any `+` (RFC 3501 7.5) or,
+    /// when non-synchronizing, with BYE (RFC 7888 4).
+    fn reader_limits(&self) -> ReaderLimits {
+        let max_append_bytes = if self.principal.is_some() {
+            self.state.config.max_append_bytes
+        } else {
+            0
+        };
+        ReaderLimits {
+            max_command_bytes: self.state.config.max_command_bytes,
+            max_append_bytes,
+        }
     }
 
     async fn serve(&mut self) -> std::io::Result<()> {
@@ -168,11 +285,8 @@ impl Session {
             commands::capability::list(self)
         );
         self.out.push_str(&greeting);
-        let limits = ReaderLimits {
-            max_command_bytes: self.state.config.max_command_bytes,
-            max_append_bytes: self.state.config.max_append_bytes,
-        };
         loop {
+            let limits = self.reader_limits();
             self.emit().await?;
             let io = self.io()?;
             if io.buffer().is_empty() {
@@ -300,19 +414,14 @@ impl Session {
         let mut line = Vec::new();
         let mut limited = (&mut *io).take(max + 2);
         let reading = limited.read_until(b'\n', &mut line);
-        let n = match deadline {
-            // Before login (an AUTHENTICATE exchange): by the login deadline.
-            Some(deadline) => tokio::time::timeout_at(deadline, reading)
-                .await
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??,
-            None => reading.await?,
-        };
+        let n = by_deadline(deadline, reading).await?;
         if n == 0 {
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
         }
         if line.last() != Some(&b'\n') {
-            let mut rest = Vec::new();
-            io.read_until(b'\n', &mut rest).await?;
+            // The rest is dropped as it comes, never held, and before
+            // login within the same deadline.
+            by_deadline(deadline, discard_line(io)).await?;
             return Err(Completion::bad(format!("Line longer than {max} bytes")).into());
         }
         while matches!(line.last(), Some(b'\n' | b'\r')) {
@@ -334,6 +443,9 @@ impl Session {
                 "Command longer than {} bytes",
                 self.state.config.max_command_bytes
             )),
+            Refusal::LiteralTooLarge { append: true, .. } if self.principal.is_none() => {
+                Completion::bad("Not authenticated; log in first")
+            }
             Refusal::LiteralTooLarge {
                 append: true,
                 limit,
@@ -543,7 +655,7 @@ impl Session {
         if !io.buffer().is_empty() {
             return Err(std::io::Error::other("data pipelined after STARTTLS"));
         }
-        let Stream::Plain(tcp) = io.into_inner().into_inner() else {
+        let Stream::Plain(tcp) = io.into_inner().into_inner().into_inner() else {
             return Err(std::io::Error::other("STARTTLS on a TLS stream"));
         };
         // The handshake is bounded, and counts in the login deadline.
@@ -554,7 +666,8 @@ impl Session {
         let tls = tokio::time::timeout_at(limit, acceptor.accept(tcp))
             .await
             .map_err(|_| std::io::Error::other("STARTTLS handshake timed out"))??;
-        self.io = Some(BufReader::new(BufWriter::new(Stream::Tls(Box::new(tls)))));
+        let limit = self.write_limit();
+        self.io = Some(buffered(Stream::Tls(Box::new(tls)), limit));
         Ok(())
     }
 }

@@ -82,8 +82,7 @@ pub fn refusal(e: &StoreError) -> Completion {
         }
         StoreError::Unavailable(why) => {
             tracing::warn!(error = %why, "command refused: storage unavailable");
-            Completion::no("Storage unavailable, try again later")
-                .with_code("UNAVAILABLE")
+            Completion::no("Storage unavailable, try again later").with_code("UNAVAILABLE")
         }
         StoreError::Unconvertible(why) => {
             Completion::no(format!("Cannot convert: {why}")).with_code("BADPARAMETERS")

@@ -109,12 +109,20 @@ pub async fn accept<S, F>(
         limits,
         refusal,
     } = listening;
+    // Failed accepts since the last warning, and when it was given: a full
+    // descriptor table fails every accept, so the log gets one line a
+    // second at most, with the count.
+    let (mut failed_accepts, mut warned_at) = (0u64, None::<std::time::Instant>);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(protocol, error = %e, "accept failed");
+                    failed_accepts += 1;
+                    if warned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        tracing::warn!(protocol, error = %e, failed = failed_accepts, "accept failed");
+                        (failed_accepts, warned_at) = (0, Some(std::time::Instant::now()));
+                    }
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }

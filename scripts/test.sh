@@ -44,5 +44,9 @@ else
   echo "fuzz: no nightly toolchain (rustup toolchain install nightly); skipping the fuzz run"
 fi
 
+# Dovecot's imaptest (vendored source, MIT), which tests/imaptest.rs runs
+# against the binary: built once into the target directory.
+tools/imaptest/build.sh "${CARGO_TARGET_DIR:-target}/imaptest"
+
 # The test suite last, so that its summary closes the output.
 cargo test --workspace --locked

@@ -6,6 +6,8 @@
 #   tools/imaptest/build.sh OUTDIR        # about 2 minutes on 2 cores
 set -euo pipefail
 out=${1:?usage: build.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 version=imaptest-release-2.3.21
 if [ -x "$out/imaptest" ] && [ -f "$out/tests/fetch" ]; then
@@ -29,7 +31,6 @@ sed -i 's/imap_parser_create(\(.*\), (size_t)-1);/imap_parser_create(\1, (size_t
 ./autogen.sh >/dev/null 2>&1
 ./configure --with-dovecot=/usr/lib/dovecot >/dev/null
 make -j"$(nproc)" LDFLAGS="-Wl,-rpath,/usr/lib/dovecot" >/dev/null
-mkdir -p "$out"
 rm -rf "$out/tests"
 cp -r src/tests "$out/tests"
 # tests/urlauth2 lacks the "messages: 2" header it needs in this version.

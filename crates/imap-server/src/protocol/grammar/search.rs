@@ -99,6 +99,14 @@ fn search_key(i: &[u8], depth: usize) -> PResult<'_, SearchKey> {
             |(_, n)| store(Key::ModSeq(n)),
         )
         .parse(rest),
+        // RFC 8474 6: `EMAILID objectid`, `THREADID objectid`.
+        "EMAILID" => text(rest, Key::EmailId),
+        "THREADID" => text(rest, Key::ThreadId),
+        // RFC 8514 4; every mailbox here keeps save dates.
+        "SAVEDBEFORE" => day(rest, |d| Key::SaveDate(DateCmp::Before, d)),
+        "SAVEDON" => day(rest, |d| Key::SaveDate(DateCmp::On, d)),
+        "SAVEDSINCE" => day(rest, |d| Key::SaveDate(DateCmp::Since, d)),
+        "SAVEDATESUPPORTED" => Ok((rest, store(Key::All))),
         "NOT" => map(preceded(sp, |i| search_key(i, depth - 1)), |k| {
             SearchKey::Not(Box::new(k))
         })

@@ -121,6 +121,12 @@ fn downgrade_to_format_2(engine: &RedbEngine, keep: usize, cursor: Option<Vec<u8
         };
         batch.insert(key, Some(postcard::to_stdvec(&old).unwrap()));
     }
+    if keep == 0 {
+        // Format 2 kept no previews.
+        for (key, _) in snapshot.scan(&[0x43], &[0x43], usize::MAX).unwrap() {
+            batch.insert(key, None);
+        }
+    }
     for (key, _) in snapshot.scan(&[0x24], &[0x24], usize::MAX).unwrap() {
         // The first object's (kept) thread index entry stays with it.
         if keep == 0 || !key.ends_with(b"a@x") {
@@ -217,6 +223,23 @@ async fn a_format_2_store_gets_object_ids_save_dates_and_sizes() {
             .collect::<Vec<_>>()
     };
     assert_eq!(ids(&again), ids(&objects));
+
+    // RFC 8970: no preview yet; LAZY does not wait for one, a plain
+    // request makes it, and then LAZY has it.
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    assert_eq!(
+        store.object_preview(&p, &inbox, 1, true).await.unwrap(),
+        None
+    );
+    let made = store.object_preview(&p, &inbox, 1, false).await.unwrap();
+    assert_eq!(made.as_deref(), Some("first"));
+    assert_eq!(
+        store.object_preview(&p, &inbox, 1, true).await.unwrap(),
+        made
+    );
+    store.close().await;
 }
 
 #[tokio::test]

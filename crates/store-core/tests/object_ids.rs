@@ -2,7 +2,8 @@
 //! store-core assigns them (the scheme: `store_core::objectid`).
 
 use store_core::objectid::{email_id, mailbox_id, thread_id};
-use store_core::{FolderRef, NewObject, Principal, Store, StoreConfig};
+use store_core::rights::Rights;
+use store_core::{AclMode, FolderRef, NewObject, Principal, Store, StoreConfig};
 
 async fn with_alice() -> (tempfile::TempDir, Store, Principal) {
     let dir = tempfile::tempdir().unwrap();
@@ -139,5 +140,31 @@ async fn threads_do_not_cross_accounts() {
     let ob = store.fetch_object(&bob, &inbox, b).await.unwrap().0;
     assert_ne!(oa.thread_id, ob.thread_id);
     assert_eq!(ob.thread_id, ob.email_id);
+
+    // A copy into another account's folder is a new message there
+    // (RFC 8474 5.1: one EMAILID within an account), threaded there.
+    store
+        .set_acl(
+            &p,
+            &inbox,
+            "bob",
+            Rights::parse("lri").unwrap(),
+            AclMode::Replace,
+        )
+        .await
+        .unwrap();
+    let copied = store
+        .copy_objects(&bob, &inbox, &[b], &FolderRef::of("alice", "INBOX"))
+        .await
+        .unwrap();
+    let oc = store
+        .fetch_object(&p, &inbox, copied.uids[0].1)
+        .await
+        .unwrap()
+        .0;
+    assert_ne!(oc.email_id, ob.email_id);
+    assert_eq!(oc.thread_id, oa.thread_id, "joins alice's thread of <t@x>");
+    let (f, _) = store.folder_status(&p, &inbox).await.unwrap();
+    assert_eq!(f.size, oa.size + oc.size);
     store.close().await;
 }

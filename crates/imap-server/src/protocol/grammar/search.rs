@@ -154,4 +154,40 @@ mod tests {
         );
         assert!(search_criteria(b"OR (SEEN 1:3) NOT UID 4:*", 16).is_ok());
     }
+
+    #[test]
+    fn rfc8474_and_rfc8514_keys() {
+        let (rest, key) = search_criteria(
+            b"EMAILID M1 THREADID T2 SAVEDBEFORE 1-Feb-1994 SAVEDON 2-Feb-1994 \
+SAVEDSINCE 3-Feb-1994 SAVEDATESUPPORTED",
+            8,
+        )
+        .unwrap();
+        assert!(rest.is_empty());
+        let SearchKey::And(keys) = key else {
+            panic!("{key:?}")
+        };
+        let day = store_core::model::CivilTime {
+            year: 1994,
+            month: 2,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        }
+        .to_unix()
+            / 86_400;
+        assert_eq!(
+            keys,
+            [
+                Key::EmailId("M1".into()),
+                Key::ThreadId("T2".into()),
+                Key::SaveDate(DateCmp::Before, day),
+                Key::SaveDate(DateCmp::On, day + 1),
+                Key::SaveDate(DateCmp::Since, day + 2),
+                Key::All,
+            ]
+            .map(SearchKey::Store)
+        );
+    }
 }

@@ -57,7 +57,7 @@ fn a_second_session_is_told_of_every_change_as_it_happens() {
     append(&mut actor, "a", "Projects");
     assert_eq!(
         next(&mut watcher),
-        "* STATUS \"Projects\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"
+        "* STATUS \"Projects\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1 SIZE 45)"
     );
     actor.run("s SUBSCRIBE Projects");
     assert_eq!(
@@ -84,7 +84,7 @@ fn a_second_session_is_told_of_every_change_as_it_happens() {
     append(&mut actor, "a", "Lists/work");
     assert_eq!(
         next(&mut watcher),
-        "* STATUS \"Lists/work\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"
+        "* STATUS \"Lists/work\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1 SIZE 45)"
     );
     // A folder shared with alice appears (the ACL change reaches her).
     let mut carol = ImapConnection::login(server.imap, "carol", "secret");
@@ -107,7 +107,7 @@ fn a_second_session_is_told_of_every_change_as_it_happens() {
     append(&mut actor, "a", "Drafts");
     assert_eq!(
         next(&mut watcher),
-        "* STATUS \"Drafts\" (MESSAGES 2 UIDNEXT 3 UNSEEN 2)"
+        "* STATUS \"Drafts\" (MESSAGES 2 UIDNEXT 3 UNSEEN 2 SIZE 90)"
     );
     watcher.send(b"DONE\r\n");
     assert!(tagged(&watcher.read_until_tagged("i")).starts_with("i OK"));
@@ -129,6 +129,6 @@ fn a_second_session_is_told_of_every_change_as_it_happens() {
     append(&mut actor, "a", "conv-1");
     assert_eq!(
         next(&mut watcher),
-        "* STATUS \"conv-1\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"
+        "* STATUS \"conv-1\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1 SIZE 45)"
     );
 }

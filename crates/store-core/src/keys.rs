@@ -6,7 +6,7 @@
 //!
 //! | prefix | key                                   | value                      |
 //! |--------|---------------------------------------|----------------------------|
-//! | 0x01   | counter name                          | u64 (store-wide counters; `format` is the store's format version, see `store::format`) |
+//! | 0x01   | counter name                          | u64 (store-wide counters; `format` is the store's format version, see `store::format`; `emailid` the last EMAILID number) |
 //! | 0x02   | login                                 | `AccountEntry`             |
 //! | 0x03   | account id                            | login                      |
 //! | 0x04   | CPM address                           | account id                 |
@@ -19,10 +19,12 @@
 //! | 0x21   | folder id, UID                        | MODSEQ of removal          |
 //! | 0x22   | account id, IMDN-Message-ID           | folder id, UID             |
 //! | 0x23   | folder id, file name                  | UID (resource name index)  |
+//! | 0x24   | account id, message id                | THREADID number            |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x40   | blob id                               | u64 reference count        |
 //! | 0x41   | blob id                               | `MessageSummary`           |
 //! | 0x42   | blob id                               | decoded body text (UTF-8)  |
+//! | 0x43   | blob id                               | text preview (UTF-8, RFC 8970) |
 //! | 0x50   | reference token                       | `Reference`                |
 //! | 0x60   | account id, folder id, UID, name      | metadata value             |
 //! | 0x70   | lock token                            | `Lock`                     |
@@ -245,4 +247,22 @@ pub fn trailing_u64(k: &[u8]) -> Option<u64> {
 /// The prefix of every metadata entry scoped to an account.
 pub fn metadata_of_account(account: AccountId) -> Vec<u8> {
     key(0x60, &[&account.to_be_bytes()])
+}
+
+/// A message id known in an account's threads (RFC 8474 THREADID): the
+/// THREADID number of the messages that carry or refer to it.
+pub fn thread_ref(account: AccountId, message_id: &str) -> Vec<u8> {
+    key(0x24, &[&account.to_be_bytes(), message_id.as_bytes()])
+}
+
+/// The prefix of every thread index entry of an account.
+pub fn thread_refs(account: AccountId) -> Vec<u8> {
+    key(0x24, &[&account.to_be_bytes()])
+}
+
+/// A blob's text preview (RFC 8970 PREVIEW), raw UTF-8, at most
+/// [`crate::mime::MAX_PREVIEW_CHARS`] characters; present and empty when
+/// the message has no text to preview.
+pub fn blob_snippet(id: &BlobId) -> Vec<u8> {
+    key(0x43, &[&id.0])
 }

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod mime;
 pub mod model;
 pub mod names;
+pub mod objectid;
 pub mod password;
 mod preview_cache;
 pub mod rights;

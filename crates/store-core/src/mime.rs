@@ -185,6 +185,48 @@ pub struct ParsedMessage {
     /// Decoded text of every text part, separated by LF (for SEARCH BODY
     /// and TEXT only; empty for an object summarised from its header block).
     pub body_text: String,
+    /// The RFC 8970 PREVIEW text ([`text_preview`]); empty for an object
+    /// summarised from its header block.
+    pub preview: String,
+}
+
+/// Longest RFC 8970 PREVIEW text, in characters (RFC 8970 section 3.1).
+pub const MAX_PREVIEW_CHARS: usize = 256;
+
+/// Characters of a body part read to make its preview: enough for
+/// [`MAX_PREVIEW_CHARS`] after whitespace is folded, without walking a
+/// large text part whole.
+const PREVIEW_SOURCE_CHARS: usize = 64 * 1024;
+
+/// The RFC 8970 PREVIEW text of a message: the message's first text part
+/// (`text/plain`, else `text/html` with its markup stripped by
+/// mail-parser), control characters and runs of whitespace folded to one
+/// space, trimmed, cut to [`MAX_PREVIEW_CHARS`] characters. Empty when
+/// the message has no text part.
+pub fn text_preview(message: &Message<'_>) -> String {
+    let Some(text) = message.body_text(0) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut space = false;
+    for c in text.chars().take(PREVIEW_SOURCE_CHARS) {
+        if c.is_whitespace() || c.is_control() {
+            space = !out.is_empty();
+            continue;
+        }
+        if chars + usize::from(space) + 1 > MAX_PREVIEW_CHARS {
+            break;
+        }
+        if space {
+            out.push(' ');
+            chars += 1;
+            space = false;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
 }
 
 /// Parses a whole message (CPU-bound, linear in its size: callers run it
@@ -204,6 +246,7 @@ pub fn summarize(raw: &[u8]) -> ParsedMessage {
                     ..MessageSummary::default()
                 },
                 body_text: String::new(),
+                preview: String::new(),
             }
         }
     }
@@ -279,6 +322,7 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
             complete: false,
         },
         body_text,
+        preview: text_preview(message),
     }
 }
 
@@ -542,6 +586,7 @@ iVBORw0KGgo=\r\n\
         let ParsedMessage {
             summary: s,
             body_text,
+            ..
         } = summarize(MULTIPART);
         assert!(s.complete);
         assert_eq!(
@@ -598,5 +643,31 @@ iVBORw0KGgo=\r\n\
         assert!(!s.complete);
         assert_eq!(s.body.end, 1 << 30);
         assert_eq!(s.body.media_subtype, "mp4");
+    }
+
+    #[test]
+    fn rfc8970_preview_is_folded_stripped_and_bounded() {
+        let plain = summarize(b"Subject: x\r\n\r\n  Hello,\r\n\r\n\tworld!  \r\n");
+        assert_eq!(plain.preview, "Hello, world!");
+        let html = summarize(
+            b"Content-Type: text/html\r\n\r\n<html><body><p>Big <b>news</b></p>\
+<p>today</p></body></html>\r\n",
+        );
+        assert!(!html.preview.contains('<'), "{:?}", html.preview);
+        assert!(html.preview.contains("Big news"), "{:?}", html.preview);
+        assert!(html.preview.contains("today"), "{:?}", html.preview);
+        let alternative = summarize(
+            b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nplain part\r\n--b\r\n\
+Content-Type: text/html\r\n\r\n<p>html part</p>\r\n--b--\r\n",
+        );
+        assert_eq!(alternative.preview, "plain part");
+        let long = format!("Subject: x\r\n\r\n{}\r\n", "\u{e9}t\u{e9} ".repeat(200));
+        let p = summarize(long.as_bytes()).preview;
+        assert!(p.chars().count() <= MAX_PREVIEW_CHARS);
+        assert!(p.chars().count() >= MAX_PREVIEW_CHARS - 4);
+        assert!(!p.ends_with(' '));
+        let none = summarize(b"Content-Type: image/png\r\n\r\nxx\r\n");
+        assert_eq!(none.preview, "");
     }
 }

@@ -134,6 +134,17 @@ pub struct Folder {
     pub objects: u32,
     /// Number of objects without `\Seen`.
     pub unseen: u32,
+    /// Sum of the objects' RFC822.SIZE, in bytes (RFC 8438 STATUS SIZE),
+    /// kept as a counter by every operation that adds or removes objects.
+    pub size: u64,
+}
+
+impl Folder {
+    /// Its RFC 8474 MAILBOXID ([`crate::objectid::mailbox_id`]): stable
+    /// across renames, new for a folder deleted and created again.
+    pub fn mailbox_id(&self) -> String {
+        crate::objectid::mailbox_id(self.id)
+    }
 }
 
 /// The kinds of stored object (seed 004, "object kinds"; ARCHITECTURE.md).
@@ -264,6 +275,17 @@ pub struct Object {
     pub cpm: CpmHeaders,
     /// A file name, for media objects (WebDAV resource name).
     pub file_name: Option<String>,
+    /// Its RFC 8474 EMAILID number ([`crate::objectid::email_id`]): given
+    /// when the content is first stored in the account, kept by MOVE,
+    /// COPY, RENAME and restarts.
+    pub email_id: u64,
+    /// Its RFC 8474 THREADID number ([`crate::objectid::thread_id`]): the
+    /// EMAILID number of the first message of its thread, found at store
+    /// time from Message-ID, In-Reply-To and References.
+    pub thread_id: u64,
+    /// RFC 8514 SAVEDATE: when it was stored into this folder (APPEND,
+    /// COPY, MOVE); `None` for objects stored before the store kept it.
+    pub save_date: Option<UnixTime>,
 }
 
 impl Object {

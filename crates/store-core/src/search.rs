@@ -1,5 +1,6 @@
 //! Search criteria: every search key of RFC 3501 6.4.4, plus MODSEQ
-//! (RFC 7162 3.1.5), evaluated against an object and its cached MIME
+//! (RFC 7162 3.1.5), EMAILID and THREADID (RFC 8474 6) and the save
+//! date keys (RFC 8514 4), evaluated against an object and its cached MIME
 //! summary. Text keys match case-insensitively on decoded text.
 //!
 //! Session state stays in the front end: it turns message sequence sets and
@@ -7,6 +8,7 @@
 
 use crate::mime::{EnvelopeAddress, MessageSummary};
 use crate::model::{Object, Uid, UnixTime};
+use crate::objectid::{parse_email_id, parse_thread_id};
 
 /// A calendar day, as days since 1970-01-01 (RFC 3501 `date`).
 pub type Day = i64;
@@ -52,6 +54,14 @@ pub enum SearchKey {
     Uid(Vec<(Uid, Uid)>),
     /// `MODSEQ n`: MODSEQ >= n.
     ModSeq(u64),
+    /// `EMAILID id` (RFC 8474 6): the object's EMAILID is `id`.
+    EmailId(String),
+    /// `THREADID id` (RFC 8474 6): the object's THREADID is `id`.
+    ThreadId(String),
+    /// `SAVEDBEFORE`, `SAVEDON`, `SAVEDSINCE` (RFC 8514 4): the day (UTC) of
+    /// the save date, or of INTERNALDATE for an object stored before the
+    /// store kept save dates.
+    SaveDate(DateCmp, Day),
 }
 
 /// Which address header an [`SearchKey::Address`] looks at.
@@ -158,6 +168,12 @@ impl SearchKey {
             SearchKey::Smaller(n) => object.size < *n,
             SearchKey::Uid(ranges) => ranges.iter().any(|(a, b)| (*a..=*b).contains(&object.uid)),
             SearchKey::ModSeq(n) => object.modseq >= *n,
+            SearchKey::EmailId(id) => parse_email_id(id) == Some(object.email_id),
+            SearchKey::ThreadId(id) => parse_thread_id(id) == Some(object.thread_id),
+            SearchKey::SaveDate(cmp, day) => cmp.holds(
+                day_of(object.save_date.unwrap_or(object.internal_date), 0),
+                *day,
+            ),
         }
     }
 }
@@ -180,6 +196,9 @@ mod tests {
             kind: ObjectKind::CpmMessage,
             cpm: CpmHeaders::default(),
             file_name: None,
+            email_id: 0x2a,
+            thread_id: 0x29,
+            save_date: Some(86_400 * 12),
         }
     }
 
@@ -217,6 +236,13 @@ X-Tag: Blue\r\n\r\nThe BODY text\r\n",
         no(SearchKey::Smaller(300));
         yes(SearchKey::Uid(vec![(1, 3), (5, 5)]));
         no(SearchKey::Uid(vec![(6, 9)]));
+        yes(SearchKey::EmailId("M2a".into()));
+        no(SearchKey::EmailId("M29".into()));
+        no(SearchKey::EmailId("T2a".into()));
+        yes(SearchKey::ThreadId("T29".into()));
+        no(SearchKey::ThreadId("T2a".into()));
+        yes(SearchKey::SaveDate(DateCmp::On, 12));
+        no(SearchKey::SaveDate(DateCmp::Before, 12));
         yes(SearchKey::ModSeq(7));
         no(SearchKey::ModSeq(8));
         yes(SearchKey::Or(

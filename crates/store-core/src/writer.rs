@@ -154,6 +154,7 @@ impl Txn<'_> {
             self.delete(keys::blob_refs(id));
             self.delete(keys::blob_summary(id));
             self.delete(keys::blob_text(id));
+            self.delete(keys::blob_snippet(id));
             self.effects.unlink.insert(*id);
         }
         Ok(())

@@ -1,11 +1,14 @@
 //! A store written in format 1 (the body text inside each blob summary)
 //! opens under this build: its summaries are upgraded once, FETCH and
 //! SEARCH BODY see what they saw before, and a store of a newer format is
-//! refused.
+//! refused. A store of format 2 (no object ids, save dates or folder
+//! sizes) gets them, also when an earlier upgrade was cut short.
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use store_core::engine::{Engine, RedbEngine, WriteBatch};
+use store_core::model::{Folder, Object};
 use store_core::search::SearchKey;
 use store_core::{keys, FolderRef, NewObject, Store, StoreConfig, StoreError};
 
@@ -44,6 +47,220 @@ async fn make_format_1_store(dir: &std::path::Path) {
     }
     batch.insert(keys::counter("format"), None);
     engine.commit(batch).unwrap();
+    drop(snapshot);
+    downgrade_to_format_2(&engine, 0, None);
+}
+
+/// [`Folder`] as format 2 wrote it (no `size`).
+#[derive(Serialize)]
+struct FolderV2 {
+    id: u64,
+    owner: u64,
+    name: String,
+    uid_validity: u32,
+    uid_next: u32,
+    highest_modseq: u64,
+    special_use: Option<store_core::model::SpecialUse>,
+    acl: std::collections::BTreeMap<String, store_core::rights::Rights>,
+    objects: u32,
+    unseen: u32,
+}
+
+/// [`Object`] as format 2 wrote it (no ids, no save date).
+#[derive(Serialize)]
+struct ObjectV2 {
+    uid: u32,
+    modseq: u64,
+    flags: store_core::model::Flags,
+    internal_date: i64,
+    size: u64,
+    blob: store_core::blob::BlobId,
+    kind: store_core::model::ObjectKind,
+    cpm: store_core::model::CpmHeaders,
+    file_name: Option<String>,
+}
+
+/// Rewrites folder and object records as format 2 wrote them, except the
+/// first `keep` objects (an upgrade cut short after them, its cursor
+/// `cursor`); stamps the store as format 2 unless it is format 1.
+fn downgrade_to_format_2(engine: &RedbEngine, keep: usize, cursor: Option<Vec<u8>>) {
+    let snapshot = engine.snapshot().unwrap();
+    let mut batch = WriteBatch::new();
+    for (key, value) in snapshot.scan(&[0x10], &[0x10], usize::MAX).unwrap() {
+        if keep > 0 {
+            break;
+        }
+        let f: Folder = postcard::from_bytes(&value).unwrap();
+        let old = FolderV2 {
+            id: f.id,
+            owner: f.owner,
+            name: f.name,
+            uid_validity: f.uid_validity,
+            uid_next: f.uid_next,
+            highest_modseq: f.highest_modseq,
+            special_use: f.special_use,
+            acl: f.acl,
+            objects: f.objects,
+            unseen: f.unseen,
+        };
+        batch.insert(key, Some(postcard::to_stdvec(&old).unwrap()));
+    }
+    let objects = snapshot.scan(&[0x20], &[0x20], usize::MAX).unwrap();
+    for (key, value) in objects.into_iter().skip(keep) {
+        let o: Object = postcard::from_bytes(&value).unwrap();
+        let old = ObjectV2 {
+            uid: o.uid,
+            modseq: o.modseq,
+            flags: o.flags,
+            internal_date: o.internal_date,
+            size: o.size,
+            blob: o.blob,
+            kind: o.kind,
+            cpm: o.cpm,
+            file_name: o.file_name,
+        };
+        batch.insert(key, Some(postcard::to_stdvec(&old).unwrap()));
+    }
+    if keep == 0 {
+        // Format 2 kept no previews.
+        for (key, _) in snapshot.scan(&[0x43], &[0x43], usize::MAX).unwrap() {
+            batch.insert(key, None);
+        }
+    }
+    for (key, _) in snapshot.scan(&[0x24], &[0x24], usize::MAX).unwrap() {
+        // The first object's (kept) thread index entry stays with it.
+        if keep == 0 || !key.ends_with(b"a@x") {
+            batch.insert(key, None);
+        }
+    }
+    if snapshot.get(&keys::counter("format")).unwrap().is_some() {
+        batch.insert(
+            keys::counter("format"),
+            Some(postcard::to_stdvec(&2u64).unwrap()),
+        );
+    }
+    batch.insert(keys::counter("format-upgrade"), cursor);
+    engine.commit(batch).unwrap();
+}
+
+/// A reply chain of three (RFC 5322 3.6.4 fields) and one message alone,
+/// the first two in INBOX, the others in `Later`.
+const CHAIN: [&[u8]; 4] = [
+    b"Message-ID: <a@x>\r\nSubject: start\r\n\r\nfirst\r\n",
+    b"Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nReferences: <a@x>\r\n\r\nsecond\r\n",
+    b"Message-ID: <c@x>\r\nReferences: <a@x> <b@x>\r\n\r\nthird\r\n",
+    b"Message-ID: <z@x>\r\nSubject: alone\r\n\r\nother\r\n",
+];
+
+/// Stores [`CHAIN`] with this build and closes the store.
+async fn store_chain(dir: &std::path::Path) {
+    let store = Store::open(StoreConfig::new(dir)).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    store
+        .create_folder(&p, &FolderRef::own("Later"), None)
+        .await
+        .unwrap();
+    for (i, raw) in CHAIN.iter().enumerate() {
+        let folder = FolderRef::own(if i < 2 { "INBOX" } else { "Later" });
+        let blob = store.stage_bytes(raw).await.unwrap();
+        store
+            .store_object(&p, &folder, NewObject::new(blob))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+}
+
+/// Opens the store in `dir` and returns every object of [`CHAIN`], in
+/// order, and the folders' sizes.
+async fn read_chain(dir: &std::path::Path) -> (Vec<Object>, Vec<u64>) {
+    let store = Store::open(StoreConfig::new(dir)).unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let mut objects = Vec::new();
+    let mut sizes = Vec::new();
+    for (name, uids) in [("INBOX", [1, 2]), ("Later", [1, 2])] {
+        let folder = FolderRef::own(name);
+        for uid in uids {
+            objects.push(store.fetch_object(&p, &folder, uid).await.unwrap().0);
+        }
+        sizes.push(store.folder_status(&p, &folder).await.unwrap().0.size);
+    }
+    store.close().await;
+    (objects, sizes)
+}
+
+fn assert_ids(objects: &[Object], sizes: &[u64]) {
+    let ids: std::collections::BTreeSet<u64> = objects.iter().map(|o| o.email_id).collect();
+    assert_eq!(ids.len(), 4, "every object has its own EMAILID");
+    let root = objects[0].email_id;
+    for o in &objects[..3] {
+        assert_eq!(o.thread_id, root, "the reply chain is one thread");
+    }
+    assert_eq!(objects[3].thread_id, objects[3].email_id);
+    let size = |r: &[&[u8]]| r.iter().map(|m| m.len() as u64).sum::<u64>();
+    assert_eq!(sizes, [size(&CHAIN[..2]), size(&CHAIN[2..])]);
+}
+
+#[tokio::test]
+async fn a_format_2_store_gets_object_ids_save_dates_and_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    store_chain(dir.path()).await;
+    let (before, _) = read_chain(dir.path()).await;
+    assert!(before.iter().all(|o| o.save_date.is_some()));
+    {
+        let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
+        downgrade_to_format_2(&engine, 0, None);
+    }
+    let (objects, sizes) = read_chain(dir.path()).await;
+    assert_ids(&objects, &sizes);
+    assert!(objects.iter().all(|o| o.save_date.is_none()));
+    // The ids given stand: a second opening changes nothing.
+    let (again, _) = read_chain(dir.path()).await;
+    let ids = |v: &[Object]| {
+        v.iter()
+            .map(|o| (o.email_id, o.thread_id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&again), ids(&objects));
+
+    // RFC 8970: no preview yet; LAZY does not wait for one, a plain
+    // request makes it, and then LAZY has it.
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    assert_eq!(
+        store.object_preview(&p, &inbox, 1, true).await.unwrap(),
+        None
+    );
+    let made = store.object_preview(&p, &inbox, 1, false).await.unwrap();
+    assert_eq!(made.as_deref(), Some("first"));
+    assert_eq!(
+        store.object_preview(&p, &inbox, 1, true).await.unwrap(),
+        made
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_upgrade_cut_short_resumes_after_its_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    store_chain(dir.path()).await;
+    let (before, _) = read_chain(dir.path()).await;
+    {
+        // Folders and the first object were upgraded when it stopped.
+        let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
+        let first = engine
+            .snapshot()
+            .unwrap()
+            .scan(&[0x20], &[0x20], 1)
+            .unwrap();
+        downgrade_to_format_2(&engine, 1, Some(first[0].0.clone()));
+    }
+    let (objects, sizes) = read_chain(dir.path()).await;
+    assert_eq!(objects[0].email_id, before[0].email_id, "kept, not redone");
+    assert!(objects[0].save_date.is_some(), "kept, not redone");
+    assert_ids(&objects, &sizes);
 }
 
 #[tokio::test]

@@ -64,6 +64,10 @@ pub fn list(session: &Session) -> String {
             "ANNOTATE-EXPERIMENT-1",
             "ACL",
             "RIGHTS=texk",
+            "OBJECTID",
+            "PREVIEW",
+            "SAVEDATE",
+            "STATUS=SIZE",
         ]
         .map(String::from),
     );

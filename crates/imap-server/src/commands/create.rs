@@ -1,6 +1,7 @@
 //! CREATE (RFC 3501 6.3.3), with CREATE-SPECIAL-USE (RFC 6154 3). A
 //! trailing delimiter is dropped; superior levels are created as needed,
-//! also under a mailbox another user shared with the `k` right.
+//! also under a mailbox another user shared with the `k` right. The
+//! completion carries the new mailbox's MAILBOXID (RFC 8474 4.1).
 
 use store_core::model::SpecialUse;
 
@@ -32,12 +33,13 @@ pub async fn execute(
     // In another user's namespace store-core asks `k` of the nearest
     // existing parent (RFC 4314 4).
     let folder = folder_of(name)?;
-    session
+    let created = session
         .state
         .store
         .create_folder(&principal, &folder, special_use)
         .await?;
-    Ok(Completion::ok("CREATE completed"))
+    Ok(Completion::ok("CREATE completed")
+        .with_code(format!("MAILBOXID ({})", created.mailbox_id())))
 }
 
 /// An RFC 6154 attribute name, case-insensitively.

@@ -19,7 +19,7 @@ use std::io::SeekFrom;
 use store_core::mime::{BodyPart, MessageSummary, MAX_HEADER_BLOCK};
 use store_core::model::Flags;
 use store_core::model::{Object, Uid};
-use store_core::{FlagUpdate, StoreError};
+use store_core::{objectid, FlagUpdate, StoreError};
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -201,6 +201,10 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
                     super::annotate::write_annotation(session, u, entries, attributes).await?;
                     continue;
                 }
+                if let FetchAttribute::Preview { lazy } = item {
+                    write_preview(session, &principal, &folder, u, *lazy).await?;
+                    continue;
+                }
                 write_item(
                     session,
                     item,
@@ -235,6 +239,22 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
         );
     }
     Ok(Completion::ok("FETCH completed"))
+}
+
+/// Writes `PREVIEW text` (RFC 8970 3), or `PREVIEW NIL` for a LAZY
+/// request whose preview is not made yet.
+async fn write_preview(
+    session: &mut Session,
+    principal: &store_core::Principal,
+    folder: &store_core::FolderRef,
+    uid: Uid,
+    lazy: bool,
+) -> Result<(), CommandError> {
+    let store = &session.state.store;
+    let preview = store.object_preview(principal, folder, uid, lazy).await?;
+    session.out.push_str("PREVIEW ");
+    response::nstring(&mut session.out, preview.as_deref());
+    Ok(())
 }
 
 fn no_mailbox() -> Completion {
@@ -321,6 +341,24 @@ async fn write_item(
             let _ = write!(out, "RFC822.SIZE {}", object.size);
             return Ok(());
         }
+        FetchAttribute::EmailId => {
+            let _ = write!(out, "EMAILID ({})", objectid::email_id(object.email_id));
+            return Ok(());
+        }
+        FetchAttribute::ThreadId => {
+            let _ = write!(out, "THREADID ({})", objectid::thread_id(object.thread_id));
+            return Ok(());
+        }
+        FetchAttribute::SaveDate => {
+            out.push_str("SAVEDATE ");
+            match object.save_date {
+                Some(t) => response::date_time(out, t),
+                // Stored before save dates were kept (RFC 8514 3).
+                None => out.push_str("NIL"),
+            }
+            return Ok(());
+        }
+        FetchAttribute::Preview { .. } => return Ok(()),
         FetchAttribute::Envelope => {
             out.push_str("ENVELOPE ");
             response::envelope(out, &summary.envelope);

@@ -1,7 +1,7 @@
 //! SELECT (RFC 3501 6.3.1) and EXAMINE (6.3.2): FLAGS, EXISTS, RECENT,
 //! UNSEEN, UIDVALIDITY, UIDNEXT, PERMANENTFLAGS and HIGHESTMODSEQ (RFC
 //! 7162 3.1.2.1: every folder has MODSEQs, so never NOMODSEQ), then
-//! READ-WRITE or READ-ONLY. A failed SELECT leaves no mailbox selected;
+//! READ-WRITE or READ-ONLY, and the MAILBOXID (RFC 8474 4.3). A failed SELECT leaves no mailbox selected;
 //! closing one first is said with `[CLOSED]` (RFC 7162 3.2.11).
 //!
 //! The CONDSTORE parameter enables CONDSTORE; the QRESYNC parameter (RFC
@@ -53,6 +53,7 @@ pub async fn execute(
         .select_folder(&principal, &folder)
         .await?;
     let rights = selected.rights;
+    let mailbox_id = selected.folder.mailbox_id();
     let read_only = read_only
         || ![
             Right::Write,
@@ -103,6 +104,7 @@ pub async fn execute(
         mailbox.highest_modseq(),
         store_core::MAX_METADATA_VALUE
     );
+    let _ = write!(out, "* OK [MAILBOXID ({mailbox_id})] Ok\r\n");
     if let Some(q) = qresync.filter(|q| q.uid_validity == mailbox.uid_validity) {
         resync(session, &principal, &mailbox, q).await?;
     }

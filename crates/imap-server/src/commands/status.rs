@@ -1,6 +1,7 @@
 //! STATUS (RFC 3501 6.3.10): counts of a mailbox without selecting it,
 //! its HIGHESTMODSEQ (RFC 7162 3.1.6), and what expunging would free
-//! (DELETED and DELETED-STORAGE, RFC 9208 4.2).
+//! (DELETED and DELETED-STORAGE, RFC 9208 4.2), its SIZE (RFC 8438, the
+//! folder's counter) and MAILBOXID (RFC 8474 4.2).
 
 use std::fmt::Write as _;
 
@@ -45,6 +46,14 @@ pub async fn status_line(
             StatusItem::Unseen => ("UNSEEN", f.unseen),
             StatusItem::HighestModSeq => {
                 values.push(format!("HIGHESTMODSEQ {}", f.highest_modseq));
+                continue;
+            }
+            StatusItem::Size => {
+                values.push(format!("SIZE {}", f.size));
+                continue;
+            }
+            StatusItem::MailboxId => {
+                values.push(format!("MAILBOXID ({})", f.mailbox_id()));
                 continue;
             }
             StatusItem::Deleted | StatusItem::DeletedStorage => {

@@ -364,6 +364,10 @@ pub enum StatusItem {
     /// DELETED-STORAGE: their size, in units of 1024 octets (RFC 9208
     /// 4.2.2)
     DeletedStorage,
+    /// SIZE: the sum of the messages' RFC822.SIZE, in octets (RFC 8438)
+    Size,
+    /// MAILBOXID (RFC 8474 4.2)
+    MailboxId,
 }
 
 /// LIST-EXTENDED options (RFC 5258 3.1, 3.2; RFC 5819 LIST-STATUS; RFC
@@ -576,6 +580,18 @@ pub enum FetchAttribute {
         entries: Vec<String>,
         /// Attribute names.
         attributes: Vec<String>,
+    },
+    /// EMAILID (RFC 8474 5.1)
+    EmailId,
+    /// THREADID (RFC 8474 5.2)
+    ThreadId,
+    /// SAVEDATE (RFC 8514 3)
+    SaveDate,
+    /// PREVIEW, or with `lazy` PREVIEW (LAZY) (RFC 8970 3.1, 3.2): a
+    /// lazy request gets NIL rather than waiting for a preview to be made.
+    Preview {
+        /// The LAZY modifier.
+        lazy: bool,
     },
     /// BODY[section]<partial> and BODY.PEEK[...].
     Section {

@@ -102,6 +102,7 @@ pub fn status_items(session: &Session) -> Vec<StatusItem> {
         StatusItem::Messages,
         StatusItem::UidNext,
         StatusItem::Unseen,
+        StatusItem::Size,
     ];
     if session.enabled.condstore {
         items.push(StatusItem::HighestModSeq);

@@ -200,6 +200,7 @@ impl Store {
                 keys::changes(id),
                 keys::grants_to(id),
                 keys::metadata_of_account(id),
+                keys::thread_refs(id),
             ] {
                 for (k, _) in txn.scan_raw(&prefix)? {
                     txn.delete(k);

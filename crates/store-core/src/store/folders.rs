@@ -106,6 +106,7 @@ pub(crate) fn create_folder_in(
         acl: Default::default(),
         objects: 0,
         unseen: 0,
+        size: 0,
     };
     txn.put(keys::folder(owner, id), &folder)?;
     txn.put(keys::folder_name(owner, name), &id)?;
@@ -539,6 +540,7 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
         object.modseq = modseq;
         target.uid_next += 1;
         target.objects += 1;
+        target.size += object.size;
         if !object.flags.contains("\\Seen") {
             target.unseen += 1;
         }
@@ -555,6 +557,7 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
     target.highest_modseq = modseq;
     source.objects = 0;
     source.unseen = 0;
+    source.size = 0;
     source.highest_modseq = modseq;
     txn.put(keys::folder(owner, target.id), &target)?;
     txn.put(keys::folder(owner, source.id), &source)?;

@@ -5,22 +5,30 @@
 //! |---------|--------------|
 //! | 1 (no key) | the first format: a blob's summary (0x41) held the decoded body text |
 //! | 2       | the decoded body text lives under its own key (0x42), so FETCH never loads it |
+//! | 3       | RFC 8474 object ids (an object's EMAILID and THREADID numbers, the thread index 0x24), RFC 8514 SAVEDATE on objects, RFC 8438 SIZE on folders; RFC 8970 previews (0x43) are made on first FETCH for older content |
 //!
 //! A store whose version is newer than [`FORMAT_VERSION`] is refused, so an
 //! older binary never misreads records it does not know.
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::Deserialize;
 
 use crate::blob::BlobId;
-use crate::engine::{Engine, WriteBatch};
+use crate::engine::{Engine, KeyValue, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::{BodyPart, Envelope, MessageSummary};
-use crate::model::UnixTime;
-use crate::writer::{decode, encode};
+use crate::model::{
+    AccountId, CpmHeaders, Flags, Folder, FolderId, ModSeq, Object, ObjectKind, SpecialUse, Uid,
+    UnixTime,
+};
+use crate::objectid::ThreadRefs;
+use crate::rights::Rights;
+use crate::writer::{decode, encode, Reader};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 2;
+pub const FORMAT_VERSION: u64 = 3;
 
 /// Summaries upgraded per commit at most, and the bytes of upgraded
 /// records after which a commit is made sooner (a version-1 summary holds
@@ -59,20 +67,33 @@ pub(crate) fn upgrade(engine: &dyn Engine) -> Result<()> {
     if version == FORMAT_VERSION {
         return Ok(());
     }
-    let upgraded = split_body_texts(engine)?;
-    let mut stamp = WriteBatch::new();
-    stamp.insert(key, Some(encode(&FORMAT_VERSION)?));
-    stamp.insert(keys::counter("format-upgrade"), None);
-    engine.commit(stamp)?;
+    let mut upgraded = 0;
+    if version < 2 {
+        upgraded += split_body_texts(engine)?;
+        stamp(engine, 2)?;
+    }
+    if version < 3 {
+        upgraded += add_object_ids(engine)?;
+        stamp(engine, 3)?;
+    }
     if upgraded > 0 {
         tracing::info!(
-            summaries = upgraded,
+            records = upgraded,
             from = version,
             to = FORMAT_VERSION,
             "store format upgraded"
         );
     }
     Ok(())
+}
+
+/// Records that the store is now of format `version`, and clears the
+/// cursor of the step that brought it there.
+fn stamp(engine: &dyn Engine, version: u64) -> Result<()> {
+    let mut batch = WriteBatch::new();
+    batch.insert(keys::counter("format"), Some(encode(&version)?));
+    batch.insert(keys::counter("format-upgrade"), None);
+    Ok(engine.commit(batch)?)
 }
 
 /// Version 1 to 2: moves each summary's body text under its own key.
@@ -130,5 +151,206 @@ fn split_body_texts(engine: &dyn Engine) -> Result<usize> {
         };
         batch.insert(cursor_key.clone(), Some(last));
         engine.commit(batch)?;
+    }
+}
+
+/// A version-2 folder: [`Folder`] without `size`.
+#[derive(Deserialize)]
+struct FolderV2 {
+    id: FolderId,
+    owner: AccountId,
+    name: String,
+    uid_validity: u32,
+    uid_next: Uid,
+    highest_modseq: ModSeq,
+    special_use: Option<SpecialUse>,
+    acl: BTreeMap<String, Rights>,
+    objects: u32,
+    unseen: u32,
+}
+
+/// A version-2 object: [`Object`] without `email_id`, `thread_id` and
+/// `save_date`.
+#[derive(Deserialize)]
+struct ObjectV2 {
+    uid: Uid,
+    modseq: ModSeq,
+    flags: Flags,
+    internal_date: UnixTime,
+    size: u64,
+    blob: BlobId,
+    kind: ObjectKind,
+    cpm: CpmHeaders,
+    file_name: Option<String>,
+}
+
+/// Reads the committed state through the writes of a batch not yet
+/// committed (the thread index entries an upgrade batch adds).
+struct Layered<'a> {
+    snapshot: &'a dyn Snapshot,
+    batch: &'a WriteBatch,
+}
+
+impl Reader for Layered<'_> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.batch.get(key) {
+            Some(m) => Ok(m.clone()),
+            None => Ok(self.snapshot.get(key)?),
+        }
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        Ok(self.snapshot.scan(prefix, prefix, usize::MAX)?)
+    }
+}
+
+/// Where a step over the records under `prefix` starts, given the cursor
+/// of the last record upgraded: just past it when it is under `prefix`,
+/// nowhere (`None`: done) when it is past `prefix`, else at `prefix`.
+/// Steps run in key order, so one cursor serves them all.
+fn resume(cursor: &Option<Vec<u8>>, prefix: &[u8]) -> Option<Vec<u8>> {
+    match cursor {
+        Some(last) if last.starts_with(prefix) => {
+            let mut start = last.clone();
+            start.push(0);
+            Some(start)
+        }
+        Some(last) if last.as_slice() > prefix => None,
+        _ => Some(prefix.to_vec()),
+    }
+}
+
+/// Version 2 to 3: each folder gets its SIZE (the sum of its objects'
+/// sizes), then each object gets a new EMAILID number, its THREADID
+/// number (threads found through the thread index, as at store time) and
+/// no save date. Resumable like [`split_body_texts`]: folders are keyed
+/// before objects, so the one cursor tells which step and where. Returns
+/// how many records were rewritten.
+fn add_object_ids(engine: &dyn Engine) -> Result<usize> {
+    let cursor_key = keys::counter("format-upgrade");
+    let cursor = engine.snapshot()?.get(&cursor_key)?;
+    let mut upgraded = 0;
+    let folders_prefix = [0x10u8];
+    if let Some(mut start) = resume(&cursor, &folders_prefix) {
+        loop {
+            let snapshot = engine.snapshot()?;
+            let page = snapshot.scan(&folders_prefix, &start, UPGRADE_BATCH)?;
+            let Some((last, _)) = page.last().cloned() else {
+                break;
+            };
+            let mut batch = WriteBatch::new();
+            for (key, value) in page {
+                let old: FolderV2 = decode(&value)?;
+                let folder = Folder {
+                    size: folder_size(&*snapshot, old.id)?,
+                    id: old.id,
+                    owner: old.owner,
+                    name: old.name,
+                    uid_validity: old.uid_validity,
+                    uid_next: old.uid_next,
+                    highest_modseq: old.highest_modseq,
+                    special_use: old.special_use,
+                    acl: old.acl,
+                    objects: old.objects,
+                    unseen: old.unseen,
+                };
+                batch.insert(key, Some(encode(&folder)?));
+                upgraded += 1;
+            }
+            start = last.clone();
+            start.push(0);
+            batch.insert(cursor_key.clone(), Some(last));
+            engine.commit(batch)?;
+        }
+    }
+    let objects_prefix = [0x20u8];
+    let Some(mut start) = resume(&cursor, &objects_prefix) else {
+        return Ok(upgraded);
+    };
+    // Folder id to owner, for the per-account thread index.
+    let owners: HashMap<FolderId, AccountId> = engine
+        .snapshot()?
+        .scan(&folders_prefix, &folders_prefix, usize::MAX)?
+        .iter()
+        .map(|(_, v)| decode::<Folder>(v).map(|f| (f.id, f.owner)))
+        .collect::<Result<_>>()?;
+    let counter = keys::counter("emailid");
+    loop {
+        let snapshot = engine.snapshot()?;
+        let page = snapshot.scan(&objects_prefix, &start, UPGRADE_BATCH)?;
+        let Some((last, _)) = page.last().cloned() else {
+            return Ok(upgraded);
+        };
+        let mut next_id: u64 = match snapshot.get(&counter)? {
+            Some(v) => decode(&v)?,
+            None => 0,
+        };
+        let mut batch = WriteBatch::new();
+        for (key, value) in page {
+            let old: ObjectV2 = decode(&value)?;
+            next_id += 1;
+            let folder = keys::trailing_u64(&key[..key.len() - 4]).unwrap_or(0);
+            let thread_id = match owners.get(&folder) {
+                Some(&owner) => {
+                    let summary: MessageSummary =
+                        match snapshot.get(&keys::blob_summary(&old.blob))? {
+                            Some(v) => decode(&v)?,
+                            None => MessageSummary::default(),
+                        };
+                    let reader = Layered {
+                        snapshot: &*snapshot,
+                        batch: &batch,
+                    };
+                    let refs = ThreadRefs::of(&summary);
+                    let (thread, unknown) =
+                        super::threads::find_thread(&reader, owner, &refs, next_id)?;
+                    for k in unknown {
+                        batch.insert(k, Some(encode(&thread)?));
+                    }
+                    thread
+                }
+                None => next_id,
+            };
+            let object = Object {
+                uid: old.uid,
+                modseq: old.modseq,
+                flags: old.flags,
+                internal_date: old.internal_date,
+                size: old.size,
+                blob: old.blob,
+                kind: old.kind,
+                cpm: old.cpm,
+                file_name: old.file_name,
+                email_id: next_id,
+                thread_id,
+                save_date: None,
+            };
+            batch.insert(key, Some(encode(&object)?));
+            upgraded += 1;
+        }
+        start = last.clone();
+        start.push(0);
+        batch.insert(counter.clone(), Some(encode(&next_id)?));
+        batch.insert(cursor_key.clone(), Some(last));
+        engine.commit(batch)?;
+    }
+}
+
+/// The sum of the sizes of folder `id`'s version-2 objects, read a page
+/// at a time.
+fn folder_size(snapshot: &dyn Snapshot, id: FolderId) -> Result<u64> {
+    let prefix = keys::objects(id);
+    let mut start = prefix.clone();
+    let mut size = 0u64;
+    loop {
+        let page = snapshot.scan(&prefix, &start, UPGRADE_BATCH)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(size);
+        };
+        start = last.clone();
+        start.push(0);
+        for (_, value) in &page {
+            size += decode::<ObjectV2>(value)?.size;
+        }
     }
 }

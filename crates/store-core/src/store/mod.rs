@@ -22,6 +22,7 @@ mod references;
 mod resources;
 mod search;
 mod sync;
+mod threads;
 
 pub use accounts::AccountEntry;
 pub use acl::AclMode;

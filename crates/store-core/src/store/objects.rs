@@ -131,7 +131,11 @@ impl Store {
     ) -> Result<StoredObject> {
         // Fail early, before parsing, on a folder that cannot take it.
         resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
-        let ParsedMessage { summary, body_text } = self.summarize_blob(&object.blob).await?;
+        let ParsedMessage {
+            summary,
+            body_text,
+            preview,
+        } = self.summarize_blob(&object.blob).await?;
         let (principal, folder) = (principal.clone(), folder.clone());
         self.write(move |txn| {
             let access = resolve(txn, &principal, &folder)?;
@@ -183,6 +187,7 @@ impl Store {
                 .uid_next
                 .checked_add(1)
                 .ok_or_else(|| StoreError::NotAllowed("the folder has used every UID".into()))?;
+            let (email_id, thread_id) = super::threads::new_ids(txn, owner, &summary)?;
             let record = Object {
                 uid,
                 modseq,
@@ -193,9 +198,13 @@ impl Store {
                 kind: object.kind.unwrap_or_else(|| summary.detect_kind()),
                 cpm,
                 file_name: object.file_name,
+                email_id,
+                thread_id,
+                save_date: Some(now()),
             };
             if txn.get_raw(&keys::blob_summary(&record.blob))?.is_none() {
                 txn.put(keys::blob_summary(&record.blob), &summary)?;
+                txn.put_raw(keys::blob_snippet(&record.blob), preview.into_bytes());
                 if !body_text.is_empty() {
                     txn.put_raw(keys::blob_text(&record.blob), body_text.into_bytes());
                 }
@@ -232,7 +241,13 @@ impl Store {
             let text = snapshot.get_raw(&keys::blob_text(&blob.id))?;
             let body_text = String::from_utf8(text.unwrap_or_default())
                 .map_err(|_| StoreError::Corrupt("a body text is not UTF-8".into()))?;
-            return Ok(ParsedMessage { summary, body_text });
+            let snippet = snapshot.get_raw(&keys::blob_snippet(&blob.id))?;
+            let preview = String::from_utf8(snippet.unwrap_or_default()).unwrap_or_default();
+            return Ok(ParsedMessage {
+                summary,
+                body_text,
+                preview,
+            });
         }
         drop(snapshot);
         let _permit = self
@@ -289,6 +304,60 @@ impl Store {
                 std::io::ErrorKind::NotFound => StoreError::NoSuchObject,
                 _ => StoreError::Io(e),
             })
+    }
+
+    /// An object's RFC 8970 PREVIEW text (at most
+    /// [`crate::mime::MAX_PREVIEW_CHARS`] characters; empty when it has no
+    /// text part). It is computed when the content is stored; for content
+    /// stored before the store kept previews it is computed here, from the
+    /// content (parsed off the async workers, as at store time), and kept
+    /// for later calls, unless `lazy` (RFC 8970 `PREVIEW (LAZY)`): then
+    /// `None` is returned instead of doing that work.
+    ///
+    /// Rights: `r`. Errors: as [`Store::fetch_object`].
+    pub async fn object_preview(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uid: Uid,
+        lazy: bool,
+    ) -> Result<Option<String>> {
+        let (object, _) = self.fetch_object(principal, folder, uid).await?;
+        let key = keys::blob_snippet(&object.blob);
+        if let Some(text) = self.snapshot()?.get_raw(&key)? {
+            return Ok(Some(String::from_utf8_lossy(&text).into_owned()));
+        }
+        if lazy {
+            return Ok(None);
+        }
+        let _permit = self
+            .inner
+            .parsers
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let (path, size) = (self.inner.blobs.path(&object.blob), object.size);
+        let parsed = tokio::task::spawn_blocking(move || parse_file(&path, size))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let preview = match parsed {
+            Ok(p) => p.preview,
+            // Removed between the lookup and the read.
+            Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NoSuchObject)
+            }
+            Err(e) => return Err(e),
+        };
+        let (blob, text) = (object.blob, preview.clone());
+        self.write(move |txn| {
+            // Kept only while the blob is, so it goes with it.
+            if txn.get_raw(&keys::blob_refs(&blob))?.is_some() {
+                txn.put_raw(keys::blob_snippet(&blob), text.into_bytes());
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(Some(preview))
     }
 
     /// Changes the flags of the objects `uids` (IMAP STORE). With
@@ -445,9 +514,19 @@ impl Store {
                 uid_validity: dst.uid_validity,
                 uids: Vec::new(),
             };
+            let saved = now();
             for object in objects {
                 let mut copy = object.clone();
                 copy.uid = dst.uid_next;
+                copy.save_date = Some(saved);
+                if src.owner != dst.owner {
+                    // RFC 8474 5.1: the same EMAILID only within an account.
+                    let summary: MessageSummary = txn
+                        .load(&keys::blob_summary(&copy.blob))?
+                        .unwrap_or_default();
+                    (copy.email_id, copy.thread_id) =
+                        super::threads::new_ids(txn, dst.owner, &summary)?;
+                }
                 dst.uid_next = dst.uid_next.checked_add(1).ok_or_else(|| {
                     StoreError::NotAllowed("the folder has used every UID".into())
                 })?;
@@ -535,6 +614,7 @@ fn parse_file(path: &std::path::Path, size: u64) -> Result<ParsedMessage> {
         Ok(ParsedMessage {
             summary: summarize_headers_only(&head, size),
             body_text: String::new(),
+            preview: String::new(),
         })
     }
 }
@@ -552,6 +632,7 @@ pub(super) fn insert_object(
     let mut object = object;
     object.modseq = modseq;
     folder.objects += 1;
+    folder.size += object.size;
     if !object.flags.contains("\\Seen") {
         folder.unseen += 1;
     }
@@ -622,6 +703,7 @@ pub(super) fn remove_object(
         }
     }
     folder.objects = folder.objects.saturating_sub(1);
+    folder.size = folder.size.saturating_sub(object.size);
     if !object.flags.contains("\\Seen") {
         folder.unseen = folder.unseen.saturating_sub(1);
     }

@@ -842,6 +842,8 @@ fn status_items(i: &[u8]) -> PResult<'_, Vec<StatusItem>> {
             tag_no_case(&b"DELETED-STORAGE"[..]),
         ),
         value(StatusItem::Deleted, tag_no_case(&b"DELETED"[..])),
+        value(StatusItem::Size, tag_no_case(&b"SIZE"[..])),
+        value(StatusItem::MailboxId, tag_no_case(&b"MAILBOXID"[..])),
     ));
     delimited(tag(&b"("[..]), separated_list1(sp, item), tag(&b")"[..])).parse(i)
 }

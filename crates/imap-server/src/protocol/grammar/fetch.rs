@@ -50,6 +50,10 @@ fn fetch_att(i: &[u8]) -> PResult<'_, FetchAttribute> {
         value(Uid, tag_no_case(&b"UID"[..])),
         value(ModSeq, tag_no_case(&b"MODSEQ"[..])),
         annotation,
+        value(EmailId, tag_no_case(&b"EMAILID"[..])),
+        value(ThreadId, tag_no_case(&b"THREADID"[..])),
+        value(SaveDate, tag_no_case(&b"SAVEDATE"[..])),
+        preview,
         value(BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
         map(
             (
@@ -94,6 +98,25 @@ fn annotation(i: &[u8]) -> PResult<'_, FetchAttribute> {
         |(entries, attributes)| FetchAttribute::Annotation {
             entries,
             attributes: attributes.iter().map(|a| a.to_ascii_lowercase()).collect(),
+        },
+    )
+    .parse(i)
+}
+
+/// `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]` (RFC 8970 6),
+/// the one modifier defined being `LAZY`.
+fn preview(i: &[u8]) -> PResult<'_, FetchAttribute> {
+    map(
+        preceded(
+            tag_no_case(&b"PREVIEW"[..]),
+            opt(delimited(
+                (sp, tag(&b"("[..])),
+                separated_list1(sp, tag_no_case(&b"LAZY"[..])),
+                tag(&b")"[..]),
+            )),
+        ),
+        |mods| FetchAttribute::Preview {
+            lazy: mods.is_some(),
         },
     )
     .parse(i)
@@ -198,5 +221,24 @@ mod tests {
             }]
         );
         assert_eq!(fetch_items(b"FULL").unwrap().1.len(), 5);
+    }
+
+    #[test]
+    fn rfc8474_rfc8514_rfc8970_items() {
+        use FetchAttribute::*;
+        let (rest, items) =
+            fetch_items(b"(EMAILID THREADID SAVEDATE PREVIEW PREVIEW (LAZY))").unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(
+            items,
+            vec![
+                EmailId,
+                ThreadId,
+                SaveDate,
+                Preview { lazy: false },
+                Preview { lazy: true }
+            ]
+        );
+        assert!(fetch_items(b"PREVIEW (FUZZY)").map_or(true, |(rest, _)| !rest.is_empty()));
     }
 }

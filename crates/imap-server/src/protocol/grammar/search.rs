@@ -99,6 +99,14 @@ fn search_key(i: &[u8], depth: usize) -> PResult<'_, SearchKey> {
             |(_, n)| store(Key::ModSeq(n)),
         )
         .parse(rest),
+        // RFC 8474 6: `EMAILID objectid`, `THREADID objectid`.
+        "EMAILID" => text(rest, Key::EmailId),
+        "THREADID" => text(rest, Key::ThreadId),
+        // RFC 8514 4; every mailbox here keeps save dates.
+        "SAVEDBEFORE" => day(rest, |d| Key::SaveDate(DateCmp::Before, d)),
+        "SAVEDON" => day(rest, |d| Key::SaveDate(DateCmp::On, d)),
+        "SAVEDSINCE" => day(rest, |d| Key::SaveDate(DateCmp::Since, d)),
+        "SAVEDATESUPPORTED" => Ok((rest, store(Key::All))),
         "NOT" => map(preceded(sp, |i| search_key(i, depth - 1)), |k| {
             SearchKey::Not(Box::new(k))
         })
@@ -145,5 +153,41 @@ mod tests {
             matches!(e, nom::Err::Failure(GrammarError { reason: Some(r) }) if r.contains("deeply"))
         );
         assert!(search_criteria(b"OR (SEEN 1:3) NOT UID 4:*", 16).is_ok());
+    }
+
+    #[test]
+    fn rfc8474_and_rfc8514_keys() {
+        let (rest, key) = search_criteria(
+            b"EMAILID M1 THREADID T2 SAVEDBEFORE 1-Feb-1994 SAVEDON 2-Feb-1994 \
+SAVEDSINCE 3-Feb-1994 SAVEDATESUPPORTED",
+            8,
+        )
+        .unwrap();
+        assert!(rest.is_empty());
+        let SearchKey::And(keys) = key else {
+            panic!("{key:?}")
+        };
+        let day = store_core::model::CivilTime {
+            year: 1994,
+            month: 2,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        }
+        .to_unix()
+            / 86_400;
+        assert_eq!(
+            keys,
+            [
+                Key::EmailId("M1".into()),
+                Key::ThreadId("T2".into()),
+                Key::SaveDate(DateCmp::Before, day),
+                Key::SaveDate(DateCmp::On, day + 1),
+                Key::SaveDate(DateCmp::Since, day + 2),
+                Key::All,
+            ]
+            .map(SearchKey::Store)
+        );
     }
 }

@@ -22,7 +22,7 @@ pub fn cleartext_allowed(session: &Session) -> bool {
 
 /// The capability list, space-separated.
 pub fn list(session: &Session) -> String {
-    let mut caps = vec!["IMAP4rev1".to_string()];
+    let mut caps = vec!["IMAP4rev1".to_string(), "IMAP4rev2".to_string()];
     if session.principal.is_none() {
         if !session.is_tls() && session.state.tls.is_some() {
             caps.push("STARTTLS".into());
@@ -64,6 +64,7 @@ pub fn list(session: &Session) -> String {
             "ANNOTATE-EXPERIMENT-1",
             "ACL",
             "RIGHTS=texk",
+            "UTF8=ACCEPT",
         ]
         .map(String::from),
     );

@@ -173,6 +173,9 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
 ///
 /// Errors: NO [NONEXISTENT] for a level of the shared namespace.
 pub fn folder_of(name: &str) -> Result<FolderRef, Completion> {
+    if crate::protocol::mutf7::is_invalid(name) {
+        return Err(Completion::no("Mailbox name is not valid modified UTF-7").with_code("CANNOT"));
+    }
     names::folder_ref(name)
         .ok_or_else(|| Completion::no("No such mailbox").with_code("NONEXISTENT"))
 }

@@ -75,6 +75,8 @@ pub struct Session {
     pub selected: Option<SelectedMailbox>,
     /// CONDSTORE and QRESYNC, once enabled (RFC 5161, RFC 7162).
     pub enabled: Enabled,
+    /// Whether IMAP4rev2 was ENABLEd (RFC 9051 appendix E).
+    pub imap4rev2: bool,
     /// What NOTIFY SET asked for (RFC 5465), if it is in effect.
     pub notify: Option<NotifySpec>,
     /// The account's change feed, read for quota alerts once logged in.
@@ -165,6 +167,7 @@ pub async fn run(
         slot: None,
         selected: None,
         enabled: Enabled::default(),
+        imap4rev2: false,
         account_changes: None,
         notify: None,
         out: String::new(),
@@ -178,7 +181,7 @@ pub async fn run(
     session.preauth_deadline = Some(deadline);
     // Before login, writes end by the login deadline too.
     session.io = Some(buffered(stream, WriteLimit::By(deadline)));
-    match session.serve().await {
+    match crate::protocol::mutf7::utf8_scope(session.serve()).await {
         Ok(()) => tracing::debug!("connection closed"),
         Err(e) => tracing::debug!(error = %e, "connection ended"),
     }

@@ -38,10 +38,11 @@ fn a_second_session_is_told_of_every_change_as_it_happens() {
          MailboxMetadataChange ServerMetadataChange))",
     );
     assert!(tagged(&lines).starts_with("n OK"), "{lines:?}");
-    // STATUS: the current state of the personal mailboxes, not INBOX.
-    assert!(lines
-        .iter()
-        .any(|l| l.starts_with("* STATUS \"Drafts\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1")));
+    // STATUS: the current state of the personal mailboxes, not INBOX,
+    // with UIDVALIDITY (RFC 5465 5.1).
+    assert!(lines.iter().any(|l| l
+        .starts_with("* STATUS \"Drafts\" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ")
+        && l.contains(" HIGHESTMODSEQ ")));
     assert!(!lines.iter().any(|l| l.starts_with("* STATUS \"INBOX\"")));
 
     // The selected mailbox: EXISTS, FETCH and EXPUNGE as they happen.

@@ -65,6 +65,7 @@ pub fn list(session: &Session) -> String {
             "ACL",
             "RIGHTS=texk",
             "UTF8=ACCEPT",
+            "COMPRESS=DEFLATE",
         ]
         .map(String::from),
     );

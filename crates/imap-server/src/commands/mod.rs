@@ -9,6 +9,7 @@ pub mod append;
 pub mod authenticate;
 pub mod capability;
 pub mod close;
+pub mod compress;
 pub mod convert;
 pub mod copy;
 pub mod create;
@@ -49,6 +50,7 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         Command::Noop | Command::Check => noop::execute(session),
         Command::Logout => logout::execute(session),
         Command::StartTls => starttls::execute(session),
+        Command::Compress { mechanism } => compress::execute(session, &mechanism),
         Command::Authenticate {
             mechanism,
             initial_response,

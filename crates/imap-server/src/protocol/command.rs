@@ -29,6 +29,11 @@ pub enum Command {
     Logout,
     /// STARTTLS (6.2.1).
     StartTls,
+    /// COMPRESS (RFC 4978 3) with its mechanism (only DEFLATE is offered).
+    Compress {
+        /// The mechanism, as sent.
+        mechanism: String,
+    },
     /// AUTHENTICATE (6.2.2) with the SASL-IR initial response (RFC 4959),
     /// already base64-decoded; `Some(empty)` for `=`.
     Authenticate {
@@ -249,6 +254,7 @@ impl Command {
             Command::Noop => "NOOP",
             Command::Logout => "LOGOUT",
             Command::StartTls => "STARTTLS",
+            Command::Compress { .. } => "COMPRESS",
             Command::Authenticate { .. } => "AUTHENTICATE",
             Command::Login { .. } => "LOGIN",
             Command::Select {

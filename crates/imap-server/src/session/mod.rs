@@ -1,6 +1,7 @@
 //! One client connection: its state (RFC 3501 3), the command loop, and
 //! the dispatch of each command to its handler in [`crate::commands`].
 
+pub mod deflate;
 pub mod error;
 pub mod mailbox;
 pub mod names;
@@ -59,6 +60,8 @@ pub enum Flow {
     Close,
     /// Start TLS, then read the next command (STARTTLS).
     StartTls,
+    /// Compress the connection, then read the next command (COMPRESS).
+    Compress,
 }
 
 /// A client session.
@@ -195,6 +198,13 @@ impl Session {
         self.io
             .as_mut()
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+
+    /// Whether COMPRESS (RFC 4978) is in effect.
+    pub fn is_compressed(&self) -> bool {
+        self.io
+            .as_ref()
+            .is_some_and(|io| io.get_ref().get_ref().get_ref().is_compressed())
     }
 
     /// Whether the connection is encrypted.
@@ -378,6 +388,7 @@ impl Session {
                 Flow::Continue => {}
                 Flow::Close => return self.io()?.flush().await,
                 Flow::StartTls => self.start_tls().await?,
+                Flow::Compress => self.start_compress().await?,
             }
         }
     }
@@ -508,6 +519,7 @@ impl Session {
         let mut flow = match command {
             Command::Logout => Flow::Close,
             Command::StartTls => Flow::StartTls,
+            Command::Compress { .. } => Flow::Compress,
             _ => Flow::Continue,
         };
         let result = commands::execute(self, &tag, command).await;
@@ -522,7 +534,7 @@ impl Session {
             }
             Err(CommandError::Io(e)) => return Err(e),
         };
-        if flow == Flow::StartTls && completion.status != Status::Ok {
+        if matches!(flow, Flow::StartTls | Flow::Compress) && completion.status != Status::Ok {
             flow = Flow::Continue;
         }
         if flow == Flow::Continue {
@@ -645,6 +657,22 @@ impl Session {
             }
             _ => None,
         }
+    }
+
+    /// Puts DEFLATE under the session's buffers once COMPRESS's OK is
+    /// sent (RFC 4978 3): what the client sent after the command is
+    /// already compressed, so it is inflated first.
+    async fn start_compress(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        let Some(io) = self.io.take() else {
+            return Ok(());
+        };
+        let pending = io.buffer().to_vec();
+        let stream = io.into_inner().into_inner().into_inner();
+        let stream = Stream::Deflate(Box::new(deflate::Deflate::new(stream, &pending)));
+        let limit = self.write_limit();
+        self.io = Some(buffered(stream, limit));
+        Ok(())
     }
 
     async fn start_tls(&mut self) -> std::io::Result<()> {

@@ -71,6 +71,10 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
         "NOOP" => bare(Command::Noop),
         "LOGOUT" => bare(Command::Logout),
         "STARTTLS" => bare(Command::StartTls),
+        "COMPRESS" => map(preceded(sp, atom), |mechanism| Command::Compress {
+            mechanism,
+        })
+        .parse(i),
         "CHECK" => bare(Command::Check),
         "CLOSE" => bare(Command::Close),
         "UNSELECT" => bare(Command::Unselect),

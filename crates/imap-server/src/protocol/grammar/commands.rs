@@ -1043,8 +1043,15 @@ mod tests {
         assert_eq!(e.tag.as_deref(), Some("a1"));
         let e = parse("a2 SELECT \"unterminated").unwrap_err();
         assert!(e.reason.contains("unterminated"), "{e:?}");
-        let e = parse("a3 CREATE &Jjo!").unwrap_err();
-        assert!(e.reason.contains("UTF-7"), "{e:?}");
+        // Not modified UTF-7: parsed, marked, and refused with NO later.
+        let Ok(Request {
+            command: Command::Create { mailbox, .. },
+            ..
+        }) = parse("a3 CREATE &Jjo!")
+        else {
+            panic!("CREATE of a bad name parses");
+        };
+        assert!(crate::protocol::mutf7::is_invalid(&mailbox));
         assert!(parse("a4 FETCH 0 FLAGS").is_err());
         assert!(parse("a5 NOOP extra").is_err());
         assert_eq!(parse("{bad").unwrap_err().tag, None);

@@ -1,0 +1,220 @@
+//! IMAP extensions against `cpm-store serve`, from the client side:
+//! COMPRESS=DEFLATE (RFC 4978) with Python's zlib, UTF8=ACCEPT (RFC 6855)
+//! and IMAP4rev2 (RFC 9051) once ENABLEd, names that are not modified
+//! UTF-7, LSUB's `\Noselect` parents (RFC 3501 6.3.9), RECURSIVEMATCH
+//! parents with children attributes (RFC 5258), NOTIFY's initial STATUS
+//! (RFC 5465 5.1).
+
+use std::path::Path;
+use std::process::Command;
+
+use e2e_tests::imap::{tagged, ImapConnection};
+use e2e_tests::{require_tool, Server};
+
+fn ok(lines: &[String]) {
+    assert!(tagged(lines).split(' ').nth(1) == Some("OK"), "{lines:?}");
+}
+
+#[test]
+fn compress_deflate_round_trips_with_python_zlib() {
+    require_tool("python3", "python3");
+    let server = Server::with_alice();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/imap_compress.py");
+    let out = Command::new("timeout")
+        .args(["30", "python3"])
+        .arg(&script)
+        .args([
+            "127.0.0.1",
+            &server.imap.port().to_string(),
+            "alice",
+            "secret",
+        ])
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].contains(" COMPRESS=DEFLATE"), "{stdout}");
+    // The OK itself is not compressed; the command pipelined behind it
+    // is read compressed, and its answer comes back compressed.
+    assert!(lines.contains(&"z OK DEFLATE active"), "{stdout}");
+    assert!(lines.contains(&"c1 OK Completed"), "{stdout}");
+    assert!(
+        lines.contains(&"c2 NO [COMPRESSIONACTIVE] DEFLATE active via COMPRESS"),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("c4 OK [APPENDUID ")),
+        "{stdout}"
+    );
+    assert!(lines.contains(&"Subject: zz"), "{stdout}");
+    assert!(lines.contains(&"c7 OK LOGOUT completed"), "{stdout}");
+    assert!(!stdout.contains(" BAD "), "{stdout}");
+}
+
+#[test]
+fn compress_before_login_or_of_another_kind_is_refused() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::connect(server.imap);
+    let r = c.run("a COMPRESS DEFLATE");
+    assert!(tagged(&r).starts_with("a BAD"), "{r:?}");
+    ok(&c.run("l LOGIN alice secret"));
+    let r = c.run("b COMPRESS LZ4");
+    assert!(tagged(&r).starts_with("b BAD"), "{r:?}");
+    // Still plain text: the refused COMPRESS changed nothing.
+    ok(&c.run("c NOOP"));
+}
+
+#[test]
+fn utf8_accept_takes_and_lists_utf8_mailbox_names() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(c.run("c CAPABILITY")[0].contains(" UTF8=ACCEPT"));
+    // Before ENABLE: modified UTF-7 both ways; raw 8-bit is no name.
+    ok(&c.run("a CREATE Entw&APw-rfe"));
+    let r = c.run("b SELECT \"Entwürfe\"");
+    assert!(tagged(&r).starts_with("b NO"), "{r:?}");
+    let r = c.run("e ENABLE UTF8=ACCEPT");
+    assert_eq!(r[0], "* ENABLED UTF8=ACCEPT");
+    // RFC 6855 3: names are UTF-8 from now on.
+    ok(&c.run("f CREATE \"Заметки/日本語\""));
+    let r = c.run("g LIST \"\" *");
+    ok(&r);
+    assert!(
+        r.contains(&"* LIST (\\HasNoChildren) \"/\" \"Entwürfe\"".to_string()),
+        "{r:?}"
+    );
+    assert!(
+        r.contains(&"* LIST (\\HasChildren) \"/\" \"Заметки\"".to_string())
+            || r.iter().any(|l| l.ends_with("\"Заметки/日本語\"")),
+        "{r:?}"
+    );
+    assert!(r.iter().any(|l| l.ends_with("\"Заметки/日本語\"")), "{r:?}");
+    ok(&c.run("h SELECT \"Заметки/日本語\""));
+    // A second ENABLE enables nothing new.
+    assert_eq!(c.run("i ENABLE UTF8=ACCEPT")[0], "* ENABLED");
+    // Another session without UTF8=ACCEPT sees the same folder in
+    // modified UTF-7.
+    let mut other = ImapConnection::login(server.imap, "alice", "secret");
+    let r = other.run("j LIST \"\" *");
+    assert!(
+        r.iter()
+            .any(|l| l.ends_with("\"&BBcEMAQ8BDUEQgQ6BDg-/&ZeVnLIqe-\"")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn imap4rev2_once_enabled_has_no_recent() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let caps = c.run("c CAPABILITY");
+    assert!(
+        caps[0].starts_with("* CAPABILITY IMAP4rev1 IMAP4rev2 "),
+        "{caps:?}"
+    );
+    let r = c.run("s SELECT INBOX");
+    assert!(r.iter().any(|l| l.ends_with(" RECENT")), "{r:?}");
+    let r = c.run("e ENABLE IMAP4rev2");
+    assert_eq!(r[0], "* ENABLED IMAP4rev2");
+    let r = c.run("s SELECT INBOX");
+    ok(&r);
+    assert!(!r.iter().any(|l| l.ends_with(" RECENT")), "{r:?}");
+    // UTF-8 names, as in UTF8=ACCEPT.
+    ok(&c.run("k CREATE \"Brouillons-é\""));
+    let r = c.run("l LIST \"\" Brouillons*");
+    assert!(r.iter().any(|l| l.ends_with("\"Brouillons-é\"")), "{r:?}");
+}
+
+#[test]
+fn names_that_are_not_modified_utf7_get_no_and_list_goes_on() {
+    // imaptest's `atoms` group: every atom character but the wildcards.
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let r = c.run("a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}");
+    assert!(tagged(&r).starts_with("a NO"), "{r:?}");
+    let r = c.run("b LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*");
+    assert_eq!(r, ["b OK LIST completed"]);
+    let r = c.run("c CREATE &Jjo!");
+    assert!(tagged(&r).starts_with("c NO"), "{r:?}");
+    ok(&c.run("d LIST \"\" ~foo"));
+    let r = c.run("e SELECT ~foo");
+    assert!(tagged(&r).starts_with("e NO"), "{r:?}");
+}
+
+#[test]
+fn lsub_percent_lists_a_noselect_parent_of_a_subscribed_child() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    for name in ["t/a", "t/b/c", "t/d/e"] {
+        ok(&c.run(&format!("c CREATE {name}")));
+    }
+    ok(&c.run("s SUBSCRIBE t/a"));
+    ok(&c.run("s SUBSCRIBE t/b/c"));
+    // RFC 3501 6.3.9's example: "foo/bar" subscribed, "foo" not.
+    let r = c.run("l LSUB \"\" t/%");
+    ok(&r);
+    assert!(
+        r.contains(&"* LSUB (\\Noselect) \"/\" \"t/b\"".to_string()),
+        "{r:?}"
+    );
+    assert!(r.iter().any(|l| l.ends_with("\"t/a\"")), "{r:?}");
+    // Nothing under t/d is subscribed, and t/b/c itself is not at `%`.
+    assert!(
+        !r.iter().any(|l| l.contains("t/d") || l.contains("t/b/c")),
+        "{r:?}"
+    );
+    // With `*` the child matches, so the parent is not listed.
+    let r = c.run("m LSUB \"\" t/*");
+    assert!(!r.iter().any(|l| l.ends_with("\"t/b\"")), "{r:?}");
+}
+
+#[test]
+fn recursivematch_parent_has_children_attribute() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&c.run("c CREATE p/q"));
+    ok(&c.run("s SUBSCRIBE p/q"));
+    let r = c.run("l LIST (SUBSCRIBED RECURSIVEMATCH) \"\" p% RETURN (CHILDREN)");
+    ok(&r);
+    assert!(
+        r.contains(
+            &"* LIST (\\HasChildren) \"/\" \"p\" (\"CHILDINFO\" (\"SUBSCRIBED\"))".to_string()
+        ),
+        "{r:?}"
+    );
+    // When the patterns list the child itself, no CHILDINFO parent.
+    let r = c.run("m LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (p p/q)");
+    assert!(!r.iter().any(|l| l.contains("CHILDINFO")), "{r:?}");
+}
+
+#[test]
+fn notify_initial_status_carries_uidvalidity() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&c.run("c CREATE n2"));
+    let m = "Subject: x\r\n\r\nx\r\n";
+    ok(&c.run(&format!("a APPEND n2 {{{}+}}\r\n{m}", m.len())));
+    // imaptest's `notify` group: each message event alone is accepted and
+    // its STATUS says what that event concerns.
+    let r = c.run("n NOTIFY SET STATUS (mailboxes n2 (MessageExpunge))");
+    assert_eq!(r, ["* STATUS \"n2\" (MESSAGES 1)", "n OK NOTIFY completed"]);
+    let r = c.run("n NOTIFY SET STATUS (mailboxes n2 (MessageNew))");
+    ok(&r);
+    assert!(
+        r[0].starts_with("* STATUS \"n2\" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY "),
+        "{r:?}"
+    );
+    let r = c.run("n NOTIFY SET STATUS (mailboxes n2 (FlagChange))");
+    assert!(
+        r[0].starts_with("* STATUS \"n2\" (UIDVALIDITY ") && r[0].contains(" HIGHESTMODSEQ "),
+        "{r:?}"
+    );
+    // Without STATUS, none.
+    let r = c.run("n NOTIFY SET (mailboxes n2 (MessageNew MessageExpunge FlagChange))");
+    assert_eq!(r, ["n OK NOTIFY completed"]);
+}

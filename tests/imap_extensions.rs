@@ -218,3 +218,77 @@ fn notify_initial_status_carries_uidvalidity() {
     let r = c.run("n NOTIFY SET (mailboxes n2 (MessageNew MessageExpunge FlagChange))");
     assert_eq!(r, ["n OK NOTIFY completed"]);
 }
+
+/// RFC 3502 6.3.11's example messages (shortened), as one MULTIAPPEND.
+const RFC3502_FIRST: &str = "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n\
+    From: Fred Foobar <foobar@Blurdybloop.example.COM>\r\n\
+    Subject: afternoon meeting\r\n\
+    To: mooch@owatagu.example.net\r\n\r\n\
+    Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
+const RFC3502_SECOND: &str = "Date: Mon, 7 Feb 1994 22:43:04 -0800 (PST)\r\n\
+    From: Joe Mooch <mooch@OWaTaGu.example.net>\r\n\
+    Subject: Re: afternoon meeting\r\n\
+    To: foobar@blurdybloop.example.com\r\n\r\n\
+    3:30 is fine with me.\r\n";
+
+#[test]
+fn multiappend_stores_all_or_nothing() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(c.run("c CAPABILITY")[0].contains(" MULTIAPPEND"));
+    ok(&c.run("c CREATE saved-messages"));
+    // The RFC's form: flags on both, a date on the second, synchronizing
+    // literals (each acknowledged with `+`).
+    c.send(
+        format!(
+            "A003 APPEND saved-messages (\\Seen) {{{}}}\r\n",
+            RFC3502_FIRST.len()
+        )
+        .as_bytes(),
+    );
+    assert!(c.read_response_line().unwrap().starts_with("+ "));
+    c.send(
+        format!(
+            "{RFC3502_FIRST} (\\Seen) \" 1-Jul-2002 22:00:00 -0700\" {{{}}}\r\n",
+            RFC3502_SECOND.len()
+        )
+        .as_bytes(),
+    );
+    assert!(c.read_response_line().unwrap().starts_with("+ "));
+    c.send(format!("{RFC3502_SECOND}\r\n").as_bytes());
+    let r = c.read_until_tagged("A003");
+    assert_eq!(r.len(), 1, "one tagged response: {r:?}");
+    assert!(r[0].starts_with("A003 OK [APPENDUID "), "{r:?}");
+    assert!(r[0].contains(" 1:2] "), "{r:?}");
+    let r = c.run("s STATUS saved-messages (MESSAGES UNSEEN)");
+    assert_eq!(r[0], "* STATUS \"saved-messages\" (MESSAGES 2 UNSEEN 0)");
+    // One message that cannot be stored (empty): none is.
+    let m = RFC3502_FIRST;
+    let r = c.run(&format!(
+        "b APPEND saved-messages {{{}+}}\r\n{m} {{0+}}\r\n {{{}+}}\r\n{m}",
+        m.len(),
+        m.len()
+    ));
+    assert!(tagged(&r).starts_with("b NO"), "{r:?}");
+    let r = c.run("s STATUS saved-messages (MESSAGES UIDNEXT)");
+    assert_eq!(r[0], "* STATUS \"saved-messages\" (MESSAGES 2 UIDNEXT 3)");
+    // Past the account's message quota with the second message: the
+    // store refuses the transaction, so the first is not kept either.
+    let quota = server.command(&["account", "quota", "alice", "--max-objects", "3"], "");
+    assert!(quota.status.success(), "{quota:?}");
+    let r = c.run(&format!(
+        "q APPEND saved-messages {{{}+}}\r\n{m} {{{}+}}\r\n{m}",
+        m.len(),
+        m.len()
+    ));
+    assert!(tagged(&r).starts_with("q NO"), "{r:?}");
+    let r = c.run("s STATUS saved-messages (MESSAGES UIDNEXT)");
+    assert_eq!(r[0], "* STATUS \"saved-messages\" (MESSAGES 2 UIDNEXT 3)");
+    // A missing mailbox: TRYCREATE, and nothing anywhere.
+    let r = c.run(&format!(
+        "d APPEND nowhere {{{}+}}\r\n{m} {{{}+}}\r\n{m}",
+        m.len(),
+        m.len()
+    ));
+    assert!(tagged(&r).starts_with("d NO [TRYCREATE]"), "{r:?}");
+}

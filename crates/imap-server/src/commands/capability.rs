@@ -66,6 +66,7 @@ pub fn list(session: &Session) -> String {
             "RIGHTS=texk",
             "UTF8=ACCEPT",
             "COMPRESS=DEFLATE",
+            "MULTIAPPEND",
         ]
         .map(String::from),
     );

@@ -106,6 +106,9 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             date,
             message,
         } => append::execute(session, &mailbox, flags, date, message).await,
+        Command::MultiAppend { mailbox, messages } => {
+            append::execute_multi(session, &mailbox, messages).await
+        }
         Command::Close => close::execute(session, true).await,
         Command::Unselect => close::execute(session, false).await,
         Command::Expunge { uids } => expunge::execute(session, uids.as_ref()).await,

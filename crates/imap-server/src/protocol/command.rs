@@ -168,6 +168,13 @@ pub enum Command {
         /// The message, streamed to a blob by the reader.
         message: StagedBlob,
     },
+    /// MULTIAPPEND (RFC 3502): an APPEND of two or more messages.
+    MultiAppend {
+        /// Mailbox.
+        mailbox: String,
+        /// The messages, in order.
+        messages: Vec<AppendMessage>,
+    },
     /// CHECK (6.4.1).
     Check,
     /// CLOSE (6.4.2).
@@ -291,6 +298,7 @@ impl Command {
             Command::UrlAuth(UrlAuthCommand::ResetKey { .. }) => "RESETKEY",
             Command::UrlAuth(UrlAuthCommand::Fetch { .. }) => "URLFETCH",
             Command::Append { .. } => "APPEND",
+            Command::MultiAppend { .. } => "APPEND",
             Command::Check => "CHECK",
             Command::Close => "CLOSE",
             Command::Unselect => "UNSELECT",
@@ -643,4 +651,15 @@ pub enum SearchKey {
     Or(Box<SearchKey>, Box<SearchKey>),
     /// NOT
     Not(Box<SearchKey>),
+}
+
+/// One message of a MULTIAPPEND (RFC 3502 6, `append-message`).
+#[derive(Debug)]
+pub struct AppendMessage {
+    /// Initial flags.
+    pub flags: Vec<String>,
+    /// INTERNALDATE.
+    pub date: Option<UnixTime>,
+    /// The message, streamed to a blob by the reader.
+    pub message: StagedBlob,
 }

@@ -17,8 +17,8 @@ use super::primitives::{
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
-    AclCommand, Command, ConvertItem, EventGroup, ListOptions, MailboxFilter, NotifyEvent,
-    NotifySpec, Qresync, QuotaCommand, Request, SearchReturn, StatusItem, StoreMode,
+    AclCommand, AppendMessage, Command, ConvertItem, EventGroup, ListOptions, MailboxFilter,
+    NotifyEvent, NotifySpec, Qresync, QuotaCommand, Request, SearchReturn, StatusItem, StoreMode,
     UrlAuthCommand,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
@@ -45,10 +45,10 @@ pub fn parse_request(
     let parsed = match name.as_str() {
         "UID" => uid_command(rest, max_depth),
         "APPEND" => {
-            let message = if blobs.len() == 1 { blobs.pop() } else { None };
-            match message {
-                Some(message) => append(rest, message),
-                None => GrammarError::fail("APPEND takes one message literal"),
+            if blobs.is_empty() {
+                GrammarError::fail("APPEND takes a message literal")
+            } else {
+                append(rest, std::mem::take(&mut blobs))
             }
         }
         _ => command(&name, rest, max_depth),
@@ -857,21 +857,45 @@ fn status(i: &[u8]) -> PResult<'_, Command> {
     .parse(i)
 }
 
-fn append(i: &[u8], message: StagedBlob) -> PResult<'_, Command> {
-    let (rest, (_, mailbox, flags, date, _, _)) = (
-        sp,
-        mailbox,
+/// `append` (RFC 3501 6.3.11) with MULTIAPPEND's `1*append-message` (RFC
+/// 3502 6): each message's options, then its literal, which the reader
+/// streamed to one of `blobs` (in order).
+fn append(i: &[u8], blobs: Vec<StagedBlob>) -> PResult<'_, Command> {
+    let message = (
         opt(preceded(sp, flag_list)),
         opt(preceded(sp, date_time)),
         sp,
         streamed_literal,
-    )
-        .parse(i)?;
+    );
+    let (rest, (_, mailbox, options)) = (sp, mailbox, many1(message)).parse(i)?;
+    if options.len() != blobs.len() {
+        return GrammarError::fail("APPEND literals out of place");
+    }
+    let mut messages: Vec<AppendMessage> = options
+        .into_iter()
+        .zip(blobs)
+        .map(|((flags, date, _, _), message)| AppendMessage {
+            flags: flags.unwrap_or_default(),
+            date,
+            message,
+        })
+        .collect();
+    if messages.len() > 1 {
+        return Ok((rest, Command::MultiAppend { mailbox, messages }));
+    }
+    let Some(AppendMessage {
+        flags,
+        date,
+        message,
+    }) = messages.pop()
+    else {
+        return GrammarError::fail("APPEND takes a message literal");
+    };
     Ok((
         rest,
         Command::Append {
             mailbox,
-            flags: flags.unwrap_or_default(),
+            flags,
             date,
             message,
         },

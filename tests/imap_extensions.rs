@@ -292,3 +292,40 @@ fn multiappend_stores_all_or_nothing() {
     ));
     assert!(tagged(&r).starts_with("d NO [TRYCREATE]"), "{r:?}");
 }
+
+#[test]
+fn unauthenticate_returns_to_the_not_authenticated_state() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.add_account("bob", "secret");
+    server.start();
+    let mut c = ImapConnection::connect(server.imap);
+    assert!(!c.greeting.contains("UNAUTHENTICATE"));
+    let r = c.run("a UNAUTHENTICATE");
+    assert!(tagged(&r).starts_with("a BAD"), "{r:?}");
+    ok(&c.run("l LOGIN alice secret"));
+    assert!(c.run("c CAPABILITY")[0].contains(" UNAUTHENTICATE"));
+    ok(&c.run("e ENABLE UTF8=ACCEPT"));
+    ok(&c.run("s SELECT INBOX"));
+    ok(&c.run("u UNAUTHENTICATE"));
+    // Not authenticated: the mailbox is closed, commands need a login.
+    let r = c.run("f FETCH 1 FLAGS");
+    assert!(tagged(&r).starts_with("f BAD"), "{r:?}");
+    let r = c.run("g LIST \"\" *");
+    assert!(tagged(&r).starts_with("g BAD"), "{r:?}");
+    let caps = c.run("c CAPABILITY");
+    assert!(caps[0].contains("AUTH=PLAIN") && !caps[0].contains("UNAUTHENTICATE"));
+    // Another login on the same connection, as someone else; what the
+    // first ENABLEd is gone.
+    let r = c.run("w LOGIN bob wrong");
+    assert!(tagged(&r).starts_with("w NO"), "{r:?}");
+    ok(&c.run("m LOGIN bob secret"));
+    let r = c.run("k CREATE \"Entwürfe\"");
+    assert!(
+        tagged(&r).starts_with("k NO"),
+        "modified UTF-7 again: {r:?}"
+    );
+    let r = c.run("s SELECT INBOX");
+    ok(&r);
+    assert!(r.iter().any(|l| l.ends_with(" RECENT")), "{r:?}");
+}

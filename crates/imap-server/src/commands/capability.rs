@@ -34,6 +34,8 @@ pub fn list(session: &Session) -> String {
         }
         caps.push("AUTH=SCRAM-SHA-256".into());
         caps.push("SASL-IR".into());
+    } else {
+        caps.push("UNAUTHENTICATE".into());
     }
     caps.extend(
         [

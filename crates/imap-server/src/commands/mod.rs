@@ -34,6 +34,7 @@ pub mod starttls;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod unauthenticate;
 pub mod urlauth;
 
 use crate::protocol::command::Command;
@@ -49,6 +50,7 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         Command::Capability => capability::execute(session),
         Command::Noop | Command::Check => noop::execute(session),
         Command::Logout => logout::execute(session),
+        Command::Unauthenticate => unauthenticate::execute(session),
         Command::StartTls => starttls::execute(session),
         Command::Compress { mechanism } => compress::execute(session, &mechanism),
         Command::Authenticate {

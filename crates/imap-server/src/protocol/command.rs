@@ -168,6 +168,8 @@ pub enum Command {
         /// The message, streamed to a blob by the reader.
         message: StagedBlob,
     },
+    /// UNAUTHENTICATE (RFC 8437).
+    Unauthenticate,
     /// MULTIAPPEND (RFC 3502): an APPEND of two or more messages.
     MultiAppend {
         /// Mailbox.
@@ -260,6 +262,7 @@ impl Command {
             Command::Capability => "CAPABILITY",
             Command::Noop => "NOOP",
             Command::Logout => "LOGOUT",
+            Command::Unauthenticate => "UNAUTHENTICATE",
             Command::StartTls => "STARTTLS",
             Command::Compress { .. } => "COMPRESS",
             Command::Authenticate { .. } => "AUTHENTICATE",

@@ -130,6 +130,12 @@ pub fn enable_utf8_names() {
     let _ = UTF8_NAMES.try_with(|on| on.set(true));
 }
 
+/// Switches the current connection back to modified UTF-7 names
+/// (UNAUTHENTICATE, RFC 8437 3: what ENABLE turned on is reset).
+pub fn disable_utf8_names() {
+    let _ = UTF8_NAMES.try_with(|on| on.set(false));
+}
+
 /// Whether the current connection uses UTF-8 mailbox names.
 pub fn utf8_names() -> bool {
     UTF8_NAMES.try_with(Cell::get).unwrap_or(false)

@@ -263,6 +263,29 @@ impl Session {
         self.io()?.flush().await
     }
 
+    /// Returns the session to the not authenticated state (UNAUTHENTICATE,
+    /// RFC 8437 3): the selected mailbox is closed without expunging, the
+    /// connection slot of the account freed, NOTIFY and what ENABLE
+    /// turned on reset, and a new login deadline starts. TLS and COMPRESS
+    /// stay; the login throttle and this connection's failure count too.
+    pub fn unauthenticated(&mut self) {
+        if let Some(principal) = self.principal.take() {
+            tracing::info!(login = %principal.login, "unauthenticated");
+        }
+        self.selected = None;
+        self.slot = None;
+        self.notify = None;
+        self.account_changes = None;
+        self.enabled = Enabled::default();
+        self.imap4rev2 = false;
+        crate::protocol::mutf7::disable_utf8_names();
+        self.preauth_deadline = Some(Instant::now() + self.state.config.preauth_timeout);
+        let limit = self.write_limit();
+        if let Some(io) = self.io.as_mut() {
+            io.get_mut().get_mut().set_limit(limit);
+        }
+    }
+
     /// Marks the session authenticated as `principal`, holding `slot`.
     pub fn authenticated(&mut self, principal: Principal, slot: ConnectionSlot) {
         tracing::info!(login = %principal.login, "authenticated");

@@ -70,6 +70,7 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
         "CAPABILITY" => bare(Command::Capability),
         "NOOP" => bare(Command::Noop),
         "LOGOUT" => bare(Command::Logout),
+        "UNAUTHENTICATE" => bare(Command::Unauthenticate),
         "STARTTLS" => bare(Command::StartTls),
         "COMPRESS" => map(preceded(sp, atom), |mechanism| Command::Compress {
             mechanism,

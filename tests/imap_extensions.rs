@@ -329,3 +329,26 @@ fn unauthenticate_returns_to_the_not_authenticated_state() {
     ok(&r);
     assert!(r.iter().any(|l| l.ends_with(" RECENT")), "{r:?}");
 }
+
+#[test]
+fn a_nul_byte_needs_literal8() {
+    // RFC 3516 4.2: binary content (a NUL) only in a literal8 `~{n}`.
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let m: &[u8] = b"Content-Transfer-Encoding: binary\r\n\r\na\0b\r\n";
+    let mut cmd = format!("a APPEND INBOX {{{}+}}\r\n", m.len()).into_bytes();
+    cmd.extend_from_slice(m);
+    cmd.extend_from_slice(b"\r\n");
+    c.send(&cmd);
+    let r = c.read_until_tagged("a");
+    assert!(tagged(&r).starts_with("a BAD"), "{r:?}");
+    // The literal was read to its end: the next command is in step.
+    let mut cmd = format!("b APPEND INBOX ~{{{}+}}\r\n", m.len()).into_bytes();
+    cmd.extend_from_slice(m);
+    cmd.extend_from_slice(b"\r\n");
+    c.send(&cmd);
+    let r = c.read_until_tagged("b");
+    assert!(tagged(&r).starts_with("b OK [APPENDUID "), "{r:?}");
+    let r = c.run("s STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 1)");
+}

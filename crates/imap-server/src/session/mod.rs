@@ -492,6 +492,9 @@ impl Session {
                 "Literal larger than the {limit} bytes left for this command"
             )),
             Refusal::BadBytes => Completion::bad("NUL byte in command"),
+            Refusal::NulInLiteral => {
+                Completion::bad("NUL byte in a literal; send binary as literal8 ~{n} (RFC 3516)")
+            }
             Refusal::StoreFailed { full: true, .. } => {
                 crate::session::error::refusal(&store_core::StoreError::StorageFull)
             }

@@ -69,6 +69,7 @@ pub fn list(session: &Session) -> String {
             "UTF8=ACCEPT",
             "COMPRESS=DEFLATE",
             "MULTIAPPEND",
+            "CATENATE",
         ]
         .map(String::from),
     );

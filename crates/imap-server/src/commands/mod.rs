@@ -8,6 +8,7 @@ pub mod annotate;
 pub mod append;
 pub mod authenticate;
 pub mod capability;
+pub mod catenate;
 pub mod close;
 pub mod compress;
 pub mod convert;
@@ -108,6 +109,9 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             date,
             message,
         } => append::execute(session, &mailbox, flags, date, message).await,
+        Command::Catenate { mailbox, messages } => {
+            catenate::execute(session, &mailbox, messages).await
+        }
         Command::MultiAppend { mailbox, messages } => {
             append::execute_multi(session, &mailbox, messages).await
         }

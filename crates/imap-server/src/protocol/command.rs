@@ -168,6 +168,14 @@ pub enum Command {
         /// The message, streamed to a blob by the reader.
         message: StagedBlob,
     },
+    /// APPEND with at least one CATENATE message (RFC 4469), alone or
+    /// with others (MULTIAPPEND, RFC 3502).
+    Catenate {
+        /// Mailbox.
+        mailbox: String,
+        /// The messages, in order.
+        messages: Vec<AppendData>,
+    },
     /// UNAUTHENTICATE (RFC 8437).
     Unauthenticate,
     /// MULTIAPPEND (RFC 3502): an APPEND of two or more messages.
@@ -302,6 +310,7 @@ impl Command {
             Command::UrlAuth(UrlAuthCommand::Fetch { .. }) => "URLFETCH",
             Command::Append { .. } => "APPEND",
             Command::MultiAppend { .. } => "APPEND",
+            Command::Catenate { .. } => "APPEND",
             Command::Check => "CHECK",
             Command::Close => "CLOSE",
             Command::Unselect => "UNSELECT",
@@ -665,4 +674,35 @@ pub struct AppendMessage {
     pub date: Option<UnixTime>,
     /// The message, streamed to a blob by the reader.
     pub message: StagedBlob,
+}
+
+/// One message of an APPEND with CATENATE (RFC 4469 5): options and the
+/// parts the message is made of, in order.
+#[derive(Debug)]
+pub struct CatenateMessage {
+    /// Initial flags.
+    pub flags: Vec<String>,
+    /// INTERNALDATE.
+    pub date: Option<UnixTime>,
+    /// The parts.
+    pub parts: Vec<CatenatePart>,
+}
+
+/// A `cat-part` (RFC 4469 5).
+#[derive(Debug)]
+pub enum CatenatePart {
+    /// `TEXT literal`: bytes, streamed to a blob by the reader.
+    Text(StagedBlob),
+    /// `URL url`: a message or section of the user's, by IMAP URL
+    /// (absolute, or relative to this server: `/mailbox/;uid=n...`).
+    Url(String),
+}
+
+/// A message of APPEND: a literal, or CATENATE's parts.
+#[derive(Debug)]
+pub enum AppendData {
+    /// A plain APPEND message.
+    Literal(AppendMessage),
+    /// A CATENATE message.
+    Catenate(CatenateMessage),
 }

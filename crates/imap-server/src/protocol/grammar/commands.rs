@@ -8,6 +8,7 @@ use nom::multi::{many0, many1, separated_list0, separated_list1};
 use nom::sequence::{delimited, preceded, separated_pair, terminated};
 use nom::Parser;
 use store_core::blob::StagedBlob;
+use store_core::model::UnixTime;
 
 use super::fetch::fetch_items;
 use super::primitives::{
@@ -17,9 +18,9 @@ use super::primitives::{
 use super::search::search_criteria;
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
-    AclCommand, AppendMessage, Command, ConvertItem, EventGroup, ListOptions, MailboxFilter,
-    NotifyEvent, NotifySpec, Qresync, QuotaCommand, Request, SearchReturn, StatusItem, StoreMode,
-    UrlAuthCommand,
+    AclCommand, AppendData, AppendMessage, CatenateMessage, CatenatePart, Command, ConvertItem,
+    EventGroup, ListOptions, MailboxFilter, NotifyEvent, NotifySpec, Qresync, QuotaCommand,
+    Request, SearchReturn, StatusItem, StoreMode, UrlAuthCommand,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
 
@@ -44,13 +45,8 @@ pub fn parse_request(
     let name = name.to_ascii_uppercase();
     let parsed = match name.as_str() {
         "UID" => uid_command(rest, max_depth),
-        "APPEND" => {
-            if blobs.is_empty() {
-                GrammarError::fail("APPEND takes a message literal")
-            } else {
-                append(rest, std::mem::take(&mut blobs))
-            }
-        }
+        // The grammar matches each literal (or CATENATE part) with a blob.
+        "APPEND" => append(rest, std::mem::take(&mut blobs)),
         _ => command(&name, rest, max_depth),
     };
     match parsed {
@@ -858,37 +854,124 @@ fn status(i: &[u8]) -> PResult<'_, Command> {
     .parse(i)
 }
 
+/// A parsed `append-message` before its literals are matched with blobs.
+enum AppendOptions {
+    /// Flags and date of a literal message.
+    Literal(Option<Vec<String>>, Option<UnixTime>),
+    /// Flags, date and parts (`None` for a TEXT literal) of CATENATE.
+    Catenate(Option<Vec<String>>, Option<UnixTime>, Vec<Option<String>>),
+}
+
+/// `cat-part` (RFC 4469 5): `TEXT literal` (a streamed literal, `None`)
+/// or `URL url`.
+fn cat_part(i: &[u8]) -> PResult<'_, Option<String>> {
+    alt((
+        map((tag_no_case(&b"TEXT"[..]), sp, streamed_literal), |_| None),
+        map(preceded((tag_no_case(&b"URL"[..]), sp), astring), Some),
+    ))
+    .parse(i)
+}
+
 /// `append` (RFC 3501 6.3.11) with MULTIAPPEND's `1*append-message` (RFC
-/// 3502 6): each message's options, then its literal, which the reader
-/// streamed to one of `blobs` (in order).
+/// 3502 6) and CATENATE (RFC 4469 5): each message's options, then its
+/// literal or its `CATENATE (...)` parts; the literals were streamed by
+/// the reader to `blobs`, in order.
 fn append(i: &[u8], blobs: Vec<StagedBlob>) -> PResult<'_, Command> {
-    let message = (
-        opt(preceded(sp, flag_list)),
-        opt(preceded(sp, date_time)),
-        sp,
-        streamed_literal,
+    let message = map(
+        (
+            opt(preceded(sp, flag_list)),
+            opt(preceded(sp, date_time)),
+            sp,
+            alt((
+                map(streamed_literal, |_| None),
+                map(
+                    preceded(
+                        (tag_no_case(&b"CATENATE"[..]), sp),
+                        delimited(
+                            tag(&b"("[..]),
+                            separated_list1(sp, cat_part),
+                            tag(&b")"[..]),
+                        ),
+                    ),
+                    Some,
+                ),
+            )),
+        ),
+        |(flags, date, _, parts)| match parts {
+            None => AppendOptions::Literal(flags, date),
+            Some(parts) => AppendOptions::Catenate(flags, date, parts),
+        },
     );
     let (rest, (_, mailbox, options)) = (sp, mailbox, many1(message)).parse(i)?;
-    if options.len() != blobs.len() {
+    let wanted: usize = options
+        .iter()
+        .map(|o| match o {
+            AppendOptions::Literal(..) => 1,
+            AppendOptions::Catenate(_, _, parts) => parts.iter().filter(|p| p.is_none()).count(),
+        })
+        .sum();
+    if wanted != blobs.len() {
         return GrammarError::fail("APPEND literals out of place");
     }
-    let mut messages: Vec<AppendMessage> = options
+    let mut blobs = blobs.into_iter();
+    let mut messages = Vec::with_capacity(options.len());
+    for o in options {
+        let data = match o {
+            AppendOptions::Literal(flags, date) => match blobs.next() {
+                Some(message) => AppendData::Literal(AppendMessage {
+                    flags: flags.unwrap_or_default(),
+                    date,
+                    message,
+                }),
+                None => return GrammarError::fail("APPEND literals out of place"),
+            },
+            AppendOptions::Catenate(flags, date, parts) => {
+                let mut out = Vec::with_capacity(parts.len());
+                for p in parts {
+                    out.push(match p {
+                        Some(url) => CatenatePart::Url(url),
+                        None => match blobs.next() {
+                            Some(blob) => CatenatePart::Text(blob),
+                            None => return GrammarError::fail("APPEND literals out of place"),
+                        },
+                    });
+                }
+                AppendData::Catenate(CatenateMessage {
+                    flags: flags.unwrap_or_default(),
+                    date,
+                    parts: out,
+                })
+            }
+        };
+        messages.push(data);
+    }
+    if messages
+        .iter()
+        .any(|m| matches!(m, AppendData::Catenate(_)))
+    {
+        return Ok((rest, Command::Catenate { mailbox, messages }));
+    }
+    let mut plain: Vec<AppendMessage> = messages
         .into_iter()
-        .zip(blobs)
-        .map(|((flags, date, _, _), message)| AppendMessage {
-            flags: flags.unwrap_or_default(),
-            date,
-            message,
+        .filter_map(|m| match m {
+            AppendData::Literal(m) => Some(m),
+            AppendData::Catenate(_) => None,
         })
         .collect();
-    if messages.len() > 1 {
-        return Ok((rest, Command::MultiAppend { mailbox, messages }));
+    if plain.len() > 1 {
+        return Ok((
+            rest,
+            Command::MultiAppend {
+                mailbox,
+                messages: plain,
+            },
+        ));
     }
     let Some(AppendMessage {
         flags,
         date,
         message,
-    }) = messages.pop()
+    }) = plain.pop()
     else {
         return GrammarError::fail("APPEND takes a message literal");
     };

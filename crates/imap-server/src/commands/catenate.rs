@@ -196,9 +196,12 @@ fn section_range(
     probe.content_range(summary, size).map(|(range, _)| range)
 }
 
+/// `;PARTIAL=offset[.length]` (RFC 5092 3.2): offset and length, bytes.
+type Partial = (u64, Option<u64>);
+
 /// Takes `;PARTIAL=offset[.length]` (RFC 5092 3.2) out of `url`: the URL
 /// without it, and the offset and length. `None` for a malformed one.
-fn split_partial(url: &str) -> Option<(String, Option<(u64, Option<u64>)>)> {
+fn split_partial(url: &str) -> Option<(String, Option<Partial>)> {
     let Some(at) = url.to_ascii_lowercase().find(";partial=") else {
         return Some((url.to_string(), None));
     };

@@ -352,3 +352,96 @@ fn a_nul_byte_needs_literal8() {
     let r = c.run("s STATUS INBOX (MESSAGES)");
     assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 1)");
 }
+
+/// A draft with one text part and an attachment, as in RFC 4469 5's
+/// example (shortened): the client forwards it with a new text part.
+const DRAFT: &str = "From: a@example.com\r\n\
+    Subject: draft\r\n\
+    MIME-Version: 1.0\r\n\
+    Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+    --b1\r\n\
+    Content-Type: text/plain\r\n\r\n\
+    old text\r\n\
+    --b1\r\n\
+    Content-Type: application/octet-stream\r\n\r\n\
+    ATTACHMENT\r\n\
+    --b1--\r\n";
+
+#[test]
+fn catenate_builds_a_message_from_text_and_urls() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(c.run("c CAPABILITY")[0].contains(" CATENATE"));
+    let r = c.run(&format!("a APPEND Drafts {{{}+}}\r\n{DRAFT}", DRAFT.len()));
+    let validity = tagged(&r).split(' ').nth(3).expect("APPENDUID").to_string();
+    // The header of the draft, new text, the draft's attachment part by
+    // URL (absolute and relative forms), with synchronizing literals.
+    let text1 = "\r\n--b1\r\nContent-Type: text/plain\r\n\r\nnew text\r\n--b1\r\n";
+    let text2 = "\r\n--b1--\r\n";
+    c.send(
+        format!(
+            "A003 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE \
+             (URL \"/Drafts;UIDVALIDITY={validity}/;UID=1/;section=HEADER\" TEXT {{{}}}\r\n",
+            text1.len()
+        )
+        .as_bytes(),
+    );
+    assert!(c.read_response_line().unwrap().starts_with("+ "));
+    c.send(
+        format!(
+            "{text1} URL \"imap://alice@localhost/Drafts/;UID=1/;section=2.MIME\" \
+             URL \"/Drafts/;UID=1/;section=2\" TEXT {{{}+}}\r\n{text2})\r\n",
+            text2.len()
+        )
+        .as_bytes(),
+    );
+    let r = c.read_until_tagged("A003");
+    assert!(tagged(&r).starts_with("A003 OK [APPENDUID "), "{r:?}");
+    assert!(tagged(&r).contains(" 2] "), "{r:?}");
+    ok(&c.run("s SELECT Drafts"));
+    let r = c.run("f UID FETCH 2 (FLAGS BODY.PEEK[])");
+    let header_end = DRAFT.find("\r\n\r\n").unwrap() + 4;
+    let expected = format!(
+        "{}{text1}Content-Type: application/octet-stream\r\n\r\nATTACHMENT{text2}",
+        &DRAFT[..header_end]
+    );
+    assert!(r[0].contains("$MDNSent"), "{r:?}");
+    assert!(
+        r[0].ends_with(&format!("{{{}}}\r\n{expected})", expected.len())),
+        "{r:?}"
+    );
+    // A URL to nothing: NO [BADURL], and no message is stored.
+    let r = c.run("b APPEND Drafts CATENATE (TEXT {3+}\r\nabc URL \"/Drafts/;UID=99\")");
+    assert!(
+        tagged(&r).starts_with("b NO [BADURL /Drafts/;UID=99]"),
+        "{r:?}"
+    );
+    // Another user's mailbox by absolute URL is not readable here.
+    let r = c.run("d APPEND Drafts CATENATE (URL \"imap://bob@localhost/INBOX/;UID=1\")");
+    assert!(tagged(&r).starts_with("d NO [BADURL "), "{r:?}");
+    // Combined with MULTIAPPEND: a literal, then a CATENATE.
+    let m = "Subject: plain\r\n\r\nx\r\n";
+    let r = c.run(&format!(
+        "m APPEND Drafts {{{}+}}\r\n{m} CATENATE (URL \"/Drafts/;UID=1/;section=HEADER\" TEXT {{4+}}\r\nbody)",
+        m.len()
+    ));
+    assert!(tagged(&r).starts_with("m OK [APPENDUID "), "{r:?}");
+    assert!(tagged(&r).contains(" 3:4] "), "{r:?}");
+    let r = c.run("s STATUS Drafts (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"Drafts\" (MESSAGES 4)");
+}
+
+#[test]
+fn catenate_past_appendlimit_is_toobig() {
+    let mut server = Server::new();
+    server.set_settings("imap", "max_append_bytes = 1000\n");
+    server.add_account("alice", "secret");
+    server.start();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let m = "Subject: x\r\n\r\n".to_string() + &"y".repeat(600);
+    ok(&c.run(&format!("a APPEND INBOX {{{}+}}\r\n{m}", m.len())));
+    let r = c.run("b APPEND INBOX CATENATE (URL \"/INBOX/;UID=1\" URL \"/INBOX/;UID=1\")");
+    assert!(tagged(&r).starts_with("b NO [TOOBIG]"), "{r:?}");
+    let r = c.run("s STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 1)");
+}

@@ -183,6 +183,21 @@ fn section_range(
     size: u64,
     section: Option<String>,
 ) -> Option<Range<u64>> {
+    // `n.MIME` (RFC 3501 6.4.5: a part's MIME header), which RFC 4469's
+    // own example forwards, is not in that resolver yet.
+    if let Some(numbers) = section.as_deref().and_then(|s| {
+        let cut = s.len().checked_sub(".MIME".len())?;
+        let (head, tail) = (s.get(..cut)?, s.get(cut..)?);
+        tail.eq_ignore_ascii_case(".MIME").then_some(head)
+    }) {
+        let numbers: Vec<u32> = numbers
+            .split('.')
+            .map(|n| n.parse().ok().filter(|n| *n > 0))
+            .collect::<Option<_>>()?;
+        let part = store_core::find_part(&summary.body, &numbers)?;
+        let end = part.body_start.min(size);
+        return Some(part.header_start.min(end)..end);
+    }
     let probe = Reference {
         token: String::new(),
         account: 0,

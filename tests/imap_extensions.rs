@@ -445,3 +445,20 @@ fn catenate_past_appendlimit_is_toobig() {
     let r = c.run("s STATUS INBOX (MESSAGES)");
     assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 1)");
 }
+
+#[test]
+fn utf8_append_data_once_utf8_accept_is_enabled() {
+    // RFC 6855 4: `UTF8 (~{n}...)`, a message with raw UTF-8 headers.
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let m = "Subject: Grüße\r\n\r\nHallo\r\n";
+    let cmd = format!("a APPEND INBOX UTF8 (~{{{}+}}\r\n{m})", m.len());
+    let r = c.run(&cmd);
+    assert!(tagged(&r).starts_with("a BAD"), "not before ENABLE: {r:?}");
+    ok(&c.run("e ENABLE UTF8=ACCEPT"));
+    let r = c.run(&cmd.replacen("a ", "b ", 1));
+    assert!(tagged(&r).starts_with("b OK [APPENDUID "), "{r:?}");
+    ok(&c.run("s SELECT INBOX"));
+    let r = c.run("f FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    assert!(r[0].contains("Subject: Grüße"), "{r:?}");
+}

@@ -862,6 +862,16 @@ enum AppendOptions {
     Catenate(Option<Vec<String>>, Option<UnixTime>, Vec<Option<String>>),
 }
 
+/// `"UTF8" SP "(" literal8 ")"` (RFC 6855 4), once UTF8=ACCEPT (or
+/// IMAP4rev2) is enabled on the connection.
+fn utf8_append_data(i: &[u8]) -> PResult<'_, ()> {
+    let (rest, _) = (tag_no_case(&b"UTF8"[..]), sp, tag(&b"("[..])).parse(i)?;
+    if !crate::protocol::mutf7::utf8_names() {
+        return GrammarError::fail("UTF8 APPEND data needs ENABLE UTF8=ACCEPT (RFC 6855 4)");
+    }
+    value((), (streamed_literal, tag(&b")"[..]))).parse(rest)
+}
+
 /// `cat-part` (RFC 4469 5): `TEXT literal` (a streamed literal, `None`)
 /// or `URL url`.
 fn cat_part(i: &[u8]) -> PResult<'_, Option<String>> {
@@ -884,6 +894,7 @@ fn append(i: &[u8], blobs: Vec<StagedBlob>) -> PResult<'_, Command> {
             sp,
             alt((
                 map(streamed_literal, |_| None),
+                map(utf8_append_data, |_| None),
                 map(
                     preceded(
                         (tag_no_case(&b"CATENATE"[..]), sp),

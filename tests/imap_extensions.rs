@@ -53,7 +53,12 @@ fn compress_deflate_round_trips_with_python_zlib() {
     );
     assert!(lines.contains(&"Subject: zz"), "{stdout}");
     assert!(lines.contains(&"c7 OK LOGOUT completed"), "{stdout}");
-    assert!(!stdout.contains(" BAD "), "{stdout}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("c8 BAD Command longer than")),
+        "{stdout}"
+    );
+    assert!(lines.contains(&"c9 OK Completed"), "{stdout}");
+    assert_eq!(stdout.matches(" BAD ").count(), 1, "{stdout}");
 }
 
 #[test]

@@ -58,6 +58,10 @@ for tag, command in [
     (b"c4", b"APPEND INBOX {21+}\r\nSubject: zz\r\n\r\nbody\r\n"),
     (b"c5", b"SELECT INBOX"),
     (b"c6", b"FETCH 1 BODY[]"),
+    # A bomb: 8 MiB of one line deflate to a few KiB; the reader's line
+    # limit bounds what the server keeps of it, and the connection goes on.
+    (b"c8", b"NOOP " + b"a" * (8 << 20)),
+    (b"c9", b"NOOP"),
     (b"c7", b"LOGOUT"),
 ]:
     s.sendall(deflater.compress(tag + b" " + command + b"\r\n") + deflater.flush(zlib.Z_SYNC_FLUSH))

@@ -54,7 +54,9 @@ fn compress_deflate_round_trips_with_python_zlib() {
     assert!(lines.contains(&"Subject: zz"), "{stdout}");
     assert!(lines.contains(&"c7 OK LOGOUT completed"), "{stdout}");
     assert!(
-        lines.iter().any(|l| l.starts_with("c8 BAD Command longer than")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("c8 BAD Command longer than")),
         "{stdout}"
     );
     assert!(lines.contains(&"c9 OK Completed"), "{stdout}");
@@ -466,4 +468,50 @@ fn utf8_append_data_once_utf8_accept_is_enabled() {
     ok(&c.run("s SELECT INBOX"));
     let r = c.run("f FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
     assert!(r[0].contains("Subject: Grüße"), "{r:?}");
+}
+
+#[test]
+fn mbsync_negotiates_compress_and_syncs_over_it() {
+    // isync 1.4 sends COMPRESS DEFLATE when offered.
+    require_tool("mbsync", "isync");
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    for i in 0..3 {
+        let m = format!("Subject: m{i}\r\n\r\n{}\r\n", "body ".repeat(2000));
+        ok(&c.run(&format!("a APPEND INBOX {{{}+}}\r\n{m}", m.len())));
+    }
+    let local = tempfile::tempdir().expect("temp");
+    let root = local.path().join("mail");
+    std::fs::create_dir(&root).expect("mail dir");
+    let config = local.path().join("mbsyncrc");
+    std::fs::write(
+        &config,
+        format!(
+            "IMAPAccount cpm\nHost 127.0.0.1\nPort {port}\nUser alice\nPass secret\n\
+SSLType None\nAuthMechs LOGIN\n\n\
+IMAPStore remote\nAccount cpm\n\n\
+MaildirStore local\nPath {root}/\nInbox {root}/INBOX\nSubFolders Verbatim\n\n\
+Channel sync\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Both\nSyncState *\n",
+            port = server.imap.port(),
+            root = root.display(),
+        ),
+    )
+    .expect("write mbsyncrc");
+    let out = Command::new("timeout")
+        .args(["60", "mbsync", "-Dn", "-c"])
+        .arg(&config)
+        .arg("-a")
+        .output()
+        .expect("run mbsync");
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains(">>> 2 COMPRESS DEFLATE"), "{log}");
+    let count = std::fs::read_dir(root.join("INBOX/new"))
+        .expect("new")
+        .count()
+        + std::fs::read_dir(root.join("INBOX/cur"))
+            .expect("cur")
+            .count();
+    assert_eq!(count, 3, "{log}");
 }

@@ -102,6 +102,10 @@ fn utf8_accept_takes_and_lists_utf8_mailbox_names() {
     );
     assert!(r.iter().any(|l| l.ends_with("\"Заметки/日本語\"")), "{r:?}");
     ok(&c.run("h SELECT \"Заметки/日本語\""));
+    // RFC 6855 3: strings are UTF-8 now, so SEARCH takes no CHARSET.
+    let r = c.run("c SEARCH CHARSET UTF-8 SUBJECT x");
+    assert!(tagged(&r).starts_with("c BAD"), "{r:?}");
+    ok(&c.run("d SEARCH SUBJECT \"Grüße\""));
     // A second ENABLE enables nothing new.
     assert_eq!(c.run("i ENABLE UTF8=ACCEPT")[0], "* ENABLED");
     // Another session without UTF8=ACCEPT sees the same folder in

@@ -534,6 +534,20 @@ impl Session {
         if let Some(refusal) = self.state_refusal(&command) {
             return self.complete(&tag, refusal).await;
         }
+        // RFC 6855 3 (erratum 4029): with UTF8=ACCEPT on, a SEARCH with a
+        // CHARSET conflicts with the strings being UTF-8.
+        if self.enabled.utf8_accept
+            && matches!(
+                command,
+                Command::Search {
+                    charset: Some(_),
+                    ..
+                }
+            )
+        {
+            let refusal = Completion::bad("No CHARSET in SEARCH once UTF8=ACCEPT is enabled");
+            return self.complete(&tag, refusal).await;
+        }
         let allow_expunge = !matches!(
             command,
             Command::Fetch { uid: false, .. }

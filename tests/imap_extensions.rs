@@ -150,6 +150,7 @@ fn names_that_are_not_modified_utf7_get_no_and_list_goes_on() {
     assert!(tagged(&r).starts_with("a NO"), "{r:?}");
     let r = c.run("b LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*");
     assert_eq!(r, ["b OK LIST completed"]);
+    assert_eq!(c.run("r LIST &Jjo! \"\""), ["r OK LIST completed"]);
     let r = c.run("c CREATE &Jjo!");
     assert!(tagged(&r).starts_with("c NO"), "{r:?}");
     ok(&c.run("d LIST \"\" ~foo"));

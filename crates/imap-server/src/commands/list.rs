@@ -43,6 +43,10 @@ pub async fn execute(
 ) -> CommandResult {
     let principal = principal(session)?;
     let verb = if lsub { "LSUB" } else { "LIST" };
+    if crate::protocol::mutf7::is_invalid(reference) {
+        // A reference that is not modified UTF-7 names no level.
+        return Ok(Completion::ok(format!("{verb} completed")));
+    }
     if patterns.len() == 1 && patterns[0].is_empty() && !lsub {
         // RFC 3501 6.3.8: the delimiter and the root of the reference.
         let root = reference.split(DELIMITER).next().unwrap_or("");

@@ -135,6 +135,12 @@ fn imap4rev2_once_enabled_has_no_recent() {
     let r = c.run("s SELECT INBOX");
     ok(&r);
     assert!(!r.iter().any(|l| l.ends_with(" RECENT")), "{r:?}");
+    // Nor when a message arrives.
+    let mut other = ImapConnection::login(server.imap, "alice", "secret");
+    let m = "Subject: new\r\n\r\nx\r\n";
+    ok(&other.run(&format!("a APPEND INBOX {{{}+}}\r\n{m}", m.len())));
+    let r = c.run("n NOOP");
+    assert_eq!(r, ["* 1 EXISTS", "n OK Completed"]);
     // UTF-8 names, as in UTF8=ACCEPT.
     ok(&c.run("k CREATE \"Brouillons-é\""));
     let r = c.run("l LIST \"\" Brouillons*");

@@ -28,9 +28,9 @@ pub fn execute(session: &mut Session, capabilities: &[String]) -> CommandResult 
                 mutf7::enable_utf8_names();
                 enabled.push("UTF8=ACCEPT");
             }
-            "IMAP4REV2" if !session.imap4rev2 => {
+            "IMAP4REV2" if !session.enabled.imap4rev2 => {
                 // RFC 9051 5.1: mailbox names are UTF-8 in IMAP4rev2.
-                session.imap4rev2 = true;
+                session.enabled.imap4rev2 = true;
                 session.enabled.utf8_accept = true;
                 mutf7::enable_utf8_names();
                 enabled.push("IMAP4rev2");

@@ -69,7 +69,7 @@ pub async fn execute(
     for m in &mailbox.messages {
         keywords.extend(m.flags.iter());
     }
-    let rev2 = session.imap4rev2;
+    let rev2 = session.enabled.imap4rev2;
     let out = &mut session.out;
     out.push_str("* FLAGS ");
     response::flag_list(out, keywords.iter().copied());

@@ -78,8 +78,6 @@ pub struct Session {
     pub selected: Option<SelectedMailbox>,
     /// CONDSTORE and QRESYNC, once enabled (RFC 5161, RFC 7162).
     pub enabled: Enabled,
-    /// Whether IMAP4rev2 was ENABLEd (RFC 9051 appendix E).
-    pub imap4rev2: bool,
     /// What NOTIFY SET asked for (RFC 5465), if it is in effect.
     pub notify: Option<NotifySpec>,
     /// The account's change feed, read for quota alerts once logged in.
@@ -170,7 +168,6 @@ pub async fn run(
         slot: None,
         selected: None,
         enabled: Enabled::default(),
-        imap4rev2: false,
         account_changes: None,
         notify: None,
         out: String::new(),
@@ -277,7 +274,6 @@ impl Session {
         self.notify = None;
         self.account_changes = None;
         self.enabled = Enabled::default();
-        self.imap4rev2 = false;
         crate::protocol::mutf7::disable_utf8_names();
         self.preauth_deadline = Some(Instant::now() + self.state.config.preauth_timeout);
         let limit = self.write_limit();

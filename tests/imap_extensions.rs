@@ -346,6 +346,23 @@ fn unauthenticate_returns_to_the_not_authenticated_state() {
     let r = c.run("s SELECT INBOX");
     ok(&r);
     assert!(r.iter().any(|l| l.ends_with(" RECENT")), "{r:?}");
+
+    // The login throttle holds across UNAUTHENTICATE: after three
+    // failures (the default `login_failures_before_throttle`), the next
+    // attempt waits a second before it is even checked.
+    ok(&c.run("v UNAUTHENTICATE"));
+    for tag in ["x1", "x2", "x3"] {
+        let r = c.run(&format!("{tag} LOGIN bob wrong"));
+        assert!(tagged(&r).starts_with(&format!("{tag} NO")), "{r:?}");
+    }
+    let start = std::time::Instant::now();
+    let r = c.run("x4 LOGIN bob wrong");
+    assert!(tagged(&r).starts_with("x4 NO"), "{r:?}");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]

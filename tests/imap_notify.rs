@@ -38,10 +38,11 @@ fn a_second_session_is_told_of_every_change_as_it_happens() {
          MailboxMetadataChange ServerMetadataChange))",
     );
     assert!(tagged(&lines).starts_with("n OK"), "{lines:?}");
-    // STATUS: the current state of the personal mailboxes, not INBOX.
-    assert!(lines
-        .iter()
-        .any(|l| l.starts_with("* STATUS \"Drafts\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1")));
+    // STATUS: the current state of the personal mailboxes, not INBOX,
+    // with UIDVALIDITY (RFC 5465 5.1).
+    assert!(lines.iter().any(|l| l
+        .starts_with("* STATUS \"Drafts\" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ")
+        && l.contains(" HIGHESTMODSEQ ")));
     assert!(!lines.iter().any(|l| l.starts_with("* STATUS \"INBOX\"")));
 
     // The selected mailbox: EXISTS, FETCH and EXPUNGE as they happen.
@@ -112,9 +113,11 @@ fn a_second_session_is_told_of_every_change_as_it_happens() {
     watcher.send(b"DONE\r\n");
     assert!(tagged(&watcher.read_until_tagged("i")).starts_with("i OK"));
 
-    // Bad event sets; then NOTIFY NONE stops it.
+    // A lone MessageNew is taken as Dovecot takes it (imaptest's
+    // `notify` group); an event not offered is not; then NOTIFY NONE
+    // stops it.
     let lines = watcher.run("b NOTIFY SET (personal (MessageNew))");
-    assert!(tagged(&lines).starts_with("b BAD"), "{lines:?}");
+    assert!(tagged(&lines).starts_with("b OK"), "{lines:?}");
     let lines = watcher.run("b NOTIFY SET (personal (AnnotationChange))");
     assert!(tagged(&lines).starts_with("b NO [BADEVENT"), "{lines:?}");
     watcher.run("z NOTIFY NONE");

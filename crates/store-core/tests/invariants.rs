@@ -617,3 +617,40 @@ async fn crossing_ninety_percent_and_the_limit_of_a_quota_are_changes() {
         .count();
     assert_eq!(count, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_objects_stores_all_in_order_or_none() {
+    let (_dir, store, p) = with_alice().await;
+    let inbox = FolderRef::own("INBOX");
+    let mut batch = Vec::new();
+    for n in 0..3 {
+        batch.push(NewObject::new(
+            store.stage_bytes(&message(n)).await.unwrap(),
+        ));
+    }
+    let stored = store.store_objects(&p, &inbox, batch).await.unwrap();
+    let uids: Vec<u32> = stored.iter().map(|s| s.uid).collect();
+    assert_eq!(uids, [1, 2, 3]);
+    // Room for one more object only: a batch of two stores neither.
+    store
+        .set_quota(
+            "alice",
+            store_core::model::QuotaLimits {
+                max_bytes: None,
+                max_objects: Some(4),
+            },
+        )
+        .await
+        .unwrap();
+    let mut batch = Vec::new();
+    for n in 10..12 {
+        batch.push(NewObject::new(
+            store.stage_bytes(&message(n)).await.unwrap(),
+        ));
+    }
+    let e = store.store_objects(&p, &inbox, batch).await.unwrap_err();
+    assert!(matches!(e, StoreError::OverQuota), "{e:?}");
+    let (folder, _) = store.folder_status(&p, &inbox).await.unwrap();
+    assert_eq!(folder.uid_next, 4, "no UID was used");
+    assert_eq!(store.quota(&p).await.unwrap().objects, 3);
+}

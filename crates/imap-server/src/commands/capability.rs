@@ -22,7 +22,7 @@ pub fn cleartext_allowed(session: &Session) -> bool {
 
 /// The capability list, space-separated.
 pub fn list(session: &Session) -> String {
-    let mut caps = vec!["IMAP4rev1".to_string()];
+    let mut caps = vec!["IMAP4rev1".to_string(), "IMAP4rev2".to_string()];
     if session.principal.is_none() {
         if !session.is_tls() && session.state.tls.is_some() {
             caps.push("STARTTLS".into());
@@ -34,6 +34,8 @@ pub fn list(session: &Session) -> String {
         }
         caps.push("AUTH=SCRAM-SHA-256".into());
         caps.push("SASL-IR".into());
+    } else {
+        caps.push("UNAUTHENTICATE".into());
     }
     caps.extend(
         [
@@ -68,6 +70,10 @@ pub fn list(session: &Session) -> String {
             "PREVIEW",
             "SAVEDATE",
             "STATUS=SIZE",
+            "UTF8=ACCEPT",
+            "COMPRESS=DEFLATE",
+            "MULTIAPPEND",
+            "CATENATE",
         ]
         .map(String::from),
     );

@@ -43,6 +43,10 @@ pub async fn execute(
 ) -> CommandResult {
     let principal = principal(session)?;
     let verb = if lsub { "LSUB" } else { "LIST" };
+    if crate::protocol::mutf7::is_invalid(reference) {
+        // A reference that is not modified UTF-7 names no level.
+        return Ok(Completion::ok(format!("{verb} completed")));
+    }
     if patterns.len() == 1 && patterns[0].is_empty() && !lsub {
         // RFC 3501 6.3.8: the delimiter and the root of the reference.
         let root = reference.split(DELIMITER).next().unwrap_or("");
@@ -149,7 +153,9 @@ pub async fn execute(
         } else {
             "SPECIAL-USE"
         };
-        for name in entries.keys() {
+        // Only for descendants the patterns do not list themselves
+        // (RFC 5258 3.5: the CHILDINFO tells of what is not listed).
+        for name in entries.keys().filter(|n| !matches(n)) {
             let mut parent = name.as_str();
             while let Some((up, _)) = parent.rsplit_once(DELIMITER) {
                 parent = up;
@@ -159,7 +165,28 @@ pub async fn execute(
             }
         }
     }
+    // RFC 3501 6.3.9: LSUB with `%` lists a parent that is not
+    // subscribed itself (\Noselect) when a subscribed descendant does not
+    // match the pattern ("foo" for "foo/bar" and "%").
+    let mut lsub_parents: BTreeSet<String> = BTreeSet::new();
+    if lsub {
+        for name in entries.keys().filter(|n| !matches(n)) {
+            let mut parent = name.as_str();
+            while let Some((up, _)) = parent.rsplit_once(DELIMITER) {
+                parent = up;
+                if matches(parent) && !entries.contains_key(parent) {
+                    lsub_parents.insert(parent.to_string());
+                }
+            }
+        }
+    }
     let mut lines: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    for name in lsub_parents {
+        let mut line = String::from("* LSUB (\\Noselect) \"/\" ");
+        response::mailbox(&mut line, &name);
+        line.push_str("\r\n");
+        lines.insert(name, (line, false));
+    }
     for entry in entries.values().filter(|e| matches(&e.name)) {
         let mut line = format!("* {verb} ");
         response::flag_list(&mut line, entry.attributes.iter().copied());
@@ -169,7 +196,18 @@ pub async fn execute(
         lines.insert(entry.name.clone(), (line, entry.selectable));
     }
     for (name, criterion) in parents {
-        let mut line = String::from("* LIST () \"/\" ");
+        // RFC 5258 4 (RETURN CHILDREN, here always on): the parent's
+        // children attribute, from the folders that exist.
+        let prefix = format!("{name}{DELIMITER}");
+        let attribute = if folders
+            .iter()
+            .any(|i| names::display_name(i).starts_with(&prefix))
+        {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        };
+        let mut line = format!("* LIST ({attribute}) \"/\" ");
         response::mailbox(&mut line, &name);
         line.push_str(&format!(" (\"CHILDINFO\" (\"{criterion}\"))\r\n"));
         lines.insert(name, (line, false));

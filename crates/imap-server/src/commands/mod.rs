@@ -8,7 +8,9 @@ pub mod annotate;
 pub mod append;
 pub mod authenticate;
 pub mod capability;
+pub mod catenate;
 pub mod close;
+pub mod compress;
 pub mod convert;
 pub mod copy;
 pub mod create;
@@ -33,6 +35,7 @@ pub mod starttls;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod unauthenticate;
 pub mod urlauth;
 
 use crate::protocol::command::Command;
@@ -48,7 +51,9 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
         Command::Capability => capability::execute(session),
         Command::Noop | Command::Check => noop::execute(session),
         Command::Logout => logout::execute(session),
+        Command::Unauthenticate => unauthenticate::execute(session),
         Command::StartTls => starttls::execute(session),
+        Command::Compress { mechanism } => compress::execute(session, &mechanism),
         Command::Authenticate {
             mechanism,
             initial_response,
@@ -104,6 +109,12 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             date,
             message,
         } => append::execute(session, &mailbox, flags, date, message).await,
+        Command::Catenate { mailbox, messages } => {
+            catenate::execute(session, &mailbox, messages).await
+        }
+        Command::MultiAppend { mailbox, messages } => {
+            append::execute_multi(session, &mailbox, messages).await
+        }
         Command::Close => close::execute(session, true).await,
         Command::Unselect => close::execute(session, false).await,
         Command::Expunge { uids } => expunge::execute(session, uids.as_ref()).await,
@@ -173,6 +184,9 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
 ///
 /// Errors: NO [NONEXISTENT] for a level of the shared namespace.
 pub fn folder_of(name: &str) -> Result<FolderRef, Completion> {
+    if crate::protocol::mutf7::is_invalid(name) {
+        return Err(Completion::no("Mailbox name is not valid modified UTF-7").with_code("CANNOT"));
+    }
     names::folder_ref(name)
         .ok_or_else(|| Completion::no("No such mailbox").with_code("NONEXISTENT"))
 }

@@ -3,17 +3,24 @@
 //! are committed, between commands as well as after them; IDLE goes on
 //! working beside it.
 //!
-//! Checks of RFC 5465 3.1: MessageNew and MessageExpunge come together,
-//! FlagChange needs both (else BAD); AnnotationChange is not offered
-//! (`NO [BADEVENT (...)]` lists what is); a SUBTREE or MAILBOXES naming a
-//! mailbox that does not exist is accepted (it may be created later).
+//! AnnotationChange is not offered (`NO [BADEVENT (...)]` lists what is);
+//! a SUBTREE or MAILBOXES naming a mailbox that does not exist is accepted
+//! (it may be created later). RFC 5465 5 asks clients to name MessageNew
+//! and MessageExpunge together; like Dovecot, a group naming one of them
+//! (or FlagChange alone) is accepted and gets just the events it names.
+//!
+//! With STATUS, each watched mailbox gets a STATUS of what its events
+//! concern (RFC 5465 5.1, 5.2, 5.3, as Dovecot answers): MESSAGES for
+//! MessageExpunge; MESSAGES, UIDNEXT and UIDVALIDITY for MessageNew;
+//! UIDVALIDITY and HIGHESTMODSEQ for FlagChange.
 
 use super::principal;
 use super::status::status_line;
+use crate::protocol::command::StatusItem;
 use crate::protocol::command::{NotifyEvent, NotifySpec};
 use crate::protocol::response::Completion;
 use crate::session::error::CommandResult;
-use crate::session::notify::{events_for, status_items, Visible};
+use crate::session::notify::{events_for, Visible};
 use crate::session::Session;
 
 /// The events this server sends, for `[BADEVENT]`.
@@ -33,16 +40,6 @@ pub async fn execute(session: &mut Session, spec: Option<NotifySpec>) -> Command
             return Ok(Completion::no("AnnotationChange is not supported")
                 .with_code(format!("BADEVENT ({SUPPORTED})")));
         }
-        if has(NotifyEvent::MessageNew) != has(NotifyEvent::MessageExpunge) {
-            return Ok(Completion::bad(
-                "MessageNew and MessageExpunge go together (RFC 5465 5)",
-            ));
-        }
-        if has(NotifyEvent::FlagChange) && !has(NotifyEvent::MessageNew) {
-            return Ok(Completion::bad(
-                "FlagChange needs MessageNew and MessageExpunge (RFC 5465 5)",
-            ));
-        }
     }
     // Report what happened before under the old settings, then follow
     // the account's changes from now on.
@@ -53,21 +50,40 @@ pub async fn execute(session: &mut Session, spec: Option<NotifySpec>) -> Command
         // message events.
         let visible = Visible::of(session).await;
         let selected = session.selected.as_ref().map(|m| m.folder_id);
-        let mut names: Vec<String> = visible
+        let mut watched: Vec<(String, Vec<StatusItem>)> = visible
             .all()
             .filter(|(_, info)| Some(info.folder.id) != selected)
-            .filter(|(name, info)| {
-                events_for(&spec, &visible, name, Some(info)).contains(&NotifyEvent::MessageNew)
+            .filter_map(|(name, info)| {
+                let items = initial_status_items(events_for(&spec, &visible, &name, Some(info)));
+                (!items.is_empty()).then_some((name, items))
             })
-            .map(|(name, _)| name)
             .collect();
-        names.sort();
-        let items = status_items(session);
-        for name in names {
+        watched.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, items) in watched {
             if let Ok(line) = status_line(session, &name, &items).await {
                 session.out.push_str(&line);
             }
         }
     }
     Ok(Completion::ok("NOTIFY completed"))
+}
+
+/// The items of the initial STATUS for a mailbox watched for `events`
+/// (none when no message event is watched).
+fn initial_status_items(events: &[NotifyEvent]) -> Vec<StatusItem> {
+    let has = |e| events.contains(&e);
+    let mut items = Vec::new();
+    if has(NotifyEvent::MessageNew) || has(NotifyEvent::MessageExpunge) {
+        items.push(StatusItem::Messages);
+    }
+    if has(NotifyEvent::MessageNew) {
+        items.push(StatusItem::UidNext);
+    }
+    if has(NotifyEvent::MessageNew) || has(NotifyEvent::FlagChange) {
+        items.push(StatusItem::UidValidity);
+    }
+    if has(NotifyEvent::FlagChange) {
+        items.push(StatusItem::HighestModSeq);
+    }
+    items
 }

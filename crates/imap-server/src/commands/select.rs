@@ -70,15 +70,15 @@ pub async fn execute(
     for m in &mailbox.messages {
         keywords.extend(m.flags.iter());
     }
+    let rev2 = session.enabled.imap4rev2;
     let out = &mut session.out;
     out.push_str("* FLAGS ");
     response::flag_list(out, keywords.iter().copied());
-    let _ = write!(
-        out,
-        "\r\n* {} EXISTS\r\n* {} RECENT\r\n",
-        mailbox.exists(),
-        mailbox.recent()
-    );
+    let _ = write!(out, "\r\n* {} EXISTS\r\n", mailbox.exists());
+    // RFC 9051 appendix E item 6: IMAP4rev2 has no RECENT.
+    if !rev2 {
+        let _ = write!(out, "* {} RECENT\r\n", mailbox.recent());
+    }
     if let Some(i) = mailbox
         .messages
         .iter()

@@ -29,6 +29,11 @@ pub enum Command {
     Logout,
     /// STARTTLS (6.2.1).
     StartTls,
+    /// COMPRESS (RFC 4978 3) with its mechanism (only DEFLATE is offered).
+    Compress {
+        /// The mechanism, as sent.
+        mechanism: String,
+    },
     /// AUTHENTICATE (6.2.2) with the SASL-IR initial response (RFC 4959),
     /// already base64-decoded; `Some(empty)` for `=`.
     Authenticate {
@@ -163,6 +168,23 @@ pub enum Command {
         /// The message, streamed to a blob by the reader.
         message: StagedBlob,
     },
+    /// APPEND with at least one CATENATE message (RFC 4469), alone or
+    /// with others (MULTIAPPEND, RFC 3502).
+    Catenate {
+        /// Mailbox.
+        mailbox: String,
+        /// The messages, in order.
+        messages: Vec<AppendData>,
+    },
+    /// UNAUTHENTICATE (RFC 8437).
+    Unauthenticate,
+    /// MULTIAPPEND (RFC 3502): an APPEND of two or more messages.
+    MultiAppend {
+        /// Mailbox.
+        mailbox: String,
+        /// The messages, in order.
+        messages: Vec<AppendMessage>,
+    },
     /// CHECK (6.4.1).
     Check,
     /// CLOSE (6.4.2).
@@ -248,7 +270,9 @@ impl Command {
             Command::Capability => "CAPABILITY",
             Command::Noop => "NOOP",
             Command::Logout => "LOGOUT",
+            Command::Unauthenticate => "UNAUTHENTICATE",
             Command::StartTls => "STARTTLS",
+            Command::Compress { .. } => "COMPRESS",
             Command::Authenticate { .. } => "AUTHENTICATE",
             Command::Login { .. } => "LOGIN",
             Command::Select {
@@ -285,6 +309,8 @@ impl Command {
             Command::UrlAuth(UrlAuthCommand::ResetKey { .. }) => "RESETKEY",
             Command::UrlAuth(UrlAuthCommand::Fetch { .. }) => "URLFETCH",
             Command::Append { .. } => "APPEND",
+            Command::MultiAppend { .. } => "APPEND",
+            Command::Catenate { .. } => "APPEND",
             Command::Check => "CHECK",
             Command::Close => "CLOSE",
             Command::Unselect => "UNSELECT",
@@ -653,4 +679,46 @@ pub enum SearchKey {
     Or(Box<SearchKey>, Box<SearchKey>),
     /// NOT
     Not(Box<SearchKey>),
+}
+
+/// One message of a MULTIAPPEND (RFC 3502 6, `append-message`).
+#[derive(Debug)]
+pub struct AppendMessage {
+    /// Initial flags.
+    pub flags: Vec<String>,
+    /// INTERNALDATE.
+    pub date: Option<UnixTime>,
+    /// The message, streamed to a blob by the reader.
+    pub message: StagedBlob,
+}
+
+/// One message of an APPEND with CATENATE (RFC 4469 5): options and the
+/// parts the message is made of, in order.
+#[derive(Debug)]
+pub struct CatenateMessage {
+    /// Initial flags.
+    pub flags: Vec<String>,
+    /// INTERNALDATE.
+    pub date: Option<UnixTime>,
+    /// The parts.
+    pub parts: Vec<CatenatePart>,
+}
+
+/// A `cat-part` (RFC 4469 5).
+#[derive(Debug)]
+pub enum CatenatePart {
+    /// `TEXT literal`: bytes, streamed to a blob by the reader.
+    Text(StagedBlob),
+    /// `URL url`: a message or section of the user's, by IMAP URL
+    /// (absolute, or relative to this server: `/mailbox/;uid=n...`).
+    Url(String),
+}
+
+/// A message of APPEND: a literal, or CATENATE's parts.
+#[derive(Debug)]
+pub enum AppendData {
+    /// A plain APPEND message.
+    Literal(AppendMessage),
+    /// A CATENATE message.
+    Catenate(CatenateMessage),
 }

@@ -10,6 +10,7 @@
 use base64::alphabet::Alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
+use std::cell::Cell;
 
 /// Why a name is not valid modified UTF-7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +109,67 @@ pub fn decode(wire: &str) -> Result<String, InvalidMailboxName> {
         }
     }
     Ok(out)
+}
+
+tokio::task_local! {
+    /// Whether the connection this task serves enabled UTF8=ACCEPT (RFC
+    /// 6855 3) or IMAP4rev2 (RFC 9051 5.1): mailbox names are then raw
+    /// UTF-8 both ways. One connection is one task ([`utf8_scope`]).
+    static UTF8_NAMES: Cell<bool>;
+}
+
+/// Runs `connection` (one client connection's task) with its own
+/// UTF-8-names switch, off until [`enable_utf8_names`].
+pub async fn utf8_scope<F: std::future::Future>(connection: F) -> F::Output {
+    UTF8_NAMES.scope(Cell::new(false), connection).await
+}
+
+/// Switches the current connection to UTF-8 mailbox names (ENABLE
+/// UTF8=ACCEPT or IMAP4rev2). Outside [`utf8_scope`] it does nothing.
+pub fn enable_utf8_names() {
+    let _ = UTF8_NAMES.try_with(|on| on.set(true));
+}
+
+/// Switches the current connection back to modified UTF-7 names
+/// (UNAUTHENTICATE, RFC 8437 3: what ENABLE turned on is reset).
+pub fn disable_utf8_names() {
+    let _ = UTF8_NAMES.try_with(|on| on.set(false));
+}
+
+/// Whether the current connection uses UTF-8 mailbox names.
+pub fn utf8_names() -> bool {
+    UTF8_NAMES.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Marks a name the client sent that is not valid modified UTF-7: the
+/// name as sent after this character, which no stored name can contain
+/// (store-core refuses control characters), so it matches nothing and
+/// commands answer NO for it ([`is_invalid`]) rather than BAD.
+pub const INVALID_MARK: char = '\0';
+
+/// A mailbox name as the client sent it (`wire`), as the store names it:
+/// raw UTF-8 once UTF-8 names are on, else decoded from modified UTF-7; a
+/// name that is neither comes back marked with [`INVALID_MARK`].
+pub fn from_client(wire: &str) -> String {
+    if utf8_names() {
+        return wire.to_string();
+    }
+    decode(wire).unwrap_or_else(|_| format!("{INVALID_MARK}{wire}"))
+}
+
+/// Whether `name` came from [`from_client`] marked invalid.
+pub fn is_invalid(name: &str) -> bool {
+    name.starts_with(INVALID_MARK)
+}
+
+/// `name` as the client expects it: raw UTF-8 once UTF-8 names are on,
+/// else modified UTF-7.
+pub fn to_client(name: &str) -> String {
+    if utf8_names() {
+        name.to_string()
+    } else {
+        encode(name)
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,10 @@ pub enum Refusal {
     },
     /// A NUL byte or a bare LF in command text (tagged BAD).
     BadBytes,
+    /// A NUL byte in an APPEND message sent as a plain literal `{n}`
+    /// rather than a literal8 `~{n}` (tagged BAD, RFC 3516 4.2). The
+    /// literal was read to its end and dropped.
+    NulInLiteral,
     /// A non-synchronizing literal over its limit: the client is already
     /// sending it, so the connection ends with BYE (RFC 7888 4).
     NonSyncLiteralTooLarge,
@@ -107,6 +111,8 @@ where
     // A message literal the store could not take: the command is read to
     // its end (so the next one is read in step), then refused.
     let mut store_failed: Option<store_core::StoreError> = None;
+    // A message literal `{n}` that held a NUL byte (RFC 3516 4.2).
+    let mut nul_in_literal = false;
     loop {
         let start = text.len();
         let budget = limits.max_command_bytes.saturating_sub(start);
@@ -124,6 +130,9 @@ where
         let header =
             literal_header(&text[start..]).map(|(at, size, sync)| (start + at, size, sync));
         let Some((header_at, size, sync)) = header else {
+            if nul_in_literal {
+                return Ok(refused(&text, Refusal::NulInLiteral));
+            }
             if let Some(e) = store_failed {
                 let full = matches!(e, store_core::StoreError::StorageFull);
                 let reason = e.to_string();
@@ -154,8 +163,13 @@ where
             io.flush().await?;
         }
         if is_message {
+            let binary = text[header_at] == b'~';
             match stream_to_blob(io, store, size).await? {
-                Streamed::Blob(blob) => blobs.push(blob),
+                Streamed::Blob { blob, nul } if nul && !binary => {
+                    drop(blob);
+                    nul_in_literal = true;
+                }
+                Streamed::Blob { blob, .. } => blobs.push(blob),
                 Streamed::Closed => return Ok(ReadOutcome::Closed),
                 Streamed::Failed(e) => store_failed = Some(e),
             }
@@ -177,8 +191,13 @@ where
 
 /// How streaming an APPEND message ended.
 enum Streamed {
-    /// Stored under `tmp/`.
-    Blob(StagedBlob),
+    /// Stored under `tmp/`; `nul` when it holds a NUL byte.
+    Blob {
+        /// The staged blob.
+        blob: StagedBlob,
+        /// Whether a NUL byte was among its bytes.
+        nul: bool,
+    },
     /// The peer closed the connection in the middle.
     Closed,
     /// The blob could not be written (a full disk); the literal's bytes
@@ -200,6 +219,7 @@ where
         Err(e) => return drain(io, size, e).await,
     };
     let mut left = size;
+    let mut nul = false;
     while left > 0 {
         let buf = io.fill_buf().await?;
         if buf.is_empty() {
@@ -207,6 +227,7 @@ where
             return Ok(Streamed::Closed);
         }
         let n = buf.len().min(left as usize);
+        nul = nul || buf[..n].contains(&0);
         let written = writer.write(&buf[..n]).await;
         io.consume(n);
         left -= n as u64;
@@ -217,7 +238,7 @@ where
         }
     }
     match writer.finish().await {
-        Ok(blob) => Ok(Streamed::Blob(blob)),
+        Ok(blob) => Ok(Streamed::Blob { blob, nul }),
         Err(e) => Ok(Streamed::Failed(e.into())),
     }
 }

@@ -126,9 +126,21 @@ pub fn nstring(out: &mut String, s: Option<&str>) {
     }
 }
 
-/// Appends a mailbox name, modified-UTF-7 encoded, as a string.
+/// Appends a mailbox name as a string: modified-UTF-7 encoded, or as
+/// UTF-8 (quoted, RFC 6855 3) once the connection enabled UTF-8 names.
 pub fn mailbox(out: &mut String, name: &str) {
-    string(out, &mutf7::encode(name))
+    let wire = mutf7::to_client(name);
+    if wire.is_ascii() || wire.len() > 1024 || wire.chars().any(char::is_control) {
+        return string(out, &wire);
+    }
+    out.push('"');
+    for c in wire.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }
 
 /// A mailbox name rendered alone.

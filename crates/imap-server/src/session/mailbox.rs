@@ -35,11 +35,15 @@ pub struct Message {
 /// unasked (RFC 5161 ENABLE; RFC 7162 3.1 "CONDSTORE enabling commands").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Enabled {
+    /// IMAP4rev2 (RFC 9051 appendix E): no RECENT responses.
+    pub imap4rev2: bool,
     /// CONDSTORE: unsolicited FETCH responses carry MODSEQ.
     pub condstore: bool,
     /// QRESYNC: expunges are reported as VANISHED, unsolicited FETCH
     /// responses carry UID.
     pub qresync: bool,
+    /// UTF8=ACCEPT (RFC 6855 3): strings may carry raw UTF-8.
+    pub utf8_accept: bool,
 }
 
 /// The selected mailbox of a session.
@@ -311,7 +315,7 @@ impl SelectedMailbox {
         if arrived {
             let _ = write!(out, "* {} EXISTS\r\n", self.exists());
         }
-        if self.recent() != recent_before {
+        if self.recent() != recent_before && !enabled.imap4rev2 {
             let _ = write!(out, "* {} RECENT\r\n", self.recent());
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! One client connection: its state (RFC 3501 3), the command loop, and
 //! the dispatch of each command to its handler in [`crate::commands`].
 
+pub mod deflate;
 pub mod error;
 pub mod mailbox;
 pub mod names;
@@ -59,6 +60,8 @@ pub enum Flow {
     Close,
     /// Start TLS, then read the next command (STARTTLS).
     StartTls,
+    /// Compress the connection, then read the next command (COMPRESS).
+    Compress,
 }
 
 /// A client session.
@@ -178,7 +181,7 @@ pub async fn run(
     session.preauth_deadline = Some(deadline);
     // Before login, writes end by the login deadline too.
     session.io = Some(buffered(stream, WriteLimit::By(deadline)));
-    match session.serve().await {
+    match crate::protocol::mutf7::utf8_scope(session.serve()).await {
         Ok(()) => tracing::debug!("connection closed"),
         Err(e) => tracing::debug!(error = %e, "connection ended"),
     }
@@ -192,6 +195,13 @@ impl Session {
         self.io
             .as_mut()
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+
+    /// Whether COMPRESS (RFC 4978) is in effect.
+    pub fn is_compressed(&self) -> bool {
+        self.io
+            .as_ref()
+            .is_some_and(|io| io.get_ref().get_ref().get_ref().is_compressed())
     }
 
     /// Whether the connection is encrypted.
@@ -248,6 +258,28 @@ impl Session {
     pub async fn flush(&mut self) -> std::io::Result<()> {
         self.emit().await?;
         self.io()?.flush().await
+    }
+
+    /// Returns the session to the not authenticated state (UNAUTHENTICATE,
+    /// RFC 8437 3): the selected mailbox is closed without expunging, the
+    /// connection slot of the account freed, NOTIFY and what ENABLE
+    /// turned on reset, and a new login deadline starts. TLS and COMPRESS
+    /// stay; the login throttle and this connection's failure count too.
+    pub fn unauthenticated(&mut self) {
+        if let Some(principal) = self.principal.take() {
+            tracing::info!(login = %principal.login, "unauthenticated");
+        }
+        self.selected = None;
+        self.slot = None;
+        self.notify = None;
+        self.account_changes = None;
+        self.enabled = Enabled::default();
+        crate::protocol::mutf7::disable_utf8_names();
+        self.preauth_deadline = Some(Instant::now() + self.state.config.preauth_timeout);
+        let limit = self.write_limit();
+        if let Some(io) = self.io.as_mut() {
+            io.get_mut().get_mut().set_limit(limit);
+        }
     }
 
     /// Marks the session authenticated as `principal`, holding `slot`.
@@ -375,6 +407,7 @@ impl Session {
                 Flow::Continue => {}
                 Flow::Close => return self.io()?.flush().await,
                 Flow::StartTls => self.start_tls().await?,
+                Flow::Compress => self.start_compress().await?,
             }
         }
     }
@@ -455,6 +488,9 @@ impl Session {
                 "Literal larger than the {limit} bytes left for this command"
             )),
             Refusal::BadBytes => Completion::bad("NUL byte in command"),
+            Refusal::NulInLiteral => {
+                Completion::bad("NUL byte in a literal; send binary as literal8 ~{n} (RFC 3516)")
+            }
             Refusal::StoreFailed { full: true, .. } => {
                 crate::session::error::refusal(&store_core::StoreError::StorageFull)
             }
@@ -494,6 +530,20 @@ impl Session {
         if let Some(refusal) = self.state_refusal(&command) {
             return self.complete(&tag, refusal).await;
         }
+        // RFC 6855 3 (erratum 4029): with UTF8=ACCEPT on, a SEARCH with a
+        // CHARSET conflicts with the strings being UTF-8.
+        if self.enabled.utf8_accept
+            && matches!(
+                command,
+                Command::Search {
+                    charset: Some(_),
+                    ..
+                }
+            )
+        {
+            let refusal = Completion::bad("No CHARSET in SEARCH once UTF8=ACCEPT is enabled");
+            return self.complete(&tag, refusal).await;
+        }
         let allow_expunge = !matches!(
             command,
             Command::Fetch { uid: false, .. }
@@ -505,6 +555,7 @@ impl Session {
         let mut flow = match command {
             Command::Logout => Flow::Close,
             Command::StartTls => Flow::StartTls,
+            Command::Compress { .. } => Flow::Compress,
             _ => Flow::Continue,
         };
         let result = commands::execute(self, &tag, command).await;
@@ -519,7 +570,7 @@ impl Session {
             }
             Err(CommandError::Io(e)) => return Err(e),
         };
-        if flow == Flow::StartTls && completion.status != Status::Ok {
+        if matches!(flow, Flow::StartTls | Flow::Compress) && completion.status != Status::Ok {
             flow = Flow::Continue;
         }
         if flow == Flow::Continue {
@@ -642,6 +693,22 @@ impl Session {
             }
             _ => None,
         }
+    }
+
+    /// Puts DEFLATE under the session's buffers once COMPRESS's OK is
+    /// sent (RFC 4978 3): what the client sent after the command is
+    /// already compressed, so it is inflated first.
+    async fn start_compress(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        let Some(io) = self.io.take() else {
+            return Ok(());
+        };
+        let pending = io.buffer().to_vec();
+        let stream = io.into_inner().into_inner().into_inner();
+        let stream = Stream::Deflate(Box::new(deflate::Deflate::new(stream, &pending)));
+        let limit = self.write_limit();
+        self.io = Some(buffered(stream, limit));
+        Ok(())
     }
 
     async fn start_tls(&mut self) -> std::io::Result<()> {

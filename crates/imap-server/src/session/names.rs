@@ -70,11 +70,15 @@ pub fn matches(pattern: &str, name: &str) -> bool {
         row[n.len()]
     }
     let canon = |s: &str| -> Vec<char> {
-        let upper_inbox = s.len() >= 5
-            && s[..5].eq_ignore_ascii_case("INBOX")
-            && (s.len() == 5 || s[5..].starts_with(DELIMITER));
-        if upper_inbox {
-            format!("INBOX{}", &s[5..]).chars().collect()
+        // `get`: a name whose fifth byte is inside a character (`Entwürfe`)
+        // is not INBOX, and must not panic.
+        let inbox_rest = s
+            .get(..5)
+            .filter(|head| head.eq_ignore_ascii_case("INBOX"))
+            .and_then(|_| s.get(5..))
+            .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
+        if let Some(rest) = inbox_rest {
+            format!("INBOX{rest}").chars().collect()
         } else {
             s.chars().collect()
         }
@@ -108,5 +112,7 @@ mod tests {
         assert!(!matches("in%", "INBOX"));
         assert!(matches("S*t", "Sent"));
         assert!(!matches(&"*a".repeat(200), &"a".repeat(199)));
+        assert!(matches("*", "Entwürfe"));
+        assert!(!matches("INBOX", "Entwü"));
     }
 }

@@ -1,5 +1,6 @@
 //! The connection's byte stream: plain TCP, or TLS after STARTTLS or on an
-//! implicit-TLS listener.
+//! implicit-TLS listener, and either of them compressed after COMPRESS
+//! (RFC 4978).
 
 use std::io;
 use std::pin::Pin;
@@ -9,18 +10,31 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
+use super::deflate::Deflate;
+
 /// A client connection.
 pub enum Stream {
     /// Cleartext.
     Plain(TcpStream),
     /// TLS (rustls).
     Tls(Box<TlsStream<TcpStream>>),
+    /// COMPRESS=DEFLATE (RFC 4978) over either of the others.
+    Deflate(Box<Deflate<Stream>>),
 }
 
 impl Stream {
     /// Whether the stream is encrypted.
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(_) => true,
+            Stream::Deflate(d) => d.get_ref().is_tls(),
+        }
+    }
+
+    /// Whether COMPRESS is in effect.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, Stream::Deflate(_))
     }
 }
 
@@ -33,6 +47,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -46,6 +61,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -53,6 +69,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -60,6 +77,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

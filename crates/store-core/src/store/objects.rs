@@ -131,97 +131,40 @@ impl Store {
     ) -> Result<StoredObject> {
         // Fail early, before parsing, on a folder that cannot take it.
         resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
-        let ParsedMessage {
-            summary,
-            body_text,
-            preview,
-        } = self.summarize_blob(&object.blob).await?;
+        let parsed = self.summarize_blob(&object.blob).await?;
         let (principal, folder) = (principal.clone(), folder.clone());
         self.write(move |txn| {
-            let access = resolve(txn, &principal, &folder)?;
-            access.require(Right::Insert)?;
-            let owner = access.folder.owner;
-            let cpm = summary.cpm_headers();
-            if object.deduplicate {
-                if let Some(m) = &cpm.imdn_message_id {
-                    if let Some((fid, uid)) = txn.load::<(u64, Uid)>(&keys::imdn(owner, m))? {
-                        if let Some(o) = txn.load::<Object>(&keys::object(fid, uid))? {
-                            let f: Folder = txn
-                                .load(&keys::folder(owner, fid))?
-                                .ok_or_else(|| StoreError::Corrupt("imdn index".into()))?;
-                            return Ok(StoredObject {
-                                uid_validity: f.uid_validity,
-                                uid,
-                                modseq: o.modseq,
-                                existing: true,
-                            });
-                        }
-                    }
-                }
-            }
-            let replaced = match object.replaces {
-                Some(uid) => {
-                    access.require(Right::DeleteObject)?;
-                    access.require(Right::Expunge)?;
-                    txn.load::<Object>(&keys::object(access.folder.id, uid))?
-                }
-                None => None,
-            };
-            if let Some(name) = &object.file_name {
-                let holder = txn.load::<Uid>(&keys::object_name(access.folder.id, name))?;
-                if holder.is_some_and(|h| Some(h) != replaced.as_ref().map(|r| r.uid)) {
-                    return Err(StoreError::ObjectExists);
-                }
-            }
-            let freed = replaced.as_ref().map_or(0, |r| r.size);
-            check_quota(
-                txn,
-                owner,
-                object.blob.size.saturating_sub(freed),
-                u64::from(replaced.is_none()),
-            )?;
-            let mut f = access.folder;
-            let modseq = next_modseq(txn, owner)?;
-            let uid = f.uid_next;
-            f.uid_next = f
-                .uid_next
-                .checked_add(1)
-                .ok_or_else(|| StoreError::NotAllowed("the folder has used every UID".into()))?;
-            let (email_id, thread_id) = super::threads::new_ids(txn, owner, &summary)?;
-            let record = Object {
-                uid,
-                modseq,
-                flags: object.flags,
-                internal_date: object.internal_date.unwrap_or_else(now),
-                size: object.blob.size,
-                blob: object.blob.id,
-                kind: object.kind.unwrap_or_else(|| summary.detect_kind()),
-                cpm,
-                file_name: object.file_name,
-                email_id,
-                thread_id,
-                save_date: Some(now()),
-            };
-            if txn.get_raw(&keys::blob_summary(&record.blob))?.is_none() {
-                txn.put(keys::blob_summary(&record.blob), &summary)?;
-                txn.put_raw(keys::blob_snippet(&record.blob), preview.into_bytes());
-                if !body_text.is_empty() {
-                    txn.put_raw(keys::blob_text(&record.blob), body_text.into_bytes());
-                }
-            }
-            txn.add_blob_ref(object.blob)?;
-            if let Some(old) = replaced {
-                carry_object_metadata(txn, &[owner], (f.id, old.uid), (f.id, uid), false)?;
-                remove_object(txn, &mut f, &old, modseq)?;
-            }
-            insert_object(txn, &mut f, record, modseq)?;
-            txn.put(keys::folder(owner, f.id), &f)?;
-            Ok(StoredObject {
-                uid_validity: f.uid_validity,
-                uid,
-                modseq,
-                existing: false,
-            })
+            insert_new_object(txn, &principal, &folder, object, parsed)
+        })
+        .await
+    }
+
+    /// Operation "object store" for several objects at once (IMAP
+    /// MULTIAPPEND, RFC 3502): every object is stored, in order, in one
+    /// transaction, or none is. Returns once all are durable, in order.
+    ///
+    /// Rights and errors: as [`Store::store_object`], for the first
+    /// object that fails; then nothing is stored.
+    pub async fn store_objects(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        objects: Vec<NewObject>,
+    ) -> Result<Vec<StoredObject>> {
+        resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
+        let mut parsed = Vec::with_capacity(objects.len());
+        for object in objects {
+            let message = self.summarize_blob(&object.blob).await?;
+            parsed.push((object, message));
+        }
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.write(move |txn| {
+            parsed
+                .into_iter()
+                .map(|(object, message)| {
+                    insert_new_object(txn, &principal, &folder, object, message)
+                })
+                .collect()
         })
         .await
     }
@@ -785,4 +728,104 @@ fn keep_unwritable(access: &Access, old: &Flags, new: &Flags) -> Flags {
         }
     }
     out
+}
+
+/// The write of [`Store::store_object`]: checks, quota, UID and records of
+/// one new object (or the existing one, when deduplicated).
+fn insert_new_object(
+    txn: &mut Txn<'_>,
+    principal: &Principal,
+    folder: &FolderRef,
+    object: NewObject,
+    message: ParsedMessage,
+) -> Result<StoredObject> {
+    let ParsedMessage {
+        summary,
+        body_text,
+        preview,
+    } = message;
+    let access = resolve(txn, principal, folder)?;
+    access.require(Right::Insert)?;
+    let owner = access.folder.owner;
+    let cpm = summary.cpm_headers();
+    if object.deduplicate {
+        if let Some(m) = &cpm.imdn_message_id {
+            if let Some((fid, uid)) = txn.load::<(u64, Uid)>(&keys::imdn(owner, m))? {
+                if let Some(o) = txn.load::<Object>(&keys::object(fid, uid))? {
+                    let f: Folder = txn
+                        .load(&keys::folder(owner, fid))?
+                        .ok_or_else(|| StoreError::Corrupt("imdn index".into()))?;
+                    return Ok(StoredObject {
+                        uid_validity: f.uid_validity,
+                        uid,
+                        modseq: o.modseq,
+                        existing: true,
+                    });
+                }
+            }
+        }
+    }
+    let replaced = match object.replaces {
+        Some(uid) => {
+            access.require(Right::DeleteObject)?;
+            access.require(Right::Expunge)?;
+            txn.load::<Object>(&keys::object(access.folder.id, uid))?
+        }
+        None => None,
+    };
+    if let Some(name) = &object.file_name {
+        let holder = txn.load::<Uid>(&keys::object_name(access.folder.id, name))?;
+        if holder.is_some_and(|h| Some(h) != replaced.as_ref().map(|r| r.uid)) {
+            return Err(StoreError::ObjectExists);
+        }
+    }
+    let freed = replaced.as_ref().map_or(0, |r| r.size);
+    check_quota(
+        txn,
+        owner,
+        object.blob.size.saturating_sub(freed),
+        u64::from(replaced.is_none()),
+    )?;
+    let mut f = access.folder;
+    let modseq = next_modseq(txn, owner)?;
+    let uid = f.uid_next;
+    f.uid_next = f
+        .uid_next
+        .checked_add(1)
+        .ok_or_else(|| StoreError::NotAllowed("the folder has used every UID".into()))?;
+    let (email_id, thread_id) = super::threads::new_ids(txn, owner, &summary)?;
+    let record = Object {
+        uid,
+        modseq,
+        flags: object.flags,
+        internal_date: object.internal_date.unwrap_or_else(now),
+        size: object.blob.size,
+        blob: object.blob.id,
+        kind: object.kind.unwrap_or_else(|| summary.detect_kind()),
+        cpm,
+        file_name: object.file_name,
+        email_id,
+        thread_id,
+        save_date: Some(now()),
+    };
+    if txn.get_raw(&keys::blob_summary(&record.blob))?.is_none() {
+        txn.put(keys::blob_summary(&record.blob), &summary)?;
+        txn.put_raw(keys::blob_snippet(&record.blob), preview.into_bytes());
+        if !body_text.is_empty() {
+            txn.put_raw(keys::blob_text(&record.blob), body_text.into_bytes());
+        }
+    }
+    txn.add_blob_ref(object.blob)?;
+    if let Some(old) = replaced {
+        carry_object_metadata(txn, &[owner], (f.id, old.uid), (f.id, uid), false)?;
+        remove_object(txn, &mut f, &old, modseq)?;
+    }
+    insert_object(txn, &mut f, record, modseq)?;
+    txn.put(keys::folder(owner, f.id), &f)?;
+    Ok(StoredObject {
+        uid_validity: f.uid_validity,
+        uid,
+        modseq,
+        existing: false,
+    })
 }

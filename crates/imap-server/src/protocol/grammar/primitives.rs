@@ -142,11 +142,10 @@ pub fn nstring(i: &[u8]) -> PResult<'_, Option<String>> {
 
 /// `mailbox`: an astring decoded from modified UTF-7 (RFC 3501 5.1.3).
 pub fn mailbox(i: &[u8]) -> PResult<'_, String> {
+    // A name that is not valid modified UTF-7 is marked, not refused:
+    // it names no mailbox, so the command gets NO (as Dovecot answers).
     let (rest, wire) = astring(i)?;
-    match mutf7::decode(&wire) {
-        Ok(name) => Ok((rest, name)),
-        Err(_) => GrammarError::fail("mailbox name is not valid modified UTF-7"),
-    }
+    Ok((rest, mutf7::from_client(&wire)))
 }
 
 /// `list-mailbox`: like a mailbox, but `%` and `*` are allowed unquoted.
@@ -159,10 +158,7 @@ pub fn list_mailbox(i: &[u8]) -> PResult<'_, String> {
         string,
     ))
     .parse(i)?;
-    match mutf7::decode(&wire) {
-        Ok(name) => Ok((rest, name)),
-        Err(_) => GrammarError::fail("mailbox name is not valid modified UTF-7"),
-    }
+    Ok((rest, mutf7::from_client(&wire)))
 }
 
 /// `flag` (system flag or keyword; `\*` is not a flag for STORE/APPEND).

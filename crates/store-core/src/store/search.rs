@@ -7,6 +7,7 @@ use crate::mime::MessageSummary;
 use crate::model::{Object, Principal, Uid};
 use crate::rights::Right;
 use crate::search::SearchKey;
+use crate::sort::SortInfo;
 use crate::writer::Reader;
 
 use super::folders::FolderRef;
@@ -21,6 +22,33 @@ impl Store {
         folder: &FolderRef,
         key: &SearchKey,
     ) -> Result<Vec<Uid>> {
+        self.scan(principal, folder, key, |o, _| o.uid)
+    }
+
+    /// The sort and threading data ([`SortInfo`], RFC 5256) of the
+    /// folder's objects that match `key`, in UID order. Read from the
+    /// stored summaries only: no message body is loaded (unless `key`
+    /// itself searches BODY or TEXT).
+    ///
+    /// Rights: `r`.
+    pub async fn search_sort_info(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        key: &SearchKey,
+    ) -> Result<Vec<SortInfo>> {
+        self.scan(principal, folder, key, SortInfo::new)
+    }
+
+    /// `extract` of every object of the folder that matches `key`, in UID
+    /// order.
+    fn scan<T>(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        key: &SearchKey,
+        extract: impl Fn(&Object, &MessageSummary) -> T,
+    ) -> Result<Vec<T>> {
         let snap = self.snapshot()?;
         let access = resolve(&snap, principal, folder)?;
         access.require(Right::Read)?;
@@ -38,7 +66,7 @@ impl Store {
             };
             let text = text.as_deref().map(String::from_utf8_lossy);
             if key.matches(&object, &summary, text.as_deref().unwrap_or_default()) {
-                out.push(object.uid);
+                out.push(extract(&object, &summary));
             }
         }
         Ok(out)

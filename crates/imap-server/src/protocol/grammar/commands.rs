@@ -14,7 +14,7 @@ use super::primitives::{
     astring, atom, date_time, flag, flag_list, list_mailbox, mailbox, nstring, number64, nz_number,
     sequence_set, sp, store_flags, streamed_literal, string, string_bytes,
 };
-use super::search::search_criteria;
+use super::search::{partial_return, search_criteria, sort_criteria, thread_algorithm};
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
     AclCommand, Command, ConvertItem, EventGroup, ListOptions, MailboxFilter, NotifyEvent,
@@ -202,9 +202,13 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             })
         })
         .parse(i),
-        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" => {
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" | "SORT" | "THREAD" => {
             selected_command(name, i, depth, false)
         }
+        "CANCELUPDATE" => map(many1(preceded(sp, string)), |tags| Command::CancelUpdate {
+            tags,
+        })
+        .parse(i),
         "NOTIFY" => notify(i),
         "CONVERSIONS" => map((sp, astring, sp, astring), |(_, source, _, target)| {
             Command::Conversions {
@@ -226,7 +230,7 @@ fn uid_command(i: &[u8], depth: usize) -> PResult<'_, Command> {
     let (rest, (_, name)) = (sp, atom).parse(i)?;
     let name = name.to_ascii_uppercase();
     match name.as_str() {
-        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" => {
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" | "SORT" | "THREAD" => {
             selected_command(&name, rest, depth, true)
         }
         "EXPUNGE" => map(preceded(sp, sequence_set), |set| Command::Expunge {
@@ -242,14 +246,7 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
     match name {
         "SEARCH" => map(
             (
-                opt(preceded(
-                    (sp, tag_no_case(&b"RETURN"[..]), sp),
-                    delimited(
-                        tag(&b"("[..]),
-                        separated_list0(sp, search_return),
-                        tag(&b")"[..]),
-                    ),
-                )),
+                opt(search_return_opts),
                 opt(preceded((sp, tag_no_case(&b"CHARSET"[..]), sp), astring)),
                 sp,
                 |i| search_criteria(i, depth),
@@ -258,6 +255,38 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
                 returns,
                 charset: charset.map(|c| c.to_ascii_uppercase()),
                 criteria,
+                uid,
+            },
+        )
+        .parse(i),
+        "SORT" => map(
+            (
+                opt(search_return_opts),
+                preceded(sp, sort_criteria),
+                preceded(sp, astring),
+                sp,
+                |i| search_criteria(i, depth),
+            ),
+            |(returns, criteria, charset, _, search)| Command::Sort {
+                returns,
+                criteria,
+                charset: charset.to_ascii_uppercase(),
+                search,
+                uid,
+            },
+        )
+        .parse(i),
+        "THREAD" => map(
+            (
+                preceded(sp, thread_algorithm),
+                preceded(sp, astring),
+                sp,
+                |i| search_criteria(i, depth),
+            ),
+            |(algorithm, charset, _, search)| Command::Thread {
+                algorithm,
+                charset: charset.to_ascii_uppercase(),
+                search,
                 uid,
             },
         )
@@ -352,6 +381,19 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
     }
 }
 
+/// ` RETURN (opt...)` (RFC 4731 3.1, RFC 5267 3).
+fn search_return_opts(i: &[u8]) -> PResult<'_, Vec<SearchReturn>> {
+    preceded(
+        (sp, tag_no_case(&b"RETURN"[..]), sp),
+        delimited(
+            tag(&b"("[..]),
+            separated_list0(sp, search_return),
+            tag(&b")"[..]),
+        ),
+    )
+    .parse(i)
+}
+
 /// `search-return-opt` (RFC 4731 3.1).
 fn search_return(i: &[u8]) -> PResult<'_, SearchReturn> {
     alt((
@@ -359,6 +401,8 @@ fn search_return(i: &[u8]) -> PResult<'_, SearchReturn> {
         value(SearchReturn::Max, tag_no_case(&b"MAX"[..])),
         value(SearchReturn::All, tag_no_case(&b"ALL"[..])),
         value(SearchReturn::Count, tag_no_case(&b"COUNT"[..])),
+        partial_return,
+        value(SearchReturn::Update, tag_no_case(&b"UPDATE"[..])),
     ))
     .parse(i)
 }
@@ -931,6 +975,12 @@ mod tests {
             "a STORE 1 FLAGS.SILENT \\Seen \\Flagged",
             "a UID SEARCH RETURN (MIN COUNT) CHARSET UTF-8 UNSEEN",
             "a SEARCH RETURN () ALL",
+            "a SEARCH RETURN (PARTIAL 1:10 UPDATE) ALL",
+            "a SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+            "a UID SORT RETURN (MIN COUNT) (DISPLAYFROM) US-ASCII UNSEEN",
+            "a THREAD REFERENCES UTF-8 SINCE 5-MAR-2000",
+            "a UID THREAD ORDEREDSUBJECT US-ASCII ALL",
+            "a CANCELUPDATE \"a1\" \"a2\"",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
         }

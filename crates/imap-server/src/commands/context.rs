@@ -87,6 +87,12 @@ pub fn register(
     });
 }
 
+/// Ends every context (the mailbox is being left: CLOSE, UNSELECT,
+/// SELECT, EXAMINE).
+pub fn end(session: &mut Session) {
+    session.contexts = Contexts::default();
+}
+
 /// CANCELUPDATE (RFC 5267 4.3.5): stops updating the contexts of `tags`.
 pub fn cancel_update(session: &mut Session, tags: &[String]) -> CommandResult {
     let before = session.contexts.list.len();

@@ -5,17 +5,18 @@
 //! `REMOVEFROM (..)`; CANCELUPDATE (4.3.5) ends it.
 //!
 //! Bounded: at most [`MAX_CONTEXTS`] per session (more are refused with
-//! `NOUPDATE`, RFC 5267 4.3.1), and a context is evaluated again only
-//! when the mailbox changed (its HIGHESTMODSEQ or message count moved).
+//! `NOUPDATE`, RFC 5267 4.3.1). A context keeps the sort data of its
+//! result; when the mailbox changed, only the messages whose MODSEQ moved
+//! are read and evaluated again (their cost, not the mailbox's), and the
+//! result is re-sorted in memory.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use store_core::model::{FolderId, ModSeq, Uid};
 use store_core::search::SearchKey as StoreKey;
-use store_core::sort::SortCriterion;
+use store_core::sort::{SortCriterion, SortInfo};
 
-use super::search::matching;
 use crate::protocol::response::{self, Completion};
 use crate::protocol::sequence::compact;
 use crate::session::error::CommandResult;
@@ -43,13 +44,13 @@ struct Context {
     uid: bool,
     key: StoreKey,
     sort: Option<Vec<SortCriterion>>,
-    /// The last result reported, UIDs in result order.
-    result: Vec<Uid>,
+    /// The last result reported, in result order.
+    result: Vec<SortInfo>,
 }
 
 /// Starts updating the result of the SEARCH or SORT tagged `tag` (in
-/// `session`'s selected mailbox), whose current result is `result` (UIDs
-/// in result order). Refused with an untagged `NO [NOUPDATE "tag"]` past
+/// `session`'s selected mailbox), whose current result is `result` (in
+/// result order). Refused with an untagged `NO [NOUPDATE "tag"]` past
 /// [`MAX_CONTEXTS`].
 pub fn register(
     session: &mut Session,
@@ -57,7 +58,7 @@ pub fn register(
     uid: bool,
     key: StoreKey,
     sort: Option<Vec<SortCriterion>>,
-    result: Vec<Uid>,
+    result: Vec<SortInfo>,
 ) {
     let Some(mailbox) = session.selected.as_ref() else {
         return;
@@ -124,12 +125,41 @@ pub async fn report(session: &mut Session) {
     if now == session.contexts.seen {
         return;
     }
+    // What changed since the last evaluation: new messages and changed
+    // flags have a higher MODSEQ; expunged ones left the view.
+    let since = session.contexts.seen.0;
+    let changed: Vec<Uid> = mailbox
+        .messages
+        .iter()
+        .filter(|m| m.modseq > since)
+        .map(|m| m.uid)
+        .collect();
+    let changed_set: HashSet<Uid> = changed.iter().copied().collect();
+    let (Some(principal), folder) = (session.principal.as_ref(), mailbox.folder.clone()) else {
+        return;
+    };
     let mut list = std::mem::take(&mut session.contexts.list);
     let (mut removals, mut additions) = (String::new(), String::new());
     for context in &mut list {
-        let Ok(new) = matching(session, &context.key, context.sort.as_deref()).await else {
+        let fresh = session
+            .state
+            .store
+            .search_sort_info_among(principal, &folder, &changed, &context.key)
+            .await;
+        let Ok(fresh) = fresh else {
             continue;
         };
+        let mut new: Vec<SortInfo> = context
+            .result
+            .iter()
+            .filter(|i| !changed_set.contains(&i.uid) && mailbox.seq_of(i.uid).is_some())
+            .cloned()
+            .chain(fresh)
+            .collect();
+        new.sort_by_key(|i| i.uid);
+        if let Some(criteria) = &context.sort {
+            store_core::sort::sort(&mut new, criteria);
+        }
         let (removed, added) = changes(session, context, &new);
         context.result = new;
         removals.push_str(&removed);
@@ -153,9 +183,9 @@ pub async fn report(session: &mut Session) {
 /// the first message and the set; a SORT context one pair per message,
 /// removals from the last position down and additions from the first up,
 /// so each position holds when the client applies them in order.
-fn changes(session: &Session, context: &Context, new: &[Uid]) -> (String, String) {
-    let old: HashSet<Uid> = context.result.iter().copied().collect();
-    let now: HashSet<Uid> = new.iter().copied().collect();
+fn changes(session: &Session, context: &Context, new: &[SortInfo]) -> (String, String) {
+    let old: HashSet<Uid> = context.result.iter().map(|i| i.uid).collect();
+    let now: HashSet<Uid> = new.iter().map(|i| i.uid).collect();
     let old_number = |u: Uid| match context.uid {
         true => Some(u),
         false => session
@@ -173,14 +203,14 @@ fn changes(session: &Session, context: &Context, new: &[Uid]) -> (String, String
         .result
         .iter()
         .enumerate()
-        .filter(|(_, u)| !now.contains(u))
-        .filter_map(|(i, &u)| old_number(u).map(|n| (i + 1, n)))
+        .filter(|(_, info)| !now.contains(&info.uid))
+        .filter_map(|(i, info)| old_number(info.uid).map(|n| (i + 1, n)))
         .collect();
     let added: Vec<(usize, u32)> = new
         .iter()
         .enumerate()
-        .filter(|(_, u)| !old.contains(u))
-        .filter_map(|(i, &u)| new_number(u).map(|n| (i + 1, n)))
+        .filter(|(_, info)| !old.contains(&info.uid))
+        .filter_map(|(i, info)| new_number(info.uid).map(|n| (i + 1, n)))
         .collect();
     let line = |name: &str, mut items: Vec<(usize, u32)>, descending: bool| {
         if items.is_empty() {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use store_core::model::Uid;
 use store_core::search::SearchKey as StoreKey;
-use store_core::sort::{SortCriterion, SortInfo};
+use store_core::sort::SortInfo;
 
 use super::{context, principal};
 use crate::protocol::command::{SearchKey, SearchReturn};
@@ -50,15 +50,23 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
         return Ok(Completion::bad("No mailbox selected"));
     };
     let key = to_store_key(mailbox, criteria);
-    let found = matching(session, &key, None).await?;
+    // A live result (RFC 5267 4) keeps the sort data of its messages.
+    let update = returns.is_some_and(|r| r.contains(&SearchReturn::Update));
+    let (found, infos) = match update {
+        true => {
+            let infos = matching_sort_info(session, &key).await?;
+            (infos.iter().map(|i| i.uid).collect(), Some(infos))
+        }
+        false => (matching(session, &key).await?, None),
+    };
     let result = Found::new(session, &found, uid, uses_modseq(criteria));
     let line = answer("SEARCH", tag, uid, returns, &result);
     session.out.push_str(&line);
     if uses_modseq(criteria) {
         super::enable_condstore(session);
     }
-    if returns.is_some_and(|r| r.contains(&SearchReturn::Update)) {
-        context::register(session, tag, uid, key, None, found);
+    if let Some(infos) = infos {
+        context::register(session, tag, uid, key, None, infos);
     }
     Ok(Completion::ok("SEARCH completed"))
 }
@@ -96,27 +104,14 @@ pub fn refuse_charset(charset: &str) -> Option<Completion> {
 }
 
 /// The UIDs of the selected mailbox's messages that match `key`, among
-/// those this session knows of (RFC 3501 7.2.5): ascending, or in the
-/// order of `sort` (RFC 5256 3) when given.
+/// those this session knows of (RFC 3501 7.2.5), ascending.
 ///
 /// Errors: the store's; BAD when no mailbox is selected.
-pub async fn matching(
-    session: &Session,
-    key: &StoreKey,
-    sort: Option<&[SortCriterion]>,
-) -> Result<Vec<Uid>, CommandError> {
-    let Some(criteria) = sort else {
-        return matching_info(session, key, |k| async move {
-            session.state.store.search(&k.0, &k.1, &k.2).await
-        })
-        .await;
-    };
-    let mut infos = matching_info(session, key, |k| async move {
-        session.state.store.search_sort_info(&k.0, &k.1, &k.2).await
+pub async fn matching(session: &Session, key: &StoreKey) -> Result<Vec<Uid>, CommandError> {
+    matching_info(session, key, |k| async move {
+        session.state.store.search(&k.0, &k.1, &k.2).await
     })
-    .await?;
-    store_core::sort::sort(&mut infos, criteria);
-    Ok(infos.into_iter().map(|i| i.uid).collect())
+    .await
 }
 
 /// The sort and threading data of the messages that match `key`, among

@@ -6,7 +6,7 @@
 use store_core::sort::SortCriterion;
 
 use super::context;
-use super::search::{answer, matching, refuse_charset, to_store_key, uses_modseq, Found};
+use super::search::{answer, matching_sort_info, refuse_charset, to_store_key, uses_modseq, Found};
 use crate::protocol::command::{SearchKey, SearchReturn};
 use crate::protocol::response::Completion;
 use crate::session::error::CommandResult;
@@ -45,7 +45,9 @@ pub async fn execute(session: &mut Session, request: SortRequest<'_>) -> Command
         return Ok(Completion::bad("No mailbox selected"));
     };
     let key = to_store_key(mailbox, search);
-    let sorted = matching(session, &key, Some(criteria)).await?;
+    let mut infos = matching_sort_info(session, &key).await?;
+    store_core::sort::sort(&mut infos, criteria);
+    let sorted: Vec<_> = infos.iter().map(|i| i.uid).collect();
     let result = Found::new(session, &sorted, uid, uses_modseq(search));
     let line = answer("SORT", tag, uid, returns, &result);
     session.out.push_str(&line);
@@ -53,7 +55,7 @@ pub async fn execute(session: &mut Session, request: SortRequest<'_>) -> Command
         super::enable_condstore(session);
     }
     if returns.is_some_and(|r| r.contains(&SearchReturn::Update)) {
-        context::register(session, tag, uid, key, Some(criteria.to_vec()), sorted);
+        context::register(session, tag, uid, key, Some(criteria.to_vec()), infos);
     }
     Ok(Completion::ok("SORT completed"))
 }

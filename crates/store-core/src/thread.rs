@@ -5,8 +5,10 @@
 //! The result is a flat arena ([`Threads`]) rather than nested values, and
 //! every walk over it is iterative, so a hostile chain of References (a
 //! tree as deep as the mailbox is large) costs no stack. Linking checks for
-//! loops by walking up at most [`MAX_ANCESTOR_WALK`] parents; a link whose
-//! check would need more is not made.
+//! loops by walking up the new parent's ancestors, only when the child
+//! already has children (a childless container cannot close a loop), at
+//! most [`MAX_ANCESTOR_WALK`] parents per link and [`MAX_LOOP_CHECKS`]
+//! in all; a link whose check would need more is not made.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -16,6 +18,55 @@ use crate::sort::SortInfo;
 /// Most parents walked to check that a new link makes no loop; a link
 /// deeper than this is refused (the message starts its own branch).
 pub const MAX_ANCESTOR_WALK: usize = 4096;
+
+/// Most parents walked by all loop checks of one threading: the cost a
+/// hostile set of References can cause is bounded whatever its shape.
+pub const MAX_LOOP_CHECKS: usize = 4 * 1024 * 1024;
+
+/// The links made so far (parent pointers), and what loop checks cost.
+struct Links {
+    parent: Vec<Option<usize>>,
+    children: Vec<u32>,
+    budget: usize,
+}
+
+impl Links {
+    fn add(&mut self) {
+        self.parent.push(None);
+        self.children.push(0);
+    }
+
+    fn unlink(&mut self, child: usize) {
+        if let Some(p) = self.parent[child].take() {
+            self.children[p] -= 1;
+        }
+    }
+
+    /// Makes `parent` the parent of (parentless) `child` unless that makes
+    /// a loop: `child` is `parent` or one of its ancestors (or the check
+    /// would cost more than allowed).
+    fn link(&mut self, parent: usize, child: usize) {
+        if parent == child || (self.children[child] > 0 && self.reaches(parent, child)) {
+            return;
+        }
+        self.parent[child] = Some(parent);
+        self.children[parent] += 1;
+    }
+
+    /// Whether `ancestor` is `from` or above it (true when unsure).
+    fn reaches(&mut self, from: usize, ancestor: usize) -> bool {
+        let mut at = Some(from);
+        for _ in 0..MAX_ANCESTOR_WALK.min(self.budget) {
+            self.budget -= 1;
+            match at {
+                None => return false,
+                Some(n) if n == ancestor => return true,
+                Some(n) => at = self.parent[n],
+            }
+        }
+        true
+    }
+}
 
 /// One node of a thread tree: a message, or a dummy standing for a
 /// message that is referenced but not in the set (RFC 5256 4, REFERENCES).
@@ -78,10 +129,14 @@ pub fn ordered_subject(messages: &[SortInfo]) -> Threads {
 /// level ordered by sent date. `messages` are in mailbox order.
 pub fn references(messages: &[SortInfo]) -> Threads {
     let mut t = Threads::default();
-    let mut parent: Vec<Option<usize>> = Vec::new();
+    let mut links = Links {
+        parent: Vec::new(),
+        children: Vec::new(),
+        budget: MAX_LOOP_CHECKS,
+    };
     let mut ids: HashMap<&str, usize> = HashMap::new();
-    let node = |t: &mut Threads, parent: &mut Vec<Option<usize>>, m| {
-        parent.push(None);
+    let node = |t: &mut Threads, links: &mut Links, m| {
+        links.add();
         t.push(m)
     };
     // Step 1: link.
@@ -93,14 +148,14 @@ pub fn references(messages: &[SortInfo]) -> Threads {
                     t.nodes[c].message = Some(i);
                     c
                 }
-                Some(_) => node(&mut t, &mut parent, Some(i)),
+                Some(_) => node(&mut t, &mut links, Some(i)),
                 None => {
-                    let c = node(&mut t, &mut parent, Some(i));
+                    let c = node(&mut t, &mut links, Some(i));
                     ids.insert(id, c);
                     c
                 }
             },
-            None => node(&mut t, &mut parent, Some(i)),
+            None => node(&mut t, &mut links, Some(i)),
         };
         // 1.B: link the References chain, keeping existing links.
         let mut previous: Option<usize> = None;
@@ -108,26 +163,25 @@ pub fn references(messages: &[SortInfo]) -> Threads {
             let c = match ids.get(id.as_str()) {
                 Some(&c) => c,
                 None => {
-                    let c = node(&mut t, &mut parent, None);
+                    let c = node(&mut t, &mut links, None);
                     ids.insert(id.as_str(), c);
                     c
                 }
             };
             if let Some(p) = previous {
-                if parent[c].is_none() && !creates_loop(&parent, p, c) {
-                    parent[c] = Some(p);
+                if links.parent[c].is_none() {
+                    links.link(p, c);
                 }
             }
             previous = Some(c);
         }
         // 1.C: the message's parent is the last reference.
-        parent[own] = None;
+        links.unlink(own);
         if let Some(p) = previous {
-            if !creates_loop(&parent, p, own) {
-                parent[own] = Some(p);
-            }
+            links.link(p, own);
         }
     }
+    let parent = links.parent;
     // Step 2: children lists and the root set.
     let mut roots = Vec::new();
     for (c, p) in parent.iter().enumerate() {
@@ -169,20 +223,6 @@ pub fn references(messages: &[SortInfo]) -> Threads {
     root_set.sort_by(|&a, &b| t.compare(messages, a, b));
     t.roots = root_set;
     t
-}
-
-/// Whether making `parent` the parent of `child` makes a loop: `child` is
-/// `parent` or one of its ancestors (or the walk is too long to tell).
-fn creates_loop(parents: &[Option<usize>], parent: usize, child: usize) -> bool {
-    let mut at = Some(parent);
-    for _ in 0..MAX_ANCESTOR_WALK {
-        match at {
-            None => return false,
-            Some(n) if n == child => return true,
-            Some(n) => at = parents[n],
-        }
-    }
-    true
 }
 
 impl Threads {

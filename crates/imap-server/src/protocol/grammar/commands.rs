@@ -381,9 +381,11 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
     }
 }
 
-/// ` RETURN (opt...)` (RFC 4731 3.1, RFC 5267 3).
+/// ` RETURN (opt...)` (RFC 4731 3.1, RFC 5267 3). The CONTEXT hint (RFC
+/// 5267 4.2) is accepted and dropped; a list of nothing else means ALL,
+/// as `RETURN ()` does.
 fn search_return_opts(i: &[u8]) -> PResult<'_, Vec<SearchReturn>> {
-    preceded(
+    let (rest, options) = preceded(
         (sp, tag_no_case(&b"RETURN"[..]), sp),
         delimited(
             tag(&b"("[..]),
@@ -391,18 +393,24 @@ fn search_return_opts(i: &[u8]) -> PResult<'_, Vec<SearchReturn>> {
             tag(&b")"[..]),
         ),
     )
-    .parse(i)
+    .parse(i)?;
+    let returns: Vec<SearchReturn> = options.iter().flatten().copied().collect();
+    match returns.is_empty() && !options.is_empty() {
+        true => Ok((rest, vec![SearchReturn::All])),
+        false => Ok((rest, returns)),
+    }
 }
 
-/// `search-return-opt` (RFC 4731 3.1).
-fn search_return(i: &[u8]) -> PResult<'_, SearchReturn> {
+/// `search-return-opt` (RFC 4731 3.1, RFC 5267); `None` for CONTEXT.
+fn search_return(i: &[u8]) -> PResult<'_, Option<SearchReturn>> {
     alt((
-        value(SearchReturn::Min, tag_no_case(&b"MIN"[..])),
-        value(SearchReturn::Max, tag_no_case(&b"MAX"[..])),
-        value(SearchReturn::All, tag_no_case(&b"ALL"[..])),
-        value(SearchReturn::Count, tag_no_case(&b"COUNT"[..])),
-        partial_return,
-        value(SearchReturn::Update, tag_no_case(&b"UPDATE"[..])),
+        value(Some(SearchReturn::Min), tag_no_case(&b"MIN"[..])),
+        value(Some(SearchReturn::Max), tag_no_case(&b"MAX"[..])),
+        value(Some(SearchReturn::All), tag_no_case(&b"ALL"[..])),
+        value(Some(SearchReturn::Count), tag_no_case(&b"COUNT"[..])),
+        map(partial_return, Some),
+        value(Some(SearchReturn::Update), tag_no_case(&b"UPDATE"[..])),
+        value(None, tag_no_case(&b"CONTEXT"[..])),
     ))
     .parse(i)
 }
@@ -976,6 +984,7 @@ mod tests {
             "a UID SEARCH RETURN (MIN COUNT) CHARSET UTF-8 UNSEEN",
             "a SEARCH RETURN () ALL",
             "a SEARCH RETURN (PARTIAL 1:10 UPDATE) ALL",
+            "a SEARCH RETURN (CONTEXT COUNT) ALL",
             "a SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
             "a UID SORT RETURN (MIN COUNT) (DISPLAYFROM) US-ASCII UNSEEN",
             "a THREAD REFERENCES UTF-8 SINCE 5-MAR-2000",
@@ -984,6 +993,24 @@ mod tests {
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
         }
+    }
+
+    /// RFC 5267 4.2: the CONTEXT hint is dropped; alone it means ALL.
+    #[test]
+    fn context_hint_is_dropped() {
+        let returns = |line: &str| match parse(line).map(|r| r.command) {
+            Ok(Command::Search { returns, .. }) => returns,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            returns("a SEARCH RETURN (CONTEXT) ALL"),
+            Some(vec![SearchReturn::All])
+        );
+        assert_eq!(
+            returns("a SEARCH RETURN (CONTEXT COUNT) ALL"),
+            Some(vec![SearchReturn::Count])
+        );
+        assert_eq!(returns("a SEARCH RETURN () ALL"), Some(vec![]));
     }
 
     /// RFC 7162's examples (3.1.3, 3.1.4, 3.1.5, 3.1.8, 3.2.5, 3.2.6).

@@ -226,6 +226,55 @@ fn thread_references_on_a_cpm_conversation() {
     assert_eq!(find(&lines, "* THREAD"), "* THREAD");
 }
 
+/// Subject merging (RFC 5256 4, REFERENCES step 6) and duplicate
+/// Message-IDs: replies and forwards join the thread of their base
+/// subject, two non-replies with one subject and a dummy with children
+/// share a dummy, and a second message with a known Message-ID stands
+/// alone. The expected answers are Dovecot 2.3.19's for the same messages.
+#[test]
+fn thread_merges_subjects_like_dovecot() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&mut c, "c CREATE merge");
+    let at = |m: u32| format!("Mon, 2 Mar 2020 10:{m:02}:00 +0000");
+    let messages = [
+        ("m1", "", 1, "hi"),
+        ("m2", "In-Reply-To: <m1@cpm>\r\n", 2, "Re: hi"),
+        ("x1", "", 6, "other"),
+        ("y1", "", 8, "Fwd: other"),
+        ("y2", "", 9, "[list] other (fwd)"),
+        ("z1", "References: <q@cpm>\r\n", 10, "zzz"),
+        ("z2", "References: <q@cpm>\r\n", 11, "Re: zzz"),
+        ("z3", "", 12, "zzz"),
+        ("m1", "", 13, "hi again"),
+    ];
+    for (id, refs, minute, subject) in messages {
+        append(
+            &mut c,
+            "merge",
+            "02-Mar-2020 12:00:00 +0000",
+            &format!(
+                "From: <tel:+15551230001>\r\nMessage-ID: <{id}@cpm>\r\n{refs}\
+                 Subject: {subject}\r\nDate: {}",
+                at(minute)
+            ),
+        );
+    }
+    ok(&mut c, "s SELECT merge");
+    let thread = |c: &mut ImapConnection, args: &str| {
+        let lines = ok(c, &format!("t THREAD {args}"));
+        find(&lines, "* THREAD").to_string()
+    };
+    assert_eq!(
+        thread(&mut c, "REFERENCES UTF-8 ALL"),
+        "* THREAD (1 2)(3 (4)(5))((6)(7)(8))(9)"
+    );
+    assert_eq!(
+        thread(&mut c, "ORDEREDSUBJECT UTF-8 ALL"),
+        "* THREAD (1 2)(3 (4)(5))(6 (7)(8))(9)"
+    );
+}
+
 /// A hostile References header (thousands of ids, a loop) and a long
 /// reply chain thread quickly and without harm to the connection.
 #[test]

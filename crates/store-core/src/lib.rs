@@ -26,7 +26,9 @@ pub mod password;
 mod preview_cache;
 pub mod rights;
 pub mod search;
+pub mod sort;
 mod store;
+pub mod thread;
 pub mod throttle;
 mod writer;
 

@@ -15,6 +15,8 @@ pub async fn execute(session: &mut Session, expunge: bool) -> CommandResult {
     let Some(mailbox) = session.selected.take() else {
         return Ok(Completion::bad("No mailbox selected"));
     };
+    // Leaving a mailbox ends its search contexts (RFC 5267 4.3).
+    super::context::end(session);
     if expunge && !mailbox.read_only {
         let deleted: Vec<Uid> = mailbox
             .messages

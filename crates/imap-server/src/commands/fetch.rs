@@ -63,7 +63,7 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
     }
     if changed_since.is_some() || items.contains(&FetchAttribute::ModSeq) {
         // CONDSTORE enabling (RFC 7162 3.1).
-        session.enabled.condstore = true;
+        super::enable_condstore(session);
     }
     let Some(mailbox) = session.selected.as_ref() else {
         return Ok(Completion::bad("No mailbox selected"));

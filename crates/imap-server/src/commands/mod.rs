@@ -11,6 +11,7 @@ pub mod capability;
 pub mod catenate;
 pub mod close;
 pub mod compress;
+pub mod context;
 pub mod convert;
 pub mod copy;
 pub mod create;
@@ -31,10 +32,12 @@ pub mod quota;
 pub mod rename;
 pub mod search;
 pub mod select;
+pub mod sort;
 pub mod starttls;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod thread;
 pub mod unauthenticate;
 pub mod urlauth;
 
@@ -44,6 +47,23 @@ use crate::session::error::CommandResult;
 use crate::session::names;
 use crate::session::Session;
 use store_core::{FolderRef, Principal};
+
+/// Turns CONDSTORE on for a CONDSTORE enabling command (RFC 7162 3.1);
+/// the first time, with a mailbox selected, the client is told its
+/// HIGHESTMODSEQ in an untagged OK (RFC 7162 3.1.2.1, as Dovecot does).
+pub fn enable_condstore(session: &mut Session) {
+    if session.enabled.condstore {
+        return;
+    }
+    session.enabled.condstore = true;
+    if let Some(mailbox) = session.selected.as_ref() {
+        let line = format!(
+            "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+            mailbox.highest_modseq()
+        );
+        session.out.push_str(&line);
+    }
+}
 
 /// Runs `command` in `session`.
 pub async fn execute(session: &mut Session, tag: &str, command: Command) -> CommandResult {
@@ -133,6 +153,30 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             };
             search::execute(session, request).await
         }
+        Command::Sort {
+            returns,
+            criteria,
+            charset,
+            search,
+            uid,
+        } => {
+            let request = sort::SortRequest {
+                tag,
+                returns: returns.as_deref(),
+                criteria: &criteria,
+                charset: &charset,
+                search: &search,
+                uid,
+            };
+            sort::execute(session, request).await
+        }
+        Command::Thread {
+            algorithm,
+            charset,
+            search,
+            uid,
+        } => thread::execute(session, algorithm, &charset, &search, uid).await,
+        Command::CancelUpdate { tags } => context::cancel_update(session, &tags),
         Command::Fetch {
             set,
             items,

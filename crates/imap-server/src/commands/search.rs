@@ -1,17 +1,22 @@
 //! SEARCH (RFC 3501 6.4.4) and UID SEARCH, with ESEARCH's `RETURN (MIN
-//! MAX ALL COUNT)` (RFC 4731). Sequence sets and `\Recent` keys are turned
-//! into UID sets here, from the session's view; store-core evaluates the
-//! rest. CHARSET may be US-ASCII or UTF-8 (RFC 3501 requires US-ASCII; UTF-8
-//! is what CPM clients send).
+//! MAX ALL COUNT)` (RFC 4731), PARTIAL (RFC 5267 4.4) and UPDATE (RFC 5267
+//! 4.3, kept by [`super::context`]). Sequence sets and `\Recent` keys are
+//! turned into UID sets here, from the session's view; store-core
+//! evaluates the rest. CHARSET may be US-ASCII or UTF-8 (RFC 3501 requires
+//! US-ASCII; UTF-8 is what CPM clients send). SORT and THREAD share the
+//! helpers here.
+
+use std::fmt::Write as _;
 
 use store_core::model::Uid;
 use store_core::search::SearchKey as StoreKey;
+use store_core::sort::SortInfo;
 
-use super::principal;
+use super::{context, principal};
 use crate::protocol::command::{SearchKey, SearchReturn};
 use crate::protocol::response::{self, Completion};
 use crate::protocol::sequence::compact;
-use crate::session::error::CommandResult;
+use crate::session::error::{CommandError, CommandResult};
 use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
 
@@ -38,68 +43,179 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
         criteria,
         uid,
     } = request;
-    let principal = principal(session)?;
-    if let Some(c) = charset {
-        if c != "UTF-8" && c != "US-ASCII" {
-            return Ok(Completion::no(format!("Charset {c} is not supported"))
-                .with_code("BADCHARSET (US-ASCII UTF-8)"));
-        }
+    if let Some(refused) = charset.and_then(refuse_charset) {
+        return Ok(refused);
     }
     let Some(mailbox) = session.selected.as_ref() else {
         return Ok(Completion::bad("No mailbox selected"));
     };
-    let key = StoreKey::And(vec![
-        // Only messages this session knows of (RFC 3501 7.2.5).
-        StoreKey::Uid(known_range(mailbox)),
-        to_store_key(mailbox, criteria),
-    ]);
-    let found = session
-        .state
-        .store
-        .search(&principal, &mailbox.folder, &key)
-        .await?;
-    // RFC 7162 3.1.5: with a MODSEQ criterion, the highest MODSEQ of the
-    // messages found is returned with them (none when none is found).
-    let highest = uses_modseq(criteria)
-        .then(|| {
-            found
-                .iter()
-                .filter_map(|&u| mailbox.seq_of(u))
-                .map(|s| mailbox.messages[s as usize - 1].modseq)
-                .max()
-        })
-        .flatten();
-    let mut numbers: Vec<u32> = found
-        .into_iter()
-        .filter_map(|u| if uid { Some(u) } else { mailbox.seq_of(u) })
-        .collect();
-    numbers.sort_unstable();
-    let line = match returns {
-        None => {
-            let list: String = numbers.iter().map(|n| format!(" {n}")).collect();
-            let modseq = highest
-                .map(|m| format!(" (MODSEQ {m})"))
-                .unwrap_or_default();
-            format!("* SEARCH{list}{modseq}\r\n")
+    let key = to_store_key(mailbox, criteria);
+    // A live result (RFC 5267 4) keeps the sort data of its messages.
+    let update = returns.is_some_and(|r| r.contains(&SearchReturn::Update));
+    let (found, infos) = match update {
+        true => {
+            let infos = matching_sort_info(session, &key).await?;
+            (infos.iter().map(|i| i.uid).collect(), Some(infos))
         }
-        Some(returns) => esearch(tag, uid, returns, &numbers, highest),
+        false => (matching(session, &key).await?, None),
     };
+    let result = Found::new(session, &found, uid, uses_modseq(criteria));
+    let line = answer("SEARCH", tag, uid, returns, &result);
     session.out.push_str(&line);
     if uses_modseq(criteria) {
-        session.enabled.condstore = true;
+        super::enable_condstore(session);
+    }
+    if let Some(infos) = infos {
+        context::register(session, tag, uid, key, None, infos);
     }
     Ok(Completion::ok("SEARCH completed"))
 }
 
-/// The `* ESEARCH` line (RFC 4731 3.1): `RETURN ()` means ALL; MIN, MAX
-/// and ALL are left out when nothing matched.
-fn esearch(
+/// The answer to SEARCH or SORT (`name`): `* name n...` with the MODSEQ
+/// of RFC 7162 3.1.5, or with RETURN options the `* ESEARCH` line.
+pub fn answer(
+    name: &str,
     tag: &str,
     uid: bool,
-    returns: &[SearchReturn],
-    numbers: &[u32],
-    highest_modseq: Option<u64>,
+    returns: Option<&[SearchReturn]>,
+    result: &Found,
 ) -> String {
+    let Some(returns) = returns else {
+        let mut line = format!("* {name}");
+        for n in &result.numbers {
+            let _ = write!(line, " {n}");
+        }
+        if let Some(m) = result.highest_modseq(&[]) {
+            let _ = write!(line, " (MODSEQ {m})");
+        }
+        line.push_str("\r\n");
+        return line;
+    };
+    esearch(tag, uid, returns, result)
+}
+
+/// The NO for a charset other than US-ASCII and UTF-8 (RFC 3501 6.4.4
+/// BADCHARSET), or `None`.
+pub fn refuse_charset(charset: &str) -> Option<Completion> {
+    (charset != "UTF-8" && charset != "US-ASCII").then(|| {
+        Completion::no(format!("Charset {charset} is not supported"))
+            .with_code("BADCHARSET (US-ASCII UTF-8)")
+    })
+}
+
+/// The UIDs of the selected mailbox's messages that match `key`, among
+/// those this session knows of (RFC 3501 7.2.5), ascending.
+///
+/// Errors: the store's; BAD when no mailbox is selected.
+pub async fn matching(session: &Session, key: &StoreKey) -> Result<Vec<Uid>, CommandError> {
+    matching_info(session, key, |k| async move {
+        session.state.store.search(&k.0, &k.1, &k.2).await
+    })
+    .await
+}
+
+/// The sort and threading data of the messages that match `key`, among
+/// those this session knows of, in mailbox order.
+///
+/// Errors: as [`matching`].
+pub async fn matching_sort_info(
+    session: &Session,
+    key: &StoreKey,
+) -> Result<Vec<SortInfo>, CommandError> {
+    matching_info(session, key, |k| async move {
+        session.state.store.search_sort_info(&k.0, &k.1, &k.2).await
+    })
+    .await
+}
+
+type Query = (store_core::Principal, store_core::FolderRef, StoreKey);
+
+async fn matching_info<T, F, Fut>(
+    session: &Session,
+    key: &StoreKey,
+    run: F,
+) -> Result<Vec<T>, CommandError>
+where
+    F: FnOnce(Query) -> Fut,
+    Fut: std::future::Future<Output = store_core::Result<Vec<T>>>,
+{
+    let principal = principal(session)?;
+    let Some(mailbox) = session.selected.as_ref() else {
+        return Err(Completion::bad("No mailbox selected").into());
+    };
+    let key = StoreKey::And(vec![
+        // Only messages this session knows of (RFC 3501 7.2.5).
+        StoreKey::Uid(known_range(mailbox)),
+        key.clone(),
+    ]);
+    Ok(run((principal, mailbox.folder.clone(), key)).await?)
+}
+
+/// A result as the client sees it: message numbers (UIDs or sequence
+/// numbers) in result order, with their MODSEQs when the search used
+/// MODSEQ (RFC 7162 3.1.5).
+pub struct Found {
+    /// The numbers, in result order.
+    pub numbers: Vec<u32>,
+    /// Each number's MODSEQ, when asked for.
+    pub modseqs: Option<Vec<u64>>,
+}
+
+impl Found {
+    /// The result for `uids` (in result order) in `session`'s view.
+    pub fn new(session: &Session, uids: &[Uid], uid: bool, with_modseq: bool) -> Found {
+        let mut numbers = Vec::with_capacity(uids.len());
+        let mut modseqs = Vec::new();
+        if let Some(mailbox) = session.selected.as_ref() {
+            for &u in uids {
+                let Some(seq) = mailbox.seq_of(u) else {
+                    continue;
+                };
+                numbers.push(if uid { u } else { seq });
+                modseqs.push(mailbox.messages[seq as usize - 1].modseq);
+            }
+        }
+        Found {
+            numbers,
+            modseqs: with_modseq.then_some(modseqs),
+        }
+    }
+
+    /// The MODSEQ to return with the result (RFC 7162 3.1.5, RFC 4731
+    /// 3.2): with only MIN and/or MAX asked, the highest of the messages
+    /// they name; otherwise the highest of all matches. `None` without a
+    /// MODSEQ criterion or when nothing matched.
+    pub fn highest_modseq(&self, returns: &[SearchReturn]) -> Option<u64> {
+        let modseqs = self.modseqs.as_ref()?;
+        let only_ends = !returns.is_empty()
+            && returns.iter().all(|r| {
+                matches!(
+                    r,
+                    SearchReturn::Min | SearchReturn::Max | SearchReturn::Update
+                )
+            });
+        if !only_ends {
+            return modseqs.iter().copied().max();
+        }
+        let numbers = self.numbers.iter().enumerate();
+        let modseq_of = |end: Option<(usize, &u32)>| end.map(|(i, _)| modseqs[i]);
+        let min = match returns.contains(&SearchReturn::Min) {
+            true => modseq_of(numbers.clone().min_by_key(|(_, n)| **n)),
+            false => None,
+        };
+        let max = match returns.contains(&SearchReturn::Max) {
+            true => modseq_of(numbers.max_by_key(|(_, n)| **n)),
+            false => None,
+        };
+        min.max(max)
+    }
+}
+
+/// The `* ESEARCH` line (RFC 4731 3.1, RFC 5267 3 and 4.4): `RETURN ()`
+/// means ALL; MIN, MAX and ALL are left out when nothing matched; PARTIAL
+/// gives the matches at the asked positions of the result, or NIL.
+pub fn esearch(tag: &str, uid: bool, returns: &[SearchReturn], found: &Found) -> String {
+    let numbers = &found.numbers;
     let mut line = String::from("* ESEARCH (TAG ");
     response::string(&mut line, tag);
     line.push(')');
@@ -108,33 +224,41 @@ fn esearch(
     }
     let asked =
         |o: SearchReturn| returns.contains(&o) || (returns.is_empty() && o == SearchReturn::All);
-    let order = [
-        SearchReturn::Min,
-        SearchReturn::Max,
-        SearchReturn::All,
-        SearchReturn::Count,
-    ];
-    for option in order.iter().filter(|&&o| asked(o)) {
-        match (option, numbers.first(), numbers.last()) {
-            (SearchReturn::Min, Some(min), _) => line.push_str(&format!(" MIN {min}")),
-            (SearchReturn::Max, _, Some(max)) => line.push_str(&format!(" MAX {max}")),
-            (SearchReturn::All, Some(_), _) => {
-                line.push_str(&format!(" ALL {}", compact(numbers.iter().copied())))
-            }
-            (SearchReturn::Count, _, _) => line.push_str(&format!(" COUNT {}", numbers.len())),
-            _ => {}
+    let (min, max) = (numbers.iter().min(), numbers.iter().max());
+    if let (true, Some(min)) = (asked(SearchReturn::Min), min) {
+        let _ = write!(line, " MIN {min}");
+    }
+    if let (true, Some(max)) = (asked(SearchReturn::Max), max) {
+        let _ = write!(line, " MAX {max}");
+    }
+    if asked(SearchReturn::All) && !numbers.is_empty() {
+        let _ = write!(line, " ALL {}", compact(numbers.iter().copied()));
+    }
+    if asked(SearchReturn::Count) {
+        let _ = write!(line, " COUNT {}", numbers.len());
+    }
+    for r in returns {
+        if let SearchReturn::Partial(low, high) = *r {
+            let from = low as usize - 1;
+            let to = (high as usize).min(numbers.len());
+            let part = numbers.get(from..to.max(from)).unwrap_or_default();
+            let set = match part.is_empty() {
+                true => "NIL".to_string(),
+                false => compact(part.iter().copied()),
+            };
+            let _ = write!(line, " PARTIAL ({low}:{high} {set})");
         }
     }
-    if let Some(m) = highest_modseq {
+    if let Some(m) = found.highest_modseq(returns) {
         // RFC 7162 3.1.5 (ESEARCH form).
-        line.push_str(&format!(" MODSEQ {m}"));
+        let _ = write!(line, " MODSEQ {m}");
     }
     line.push_str("\r\n");
     line
 }
 
 /// Whether the criteria use MODSEQ (a CONDSTORE enabling command).
-fn uses_modseq(key: &SearchKey) -> bool {
+pub(crate) fn uses_modseq(key: &SearchKey) -> bool {
     match key {
         SearchKey::Store(StoreKey::ModSeq(_)) => true,
         SearchKey::And(keys) => keys.iter().any(uses_modseq),
@@ -161,7 +285,7 @@ fn recent_uids(mailbox: &SelectedMailbox) -> Vec<(Uid, Uid)> {
 }
 
 /// The store-core key for a client's key, in the session's view.
-fn to_store_key(mailbox: &SelectedMailbox, key: &SearchKey) -> StoreKey {
+pub(crate) fn to_store_key(mailbox: &SelectedMailbox, key: &SearchKey) -> StoreKey {
     match key {
         SearchKey::Store(k) => k.clone(),
         SearchKey::Sequence(set) => StoreKey::Uid(mailbox.sequence_to_uid_ranges(set)),
@@ -190,20 +314,59 @@ fn to_store_key(mailbox: &SelectedMailbox, key: &SearchKey) -> StoreKey {
 mod tests {
     use super::*;
 
+    fn found(numbers: &[u32], modseqs: Option<&[u64]>) -> Found {
+        Found {
+            numbers: numbers.to_vec(),
+            modseqs: modseqs.map(<[u64]>::to_vec),
+        }
+    }
+
     #[test]
     fn rfc4731_esearch_lines() {
         use SearchReturn::*;
         assert_eq!(
-            esearch("A282", false, &[Min, Count], &[2, 10, 11], None),
+            esearch("A282", false, &[Min, Count], &found(&[2, 10, 11], None)),
             "* ESEARCH (TAG \"A282\") MIN 2 COUNT 3\r\n"
         );
         assert_eq!(
-            esearch("A283", true, &[], &[3, 4, 5, 9], None),
+            esearch("A283", true, &[], &found(&[3, 4, 5, 9], None)),
             "* ESEARCH (TAG \"A283\") UID ALL 3:5,9\r\n"
         );
         assert_eq!(
-            esearch("A284", false, &[Min, Max, All, Count, Min], &[], None),
+            esearch(
+                "A284",
+                false,
+                &[Min, Max, All, Count, Min],
+                &found(&[], None)
+            ),
             "* ESEARCH (TAG \"A284\") COUNT 0\r\n"
         );
+    }
+
+    /// RFC 7162 3.1.5 / RFC 4731 3.2: MIN or MAX alone return the MODSEQ
+    /// of the message they name, not the highest of all matches.
+    #[test]
+    fn modseq_of_min_and_max() {
+        use SearchReturn::*;
+        let f = found(&[1, 2, 3], Some(&[81, 83, 82]));
+        assert!(esearch("t", false, &[Min], &f).ends_with(" MIN 1 MODSEQ 81\r\n"));
+        assert!(esearch("t", false, &[Max], &f).ends_with(" MAX 3 MODSEQ 82\r\n"));
+        assert!(esearch("t", false, &[Min, Max], &f).ends_with(" MODSEQ 82\r\n"));
+        assert!(esearch("t", false, &[], &f).ends_with(" ALL 1:3 MODSEQ 83\r\n"));
+        assert!(esearch("t", false, &[Count], &f).ends_with(" MODSEQ 83\r\n"));
+    }
+
+    /// RFC 5267 4.4 and imaptest's sort-partial: positions of the result,
+    /// in result order.
+    #[test]
+    fn partial_ranges() {
+        use SearchReturn::*;
+        let f = found(&[5, 3, 4, 2, 1], None);
+        assert_eq!(
+            esearch("t", false, &[Partial(2, 4)], &f),
+            "* ESEARCH (TAG \"t\") PARTIAL (2:4 3:4,2)\r\n"
+        );
+        assert!(esearch("t", false, &[Partial(6, 9)], &f).contains("PARTIAL (6:9 NIL)"));
+        assert!(esearch("t", false, &[Partial(1, 9)], &f).contains("(1:9 5,3:4,2,1)"));
     }
 }

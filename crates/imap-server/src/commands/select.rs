@@ -37,6 +37,8 @@ pub async fn execute(
     if qresync.is_some() && !session.enabled.qresync {
         return Ok(Completion::bad("QRESYNC parameter without ENABLE QRESYNC"));
     }
+    // Leaving a mailbox ends its search contexts (RFC 5267 4.3).
+    super::context::end(session);
     if session.selected.take().is_some() {
         session
             .out

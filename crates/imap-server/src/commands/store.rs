@@ -55,7 +55,7 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
     };
     if unchanged_since.is_some() {
         // A CONDSTORE enabling command (RFC 7162 3.1).
-        session.enabled.condstore = true;
+        super::enable_condstore(session);
     }
     let condstore = session.enabled.condstore;
     let Some(mailbox) = session.selected.as_mut() else {

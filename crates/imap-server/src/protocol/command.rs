@@ -4,6 +4,7 @@
 use store_core::blob::StagedBlob;
 use store_core::model::UnixTime;
 use store_core::search::SearchKey as StoreSearchKey;
+pub use store_core::sort::{SortCriterion, SortKey};
 
 use super::sequence::SequenceSet;
 
@@ -208,6 +209,37 @@ pub enum Command {
         /// UID SEARCH.
         uid: bool,
     },
+    /// SORT and UID SORT (RFC 5256 3), with ESORT's RETURN (RFC 5267 3).
+    Sort {
+        /// `RETURN (...)` options (ESORT); `None` for the RFC 5256 form
+        /// (answered with `* SORT`).
+        returns: Option<Vec<SearchReturn>>,
+        /// Sort criteria, most significant first.
+        criteria: Vec<SortCriterion>,
+        /// The charset argument, upper case.
+        charset: String,
+        /// Search criteria.
+        search: SearchKey,
+        /// UID SORT.
+        uid: bool,
+    },
+    /// THREAD and UID THREAD (RFC 5256 4).
+    Thread {
+        /// The threading algorithm.
+        algorithm: ThreadAlgorithm,
+        /// The charset argument, upper case.
+        charset: String,
+        /// Search criteria.
+        search: SearchKey,
+        /// UID THREAD.
+        uid: bool,
+    },
+    /// CANCELUPDATE tag... (RFC 5267 4.3.5): stop updating these
+    /// searches' contexts.
+    CancelUpdate {
+        /// The tags of the SEARCH/SORT commands whose updates stop.
+        tags: Vec<String>,
+    },
     /// FETCH (6.4.5) and UID FETCH.
     Fetch {
         /// Messages.
@@ -316,6 +348,9 @@ impl Command {
             Command::Unselect => "UNSELECT",
             Command::Expunge { .. } => "EXPUNGE",
             Command::Search { .. } => "SEARCH",
+            Command::Sort { .. } => "SORT",
+            Command::Thread { .. } => "THREAD",
+            Command::CancelUpdate { .. } => "CANCELUPDATE",
             Command::Fetch { .. } => "FETCH",
             Command::Store { .. } => "STORE",
             Command::Copy {
@@ -560,6 +595,21 @@ pub enum SearchReturn {
     All,
     /// COUNT: how many.
     Count,
+    /// PARTIAL low:high (RFC 5267 4.4, RFC 9394): the matches at these
+    /// 1-based positions of the result, `low <= high`.
+    Partial(u32, u32),
+    /// UPDATE (RFC 5267 4.3): keep the result up to date with ADDTO and
+    /// REMOVEFROM as the mailbox changes.
+    Update,
+}
+
+/// A THREAD algorithm (RFC 5256 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    /// ORDEREDSUBJECT
+    OrderedSubject,
+    /// REFERENCES
+    References,
 }
 
 /// How STORE changes flags (RFC 3501 6.4.6).

@@ -84,6 +84,8 @@ pub struct Session {
     account_changes: Option<broadcast::Receiver<Change>>,
     /// Untagged responses waiting to be written, before the completion.
     pub out: String,
+    /// Live SEARCH/SORT contexts (RFC 5267 4).
+    pub contexts: crate::commands::context::Contexts,
     /// Stop signal of the server.
     pub shutdown: watch::Receiver<bool>,
     bad_commands: u32,
@@ -171,6 +173,7 @@ pub async fn run(
         account_changes: None,
         notify: None,
         out: String::new(),
+        contexts: Default::default(),
         shutdown,
         bad_commands: 0,
         login_failures: 0,
@@ -549,6 +552,8 @@ impl Session {
             Command::Fetch { uid: false, .. }
                 | Command::Store { uid: false, .. }
                 | Command::Search { uid: false, .. }
+                | Command::Sort { uid: false, .. }
+                | Command::Thread { uid: false, .. }
                 | Command::Convert { uid: false, .. }
                 | Command::StoreAnnotation { uid: false, .. }
         );
@@ -608,7 +613,10 @@ impl Session {
             )
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                crate::commands::context::report(self).await;
+                Ok(())
+            }
             Err(store_core::StoreError::NoSuchFolder) => {
                 self.selected = None;
                 Err("Selected mailbox was deleted or renamed".into())
@@ -682,6 +690,9 @@ impl Session {
             | Unselect
             | Expunge { .. }
             | Search { .. }
+            | Sort { .. }
+            | Thread { .. }
+            | CancelUpdate { .. }
             | Fetch { .. }
             | Store { .. }
             | Copy { .. }

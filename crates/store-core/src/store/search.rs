@@ -7,6 +7,7 @@ use crate::mime::MessageSummary;
 use crate::model::{Object, Principal, Uid};
 use crate::rights::Right;
 use crate::search::SearchKey;
+use crate::sort::SortInfo;
 use crate::writer::Reader;
 
 use super::folders::FolderRef;
@@ -21,26 +22,90 @@ impl Store {
         folder: &FolderRef,
         key: &SearchKey,
     ) -> Result<Vec<Uid>> {
+        self.scan(principal, folder, key, |o, _| o.uid)
+    }
+
+    /// The sort and threading data ([`SortInfo`], RFC 5256) of the
+    /// folder's objects that match `key`, in UID order. Read from the
+    /// stored summaries only: no message body is loaded (unless `key`
+    /// itself searches BODY or TEXT).
+    ///
+    /// Rights: `r`.
+    pub async fn search_sort_info(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        key: &SearchKey,
+    ) -> Result<Vec<SortInfo>> {
+        self.scan(principal, folder, key, SortInfo::new)
+    }
+
+    /// The sort data of those of `uids` that are objects of the folder
+    /// and match `key`, in the order of `uids`: a cost that grows with
+    /// `uids`, not with the folder (for keeping a live result up to date
+    /// with the messages that changed, RFC 5267 4).
+    ///
+    /// Rights: `r`.
+    pub async fn search_sort_info_among(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uids: &[Uid],
+        key: &SearchKey,
+    ) -> Result<Vec<SortInfo>> {
         let snap = self.snapshot()?;
         let access = resolve(&snap, principal, folder)?;
         access.require(Right::Read)?;
-        let needs_text = key.needs_body_text();
         let mut out = Vec::new();
-        for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
-            let summary: MessageSummary = snap
-                .load(&keys::blob_summary(&object.blob))?
-                .unwrap_or_default();
-            // The decoded text is as large as the message: read only for
-            // BODY and TEXT, one object at a time.
-            let text = match needs_text {
-                true => snap.get_raw(&keys::blob_text(&object.blob))?,
-                false => None,
-            };
-            let text = text.as_deref().map(String::from_utf8_lossy);
-            if key.matches(&object, &summary, text.as_deref().unwrap_or_default()) {
-                out.push(object.uid);
+        for &uid in uids {
+            let object: Option<Object> = snap.load(&keys::object(access.folder.id, uid))?;
+            if let Some(object) = object {
+                if let Some(summary) = matching_summary(&snap, &object, key)? {
+                    out.push(SortInfo::new(&object, &summary));
+                }
             }
         }
         Ok(out)
     }
+
+    /// `extract` of every object of the folder that matches `key`, in UID
+    /// order.
+    fn scan<T>(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        key: &SearchKey,
+        extract: impl Fn(&Object, &MessageSummary) -> T,
+    ) -> Result<Vec<T>> {
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Read)?;
+        let mut out = Vec::new();
+        for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
+            if let Some(summary) = matching_summary(&snap, &object, key)? {
+                out.push(extract(&object, &summary));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The stored summary of `object` if it matches `key`.
+fn matching_summary(
+    snap: &impl Reader,
+    object: &Object,
+    key: &SearchKey,
+) -> Result<Option<MessageSummary>> {
+    let summary: MessageSummary = snap
+        .load(&keys::blob_summary(&object.blob))?
+        .unwrap_or_default();
+    // The decoded text is as large as the message: read only for BODY and
+    // TEXT, one object at a time.
+    let text = match key.needs_body_text() {
+        true => snap.get_raw(&keys::blob_text(&object.blob))?,
+        false => None,
+    };
+    let text = text.as_deref().map(String::from_utf8_lossy);
+    let found = key.matches(object, &summary, text.as_deref().unwrap_or_default());
+    Ok(found.then_some(summary))
 }

@@ -15,7 +15,7 @@ use super::primitives::{
     astring, atom, date_time, flag, flag_list, list_mailbox, mailbox, nstring, number64, nz_number,
     sequence_set, sp, store_flags, streamed_literal, string, string_bytes,
 };
-use super::search::search_criteria;
+use super::search::{partial_return, search_criteria, sort_criteria, thread_algorithm};
 use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
     AclCommand, AppendData, AppendMessage, CatenateMessage, CatenatePart, Command, ConvertItem,
@@ -203,9 +203,13 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             })
         })
         .parse(i),
-        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" => {
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" | "SORT" | "THREAD" => {
             selected_command(name, i, depth, false)
         }
+        "CANCELUPDATE" => map(many1(preceded(sp, string)), |tags| Command::CancelUpdate {
+            tags,
+        })
+        .parse(i),
         "NOTIFY" => notify(i),
         "CONVERSIONS" => map((sp, astring, sp, astring), |(_, source, _, target)| {
             Command::Conversions {
@@ -227,7 +231,7 @@ fn uid_command(i: &[u8], depth: usize) -> PResult<'_, Command> {
     let (rest, (_, name)) = (sp, atom).parse(i)?;
     let name = name.to_ascii_uppercase();
     match name.as_str() {
-        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" => {
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "CONVERT" | "SORT" | "THREAD" => {
             selected_command(&name, rest, depth, true)
         }
         "EXPUNGE" => map(preceded(sp, sequence_set), |set| Command::Expunge {
@@ -243,14 +247,7 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
     match name {
         "SEARCH" => map(
             (
-                opt(preceded(
-                    (sp, tag_no_case(&b"RETURN"[..]), sp),
-                    delimited(
-                        tag(&b"("[..]),
-                        separated_list0(sp, search_return),
-                        tag(&b")"[..]),
-                    ),
-                )),
+                opt(search_return_opts),
                 opt(preceded((sp, tag_no_case(&b"CHARSET"[..]), sp), astring)),
                 sp,
                 |i| search_criteria(i, depth),
@@ -259,6 +256,38 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
                 returns,
                 charset: charset.map(|c| c.to_ascii_uppercase()),
                 criteria,
+                uid,
+            },
+        )
+        .parse(i),
+        "SORT" => map(
+            (
+                opt(search_return_opts),
+                preceded(sp, sort_criteria),
+                preceded(sp, astring),
+                sp,
+                |i| search_criteria(i, depth),
+            ),
+            |(returns, criteria, charset, _, search)| Command::Sort {
+                returns,
+                criteria,
+                charset: charset.to_ascii_uppercase(),
+                search,
+                uid,
+            },
+        )
+        .parse(i),
+        "THREAD" => map(
+            (
+                preceded(sp, thread_algorithm),
+                preceded(sp, astring),
+                sp,
+                |i| search_criteria(i, depth),
+            ),
+            |(algorithm, charset, _, search)| Command::Thread {
+                algorithm,
+                charset: charset.to_ascii_uppercase(),
+                search,
                 uid,
             },
         )
@@ -353,13 +382,36 @@ fn selected_command<'a>(name: &str, i: &'a [u8], depth: usize, uid: bool) -> PRe
     }
 }
 
-/// `search-return-opt` (RFC 4731 3.1).
-fn search_return(i: &[u8]) -> PResult<'_, SearchReturn> {
+/// ` RETURN (opt...)` (RFC 4731 3.1, RFC 5267 3). The CONTEXT hint (RFC
+/// 5267 4.2) is accepted and dropped; a list of nothing else means ALL,
+/// as `RETURN ()` does.
+fn search_return_opts(i: &[u8]) -> PResult<'_, Vec<SearchReturn>> {
+    let (rest, options) = preceded(
+        (sp, tag_no_case(&b"RETURN"[..]), sp),
+        delimited(
+            tag(&b"("[..]),
+            separated_list0(sp, search_return),
+            tag(&b")"[..]),
+        ),
+    )
+    .parse(i)?;
+    let returns: Vec<SearchReturn> = options.iter().flatten().copied().collect();
+    match returns.is_empty() && !options.is_empty() {
+        true => Ok((rest, vec![SearchReturn::All])),
+        false => Ok((rest, returns)),
+    }
+}
+
+/// `search-return-opt` (RFC 4731 3.1, RFC 5267); `None` for CONTEXT.
+fn search_return(i: &[u8]) -> PResult<'_, Option<SearchReturn>> {
     alt((
-        value(SearchReturn::Min, tag_no_case(&b"MIN"[..])),
-        value(SearchReturn::Max, tag_no_case(&b"MAX"[..])),
-        value(SearchReturn::All, tag_no_case(&b"ALL"[..])),
-        value(SearchReturn::Count, tag_no_case(&b"COUNT"[..])),
+        value(Some(SearchReturn::Min), tag_no_case(&b"MIN"[..])),
+        value(Some(SearchReturn::Max), tag_no_case(&b"MAX"[..])),
+        value(Some(SearchReturn::All), tag_no_case(&b"ALL"[..])),
+        value(Some(SearchReturn::Count), tag_no_case(&b"COUNT"[..])),
+        map(partial_return, Some),
+        value(Some(SearchReturn::Update), tag_no_case(&b"UPDATE"[..])),
+        value(None, tag_no_case(&b"CONTEXT"[..])),
     ))
     .parse(i)
 }
@@ -1056,9 +1108,34 @@ mod tests {
             "a STORE 1 FLAGS.SILENT \\Seen \\Flagged",
             "a UID SEARCH RETURN (MIN COUNT) CHARSET UTF-8 UNSEEN",
             "a SEARCH RETURN () ALL",
+            "a SEARCH RETURN (PARTIAL 1:10 UPDATE) ALL",
+            "a SEARCH RETURN (CONTEXT COUNT) ALL",
+            "a SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+            "a UID SORT RETURN (MIN COUNT) (DISPLAYFROM) US-ASCII UNSEEN",
+            "a THREAD REFERENCES UTF-8 SINCE 5-MAR-2000",
+            "a UID THREAD ORDEREDSUBJECT US-ASCII ALL",
+            "a CANCELUPDATE \"a1\" \"a2\"",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok));
         }
+    }
+
+    /// RFC 5267 4.2: the CONTEXT hint is dropped; alone it means ALL.
+    #[test]
+    fn context_hint_is_dropped() {
+        let returns = |line: &str| match parse(line).map(|r| r.command) {
+            Ok(Command::Search { returns, .. }) => returns,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            returns("a SEARCH RETURN (CONTEXT) ALL"),
+            Some(vec![SearchReturn::All])
+        );
+        assert_eq!(
+            returns("a SEARCH RETURN (CONTEXT COUNT) ALL"),
+            Some(vec![SearchReturn::Count])
+        );
+        assert_eq!(returns("a SEARCH RETURN () ALL"), Some(vec![]));
     }
 
     /// RFC 7162's examples (3.1.3, 3.1.4, 3.1.5, 3.1.8, 3.2.5, 3.2.6).

@@ -1,15 +1,15 @@
 //! SEARCH criteria (RFC 3501 6.4.4, `search-key`).
 
-use nom::bytes::complete::tag;
+use nom::bytes::complete::{tag, tag_no_case};
 use nom::combinator::{map, opt};
 use nom::multi::separated_list1;
 use nom::sequence::preceded;
 use nom::Parser;
 use store_core::search::{AddressField, DateCmp, SearchKey as Key};
 
-use super::primitives::{astring, atom, date, flag, number64, sequence_set, sp, string};
+use super::primitives::{astring, atom, date, flag, number64, nz_number, sequence_set, sp, string};
 use super::{GrammarError, PResult};
-use crate::protocol::command::SearchKey;
+use crate::protocol::command::{SearchKey, SearchReturn, SortCriterion, SortKey, ThreadAlgorithm};
 
 /// `1*(SP search-key)` after the command (and CHARSET), juxtaposed keys
 /// being an AND. `max_depth` bounds the nesting of parentheses, NOT and OR.
@@ -21,6 +21,65 @@ pub fn search_criteria(i: &[u8], max_depth: usize) -> PResult<'_, SearchKey> {
         SearchKey::And(keys)
     };
     Ok((rest, key))
+}
+
+/// `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"` with
+/// `sort-criterion = ["REVERSE" SP] sort-key` (RFC 5256 5; DISPLAYFROM
+/// and DISPLAYTO from RFC 5957 4).
+pub fn sort_criteria(i: &[u8]) -> PResult<'_, Vec<SortCriterion>> {
+    let (rest, _) = tag(&b"("[..]).parse(i)?;
+    let (rest, words) = separated_list1(sp, atom).parse(rest)?;
+    let (rest, _) = tag(&b")"[..]).parse(rest)?;
+    let mut criteria = Vec::new();
+    let mut reverse = false;
+    for word in words {
+        let key = match word.to_ascii_uppercase().as_str() {
+            "REVERSE" if !reverse => {
+                reverse = true;
+                continue;
+            }
+            "ARRIVAL" => SortKey::Arrival,
+            "CC" => SortKey::Cc,
+            "DATE" => SortKey::Date,
+            "FROM" => SortKey::From,
+            "SIZE" => SortKey::Size,
+            "SUBJECT" => SortKey::Subject,
+            "TO" => SortKey::To,
+            "DISPLAYFROM" => SortKey::DisplayFrom,
+            "DISPLAYTO" => SortKey::DisplayTo,
+            _ => return GrammarError::fail("unknown sort key"),
+        };
+        criteria.push(SortCriterion { key, reverse });
+        reverse = false;
+    }
+    if reverse {
+        return GrammarError::fail("REVERSE without a sort key");
+    }
+    Ok((rest, criteria))
+}
+
+/// A THREAD algorithm name (RFC 5256 4).
+pub fn thread_algorithm(i: &[u8]) -> PResult<'_, ThreadAlgorithm> {
+    let (rest, name) = atom(i)?;
+    match name.to_ascii_uppercase().as_str() {
+        "ORDEREDSUBJECT" => Ok((rest, ThreadAlgorithm::OrderedSubject)),
+        "REFERENCES" => Ok((rest, ThreadAlgorithm::References)),
+        _ => GrammarError::fail("unknown threading algorithm"),
+    }
+}
+
+/// `PARTIAL low:high` (RFC 5267 4.4): two nz-numbers in either order,
+/// returned low first; `*` and single numbers are refused.
+pub fn partial_return(i: &[u8]) -> PResult<'_, SearchReturn> {
+    let (rest, (_, _, a, _, b)) = (
+        tag_no_case(&b"PARTIAL"[..]),
+        sp,
+        nz_number,
+        tag(&b":"[..]),
+        nz_number,
+    )
+        .parse(i)?;
+    Ok((rest, SearchReturn::Partial(a.min(b), a.max(b))))
 }
 
 fn search_key(i: &[u8], depth: usize) -> PResult<'_, SearchKey> {
@@ -143,6 +202,32 @@ mod tests {
                 "Smith".into()
             ))))
         );
+    }
+
+    #[test]
+    fn rfc5256_sort_criteria() {
+        let (rest, c) = sort_criteria(b"(REVERSE ARRIVAL subject displayfrom)").unwrap();
+        assert!(rest.is_empty());
+        let keys: Vec<(SortKey, bool)> = c.iter().map(|c| (c.key, c.reverse)).collect();
+        assert_eq!(
+            keys,
+            [
+                (SortKey::Arrival, true),
+                (SortKey::Subject, false),
+                (SortKey::DisplayFrom, false)
+            ]
+        );
+        assert!(sort_criteria(b"(REVERSE)").is_err());
+        assert!(sort_criteria(b"(REVERSE REVERSE DATE)").is_err());
+        assert!(sort_criteria(b"(FOO)").is_err());
+        assert!(sort_criteria(b"()").is_err());
+        assert_eq!(
+            partial_return(b"PARTIAL 4:2").unwrap().1,
+            SearchReturn::Partial(2, 4)
+        );
+        assert!(partial_return(b"PARTIAL 1").is_err());
+        assert!(partial_return(b"PARTIAL 1:*").is_err());
+        assert!(partial_return(b"PARTIAL 0:3").is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod model;
 pub mod names;
 pub mod password;
 mod preview_cache;
+pub mod retention;
 pub mod rights;
 pub mod search;
 mod store;

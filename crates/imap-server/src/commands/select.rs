@@ -11,15 +11,13 @@
 //! changed since, so that a client away across any number of changes
 //! catches up with one SELECT.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use store_core::model::SYSTEM_FLAGS;
 use store_core::rights::Right;
 
 use super::{folder_of, principal};
 use crate::protocol::command::Qresync;
-use crate::protocol::response::{self, Completion};
+use crate::protocol::response::Completion;
 use crate::protocol::sequence::compact;
 use crate::session::error::CommandResult;
 use crate::session::mailbox::SelectedMailbox;
@@ -65,16 +63,11 @@ pub async fn execute(
         .any(|r| rights.contains(*r));
     let mailbox = SelectedMailbox::new(&session.state, folder, selected, read_only);
 
-    let mut keywords: BTreeSet<&str> = SYSTEM_FLAGS.iter().copied().collect();
-    for m in &mailbox.messages {
-        keywords.extend(m.flags.iter());
-    }
     let out = &mut session.out;
-    out.push_str("* FLAGS ");
-    response::flag_list(out, keywords.iter().copied());
+    mailbox.write_flags_line(out);
     let _ = write!(
         out,
-        "\r\n* {} EXISTS\r\n* {} RECENT\r\n",
+        "* {} EXISTS\r\n* {} RECENT\r\n",
         mailbox.exists(),
         mailbox.recent()
     );
@@ -90,13 +83,7 @@ pub async fn execute(
         "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
         mailbox.uid_validity, mailbox.uid_next
     );
-    if read_only {
-        out.push_str("* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n");
-    } else {
-        out.push_str("* OK [PERMANENTFLAGS ");
-        response::flag_list(out, SYSTEM_FLAGS.iter().copied().chain(["\\*"]));
-        out.push_str("] Flags permitted\r\n");
-    }
+    mailbox.write_permanent_flags(out);
     let _ = write!(
         out,
         "* OK [HIGHESTMODSEQ {}] Highest\r\n* OK [ANNOTATIONS {}] Annotations\r\n",

@@ -282,3 +282,24 @@ fn examine_and_status_agree_on_recent() {
     let lines = a.run("e EXAMINE box");
     assert!(lines.iter().any(|l| l == "* 0 RECENT"), "{lines:?}");
 }
+
+#[test]
+fn the_first_condstore_enabling_command_announces_highestmodseq() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&a.run("s SELECT INBOX"), "s");
+    // RFC 7162 3.1: FETCH MODSEQ in the selected state enables CONDSTORE
+    // and gets the HIGHESTMODSEQ; the next one does not again.
+    let lines = a.run("f FETCH 1 MODSEQ");
+    ok(&lines, "f");
+    assert!(
+        lines.iter().any(|l| l.starts_with("* OK [HIGHESTMODSEQ ")),
+        "{lines:?}"
+    );
+    let lines = a.run("f FETCH 1 MODSEQ");
+    assert!(
+        !lines.iter().any(|l| l.contains("HIGHESTMODSEQ")),
+        "{lines:?}"
+    );
+}

@@ -22,7 +22,7 @@ use crate::preview_cache::PreviewCache;
 use crate::writer::StorageHealth;
 
 /// The SHA-256 of a blob's bytes: its name.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BlobId(pub [u8; 32]);
 
 impl BlobId {

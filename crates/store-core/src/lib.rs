@@ -24,6 +24,7 @@ pub mod names;
 pub mod objectid;
 pub mod password;
 mod preview_cache;
+pub mod retention;
 pub mod rights;
 pub mod search;
 pub mod sort;

@@ -255,7 +255,7 @@ impl<S: AsRef<str>> FromIterator<S> for Flags {
 }
 
 /// An object (IMAP message) as stored in a folder.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Object {
     /// Its UID in the folder.
     pub uid: Uid,

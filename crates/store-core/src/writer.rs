@@ -26,7 +26,8 @@ use crate::changes::ChangeHub;
 use crate::engine::{Engine, EngineError, KeyValue, Mutation, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::model::{AccountId, Change};
+use crate::model::{AccountId, Change, FolderId, ModSeq, Object};
+use crate::retention::{Removed, Retention};
 
 /// Most operations folded into one commit.
 const MAX_BATCH: usize = 256;
@@ -55,6 +56,8 @@ struct Effects {
     unlink: BTreeSet<BlobId>,
     /// Changes to publish on the change feed after the commit.
     changes: Vec<(AccountId, Change)>,
+    /// Objects removed from folders with open views, for [`Retention`].
+    removed: Vec<Removed>,
 }
 
 /// A write transaction of one operation inside a group commit.
@@ -63,6 +66,7 @@ pub(crate) struct Txn<'a> {
     batch: &'a WriteBatch,
     own: WriteBatch,
     effects: Effects,
+    retention: &'a Retention,
 }
 
 impl Reader for Txn<'_> {
@@ -157,6 +161,29 @@ impl Txn<'_> {
             self.delete(keys::blob_snippet(id));
             self.effects.unlink.insert(*id);
         }
+        Ok(())
+    }
+
+    /// Notes that `object` left `folder` at `modseq`, before its blob
+    /// reference is released: if the folder has open views, the record
+    /// and its blob's summary are kept readable for the views behind the
+    /// removal, and the blob's file stays (crate::retention).
+    pub fn note_removed(
+        &mut self,
+        folder: FolderId,
+        modseq: ModSeq,
+        object: &Object,
+    ) -> Result<()> {
+        if !self.retention.watches(folder) {
+            return Ok(());
+        }
+        let summary = self.get_raw(&keys::blob_summary(&object.blob))?;
+        self.effects.removed.push(Removed {
+            folder,
+            modseq,
+            object: object.clone(),
+            summary,
+        });
         Ok(())
     }
 
@@ -292,6 +319,7 @@ impl Writer {
         blobs: Arc<BlobStore>,
         hub: Arc<ChangeHub>,
         stats: Arc<CommitStats>,
+        retention: Arc<Retention>,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
         let health = blobs.health().clone();
         let (tx, rx) = mpsc::channel::<Job>();
@@ -304,6 +332,7 @@ impl Writer {
                     hub: &hub,
                     stats: &stats,
                     health: &health,
+                    retention: &retention,
                 };
                 run(rx, &parts)
             })?;
@@ -337,6 +366,7 @@ struct Parts<'a> {
     hub: &'a ChangeHub,
     stats: &'a CommitStats,
     health: &'a StorageHealth,
+    retention: &'a Retention,
 }
 
 fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
@@ -349,6 +379,7 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
                 if parts.health.is_failing() {
                     probe(parts);
                 }
+                unlink_released(parts);
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -372,6 +403,31 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
             }
         }
         commit_group(jobs, parts);
+        unlink_released(parts);
+    }
+}
+
+/// Unlinks the blobs [`Retention`] let go of that no record references
+/// (one may have been stored again since its removal). Runs on the writer
+/// thread, between commits, so no install races the check.
+fn unlink_released(parts: &Parts<'_>) {
+    let released = parts.retention.take_released();
+    if released.is_empty() {
+        return;
+    }
+    let snapshot = match parts.engine.snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            // Left on disk; the sweep at the next open removes them.
+            tracing::warn!(error = %e, "cannot check released blobs");
+            return;
+        }
+    };
+    for id in released {
+        let referenced = !matches!(snapshot.get(&keys::blob_refs(&id)), Ok(None));
+        if !referenced && !parts.retention.holds_blob(&id) {
+            parts.blobs.unlink(&id);
+        }
     }
 }
 
@@ -419,6 +475,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
         hub,
         stats,
         health,
+        retention,
     } = *parts;
     let snapshot = match engine.snapshot() {
         Ok(s) => s,
@@ -438,6 +495,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             batch: &batch,
             own: WriteBatch::new(),
             effects: Effects::default(),
+            retention,
         };
         let result = (job.op)(&mut txn);
         if result.is_ok() {
@@ -450,10 +508,15 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
                 effects.unlink.insert(*id);
             }
             effects.changes.extend(e.changes);
+            effects.removed.extend(e.removed);
         }
         results.push((job.reply, result));
     }
     drop(snapshot);
+    // Before the commit: a session reading just after it finds the
+    // removed records here. Should the commit fail, the entries are
+    // released later and the release finds the blobs still referenced.
+    retention.retain(std::mem::take(&mut effects.removed));
 
     let durable = install_blobs(blobs, &effects.install).and_then(|()| {
         if batch.is_empty() {
@@ -471,8 +534,9 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
                 .operations
                 .fetch_add(ok_count, std::sync::atomic::Ordering::Relaxed);
             // A blob released and re-added in the same batch keeps its file.
+            // One a lagging view still reads stays until it lets go.
             for id in &effects.unlink {
-                if !effects.install.iter().any(|b| &b.id == id) {
+                if !effects.install.iter().any(|b| &b.id == id) && !retention.holds_blob(id) {
                     blobs.unlink(id);
                 }
             }

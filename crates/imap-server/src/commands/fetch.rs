@@ -144,15 +144,13 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
     let mut missing = false;
     for (seq, u) in targets {
         let mailbox = session.selected.as_ref().ok_or_else(no_mailbox)?;
-        if mailbox.is_expunged(u) {
-            missing = true;
-            continue;
-        }
+        // A message expunged elsewhere but not yet reported here is still
+        // read (RFC 2180 4.1.1; store-core keeps it for this view).
         let record = if needs_record {
             match session
                 .state
                 .store
-                .fetch_object(&principal, &folder, u)
+                .fetch_object_in_view(&principal, &folder, u, mailbox.view())
                 .await
             {
                 Ok(r) => Some(r),
@@ -182,54 +180,69 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
         let message = &mailbox.messages[seq as usize - 1];
         let flags_line = SelectedMailbox::flags_of(message);
         let modseq = message.modseq;
-        let line = session.line_mark();
-        let _ = write!(session.out, "* {seq} FETCH (");
-        let written: Result<(), CommandError> = async {
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    session.out.push(' ');
-                }
-                if *item == FetchAttribute::ModSeq {
-                    let _ = write!(session.out, "MODSEQ ({modseq})");
-                    continue;
-                }
-                if let FetchAttribute::Annotation {
-                    entries,
-                    attributes,
-                } = item
-                {
-                    super::annotate::write_annotation(session, u, entries, attributes).await?;
-                    continue;
-                }
-                if let FetchAttribute::Preview { lazy } = item {
-                    write_preview(session, &principal, &folder, u, *lazy).await?;
-                    continue;
-                }
-                write_item(
-                    session,
-                    item,
-                    u,
-                    &flags_line,
-                    record.as_ref(),
-                    content.as_mut(),
-                )
-                .await?;
+        // Everything the response needs is gathered first: if any of it
+        // cannot be had, nothing of this message has been written.
+        let mut response = Assembled::default();
+        let _ = write!(response.text, "* {seq} FETCH (");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                response.text.push(' ');
             }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = written {
-            // A line cut short is dropped whole (or the connection ends).
-            return Err(session.abandon_line(line, e));
+            if *item == FetchAttribute::ModSeq {
+                let _ = write!(response.text, "MODSEQ ({modseq})");
+                continue;
+            }
+            if let FetchAttribute::Annotation {
+                entries,
+                attributes,
+            } = item
+            {
+                let at = session.out.len();
+                if let Err(e) =
+                    super::annotate::write_annotation(session, u, entries, attributes).await
+                {
+                    session.out.truncate(at);
+                    return Err(e);
+                }
+                response.text.push_str(&session.out.split_off(at));
+                continue;
+            }
+            if let FetchAttribute::Preview { lazy } = item {
+                let at = session.out.len();
+                if let Err(e) = write_preview(session, &principal, &folder, u, *lazy).await {
+                    session.out.truncate(at);
+                    return Err(e);
+                }
+                response.text.push_str(&session.out.split_off(at));
+                continue;
+            }
+            write_item(
+                &mut response,
+                item,
+                u,
+                &flags_line,
+                record.as_ref(),
+                content.as_mut(),
+            )
+            .await?;
         }
         if seen_now.contains(&u) && !items.contains(&FetchAttribute::Flags) {
-            let _ = write!(session.out, " FLAGS {flags_line}");
+            let _ = write!(response.text, " FLAGS {flags_line}");
+            if session.enabled.qresync && !items.contains(&FetchAttribute::Uid) {
+                // RFC 7162 3.2.4: a flag change carries its UID.
+                let _ = write!(response.text, " UID {u}");
+            }
             if session.enabled.condstore && !items.contains(&FetchAttribute::ModSeq) {
                 // RFC 7162 3.2: a flag change carries its MODSEQ.
-                let _ = write!(session.out, " MODSEQ ({modseq})");
+                let _ = write!(response.text, " MODSEQ ({modseq})");
             }
         }
-        session.out.push_str(")\r\n");
+        response.text.push_str(")\r\n");
+        let line = session.line_mark();
+        if let Err(e) = response.write(session, content.as_mut()).await {
+            // Only I/O fails here; a line cut short ends the connection.
+            return Err(session.abandon_line(line, e));
+        }
     }
     if missing {
         // RFC 2180 4.1.2: answer what exists, NO for the rest.
@@ -290,15 +303,63 @@ enum Content {
     Nil,
 }
 
+/// A message's FETCH response, assembled before any of it is written:
+/// text, each literal after the text before it, then the closing text.
+#[derive(Default)]
+struct Assembled {
+    /// (text, the literal after it) in order.
+    parts: Vec<(String, Content)>,
+    /// The text after the last literal.
+    text: String,
+}
+
+impl Assembled {
+    /// Ends the current text with a literal.
+    fn literal(&mut self, content: Content) {
+        let text = std::mem::take(&mut self.text);
+        self.parts.push((text, content));
+    }
+
+    /// Writes the response: the text into `session.out`, each literal
+    /// from `file` (ranges) or memory.
+    ///
+    /// Errors: I/O of the file or the connection.
+    async fn write(
+        self,
+        session: &mut Session,
+        mut file: Option<&mut File>,
+    ) -> Result<(), CommandError> {
+        for (text, content) in self.parts {
+            session.out.push_str(&text);
+            match content {
+                Content::Nil => session.out.push_str("NIL"),
+                Content::Bytes(bytes) => {
+                    let _ = write!(session.out, "{{{}}}\r\n", bytes.len());
+                    session.emit().await?;
+                    session.io()?.write_all(&bytes).await?;
+                }
+                Content::Range(start, end) => {
+                    let Some(file) = file.as_deref_mut() else {
+                        return Err(std::io::Error::other("content not open").into());
+                    };
+                    stream_literal(session, file, start, end).await?;
+                }
+            }
+        }
+        session.out.push_str(&self.text);
+        Ok(())
+    }
+}
+
 async fn write_item(
-    session: &mut Session,
+    response: &mut Assembled,
     item: &FetchAttribute,
     uid: Uid,
     flags: &str,
     record: Option<&(Object, MessageSummary)>,
     content: Option<&mut File>,
 ) -> Result<(), CommandError> {
-    let out = &mut session.out;
+    let out = &mut response.text;
     // UID and FLAGS come from the session's view; everything else needs
     // the stored record, which `execute` loads whenever such an item is
     // asked for.
@@ -393,21 +454,16 @@ async fn write_item(
             .into());
     };
     let content = section_content(file, object, summary, section).await?;
-    session.out.push_str(&label);
-    session.out.push(' ');
-    match content {
-        Content::Nil => session.out.push_str("NIL"),
-        Content::Bytes(bytes) => {
-            let bytes = clip_bytes(&bytes, partial);
-            let _ = write!(session.out, "{{{}}}\r\n", bytes.len());
-            session.emit().await?;
-            session.io()?.write_all(bytes).await?;
-        }
+    out.push_str(&label);
+    out.push(' ');
+    response.literal(match content {
+        Content::Nil => Content::Nil,
+        Content::Bytes(bytes) => Content::Bytes(clip_bytes(&bytes, partial).to_vec()),
         Content::Range(start, end) => {
             let (start, end) = clip_range(start, end, partial);
-            stream_literal(session, file, start, end).await?;
+            Content::Range(start, end)
         }
-    }
+    });
     Ok(())
 }
 

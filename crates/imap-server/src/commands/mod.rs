@@ -48,21 +48,11 @@ use crate::session::names;
 use crate::session::Session;
 use store_core::{FolderRef, Principal};
 
-/// Turns CONDSTORE on for a CONDSTORE enabling command (RFC 7162 3.1);
-/// the first time, with a mailbox selected, the client is told its
-/// HIGHESTMODSEQ in an untagged OK (RFC 7162 3.1.2.1, as Dovecot does).
+/// Turns CONDSTORE on for a CONDSTORE enabling command (RFC 7162 3.1).
+/// The first one in the selected state also gets `* OK [HIGHESTMODSEQ]`,
+/// which the session sends after the command's own responses.
 pub fn enable_condstore(session: &mut Session) {
-    if session.enabled.condstore {
-        return;
-    }
     session.enabled.condstore = true;
-    if let Some(mailbox) = session.selected.as_ref() {
-        let line = format!(
-            "* OK [HIGHESTMODSEQ {}] Highest\r\n",
-            mailbox.highest_modseq()
-        );
-        session.out.push_str(&line);
-    }
 }
 
 /// Runs `command` in `session`.

@@ -11,15 +11,13 @@
 //! changed since, so that a client away across any number of changes
 //! catches up with one SELECT.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use store_core::model::SYSTEM_FLAGS;
 use store_core::rights::Right;
 
 use super::{folder_of, principal};
 use crate::protocol::command::Qresync;
-use crate::protocol::response::{self, Completion};
+use crate::protocol::response::Completion;
 use crate::protocol::sequence::compact;
 use crate::session::error::CommandResult;
 use crate::session::mailbox::SelectedMailbox;
@@ -68,15 +66,10 @@ pub async fn execute(
         .any(|r| rights.contains(*r));
     let mailbox = SelectedMailbox::new(&session.state, folder, selected, read_only);
 
-    let mut keywords: BTreeSet<&str> = SYSTEM_FLAGS.iter().copied().collect();
-    for m in &mailbox.messages {
-        keywords.extend(m.flags.iter());
-    }
     let rev2 = session.enabled.imap4rev2;
     let out = &mut session.out;
-    out.push_str("* FLAGS ");
-    response::flag_list(out, keywords.iter().copied());
-    let _ = write!(out, "\r\n* {} EXISTS\r\n", mailbox.exists());
+    mailbox.write_flags_line(out);
+    let _ = write!(out, "* {} EXISTS\r\n", mailbox.exists());
     // RFC 9051 appendix E item 6: IMAP4rev2 has no RECENT.
     if !rev2 {
         let _ = write!(out, "* {} RECENT\r\n", mailbox.recent());
@@ -93,13 +86,7 @@ pub async fn execute(
         "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
         mailbox.uid_validity, mailbox.uid_next
     );
-    if read_only {
-        out.push_str("* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n");
-    } else {
-        out.push_str("* OK [PERMANENTFLAGS ");
-        response::flag_list(out, SYSTEM_FLAGS.iter().copied().chain(["\\*"]));
-        out.push_str("] Flags permitted\r\n");
-    }
+    mailbox.write_permanent_flags(out);
     let _ = write!(
         out,
         "* OK [HIGHESTMODSEQ {}] Highest\r\n* OK [ANNOTATIONS {}] Annotations\r\n",

@@ -6,7 +6,13 @@
 //! whose MODSEQ is not above it; the others are listed in the tagged
 //! `[MODIFIED ...]` (sequence numbers, or UIDs for UID STORE). Once
 //! CONDSTORE is enabled, each FETCH carries the new MODSEQ, and messages
-//! whose flags changed are reported even with .SILENT.
+//! whose flags changed are reported even with .SILENT; once QRESYNC is,
+//! each carries the UID too (RFC 7162 3.2.4).
+//!
+//! Messages expunged by another session and not yet reported are left
+//! alone, without a FETCH, and the STORE still succeeds for the others
+//! (RFC 2180 4.2.1 and 4.2.3; Dovecot does the same): the client learns
+//! of the expunge at its next command that allows it.
 
 use std::fmt::Write as _;
 
@@ -58,6 +64,7 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         super::enable_condstore(session);
     }
     let condstore = session.enabled.condstore;
+    let qresync = session.enabled.qresync;
     let Some(mailbox) = session.selected.as_mut() else {
         return Ok(Completion::bad("No mailbox selected"));
     };
@@ -70,7 +77,6 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         .map(|&(_, u)| u)
         .filter(|&u| !mailbox.is_expunged(u))
         .collect();
-    let some_expunged = live.len() < targets.len();
     let update = match mode {
         StoreMode::Replace => FlagUpdate::Replace(flags),
         StoreMode::Add => FlagUpdate::Add(flags),
@@ -82,11 +88,15 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         .update_flags(&principal, &mailbox.folder, &live, update, unchanged_since)
         .await?;
     let changed: Vec<Uid> = result.updated.iter().map(|(u, _, _)| *u).collect();
+    mailbox.announce_keywords(result.updated.iter().map(|(_, _, f)| f), &mut session.out);
     for (u, modseq, new_flags) in result.updated {
         mailbox.set_flags(u, new_flags, modseq);
     }
     for (seq, u) in targets {
-        if result.modified.contains(&u) || (silent && !(condstore && changed.contains(&u))) {
+        if mailbox.is_expunged(u)
+            || result.modified.contains(&u)
+            || (silent && !(condstore && changed.contains(&u)))
+        {
             continue;
         }
         let message = &mailbox.messages[seq as usize - 1];
@@ -94,7 +104,8 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         if !silent {
             let _ = write!(session.out, "FLAGS {} ", SelectedMailbox::flags_of(message));
         }
-        if uid {
+        // RFC 7162 3.2.4: with QRESYNC every untagged FETCH carries UID.
+        if uid || qresync {
             let _ = write!(session.out, "UID {u} ");
         }
         if condstore {
@@ -116,12 +127,6 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         numbers.sort_unstable();
         return Ok(Completion::ok("Conditional STORE failed for some messages")
             .with_code(format!("MODIFIED {}", compact(numbers))));
-    }
-    if some_expunged {
-        return Ok(
-            Completion::no("Some messages were expunged by another session")
-                .with_code("EXPUNGEISSUED"),
-        );
     }
     Ok(Completion::ok("STORE completed"))
 }

@@ -7,10 +7,12 @@
 //! in `pending_expunges` and keep their sequence numbers until a command
 //! that may report them.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use store_core::model::Flags;
+use store_core::model::{Flags, SYSTEM_FLAGS};
 use store_core::model::{FolderId, ModSeq, Uid};
+use store_core::retention::FolderView;
 use store_core::{FolderRef, Principal, SelectedFolder, StoreError};
 
 use crate::protocol::response;
@@ -25,7 +27,8 @@ pub struct Message {
     pub uid: Uid,
     /// Flags and keywords (without `\Recent`).
     pub flags: Flags,
-    /// Whether it is `\Recent` in this session.
+    /// Whether it is `\Recent` in this session (claimed by it, or, in a
+    /// read-only view, claimed by no session yet).
     pub recent: bool,
     /// Its MODSEQ as this session last saw it (RFC 7162).
     pub modseq: ModSeq,
@@ -65,11 +68,20 @@ pub struct SelectedMailbox {
     known_modseq: ModSeq,
     /// UIDs expunged by others, not yet reported.
     pending_expunges: Vec<Uid>,
+    /// This view in store-core's registry: messages expunged by others
+    /// stay readable until it is told (synchronized past their removal
+    /// with nothing pending) or dropped.
+    view: FolderView,
+    /// The flags and keywords last announced in `* FLAGS` (RFC 3501
+    /// 7.2.6): the system flags and every keyword in use.
+    keywords: BTreeSet<String>,
 }
 
 impl SelectedMailbox {
     /// The view of a freshly selected folder; claims `\Recent` messages
-    /// unless `read_only` (RFC 3501 6.3.2: EXAMINE does not).
+    /// unless `read_only` (RFC 3501 6.3.2: EXAMINE does not, yet counts
+    /// and shows the messages recent to no other session, which stay
+    /// recent for the next SELECT, as Dovecot does).
     pub fn new(
         state: &ServerState,
         folder: FolderRef,
@@ -79,17 +91,25 @@ impl SelectedMailbox {
         let f = &selected.folder;
         let highest = selected.objects.last().map_or(0, |o| o.uid);
         let threshold = state.recent_threshold(f.id, highest, !read_only);
-        let messages = selected
+        let messages: Vec<Message> = selected
             .objects
             .into_iter()
             .map(|o| Message {
                 uid: o.uid,
                 flags: o.flags,
-                recent: !read_only && o.uid > threshold,
+                recent: o.uid > threshold,
                 modseq: o.modseq,
             })
             .collect();
+        let view = state.store.open_view(f.id, f.highest_modseq);
+        let mut keywords: BTreeSet<String> = SYSTEM_FLAGS.iter().map(|s| s.to_string()).collect();
+        for m in &messages {
+            let m: &Message = m;
+            keywords.extend(m.flags.iter().map(str::to_string));
+        }
         SelectedMailbox {
+            view,
+            keywords,
             folder,
             folder_id: f.id,
             uid_validity: f.uid_validity,
@@ -98,6 +118,61 @@ impl SelectedMailbox {
             messages,
             known_modseq: f.highest_modseq,
             pending_expunges: Vec::new(),
+        }
+    }
+
+    /// The store-core view (for [`store_core::Store::fetch_object_in_view`]).
+    pub fn view(&self) -> &FolderView {
+        &self.view
+    }
+
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]` as SELECT and EXAMINE send
+    /// them, and as they are sent again when a keyword comes into use
+    /// (RFC 3501 7.1, 7.2.6): the system flags and every keyword in use;
+    /// `\*` too unless the mailbox is read-only.
+    pub fn write_flags(&self, out: &mut String) {
+        self.write_flags_line(out);
+        self.write_permanent_flags(out);
+    }
+
+    /// The `* FLAGS` line of [`SelectedMailbox::write_flags`].
+    pub fn write_flags_line(&self, out: &mut String) {
+        out.push_str("* FLAGS ");
+        response::flag_list(out, self.keywords.iter().map(String::as_str));
+        out.push_str("\r\n");
+    }
+
+    /// The `* OK [PERMANENTFLAGS ...]` line of
+    /// [`SelectedMailbox::write_flags`].
+    pub fn write_permanent_flags(&self, out: &mut String) {
+        if self.read_only {
+            out.push_str("* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n");
+        } else {
+            out.push_str("* OK [PERMANENTFLAGS ");
+            response::flag_list(out, self.keywords.iter().map(String::as_str).chain(["\\*"]));
+            out.push_str("] Flags permitted\r\n");
+        }
+    }
+
+    /// Sends `* FLAGS` and PERMANENTFLAGS again (before the responses
+    /// that use it) if `flags` hold a keyword not announced yet (RFC 3501
+    /// 7.2.6), whether this session or another set it.
+    pub fn announce_keywords<'a>(
+        &mut self,
+        flags: impl IntoIterator<Item = &'a Flags>,
+        out: &mut String,
+    ) {
+        let mut grew = false;
+        for f in flags {
+            for k in f.iter() {
+                if !self.keywords.contains(k) {
+                    self.keywords.insert(k.to_string());
+                    grew = true;
+                }
+            }
+        }
+        if grew {
+            self.write_flags(out);
         }
     }
 
@@ -275,6 +350,7 @@ impl SelectedMailbox {
                 self.pending_expunges.push(uid);
             }
         }
+        self.announce_keywords(changes.changed.iter().map(|o| &o.flags), out);
         let recent_before = self.recent();
         let highest_known = self.messages.last().map_or(0, |m| m.uid);
         let mut new = Vec::new();
@@ -304,11 +380,17 @@ impl SelectedMailbox {
             for o in new {
                 self.messages.push(Message {
                     uid: o.uid,
-                    recent: !self.read_only && o.uid > threshold,
+                    recent: o.uid > threshold,
                     flags: o.flags,
                     modseq: o.modseq,
                 });
             }
+        }
+        if self.pending_expunges.is_empty() {
+            // Every removal up to here is reported: the client refers to
+            // none of those messages any more. While some wait, the view
+            // stays where it was, before all of them.
+            self.view.synced(self.known_modseq);
         }
         // EXPUNGE responses already tell the client the count went down;
         // EXISTS is due when messages arrived.

@@ -557,6 +557,13 @@ impl Session {
                 | Command::Convert { uid: false, .. }
                 | Command::StoreAnnotation { uid: false, .. }
         );
+        // RFC 7162 3.1: the first CONDSTORE enabling command in the
+        // selected state (FETCH MODSEQ, STORE UNCHANGEDSINCE, SEARCH
+        // MODSEQ...) gets the HIGHESTMODSEQ the client has not seen yet;
+        // SELECT (CONDSTORE) sends its own.
+        let announce_modseq = !self.enabled.condstore
+            && self.selected.is_some()
+            && !matches!(command, Command::Select { .. });
         let mut flow = match command {
             Command::Logout => Flow::Close,
             Command::StartTls => Flow::StartTls,
@@ -582,6 +589,15 @@ impl Session {
             if let Err(e) = self.synchronize(allow_expunge).await {
                 self.bye(&e).await?;
                 return Ok(Flow::Close);
+            }
+            if let Some(mailbox) = self.selected.as_ref().filter(|_| announce_modseq) {
+                if self.enabled.condstore {
+                    let _ = write!(
+                        self.out,
+                        "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+                        mailbox.highest_modseq()
+                    );
+                }
             }
         }
         let next = self.complete(&tag, completion).await?;

@@ -47,6 +47,7 @@ use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{AccountId, Folder, Principal, QuotaLimits};
 use crate::password::{CheckerConfig, LoginCache, PasswordChecker};
+use crate::retention::Retention;
 use crate::rights::{Right, Rights};
 use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::writer::{CommitStats, Reader, StorageHealth, Txn, Writer};
@@ -105,6 +106,8 @@ struct Inner {
     config: StoreConfig,
     /// Permits for MIME parsing at store time ([`Store::parser_permits`]).
     parsers: tokio::sync::Semaphore,
+    /// Open folder views and the removed objects they still read.
+    retention: Arc<Retention>,
 }
 
 /// A folder as resolved for one principal: who owns it and what the
@@ -162,8 +165,14 @@ impl Store {
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());
         let health = blobs.health().clone();
-        let (writer, thread) =
-            Writer::start(engine.clone(), blobs.clone(), hub.clone(), stats.clone())?;
+        let retention = Arc::new(Retention::default());
+        let (writer, thread) = Writer::start(
+            engine.clone(),
+            blobs.clone(),
+            hub.clone(),
+            stats.clone(),
+            retention.clone(),
+        )?;
         Ok(Store {
             inner: Arc::new(Inner {
                 engine,
@@ -179,6 +188,7 @@ impl Store {
                 writer_thread: std::sync::Mutex::new(Some(thread)),
                 config,
                 parsers: tokio::sync::Semaphore::new(Self::parser_permits()),
+                retention,
             }),
         })
     }

@@ -12,9 +12,10 @@ use crate::mime::{
     MAX_PARSED_SIZE,
 };
 use crate::model::{
-    AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, ObjectKind, Principal,
+    AccountId, Change, ChangeKind, Flags, Folder, FolderId, ModSeq, Object, ObjectKind, Principal,
     QuotaResource, Uid, UnixTime,
 };
+use crate::retention::FolderView;
 use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
@@ -225,6 +226,53 @@ impl Store {
             .load(&keys::blob_summary(&object.blob))?
             .unwrap_or_default();
         Ok((object, summary))
+    }
+
+    /// Operation "object fetch" for an open view ([`Store::open_view`]):
+    /// as [`Store::fetch_object`], and an object removed since the view
+    /// last synchronized is still returned, from what the removal kept
+    /// (RFC 3501 7.4.1, RFC 2180 4.1; crate::retention); its blob stays
+    /// openable with [`Store::open_blob`] until the view synchronizes past
+    /// the removal or closes.
+    ///
+    /// Rights: `r`. Errors: as [`Store::fetch_object`];
+    /// [`StoreError::NoSuchObject`] also when a bound of the retention
+    /// released it.
+    pub async fn fetch_object_in_view(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uid: Uid,
+        view: &FolderView,
+    ) -> Result<(Object, MessageSummary)> {
+        match self.fetch_object(principal, folder, uid).await {
+            Err(StoreError::NoSuchObject) => {}
+            other => return other,
+        }
+        let (object, summary) = self
+            .inner
+            .retention
+            .get(view, uid)
+            .ok_or(StoreError::NoSuchObject)?;
+        let summary = match summary {
+            Some(raw) => crate::writer::decode(&raw)?,
+            None => MessageSummary::default(),
+        };
+        Ok((object, summary))
+    }
+
+    /// Opens a view of `folder` (its store id) synchronized to `synced`
+    /// (the HIGHESTMODSEQ it was read at), for a session that numbers the
+    /// folder's messages (IMAP SELECT). Objects removed while the view is
+    /// behind stay readable through [`Store::fetch_object_in_view`] until
+    /// [`FolderView::synced`] passes their removal or the view is dropped.
+    pub fn open_view(&self, folder: FolderId, synced: ModSeq) -> FolderView {
+        self.inner.retention.open_view(folder, synced)
+    }
+
+    /// Removed objects `folder` keeps for lagging views (tests, metrics).
+    pub fn retained_objects(&self, folder: FolderId) -> usize {
+        self.inner.retention.retained(folder)
     }
 
     /// Operation "object fetch", content: opens the object's bytes for
@@ -639,6 +687,7 @@ pub(super) fn remove_object(
         }
     }
     purge_object_metadata(txn, &[folder.owner], (folder.id, object.uid))?;
+    txn.note_removed(folder.id, modseq, object)?;
     txn.release_blob(&object.blob)?;
     if let Some(m) = &object.cpm.imdn_message_id {
         if txn.load::<(u64, Uid)>(&keys::imdn(folder.owner, m))? == Some((folder.id, object.uid)) {

@@ -1,0 +1,115 @@
+//! The deferral rule of removal (ARCHITECTURE.md, "Removal while other
+//! sessions look"), through store-core's public API: an object removed
+//! while a view is behind stays readable through that view and its blob
+//! stays on disk until every such view has synchronized past the removal
+//! or closed; then the blob goes, unless stored again meanwhile; a
+//! restart reclaims what a view still held.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use store_core::model::Object;
+use store_core::{FolderRef, NewObject, Store, StoreConfig, StoreError};
+
+fn message(n: usize) -> Vec<u8> {
+    format!("From: a@example.com\r\nSubject: message {n}\r\n\r\nbody {n}\r\n").into_bytes()
+}
+
+fn blob_path(dir: &Path, object: &Object) -> PathBuf {
+    let hex = object.blob.to_hex();
+    dir.join("blobs").join(&hex[..2]).join(hex)
+}
+
+/// Waits up to 5 s (the writer unlinks released blobs within a second).
+async fn wait_gone(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while path.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!path.exists(), "{} still on disk", path.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_object_waits_for_every_view_behind_its_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    for n in 1..=2 {
+        let blob = store.stage_bytes(&message(n)).await.unwrap();
+        store
+            .store_object(&p, &inbox, NewObject::new(blob))
+            .await
+            .unwrap();
+    }
+    let selected = store.select_folder(&p, &inbox).await.unwrap();
+    let (folder, seen) = (selected.folder.id, selected.folder.highest_modseq);
+    let a = store.open_view(folder, seen);
+    let b = store.open_view(folder, seen);
+    let (object, _) = store.fetch_object(&p, &inbox, 1).await.unwrap();
+    let path = blob_path(dir.path(), &object);
+
+    store.remove_objects(&p, &inbox, &[1]).await.unwrap();
+    // Gone for every other reader, still there for the views.
+    assert!(matches!(
+        store.fetch_object(&p, &inbox, 1).await,
+        Err(StoreError::NoSuchObject)
+    ));
+    let (kept, summary) = store.fetch_object_in_view(&p, &inbox, 1, &a).await.unwrap();
+    assert_eq!(kept.uid, 1);
+    assert_eq!(summary.envelope.subject.as_deref(), Some("message 1"));
+    store.open_blob(&kept).await.unwrap();
+    assert_eq!(store.retained_objects(folder), 1);
+
+    // A is told; B still reads it, and the file stays.
+    let now = store
+        .select_folder(&p, &inbox)
+        .await
+        .unwrap()
+        .folder
+        .highest_modseq;
+    a.synced(now);
+    assert!(store.fetch_object_in_view(&p, &inbox, 1, &a).await.is_err());
+    assert!(store.fetch_object_in_view(&p, &inbox, 1, &b).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(path.exists());
+
+    // B closes: the blob goes.
+    drop(b);
+    wait_gone(&path).await;
+    assert_eq!(store.retained_objects(folder), 0);
+
+    // Stored again while held: the released blob is referenced and stays.
+    let (second, _) = store.fetch_object(&p, &inbox, 2).await.unwrap();
+    let path = blob_path(dir.path(), &second);
+    let c = store.open_view(folder, now);
+    store.remove_objects(&p, &inbox, &[2]).await.unwrap();
+    let blob = store.stage_bytes(&message(2)).await.unwrap();
+    let again = store
+        .store_object(&p, &inbox, NewObject::new(blob))
+        .await
+        .unwrap();
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(path.exists());
+    let (object, _) = store.fetch_object(&p, &inbox, again.uid).await.unwrap();
+    store.open_blob(&object).await.unwrap();
+
+    // A view still holding a blob at shutdown: the next open reclaims it.
+    let held = store.open_view(folder, 0);
+    store
+        .remove_objects(&p, &inbox, &[again.uid])
+        .await
+        .unwrap();
+    assert!(path.exists());
+    store.close().await;
+    drop(held);
+    drop(store);
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    assert!(
+        !path.exists(),
+        "the sweep at open removes what no record references"
+    );
+    store.close().await;
+}

@@ -1,0 +1,305 @@
+//! Two sessions on one mailbox (the normal CPM case: two devices) against
+//! `cpm-store serve`: a message expunged by one session stays readable by
+//! the other until that one is told (RFC 3501 7.4.1, RFC 2180 4.1), and
+//! its blob goes once both have synchronized or closed; a FETCH racing
+//! EXPUNGEs never leaves a malformed response; flag changes carry UID and
+//! MODSEQ under QRESYNC and CONDSTORE (RFC 7162 3.1.4.1, 3.2.4); a new
+//! keyword is announced with `* FLAGS` (RFC 3501 7.2.6); EXAMINE and
+//! STATUS agree on RECENT (RFC 3501 6.3.2).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use e2e_tests::imap::{tagged, ImapConnection};
+use e2e_tests::Server;
+
+fn message(i: usize) -> String {
+    format!(
+        "From: bob@example.com\r\nSubject: message {i}\r\n\r\nThe body of message {i}, \
+         with some text to make it longer than its header.\r\n"
+    )
+}
+
+fn append(c: &mut ImapConnection, mailbox: &str, i: usize) {
+    let m = message(i);
+    c.send(format!("p APPEND {mailbox} {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+    let lines = c.read_until_tagged("p");
+    assert!(tagged(&lines).starts_with("p OK"), "{lines:?}");
+}
+
+/// Installed blob files under the data directory's `blobs/`.
+fn blob_files(data: &Path) -> usize {
+    let Ok(dirs) = std::fs::read_dir(data.join("blobs")) else {
+        return 0;
+    };
+    dirs.flatten()
+        .filter(|d| d.path().is_dir())
+        .map(|d| std::fs::read_dir(d.path()).map_or(0, |f| f.count()))
+        .sum()
+}
+
+/// Waits up to 10 s for the blob count to become `n` (the writer thread
+/// unlinks released blobs within a second).
+fn wait_for_blobs(data: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blob_files(data) != n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(blob_files(data), n, "blob files");
+}
+
+fn ok(lines: &[String], tag: &str) {
+    assert!(tagged(lines).starts_with(&format!("{tag} OK")), "{lines:?}");
+}
+
+#[test]
+fn an_expunged_message_is_read_until_reported_and_its_blob_goes_after() {
+    let server = Server::with_alice();
+    let data = server.data_dir();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    for i in 1..=4 {
+        append(&mut a, "INBOX", i);
+    }
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("s SELECT INBOX"), "s");
+    assert_eq!(blob_files(&data), 4);
+
+    // B expunges message 2 and 3; A has not been told.
+    ok(&b.run("d STORE 2:3 +FLAGS.SILENT (\\Deleted)"), "d");
+    let lines = b.run("e EXPUNGE");
+    ok(&lines, "e");
+    assert!(lines.iter().any(|l| l == "* 2 EXPUNGE"), "{lines:?}");
+
+    // A FETCH may not report the expunge: A still reads both whole.
+    let lines = a.run("f FETCH 2:3 (UID BODY[])");
+    ok(&lines, "f");
+    assert_eq!(
+        lines[0],
+        format!(
+            "* 2 FETCH (UID 2 BODY[] {{{}}}\r\n{})",
+            message(2).len(),
+            message(2)
+        )
+    );
+    assert!(
+        lines[1].starts_with("* 3 FETCH (UID 3 BODY[] {"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("The body of message 3"), "{lines:?}");
+    // Their blobs wait for A.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(blob_files(&data), 4, "blobs kept while A may refer to them");
+
+    // Told, A no longer refers to them: the blobs go.
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    assert_eq!(lines[..2], ["* 3 EXPUNGE", "* 2 EXPUNGE"], "{lines:?}");
+    wait_for_blobs(&data, 2);
+
+    // A session that closes instead of synchronizing lets go too.
+    ok(&b.run("d STORE 1 +FLAGS.SILENT (\\Deleted)"), "d");
+    ok(&b.run("e EXPUNGE"), "e");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(blob_files(&data), 2);
+    ok(&a.run("l LOGOUT"), "l");
+    wait_for_blobs(&data, 1);
+
+    // B, already told, cannot read what it expunged.
+    let lines = b.run("u UID FETCH 1:3 BODY[]");
+    ok(&lines, "u");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+}
+
+#[test]
+fn fetches_racing_expunges_always_parse() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("s SELECT INBOX"), "s");
+    let expunger = std::thread::spawn(move || {
+        for round in 0..15 {
+            for i in 0..6 {
+                append(&mut b, "INBOX", round * 10 + i);
+            }
+            ok(&b.run("n NOOP"), "n");
+            ok(&b.run("d STORE 1:* +FLAGS.SILENT (\\Deleted)"), "d");
+            ok(&b.run("e EXPUNGE"), "e");
+        }
+    });
+    let mut fetched = 0;
+    while !expunger.is_finished() {
+        // Every line is whole: `ImapConnection` reads each literal by its
+        // announced size, so a cut or a tagged line inside a response
+        // shows up as a line that is not a FETCH.
+        let lines =
+            a.run("f FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[])");
+        let (done, untagged) = lines.split_last().expect("tagged");
+        assert!(
+            done.starts_with("f OK") || done.starts_with("f BAD"),
+            "{lines:?}"
+        );
+        for line in untagged {
+            if line.ends_with("EXPUNGE")
+                || line.ends_with("EXISTS")
+                || line.ends_with("RECENT")
+                || line.contains(" FETCH (FLAGS (")
+            {
+                // Unsolicited: counts, and B's \Deleted.
+                continue;
+            }
+            assert!(line.contains(" FETCH (UID "), "{line:?}");
+            assert!(line.contains("Subject: message "), "{line:?}");
+            assert!(
+                line.ends_with("with some text to make it longer than its header.\r\n)"),
+                "{line:?}"
+            );
+            fetched += 1;
+        }
+        ok(&a.run("n NOOP"), "n");
+    }
+    expunger.join().expect("expunger");
+    assert!(fetched > 0);
+}
+
+#[test]
+fn flag_changes_carry_uid_under_qresync_and_modseq_under_condstore() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    append(&mut a, "INBOX", 2);
+    ok(&a.run("q ENABLE QRESYNC"), "q");
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("c ENABLE CONDSTORE"), "c");
+    ok(&b.run("s SELECT INBOX"), "s");
+
+    // RFC 7162 3.2.4: this session's STORE, UID and MODSEQ.
+    let lines = a.run("t STORE 2 +FLAGS (\\Flagged)");
+    ok(&lines, "t");
+    let fetch = &lines[0];
+    assert!(
+        fetch.starts_with("* 2 FETCH (FLAGS (\\Flagged") && fetch.contains(") UID 2 MODSEQ ("),
+        "{lines:?}"
+    );
+    // .SILENT still reports the MODSEQ, with the UID.
+    let lines = a.run("t STORE 1 +FLAGS.SILENT (\\Seen)");
+    assert!(
+        lines[0].starts_with("* 1 FETCH (UID 1 MODSEQ ("),
+        "{lines:?}"
+    );
+
+    // CONDSTORE only: MODSEQ (3.1.4.1).
+    let lines = b.run("n NOOP");
+    ok(&lines, "n");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 2 FETCH (FLAGS (\\Flagged) MODSEQ (")),
+        "{lines:?}"
+    );
+    let lines = b.run("t STORE 1 -FLAGS (\\Seen)");
+    assert!(
+        lines[0].starts_with("* 1 FETCH (FLAGS () MODSEQ ("),
+        "{lines:?}"
+    );
+
+    // Another session's change: UID and MODSEQ under QRESYNC.
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains(") UID 1 MODSEQ (")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_new_keyword_is_announced_with_flags() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    let lines = a.run("s SELECT INBOX");
+    assert!(!lines.iter().any(|l| l.contains("$Work")), "{lines:?}");
+    ok(&b.run("s SELECT INBOX"), "s");
+
+    // Set by another session: announced before the FETCH that uses it.
+    ok(&b.run("t STORE 1 +FLAGS ($Work)"), "t");
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    let flags = lines.iter().position(|l| l.starts_with("* FLAGS ("));
+    let permanent = lines
+        .iter()
+        .position(|l| l.starts_with("* OK [PERMANENTFLAGS ("));
+    let fetch = lines.iter().position(|l| l.starts_with("* 1 FETCH"));
+    let (Some(flags), Some(permanent), Some(fetch)) = (flags, permanent, fetch) else {
+        panic!("no FLAGS, PERMANENTFLAGS and FETCH: {lines:?}");
+    };
+    assert!(lines[flags].contains("$Work") && lines[flags].contains("\\Seen"));
+    assert!(lines[permanent].contains("$Work") && lines[permanent].contains("\\*"));
+    assert!(flags < fetch && permanent < fetch, "{lines:?}");
+
+    // Set by this session: announced in the STORE's own response.
+    let lines = a.run("t STORE 1 +FLAGS ($Home)");
+    ok(&lines, "t");
+    assert!(
+        lines[0].starts_with("* FLAGS (") && lines[0].contains("$Home"),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("$Home")));
+    // Known keywords are not announced again.
+    let lines = b.run("n NOOP");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("* FLAGS")).count(), 1);
+    let lines = b.run("t STORE 1 -FLAGS ($Home)");
+    assert!(!lines.iter().any(|l| l.starts_with("* FLAGS")), "{lines:?}");
+}
+
+#[test]
+fn examine_and_status_agree_on_recent() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&a.run("c CREATE box"), "c");
+    append(&mut a, "box", 1);
+    append(&mut a, "box", 2);
+    // EXAMINE counts the recent messages without claiming them.
+    let lines = a.run("e EXAMINE box");
+    ok(&lines, "e");
+    assert!(lines.iter().any(|l| l == "* 2 RECENT"), "{lines:?}");
+    ok(&a.run("c CLOSE"), "c");
+    let lines = a.run("t STATUS box (RECENT)");
+    assert_eq!(lines[0], "* STATUS \"box\" (RECENT 2)");
+    // SELECT claims them.
+    let lines = a.run("s SELECT box");
+    assert!(lines.iter().any(|l| l == "* 2 RECENT"), "{lines:?}");
+    ok(&a.run("c CLOSE"), "c");
+    let lines = a.run("t STATUS box (RECENT)");
+    assert_eq!(lines[0], "* STATUS \"box\" (RECENT 0)");
+    let lines = a.run("e EXAMINE box");
+    assert!(lines.iter().any(|l| l == "* 0 RECENT"), "{lines:?}");
+}
+
+#[test]
+fn the_first_condstore_enabling_command_announces_highestmodseq() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&a.run("s SELECT INBOX"), "s");
+    // RFC 7162 3.1: FETCH MODSEQ in the selected state enables CONDSTORE
+    // and gets the HIGHESTMODSEQ; the next one does not again.
+    let lines = a.run("f FETCH 1 MODSEQ");
+    ok(&lines, "f");
+    assert!(
+        lines.iter().any(|l| l.starts_with("* OK [HIGHESTMODSEQ ")),
+        "{lines:?}"
+    );
+    let lines = a.run("f FETCH 1 MODSEQ");
+    assert!(
+        !lines.iter().any(|l| l.contains("HIGHESTMODSEQ")),
+        "{lines:?}"
+    );
+}

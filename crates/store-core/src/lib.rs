@@ -25,6 +25,7 @@ pub mod password;
 mod preview_cache;
 pub mod rights;
 pub mod search;
+pub mod section;
 mod store;
 pub mod throttle;
 mod writer;

@@ -9,9 +9,7 @@
 //! carries them undecoded); addresses are split into name, mailbox and host.
 //! Text for SEARCH is decoded (RFC 2047 words, transfer encodings, charsets).
 
-use mail_parser::{
-    Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
-};
+use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CpmHeaders, ObjectKind, UnixTime};
@@ -28,7 +26,8 @@ pub const MAX_HEADER_BLOCK: usize = 256 * 1024;
 /// `mailbox` = group name and `host` = None; a group end has both None.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeAddress {
-    /// Display name, decoded.
+    /// Display name as sent, RFC 2047 words still encoded (RFC 3501
+    /// 7.4.2; summaries stored by earlier builds hold it decoded).
     pub name: Option<String>,
     /// Local part (or group name).
     pub mailbox: Option<String>,
@@ -112,8 +111,8 @@ impl BodyPart {
 /// Everything cached about one message blob.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageSummary {
-    /// Top-level header fields: name as sent, value unfolded and decoded
-    /// (for SEARCH HEADER and the CPM headers).
+    /// Top-level header fields: name as sent, value as sent and unfolded,
+    /// RFC 2047 words decoded (for SEARCH HEADER and the CPM headers).
     pub headers: Vec<(String, String)>,
     /// The `Date` header as a timestamp and the sender's UTC offset in
     /// seconds (for SENTBEFORE/SENTON/SENTSINCE, which use the sender's day).
@@ -251,7 +250,7 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
     let headers = root
         .headers
         .iter()
-        .map(|h| (h.name.as_str().to_string(), header_text(&h.value, raw, h)))
+        .map(|h| (h.name.as_str().to_string(), header_text(raw, h)))
         .collect();
     let sent = message.date().map(|d| {
         let offset = (d.tz_hour as i32 * 3600 + d.tz_minute as i32 * 60)
@@ -282,13 +281,16 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
     }
 }
 
-/// Unfolded text of a header value as sent, decoded where mail-parser
-/// decoded it.
-fn header_text(value: &HeaderValue<'_>, raw: &[u8], h: &mail_parser::Header<'_>) -> String {
-    match value {
-        HeaderValue::Text(t) => t.to_string(),
-        HeaderValue::TextList(l) => l.join(", "),
-        _ => raw_value(raw, h.offset_start, h.offset_end),
+/// A header field's value for SEARCH HEADER and the CPM headers: the
+/// field body as sent, unfolded (RFC 3501 6.4.4: `<id@host>` keeps its
+/// brackets, References all its ids), with RFC 2047 words decoded where it
+/// has any (so SUBJECT and HEADER match the text a user reads).
+fn header_text(raw: &[u8], h: &mail_parser::Header<'_>) -> String {
+    let value = raw_value(raw, h.offset_start, h.offset_end);
+    if value.contains("=?") {
+        decode_words(&value)
+    } else {
+        value
     }
 }
 
@@ -312,54 +314,219 @@ fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
     })
 }
 
-fn addresses(value: Option<&HeaderValue<'_>>) -> Vec<EnvelopeAddress> {
-    let split = |addr: &mail_parser::Addr<'_>| {
-        let full = addr.address.as_deref().unwrap_or_default();
-        let (mailbox, host) = match full.rsplit_once('@') {
-            Some((m, h)) => (Some(m.to_string()), Some(h.to_string())),
-            None => (Some(full.to_string()), None),
-        };
-        EnvelopeAddress {
-            name: addr.name.as_ref().map(|n| n.to_string()),
-            mailbox,
-            host,
+/// A lexical token of an address header (RFC 5322 3.2).
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    /// An atom or dot-atom, as sent (encoded words stay encoded).
+    Atom(String),
+    /// A quoted string's content, unescaped.
+    Quoted(String),
+    /// A comment's content.
+    Comment(String),
+    /// One of `< > : ; , @`.
+    Special(char),
+}
+
+/// Most tokens read of one address header (a hostile header cannot make
+/// the envelope unbounded).
+const MAX_ADDRESS_TOKENS: usize = 10_000;
+
+fn tokens(value: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if out.len() >= MAX_ADDRESS_TOKENS {
+            break;
         }
-    };
-    match value.and_then(HeaderValue::as_address) {
-        Some(Address::List(list)) => list.iter().map(split).collect(),
-        Some(Address::Group(groups)) => {
-            let mut out = Vec::new();
-            for g in groups {
-                match &g.name {
-                    Some(name) => {
-                        out.push(EnvelopeAddress {
-                            name: None,
-                            mailbox: Some(name.to_string()),
-                            host: None,
-                        });
-                        out.extend(g.addresses.iter().map(split));
-                        out.push(EnvelopeAddress::default());
+        match c {
+            c if c.is_whitespace() => {}
+            '(' => {
+                let (mut depth, mut text) = (1, String::new());
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => text.extend(chars.next()),
+                        '(' => {
+                            depth += 1;
+                            text.push(c);
+                        }
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            text.push(c);
+                        }
+                        _ => text.push(c),
                     }
-                    None => out.extend(g.addresses.iter().map(split)),
                 }
+                out.push(Token::Comment(text));
             }
-            out
+            '"' => {
+                let mut text = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => text.extend(chars.next()),
+                        '"' => break,
+                        _ => text.push(c),
+                    }
+                }
+                out.push(Token::Quoted(text));
+            }
+            '<' | '>' | ':' | ';' | ',' | '@' => out.push(Token::Special(c)),
+            _ => {
+                let mut text = String::from(c);
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || "()\"<>:;,@".contains(c) {
+                        break;
+                    }
+                    text.push(c);
+                    chars.next();
+                }
+                out.push(Token::Atom(text));
+            }
         }
-        None => Vec::new(),
     }
+    out
+}
+
+/// The envelope addresses of an address header's raw unfolded value
+/// (RFC 3501 7.4.2, RFC 5322 3.4): display names as sent (RFC 2047 words
+/// still encoded, quotes removed), a comment as the name of a bare
+/// addr-spec, the source route as `adl` in `mailbox`'s place is dropped,
+/// groups as a start marker (NIL host, the name as mailbox) and an end
+/// marker (all NIL). Comments alone (`group: (foo) ;`) are no address.
+/// A missing local part or domain becomes `MISSING_MAILBOX` /
+/// `MISSING_DOMAIN` as in Dovecot.
+pub fn parse_addresses(value: &str) -> Vec<EnvelopeAddress> {
+    let toks = tokens(value);
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut in_group = false;
+    while i < toks.len() {
+        // One item: tokens up to `,` / `;` outside angle brackets, or a
+        // group's `:`.
+        let start = i;
+        let mut angle = false;
+        while i < toks.len() {
+            match toks[i] {
+                Token::Special('<') => angle = true,
+                Token::Special('>') => angle = false,
+                Token::Special(',') | Token::Special(';') if !angle => break,
+                Token::Special(':') if !angle && !in_group => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let item = &toks[start..i];
+        match toks.get(i) {
+            Some(Token::Special(':')) => {
+                out.push(EnvelopeAddress {
+                    name: None,
+                    mailbox: Some(phrase(item).unwrap_or_default()),
+                    host: None,
+                });
+                in_group = true;
+            }
+            Some(Token::Special(';')) if in_group => {
+                out.extend(mailbox(item));
+                out.push(EnvelopeAddress::default());
+                in_group = false;
+            }
+            _ => out.extend(mailbox(item)),
+        }
+        i += 1;
+    }
+    if in_group {
+        out.push(EnvelopeAddress::default());
+    }
+    out
+}
+
+/// The words of a phrase joined by single spaces, or None when empty.
+fn phrase(toks: &[Token]) -> Option<String> {
+    let words: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match t {
+            Token::Atom(w) | Token::Quoted(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// One mailbox (`name <addr>` or `addr (comment)`); None for an item
+/// with no address in it.
+fn mailbox(item: &[Token]) -> Option<EnvelopeAddress> {
+    let comment = || {
+        item.iter().rev().find_map(|t| match t {
+            Token::Comment(c) if !c.trim().is_empty() => Some(c.trim().to_string()),
+            _ => None,
+        })
+    };
+    let (name, spec) = match item.iter().position(|t| *t == Token::Special('<')) {
+        Some(open) => {
+            let close = item
+                .iter()
+                .position(|t| *t == Token::Special('>'))
+                .unwrap_or(item.len())
+                .max(open + 1);
+            let mut spec = &item[open + 1..close];
+            // A source route (`@a,@b:`) is obsolete; it is skipped.
+            if let Some(colon) = spec.iter().position(|t| *t == Token::Special(':')) {
+                spec = &spec[colon + 1..];
+            }
+            (phrase(&item[..open]).or_else(comment), spec)
+        }
+        None => (comment(), item),
+    };
+    let at = spec.iter().rposition(|t| *t == Token::Special('@'));
+    let (local, domain) = match at {
+        Some(at) => (&spec[..at], &spec[at + 1..]),
+        None => (spec, &spec[spec.len()..]),
+    };
+    let word = |toks: &[Token]| {
+        let w: String = toks
+            .iter()
+            .filter_map(|t| match t {
+                Token::Atom(w) | Token::Quoted(w) => Some(w.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!w.is_empty()).then_some(w)
+    };
+    let (local, domain) = (word(local), word(domain));
+    if local.is_none() && domain.is_none() && at.is_none() {
+        return None;
+    }
+    Some(EnvelopeAddress {
+        name,
+        mailbox: Some(local.unwrap_or_else(|| "MISSING_MAILBOX".into())),
+        host: Some(domain.unwrap_or_else(|| "MISSING_DOMAIN".into())),
+    })
+}
+
+/// `value` with its RFC 2047 encoded words decoded (for SEARCH, which
+/// matches decoded text); `value` itself when it has none.
+pub fn decode_words(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_string();
+    }
+    let head = format!("Subject: {value}\r\n\r\n");
+    MessageParser::default()
+        .parse_headers(head.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| value.to_string())
 }
 
 fn envelope(message: &Message<'_>) -> Envelope {
-    let root = message.root_part();
-    let header = |name: &str| {
-        root.headers
-            .iter()
-            .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
-            .map(|h| &h.value)
+    let list = |name: &str| {
+        raw_header(message, name)
+            .map(|v| parse_addresses(&v))
+            .unwrap_or_default()
     };
-    let from = addresses(header("From"));
-    let sender = addresses(header("Sender"));
-    let reply_to = addresses(header("Reply-To"));
+    let from = list("From");
+    let sender = list("Sender");
+    let reply_to = list("Reply-To");
     Envelope {
         date: raw_header(message, "Date"),
         subject: raw_header(message, "Subject"),
@@ -374,9 +541,9 @@ fn envelope(message: &Message<'_>) -> Envelope {
             reply_to
         },
         from,
-        to: addresses(header("To")),
-        cc: addresses(header("Cc")),
-        bcc: addresses(header("Bcc")),
+        to: list("To"),
+        cc: list("Cc"),
+        bcc: list("Bcc"),
         in_reply_to: raw_header(message, "In-Reply-To"),
         message_id: raw_header(message, "Message-ID"),
     }
@@ -402,9 +569,26 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
         }
         PartType::Message(inner) => {
             node.lines = count_lines(body);
-            let inner_raw = inner.raw_message();
-            let mut inner_body = body_part(inner, 0, inner_raw);
-            shift(&mut inner_body, part.offset_body as u64);
+            let inner_body = if std::ptr::eq(inner.raw_message.as_ref(), raw) {
+                // A 7bit/8bit/binary message/rfc822 is parsed in place:
+                // mail-parser gives its parts offsets into the outer
+                // message already, so they are used as they are.
+                let mut b = body_part(inner, 0, raw);
+                // The encapsulated message is the whole body of the part
+                // (mail-parser ends it at its last boundary, before an
+                // epilogue).
+                b.header_start = part.offset_body as u64;
+                b.end = part.offset_end as u64;
+                b
+            } else {
+                // A transfer-encoded one (base64, quoted-printable) was
+                // parsed from its decoded bytes, which the raw message
+                // does not hold: its structure is kept, and every section
+                // inside it is the part's encoded body.
+                let mut b = body_part(inner, 0, inner.raw_message.as_ref());
+                pin(&mut b, part.offset_body as u64, part.offset_end as u64);
+                b
+            };
             node.message = Some(Box::new((envelope(inner), inner_body)));
         }
         _ => {
@@ -416,16 +600,16 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
     node
 }
 
-/// Moves offsets of an encapsulated message's parts into the outer message.
-fn shift(part: &mut BodyPart, by: u64) {
-    part.header_start += by;
-    part.body_start += by;
-    part.end += by;
+/// Points every offset of an encoded message's parts at `start..end`.
+fn pin(part: &mut BodyPart, start: u64, end: u64) {
+    part.header_start = start;
+    part.body_start = start;
+    part.end = end;
     for c in &mut part.children {
-        shift(c, by);
+        pin(c, start, end);
     }
     if let Some(m) = &mut part.message {
-        shift(&mut m.1, by);
+        pin(&mut m.1, start, end);
     }
 }
 
@@ -554,6 +738,8 @@ iVBORw0KGgo=\r\n\
         assert_eq!(s.envelope.to.len(), 2);
         assert_eq!(s.envelope.message_id.as_deref(), Some("<m1@example.com>"));
         assert_eq!(s.header("subject"), Some("Grüße"));
+        // Ids keep their brackets (SEARCH HEADER Message-ID "<m1@...>").
+        assert_eq!(s.header("message-id"), Some("<m1@example.com>"));
         assert_eq!(s.cpm_headers().conversation_id.as_deref(), Some("conv-1"));
         assert_eq!(s.body.media_type, "multipart");
         assert_eq!(s.body.children.len(), 2);
@@ -598,5 +784,72 @@ iVBORw0KGgo=\r\n\
         assert!(!s.complete);
         assert_eq!(s.body.end, 1 << 30);
         assert_eq!(s.body.media_subtype, "mp4");
+    }
+
+    fn addr(name: Option<&str>, mailbox: Option<&str>, host: Option<&str>) -> EnvelopeAddress {
+        EnvelopeAddress {
+            name: name.map(Into::into),
+            mailbox: mailbox.map(Into::into),
+            host: host.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn address_groups_comments_and_encoded_names() {
+        // imaptest fetch-envelope message 4.
+        let to = parse_addresses("group: g1@d1.org, g2@d2.org;, group2: g3@d3.org;");
+        assert_eq!(
+            to,
+            vec![
+                addr(None, Some("group"), None),
+                addr(None, Some("g1"), Some("d1.org")),
+                addr(None, Some("g2"), Some("d2.org")),
+                addr(None, None, None),
+                addr(None, Some("group2"), None),
+                addr(None, Some("g3"), Some("d3.org")),
+                addr(None, None, None),
+            ]
+        );
+        let cc = parse_addresses("group:;, group2: (foo) ;");
+        assert_eq!(
+            cc,
+            vec![
+                addr(None, Some("group"), None),
+                addr(None, None, None),
+                addr(None, Some("group2"), None),
+                addr(None, None, None),
+            ]
+        );
+        assert_eq!(
+            parse_addresses("user@domain (Real Name)"),
+            vec![addr(Some("Real Name"), Some("user"), Some("domain"))]
+        );
+        assert_eq!(
+            parse_addresses("<@route:user@domain>"),
+            vec![addr(None, Some("user"), Some("domain"))]
+        );
+        assert_eq!(
+            parse_addresses("=?UTF-8?Q?J=C3=B6rg?= <j@x.org>, \"A, B\" <ab@y>"),
+            vec![
+                addr(Some("=?UTF-8?Q?J=C3=B6rg?="), Some("j"), Some("x.org")),
+                addr(Some("A, B"), Some("ab"), Some("y")),
+            ]
+        );
+        assert_eq!(decode_words("=?UTF-8?Q?J=C3=B6rg?="), "Jörg");
+    }
+
+    #[test]
+    fn encapsulated_message_offsets_are_not_shifted_twice() {
+        let raw = b"Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: inner\r\n\r\nline1\r\nline2\r\n\r\n--b--\r\n";
+        let s = summarize(raw).summary;
+        let part = &s.body.children[0];
+        let (env, inner) = &**part.message.as_ref().unwrap();
+        assert_eq!(env.subject.as_deref(), Some("inner"));
+        assert_eq!(inner.header_start, part.body_start);
+        let body = &raw[inner.body_start as usize..inner.end as usize];
+        assert_eq!(body, b"line1\r\nline2\r\n");
+        assert_eq!(inner.lines, 2);
     }
 }

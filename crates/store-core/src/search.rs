@@ -5,7 +5,7 @@
 //! Session state stays in the front end: it turns message sequence sets and
 //! `\Recent` (RECENT, NEW, OLD) into [`SearchKey::Uid`] sets before calling.
 
-use crate::mime::{EnvelopeAddress, MessageSummary};
+use crate::mime::{decode_words, EnvelopeAddress, MessageSummary};
 use crate::model::{Object, Uid, UnixTime};
 
 /// A calendar day, as days since 1970-01-01 (RFC 3501 `date`).
@@ -95,7 +95,7 @@ fn contains(haystack: &str, needle: &str) -> bool {
 fn address_text(a: &EnvelopeAddress) -> String {
     format!(
         "{} <{}@{}>",
-        a.name.as_deref().unwrap_or_default(),
+        decode_words(a.name.as_deref().unwrap_or_default()),
         a.mailbox.as_deref().unwrap_or_default(),
         a.host.as_deref().unwrap_or_default()
     )

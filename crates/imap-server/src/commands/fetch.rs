@@ -16,9 +16,10 @@
 use std::fmt::Write as _;
 use std::io::SeekFrom;
 
-use store_core::mime::{BodyPart, MessageSummary, MAX_HEADER_BLOCK};
+use store_core::mime::{MessageSummary, MAX_HEADER_BLOCK};
 use store_core::model::Flags;
 use store_core::model::{Object, Uid};
+use store_core::section;
 use store_core::{FlagUpdate, StoreError};
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -278,6 +279,7 @@ async fn write_item(
     record: Option<&(Object, MessageSummary)>,
     content: Option<&mut File>,
 ) -> Result<(), CommandError> {
+    let utf8 = session.enabled.utf8_accept;
     let out = &mut session.out;
     // UID and FLAGS come from the session's view; everything else needs
     // the stored record, which `execute` loads whenever such an item is
@@ -323,7 +325,7 @@ async fn write_item(
         }
         FetchAttribute::Envelope => {
             out.push_str("ENVELOPE ");
-            response::envelope(out, &summary.envelope);
+            response::envelope(out, &summary.envelope, utf8);
             return Ok(());
         }
         FetchAttribute::BodyStructure | FetchAttribute::Body => {
@@ -333,7 +335,7 @@ async fn write_item(
             } else {
                 "BODY "
             });
-            response::body_structure(out, &summary.body, extensible);
+            response::body_structure(out, &summary.body, extensible, utf8);
             return Ok(());
         }
         FetchAttribute::Rfc822 => ("RFC822".to_string(), &whole, None),
@@ -450,76 +452,33 @@ fn section_label(section: &Section) -> String {
     label
 }
 
-/// The `n`th sub-part of `part` (RFC 3501 6.4.5: a non-multipart part has
-/// only part 1, itself).
-fn child(part: &BodyPart, n: u32) -> Option<&BodyPart> {
-    if part.children.is_empty() {
-        (n == 1).then_some(part)
-    } else {
-        part.children.get(n as usize - 1)
-    }
-}
-
-/// The part a section's numbers name, from the message's top-level part.
-fn find_part<'a>(root: &'a BodyPart, path: &[u32]) -> Option<&'a BodyPart> {
-    let mut current = root;
-    for (i, &n) in path.iter().enumerate() {
-        let container = if i == 0 {
-            root
-        } else if let Some(message) = &current.message {
-            &message.1
-        } else if !current.children.is_empty() {
-            current
-        } else {
-            return None;
-        };
-        current = child(container, n)?;
-    }
-    Some(current)
-}
-
+/// The bytes a section names, by store-core's resolver (the one URLFETCH
+/// and SIP fetch by reference use); HEADER.FIELDS filters the header
+/// block, read whole (at most [`MAX_HEADER_BLOCK`] bytes).
 async fn section_content(
     file: &mut File,
     object: &Object,
     summary: &MessageSummary,
     section: &Section,
 ) -> Result<Content, CommandError> {
-    let root = &summary.body;
-    let size = object.size;
-    // (header start, body start, end) of the message the section is in.
-    let (header, message) = if section.part.is_empty() {
-        (None, Some((0, root.body_start.min(size), size)))
-    } else {
-        let Some(part) = find_part(root, &section.part) else {
-            return Ok(Content::Nil);
-        };
-        let inner = part
-            .message
-            .as_ref()
-            .map(|m| (m.1.header_start, m.1.body_start, m.1.end));
-        (Some(part), inner)
+    let text = match &section.text {
+        None => section::SectionText::Body,
+        Some(SectionText::Header | SectionText::HeaderFields { .. }) => {
+            section::SectionText::Header
+        }
+        Some(SectionText::Text) => section::SectionText::Text,
+        Some(SectionText::Mime) => section::SectionText::Mime,
     };
-    let range = match (&section.text, header) {
-        (None, None) => (0, size),
-        (None, Some(part)) => (part.body_start, part.end),
-        (Some(SectionText::Mime), Some(part)) => (part.header_start, part.body_start),
-        (Some(SectionText::Mime), None) => return Ok(Content::Nil),
-        (Some(SectionText::Text), _) => match message {
-            Some((_, body, end)) => (body, end),
-            None => return Ok(Content::Nil),
-        },
-        (Some(SectionText::Header | SectionText::HeaderFields { .. }), _) => match message {
-            Some((head, body, _)) => (head, body),
-            None => return Ok(Content::Nil),
-        },
+    let Some(range) = section::section_range(&summary.body, object.size, &section.part, text)
+    else {
+        return Ok(Content::Nil);
     };
-    let (start, end) = (range.0.min(size), range.1.min(size).max(range.0.min(size)));
     let Some(SectionText::HeaderFields { fields, not }) = &section.text else {
-        return Ok(Content::Range(start, end));
+        return Ok(Content::Range(range.start, range.end));
     };
-    let end = end.min(start + MAX_HEADER_BLOCK as u64);
-    let mut head = vec![0u8; (end - start) as usize];
-    file.seek(SeekFrom::Start(start)).await?;
+    let end = range.end.min(range.start + MAX_HEADER_BLOCK as u64);
+    let mut head = vec![0u8; (end - range.start) as usize];
+    file.seek(SeekFrom::Start(range.start)).await?;
     file.read_exact(&mut head).await?;
     Ok(Content::Bytes(header_fields(&head, fields, *not)))
 }

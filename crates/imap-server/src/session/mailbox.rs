@@ -40,6 +40,8 @@ pub struct Enabled {
     /// QRESYNC: expunges are reported as VANISHED, unsolicited FETCH
     /// responses carry UID.
     pub qresync: bool,
+    /// UTF8=ACCEPT (RFC 6855 3): strings may carry raw UTF-8.
+    pub utf8_accept: bool,
 }
 
 /// The selected mailbox of a session.

@@ -98,6 +98,91 @@ pub fn section_range(
     }
 }
 
+/// Most bytes of a part decoded for BINARY (RFC 3516) in memory; a larger
+/// base64 or quoted-printable part gets NO.
+pub const MAX_BINARY_DECODE: u64 = 64 * 1024 * 1024;
+
+/// How a part's content is turned into its binary form (RFC 3516 4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferDecoding {
+    /// `7bit`, `8bit` (or none): the bytes as stored.
+    Identity,
+    /// `binary`: the bytes as stored, which may hold NUL.
+    Binary,
+    /// `base64` (RFC 2045 6.8).
+    Base64,
+    /// `quoted-printable` (RFC 2045 6.7).
+    QuotedPrintable,
+}
+
+/// A Content-Transfer-Encoding this server does not decode (IMAP answers
+/// `NO [UNKNOWN-CTE]`, RFC 3516 4.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown Content-Transfer-Encoding {0}")]
+pub struct UnknownCte(pub String);
+
+/// How section `numbers` of a message with structure `root` decodes:
+/// the whole message, a multipart and a `message/rfc822` part are sent as
+/// stored (as Dovecot does); a leaf part by its Content-Transfer-Encoding.
+/// `Ok(None)` when the section names nothing.
+pub fn transfer_decoding(
+    root: &BodyPart,
+    numbers: &[u32],
+) -> Result<Option<TransferDecoding>, UnknownCte> {
+    if numbers.is_empty() {
+        return Ok(Some(TransferDecoding::Identity));
+    }
+    let Some(part) = find_part(root, numbers) else {
+        return Ok(None);
+    };
+    if !part.children.is_empty() || part.message.is_some() {
+        return Ok(Some(TransferDecoding::Identity));
+    }
+    let encoding = part.encoding.as_deref().unwrap_or("7bit").trim();
+    Ok(Some(match encoding.to_ascii_lowercase().as_str() {
+        "" | "7bit" | "8bit" => TransferDecoding::Identity,
+        "binary" => TransferDecoding::Binary,
+        "base64" => TransferDecoding::Base64,
+        "quoted-printable" => TransferDecoding::QuotedPrintable,
+        _ => return Err(UnknownCte(encoding.to_string())),
+    }))
+}
+
+/// The binary form of `raw` content in `decoding` (RFC 3516): base64
+/// leniently (characters outside the alphabet skipped, padding optional,
+/// as mail clients write it), quoted-printable robustly (a malformed
+/// escape kept as is).
+pub fn decode_transfer(decoding: TransferDecoding, raw: &[u8]) -> Vec<u8> {
+    match decoding {
+        TransferDecoding::Identity | TransferDecoding::Binary => raw.to_vec(),
+        TransferDecoding::Base64 => {
+            use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
+            use base64::Engine as _;
+            const LENIENT: GeneralPurpose = GeneralPurpose::new(
+                &base64::alphabet::STANDARD,
+                general_purpose::NO_PAD
+                    .with_decode_allow_trailing_bits(true)
+                    .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+            );
+            let mut clean: Vec<u8> = raw
+                .iter()
+                .copied()
+                .take_while(|&b| b != b'=')
+                .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+                .collect();
+            if clean.len() % 4 == 1 {
+                // A lone trailing sextet carries no whole byte.
+                clean.pop();
+            }
+            LENIENT.decode(&clean).unwrap_or_default()
+        }
+        TransferDecoding::QuotedPrintable => {
+            quoted_printable::decode(raw, quoted_printable::ParseMode::Robust)
+                .unwrap_or_else(|_| raw.to_vec())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +314,30 @@ From: sub@domain.org\r\nSubject: submsg\r\n\r\nHello world\r\n";
             "From: sub@domain.org\r\nSubject: submsg\r\n\r\n"
         );
         assert_eq!(get(m, &[1], Text).unwrap(), "Hello world\r\n");
+    }
+
+    #[test]
+    fn transfer_decodings() {
+        use TransferDecoding::*;
+        assert_eq!(
+            decode_transfer(Base64, b"aGVsbG8g\r\nd29ybGQ=\r\n"),
+            b"hello world"
+        );
+        assert_eq!(decode_transfer(Base64, b"aGVsbG8"), b"hello");
+        assert_eq!(
+            decode_transfer(QuotedPrintable, b"caf=C3=A9 =\r\nau lait\r\n"),
+            "caf\u{e9} au lait\r\n".as_bytes()
+        );
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: x-uue\r\n\r\nx\r\n--b\r\n\
+Content-Transfer-Encoding: BASE64\r\n\r\neA==\r\n--b--\r\n";
+        let s = summarize(raw).summary;
+        assert_eq!(
+            transfer_decoding(&s.body, &[1]),
+            Err(UnknownCte("x-uue".into()))
+        );
+        assert_eq!(transfer_decoding(&s.body, &[2]), Ok(Some(Base64)));
+        assert_eq!(transfer_decoding(&s.body, &[]), Ok(Some(Identity)));
+        assert_eq!(transfer_decoding(&s.body, &[3]), Ok(None));
     }
 }

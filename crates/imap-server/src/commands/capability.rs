@@ -64,6 +64,7 @@ pub fn list(session: &Session) -> String {
             "ANNOTATE-EXPERIMENT-1",
             "ACL",
             "RIGHTS=texk",
+            "BINARY",
         ]
         .map(String::from),
     );

@@ -180,6 +180,12 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
             }
             _ => None,
         };
+        if let Some((_, summary)) = &record {
+            // RFC 3516 4.3: refused before the message's line starts.
+            if let Some(refusal) = binary_refusal(&items, summary) {
+                return Ok(refusal);
+            }
+        }
         let message = &mailbox.messages[seq as usize - 1];
         let flags_line = SelectedMailbox::flags_of(message);
         let modseq = message.modseq;
@@ -250,6 +256,8 @@ fn reads_content(item: &FetchAttribute) -> bool {
             | FetchAttribute::Rfc822Header
             | FetchAttribute::Rfc822Text
             | FetchAttribute::Section { .. }
+            | FetchAttribute::Binary { .. }
+            | FetchAttribute::BinarySize { .. }
     )
 }
 
@@ -260,6 +268,7 @@ fn marks_seen(item: &FetchAttribute) -> bool {
         FetchAttribute::Rfc822
             | FetchAttribute::Rfc822Text
             | FetchAttribute::Section { peek: false, .. }
+            | FetchAttribute::Binary { peek: false, .. }
     )
 }
 
@@ -338,6 +347,12 @@ async fn write_item(
             response::body_structure(out, &summary.body, extensible, utf8);
             return Ok(());
         }
+        FetchAttribute::Binary { part, partial, .. } => {
+            return write_binary(session, content, object, summary, part, Some(*partial)).await;
+        }
+        FetchAttribute::BinarySize { part } => {
+            return write_binary(session, content, object, summary, part, None).await;
+        }
         FetchAttribute::Rfc822 => ("RFC822".to_string(), &whole, None),
         FetchAttribute::Rfc822Header => ("RFC822.HEADER".to_string(), &header, None),
         FetchAttribute::Rfc822Text => ("RFC822.TEXT".to_string(), &text, None),
@@ -372,6 +387,96 @@ async fn write_item(
             stream_literal(session, file, start, end).await?;
         }
     }
+    Ok(())
+}
+
+/// The NO a FETCH gets before a message's line is written when one of
+/// its BINARY items names a part this server cannot decode (RFC 3516 4.3
+/// `UNKNOWN-CTE`) or one too large to decode in memory.
+fn binary_refusal(items: &[FetchAttribute], summary: &MessageSummary) -> Option<Completion> {
+    items.iter().find_map(|item| {
+        let (FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part }) = item
+        else {
+            return None;
+        };
+        match section::transfer_decoding(&summary.body, part) {
+            Err(e) => Some(Completion::no(e.to_string()).with_code("UNKNOWN-CTE")),
+            Ok(Some(d)) if d != section::TransferDecoding::Identity => {
+                let p = section::find_part(&summary.body, part)?;
+                (p.size() > section::MAX_BINARY_DECODE)
+                    .then(|| Completion::no("The part is too large to decode").with_code("LIMIT"))
+            }
+            Ok(_) => None,
+        }
+    })
+}
+
+/// Writes `BINARY[part]<origin> literal` (`partial` is `Some`, its inner
+/// value the client's `<origin.length>`) or `BINARY.SIZE[part] n`
+/// (`partial` is `None`), RFC 3516 4.1-4.2: the part with its transfer
+/// encoding undone by store-core, as a literal8 (`~{n}`) when it holds
+/// NUL; NIL (size 0) for a part that does not exist. `7bit`/`8bit` parts
+/// are streamed from the blob; others are decoded in memory (at most
+/// [`section::MAX_BINARY_DECODE`] bytes, which [`binary_refusal`] checked).
+async fn write_binary(
+    session: &mut Session,
+    file: Option<&mut File>,
+    object: &Object,
+    summary: &MessageSummary,
+    part: &[u32],
+    partial: Option<Option<(u32, u32)>>,
+) -> Result<(), CommandError> {
+    let numbers: Vec<String> = part.iter().map(u32::to_string).collect();
+    let mut label = match partial {
+        Some(_) => format!("BINARY[{}]", numbers.join(".")),
+        None => format!("BINARY.SIZE[{}]", numbers.join(".")),
+    };
+    if let Some(Some((origin, _))) = partial {
+        let _ = write!(label, "<{origin}>");
+    }
+    let Some(file) = file else {
+        return Err(Completion::no("Message content unavailable")
+            .with_code("SERVERBUG")
+            .into());
+    };
+    let decoding = section::transfer_decoding(&summary.body, part)
+        .map_err(|e| Completion::no(e.to_string()).with_code("UNKNOWN-CTE"))?;
+    let range =
+        section::section_range(&summary.body, object.size, part, section::SectionText::Body);
+    let (Some(decoding), Some(range)) = (decoding, range) else {
+        let nil = if partial.is_some() { "NIL" } else { "0" };
+        let _ = write!(session.out, "{label} {nil}");
+        return Ok(());
+    };
+    if decoding == section::TransferDecoding::Identity {
+        match partial {
+            None => {
+                let _ = write!(session.out, "{label} {}", range.end - range.start);
+            }
+            Some(partial) => {
+                let (start, end) = clip_range(range.start, range.end, partial);
+                let _ = write!(session.out, "{label} ");
+                stream_literal(session, file, start, end).await?;
+            }
+        }
+        return Ok(());
+    }
+    let len = (range.end - range.start).min(section::MAX_BINARY_DECODE);
+    let mut raw = vec![0u8; len as usize];
+    file.seek(SeekFrom::Start(range.start)).await?;
+    file.read_exact(&mut raw).await?;
+    let decoded = section::decode_transfer(decoding, &raw);
+    drop(raw);
+    let Some(partial) = partial else {
+        let _ = write!(session.out, "{label} {}", decoded.len());
+        return Ok(());
+    };
+    let bytes = clip_bytes(&decoded, partial);
+    // RFC 3516 4.1: literal8 when the content holds NUL.
+    let tilde = if bytes.contains(&0) { "~" } else { "" };
+    let _ = write!(session.out, "{label} {tilde}{{{}}}\r\n", bytes.len());
+    session.emit().await?;
+    session.io()?.write_all(bytes).await?;
     Ok(())
 }
 

@@ -586,6 +586,21 @@ pub enum FetchAttribute {
         /// `<origin.length>`.
         partial: Option<(u32, u32)>,
     },
+    /// BINARY[section-part]<partial> and BINARY.PEEK[...] (RFC 3516 4.1):
+    /// the part with its Content-Transfer-Encoding undone.
+    Binary {
+        /// BINARY.PEEK: does not set \Seen.
+        peek: bool,
+        /// Part numbers; empty for the whole message.
+        part: Vec<u32>,
+        /// `<origin.length>`, in decoded bytes.
+        partial: Option<(u32, u32)>,
+    },
+    /// BINARY.SIZE[section-part] (RFC 3516 4.2): the decoded size.
+    BinarySize {
+        /// Part numbers; empty for the whole message.
+        part: Vec<u32>,
+    },
 }
 
 /// A body section specifier (RFC 3501 6.4.5 `BODY[<section>]`).

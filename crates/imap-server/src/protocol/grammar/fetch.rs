@@ -51,6 +51,7 @@ fn fetch_att(i: &[u8]) -> PResult<'_, FetchAttribute> {
         value(ModSeq, tag_no_case(&b"MODSEQ"[..])),
         annotation,
         value(BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
+        binary,
         map(
             (
                 alt((
@@ -96,6 +97,44 @@ fn annotation(i: &[u8]) -> PResult<'_, FetchAttribute> {
             attributes: attributes.iter().map(|a| a.to_ascii_lowercase()).collect(),
         },
     )
+    .parse(i)
+}
+
+/// `"BINARY" [".PEEK"] section-binary [partial]` and `"BINARY.SIZE"
+/// section-binary` (RFC 3516 4.1, 4.2), `section-binary = "["
+/// [section-part] "]"`.
+fn binary(i: &[u8]) -> PResult<'_, FetchAttribute> {
+    let part = |i| {
+        delimited(
+            tag(&b"["[..]),
+            map(
+                opt(separated_list1(tag(&b"."[..]), nz_number)),
+                Option::unwrap_or_default,
+            ),
+            tag(&b"]"[..]),
+        )
+        .parse(i)
+    };
+    alt((
+        map(preceded(tag_no_case(&b"BINARY.SIZE"[..]), part), |part| {
+            FetchAttribute::BinarySize { part }
+        }),
+        map(
+            (
+                alt((
+                    value(true, tag_no_case(&b"BINARY.PEEK"[..])),
+                    value(false, tag_no_case(&b"BINARY"[..])),
+                )),
+                part,
+                opt(partial),
+            ),
+            |(peek, part, partial)| FetchAttribute::Binary {
+                peek,
+                part,
+                partial,
+            },
+        ),
+    ))
     .parse(i)
 }
 
@@ -198,5 +237,27 @@ mod tests {
             }]
         );
         assert_eq!(fetch_items(b"FULL").unwrap().1.len(), 5);
+    }
+
+    #[test]
+    fn rfc3516_binary_items() {
+        let (_, items) = fetch_items(b"(BINARY.SIZE[1] BINARY.PEEK[1.2]<0.10> BINARY[])").unwrap();
+        assert_eq!(
+            items,
+            vec![
+                FetchAttribute::BinarySize { part: vec![1] },
+                FetchAttribute::Binary {
+                    peek: true,
+                    part: vec![1, 2],
+                    partial: Some((0, 10))
+                },
+                FetchAttribute::Binary {
+                    peek: false,
+                    part: vec![],
+                    partial: None
+                },
+            ]
+        );
+        assert!(fetch_items(b"BINARY[HEADER]").is_err());
     }
 }

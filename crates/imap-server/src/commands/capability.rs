@@ -65,6 +65,7 @@ pub fn list(session: &Session) -> String {
             "ACL",
             "RIGHTS=texk",
             "BINARY",
+            "URLAUTH=BINARY",
         ]
         .map(String::from),
     );

@@ -461,20 +461,34 @@ async fn write_binary(
         }
         return Ok(());
     }
-    let len = (range.end - range.start).min(section::MAX_BINARY_DECODE);
-    let mut raw = vec![0u8; len as usize];
-    file.seek(SeekFrom::Start(range.start)).await?;
-    file.read_exact(&mut raw).await?;
-    let decoded = section::decode_transfer(decoding, &raw);
-    drop(raw);
+    let decoded = decode_range(file, decoding, range).await?;
     let Some(partial) = partial else {
         let _ = write!(session.out, "{label} {}", decoded.len());
         return Ok(());
     };
-    let bytes = clip_bytes(&decoded, partial);
-    // RFC 3516 4.1: literal8 when the content holds NUL.
+    let _ = write!(session.out, "{label} ");
+    write_literal8(session, clip_bytes(&decoded, partial)).await
+}
+
+/// Bytes `range` of an open blob with `decoding` undone (at most
+/// [`section::MAX_BINARY_DECODE`] of them are read).
+pub async fn decode_range(
+    file: &mut File,
+    decoding: section::TransferDecoding,
+    range: std::ops::Range<u64>,
+) -> std::io::Result<Vec<u8>> {
+    let len = (range.end - range.start).min(section::MAX_BINARY_DECODE);
+    let mut raw = vec![0u8; len as usize];
+    file.seek(SeekFrom::Start(range.start)).await?;
+    file.read_exact(&mut raw).await?;
+    Ok(section::decode_transfer(decoding, &raw))
+}
+
+/// Sends `bytes` as a literal, or a literal8 (`~{n}`) when they hold NUL
+/// (RFC 3516 4.1, RFC 5524 3).
+pub async fn write_literal8(session: &mut Session, bytes: &[u8]) -> Result<(), CommandError> {
     let tilde = if bytes.contains(&0) { "~" } else { "" };
-    let _ = write!(session.out, "{label} {tilde}{{{}}}\r\n", bytes.len());
+    let _ = write!(session.out, "{tilde}{{{}}}\r\n", bytes.len());
     session.emit().await?;
     session.io()?.write_all(bytes).await?;
     Ok(())

@@ -128,23 +128,14 @@ impl Reference {
         uid_ok && validity_ok
     }
 
-    /// The bytes of the object the reference names, as IMAP FETCH
-    /// `BODY[section]` returns them (RFC 3501 6.4.5), and their media
-    /// type: the whole object (`message/rfc822`), a numbered part's body
-    /// (its own type), or a `HEADER` / `TEXT` / `MIME` block (`text/plain`),
-    /// resolved by [`crate::section::section_range`], as FETCH does.
-    /// `None` for a section the object does not have or a form not
-    /// supported here (`HEADER.FIELDS`).
-    pub fn content_range(
-        &self,
-        summary: &MessageSummary,
-        size: u64,
-    ) -> Option<(std::ops::Range<u64>, String)> {
-        let root = &summary.body;
+    /// The reference's section as part numbers and what of the part
+    /// (`1.2.MIME` is `[1, 2]`, MIME; RFC 5092 `section`); no section is
+    /// the whole message. `None` for a form not supported here
+    /// (`HEADER.FIELDS`).
+    pub fn section_spec(&self) -> Option<(Vec<u32>, SectionText)> {
         let Some(section) = self.section.as_deref() else {
-            return Some((0..size, "message/rfc822".into()));
+            return Some((Vec::new(), SectionText::Body));
         };
-        // Numbers, then a text specifier (`1.2.MIME`, RFC 5092 section).
         let upper = section.to_ascii_uppercase();
         let mut fields = upper.split('.').peekable();
         let mut numbers = Vec::new();
@@ -160,6 +151,26 @@ impl Reference {
             "MIME" => SectionText::Mime,
             _ => return None,
         };
+        Some((numbers, text))
+    }
+
+    /// The bytes of the object the reference names, as IMAP FETCH
+    /// `BODY[section]` returns them (RFC 3501 6.4.5), and their media
+    /// type: the whole object (`message/rfc822`), a numbered part's body
+    /// (its own type), or a `HEADER` / `TEXT` / `MIME` block (`text/plain`),
+    /// resolved by [`crate::section::section_range`], as FETCH does.
+    /// `None` for a section the object does not have or a form not
+    /// supported here (`HEADER.FIELDS`).
+    pub fn content_range(
+        &self,
+        summary: &MessageSummary,
+        size: u64,
+    ) -> Option<(std::ops::Range<u64>, String)> {
+        let root = &summary.body;
+        if self.section.is_none() {
+            return Some((0..size, "message/rfc822".into()));
+        }
+        let (numbers, text) = self.section_spec()?;
         let range = section_range(root, size, &numbers, text)?;
         let media = match (text, find_part(root, &numbers)) {
             (SectionText::Body, Some(part)) if !numbers.is_empty() => {

@@ -553,7 +553,7 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
     let Some(part) = message.part(index) else {
         return opaque_part(0, 0, raw.len() as u64);
     };
-    let mut node = part_fields(part);
+    let mut node = part_fields(part, raw);
     node.header_start = part.offset_header as u64;
     node.body_start = part.offset_body as u64;
     node.end = part.offset_end as u64;
@@ -613,16 +613,13 @@ fn pin(part: &mut BodyPart, start: u64, end: u64) {
     }
 }
 
+/// body-fld-lines (RFC 3501 7.4.2): the line ends in the body, so an
+/// unterminated last line is not counted (as Dovecot counts).
 fn count_lines(body: &[u8]) -> u64 {
-    let n = body.iter().filter(|b| **b == b'\n').count() as u64;
-    if body.last().is_some_and(|b| *b != b'\n') {
-        n + 1
-    } else {
-        n
-    }
+    body.iter().filter(|b| **b == b'\n').count() as u64
 }
 
-fn part_fields(part: &MessagePart<'_>) -> BodyPart {
+fn part_fields(part: &MessagePart<'_>, raw: &[u8]) -> BodyPart {
     let (media_type, media_subtype, params) = match part.content_type() {
         Some(ct) => (
             ct.c_type.to_ascii_lowercase(),
@@ -630,7 +627,8 @@ fn part_fields(part: &MessagePart<'_>) -> BodyPart {
                 .as_deref()
                 .map(str::to_ascii_lowercase)
                 .unwrap_or_default(),
-            attributes(ct.attributes.as_deref()),
+            raw_params(part, raw, "Content-Type")
+                .unwrap_or_else(|| attributes(ct.attributes.as_deref())),
         ),
         None => match &part.body {
             PartType::Multipart(_) => ("multipart".into(), "mixed".into(), Vec::new()),
@@ -669,7 +667,8 @@ fn part_fields(part: &MessagePart<'_>) -> BodyPart {
         disposition: part.content_disposition().map(|d| {
             (
                 d.c_type.to_ascii_lowercase(),
-                attributes(d.attributes.as_deref()),
+                raw_params(part, raw, "Content-Disposition")
+                    .unwrap_or_else(|| attributes(d.attributes.as_deref())),
             )
         }),
         language: part
@@ -685,6 +684,82 @@ fn part_fields(part: &MessagePart<'_>) -> BodyPart {
         location: text("Content-Location"),
         ..BodyPart::default()
     }
+}
+
+/// The parameters of header `name` of `part` as sent (RFC 2045 5.1
+/// `*(";" parameter)`, quoted strings unquoted): RFC 2231 names such as
+/// `filename*` and their values stay as written, in their order, as
+/// Dovecot sends them (clients decode them; decoding here would put raw
+/// 8-bit text into BODYSTRUCTURE). `None` when the header is absent.
+fn raw_params(part: &MessagePart<'_>, raw: &[u8], name: &str) -> Option<Vec<Param>> {
+    let h = part
+        .headers
+        .iter()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let value = raw_value(raw, h.offset_start, h.offset_end);
+    let mut chars = value.chars().peekable();
+    let mut params = Vec::new();
+    // Skip the type (or disposition type).
+    for c in chars.by_ref() {
+        if c == ';' {
+            break;
+        }
+    }
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ';') {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ';' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if chars.next() != Some('=') {
+            continue;
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut val = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => val.extend(chars.next()),
+                    '"' => break,
+                    _ => val.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|c| *c != ';') {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ';' {
+                    break;
+                }
+                val.push(c);
+                chars.next();
+            }
+        }
+        let key = key.trim();
+        if !key.is_empty() {
+            params.push((key.to_string(), val.trim_end().to_string()));
+        }
+        if params.len() >= 100 {
+            break;
+        }
+    }
+    // RFC 2231 parameters (`name*`, `name*0`) after the plain ones, as
+    // Dovecot orders them.
+    params.sort_by_key(|(k, _)| k.contains('*'));
+    Some(params)
 }
 
 fn attributes(attrs: Option<&[mail_parser::Attribute<'_>]>) -> Vec<Param> {
@@ -744,7 +819,9 @@ iVBORw0KGgo=\r\n\
         assert_eq!(s.body.media_type, "multipart");
         assert_eq!(s.body.children.len(), 2);
         let text = &s.body.children[0];
-        assert_eq!((text.media_type.as_str(), text.lines), ("text", 2));
+        // "Hello Wörld\r\nsecond line": the CRLF before the delimiter is the
+        // delimiter's (RFC 2046 5.1.1), so one line end, as Dovecot counts.
+        assert_eq!((text.media_type.as_str(), text.lines), ("text", 1));
         let image = &s.body.children[1];
         assert_eq!(image.media_subtype, "png");
         assert_eq!(image.encoding.as_deref(), Some("base64"));

@@ -261,9 +261,10 @@ fn extension(out: &mut String, part: &BodyPart) {
         None => out.push_str("NIL"),
     }
     out.push(' ');
+    // Always a list, as Dovecot sends it (RFC 3501 body-fld-lang allows
+    // both forms).
     match part.language.as_slice() {
         [] => out.push_str("NIL"),
-        [one] => string(out, one),
         many => {
             out.push('(');
             for (i, l) in many.iter().enumerate() {

@@ -271,3 +271,147 @@ fn structure_envelope_and_sections_match_dovecot() {
         new.join("\n")
     );
 }
+
+/// A multipart with a message/rfc822 part holding a single text part, a
+/// base64 part, a quoted-printable part, one with NUL bytes and one in an
+/// encoding nobody decodes.
+const PARTS: &str = "From: =?UTF-8?Q?J=C3=B6rg?= <j@example.org>\r\n\
+To: group2: (foo) ;, Zo\u{eb} <z@example.org>\r\n\
+Subject: =?UTF-8?Q?caf=C3=A9?=\r\n\
+Message-ID: <id-1@host.example>\r\n\
+References: <r1@host> <r2@host>\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\
+\r\n\
+--b\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+Subject: inner\r\n\
+\r\n\
+inner body\r\n\
+--b\r\n\
+Content-Type: text/plain\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+aGVsbG8g\r\n\
+d29ybGQ=\r\n\
+--b\r\n\
+Content-Type: text/plain\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+caf=C3=A9 =\r\n\
+au lait\r\n\
+--b\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+AGEAYg==\r\n\
+--b\r\n\
+Content-Type: text/plain\r\n\
+Content-Transfer-Encoding: x-uuencode\r\n\
+\r\n\
+begin\r\n\
+--b--\r\n";
+
+fn with_parts() -> (Server, ImapConnection) {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    c.send(format!("A APPEND INBOX {{{}+}}\r\n{PARTS}\r\n", PARTS.len()).as_bytes());
+    assert!(tagged(&c.read_until_tagged("A")).starts_with("A OK"));
+    assert!(tagged(&c.run("S SELECT INBOX")).starts_with("S OK"));
+    (server, c)
+}
+
+#[test]
+fn sections_inside_a_message_part_and_part_one_of_a_single_part() {
+    let (_server, mut c) = with_parts();
+    let r = c.run("F FETCH 1 (BODY.PEEK[1.HEADER] BODY.PEEK[1.TEXT] BODY.PEEK[1.1] BODY.PEEK[2.1] BODY.PEEK[1.MIME])");
+    let all = r.join("\n");
+    assert!(
+        all.contains("BODY[1.HEADER] {18}\r\nSubject: inner\r\n\r\n"),
+        "{all}"
+    );
+    assert!(all.contains("BODY[1.TEXT] {10}\r\ninner body"), "{all}");
+    // RFC 3501 6.4.5: part 1 of a non-multipart is its body (as Dovecot).
+    assert!(all.contains("BODY[1.1] {10}\r\ninner body"), "{all}");
+    assert!(
+        all.contains("BODY[2.1] {18}\r\naGVsbG8g\r\nd29ybGQ="),
+        "{all}"
+    );
+    assert!(
+        all.contains("BODY[1.MIME] {32}\r\nContent-Type: message/rfc822\r\n\r\n"),
+        "{all}"
+    );
+    // The text part inside the message/rfc822 part has its line count.
+    let r = c.run("F FETCH 1 BODYSTRUCTURE");
+    assert!(
+        r[0].contains("(\"TEXT\" \"PLAIN\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 10 0 NIL NIL NIL NIL) 2"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn binary_decodes_base64_and_quoted_printable_and_refuses_unknown_encodings() {
+    let (_server, mut c) = with_parts();
+    assert!(c.run("C CAPABILITY")[0].contains(" BINARY"));
+    let r = c.run("F FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[3] BINARY.PEEK[2]<6.100>)");
+    let all = r.join("\n");
+    assert!(all.contains("BINARY[2] {11}\r\nhello world"), "{all}");
+    assert!(all.contains("BINARY.SIZE[2] 11"), "{all}");
+    assert!(all.contains("BINARY[3] {13}\r\ncaf\u{e9} au lait"), "{all}");
+    assert!(all.contains("BINARY[2]<6> {5}\r\nworld"), "{all}");
+    // NUL in the content: literal8 (RFC 3516 4.1).
+    c.send(b"F FETCH 1 BINARY.PEEK[4]\r\n");
+    let line = c.read_response_bytes().unwrap();
+    assert!(line.ends_with(b"BINARY[4] ~{4}\r\n\0a\0b)"), "{line:?}");
+    assert!(tagged(&c.read_until_tagged("F")).starts_with("F OK"));
+    // RFC 3516 4.3: an unknown encoding is NO [UNKNOWN-CTE], and no line
+    // for the message is started.
+    let r = c.run("F FETCH 1 (UID BINARY.PEEK[5])");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(tagged(&r).starts_with("F NO [UNKNOWN-CTE]"), "{r:?}");
+    // BINARY without PEEK sets \Seen.
+    let r = c.run("F FETCH 1 BINARY[2]");
+    assert!(r.join("\n").contains("\\Seen"), "{r:?}");
+}
+
+#[test]
+fn envelope_keeps_encoded_words_and_search_header_matches_the_field_as_sent() {
+    let (_server, mut c) = with_parts();
+    let r = c.run("F FETCH 1 ENVELOPE");
+    // RFC 3501 7.4.2: names and subject as sent; raw UTF-8 (Zoë) goes out
+    // as an RFC 2047 word to a client that did not enable UTF8=ACCEPT; a
+    // comment in an empty group is no address.
+    assert!(
+        r[0].contains(
+            "\"=?UTF-8?Q?caf=C3=A9?=\" ((\"=?UTF-8?Q?J=C3=B6rg?=\" NIL \"j\" \"example.org\"))"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        r[0].contains("((NIL NIL \"group2\" NIL)(NIL NIL NIL NIL)(\"=?UTF-8?B?Wm/Dqw==?=\" NIL \"z\" \"example.org\"))"),
+        "{r:?}"
+    );
+    for (key, hits) in [
+        ("HEADER Message-ID \"<id-1@host.example>\"", "* SEARCH 1"),
+        ("HEADER References \"<r2@host>\"", "* SEARCH 1"),
+        ("HEADER Message-ID \"<id-2@host.example>\"", "* SEARCH"),
+        ("SUBJECT caf\u{e9}", "* SEARCH 1"),
+        ("FROM J\u{f6}rg", "* SEARCH 1"),
+    ] {
+        let cmd = format!("Q SEARCH CHARSET UTF-8 {key}");
+        let r = if key.is_ascii() {
+            c.run(&cmd.replace("CHARSET UTF-8 ", ""))
+        } else {
+            let (head, word) = key.split_once(' ').unwrap();
+            c.send(
+                format!(
+                    "Q SEARCH CHARSET UTF-8 {head} {{{}+}}\r\n{word}\r\n",
+                    word.len()
+                )
+                .as_bytes(),
+            );
+            c.read_until_tagged("Q")
+        };
+        assert_eq!(r[0], hits, "{key}: {r:?}");
+    }
+}

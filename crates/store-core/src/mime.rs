@@ -274,7 +274,11 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
             headers,
             sent,
             envelope: envelope(message),
-            body: body_part(message, 0, raw),
+            body: {
+                let mut body = body_part(message, 0, raw);
+                clamp_to_delimiters(&mut body, raw, &[], u64::MAX);
+                body
+            },
             complete: false,
         },
         body_text,
@@ -598,6 +602,65 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
         }
     }
     node
+}
+
+/// Ends every part at the first delimiter line of an enclosing multipart
+/// (RFC 2046 5.1.1: a body part never contains its ancestors' delimiters;
+/// 5.1.2: a multipart whose close-delimiter is missing ends where an
+/// enclosing one's delimiter comes, as Dovecot ends it), recounting its
+/// lines when it shrinks. mail-parser runs such a part on to the end of
+/// the enclosing part. Cost: one scan of each part per enclosing boundary.
+fn clamp_to_delimiters(part: &mut BodyPart, raw: &[u8], enclosing: &[Vec<u8>], limit: u64) {
+    let original = part.end;
+    part.end = part.end.min(limit);
+    for boundary in enclosing {
+        if let Some(end) = find_delimiter(raw, part.body_start, part.end, boundary) {
+            part.end = end;
+        }
+    }
+    if part.end != original && (part.media_type == "text" || part.message.is_some()) {
+        let body = raw
+            .get(part.body_start as usize..part.end as usize)
+            .unwrap_or_default();
+        part.lines = count_lines(body);
+    }
+    let end = part.end;
+    if let Some(inner) = &mut part.message {
+        clamp_to_delimiters(&mut inner.1, raw, enclosing, end);
+    }
+    if part.children.is_empty() {
+        return;
+    }
+    let mut inner = enclosing.to_vec();
+    if let Some((_, b)) = part
+        .params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("boundary"))
+    {
+        inner.push(format!("--{b}").into_bytes());
+    }
+    for child in &mut part.children {
+        clamp_to_delimiters(child, raw, &inner, end);
+    }
+}
+
+/// Where the first line starting with `delimiter` (`--boundary`) in
+/// `raw[start..end]` begins, less the line end before it (which belongs
+/// to the delimiter, RFC 2046 5.1.1).
+fn find_delimiter(raw: &[u8], start: u64, end: u64, delimiter: &[u8]) -> Option<u64> {
+    let body = raw.get(start as usize..end as usize)?;
+    if body.starts_with(delimiter) {
+        return Some(start);
+    }
+    let at = body
+        .windows(delimiter.len() + 1)
+        .position(|w| w[0] == b'\n' && &w[1..] == delimiter)?;
+    let cut = if at > 0 && body[at - 1] == b'\r' {
+        at - 1
+    } else {
+        at
+    };
+    Some(start + cut as u64)
 }
 
 /// Points every offset of an encoded message's parts at `start..end`.

@@ -340,4 +340,16 @@ Content-Transfer-Encoding: BASE64\r\n\r\neA==\r\n--b--\r\n";
         assert_eq!(transfer_decoding(&s.body, &[]), Ok(Some(Identity)));
         assert_eq!(transfer_decoding(&s.body, &[3]), Ok(None));
     }
+
+    #[test]
+    fn a_part_ends_at_an_enclosing_delimiter() {
+        // A nested multipart without its close-delimiter ends where the
+        // enclosing multipart's close-delimiter comes (RFC 2046 5.1.2).
+        let m = b"Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n\
+--o  \r\nContent-Type: multipart/mixed; boundary=\"i\"\r\n\r\n\
+--i\r\nContent-Type: text/plain\r\n\r\nin\r\n\r\n--o--\r\n";
+        assert_eq!(get(m, &[1, 1], SectionText::Body).unwrap(), "in\r\n");
+        let s = summarize(m).summary;
+        assert_eq!(s.body.children[0].children[0].lines, 1);
+    }
 }

@@ -750,7 +750,7 @@ fn part_fields(part: &MessagePart<'_>, raw: &[u8]) -> BodyPart {
 }
 
 /// The parameters of header `name` of `part` as sent (RFC 2045 5.1
-/// `*(";" parameter)`, quoted strings unquoted): RFC 2231 names such as
+/// `*(";" parameter)`, quoted strings unquoted, names in lower case): RFC 2231 names such as
 /// `filename*` and their values stay as written, in their order, as
 /// Dovecot sends them (clients decode them; decoding here would put raw
 /// 8-bit text into BODYSTRUCTURE). `None` when the header is absent.
@@ -813,7 +813,9 @@ fn raw_params(part: &MessagePart<'_>, raw: &[u8], name: &str) -> Option<Vec<Para
         }
         let key = key.trim();
         if !key.is_empty() {
-            params.push((key.to_string(), val.trim_end().to_string()));
+            // Names are case-insensitive (RFC 2045 5.1); lower case as
+            // mail-parser and Dovecot give them.
+            params.push((key.to_ascii_lowercase(), val.trim_end().to_string()));
         }
         if params.len() >= 100 {
             break;

@@ -604,16 +604,23 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
     node
 }
 
+/// Enclosing boundaries a part is checked against (the nearest ones).
+const MAX_CLAMP_BOUNDARIES: usize = 8;
+
 /// Ends every part at the first delimiter line of an enclosing multipart
 /// (RFC 2046 5.1.1: a body part never contains its ancestors' delimiters;
 /// 5.1.2: a multipart whose close-delimiter is missing ends where an
 /// enclosing one's delimiter comes, as Dovecot ends it), recounting its
 /// lines when it shrinks. mail-parser runs such a part on to the end of
-/// the enclosing part. Cost: one scan of each part per enclosing boundary.
+/// the enclosing part. Cost: one scan of each part per enclosing boundary,
+/// at most [`MAX_CLAMP_BOUNDARIES`] of them.
 fn clamp_to_delimiters(part: &mut BodyPart, raw: &[u8], enclosing: &[Vec<u8>], limit: u64) {
     let original = part.end;
     part.end = part.end.min(limit);
-    for boundary in enclosing {
+    // The nearest enclosing boundaries only, so a hostile nesting depth
+    // does not multiply the scans.
+    let nearest = &enclosing[enclosing.len().saturating_sub(MAX_CLAMP_BOUNDARIES)..];
+    for boundary in nearest {
         if let Some(end) = find_delimiter(raw, part.body_start, part.end, boundary) {
             part.end = end;
         }

@@ -27,6 +27,7 @@ mod preview_cache;
 pub mod retention;
 pub mod rights;
 pub mod search;
+pub mod section;
 pub mod sort;
 mod store;
 pub mod thread;

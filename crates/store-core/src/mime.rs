@@ -9,9 +9,7 @@
 //! carries them undecoded); addresses are split into name, mailbox and host.
 //! Text for SEARCH is decoded (RFC 2047 words, transfer encodings, charsets).
 
-use mail_parser::{
-    Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
-};
+use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CpmHeaders, ObjectKind, UnixTime};
@@ -28,7 +26,8 @@ pub const MAX_HEADER_BLOCK: usize = 256 * 1024;
 /// `mailbox` = group name and `host` = None; a group end has both None.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeAddress {
-    /// Display name, decoded.
+    /// Display name as sent, RFC 2047 words still encoded (RFC 3501
+    /// 7.4.2; summaries stored by earlier builds hold it decoded).
     pub name: Option<String>,
     /// Local part (or group name).
     pub mailbox: Option<String>,
@@ -112,8 +111,8 @@ impl BodyPart {
 /// Everything cached about one message blob.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageSummary {
-    /// Top-level header fields: name as sent, value unfolded and decoded
-    /// (for SEARCH HEADER and the CPM headers).
+    /// Top-level header fields: name as sent, value as sent and unfolded,
+    /// RFC 2047 words decoded (for SEARCH HEADER and the CPM headers).
     pub headers: Vec<(String, String)>,
     /// The `Date` header as a timestamp and the sender's UTC offset in
     /// seconds (for SENTBEFORE/SENTON/SENTSINCE, which use the sender's day).
@@ -294,7 +293,7 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
     let headers = root
         .headers
         .iter()
-        .map(|h| (h.name.as_str().to_string(), header_text(&h.value, raw, h)))
+        .map(|h| (h.name.as_str().to_string(), header_text(raw, h)))
         .collect();
     let sent = message.date().map(|d| {
         let offset = (d.tz_hour as i32 * 3600 + d.tz_minute as i32 * 60)
@@ -318,7 +317,11 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
             headers,
             sent,
             envelope: envelope(message),
-            body: body_part(message, 0, raw),
+            body: {
+                let mut body = body_part(message, 0, raw);
+                clamp_to_delimiters(&mut body, raw, &[], u64::MAX);
+                body
+            },
             complete: false,
         },
         body_text,
@@ -326,13 +329,16 @@ fn summarize_message(message: &Message<'_>, raw: &[u8]) -> ParsedMessage {
     }
 }
 
-/// Unfolded text of a header value as sent, decoded where mail-parser
-/// decoded it.
-fn header_text(value: &HeaderValue<'_>, raw: &[u8], h: &mail_parser::Header<'_>) -> String {
-    match value {
-        HeaderValue::Text(t) => t.to_string(),
-        HeaderValue::TextList(l) => l.join(", "),
-        _ => raw_value(raw, h.offset_start, h.offset_end),
+/// A header field's value for SEARCH HEADER and the CPM headers: the
+/// field body as sent, unfolded (RFC 3501 6.4.4: `<id@host>` keeps its
+/// brackets, References all its ids), with RFC 2047 words decoded where it
+/// has any (so SUBJECT and HEADER match the text a user reads).
+fn header_text(raw: &[u8], h: &mail_parser::Header<'_>) -> String {
+    let value = raw_value(raw, h.offset_start, h.offset_end);
+    if value.contains("=?") {
+        decode_words(&value)
+    } else {
+        value
     }
 }
 
@@ -356,54 +362,219 @@ fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
     })
 }
 
-fn addresses(value: Option<&HeaderValue<'_>>) -> Vec<EnvelopeAddress> {
-    let split = |addr: &mail_parser::Addr<'_>| {
-        let full = addr.address.as_deref().unwrap_or_default();
-        let (mailbox, host) = match full.rsplit_once('@') {
-            Some((m, h)) => (Some(m.to_string()), Some(h.to_string())),
-            None => (Some(full.to_string()), None),
-        };
-        EnvelopeAddress {
-            name: addr.name.as_ref().map(|n| n.to_string()),
-            mailbox,
-            host,
+/// A lexical token of an address header (RFC 5322 3.2).
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    /// An atom or dot-atom, as sent (encoded words stay encoded).
+    Atom(String),
+    /// A quoted string's content, unescaped.
+    Quoted(String),
+    /// A comment's content.
+    Comment(String),
+    /// One of `< > : ; , @`.
+    Special(char),
+}
+
+/// Most tokens read of one address header (a hostile header cannot make
+/// the envelope unbounded).
+const MAX_ADDRESS_TOKENS: usize = 10_000;
+
+fn tokens(value: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if out.len() >= MAX_ADDRESS_TOKENS {
+            break;
         }
-    };
-    match value.and_then(HeaderValue::as_address) {
-        Some(Address::List(list)) => list.iter().map(split).collect(),
-        Some(Address::Group(groups)) => {
-            let mut out = Vec::new();
-            for g in groups {
-                match &g.name {
-                    Some(name) => {
-                        out.push(EnvelopeAddress {
-                            name: None,
-                            mailbox: Some(name.to_string()),
-                            host: None,
-                        });
-                        out.extend(g.addresses.iter().map(split));
-                        out.push(EnvelopeAddress::default());
+        match c {
+            c if c.is_whitespace() => {}
+            '(' => {
+                let (mut depth, mut text) = (1, String::new());
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => text.extend(chars.next()),
+                        '(' => {
+                            depth += 1;
+                            text.push(c);
+                        }
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            text.push(c);
+                        }
+                        _ => text.push(c),
                     }
-                    None => out.extend(g.addresses.iter().map(split)),
                 }
+                out.push(Token::Comment(text));
             }
-            out
+            '"' => {
+                let mut text = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => text.extend(chars.next()),
+                        '"' => break,
+                        _ => text.push(c),
+                    }
+                }
+                out.push(Token::Quoted(text));
+            }
+            '<' | '>' | ':' | ';' | ',' | '@' => out.push(Token::Special(c)),
+            _ => {
+                let mut text = String::from(c);
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || "()\"<>:;,@".contains(c) {
+                        break;
+                    }
+                    text.push(c);
+                    chars.next();
+                }
+                out.push(Token::Atom(text));
+            }
         }
-        None => Vec::new(),
     }
+    out
+}
+
+/// The envelope addresses of an address header's raw unfolded value
+/// (RFC 3501 7.4.2, RFC 5322 3.4): display names as sent (RFC 2047 words
+/// still encoded, quotes removed), a comment as the name of a bare
+/// addr-spec, the source route as `adl` in `mailbox`'s place is dropped,
+/// groups as a start marker (NIL host, the name as mailbox) and an end
+/// marker (all NIL). Comments alone (`group: (foo) ;`) are no address.
+/// A missing local part or domain becomes `MISSING_MAILBOX` /
+/// `MISSING_DOMAIN` as in Dovecot.
+pub fn parse_addresses(value: &str) -> Vec<EnvelopeAddress> {
+    let toks = tokens(value);
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut in_group = false;
+    while i < toks.len() {
+        // One item: tokens up to `,` / `;` outside angle brackets, or a
+        // group's `:`.
+        let start = i;
+        let mut angle = false;
+        while i < toks.len() {
+            match toks[i] {
+                Token::Special('<') => angle = true,
+                Token::Special('>') => angle = false,
+                Token::Special(',') | Token::Special(';') if !angle => break,
+                Token::Special(':') if !angle && !in_group => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let item = &toks[start..i];
+        match toks.get(i) {
+            Some(Token::Special(':')) => {
+                out.push(EnvelopeAddress {
+                    name: None,
+                    mailbox: Some(phrase(item).unwrap_or_default()),
+                    host: None,
+                });
+                in_group = true;
+            }
+            Some(Token::Special(';')) if in_group => {
+                out.extend(mailbox(item));
+                out.push(EnvelopeAddress::default());
+                in_group = false;
+            }
+            _ => out.extend(mailbox(item)),
+        }
+        i += 1;
+    }
+    if in_group {
+        out.push(EnvelopeAddress::default());
+    }
+    out
+}
+
+/// The words of a phrase joined by single spaces, or None when empty.
+fn phrase(toks: &[Token]) -> Option<String> {
+    let words: Vec<&str> = toks
+        .iter()
+        .filter_map(|t| match t {
+            Token::Atom(w) | Token::Quoted(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// One mailbox (`name <addr>` or `addr (comment)`); None for an item
+/// with no address in it.
+fn mailbox(item: &[Token]) -> Option<EnvelopeAddress> {
+    let comment = || {
+        item.iter().rev().find_map(|t| match t {
+            Token::Comment(c) if !c.trim().is_empty() => Some(c.trim().to_string()),
+            _ => None,
+        })
+    };
+    let (name, spec) = match item.iter().position(|t| *t == Token::Special('<')) {
+        Some(open) => {
+            let close = item
+                .iter()
+                .position(|t| *t == Token::Special('>'))
+                .unwrap_or(item.len())
+                .max(open + 1);
+            let mut spec = &item[open + 1..close];
+            // A source route (`@a,@b:`) is obsolete; it is skipped.
+            if let Some(colon) = spec.iter().position(|t| *t == Token::Special(':')) {
+                spec = &spec[colon + 1..];
+            }
+            (phrase(&item[..open]).or_else(comment), spec)
+        }
+        None => (comment(), item),
+    };
+    let at = spec.iter().rposition(|t| *t == Token::Special('@'));
+    let (local, domain) = match at {
+        Some(at) => (&spec[..at], &spec[at + 1..]),
+        None => (spec, &spec[spec.len()..]),
+    };
+    let word = |toks: &[Token]| {
+        let w: String = toks
+            .iter()
+            .filter_map(|t| match t {
+                Token::Atom(w) | Token::Quoted(w) => Some(w.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!w.is_empty()).then_some(w)
+    };
+    let (local, domain) = (word(local), word(domain));
+    if local.is_none() && domain.is_none() && at.is_none() {
+        return None;
+    }
+    Some(EnvelopeAddress {
+        name,
+        mailbox: Some(local.unwrap_or_else(|| "MISSING_MAILBOX".into())),
+        host: Some(domain.unwrap_or_else(|| "MISSING_DOMAIN".into())),
+    })
+}
+
+/// `value` with its RFC 2047 encoded words decoded (for SEARCH, which
+/// matches decoded text); `value` itself when it has none.
+pub fn decode_words(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_string();
+    }
+    let head = format!("Subject: {value}\r\n\r\n");
+    MessageParser::default()
+        .parse_headers(head.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| value.to_string())
 }
 
 fn envelope(message: &Message<'_>) -> Envelope {
-    let root = message.root_part();
-    let header = |name: &str| {
-        root.headers
-            .iter()
-            .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
-            .map(|h| &h.value)
+    let list = |name: &str| {
+        raw_header(message, name)
+            .map(|v| parse_addresses(&v))
+            .unwrap_or_default()
     };
-    let from = addresses(header("From"));
-    let sender = addresses(header("Sender"));
-    let reply_to = addresses(header("Reply-To"));
+    let from = list("From");
+    let sender = list("Sender");
+    let reply_to = list("Reply-To");
     Envelope {
         date: raw_header(message, "Date"),
         subject: raw_header(message, "Subject"),
@@ -418,9 +589,9 @@ fn envelope(message: &Message<'_>) -> Envelope {
             reply_to
         },
         from,
-        to: addresses(header("To")),
-        cc: addresses(header("Cc")),
-        bcc: addresses(header("Bcc")),
+        to: list("To"),
+        cc: list("Cc"),
+        bcc: list("Bcc"),
         in_reply_to: raw_header(message, "In-Reply-To"),
         message_id: raw_header(message, "Message-ID"),
     }
@@ -430,7 +601,7 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
     let Some(part) = message.part(index) else {
         return opaque_part(0, 0, raw.len() as u64);
     };
-    let mut node = part_fields(part);
+    let mut node = part_fields(part, raw);
     node.header_start = part.offset_header as u64;
     node.body_start = part.offset_body as u64;
     node.end = part.offset_end as u64;
@@ -446,9 +617,26 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
         }
         PartType::Message(inner) => {
             node.lines = count_lines(body);
-            let inner_raw = inner.raw_message();
-            let mut inner_body = body_part(inner, 0, inner_raw);
-            shift(&mut inner_body, part.offset_body as u64);
+            let inner_body = if std::ptr::eq(inner.raw_message.as_ref(), raw) {
+                // A 7bit/8bit/binary message/rfc822 is parsed in place:
+                // mail-parser gives its parts offsets into the outer
+                // message already, so they are used as they are.
+                let mut b = body_part(inner, 0, raw);
+                // The encapsulated message is the whole body of the part
+                // (mail-parser ends it at its last boundary, before an
+                // epilogue).
+                b.header_start = part.offset_body as u64;
+                b.end = part.offset_end as u64;
+                b
+            } else {
+                // A transfer-encoded one (base64, quoted-printable) was
+                // parsed from its decoded bytes, which the raw message
+                // does not hold: its structure is kept, and every section
+                // inside it is the part's encoded body.
+                let mut b = body_part(inner, 0, inner.raw_message.as_ref());
+                pin(&mut b, part.offset_body as u64, part.offset_end as u64);
+                b
+            };
             node.message = Some(Box::new((envelope(inner), inner_body)));
         }
         _ => {
@@ -460,29 +648,92 @@ fn body_part(message: &Message<'_>, index: u32, raw: &[u8]) -> BodyPart {
     node
 }
 
-/// Moves offsets of an encapsulated message's parts into the outer message.
-fn shift(part: &mut BodyPart, by: u64) {
-    part.header_start += by;
-    part.body_start += by;
-    part.end += by;
+/// Enclosing boundaries a part is checked against (the nearest ones).
+const MAX_CLAMP_BOUNDARIES: usize = 8;
+
+/// Ends every part at the first delimiter line of an enclosing multipart
+/// (RFC 2046 5.1.1: a body part never contains its ancestors' delimiters;
+/// 5.1.2: a multipart whose close-delimiter is missing ends where an
+/// enclosing one's delimiter comes, as Dovecot ends it), recounting its
+/// lines when it shrinks. mail-parser runs such a part on to the end of
+/// the enclosing part. Cost: one scan of each part per enclosing boundary,
+/// at most [`MAX_CLAMP_BOUNDARIES`] of them.
+fn clamp_to_delimiters(part: &mut BodyPart, raw: &[u8], enclosing: &[Vec<u8>], limit: u64) {
+    let original = part.end;
+    part.end = part.end.min(limit);
+    // The nearest enclosing boundaries only, so a hostile nesting depth
+    // does not multiply the scans.
+    let nearest = &enclosing[enclosing.len().saturating_sub(MAX_CLAMP_BOUNDARIES)..];
+    for boundary in nearest {
+        if let Some(end) = find_delimiter(raw, part.body_start, part.end, boundary) {
+            part.end = end;
+        }
+    }
+    if part.end != original && (part.media_type == "text" || part.message.is_some()) {
+        let body = raw
+            .get(part.body_start as usize..part.end as usize)
+            .unwrap_or_default();
+        part.lines = count_lines(body);
+    }
+    let end = part.end;
+    if let Some(inner) = &mut part.message {
+        clamp_to_delimiters(&mut inner.1, raw, enclosing, end);
+    }
+    if part.children.is_empty() {
+        return;
+    }
+    let mut inner = enclosing.to_vec();
+    if let Some((_, b)) = part
+        .params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("boundary"))
+    {
+        inner.push(format!("--{b}").into_bytes());
+    }
+    for child in &mut part.children {
+        clamp_to_delimiters(child, raw, &inner, end);
+    }
+}
+
+/// Where the first line starting with `delimiter` (`--boundary`) in
+/// `raw[start..end]` begins, less the line end before it (which belongs
+/// to the delimiter, RFC 2046 5.1.1).
+fn find_delimiter(raw: &[u8], start: u64, end: u64, delimiter: &[u8]) -> Option<u64> {
+    let body = raw.get(start as usize..end as usize)?;
+    if body.starts_with(delimiter) {
+        return Some(start);
+    }
+    let at = body
+        .windows(delimiter.len() + 1)
+        .position(|w| w[0] == b'\n' && &w[1..] == delimiter)?;
+    let cut = if at > 0 && body[at - 1] == b'\r' {
+        at - 1
+    } else {
+        at
+    };
+    Some(start + cut as u64)
+}
+
+/// Points every offset of an encoded message's parts at `start..end`.
+fn pin(part: &mut BodyPart, start: u64, end: u64) {
+    part.header_start = start;
+    part.body_start = start;
+    part.end = end;
     for c in &mut part.children {
-        shift(c, by);
+        pin(c, start, end);
     }
     if let Some(m) = &mut part.message {
-        shift(&mut m.1, by);
+        pin(&mut m.1, start, end);
     }
 }
 
+/// body-fld-lines (RFC 3501 7.4.2): the line ends in the body, so an
+/// unterminated last line is not counted (as Dovecot counts).
 fn count_lines(body: &[u8]) -> u64 {
-    let n = body.iter().filter(|b| **b == b'\n').count() as u64;
-    if body.last().is_some_and(|b| *b != b'\n') {
-        n + 1
-    } else {
-        n
-    }
+    body.iter().filter(|b| **b == b'\n').count() as u64
 }
 
-fn part_fields(part: &MessagePart<'_>) -> BodyPart {
+fn part_fields(part: &MessagePart<'_>, raw: &[u8]) -> BodyPart {
     let (media_type, media_subtype, params) = match part.content_type() {
         Some(ct) => (
             ct.c_type.to_ascii_lowercase(),
@@ -490,7 +741,8 @@ fn part_fields(part: &MessagePart<'_>) -> BodyPart {
                 .as_deref()
                 .map(str::to_ascii_lowercase)
                 .unwrap_or_default(),
-            attributes(ct.attributes.as_deref()),
+            raw_params(part, raw, "Content-Type")
+                .unwrap_or_else(|| attributes(ct.attributes.as_deref())),
         ),
         None => match &part.body {
             PartType::Multipart(_) => ("multipart".into(), "mixed".into(), Vec::new()),
@@ -529,7 +781,8 @@ fn part_fields(part: &MessagePart<'_>) -> BodyPart {
         disposition: part.content_disposition().map(|d| {
             (
                 d.c_type.to_ascii_lowercase(),
-                attributes(d.attributes.as_deref()),
+                raw_params(part, raw, "Content-Disposition")
+                    .unwrap_or_else(|| attributes(d.attributes.as_deref())),
             )
         }),
         language: part
@@ -545,6 +798,84 @@ fn part_fields(part: &MessagePart<'_>) -> BodyPart {
         location: text("Content-Location"),
         ..BodyPart::default()
     }
+}
+
+/// The parameters of header `name` of `part` as sent (RFC 2045 5.1
+/// `*(";" parameter)`, quoted strings unquoted, names in lower case): RFC 2231 names such as
+/// `filename*` and their values stay as written, in their order, as
+/// Dovecot sends them (clients decode them; decoding here would put raw
+/// 8-bit text into BODYSTRUCTURE). `None` when the header is absent.
+fn raw_params(part: &MessagePart<'_>, raw: &[u8], name: &str) -> Option<Vec<Param>> {
+    let h = part
+        .headers
+        .iter()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let value = raw_value(raw, h.offset_start, h.offset_end);
+    let mut chars = value.chars().peekable();
+    let mut params = Vec::new();
+    // Skip the type (or disposition type).
+    for c in chars.by_ref() {
+        if c == ';' {
+            break;
+        }
+    }
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ';') {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ';' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if chars.next() != Some('=') {
+            continue;
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut val = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => val.extend(chars.next()),
+                    '"' => break,
+                    _ => val.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|c| *c != ';') {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ';' {
+                    break;
+                }
+                val.push(c);
+                chars.next();
+            }
+        }
+        let key = key.trim();
+        if !key.is_empty() {
+            // Names are case-insensitive (RFC 2045 5.1); lower case as
+            // mail-parser and Dovecot give them.
+            params.push((key.to_ascii_lowercase(), val.trim_end().to_string()));
+        }
+        if params.len() >= 100 {
+            break;
+        }
+    }
+    // RFC 2231 parameters (`name*`, `name*0`) after the plain ones, as
+    // Dovecot orders them.
+    params.sort_by_key(|(k, _)| k.contains('*'));
+    Some(params)
 }
 
 fn attributes(attrs: Option<&[mail_parser::Attribute<'_>]>) -> Vec<Param> {
@@ -599,11 +930,15 @@ iVBORw0KGgo=\r\n\
         assert_eq!(s.envelope.to.len(), 2);
         assert_eq!(s.envelope.message_id.as_deref(), Some("<m1@example.com>"));
         assert_eq!(s.header("subject"), Some("Grüße"));
+        // Ids keep their brackets (SEARCH HEADER Message-ID "<m1@...>").
+        assert_eq!(s.header("message-id"), Some("<m1@example.com>"));
         assert_eq!(s.cpm_headers().conversation_id.as_deref(), Some("conv-1"));
         assert_eq!(s.body.media_type, "multipart");
         assert_eq!(s.body.children.len(), 2);
         let text = &s.body.children[0];
-        assert_eq!((text.media_type.as_str(), text.lines), ("text", 2));
+        // "Hello Wörld\r\nsecond line": the CRLF before the delimiter is the
+        // delimiter's (RFC 2046 5.1.1), so one line end, as Dovecot counts.
+        assert_eq!((text.media_type.as_str(), text.lines), ("text", 1));
         let image = &s.body.children[1];
         assert_eq!(image.media_subtype, "png");
         assert_eq!(image.encoding.as_deref(), Some("base64"));
@@ -669,5 +1004,72 @@ Content-Type: text/html\r\n\r\n<p>html part</p>\r\n--b--\r\n",
         assert!(!p.ends_with(' '));
         let none = summarize(b"Content-Type: image/png\r\n\r\nxx\r\n");
         assert_eq!(none.preview, "");
+    }
+
+    fn addr(name: Option<&str>, mailbox: Option<&str>, host: Option<&str>) -> EnvelopeAddress {
+        EnvelopeAddress {
+            name: name.map(Into::into),
+            mailbox: mailbox.map(Into::into),
+            host: host.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn address_groups_comments_and_encoded_names() {
+        // imaptest fetch-envelope message 4.
+        let to = parse_addresses("group: g1@d1.org, g2@d2.org;, group2: g3@d3.org;");
+        assert_eq!(
+            to,
+            vec![
+                addr(None, Some("group"), None),
+                addr(None, Some("g1"), Some("d1.org")),
+                addr(None, Some("g2"), Some("d2.org")),
+                addr(None, None, None),
+                addr(None, Some("group2"), None),
+                addr(None, Some("g3"), Some("d3.org")),
+                addr(None, None, None),
+            ]
+        );
+        let cc = parse_addresses("group:;, group2: (foo) ;");
+        assert_eq!(
+            cc,
+            vec![
+                addr(None, Some("group"), None),
+                addr(None, None, None),
+                addr(None, Some("group2"), None),
+                addr(None, None, None),
+            ]
+        );
+        assert_eq!(
+            parse_addresses("user@domain (Real Name)"),
+            vec![addr(Some("Real Name"), Some("user"), Some("domain"))]
+        );
+        assert_eq!(
+            parse_addresses("<@route:user@domain>"),
+            vec![addr(None, Some("user"), Some("domain"))]
+        );
+        assert_eq!(
+            parse_addresses("=?UTF-8?Q?J=C3=B6rg?= <j@x.org>, \"A, B\" <ab@y>"),
+            vec![
+                addr(Some("=?UTF-8?Q?J=C3=B6rg?="), Some("j"), Some("x.org")),
+                addr(Some("A, B"), Some("ab"), Some("y")),
+            ]
+        );
+        assert_eq!(decode_words("=?UTF-8?Q?J=C3=B6rg?="), "Jörg");
+    }
+
+    #[test]
+    fn encapsulated_message_offsets_are_not_shifted_twice() {
+        let raw = b"Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: inner\r\n\r\nline1\r\nline2\r\n\r\n--b--\r\n";
+        let s = summarize(raw).summary;
+        let part = &s.body.children[0];
+        let (env, inner) = &**part.message.as_ref().unwrap();
+        assert_eq!(env.subject.as_deref(), Some("inner"));
+        assert_eq!(inner.header_start, part.body_start);
+        let body = &raw[inner.body_start as usize..inner.end as usize];
+        assert_eq!(body, b"line1\r\nline2\r\n");
+        assert_eq!(inner.lines, 2);
     }
 }

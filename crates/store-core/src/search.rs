@@ -6,7 +6,7 @@
 //! Session state stays in the front end: it turns message sequence sets and
 //! `\Recent` (RECENT, NEW, OLD) into [`SearchKey::Uid`] sets before calling.
 
-use crate::mime::{EnvelopeAddress, MessageSummary};
+use crate::mime::{decode_words, EnvelopeAddress, MessageSummary};
 use crate::model::{Object, Uid, UnixTime};
 use crate::objectid::{parse_email_id, parse_thread_id};
 
@@ -105,7 +105,7 @@ fn contains(haystack: &str, needle: &str) -> bool {
 fn address_text(a: &EnvelopeAddress) -> String {
     format!(
         "{} <{}@{}>",
-        a.name.as_deref().unwrap_or_default(),
+        decode_words(a.name.as_deref().unwrap_or_default()),
         a.mailbox.as_deref().unwrap_or_default(),
         a.host.as_deref().unwrap_or_default()
     )

@@ -81,6 +81,8 @@ pub fn list(session: &Session) -> String {
             "COMPRESS=DEFLATE",
             "MULTIAPPEND",
             "CATENATE",
+            "BINARY",
+            "URLAUTH=BINARY",
         ]
         .map(String::from),
     );

@@ -16,9 +16,10 @@
 use std::fmt::Write as _;
 use std::io::SeekFrom;
 
-use store_core::mime::{BodyPart, MessageSummary, MAX_HEADER_BLOCK};
+use store_core::mime::{MessageSummary, MAX_HEADER_BLOCK};
 use store_core::model::Flags;
 use store_core::model::{Object, Uid};
+use store_core::section;
 use store_core::{objectid, FlagUpdate, StoreError};
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -177,6 +178,12 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
             }
             _ => None,
         };
+        if let Some((_, summary)) = &record {
+            // RFC 3516 4.3: refused before the message's line starts.
+            if let Some(refusal) = binary_refusal(&items, summary) {
+                return Ok(refusal);
+            }
+        }
         let message = &mailbox.messages[seq as usize - 1];
         let flags_line = SelectedMailbox::flags_of(message);
         let modseq = message.modseq;
@@ -223,6 +230,7 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
                 &flags_line,
                 record.as_ref(),
                 content.as_mut(),
+                session.enabled.utf8_accept,
             )
             .await?;
         }
@@ -282,6 +290,8 @@ fn reads_content(item: &FetchAttribute) -> bool {
             | FetchAttribute::Rfc822Header
             | FetchAttribute::Rfc822Text
             | FetchAttribute::Section { .. }
+            | FetchAttribute::Binary { .. }
+            | FetchAttribute::BinarySize { .. }
     )
 }
 
@@ -292,6 +302,7 @@ fn marks_seen(item: &FetchAttribute) -> bool {
         FetchAttribute::Rfc822
             | FetchAttribute::Rfc822Text
             | FetchAttribute::Section { peek: false, .. }
+            | FetchAttribute::Binary { peek: false, .. }
     )
 }
 
@@ -300,6 +311,8 @@ fn marks_seen(item: &FetchAttribute) -> bool {
 enum Content {
     Range(u64, u64),
     Bytes(Vec<u8>),
+    /// Decoded BINARY content: a literal8 when it holds NUL (RFC 3516 4.1).
+    Binary(Vec<u8>),
     Nil,
 }
 
@@ -338,6 +351,7 @@ impl Assembled {
                     session.emit().await?;
                     session.io()?.write_all(&bytes).await?;
                 }
+                Content::Binary(bytes) => write_literal8(session, &bytes).await?,
                 Content::Range(start, end) => {
                     let Some(file) = file.as_deref_mut() else {
                         return Err(std::io::Error::other("content not open").into());
@@ -358,6 +372,7 @@ async fn write_item(
     flags: &str,
     record: Option<&(Object, MessageSummary)>,
     content: Option<&mut File>,
+    utf8: bool,
 ) -> Result<(), CommandError> {
     let out = &mut response.text;
     // UID and FLAGS come from the session's view; everything else needs
@@ -422,7 +437,7 @@ async fn write_item(
         FetchAttribute::Preview { .. } => return Ok(()),
         FetchAttribute::Envelope => {
             out.push_str("ENVELOPE ");
-            response::envelope(out, &summary.envelope);
+            response::envelope(out, &summary.envelope, utf8);
             return Ok(());
         }
         FetchAttribute::BodyStructure | FetchAttribute::Body => {
@@ -432,8 +447,14 @@ async fn write_item(
             } else {
                 "BODY "
             });
-            response::body_structure(out, &summary.body, extensible);
+            response::body_structure(out, &summary.body, extensible, utf8);
             return Ok(());
+        }
+        FetchAttribute::Binary { part, partial, .. } => {
+            return write_binary(response, content, object, summary, part, Some(*partial)).await;
+        }
+        FetchAttribute::BinarySize { part } => {
+            return write_binary(response, content, object, summary, part, None).await;
         }
         FetchAttribute::Rfc822 => ("RFC822".to_string(), &whole, None),
         FetchAttribute::Rfc822Header => ("RFC822.HEADER".to_string(), &header, None),
@@ -459,11 +480,118 @@ async fn write_item(
     response.literal(match content {
         Content::Nil => Content::Nil,
         Content::Bytes(bytes) => Content::Bytes(clip_bytes(&bytes, partial).to_vec()),
+        Content::Binary(bytes) => Content::Binary(clip_bytes(&bytes, partial).to_vec()),
         Content::Range(start, end) => {
             let (start, end) = clip_range(start, end, partial);
             Content::Range(start, end)
         }
     });
+    Ok(())
+}
+
+/// The NO a FETCH gets before a message's line is written when one of
+/// its BINARY items names a part this server cannot decode (RFC 3516 4.3
+/// `UNKNOWN-CTE`) or one too large to decode in memory.
+fn binary_refusal(items: &[FetchAttribute], summary: &MessageSummary) -> Option<Completion> {
+    items.iter().find_map(|item| {
+        let (FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part }) = item
+        else {
+            return None;
+        };
+        match section::transfer_decoding(&summary.body, part) {
+            Err(e) => Some(Completion::no(e.to_string()).with_code("UNKNOWN-CTE")),
+            Ok(Some(d)) if d != section::TransferDecoding::Identity => {
+                let p = section::find_part(&summary.body, part)?;
+                (p.size() > section::MAX_BINARY_DECODE)
+                    .then(|| Completion::no("The part is too large to decode").with_code("LIMIT"))
+            }
+            Ok(_) => None,
+        }
+    })
+}
+
+/// Writes `BINARY[part]<origin> literal` (`partial` is `Some`, its inner
+/// value the client's `<origin.length>`) or `BINARY.SIZE[part] n`
+/// (`partial` is `None`), RFC 3516 4.1-4.2: the part with its transfer
+/// encoding undone by store-core, as a literal8 (`~{n}`) when it holds
+/// NUL; NIL (size 0) for a part that does not exist. `7bit`/`8bit` parts
+/// are streamed from the blob; others are decoded in memory (at most
+/// [`section::MAX_BINARY_DECODE`] bytes, which [`binary_refusal`] checked).
+async fn write_binary(
+    response: &mut Assembled,
+    file: Option<&mut File>,
+    object: &Object,
+    summary: &MessageSummary,
+    part: &[u32],
+    partial: Option<Option<(u32, u32)>>,
+) -> Result<(), CommandError> {
+    let numbers: Vec<String> = part.iter().map(u32::to_string).collect();
+    let mut label = match partial {
+        Some(_) => format!("BINARY[{}]", numbers.join(".")),
+        None => format!("BINARY.SIZE[{}]", numbers.join(".")),
+    };
+    if let Some(Some((origin, _))) = partial {
+        let _ = write!(label, "<{origin}>");
+    }
+    let Some(file) = file else {
+        return Err(Completion::no("Message content unavailable")
+            .with_code("SERVERBUG")
+            .into());
+    };
+    let decoding = section::transfer_decoding(&summary.body, part)
+        .map_err(|e| Completion::no(e.to_string()).with_code("UNKNOWN-CTE"))?;
+    let range =
+        section::section_range(&summary.body, object.size, part, section::SectionText::Body);
+    let out = &mut response.text;
+    let (Some(decoding), Some(range)) = (decoding, range) else {
+        let nil = if partial.is_some() { "NIL" } else { "0" };
+        let _ = write!(out, "{label} {nil}");
+        return Ok(());
+    };
+    if decoding == section::TransferDecoding::Identity {
+        match partial {
+            None => {
+                let _ = write!(out, "{label} {}", range.end - range.start);
+            }
+            Some(partial) => {
+                let (start, end) = clip_range(range.start, range.end, partial);
+                let _ = write!(out, "{label} ");
+                response.literal(Content::Range(start, end));
+            }
+        }
+        return Ok(());
+    }
+    let decoded = decode_range(file, decoding, range).await?;
+    let Some(partial) = partial else {
+        let _ = write!(out, "{label} {}", decoded.len());
+        return Ok(());
+    };
+    let _ = write!(out, "{label} ");
+    response.literal(Content::Binary(clip_bytes(&decoded, partial).to_vec()));
+    Ok(())
+}
+
+/// Bytes `range` of an open blob with `decoding` undone (at most
+/// [`section::MAX_BINARY_DECODE`] of them are read).
+pub async fn decode_range(
+    file: &mut File,
+    decoding: section::TransferDecoding,
+    range: std::ops::Range<u64>,
+) -> std::io::Result<Vec<u8>> {
+    let len = (range.end - range.start).min(section::MAX_BINARY_DECODE);
+    let mut raw = vec![0u8; len as usize];
+    file.seek(SeekFrom::Start(range.start)).await?;
+    file.read_exact(&mut raw).await?;
+    Ok(section::decode_transfer(decoding, &raw))
+}
+
+/// Sends `bytes` as a literal, or a literal8 (`~{n}`) when they hold NUL
+/// (RFC 3516 4.1, RFC 5524 3).
+pub async fn write_literal8(session: &mut Session, bytes: &[u8]) -> Result<(), CommandError> {
+    let tilde = if bytes.contains(&0) { "~" } else { "" };
+    let _ = write!(session.out, "{tilde}{{{}}}\r\n", bytes.len());
+    session.emit().await?;
+    session.io()?.write_all(bytes).await?;
     Ok(())
 }
 
@@ -544,76 +672,33 @@ fn section_label(section: &Section) -> String {
     label
 }
 
-/// The `n`th sub-part of `part` (RFC 3501 6.4.5: a non-multipart part has
-/// only part 1, itself).
-fn child(part: &BodyPart, n: u32) -> Option<&BodyPart> {
-    if part.children.is_empty() {
-        (n == 1).then_some(part)
-    } else {
-        part.children.get(n as usize - 1)
-    }
-}
-
-/// The part a section's numbers name, from the message's top-level part.
-fn find_part<'a>(root: &'a BodyPart, path: &[u32]) -> Option<&'a BodyPart> {
-    let mut current = root;
-    for (i, &n) in path.iter().enumerate() {
-        let container = if i == 0 {
-            root
-        } else if let Some(message) = &current.message {
-            &message.1
-        } else if !current.children.is_empty() {
-            current
-        } else {
-            return None;
-        };
-        current = child(container, n)?;
-    }
-    Some(current)
-}
-
+/// The bytes a section names, by store-core's resolver (the one URLFETCH
+/// and SIP fetch by reference use); HEADER.FIELDS filters the header
+/// block, read whole (at most [`MAX_HEADER_BLOCK`] bytes).
 async fn section_content(
     file: &mut File,
     object: &Object,
     summary: &MessageSummary,
     section: &Section,
 ) -> Result<Content, CommandError> {
-    let root = &summary.body;
-    let size = object.size;
-    // (header start, body start, end) of the message the section is in.
-    let (header, message) = if section.part.is_empty() {
-        (None, Some((0, root.body_start.min(size), size)))
-    } else {
-        let Some(part) = find_part(root, &section.part) else {
-            return Ok(Content::Nil);
-        };
-        let inner = part
-            .message
-            .as_ref()
-            .map(|m| (m.1.header_start, m.1.body_start, m.1.end));
-        (Some(part), inner)
+    let text = match &section.text {
+        None => section::SectionText::Body,
+        Some(SectionText::Header | SectionText::HeaderFields { .. }) => {
+            section::SectionText::Header
+        }
+        Some(SectionText::Text) => section::SectionText::Text,
+        Some(SectionText::Mime) => section::SectionText::Mime,
     };
-    let range = match (&section.text, header) {
-        (None, None) => (0, size),
-        (None, Some(part)) => (part.body_start, part.end),
-        (Some(SectionText::Mime), Some(part)) => (part.header_start, part.body_start),
-        (Some(SectionText::Mime), None) => return Ok(Content::Nil),
-        (Some(SectionText::Text), _) => match message {
-            Some((_, body, end)) => (body, end),
-            None => return Ok(Content::Nil),
-        },
-        (Some(SectionText::Header | SectionText::HeaderFields { .. }), _) => match message {
-            Some((head, body, _)) => (head, body),
-            None => return Ok(Content::Nil),
-        },
+    let Some(range) = section::section_range(&summary.body, object.size, &section.part, text)
+    else {
+        return Ok(Content::Nil);
     };
-    let (start, end) = (range.0.min(size), range.1.min(size).max(range.0.min(size)));
     let Some(SectionText::HeaderFields { fields, not }) = &section.text else {
-        return Ok(Content::Range(start, end));
+        return Ok(Content::Range(range.start, range.end));
     };
-    let end = end.min(start + MAX_HEADER_BLOCK as u64);
-    let mut head = vec![0u8; (end - start) as usize];
-    file.seek(SeekFrom::Start(start)).await?;
+    let end = range.end.min(range.start + MAX_HEADER_BLOCK as u64);
+    let mut head = vec![0u8; (end - range.start) as usize];
+    file.seek(SeekFrom::Start(range.start)).await?;
     file.read_exact(&mut head).await?;
     Ok(Content::Bytes(header_fields(&head, fields, *not)))
 }

@@ -12,9 +12,11 @@
 
 use store_core::{Reference, ReferenceAccess};
 
-use super::fetch::stream_literal;
+use store_core::section::{self, SectionText, TransferDecoding};
+
+use super::fetch::{decode_range, stream_literal, write_literal8};
 use super::{folder_of, principal};
-use crate::protocol::command::UrlAuthCommand;
+use crate::protocol::command::{UrlAuthCommand, UrlFetchParam};
 use crate::protocol::response::{self, Completion};
 use crate::protocol::url::ImapUrl;
 use crate::session::error::CommandResult;
@@ -117,10 +119,16 @@ async fn reset_key(session: &mut Session, mailbox: Option<&str>) -> CommandResul
     Ok(Completion::ok("RESETKEY completed"))
 }
 
-async fn fetch(session: &mut Session, urls: &[String]) -> CommandResult {
+/// URLFETCH (RFC 4467 7.5, RFC 5524 3): for each URL its content, or
+/// for the parenthesized form the items asked for (BODYPARTSTRUCTURE, then
+/// BINARY or BODY), or NIL for a URL not served. Each URL's blob is opened
+/// (and a BINARY decoded) before its data is written.
+async fn fetch(session: &mut Session, urls: &[UrlFetchParam]) -> CommandResult {
     let principal = principal(session)?;
+    let utf8 = session.enabled.utf8_accept;
     session.out.push_str("* URLFETCH");
-    for url in urls {
+    for param in urls {
+        let url = &param.url;
         session.out.push(' ');
         response::string(&mut session.out, url);
         let found = match Reference::token_in_url(url) {
@@ -130,32 +138,72 @@ async fn fetch(session: &mut Session, urls: &[String]) -> CommandResult {
                 .fetch_by_reference(Some(&principal), token)
                 .await
                 .ok()
-                .filter(|(reference, _, _)| reference.is_named_by(url))
-                .and_then(|(reference, object, summary)| {
-                    reference
-                        .content_range(&summary, object.size)
-                        .map(|(range, _)| (object, range))
-                }),
+                .filter(|(reference, _, _)| reference.is_named_by(url)),
             None => None,
+        };
+        let Some((reference, object, summary)) = found else {
+            session.out.push_str(" NIL");
+            continue;
+        };
+        let Some(range) = reference
+            .content_range(&summary, object.size)
+            .map(|(range, _)| range)
+        else {
+            session.out.push_str(" NIL");
+            continue;
         };
         // The blob is opened before the literal's `{n}` is written.
-        let file = match found {
-            Some((object, range)) => session
-                .state
-                .store
-                .open_blob(&object)
-                .await
-                .ok()
-                .map(|file| (file, range)),
-            None => None,
+        let Ok(mut file) = session.state.store.open_blob(&object).await else {
+            session.out.push_str(" NIL");
+            continue;
         };
-        match file {
-            Some((mut file, range)) => {
-                session.out.push(' ');
-                stream_literal(session, &mut file, range.start, range.end).await?;
-            }
-            None => session.out.push_str(" NIL"),
+        if !param.extended {
+            session.out.push(' ');
+            stream_literal(session, &mut file, range.start, range.end).await?;
+            continue;
         }
+        // RFC 5524: BODYPARTSTRUCTURE and BINARY name a body part (or the
+        // whole message), not a HEADER/TEXT/MIME block.
+        let part = reference
+            .section_spec()
+            .filter(|(_, text)| *text == SectionText::Body)
+            .map(|(numbers, _)| numbers);
+        let binary = match (&part, param.binary) {
+            (Some(numbers), true) => match section::transfer_decoding(&summary.body, numbers) {
+                Ok(Some(TransferDecoding::Identity)) | Ok(None) => None,
+                Ok(Some(d)) => Some(decode_range(&mut file, d, range.clone()).await.ok()),
+                Err(_) => Some(None),
+            },
+            (None, true) => Some(None),
+            _ => None,
+        };
+        session.out.push_str(" (");
+        let mut first = true;
+        if param.body_part_structure {
+            first = false;
+            session.out.push_str("BODYPARTSTRUCTURE ");
+            match part
+                .as_ref()
+                .and_then(|n| section::find_part(&summary.body, n))
+            {
+                Some(p) => response::body_structure(&mut session.out, p, true, utf8),
+                None => session.out.push_str("NIL"),
+            }
+        }
+        if param.binary || param.body {
+            if !first {
+                session.out.push(' ');
+            }
+            session
+                .out
+                .push_str(if param.binary { "BINARY " } else { "BODY " });
+            match binary {
+                Some(Some(bytes)) => write_literal8(session, &bytes).await?,
+                Some(None) => session.out.push_str("NIL"),
+                None => stream_literal(session, &mut file, range.start, range.end).await?,
+            }
+        }
+        session.out.push(')');
     }
     session.out.push_str("\r\n");
     Ok(Completion::ok("URLFETCH completed"))

@@ -541,11 +541,28 @@ pub enum UrlAuthCommand {
         /// The mailbox, or every mailbox.
         mailbox: Option<String>,
     },
-    /// URLFETCH url ...
+    /// URLFETCH url ... (RFC 4467 7.5), each URL plain or with RFC 5524
+    /// fetch arguments.
     Fetch {
         /// The URLs.
-        urls: Vec<String>,
+        urls: Vec<UrlFetchParam>,
     },
+}
+
+/// One URLFETCH argument: `url` or `"(" url *(SP arg) ")"` (RFC 5524 3).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UrlFetchParam {
+    /// The URL.
+    pub url: String,
+    /// The parenthesized form: the URL's data comes back as
+    /// `"(" ... ")"` with the items asked for.
+    pub extended: bool,
+    /// `BODYPARTSTRUCTURE`: the structure of the part the URL names.
+    pub body_part_structure: bool,
+    /// `BINARY`: the content with its transfer encoding undone.
+    pub binary: bool,
+    /// `BODY`: the content as stored.
+    pub body: bool,
 }
 
 /// A QUOTA command (RFC 9208 4.1).
@@ -677,6 +694,21 @@ pub enum FetchAttribute {
         section: Section,
         /// `<origin.length>`.
         partial: Option<(u32, u32)>,
+    },
+    /// BINARY[section-part]<partial> and BINARY.PEEK[...] (RFC 3516 4.1):
+    /// the part with its Content-Transfer-Encoding undone.
+    Binary {
+        /// BINARY.PEEK: does not set \Seen.
+        peek: bool,
+        /// Part numbers; empty for the whole message.
+        part: Vec<u32>,
+        /// `<origin.length>`, in decoded bytes.
+        partial: Option<(u32, u32)>,
+    },
+    /// BINARY.SIZE[section-part] (RFC 3516 4.2): the decoded size.
+    BinarySize {
+        /// Part numbers; empty for the whole message.
+        part: Vec<u32>,
     },
 }
 

@@ -177,7 +177,7 @@ pub fn date_time(out: &mut String, t: i64) {
     );
 }
 
-fn addresses(out: &mut String, list: &[EnvelopeAddress]) {
+fn addresses(out: &mut String, list: &[EnvelopeAddress], utf8: bool) {
     if list.is_empty() {
         out.push_str("NIL");
         return;
@@ -185,7 +185,7 @@ fn addresses(out: &mut String, list: &[EnvelopeAddress]) {
     out.push('(');
     for a in list {
         out.push('(');
-        nstring(out, a.name.as_deref());
+        header_text(out, a.name.as_deref(), utf8);
         out.push_str(" NIL ");
         nstring(out, a.mailbox.as_deref());
         out.push(' ');
@@ -195,15 +195,46 @@ fn addresses(out: &mut String, list: &[EnvelopeAddress]) {
     out.push(')');
 }
 
-/// Appends an ENVELOPE (RFC 3501 7.4.2).
-pub fn envelope(out: &mut String, e: &Envelope) {
+/// Appends header text (a Subject, a display name) as an nstring: as
+/// stored when it is ASCII (RFC 2047 words stay encoded, RFC 3501 7.4.2)
+/// or when `utf8` (the client enabled UTF8=ACCEPT, RFC 6855 3), else as
+/// RFC 2047 `B` encoded words of at most 75 characters, so a client that
+/// did not enable UTF-8 never gets raw UTF-8 in an envelope.
+fn header_text(out: &mut String, s: Option<&str>, utf8: bool) {
+    match s {
+        Some(s) if !utf8 && !s.is_ascii() => {
+            use base64::Engine as _;
+            let mut words = Vec::new();
+            let mut rest = s;
+            while !rest.is_empty() {
+                // 45 bytes of UTF-8 make 60 of base64 plus 12 of framing.
+                let mut cut = rest.len().min(45);
+                while !rest.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let (chunk, tail) = rest.split_at(cut);
+                words.push(format!(
+                    "=?UTF-8?B?{}?=",
+                    base64::engine::general_purpose::STANDARD.encode(chunk)
+                ));
+                rest = tail;
+            }
+            string(out, &words.join(" "));
+        }
+        _ => nstring(out, s),
+    }
+}
+
+/// Appends an ENVELOPE (RFC 3501 7.4.2); `utf8`: the client enabled
+/// UTF8=ACCEPT (RFC 6855), so Subject and display names may be raw UTF-8.
+pub fn envelope(out: &mut String, e: &Envelope, utf8: bool) {
     out.push('(');
     nstring(out, e.date.as_deref());
     out.push(' ');
-    nstring(out, e.subject.as_deref());
+    header_text(out, e.subject.as_deref(), utf8);
     for list in [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc] {
         out.push(' ');
-        addresses(out, list);
+        addresses(out, list, utf8);
     }
     out.push(' ');
     nstring(out, e.in_reply_to.as_deref());
@@ -242,9 +273,10 @@ fn extension(out: &mut String, part: &BodyPart) {
         None => out.push_str("NIL"),
     }
     out.push(' ');
+    // Always a list, as Dovecot sends it (RFC 3501 body-fld-lang allows
+    // both forms).
     match part.language.as_slice() {
         [] => out.push_str("NIL"),
-        [one] => string(out, one),
         many => {
             out.push('(');
             for (i, l) in many.iter().enumerate() {
@@ -262,11 +294,11 @@ fn extension(out: &mut String, part: &BodyPart) {
 
 /// Appends a BODYSTRUCTURE (`extensible` true) or BODY (false) of `part`
 /// (RFC 3501 7.4.2).
-pub fn body_structure(out: &mut String, part: &BodyPart, extensible: bool) {
+pub fn body_structure(out: &mut String, part: &BodyPart, extensible: bool, utf8: bool) {
     out.push('(');
     if !part.children.is_empty() {
         for child in &part.children {
-            body_structure(out, child, extensible);
+            body_structure(out, child, extensible, utf8);
         }
         out.push(' ');
         string(out, &part.media_subtype.to_ascii_uppercase());
@@ -299,9 +331,9 @@ pub fn body_structure(out: &mut String, part: &BodyPart, extensible: bool) {
     let _ = write!(out, " {}", part.size());
     if let Some(message) = &part.message {
         out.push(' ');
-        envelope(out, &message.0);
+        envelope(out, &message.0, utf8);
         out.push(' ');
-        body_structure(out, &message.1, extensible);
+        body_structure(out, &message.1, extensible, utf8);
         let _ = write!(out, " {}", part.lines);
     } else if part.media_type.eq_ignore_ascii_case("text") {
         let _ = write!(out, " {}", part.lines);

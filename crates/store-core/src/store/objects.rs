@@ -134,10 +134,8 @@ impl Store {
         resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
         let parsed = self.summarize_blob(&object.blob).await?;
         let (principal, folder) = (principal.clone(), folder.clone());
-        self.write(move |txn| {
-            insert_new_object(txn, &principal, &folder, object, parsed)
-        })
-        .await
+        self.write(move |txn| insert_new_object(txn, &principal, &folder, object, parsed))
+            .await
     }
 
     /// Operation "object store" for several objects at once (IMAP

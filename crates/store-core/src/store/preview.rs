@@ -16,7 +16,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::Store;
 use crate::error::{Result, StoreError};
-use crate::mime::BodyPart;
 use crate::model::{Principal, Uid};
 
 use super::folders::FolderRef;
@@ -96,30 +95,7 @@ pub struct Preview {
     pub bytes: Vec<u8>,
 }
 
-/// The part that IMAP section numbers name (RFC 3501 6.4.5): `[]` is the
-/// root, `[1]` of a single-part message is its body.
-pub fn find_part<'a>(root: &'a BodyPart, numbers: &[u32]) -> Option<&'a BodyPart> {
-    let mut part = root;
-    for &n in numbers {
-        let index = usize::try_from(n.checked_sub(1)?).ok()?;
-        part = if part.children.is_empty() {
-            match &part.message {
-                Some(inner) => {
-                    let body = &inner.1;
-                    if body.children.is_empty() {
-                        (index == 0).then_some(body)?
-                    } else {
-                        body.children.get(index)?
-                    }
-                }
-                None => (index == 0).then_some(part)?,
-            }
-        } else {
-            part.children.get(index)?
-        };
-    }
-    Some(part)
-}
+pub use crate::section::find_part;
 
 impl Store {
     /// Operation "preview fetch": a thumbnail of an image part.

@@ -13,6 +13,7 @@ use crate::keys;
 use crate::mime::MessageSummary;
 use crate::model::{AccountId, FolderId, Object, Principal, Uid, UnixTime};
 use crate::rights::Right;
+use crate::section::{find_part, section_range, SectionText};
 use crate::writer::{Reader, Txn};
 
 use super::folders::FolderRef;
@@ -127,33 +128,57 @@ impl Reference {
         uid_ok && validity_ok
     }
 
+    /// The reference's section as part numbers and what of the part
+    /// (`1.2.MIME` is `[1, 2]`, MIME; RFC 5092 `section`); no section is
+    /// the whole message. `None` for a form not supported here
+    /// (`HEADER.FIELDS`).
+    pub fn section_spec(&self) -> Option<(Vec<u32>, SectionText)> {
+        let Some(section) = self.section.as_deref() else {
+            return Some((Vec::new(), SectionText::Body));
+        };
+        let upper = section.to_ascii_uppercase();
+        let mut fields = upper.split('.').peekable();
+        let mut numbers = Vec::new();
+        while let Some(n) = fields.peek().and_then(|f| f.parse::<u32>().ok()) {
+            numbers.push(n);
+            fields.next();
+        }
+        let rest = fields.collect::<Vec<_>>().join(".");
+        let text = match rest.as_str() {
+            "" => SectionText::Body,
+            "HEADER" => SectionText::Header,
+            "TEXT" => SectionText::Text,
+            "MIME" => SectionText::Mime,
+            _ => return None,
+        };
+        Some((numbers, text))
+    }
+
     /// The bytes of the object the reference names, as IMAP FETCH
     /// `BODY[section]` returns them (RFC 3501 6.4.5), and their media
     /// type: the whole object (`message/rfc822`), a numbered part's body
-    /// (its own type), or `HEADER` / `TEXT` of the object. `None` for a
-    /// section the object does not have or a form not supported here.
+    /// (its own type), or a `HEADER` / `TEXT` / `MIME` block (`text/plain`),
+    /// resolved by [`crate::section::section_range`], as FETCH does.
+    /// `None` for a section the object does not have or a form not
+    /// supported here (`HEADER.FIELDS`).
     pub fn content_range(
         &self,
         summary: &MessageSummary,
         size: u64,
     ) -> Option<(std::ops::Range<u64>, String)> {
         let root = &summary.body;
-        let Some(section) = self.section.as_deref() else {
+        if self.section.is_none() {
             return Some((0..size, "message/rfc822".into()));
-        };
-        match section.to_ascii_uppercase().as_str() {
-            "HEADER" => return Some((0..root.body_start.min(size), "text/plain".into())),
-            "TEXT" => return Some((root.body_start.min(size)..size, "text/plain".into())),
-            _ => {}
         }
-        let numbers: Vec<u32> = section
-            .split('.')
-            .map(|n| n.parse().ok().filter(|n| *n > 0))
-            .collect::<Option<_>>()?;
-        let part = super::preview::find_part(root, &numbers)?;
-        let end = part.end.min(size);
-        let media = format!("{}/{}", part.media_type, part.media_subtype);
-        Some((part.body_start.min(end)..end, media))
+        let (numbers, text) = self.section_spec()?;
+        let range = section_range(root, size, &numbers, text)?;
+        let media = match (text, find_part(root, &numbers)) {
+            (SectionText::Body, Some(part)) if !numbers.is_empty() => {
+                format!("{}/{}", part.media_type, part.media_subtype)
+            }
+            _ => "text/plain".into(),
+        };
+        Some((range, media))
     }
 }
 

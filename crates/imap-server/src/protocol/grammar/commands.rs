@@ -20,7 +20,7 @@ use super::{BadCommand, GrammarError, PResult};
 use crate::protocol::command::{
     AclCommand, AppendData, AppendMessage, CatenateMessage, CatenatePart, Command, ConvertItem,
     EventGroup, ListOptions, MailboxFilter, NotifyEvent, NotifySpec, Qresync, QuotaCommand,
-    Request, SearchReturn, StatusItem, StoreMode, UrlAuthCommand,
+    Request, SearchReturn, StatusItem, StoreMode, UrlAuthCommand, UrlFetchParam,
 };
 use crate::protocol::reader::{is_tag_char, tag_of};
 
@@ -161,7 +161,7 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
             },
         )
         .parse(i),
-        "URLFETCH" => map(many1(preceded(sp, astring)), |urls| {
+        "URLFETCH" => map(many1(preceded(sp, url_fetch_param)), |urls| {
             Command::UrlAuth(UrlAuthCommand::Fetch { urls })
         })
         .parse(i),
@@ -1070,6 +1070,56 @@ fn id(i: &[u8]) -> PResult<'_, Command> {
             ),
         )),
     )
+    .parse(i)
+}
+
+/// `url-fetch-param = url / "(" url *(SP ("BODYPARTSTRUCTURE" / "BINARY"
+/// / "BODY")) ")"` (RFC 5524 3).
+fn url_fetch_param(i: &[u8]) -> PResult<'_, UrlFetchParam> {
+    #[derive(Clone, Copy)]
+    enum Arg {
+        Structure,
+        Binary,
+        Body,
+    }
+    alt((
+        map(
+            delimited(
+                tag(&b"("[..]),
+                (
+                    astring,
+                    many0(preceded(
+                        sp,
+                        alt((
+                            value(Arg::Structure, tag_no_case(&b"BODYPARTSTRUCTURE"[..])),
+                            value(Arg::Binary, tag_no_case(&b"BINARY"[..])),
+                            value(Arg::Body, tag_no_case(&b"BODY"[..])),
+                        )),
+                    )),
+                ),
+                tag(&b")"[..]),
+            ),
+            |(url, args)| {
+                let mut p = UrlFetchParam {
+                    url,
+                    extended: true,
+                    ..UrlFetchParam::default()
+                };
+                for a in args {
+                    match a {
+                        Arg::Structure => p.body_part_structure = true,
+                        Arg::Binary => p.binary = true,
+                        Arg::Body => p.body = true,
+                    }
+                }
+                p
+            },
+        ),
+        map(astring, |url| UrlFetchParam {
+            url,
+            ..UrlFetchParam::default()
+        }),
+    ))
     .parse(i)
 }
 

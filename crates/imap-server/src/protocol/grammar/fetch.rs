@@ -55,6 +55,7 @@ fn fetch_att(i: &[u8]) -> PResult<'_, FetchAttribute> {
         value(SaveDate, tag_no_case(&b"SAVEDATE"[..])),
         preview,
         value(BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
+        binary,
         map(
             (
                 alt((
@@ -119,6 +120,44 @@ fn preview(i: &[u8]) -> PResult<'_, FetchAttribute> {
             lazy: mods.is_some(),
         },
     )
+    .parse(i)
+}
+
+/// `"BINARY" [".PEEK"] section-binary [partial]` and `"BINARY.SIZE"
+/// section-binary` (RFC 3516 4.1, 4.2), `section-binary = "["
+/// [section-part] "]"`.
+fn binary(i: &[u8]) -> PResult<'_, FetchAttribute> {
+    let part = |i| {
+        delimited(
+            tag(&b"["[..]),
+            map(
+                opt(separated_list1(tag(&b"."[..]), nz_number)),
+                Option::unwrap_or_default,
+            ),
+            tag(&b"]"[..]),
+        )
+        .parse(i)
+    };
+    alt((
+        map(preceded(tag_no_case(&b"BINARY.SIZE"[..]), part), |part| {
+            FetchAttribute::BinarySize { part }
+        }),
+        map(
+            (
+                alt((
+                    value(true, tag_no_case(&b"BINARY.PEEK"[..])),
+                    value(false, tag_no_case(&b"BINARY"[..])),
+                )),
+                part,
+                opt(partial),
+            ),
+            |(peek, part, partial)| FetchAttribute::Binary {
+                peek,
+                part,
+                partial,
+            },
+        ),
+    ))
     .parse(i)
 }
 
@@ -240,5 +279,27 @@ mod tests {
             ]
         );
         assert!(fetch_items(b"PREVIEW (FUZZY)").map_or(true, |(rest, _)| !rest.is_empty()));
+    }
+
+    #[test]
+    fn rfc3516_binary_items() {
+        let (_, items) = fetch_items(b"(BINARY.SIZE[1] BINARY.PEEK[1.2]<0.10> BINARY[])").unwrap();
+        assert_eq!(
+            items,
+            vec![
+                FetchAttribute::BinarySize { part: vec![1] },
+                FetchAttribute::Binary {
+                    peek: true,
+                    part: vec![1, 2],
+                    partial: Some((0, 10))
+                },
+                FetchAttribute::Binary {
+                    peek: false,
+                    part: vec![],
+                    partial: None
+                },
+            ]
+        );
+        assert!(fetch_items(b"BINARY[HEADER]").is_err());
     }
 }

@@ -29,6 +29,10 @@ pub struct EnvelopeAddress {
     /// Display name as sent, RFC 2047 words still encoded (RFC 3501
     /// 7.4.2; summaries stored by earlier builds hold it decoded).
     pub name: Option<String>,
+    /// The source route (RFC 3501 7.4.2 `addr-adl`, RFC 5322 4.4
+    /// obs-route): the at-domain-list of `<@a,@b:user@host>` as
+    /// `@a,@b`; None without one.
+    pub adl: Option<String>,
     /// Local part (or group name).
     pub mailbox: Option<String>,
     /// Domain.
@@ -440,7 +444,7 @@ fn tokens(value: &str) -> Vec<Token> {
 /// The envelope addresses of an address header's raw unfolded value
 /// (RFC 3501 7.4.2, RFC 5322 3.4): display names as sent (RFC 2047 words
 /// still encoded, quotes removed), a comment as the name of a bare
-/// addr-spec, the source route as `adl` in `mailbox`'s place is dropped,
+/// addr-spec, the source route (`<@a,@b:user@host>`) as `adl` `@a,@b`,
 /// groups as a start marker (NIL host, the name as mailbox) and an end
 /// marker (all NIL). Comments alone (`group: (foo) ;`) are no address.
 /// A missing local part or domain becomes `MISSING_MAILBOX` /
@@ -469,9 +473,8 @@ pub fn parse_addresses(value: &str) -> Vec<EnvelopeAddress> {
         match toks.get(i) {
             Some(Token::Special(':')) => {
                 out.push(EnvelopeAddress {
-                    name: None,
                     mailbox: Some(phrase(item).unwrap_or_default()),
-                    host: None,
+                    ..EnvelopeAddress::default()
                 });
                 in_group = true;
             }
@@ -511,6 +514,7 @@ fn mailbox(item: &[Token]) -> Option<EnvelopeAddress> {
             _ => None,
         })
     };
+    let mut adl = None;
     let (name, spec) = match item.iter().position(|t| *t == Token::Special('<')) {
         Some(open) => {
             let close = item
@@ -519,8 +523,9 @@ fn mailbox(item: &[Token]) -> Option<EnvelopeAddress> {
                 .unwrap_or(item.len())
                 .max(open + 1);
             let mut spec = &item[open + 1..close];
-            // A source route (`@a,@b:`) is obsolete; it is skipped.
+            // A source route (`@a,@b:`, RFC 5322 4.4 obs-route).
             if let Some(colon) = spec.iter().position(|t| *t == Token::Special(':')) {
+                adl = route(&spec[..colon]);
                 spec = &spec[colon + 1..];
             }
             (phrase(&item[..open]).or_else(comment), spec)
@@ -548,8 +553,36 @@ fn mailbox(item: &[Token]) -> Option<EnvelopeAddress> {
     }
     Some(EnvelopeAddress {
         name,
+        adl,
         mailbox: Some(local.unwrap_or_else(|| "MISSING_MAILBOX".into())),
         host: Some(domain.unwrap_or_else(|| "MISSING_DOMAIN".into())),
+    })
+}
+
+/// The at-domain-list of an obs-route's tokens (before its `:`) as
+/// `@a,@b` (RFC 5322 4.4 obs-domain-list: `@` domains separated by
+/// commas, comments and empty elements dropped); None when it names no
+/// domain.
+fn route(toks: &[Token]) -> Option<String> {
+    let domains: Vec<&str> = toks
+        .split(|t| *t == Token::Special(','))
+        .filter_map(|element| match element {
+            [Token::Special('@'), rest @ ..] => {
+                let domain = rest.iter().find_map(|t| match t {
+                    Token::Atom(w) | Token::Quoted(w) => Some(w.as_str()),
+                    _ => None,
+                });
+                domain
+            }
+            _ => None,
+        })
+        .collect();
+    (!domains.is_empty()).then(|| {
+        domains
+            .iter()
+            .map(|d| format!("@{d}"))
+            .collect::<Vec<_>>()
+            .join(",")
     })
 }
 
@@ -1009,6 +1042,7 @@ Content-Type: text/html\r\n\r\n<p>html part</p>\r\n--b--\r\n",
     fn addr(name: Option<&str>, mailbox: Option<&str>, host: Option<&str>) -> EnvelopeAddress {
         EnvelopeAddress {
             name: name.map(Into::into),
+            adl: None,
             mailbox: mailbox.map(Into::into),
             host: host.map(Into::into),
         }
@@ -1044,9 +1078,24 @@ Content-Type: text/html\r\n\r\n<p>html part</p>\r\n--b--\r\n",
             parse_addresses("user@domain (Real Name)"),
             vec![addr(Some("Real Name"), Some("user"), Some("domain"))]
         );
+        // imaptest fetch-envelope message 6; RFC 5322 4.4 obs-route.
+        let routed = |adl: &str, mailbox: &str, host: &str| EnvelopeAddress {
+            adl: Some(adl.into()),
+            ..addr(None, Some(mailbox), Some(host))
+        };
         assert_eq!(
             parse_addresses("<@route:user@domain>"),
-            vec![addr(None, Some("user"), Some("domain"))]
+            vec![routed("@route", "user", "domain")]
+        );
+        assert_eq!(
+            parse_addresses("Joe <@a.org, @b.net:joe@c.com>, x@y"),
+            vec![
+                EnvelopeAddress {
+                    name: Some("Joe".into()),
+                    ..routed("@a.org,@b.net", "joe", "c.com")
+                },
+                addr(None, Some("x"), Some("y")),
+            ]
         );
         assert_eq!(
             parse_addresses("=?UTF-8?Q?J=C3=B6rg?= <j@x.org>, \"A, B\" <ab@y>"),

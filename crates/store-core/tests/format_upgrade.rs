@@ -2,7 +2,9 @@
 //! opens under this build: its summaries are upgraded once, FETCH and
 //! SEARCH BODY see what they saw before, and a store of a newer format is
 //! refused. A store of format 2 (no object ids, save dates or folder
-//! sizes) gets them, also when an earlier upgrade was cut short.
+//! sizes) gets them, also when an earlier upgrade was cut short. A store
+//! of format 3 gets every summary, body text and preview made again from
+//! content (format 4), whatever its stored summaries hold.
 
 use std::sync::Arc;
 
@@ -224,21 +226,10 @@ async fn a_format_2_store_gets_object_ids_save_dates_and_sizes() {
     };
     assert_eq!(ids(&again), ids(&objects));
 
-    // RFC 8970: no preview yet; LAZY does not wait for one, a plain
-    // request makes it, and then LAZY has it.
+    // RFC 8970: format 2 kept no previews; format 4 made them from
+    // content, so even LAZY has one.
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let p = store.principal_for("alice").await.unwrap();
-    let inbox = FolderRef::own("INBOX");
-    assert_eq!(
-        store.object_preview(&p, &inbox, 1, true).await.unwrap(),
-        None
-    );
-    let made = store.object_preview(&p, &inbox, 1, false).await.unwrap();
-    assert_eq!(made.as_deref(), Some("first"));
-    assert_eq!(
-        store.object_preview(&p, &inbox, 1, true).await.unwrap(),
-        made
-    );
+    assert_eq!(lazy_preview(&store, 1).await.as_deref(), Some("first"));
     store.close().await;
 }
 
@@ -305,4 +296,106 @@ async fn a_store_of_a_newer_format_is_refused() {
         Err(StoreError::Corrupt(reason)) => assert!(reason.contains("format 99"), "{reason}"),
         other => panic!("a newer format opened: {:?}", other.err()),
     }
+}
+
+/// The RFC 8970 preview of alice's INBOX message `uid` as FETCH
+/// (PREVIEW (LAZY)) gets it: only if the store already holds it.
+async fn lazy_preview(store: &Store, uid: u32) -> Option<String> {
+    let p = store.principal_for("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    store.object_preview(&p, &inbox, uid, true).await.unwrap()
+}
+
+/// Multipart content whose summary the mime fixes changed (a nested part,
+/// parameters) and whose From has a source route (RFC 5322 4.4).
+const NESTED: &[u8] = b"From: <@relay.org,@hop.net:joe@example.com>\r\n\
+Subject: nested\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n\
+--o\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n\
+--i\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nplain words\r\n\
+--i\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--i--\r\n\
+--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n\
+--o--\r\n";
+
+#[tokio::test]
+async fn a_format_3_store_gets_summaries_made_again_from_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let contents: [&[u8]; 3] = [NESTED, MESSAGE, b"Subject: gone\r\n\r\nlost\r\n"];
+    let blobs = {
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        store.create_account("alice", None, "pw").await.unwrap();
+        let p = store.principal_for("alice").await.unwrap();
+        let mut blobs = Vec::new();
+        for raw in contents {
+            let blob = store.stage_bytes(raw).await.unwrap();
+            blobs.push(blob.id);
+            store
+                .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        blobs
+    };
+    {
+        // As a format 3 build left it: a wrong (decodable) summary, text
+        // and preview for the first blob, one this build cannot decode (an
+        // older shape) for the second, and the third blob's file gone.
+        let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
+        let wrong = store_core::mime::MessageSummary {
+            headers: vec![("Subject".into(), "wrong".into())],
+            ..Default::default()
+        };
+        let mut batch = WriteBatch::new();
+        batch.insert(
+            keys::blob_summary(&blobs[0]),
+            Some(postcard::to_stdvec(&wrong).unwrap()),
+        );
+        batch.insert(keys::blob_text(&blobs[0]), Some(b"zebra".to_vec()));
+        batch.insert(keys::blob_snippet(&blobs[0]), Some(b"wrong".to_vec()));
+        batch.insert(keys::blob_summary(&blobs[1]), Some(vec![0xff; 9]));
+        batch.insert(
+            keys::counter("format"),
+            Some(postcard::to_stdvec(&3u64).unwrap()),
+        );
+        engine.commit(batch).unwrap();
+    }
+    let hex = blobs[2].to_hex();
+    std::fs::remove_file(dir.path().join("blobs").join(&hex[..2]).join(&hex)).unwrap();
+
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    for (uid, raw) in [(1, NESTED), (2, MESSAGE)] {
+        let (_, summary) = store.fetch_object(&p, &inbox, uid).await.unwrap();
+        assert_eq!(
+            summary,
+            store_core::mime::summarize(raw).summary,
+            "uid {uid}"
+        );
+    }
+    let (_, summary) = store.fetch_object(&p, &inbox, 1).await.unwrap();
+    let from = &summary.envelope.from[0];
+    assert_eq!(from.adl.as_deref(), Some("@relay.org,@hop.net"));
+    assert_eq!(
+        (from.mailbox.as_deref(), from.host.as_deref()),
+        (Some("joe"), Some("example.com"))
+    );
+    let body = |word: &str| SearchKey::Body(word.to_string());
+    assert_eq!(store.search(&p, &inbox, &body("plain")).await.unwrap(), [1]);
+    assert_eq!(store.search(&p, &inbox, &body("brown")).await.unwrap(), [2]);
+    assert!(store
+        .search(&p, &inbox, &body("zebra"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        lazy_preview(&store, 1).await.as_deref(),
+        Some("plain words")
+    );
+    // The blob whose file is gone did not stop the store: its object is
+    // there, with an empty summary.
+    let (object, summary) = store.fetch_object(&p, &inbox, 3).await.unwrap();
+    assert_eq!(object.blob, blobs[2]);
+    assert_eq!(summary, Default::default());
+    store.close().await;
 }

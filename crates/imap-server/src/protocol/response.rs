@@ -186,7 +186,9 @@ fn addresses(out: &mut String, list: &[EnvelopeAddress], utf8: bool) {
     for a in list {
         out.push('(');
         header_text(out, a.name.as_deref(), utf8);
-        out.push_str(" NIL ");
+        out.push(' ');
+        nstring(out, a.adl.as_deref());
+        out.push(' ');
         nstring(out, a.mailbox.as_deref());
         out.push(' ');
         nstring(out, a.host.as_deref());

@@ -6,6 +6,7 @@
 //! | 1 (no key) | the first format: a blob's summary (0x41) held the decoded body text |
 //! | 2       | the decoded body text lives under its own key (0x42), so FETCH never loads it |
 //! | 3       | RFC 8474 object ids (an object's EMAILID and THREADID numbers, the thread index 0x24), RFC 8514 SAVEDATE on objects, RFC 8438 SIZE on folders; RFC 8970 previews (0x43) are made on first FETCH for older content |
+//! | 4       | every blob's summary, body text and preview made again from its content (nested MIME offsets, line counts, parameters, raw header values as the mime fixes give them); an envelope address keeps its source route (`adl`) |
 //!
 //! A store whose version is newer than [`FORMAT_VERSION`] is refused, so an
 //! older binary never misreads records it does not know.
@@ -14,11 +15,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use crate::blob::BlobId;
+use crate::blob::{BlobId, BlobStore};
 use crate::engine::{Engine, KeyValue, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::mime::{BodyPart, Envelope, MessageSummary};
+use crate::mime::{Envelope, MessageSummary, ParsedMessage};
 use crate::model::{
     AccountId, CpmHeaders, Flags, Folder, FolderId, ModSeq, Object, ObjectKind, SpecialUse, Uid,
     UnixTime,
@@ -28,24 +29,20 @@ use crate::rights::Rights;
 use crate::writer::{decode, encode, Reader};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 3;
+pub const FORMAT_VERSION: u64 = 4;
 
-/// Summaries upgraded per commit at most, and the bytes of upgraded
-/// records after which a commit is made sooner (a version-1 summary holds
-/// its message's text, up to 64 MiB): the upgrade of a large store holds a
-/// bounded batch in memory.
+/// Records upgraded per commit at most, and the bytes of upgraded
+/// records after which a commit is made sooner (a body text is as large
+/// as its message's text, up to 64 MiB): the upgrade of a large store
+/// holds a bounded batch in memory.
 const UPGRADE_BATCH: usize = 1024;
 const UPGRADE_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
-/// A version-1 summary: [`MessageSummary`] with the body text inside.
+/// The first field of a blob summary of any format: its header fields
+/// (postcard decodes a prefix and leaves the rest, whose shape changed).
 #[derive(Deserialize)]
-struct SummaryV1 {
+struct SummaryHeaders {
     headers: Vec<(String, String)>,
-    sent: Option<(UnixTime, i32)>,
-    envelope: Envelope,
-    body: BodyPart,
-    body_text: String,
-    complete: bool,
 }
 
 /// Brings the store in `engine` to [`FORMAT_VERSION`]; a new store is
@@ -53,7 +50,7 @@ struct SummaryV1 {
 ///
 /// Errors: [`StoreError::Corrupt`] for a store of a newer format or a
 /// record that decodes as neither format; engine errors as they come.
-pub(crate) fn upgrade(engine: &dyn Engine) -> Result<()> {
+pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     let key = keys::counter("format");
     let version: u64 = match engine.snapshot()?.get(&key)? {
         Some(bytes) => decode(&bytes)?,
@@ -68,13 +65,25 @@ pub(crate) fn upgrade(engine: &dyn Engine) -> Result<()> {
         return Ok(());
     }
     let mut upgraded = 0;
+    // Summaries of formats 1 to 3 cannot be decoded by this build: they
+    // are made again from content, first for format 1 (its summaries hold
+    // the body text, which this moves to its own key, as format 2 does),
+    // then after the object ids for formats 2 and 3.
+    let mut resummarized = false;
     if version < 2 {
-        upgraded += split_body_texts(engine)?;
+        upgraded += resummarize(engine, blobs)?;
+        resummarized = true;
         stamp(engine, 2)?;
     }
     if version < 3 {
         upgraded += add_object_ids(engine)?;
         stamp(engine, 3)?;
+    }
+    if version < 4 {
+        if !resummarized {
+            upgraded += resummarize(engine, blobs)?;
+        }
+        stamp(engine, 4)?;
     }
     if upgraded > 0 {
         tracing::info!(
@@ -94,64 +103,6 @@ fn stamp(engine: &dyn Engine, version: u64) -> Result<()> {
     batch.insert(keys::counter("format"), Some(encode(&version)?));
     batch.insert(keys::counter("format-upgrade"), None);
     Ok(engine.commit(batch)?)
-}
-
-/// Version 1 to 2: moves each summary's body text under its own key.
-/// Each commit also records the last key it upgraded (the counter
-/// `format-upgrade`), so an upgrade cut short resumes after it instead of
-/// reading upgraded records as version 1. Returns how many summaries were
-/// rewritten.
-fn split_body_texts(engine: &dyn Engine) -> Result<usize> {
-    let prefix = keys::blob_summaries();
-    let cursor_key = keys::counter("format-upgrade");
-    let mut start = match engine.snapshot()?.get(&cursor_key)? {
-        Some(mut last) => {
-            last.push(0);
-            last
-        }
-        None => prefix.clone(),
-    };
-    let mut upgraded = 0;
-    loop {
-        let snapshot = engine.snapshot()?;
-        let mut batch = WriteBatch::new();
-        let (mut bytes, mut last) = (0, None);
-        // One record at a time, so no more than a batch is ever held.
-        while batch.len() < 2 * UPGRADE_BATCH && bytes < UPGRADE_BATCH_BYTES {
-            let Some((key, value)) = snapshot.scan(&prefix, &start, 1)?.pop() else {
-                break;
-            };
-            bytes += value.len();
-            let old: SummaryV1 = decode(&value)?;
-            drop(value);
-            let blob = <[u8; 32]>::try_from(&key[prefix.len()..])
-                .map(BlobId)
-                .map_err(|_| {
-                    StoreError::Corrupt("a blob summary key of the wrong length".into())
-                })?;
-            let summary = MessageSummary {
-                headers: old.headers,
-                sent: old.sent,
-                envelope: old.envelope,
-                body: old.body,
-                complete: old.complete,
-            };
-            batch.insert(key.clone(), Some(encode(&summary)?));
-            if !old.body_text.is_empty() {
-                batch.insert(keys::blob_text(&blob), Some(old.body_text.into_bytes()));
-            }
-            upgraded += 1;
-            start = key.clone();
-            start.push(0);
-            last = Some(key);
-        }
-        drop(snapshot);
-        let Some(last) = last else {
-            return Ok(upgraded);
-        };
-        batch.insert(cursor_key.clone(), Some(last));
-        engine.commit(batch)?;
-    }
 }
 
 /// A version-2 folder: [`Folder`] without `size`.
@@ -223,7 +174,7 @@ fn resume(cursor: &Option<Vec<u8>>, prefix: &[u8]) -> Option<Vec<u8>> {
 /// Version 2 to 3: each folder gets its SIZE (the sum of its objects'
 /// sizes), then each object gets a new EMAILID number, its THREADID
 /// number (threads found through the thread index, as at store time) and
-/// no save date. Resumable like [`split_body_texts`]: folders are keyed
+/// no save date. Resumable like [`resummarize`]: folders are keyed
 /// before objects, so the one cursor tells which step and where. Returns
 /// how many records were rewritten.
 fn add_object_ids(engine: &dyn Engine) -> Result<usize> {
@@ -292,11 +243,10 @@ fn add_object_ids(engine: &dyn Engine) -> Result<usize> {
             let folder = keys::trailing_u64(&key[..key.len() - 4]).unwrap_or(0);
             let thread_id = match owners.get(&folder) {
                 Some(&owner) => {
-                    let summary: MessageSummary =
-                        match snapshot.get(&keys::blob_summary(&old.blob))? {
-                            Some(v) => decode(&v)?,
-                            None => MessageSummary::default(),
-                        };
+                    let summary = match snapshot.get(&keys::blob_summary(&old.blob))? {
+                        Some(v) => thread_summary(decode::<SummaryHeaders>(&v)?.headers),
+                        None => MessageSummary::default(),
+                    };
                     let reader = Layered {
                         snapshot: &*snapshot,
                         batch: &batch,
@@ -353,4 +303,120 @@ fn folder_size(snapshot: &dyn Snapshot, id: FolderId) -> Result<u64> {
             size += decode::<ObjectV2>(value)?.size;
         }
     }
+}
+
+/// What [`ThreadRefs::of`] reads of a summary, from its header fields
+/// alone (Message-ID and In-Reply-To as the envelope keeps them: the raw
+/// value; message ids hold no encoded words).
+fn thread_summary(headers: Vec<(String, String)>) -> MessageSummary {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let envelope = Envelope {
+        message_id: get("Message-ID"),
+        in_reply_to: get("In-Reply-To"),
+        ..Envelope::default()
+    };
+    MessageSummary {
+        envelope,
+        headers,
+        ..MessageSummary::default()
+    }
+}
+
+/// Versions 1 to 4 (format 4: summaries made by the fixed MIME parser,
+/// addresses with their source route): makes every blob's summary, body
+/// text and preview again from the blob's content, without decoding the
+/// stored summary. The blobs of a batch are parsed on their own threads,
+/// at most [`crate::Store::parser_permits`] at once (each holds one
+/// message of up to [`crate::mime::MAX_PARSED_SIZE`] bytes). A blob whose
+/// file is missing or unreadable is logged and its summary removed (this
+/// build cannot read it; readers take a missing summary as empty), and
+/// the upgrade goes on. Each commit records its last key in the counter
+/// `format-upgrade`, so an upgrade cut short resumes after it. Returns
+/// how many summaries were rewritten.
+fn resummarize(engine: &dyn Engine, blobs: &BlobStore) -> Result<usize> {
+    let prefix = keys::blob_summaries();
+    let cursor_key = keys::counter("format-upgrade");
+    let Some(mut start) = resume(&engine.snapshot()?.get(&cursor_key)?, &prefix) else {
+        return Ok(0);
+    };
+    let permits = crate::Store::parser_permits().max(1);
+    let mut upgraded = 0;
+    loop {
+        let mut batch = WriteBatch::new();
+        let (mut bytes, mut count, mut last) = (0, 0, None);
+        while count < UPGRADE_BATCH && bytes < UPGRADE_BATCH_BYTES {
+            // Keys only are needed; a page of summaries is small.
+            let page = engine.snapshot()?.scan(&prefix, &start, permits)?;
+            let Some((page_last, _)) = page.last() else {
+                break;
+            };
+            start = page_last.clone();
+            start.push(0);
+            let ids = page
+                .iter()
+                .map(|(key, _)| {
+                    <[u8; 32]>::try_from(&key[prefix.len()..])
+                        .map(BlobId)
+                        .map_err(|_| {
+                            StoreError::Corrupt("a blob summary key of the wrong length".into())
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let parsed: Vec<std::io::Result<ParsedMessage>> = std::thread::scope(|scope| {
+                let workers: Vec<_> = ids
+                    .iter()
+                    .map(|id| scope.spawn(move || parse_blob(blobs, id)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| {
+                        w.join()
+                            .unwrap_or_else(|_| Err(std::io::Error::other("the parser panicked")))
+                    })
+                    .collect()
+            });
+            for ((key, _), (id, result)) in page.into_iter().zip(ids.iter().zip(parsed)) {
+                match result {
+                    Ok(message) => {
+                        bytes += message.body_text.len();
+                        batch.insert(key.clone(), Some(encode(&message.summary)?));
+                        batch.insert(keys::blob_snippet(id), Some(message.preview.into_bytes()));
+                        let text = message.body_text.into_bytes();
+                        batch.insert(keys::blob_text(id), (!text.is_empty()).then_some(text));
+                        upgraded += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            blob = %id.to_hex(),
+                            error = %e,
+                            "format upgrade: cannot read a blob; its summary is dropped"
+                        );
+                        batch.insert(key.clone(), None);
+                    }
+                }
+                count += 1;
+                last = Some(key);
+            }
+        }
+        let Some(last) = last else {
+            return Ok(upgraded);
+        };
+        batch.insert(cursor_key.clone(), Some(last));
+        engine.commit(batch)?;
+    }
+}
+
+/// Parses the installed blob `id` as the store does at store time.
+fn parse_blob(blobs: &BlobStore, id: &BlobId) -> std::io::Result<ParsedMessage> {
+    let path = blobs.path(id);
+    let size = std::fs::metadata(&path)?.len();
+    super::objects::parse_file(&path, size).map_err(|e| match e {
+        StoreError::Io(e) => e,
+        other => std::io::Error::other(other.to_string()),
+    })
 }

@@ -159,7 +159,7 @@ impl Store {
             &config.data_dir,
             config.preview_cache_bytes,
         )?);
-        format::upgrade(&*engine)?;
+        format::upgrade(&*engine, &blobs)?;
         sweep_unreferenced_blobs(&*engine, &blobs)?;
         let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());

@@ -591,7 +591,7 @@ impl Store {
 }
 
 /// Reads and parses the message in `path` of `size` bytes (blocking).
-fn parse_file(path: &std::path::Path, size: u64) -> Result<ParsedMessage> {
+pub(super) fn parse_file(path: &std::path::Path, size: u64) -> Result<ParsedMessage> {
     let file = std::fs::File::open(path)?;
     if size <= MAX_PARSED_SIZE {
         let mut raw = Vec::with_capacity(size as usize);

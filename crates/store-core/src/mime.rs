@@ -1108,6 +1108,22 @@ Content-Type: text/html\r\n\r\n<p>html part</p>\r\n--b--\r\n",
     }
 
     #[test]
+    fn delimiter_lines_with_transport_padding_split_parts() {
+        // RFC 2046 5.1.1: a delimiter line may end in spaces and tabs.
+        let raw = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n\
+--o  \r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n\
+--i \t\r\n\r\na\r\n--i  \r\n\r\nb\r\n--i--  \r\n--o \r\n\r\nc\r\n--o\r\n\r\nd\r\n--o--\r\n";
+        let s = summarize(raw).summary;
+        let text = |p: &BodyPart| &raw[p.body_start as usize..p.end as usize];
+        assert_eq!(s.body.children.len(), 3);
+        let alternative = &s.body.children[0];
+        let leaves: Vec<&[u8]> = alternative.children.iter().map(text).collect();
+        assert_eq!(leaves, [&b"a"[..], b"b"]);
+        assert_eq!(text(&s.body.children[1]), b"c");
+        assert_eq!(text(&s.body.children[2]), b"d");
+    }
+
+    #[test]
     fn encapsulated_message_offsets_are_not_shifted_twice() {
         let raw = b"Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
 --b\r\nContent-Type: message/rfc822\r\n\r\n\

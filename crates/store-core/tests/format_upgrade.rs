@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use store_core::blob::BlobId;
 use store_core::engine::{Engine, RedbEngine, WriteBatch};
 use store_core::model::{Folder, Object};
 use store_core::search::SearchKey;
@@ -316,26 +317,30 @@ Subject: nested\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n\
 --o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n\
 --o--\r\n";
 
+/// Makes a store with alice and `contents` in her INBOX (UIDs from 1),
+/// closes it, and returns their blobs.
+async fn store_in_inbox(dir: &std::path::Path, contents: &[&[u8]]) -> Vec<BlobId> {
+    let store = Store::open(StoreConfig::new(dir)).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let mut blobs = Vec::new();
+    for raw in contents {
+        let blob = store.stage_bytes(raw).await.unwrap();
+        blobs.push(blob.id);
+        store
+            .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    blobs
+}
+
 #[tokio::test]
 async fn a_format_3_store_gets_summaries_made_again_from_content() {
     let dir = tempfile::tempdir().unwrap();
     let contents: [&[u8]; 3] = [NESTED, MESSAGE, b"Subject: gone\r\n\r\nlost\r\n"];
-    let blobs = {
-        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-        store.create_account("alice", None, "pw").await.unwrap();
-        let p = store.principal_for("alice").await.unwrap();
-        let mut blobs = Vec::new();
-        for raw in contents {
-            let blob = store.stage_bytes(raw).await.unwrap();
-            blobs.push(blob.id);
-            store
-                .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))
-                .await
-                .unwrap();
-        }
-        store.close().await;
-        blobs
-    };
+    let blobs = store_in_inbox(dir.path(), &contents).await;
     {
         // As a format 3 build left it: a wrong (decodable) summary, text
         // and preview for the first blob, one this build cannot decode (an
@@ -397,5 +402,60 @@ async fn a_format_3_store_gets_summaries_made_again_from_content() {
     let (object, summary) = store.fetch_object(&p, &inbox, 3).await.unwrap();
     assert_eq!(object.blob, blobs[2]);
     assert_eq!(summary, Default::default());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_format_4_upgrade_cut_short_resumes_after_its_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    store_in_inbox(dir.path(), &[NESTED, MESSAGE]).await;
+    {
+        // Both summaries wrong, the store of format 3, and the upgrade
+        // stopped after the first summary in key order.
+        let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
+        let prefix = keys::blob_summaries();
+        let summaries = engine
+            .snapshot()
+            .unwrap()
+            .scan(&prefix, &prefix, usize::MAX)
+            .unwrap();
+        assert_eq!(summaries.len(), 2);
+        let wrong = store_core::mime::summarize(b"Subject: wrong\r\n\r\nx\r\n").summary;
+        let mut batch = WriteBatch::new();
+        for (key, _) in &summaries {
+            batch.insert(key.clone(), Some(postcard::to_stdvec(&wrong).unwrap()));
+        }
+        batch.insert(
+            keys::counter("format"),
+            Some(postcard::to_stdvec(&3u64).unwrap()),
+        );
+        batch.insert(
+            keys::counter("format-upgrade"),
+            Some(summaries[0].0.clone()),
+        );
+        engine.commit(batch).unwrap();
+    }
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let mut subjects = Vec::new();
+    for uid in [1, 2] {
+        let (_, summary) = store
+            .fetch_object(&p, &FolderRef::own("INBOX"), uid)
+            .await
+            .unwrap();
+        subjects.push(summary.header("Subject").unwrap_or_default().to_string());
+    }
+    subjects.sort();
+    // The one before the cursor is taken as done; the other is made again.
+    let redone = ["nested", "old times"];
+    assert_eq!(
+        subjects.iter().filter(|s| *s == "wrong").count(),
+        1,
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| redone.contains(&s.as_str())),
+        "{subjects:?}"
+    );
     store.close().await;
 }

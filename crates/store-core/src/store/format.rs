@@ -68,11 +68,17 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     // Summaries of formats 1 to 3 cannot be decoded by this build: they
     // are made again from content, first for format 1 (its summaries hold
     // the body text, which this moves to its own key, as format 2 does),
-    // then after the object ids for formats 2 and 3.
+    // then after the object ids for formats 2 and 3. A format-1 upgrade
+    // already under way (a cursor) may have been an older build's, which
+    // left format-2 summaries behind the cursor: then all are made again.
     let mut resummarized = false;
     if version < 2 {
+        let fresh = engine
+            .snapshot()?
+            .get(&keys::counter("format-upgrade"))?
+            .is_none();
         upgraded += resummarize(engine, blobs)?;
-        resummarized = true;
+        resummarized = fresh;
         stamp(engine, 2)?;
     }
     if version < 3 {

@@ -184,9 +184,20 @@ fn stress_with_qresync() {
     stress(&["qresync"]);
 }
 
+/// Every 5 s all clients stop and imaptest compares their views. Without
+/// logouts (`logout=0`) it also checks that the RECENT counts of all
+/// sessions add up to the message count and that no message is `\Recent`
+/// nowhere (RFC 3501 2.3.2); a reconnection would turn those checks off.
 #[test]
 fn stress_with_checkpoints() {
-    stress(&["checkpoint=5"]);
+    stress(&["checkpoint=5", "logout=0"]);
+}
+
+/// [`stress_with_checkpoints`] with QRESYNC enabled (VANISHED in place of
+/// EXPUNGE, RFC 7162 3.2.10).
+#[test]
+fn stress_with_qresync_and_checkpoints() {
+    stress(&["qresync", "checkpoint=5", "logout=0"]);
 }
 
 #[test]

@@ -415,3 +415,35 @@ fn recent_counts_of_all_sessions_add_up_to_at_most_the_message_count() {
     noop_all(&mut sessions);
     check(&sessions, "after UID EXPUNGE and MOVE");
 }
+
+#[test]
+fn a_flag_set_and_cleared_elsewhere_still_reports_the_new_modseq() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&a.run("c ENABLE CONDSTORE"), "c");
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("c ENABLE CONDSTORE"), "c");
+    ok(&b.run("s SELECT INBOX"), "s");
+    let before = a.run("f FETCH 1 (MODSEQ)");
+    ok(&before, "f");
+    // Between two of a's synchronizations the flags change and change
+    // back: the same flags, a new mod-sequence (RFC 7162 3.1.4.1).
+    ok(&b.run("t STORE 1 +FLAGS.SILENT (\\Flagged)"), "t");
+    let lines = b.run("t STORE 1 -FLAGS (\\Flagged)");
+    ok(&lines, "t");
+    let after = lines
+        .iter()
+        .find_map(|l| l.split("MODSEQ (").nth(1))
+        .map(|m| m.trim_end_matches("))").to_string())
+        .expect("MODSEQ in b's FETCH");
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("* 1 FETCH (FLAGS (\\Recent) MODSEQ ({after}))")),
+        "before {before:?}, b's STORE gave MODSEQ {after}, a heard {lines:?}"
+    );
+}

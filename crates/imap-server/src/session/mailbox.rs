@@ -381,8 +381,13 @@ impl SelectedMailbox {
                 continue;
             };
             let message = &mut self.messages[seq as usize - 1];
+            // Under CONDSTORE a new mod-sequence is news even when the
+            // flags came back to what this session last reported (two
+            // changes since it last synchronized): the client tracks
+            // MODSEQ per message (RFC 7162 3.1.4.1, 3.2.4).
+            let modseq_moved = message.modseq != object.modseq;
             message.modseq = object.modseq;
-            if message.flags != object.flags {
+            if message.flags != object.flags || (enabled.condstore && modseq_moved) {
                 message.flags = object.flags;
                 Self::flag_change(seq, message, enabled, out);
             }

@@ -5,7 +5,9 @@
 //! EXPUNGEs never leaves a malformed response; flag changes carry UID and
 //! MODSEQ under QRESYNC and CONDSTORE (RFC 7162 3.1.4.1, 3.2.4); a new
 //! keyword is announced with `* FLAGS` (RFC 3501 7.2.6); EXAMINE and
-//! STATUS agree on RECENT (RFC 3501 6.3.2).
+//! STATUS agree on RECENT (RFC 3501 6.3.2); the RECENT counts the sessions
+//! were told add up to the message count, also after their own EXPUNGE,
+//! UID EXPUNGE and MOVE (RFC 3501 2.3.2, 7.3.2).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -301,5 +303,147 @@ fn the_first_condstore_enabling_command_announces_highestmodseq() {
     assert!(
         !lines.iter().any(|l| l.contains("HIGHESTMODSEQ")),
         "{lines:?}"
+    );
+}
+
+/// What a client knows of the selected mailbox from untagged responses:
+/// the message count (EXISTS, less one per EXPUNGE) and the last RECENT
+/// count it was told (RFC 3501 7.3.1, 7.3.2, 7.4.1).
+#[derive(Default, Debug)]
+struct Heard {
+    exists: u32,
+    recent: u32,
+}
+
+impl Heard {
+    fn hear(&mut self, lines: &[String]) {
+        for l in lines {
+            let mut words = l.split(' ');
+            let (Some("*"), Some(n), Some(what)) = (words.next(), words.next(), words.next())
+            else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u32>() else { continue };
+            match what {
+                "EXISTS" => self.exists = n,
+                "RECENT" => self.recent = n,
+                "EXPUNGE" => self.exists -= 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn recent_counts_of_all_sessions_add_up_to_at_most_the_message_count() {
+    let server = Server::with_alice();
+    let mut appender = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&appender.run("c CREATE box"), "c");
+    ok(&appender.run("c CREATE other"), "c");
+    let mut sessions: Vec<(ImapConnection, Heard)> = (0..3)
+        .map(|_| {
+            let mut c = ImapConnection::login(server.imap, "alice", "secret");
+            let mut heard = Heard::default();
+            let lines = c.run("s SELECT box");
+            ok(&lines, "s");
+            heard.hear(&lines);
+            (c, heard)
+        })
+        .collect();
+    let noop_all = |sessions: &mut Vec<(ImapConnection, Heard)>| {
+        for (c, heard) in sessions.iter_mut() {
+            let lines = c.run("n NOOP");
+            ok(&lines, "n");
+            heard.hear(&lines);
+        }
+    };
+    let check = |sessions: &Vec<(ImapConnection, Heard)>, when: &str| {
+        let heard: Vec<&Heard> = sessions.iter().map(|(_, h)| h).collect();
+        let total: u32 = heard.iter().map(|h| h.recent).sum();
+        let exists = heard[0].exists;
+        for h in &heard {
+            assert_eq!(h.exists, exists, "{when}: {heard:?}");
+        }
+        // RFC 3501 2.3.2: each message is \Recent in exactly one session.
+        assert_eq!(total, exists, "{when}: RECENT per session {heard:?}");
+    };
+    // Session 0 hears of three new messages first and claims them.
+    for i in 1..=3 {
+        append(&mut appender, "box", i);
+    }
+    noop_all(&mut sessions);
+    check(&sessions, "after 3 appends");
+    assert_eq!(sessions[0].1.recent, 3);
+    // It expunges two of its recent messages itself.
+    let (c, heard) = &mut sessions[0];
+    ok(&c.run("f STORE 1:2 +FLAGS.SILENT (\\Deleted)"), "f");
+    let lines = c.run("x EXPUNGE");
+    ok(&lines, "x");
+    heard.hear(&lines);
+    noop_all(&mut sessions);
+    check(&sessions, "after EXPUNGE");
+    // Session 1 claims the next two, then UID EXPUNGEs one and MOVEs the
+    // other away.
+    append(&mut appender, "box", 4);
+    append(&mut appender, "box", 5);
+    sessions.rotate_left(1);
+    noop_all(&mut sessions);
+    check(&sessions, "after 2 more appends");
+    let (c, heard) = &mut sessions[0];
+    assert_eq!(heard.recent, 2);
+    let lines = c.run("u FETCH 2:3 (UID)");
+    ok(&lines, "u");
+    let uids: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("(UID ").nth(1))
+        .map(|u| u.trim_end_matches(')'))
+        .collect();
+    assert_eq!(uids.len(), 2, "{lines:?}");
+    ok(
+        &c.run(&format!(
+            "f UID STORE {} +FLAGS.SILENT (\\Deleted)",
+            uids[0]
+        )),
+        "f",
+    );
+    let lines = c.run(&format!("x UID EXPUNGE {}", uids[0]));
+    ok(&lines, "x");
+    heard.hear(&lines);
+    let lines = c.run(&format!("m UID MOVE {} other", uids[1]));
+    ok(&lines, "m");
+    heard.hear(&lines);
+    noop_all(&mut sessions);
+    check(&sessions, "after UID EXPUNGE and MOVE");
+}
+
+#[test]
+fn a_flag_set_and_cleared_elsewhere_still_reports_the_new_modseq() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&a.run("c ENABLE CONDSTORE"), "c");
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("c ENABLE CONDSTORE"), "c");
+    ok(&b.run("s SELECT INBOX"), "s");
+    let before = a.run("f FETCH 1 (MODSEQ)");
+    ok(&before, "f");
+    // Between two of a's synchronizations the flags change and change
+    // back: the same flags, a new mod-sequence (RFC 7162 3.1.4.1).
+    ok(&b.run("t STORE 1 +FLAGS.SILENT (\\Flagged)"), "t");
+    let lines = b.run("t STORE 1 -FLAGS (\\Flagged)");
+    ok(&lines, "t");
+    let after = lines
+        .iter()
+        .find_map(|l| l.split("MODSEQ (").nth(1))
+        .map(|m| m.trim_end_matches("))").to_string())
+        .expect("MODSEQ in b's FETCH");
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("* 1 FETCH (FLAGS (\\Recent) MODSEQ ({after}))")),
+        "before {before:?}, b's STORE gave MODSEQ {after}, a heard {lines:?}"
     );
 }

@@ -300,8 +300,26 @@ impl SelectedMailbox {
     /// Removes `uids` (expunged) from the view and reports them: one
     /// `* VANISHED` for a QRESYNC client (RFC 7162 3.2.10), else one
     /// `* n EXPUNGE` each, highest first so that every number is valid
-    /// when sent.
+    /// when sent; then `* n RECENT` if that removed `\Recent` messages
+    /// (RFC 3501 7.3.2: the client only learns the new count from it, and
+    /// the counts all sessions last heard must add up to at most the
+    /// message count, 2.3.2), except under IMAP4rev2.
     pub fn report_expunged(&mut self, uids: &[Uid], enabled: Enabled, out: &mut String) {
+        let recent_before = self.recent();
+        self.write_expunged(uids, enabled, out);
+        self.write_recent_if_changed(recent_before, enabled, out);
+    }
+
+    /// `* n RECENT` if the count differs from `before` (not under
+    /// IMAP4rev2, RFC 9051 appendix E item 6).
+    fn write_recent_if_changed(&self, before: u32, enabled: Enabled, out: &mut String) {
+        if self.recent() != before && !enabled.imap4rev2 {
+            let _ = write!(out, "* {} RECENT\r\n", self.recent());
+        }
+    }
+
+    /// The EXPUNGE or VANISHED part of [`SelectedMailbox::report_expunged`].
+    fn write_expunged(&mut self, uids: &[Uid], enabled: Enabled, out: &mut String) {
         let mut uids: Vec<Uid> = uids
             .iter()
             .copied()
@@ -363,15 +381,20 @@ impl SelectedMailbox {
                 continue;
             };
             let message = &mut self.messages[seq as usize - 1];
+            // Under CONDSTORE a new mod-sequence is news even when the
+            // flags came back to what this session last reported (two
+            // changes since it last synchronized): the client tracks
+            // MODSEQ per message (RFC 7162 3.1.4.1, 3.2.4).
+            let modseq_moved = message.modseq != object.modseq;
             message.modseq = object.modseq;
-            if message.flags != object.flags {
+            if message.flags != object.flags || (enabled.condstore && modseq_moved) {
                 message.flags = object.flags;
                 Self::flag_change(seq, message, enabled, out);
             }
         }
         if allow_expunge && !self.pending_expunges.is_empty() {
             let gone = std::mem::take(&mut self.pending_expunges);
-            self.report_expunged(&gone, enabled, out);
+            self.write_expunged(&gone, enabled, out);
         }
         let arrived = !new.is_empty();
         if arrived {
@@ -397,9 +420,7 @@ impl SelectedMailbox {
         if arrived {
             let _ = write!(out, "* {} EXISTS\r\n", self.exists());
         }
-        if self.recent() != recent_before && !enabled.imap4rev2 {
-            let _ = write!(out, "* {} RECENT\r\n", self.recent());
-        }
+        self.write_recent_if_changed(recent_before, enabled, out);
         Ok(())
     }
 }

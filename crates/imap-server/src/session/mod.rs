@@ -491,8 +491,10 @@ impl Session {
                 "Literal larger than the {limit} bytes left for this command"
             )),
             Refusal::BadBytes => Completion::bad("NUL byte in command"),
+            // No `{` in the text: clients (imaptest among them) parse
+            // resp-text as IMAP atoms and take `{n}` for a literal.
             Refusal::NulInLiteral => {
-                Completion::bad("NUL byte in a literal; send binary as literal8 ~{n} (RFC 3516)")
+                Completion::bad("NUL byte in a literal; send binary as a literal8 (RFC 3516)")
             }
             Refusal::StoreFailed { full: true, .. } => {
                 crate::session::error::refusal(&store_core::StoreError::StorageFull)

@@ -313,6 +313,36 @@ fn hostile_references_are_bounded() {
     ok(&mut c, "n NOOP");
 }
 
+/// A Subject of 40 000 empty blobs (`[]`, RFC 5256 2.1) does not freeze
+/// SORT or THREAD, nor the other connections while they run.
+#[test]
+fn hostile_subject_does_not_freeze_the_server() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&mut c, "c CREATE b");
+    let subject = format!("{}x", "[]".repeat(40_000));
+    append(
+        &mut c,
+        "b",
+        "02-Mar-2020 12:00:00 +0000",
+        &format!("Subject: {subject}"),
+    );
+    append(&mut c, "b", "02-Mar-2020 12:00:00 +0000", "Subject: a");
+    ok(&mut c, "s SELECT b");
+    let started = std::time::Instant::now();
+    c.send(b"o SORT (SIZE) UTF-8 ALL\r\n");
+    // Another client is greeted while the SORT runs.
+    let other = ImapConnection::connect(server.imap);
+    assert!(other.greeting.starts_with("* OK"), "{}", other.greeting);
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    let lines = c.read_until_tagged("o");
+    assert!(tagged(&lines).starts_with("o OK"), "{lines:?}");
+    assert_eq!(find(&lines, "* SORT"), "* SORT 2 1");
+    let lines = ok(&mut c, "t THREAD ORDEREDSUBJECT UTF-8 ALL");
+    assert_eq!(find(&lines, "* THREAD"), "* THREAD (1)(2)");
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}
+
 /// RFC 5267 3.3's ESORT example shape, and PARTIAL (4.4) on SORT and
 /// SEARCH.
 #[test]

@@ -66,6 +66,9 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
         false => (matching(session, &key).await?, None),
     };
     let result = Found::new(session, &found, uid, uses_modseq(criteria));
+    // RFC 9051 6.4.4 (appendix E item 5): in IMAP4rev2 a SEARCH without
+    // RETURN is answered as `RETURN (ALL)`, with ESEARCH.
+    let returns = returns.or(session.enabled.imap4rev2.then_some(&[][..]));
     let line = answer("SEARCH", tag, uid, returns, &result);
     session.out.push_str(&line);
     if uses_modseq(criteria) {

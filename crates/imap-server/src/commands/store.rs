@@ -102,7 +102,11 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         let message = &mailbox.messages[seq as usize - 1];
         let _ = write!(session.out, "* {seq} FETCH (");
         if !silent {
-            let _ = write!(session.out, "FLAGS {} ", SelectedMailbox::flags_of(message));
+            let _ = write!(
+                session.out,
+                "FLAGS {} ",
+                SelectedMailbox::flags_of(message, session.enabled)
+            );
         }
         // RFC 7162 3.2.4: with QRESYNC every untagged FETCH carries UID.
         if uid || qresync {

@@ -101,7 +101,7 @@ pub fn register(
 }
 
 /// Ends every context (the mailbox is being left: CLOSE, UNSELECT,
-/// SELECT, EXAMINE).
+/// SELECT, EXAMINE, UNAUTHENTICATE).
 pub fn end(session: &mut Session) {
     session.contexts = Contexts::default();
 }

@@ -141,6 +141,20 @@ fn imap4rev2_once_enabled_has_no_recent() {
     ok(&other.run(&format!("a APPEND INBOX {{{}+}}\r\n{m}", m.len())));
     let r = c.run("n NOOP");
     assert_eq!(r, ["* 1 EXISTS", "n OK Completed"]);
+    // The message is recent to this session, but FETCH FLAGS leaves
+    // `\Recent` out (RFC 9051 appendix E item 6).
+    let r = c.run("f FETCH 1 (FLAGS)");
+    assert_eq!(r[0], "* 1 FETCH (FLAGS ())", "{r:?}");
+    ok(&r);
+    // SEARCH without RETURN answers ESEARCH (RFC 9051 6.4.4).
+    let r = c.run("r SEARCH ALL");
+    assert_eq!(r[0], "* ESEARCH (TAG \"r\") ALL 1", "{r:?}");
+    ok(&r);
+    let r = c.run("u UID SEARCH ALL");
+    assert_eq!(r[0], "* ESEARCH (TAG \"u\") UID ALL 1", "{r:?}");
+    let r = c.run("d SEARCH DELETED");
+    assert_eq!(r[0], "* ESEARCH (TAG \"d\")", "{r:?}");
+    ok(&r);
     // UTF-8 names, as in UTF8=ACCEPT.
     ok(&c.run("k CREATE \"Brouillons-é\""));
     let r = c.run("l LIST \"\" Brouillons*");

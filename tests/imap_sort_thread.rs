@@ -313,6 +313,36 @@ fn hostile_references_are_bounded() {
     ok(&mut c, "n NOOP");
 }
 
+/// A Subject of 40 000 empty blobs (`[]`, RFC 5256 2.1) does not freeze
+/// SORT or THREAD, nor the other connections while they run.
+#[test]
+fn hostile_subject_does_not_freeze_the_server() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&mut c, "c CREATE b");
+    let subject = format!("{}x", "[]".repeat(40_000));
+    append(
+        &mut c,
+        "b",
+        "02-Mar-2020 12:00:00 +0000",
+        &format!("Subject: {subject}"),
+    );
+    append(&mut c, "b", "02-Mar-2020 12:00:00 +0000", "Subject: a");
+    ok(&mut c, "s SELECT b");
+    let started = std::time::Instant::now();
+    c.send(b"o SORT (SIZE) UTF-8 ALL\r\n");
+    // Another client is greeted while the SORT runs.
+    let other = ImapConnection::connect(server.imap);
+    assert!(other.greeting.starts_with("* OK"), "{}", other.greeting);
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    let lines = c.read_until_tagged("o");
+    assert!(tagged(&lines).starts_with("o OK"), "{lines:?}");
+    assert_eq!(find(&lines, "* SORT"), "* SORT 2 1");
+    let lines = ok(&mut c, "t THREAD ORDEREDSUBJECT UTF-8 ALL");
+    assert_eq!(find(&lines, "* THREAD"), "* THREAD (1)(2)");
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}
+
 /// RFC 5267 3.3's ESORT example shape, and PARTIAL (4.4) on SORT and
 /// SEARCH.
 #[test]
@@ -331,14 +361,15 @@ fn esort_and_partial_results() {
     }
     ok(&mut c, "s SELECT e");
     ok(&mut c, "f STORE 2 +FLAGS (\\Deleted)");
-    // Arrival order: 2 4 3 5 1; without 2 (deleted): 4 3 5 1.
+    // Arrival order: 2 4 3 5 1; without 2 (deleted): 4 3 5 1. MIN and
+    // MAX are the lowest and highest *sorted* (RFC 5267 3.1).
     let lines = ok(
         &mut c,
         "A283 SORT RETURN (MIN MAX COUNT ALL) (ARRIVAL) UTF-8 UNDELETED",
     );
     assert_eq!(
         find(&lines, "* ESEARCH"),
-        "* ESEARCH (TAG \"A283\") MIN 1 MAX 5 ALL 4,3,5,1 COUNT 4"
+        "* ESEARCH (TAG \"A283\") MIN 4 MAX 1 ALL 4,3,5,1 COUNT 4"
     );
     let lines = ok(
         &mut c,
@@ -438,7 +469,7 @@ fn search_context_follows_another_session() {
     ok(&mut b, "f STORE 2 +FLAGS (\\Seen)");
     let lines = ok(&mut a, "n NOOP");
     assert!(
-        lines.contains(&"* ESEARCH (TAG \"B01\") REMOVEFROM (2 2)".to_string()),
+        lines.contains(&"* ESEARCH (TAG \"B01\") REMOVEFROM (0 2)".to_string()),
         "{lines:?}"
     );
     // It appends a message from bob: both contexts gain it; the sorted
@@ -453,7 +484,7 @@ fn search_context_follows_another_session() {
     let lines = ok(&mut a, "n NOOP");
     assert!(lines.contains(&"* 4 EXISTS".to_string()), "{lines:?}");
     assert!(
-        lines.contains(&"* ESEARCH (TAG \"B01\") ADDTO (3 4)".to_string()),
+        lines.contains(&"* ESEARCH (TAG \"B01\") ADDTO (0 4)".to_string()),
         "{lines:?}"
     );
     let new_uid = uids_of(&mut a)[3].clone();
@@ -468,7 +499,7 @@ fn search_context_follows_another_session() {
     let lines = ok(&mut a, "n NOOP");
     let removal = lines
         .iter()
-        .position(|l| l == "* ESEARCH (TAG \"B01\") REMOVEFROM (1 1)")
+        .position(|l| l == "* ESEARCH (TAG \"B01\") REMOVEFROM (0 1)")
         .unwrap_or_else(|| panic!("{lines:?}"));
     let expunge = lines
         .iter()
@@ -500,4 +531,56 @@ fn search_context_follows_another_session() {
     );
     let lines = ok(&mut a, "n NOOP");
     assert!(!lines.iter().any(|l| l.contains("ESEARCH")), "{lines:?}");
+}
+
+/// RFC 5267 4.3.3: one ADDTO pair gives one position for a contiguous
+/// run, so a SEARCH context adding messages that are not contiguous in
+/// its result uses position 0 (mailbox order); a SORT context gives each
+/// its own position. A tag of a live context is not reused (4.3).
+#[test]
+fn search_context_positions_and_tags() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    ok(&mut a, "c CREATE gaps");
+    for i in 0..5 {
+        append(
+            &mut a,
+            "gaps",
+            &format!("0{}-Mar-2020 12:00:00 +0000", i + 1),
+            &format!("Subject: {i}"),
+        );
+    }
+    ok(&mut a, "s SELECT gaps");
+    let mut b = session(&server, "gaps");
+    ok(&mut a, "f STORE 2 +FLAGS (\\Seen)");
+    let lines = ok(&mut a, "C1 SEARCH RETURN (UPDATE) SEEN");
+    assert_eq!(find(&lines, "* ESEARCH"), "* ESEARCH (TAG \"C1\")");
+    let lines = ok(&mut a, "C2 SORT RETURN (UPDATE) (ARRIVAL) UTF-8 SEEN");
+    assert_eq!(find(&lines, "* ESEARCH"), "* ESEARCH (TAG \"C2\")");
+    // 1 and 3 join the result {2}: positions 1 and 3, not one run.
+    ok(&mut b, "f STORE 1,3 +FLAGS (\\Seen)");
+    let lines = ok(&mut a, "n NOOP");
+    assert!(
+        lines.contains(&"* ESEARCH (TAG \"C1\") ADDTO (0 1,3)".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"* ESEARCH (TAG \"C2\") ADDTO (1 1) ADDTO (3 3)".to_string()),
+        "{lines:?}"
+    );
+    ok(&mut b, "f STORE 1,3 -FLAGS (\\Seen)");
+    let lines = ok(&mut a, "n NOOP");
+    assert!(
+        lines.contains(&"* ESEARCH (TAG \"C1\") REMOVEFROM (0 1,3)".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"* ESEARCH (TAG \"C2\") REMOVEFROM (3 3) REMOVEFROM (1 1)".to_string()),
+        "{lines:?}"
+    );
+    // The tag of a live context is refused; after CANCELUPDATE it is free.
+    assert!(tagged(&a.run("C1 SEARCH RETURN (UPDATE) ALL")).starts_with("C1 BAD"));
+    assert!(tagged(&a.run("C2 SORT RETURN (UPDATE) (SIZE) UTF-8 ALL")).starts_with("C2 BAD"));
+    ok(&mut a, "k CANCELUPDATE \"C1\"");
+    ok(&mut a, "C1 SEARCH RETURN (UPDATE) ALL");
 }

@@ -232,53 +232,79 @@ fn display(list: &[EnvelopeAddress]) -> String {
     }
 }
 
+/// The most bytes of a Subject that [`base_subject`] reads: the first
+/// 4 KiB (cut back to a character boundary). Subjects sort and thread by
+/// this prefix only, so a hostile Subject costs no more than 4 KiB does.
+pub const BASE_SUBJECT_MAX: usize = 4096;
+
 /// The base subject of RFC 5256 2.1, and whether anything marking a reply
 /// or forward (`Re:`, `Fwd:`, `(fwd)`, `[fwd: ...]`) was removed.
 /// Encoded words are decoded first and whitespace runs become one space.
+/// Only the first [`BASE_SUBJECT_MAX`] bytes of `subject` are read; the
+/// work is linear in them (an index advances over one string, no copies).
 pub fn base_subject(subject: &str) -> (String, bool) {
-    let decoded = decode_words(subject);
+    let decoded = decode_words(head(subject, BASE_SUBJECT_MAX));
     // Step 1: each run of whitespace becomes one space.
-    let mut s: String = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
+    let joined: String = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut s = joined.as_str();
     let mut reply = false;
     loop {
         // Step 2: trailing "(fwd)" and whitespace.
         loop {
             let t = s.trim_end();
-            let lower = t.to_ascii_lowercase();
-            if lower.ends_with("(fwd)") {
-                s.truncate(t.len() - 5);
-                reply = true;
-            } else {
-                s.truncate(t.len());
-                break;
-            }
-        }
-        // Steps 3 and 4, until neither removes anything.
-        loop {
-            let before = s.len();
-            if let Some(rest) = strip_leader(&s) {
-                reply = true;
-                s = rest.to_string();
-            }
-            if let Some(rest) = strip_blob(&s) {
-                if !rest.is_empty() {
-                    s = rest.to_string();
+            match t
+                .len()
+                .checked_sub(5)
+                .and_then(|cut| Some((cut, t.get(cut..)?)))
+            {
+                Some((cut, tail)) if tail.eq_ignore_ascii_case("(fwd)") => {
+                    s = &t[..cut];
+                    reply = true;
+                }
+                _ => {
+                    s = t;
+                    break;
                 }
             }
-            s = s.trim_start().to_string();
-            if s.len() == before {
-                break;
+        }
+        // Steps 3 and 4, until neither removes anything: every leading
+        // blob is walked once; a leader after them removes them all and
+        // the leader, else they go but for the last when nothing follows.
+        loop {
+            s = s.trim_start();
+            let (mut last, mut rest) = (s, s);
+            while let Some(next) = strip_blob(rest) {
+                (last, rest) = (rest, next);
             }
+            if let Some(after) = strip_refwd(rest) {
+                reply = true;
+                s = after;
+                continue;
+            }
+            s = if rest.is_empty() { last } else { rest };
+            break;
         }
         // Step 5: "[fwd:" ... "]" around the whole subject.
-        let lower = s.to_ascii_lowercase();
-        if lower.starts_with("[fwd:") && s.ends_with(']') {
-            s = s[5..s.len() - 1].trim().to_string();
+        let wrapped = s.len() >= 6
+            && s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("[fwd:"))
+            && s.ends_with(']');
+        if wrapped {
+            s = s[5..s.len() - 1].trim();
             reply = true;
             continue;
         }
-        return (s, reply);
+        return (s.to_string(), reply);
     }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a
+/// character boundary.
+fn head(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// `subj-blob = "[" *BLOBCHAR "]" *WSP`: the rest after one blob.
@@ -288,18 +314,13 @@ fn strip_blob(s: &str) -> Option<&str> {
     (rest.as_bytes()[end] == b']').then(|| rest[end + 1..].trim_start())
 }
 
-/// `subj-leader = (*subj-blob subj-refwd) / WSP`, with `subj-refwd =
-/// ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"`: the rest after one leader.
-fn strip_leader(s: &str) -> Option<&str> {
-    let mut rest = s;
-    while let Some(r) = strip_blob(rest) {
-        rest = r;
-    }
-    let lower = rest.to_ascii_lowercase();
+/// `subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"`: the rest
+/// after one, which a `subj-leader` has after its blobs.
+fn strip_refwd(s: &str) -> Option<&str> {
     let word = ["fwd", "fw", "re"]
         .into_iter()
-        .find(|w| lower.starts_with(w))?;
-    let mut r = rest[word.len()..].trim_start();
+        .find(|w| s.get(..w.len()).is_some_and(|p| p.eq_ignore_ascii_case(w)))?;
+    let mut r = s[word.len()..].trim_start();
     if let Some(after) = strip_blob(r) {
         r = after;
     }
@@ -330,6 +351,23 @@ mod tests {
         assert!(base_subject("Re: x").1);
         assert!(!base_subject("x").1);
         assert_eq!(base(""), "");
+        assert_eq!(base("[a] [b]"), "[b]");
+        assert_eq!(base("[a] [b] x"), "x");
+        assert_eq!(base("[fwd: x] (fwd)"), "x");
+    }
+
+    #[test]
+    fn base_subject_of_a_hostile_subject_is_quick() {
+        // Leading blobs re-walked or copied per pass made this O(L^2).
+        let hostile = format!("{}x", "[]".repeat(40_000));
+        let start = std::time::Instant::now();
+        let (base, reply) = base_subject(&hostile);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(base, "[]");
+        assert!(!reply);
+        let leaders = "Re: ".repeat(20_000) + "y";
+        assert_eq!(base_subject(&leaders), (String::new(), true));
+        assert_eq!(head("ab\u{e9}", 3), "ab");
     }
 
     #[test]

@@ -48,6 +48,18 @@ struct Context {
     result: Vec<SortInfo>,
 }
 
+/// The BAD for a SEARCH or SORT with `RETURN (UPDATE)` whose tag names a
+/// context still live in the selected mailbox (RFC 5267 4.3: the tag
+/// identifies the context, so it must not be reused while it lives), or
+/// `None`.
+pub fn refuse_live_tag(session: &Session, tag: &str) -> Option<Completion> {
+    let mailbox = session.selected.as_ref()?;
+    let contexts = &session.contexts;
+    let live = contexts.folder == Some((mailbox.folder_id, mailbox.uid_validity))
+        && contexts.list.iter().any(|c| c.tag == tag);
+    live.then(|| Completion::bad(format!("Tag {tag} names a live search context")))
+}
+
 /// Starts updating the result of the SEARCH or SORT tagged `tag` (in
 /// `session`'s selected mailbox), whose current result is `result` (in
 /// result order). Refused with an untagged `NO [NOUPDATE "tag"]` past
@@ -89,7 +101,7 @@ pub fn register(
 }
 
 /// Ends every context (the mailbox is being left: CLOSE, UNSELECT,
-/// SELECT, EXAMINE).
+/// SELECT, EXAMINE, UNAUTHENTICATE).
 pub fn end(session: &mut Session) {
     session.contexts = Contexts::default();
 }
@@ -179,8 +191,8 @@ pub async fn report(session: &mut Session) {
 }
 
 /// The REMOVEFROM and ADDTO lines for a context going from its result to
-/// `new`. A SEARCH context (ascending) gets one pair each: the position of
-/// the first message and the set; a SORT context one pair per message,
+/// `new`. A SEARCH context (ascending) gets one pair each: position 0
+/// (mailbox order) and the set; a SORT context one pair per message,
 /// removals from the last position down and additions from the first up,
 /// so each position holds when the client applies them in order.
 fn changes(session: &Session, context: &Context, new: &[SortInfo]) -> (String, String) {
@@ -223,10 +235,11 @@ fn changes(session: &Session, context: &Context, new: &[SortInfo]) -> (String, S
             out.push_str(" UID");
         }
         if context.sort.is_none() {
-            let position = items[0].0;
+            // Position 0: in mailbox order (RFC 5267 4.3.3, 4.3.4), as
+            // the items need not be contiguous in the result.
             let mut numbers: Vec<u32> = items.iter().map(|i| i.1).collect();
             numbers.sort_unstable();
-            let _ = write!(out, " {name} ({position} {})", compact(numbers));
+            let _ = write!(out, " {name} (0 {})", compact(numbers));
         } else {
             if descending {
                 items.reverse();

@@ -185,7 +185,7 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
             }
         }
         let message = &mailbox.messages[seq as usize - 1];
-        let flags_line = SelectedMailbox::flags_of(message);
+        let flags_line = SelectedMailbox::flags_of(message, session.enabled);
         let modseq = message.modseq;
         // Everything the response needs is gathered first: if any of it
         // cannot be had, nothing of this message has been written.

@@ -52,6 +52,12 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
     let key = to_store_key(mailbox, criteria);
     // A live result (RFC 5267 4) keeps the sort data of its messages.
     let update = returns.is_some_and(|r| r.contains(&SearchReturn::Update));
+    if let Some(refused) = update
+        .then(|| context::refuse_live_tag(session, tag))
+        .flatten()
+    {
+        return Ok(refused);
+    }
     let (found, infos) = match update {
         true => {
             let infos = matching_sort_info(session, &key).await?;
@@ -60,6 +66,9 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
         false => (matching(session, &key).await?, None),
     };
     let result = Found::new(session, &found, uid, uses_modseq(criteria));
+    // RFC 9051 6.4.4 (appendix E item 5): in IMAP4rev2 a SEARCH without
+    // RETURN is answered as `RETURN (ALL)`, with ESEARCH.
+    let returns = returns.or(session.enabled.imap4rev2.then_some(&[][..]));
     let line = answer("SEARCH", tag, uid, returns, &result);
     session.out.push_str(&line);
     if uses_modseq(criteria) {
@@ -197,14 +206,13 @@ impl Found {
         if !only_ends {
             return modseqs.iter().copied().max();
         }
-        let numbers = self.numbers.iter().enumerate();
-        let modseq_of = |end: Option<(usize, &u32)>| end.map(|(i, _)| modseqs[i]);
+        // MIN and MAX name the first and last in result order.
         let min = match returns.contains(&SearchReturn::Min) {
-            true => modseq_of(numbers.clone().min_by_key(|(_, n)| **n)),
+            true => modseqs.first().copied(),
             false => None,
         };
         let max = match returns.contains(&SearchReturn::Max) {
-            true => modseq_of(numbers.max_by_key(|(_, n)| **n)),
+            true => modseqs.last().copied(),
             false => None,
         };
         min.max(max)
@@ -224,7 +232,9 @@ pub fn esearch(tag: &str, uid: bool, returns: &[SearchReturn], found: &Found) ->
     }
     let asked =
         |o: SearchReturn| returns.contains(&o) || (returns.is_empty() && o == SearchReturn::All);
-    let (min, max) = (numbers.iter().min(), numbers.iter().max());
+    // RFC 4731 3.1 / RFC 5267 3.1: the lowest and highest *in result
+    // order*: the first and last (SEARCH results are ascending).
+    let (min, max) = (numbers.first(), numbers.last());
     if let (true, Some(min)) = (asked(SearchReturn::Min), min) {
         let _ = write!(line, " MIN {min}");
     }
@@ -354,6 +364,17 @@ mod tests {
         assert!(esearch("t", false, &[Min, Max], &f).ends_with(" MODSEQ 82\r\n"));
         assert!(esearch("t", false, &[], &f).ends_with(" ALL 1:3 MODSEQ 83\r\n"));
         assert!(esearch("t", false, &[Count], &f).ends_with(" MODSEQ 83\r\n"));
+    }
+
+    /// RFC 5267 3.1: ESORT's MIN and MAX are the first and last sorted
+    /// messages, with their own MODSEQs.
+    #[test]
+    fn esort_min_max_follow_sort_order() {
+        use SearchReturn::*;
+        let f = found(&[4, 3, 5, 1], Some(&[10, 30, 20, 40]));
+        assert!(esearch("t", false, &[Min, Max], &f).contains(" MIN 4 MAX 1 "));
+        assert!(esearch("t", false, &[Min], &f).ends_with(" MIN 4 MODSEQ 10\r\n"));
+        assert!(esearch("t", false, &[Max], &f).ends_with(" MAX 1 MODSEQ 40\r\n"));
     }
 
     /// RFC 5267 4.4 and imaptest's sort-partial: positions of the result,

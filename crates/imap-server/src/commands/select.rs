@@ -128,6 +128,7 @@ async fn resync(
                 .is_none_or(|set| set.contains(u, highest_uid))
         })
         .collect();
+    let enabled = session.enabled;
     let out = &mut session.out;
     if !vanished.is_empty() {
         let _ = write!(out, "* VANISHED (EARLIER) {}\r\n", compact(vanished));
@@ -141,7 +142,7 @@ async fn resync(
             out,
             "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
             message.uid,
-            SelectedMailbox::flags_of(message),
+            SelectedMailbox::flags_of(message, enabled),
             message.modseq
         );
     }

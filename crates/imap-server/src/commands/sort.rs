@@ -45,6 +45,13 @@ pub async fn execute(session: &mut Session, request: SortRequest<'_>) -> Command
         return Ok(Completion::bad("No mailbox selected"));
     };
     let key = to_store_key(mailbox, search);
+    let update = returns.is_some_and(|r| r.contains(&SearchReturn::Update));
+    if let Some(refused) = update
+        .then(|| context::refuse_live_tag(session, tag))
+        .flatten()
+    {
+        return Ok(refused);
+    }
     let mut infos = matching_sort_info(session, &key).await?;
     store_core::sort::sort(&mut infos, criteria);
     let sorted: Vec<_> = infos.iter().map(|i| i.uid).collect();
@@ -54,7 +61,7 @@ pub async fn execute(session: &mut Session, request: SortRequest<'_>) -> Command
     if uses_modseq(search) {
         super::enable_condstore(session);
     }
-    if returns.is_some_and(|r| r.contains(&SearchReturn::Update)) {
+    if update {
         context::register(session, tag, uid, key, Some(criteria.to_vec()), infos);
     }
     Ok(Completion::ok("SORT completed"))

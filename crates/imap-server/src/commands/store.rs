@@ -14,6 +14,7 @@
 //! (RFC 2180 4.2.1 and 4.2.3; Dovecot does the same): the client learns
 //! of the expunge at its next command that allows it.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use store_core::model::Uid;
@@ -87,14 +88,17 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         .store
         .update_flags(&principal, &mailbox.folder, &live, update, unchanged_since)
         .await?;
-    let changed: Vec<Uid> = result.updated.iter().map(|(u, _, _)| *u).collect();
+    // Sets: one lookup per target, not a scan (STORE 1:* on a large
+    // mailbox would otherwise cost targets x changes).
+    let changed: HashSet<Uid> = result.updated.iter().map(|(u, _, _)| *u).collect();
+    let modified: HashSet<Uid> = result.modified.iter().copied().collect();
     mailbox.announce_keywords(result.updated.iter().map(|(_, _, f)| f), &mut session.out);
     for (u, modseq, new_flags) in result.updated {
         mailbox.set_flags(u, new_flags, modseq);
     }
     for (seq, u) in targets {
         if mailbox.is_expunged(u)
-            || result.modified.contains(&u)
+            || modified.contains(&u)
             || (silent && !(condstore && changed.contains(&u)))
         {
             continue;
@@ -102,7 +106,11 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         let message = &mailbox.messages[seq as usize - 1];
         let _ = write!(session.out, "* {seq} FETCH (");
         if !silent {
-            let _ = write!(session.out, "FLAGS {} ", SelectedMailbox::flags_of(message));
+            let _ = write!(
+                session.out,
+                "FLAGS {} ",
+                SelectedMailbox::flags_of(message, session.enabled)
+            );
         }
         // RFC 7162 3.2.4: with QRESYNC every untagged FETCH carries UID.
         if uid || qresync {

@@ -276,10 +276,12 @@ impl SelectedMailbox {
         reported
     }
 
-    /// `* FLAGS` line content for `FETCH` of `message`.
-    pub fn flags_of(message: &Message) -> String {
+    /// The FLAGS list of `message` for a FETCH response: its flags, and
+    /// `\\Recent` unless IMAP4rev2 is enabled (RFC 9051 appendix E item
+    /// 6: IMAP4rev2 has no `\\Recent`).
+    pub fn flags_of(message: &Message, enabled: Enabled) -> String {
         let mut out = String::new();
-        let recent = message.recent.then_some("\\Recent");
+        let recent = (message.recent && !enabled.imap4rev2).then_some("\\Recent");
         response::flag_list(&mut out, message.flags.iter().chain(recent));
         out
     }
@@ -287,7 +289,11 @@ impl SelectedMailbox {
     /// The untagged FETCH that reports a flag change to a session
     /// (`enabled` adds UID and MODSEQ, RFC 7162 3.1.4 and 3.2.4).
     pub fn flag_change(seq: u32, message: &Message, enabled: Enabled, out: &mut String) {
-        let _ = write!(out, "* {seq} FETCH (FLAGS {}", Self::flags_of(message));
+        let _ = write!(
+            out,
+            "* {seq} FETCH (FLAGS {}",
+            Self::flags_of(message, enabled)
+        );
         if enabled.qresync {
             let _ = write!(out, " UID {}", message.uid);
         }

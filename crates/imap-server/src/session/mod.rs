@@ -276,6 +276,8 @@ impl Session {
         self.slot = None;
         self.notify = None;
         self.account_changes = None;
+        // The mailbox is left: its search contexts end (RFC 5267 4.3).
+        crate::commands::context::end(self);
         self.enabled = Enabled::default();
         crate::protocol::mutf7::disable_utf8_names();
         self.preauth_deadline = Some(Instant::now() + self.state.config.preauth_timeout);

@@ -1,7 +1,7 @@
 //! Operation "search" (seed 002; IMAP SEARCH / UID SEARCH).
 
 use super::{resolve, Store};
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::MessageSummary;
 use crate::model::{Object, Principal, Uid};
@@ -22,7 +22,7 @@ impl Store {
         folder: &FolderRef,
         key: &SearchKey,
     ) -> Result<Vec<Uid>> {
-        self.scan(principal, folder, key, |o, _| o.uid)
+        self.scan(principal, folder, key, |o, _| o.uid).await
     }
 
     /// The sort and threading data ([`SortInfo`], RFC 5256) of the
@@ -37,7 +37,7 @@ impl Store {
         folder: &FolderRef,
         key: &SearchKey,
     ) -> Result<Vec<SortInfo>> {
-        self.scan(principal, folder, key, SortInfo::new)
+        self.scan(principal, folder, key, SortInfo::new).await
     }
 
     /// The sort data of those of `uids` that are objects of the folder
@@ -69,24 +69,32 @@ impl Store {
     }
 
     /// `extract` of every object of the folder that matches `key`, in UID
-    /// order.
-    fn scan<T>(
+    /// order. The scan runs on the blocking pool: it reads and decodes
+    /// every object, which must not hold up the async workers (other
+    /// connections' greetings and commands).
+    async fn scan<T: Send + 'static>(
         &self,
         principal: &Principal,
         folder: &FolderRef,
         key: &SearchKey,
-        extract: impl Fn(&Object, &MessageSummary) -> T,
+        extract: impl Fn(&Object, &MessageSummary) -> T + Send + 'static,
     ) -> Result<Vec<T>> {
-        let snap = self.snapshot()?;
-        let access = resolve(&snap, principal, folder)?;
-        access.require(Right::Read)?;
-        let mut out = Vec::new();
-        for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
-            if let Some(summary) = matching_summary(&snap, &object, key)? {
-                out.push(extract(&object, &summary));
+        let (store, principal, folder, key) =
+            (self.clone(), principal.clone(), folder.clone(), key.clone());
+        tokio::task::spawn_blocking(move || {
+            let snap = store.snapshot()?;
+            let access = resolve(&snap, &principal, &folder)?;
+            access.require(Right::Read)?;
+            let mut out = Vec::new();
+            for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
+                if let Some(summary) = matching_summary(&snap, &object, &key)? {
+                    out.push(extract(&object, &summary));
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 }
 

@@ -1130,3 +1130,67 @@ fn capability_lists_every_cpm_extension() {
         assert!(caps.contains(&cap), "{cap} missing from {}", lines[0]);
     }
 }
+
+/// A FETCH repeating HEADER.FIELDS.NOT and decoded BINARY items of a
+/// message with a 200 KB header and a base64 body: each literal is made
+/// while it is written, so the server's peak memory does not grow with
+/// the number of items (review: 2000 such items took 400 MB).
+#[test]
+fn fetch_of_many_made_literals_keeps_server_memory_bounded() {
+    use std::io::{Read, Write};
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let mut message = String::from("Subject: wide\r\nContent-Transfer-Encoding: base64\r\n");
+    for i in 0..2000 {
+        message.push_str(&format!("X-Fill-{i:04}: {}\r\n", "h".repeat(90)));
+    }
+    message.push_str("\r\n");
+    for _ in 0..2700 {
+        // 54 bytes of "decoded!..." per base64 line of 72.
+        message.push_str(
+            "ZGVjb2RlZCFkZWNvZGVkIWRlY29kZWQhZGVjb2RlZCFkZWNvZGVkIWRlY29kZWQhZGVjb2Rl\r\n",
+        );
+    }
+    c.send(format!("a APPEND INBOX {{{}}}\r\n", message.len()).as_bytes());
+    assert!(c.read_response_line().expect("+").starts_with('+'));
+    c.send(message.as_bytes());
+    c.send(b"\r\n");
+    let r = c.read_until_tagged("a");
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    c.run("s SELECT INBOX");
+    let before_kb = server.proc_status_kb("VmHWM").expect("VmHWM");
+    let items = ["BODY.PEEK[HEADER.FIELDS.NOT (Y0)]", "BINARY.PEEK[1]"].repeat(600);
+    let command = format!("f FETCH 1 ({})\r\n", items.join(" "));
+    // Read raw, counting bytes: the response is about 230 MB.
+    let mut stream = std::net::TcpStream::connect(server.imap).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .expect("timeout");
+    stream
+        .write_all(b"l LOGIN alice secret\r\ns SELECT INBOX\r\n")
+        .expect("send");
+    stream.write_all(command.as_bytes()).expect("send");
+    let mut total = 0usize;
+    let mut tail = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while !tail.windows(6).any(|w| w == b"\nf OK ") {
+        let n = stream.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "connection closed; tail {:?}",
+            String::from_utf8_lossy(&tail)
+        );
+        total += n;
+        tail.extend_from_slice(&buf[..n]);
+        let keep = tail.len().saturating_sub(64);
+        tail.drain(..keep);
+    }
+    let header_len = message.find("\r\n\r\n").expect("header") + 4;
+    assert!(total > 600 * (header_len + 145_800), "{total} bytes");
+    let peak_kb = server.proc_status_kb("VmHWM").expect("VmHWM");
+    eprintln!("server peak memory {before_kb} kB before, {peak_kb} kB after a {total}-byte FETCH");
+    assert!(
+        peak_kb < before_kb + 48 * 1024,
+        "peak resident memory {peak_kb} kB (from {before_kb} kB) for a {total}-byte FETCH"
+    );
+}

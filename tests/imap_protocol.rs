@@ -1194,3 +1194,33 @@ fn fetch_of_many_made_literals_keeps_server_memory_bounded() {
         "peak resident memory {peak_kb} kB (from {before_kb} kB) for a {total}-byte FETCH"
     );
 }
+
+/// RFC 3516 4.3 APPEND of a literal8 whose `binary` part holds NUL: an
+/// IMAP literal may not hold NUL (RFC 3501 4.3), so the part is stored in
+/// base64 as Dovecot 2.3 stores it; BINARY[] still returns the octets.
+#[test]
+fn appended_binary_part_with_nul_is_fetched_as_base64() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let message: &[u8] = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+\x00-\xe4\r\n\r\n";
+    c.send(format!("a APPEND INBOX ~{{{}+}}\r\n", message.len()).as_bytes());
+    c.send(message);
+    c.send(b"\r\n");
+    let r = c.read_until_tagged("a");
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    c.run("s SELECT INBOX");
+    let r = c.run("f FETCH 1 (BODY.PEEK[1] BODY.PEEK[1.MIME])");
+    assert_eq!(
+        r[0],
+        "* 1 FETCH (BODY[1] {12}\r\nAC3kDQoNCg== BODY[1.MIME] {119}\r\n\
+From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n)"
+    );
+    c.send(b"b FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])\r\n");
+    let line = c.read_response_bytes().expect("FETCH");
+    assert_eq!(
+        line,
+        b"* 1 FETCH (BINARY[1] ~{7}\r\n\x00-\xe4\r\n\r\n BINARY.SIZE[1] 7)"
+    );
+}

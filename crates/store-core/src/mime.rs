@@ -1073,3 +1073,102 @@ Subject: inner\r\n\r\nline1\r\nline2\r\n\r\n--b--\r\n";
         assert_eq!(inner.lines, 2);
     }
 }
+
+/// `raw` with every leaf part whose `Content-Transfer-Encoding` is
+/// `binary` and whose body holds NUL re-encoded: its CTE field becomes
+/// `base64` and its body base64 in CRLF lines of 76 characters (RFC 2045
+/// 6.8). `None` when no part needs it.
+///
+/// Why: an IMAP literal may not hold NUL (RFC 3501 4.3, RFC 9051 4.3), so
+/// a non-BINARY FETCH (`BODY[]`, `RFC822`, ...) could not return such a
+/// part as stored; Dovecot 2.3 re-encodes binary parts of an APPENDed
+/// literal8 in base64 the same way, and BINARY[] (RFC 3516) still returns
+/// the original octets. The whole message is in memory: callers bound it.
+pub fn base64_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
+    fn collect(part: &BodyPart, raw: &[u8], out: &mut Vec<(usize, usize, usize)>) {
+        for child in &part.children {
+            collect(child, raw, out);
+        }
+        if let Some(inner) = &part.message {
+            collect(&inner.1, raw, out);
+        }
+        let (Ok(head), Ok(body), Ok(end)) = (
+            usize::try_from(part.header_start),
+            usize::try_from(part.body_start),
+            usize::try_from(part.end),
+        ) else {
+            return;
+        };
+        let binary = part
+            .encoding
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case("binary"));
+        if part.children.is_empty()
+            && part.message.is_none()
+            && binary
+            && head <= body
+            && body <= end
+            && raw.get(body..end).is_some_and(|b| b.contains(&0))
+        {
+            out.push((head, body, end));
+        }
+    }
+    use base64::Engine as _;
+    let parsed = summarize(raw);
+    let mut parts = Vec::new();
+    collect(&parsed.summary.body, raw, &mut parts);
+    if parts.is_empty() {
+        return None;
+    }
+    parts.sort_unstable();
+    let mut out = Vec::with_capacity(raw.len() * 4 / 3 + 1024);
+    let mut at = 0;
+    for (head, body, end) in parts {
+        if head < at {
+            continue; // nested in a part already converted
+        }
+        out.extend_from_slice(&raw[at..head]);
+        let mut in_cte = false;
+        for line in raw[head..body].split_inclusive(|&b| b == b'\n') {
+            let folded = matches!(line.first(), Some(b' ' | b'\t'));
+            if !folded {
+                in_cte = line.len() >= 26
+                    && line[..26].eq_ignore_ascii_case(b"content-transfer-encoding:");
+                if in_cte {
+                    out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
+                }
+            }
+            if !in_cte {
+                out.extend_from_slice(line);
+            }
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&raw[body..end]);
+        for (i, chunk) in encoded.as_bytes().chunks(76).enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(chunk);
+        }
+        at = end;
+    }
+    out.extend_from_slice(&raw[at..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod binary_append_tests {
+    use super::*;
+
+    #[test]
+    fn binary_parts_with_nul_become_base64() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding:\r\n binary\r\n\r\n\
+\x00-\xe4\r\n--b\r\nContent-Transfer-Encoding: binary\r\n\r\nno nul\r\n--b--\r\n";
+        let out = base64_binary_parts(raw).expect("converted");
+        let want = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+AC3k\r\n--b\r\nContent-Transfer-Encoding: binary\r\n\r\nno nul\r\n--b--\r\n";
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(want));
+        assert_eq!(base64_binary_parts(b"Subject: x\r\n\r\nplain\r\n"), None);
+    }
+}

@@ -1224,3 +1224,43 @@ From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-st
         b"* 1 FETCH (BINARY[1] ~{7}\r\n\x00-\xe4\r\n\r\n BINARY.SIZE[1] 7)"
     );
 }
+
+/// RFC 5524 3: `URLFETCH (url BINARY BODYPARTSTRUCTURE)` of a base64 part
+/// describes the octets BINARY returns (size 11, 0 lines, as Dovecot 2.3
+/// answers imaptest's urlauth-binary); without BINARY, the stored part.
+#[test]
+fn urlfetch_binary_bodypartstructure_describes_the_decoded_part() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let message = "Content-Type: multipart/alternative; boundary=\"sub1\"\r\n\r\n\
+--sub1\r\nContent-Type: text/x-myown; charset=us-ascii\r\n\
+Content-Transfer-Encoding: base64\r\n\r\naGVs\r\nbG8gd29y\r\nbGQ=\r\n\r\n--sub1--\r\n";
+    let r = append(&mut c, "a", "INBOX", "()", message);
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    c.run("s SELECT INBOX");
+    let host = server.imap.to_string();
+    let r = c.run(&format!(
+        "g GENURLAUTH \"imap://alice@{host}/INBOX/;UID=1/;SECTION=1;URLAUTH=user+alice\" INTERNAL"
+    ));
+    let url = r
+        .iter()
+        .find_map(|l| l.strip_prefix("* GENURLAUTH "))
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .trim_matches('"')
+        .to_string();
+    let structure = "(\"TEXT\" \"X-MYOWN\" (\"charset\" \"us-ascii\") NIL NIL \"BASE64\"";
+    let r = c.run(&format!("f URLFETCH (\"{url}\" BINARY BODYPARTSTRUCTURE)"));
+    assert!(
+        r[0].contains(&format!(
+            "(BODYPARTSTRUCTURE {structure} 11 0 NIL NIL NIL NIL) BINARY {{11}}\r\nhello world)"
+        )),
+        "{r:?}"
+    );
+    let r = c.run(&format!("h URLFETCH (\"{url}\" BODYPARTSTRUCTURE)"));
+    assert!(
+        r[0].contains(&format!(
+            "(BODYPARTSTRUCTURE {structure} 22 3 NIL NIL NIL NIL))"
+        )),
+        "{r:?}"
+    );
+}

@@ -186,7 +186,18 @@ async fn fetch(session: &mut Session, urls: &[UrlFetchParam]) -> CommandResult {
                 .as_ref()
                 .and_then(|n| section::find_part(&summary.body, n))
             {
-                Some(p) => response::body_structure(&mut session.out, p, true, utf8),
+                // With BINARY, a decoded part's size and lines are those of
+                // the octets BINARY returns (as Dovecot 2.3 answers); its
+                // encoding field still names the stored encoding.
+                Some(p) => match &binary {
+                    Some(Some(bytes)) if p.children.is_empty() && p.message.is_none() => {
+                        let mut decoded = p.clone();
+                        decoded.end = p.body_start.saturating_add(bytes.len() as u64);
+                        decoded.lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+                        response::body_structure(&mut session.out, &decoded, true, utf8)
+                    }
+                    _ => response::body_structure(&mut session.out, p, true, utf8),
+                },
                 None => session.out.push_str("NIL"),
             }
         }

@@ -1237,17 +1237,7 @@ fn urlfetch_binary_bodypartstructure_describes_the_decoded_part() {
 Content-Transfer-Encoding: base64\r\n\r\naGVs\r\nbG8gd29y\r\nbGQ=\r\n\r\n--sub1--\r\n";
     let r = append(&mut c, "a", "INBOX", "()", message);
     assert!(tagged(&r).starts_with("a OK"), "{r:?}");
-    c.run("s SELECT INBOX");
-    let host = server.imap.to_string();
-    let r = c.run(&format!(
-        "g GENURLAUTH \"imap://alice@{host}/INBOX/;UID=1/;SECTION=1;URLAUTH=user+alice\" INTERNAL"
-    ));
-    let url = r
-        .iter()
-        .find_map(|l| l.strip_prefix("* GENURLAUTH "))
-        .unwrap_or_else(|| panic!("{r:?}"))
-        .trim_matches('"')
-        .to_string();
+    let url = part_one_url(&mut c, &server);
     let structure = "(\"TEXT\" \"X-MYOWN\" (\"charset\" \"us-ascii\") NIL NIL \"BASE64\"";
     let r = c.run(&format!("f URLFETCH (\"{url}\" BINARY BODYPARTSTRUCTURE)"));
     assert!(
@@ -1263,4 +1253,50 @@ Content-Transfer-Encoding: base64\r\n\r\naGVs\r\nbG8gd29y\r\nbGQ=\r\n\r\n--sub1-
         )),
         "{r:?}"
     );
+}
+
+/// RFC 5524 3 / RFC 3516: URLFETCH BINARY of a message/rfc822 part gives
+/// the encapsulated message with the encodings inside it undone (their
+/// CTE fields `binary`), and BODYPARTSTRUCTURE with BINARY the sizes of
+/// that, as Dovecot 2.3 answers imaptest's urlauth-binary.
+#[test]
+fn urlfetch_binary_of_a_message_part_decodes_the_parts_inside() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let message = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+Content-Type: message/rfc822\r\n\r\nSubject: sub\r\n\
+Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+aGVs\r\nbG8gd29y\r\nbGQ=\r\n--b--\r\n";
+    let r = append(&mut c, "a", "INBOX", "()", message);
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    let url = part_one_url(&mut c, &server);
+    let decoded =
+        "Subject: sub\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nhello world";
+    let r = c.run(&format!("f URLFETCH (\"{url}\" BINARY BODYPARTSTRUCTURE)"));
+    let text = "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"BASE64\"";
+    assert!(
+        r[0].contains(&format!(
+            "\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" {} ",
+            decoded.len()
+        )) && r[0].contains(&format!("{text} 11 0 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)"))
+            && r[0].ends_with(&format!("BINARY {{{}}}\r\n{decoded})", decoded.len())),
+        "{r:?}"
+    );
+    // Without BINARY: the part as stored.
+    let r = c.run(&format!("h URLFETCH (\"{url}\" BODYPARTSTRUCTURE)"));
+    assert!(r[0].contains(&format!("{text} 20 2 ")), "{r:?}");
+}
+
+/// Selects INBOX and gives a `user+alice` URLAUTH URL of UID 1 part 1.
+fn part_one_url(c: &mut ImapConnection, server: &Server) -> String {
+    c.run("s SELECT INBOX");
+    let host = server.imap.to_string();
+    let r = c.run(&format!(
+        "g GENURLAUTH \"imap://alice@{host}/INBOX/;UID=1/;SECTION=1;URLAUTH=user+alice\" INTERNAL"
+    ));
+    r.iter()
+        .find_map(|l| l.strip_prefix("* GENURLAUTH "))
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .trim_matches('"')
+        .to_string()
 }

@@ -1130,3 +1130,173 @@ fn capability_lists_every_cpm_extension() {
         assert!(caps.contains(&cap), "{cap} missing from {}", lines[0]);
     }
 }
+
+/// A FETCH repeating HEADER.FIELDS.NOT and decoded BINARY items of a
+/// message with a 200 KB header and a base64 body: each literal is made
+/// while it is written, so the server's peak memory does not grow with
+/// the number of items (review: 2000 such items took 400 MB).
+#[test]
+fn fetch_of_many_made_literals_keeps_server_memory_bounded() {
+    use std::io::{Read, Write};
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let mut message = String::from("Subject: wide\r\nContent-Transfer-Encoding: base64\r\n");
+    for i in 0..2000 {
+        message.push_str(&format!("X-Fill-{i:04}: {}\r\n", "h".repeat(90)));
+    }
+    message.push_str("\r\n");
+    for _ in 0..2700 {
+        // 54 bytes of "decoded!..." per base64 line of 72.
+        message.push_str(
+            "ZGVjb2RlZCFkZWNvZGVkIWRlY29kZWQhZGVjb2RlZCFkZWNvZGVkIWRlY29kZWQhZGVjb2Rl\r\n",
+        );
+    }
+    c.send(format!("a APPEND INBOX {{{}}}\r\n", message.len()).as_bytes());
+    assert!(c.read_response_line().expect("+").starts_with('+'));
+    c.send(message.as_bytes());
+    c.send(b"\r\n");
+    let r = c.read_until_tagged("a");
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    c.run("s SELECT INBOX");
+    let before_kb = server.proc_status_kb("VmHWM").expect("VmHWM");
+    let items = ["BODY.PEEK[HEADER.FIELDS.NOT (Y0)]", "BINARY.PEEK[1]"].repeat(600);
+    let command = format!("f FETCH 1 ({})\r\n", items.join(" "));
+    // Read raw, counting bytes: the response is about 230 MB.
+    let mut stream = std::net::TcpStream::connect(server.imap).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .expect("timeout");
+    stream
+        .write_all(b"l LOGIN alice secret\r\ns SELECT INBOX\r\n")
+        .expect("send");
+    stream.write_all(command.as_bytes()).expect("send");
+    let mut total = 0usize;
+    let mut tail = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while !tail.windows(6).any(|w| w == b"\nf OK ") {
+        let n = stream.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "connection closed; tail {:?}",
+            String::from_utf8_lossy(&tail)
+        );
+        total += n;
+        tail.extend_from_slice(&buf[..n]);
+        let keep = tail.len().saturating_sub(64);
+        tail.drain(..keep);
+    }
+    let header_len = message.find("\r\n\r\n").expect("header") + 4;
+    assert!(total > 600 * (header_len + 145_800), "{total} bytes");
+    let peak_kb = server.proc_status_kb("VmHWM").expect("VmHWM");
+    eprintln!("server peak memory {before_kb} kB before, {peak_kb} kB after a {total}-byte FETCH");
+    assert!(
+        peak_kb < before_kb + 48 * 1024,
+        "peak resident memory {peak_kb} kB (from {before_kb} kB) for a {total}-byte FETCH"
+    );
+}
+
+/// RFC 3516 4.3 APPEND of a literal8 whose `binary` part holds NUL: an
+/// IMAP literal may not hold NUL (RFC 3501 4.3), so the part is stored in
+/// base64 as Dovecot 2.3 stores it; BINARY[] still returns the octets.
+#[test]
+fn appended_binary_part_with_nul_is_fetched_as_base64() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let message: &[u8] = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+\x00-\xe4\r\n\r\n";
+    c.send(format!("a APPEND INBOX ~{{{}+}}\r\n", message.len()).as_bytes());
+    c.send(message);
+    c.send(b"\r\n");
+    let r = c.read_until_tagged("a");
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    c.run("s SELECT INBOX");
+    let r = c.run("f FETCH 1 (BODY.PEEK[1] BODY.PEEK[1.MIME])");
+    assert_eq!(
+        r[0],
+        "* 1 FETCH (BODY[1] {12}\r\nAC3kDQoNCg== BODY[1.MIME] {119}\r\n\
+From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n)"
+    );
+    c.send(b"b FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])\r\n");
+    let line = c.read_response_bytes().expect("FETCH");
+    assert_eq!(
+        line,
+        b"* 1 FETCH (BINARY[1] ~{7}\r\n\x00-\xe4\r\n\r\n BINARY.SIZE[1] 7)"
+    );
+}
+
+/// RFC 5524 3: `URLFETCH (url BINARY BODYPARTSTRUCTURE)` of a base64 part
+/// describes the octets BINARY returns (size 11, 0 lines, as Dovecot 2.3
+/// answers imaptest's urlauth-binary); without BINARY, the stored part.
+#[test]
+fn urlfetch_binary_bodypartstructure_describes_the_decoded_part() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let message = "Content-Type: multipart/alternative; boundary=\"sub1\"\r\n\r\n\
+--sub1\r\nContent-Type: text/x-myown; charset=us-ascii\r\n\
+Content-Transfer-Encoding: base64\r\n\r\naGVs\r\nbG8gd29y\r\nbGQ=\r\n\r\n--sub1--\r\n";
+    let r = append(&mut c, "a", "INBOX", "()", message);
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    let url = part_one_url(&mut c, &server);
+    let structure = "(\"TEXT\" \"X-MYOWN\" (\"charset\" \"us-ascii\") NIL NIL \"BASE64\"";
+    let r = c.run(&format!("f URLFETCH (\"{url}\" BINARY BODYPARTSTRUCTURE)"));
+    assert!(
+        r[0].contains(&format!(
+            "(BODYPARTSTRUCTURE {structure} 11 0 NIL NIL NIL NIL) BINARY {{11}}\r\nhello world)"
+        )),
+        "{r:?}"
+    );
+    let r = c.run(&format!("h URLFETCH (\"{url}\" BODYPARTSTRUCTURE)"));
+    assert!(
+        r[0].contains(&format!(
+            "(BODYPARTSTRUCTURE {structure} 22 3 NIL NIL NIL NIL))"
+        )),
+        "{r:?}"
+    );
+}
+
+/// RFC 5524 3 / RFC 3516: URLFETCH BINARY of a message/rfc822 part gives
+/// the encapsulated message with the encodings inside it undone (their
+/// CTE fields `binary`), and BODYPARTSTRUCTURE with BINARY the sizes of
+/// that, as Dovecot 2.3 answers imaptest's urlauth-binary.
+#[test]
+fn urlfetch_binary_of_a_message_part_decodes_the_parts_inside() {
+    let server = Server::with_alice();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let message = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+Content-Type: message/rfc822\r\n\r\nSubject: sub\r\n\
+Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+aGVs\r\nbG8gd29y\r\nbGQ=\r\n--b--\r\n";
+    let r = append(&mut c, "a", "INBOX", "()", message);
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    let url = part_one_url(&mut c, &server);
+    let decoded =
+        "Subject: sub\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nhello world";
+    let r = c.run(&format!("f URLFETCH (\"{url}\" BINARY BODYPARTSTRUCTURE)"));
+    let text = "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"BASE64\"";
+    assert!(
+        r[0].contains(&format!(
+            "\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" {} ",
+            decoded.len()
+        )) && r[0].contains(&format!("{text} 11 0 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)"))
+            && r[0].ends_with(&format!("BINARY {{{}}}\r\n{decoded})", decoded.len())),
+        "{r:?}"
+    );
+    // Without BINARY: the part as stored.
+    let r = c.run(&format!("h URLFETCH (\"{url}\" BODYPARTSTRUCTURE)"));
+    assert!(r[0].contains(&format!("{text} 20 2 ")), "{r:?}");
+}
+
+/// Selects INBOX and gives a `user+alice` URLAUTH URL of UID 1 part 1.
+fn part_one_url(c: &mut ImapConnection, server: &Server) -> String {
+    c.run("s SELECT INBOX");
+    let host = server.imap.to_string();
+    let r = c.run(&format!(
+        "g GENURLAUTH \"imap://alice@{host}/INBOX/;UID=1/;SECTION=1;URLAUTH=user+alice\" INTERNAL"
+    ));
+    r.iter()
+        .find_map(|l| l.strip_prefix("* GENURLAUTH "))
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .trim_matches('"')
+        .to_string()
+}

@@ -1138,3 +1138,147 @@ Subject: inner\r\n\r\nline1\r\nline2\r\n\r\n--b--\r\n";
         assert_eq!(inner.lines, 2);
     }
 }
+
+/// `raw` with every leaf part whose `Content-Transfer-Encoding` is
+/// `binary` and whose body holds NUL re-encoded: its CTE field becomes
+/// `base64` and its body base64 in CRLF lines of 76 characters (RFC 2045
+/// 6.8). `None` when no part needs it.
+///
+/// Why: an IMAP literal may not hold NUL (RFC 3501 4.3, RFC 9051 4.3), so
+/// a non-BINARY FETCH (`BODY[]`, `RFC822`, ...) could not return such a
+/// part as stored; Dovecot 2.3 re-encodes binary parts of an APPENDed
+/// literal8 in base64 the same way, and BINARY[] (RFC 3516) still returns
+/// the original octets. The whole message is in memory: callers bound it.
+pub fn base64_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    rewrite_leaf_parts(raw, |part, body| {
+        let binary = part
+            .encoding
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case("binary"));
+        if !binary || !body.contains(&0) {
+            return None;
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(body);
+        let lines: Vec<&[u8]> = encoded.as_bytes().chunks(76).collect();
+        Some(("base64", lines.join(&b"\r\n"[..])))
+    })
+}
+
+/// `raw` (a message) with every base64 or quoted-printable leaf part
+/// decoded and its CTE field made `binary`; `None` when no part needs it.
+/// What Dovecot 2.3 returns for `BINARY[n]` / URLFETCH BINARY of a
+/// message/rfc822 part (RFC 3516 4.2 / RFC 5524 3): the encapsulated
+/// message with the transfer encodings inside it undone. The whole
+/// message is in memory: callers bound it.
+pub fn decode_leaf_parts(raw: &[u8]) -> Option<Vec<u8>> {
+    use crate::section::{decode_transfer, TransferDecoding};
+    rewrite_leaf_parts(raw, |part, body| {
+        let encoding = part.encoding.as_deref()?.to_ascii_lowercase();
+        let decoding = match encoding.as_str() {
+            "base64" => TransferDecoding::Base64,
+            "quoted-printable" => TransferDecoding::QuotedPrintable,
+            _ => return None,
+        };
+        Some(("binary", decode_transfer(decoding, body)))
+    })
+}
+
+/// `raw` with the body of each leaf part for which `convert(part, body)`
+/// gives `(encoding, new body)` replaced, and the part's
+/// Content-Transfer-Encoding field (folded lines included) replaced by
+/// one naming `encoding`; `None` when no part is converted.
+fn rewrite_leaf_parts(
+    raw: &[u8],
+    mut convert: impl FnMut(&BodyPart, &[u8]) -> Option<(&'static str, Vec<u8>)>,
+) -> Option<Vec<u8>> {
+    fn leaves<'a>(part: &'a BodyPart, out: &mut Vec<&'a BodyPart>) {
+        for child in &part.children {
+            leaves(child, out);
+        }
+        if let Some(inner) = &part.message {
+            leaves(&inner.1, out);
+        }
+        if part.children.is_empty() && part.message.is_none() {
+            out.push(part);
+        }
+    }
+    let parsed = summarize(raw);
+    let mut parts = Vec::new();
+    leaves(&parsed.summary.body, &mut parts);
+    let mut changes = Vec::new();
+    for part in parts {
+        let (Ok(head), Ok(body), Ok(end)) = (
+            usize::try_from(part.header_start),
+            usize::try_from(part.body_start),
+            usize::try_from(part.end),
+        ) else {
+            continue;
+        };
+        if head > body || body > end || end > raw.len() {
+            continue;
+        }
+        if let Some((encoding, bytes)) = convert(part, &raw[body..end]) {
+            changes.push((head, body, end, encoding, bytes));
+        }
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    changes.sort_unstable_by_key(|c| c.0);
+    let mut out = Vec::with_capacity(raw.len() + 1024);
+    let mut at = 0;
+    for (head, body, end, encoding, bytes) in changes {
+        if head < at {
+            continue; // overlaps a part already rewritten
+        }
+        out.extend_from_slice(&raw[at..head]);
+        let mut in_cte = false;
+        for line in raw[head..body].split_inclusive(|&b| b == b'\n') {
+            if !matches!(line.first(), Some(b' ' | b'\t')) {
+                in_cte = line.len() >= 26
+                    && line[..26].eq_ignore_ascii_case(b"content-transfer-encoding:");
+                if in_cte {
+                    out.extend_from_slice(b"Content-Transfer-Encoding: ");
+                    out.extend_from_slice(encoding.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            if !in_cte {
+                out.extend_from_slice(line);
+            }
+        }
+        out.extend_from_slice(&bytes);
+        at = end;
+    }
+    out.extend_from_slice(&raw[at..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod binary_append_tests {
+    use super::*;
+
+    #[test]
+    fn binary_parts_with_nul_become_base64() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding:\r\n binary\r\n\r\n\
+\x00-\xe4\r\n--b\r\nContent-Transfer-Encoding: binary\r\n\r\nno nul\r\n--b--\r\n";
+        let out = base64_binary_parts(raw).expect("converted");
+        let want = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+AC3k\r\n--b\r\nContent-Transfer-Encoding: binary\r\n\r\nno nul\r\n--b--\r\n";
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(want));
+        assert_eq!(base64_binary_parts(b"Subject: x\r\n\r\nplain\r\n"), None);
+    }
+
+    #[test]
+    fn encoded_parts_are_decoded() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: BASE64\r\n\r\naGVs\r\nbG8=\r\n\r\n--b\r\n\r\nplain\r\n--b--\r\n";
+        let out = decode_leaf_parts(raw).expect("decoded");
+        let want = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: binary\r\n\r\nhello\r\n--b\r\n\r\nplain\r\n--b--\r\n";
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(want));
+    }
+}

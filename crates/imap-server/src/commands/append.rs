@@ -9,6 +9,7 @@
 use store_core::blob::StagedBlob;
 use store_core::model::Flags;
 use store_core::model::UnixTime;
+use store_core::section;
 use store_core::{NewObject, StoreError};
 
 use super::{folder_of, principal};
@@ -50,10 +51,11 @@ pub async fn execute_multi(
             Ok(f) => f,
             Err(c) => return Ok(c),
         };
+        let message = without_nul_literals(session, m.message).await?;
         objects.push(NewObject {
             flags,
             internal_date: m.date,
-            ..NewObject::new(m.message)
+            ..NewObject::new(message)
         });
     }
     let store = &session.state.store;
@@ -83,6 +85,45 @@ pub async fn execute_multi(
 
 /// `uid-set` (RFC 4315 4): ranges of consecutive UIDs, in order
 /// (`5:7,9`).
+/// The message to store: `message` itself, or, when it holds NUL in
+/// `binary` parts (possible only from a literal8, RFC 3516 4.3), a copy
+/// with those parts in base64 ([`store_core::mime::base64_binary_parts`]),
+/// so that every non-BINARY FETCH can send it. Only messages of at most
+/// [`section::MAX_BINARY_DECODE`] bytes are read into memory, and only
+/// after a chunked scan found a NUL.
+///
+/// Errors: I/O of the staged file.
+async fn without_nul_literals(
+    session: &Session,
+    message: StagedBlob,
+) -> Result<StagedBlob, crate::session::error::CommandError> {
+    use tokio::io::AsyncReadExt;
+    if message.size > section::MAX_BINARY_DECODE {
+        return Ok(message);
+    }
+    let mut file = tokio::fs::File::open(message.temp_path()).await?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut has_nul = false;
+    loop {
+        let n = file.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        if chunk[..n].contains(&0) {
+            has_nul = true;
+            break;
+        }
+    }
+    if !has_nul {
+        return Ok(message);
+    }
+    let raw = tokio::fs::read(message.temp_path()).await?;
+    match store_core::mime::base64_binary_parts(&raw) {
+        Some(converted) => Ok(session.state.store.stage_bytes(&converted).await?),
+        None => Ok(message),
+    }
+}
+
 fn uid_set(uids: &[u32]) -> String {
     let mut ranges: Vec<(u32, u32)> = Vec::new();
     for &uid in uids {

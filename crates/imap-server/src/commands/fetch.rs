@@ -306,13 +306,28 @@ fn marks_seen(item: &FetchAttribute) -> bool {
     )
 }
 
-/// What a body item returns: a byte range of the content, or bytes made
-/// from it (HEADER.FIELDS), or NIL for a part that does not exist.
+/// What a body item returns: a byte range of the content, bytes made from
+/// a range at write time (HEADER.FIELDS, decoded BINARY), or NIL for a
+/// part that does not exist. Nothing here holds content bytes: a message's
+/// response costs O(items) memory however many literals it asks for, and
+/// the bytes are made one literal at a time while writing.
 enum Content {
     Range(u64, u64),
-    Bytes(Vec<u8>),
-    /// Decoded BINARY content: a literal8 when it holds NUL (RFC 3516 4.1).
-    Binary(Vec<u8>),
+    /// The header fields of header block `range` named (or, with `not`,
+    /// not named) in `fields`, then `partial` of them (RFC 3501 6.4.5).
+    HeaderFields {
+        range: std::ops::Range<u64>,
+        fields: Vec<String>,
+        not: bool,
+        partial: Option<(u32, u32)>,
+    },
+    /// Decoded BINARY content of `range`, then `partial` of it: a literal8
+    /// when it holds NUL (RFC 3516 4.1).
+    Binary {
+        decoding: section::TransferDecoding,
+        range: std::ops::Range<u64>,
+        partial: Option<(u32, u32)>,
+    },
     Nil,
 }
 
@@ -346,23 +361,43 @@ impl Assembled {
             session.out.push_str(&text);
             match content {
                 Content::Nil => session.out.push_str("NIL"),
-                Content::Bytes(bytes) => {
+                Content::Range(start, end) => {
+                    stream_literal(session, open(&mut file)?, start, end).await?;
+                }
+                Content::HeaderFields {
+                    range,
+                    fields,
+                    not,
+                    partial,
+                } => {
+                    let head = read_header_block(open(&mut file)?, range).await?;
+                    let bytes = header_fields(&head, &fields, not);
+                    drop(head);
+                    let bytes = clip_bytes(&bytes, partial);
                     let _ = write!(session.out, "{{{}}}\r\n", bytes.len());
                     session.emit().await?;
-                    session.io()?.write_all(&bytes).await?;
+                    session.io()?.write_all(bytes).await?;
                 }
-                Content::Binary(bytes) => write_literal8(session, &bytes).await?,
-                Content::Range(start, end) => {
-                    let Some(file) = file.as_deref_mut() else {
-                        return Err(std::io::Error::other("content not open").into());
-                    };
-                    stream_literal(session, file, start, end).await?;
+                Content::Binary {
+                    decoding,
+                    range,
+                    partial,
+                } => {
+                    let decoded = decode_range(open(&mut file)?, decoding, range).await?;
+                    write_literal8(session, clip_bytes(&decoded, partial)).await?;
                 }
             }
         }
         session.out.push_str(&self.text);
         Ok(())
     }
+}
+
+/// The message's open blob, which `execute` opens whenever an item reads
+/// content.
+fn open<'a>(file: &'a mut Option<&mut File>) -> std::io::Result<&'a mut File> {
+    file.as_deref_mut()
+        .ok_or_else(|| std::io::Error::other("content not open"))
 }
 
 async fn write_item(
@@ -469,23 +504,15 @@ async fn write_item(
             (label, section, *partial)
         }
     };
-    let Some(file) = content else {
+    if content.is_none() {
         return Err(Completion::no("Message content unavailable")
             .with_code("SERVERBUG")
             .into());
-    };
-    let content = section_content(file, object, summary, section).await?;
+    }
+    let content = section_content(object, summary, section, partial);
     out.push_str(&label);
     out.push(' ');
-    response.literal(match content {
-        Content::Nil => Content::Nil,
-        Content::Bytes(bytes) => Content::Bytes(clip_bytes(&bytes, partial).to_vec()),
-        Content::Binary(bytes) => Content::Binary(clip_bytes(&bytes, partial).to_vec()),
-        Content::Range(start, end) => {
-            let (start, end) = clip_range(start, end, partial);
-            Content::Range(start, end)
-        }
-    });
+    response.literal(content);
     Ok(())
 }
 
@@ -561,13 +588,18 @@ async fn write_binary(
         }
         return Ok(());
     }
-    let decoded = decode_range(file, decoding, range).await?;
     let Some(partial) = partial else {
+        // Only the length is kept; the decoded bytes are dropped here.
+        let decoded = decode_range(file, decoding, range).await?;
         let _ = write!(out, "{label} {}", decoded.len());
         return Ok(());
     };
     let _ = write!(out, "{label} ");
-    response.literal(Content::Binary(clip_bytes(&decoded, partial).to_vec()));
+    response.literal(Content::Binary {
+        decoding,
+        range,
+        partial,
+    });
     Ok(())
 }
 
@@ -672,15 +704,15 @@ fn section_label(section: &Section) -> String {
     label
 }
 
-/// The bytes a section names, by store-core's resolver (the one URLFETCH
-/// and SIP fetch by reference use); HEADER.FIELDS filters the header
-/// block, read whole (at most [`MAX_HEADER_BLOCK`] bytes).
-async fn section_content(
-    file: &mut File,
+/// What a section names, by store-core's resolver (the one URLFETCH and
+/// SIP fetch by reference use), clipped to `partial`; HEADER.FIELDS is
+/// filtered from the header block when written ([`read_header_block`]).
+fn section_content(
     object: &Object,
     summary: &MessageSummary,
     section: &Section,
-) -> Result<Content, CommandError> {
+    partial: Option<(u32, u32)>,
+) -> Content {
     let text = match &section.text {
         None => section::SectionText::Body,
         Some(SectionText::Header | SectionText::HeaderFields { .. }) => {
@@ -691,16 +723,33 @@ async fn section_content(
     };
     let Some(range) = section::section_range(&summary.body, object.size, &section.part, text)
     else {
-        return Ok(Content::Nil);
+        return Content::Nil;
     };
-    let Some(SectionText::HeaderFields { fields, not }) = &section.text else {
-        return Ok(Content::Range(range.start, range.end));
-    };
+    match &section.text {
+        Some(SectionText::HeaderFields { fields, not }) => Content::HeaderFields {
+            range,
+            fields: fields.clone(),
+            not: *not,
+            partial,
+        },
+        _ => {
+            let (start, end) = clip_range(range.start, range.end, partial);
+            Content::Range(start, end)
+        }
+    }
+}
+
+/// Header block `range` of an open blob, at most [`MAX_HEADER_BLOCK`]
+/// bytes of it.
+async fn read_header_block(
+    file: &mut File,
+    range: std::ops::Range<u64>,
+) -> std::io::Result<Vec<u8>> {
     let end = range.end.min(range.start + MAX_HEADER_BLOCK as u64);
-    let mut head = vec![0u8; (end - range.start) as usize];
+    let mut head = vec![0u8; end.saturating_sub(range.start) as usize];
     file.seek(SeekFrom::Start(range.start)).await?;
     file.read_exact(&mut head).await?;
-    Ok(Content::Bytes(header_fields(&head, fields, *not)))
+    Ok(head)
 }
 
 /// The header fields of `head` whose names are (or, with `not`, are not)

@@ -168,7 +168,24 @@ async fn fetch(session: &mut Session, urls: &[UrlFetchParam]) -> CommandResult {
             .section_spec()
             .filter(|(_, text)| *text == SectionText::Body)
             .map(|(numbers, _)| numbers);
+        let encapsulated = part
+            .as_ref()
+            .filter(|n| !n.is_empty())
+            .and_then(|n| section::find_part(&summary.body, n))
+            .filter(|p| p.message.is_some());
         let binary = match (&part, param.binary) {
+            (Some(_), true)
+                if encapsulated.is_some()
+                    && range.end - range.start <= section::MAX_BINARY_DECODE =>
+            {
+                // A message/rfc822 part: the transfer encodings inside it
+                // undone, as Dovecot 2.3 answers (as stored if none).
+                let raw = decode_range(&mut file, TransferDecoding::Identity, range.clone())
+                    .await
+                    .ok();
+                raw.and_then(|raw| store_core::mime::decode_leaf_parts(&raw))
+                    .map(Some)
+            }
             (Some(numbers), true) => match section::transfer_decoding(&summary.body, numbers) {
                 Ok(Some(TransferDecoding::Identity)) | Ok(None) => None,
                 Ok(Some(d)) => Some(decode_range(&mut file, d, range.clone()).await.ok()),
@@ -186,7 +203,28 @@ async fn fetch(session: &mut Session, urls: &[UrlFetchParam]) -> CommandResult {
                 .as_ref()
                 .and_then(|n| section::find_part(&summary.body, n))
             {
-                Some(p) => response::body_structure(&mut session.out, p, true, utf8),
+                // With BINARY, a decoded part's size and lines are those of
+                // the octets BINARY returns (as Dovecot 2.3 answers); its
+                // encoding field still names the stored encoding.
+                Some(p) => match &binary {
+                    Some(Some(bytes)) if p.message.is_some() => {
+                        let mut decoded = p.clone();
+                        decoded.end = p.body_start.saturating_add(bytes.len() as u64);
+                        decoded.lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+                        if let Some(inner) = decoded.message.as_mut() {
+                            let parsed = store_core::mime::summarize(bytes);
+                            sizes_from(&mut inner.1, &parsed.summary.body);
+                        }
+                        response::body_structure(&mut session.out, &decoded, true, utf8)
+                    }
+                    Some(Some(bytes)) if p.children.is_empty() && p.message.is_none() => {
+                        let mut decoded = p.clone();
+                        decoded.end = p.body_start.saturating_add(bytes.len() as u64);
+                        decoded.lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+                        response::body_structure(&mut session.out, &decoded, true, utf8)
+                    }
+                    _ => response::body_structure(&mut session.out, p, true, utf8),
+                },
                 None => session.out.push_str("NIL"),
             }
         }
@@ -207,4 +245,20 @@ async fn fetch(session: &mut Session, urls: &[UrlFetchParam]) -> CommandResult {
     }
     session.out.push_str("\r\n");
     Ok(Completion::ok("URLFETCH completed"))
+}
+
+/// Gives `part` (and the parts inside it) the sizes and line counts of
+/// `decoded`, the same structure after [`store_core::mime::decode_leaf_parts`]:
+/// what BODYPARTSTRUCTURE reports with BINARY (Dovecot 2.3 keeps the
+/// stored encoding names).
+fn sizes_from(part: &mut store_core::mime::BodyPart, decoded: &store_core::mime::BodyPart) {
+    part.body_start = decoded.body_start;
+    part.end = decoded.end;
+    part.lines = decoded.lines;
+    for (child, d) in part.children.iter_mut().zip(&decoded.children) {
+        sizes_from(child, d);
+    }
+    if let (Some(inner), Some(d)) = (part.message.as_mut(), decoded.message.as_ref()) {
+        sizes_from(&mut inner.1, &d.1);
+    }
 }

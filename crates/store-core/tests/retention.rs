@@ -113,3 +113,39 @@ async fn a_removed_object_waits_for_every_view_behind_its_removal() {
     );
     store.close().await;
 }
+
+/// A removal committed after a session read the folder (SELECT's
+/// snapshot) but before it registered its view is kept for it: the view
+/// is opened first ([`Store::open_folder_view`]) and told the read's
+/// HIGHESTMODSEQ after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_between_the_read_and_the_view_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    let blob = store.stage_bytes(&message(1)).await.unwrap();
+    store
+        .store_object(&p, &inbox, NewObject::new(blob))
+        .await
+        .unwrap();
+    let view = store.open_folder_view(&p, &inbox).await.unwrap();
+    let selected = store.select_folder(&p, &inbox).await.unwrap();
+    assert_eq!(selected.objects.len(), 1);
+    // Another session's EXPUNGE commits before the view is synced.
+    store.remove_objects(&p, &inbox, &[1]).await.unwrap();
+    view.synced(selected.folder.highest_modseq);
+    let (kept, summary) = store
+        .fetch_object_in_view(&p, &inbox, 1, &view)
+        .await
+        .unwrap();
+    assert_eq!(kept.uid, 1);
+    assert_eq!(summary.envelope.subject.as_deref(), Some("message 1"));
+    // Told of the removal, the view lets go.
+    view.synced(selected.folder.highest_modseq + 1);
+    assert!(matches!(
+        store.fetch_object_in_view(&p, &inbox, 1, &view).await,
+        Err(StoreError::NoSuchObject)
+    ));
+}

@@ -268,6 +268,24 @@ impl Store {
         self.inner.retention.open_view(folder, synced)
     }
 
+    /// Opens a view of `folder` at MODSEQ 0, before the folder is read:
+    /// every removal committed from now on is retained for it until
+    /// [`FolderView::synced`] is told the HIGHESTMODSEQ of the state the
+    /// session then reads ([`Store::select_folder`]). Opening the view
+    /// after that read would lose a removal committed in between (the
+    /// session numbers the message, yet could not read it).
+    ///
+    /// Rights: as [`Store::folder_status`]. Errors:
+    /// [`StoreError::NoSuchFolder`].
+    pub async fn open_folder_view(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+    ) -> Result<FolderView> {
+        let (folder, _) = self.folder_status(principal, folder).await?;
+        Ok(self.open_view(folder.id, 0))
+    }
+
     /// Removed objects `folder` keeps for lagging views (tests, metrics).
     pub fn retained_objects(&self, folder: FolderId) -> usize {
         self.inner.retention.retained(folder)

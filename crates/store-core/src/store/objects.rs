@@ -330,6 +330,18 @@ impl Store {
         lazy: bool,
     ) -> Result<Option<String>> {
         let (object, _) = self.fetch_object(principal, folder, uid).await?;
+        self.preview_of(&object, lazy).await
+    }
+
+    /// The RFC 8970 PREVIEW text of `object`, a record the caller read
+    /// with the rights it needs (`r`), e.g. through
+    /// [`Store::fetch_object_in_view`]: an object removed but still
+    /// retained for the caller's view is previewed from its kept content.
+    /// As [`Store::object_preview`] otherwise.
+    ///
+    /// Errors: [`StoreError::NoSuchObject`] when the content is gone
+    /// (removed and no longer retained).
+    pub async fn preview_of(&self, object: &Object, lazy: bool) -> Result<Option<String>> {
         let key = keys::blob_snippet(&object.blob);
         if let Some(text) = self.snapshot()?.get_raw(&key)? {
             return Ok(Some(String::from_utf8_lossy(&text).into_owned()));

@@ -247,15 +247,16 @@ impl Store {
             Err(StoreError::NoSuchObject) => {}
             other => return other,
         }
-        let (object, summary) = self
+        let object = self
             .inner
             .retention
             .get(view, uid)
             .ok_or(StoreError::NoSuchObject)?;
-        let summary = match summary {
-            Some(raw) => crate::writer::decode(&raw)?,
-            None => MessageSummary::default(),
-        };
+        // Kept in the store while the removal is retained.
+        let summary = self
+            .snapshot()?
+            .load(&keys::blob_summary(&object.blob))?
+            .unwrap_or_default();
         Ok((object, summary))
     }
 

@@ -469,7 +469,7 @@ fn catenate_builds_a_message_from_text_and_urls() {
 #[test]
 fn catenate_past_appendlimit_is_toobig() {
     let mut server = Server::new();
-    server.set_settings("imap", "max_append_bytes = 1000\n");
+    server.set_settings("imap", "max_append_bytes = 20000\n");
     server.add_account("alice", "secret");
     server.start();
     let mut c = ImapConnection::login(server.imap, "alice", "secret");
@@ -542,4 +542,44 @@ Channel sync\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Both\nSyncState
             .expect("cur")
             .count();
     assert_eq!(count, 3, "{log}");
+}
+
+/// One APPEND's messages are bounded together (RFC 3502, RFC 7889): their
+/// total bytes by APPENDLIMIT (`NO [TOOBIG]`), their count by 1000
+/// (`NO [LIMIT]`, RFC 5530), each refused at the literal that crosses it,
+/// before the client sends it; nothing of the command is stored and the
+/// connection goes on.
+#[test]
+fn multiappend_is_bounded_in_total_bytes_and_count() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("imap", "max_append_bytes = 20000\n");
+    server.start();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let m = format!("Subject: m\r\n\r\n{}\r\n", "x".repeat(7984));
+    assert_eq!(m.len(), 8000);
+    // Each message fits APPENDLIMIT; the third crosses it in total.
+    c.send(format!("t APPEND INBOX {{{}}}\r\n", m.len()).as_bytes());
+    for _ in 0..2 {
+        assert!(c.read_response_line().unwrap().starts_with("+ "));
+        c.send(format!("{m} {{{}}}\r\n", m.len()).as_bytes());
+    }
+    let r = c.read_until_tagged("t");
+    assert!(tagged(&r).starts_with("t NO [TOOBIG]"), "{r:?}");
+    let r = c.run("s STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 0)");
+
+    // 1000 messages are taken; the 1001st literal is refused.
+    let m = "S: m\r\n\r\n.\r\n";
+    c.send(format!("u APPEND INBOX {{{}}}\r\n", m.len()).as_bytes());
+    for _ in 0..1000 {
+        assert!(c.read_response_line().unwrap().starts_with("+ "));
+        c.send(format!("{m} {{{}}}\r\n", m.len()).as_bytes());
+    }
+    let r = c.read_until_tagged("u");
+    assert!(tagged(&r).starts_with("u NO [LIMIT]"), "{r:?}");
+    let r = c.run("s STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 0)");
+    let r = c.run(&format!("v APPEND INBOX {{{}+}}\r\n{m}", m.len()));
+    assert!(tagged(&r).starts_with("v OK [APPENDUID "), "{r:?}");
 }

@@ -485,8 +485,15 @@ impl Session {
             Refusal::LiteralTooLarge {
                 append: true,
                 limit,
-            } => Completion::no(format!("Message larger than APPENDLIMIT {limit}"))
-                .with_code("TOOBIG"),
+            } => Completion::no(format!(
+                "Message larger than APPENDLIMIT {limit}, or messages of one APPEND larger in total"
+            ))
+            .with_code("TOOBIG"),
+            Refusal::TooManyMessages => Completion::no(format!(
+                "More than {} messages in one APPEND",
+                crate::protocol::reader::MAX_APPEND_MESSAGES
+            ))
+            .with_code("LIMIT"),
             Refusal::LiteralTooLarge { limit, .. } => Completion::bad(format!(
                 "Literal larger than the {limit} bytes left for this command"
             )),

@@ -144,13 +144,22 @@ impl Store {
     ///
     /// Rights and errors: as [`Store::store_object`], for the first
     /// object that fails; then nothing is stored.
+    /// [`StoreError::OverQuota`] comes before any object is parsed when
+    /// their total size or count is over the account's quota.
     pub async fn store_objects(
         &self,
         principal: &Principal,
         folder: &FolderRef,
         objects: Vec<NewObject>,
     ) -> Result<Vec<StoredObject>> {
-        resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
+        // Fail early, before parsing any of them, on a folder that cannot
+        // take them all (the write checks again, for the whole).
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Insert)?;
+        let bytes = objects.iter().map(|o| o.blob.size).sum();
+        check_quota(&snap, access.folder.owner, bytes, objects.len() as u64)?;
+        drop(snap);
         let mut parsed = Vec::with_capacity(objects.len());
         for object in objects {
             let message = self.summarize_blob(&object.blob).await?;
@@ -746,7 +755,12 @@ pub(super) fn remove_object(
 
 /// Fails with [`StoreError::OverQuota`] if adding `bytes` and `count`
 /// objects would exceed the account's limits.
-pub(super) fn check_quota(txn: &Txn<'_>, account: AccountId, bytes: u64, count: u64) -> Result<()> {
+pub(super) fn check_quota<R: Reader + ?Sized>(
+    txn: &R,
+    account: AccountId,
+    bytes: u64,
+    count: u64,
+) -> Result<()> {
     let limits = super::quota::limits_of(txn, account)?;
     let used: u64 = txn
         .load(&keys::account_counter(account, "bytes"))?

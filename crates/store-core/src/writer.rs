@@ -62,6 +62,8 @@ struct Effects {
     /// for a retained removal: [`unlink_released`] deletes them with the
     /// file once no view holds the blob.
     kept: BTreeSet<BlobId>,
+    /// The blobs of `removed` (a lookup per release, not a scan).
+    removed_blobs: BTreeSet<BlobId>,
 }
 
 /// A write transaction of one operation inside a group commit.
@@ -162,8 +164,7 @@ impl Txn<'_> {
             self.delete(keys::blob_refs(id));
             // A lagging view may still read it (crate::retention): its
             // derived keys stay until the view lets go.
-            let retained = self.effects.removed.iter().any(|r| r.object.blob == *id)
-                || self.retention.holds_blob(id);
+            let retained = self.effects.removed_blobs.contains(id) || self.retention.holds_blob(id);
             if retained {
                 self.effects.kept.insert(*id);
             } else {
@@ -190,6 +191,7 @@ impl Txn<'_> {
         if !self.retention.watches(folder) {
             return Ok(());
         }
+        self.effects.removed_blobs.insert(object.blob);
         self.effects.removed.push(Removed {
             folder,
             modseq,

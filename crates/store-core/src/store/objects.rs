@@ -293,7 +293,18 @@ impl Store {
         folder: &FolderRef,
     ) -> Result<FolderView> {
         let (folder, _) = self.folder_status(principal, folder).await?;
-        Ok(self.open_view(folder.id, 0))
+        // Registered on the writer thread, between commits: a removal
+        // whose transaction ran before is committed (so absent from any
+        // read after this returns); one that runs after sees the view.
+        let retention = self.inner.retention.clone();
+        match self
+            .write(move |_| Ok(retention.open_view(folder.id, 0)))
+            .await
+        {
+            Ok(view) => Ok(view),
+            // Writes are failing, so no removal commits meanwhile.
+            Err(_) => Ok(self.open_view(folder.id, 0)),
+        }
     }
 
     /// Removed objects `folder` keeps for lagging views (tests, metrics).

@@ -273,6 +273,8 @@ impl Session {
             tracing::info!(login = %principal.login, "unauthenticated");
         }
         self.selected = None;
+        // Its search contexts go with the mailbox (RFC 5267 4.3).
+        self.contexts = Default::default();
         self.slot = None;
         self.notify = None;
         self.account_changes = None;

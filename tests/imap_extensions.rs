@@ -469,7 +469,7 @@ fn catenate_builds_a_message_from_text_and_urls() {
 #[test]
 fn catenate_past_appendlimit_is_toobig() {
     let mut server = Server::new();
-    server.set_settings("imap", "max_append_bytes = 20000\n");
+    server.set_settings("imap", "max_append_bytes = 1000\n");
     server.add_account("alice", "secret");
     server.start();
     let mut c = ImapConnection::login(server.imap, "alice", "secret");

@@ -583,3 +583,65 @@ fn multiappend_is_bounded_in_total_bytes_and_count() {
     let r = c.run(&format!("v APPEND INBOX {{{}+}}\r\n{m}", m.len()));
     assert!(tagged(&r).starts_with("v OK [APPENDUID "), "{r:?}");
 }
+
+/// A client compressing (RFC 4978), then back to the not authenticated
+/// state (UNAUTHENTICATE, RFC 8437), is neither offered nor granted
+/// STARTTLS: TLS cannot start beneath the compression layer (RFC 4978 4).
+/// Driven by python3's zlib as the raw-DEFLATE client.
+#[test]
+fn starttls_after_compress_is_refused_and_not_offered() {
+    require_tool("python3", "python3");
+    let server = Server::with_alice();
+    let script = r#"
+import socket, sys, zlib
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+def plain(line):
+    s.sendall(line + b"\r\n")
+    tag = line.split(b" ")[0]
+    while True:
+        l = f.readline()
+        if l.startswith(tag + b" "):
+            return l
+f.readline()
+plain(b"l LOGIN alice secret")
+print(plain(b"z COMPRESS DEFLATE").decode().strip())
+c = zlib.compressobj(wbits=-15)
+d = zlib.decompressobj(wbits=-15)
+out = b""
+def run(line):
+    global out
+    s.sendall(c.compress(line + b"\r\n") + c.flush(zlib.Z_SYNC_FLUSH))
+    tag = line.split(b" ")[0]
+    lines = []
+    while True:
+        while b"\r\n" in out:
+            l, out = out.split(b"\r\n", 1)
+            lines.append(l.decode())
+            if l.startswith(tag + b" "):
+                return lines
+        out += d.decompress(s.recv(65536))
+for l in run(b"u UNAUTHENTICATE") + run(b"c CAPABILITY") + run(b"t STARTTLS") + run(b"n NOOP"):
+    print(l)
+"#;
+    let out = Command::new("timeout")
+        .args(["30", "python3", "-c", script])
+        .arg(server.imap.port().to_string())
+        .output()
+        .expect("run python3");
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].starts_with("z OK"), "{log}");
+    let caps = lines
+        .iter()
+        .find(|l| l.starts_with("* CAPABILITY"))
+        .expect(&log);
+    assert!(
+        caps.contains("AUTH=PLAIN") && !caps.contains("STARTTLS"),
+        "{log}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("t BAD")), "{log}");
+    assert!(lines.iter().any(|l| l.starts_with("n OK")), "{log}");
+}

@@ -446,4 +446,37 @@ fn a_flag_set_and_cleared_elsewhere_still_reports_the_new_modseq() {
             .any(|l| l == &format!("* 1 FETCH (FLAGS (\\Recent) MODSEQ ({after}))")),
         "before {before:?}, b's STORE gave MODSEQ {after}, a heard {lines:?}"
     );
+
+/// RFC 8970 PREVIEW of a message expunged by another session but not yet
+/// reported is answered like its other items (RFC 2180 4.1.1), not with
+/// a NO that drops the whole FETCH.
+#[test]
+fn preview_of_a_message_expunged_elsewhere_is_still_answered() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    for i in 1..=3 {
+        append(&mut a, "INBOX", i);
+    }
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("s SELECT INBOX"), "s");
+    ok(&b.run("d STORE 2 +FLAGS.SILENT (\\Deleted)"), "d");
+    ok(&b.run("e EXPUNGE"), "e");
+
+    for (tag, item) in [("f", "PREVIEW"), ("g", "PREVIEW (LAZY)")] {
+        let lines = a.run(&format!("{tag} FETCH 1:3 (UID {item})"));
+        ok(&lines, tag);
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        for (i, line) in lines[..3].iter().enumerate() {
+            let n = i + 1;
+            assert!(
+                line.starts_with(&format!("* {n} FETCH (UID {n} PREVIEW ")),
+                "{lines:?}"
+            );
+        }
+    }
+    // The full preview is made from the kept content.
+    let lines = a.run("h FETCH 2 (PREVIEW)");
+    ok(&lines, "h");
+    assert!(lines[0].contains("The body of message 2"), "{lines:?}");
 }

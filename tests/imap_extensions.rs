@@ -557,3 +557,105 @@ Channel sync\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Both\nSyncState
             .count();
     assert_eq!(count, 3, "{log}");
 }
+
+/// One APPEND's messages are bounded together (RFC 3502, RFC 7889): their
+/// total bytes by APPENDLIMIT (`NO [TOOBIG]`), their count by 1000
+/// (`NO [LIMIT]`, RFC 5530), each refused at the literal that crosses it,
+/// before the client sends it; nothing of the command is stored and the
+/// connection goes on.
+#[test]
+fn multiappend_is_bounded_in_total_bytes_and_count() {
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.set_settings("imap", "max_append_bytes = 20000\n");
+    server.start();
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let m = format!("Subject: m\r\n\r\n{}\r\n", "x".repeat(7984));
+    assert_eq!(m.len(), 8000);
+    // Each message fits APPENDLIMIT; the third crosses it in total.
+    c.send(format!("t APPEND INBOX {{{}}}\r\n", m.len()).as_bytes());
+    for _ in 0..2 {
+        assert!(c.read_response_line().unwrap().starts_with("+ "));
+        c.send(format!("{m} {{{}}}\r\n", m.len()).as_bytes());
+    }
+    let r = c.read_until_tagged("t");
+    assert!(tagged(&r).starts_with("t NO [TOOBIG]"), "{r:?}");
+    let r = c.run("s STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 0)");
+
+    // 1000 messages are taken; the 1001st literal is refused.
+    let m = "S: m\r\n\r\n.\r\n";
+    c.send(format!("u APPEND INBOX {{{}}}\r\n", m.len()).as_bytes());
+    for _ in 0..1000 {
+        assert!(c.read_response_line().unwrap().starts_with("+ "));
+        c.send(format!("{m} {{{}}}\r\n", m.len()).as_bytes());
+    }
+    let r = c.read_until_tagged("u");
+    assert!(tagged(&r).starts_with("u NO [LIMIT]"), "{r:?}");
+    let r = c.run("s STATUS INBOX (MESSAGES)");
+    assert_eq!(r[0], "* STATUS \"INBOX\" (MESSAGES 0)");
+    let r = c.run(&format!("v APPEND INBOX {{{}+}}\r\n{m}", m.len()));
+    assert!(tagged(&r).starts_with("v OK [APPENDUID "), "{r:?}");
+}
+
+/// A client compressing (RFC 4978), then back to the not authenticated
+/// state (UNAUTHENTICATE, RFC 8437), is neither offered nor granted
+/// STARTTLS: TLS cannot start beneath the compression layer (RFC 4978 4).
+/// Driven by python3's zlib as the raw-DEFLATE client.
+#[test]
+fn starttls_after_compress_is_refused_and_not_offered() {
+    require_tool("python3", "python3");
+    let server = Server::with_alice();
+    let script = r#"
+import socket, sys, zlib
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+def plain(line):
+    s.sendall(line + b"\r\n")
+    tag = line.split(b" ")[0]
+    while True:
+        l = f.readline()
+        if l.startswith(tag + b" "):
+            return l
+f.readline()
+plain(b"l LOGIN alice secret")
+print(plain(b"z COMPRESS DEFLATE").decode().strip())
+c = zlib.compressobj(wbits=-15)
+d = zlib.decompressobj(wbits=-15)
+out = b""
+def run(line):
+    global out
+    s.sendall(c.compress(line + b"\r\n") + c.flush(zlib.Z_SYNC_FLUSH))
+    tag = line.split(b" ")[0]
+    lines = []
+    while True:
+        while b"\r\n" in out:
+            l, out = out.split(b"\r\n", 1)
+            lines.append(l.decode())
+            if l.startswith(tag + b" "):
+                return lines
+        out += d.decompress(s.recv(65536))
+for l in run(b"u UNAUTHENTICATE") + run(b"c CAPABILITY") + run(b"t STARTTLS") + run(b"n NOOP"):
+    print(l)
+"#;
+    let out = Command::new("timeout")
+        .args(["30", "python3", "-c", script])
+        .arg(server.imap.port().to_string())
+        .output()
+        .expect("run python3");
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].starts_with("z OK"), "{log}");
+    let caps = lines
+        .iter()
+        .find(|l| l.starts_with("* CAPABILITY"))
+        .expect(&log);
+    assert!(
+        caps.contains("AUTH=PLAIN") && !caps.contains("STARTTLS"),
+        "{log}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("t BAD")), "{log}");
+    assert!(lines.iter().any(|l| l.starts_with("n OK")), "{log}");
+}

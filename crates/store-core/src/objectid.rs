@@ -100,8 +100,8 @@ impl ThreadRefs {
     }
 }
 
-/// The `<...>` ids of a header value, without brackets, of at most
-/// [`MAX_MESSAGE_ID`] bytes; a value without brackets (as the parser
+/// The last [`MAX_MSG_IDS`] `<...>` ids of a header value, without
+/// brackets, of at most [`MAX_MESSAGE_ID`] bytes; a value without brackets (as the parser
 /// gives `References`, ids joined by `, `) is split at commas and spaces.
 fn msg_ids(value: &str) -> impl Iterator<Item = String> + '_ {
     let ids: Box<dyn Iterator<Item = &str>> = if value.contains('<') {
@@ -114,9 +114,26 @@ fn msg_ids(value: &str) -> impl Iterator<Item = String> + '_ {
     } else {
         Box::new(value.split(|c: char| c == ',' || c.is_whitespace()))
     };
-    ids.filter(|id| !id.is_empty() && id.len() <= MAX_MESSAGE_ID)
-        .map(str::to_string)
-        .take(256)
+    let ids: Vec<&str> = ids
+        .filter(|id| !id.is_empty() && id.len() <= MAX_MESSAGE_ID)
+        .collect();
+    // The last ones: in References the nearest ancestors come last
+    // (RFC 5322 3.6.4).
+    let skip = ids.len().saturating_sub(MAX_MSG_IDS);
+    ids.into_iter().skip(skip).map(str::to_string)
+}
+
+/// Most ids [`msg_ids`] takes of one header value (the last ones).
+const MAX_MSG_IDS: usize = 256;
+
+#[cfg(test)]
+#[test]
+fn msg_ids_keeps_the_nearest() {
+    let value: String = (0..300).map(|i| format!("<m{i}@x> ")).collect();
+    let ids: Vec<String> = msg_ids(&value).collect();
+    assert_eq!(ids.len(), MAX_MSG_IDS);
+    assert_eq!(ids.first().map(String::as_str), Some("m44@x"));
+    assert_eq!(ids.last().map(String::as_str), Some("m299@x"));
 }
 
 #[cfg(test)]

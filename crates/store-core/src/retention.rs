@@ -6,13 +6,14 @@
 //! Every open mailbox view (an IMAP SELECT, later any protocol that keeps
 //! a numbered view of a folder) registers a [`FolderView`] with the MODSEQ
 //! it has synchronized to. When a commit removes objects from a folder
-//! that has views behind the removal's MODSEQ, the removed records (and
-//! the raw MIME summary of their blob) stay here, in memory, and the
-//! blob's file is not unlinked: each entry is held by the views that were
+//! that has views behind the removal's MODSEQ, the removed records stay
+//! here, in memory, and the blob's file and the keys derived from it
+//! (MIME summary, body text, snippet) stay in the store, not in memory,
+//! so an entry costs one record: each entry is held by the views that were
 //! behind it. A view lets go of an entry once it synchronizes to the
 //! removal's MODSEQ ([`FolderView::synced`]) or closes (drop); the last
-//! holder gone, the blob is unlinked by the writer thread unless something
-//! references it again.
+//! holder gone, the blob and its keys are deleted by the writer thread
+//! unless something references it again.
 //!
 //! Bounded: at most [`MAX_RETAINED_PER_FOLDER`] entries and
 //! [`MAX_RETAINED_BYTES_PER_FOLDER`] bytes per folder; past that, the
@@ -41,10 +42,9 @@ pub(crate) struct Removed {
     pub folder: FolderId,
     /// The MODSEQ of its removal.
     pub modseq: ModSeq,
-    /// Its last record.
+    /// Its last record (its blob's summary stays in the store, not
+    /// here: memory per entry is one record).
     pub object: Object,
-    /// Its blob's MIME summary, encoded (`None` if there was none).
-    pub summary: Option<Vec<u8>>,
 }
 
 struct Entry {
@@ -239,15 +239,21 @@ impl Retention {
         }
     }
 
-    /// The retained record and encoded summary of `uid` in the view's
-    /// folder, if the view holds it (it has not synchronized past its
-    /// removal).
-    pub(crate) fn get(&self, view: &FolderView, uid: Uid) -> Option<(Object, Option<Vec<u8>>)> {
+    /// The retained record of `uid` in the view's folder, if the view
+    /// holds it (it has not synchronized past its removal).
+    pub(crate) fn get(&self, view: &FolderView, uid: Uid) -> Option<Object> {
         let state = self.lock();
         let e = state.folders.get(&view.folder)?.retained.get(&uid)?;
         e.holders
             .contains(&view.id)
-            .then(|| (e.removed.object.clone(), e.removed.summary.clone()))
+            .then(|| e.removed.object.clone())
+    }
+
+    /// Hands `blob`, released by a commit while its keys were kept for a
+    /// removal, to the writer's next [`Retention::take_released`] (which
+    /// deletes its keys and file once no entry holds it).
+    pub(crate) fn release_kept(&self, blob: BlobId) {
+        self.lock().released.push(blob);
     }
 
     /// Whether a retained entry still needs `blob`'s file.
@@ -310,7 +316,6 @@ mod tests {
                 blob: BlobId([blob; 32]),
                 ..Object::default()
             },
-            summary: None,
         }
     }
 

@@ -58,6 +58,12 @@ struct Effects {
     changes: Vec<(AccountId, Change)>,
     /// Objects removed from folders with open views, for [`Retention`].
     removed: Vec<Removed>,
+    /// Blobs of `unlink` whose summary, text and snippet keys were kept
+    /// for a retained removal: [`unlink_released`] deletes them with the
+    /// file once no view holds the blob.
+    kept: BTreeSet<BlobId>,
+    /// The blobs of `removed` (a lookup per release, not a scan).
+    removed_blobs: BTreeSet<BlobId>,
 }
 
 /// A write transaction of one operation inside a group commit.
@@ -156,9 +162,16 @@ impl Txn<'_> {
         let refs = self.add(keys::blob_refs(id), -1)?;
         if refs == 0 {
             self.delete(keys::blob_refs(id));
-            self.delete(keys::blob_summary(id));
-            self.delete(keys::blob_text(id));
-            self.delete(keys::blob_snippet(id));
+            // A lagging view may still read it (crate::retention): its
+            // derived keys stay until the view lets go.
+            let retained = self.effects.removed_blobs.contains(id) || self.retention.holds_blob(id);
+            if retained {
+                self.effects.kept.insert(*id);
+            } else {
+                for key in derived_keys(id) {
+                    self.delete(key);
+                }
+            }
             self.effects.unlink.insert(*id);
         }
         Ok(())
@@ -166,8 +179,9 @@ impl Txn<'_> {
 
     /// Notes that `object` left `folder` at `modseq`, before its blob
     /// reference is released: if the folder has open views, the record
-    /// and its blob's summary are kept readable for the views behind the
-    /// removal, and the blob's file stays (crate::retention).
+    /// is kept readable (in memory) for the views behind the removal, and
+    /// the blob's file and its summary, text and snippet keys stay in the
+    /// store until they let go (crate::retention).
     pub fn note_removed(
         &mut self,
         folder: FolderId,
@@ -177,12 +191,11 @@ impl Txn<'_> {
         if !self.retention.watches(folder) {
             return Ok(());
         }
-        let summary = self.get_raw(&keys::blob_summary(&object.blob))?;
+        self.effects.removed_blobs.insert(object.blob);
         self.effects.removed.push(Removed {
             folder,
             modseq,
             object: object.clone(),
-            summary,
         });
         Ok(())
     }
@@ -423,12 +436,39 @@ fn unlink_released(parts: &Parts<'_>) {
             return;
         }
     };
+    let mut batch = WriteBatch::new();
+    let mut gone = Vec::new();
     for id in released {
         let referenced = !matches!(snapshot.get(&keys::blob_refs(&id)), Ok(None));
         if !referenced && !parts.retention.holds_blob(&id) {
-            parts.blobs.unlink(&id);
+            for key in derived_keys(&id) {
+                batch.insert(key, None);
+            }
+            gone.push(id);
         }
     }
+    drop(snapshot);
+    if gone.is_empty() {
+        return;
+    }
+    if let Err(e) = parts.engine.commit(batch) {
+        // Keys and files stay; the sweep at the next open removes them.
+        tracing::warn!(error = %e, "cannot delete released blobs' keys");
+        return;
+    }
+    for id in gone {
+        parts.blobs.unlink(&id);
+    }
+}
+
+/// The keys derived from a blob's content (MIME summary, body text,
+/// PREVIEW snippet), which live and go with its file.
+pub(crate) fn derived_keys(id: &BlobId) -> [Vec<u8>; 3] {
+    [
+        keys::blob_summary(id),
+        keys::blob_text(id),
+        keys::blob_snippet(id),
+    ]
 }
 
 /// While writes fail and no request comes: reopens the engine if it needs
@@ -509,6 +549,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             }
             effects.changes.extend(e.changes);
             effects.removed.extend(e.removed);
+            effects.kept.extend(e.kept);
         }
         results.push((job.reply, result));
     }
@@ -536,7 +577,13 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             // A blob released and re-added in the same batch keeps its file.
             // One a lagging view still reads stays until it lets go.
             for id in &effects.unlink {
-                if !effects.install.iter().any(|b| &b.id == id) && !retention.holds_blob(id) {
+                if effects.install.iter().any(|b| &b.id == id) {
+                    continue;
+                }
+                if effects.kept.contains(id) {
+                    // Its keys go with the file, in unlink_released.
+                    retention.release_kept(*id);
+                } else if !retention.holds_blob(id) {
                     blobs.unlink(id);
                 }
             }

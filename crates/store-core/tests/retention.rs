@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use store_core::model::Object;
+use store_core::model::{Object, Principal};
 use store_core::{FolderRef, NewObject, Store, StoreConfig, StoreError};
 
 fn message(n: usize) -> Vec<u8> {
@@ -112,4 +112,81 @@ async fn a_removed_object_waits_for_every_view_behind_its_removal() {
         "the sweep at open removes what no record references"
     );
     store.close().await;
+}
+
+/// A store with alice's INBOX holding `message(1)` as UID 1.
+async fn alice_with_one_message() -> (tempfile::TempDir, Store, Principal, FolderRef) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.principal_for("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    let blob = store.stage_bytes(&message(1)).await.unwrap();
+    store
+        .store_object(&p, &inbox, NewObject::new(blob))
+        .await
+        .unwrap();
+    (dir, store, p, inbox)
+}
+
+/// A removal committed after a session read the folder (SELECT's
+/// snapshot) but before it registered its view is kept for it: the view
+/// is opened first ([`Store::open_folder_view`]) and told the read's
+/// HIGHESTMODSEQ after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_between_the_read_and_the_view_is_kept() {
+    let (_dir, store, p, inbox) = alice_with_one_message().await;
+    let view = store.open_folder_view(&p, &inbox).await.unwrap();
+    let selected = store.select_folder(&p, &inbox).await.unwrap();
+    assert_eq!(selected.objects.len(), 1);
+    // Another session's EXPUNGE commits before the view is synced.
+    store.remove_objects(&p, &inbox, &[1]).await.unwrap();
+    view.synced(selected.folder.highest_modseq);
+    let (kept, summary) = store
+        .fetch_object_in_view(&p, &inbox, 1, &view)
+        .await
+        .unwrap();
+    assert_eq!(kept.uid, 1);
+    assert_eq!(summary.envelope.subject.as_deref(), Some("message 1"));
+    // Told of the removal, the view lets go.
+    view.synced(selected.folder.highest_modseq + 1);
+    assert!(matches!(
+        store.fetch_object_in_view(&p, &inbox, 1, &view).await,
+        Err(StoreError::NoSuchObject)
+    ));
+}
+
+/// A retained removal keeps its summary and PREVIEW snippet in the store
+/// (not in memory) while a view holds it: both still answer from there,
+/// LAZY included; they go with the blob's file once the view lets go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retained_removal_keeps_its_derived_keys_in_the_store() {
+    let (dir, store, p, inbox) = alice_with_one_message().await;
+    let view = store.open_folder_view(&p, &inbox).await.unwrap();
+    let selected = store.select_folder(&p, &inbox).await.unwrap();
+    view.synced(selected.folder.highest_modseq);
+    let preview = store.object_preview(&p, &inbox, 1, true).await.unwrap();
+    assert!(
+        preview.as_deref().unwrap_or("").contains("body 1"),
+        "{preview:?}"
+    );
+    let (object, _) = store.fetch_object(&p, &inbox, 1).await.unwrap();
+    let path = blob_path(dir.path(), &object);
+
+    store.remove_objects(&p, &inbox, &[1]).await.unwrap();
+    let (kept, summary) = store
+        .fetch_object_in_view(&p, &inbox, 1, &view)
+        .await
+        .unwrap();
+    assert_eq!(summary.envelope.subject.as_deref(), Some("message 1"));
+    assert_eq!(store.preview_of(&kept, true).await.unwrap(), preview);
+    assert!(path.exists());
+
+    drop(view);
+    wait_gone(&path).await;
+    assert!(matches!(
+        store.preview_of(&kept, false).await,
+        Err(StoreError::NoSuchObject)
+    ));
+    assert_eq!(store.preview_of(&kept, true).await.unwrap(), None);
 }

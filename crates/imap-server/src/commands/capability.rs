@@ -24,7 +24,9 @@ pub fn cleartext_allowed(session: &Session) -> bool {
 pub fn list(session: &Session) -> String {
     let mut caps = vec!["IMAP4rev1".to_string(), "IMAP4rev2".to_string()];
     if session.principal.is_none() {
-        if !session.is_tls() && session.state.tls.is_some() {
+        // Not under COMPRESS (after UNAUTHENTICATE): TLS cannot go
+        // beneath the compression layer (RFC 4978 4).
+        if !session.is_tls() && !session.is_compressed() && session.state.tls.is_some() {
             caps.push("STARTTLS".into());
         }
         if cleartext_allowed(session) {

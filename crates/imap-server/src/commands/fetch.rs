@@ -143,7 +143,7 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
     }
 
     let mut missing = false;
-    for (seq, u) in targets {
+    'messages: for (seq, u) in targets {
         let mailbox = session.selected.as_ref().ok_or_else(no_mailbox)?;
         // A message expunged elsewhere but not yet reported here is still
         // read (RFC 2180 4.1.1; store-core keeps it for this view).
@@ -214,13 +214,20 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
                 response.text.push_str(&session.out.split_off(at));
                 continue;
             }
-            if let FetchAttribute::Preview { lazy } = item {
-                let at = session.out.len();
-                if let Err(e) = write_preview(session, &principal, &folder, u, *lazy).await {
-                    session.out.truncate(at);
-                    return Err(e);
+            if let (FetchAttribute::Preview { lazy }, Some((object, _))) = (item, &record) {
+                match session.state.store.preview_of(object, *lazy).await {
+                    Ok(preview) => {
+                        response.text.push_str("PREVIEW ");
+                        response::nstring(&mut response.text, preview.as_deref());
+                    }
+                    // Gone since its record was read: like the other
+                    // items, skipped and reported at the end.
+                    Err(StoreError::NoSuchObject) => {
+                        missing = true;
+                        continue 'messages;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                response.text.push_str(&session.out.split_off(at));
                 continue;
             }
             write_item(
@@ -260,22 +267,6 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
         );
     }
     Ok(Completion::ok("FETCH completed"))
-}
-
-/// Writes `PREVIEW text` (RFC 8970 3), or `PREVIEW NIL` for a LAZY
-/// request whose preview is not made yet.
-async fn write_preview(
-    session: &mut Session,
-    principal: &store_core::Principal,
-    folder: &store_core::FolderRef,
-    uid: Uid,
-    lazy: bool,
-) -> Result<(), CommandError> {
-    let store = &session.state.store;
-    let preview = store.object_preview(principal, folder, uid, lazy).await?;
-    session.out.push_str("PREVIEW ");
-    response::nstring(&mut session.out, preview.as_deref());
-    Ok(())
 }
 
 fn no_mailbox() -> Completion {

@@ -47,6 +47,13 @@ pub async fn execute(
     }
     let principal = principal(session)?;
     let folder = folder_of(name)?;
+    // The view first: a removal committed between the read below and
+    // its registration would otherwise be numbered yet unreadable.
+    let view = session
+        .state
+        .store
+        .open_folder_view(&principal, &folder)
+        .await?;
     let selected = session
         .state
         .store
@@ -64,7 +71,7 @@ pub async fn execute(
         ]
         .iter()
         .any(|r| rights.contains(*r));
-    let mailbox = SelectedMailbox::new(&session.state, folder, selected, read_only);
+    let mailbox = SelectedMailbox::new(&session.state, folder, selected, view, read_only);
 
     let rev2 = session.enabled.imap4rev2;
     let out = &mut session.out;

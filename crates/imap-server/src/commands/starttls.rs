@@ -11,6 +11,11 @@ pub fn execute(session: &mut Session) -> CommandResult {
     if session.is_tls() {
         return Ok(Completion::bad("TLS is already active"));
     }
+    if session.is_compressed() {
+        // Back from UNAUTHENTICATE over COMPRESS: TLS would have to go
+        // under the compression layer (RFC 4978 4 orders TLS first).
+        return Ok(Completion::bad("STARTTLS is not allowed after COMPRESS"));
+    }
     if session.state.tls.is_none() {
         return Ok(Completion::no("TLS is not configured"));
     }

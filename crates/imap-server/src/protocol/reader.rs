@@ -22,6 +22,11 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWr
 /// Placeholder for a streamed literal in [`RawCommand::text`].
 pub const STREAMED_LITERAL: u8 = 0;
 
+/// Most APPEND message literals (MULTIAPPEND messages and CATENATE text
+/// parts, RFC 3502 / 4469) one command may carry; past it the command is
+/// refused with NO [LIMIT] (RFC 5530 3) and nothing is stored.
+pub const MAX_APPEND_MESSAGES: usize = 1000;
+
 /// The tokenizer's limits (each one a setting of `[imap]`).
 #[derive(Debug, Clone, Copy)]
 pub struct ReaderLimits {
@@ -29,7 +34,8 @@ pub struct ReaderLimits {
     /// streamed APPEND messages.
     pub max_command_bytes: usize,
     /// Largest APPEND message literal, in bytes (advertised as
-    /// APPENDLIMIT, RFC 7889).
+    /// APPENDLIMIT, RFC 7889); also the most bytes of all the message
+    /// literals of one command together (MULTIAPPEND, CATENATE).
     pub max_append_bytes: u64,
 }
 
@@ -63,6 +69,9 @@ pub enum Refusal {
     /// rather than a literal8 `~{n}` (tagged BAD, RFC 3516 4.2). The
     /// literal was read to its end and dropped.
     NulInLiteral,
+    /// One more APPEND message literal than [`MAX_APPEND_MESSAGES`] (tagged
+    /// NO [LIMIT]); the client never sends it and the connection goes on.
+    TooManyMessages,
     /// A non-synchronizing literal over its limit: the client is already
     /// sending it, so the connection ends with BYE (RFC 7888 4).
     NonSyncLiteralTooLarge,
@@ -113,6 +122,8 @@ where
     let mut store_failed: Option<store_core::StoreError> = None;
     // A message literal `{n}` that held a NUL byte (RFC 3516 4.2).
     let mut nul_in_literal = false;
+    // Bytes and count of the message literals read so far.
+    let (mut message_bytes, mut messages) = (0u64, 0usize);
     loop {
         let start = text.len();
         let budget = limits.max_command_bytes.saturating_sub(start);
@@ -142,7 +153,7 @@ where
         };
         let is_message = is_append_message(&text[..header_at]);
         let limit = if is_message {
-            limits.max_append_bytes
+            limits.max_append_bytes.saturating_sub(message_bytes)
         } else {
             limits.max_command_bytes.saturating_sub(text.len() + 2) as u64
         };
@@ -154,9 +165,23 @@ where
                 &text,
                 Refusal::LiteralTooLarge {
                     append: is_message,
-                    limit,
+                    limit: if is_message {
+                        limits.max_append_bytes
+                    } else {
+                        limit
+                    },
                 },
             ));
+        }
+        if is_message && messages >= MAX_APPEND_MESSAGES {
+            if !sync {
+                return Ok(refused(&text, Refusal::NonSyncLiteralTooLarge));
+            }
+            return Ok(refused(&text, Refusal::TooManyMessages));
+        }
+        if is_message {
+            message_bytes += size;
+            messages += 1;
         }
         if sync {
             io.write_all(b"+ Ready for literal data\r\n").await?;

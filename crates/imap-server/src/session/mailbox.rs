@@ -81,11 +81,14 @@ impl SelectedMailbox {
     /// The view of a freshly selected folder; claims `\Recent` messages
     /// unless `read_only` (RFC 3501 6.3.2: EXAMINE does not, yet counts
     /// and shows the messages recent to no other session, which stay
-    /// recent for the next SELECT, as Dovecot does).
+    /// recent for the next SELECT, as Dovecot does). `view` is the
+    /// store view opened before `selected` was read
+    /// ([`store_core::Store::open_folder_view`]).
     pub fn new(
         state: &ServerState,
         folder: FolderRef,
         selected: SelectedFolder,
+        view: FolderView,
         read_only: bool,
     ) -> SelectedMailbox {
         let f = &selected.folder;
@@ -101,7 +104,15 @@ impl SelectedMailbox {
                 modseq: o.modseq,
             })
             .collect();
-        let view = state.store.open_view(f.id, f.highest_modseq);
+        // `view` was opened before `selected` was read (at MODSEQ 0);
+        // it now reflects that read. A folder recreated in between
+        // (another id) gets a view of its own.
+        let view = if view.folder() == f.id {
+            view.synced(f.highest_modseq);
+            view
+        } else {
+            state.store.open_view(f.id, f.highest_modseq)
+        };
         let mut keywords: BTreeSet<String> = SYSTEM_FLAGS.iter().map(|s| s.to_string()).collect();
         for m in &messages {
             let m: &Message = m;

@@ -273,6 +273,8 @@ impl Session {
             tracing::info!(login = %principal.login, "unauthenticated");
         }
         self.selected = None;
+        // Its search contexts go with the mailbox (RFC 5267 4.3).
+        self.contexts = Default::default();
         self.slot = None;
         self.notify = None;
         self.account_changes = None;
@@ -487,8 +489,15 @@ impl Session {
             Refusal::LiteralTooLarge {
                 append: true,
                 limit,
-            } => Completion::no(format!("Message larger than APPENDLIMIT {limit}"))
-                .with_code("TOOBIG"),
+            } => Completion::no(format!(
+                "Message larger than APPENDLIMIT {limit}, or messages of one APPEND larger in total"
+            ))
+            .with_code("TOOBIG"),
+            Refusal::TooManyMessages => Completion::no(format!(
+                "More than {} messages in one APPEND",
+                crate::protocol::reader::MAX_APPEND_MESSAGES
+            ))
+            .with_code("LIMIT"),
             Refusal::LiteralTooLarge { limit, .. } => Completion::bad(format!(
                 "Literal larger than the {limit} bytes left for this command"
             )),

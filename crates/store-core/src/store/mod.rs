@@ -314,14 +314,31 @@ pub(crate) fn resolve<R: Reader + ?Sized>(
     })
 }
 
+/// Removes the blob files no record references, and the keys derived
+/// from them (kept while a view held a removed object when the last run
+/// stopped; crate::retention).
 fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     let snapshot = engine.snapshot()?;
     let mut removed = 0usize;
+    let mut batch = crate::engine::WriteBatch::new();
+    let mut gone = Vec::new();
     for id in blobs.list()? {
         if snapshot.get(&keys::blob_refs(&id))?.is_none() {
-            blobs.unlink(&id);
-            removed += 1;
+            for key in crate::writer::derived_keys(&id) {
+                if snapshot.get(&key)?.is_some() {
+                    batch.insert(key, None);
+                }
+            }
+            gone.push(id);
         }
+    }
+    drop(snapshot);
+    if !batch.is_empty() {
+        engine.commit(batch)?;
+    }
+    for id in gone {
+        blobs.unlink(&id);
+        removed += 1;
     }
     if removed > 0 {
         tracing::info!(

@@ -144,13 +144,22 @@ impl Store {
     ///
     /// Rights and errors: as [`Store::store_object`], for the first
     /// object that fails; then nothing is stored.
+    /// [`StoreError::OverQuota`] comes before any object is parsed when
+    /// their total size or count is over the account's quota.
     pub async fn store_objects(
         &self,
         principal: &Principal,
         folder: &FolderRef,
         objects: Vec<NewObject>,
     ) -> Result<Vec<StoredObject>> {
-        resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
+        // Fail early, before parsing any of them, on a folder that cannot
+        // take them all (the write checks again, for the whole).
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Insert)?;
+        let bytes = objects.iter().map(|o| o.blob.size).sum();
+        check_quota(&snap, access.folder.owner, bytes, objects.len() as u64)?;
+        drop(snap);
         let mut parsed = Vec::with_capacity(objects.len());
         for object in objects {
             let message = self.summarize_blob(&object.blob).await?;
@@ -247,15 +256,16 @@ impl Store {
             Err(StoreError::NoSuchObject) => {}
             other => return other,
         }
-        let (object, summary) = self
+        let object = self
             .inner
             .retention
             .get(view, uid)
             .ok_or(StoreError::NoSuchObject)?;
-        let summary = match summary {
-            Some(raw) => crate::writer::decode(&raw)?,
-            None => MessageSummary::default(),
-        };
+        // Kept in the store while the removal is retained.
+        let summary = self
+            .snapshot()?
+            .load(&keys::blob_summary(&object.blob))?
+            .unwrap_or_default();
         Ok((object, summary))
     }
 
@@ -266,6 +276,35 @@ impl Store {
     /// [`FolderView::synced`] passes their removal or the view is dropped.
     pub fn open_view(&self, folder: FolderId, synced: ModSeq) -> FolderView {
         self.inner.retention.open_view(folder, synced)
+    }
+
+    /// Opens a view of `folder` at MODSEQ 0, before the folder is read:
+    /// every removal committed from now on is retained for it until
+    /// [`FolderView::synced`] is told the HIGHESTMODSEQ of the state the
+    /// session then reads ([`Store::select_folder`]). Opening the view
+    /// after that read would lose a removal committed in between (the
+    /// session numbers the message, yet could not read it).
+    ///
+    /// Rights: as [`Store::folder_status`]. Errors:
+    /// [`StoreError::NoSuchFolder`].
+    pub async fn open_folder_view(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+    ) -> Result<FolderView> {
+        let (folder, _) = self.folder_status(principal, folder).await?;
+        // Registered on the writer thread, between commits: a removal
+        // whose transaction ran before is committed (so absent from any
+        // read after this returns); one that runs after sees the view.
+        let retention = self.inner.retention.clone();
+        match self
+            .write(move |_| Ok(retention.open_view(folder.id, 0)))
+            .await
+        {
+            Ok(view) => Ok(view),
+            // Writes are failing, so no removal commits meanwhile.
+            Err(_) => Ok(self.open_view(folder.id, 0)),
+        }
     }
 
     /// Removed objects `folder` keeps for lagging views (tests, metrics).
@@ -312,6 +351,18 @@ impl Store {
         lazy: bool,
     ) -> Result<Option<String>> {
         let (object, _) = self.fetch_object(principal, folder, uid).await?;
+        self.preview_of(&object, lazy).await
+    }
+
+    /// The RFC 8970 PREVIEW text of `object`, a record the caller read
+    /// with the rights it needs (`r`), e.g. through
+    /// [`Store::fetch_object_in_view`]: an object removed but still
+    /// retained for the caller's view is previewed from its kept content.
+    /// As [`Store::object_preview`] otherwise.
+    ///
+    /// Errors: [`StoreError::NoSuchObject`] when the content is gone
+    /// (removed and no longer retained).
+    pub async fn preview_of(&self, object: &Object, lazy: bool) -> Result<Option<String>> {
         let key = keys::blob_snippet(&object.blob);
         if let Some(text) = self.snapshot()?.get_raw(&key)? {
             return Ok(Some(String::from_utf8_lossy(&text).into_owned()));
@@ -715,7 +766,12 @@ pub(super) fn remove_object(
 
 /// Fails with [`StoreError::OverQuota`] if adding `bytes` and `count`
 /// objects would exceed the account's limits.
-pub(super) fn check_quota(txn: &Txn<'_>, account: AccountId, bytes: u64, count: u64) -> Result<()> {
+pub(super) fn check_quota<R: Reader + ?Sized>(
+    txn: &R,
+    account: AccountId,
+    bytes: u64,
+    count: u64,
+) -> Result<()> {
     let limits = super::quota::limits_of(txn, account)?;
     let used: u64 = txn
         .load(&keys::account_counter(account, "bytes"))?

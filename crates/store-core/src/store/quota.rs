@@ -31,7 +31,7 @@ impl Store {
 /// The limits of `account`.
 ///
 /// Errors: [`StoreError::NoSuchAccount`].
-pub(super) fn limits_of(txn: &Txn<'_>, account: AccountId) -> Result<QuotaLimits> {
+pub(super) fn limits_of<R: Reader + ?Sized>(txn: &R, account: AccountId) -> Result<QuotaLimits> {
     let login: String = txn
         .load(&keys::account_login(account))?
         .ok_or(StoreError::NoSuchAccount)?;

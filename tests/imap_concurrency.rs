@@ -446,6 +446,7 @@ fn a_flag_set_and_cleared_elsewhere_still_reports_the_new_modseq() {
             .any(|l| l == &format!("* 1 FETCH (FLAGS (\\Recent) MODSEQ ({after}))")),
         "before {before:?}, b's STORE gave MODSEQ {after}, a heard {lines:?}"
     );
+}
 
 /// RFC 8970 PREVIEW of a message expunged by another session but not yet
 /// reported is answered like its other items (RFC 2180 4.1.1), not with

@@ -201,13 +201,22 @@ impl Store {
             });
         }
         drop(snapshot);
+        self.parse_blob_file(blob.temp_path().to_path_buf(), blob.size)
+            .await
+    }
+
+    /// Parses the message in the file `path` of `size` bytes on a blocking
+    /// thread, holding one of the store's parser permits (one per CPU), so
+    /// MIME parsing never stalls the async workers.
+    ///
+    /// Errors: [`StoreError::Closed`], the file's I/O errors.
+    async fn parse_blob_file(&self, path: std::path::PathBuf, size: u64) -> Result<ParsedMessage> {
         let _permit = self
             .inner
             .parsers
             .acquire()
             .await
             .map_err(|_| StoreError::Closed)?;
-        let (path, size) = (blob.temp_path().to_path_buf(), blob.size);
         tokio::task::spawn_blocking(move || parse_file(&path, size))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
@@ -370,16 +379,9 @@ impl Store {
         if lazy {
             return Ok(None);
         }
-        let _permit = self
-            .inner
-            .parsers
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        let (path, size) = (self.inner.blobs.path(&object.blob), object.size);
-        let parsed = tokio::task::spawn_blocking(move || parse_file(&path, size))
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let parsed = self
+            .parse_blob_file(self.inner.blobs.path(&object.blob), object.size)
+            .await;
         let preview = match parsed {
             Ok(p) => p.preview,
             // Removed between the lookup and the read.

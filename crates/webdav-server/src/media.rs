@@ -26,15 +26,36 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'|')
     .remove(b'~');
 
-/// The media type to store for a client's Content-Type: kept when it is a
-/// plain `type/subtype` with parameters on one line, else (or for
-/// multipart and message types, which would change how the body parses)
-/// `application/octet-stream`.
-pub fn sanitize_content_type(given: Option<&str>) -> String {
-    let fallback = "application/octet-stream".to_string();
-    let Some(value) = given.map(str::trim) else {
-        return fallback;
-    };
+/// Bytes of a PUT body read before its media type is decided when the
+/// client sent none ([`sniff_content_type`]): enough for every signature
+/// `infer` knows (ZIP-based office formats look furthest).
+pub const SNIFF_BYTES: usize = 8192;
+
+/// The AppleDouble header (RFC 1740 appendix B, `._name` files macOS
+/// writes next to a file): magic number 0x00051607.
+const APPLE_DOUBLE_MAGIC: [u8; 4] = [0x00, 0x05, 0x16, 0x07];
+/// The AppleSingle header (RFC 1740 appendix A): magic number 0x00051600.
+const APPLE_SINGLE_MAGIC: [u8; 4] = [0x00, 0x05, 0x16, 0x00];
+
+/// The media type to store for a client's Content-Type: the value as
+/// sent when it is a plain `type/subtype` with parameters on one line
+/// (RFC 9110 8.3: an explicit type is kept, `application/octet-stream`
+/// included); `None` when the client sent none, or one that cannot be
+/// stored as is (not a media type, a control character, longer than 200
+/// bytes, or a multipart or message type, which would change how the
+/// body parses): then the type is found from the content and the name
+/// ([`sniff_content_type`]).
+pub fn sanitize_content_type(given: Option<&str>) -> Option<String> {
+    let value = given.map(str::trim)?;
+    let storable = value.len() <= MAX_CONTENT_TYPE
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && storable_media_type(value);
+    storable.then(|| value.to_string())
+}
+
+/// Whether `value` starts with a `type/subtype` of tokens (RFC 9110 8.3.1)
+/// that is neither multipart nor message.
+fn storable_media_type(value: &str) -> bool {
     let media = value
         .split(';')
         .next()
@@ -46,15 +67,40 @@ pub fn sanitize_content_type(given: Option<&str>) -> String {
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
-    let valid = value.len() <= MAX_CONTENT_TYPE
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && media
-            .split_once('/')
-            .is_some_and(|(t, s)| token(t) && token(s) && t != "multipart" && t != "message");
-    if valid {
-        value.to_string()
+    media
+        .split_once('/')
+        .is_some_and(|(t, s)| token(t) && token(s) && t != "multipart" && t != "message")
+}
+
+/// The media type of a file sent without one (RFC 9110 8.3 lets the
+/// recipient examine the data then): from `head`, the first
+/// [`SNIFF_BYTES`] of the content (magic numbers, `infer`, and the
+/// AppleDouble/AppleSingle headers of RFC 1740 as `application/applefile`
+/// and `application/applesingle`); when the content says nothing, from
+/// the file name's extension (`mime_guess`); else
+/// `application/octet-stream`. A guess that could not be stored as a
+/// media object's type (multipart, message) is
+/// `application/octet-stream` too.
+pub fn sniff_content_type(name: &str, head: &[u8]) -> String {
+    let fallback = "application/octet-stream";
+    let from_content = if head.starts_with(&APPLE_DOUBLE_MAGIC) {
+        Some("application/applefile")
+    } else if head.starts_with(&APPLE_SINGLE_MAGIC) {
+        Some("application/applesingle")
     } else {
-        fallback
+        infer::get(head).map(|t| t.mime_type())
+    };
+    let guessed = match from_content {
+        Some(t) => t.to_string(),
+        None => mime_guess::from_path(name)
+            .first_raw()
+            .unwrap_or(fallback)
+            .to_string(),
+    };
+    if storable_media_type(&guessed) {
+        guessed
+    } else {
+        fallback.to_string()
     }
 }
 
@@ -90,10 +136,17 @@ mod tests {
 
     #[test]
     fn content_types_are_kept_only_when_safe() {
-        assert_eq!(sanitize_content_type(Some("image/png")), "image/png");
         assert_eq!(
-            sanitize_content_type(Some("text/plain; charset=utf-8")),
-            "text/plain; charset=utf-8"
+            sanitize_content_type(Some("image/png")).as_deref(),
+            Some("image/png")
+        );
+        assert_eq!(
+            sanitize_content_type(Some("text/plain; charset=utf-8")).as_deref(),
+            Some("text/plain; charset=utf-8")
+        );
+        assert_eq!(
+            sanitize_content_type(Some("application/octet-stream")).as_deref(),
+            Some("application/octet-stream")
         );
         for bad in [
             None,
@@ -101,8 +154,32 @@ mod tests {
             Some("a\r\nb: c"),
             Some("nonsense"),
         ] {
-            assert_eq!(sanitize_content_type(bad), "application/octet-stream");
+            assert_eq!(sanitize_content_type(bad), None);
         }
+    }
+
+    #[test]
+    fn content_first_then_name() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(sniff_content_type("photo.jpg", png), "image/png");
+        assert_eq!(
+            sniff_content_type("x", b"\xff\xd8\xff\xe0\0\x10JFIF"),
+            "image/jpeg"
+        );
+        assert_eq!(sniff_content_type("notes.txt", b"hello"), "text/plain");
+        assert_eq!(
+            sniff_content_type("._photo.jpg", b"\0\x05\x16\x07\0\x02\0\0Mac OS X"),
+            "application/applefile"
+        );
+        assert_eq!(
+            sniff_content_type(".DS_Store", b"\0\0\0\x01Bud1"),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            sniff_content_type("a.eml", b"Subject: x"),
+            "application/octet-stream"
+        );
+        assert_eq!(sniff_content_type("blob", b""), "application/octet-stream");
     }
 
     #[test]

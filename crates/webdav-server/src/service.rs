@@ -147,6 +147,7 @@ async fn dispatch(
     connection: &Connection,
     request: Request<RequestBody>,
 ) -> DavResult<Response<Body>> {
+    check_host(&request)?;
     // Windows' mini-redirector probes with an unauthenticated OPTIONS.
     if request.method() == Method::OPTIONS {
         return Ok(methods::options::handle());
@@ -189,6 +190,40 @@ async fn dispatch(
             );
             Ok(r)
         }
+    }
+}
+
+/// RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without
+/// a Host header field, and to any request with more than one Host field
+/// line or an invalid value; checked before authentication. HTTP/1.0 may
+/// omit it, and HTTP/2 names the authority in `:authority` (RFC 9113
+/// 8.3.1), so only the count and the value are checked there.
+///
+/// Errors: 400 (text body) as described.
+fn check_host(request: &Request<RequestBody>) -> DavResult<()> {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let (first, second) = (hosts.next(), hosts.next());
+    if second.is_some() {
+        return Err(DavError::bad_request(
+            "more than one Host header field (RFC 9112 3.2)",
+        ));
+    }
+    match first {
+        None if request.version() == hyper::Version::HTTP_11 => Err(DavError::bad_request(
+            "an HTTP/1.1 request needs a Host header field (RFC 9112 3.2)",
+        )),
+        Some(v)
+            if v.to_str()
+                .ok()
+                .and_then(|h| h.parse::<hyper::http::uri::Authority>().ok())
+                .is_none()
+                && !v.is_empty() =>
+        {
+            Err(DavError::bad_request(
+                "invalid Host header field (RFC 9112 3.2)",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -4,6 +4,9 @@
 //! same transaction, keeping its dead properties. 201 for a new resource,
 //! 204 for a replaced one; the reply is sent once the object is durable.
 //! A PUT with `Content-Range` (a partial PUT) gets 400 (RFC 9110 14.5).
+//! The stored media type is the client's Content-Type when it sent one;
+//! without one it is found from the content, then the file name
+//! ([`media::sniff_content_type`], RFC 9110 8.3).
 
 use crate::service::RequestBody;
 use http_body_util::BodyExt;
@@ -79,7 +82,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         kind: Some(ObjectKind::MediaObject),
         file_name: Some(name.clone()),
         replaces: existing.as_ref().map(|f| f.object.uid),
-        ..NewObject::new(receive(ctx, request.into_body(), &name, &content_type, limit).await?)
+        ..NewObject::new(receive(ctx, request.into_body(), &name, content_type, limit).await?)
     };
     let blob = object.blob.id;
     let stored = ctx
@@ -111,29 +114,59 @@ fn too_large() -> DavError {
 }
 
 /// Streams the request body, behind the media object header, into a new
-/// blob. A body cut short or over `limit` leaves nothing behind (the
-/// unfinished blob is removed when dropped).
+/// blob. Without a usable `content_type` from the client, the first
+/// [`media::SNIFF_BYTES`] are read before the header is written, and the
+/// type is found from them and the name ([`media::sniff_content_type`]).
+/// A body cut short or over `limit` leaves nothing behind (the unfinished
+/// blob is removed when dropped).
 async fn receive(
     ctx: &Ctx<'_>,
     mut body: RequestBody,
     name: &str,
-    content_type: &str,
+    content_type: Option<String>,
     limit: u64,
 ) -> DavResult<store_core::blob::StagedBlob> {
     let io = |e: std::io::Error| DavError::from(StoreError::from(e));
+    let mut received = 0u64;
+    let mut next = async || -> DavResult<Option<bytes::Bytes>> {
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|_| DavError::bad_request("the request body was cut short"))?;
+            if let Ok(data) = frame.into_data() {
+                received += data.len() as u64;
+                if received > limit {
+                    return Err(too_large());
+                }
+                return Ok(Some(data));
+            }
+        }
+        Ok(None)
+    };
+    let mut head = Vec::new();
+    let mut ended = false;
+    let content_type = match content_type {
+        Some(t) => t,
+        None => {
+            while head.len() < media::SNIFF_BYTES {
+                match next().await? {
+                    Some(data) => head.extend_from_slice(&data),
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            media::sniff_content_type(name, &head)
+        }
+    };
     let mut writer = ctx.store.blob_writer().await?;
     writer
-        .write(media::header(name, content_type).as_bytes())
+        .write(media::header(name, &content_type).as_bytes())
         .await
         .map_err(io)?;
-    let mut received = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| DavError::bad_request("the request body was cut short"))?;
-        if let Ok(data) = frame.into_data() {
-            received += data.len() as u64;
-            if received > limit {
-                return Err(too_large());
-            }
+    writer.write(&head).await.map_err(io)?;
+    if !ended {
+        while let Some(data) = next().await? {
             writer.write(&data).await.map_err(io)?;
         }
     }

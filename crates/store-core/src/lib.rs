@@ -18,6 +18,7 @@ mod changes;
 pub mod engine;
 pub mod error;
 pub mod keys;
+pub mod macos;
 pub mod mime;
 pub mod model;
 pub mod names;

@@ -113,6 +113,32 @@ pub struct WebDavSection {
     pub header_timeout_seconds: u64,
     /// Seconds a connection may sit idle between requests.
     pub idle_timeout_seconds: u64,
+    /// macOS metadata files (`._*` AppleDouble, `.DS_Store`): `hide`
+    /// (stored, left out of IMAP), `refuse` (403 on PUT) or `store`
+    /// (shown everywhere).
+    pub macos_metadata: MacosMetadataSetting,
+}
+
+/// `[webdav] macos_metadata` (store_core::macos::MacosMetadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MacosMetadataSetting {
+    /// Stored, readable over WebDAV, hidden from IMAP (the default).
+    Hide,
+    /// Refused with 403 when written over WebDAV.
+    Refuse,
+    /// Stored and shown over IMAP like any file.
+    Store,
+}
+
+impl From<MacosMetadataSetting> for store_core::macos::MacosMetadata {
+    fn from(s: MacosMetadataSetting) -> Self {
+        match s {
+            MacosMetadataSetting::Hide => store_core::macos::MacosMetadata::Hide,
+            MacosMetadataSetting::Refuse => store_core::macos::MacosMetadata::Refuse,
+            MacosMetadataSetting::Store => store_core::macos::MacosMetadata::Store,
+        }
+    }
 }
 
 /// `[sip]`: SIP user agent transports and trust.
@@ -312,6 +338,7 @@ impl Default for WebDavSection {
             max_xml_attributes: 64,
             header_timeout_seconds: 30,
             idle_timeout_seconds: 60,
+            macos_metadata: MacosMetadataSetting::Hide,
         }
     }
 }

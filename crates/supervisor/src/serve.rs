@@ -44,7 +44,7 @@ pub fn open_store(config: StoreConfig) -> Result<Store> {
     })
 }
 
-/// The store's settings: `[store]`, and `[auth]` for its login throttle
+/// The store's settings: `[store]`, `[webdav] macos_metadata`, and `[auth]` for its login throttle
 /// and password checks (`[imap] login_failures_before_delay`, deprecated,
 /// still overrides the threshold).
 pub fn store_config(config: &Config) -> StoreConfig {
@@ -72,6 +72,7 @@ pub fn store_config(config: &Config) -> StoreConfig {
             max_wait: Duration::from_secs(a.password_check_wait_seconds),
         },
         preview_cache_bytes: config.store.preview_cache_bytes,
+        macos_metadata: config.webdav.macos_metadata.into(),
         ..StoreConfig::new(&config.store.data_dir)
     }
 }

@@ -5,6 +5,10 @@
 //! clients see a message with an attachment; `BODY[1]` is the file.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use store_core::macos::{is_macos_metadata, MacosMetadata};
+use store_core::Store;
+
+use crate::error::{DavError, DavResult};
 
 /// Longest Content-Type accepted from a client; others become
 /// `application/octet-stream`.
@@ -102,6 +106,20 @@ pub fn sniff_content_type(name: &str, head: &[u8]) -> String {
     } else {
         fallback.to_string()
     }
+}
+
+/// Refuses a file named `name` being written (PUT, or the destination of
+/// a COPY or MOVE) when it is macOS metadata ([`is_macos_metadata`]) and
+/// `[webdav] macos_metadata = "refuse"`.
+///
+/// Errors: 403 with the reason.
+pub fn check_macos_metadata(store: &Store, name: &str) -> DavResult<()> {
+    if store.macos_metadata() == MacosMetadata::Refuse && is_macos_metadata(name) {
+        return Err(DavError::forbidden(
+            "macOS metadata files (._*, .DS_Store) are refused here ([webdav] macos_metadata)",
+        ));
+    }
+    Ok(())
 }
 
 /// The header block of a media object named `name`, dated now (ends with

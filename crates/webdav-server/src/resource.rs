@@ -129,7 +129,7 @@ pub fn content_of(object: &Object, summary: &MessageSummary) -> Content {
         Content {
             start: body.body_start,
             length: body.size(),
-            media_type: format!("{}/{}", body.media_type, body.media_subtype),
+            media_type: media_type_with_params(body),
         }
     } else {
         Content {
@@ -138,6 +138,31 @@ pub fn content_of(object: &Object, summary: &MessageSummary) -> Content {
             media_type: "message/rfc822".into(),
         }
     }
+}
+
+/// `type/subtype` of a part with its parameters (`; name=value`, quoted
+/// when not a token, RFC 9110 5.6.6), as the client sent them: a
+/// parameter whose value is not visible ASCII (an RFC 2231 decoded one)
+/// is left out, since an HTTP header cannot carry it as is.
+fn media_type_with_params(part: &store_core::mime::BodyPart) -> String {
+    let mut out = format!("{}/{}", part.media_type, part.media_subtype);
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    for (name, value) in &part.params {
+        if !token(name) || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            continue;
+        }
+        if token(value) {
+            out.push_str(&format!("; {name}={value}"));
+        } else {
+            let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!("; {name}=\"{quoted}\""));
+        }
+    }
+    out
 }
 
 /// Resolves `path` for `principal`.

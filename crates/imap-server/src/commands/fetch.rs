@@ -85,7 +85,7 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
             let changes = session
                 .state
                 .store
-                .changes_since(&principal, &mailbox.folder, since)
+                .mail_changes_since(&principal, &mailbox.folder, since)
                 .await?;
             let highest_ever = mailbox.uid_next.saturating_sub(1);
             let gone: Vec<Uid> = changes

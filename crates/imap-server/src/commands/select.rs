@@ -123,7 +123,7 @@ async fn resync(
     let changes = session
         .state
         .store
-        .changes_since(principal, &mailbox.folder, q.modseq)
+        .mail_changes_since(principal, &mailbox.folder, q.modseq)
         .await?;
     let highest_uid = mailbox.uid_next.saturating_sub(1);
     let vanished: Vec<u32> = changes

@@ -36,7 +36,7 @@ pub async fn status_line(
     let principal = principal(session)?;
     let folder = folder_of(name)?;
     let store = &session.state.store;
-    let (f, _) = store.folder_status(&principal, &folder).await?;
+    let (f, _) = store.mail_status(&principal, &folder).await?;
     let mut values = Vec::new();
     for item in items {
         let (label, value) = match item {

@@ -373,7 +373,7 @@ impl SelectedMailbox {
     ) -> Result<(), StoreError> {
         let changes = state
             .store
-            .changes_since(principal, &self.folder, self.known_modseq)
+            .mail_changes_since(principal, &self.folder, self.known_modseq)
             .await?;
         if changes.folder.uid_validity != self.uid_validity {
             return Err(StoreError::NoSuchFolder);

@@ -321,7 +321,9 @@ impl Store {
     }
 
     /// Operation "set active folder" (IMAP SELECT / EXAMINE): the folder's
-    /// state and every object's UID, MODSEQ and flags.
+    /// state and every object's UID, MODSEQ and flags, except objects
+    /// hidden from mail (`store/mail_view.rs`). `folder`'s counts are the
+    /// record's; [`Store::mail_status`] has those IMAP reports.
     ///
     /// Rights: `r`. Errors: [`StoreError::NoSuchFolder`],
     /// [`StoreError::PermissionDenied`].
@@ -338,6 +340,7 @@ impl Store {
         let objects = snap
             .load_all::<Object>(&keys::objects(folder.id))?
             .iter()
+            .filter(|(_, o)| !self.hidden_from_mail(o))
             .map(|(_, o)| ObjectState::from(o))
             .collect();
         Ok(SelectedFolder {

@@ -14,6 +14,7 @@ mod acl;
 mod folders;
 mod format;
 mod locks;
+mod mail_view;
 mod metadata;
 mod objects;
 mod preview;
@@ -66,6 +67,9 @@ pub struct StoreConfig {
     pub login_throttle: ThrottleConfig,
     /// Bounds on concurrent Argon2 password checks.
     pub password_checks: CheckerConfig,
+    /// What happens to macOS metadata files (`._*`, `.DS_Store`): hidden
+    /// from IMAP by default ([`crate::macos`]).
+    pub macos_metadata: crate::macos::MacosMetadata,
 }
 
 /// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
@@ -80,6 +84,7 @@ impl StoreConfig {
             preview_cache_bytes: DEFAULT_PREVIEW_CACHE_BYTES,
             login_throttle: ThrottleConfig::default(),
             password_checks: CheckerConfig::default(),
+            macos_metadata: crate::macos::MacosMetadata::default(),
         }
     }
 }

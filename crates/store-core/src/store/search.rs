@@ -1,4 +1,5 @@
-//! Operation "search" (seed 002; IMAP SEARCH / UID SEARCH).
+//! Operation "search" (seed 002; IMAP SEARCH / UID SEARCH): objects
+//! hidden from mail (`store/mail_view.rs`) never match.
 
 use super::{resolve, Store};
 use crate::error::{Result, StoreError};
@@ -59,7 +60,7 @@ impl Store {
         let mut out = Vec::new();
         for &uid in uids {
             let object: Option<Object> = snap.load(&keys::object(access.folder.id, uid))?;
-            if let Some(object) = object {
+            if let Some(object) = object.filter(|o| !self.hidden_from_mail(o)) {
                 if let Some(summary) = matching_summary(&snap, &object, key)? {
                     out.push(SortInfo::new(&object, &summary));
                 }
@@ -87,6 +88,9 @@ impl Store {
             access.require(Right::Read)?;
             let mut out = Vec::new();
             for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
+                if store.hidden_from_mail(&object) {
+                    continue;
+                }
                 if let Some(summary) = matching_summary(&snap, &object, &key)? {
                     out.push(extract(&object, &summary));
                 }

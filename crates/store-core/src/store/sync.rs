@@ -26,7 +26,8 @@ pub struct FolderChanges {
 }
 
 impl Store {
-    /// Changes in a folder since `since` (exclusive).
+    /// Changes in a folder since `since` (exclusive), every object
+    /// included (IMAP sessions use [`Store::mail_changes_since`]).
     ///
     /// Rights: `r`.
     pub async fn changes_since(
@@ -35,6 +36,20 @@ impl Store {
         folder: &FolderRef,
         since: ModSeq,
     ) -> Result<FolderChanges> {
+        self.folder_changes(principal, folder, since, |_| true)
+    }
+
+    /// The changes of `folder` since `since` (exclusive): the objects
+    /// `keep` accepts whose MODSEQ is greater, and the UIDs expunged since.
+    ///
+    /// Rights: `r`.
+    pub(super) fn folder_changes(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        since: ModSeq,
+        keep: impl Fn(&Object) -> bool,
+    ) -> Result<FolderChanges> {
         let snap = self.snapshot()?;
         let access = resolve(&snap, principal, folder)?;
         access.require(Right::Read)?;
@@ -42,7 +57,7 @@ impl Store {
         let changed = snap
             .load_all::<Object>(&keys::objects(id))?
             .iter()
-            .filter(|(_, o)| o.modseq > since)
+            .filter(|(_, o)| o.modseq > since && keep(o))
             .map(|(_, o)| ObjectState::from(o))
             .collect();
         let vanished = snap

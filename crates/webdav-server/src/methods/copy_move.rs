@@ -47,6 +47,9 @@ pub async fn handle(
             "an account root cannot be copied or moved",
         ));
     }
+    if !source.is_collection() {
+        crate::media::check_macos_metadata(ctx.store, dest.name().unwrap_or_default())?;
+    }
     if dest == ctx.path || (source.is_collection() && dest.is_within(&ctx.path)) {
         return Err(DavError::forbidden(
             "the destination is the source or inside it",

@@ -32,6 +32,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
             "partial PUT (Content-Range) is not supported (RFC 9110 14.5)",
         ));
     }
+    media::check_macos_metadata(ctx.store, ctx.path.name().unwrap_or_default())?;
     let (collection, existing) = match lookup(ctx.store, &ctx.principal, &ctx.path).await? {
         Lookup::Found(Resource::File(f)) => {
             let (record, rights) = ctx.store.folder_status(&ctx.principal, &f.folder).await?;

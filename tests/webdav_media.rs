@@ -409,6 +409,26 @@ fn macos_metadata_is_stored_for_webdav_and_hidden_from_imap() {
     let mut other = ImapConnection::login(server.imap, "alice", "secret");
     let r = other.run("s SELECT Media");
     assert!(r.contains(&"* 3 EXISTS".to_string()), "{r:?}");
+
+    // NOTIFY (RFC 5465) for the unselected folder: the STATUS it sends
+    // counts the real files only.
+    let mut watcher = ImapConnection::login(server.imap, "alice", "secret");
+    let r = watcher.run("w NOTIFY SET (mailboxes Media (MessageNew MessageExpunge))");
+    assert!(tagged(&r).starts_with("w OK"), "{r:?}");
+    assert_eq!(put(&server, "Media", "._late.png", APPLE_DOUBLE, &[]), 201);
+    assert_eq!(put(&server, "Media", "late.png", &png, &[]), 201);
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !seen.iter().any(|l: &String| l.contains("MESSAGES 4")) {
+        assert!(std::time::Instant::now() < deadline, "no STATUS: {seen:?}");
+        let r = watcher.run("n NOOP");
+        seen.extend(r.into_iter().filter(|l| l.starts_with("* STATUS")));
+    }
+    assert!(
+        seen.iter()
+            .all(|l| l.contains("MESSAGES 3") || l.contains("MESSAGES 4")),
+        "{seen:?}"
+    );
 }
 
 #[test]

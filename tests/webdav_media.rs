@@ -2,7 +2,8 @@
 //! the real binary (issue 15): media types found for a PUT without
 //! Content-Type (RFC 9110 8.3), previews that never upscale, 400 for an
 //! HTTP/1.1 request without Host (RFC 9112 3.2), and macOS metadata files
-//! (`._*`, `.DS_Store`) stored for WebDAV but hidden from IMAP.
+//! (`._*`, `.DS_Store`) stored for WebDAV but hidden from IMAP, or
+//! refused.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -451,6 +452,18 @@ fn refused_macos_metadata_gets_403() {
         );
         assert_eq!(http(&server, &format!("Media/{name}"), &["-I"]).status, 404);
     }
+    // Nor by locking such an unmapped name (which would create it, RFC
+    // 4918 7.3).
+    let lockinfo = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\">\
+        <D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>\
+        </D:lockinfo>";
+    let got = http(
+        &server,
+        "Media/._locked",
+        &["-X", "LOCK", "--data", lockinfo],
+    );
+    assert_eq!(got.status, 403);
+    assert_eq!(http(&server, "Media/._locked", &["-I"]).status, 404);
     // Nor by renaming a file to such a name.
     let dest = format!("Destination: http://{}/dav/alice/Media/._x", server.webdav);
     let got = http(&server, "Media/photo.png", &["-X", "MOVE", "-H", &dest]);

@@ -71,6 +71,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
             parent: Some(Resource::Collection(c)),
         } => {
             require_any(c.rights, &[Right::Insert])?;
+            media::check_macos_metadata(ctx.store, ctx.path.name().unwrap_or_default())?;
             (Some(c), StatusCode::CREATED)
         }
         Lookup::Missing { .. } => {

@@ -173,7 +173,7 @@ impl SipUa {
         }
     }
 
-    async fn on_request(&self, request: Request, peer: &Peer) {
+    async fn on_request(&self, mut request: Request, peer: &Peer) {
         if request.method == "ACK" {
             // A non-INVITE UAS never sends a final response ACK could
             // acknowledge; ACK is never answered (RFC 3261 17.2.1).
@@ -186,6 +186,7 @@ impl SipUa {
             }
             return;
         }
+        stamp_top_via(&mut request, peer);
         let Some(key) = TransactionKey::of(&request) else {
             return;
         };
@@ -246,4 +247,19 @@ impl SipUa {
             after.await;
         }
     }
+}
+
+/// Adds `received` and `rport` to the top Via of a request from `peer`
+/// (RFC 3261 18.2.1, RFC 3581 4), so that every response carries them;
+/// the responses themselves go to the source address and port, or back
+/// over the connection (RFC 3581 4, RFC 3261 18.2.2).
+fn stamp_top_via(request: &mut Request, peer: &Peer) {
+    let Some(first) = request.headers.get("Via") else {
+        return;
+    };
+    let mut values = wire::split_commas(first);
+    if let Some(top) = values.first_mut() {
+        *top = wire::stamp_via(top, peer.addr);
+    }
+    request.headers.set_first("Via", values.join(", "));
 }

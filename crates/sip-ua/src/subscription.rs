@@ -216,7 +216,7 @@ impl SipUa {
                 ends.saturating_duration_since(Instant::now()).as_secs()
             )
         };
-        if let Sent::Failed = notifier.catch_up(&mut reported, &state(ends)).await {
+        if let Sent::Failed = notifier.catch_up(&mut reported, &state(ends), true).await {
             return;
         }
         loop {
@@ -226,7 +226,7 @@ impl SipUa {
                     match received {
                         Ok(c) => changes.push(c),
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            if let Sent::Failed = notifier.catch_up(&mut reported, &state(ends)).await {
+                            if let Sent::Failed = notifier.catch_up(&mut reported, &state(ends), true).await {
                                 return;
                             }
                             continue;
@@ -284,18 +284,32 @@ struct Notifier<'a> {
 }
 
 impl Notifier<'_> {
-    /// Ends the subscription (expired or unsubscribed): forgets its
-    /// dialog, so that a SUBSCRIBE in it now gets 481, then reports what
-    /// is left with `terminated;reason=timeout` (RFC 6665 4.2.2).
+    /// Ends the subscription (expired, unsubscribed, or a one-off fetch
+    /// with `Expires: 0`): forgets its dialog, so that a SUBSCRIBE in it
+    /// now gets 481, then reports what is left. Only the last NOTIFY says
+    /// `terminated;reason=timeout`: a subscriber stops at the first
+    /// terminated NOTIFY and answers the next with 481 (RFC 6665 4.1.3,
+    /// 4.2.2), so the NOTIFYs of a catch-up before it say
+    /// `active;expires=N`, N the seconds the store gives itself to send
+    /// each (Timer F); the terminated one carries no change of its own.
     async fn terminate(&mut self, reported: &mut ModSeq) {
         self.ua.subscriptions().remove(&self.dialog.id);
-        let _ = self.catch_up(reported, "terminated;reason=timeout").await;
+        let interim = format!(
+            "active;expires={}",
+            self.ua.config().transaction_timeout().as_secs().max(1)
+        );
+        if let Sent::Failed = self.catch_up(reported, &interim, false).await {
+            return;
+        }
+        let _ = self
+            .notify(*reported, &[], "terminated;reason=timeout")
+            .await;
     }
 
     /// Reports every persisted change after `reported`, in as many
-    /// NOTIFYs as they need, the last one with `state`; one NOTIFY with no
-    /// change if there is none.
-    async fn catch_up(&mut self, reported: &mut ModSeq, state: &str) -> Sent {
+    /// NOTIFYs as they need, each with `state`; when there is none, one
+    /// NOTIFY with no change if `at_least_one`.
+    async fn catch_up(&mut self, reported: &mut ModSeq, state: &str, at_least_one: bool) -> Sent {
         let store = self.ua.store();
         let mut sent_one = false;
         loop {
@@ -317,7 +331,7 @@ impl Notifier<'_> {
                 }
             }
             if page.is_empty() {
-                if sent_one {
+                if sent_one || !at_least_one {
                     return Sent::Accepted;
                 }
                 return self.notify(*reported, &[], state).await;

@@ -145,7 +145,7 @@ pub async fn run_account_request(
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
-            let reference = store
+            let (_, url) = store
                 .generate_reference(
                     &principal,
                     &FolderRef::own(folder.clone()),
@@ -153,9 +153,10 @@ pub async fn run_account_request(
                     section,
                     expires_in.map(|s| now + s),
                     access,
+                    store_core::ReferenceUrl::Built { host, folder },
                 )
                 .await?;
-            Ok(vec![reference.url(&host, &login, &folder)])
+            Ok(vec![url])
         }
         AccountRequest::Quota {
             login,

@@ -17,7 +17,7 @@ use crate::SipUa;
 
 /// Answers a MESSAGE from an authorized element.
 pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
-    if let Err(refusal) = ua.authorize(request, peer) {
+    if let Err(refusal) = ua.authorize(request, peer).await {
         return (*refusal).into();
     }
     let (ty, params) = media_type(request.headers.get("Content-Type").unwrap_or_default());
@@ -117,16 +117,13 @@ async fn fetch_by_reference(
     let Some(url) = reference_url(request, ty, params) else {
         return bad_request(request, "No reference URL in the body").into();
     };
-    let Some(token) = store_core::Reference::token_in_url(&url) else {
-        return Response::to_request(request, 403).into();
-    };
     // The reference is used on behalf of the served user, when the store
     // knows it (RFC 4467 `user+`/`submit+` access); anonymous references
     // serve any trusted element.
     let requester = served_user(ua, request).await.ok().map(|(p, _)| p);
     let store = ua.store();
     let (reference, object, summary) =
-        match store.fetch_by_reference(requester.as_ref(), token).await {
+        match store.fetch_by_reference(requester.as_ref(), &url).await {
             Ok(found) => found,
             Err(StoreError::InvalidReference) => {
                 tracing::debug!("refused reference");
@@ -134,9 +131,6 @@ async fn fetch_by_reference(
             }
             Err(e) => return store_failure(request, &e).into(),
         };
-    if !reference.is_named_by(&url) {
-        return Response::to_request(request, 403).into();
-    }
     let Some((range, content_type)) = reference.content_range(&summary, object.size) else {
         return Response::to_request(request, 403).into();
     };

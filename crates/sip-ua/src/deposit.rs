@@ -31,6 +31,9 @@ pub struct Deposit {
     pub content: Vec<u8>,
     /// Its INTERNALDATE: the CPIM DateTime, else the SIP Date, else now.
     pub date: UnixTime,
+    /// Its IMDN-Message-ID as stored in its header, if it has one: a
+    /// second deposit of it is stored once.
+    pub imdn_message_id: Option<String>,
 }
 
 /// Why a MESSAGE body cannot be deposited.
@@ -190,11 +193,19 @@ pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, 
 
     let conversation = h.get("Conversation-ID").filter(|v| !v.is_empty());
     let contribution = h.get("Contribution-ID").filter(|v| !v.is_empty());
+    // One rule for every protocol (store-core's conversation module): an
+    // id names one folder level of its own, never a path or a reserved
+    // or special-use folder.
     let folder = match (conversation, contribution, &kind) {
-        (Some(conv), Some(contr), ObjectKind::SessionHistory) => format!("{conv}/{contr}"),
-        (Some(conv), _, _) => conv.to_string(),
-        (None, _, _) => "INBOX".to_string(),
-    };
+        (Some(conv), Some(contr), ObjectKind::SessionHistory) => {
+            store_core::conversation::folder_name(conv, Some(contr))
+        }
+        (Some(conv), _, _) => store_core::conversation::folder_name(conv, None),
+        (None, _, _) => Ok("INBOX".to_string()),
+    }
+    .map_err(|_| {
+        DepositError::Malformed("Conversation-ID or Contribution-ID cannot name a folder".into())
+    })?;
 
     let mut head = String::new();
     let mut field = |name: &str, value: Option<&str>| {
@@ -224,6 +235,9 @@ pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, 
         kind,
         content,
         date,
+        imdn_message_id: imdn_id
+            .map(|v| header_safe(v).trim().to_string())
+            .filter(|v| !v.is_empty()),
     })
 }
 
@@ -312,6 +326,10 @@ mod tests {
         );
         let d = build(&r, "sip:bob@example.com", 0).unwrap();
         assert_eq!(d.folder, "conv-1/sess-9");
+        let other = message("Conversation-ID: Shared/bob/x\r\n", "message/cpim", CPIM);
+        let shared = build(&other, "sip:alice@example.com", 0).unwrap();
+        assert_eq!(shared.folder, "Shared~2Fbob~2Fx");
+        assert_eq!(shared.imdn_message_id.as_deref(), Some("Msg-7"));
         assert_eq!(d.kind, ObjectKind::SessionHistory);
         assert!(String::from_utf8(d.content)
             .unwrap()

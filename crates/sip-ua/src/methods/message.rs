@@ -57,6 +57,19 @@ async fn deposit(ua: &SipUa, request: &Request) -> Response {
     };
     let mut result = store.store_object(&principal, &folder, object(blob)).await;
     if matches!(result, Err(StoreError::NoSuchFolder)) {
+        // A message the account already holds, deposited again under a
+        // new Conversation-ID: answered as the duplicate it is, and no
+        // empty folder is created for it.
+        if let Some(id) = &deposit.imdn_message_id {
+            match store.imdn_object(&principal, id).await {
+                Ok(Some((_, uid))) => {
+                    tracing::debug!(uid, "duplicate deposit into a new conversation");
+                    return Response::to_request(request, 200);
+                }
+                Ok(None) => {}
+                Err(e) => return store_failure(request, &e),
+            }
+        }
         // The first object of a conversation or session: create its
         // folder, then stage the content again (the failed attempt
         // consumed the staged copy).

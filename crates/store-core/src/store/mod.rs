@@ -11,6 +11,7 @@
 
 mod accounts;
 mod acl;
+mod deposits;
 mod folders;
 mod format;
 mod locks;

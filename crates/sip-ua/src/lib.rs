@@ -20,6 +20,7 @@ pub mod config;
 pub mod deposit;
 pub mod listener;
 pub mod methods;
+pub mod metrics;
 pub mod outbound;
 pub mod ratelimit;
 pub mod subscription;
@@ -62,6 +63,7 @@ struct Inner {
     tasks: TaskTracker,
     tls: Option<tokio_rustls::TlsAcceptor>,
     subscriptions: subscription::Subscriptions,
+    metrics: Arc<metrics::SipMetrics>,
 }
 
 impl SipUa {
@@ -90,6 +92,7 @@ impl SipUa {
                 tasks,
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),
                 subscriptions: subscription::Subscriptions::default(),
+                metrics: Arc::default(),
                 store,
                 config,
             }),
@@ -129,6 +132,11 @@ impl SipUa {
     /// The per-source rate limit of untrusted peers.
     pub fn rate_limiter(&self) -> &ratelimit::RateLimiter {
         &self.inner.rate_limiter
+    }
+
+    /// The request counters (`/metrics`).
+    pub fn metrics(&self) -> Arc<metrics::SipMetrics> {
+        self.inner.metrics.clone()
     }
 
     /// The digest nonce key.
@@ -181,6 +189,7 @@ impl SipUa {
         }
         if let Err(reason) = wire::validate::validate_request(&request) {
             tracing::debug!(peer = %peer.addr, %reason, "request refused");
+            self.log_request(&request, peer, 400);
             if let Some(r) = Response::from_parsed_headers(&request.headers, 400, reason) {
                 let _ = peer.send(r.to_bytes()).await;
             }
@@ -211,6 +220,7 @@ impl SipUa {
                 return;
             }
             Begin::Full => {
+                self.log_request(&request, peer, 503);
                 let busy = Response::to_request(&request, 503).with("Retry-After", "5");
                 let _ = peer.send(busy.to_bytes()).await;
                 return;
@@ -218,6 +228,20 @@ impl SipUa {
         }
         self.answer(&request, peer, Some((transactions, &key)))
             .await;
+    }
+
+    /// The access log of SIP: one INFO line per request answered (method,
+    /// Call-ID, peer, transport, status), and its count in `/metrics`.
+    fn log_request(&self, request: &Request, peer: &Peer, status: u16) {
+        tracing::info!(
+            method = %request.method,
+            call_id = request.headers.get("Call-ID").unwrap_or_default(),
+            peer = %peer.addr,
+            transport = peer.transport.via_token(),
+            status,
+            "SIP request"
+        );
+        self.inner.metrics.count(&request.method, status);
     }
 
     /// Runs the method handler of `request` and sends its response to
@@ -231,6 +255,7 @@ impl SipUa {
         let span = tracing::debug_span!("sip", method = %request.method, peer = %peer.addr);
         let reply =
             tracing::Instrument::instrument(methods::handle(self, request, peer), span).await;
+        self.log_request(request, peer, reply.response.code);
         let bytes = reply.response.to_bytes();
         if let Some((transactions, key)) = transaction {
             let linger = if peer.transport.is_reliable() {

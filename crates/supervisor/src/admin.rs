@@ -95,6 +95,8 @@ pub struct AdminState {
     pub token: String,
     /// Start time, for the uptime metric.
     pub started: std::time::Instant,
+    /// The SIP request counters.
+    pub sip: Arc<sip_ua::metrics::SipMetrics>,
 }
 
 /// Runs one account request against the store; returns the lines to print.
@@ -292,7 +294,7 @@ cpm_store_storage_failing {}\n",
         accounts,
         state.started.elapsed().as_secs(),
         u8::from(state.store.storage_failure().is_some())
-    )
+    ) + &state.sip.prometheus()
 }
 
 /// Longest an admin client may take to send a request's header block.

@@ -765,10 +765,15 @@ fn an_untrusted_element_deposits_after_a_digest_challenge() {
     std::fs::write(server.config(), config).unwrap();
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     server.start();
+    // SIPp's digest `uri` is `sip:` and the remote address unless -auth_uri
+    // gives what follows `sip:` in the Request-URI, which RFC 3261 22.4 asks
+    // for (and the agent checks).
+    let auth_uri = ["-auth_uri", "alice@example.com"];
     let out = sipp(
         "deposit_digest.xml",
         &["-t", "u1", "-m", "20", "-au", "cs1", "-ap", "n3tw0rk"],
     )
+    .args(auth_uri)
     .arg(server.sip_udp.to_string())
     .args(["-p", &free_addr().port().to_string()])
     .output()
@@ -786,6 +791,7 @@ fn an_untrusted_element_deposits_after_a_digest_challenge() {
         "deposit_digest.xml",
         &["-t", "u1", "-m", "1", "-au", "cs1", "-ap", "wrong"],
     )
+    .args(auth_uri)
     .arg(server.sip_udp.to_string())
     .args(["-p", &free_addr().port().to_string()])
     .output()

@@ -15,6 +15,7 @@ use store_core::StoreError;
 use subtle::ConstantTimeEq;
 
 use crate::transport::Peer;
+use crate::uri::SipUri;
 use crate::wire::{split_commas, Request, Response};
 use crate::SipUa;
 
@@ -161,8 +162,18 @@ impl SipUa {
     /// username, shared with IMAP and WebDAV): a wrong one counts as a
     /// failed login, and past the threshold the answer is not checked and
     /// the element gets 403 with Retry-After (RFC 3261 21.4.4: repeating
-    /// the request with other credentials does not help now).
-    pub fn authorize(&self, request: &Request, peer: &Peer) -> Result<Caller, Box<Response>> {
+    /// the request with other credentials does not help now). A refusal
+    /// by the throttle is first waited out once, as IMAP LOGIN does, so an
+    /// element past a few failures is slowed down rather than refused.
+    ///
+    /// The `uri` of the credentials must be the Request-URI (RFC 3261
+    /// 22.4 and 22.1 via RFC 2617 3.2.2.5, RFC 8760): the same string, or
+    /// a SIP URI equal to it by the comparison of RFC 3261 19.1.4 as far
+    /// as [`SipUri`] reads it; else the answer is a failed attempt, 401
+    /// (RFC 2617's 400 is not used: a retry with a right `uri` should be
+    /// challenged). Every failed attempt goes through the throttle and
+    /// is logged at WARN with the peer and the username.
+    pub async fn authorize(&self, request: &Request, peer: &Peer) -> Result<Caller, Box<Response>> {
         let config = self.config();
         if config.trusts(peer.addr.ip()) {
             return Ok(Caller::TrustedPeer);
@@ -198,11 +209,29 @@ impl SipUa {
                 continue;
             }
             // The store's login throttle, shared with IMAP and WebDAV: past
-            // it, no response is checked.
+            // it, no response is checked. A refusal is waited out once.
             let attempt = match self.store().admit_login(source, username) {
+                Err(StoreError::LoginThrottled { retry_after }) => {
+                    tokio::time::sleep(retry_after.min(MAX_THROTTLE_WAIT)).await;
+                    self.store().admit_login(source, username)
+                }
+                result => result,
+            };
+            let attempt = match attempt {
                 Ok(attempt) => attempt,
                 Err(e) => return Err(Box::new(throttled(request, &e))),
             };
+            if !same_request_uri(uri, &request.uri) {
+                tracing::warn!(
+                    peer = %peer.addr,
+                    username,
+                    uri,
+                    request_uri = %request.uri,
+                    "SIP digest refused: its uri is not the Request-URI"
+                );
+                self.store().record_login(attempt, source, username, false);
+                continue;
+            }
             let ha1 = config
                 .digest_credentials
                 .iter()
@@ -212,6 +241,7 @@ impl SipUa {
                     Algorithm::Md5 => credential.ha1_md5.as_deref(),
                 });
             let Some(ha1) = ha1 else {
+                tracing::warn!(peer = %peer.addr, username, algorithm = algorithm.name(), "SIP digest refused: unknown username");
                 self.store().record_login(attempt, source, username, false);
                 continue;
             };
@@ -230,6 +260,7 @@ impl SipUa {
                     .as_bytes()
                     .ct_eq(given.to_ascii_lowercase().as_bytes()),
             ) {
+                tracing::warn!(peer = %peer.addr, username, "SIP digest refused: wrong response");
                 self.store().record_login(attempt, source, username, false);
                 continue;
             }
@@ -264,6 +295,34 @@ impl SipUa {
             );
         }
         Err(Box::new(challenge))
+    }
+}
+
+/// Longest wait for the throttle's next turn before a request is refused
+/// (the client transaction's Timer F is 32 s; its retransmissions are
+/// absorbed meanwhile).
+const MAX_THROTTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether the digest `uri` names the Request-URI: the same text, or SIP
+/// URIs that compare equal (RFC 3261 19.1.4: scheme and host
+/// case-insensitive, parameters by name).
+fn same_request_uri(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    match (SipUri::parse(digest_uri), SipUri::parse(request_uri)) {
+        (Ok(a), Ok(b)) => {
+            let mut pa = a.params.clone();
+            let mut pb = b.params.clone();
+            pa.sort();
+            pb.sort();
+            a.scheme == b.scheme
+                && a.user == b.user
+                && a.host == b.host
+                && a.port == b.port
+                && pa == pb
+        }
+        _ => false,
     }
 }
 
@@ -305,6 +364,27 @@ mod tests {
             "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
         );
         assert_eq!(run(Algorithm::Md5), "8ca523f5e9506fed4657c9700eebdbec");
+    }
+
+    #[test]
+    fn the_digest_uri_must_name_the_request_uri() {
+        assert!(same_request_uri(
+            "sip:alice@example.com",
+            "sip:alice@example.com"
+        ));
+        assert!(same_request_uri(
+            "sip:alice@EXAMPLE.com;transport=tcp",
+            "SIP:alice@example.com;transport=tcp"
+        ));
+        assert!(!same_request_uri(
+            "sip:bob@example.com",
+            "sip:alice@example.com"
+        ));
+        assert!(!same_request_uri(
+            "sip:alice@example.com:5070",
+            "sip:alice@example.com"
+        ));
+        assert!(!same_request_uri("/", "sip:alice@example.com"));
     }
 
     #[test]

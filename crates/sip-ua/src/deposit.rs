@@ -14,6 +14,7 @@
 //! A message without Conversation-ID (a legacy pager message) goes to
 //! INBOX.
 
+use mail_parser::MimeHeaders;
 use store_core::model::{parse_rfc3339, CivilTime, ObjectKind, UnixTime, MONTH_NAMES};
 
 use crate::uri::{uri_of, SipUri};
@@ -30,6 +31,9 @@ pub struct Deposit {
     pub content: Vec<u8>,
     /// Its INTERNALDATE: the CPIM DateTime, else the SIP Date, else now.
     pub date: UnixTime,
+    /// Its IMDN-Message-ID as stored in its header, if it has one: a
+    /// second deposit of it is stored once.
+    pub imdn_message_id: Option<String>,
 }
 
 /// Why a MESSAGE body cannot be deposited.
@@ -43,19 +47,34 @@ pub enum DepositError {
     Malformed(String),
 }
 
-/// The media type and parameters of a Content-Type value, the type
-/// lowercased.
+/// The media type and parameters of a Content-Type value: the type
+/// lowercased (`type/subtype`), parameter names lowercased, values with
+/// their quotes and escapes removed. Parameters are read as RFC 2045 5.1
+/// has them (by mail-parser's Content-Type reader, RFC 2231 continuations
+/// included), so a `;` inside a quoted value does not split it: the `URL`
+/// of a `message/external-body` names an IMAP URL with `;UID=` and
+/// `;URLAUTH=` (RFC 4483, RFC 4467). An unreadable value gives an empty
+/// type and no parameters.
 pub fn media_type(content_type: &str) -> (String, Vec<(String, String)>) {
-    let mut parts = content_type.split(';');
-    let ty = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-    let params = parts
-        .filter_map(|p| p.split_once('='))
-        .map(|(n, v)| {
-            (
-                n.trim().to_ascii_lowercase(),
-                v.trim().trim_matches('"').to_string(),
-            )
-        })
+    // mail-parser reads header blocks; one field is its own block. A value
+    // holding CR or LF would be read as more fields: it is cut there (a
+    // parsed SIP header value is unfolded and has none).
+    let value = content_type.split(['\r', '\n']).next().unwrap_or_default();
+    let block = format!("Content-Type: {value}\r\n\r\n");
+    let parsed = mail_parser::MessageParser::new().parse_headers(block.as_bytes());
+    let Some(ct) = parsed.as_ref().and_then(|m| m.content_type()) else {
+        return (String::new(), Vec::new());
+    };
+    let ty = match ct.subtype() {
+        Some(sub) => format!("{}/{}", ct.ctype(), sub),
+        None => ct.ctype().to_string(),
+    }
+    .to_ascii_lowercase();
+    let params = ct
+        .attributes()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| (a.name.to_ascii_lowercase(), a.value.to_string()))
         .collect();
     (ty, params)
 }
@@ -174,11 +193,19 @@ pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, 
 
     let conversation = h.get("Conversation-ID").filter(|v| !v.is_empty());
     let contribution = h.get("Contribution-ID").filter(|v| !v.is_empty());
+    // One rule for every protocol (store-core's conversation module): an
+    // id names one folder level of its own, never a path or a reserved
+    // or special-use folder.
     let folder = match (conversation, contribution, &kind) {
-        (Some(conv), Some(contr), ObjectKind::SessionHistory) => format!("{conv}/{contr}"),
-        (Some(conv), _, _) => conv.to_string(),
-        (None, _, _) => "INBOX".to_string(),
-    };
+        (Some(conv), Some(contr), ObjectKind::SessionHistory) => {
+            store_core::conversation::folder_name(conv, Some(contr))
+        }
+        (Some(conv), _, _) => store_core::conversation::folder_name(conv, None),
+        (None, _, _) => Ok("INBOX".to_string()),
+    }
+    .map_err(|_| {
+        DepositError::Malformed("Conversation-ID or Contribution-ID cannot name a folder".into())
+    })?;
 
     let mut head = String::new();
     let mut field = |name: &str, value: Option<&str>| {
@@ -208,6 +235,9 @@ pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, 
         kind,
         content,
         date,
+        imdn_message_id: imdn_id
+            .map(|v| header_safe(v).trim().to_string())
+            .filter(|v| !v.is_empty()),
     })
 }
 
@@ -296,6 +326,10 @@ mod tests {
         );
         let d = build(&r, "sip:bob@example.com", 0).unwrap();
         assert_eq!(d.folder, "conv-1/sess-9");
+        let other = message("Conversation-ID: Shared/bob/x\r\n", "message/cpim", CPIM);
+        let shared = build(&other, "sip:alice@example.com", 0).unwrap();
+        assert_eq!(shared.folder, "Shared~2Fbob~2Fx");
+        assert_eq!(shared.imdn_message_id.as_deref(), Some("Msg-7"));
         assert_eq!(d.kind, ObjectKind::SessionHistory);
         assert!(String::from_utf8(d.content)
             .unwrap()
@@ -305,6 +339,25 @@ mod tests {
             build(&r, "sip:alice@example.com", 0),
             Err(DepositError::UnsupportedType(_))
         ));
+    }
+
+    #[test]
+    fn content_type_parameters_are_read_as_rfc_2045_has_them() {
+        let url =
+            "imap://alice@example.com/conv-1;UIDVALIDITY=7/;UID=1;URLAUTH=anonymous:internal:tok";
+        let (ty, params) = media_type(&format!(
+            "Message/External-Body; ACCESS-TYPE=URL; URL=\"{url}\""
+        ));
+        assert_eq!(ty, "message/external-body");
+        assert_eq!(
+            params,
+            vec![
+                ("access-type".to_string(), "URL".to_string()),
+                ("url".to_string(), url.to_string())
+            ]
+        );
+        let (ty, params) = media_type("text/uri-list");
+        assert_eq!((ty.as_str(), params.len()), ("text/uri-list", 0));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod config;
 pub mod deposit;
 pub mod listener;
 pub mod methods;
+pub mod metrics;
 pub mod outbound;
 pub mod ratelimit;
 pub mod subscription;
@@ -62,6 +63,7 @@ struct Inner {
     tasks: TaskTracker,
     tls: Option<tokio_rustls::TlsAcceptor>,
     subscriptions: subscription::Subscriptions,
+    metrics: Arc<metrics::SipMetrics>,
 }
 
 impl SipUa {
@@ -90,6 +92,7 @@ impl SipUa {
                 tasks,
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),
                 subscriptions: subscription::Subscriptions::default(),
+                metrics: Arc::default(),
                 store,
                 config,
             }),
@@ -129,6 +132,11 @@ impl SipUa {
     /// The per-source rate limit of untrusted peers.
     pub fn rate_limiter(&self) -> &ratelimit::RateLimiter {
         &self.inner.rate_limiter
+    }
+
+    /// The request counters (`/metrics`).
+    pub fn metrics(&self) -> Arc<metrics::SipMetrics> {
+        self.inner.metrics.clone()
     }
 
     /// The digest nonce key.
@@ -173,7 +181,7 @@ impl SipUa {
         }
     }
 
-    async fn on_request(&self, request: Request, peer: &Peer) {
+    async fn on_request(&self, mut request: Request, peer: &Peer) {
         if request.method == "ACK" {
             // A non-INVITE UAS never sends a final response ACK could
             // acknowledge; ACK is never answered (RFC 3261 17.2.1).
@@ -181,11 +189,13 @@ impl SipUa {
         }
         if let Err(reason) = wire::validate::validate_request(&request) {
             tracing::debug!(peer = %peer.addr, %reason, "request refused");
+            self.log_request(&request, peer, 400);
             if let Some(r) = Response::from_parsed_headers(&request.headers, 400, reason) {
                 let _ = peer.send(r.to_bytes()).await;
             }
             return;
         }
+        stamp_top_via(&mut request, peer);
         let Some(key) = TransactionKey::of(&request) else {
             return;
         };
@@ -210,6 +220,7 @@ impl SipUa {
                 return;
             }
             Begin::Full => {
+                self.log_request(&request, peer, 503);
                 let busy = Response::to_request(&request, 503).with("Retry-After", "5");
                 let _ = peer.send(busy.to_bytes()).await;
                 return;
@@ -217,6 +228,20 @@ impl SipUa {
         }
         self.answer(&request, peer, Some((transactions, &key)))
             .await;
+    }
+
+    /// The access log of SIP: one INFO line per request answered (method,
+    /// Call-ID, peer, transport, status), and its count in `/metrics`.
+    fn log_request(&self, request: &Request, peer: &Peer, status: u16) {
+        tracing::info!(
+            method = %request.method,
+            call_id = request.headers.get("Call-ID").unwrap_or_default(),
+            peer = %peer.addr,
+            transport = peer.transport.via_token(),
+            status,
+            "SIP request"
+        );
+        self.inner.metrics.count(&request.method, status);
     }
 
     /// Runs the method handler of `request` and sends its response to
@@ -230,6 +255,7 @@ impl SipUa {
         let span = tracing::debug_span!("sip", method = %request.method, peer = %peer.addr);
         let reply =
             tracing::Instrument::instrument(methods::handle(self, request, peer), span).await;
+        self.log_request(request, peer, reply.response.code);
         let bytes = reply.response.to_bytes();
         if let Some((transactions, key)) = transaction {
             let linger = if peer.transport.is_reliable() {
@@ -246,4 +272,19 @@ impl SipUa {
             after.await;
         }
     }
+}
+
+/// Adds `received` and `rport` to the top Via of a request from `peer`
+/// (RFC 3261 18.2.1, RFC 3581 4), so that every response carries them;
+/// the responses themselves go to the source address and port, or back
+/// over the connection (RFC 3581 4, RFC 3261 18.2.2).
+fn stamp_top_via(request: &mut Request, peer: &Peer) {
+    let Some(first) = request.headers.get("Via") else {
+        return;
+    };
+    let mut values = wire::split_commas(first);
+    if let Some(top) = values.first_mut() {
+        *top = wire::stamp_via(top, peer.addr);
+    }
+    request.headers.set_first("Via", values.join(", "));
 }

@@ -308,6 +308,9 @@ impl SipUa {
                 }
             }
         }
+        // Nothing sent on it now would be read: requests the store sends
+        // to this peer go elsewhere (its Contact, RFC 3261 18.2.2).
+        peer.mark_closed();
         // Let the requests in flight finish before the writer closes.
         let _ = in_flight.acquire_many(MAX_IN_FLIGHT as u32).await;
         self.transports().remove_stream(peer.transport, peer.addr);

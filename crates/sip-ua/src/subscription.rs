@@ -241,7 +241,7 @@ impl SipUa {
                     if changes.is_empty() {
                         continue;
                     }
-                    if let Sent::Failed = notifier.send_changes(&changes, &mut reported, &state(ends)).await {
+                    if let Sent::Failed = notifier.send_changes(&changes, &mut reported, &state(ends), None).await {
                         return;
                     }
                 }
@@ -284,45 +284,94 @@ struct Notifier<'a> {
 }
 
 impl Notifier<'_> {
-    /// Ends the subscription (expired or unsubscribed): forgets its
-    /// dialog, so that a SUBSCRIBE in it now gets 481, then reports what
-    /// is left with `terminated;reason=timeout` (RFC 6665 4.2.2).
+    /// Ends the subscription (expired, unsubscribed, or a one-off fetch
+    /// with `Expires: 0`): forgets its dialog, so that a SUBSCRIBE in it
+    /// now gets 481, then reports what is left. Only the last NOTIFY says
+    /// `terminated;reason=timeout`: a subscriber stops at the first
+    /// terminated NOTIFY and answers the next with 481 (RFC 6665 4.1.3,
+    /// 4.2.2), so the NOTIFYs of a catch-up before it say
+    /// `active;expires=N`, N the seconds the store gives itself to send
+    /// each (Timer F). The last NOTIFY carries the last changes (a look
+    /// one change ahead tells which page is the last), or none when there
+    /// is nothing to report.
     async fn terminate(&mut self, reported: &mut ModSeq) {
+        const TERMINATED: &str = "terminated;reason=timeout";
         self.ua.subscriptions().remove(&self.dialog.id);
-        let _ = self.catch_up(reported, "terminated;reason=timeout").await;
+        let interim = format!(
+            "active;expires={}",
+            self.ua.config().transaction_timeout().as_secs().max(1)
+        );
+        loop {
+            let Some(page) = self.backlog_page(*reported).await else {
+                return;
+            };
+            let Some(page_end) = page.last().map(|c| c.modseq) else {
+                let _ = self.notify(*reported, &[], TERMINATED).await;
+                return;
+            };
+            let more = match self
+                .ua
+                .store()
+                .account_changes_since(&self.principal, page_end, 1)
+                .await
+            {
+                Ok(next) => !next.is_empty(),
+                Err(e) => {
+                    tracing::error!(error = %e, "subscription: change feed unreadable");
+                    false
+                }
+            };
+            let last = (!more).then_some(TERMINATED);
+            if let Sent::Failed = self.send_changes(&page, reported, &interim, last).await {
+                return;
+            }
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// The next page of persisted changes after `reported` (at most
+    /// [`BACKLOG_PAGE`], never splitting the changes of one MODSEQ);
+    /// `None` if the feed cannot be read.
+    async fn backlog_page(&self, reported: ModSeq) -> Option<Vec<Change>> {
+        let mut page = match self
+            .ua
+            .store()
+            .account_changes_since(&self.principal, reported, BACKLOG_PAGE)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "subscription: change feed unreadable");
+                return None;
+            }
+        };
+        if page.len() == BACKLOG_PAGE {
+            let last = page[page.len() - 1].modseq;
+            if page.iter().any(|c| c.modseq != last) {
+                page.retain(|c| c.modseq != last);
+            }
+        }
+        Some(page)
     }
 
     /// Reports every persisted change after `reported`, in as many
-    /// NOTIFYs as they need, the last one with `state`; one NOTIFY with no
-    /// change if there is none.
+    /// NOTIFYs as they need, each with `state`; one NOTIFY with no change
+    /// if there is none.
     async fn catch_up(&mut self, reported: &mut ModSeq, state: &str) -> Sent {
-        let store = self.ua.store();
         let mut sent_one = false;
         loop {
-            let mut page = match store
-                .account_changes_since(&self.principal, *reported, BACKLOG_PAGE)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "subscription: change feed unreadable");
-                    return Sent::Failed;
-                }
+            let Some(page) = self.backlog_page(*reported).await else {
+                return Sent::Failed;
             };
-            if page.len() == BACKLOG_PAGE {
-                // Never split the changes of one MODSEQ across pages.
-                let last = page[page.len() - 1].modseq;
-                if page.iter().any(|c| c.modseq != last) {
-                    page.retain(|c| c.modseq != last);
-                }
-            }
             if page.is_empty() {
                 if sent_one {
                     return Sent::Accepted;
                 }
                 return self.notify(*reported, &[], state).await;
             }
-            if let Sent::Failed = self.send_changes(&page, reported, state).await {
+            if let Sent::Failed = self.send_changes(&page, reported, state, None).await {
                 return Sent::Failed;
             }
             sent_one = true;
@@ -330,12 +379,14 @@ impl Notifier<'_> {
     }
 
     /// Reports `changes` (in MODSEQ order) in NOTIFYs whose bodies fit the
-    /// transport, advancing `reported`.
+    /// transport, advancing `reported`: each with `state`, the last one
+    /// with `last_state` when given.
     async fn send_changes(
         &mut self,
         changes: &[Change],
         reported: &mut ModSeq,
         state: &str,
+        last_state: Option<&str>,
     ) -> Sent {
         let budget = body_budget(&self.dialog.origin, STREAM_BODY_LIMIT);
         let mut described = Vec::with_capacity(changes.len());
@@ -360,6 +411,10 @@ impl Notifier<'_> {
                 .iter()
                 .map(|(_, v)| v.clone())
                 .collect();
+            let state = match last_state {
+                Some(last) if end == described.len() => last,
+                _ => state,
+            };
             if let Sent::Failed = self.notify(modseq, &entries, state).await {
                 return Sent::Failed;
             }

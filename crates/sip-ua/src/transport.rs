@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// A transport protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,8 +43,10 @@ impl Transport {
 enum Path {
     /// A datagram from this socket.
     Datagram(Arc<UdpSocket>),
-    /// The writer of an open stream connection.
-    Stream(mpsc::Sender<Bytes>),
+    /// The writer of an open stream connection, and the signal that its
+    /// reader has seen it end (the peer closed it, it broke or timed out):
+    /// nothing sent now would be read.
+    Stream(mpsc::Sender<Bytes>, CancellationToken),
 }
 
 /// One end of a message exchange: the peer, the transport and the way to
@@ -89,7 +92,28 @@ impl Peer {
             transport,
             addr,
             local,
-            path: Path::Stream(writer),
+            path: Path::Stream(writer, CancellationToken::new()),
+        }
+    }
+
+    /// Marks a stream connection as ended (its reader saw it close):
+    /// [`Peer::is_open`] turns false and [`Peer::closed`] resolves.
+    pub fn mark_closed(&self) {
+        if let Path::Stream(_, ended) = &self.path {
+            ended.cancel();
+        }
+    }
+
+    /// Resolves once a stream connection has ended; never for UDP.
+    pub async fn closed(&self) {
+        match &self.path {
+            Path::Stream(writer, ended) => {
+                tokio::select! {
+                    _ = ended.cancelled() => {}
+                    _ = writer.closed() => {}
+                }
+            }
+            Path::Datagram(_) => std::future::pending().await,
         }
     }
 
@@ -101,7 +125,9 @@ impl Peer {
                 .await
                 .map(drop)
                 .map_err(|_| SendError(self.addr)),
-            Path::Stream(writer) => writer.send(message).await.map_err(|_| SendError(self.addr)),
+            // Responses still go to a half-closed connection (its peer may
+            // read on); only the store's own requests avoid an ended one.
+            Path::Stream(writer, _) => writer.send(message).await.map_err(|_| SendError(self.addr)),
         }
     }
 
@@ -109,7 +135,7 @@ impl Peer {
     pub fn is_open(&self) -> bool {
         match &self.path {
             Path::Datagram(_) => true,
-            Path::Stream(w) => !w.is_closed(),
+            Path::Stream(w, ended) => !w.is_closed() && !ended.is_cancelled(),
         }
     }
 }

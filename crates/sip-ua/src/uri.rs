@@ -76,20 +76,7 @@ impl SipUri {
         let rest = rest.split('?').next().unwrap_or_default();
         if scheme == Scheme::Tel {
             let mut parts = rest.split(';');
-            let number: String = parts
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .filter(|c| !matches!(c, '-' | '.' | '(' | ')'))
-                .collect();
-            if number.is_empty()
-                || !number
-                    .trim_start_matches('+')
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b'*' || b == b'#')
-            {
-                return Err(UriError::Malformed);
-            }
+            let number = tel_number(parts.next().unwrap_or_default()).ok_or(UriError::Malformed)?;
             return Ok(SipUri {
                 scheme,
                 user: Some(number),
@@ -119,9 +106,28 @@ impl SipUri {
 
     /// The account address this URI names: `sip:user@host` (no port, no
     /// parameters, host lowercased; `sips:` read as `sip:`), or
-    /// `tel:+number` without visual separators. This is the form
-    /// `cpm-store account add --address` stores.
+    /// `tel:+number` without visual separators (RFC 3966 5.1.1). A SIP URI
+    /// with `user=phone` whose user part is a global number
+    /// (`sip:+1-555-123-4567@example.com;user=phone`, as IMS elements
+    /// write it) names the tel account of that number (RFC 3261 19.1.6:
+    /// the user part is a telephone-subscriber; its own parameters after
+    /// `;` are dropped). This is the form `cpm-store account add
+    /// --address` stores.
     pub fn address(&self) -> String {
+        let phone = match (&self.scheme, self.param("user"), &self.user) {
+            (Scheme::Sip | Scheme::Sips, Some(u), Some(user))
+                if u.eq_ignore_ascii_case("phone") =>
+            {
+                user.split(';')
+                    .next()
+                    .filter(|n| n.starts_with('+'))
+                    .and_then(tel_number)
+            }
+            _ => None,
+        };
+        if let Some(number) = phone {
+            return format!("tel:{number}");
+        }
         match self.scheme {
             Scheme::Tel => format!("tel:{}", self.user.as_deref().unwrap_or_default()),
             _ => match &self.user {
@@ -152,6 +158,22 @@ impl SipUri {
         };
         Some(SocketAddr::new(ip, self.port.unwrap_or(default)))
     }
+}
+
+/// A telephone number without its visual separators (`-`, `.`, `(`,
+/// `)`, RFC 3966 5.1.1): an optional `+`, then hex digits, `*` and `#`;
+/// `None` for anything else.
+fn tel_number(text: &str) -> Option<String> {
+    let number: String = text
+        .chars()
+        .filter(|c| !matches!(c, '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = number.strip_prefix('+').unwrap_or(&number);
+    (!digits.is_empty()
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'*' || b == b'#'))
+    .then_some(number)
 }
 
 fn param(p: &str) -> (String, Option<String>) {
@@ -211,6 +233,16 @@ mod tests {
             Err(UriError::UnsupportedScheme("soap.beep".into()))
         );
         assert_eq!(uri_of("\"A, B\" <sip:a@b>;tag=1"), "sip:a@b");
+        // RFC 3261 19.1.6: the SIP form of a telephone number.
+        for phone in [
+            "sip:+15551234567@example.com;user=phone",
+            "sip:+1-555-123-4567@example.com;user=phone",
+            "sips:+1.555.123.4567;isub=1@example.com;user=PHONE",
+        ] {
+            assert_eq!(SipUri::parse(phone).unwrap().address(), "tel:+15551234567");
+        }
+        let plain = SipUri::parse("sip:+15551234567@example.com").unwrap();
+        assert_eq!(plain.address(), "sip:+15551234567@example.com");
         assert_eq!(uri_of("sip:a@b;tag=1"), "sip:a@b");
     }
 }

@@ -26,6 +26,7 @@
 //! | 0x42   | blob id                               | decoded body text (UTF-8)  |
 //! | 0x43   | blob id                               | text preview (UTF-8, RFC 8970) |
 //! | 0x50   | reference token                       | `Reference`                |
+//! | 0x51   | reference token                       | authorized URL (`String`)  |
 //! | 0x60   | account id, folder id, UID, name      | metadata value             |
 //! | 0x70   | lock token                            | `Lock`                     |
 
@@ -205,6 +206,12 @@ pub fn reference(token: &str) -> Vec<u8> {
 /// The prefix of every reference.
 pub fn references() -> Vec<u8> {
     vec![0x50]
+}
+
+/// The URL a reference was generated for, up to and including its
+/// `;URLAUTH=access` (RFC 4467 3): what a fetch must name exactly.
+pub fn reference_url(token: &str) -> Vec<u8> {
+    key(0x51, &[token.as_bytes()])
 }
 
 /// A metadata entry. `folder` 0 is the server; `uid` 0 is the folder itself.

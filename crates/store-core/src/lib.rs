@@ -15,6 +15,7 @@
 
 pub mod blob;
 mod changes;
+pub mod conversation;
 pub mod engine;
 pub mod error;
 pub mod keys;

@@ -462,7 +462,7 @@ async fn search_quota_dedup_references_metadata_and_the_change_feed() {
         Err(StoreError::OverQuota)
     ));
     // References: valid, then revoked.
-    let r = store
+    let (_, url) = store
         .generate_reference(
             &p,
             &inbox,
@@ -470,15 +470,22 @@ async fn search_quota_dedup_references_metadata_and_the_change_feed() {
             None,
             None,
             store_core::ReferenceAccess::Anonymous,
+            store_core::ReferenceUrl::Built {
+                host: "example.com".into(),
+                folder: "INBOX".into(),
+            },
         )
         .await
         .unwrap();
-    let (_, object, _) = store.fetch_by_reference(None, &r.token).await.unwrap();
+    let (_, object, _) = store.fetch_by_reference(None, &url).await.unwrap();
     assert_eq!(object.uid, a.uid);
     assert!(store.fetch_by_reference(None, "forged").await.is_err());
+    // Only the URL generated (RFC 4467 3): an edited one is refused.
+    let edited = url.replace("/INBOX;", "/Other;");
+    assert!(store.fetch_by_reference(None, &edited).await.is_err());
     store.revoke_references(&p, &inbox).await.unwrap();
     assert!(matches!(
-        store.fetch_by_reference(None, &r.token).await,
+        store.fetch_by_reference(None, &url).await,
         Err(StoreError::InvalidReference)
     ));
     // Metadata on the folder and on an object.

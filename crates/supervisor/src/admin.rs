@@ -95,6 +95,8 @@ pub struct AdminState {
     pub token: String,
     /// Start time, for the uptime metric.
     pub started: std::time::Instant,
+    /// The SIP request counters.
+    pub sip: Arc<sip_ua::metrics::SipMetrics>,
 }
 
 /// Runs one account request against the store; returns the lines to print.
@@ -145,7 +147,7 @@ pub async fn run_account_request(
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
-            let reference = store
+            let (_, url) = store
                 .generate_reference(
                     &principal,
                     &FolderRef::own(folder.clone()),
@@ -153,9 +155,10 @@ pub async fn run_account_request(
                     section,
                     expires_in.map(|s| now + s),
                     access,
+                    store_core::ReferenceUrl::Built { host, folder },
                 )
                 .await?;
-            Ok(vec![reference.url(&host, &login, &folder)])
+            Ok(vec![url])
         }
         AccountRequest::Quota {
             login,
@@ -291,7 +294,7 @@ cpm_store_storage_failing {}\n",
         accounts,
         state.started.elapsed().as_secs(),
         u8::from(state.store.storage_failure().is_some())
-    )
+    ) + &state.sip.prometheus()
 }
 
 /// Longest an admin client may take to send a request's header block.

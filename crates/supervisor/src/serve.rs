@@ -172,10 +172,18 @@ pub async fn run(config: Config) -> Result<()> {
     let tasks = Tasks::new();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
+    let sip = sip_ua::SipUa::new(
+        store.clone(),
+        sip_config(&config),
+        Some(tls.clone()),
+        shutdown_rx.clone(),
+        tasks.clone(),
+    );
     let admin_state = Arc::new(AdminState {
         store: store.clone(),
         token,
         started: std::time::Instant::now(),
+        sip: sip.metrics(),
     });
     let imap = imap_server::ImapServer::new(store.clone(), imap_config(&config), Some(tls.clone()));
     let mut imap_listeners = Vec::new();
@@ -240,13 +248,6 @@ pub async fn run(config: Config) -> Result<()> {
         let listening = capped("webdav", tls, acceptor::HTTP_REFUSAL);
         acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
-    let sip = sip_ua::SipUa::new(
-        store.clone(),
-        sip_config(&config),
-        Some(tls.clone()),
-        shutdown_rx.clone(),
-        tasks.clone(),
-    );
     for addr in &config.sip.listen_udp {
         let socket = tokio::net::UdpSocket::bind(addr)
             .await

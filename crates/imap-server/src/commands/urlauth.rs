@@ -10,7 +10,7 @@
 //! the mailbox (or into all of the user's mailboxes). URLFETCH answers NIL
 //! for any URL it will not serve, without saying why (RFC 4467 7.5).
 
-use store_core::{Reference, ReferenceAccess};
+use store_core::ReferenceAccess;
 
 use store_core::section::{self, SectionText, TransferDecoding};
 
@@ -83,12 +83,10 @@ async fn generate(session: &mut Session, urls: &[(String, String)]) -> CommandRe
                 parsed.section.clone(),
                 parsed.expire,
                 access,
+                store_core::ReferenceUrl::Given(parsed.authorized_part.clone()),
             )
             .await?;
-        made.push(format!(
-            "{}:internal:{}",
-            parsed.authorized_part, reference.token
-        ));
+        made.push(reference.1);
     }
     let mut line = String::from("* GENURLAUTH");
     for url in made {
@@ -131,16 +129,12 @@ async fn fetch(session: &mut Session, urls: &[UrlFetchParam]) -> CommandResult {
         let url = &param.url;
         session.out.push(' ');
         response::string(&mut session.out, url);
-        let found = match Reference::token_in_url(url) {
-            Some(token) => session
-                .state
-                .store
-                .fetch_by_reference(Some(&principal), token)
-                .await
-                .ok()
-                .filter(|(reference, _, _)| reference.is_named_by(url)),
-            None => None,
-        };
+        let found = session
+            .state
+            .store
+            .fetch_by_reference(Some(&principal), url)
+            .await
+            .ok();
         let Some((reference, object, summary)) = found else {
             session.out.push_str(" NIL");
             continue;

@@ -9,7 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::{bad_request, served_user, store_failure, Reply, ACCEPT};
 use crate::deposit::{self, media_type, DepositError};
 use crate::outbound::new_via;
-use crate::transport::Peer;
+use crate::transaction::client::ClientError;
+use crate::transport::{Peer, SendError};
 use crate::uri::{uri_of, SipUri};
 use crate::wire::render::{new_tag, PRODUCT};
 use crate::wire::{Headers, Request, Response};
@@ -17,7 +18,7 @@ use crate::SipUa;
 
 /// Answers a MESSAGE from an authorized element.
 pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
-    if let Err(refusal) = ua.authorize(request, peer) {
+    if let Err(refusal) = ua.authorize(request, peer).await {
         return (*refusal).into();
     }
     let (ty, params) = media_type(request.headers.get("Content-Type").unwrap_or_default());
@@ -57,6 +58,19 @@ async fn deposit(ua: &SipUa, request: &Request) -> Response {
     };
     let mut result = store.store_object(&principal, &folder, object(blob)).await;
     if matches!(result, Err(StoreError::NoSuchFolder)) {
+        // A message the account already holds, deposited again under a
+        // new Conversation-ID: answered as the duplicate it is, and no
+        // empty folder is created for it.
+        if let Some(id) = &deposit.imdn_message_id {
+            match store.imdn_object(&principal, id).await {
+                Ok(Some((_, uid))) => {
+                    tracing::debug!(uid, "duplicate deposit into a new conversation");
+                    return Response::to_request(request, 200);
+                }
+                Ok(None) => {}
+                Err(e) => return store_failure(request, &e),
+            }
+        }
         // The first object of a conversation or session: create its
         // folder, then stage the content again (the failed attempt
         // consumed the staged copy).
@@ -117,16 +131,13 @@ async fn fetch_by_reference(
     let Some(url) = reference_url(request, ty, params) else {
         return bad_request(request, "No reference URL in the body").into();
     };
-    let Some(token) = store_core::Reference::token_in_url(&url) else {
-        return Response::to_request(request, 403).into();
-    };
     // The reference is used on behalf of the served user, when the store
     // knows it (RFC 4467 `user+`/`submit+` access); anonymous references
     // serve any trusted element.
     let requester = served_user(ua, request).await.ok().map(|(p, _)| p);
     let store = ua.store();
     let (reference, object, summary) =
-        match store.fetch_by_reference(requester.as_ref(), token).await {
+        match store.fetch_by_reference(requester.as_ref(), &url).await {
             Ok(found) => found,
             Err(StoreError::InvalidReference) => {
                 tracing::debug!("refused reference");
@@ -134,15 +145,31 @@ async fn fetch_by_reference(
             }
             Err(e) => return store_failure(request, &e).into(),
         };
-    if !reference.is_named_by(&url) {
-        return Response::to_request(request, 403).into();
-    }
     let Some((range, content_type)) = reference.content_range(&summary, object.size) else {
         return Response::to_request(request, 403).into();
     };
     let length = range.end - range.start;
-    if length > ua.config().max_message_bytes as u64 {
-        return Response::to_request(request, 513).into();
+    // Past `max_message_bytes`, an object goes only over a connection the
+    // store opens to the requester's Contact (a request that came over
+    // UDP: its next hop is a new TCP connection above 1300 bytes), up to
+    // MAX_STREAMED_OBJECT; a requester on a stream, which frames messages
+    // by the same limit, is told why with 500 and a Warning (RFC 3261
+    // 20.43) rather than 513, which is about the request's own size.
+    let limit = if peer.transport.is_reliable() {
+        ua.config().max_message_bytes as u64
+    } else {
+        MAX_STREAMED_OBJECT.max(ua.config().max_message_bytes as u64)
+    };
+    if length > limit {
+        tracing::info!(length, limit, "referenced object too large to send");
+        return Response::to_request(request, 500)
+            .with(
+                "Warning",
+                format!(
+                    "399 cpm-store \"Referenced object of {length} bytes exceeds the {limit}-byte message limit\""
+                ),
+            )
+            .into();
     }
     let mut file = match store.open_blob(&object).await {
         Ok(f) => f,
@@ -166,22 +193,53 @@ async fn fetch_by_reference(
         Some(t) => t,
         None => return Response::to_request(request, 480).into(),
     };
-    let outgoing = reference_message(request, &target, &url, &content_type, Bytes::from(body));
+    let body = Bytes::from(body);
+    let outgoing = reference_message(request, &target, &url, &content_type, body.clone());
     let ua = ua.clone();
+    let response = Response::to_request(request, 202);
+    let request = request.clone();
     Reply {
-        response: Response::to_request(request, 202),
+        response,
         after: Some(Box::pin(async move {
-            let sent = ua
+            let mut sent = ua
                 .client_transactions()
                 .send(&target, &outgoing, ua.config())
                 .await;
+            // The requester's connection ended before it took the object:
+            // the object goes to its Contact instead (RFC 3261 18.2.2).
+            if sent.is_err() && target.transport.is_reliable() && !target.is_open() {
+                tracing::warn!(
+                    peer = %target.addr,
+                    error = %sent.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+                    "requester's connection gone before the referenced object was sent; \
+                     sending it to its Contact"
+                );
+                sent = match ua.next_hop(&target, contact, body.len()).await {
+                    Some(hop) => {
+                        let again = reference_message(&request, &hop, &url, &content_type, body);
+                        ua.client_transactions()
+                            .send(&hop, &again, ua.config())
+                            .await
+                    }
+                    None => Err(ClientError::Transport(SendError(target.addr))),
+                };
+            }
             match sent {
-                Ok(r) => tracing::debug!(code = r.code, "referenced object delivered"),
-                Err(e) => tracing::info!(error = %e, "referenced object not delivered"),
+                Ok(r) if (200..300).contains(&r.code) => {
+                    tracing::debug!(code = r.code, "referenced object delivered")
+                }
+                Ok(r) => {
+                    tracing::warn!(code = r.code, "referenced object refused by the requester")
+                }
+                Err(e) => tracing::warn!(error = %e, "referenced object not delivered"),
             }
         })),
     }
 }
+
+/// Largest referenced object sent over a connection the store opens,
+/// in bytes (it is read whole into memory).
+const MAX_STREAMED_OBJECT: u64 = 64 * 1024 * 1024;
 
 /// The MESSAGE carrying a referenced object: to the requester (the
 /// request's From), correlated by `In-Reply-To` (the request's Call-ID,

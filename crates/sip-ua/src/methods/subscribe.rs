@@ -16,7 +16,7 @@ use crate::SipUa;
 /// a refresh (`Expires` > 0 in the dialog), or an unsubscribe
 /// (`Expires: 0`), each followed by a NOTIFY.
 pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
-    if let Err(refusal) = ua.authorize(request, peer) {
+    if let Err(refusal) = ua.authorize(request, peer).await {
         return (*refusal).into();
     }
     let event = request.headers.get("Event").unwrap_or_default();

@@ -84,6 +84,9 @@ impl ClientTransactions {
                     interval = if provisional { config.t2() } else { (interval * 2).min(config.t2()) };
                 }
                 _ = &mut timer_f => return Err(ClientError::Timeout(config.transaction_timeout())),
+                // A stream that ends carries no response (RFC 3261 18.4:
+                // a transport error).
+                _ = peer.closed() => return Err(ClientError::Transport(crate::transport::SendError(peer.addr))),
             }
         }
     }

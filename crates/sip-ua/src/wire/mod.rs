@@ -72,6 +72,22 @@ impl Headers {
         self.all(name).count()
     }
 
+    /// Replaces the value of the first field named `name`; `false` if
+    /// there is none.
+    pub fn set_first(&mut self, name: &str, value: impl Into<String>) -> bool {
+        match self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some((_, v)) => {
+                *v = value.into();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
@@ -224,6 +240,53 @@ fn top_via(headers: &Headers) -> Option<TopVia> {
     })
 }
 
+/// The top Via value of a request received from `source`, with what a
+/// server adds to it (RFC 3261 18.2.1, RFC 3581 4): `received=` with the
+/// source address when the sent-by host is not that address (or when the
+/// Via asks for `rport`), and `rport=` with the source port when the Via
+/// has an empty `rport`. A parameter already carrying a value is
+/// replaced. `via` is one Via value (`SIP/2.0/UDP host:port;params`).
+pub fn stamp_via(via: &str, source: std::net::SocketAddr) -> String {
+    let mut parts = via.split(';');
+    let head = parts.next().unwrap_or_default().trim_end().to_string();
+    let params: Vec<&str> = parts.map(str::trim).collect();
+    let name_of = |p: &str| {
+        p.split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let rport = params.iter().any(|p| name_of(p) == "rport");
+    let sent_host = head
+        .split_whitespace()
+        .nth(1)
+        .map(|sent_by| match sent_by.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => sent_by.split(':').next().unwrap_or_default(),
+        })
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok());
+    let received = rport || sent_host != Some(source.ip());
+    let mut out = head;
+    for p in params {
+        match name_of(p).as_str() {
+            "received" if received => {}
+            "rport" => {}
+            _ => {
+                out.push(';');
+                out.push_str(p);
+            }
+        }
+    }
+    if received {
+        out.push_str(&format!(";received={}", source.ip()));
+    }
+    if rport {
+        out.push_str(&format!(";rport={}", source.port()));
+    }
+    out
+}
+
 /// The value of the `;name=value` parameter of a header value (outside
 /// any `<...>`), if present.
 pub fn param(value: &str, name: &str) -> Option<String> {
@@ -257,6 +320,31 @@ mod tests {
         assert_eq!(
             collapse_slashes("SIP  / 2.0  / TCP     spindle.example.com   ; branch = x"),
             "SIP/2.0/TCP     spindle.example.com   ; branch = x"
+        );
+    }
+
+    #[test]
+    fn via_gets_received_and_rport() {
+        let from: std::net::SocketAddr = "192.0.2.4:5062".parse().unwrap();
+        // RFC 3261 18.2.1's example: sent-by names a host, not the source.
+        assert_eq!(
+            stamp_via("SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bK1", from),
+            "SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bK1;received=192.0.2.4"
+        );
+        // RFC 3581 4's example: rport asked, received added even if equal.
+        assert_eq!(
+            stamp_via("SIP/2.0/UDP 192.0.2.4:5060;rport;branch=z9hG4bK2", from),
+            "SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bK2;received=192.0.2.4;rport=5062"
+        );
+        // The source itself, no rport: unchanged.
+        assert_eq!(
+            stamp_via("SIP/2.0/UDP 192.0.2.4:5062;branch=z9hG4bK3", from),
+            "SIP/2.0/UDP 192.0.2.4:5062;branch=z9hG4bK3"
+        );
+        let v6: std::net::SocketAddr = "[2001:db8::9]:5060".parse().unwrap();
+        assert_eq!(
+            stamp_via("SIP/2.0/TCP [2001:db8::9];branch=z9hG4bK4", v6),
+            "SIP/2.0/TCP [2001:db8::9];branch=z9hG4bK4"
         );
     }
 

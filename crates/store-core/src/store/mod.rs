@@ -11,6 +11,7 @@
 
 mod accounts;
 mod acl;
+mod deposits;
 mod folders;
 mod format;
 mod locks;
@@ -34,7 +35,7 @@ pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObj
 pub use preview::{
     find_part, Preview, PreviewFormat, PreviewRequest, MAX_PREVIEW_DIMENSION, MAX_PREVIEW_SOURCE,
 };
-pub use references::{Reference, ReferenceAccess};
+pub use references::{authorized_part, Reference, ReferenceAccess, ReferenceUrl};
 pub use resources::Placement;
 pub use sync::FolderChanges;
 

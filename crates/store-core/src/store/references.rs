@@ -66,6 +66,38 @@ impl ReferenceAccess {
     }
 }
 
+/// The URL a reference is generated for (RFC 4467 3: the token is bound
+/// to it, and a fetch must name it exactly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceUrl {
+    /// The URL an IMAP client gave GENURLAUTH, up to and including its
+    /// access identifier (`imap://...;URLAUTH=anonymous`, RFC 4467 7.1).
+    Given(String),
+    /// A URL the store writes (`cpm-store account reference`):
+    /// [`Reference::url`] with this host and folder name, the login being
+    /// the principal's.
+    Built {
+        /// The IMAP server's host (`[sip] host` or as given).
+        host: String,
+        /// The folder's name as the URL shows it.
+        folder: String,
+    },
+}
+
+/// The part of a URLAUTH URL its token authorizes: everything up to the
+/// `:` that ends the access identifier after `;URLAUTH=` (RFC 4467 3,
+/// `authimapurl`); the whole URL if it has no `;URLAUTH=`.
+pub fn authorized_part(url: &str) -> &str {
+    let Some(at) = url.to_ascii_uppercase().find(";URLAUTH=") else {
+        return url;
+    };
+    let after = at + ";URLAUTH=".len();
+    match url[after..].find(':') {
+        Some(colon) => &url[..after + colon],
+        None => url,
+    }
+}
+
 /// The value of the `;name=value` parameter of an IMAP URL (RFC 5092),
 /// name case-insensitive.
 fn url_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
@@ -114,18 +146,6 @@ impl Reference {
             .eq_ignore_ascii_case("internal")
             .then_some(token)
             .filter(|t| !t.is_empty())
-    }
-
-    /// Whether `url` names this reference's object: its UID, and its
-    /// UIDVALIDITY when the URL gives one (a token moved onto another
-    /// URL is refused, as RFC 4467's URL-bound token would be).
-    pub fn is_named_by(&self, url: &str) -> bool {
-        let uid_ok = url_param(url, "uid").and_then(|u| u.parse::<Uid>().ok()) == Some(self.uid);
-        let validity_ok = match url_param(url, "uidvalidity") {
-            Some(v) => v.parse::<u32>().ok() == Some(self.uid_validity),
-            None => true,
-        };
-        uid_ok && validity_ok
     }
 
     /// The reference's section as part numbers and what of the part
@@ -187,16 +207,22 @@ pub(crate) fn purge_folder_references(txn: &mut Txn<'_>, folder: FolderId) -> Re
     for (k, r) in txn.load_all::<Reference>(&keys::references())? {
         if r.folder == folder {
             txn.delete(k);
+            txn.delete(keys::reference_url(&r.token));
         }
     }
     Ok(())
 }
 
 impl Store {
-    /// Operation "generate reference" (GENURLAUTH; SIP deposit replies).
+    /// Operation "generate reference" (GENURLAUTH; SIP deposit replies):
+    /// a reference to `uid` (and `section`) in `folder`, bound to the URL
+    /// `url` gives; returns it with its whole URLAUTH URL
+    /// (`...;URLAUTH=access:internal:token`), the only URL a fetch by
+    /// reference accepts for it (RFC 4467 3, RFC 5092).
     ///
     /// Rights: `r` on the folder. Errors: [`StoreError::NoSuchObject`] and
     /// those of resolving the folder.
+    #[allow(clippy::too_many_arguments)]
     pub async fn generate_reference(
         &self,
         principal: &Principal,
@@ -205,7 +231,8 @@ impl Store {
         section: Option<String>,
         expires: Option<UnixTime>,
         access: ReferenceAccess,
-    ) -> Result<Reference> {
+        url: ReferenceUrl,
+    ) -> Result<(Reference, String)> {
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
@@ -226,8 +253,18 @@ impl Store {
                 expires,
                 access,
             };
+            let whole = match url {
+                ReferenceUrl::Given(given) => format!("{given}:internal:{token}"),
+                ReferenceUrl::Built { host, folder } => {
+                    reference.url(&host, &principal.login, &folder)
+                }
+            };
             txn.put(keys::reference(&token), &reference)?;
-            Ok(reference)
+            txn.put(
+                keys::reference_url(&token),
+                &authorized_part(&whole).to_string(),
+            )?;
+            Ok((reference, whole))
         })
         .await
     }
@@ -246,20 +283,35 @@ impl Store {
     }
 
     /// Operation "fetch by reference" (URLFETCH; SIP MESSAGE carrying a
-    /// reference): the referenced object, its summary and the section, for
-    /// `requester` (`None` = an unauthenticated trusted element).
+    /// reference): the object the URLAUTH URL `url` names, its summary and
+    /// the reference, for `requester` (`None` = an unauthenticated trusted
+    /// element). The URL must be exactly the one generated (RFC 4467 3,
+    /// RFC 5092): its authorized part (mailbox, user, host, UIDVALIDITY,
+    /// UID, section, expiry, access) and token are compared whole, in
+    /// constant time, so an edited URL is refused.
     ///
-    /// Errors: [`StoreError::InvalidReference`] for an unknown, expired,
-    /// revoked or foreign reference, or one whose object is gone.
+    /// Errors: [`StoreError::InvalidReference`] for an unknown, edited,
+    /// expired, revoked or foreign reference, or one whose object is gone
+    /// (references generated before URLs were recorded are refused too).
     pub async fn fetch_by_reference(
         &self,
         requester: Option<&Principal>,
-        token: &str,
+        url: &str,
     ) -> Result<(Reference, Object, MessageSummary)> {
+        use subtle::ConstantTimeEq;
+        let token = Reference::token_in_url(url).ok_or(StoreError::InvalidReference)?;
         let snap = self.snapshot()?;
         let reference: Reference = snap
             .load(&keys::reference(token))?
             .ok_or(StoreError::InvalidReference)?;
+        let generated: String = snap
+            .load(&keys::reference_url(token))?
+            .ok_or(StoreError::InvalidReference)?;
+        let same_url = generated.as_bytes().ct_eq(authorized_part(url).as_bytes());
+        let same_token = reference.token.as_bytes().ct_eq(token.as_bytes());
+        if !bool::from(same_url & same_token) {
+            return Err(StoreError::InvalidReference);
+        }
         if reference.expires.is_some_and(|e| e <= now()) {
             return Err(StoreError::InvalidReference);
         }

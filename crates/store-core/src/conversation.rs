@@ -1,0 +1,168 @@
+//! The folder a CPM conversation's objects are kept in, one rule for every
+//! protocol (SIP deposits today; NMS and others later): a Conversation-ID
+//! (and a Contribution-ID for a session history, OMA CPM
+//! Message Storage) names one level of the folder hierarchy, never a path.
+//!
+//! The mapping ([`folder_name`]):
+//! - An ordinary id (letters, digits and most punctuation) is the folder
+//!   name unchanged, as before this rule, so existing deposits keep their
+//!   folders.
+//! - `/` (the hierarchy delimiter), `%` and `*` (IMAP LIST wildcards), `~`
+//!   (the escape itself), `\`, `"` and control characters are written
+//!   `~XX`, their byte in two upper-case hex digits: `Shared/bob/x` becomes
+//!   `Shared~2Fbob~2Fx`, a folder of its own at the top level, never inside
+//!   another one nor in the reserved `Shared/` namespace. A level that is
+//!   `.` or `..` has its dots escaped.
+//! - A conversation folder named like a reserved or special-use folder
+//!   (`INBOX`, `Shared`, `Trash`, `Sent`, `Drafts`, `Junk`, `Archive`,
+//!   `All`, `Flagged`, `Important`, case-insensitively) gets a `~` in front
+//!   (`~INBOX`, `~Trash`): its deposits never land in the mailbox a client
+//!   treats specially.
+//! - An id longer than [`MAX_ID_BYTES`] once escaped is cut at a character
+//!   boundary and ends with `~` and 16 hex digits of its SHA-256, so two
+//!   long ids sharing a prefix keep two folders.
+//!
+//! The mapping is one-to-one on the ids that fit (a `~` in a result is
+//! always an escape or the reserved-name mark, which no escape starts
+//! with); the stored objects keep the original id in their
+//! `Conversation-ID` header.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, StoreError};
+use crate::names::{self, DELIMITER};
+
+/// Longest folder level made from one id, in bytes (escapes included).
+pub const MAX_ID_BYTES: usize = 200;
+
+/// First-level names a conversation folder may not take (compared
+/// case-insensitively): INBOX (RFC 3501 5.1), the reserved `Shared`
+/// namespace of other users' folders, and the RFC 6154 special-use names.
+const RESERVED: &[&str] = &[
+    "INBOX",
+    "Shared",
+    "Trash",
+    "Sent",
+    "Drafts",
+    "Junk",
+    "Archive",
+    "All",
+    "Flagged",
+    "Important",
+];
+
+/// Whether `c` is written as `~XX`.
+fn escaped(c: char) -> bool {
+    matches!(c, '/' | '%' | '*' | '~' | '\\' | '"') || c.is_control() || c == DELIMITER
+}
+
+/// One id as one folder level: specials escaped, `.` and `..` escaped,
+/// bounded to [`MAX_ID_BYTES`].
+///
+/// Errors: [`StoreError::InvalidName`] for an empty id.
+fn level(id: &str) -> Result<String> {
+    if id.is_empty() {
+        return Err(StoreError::InvalidName("empty conversation id".into()));
+    }
+    let mut out = String::with_capacity(id.len());
+    if id == "." || id == ".." {
+        for _ in 0..id.len() {
+            out.push_str("~2E");
+        }
+        return Ok(out);
+    }
+    for c in id.chars() {
+        if escaped(c) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("~{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    if out.len() > MAX_ID_BYTES {
+        let digest = hex::encode(&Sha256::digest(id.as_bytes())[..8]);
+        let mut cut = MAX_ID_BYTES - 1 - digest.len();
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // Never leave half an escape at the end.
+        if let Some(t) = out[..cut].rfind('~').filter(|t| cut - t < 3) {
+            cut = t;
+        }
+        out.truncate(cut);
+        out.push('~');
+        out.push_str(&digest);
+    }
+    Ok(out)
+}
+
+/// The folder of a conversation (`conversation` = its Conversation-ID),
+/// or of one session in it (`contribution` = the session's
+/// Contribution-ID: a folder inside the conversation's), by the rule of
+/// this module; checked by [`names::canonical`].
+///
+/// Errors: [`StoreError::InvalidName`] for an empty id, or a name the
+/// store's name check refuses.
+pub fn folder_name(conversation: &str, contribution: Option<&str>) -> Result<String> {
+    let mut name = level(conversation)?;
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
+        name.insert(0, '~');
+    }
+    if let Some(contribution) = contribution {
+        name.push(DELIMITER);
+        name.push_str(&level(contribution)?);
+    }
+    names::canonical(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_ids_keep_their_names() {
+        for id in [
+            "conv-1",
+            "f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+            "a.b@c+d=e:f",
+        ] {
+            assert_eq!(folder_name(id, None).unwrap(), id);
+        }
+        assert_eq!(folder_name("conv-1", Some("s-9")).unwrap(), "conv-1/s-9");
+    }
+
+    #[test]
+    fn paths_and_reserved_names_land_in_own_folders() {
+        assert_eq!(
+            folder_name("Shared/bob/x", None).unwrap(),
+            "Shared~2Fbob~2Fx"
+        );
+        assert_eq!(folder_name("a/b/c/d", None).unwrap(), "a~2Fb~2Fc~2Fd");
+        assert_eq!(folder_name("INBOX", None).unwrap(), "~INBOX");
+        assert_eq!(folder_name("inbox", None).unwrap(), "~inbox");
+        assert_eq!(folder_name("Trash", None).unwrap(), "~Trash");
+        assert_eq!(folder_name("Shared", None).unwrap(), "~Shared");
+        assert_eq!(folder_name("100%*", None).unwrap(), "100~25~2A");
+        assert_eq!(folder_name("~INBOX", None).unwrap(), "~7EINBOX");
+        assert_eq!(folder_name("..", None).unwrap(), "~2E~2E");
+        assert_eq!(folder_name("a\r\nb", None).unwrap(), "a~0D~0Ab");
+        assert_eq!(folder_name("c", Some("INBOX/x")).unwrap(), "c/INBOX~2Fx");
+        assert!(folder_name("", None).is_err());
+    }
+
+    #[test]
+    fn long_ids_are_bounded_and_kept_apart() {
+        let a = format!("{}a", "x/".repeat(300));
+        let b = format!("{}b", "x/".repeat(300));
+        let (fa, fb) = (
+            folder_name(&a, None).unwrap(),
+            folder_name(&b, None).unwrap(),
+        );
+        assert!(fa.len() <= MAX_ID_BYTES, "{}", fa.len());
+        assert_ne!(fa, fb);
+        let emoji = "😀".repeat(100);
+        assert!(folder_name(&emoji, None).unwrap().len() <= MAX_ID_BYTES);
+    }
+}

@@ -35,7 +35,7 @@ pub use preview::{
 };
 pub use references::{Reference, ReferenceAccess};
 pub use resources::Placement;
-pub use sync::FolderChanges;
+pub use sync::{CollectionChanges, FeedPosition, FolderChanges, FolderDates, MemberChange};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

@@ -152,6 +152,11 @@ fn uid_from_etag(etag: &str) -> u32 {
         .unwrap_or_else(|| panic!("no UID in {etag}"))
 }
 
+/// Asserts that `body` holds `part`.
+fn assert_has(body: &str, part: &str) {
+    assert!(body.contains(part), "no {part} in {body}");
+}
+
 /// A sync-collection REPORT; the answer.
 fn sync(server: &Server, path: &str, token: &str, limit: Option<usize>) -> Answer {
     request(
@@ -363,11 +368,7 @@ fn sync_collection_reports_exactly_what_changed_over_1000_changes() {
     // The initial sync larger than the limit cannot be paged: 507.
     let over = sync(&server, "alice/sync/", "", Some(10));
     assert_eq!(over.status, 507);
-    assert!(
-        over.body.contains("number-of-matches-within-limits"),
-        "{}",
-        over.body
-    );
+    assert_has(&over.body, "number-of-matches-within-limits");
 }
 
 #[test]
@@ -436,35 +437,14 @@ fn bad_tokens_reports_and_levels_get_the_rfc_preconditions() {
         Some("<D:propfind xmlns:D=\"DAV:\"><D:prop><D:sync-token/><D:supported-report-set/></D:prop></D:propfind>"),
         &["Depth: 0"],
     );
-    assert!(
-        named
-            .body
-            .contains("<D:sync-token>http://cpm-store/ns/sync/"),
-        "{}",
-        named.body
-    );
-    assert!(
-        named.body.contains("<D:sync-collection/>"),
-        "{}",
-        named.body
-    );
-    let all = request(
-        &server,
-        ALICE,
-        "PROPFIND",
-        "alice/docs/",
-        None,
-        &["Depth: 0"],
-    );
-    assert!(!all.body.contains("sync-token"), "{}", all.body);
+    assert_has(&named.body, "<D:sync-token>http://cpm-store/ns/sync/");
+    assert_has(&named.body, "<D:sync-collection/>");
+    let all = propfind_all(&server, "alice/docs/");
+    assert!(!all.contains("sync-token"), "{all}");
     // The account root lists folders and syncs them too.
     let root = sync(&server, "alice/", "", None);
     assert_eq!(root.status, 207, "{}", root.body);
-    assert!(
-        root.body.contains("<D:href>/dav/alice/docs/</D:href>"),
-        "{}",
-        root.body
-    );
+    assert_has(&root.body, "<D:href>/dav/alice/docs/</D:href>");
 }
 
 fn privileges_of(server: &Server, user: &str, path: &str) -> (u16, String) {
@@ -615,12 +595,8 @@ fn current_user_privilege_set_follows_the_imap_acl() {
         &[],
     );
     assert_eq!(patch.status, 207);
-    assert!(patch.body.contains("403 Forbidden"), "{}", patch.body);
-    assert!(
-        patch.body.contains("cannot-modify-protected-property"),
-        "{}",
-        patch.body
-    );
+    assert_has(&patch.body, "403 Forbidden");
+    assert_has(&patch.body, "cannot-modify-protected-property");
 }
 
 /// Unix seconds of an RFC 3339 `YYYY-MM-DDTHH:MM:SSZ`.
@@ -739,7 +715,7 @@ fn displayname_is_settable_and_folders_have_dates_across_a_restart() {
             &[],
         );
         assert_eq!(a.status, 207, "{}", a.body);
-        assert!(a.body.contains("200 OK"), "{}", a.body);
+        assert_has(&a.body, "200 OK");
     };
     set("alice/Photos/", "Holiday pictures &amp; more");
     set("alice/Photos/a.txt", "Greeting");
@@ -789,6 +765,47 @@ fn displayname_is_settable_and_folders_have_dates_across_a_restart() {
         Some("<D:propertyupdate xmlns:D=\"DAV:\"><D:remove><D:prop><D:displayname/></D:prop></D:remove></D:propertyupdate>"),
         &[],
     );
-    assert!(removed.body.contains("200 OK"), "{}", removed.body);
+    assert_has(&removed.body, "200 OK");
     assert!(shown(&server, "alice/Photos/").contains("<D:displayname>Photos</D:displayname>"));
+}
+
+#[test]
+fn extended_mkcol_sets_the_displayname_or_makes_nothing() {
+    let server = server_with(&[("alice", "s3cret")]);
+    let mkcol = |path: &str, props: &str| {
+        request(
+            &server,
+            ALICE,
+            "MKCOL",
+            path,
+            Some(&format!(
+                "<D:mkcol xmlns:D=\"DAV:\"><D:set><D:prop><D:resourcetype><D:collection/></D:resourcetype>{props}</D:prop></D:set></D:mkcol>"
+            )),
+            &[],
+        )
+    };
+    // RFC 5689 3: the collection and its properties in one request.
+    let made = mkcol("alice/Music", "<D:displayname>My music</D:displayname>");
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert!(propfind_all(&server, "alice/Music/").contains("My music"));
+    // A protected property: 403 with a mkcol-response, nothing made.
+    let refused = mkcol(
+        "alice/Video",
+        "<D:displayname>V</D:displayname><D:getetag>x</D:getetag>",
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_has(&refused.body, "<D:mkcol-response");
+    assert_has(&refused.body, "424 Failed Dependency");
+    let gone = request(
+        &server,
+        ALICE,
+        "PROPFIND",
+        "alice/Video/",
+        None,
+        &["Depth: 0"],
+    );
+    assert_eq!(gone.status, 404);
+    // A body that is not XML is still 415 (RFC 4918 9.3).
+    let junk = request(&server, ALICE, "MKCOL", "alice/Junk", Some("afafafaf"), &[]);
+    assert_eq!(junk.status, 415);
 }

@@ -834,3 +834,44 @@ fn extended_mkcol_sets_the_displayname_or_makes_nothing() {
     let junk = request(&server, ALICE, "MKCOL", "alice/Junk", Some("afafafaf"), &[]);
     assert_eq!(junk.status, 415);
 }
+
+#[test]
+fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
+    use store_core::engine::{Engine, RedbEngine, WriteBatch};
+    let mut server = server_with(&[("alice", "s3cret")]);
+    assert_eq!(
+        request(&server, ALICE, "MKCOL", "alice/Old", None, &[]).status,
+        201
+    );
+    server.terminate();
+    // A store written before folder times were kept has none of them.
+    {
+        let engine = RedbEngine::open(&server.data_dir().join("store.redb")).expect("open store");
+        let snapshot = engine.snapshot().expect("snapshot");
+        let mut batch = WriteBatch::new();
+        for prefix in [[0x14u8], [0x15u8]] {
+            let kept = snapshot.scan(&prefix, &prefix, usize::MAX).expect("scan");
+            assert!(!kept.is_empty(), "folder times under {prefix:?}");
+            for (key, _) in kept {
+                batch.insert(key, None);
+            }
+        }
+        drop(snapshot);
+        engine.commit(batch).expect("commit");
+    }
+    server.start();
+    let body = propfind_all(&server, "alice/Old/");
+    let created =
+        between(&body, "<D:creationdate>", "</D:creationdate>").unwrap_or_else(|| panic!("{body}"));
+    let modified = between(&body, "<D:getlastmodified>", "</D:getlastmodified>")
+        .unwrap_or_else(|| panic!("{body}"));
+    let now = unix_now();
+    assert!(
+        (rfc3339_seconds(created) - now).abs() < 600,
+        "creationdate {created}"
+    );
+    assert!(
+        (http_date_seconds(modified) - now).abs() < 600,
+        "getlastmodified {modified}"
+    );
+}

@@ -674,6 +674,25 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The `DAV:creationdate` and `DAV:getlastmodified` of a PROPFIND answer,
+/// asserted to be within ten minutes of now.
+fn dates_near_now(body: &str) -> (&str, &str) {
+    let created =
+        between(body, "<D:creationdate>", "</D:creationdate>").unwrap_or_else(|| panic!("{body}"));
+    let modified = between(body, "<D:getlastmodified>", "</D:getlastmodified>")
+        .unwrap_or_else(|| panic!("{body}"));
+    let now = unix_now();
+    assert!(
+        (rfc3339_seconds(created) - now).abs() < 600,
+        "creationdate {created}"
+    );
+    assert!(
+        (http_date_seconds(modified) - now).abs() < 600,
+        "getlastmodified {modified}"
+    );
+    (created, modified)
+}
+
 fn propfind_all(server: &Server, path: &str) -> String {
     let a = request(server, ALICE, "PROPFIND", path, None, &["Depth: 0"]);
     assert_eq!(a.status, 207, "{}", a.body);
@@ -689,19 +708,8 @@ fn displayname_is_settable_and_folders_have_dates_across_a_restart() {
     );
     // What cadaver's `propget` shows of a folder: dates near now, not 1970.
     let body = propfind_all(&server, "alice/Photos/");
-    let created =
-        between(&body, "<D:creationdate>", "</D:creationdate>").unwrap_or_else(|| panic!("{body}"));
-    let modified = between(&body, "<D:getlastmodified>", "</D:getlastmodified>")
-        .unwrap_or_else(|| panic!("{body}"));
+    let (created, modified) = dates_near_now(&body);
     let now = unix_now();
-    assert!(
-        (rfc3339_seconds(created) - now).abs() < 600,
-        "creationdate {created}"
-    );
-    assert!(
-        (http_date_seconds(modified) - now).abs() < 600,
-        "getlastmodified {modified}"
-    );
     // A default folder (made with the account) has dates too.
     let inbox = propfind_all(&server, "alice/INBOX/");
     let inbox_created = between(&inbox, "<D:creationdate>", "</D:creationdate>")
@@ -860,18 +868,5 @@ fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
         engine.commit(batch).expect("commit");
     }
     server.start();
-    let body = propfind_all(&server, "alice/Old/");
-    let created =
-        between(&body, "<D:creationdate>", "</D:creationdate>").unwrap_or_else(|| panic!("{body}"));
-    let modified = between(&body, "<D:getlastmodified>", "</D:getlastmodified>")
-        .unwrap_or_else(|| panic!("{body}"));
-    let now = unix_now();
-    assert!(
-        (rfc3339_seconds(created) - now).abs() < 600,
-        "creationdate {created}"
-    );
-    assert!(
-        (http_date_seconds(modified) - now).abs() < 600,
-        "getlastmodified {modified}"
-    );
+    dates_near_now(&propfind_all(&server, "alice/Old/"));
 }

@@ -379,7 +379,23 @@ fn sync_collection_reports_exactly_what_changed_over_1000_changes() {
         token_of(&answer.body)
     };
     let t2 = child_after("MKCOL", "alice/sync/sub", &t1, None);
-    child_after("DELETE", "alice/sync/sub/", &t2, Some(404));
+    // A file stored in the child changes the child's ETag: it is reported
+    // (sync-level 1: the child, not its member).
+    batch(
+        &server,
+        "PUT",
+        &["alice/sync/sub/inner.txt".to_string()],
+        Some(&v1),
+    );
+    let inner = sync(&server, "alice/sync/", &t2, None);
+    let r = responses(&inner.body);
+    assert_eq!(r.len(), 1, "{}", inner.body);
+    assert_eq!(
+        (r[0].href.as_str(), r[0].status),
+        ("/dav/alice/sync/sub/", None)
+    );
+    let t3 = token_of(&inner.body);
+    child_after("DELETE", "alice/sync/sub/", &t3, Some(404));
 
     // The initial sync larger than the limit cannot be paged: 507.
     let over = sync(&server, "alice/sync/", "", Some(10));

@@ -125,7 +125,8 @@ impl Store {
     /// `from` on, read from the owner's change feed (so the cost is that of
     /// the account's changes since `from`, not of the folder's size): its
     /// objects (with `r`), and its direct child folders created, renamed,
-    /// removed, or whose ACL or metadata changed. Each member is given
+    /// removed, or with any other change (their objects, ACL or metadata:
+    /// a child's ETag and sync token change with them). Each member is given
     /// once, with its state now. At most `max_members` members are given
     /// and at most `max_scanned` changes read; past either, `truncated` is
     /// set and `next` is where to go on.
@@ -209,6 +210,9 @@ impl Store {
                     {
                         touched.push(Key::Folder(name.clone()));
                     }
+                    ChangeKind::FolderCreated { .. }
+                    | ChangeKind::FolderRemoved { .. }
+                    | ChangeKind::SubscriptionChanged { .. } => {}
                     ChangeKind::FolderRenamed { from, to } => {
                         for n in [from, to] {
                             if is_child(n) {
@@ -216,9 +220,9 @@ impl Store {
                             }
                         }
                     }
-                    ChangeKind::AclChanged | ChangeKind::MetadataChanged { .. }
-                        if Some(change.folder) != id && change.folder != 0 =>
-                    {
+                    // Anything else in another folder: if it is a child,
+                    // its state (ETag, sync token, ACL, properties) changed.
+                    _ if Some(change.folder) != id && change.folder != 0 => {
                         let name = match names.get(&change.folder) {
                             Some(n) => n.clone(),
                             None => {

@@ -82,7 +82,9 @@ pub fn metadata_target(resource: &Resource) -> Option<MetadataTarget> {
     }
 }
 
-/// Every dead property of a resource: name and serialized element.
+/// Every dead property of a resource: name and serialized element. A
+/// stored `DAV:displayname` is among them; PROPFIND gives it as the live
+/// property ([`LiveContext::display_name`]).
 pub async fn dead_properties(
     store: &Store,
     principal: &Principal,
@@ -103,8 +105,6 @@ pub async fn dead_properties(
     Ok(entries
         .into_iter()
         .filter_map(|(entry, value)| Some((dead_name(&entry)?, String::from_utf8(value).ok()?)))
-        // A stored DAV:displayname is given as the live property.
-        .filter(|(name, _)| !is_live(name))
         .collect())
 }
 
@@ -116,6 +116,9 @@ pub struct LiveContext<'a> {
     pub principal: &'a Principal,
     /// The resource's path.
     pub path: &'a DavPath,
+    /// The `DAV:displayname` element PROPPATCH stored, if any (from
+    /// [`dead_properties`]): given in place of the path's last segment.
+    pub display_name: Option<&'a str>,
 }
 
 /// The names of the live properties a resource has (PROPFIND propname
@@ -166,29 +169,6 @@ async fn sync_token_of(ctx: &LiveContext<'_>, resource: &Resource) -> DavResult<
     Ok(Some(crate::methods::report::sync_token(validity, end)))
 }
 
-/// The stored `DAV:displayname` of a folder or file (set by PROPPATCH).
-async fn stored_display_name(
-    ctx: &LiveContext<'_>,
-    resource: &Resource,
-) -> DavResult<Option<String>> {
-    let Some(target) = metadata_target(resource) else {
-        return Ok(None);
-    };
-    let entry = dead_entry(&Name::dav("displayname"));
-    match ctx
-        .store
-        .get_metadata(ctx.principal, &target, &[entry], Some(0))
-        .await
-    {
-        Ok(entries) => Ok(entries
-            .into_iter()
-            .next()
-            .and_then(|(_, v)| String::from_utf8(v).ok())),
-        Err(store_core::StoreError::PermissionDenied(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// The serialized element of live property `name`, or `None` if the
 /// resource does not have it (or, for `DAV:acl`, the principal may not
 /// read it: see [`forbidden`]).
@@ -207,9 +187,9 @@ pub async fn live_value(
     let value = match (name.local.as_str(), resource) {
         ("resourcetype", Resource::File(_)) => Some("<D:resourcetype/>".to_string()),
         ("resourcetype", _) => element("<D:collection/>"),
-        ("displayname", r) => match stored_display_name(ctx, r).await? {
+        ("displayname", r) => match ctx.display_name {
             // Stored as the element PROPPATCH set, namespaces declared.
-            Some(stored) => Some(stored),
+            Some(stored) => Some(stored.to_string()),
             None => element(&text(&display_name(ctx.path, r))),
         },
         ("getcontentlength", Resource::File(f)) => element(&f.content.length.to_string()),

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{DavError, DavResult};
 use crate::path::DavPath;
-use crate::properties::{dead_properties, forbidden, live_names, live_value, LiveContext};
+use crate::properties::{dead_properties, forbidden, is_live, live_names, live_value, LiveContext};
 use crate::resource::{lookup, members, Lookup, Resource};
 use crate::service::{header_str, read_xml, xml_stream_response, Body, Ctx};
 use crate::xml::{self, Name};
@@ -170,10 +170,21 @@ async fn describe(
     resource: &Resource,
     asked: &Asked,
 ) -> DavResult<String> {
+    // Dead properties, and the stored DAV:displayname among them, which
+    // is given as the live property (a dead property stored under a name
+    // that is live now is not given).
+    let (dead, stored_name): (Vec<_>, Vec<_>) = dead_properties(store, principal, resource)
+        .await?
+        .into_iter()
+        .partition(|(n, _)| !is_live(n));
     let live_ctx = LiveContext {
         store,
         principal,
         path,
+        display_name: stored_name
+            .iter()
+            .find(|(n, _)| n.local == "displayname")
+            .map(|(_, v)| v.as_str()),
     };
     // The found properties are written straight into the response, in a
     // 200 propstat taken back if none is found and some are missing.
@@ -192,7 +203,7 @@ async fn describe(
             for name in live_names(resource, false) {
                 found.push_str(&name.empty_element());
             }
-            for (name, _) in dead_properties(store, principal, resource).await? {
+            for (name, _) in &dead {
                 found.push_str(&name.empty_element());
             }
         }
@@ -207,15 +218,12 @@ async fn describe(
                     None => {}
                 }
             }
-            for (_, value) in dead_properties(store, principal, resource).await? {
-                found.push_str(&value);
+            for (_, value) in &dead {
+                found.push_str(value);
             }
         }
         Asked::Prop(names) => {
-            let dead: HashMap<Name, String> = dead_properties(store, principal, resource)
-                .await?
-                .into_iter()
-                .collect();
+            let dead: HashMap<Name, String> = dead.into_iter().collect();
             for name in names {
                 if forbidden(principal, resource, name) && live_names(resource, true).contains(name)
                 {

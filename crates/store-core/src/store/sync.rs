@@ -27,6 +27,73 @@ pub struct FolderChanges {
     pub vanished: Vec<Uid>,
 }
 
+impl Store {
+    /// Changes in a folder since `since` (exclusive).
+    ///
+    /// Rights: `r`.
+    pub async fn changes_since(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        since: ModSeq,
+    ) -> Result<FolderChanges> {
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Read)?;
+        let id = access.folder.id;
+        let changed = snap
+            .load_all::<Object>(&keys::objects(id))?
+            .iter()
+            .filter(|(_, o)| o.modseq > since)
+            .map(|(_, o)| ObjectState::from(o))
+            .collect();
+        let vanished = snap
+            .load_all::<ModSeq>(&keys::expunged_all(id))?
+            .into_iter()
+            .filter(|(_, m)| *m > since)
+            .filter_map(|(k, _)| keys::trailing_u32(&k))
+            .collect();
+        Ok(FolderChanges {
+            folder: access.folder,
+            changed,
+            vanished,
+        })
+    }
+
+    /// The principal's account changes with a MODSEQ greater than `since`,
+    /// oldest first, at most `limit`.
+    pub async fn account_changes_since(
+        &self,
+        principal: &Principal,
+        since: ModSeq,
+        limit: usize,
+    ) -> Result<Vec<Change>> {
+        let snap = self.snapshot()?;
+        let prefix = keys::changes(principal.account);
+        let start = keys::change(principal.account, since.saturating_add(1), 0);
+        snap.scan(&prefix, &start, limit)?
+            .into_iter()
+            .map(|(_, v)| crate::writer::decode(&v))
+            .collect()
+    }
+
+    /// The account's current MODSEQ (its latest change number).
+    pub async fn account_modseq(&self, principal: &Principal) -> Result<ModSeq> {
+        Ok(self
+            .snapshot()?
+            .load(&keys::account_counter(principal.account, "modseq"))?
+            .unwrap_or(0))
+    }
+
+    /// A receiver of every change committed in the principal's account from
+    /// now on (IDLE, NOTIFY, SIP NOTIFY). A receiver that falls more than
+    /// 1024 changes behind gets `Lagged` and should resynchronize with
+    /// [`Store::account_changes_since`].
+    pub fn subscribe_changes(&self, principal: &Principal) -> broadcast::Receiver<Change> {
+        self.inner.hub.subscribe(principal.account)
+    }
+}
+
 /// A place in an account's change feed: every change before it (by
 /// MODSEQ, then by its index among the changes of one MODSEQ) has been
 /// seen. A WebDAV sync token names one (RFC 6578 3.2).
@@ -327,71 +394,6 @@ impl Store {
             .unwrap_or(created)
             .max(created);
         Ok(FolderDates { created, modified })
-    }
-
-    /// Changes in a folder since `since` (exclusive).
-    ///
-    /// Rights: `r`.
-    pub async fn changes_since(
-        &self,
-        principal: &Principal,
-        folder: &FolderRef,
-        since: ModSeq,
-    ) -> Result<FolderChanges> {
-        let snap = self.snapshot()?;
-        let access = resolve(&snap, principal, folder)?;
-        access.require(Right::Read)?;
-        let id = access.folder.id;
-        let changed = snap
-            .load_all::<Object>(&keys::objects(id))?
-            .iter()
-            .filter(|(_, o)| o.modseq > since)
-            .map(|(_, o)| ObjectState::from(o))
-            .collect();
-        let vanished = snap
-            .load_all::<ModSeq>(&keys::expunged_all(id))?
-            .into_iter()
-            .filter(|(_, m)| *m > since)
-            .filter_map(|(k, _)| keys::trailing_u32(&k))
-            .collect();
-        Ok(FolderChanges {
-            folder: access.folder,
-            changed,
-            vanished,
-        })
-    }
-
-    /// The principal's account changes with a MODSEQ greater than `since`,
-    /// oldest first, at most `limit`.
-    pub async fn account_changes_since(
-        &self,
-        principal: &Principal,
-        since: ModSeq,
-        limit: usize,
-    ) -> Result<Vec<Change>> {
-        let snap = self.snapshot()?;
-        let prefix = keys::changes(principal.account);
-        let start = keys::change(principal.account, since.saturating_add(1), 0);
-        snap.scan(&prefix, &start, limit)?
-            .into_iter()
-            .map(|(_, v)| crate::writer::decode(&v))
-            .collect()
-    }
-
-    /// The account's current MODSEQ (its latest change number).
-    pub async fn account_modseq(&self, principal: &Principal) -> Result<ModSeq> {
-        Ok(self
-            .snapshot()?
-            .load(&keys::account_counter(principal.account, "modseq"))?
-            .unwrap_or(0))
-    }
-
-    /// A receiver of every change committed in the principal's account from
-    /// now on (IDLE, NOTIFY, SIP NOTIFY). A receiver that falls more than
-    /// 1024 changes behind gets `Lagged` and should resynchronize with
-    /// [`Store::account_changes_since`].
-    pub fn subscribe_changes(&self, principal: &Principal) -> broadcast::Receiver<Change> {
-        self.inner.hub.subscribe(principal.account)
     }
 }
 

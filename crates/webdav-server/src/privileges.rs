@@ -129,17 +129,18 @@ fn principal_element(identifier: &str) -> String {
     }
 }
 
-/// The content of `DAV:acl` (RFC 3744 5.5) of a folder (`record`) or of
-/// a file in it (`inherited_from`: the folder's href): a protected ACE
-/// granting the owner (`DAV:owner`) everything, then one ACE per RFC 4314
+/// The content of `DAV:acl` (RFC 3744 5.5) of a folder (`record`, owned
+/// by `owner`) or of a file in it (`inherited_from`: the folder's href): a
+/// protected ACE granting the owner everything, then one ACE per RFC 4314
 /// identifier of the folder's ACL giving more than
 /// `read-current-user-privilege-set`.
-pub fn acl(record: &Folder, inherited_from: Option<&str>) -> String {
+pub fn acl(record: &Folder, owner: &str, inherited_from: Option<&str>) -> String {
     let inherited = inherited_from
         .map(|href| format!("<D:inherited><D:href>{}</D:href></D:inherited>", text(href)))
         .unwrap_or_default();
     let mut out = format!(
-        "<D:ace><D:principal><D:property><D:owner/></D:property></D:principal><D:grant>{}</D:grant><D:protected/>{inherited}</D:ace>",
+        "<D:ace><D:principal>{}</D:principal><D:grant>{}</D:grant><D:protected/>{inherited}</D:ace>",
+        principal_element(owner),
         privilege_elements(&["all"])
     );
     for (identifier, rights) in &record.acl {

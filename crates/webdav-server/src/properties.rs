@@ -226,11 +226,15 @@ pub async fn live_value(
             ))
         }
         ("supported-privilege-set", _) => element(&crate::privileges::supported_privilege_set()),
-        ("acl", Resource::Collection(c)) => element(&crate::privileges::acl(&c.record, None)),
+        ("acl", Resource::Collection(c)) => {
+            let owner = c.folder.owner.as_deref().unwrap_or(&ctx.principal.login);
+            element(&crate::privileges::acl(&c.record, owner, None))
+        }
         ("acl", Resource::File(f)) => {
             let (record, _) = ctx.store.folder_status(ctx.principal, &f.folder).await?;
+            let owner = f.folder.owner.as_deref().unwrap_or(&ctx.principal.login);
             let folder_href = ctx.path.parent().href(true);
-            element(&crate::privileges::acl(&record, Some(&folder_href)))
+            element(&crate::privileges::acl(&record, owner, Some(&folder_href)))
         }
         ("quota-used-bytes" | "quota-available-bytes", r) if owns(ctx, r) => {
             let usage = ctx.store.quota(ctx.principal).await?;

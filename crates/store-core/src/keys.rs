@@ -15,11 +15,14 @@
 //! | 0x11   | account id, folder name (INBOX upper) | folder id                  |
 //! | 0x12   | grantee id, owner id, folder id       | () (ACL grant index)       |
 //! | 0x13   | account id, subscribed name           | ()                         |
+//! | 0x14   | folder id                             | creation time, Unix seconds (absent for folders made before it was kept) |
+//! | 0x15   | folder id                             | time of the last change to the folder or its objects, Unix seconds |
 //! | 0x20   | folder id, UID                        | `Object`                   |
 //! | 0x21   | folder id, UID                        | MODSEQ of removal          |
 //! | 0x22   | account id, IMDN-Message-ID           | folder id, UID             |
 //! | 0x23   | folder id, file name                  | UID (resource name index)  |
 //! | 0x24   | account id, message id                | THREADID number            |
+//! | 0x25   | folder id, UID                        | resource name of a removed object that had a file name (WebDAV sync-collection) |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x40   | blob id                               | u64 reference count        |
 //! | 0x41   | blob id                               | `MessageSummary`           |
@@ -113,6 +116,26 @@ pub fn subscription(account: AccountId, name: &str) -> Vec<u8> {
 /// The prefix of every subscription of an account.
 pub fn subscriptions(account: AccountId) -> Vec<u8> {
     key(0x13, &[&account.to_be_bytes()])
+}
+
+/// When a folder was created (Unix seconds).
+pub fn folder_created(folder: FolderId) -> Vec<u8> {
+    key(0x14, &[&folder.to_be_bytes()])
+}
+
+/// When a folder or one of its objects last changed (Unix seconds).
+pub fn folder_modified(folder: FolderId) -> Vec<u8> {
+    key(0x15, &[&folder.to_be_bytes()])
+}
+
+/// The resource name of the removed object `uid` of a folder.
+pub fn expunged_name(folder: FolderId, uid: Uid) -> Vec<u8> {
+    key(0x25, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// The prefix of every removed object's resource name of a folder.
+pub fn expunged_names(folder: FolderId) -> Vec<u8> {
+    key(0x25, &[&folder.to_be_bytes()])
 }
 
 /// An object record.

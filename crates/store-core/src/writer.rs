@@ -200,7 +200,8 @@ impl Txn<'_> {
         Ok(())
     }
 
-    /// Queues `change` for the change feed, persisted in the same commit.
+    /// Queues `change` for the change feed, persisted in the same commit,
+    /// and records the time as the folder's last change.
     pub fn record_change(&mut self, account: AccountId, change: Change) -> Result<()> {
         let index = self
             .effects
@@ -209,6 +210,10 @@ impl Txn<'_> {
             .filter(|(a, c)| *a == account && c.modseq == change.modseq)
             .count() as u32;
         self.put(keys::change(account, change.modseq, index), &change)?;
+        if change.folder != 0 {
+            // DAV:getlastmodified of the folder (RFC 4918 15.7).
+            self.put(keys::folder_modified(change.folder), &crate::store::now())?;
+        }
         self.effects.changes.push((account, change));
         Ok(())
     }

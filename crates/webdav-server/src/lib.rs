@@ -20,6 +20,7 @@ pub mod error;
 pub mod media;
 pub mod methods;
 pub mod path;
+pub mod privileges;
 pub mod properties;
 pub mod resource;
 pub mod service;

@@ -9,6 +9,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use store_core::model::Principal;
+use store_core::rights::Right;
 use store_core::{Lock, MetadataTarget, Store};
 
 use crate::error::DavResult;
@@ -19,9 +20,12 @@ use crate::xml::{text, Name, DAV};
 /// The metadata entry that holds every dead property of a target.
 pub const DEAD_PREFIX: &str = "/shared/vendor/cpm-store/dav";
 
-/// The live properties, in the order allprop lists them; the RFC 4331
-/// quota properties are given only when asked for by name.
-pub const LIVE: [&str; 11] = [
+/// The live properties, in the order allprop lists them; those from
+/// [`NAMED_ONLY`] on are given only when asked for by name: the RFC 4331
+/// quota properties, RFC 6578 `sync-token` (section 4: not in allprop),
+/// RFC 3253 `supported-report-set` and the RFC 3744 access control
+/// properties (section 5: not in allprop).
+pub const LIVE: [&str; 16] = [
     "creationdate",
     "displayname",
     "getcontentlength",
@@ -33,11 +37,26 @@ pub const LIVE: [&str; 11] = [
     "supportedlock",
     "quota-available-bytes",
     "quota-used-bytes",
+    "sync-token",
+    "supported-report-set",
+    "current-user-privilege-set",
+    "supported-privilege-set",
+    "acl",
 ];
 
-/// Whether `name` is a live (protected) property.
+/// Where the properties given only by name start in [`LIVE`].
+const NAMED_ONLY: usize = 9;
+
+/// Whether `name` is a live property.
 pub fn is_live(name: &Name) -> bool {
     name.ns == DAV && LIVE.contains(&name.local.as_str())
+}
+
+/// Whether `name` is a protected property (RFC 4918 15: every live one
+/// but `DAV:displayname`, which RFC 4918 15.2 says SHOULD NOT be
+/// protected; it is kept as a dead property that overrides the name).
+pub fn is_protected(name: &Name) -> bool {
+    is_live(name) && name.local != "displayname"
 }
 
 /// The metadata entry of a dead property.
@@ -63,7 +82,9 @@ pub fn metadata_target(resource: &Resource) -> Option<MetadataTarget> {
     }
 }
 
-/// Every dead property of a resource: name and serialized element.
+/// Every dead property of a resource: name and serialized element. A
+/// stored `DAV:displayname` is among them; PROPFIND gives it as the live
+/// property ([`LiveContext::display_name`]).
 pub async fn dead_properties(
     store: &Store,
     principal: &Principal,
@@ -95,54 +116,125 @@ pub struct LiveContext<'a> {
     pub principal: &'a Principal,
     /// The resource's path.
     pub path: &'a DavPath,
+    /// The `DAV:displayname` element PROPPATCH stored, if any (from
+    /// [`dead_properties`]): given in place of the path's last segment.
+    pub display_name: Option<&'a str>,
 }
 
 /// The names of the live properties a resource has (PROPFIND propname
-/// and allprop).
-pub fn live_names(resource: &Resource, with_quota: bool) -> Vec<Name> {
+/// and allprop); with `named_only`, those given only when asked for by
+/// name too.
+pub fn live_names(resource: &Resource, named_only: bool) -> Vec<Name> {
     LIVE.iter()
-        .filter(|p| with_quota || !p.starts_with("quota-"))
+        .enumerate()
+        .filter(|(i, _)| named_only || *i < NAMED_ONLY)
+        .map(|(_, p)| *p)
         .filter(|p| match resource {
-            Resource::File(_) => !p.starts_with("quota-"),
-            Resource::Collection(_) => !matches!(
-                **p,
-                "getcontentlength" | "getcontenttype" | "getlastmodified" | "creationdate"
+            Resource::File(_) => !p.starts_with("quota-") && !matches!(*p, "sync-token"),
+            Resource::Collection(_) => !matches!(*p, "getcontentlength" | "getcontenttype"),
+            Resource::Root | Resource::Account(_) => matches!(
+                *p,
+                "displayname"
+                    | "resourcetype"
+                    | "quota-available-bytes"
+                    | "quota-used-bytes"
+                    | "current-user-privilege-set"
+                    | "supported-privilege-set"
+                    | "sync-token"
+                    | "supported-report-set"
             ),
-            Resource::Root | Resource::Account(_) => {
-                matches!(
-                    **p,
-                    "displayname" | "resourcetype" | "quota-available-bytes" | "quota-used-bytes"
-                )
-            }
         })
-        .map(|p| Name::dav(p))
+        .map(Name::dav)
         .collect()
 }
 
+/// Whether the principal may not read live property `name` of a resource
+/// it sees: `DAV:acl` needs RFC 3744 `read-acl` (RFC 4314 `a`; the owner
+/// has it). PROPFIND answers such a property with 403.
+pub fn forbidden(principal: &Principal, resource: &Resource, name: &Name) -> bool {
+    name.ns == DAV
+        && name.local == "acl"
+        && !crate::privileges::rights_of(resource, &principal.login).contains(Right::Administer)
+}
+
+/// The sync token of a collection now (RFC 6578 4), `None` for one that
+/// has none: `/dav/` and another account's root.
+async fn sync_token_of(ctx: &LiveContext<'_>, resource: &Resource) -> DavResult<Option<String>> {
+    let (folder, validity) = match resource {
+        Resource::Collection(c) => (Some(&c.folder), c.record.uid_validity),
+        Resource::Account(o) if *o == ctx.principal.login => (None, 0),
+        _ => return Ok(None),
+    };
+    let end = ctx.store.feed_end(ctx.principal, folder).await?;
+    Ok(Some(crate::methods::report::sync_token(validity, end)))
+}
+
 /// The serialized element of live property `name`, or `None` if the
-/// resource does not have it.
+/// resource does not have it (or, for `DAV:acl`, the principal may not
+/// read it: see [`forbidden`]).
 pub async fn live_value(
     ctx: &LiveContext<'_>,
     resource: &Resource,
     name: &Name,
 ) -> DavResult<Option<String>> {
-    if !is_live(name) || !live_names(resource, true).contains(name) {
+    if !is_live(name)
+        || !live_names(resource, true).contains(name)
+        || forbidden(ctx.principal, resource, name)
+    {
         return Ok(None);
     }
     let element = |inner: &str| Some(format!("<D:{0}>{inner}</D:{0}>", name.local));
     let value = match (name.local.as_str(), resource) {
         ("resourcetype", Resource::File(_)) => Some("<D:resourcetype/>".to_string()),
         ("resourcetype", _) => element("<D:collection/>"),
-        ("displayname", r) => element(&text(&display_name(ctx.path, r))),
+        ("displayname", r) => match ctx.display_name {
+            // Stored as the element PROPPATCH set, namespaces declared.
+            Some(stored) => Some(stored.to_string()),
+            None => element(&text(&display_name(ctx.path, r))),
+        },
         ("getcontentlength", Resource::File(f)) => element(&f.content.length.to_string()),
         ("getcontenttype", Resource::File(f)) => element(&text(&f.content.media_type)),
         ("getetag", r) => r.etag().and_then(|e| element(&text(&e))),
         ("getlastmodified", Resource::File(f)) => element(&http_date(f.object.internal_date)),
         ("creationdate", Resource::File(f)) => element(&rfc3339(f.object.internal_date)),
+        ("getlastmodified", Resource::Collection(c)) => element(&http_date(
+            ctx.store.folder_dates(&c.record).await?.modified,
+        )),
+        ("creationdate", Resource::Collection(c)) => {
+            element(&rfc3339(ctx.store.folder_dates(&c.record).await?.created))
+        }
         ("supportedlock", _) => element(SUPPORTED_LOCK),
         ("lockdiscovery", _) => {
             let locks = ctx.store.locks_covering(&ctx.path.lock_key()).await?;
             element(&locks.iter().map(active_lock).collect::<String>())
+        }
+        ("sync-token", r) => sync_token_of(ctx, r)
+            .await?
+            .and_then(|t| element(&text(&t))),
+        ("supported-report-set", r) => {
+            let syncs = matches!(r, Resource::Collection(_))
+                || matches!(r, Resource::Account(o) if *o == ctx.principal.login);
+            element(if syncs {
+                "<D:supported-report><D:report><D:sync-collection/></D:report></D:supported-report>"
+            } else {
+                ""
+            })
+        }
+        ("current-user-privilege-set", r) => {
+            element(&crate::privileges::current_user_privilege_set(
+                crate::privileges::rights_of(r, &ctx.principal.login),
+            ))
+        }
+        ("supported-privilege-set", _) => element(&crate::privileges::supported_privilege_set()),
+        ("acl", Resource::Collection(c)) => {
+            let owner = c.folder.owner.as_deref().unwrap_or(&ctx.principal.login);
+            element(&crate::privileges::acl(&c.record, owner, None))
+        }
+        ("acl", Resource::File(f)) => {
+            let (record, _) = ctx.store.folder_status(ctx.principal, &f.folder).await?;
+            let owner = f.folder.owner.as_deref().unwrap_or(&ctx.principal.login);
+            let folder_href = ctx.path.parent().href(true);
+            element(&crate::privileges::acl(&record, owner, Some(&folder_href)))
         }
         ("quota-used-bytes" | "quota-available-bytes", r) if owns(ctx, r) => {
             let usage = ctx.store.quota(ctx.principal).await?;

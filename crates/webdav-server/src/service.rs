@@ -182,6 +182,7 @@ async fn dispatch(
         "PROPPATCH" => methods::proppatch::handle(&ctx, request).await,
         "LOCK" => methods::lock::handle(&ctx, request).await,
         "UNLOCK" => methods::unlock::handle(&ctx, request).await,
+        "REPORT" => methods::report::handle(&ctx, request).await,
         _ => {
             let mut r = status(StatusCode::METHOD_NOT_ALLOWED);
             r.headers_mut().insert(

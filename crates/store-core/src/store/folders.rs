@@ -110,6 +110,7 @@ pub(crate) fn create_folder_in(
     };
     txn.put(keys::folder(owner, id), &folder)?;
     txn.put(keys::folder_name(owner, name), &id)?;
+    txn.put(keys::folder_created(id), &super::now())?;
     txn.record_change(
         owner,
         Change {
@@ -161,6 +162,11 @@ pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
     for (k, _) in txn.scan_raw(&keys::object_names(folder.id))? {
         txn.delete(k);
     }
+    for (k, _) in txn.scan_raw(&keys::expunged_names(folder.id))? {
+        txn.delete(k);
+    }
+    txn.delete(keys::folder_created(folder.id));
+    txn.delete(keys::folder_modified(folder.id));
     for identifier in folder.acl.keys() {
         if let Some(grantee) = super::acl::grantee_id(txn, identifier)? {
             txn.delete(keys::grant(grantee, folder.owner, folder.id));
@@ -536,6 +542,7 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
             txn.put(keys::imdn(owner, m), &(target.id, target.uid_next))?;
         }
         if let Some(name) = &object.file_name {
+            txn.put(keys::expunged_name(inbox.id, object.uid), name)?;
             txn.delete(keys::object_name(inbox.id, name));
             txn.put(keys::object_name(target.id, name), &target.uid_next)?;
         }

@@ -37,7 +37,7 @@ pub use preview::{
 };
 pub use references::{authorized_part, Reference, ReferenceAccess, ReferenceUrl};
 pub use resources::Placement;
-pub use sync::FolderChanges;
+pub use sync::{CollectionChanges, FeedPosition, FolderChanges, FolderDates, MemberChange};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

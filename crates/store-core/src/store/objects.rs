@@ -733,6 +733,7 @@ pub(super) fn remove_object(
     txn.delete(keys::object(folder.id, object.uid));
     txn.put(keys::expunged(folder.id, object.uid), &modseq)?;
     if let Some(name) = &object.file_name {
+        txn.put(keys::expunged_name(folder.id, object.uid), name)?;
         if txn.load::<Uid>(&keys::object_name(folder.id, name))? == Some(object.uid) {
             txn.delete(keys::object_name(folder.id, name));
         }

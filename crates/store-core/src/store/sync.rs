@@ -3,12 +3,14 @@
 //! tokens), what changed in the account since a change number (the changes
 //! since a client's last de-registration), and the live change feed.
 
+use std::collections::HashMap;
+
 use tokio::sync::broadcast;
 
 use super::{resolve, Store};
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::model::{Change, Folder, ModSeq, Object, Principal, Uid};
+use crate::model::{Change, ChangeKind, Folder, ModSeq, Object, Principal, Uid, UnixTime};
 use crate::rights::Right;
 use crate::writer::Reader;
 
@@ -105,4 +107,321 @@ impl Store {
     pub fn subscribe_changes(&self, principal: &Principal) -> broadcast::Receiver<Change> {
         self.inner.hub.subscribe(principal.account)
     }
+}
+
+/// A place in an account's change feed: every change before it (by
+/// MODSEQ, then by its index among the changes of one MODSEQ) has been
+/// seen. A WebDAV sync token names one (RFC 6578 3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedPosition {
+    /// The MODSEQ of the first change not yet seen.
+    pub modseq: ModSeq,
+    /// Its index among the changes of that MODSEQ.
+    pub index: u32,
+}
+
+/// A member of a collection that changed since a [`FeedPosition`]
+/// (RFC 6578 sync-collection, `sync-level` 1).
+#[derive(Debug, Clone)]
+pub enum MemberChange {
+    /// An object of the folder: its record when it is still there, else
+    /// `None` and the resource name it had ([`Object::resource_name`];
+    /// `{UID}.eml` for objects removed before names were kept).
+    Object {
+        /// Its UID.
+        uid: Uid,
+        /// Its current record, if it still exists.
+        object: Option<Box<Object>>,
+        /// Its resource name.
+        name: String,
+    },
+    /// A direct child folder, by its full name in its owner's tree.
+    Folder {
+        /// The full name.
+        name: String,
+        /// Whether it exists now.
+        exists: bool,
+    },
+}
+
+/// What changed among a collection's members since a position in the
+/// change feed.
+#[derive(Debug, Clone)]
+pub struct CollectionChanges {
+    /// The changed members, each once, in the order of their first change
+    /// in the feed.
+    pub members: Vec<MemberChange>,
+    /// Where the next call resumes.
+    pub next: FeedPosition,
+    /// Whether changes past `next` were left for another call (the member
+    /// or scan limit was reached).
+    pub truncated: bool,
+}
+
+/// A folder's dates (WebDAV `DAV:creationdate` and `DAV:getlastmodified`,
+/// RFC 4918 15.1 and 15.7), Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderDates {
+    /// When it was created. A folder made before creation times were kept
+    /// gives its UIDVALIDITY, which is the time of its creation in seconds
+    /// (or a few seconds later when many were made in one second), capped
+    /// at now.
+    pub created: UnixTime,
+    /// When it or one of its objects last changed (any change the feed
+    /// records: objects stored, removed or flagged, renames, ACL and
+    /// metadata changes); its creation time until then.
+    pub modified: UnixTime,
+}
+
+/// Changes scanned in one page of the feed.
+const FEED_PAGE: usize = 1024;
+
+impl Store {
+    /// The position just past the last change of the account that owns
+    /// `collection` (the principal's own account root for `None`): a sync
+    /// token for a full listing made from now on.
+    ///
+    /// Rights: `l` or `r` on the folder. Errors:
+    /// [`StoreError::NoSuchFolder`].
+    pub async fn feed_end(
+        &self,
+        principal: &Principal,
+        collection: Option<&FolderRef>,
+    ) -> Result<FeedPosition> {
+        let snap = self.snapshot()?;
+        let owner = match collection {
+            None => principal.account,
+            Some(f) => resolve(&snap, principal, f)?.folder.owner,
+        };
+        let last: ModSeq = snap
+            .load(&keys::account_counter(owner, "modseq"))?
+            .unwrap_or(0);
+        Ok(FeedPosition {
+            modseq: last.saturating_add(1),
+            index: 0,
+        })
+    }
+
+    /// The members of `collection` (the principal's own account root, whose
+    /// members are its top-level folders, for `None`) that changed from
+    /// `from` on, read from the owner's change feed (so the cost is that of
+    /// the account's changes since `from`, not of the folder's size): its
+    /// objects (with `r`), and its direct child folders created, renamed,
+    /// removed, or with any other change (their objects, ACL or metadata:
+    /// a child's ETag and sync token change with them). Each member is given
+    /// once, with its state now. At most `max_members` members are given
+    /// and at most `max_scanned` changes read; past either, `truncated` is
+    /// set and `next` is where to go on.
+    ///
+    /// Rights: `l` or `r` on the folder. Errors:
+    /// [`StoreError::NoSuchFolder`]; [`StoreError::InvalidArgument`] for a
+    /// position past the end of the feed (a token this store never gave).
+    pub async fn collection_changes(
+        &self,
+        principal: &Principal,
+        collection: Option<&FolderRef>,
+        from: FeedPosition,
+        max_members: usize,
+        max_scanned: usize,
+    ) -> Result<CollectionChanges> {
+        let snap = self.snapshot()?;
+        let (owner, folder, readable) = match collection {
+            None => (principal.account, None, false),
+            Some(f) => {
+                let access = resolve(&snap, principal, f)?;
+                let readable = access.rights.contains(Right::Read);
+                (access.folder.owner, Some(access.folder), readable)
+            }
+        };
+        let last: ModSeq = snap
+            .load(&keys::account_counter(owner, "modseq"))?
+            .unwrap_or(0);
+        if from.modseq > last.saturating_add(1) {
+            return Err(StoreError::InvalidArgument(
+                "a position past the end of the change feed".into(),
+            ));
+        }
+        let id = folder.as_ref().map(|f| f.id);
+        let parent = folder.as_ref().map(|f| f.name.as_str());
+        let is_child = |name: &str| match parent {
+            None => !name.contains('/'),
+            Some(p) => name
+                .strip_prefix(p)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|leaf| !leaf.is_empty() && !leaf.contains('/')),
+        };
+        #[derive(PartialEq, Eq, Hash, Clone)]
+        enum Key {
+            Object(Uid),
+            Folder(String),
+        }
+        let mut seen: HashMap<Key, ()> = HashMap::new();
+        let mut order: Vec<Key> = Vec::new();
+        let mut names: HashMap<u64, Option<String>> = HashMap::new();
+        let prefix = keys::changes(owner);
+        let mut start = keys::change(owner, from.modseq, from.index);
+        let mut next = from;
+        let mut scanned = 0usize;
+        let mut truncated = false;
+        'feed: loop {
+            let page = snap.scan(&prefix, &start, FEED_PAGE)?;
+            let Some((last_key, _)) = page.last() else {
+                break;
+            };
+            start = last_key.clone();
+            start.push(0);
+            for (key, value) in &page {
+                let position = feed_position(key)?;
+                if scanned >= max_scanned {
+                    truncated = true;
+                    next = position;
+                    break 'feed;
+                }
+                let change: Change = crate::writer::decode(value)?;
+                let mut touched: Vec<Key> = Vec::new();
+                match &change.kind {
+                    ChangeKind::ObjectStored { uid }
+                    | ChangeKind::ObjectRemoved { uid }
+                    | ChangeKind::FlagsChanged { uid }
+                        if Some(change.folder) == id && readable =>
+                    {
+                        touched.push(Key::Object(*uid));
+                    }
+                    ChangeKind::FolderCreated { name } | ChangeKind::FolderRemoved { name }
+                        if is_child(name) =>
+                    {
+                        touched.push(Key::Folder(name.clone()));
+                    }
+                    ChangeKind::FolderCreated { .. }
+                    | ChangeKind::FolderRemoved { .. }
+                    | ChangeKind::SubscriptionChanged { .. } => {}
+                    ChangeKind::FolderRenamed { from, to } => {
+                        for n in [from, to] {
+                            if is_child(n) {
+                                touched.push(Key::Folder(n.clone()));
+                            }
+                        }
+                    }
+                    // Anything else in another folder: if it is a child,
+                    // its state (ETag, sync token, ACL, properties) changed.
+                    _ if Some(change.folder) != id && change.folder != 0 => {
+                        let name = match names.get(&change.folder) {
+                            Some(n) => n.clone(),
+                            None => {
+                                let n = snap
+                                    .load::<Folder>(&keys::folder(owner, change.folder))?
+                                    .map(|f| f.name);
+                                names.insert(change.folder, n.clone());
+                                n
+                            }
+                        };
+                        if let Some(n) = name.filter(|n| is_child(n)) {
+                            touched.push(Key::Folder(n));
+                        }
+                    }
+                    _ => {}
+                }
+                let fresh: Vec<Key> = touched
+                    .into_iter()
+                    .filter(|k| !seen.contains_key(k))
+                    .collect();
+                if !fresh.is_empty() && order.len() + fresh.len() > max_members {
+                    truncated = true;
+                    next = position;
+                    break 'feed;
+                }
+                for k in fresh {
+                    seen.insert(k.clone(), ());
+                    order.push(k);
+                }
+                scanned += 1;
+                next = FeedPosition {
+                    modseq: position.modseq,
+                    index: position.index.saturating_add(1),
+                };
+            }
+        }
+        // A position inside a MODSEQ all of whose changes were read is
+        // spelled as the start of the next one.
+        if !truncated {
+            next = FeedPosition {
+                modseq: last.saturating_add(1).max(from.modseq),
+                index: 0,
+            };
+        }
+        let mut members = Vec::with_capacity(order.len());
+        for k in order {
+            members.push(match k {
+                Key::Object(uid) => {
+                    // `id` is set whenever an object key was recorded.
+                    let fid = id.unwrap_or(0);
+                    match snap.load::<Object>(&keys::object(fid, uid))? {
+                        Some(o) => MemberChange::Object {
+                            uid,
+                            name: o.resource_name(),
+                            object: Some(Box::new(o)),
+                        },
+                        None => MemberChange::Object {
+                            uid,
+                            object: None,
+                            name: snap
+                                .load::<String>(&keys::expunged_name(fid, uid))?
+                                .unwrap_or_else(|| format!("{uid}.eml")),
+                        },
+                    }
+                }
+                Key::Folder(name) => MemberChange::Folder {
+                    exists: snap.get_raw(&keys::folder_name(owner, &name))?.is_some(),
+                    name,
+                },
+            });
+        }
+        // A name removed and given to a new object since: only the new one.
+        let live: std::collections::HashSet<String> = members
+            .iter()
+            .filter_map(|m| match m {
+                MemberChange::Object {
+                    object: Some(o), ..
+                } => Some(o.resource_name()),
+                _ => None,
+            })
+            .collect();
+        members.retain(|m| {
+            !matches!(m, MemberChange::Object { object: None, name, .. } if live.contains(name))
+        });
+        Ok(CollectionChanges {
+            members,
+            next,
+            truncated,
+        })
+    }
+
+    /// The dates of a folder record the caller already holds (from
+    /// [`Store::folder_status`] or a listing).
+    pub async fn folder_dates(&self, folder: &Folder) -> Result<FolderDates> {
+        let snap = self.snapshot()?;
+        let created = match snap.load::<UnixTime>(&keys::folder_created(folder.id))? {
+            Some(t) => t,
+            None => i64::from(folder.uid_validity).min(super::now()),
+        };
+        let modified = snap
+            .load::<UnixTime>(&keys::folder_modified(folder.id))?
+            .unwrap_or(created)
+            .max(created);
+        Ok(FolderDates { created, modified })
+    }
+}
+
+/// The position of the change stored under `key` ([`keys::change`]).
+fn feed_position(key: &[u8]) -> Result<FeedPosition> {
+    let tail = key
+        .len()
+        .checked_sub(12)
+        .and_then(|at| key.get(at..))
+        .ok_or_else(|| StoreError::Corrupt("a change key too short".into()))?;
+    let (modseq, index) = tail.split_at(8);
+    Ok(FeedPosition {
+        modseq: u64::from_be_bytes(modseq.try_into().unwrap_or_default()),
+        index: u32::from_be_bytes(index.try_into().unwrap_or_default()),
+    })
 }

@@ -1,21 +1,81 @@
 //! MKCOL (RFC 4918 9.3): creates a folder. The parent must exist (409
-//! otherwise, unlike IMAP CREATE, which makes missing parents); a request
-//! body is not understood (415).
+//! otherwise, unlike IMAP CREATE, which makes missing parents). A body
+//! that is an RFC 5689 extended MKCOL (`DAV:mkcol` with `DAV:set`) sets
+//! properties of the new folder: `DAV:displayname` and dead properties;
+//! `DAV:resourcetype` may only say `DAV:collection` (else 403
+//! `DAV:valid-resourcetype`); any other live property makes the whole
+//! request fail with 403 and a `DAV:mkcol-response` (RFC 5689 3), the
+//! folder not made. Any other body is not understood (415).
 
 use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
 
+use store_core::{MetadataTarget, StoreError};
+
 use crate::conditions::Preconditions;
 use crate::error::{DavError, DavResult};
+use crate::properties::{dead_entry, is_protected};
 use crate::resource::{folder_ref, lookup, Lookup, Resource};
-use crate::service::{read_body, status, Body, Ctx};
+use crate::service::{read_body, status, xml_response, Body, Ctx};
+use crate::xml::{self, Name};
+
+/// The properties of an RFC 5689 extended MKCOL body: name and element
+/// to set; `None` for a body that is not one (415).
+fn extended(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Option<Vec<(Name, String)>>> {
+    let limits = xml::Limits {
+        max_depth: ctx.config.max_xml_depth,
+        max_attributes: ctx.config.max_xml_attributes,
+    };
+    let Ok(root) = xml::parse(body, limits) else {
+        return Ok(None);
+    };
+    if !root.is_dav("mkcol") {
+        return Ok(None);
+    }
+    let mut props = Vec::new();
+    for set in root.elements().filter(|e| e.is_dav("set")) {
+        for prop in set.elements().filter(|e| e.is_dav("prop")) {
+            for p in prop.elements() {
+                if p.is_dav("resourcetype") {
+                    let only_collection = p.elements().all(|t| t.is_dav("collection"));
+                    if !only_collection {
+                        return Err(DavError::condition(
+                            StatusCode::FORBIDDEN,
+                            "valid-resourcetype",
+                        ));
+                    }
+                    continue;
+                }
+                props.push((p.name.clone(), p.to_xml()));
+            }
+        }
+    }
+    Ok(Some(props))
+}
+
+/// The `DAV:mkcol-response` (RFC 5689 3) of a refused extended MKCOL:
+/// 403 for each protected property, 424 for the others.
+fn refused(props: &[(Name, String)]) -> Response<Body> {
+    let mut body = xml::reply_start("mkcol-response");
+    for (name, _) in props {
+        let status = if is_protected(name) {
+            "403 Forbidden"
+        } else {
+            "424 Failed Dependency"
+        };
+        body.push_str(&format!(
+            "<D:propstat><D:prop>{}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>",
+            name.empty_element()
+        ));
+    }
+    body.push_str("</D:mkcol-response>");
+    xml_response(StatusCode::FORBIDDEN, body)
+}
 
 /// Handles MKCOL.
 pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
     let preconditions = Preconditions::from_headers(request.headers())?;
-    let has_body = !read_body(request.into_body(), ctx.config.max_xml_bytes)
-        .await?
-        .is_empty();
+    let body = read_body(request.into_body(), ctx.config.max_xml_bytes).await?;
     match lookup(ctx.store, &ctx.principal, &ctx.path).await? {
         Lookup::Found(_) => {
             return Err(DavError::new(
@@ -33,11 +93,18 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
             return Err(DavError::conflict("the parent collection does not exist"))
         }
     }
-    if has_body {
-        return Err(DavError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "MKCOL with a body is not supported",
-        ));
+    let props = if body.is_empty() {
+        Vec::new()
+    } else {
+        extended(ctx, &body)?.ok_or_else(|| {
+            DavError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "a MKCOL body must be an RFC 5689 DAV:mkcol",
+            )
+        })?
+    };
+    if props.iter().any(|(n, _)| is_protected(n)) {
+        return Ok(refused(&props));
     }
     preconditions
         .check_if(ctx.store, &ctx.principal, &ctx.path)
@@ -50,5 +117,29 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
     ctx.store
         .create_folder(&ctx.principal, &folder, None)
         .await?;
+    if !props.is_empty() {
+        let entries = props
+            .iter()
+            .map(|(n, v)| (dead_entry(n), Some(v.clone().into_bytes())))
+            .collect();
+        let target = MetadataTarget::Folder(folder.clone());
+        if let Err(e) = ctx
+            .store
+            .set_metadata(&ctx.principal, &target, entries)
+            .await
+        {
+            // RFC 5689 3: all or nothing; the folder goes again.
+            if let Err(undo) = ctx.store.remove_folder(&ctx.principal, &folder).await {
+                tracing::warn!(error = %undo, "extended MKCOL: cannot remove the new folder");
+            }
+            return Err(match e {
+                StoreError::InvalidArgument(_) | StoreError::MetadataLimit(_) => DavError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "the properties do not fit",
+                ),
+                e => e.into(),
+            });
+        }
+    }
     Ok(status(StatusCode::CREATED))
 }

@@ -10,4 +10,5 @@ pub mod options;
 pub mod propfind;
 pub mod proppatch;
 pub mod put;
+pub mod report;
 pub mod unlock;

@@ -8,7 +8,7 @@ use crate::service::{status, Body};
 
 /// The methods every resource allows.
 pub const ALLOW: &str =
-    "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK";
+    "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK, REPORT";
 
 /// `200 OK` with `Allow`, `DAV: 1, 2` (added for every response) and the
 /// Microsoft authoring hint.

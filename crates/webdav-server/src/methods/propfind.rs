@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{DavError, DavResult};
 use crate::path::DavPath;
-use crate::properties::{dead_properties, live_names, live_value, LiveContext};
+use crate::properties::{dead_properties, forbidden, is_live, live_names, live_value, LiveContext};
 use crate::resource::{lookup, members, Lookup, Resource};
 use crate::service::{header_str, read_xml, xml_stream_response, Body, Ctx};
 use crate::xml::{self, Name};
@@ -28,7 +28,7 @@ use crate::xml::{self, Name};
 pub const BUFFERED_RESPONSES: usize = 2;
 
 /// What the client asks for.
-enum Asked {
+pub(crate) enum Asked {
     /// Every property, plus the named extra ones.
     AllProp(Vec<Name>),
     /// Names only.
@@ -67,20 +67,56 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
     // The target's own response is made before the status is sent, so
     // an error there still gets its own status.
     let first = describe(ctx.store, &ctx.principal, &ctx.path, &resource, &asked).await?;
-    let (sender, receiver) = mpsc::channel(BUFFERED_RESPONSES);
     let head = format!("{}{first}", xml::reply_start("multistatus"));
+    let entries = members
+        .into_iter()
+        .map(|(p, r)| Entry::Member(p, Box::new(r)))
+        .collect();
+    Ok(stream_multistatus(
+        ctx,
+        head,
+        entries,
+        asked,
+        "</D:multistatus>".into(),
+    ))
+}
+
+/// One `DAV:response` of a streamed multistatus.
+pub(crate) enum Entry {
+    /// A resource, described with the properties asked for.
+    Member(DavPath, Box<Resource>),
+    /// A response made already (an RFC 6578 removed member).
+    Made(String),
+}
+
+/// A 207 whose body is `head`, then one chunk per entry, made by a task
+/// that stays at most [`BUFFERED_RESPONSES`] chunks ahead of the client,
+/// then `tail`.
+pub(crate) fn stream_multistatus(
+    ctx: &Ctx<'_>,
+    head: String,
+    entries: Vec<Entry>,
+    asked: Asked,
+    tail: String,
+) -> Response<Body> {
+    let (sender, receiver) = mpsc::channel(BUFFERED_RESPONSES);
     // The channel is empty and has room for the first chunk.
     let _ = sender.try_send(Ok(Frame::data(Bytes::from(head))));
     let store = ctx.store.clone();
     let principal = ctx.principal.clone();
     tokio::spawn(async move {
-        for (path, resource) in members {
-            let chunk = match describe(&store, &principal, &path, &resource, &asked).await {
-                Ok(chunk) => chunk,
-                // The 207 is sent: a member that cannot be described (gone
-                // since it was listed) gets a response with its own status
-                // (RFC 4918 14.24).
-                Err(e) => failed(&path, &resource, &e),
+        for entry in entries {
+            let chunk = match entry {
+                Entry::Made(chunk) => chunk,
+                Entry::Member(path, resource) => {
+                    match describe(&store, &principal, &path, &resource, &asked).await {
+                        Ok(chunk) => chunk,
+                        // The 207 is sent: a member that cannot be described
+                        // (gone since it was listed) gets a response with its
+                        // own status (RFC 4918 14.24).
+                        Err(e) => failed(&path, &resource, &e),
+                    }
+                }
             };
             // A send fails when the client has gone: stop working.
             if sender
@@ -91,10 +127,9 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
                 return;
             }
         }
-        let end = Frame::data(Bytes::from_static(b"</D:multistatus>"));
-        let _ = sender.send(Ok(end)).await;
+        let _ = sender.send(Ok(Frame::data(Bytes::from(tail)))).await;
     });
-    Ok(xml_stream_response(StatusCode::MULTI_STATUS, receiver))
+    xml_stream_response(StatusCode::MULTI_STATUS, receiver)
 }
 
 /// A `DAV:response` giving only the status of a member that failed.
@@ -135,10 +170,21 @@ async fn describe(
     resource: &Resource,
     asked: &Asked,
 ) -> DavResult<String> {
+    // Dead properties, and the stored DAV:displayname among them, which
+    // is given as the live property (a dead property stored under a name
+    // that is live now is not given).
+    let (dead, stored_name): (Vec<_>, Vec<_>) = dead_properties(store, principal, resource)
+        .await?
+        .into_iter()
+        .partition(|(n, _)| !is_live(n));
     let live_ctx = LiveContext {
         store,
         principal,
         path,
+        display_name: stored_name
+            .iter()
+            .find(|(n, _)| n.local == "displayname")
+            .map(|(_, v)| v.as_str()),
     };
     // The found properties are written straight into the response, in a
     // 200 propstat taken back if none is found and some are missing.
@@ -151,12 +197,13 @@ async fn describe(
     let props = out.len();
     let found = &mut out;
     let mut missing = String::new();
+    let mut refused = String::new();
     match asked {
         Asked::PropName => {
             for name in live_names(resource, false) {
                 found.push_str(&name.empty_element());
             }
-            for (name, _) in dead_properties(store, principal, resource).await? {
+            for (name, _) in &dead {
                 found.push_str(&name.empty_element());
             }
         }
@@ -171,17 +218,17 @@ async fn describe(
                     None => {}
                 }
             }
-            for (_, value) in dead_properties(store, principal, resource).await? {
-                found.push_str(&value);
+            for (_, value) in &dead {
+                found.push_str(value);
             }
         }
         Asked::Prop(names) => {
-            let dead: HashMap<Name, String> = dead_properties(store, principal, resource)
-                .await?
-                .into_iter()
-                .collect();
+            let dead: HashMap<Name, String> = dead.into_iter().collect();
             for name in names {
-                if let Some(v) = live_value(&live_ctx, resource, name).await? {
+                if forbidden(principal, resource, name) && live_names(resource, true).contains(name)
+                {
+                    refused.push_str(&name.empty_element());
+                } else if let Some(v) = live_value(&live_ctx, resource, name).await? {
                     found.push_str(&v);
                 } else if let Some(v) = dead.get(name) {
                     found.push_str(v);
@@ -191,7 +238,7 @@ async fn describe(
             }
         }
     }
-    if out.len() > props || missing.is_empty() {
+    if out.len() > props || (missing.is_empty() && refused.is_empty()) {
         out.push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
     } else {
         out.truncate(propstat);
@@ -200,6 +247,14 @@ async fn describe(
         out.push_str("<D:propstat><D:prop>");
         out.push_str(&missing);
         out.push_str("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>");
+    }
+    if !refused.is_empty() {
+        // RFC 3744 5.5: DAV:acl needs DAV:read-acl.
+        out.push_str("<D:propstat><D:prop>");
+        out.push_str(&refused);
+        out.push_str("</D:prop><D:status>HTTP/1.1 403 Forbidden</D:status><D:error><D:need-privileges><D:resource><D:href>");
+        out.push_str(&xml::text(&path.href(resource.is_collection())));
+        out.push_str("</D:href><D:privilege><D:read-acl/></D:privilege></D:resource></D:need-privileges></D:error></D:propstat>");
     }
     out.push_str("</D:response>");
     Ok(out)

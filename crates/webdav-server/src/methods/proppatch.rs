@@ -1,7 +1,11 @@
 //! PROPPATCH (RFC 4918 9.2): dead properties set and removed in document
-//! order, all or nothing, as one store-core "metadata update". A live
-//! property cannot be changed: it gets 403 and every other instruction 424
-//! (RFC 4918 9.2.1), and nothing is applied.
+//! order, all or nothing, as one store-core "metadata update". A protected
+//! (live) property cannot be changed: it gets 403 with
+//! `DAV:cannot-modify-protected-property` (RFC 4918 16) and every other
+//! instruction 424 (RFC 4918 9.2.1), and nothing is applied.
+//! `DAV:displayname` is not protected (RFC 4918 15.2): it is stored like a
+//! dead property, and PROPFIND gives it instead of the resource's name
+//! until it is removed.
 
 use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
@@ -9,10 +13,14 @@ use store_core::StoreError;
 
 use crate::conditions::Preconditions;
 use crate::error::{DavError, DavResult};
-use crate::properties::{dead_entry, is_live, metadata_target};
+use crate::properties::{dead_entry, is_protected, metadata_target};
 use crate::resource::{lookup, Lookup};
 use crate::service::{read_xml, xml_response, Body, Ctx};
 use crate::xml::{self, Name};
+
+/// The status of a protected property; its propstat names the
+/// precondition `DAV:cannot-modify-protected-property` (RFC 4918 9.2.1, 16).
+const PROTECTED: &str = "403 Forbidden";
 
 /// Handles PROPPATCH.
 pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<Response<Body>> {
@@ -51,14 +59,14 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
     let protected: Vec<&Name> = updates
         .iter()
         .map(|(n, _)| n)
-        .filter(|n| is_live(n))
+        .filter(|n| is_protected(n))
         .collect();
     let outcome: Vec<(Name, &str)> = if !protected.is_empty() {
         updates
             .iter()
             .map(|(n, _)| {
-                let status = if is_live(n) {
-                    "403 Forbidden"
+                let status = if is_protected(n) {
+                    PROTECTED
                 } else {
                     "424 Failed Dependency"
                 };
@@ -89,8 +97,13 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         xml::text(&ctx.path.href(resource.is_collection()))
     ));
     for (name, status) in outcome {
+        let error = if status == PROTECTED {
+            "<D:error><D:cannot-modify-protected-property/></D:error>"
+        } else {
+            ""
+        };
         body.push_str(&format!(
-            "<D:propstat><D:prop>{}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>",
+            "<D:propstat><D:prop>{}</D:prop><D:status>HTTP/1.1 {status}</D:status>{error}</D:propstat>",
             name.empty_element()
         ));
     }

@@ -130,7 +130,7 @@ pub async fn run_account_request(
             access,
             host,
         } => {
-            let principal = store.principal_for(&login).await?;
+            let principal = store.trusted_element(&login).await?;
             let access = match access.as_str() {
                 "anonymous" => ReferenceAccess::Anonymous,
                 "authuser" => ReferenceAccess::AuthenticatedUser,
@@ -166,8 +166,9 @@ pub async fn run_account_request(
                 max_bytes,
                 max_objects,
             };
-            store.set_quota(&login, limits).await?;
-            let usage = store.quota(&store.principal_for(&login).await?).await?;
+            let admin = store.trusted_element(&login).await?;
+            store.set_quota(&admin, &login, limits).await?;
+            let usage = store.quota(&admin).await?;
             let limit = |l: Option<u64>| l.map_or("unlimited".to_string(), |n| n.to_string());
             Ok(vec![format!(
                 "{login}: {} bytes of {}, {} objects of {}",
@@ -178,7 +179,7 @@ pub async fn run_account_request(
             )])
         }
         AccountRequest::RevokeReferences { login, folder } => {
-            let principal = store.principal_for(&login).await?;
+            let principal = store.trusted_element(&login).await?;
             store
                 .revoke_references(&principal, &FolderRef::own(folder.clone()))
                 .await?;

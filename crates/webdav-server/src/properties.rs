@@ -165,7 +165,7 @@ pub async fn live_value(
 
 fn owns(ctx: &LiveContext<'_>, resource: &Resource) -> bool {
     match resource {
-        Resource::Account(o) => *o == ctx.principal.login,
+        Resource::Account(o) => *o == ctx.principal.login(),
         Resource::Collection(c) => c.folder.owner.is_none(),
         _ => false,
     }

@@ -106,7 +106,7 @@ impl DavError {
     /// The response for this error.
     pub fn into_response(self) -> Response<Body> {
         match self.condition {
-            Some(c) => xml_response(self.status, xml::error_body(c)),
+            Some(c) => xml_response(self.status, xml::error_body(c, &self.hrefs)),
             None => {
                 let mut r = Response::new(full(format!("{}\n", self.message)));
                 *r.status_mut() = self.status;
@@ -164,6 +164,12 @@ async fn dispatch(
         }
     };
     let path = DavPath::parse(request.uri().path())?;
+    // The lock tokens the `If` header submits go with the principal, for
+    // store-core's lock check (a malformed header gets 400 in the method).
+    let principal = match crate::conditions::Preconditions::from_headers(request.headers()) {
+        Ok(p) if !p.tokens().is_empty() => principal.with_lock_tokens(p.tokens()),
+        _ => principal,
+    };
     let ctx = Ctx {
         store: &shared.store,
         config: &shared.config,

@@ -73,7 +73,7 @@ pub async fn execute(session: &mut Session, command: AclCommand) -> CommandResul
                     Completion::no("Permission denied (right 'a' required)").with_code("NOPERM")
                 );
             }
-            let owner = folder.owner.as_deref().unwrap_or(&principal.login);
+            let owner = folder.owner.as_deref().unwrap_or(principal.login());
             let mut line = String::from("* LISTRIGHTS ");
             response::mailbox(&mut line, &mailbox);
             line.push(' ');

@@ -147,7 +147,11 @@ async fn resolve_url(
     if parsed.uid == 0 || parsed.access.is_some() {
         return None;
     }
-    if parsed.user.as_deref().is_some_and(|u| u != principal.login) {
+    if parsed
+        .user
+        .as_deref()
+        .is_some_and(|u| u != principal.login())
+    {
         return None;
     }
     let folder = folder_of(&parsed.mailbox).ok()?;

@@ -109,7 +109,7 @@ pub(crate) async fn served_user(
         Ok(None) => return Err(Response::to_request(request, 404)),
         Err(e) => return Err(store_failure(request, &e)),
     };
-    match store.principal_for(&account.login).await {
+    match store.trusted_element(&account.login).await {
         Ok(p) => Ok((p, address)),
         Err(e) => Err(store_failure(request, &e)),
     }

@@ -1,6 +1,7 @@
 //! Operations "set active folder", "folder create", "list folders",
 //! "folder move" and "folder remove" (seed 002), and subscriptions.
 
+use super::locks::{check_write, Touch, TouchKind};
 use super::{next_modseq, resolve, rights_of, Access, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
@@ -224,6 +225,14 @@ impl Store {
                 )?;
                 access.require(Right::CreateFolder)?;
             }
+            check_write(
+                txn,
+                &principal,
+                &[
+                    Touch::folder(TouchKind::Resource, owner, &name),
+                    Touch::parent_of(owner, &name),
+                ],
+            )?;
             for parent in ancestors(&name) {
                 if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
                     create_folder_in(txn, owner, parent, None)?;
@@ -387,6 +396,16 @@ impl Store {
             if txn.get_raw(&keys::folder_name(owner, &new_name))?.is_some() {
                 return Err(StoreError::FolderExists);
             }
+            check_write(
+                txn,
+                &principal,
+                &[
+                    Touch::folder(TouchKind::Tree, owner, &old_name),
+                    Touch::parent_of(owner, &old_name),
+                    Touch::folder(TouchKind::Resource, owner, &new_name),
+                    Touch::parent_of(owner, &new_name),
+                ],
+            )?;
             for parent in ancestors(&new_name) {
                 if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
                     create_folder_in(txn, owner, parent, None)?;
@@ -448,6 +467,14 @@ impl Store {
                     "the folder has child folders; delete them first".into(),
                 ));
             }
+            check_write(
+                txn,
+                &principal,
+                &[
+                    Touch::folder(TouchKind::Tree, f.owner, &f.name),
+                    Touch::parent_of(f.owner, &f.name),
+                ],
+            )?;
             purge_folder(txn, &f)?;
             let modseq = next_modseq(txn, f.owner)?;
             txn.record_change(

@@ -1,17 +1,37 @@
 //! Write locks (WebDAV LOCK / UNLOCK, RFC 4918 sections 6 and 7), kept in
 //! the store so that a restart keeps them until they expire.
 //!
-//! A lock is on a resource path: an opaque, `/`-separated string the front
-//! end chooses (WebDAV uses the request path without a trailing slash).
-//! store-core knows nothing of what the path names; it keeps the locks,
-//! rules on conflicts atomically, and forgets expired locks.
+//! A lock is on a resource path ([`lock_path`]): `/dav/{owner login}/
+//! {folder name}[/{resource name}]`, the decoded WebDAV request path of a
+//! folder or object without a trailing slash, the tree where locks are
+//! made. store-core keeps the locks, rules on conflicts atomically,
+//! forgets expired locks, and checks every protocol's writes against them
+//! (RFC 4918 7: a lock protects the content, dead properties and URL of
+//! the locked resource; a lock on a collection, of any depth, also its
+//! membership, RFC 4918 7.4; a depth-infinity lock every member at any
+//! depth). One rule for every protocol ([`check_locks_honoured`]): a write
+//! a lock protects passes only for the principal that created the lock
+//! and submitted its token (WebDAV's `If` header, carried by
+//! [`Principal::with_lock_tokens`]); IMAP and SIP submit none, so any
+//! lock stops them ([`StoreError::Locked`], IMAP `NO [INUSE]`, RFC 5530).
+//!
+//! Which writes a lock protects, by operation: object store (APPEND, PUT,
+//! SIP deposit: the folder's membership, and the named resource), object
+//! remove (EXPUNGE, DELETE: the object and its folder's membership),
+//! object copy (the destination's membership), object move (both), folder
+//! create, rename and remove (the folder, everything below it, and the
+//! parent's membership). Flag changes (IMAP STORE) are not protected:
+//! flags are neither the resource's content, nor a WebDAV property, nor
+//! part of its URL (RFC 4918 7 lists only those), and Cyrus lets STORE
+//! through its DAV locks too.
 
 use serde::{Deserialize, Serialize};
 
-use super::{now, Store};
+use super::{now, resolve, Access, FolderRef, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::model::Principal;
+use crate::model::{AccountId, Folder, Principal};
+use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
 /// Longest lock timeout granted, in seconds (a week); a longer or
@@ -105,13 +125,190 @@ fn prune_expired(txn: &mut Txn<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The prefix of every lock path: the WebDAV tree, where locks are made.
+pub const LOCK_PATH_PREFIX: &str = "/dav";
+
+/// The lock path of the folder `folder` of the account `owner` (a login),
+/// or with `resource`, of the object of that resource name in it
+/// ([`crate::model::Object::resource_name`]):
+/// `/dav/{owner}/{folder}[/{resource}]`; `folder` empty names the
+/// account's root.
+pub fn lock_path(owner: &str, folder: &str, resource: Option<&str>) -> String {
+    let mut path = format!("{LOCK_PATH_PREFIX}/{owner}");
+    for part in [Some(folder), resource].into_iter().flatten() {
+        if !part.is_empty() {
+            path.push('/');
+            path.push_str(part);
+        }
+    }
+    path
+}
+
+/// The one rule on whether a write may go through `locks` (those that
+/// protect what it changes): each exclusive lock, and one of the shared
+/// ones, must have been created by `principal` and its token submitted
+/// with the request ([`Principal::lock_tokens`], RFC 4918 6.4, 7).
+///
+/// Errors: [`StoreError::Locked`] naming the root of a lock not honoured.
+pub fn check_locks_honoured(principal: &Principal, locks: &[Lock]) -> Result<()> {
+    let owned =
+        |l: &Lock| l.principal == principal.login && principal.lock_tokens.contains(&l.token);
+    if let Some(l) = locks.iter().find(|l| l.exclusive && !owned(l)) {
+        return Err(StoreError::Locked {
+            root: l.root.clone(),
+        });
+    }
+    let shared: Vec<&Lock> = locks.iter().filter(|l| !l.exclusive).collect();
+    match shared.first() {
+        Some(first) if !shared.iter().any(|l| owned(l)) => Err(StoreError::Locked {
+            root: first.root.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// How a write changes what a [`Touch`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TouchKind {
+    /// The resource itself (content, properties or URL): the locks
+    /// covering it.
+    Resource,
+    /// The membership of a collection (a member added or removed): the
+    /// locks covering the collection, of any depth (RFC 4918 7.4).
+    Members,
+    /// A collection and everything below it (its removal or rename): the
+    /// locks covering it and those rooted below it (RFC 4918 9.6.1).
+    Tree,
+}
+
+/// Something a write changes, for [`check_write`]: a folder of an account
+/// (by name, so that one not yet created can be named), or an object of
+/// it by resource name.
+#[derive(Debug, Clone)]
+pub(crate) struct Touch {
+    kind: TouchKind,
+    owner: AccountId,
+    folder: String,
+    resource: Option<String>,
+}
+
+impl Touch {
+    /// The object named `resource` of the folder.
+    pub(crate) fn object(folder: &Folder, resource: String) -> Touch {
+        Touch {
+            kind: TouchKind::Resource,
+            owner: folder.owner,
+            folder: folder.name.clone(),
+            resource: Some(resource),
+        }
+    }
+
+    /// The folder `name` of `owner` itself, its membership, or its tree.
+    pub(crate) fn folder(kind: TouchKind, owner: AccountId, name: &str) -> Touch {
+        Touch {
+            kind,
+            owner,
+            folder: name.to_string(),
+            resource: None,
+        }
+    }
+
+    /// The membership of the parent of folder `name` of `owner` (the
+    /// account's root for a top-level folder).
+    pub(crate) fn parent_of(owner: AccountId, name: &str) -> Touch {
+        let parent = name
+            .rsplit_once(crate::names::DELIMITER)
+            .map_or("", |(p, _)| p);
+        Touch::folder(TouchKind::Members, owner, parent)
+    }
+}
+
+/// The folder a lock root lies in, for the principal: the folder the root
+/// names, else its parent's (a resource, mapped or not).
+fn lock_folder<R: Reader + ?Sized>(r: &R, principal: &Principal, root: &str) -> Result<Access> {
+    let no_folder =
+        || StoreError::NotAllowed("only folders and their objects can be locked".into());
+    let rest = root
+        .strip_prefix(LOCK_PATH_PREFIX)
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(no_folder)?;
+    let (owner, name) = rest.split_once('/').ok_or_else(no_folder)?;
+    let folder_ref = |name: &str| {
+        if owner == principal.login {
+            FolderRef::own(name)
+        } else {
+            FolderRef::of(owner, name)
+        }
+    };
+    match resolve(r, principal, &folder_ref(name)) {
+        Err(StoreError::NoSuchFolder) => {
+            let (parent, _) = name.rsplit_once('/').ok_or(StoreError::NoSuchFolder)?;
+            resolve(r, principal, &folder_ref(parent))
+        }
+        other => other,
+    }
+}
+
+/// Store-core's lock check of one write, inside its transaction: fails
+/// with [`StoreError::Locked`] unless `principal` honours every live lock
+/// on what `touches` names ([`check_locks_honoured`]). With no live lock
+/// in the store (the common case) it costs one empty prefix scan; with
+/// some, one pass over them (at most [`MAX_LOCKS`]) per touch.
+pub(crate) fn check_write<R: Reader + ?Sized>(
+    r: &R,
+    principal: &Principal,
+    touches: &[Touch],
+) -> Result<()> {
+    let live = live_locks(r)?;
+    if live.is_empty() {
+        return Ok(());
+    }
+    let mut logins: Vec<(AccountId, String)> = Vec::new();
+    for touch in touches {
+        let login = match logins.iter().find(|(id, _)| *id == touch.owner) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = owner_login(r, touch.owner)?;
+                logins.push((touch.owner, l.clone()));
+                l
+            }
+        };
+        let path = lock_path(&login, &touch.folder, touch.resource.as_deref());
+        let on: Vec<Lock> = live
+            .iter()
+            .map(|(_, l)| l)
+            .filter(|l| match touch.kind {
+                TouchKind::Resource | TouchKind::Members => l.covers(&path),
+                TouchKind::Tree => l.covers(&path) || is_below(&l.root, &path),
+            })
+            .cloned()
+            .collect();
+        check_locks_honoured(principal, &on)?;
+    }
+    Ok(())
+}
+
+/// The login of account `id`, for its lock paths.
+fn owner_login<R: Reader + ?Sized>(r: &R, id: AccountId) -> Result<String> {
+    r.load::<String>(&keys::account_login(id))?
+        .ok_or(StoreError::NoSuchAccount)
+}
+
 impl Store {
     /// Creates a lock unless a live lock conflicts with it: an exclusive
     /// lock conflicts with any other lock on an overlapping path, a shared
     /// one with exclusive locks only (RFC 4918 6.2, 7.4).
     ///
-    /// The caller checks the principal's rights on what the path names.
+    /// Rights: `i` on the folder the root names, or for a resource on its
+    /// folder (RFC 3744 maps LOCK to `DAV:write-content` on an existing
+    /// resource and `DAV:bind` on the parent of an unmapped one; store-core
+    /// maps both to RFC 4314 `i`, the right that replacing or adding an
+    /// object needs first, so a principal that may only change flags (`w`)
+    /// cannot hold up the owner's writes with a lock).
     /// Errors: [`StoreError::Locked`] (a conflict),
+    /// [`StoreError::NoSuchFolder`], [`StoreError::PermissionDenied`],
+    /// [`StoreError::NotAllowed`] (a root that names no folder, such as an
+    /// account's root),
     /// [`StoreError::InvalidArgument`] (an owner over [`MAX_LOCK_OWNER`]
     /// bytes, or [`MAX_LOCKS`] reached).
     pub async fn create_lock(&self, principal: &Principal, lock: NewLock) -> Result<Lock> {
@@ -123,7 +320,9 @@ impl Store {
             return Err(StoreError::InvalidArgument("lock owner too long".into()));
         }
         let login = principal.login.clone();
+        let principal = principal.clone();
         self.write(move |txn| {
+            lock_folder(txn, &principal, &lock.root)?.require(Right::Insert)?;
             prune_expired(txn)?;
             let existing = live_locks(txn)?;
             if existing.len() >= MAX_LOCKS {
@@ -134,7 +333,9 @@ impl Store {
                     || lock.root == other.root
                     || (lock.infinite && is_below(&other.root, &lock.root));
                 if overlap && (other.exclusive || lock.exclusive) {
-                    return Err(StoreError::Locked);
+                    return Err(StoreError::Locked {
+                        root: other.root.clone(),
+                    });
                 }
             }
             let timeout = granted(lock.timeout);
@@ -171,7 +372,7 @@ impl Store {
                 .filter(|l| l.expires_at > now())
                 .ok_or(StoreError::NoSuchLock)?;
             if lock.principal != login {
-                return Err(StoreError::Locked);
+                return Err(StoreError::Locked { root: lock.root });
             }
             lock.timeout = granted(timeout);
             lock.expires_at = now() + lock.timeout as i64;
@@ -193,7 +394,7 @@ impl Store {
                 .filter(|l| l.expires_at > now() && l.covers(&path))
                 .ok_or(StoreError::NoSuchLock)?;
             if lock.principal != login {
-                return Err(StoreError::Locked);
+                return Err(StoreError::Locked { root: lock.root });
             }
             txn.delete(keys::lock(&token));
             Ok(())

@@ -27,7 +27,10 @@ mod threads;
 pub use accounts::AccountEntry;
 pub use acl::AclMode;
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
-pub use locks::{Lock, NewLock, MAX_LOCK_OWNER, MAX_LOCK_TIMEOUT};
+pub use locks::{
+    check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCK_OWNER,
+    MAX_LOCK_TIMEOUT,
+};
 pub use metadata::{MetadataTarget, MAX_METADATA_ENTRIES, MAX_METADATA_VALUE};
 pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObject};
 pub use preview::{
@@ -66,6 +69,10 @@ pub struct StoreConfig {
     pub login_throttle: ThrottleConfig,
     /// Bounds on concurrent Argon2 password checks.
     pub password_checks: CheckerConfig,
+    /// Logins that may administer accounts over a protocol: set any
+    /// account's quota limits and read its use (IMAP SETQUOTA / GETQUOTA,
+    /// RFC 9208); `[imap] quota_admins`.
+    pub quota_admins: Vec<String>,
 }
 
 /// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
@@ -80,6 +87,7 @@ impl StoreConfig {
             preview_cache_bytes: DEFAULT_PREVIEW_CACHE_BYTES,
             login_throttle: ThrottleConfig::default(),
             password_checks: CheckerConfig::default(),
+            quota_admins: Vec::new(),
         }
     }
 }

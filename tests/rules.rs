@@ -207,3 +207,190 @@ fn a_depth_infinity_lock_holds_up_append_and_its_token_lets_webdav_through() {
     imap.send(b"a APPEND Album {11+}\r\nHello world\r\n");
     assert_tagged(&imap.read_until_tagged("a"), "a OK");
 }
+
+fn rclone(server: &Server, args: &[&str]) -> Output {
+    let obscured = Command::new("rclone")
+        .args(["obscure", "s3cret"])
+        .output()
+        .expect("rclone obscure");
+    let pass = String::from_utf8_lossy(&obscured.stdout).trim().to_string();
+    Command::new("rclone")
+        .args(args)
+        .env("RCLONE_CONFIG", server.dir.path().join("rclone.conf"))
+        .env("RCLONE_CONFIG_X_TYPE", "webdav")
+        .env("RCLONE_CONFIG_X_URL", dav(server, "alice"))
+        .env("RCLONE_CONFIG_X_VENDOR", "other")
+        .env("RCLONE_CONFIG_X_USER", "alice")
+        .env("RCLONE_CONFIG_X_PASS", pass)
+        .output()
+        .expect("run rclone")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file below `root`, as (relative path, bytes), sorted.
+fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn rclone_round_trips_names_with_wildcards_and_imap_lists_them() {
+    require_tool("rclone", "rclone");
+    let server = server_with(&[("alice", "s3cret")]);
+    let local = server.dir.path().join("up");
+    let dirs = ["Done 100%", "What*", "Hash #1", "Why?", "Trip 🌴"];
+    for (i, d) in dirs.iter().enumerate() {
+        std::fs::create_dir_all(local.join(d)).unwrap();
+        std::fs::write(
+            local.join(d).join(format!("{d} file.txt")),
+            format!("{i}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            local.join(d).join("50% off *now*?.bin"),
+            vec![i as u8; 5000],
+        )
+        .unwrap();
+    }
+    ok(&rclone(
+        &server,
+        &["copy", local.to_str().unwrap(), "x:Sync"],
+    ));
+    let down = server.dir.path().join("down");
+    ok(&rclone(
+        &server,
+        &["copy", "x:Sync", down.to_str().unwrap()],
+    ));
+    assert_eq!(tree(&local), tree(&down));
+
+    // The folders are IMAP mailboxes; wildcards in names are matched only
+    // as pattern characters (RFC 3501 6.3.8).
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    let r = imap.run("l LIST \"\" \"Sync/*\"");
+    for d in ["Done 100%", "What*", "Hash #1", "Why?"] {
+        assert!(
+            r.iter().any(|l| l.ends_with(&format!(" \"Sync/{d}\""))),
+            "{d}: {r:?}"
+        );
+    }
+    let r = imap.run("l LIST \"\" \"Sync/%\"");
+    assert_eq!(
+        r.iter().filter(|l| l.starts_with("* LIST")).count(),
+        5,
+        "{r:?}"
+    );
+    let r = imap.run("l LIST \"\" \"Sync/Done 100%\"");
+    assert!(
+        r.iter().any(|l| l.ends_with(" \"Sync/Done 100%\"")),
+        "{r:?}"
+    );
+    assert_tagged(&imap.run("s SELECT \"Sync/What*\""), "s OK");
+    let r = imap.run("f FETCH 1:* (RFC822.SIZE)");
+    assert_eq!(r.iter().filter(|l| l.starts_with("* ")).count(), 2, "{r:?}");
+}
+
+#[test]
+fn imap_creates_folders_with_wildcards_and_webdav_serves_them() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret")]);
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    assert_tagged(&imap.run("c CREATE \"Done 100%\""), "c OK");
+    imap.send(b"c CREATE {5+}\r\nWhat*\r\n");
+    assert_tagged(&imap.read_until_tagged("c"), "c OK");
+    let r = imap.run("l LIST \"\" \"*\"");
+    assert!(r.iter().any(|l| l.ends_with(" \"Done 100%\"")), "{r:?}");
+    assert!(r.iter().any(|l| l.ends_with(" \"What*\"")), "{r:?}");
+    let r = imap.run("l LIST \"\" \"Done 100%\"");
+    assert_eq!(
+        r.iter().filter(|l| l.starts_with("* LIST")).count(),
+        1,
+        "{r:?}"
+    );
+    // `%` in a pattern matches any characters but the delimiter only.
+    let r = imap.run("l LIST \"\" \"Done%\"");
+    assert!(r.iter().any(|l| l.ends_with(" \"Done 100%\"")), "{r:?}");
+    assert_tagged(&imap.run("r RENAME \"What*\" \"What*/Now\""), "r NO");
+    assert_tagged(&imap.run("r RENAME \"What*\" \"Why?\""), "r OK");
+
+    let r = curl(&[
+        "-u",
+        ALICE,
+        "-X",
+        "PROPFIND",
+        "-H",
+        "Depth: 0",
+        &dav(&server, "alice/Done%20100%25/"),
+    ]);
+    assert_eq!(code(&r), 207, "{r}");
+    let r = curl(&[
+        "-u",
+        ALICE,
+        "-X",
+        "MKCOL",
+        &dav(&server, "alice/Done%20100%25/50%25%20*"),
+    ]);
+    assert_eq!(code(&r), 201, "{r}");
+    let r = imap.run("l LIST \"\" \"Done 100%/*\"");
+    assert!(
+        r.iter().any(|l| l.ends_with(" \"Done 100%/50% *\"")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn no_protocol_creates_a_folder_in_the_shared_namespace() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret"), ("bob", "s3cret")]);
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    for name in ["Shared", "Shared/x", "Shared/bob/x"] {
+        let r = imap.run(&format!("c CREATE \"{name}\""));
+        assert_tagged(&r, "c NO");
+    }
+    assert_tagged(&imap.run("c CREATE Work"), "c OK");
+    assert_tagged(&imap.run("r RENAME Work Shared/Work"), "r NO");
+    let r = curl(&["-u", ALICE, "-X", "MKCOL", &dav(&server, "alice/Shared")]);
+    assert_eq!(code(&r), 403, "{r}");
+    // Its parent is missing (RFC 4918 9.3.1: 409), and stays so.
+    let r = curl(&["-u", ALICE, "-X", "MKCOL", &dav(&server, "alice/Shared/x")]);
+    assert_eq!(code(&r), 409, "{r}");
+    let r = curl(&[
+        "-u",
+        ALICE,
+        "-X",
+        "MOVE",
+        "-H",
+        &format!("Destination: {}", dav(&server, "alice/Shared")),
+        &dav(&server, "alice/Work"),
+    ]);
+    assert_eq!(code(&r), 403, "{r}");
+    let r = imap.run("l LIST \"\" \"*\"");
+    assert!(!r.iter().any(|l| l.contains("Shared")), "{r:?}");
+    // A folder whose lower level is called Shared is fine.
+    assert_tagged(&imap.run("c CREATE Work/Shared"), "c OK");
+}

@@ -181,11 +181,11 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     let alice = store.trusted_element("alice").await.unwrap();
     let bob = store.trusted_element("bob").await.unwrap();
     store
-        .create_folder(&alice, &FolderRef::own("Shared"), None)
+        .create_folder(&alice, &FolderRef::own("Public"), None)
         .await
         .unwrap();
-    let uid = append(&store, &alice, "Shared", 1).await.uid;
-    let shared = FolderRef::of("alice", "Shared");
+    let uid = append(&store, &alice, "Public", 1).await.uid;
+    let shared = FolderRef::of("alice", "Public");
     let inbox = FolderRef::of("alice", "INBOX");
 
     assert!(store
@@ -215,7 +215,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     store
         .set_acl(
             &alice,
-            &FolderRef::own("Shared"),
+            &FolderRef::own("Public"),
             "bob",
             Rights::parse("lr").unwrap(),
             AclMode::Replace,
@@ -230,7 +230,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
         .filter(|f| f.owner.is_some())
         .collect();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].folder.name, "Shared");
+    assert_eq!(listed[0].folder.name, "Public");
     assert_eq!(listed[0].rights.to_string(), "lr");
     assert_eq!(
         store
@@ -272,7 +272,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     ));
     // Revoked: gone again.
     store
-        .delete_acl(&alice, &FolderRef::own("Shared"), "bob")
+        .delete_acl(&alice, &FolderRef::own("Public"), "bob")
         .await
         .unwrap();
     assert!(matches!(

@@ -8,7 +8,7 @@ use crate::keys;
 use crate::model::{
     AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, Principal, SpecialUse, Uid,
 };
-use crate::names::{ancestors, canonical, is_within};
+use crate::names::{ancestors, canonical, creatable, is_within};
 use crate::rights::{Right, Rights};
 use crate::writer::{Reader, Txn};
 
@@ -194,7 +194,7 @@ impl Store {
         folder: &FolderRef,
         special_use: Option<SpecialUse>,
     ) -> Result<Folder> {
-        let name = canonical(&folder.name)?;
+        let name = creatable(&folder.name)?;
         let principal = principal.clone();
         let folder = folder.clone();
         self.write(move |txn| {
@@ -371,7 +371,7 @@ impl Store {
         from: &FolderRef,
         to: &FolderRef,
     ) -> Result<()> {
-        let new_name = canonical(&to.name)?;
+        let new_name = creatable(&to.name)?;
         let (principal, from, to) = (principal.clone(), from.clone(), to.clone());
         self.write(move |txn| {
             let access = resolve(txn, &principal, &from)?;

@@ -394,3 +394,121 @@ fn no_protocol_creates_a_folder_in_the_shared_namespace() {
     // A folder whose lower level is called Shared is fine.
     assert_tagged(&imap.run("c CREATE Work/Shared"), "c OK");
 }
+
+#[test]
+fn only_administrators_set_quotas_and_listrights_needs_a() {
+    require_tool("curl", "curl");
+    let mut server = Server::new();
+    for login in ["alice", "bob", "root"] {
+        server.add_account(login, "s3cret");
+    }
+    server.set_settings("imap", "quota_admins = [\"root\"]\n");
+    server.start();
+    let mut alice = ImapConnection::login(server.imap, "alice", "s3cret");
+    // RFC 9208 4.3 leaves who may set limits to the server: not a user.
+    assert_tagged(
+        &alice.run("q SETQUOTA \"\" (STORAGE 100000)"),
+        "q NO [NOPERM]",
+    );
+    assert_tagged(&alice.run("q GETQUOTA bob"), "q NO [NONEXISTENT]");
+    let mut root = ImapConnection::login(server.imap, "root", "s3cret");
+    let r = root.run("q SETQUOTA alice (MESSAGE 5)");
+    assert_tagged(&r, "q OK");
+    assert!(
+        r.iter().any(|l| l == "* QUOTA alice (MESSAGE 0 5)"),
+        "{r:?}"
+    );
+    let r = alice.run("q GETQUOTA \"\"");
+    assert!(r.iter().any(|l| l == "* QUOTA \"\" (MESSAGE 0 5)"), "{r:?}");
+
+    // LISTRIGHTS needs `a` (RFC 4314 4); without `l` the folder is absent.
+    assert_tagged(&alice.run("c CREATE Team"), "c OK");
+    let mut bob = ImapConnection::login(server.imap, "bob", "s3cret");
+    assert_tagged(
+        &bob.run("l LISTRIGHTS Shared/alice/Team bob"),
+        "l NO [NONEXISTENT]",
+    );
+    assert_tagged(&alice.run("a SETACL Team bob lrw"), "a OK");
+    assert_tagged(
+        &bob.run("l LISTRIGHTS Shared/alice/Team bob"),
+        "l NO [NOPERM]",
+    );
+    assert_tagged(&alice.run("a SETACL Team bob lrwa"), "a OK");
+    let r = bob.run("l LISTRIGHTS Shared/alice/Team alice");
+    assert_tagged(&r, "l OK");
+    assert!(
+        r.iter()
+            .any(|l| l.starts_with("* LISTRIGHTS \"Shared/alice/Team\" alice lrswipkxtea")),
+        "{r:?}"
+    );
+
+    // LOCK needs `i` (store-core's rule): `w` alone cannot hold up the
+    // owner's writes.
+    let file = server.dir.path().join("t.txt");
+    std::fs::write(&file, "team\n").unwrap();
+    assert_eq!(
+        code(&put_bytes(&server, "alice/Team/t.txt", &file, &[])),
+        201
+    );
+    let lock_as_bob = |server: &Server| {
+        curl(&[
+            "-u",
+            "bob:s3cret",
+            "-X",
+            "LOCK",
+            "-H",
+            "Depth: 0",
+            "--data-binary",
+            LOCKINFO,
+            &dav(server, "alice/Team/t.txt"),
+        ])
+    };
+    let r = lock_as_bob(&server);
+    assert_eq!(code(&r), 403, "{r}");
+    assert_tagged(&alice.run("a SETACL Team bob lrwia"), "a OK");
+    let r = lock_as_bob(&server);
+    assert_eq!(code(&r), 200, "{r}");
+}
+
+#[test]
+fn concurrent_puts_to_one_new_name_all_succeed_and_the_last_wins() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret")]);
+    let r = curl(&["-u", ALICE, "-X", "MKCOL", &dav(&server, "alice/Race")]);
+    assert_eq!(code(&r), 201, "{r}");
+    let bodies: Vec<Vec<u8>> = (0..10u8).map(|i| vec![b'a' + i; 300_000]).collect();
+    let files: Vec<_> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let f = server.dir.path().join(format!("body{i}"));
+            std::fs::write(&f, b).unwrap();
+            f
+        })
+        .collect();
+    let url = dav(&server, "alice/Race/same.bin");
+    let codes: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|f| {
+                let url = url.clone();
+                s.spawn(move || code(&curl(&["-u", ALICE, "-T", f.to_str().unwrap(), &url])))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(codes.iter().all(|c| *c == 201 || *c == 204), "{codes:?}");
+    let out = Command::new("curl")
+        .args(["-s", "-u", ALICE, &url])
+        .output()
+        .unwrap();
+    assert!(
+        bodies.contains(&out.stdout),
+        "GET returned {} bytes, not one body whole",
+        out.stdout.len()
+    );
+    // One resource of that name remains.
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    let r = imap.run("s STATUS Race (MESSAGES)");
+    assert!(r.iter().any(|l| l.contains("(MESSAGES 1)")), "{r:?}");
+}

@@ -22,6 +22,35 @@ use crate::error::{Result, StoreError};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// When cleartext credentials (IMAP LOGIN and AUTHENTICATE PLAIN, HTTP
+/// Basic) are accepted on a connection without TLS (RFC 3501 6.2.3,
+/// RFC 8314 4, RFC 7617 4): one policy type for every front end and the
+/// configuration (`[imap] cleartext_auth`, `[webdav] cleartext_basic`),
+/// written in lower case there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CleartextPolicy {
+    /// Never: only over TLS (after STARTTLS, implicit TLS, HTTPS).
+    Never,
+    /// Over TLS, or from a loopback address (the default).
+    Loopback,
+    /// Always (a trusted network only).
+    Always,
+}
+
+impl CleartextPolicy {
+    /// Whether cleartext credentials are accepted from `peer` on a
+    /// connection that is (`secure`) or is not protected by TLS.
+    pub fn allows(self, secure: bool, peer: std::net::IpAddr) -> bool {
+        secure
+            || match self {
+                CleartextPolicy::Always => true,
+                CleartextPolicy::Loopback => peer.is_loopback(),
+                CleartextPolicy::Never => false,
+            }
+    }
+}
+
 /// SCRAM iteration count: RFC 7677 section 4 asks for at least 4096.
 pub const SCRAM_ITERATIONS: u32 = 4096;
 

@@ -17,7 +17,7 @@ use store_core::throttle::LoginSource;
 use store_core::{Principal, Store, StoreError};
 use tokio::sync::mpsc;
 
-use crate::config::{CleartextBasic, WebDavConfig};
+use crate::config::WebDavConfig;
 use crate::error::{DavError, DavResult};
 use crate::methods;
 use crate::path::DavPath;
@@ -215,12 +215,10 @@ async fn authenticate(
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let cleartext_ok = connection.secure
-        || match shared.config.cleartext {
-            CleartextBasic::Always => true,
-            CleartextBasic::Loopback => connection.peer.ip().is_loopback(),
-            CleartextBasic::Never => false,
-        };
+    let cleartext_ok = shared
+        .config
+        .cleartext
+        .allows(connection.secure, connection.peer.ip());
     if !cleartext_ok {
         return Err(DavError::forbidden("credentials need HTTPS (RFC 7617 4)").into_response());
     }

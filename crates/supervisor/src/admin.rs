@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 const MAX_BODY: usize = 64 * 1024;
 
 /// An account operation, as the CLI sends it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AccountRequest {
     /// `account add`
@@ -85,6 +85,47 @@ pub enum AccountRequest {
         /// The folder.
         folder: String,
     },
+}
+
+impl std::fmt::Debug for AccountRequest {
+    /// The operation and its login; passwords redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = store_core::password::REDACTED;
+        match self {
+            AccountRequest::Add { login, address, .. } => f
+                .debug_struct("Add")
+                .field("login", login)
+                .field("address", address)
+                .field("password", &redacted)
+                .finish(),
+            AccountRequest::Passwd { login, .. } => f
+                .debug_struct("Passwd")
+                .field("login", login)
+                .field("password", &redacted)
+                .finish(),
+            AccountRequest::Remove { login } => {
+                f.debug_struct("Remove").field("login", login).finish()
+            }
+            AccountRequest::List => f.write_str("List"),
+            AccountRequest::Reference {
+                login, folder, uid, ..
+            } => f
+                .debug_struct("Reference")
+                .field("login", login)
+                .field("folder", folder)
+                .field("uid", uid)
+                .finish_non_exhaustive(),
+            AccountRequest::Quota { login, .. } => f
+                .debug_struct("Quota")
+                .field("login", login)
+                .finish_non_exhaustive(),
+            AccountRequest::RevokeReferences { login, folder } => f
+                .debug_struct("RevokeReferences")
+                .field("login", login)
+                .field("folder", folder)
+                .finish(),
+        }
+    }
 }
 
 /// What the endpoint needs.

@@ -154,7 +154,7 @@ pub struct SipSection {
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
 /// values (`H(username:realm:password)`, lowercase hex), never a password.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestEntry {
     /// The digest username.
@@ -163,6 +163,18 @@ pub struct DigestEntry {
     pub ha1_sha256: Option<String>,
     /// HA1 with MD5 (older elements).
     pub ha1_md5: Option<String>,
+}
+
+impl std::fmt::Debug for DigestEntry {
+    /// The username; the HA1 values (password equivalents) redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |h: &Option<String>| h.as_ref().map(|_| store_core::password::REDACTED);
+        f.debug_struct("DigestEntry")
+            .field("username", &self.username)
+            .field("ha1_sha256", &redacted(&self.ha1_sha256))
+            .field("ha1_md5", &redacted(&self.ha1_md5))
+            .finish()
+    }
 }
 
 /// `[admin]`: the local administration endpoint (`/healthz`, `/metrics`,

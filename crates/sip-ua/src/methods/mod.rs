@@ -137,6 +137,11 @@ pub(crate) fn store_failure(request: &Request, error: &StoreError) -> Response {
         StoreError::OverQuota => Response::to_request(request, 480)
             .with("Warning", "399 cpm-store \"Storage quota exceeded\""),
         StoreError::PermissionDenied(_) => Response::to_request(request, 403),
+        // A WebDAV lock holds up the write (store-core's rule for every
+        // protocol): temporarily unavailable until it is unlocked.
+        StoreError::Locked { .. } => Response::to_request(request, 480)
+            .with("Retry-After", "60")
+            .with("Warning", "399 cpm-store \"Locked by a WebDAV lock\""),
         e if e.is_temporary() => {
             // A full disk or failing storage: the request may succeed
             // later (RFC 3261 21.5.1 with Retry-After, 20.33).

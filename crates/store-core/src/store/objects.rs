@@ -624,33 +624,29 @@ pub(super) fn transfer_in(
     }
     let dest = resolve(txn, principal, to)?;
     dest.require(Right::Insert)?;
-    let mut src = source.folder;
-    let mut dst = dest.folder;
     let objects: Vec<Object> = uids
         .iter()
-        .filter_map(|u| txn.load::<Object>(&keys::object(src.id, *u)).transpose())
+        .filter_map(|u| {
+            txn.load::<Object>(&keys::object(source.folder.id, *u))
+                .transpose()
+        })
         .collect::<Result<_>>()?;
-    let same = src.id == dst.id;
+    let same = source.folder.id == dest.folder.id;
     let mut replaced = None;
-    let mut touches = vec![Touch::folder(TouchKind::Members, dst.owner, &dst.name)];
     if let Some(r) = &renamed {
         let [object] = objects.as_slice() else {
             return Err(StoreError::NoSuchObject);
         };
-        replaced = match r.replaces {
-            Some(old) if !(same && old == object.uid) => {
-                dest.rights
-                    .contains(Right::DeleteObject)
-                    .then_some(())
-                    .ok_or(StoreError::PermissionDenied(Right::DeleteObject))?;
-                dest.rights
-                    .contains(Right::Expunge)
-                    .then_some(())
-                    .ok_or(StoreError::PermissionDenied(Right::Expunge))?;
-                txn.load::<Object>(&keys::object(dst.id, old))?
-            }
-            _ => None,
-        };
+        if let Some(old) = r.replaces.filter(|old| !(same && *old == object.uid)) {
+            dest.require(Right::DeleteObject)?;
+            dest.require(Right::Expunge)?;
+            replaced = txn.load::<Object>(&keys::object(dest.folder.id, old))?;
+        }
+    }
+    let mut src = source.folder;
+    let mut dst = dest.folder;
+    let mut touches = vec![Touch::folder(TouchKind::Members, dst.owner, &dst.name)];
+    if let (Some(r), Some(object)) = (&renamed, objects.first()) {
         if let Some(holder) = super::resources::lookup(txn, dst.id, r.name)? {
             let ours = (same && holder.uid == object.uid)
                 || replaced.as_ref().is_some_and(|o| o.uid == holder.uid);

@@ -20,7 +20,8 @@
 //! remove (EXPUNGE, DELETE: the object and its folder's membership),
 //! object copy (the destination's membership), object move (both), folder
 //! create, rename and remove (the folder, everything below it, and the
-//! parent's membership). Flag changes (IMAP STORE) are not protected:
+//! parent's membership), metadata update of `/shared` entries (a folder's
+//! or object's WebDAV dead properties; `/private` ones are each user's). Flag changes (IMAP STORE) are not protected:
 //! flags are neither the resource's content, nor a WebDAV property, nor
 //! part of its URL (RFC 4918 7 lists only those), and Cyrus lets STORE
 //! through its DAV locks too.

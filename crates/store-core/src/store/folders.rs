@@ -186,7 +186,10 @@ impl Store {
     /// superior folders are created too (RFC 3501 6.3.3).
     ///
     /// Rights: creating in another account needs `k` on the parent.
-    /// Errors: [`StoreError::InvalidName`], [`StoreError::FolderExists`],
+    /// Errors: [`StoreError::InvalidName`] (also a name in the reserved
+    /// `Shared/` namespace, [`crate::names::creatable`]),
+    /// [`StoreError::Locked`] (the parent's membership is locked),
+    /// [`StoreError::FolderExists`],
     /// [`StoreError::NoSuchFolder`] / [`StoreError::PermissionDenied`].
     pub async fn create_folder(
         &self,
@@ -364,7 +367,9 @@ impl Store {
     /// Rights: `x` on the folder, and `k` on the new parent when it is in
     /// another account. Errors: [`StoreError::NoSuchFolder`],
     /// [`StoreError::FolderExists`], [`StoreError::InvalidName`],
-    /// [`StoreError::NotAllowed`] (into itself, or across accounts).
+    /// [`StoreError::NotAllowed`] (into itself, or across accounts),
+    /// [`StoreError::Locked`] (a lock on the folder, below it, or on
+    /// either parent's membership).
     pub async fn rename_folder(
         &self,
         principal: &Principal,
@@ -448,7 +453,8 @@ impl Store {
     /// `\Noselect` name (RFC 3501 6.3.4 allows either).
     ///
     /// Rights: `x`. Errors: [`StoreError::NoSuchFolder`],
-    /// [`StoreError::NotAllowed`] (INBOX, or children).
+    /// [`StoreError::NotAllowed`] (INBOX, or children),
+    /// [`StoreError::Locked`] (a lock on the folder or below it).
     pub async fn remove_folder(&self, principal: &Principal, folder: &FolderRef) -> Result<()> {
         let (principal, folder) = (principal.clone(), folder.clone());
         self.write(move |txn| {

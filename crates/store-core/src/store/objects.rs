@@ -131,7 +131,9 @@ impl Store {
     ///
     /// Rights: `i` (and `s`/`w`/`t` are not required for initial flags,
     /// RFC 4314 section 4 APPEND). Errors: [`StoreError::NoSuchFolder`],
-    /// [`StoreError::PermissionDenied`], [`StoreError::OverQuota`].
+    /// [`StoreError::PermissionDenied`], [`StoreError::OverQuota`],
+    /// [`StoreError::Locked`] (a WebDAV lock on the folder or the named
+    /// resource whose token the principal did not submit).
     pub async fn store_object(
         &self,
         principal: &Principal,
@@ -499,7 +501,8 @@ impl Store {
     /// exist are skipped.
     ///
     /// Rights: `r` on the source, `i` on the destination.
-    /// Errors: [`StoreError::OverQuota`] and those of resolving both.
+    /// Errors: [`StoreError::OverQuota`], [`StoreError::Locked`] (the
+    /// destination's membership is locked) and those of resolving both.
     pub async fn copy_objects(
         &self,
         principal: &Principal,
@@ -514,6 +517,8 @@ impl Store {
     /// and a removal from the source in one transaction.
     ///
     /// Rights: `r`, `t` and `e` on the source, `i` on the destination.
+    /// Errors: as [`Store::copy_objects`]; [`StoreError::Locked`] also for
+    /// a locked object or source folder.
     pub async fn move_objects(
         &self,
         principal: &Principal,
@@ -545,7 +550,9 @@ impl Store {
     /// expunged with the MODSEQ of its removal (for QRESYNC VANISHED).
     /// Returns the UIDs removed, ascending; missing UIDs are skipped.
     ///
-    /// Rights: `e`.
+    /// Rights: `e`. Errors: [`StoreError::Locked`] when a WebDAV lock
+    /// protects one of the objects or the folder's membership: then
+    /// nothing is removed.
     pub async fn remove_objects(
         &self,
         principal: &Principal,

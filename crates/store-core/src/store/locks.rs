@@ -116,14 +116,44 @@ fn live_locks<R: Reader + ?Sized>(r: &R) -> Result<Vec<(Vec<u8>, Lock)>> {
         .collect())
 }
 
+/// The login of the account a lock root lies in (`/dav/{login}/...`).
+fn root_account(root: &str) -> Option<&str> {
+    let rest = root.strip_prefix(LOCK_PATH_PREFIX)?.strip_prefix('/')?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Deletes a lock and its index entry.
+fn delete_lock(txn: &mut Txn<'_>, key: Vec<u8>, lock: &Lock) {
+    if let Some(login) = root_account(&lock.root) {
+        txn.delete(keys::lock_of_account(login, &lock.token));
+    }
+    txn.delete(key);
+}
+
 fn prune_expired(txn: &mut Txn<'_>) -> Result<()> {
     let t = now();
     for (k, l) in txn.load_all::<Lock>(&keys::locks())? {
         if l.expires_at <= t {
-            txn.delete(k);
+            delete_lock(txn, k, &l);
         }
     }
     Ok(())
+}
+
+/// The live locks rooted in the account `login`'s tree, by its index.
+fn live_locks_of<R: Reader + ?Sized>(r: &R, login: &str) -> Result<Vec<Lock>> {
+    let t = now();
+    let prefix = keys::locks_of_account(login);
+    let mut out = Vec::new();
+    for (k, _) in r.scan_raw(&prefix)? {
+        let token = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+        if let Some(l) = r.load::<Lock>(&keys::lock(&token))? {
+            if l.expires_at > t {
+                out.push(l);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The prefix of every lock path: the WebDAV tree, where locks are made.
@@ -252,32 +282,31 @@ fn lock_folder<R: Reader + ?Sized>(r: &R, principal: &Principal, root: &str) -> 
 
 /// Store-core's lock check of one write, inside its transaction: fails
 /// with [`StoreError::Locked`] unless `principal` honours every live lock
-/// on what `touches` names ([`check_locks_honoured`]). With no live lock
-/// in the store (the common case) it costs one empty prefix scan; with
-/// some, one pass over them (at most [`MAX_LOCKS`]) per touch.
+/// on what `touches` names ([`check_locks_honoured`]). It reads only the
+/// locks rooted in the accounts the write touches (an index by account):
+/// with none (the common case) one empty prefix scan per account.
 pub(crate) fn check_write<R: Reader + ?Sized>(
     r: &R,
     principal: &Principal,
     touches: &[Touch],
 ) -> Result<()> {
-    let live = live_locks(r)?;
-    if live.is_empty() {
-        return Ok(());
-    }
-    let mut logins: Vec<(AccountId, String)> = Vec::new();
+    // Locks of each account touched, read once from the account's index.
+    let mut accounts: Vec<(AccountId, String, Vec<Lock>)> = Vec::new();
     for touch in touches {
-        let login = match logins.iter().find(|(id, _)| *id == touch.owner) {
-            Some((_, l)) => l.clone(),
-            None => {
-                let l = owner_login(r, touch.owner)?;
-                logins.push((touch.owner, l.clone()));
-                l
-            }
+        if !accounts.iter().any(|(id, _, _)| *id == touch.owner) {
+            let login = owner_login(r, touch.owner)?;
+            let live = live_locks_of(r, &login)?;
+            accounts.push((touch.owner, login, live));
+        }
+        let Some((_, login, live)) = accounts.iter().find(|(id, _, _)| *id == touch.owner) else {
+            continue;
         };
-        let path = lock_path(&login, &touch.folder, touch.resource.as_deref());
+        if live.is_empty() {
+            continue;
+        }
+        let path = lock_path(login, &touch.folder, touch.resource.as_deref());
         let on: Vec<Lock> = live
             .iter()
-            .map(|(_, l)| l)
             .filter(|l| match touch.kind {
                 TouchKind::Resource | TouchKind::Members => l.covers(&path),
                 TouchKind::Tree => l.covers(&path) || is_below(&l.root, &path),
@@ -351,6 +380,9 @@ impl Store {
                 expires_at: now() + timeout as i64,
             };
             txn.put(keys::lock(&record.token), &record)?;
+            if let Some(login) = root_account(&record.root) {
+                txn.put(keys::lock_of_account(login, &record.token), &())?;
+            }
             Ok(record)
         })
         .await
@@ -397,7 +429,7 @@ impl Store {
             if lock.principal != login {
                 return Err(StoreError::Locked { root: lock.root });
             }
-            txn.delete(keys::lock(&token));
+            delete_lock(txn, keys::lock(&token), &lock);
             Ok(())
         })
         .await
@@ -431,7 +463,7 @@ impl Store {
         self.write(move |txn| {
             for (k, l) in txn.load_all::<Lock>(&keys::locks())? {
                 if l.root == path || is_below(&l.root, &path) {
-                    txn.delete(k);
+                    delete_lock(txn, k, &l);
                 }
             }
             Ok(())
@@ -455,6 +487,21 @@ mod tests {
             timeout: 60,
             expires_at: now() + 60,
         }
+    }
+
+    #[test]
+    fn lock_paths_are_the_webdav_paths_of_folders_and_objects() {
+        assert_eq!(
+            lock_path("alice", "a/b", Some("f.txt")),
+            "/dav/alice/a/b/f.txt"
+        );
+        assert_eq!(lock_path("alice", "INBOX", None), "/dav/alice/INBOX");
+        assert_eq!(lock_path("alice", "", None), "/dav/alice");
+        assert_eq!(root_account("/dav/alice/INBOX/1.eml"), Some("alice"));
+        assert_eq!(root_account("/dav/alice"), Some("alice"));
+        assert_eq!(root_account("/other/alice"), None);
+        // The index keeps `bob` and `bobby` apart.
+        assert!(!keys::lock_of_account("bobby", "t").starts_with(&keys::locks_of_account("bob")));
     }
 
     #[test]

@@ -140,6 +140,26 @@ fn prune_expired(txn: &mut Txn<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Gives every stored lock its entry in the index by account (locks made
+/// before the index existed), at open: at most [`MAX_LOCKS`] reads.
+pub(crate) fn index_locks(engine: &dyn crate::engine::Engine) -> Result<()> {
+    let snapshot = engine.snapshot()?;
+    let mut batch = crate::engine::WriteBatch::new();
+    for (_, lock) in live_locks(&snapshot)? {
+        if let Some(login) = root_account(&lock.root) {
+            let key = keys::lock_of_account(login, &lock.token);
+            if snapshot.get(&key)?.is_none() {
+                batch.insert(key, Some(Vec::new())); // `()` encodes to no bytes
+            }
+        }
+    }
+    drop(snapshot);
+    if !batch.is_empty() {
+        engine.commit(batch)?;
+    }
+    Ok(())
+}
+
 /// The live locks rooted in the account `login`'s tree, by its index.
 fn live_locks_of<R: Reader + ?Sized>(r: &R, login: &str) -> Result<Vec<Lock>> {
     let t = now();

@@ -169,6 +169,7 @@ impl Store {
         )?);
         format::upgrade(&*engine, &blobs)?;
         sweep_unreferenced_blobs(&*engine, &blobs)?;
+        locks::index_locks(&*engine)?;
         let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());

@@ -82,7 +82,7 @@ fn accounts_work_with_the_server_down_and_up_and_survive_sigterm() {
             .collect();
         assert!(folders.contains(&"INBOX".to_string()));
         assert!(store.account("carol").await.unwrap().is_none());
-        let alice = store.principal_for("alice").await.unwrap();
+        let alice = store.trusted_element("alice").await.unwrap();
         store
             .select_folder(&alice, &FolderRef::own("INBOX"))
             .await

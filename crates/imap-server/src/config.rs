@@ -4,16 +4,9 @@
 use std::time::Duration;
 
 /// When cleartext credentials (LOGIN, AUTHENTICATE PLAIN) are accepted on
-/// a connection without TLS (RFC 3501 6.2.3, RFC 8314 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CleartextPolicy {
-    /// Never: only after STARTTLS or on implicit TLS.
-    Never,
-    /// Only from a loopback address (the default).
-    Loopback,
-    /// Always (a trusted network only).
-    Always,
-}
+/// a connection without TLS (RFC 3501 6.2.3, RFC 8314 4): store-core's one
+/// policy type for every front end.
+pub use store_core::password::CleartextPolicy;
 
 /// The front end's settings.
 #[derive(Debug, Clone)]

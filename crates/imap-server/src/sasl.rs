@@ -20,14 +20,14 @@ pub enum SaslError {
 }
 
 /// PLAIN credentials (RFC 4616 2: `[authzid] NUL authcid NUL passwd`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PlainCredentials {
     /// Authorization identity, when the client gave one.
     pub authzid: Option<String>,
     /// Authentication identity (the login name).
     pub authcid: String,
-    /// The password.
-    pub password: String,
+    /// The password, never printed (`Debug` shows it redacted).
+    pub password: secrecy::SecretString,
 }
 
 /// Prepares a user name with SASLprep (RFC 4013; RFC 4616 section 2 and
@@ -67,7 +67,7 @@ pub fn parse_plain(message: &[u8]) -> Result<PlainCredentials, SaslError> {
             .then(|| text(authzid).and_then(|z| saslprep_user(&z)))
             .transpose()?,
         authcid,
-        password: text(password)?,
+        password: text(password)?.into(),
     })
 }
 
@@ -234,10 +234,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn credentials_never_print() {
+        let c = parse_plain(b"\0alice\0hunter2").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let secrets = ScramSecrets::derive_with("hunter2", vec![1; 16], 4096);
+        let printed = format!("{secrets:?}");
+        assert!(printed.contains("<redacted>"), "{printed}");
+        let login = crate::protocol::command::Command::Login {
+            user: "alice".into(),
+            password: "hunter2".to_string().into(),
+        };
+        assert!(!format!("{login:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn plain_fields() {
+        use secrecy::ExposeSecret;
         let c = parse_plain(b"\0alice\0secret").unwrap();
         assert_eq!(
-            (c.authzid, c.authcid.as_str(), c.password.as_str()),
+            (c.authzid, c.authcid.as_str(), c.password.expose_secret()),
             (None, "alice", "secret")
         );
         assert!(parse_plain(b"alice\0secret").is_err());

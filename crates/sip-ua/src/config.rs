@@ -7,7 +7,7 @@ use std::time::Duration;
 /// (RFC 3261 22.4, RFC 8760). Only HA1 values are kept, never a password:
 /// `H(username ":" realm ":" password)` in lowercase hex, for SHA-256
 /// and/or MD5.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DigestCredential {
     /// The digest username.
     pub username: String,
@@ -15,6 +15,18 @@ pub struct DigestCredential {
     pub ha1_sha256: Option<String>,
     /// HA1 with MD5 (32 hex digits), for older elements.
     pub ha1_md5: Option<String>,
+}
+
+impl std::fmt::Debug for DigestCredential {
+    /// The username; the HA1 values (password equivalents) redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |h: &Option<String>| h.as_ref().map(|_| store_core::password::REDACTED);
+        f.debug_struct("DigestCredential")
+            .field("username", &self.username)
+            .field("ha1_sha256", &redacted(&self.ha1_sha256))
+            .field("ha1_md5", &redacted(&self.ha1_md5))
+            .finish()
+    }
 }
 
 /// The user agent's settings.

@@ -40,10 +40,16 @@ pub enum StoreError {
     /// names are unique within a collection).
     #[error("an object of that name exists")]
     ObjectExists,
-    /// A write lock of another principal, or an exclusive one, is in the
-    /// way (WebDAV 423 Locked).
-    #[error("locked")]
-    Locked,
+    /// A write lock is in the way (RFC 4918 7): one of another principal,
+    /// or one whose token the request did not submit (every IMAP or SIP
+    /// write). `root` is the lock's root path
+    /// ([`crate::lock_path`]). WebDAV 423 with `DAV:lock-token-submitted`
+    /// naming it (RFC 4918 9.10.6, 16), IMAP `NO [INUSE]` (RFC 5530).
+    #[error("locked by a WebDAV lock on {root}")]
+    Locked {
+        /// The root path of the lock in the way.
+        root: String,
+    },
     /// The lock token names no live lock on that resource.
     #[error("no such lock")]
     NoSuchLock,
@@ -57,6 +63,11 @@ pub enum StoreError {
     /// The principal sees the folder but lacks the right the operation needs.
     #[error("permission denied: right '{}' required", .0.letter())]
     PermissionDenied(Right),
+    /// Only an administrator may do this (the trusted path or a login in
+    /// `quota_admins`, [`crate::Store::is_administrator`]); the string
+    /// names the operation (IMAP `NO [NOPERM]`, HTTP 403).
+    #[error("only an administrator may do this: {0}")]
+    AdminOnly(&'static str),
     /// A folder name that cannot be stored (empty level, bad character, too
     /// long); the string says what is wrong.
     #[error("invalid folder name: {0}")]

@@ -32,6 +32,7 @@
 //! | 0x51   | reference token                       | authorized URL (`String`)  |
 //! | 0x60   | account id, folder id, UID, name      | metadata value             |
 //! | 0x70   | lock token                            | `Lock`                     |
+//! | 0x71   | login of the lock root's account, NUL, lock token | () (locks by account) |
 
 use crate::blob::BlobId;
 use crate::model::{AccountId, FolderId, ModSeq, Uid};
@@ -181,6 +182,17 @@ pub fn lock(token: &str) -> Vec<u8> {
 /// The prefix of every lock.
 pub fn locks() -> Vec<u8> {
     vec![0x70]
+}
+
+/// A lock by the login of the account its root lies in (logins hold no
+/// NUL), so a write checks only the locks of the accounts it touches.
+pub fn lock_of_account(login: &str, token: &str) -> Vec<u8> {
+    key(0x71, &[login.as_bytes(), &[0], token.as_bytes()])
+}
+
+/// The prefix of the locks of the account `login`.
+pub fn locks_of_account(login: &str) -> Vec<u8> {
+    key(0x71, &[login.as_bytes(), &[0]])
 }
 
 /// A persisted change.

@@ -27,14 +27,75 @@ pub type ModSeq = u64;
 pub type UnixTime = i64;
 
 /// The authenticated identity an operation runs for (seed 002, 5.5.1:
-/// "authenticate-then-authorize"). Only [`crate::Store::authenticate`] and
-/// the account administration calls make one.
+/// "authenticate-then-authorize").
+///
+/// Front ends cannot make one: its fields are private to store-core, and
+/// the only ways to get one are store-core's authentication
+/// ([`crate::Store::authenticate`], [`crate::Store::scram_secrets`]) and
+/// the one named trusted path, [`crate::Store::trusted_element`] (a
+/// trusted SIP network element depositing for a served user, the local
+/// administrator's CLI).
+///
+/// It also carries the WebDAV lock tokens the request submitted (RFC 4918
+/// 10.4, the `If` header), so that store-core's lock check
+/// ([`crate::check_locks_honoured`]) can let a write through a lock its owner
+/// holds; no other protocol submits any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The account's id.
-    pub account: AccountId,
+    pub(crate) account: AccountId,
     /// The account's login name (also its ACL identifier, RFC 4314).
-    pub login: String,
+    pub(crate) login: String,
+    /// Lock tokens submitted with the current request.
+    pub(crate) lock_tokens: Vec<String>,
+    /// Made by [`crate::Store::trusted_element`]: a trusted network
+    /// element or the local administrator, which may administer accounts
+    /// (set quota limits).
+    pub(crate) trusted: bool,
+}
+
+impl Principal {
+    /// Made only by store-core's authentication and trusted path.
+    pub(crate) fn new(account: AccountId, login: String) -> Principal {
+        Principal {
+            account,
+            login,
+            lock_tokens: Vec::new(),
+            trusted: false,
+        }
+    }
+
+    /// The account's immutable id.
+    pub fn account(&self) -> AccountId {
+        self.account
+    }
+
+    /// The account's login name (its RFC 4314 ACL identifier).
+    pub fn login(&self) -> &str {
+        &self.login
+    }
+
+    /// The lock tokens submitted with the current request.
+    pub fn lock_tokens(&self) -> &[String] {
+        &self.lock_tokens
+    }
+
+    /// The same principal with the lock tokens a request submitted (a
+    /// WebDAV `If` header, RFC 4918 10.4): writes under a lock this
+    /// principal created and whose token is among them pass store-core's
+    /// lock check. At most 64 are kept.
+    pub fn with_lock_tokens<I, S>(&self, tokens: I) -> Principal
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Principal {
+            account: self.account,
+            login: self.login.clone(),
+            lock_tokens: tokens.into_iter().take(64).map(Into::into).collect(),
+            trusted: self.trusted,
+        }
+    }
 }
 
 /// An account: a CPM user.

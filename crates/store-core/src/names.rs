@@ -15,9 +15,13 @@ pub const MAX_DEPTH: usize = 32;
 /// removed (RFC 3501 6.3.3 allows `CREATE foo/`), a first level equal to
 /// `INBOX` in any case spelled `INBOX`.
 ///
+/// `*` and `%` are ordinary characters of a name (rclone's `Done 100%`,
+/// `What*`): RFC 3501 6.3.8 gives them their wildcard meaning only in a
+/// LIST pattern, and IMAP sends such a name as a quoted string or literal.
+///
 /// Errors: [`StoreError::InvalidName`] for an empty name or level, a name
 /// longer than [`MAX_NAME_BYTES`] or deeper than [`MAX_DEPTH`], a control
-/// character, or the LIST wildcards `*` and `%`.
+/// character, or a `.` or `..` level.
 pub fn canonical(name: &str) -> Result<String> {
     let trimmed = name.strip_suffix(DELIMITER).unwrap_or(name);
     let bad = |why: &str| Err(StoreError::InvalidName(why.to_string()));
@@ -27,11 +31,8 @@ pub fn canonical(name: &str) -> Result<String> {
     if trimmed.len() > MAX_NAME_BYTES {
         return bad("name too long");
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() || c == '*' || c == '%')
-    {
-        return bad("name contains a control character or a wildcard");
+    if trimmed.chars().any(char::is_control) {
+        return bad("name contains a control character");
     }
     let levels: Vec<&str> = trimmed.split(DELIMITER).collect();
     if levels.len() > MAX_DEPTH {
@@ -55,6 +56,30 @@ pub fn canonical(name: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// The first level reserved for other accounts' folders: front ends show
+/// the folders shared with a principal under `Shared/{owner}/...` (IMAP's
+/// "other users" namespace, RFC 2342), so no account may have a folder of
+/// its own there.
+pub const SHARED_ROOT: &str = "Shared";
+
+/// Validates the name of a folder about to be created or renamed into
+/// (over any protocol: IMAP CREATE and RENAME, WebDAV MKCOL, COPY and
+/// MOVE, a SIP deposit's folder), returning it in canonical form: as
+/// [`canonical`], and outside the reserved [`SHARED_ROOT`] namespace (a
+/// folder `Shared/x` of one's own would be listed by IMAP where no folder
+/// of the account can be selected).
+///
+/// Errors: [`StoreError::InvalidName`].
+pub fn creatable(name: &str) -> Result<String> {
+    let name = canonical(name)?;
+    if name.split(DELIMITER).next() == Some(SHARED_ROOT) {
+        return Err(StoreError::InvalidName(format!(
+            "the {SHARED_ROOT}/ namespace is reserved for other accounts' folders"
+        )));
+    }
+    Ok(name)
 }
 
 /// Every proper ancestor of `name`, outermost first (`a/b/c` gives `a`, `a/b`).
@@ -83,12 +108,21 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        for bad in [
-            "", "/", "a//b", "/a", "a/*", "a%", "a\u{0}b", "../x", "a/./b",
-        ] {
+        for bad in ["", "/", "a//b", "/a", "a\u{0}b", "../x", "a/./b"] {
             assert!(canonical(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(canonical(&"a/".repeat(40)).is_err());
+    }
+
+    #[test]
+    fn wildcards_are_ordinary_and_shared_is_reserved() {
+        assert_eq!(canonical("Done 100%").unwrap(), "Done 100%");
+        assert_eq!(canonical("What*/x").unwrap(), "What*/x");
+        for reserved in ["Shared", "Shared/x", "Shared/bob/x"] {
+            assert!(creatable(reserved).is_err(), "{reserved}");
+        }
+        assert_eq!(creatable("Sharedx/y").unwrap(), "Sharedx/y");
+        assert_eq!(creatable("a/Shared").unwrap(), "a/Shared");
     }
 
     #[test]

@@ -22,11 +22,40 @@ use crate::error::{Result, StoreError};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// When cleartext credentials (IMAP LOGIN and AUTHENTICATE PLAIN, HTTP
+/// Basic) are accepted on a connection without TLS (RFC 3501 6.2.3,
+/// RFC 8314 4, RFC 7617 4): one policy type for every front end and the
+/// configuration (`[imap] cleartext_auth`, `[webdav] cleartext_basic`),
+/// written in lower case there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CleartextPolicy {
+    /// Never: only over TLS (after STARTTLS, implicit TLS, HTTPS).
+    Never,
+    /// Over TLS, or from a loopback address (the default).
+    Loopback,
+    /// Always (a trusted network only).
+    Always,
+}
+
+impl CleartextPolicy {
+    /// Whether cleartext credentials are accepted from `peer` on a
+    /// connection that is (`secure`) or is not protected by TLS.
+    pub fn allows(self, secure: bool, peer: std::net::IpAddr) -> bool {
+        secure
+            || match self {
+                CleartextPolicy::Always => true,
+                CleartextPolicy::Loopback => peer.is_loopback(),
+                CleartextPolicy::Never => false,
+            }
+    }
+}
+
 /// SCRAM iteration count: RFC 7677 section 4 asks for at least 4096.
 pub const SCRAM_ITERATIONS: u32 = 4096;
 
 /// The SCRAM-SHA-256 secrets of one account (RFC 5802 section 3).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ScramSecrets {
     /// The salt, 16 random bytes.
     pub salt: Vec<u8>,
@@ -39,12 +68,47 @@ pub struct ScramSecrets {
 }
 
 /// What the store keeps of a password.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     /// The Argon2id hash in PHC string format.
     pub argon2: String,
     /// The SCRAM-SHA-256 secrets.
     pub scram: ScramSecrets,
+}
+
+/// What `Debug` prints in place of a secret (a password, a hash or key
+/// derived from one): logs and panics never show credentials.
+pub const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for ScramSecrets {
+    /// The salt and iteration count; the keys redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScramSecrets")
+            .field("iterations", &self.iterations)
+            .field("stored_key", &REDACTED)
+            .field("server_key", &REDACTED)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    /// Everything redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("argon2", &REDACTED)
+            .field("scram", &self.scram)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Argon2Hash {
+    /// The parameters; salt and output redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Argon2Hash")
+            .field("params", &self.params)
+            .field("output", &REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `HMAC-SHA-256(key, data)` (RFC 2104), as SCRAM (RFC 5802 3) uses it.
@@ -96,7 +160,7 @@ impl Credentials {
 
 /// The parts of an Argon2 hash a verification needs (the PHC string
 /// parsed once).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Argon2Hash {
     algorithm: argon2::Algorithm,
     version: argon2::Version,

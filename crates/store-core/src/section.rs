@@ -24,7 +24,56 @@
 
 use std::ops::Range;
 
-use crate::mime::BodyPart;
+use crate::mime::{BodyPart, MessageSummary};
+
+/// Parses a section spec without `HEADER.FIELDS` (`1.2`, `HEADER`,
+/// `2.TEXT`, `1.MIME`; case-insensitive) into its part numbers and what
+/// follows them. `None` for anything else.
+pub fn parse_section(section: &str) -> Option<(Vec<u32>, SectionText)> {
+    let upper = section.to_ascii_uppercase();
+    let mut fields = upper.split('.').peekable();
+    let mut numbers = Vec::new();
+    while let Some(n) = fields.peek().and_then(|f| f.parse::<u32>().ok()) {
+        numbers.push(n);
+        fields.next();
+    }
+    let rest = fields.collect::<Vec<_>>().join(".");
+    let text = match rest.as_str() {
+        "" => SectionText::Body,
+        "HEADER" => SectionText::Header,
+        "TEXT" => SectionText::Text,
+        "MIME" => SectionText::Mime,
+        _ => return None,
+    };
+    Some((numbers, text))
+}
+
+/// The bytes `section` (`None`: the whole message) names in a message of
+/// `size` bytes with `summary`, as IMAP FETCH `BODY[section]` returns
+/// them, and their media type: the whole message (`message/rfc822`), a
+/// numbered part's body (its own type), or a `HEADER` / `TEXT` / `MIME`
+/// block (`text/plain`). For URLFETCH, CATENATE and SIP fetch by
+/// reference. `None` for a section the message does not have or a form
+/// not supported here (`HEADER.FIELDS`).
+pub fn message_range(
+    summary: &MessageSummary,
+    size: u64,
+    section: Option<&str>,
+) -> Option<(Range<u64>, String)> {
+    let root = &summary.body;
+    let Some(section) = section else {
+        return Some((0..size, "message/rfc822".into()));
+    };
+    let (numbers, text) = parse_section(section)?;
+    let range = section_range(root, size, &numbers, text)?;
+    let media = match (text, find_part(root, &numbers)) {
+        (SectionText::Body, Some(part)) if !numbers.is_empty() => {
+            format!("{}/{}", part.media_type, part.media_subtype)
+        }
+        _ => "text/plain".into(),
+    };
+    Some((range, media))
+}
 
 /// What a section names after its part numbers (RFC 3501 6.4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,7 +30,7 @@ fn crash_child() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let store = Store::open(StoreConfig::new(&dir)).unwrap();
-        let p = store.principal_for("crash").await.unwrap();
+        let p = store.trusted_element("crash").await.unwrap();
         let mut n = 0usize;
         loop {
             let mut tasks = Vec::new();
@@ -102,7 +102,7 @@ fn acknowledged_objects_survive_sigkill() {
         // Reopen: everything acknowledged is there, whole, and UIDNEXT is past it.
         rt.block_on(async {
             let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-            let p = store.principal_for("crash").await.unwrap();
+            let p = store.trusted_element("crash").await.unwrap();
             let inbox = FolderRef::own("INBOX");
             let sel = store.select_folder(&p, &inbox).await.unwrap();
             let max = acknowledged.iter().map(|(u, _)| *u).max().unwrap_or(0);

@@ -22,7 +22,7 @@ const MESSAGE: &[u8] = b"Subject: old times\r\n\r\nthe quick brown fox\r\n";
 async fn make_format_1_store(dir: &std::path::Path) {
     let store = Store::open(StoreConfig::new(dir)).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let blob = store.stage_bytes(MESSAGE).await.unwrap();
     store
         .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))
@@ -159,7 +159,7 @@ const CHAIN: [&[u8]; 4] = [
 async fn store_chain(dir: &std::path::Path) {
     let store = Store::open(StoreConfig::new(dir)).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     store
         .create_folder(&p, &FolderRef::own("Later"), None)
         .await
@@ -179,7 +179,7 @@ async fn store_chain(dir: &std::path::Path) {
 /// order, and the folders' sizes.
 async fn read_chain(dir: &std::path::Path) -> (Vec<Object>, Vec<u64>) {
     let store = Store::open(StoreConfig::new(dir)).unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let mut objects = Vec::new();
     let mut sizes = Vec::new();
     for (name, uids) in [("INBOX", [1, 2]), ("Later", [1, 2])] {
@@ -262,7 +262,7 @@ async fn a_format_1_store_is_upgraded_and_reads_as_before() {
 
     let engine = Arc::new(RedbEngine::open(&dir.path().join("store.redb")).unwrap());
     let store = Store::open_with_engine(StoreConfig::new(dir.path()), engine.clone()).unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
     let (_, summary) = store.fetch_object(&p, &inbox, 1).await.unwrap();
     assert!(summary.complete);
@@ -302,7 +302,7 @@ async fn a_store_of_a_newer_format_is_refused() {
 /// The RFC 8970 preview of alice's INBOX message `uid` as FETCH
 /// (PREVIEW (LAZY)) gets it: only if the store already holds it.
 async fn lazy_preview(store: &Store, uid: u32) -> Option<String> {
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
     store.object_preview(&p, &inbox, uid, true).await.unwrap()
 }
@@ -322,7 +322,7 @@ Subject: nested\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n\
 async fn store_in_inbox(dir: &std::path::Path, contents: &[&[u8]]) -> Vec<BlobId> {
     let store = Store::open(StoreConfig::new(dir)).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let mut blobs = Vec::new();
     for raw in contents {
         let blob = store.stage_bytes(raw).await.unwrap();
@@ -368,7 +368,7 @@ async fn a_format_3_store_gets_summaries_made_again_from_content() {
     std::fs::remove_file(dir.path().join("blobs").join(&hex[..2]).join(&hex)).unwrap();
 
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
     for (uid, raw) in [(1, NESTED), (2, MESSAGE)] {
         let (_, summary) = store.fetch_object(&p, &inbox, uid).await.unwrap();
@@ -436,7 +436,7 @@ async fn a_format_4_upgrade_cut_short_resumes_after_its_cursor() {
         engine.commit(batch).unwrap();
     }
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let mut subjects = Vec::new();
     for uid in [1, 2] {
         let (_, summary) = store

@@ -60,7 +60,7 @@ async fn writes_fail_as_storage_full_then_resume_once_space_is_back() {
     });
     let store = Store::open_with_engine(StoreConfig::new(dir.path()), device.clone()).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
     let append = |n: usize| {
         let (store, p, inbox) = (store.clone(), p.clone(), inbox.clone());

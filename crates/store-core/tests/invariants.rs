@@ -20,7 +20,7 @@ async fn with_alice() -> (tempfile::TempDir, Store, store_core::Principal) {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     (dir, store, p)
 }
 
@@ -44,7 +44,7 @@ async fn uids_increase_and_are_never_reused_across_restarts() {
     let (validity, last) = {
         let store = open(dir.path()).await;
         store.create_account("alice", None, "pw").await.unwrap();
-        let p = store.principal_for("alice").await.unwrap();
+        let p = store.trusted_element("alice").await.unwrap();
         let mut last = 0;
         for n in 0..5 {
             let s = append(&store, &p, "INBOX", n).await;
@@ -65,7 +65,7 @@ async fn uids_increase_and_are_never_reused_across_restarts() {
         )
     };
     let store = open(dir.path()).await;
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let s = append(&store, &p, "INBOX", 9).await;
     assert_eq!(s.uid_validity, validity);
     assert_eq!(s.uid, last + 1);
@@ -178,14 +178,14 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     let store = open(dir.path()).await;
     store.create_account("alice", None, "pw").await.unwrap();
     store.create_account("bob", None, "pw").await.unwrap();
-    let alice = store.principal_for("alice").await.unwrap();
-    let bob = store.principal_for("bob").await.unwrap();
+    let alice = store.trusted_element("alice").await.unwrap();
+    let bob = store.trusted_element("bob").await.unwrap();
     store
-        .create_folder(&alice, &FolderRef::own("Shared"), None)
+        .create_folder(&alice, &FolderRef::own("Public"), None)
         .await
         .unwrap();
-    let uid = append(&store, &alice, "Shared", 1).await.uid;
-    let shared = FolderRef::of("alice", "Shared");
+    let uid = append(&store, &alice, "Public", 1).await.uid;
+    let shared = FolderRef::of("alice", "Public");
     let inbox = FolderRef::of("alice", "INBOX");
 
     assert!(store
@@ -215,7 +215,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     store
         .set_acl(
             &alice,
-            &FolderRef::own("Shared"),
+            &FolderRef::own("Public"),
             "bob",
             Rights::parse("lr").unwrap(),
             AclMode::Replace,
@@ -230,7 +230,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
         .filter(|f| f.owner.is_some())
         .collect();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].folder.name, "Shared");
+    assert_eq!(listed[0].folder.name, "Public");
     assert_eq!(listed[0].rights.to_string(), "lr");
     assert_eq!(
         store
@@ -272,7 +272,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     ));
     // Revoked: gone again.
     store
-        .delete_acl(&alice, &FolderRef::own("Shared"), "bob")
+        .delete_acl(&alice, &FolderRef::own("Public"), "bob")
         .await
         .unwrap();
     assert!(matches!(
@@ -448,6 +448,7 @@ async fn search_quota_dedup_references_metadata_and_the_change_feed() {
     // Quota.
     store
         .set_quota(
+            &store.trusted_element("alice").await.unwrap(),
             "alice",
             store_core::model::QuotaLimits {
                 max_bytes: None,
@@ -544,7 +545,7 @@ async fn fifty_concurrent_appends_share_a_few_commits() {
     )
     .unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     // Stage every content first, then store them all at once.
     let mut staged = Vec::new();
     for n in 0..50 {
@@ -592,7 +593,14 @@ async fn crossing_ninety_percent_and_the_limit_of_a_quota_are_changes() {
         max_bytes: None,
         max_objects: Some(10),
     };
-    store.set_quota("alice", limits).await.unwrap();
+    store
+        .set_quota(
+            &store.trusted_element("alice").await.unwrap(),
+            "alice",
+            limits,
+        )
+        .await
+        .unwrap();
     let mut feed = store.subscribe_changes(&p);
     let mut levels = Vec::new();
     for n in 0..10 {
@@ -641,6 +649,7 @@ async fn store_objects_stores_all_in_order_or_none() {
     // Room for one more object only: a batch of two stores neither.
     store
         .set_quota(
+            &store.trusted_element("alice").await.unwrap(),
             "alice",
             store_core::model::QuotaLimits {
                 max_bytes: None,

@@ -9,7 +9,7 @@ async fn with_alice() -> (tempfile::TempDir, Store, Principal) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     (dir, store, p)
 }
 
@@ -126,7 +126,7 @@ async fn ids_follow_content_through_copy_and_move_and_threads_join() {
 async fn threads_do_not_cross_accounts() {
     let (_dir, store, p) = with_alice().await;
     store.create_account("bob", None, "pw").await.unwrap();
-    let bob = store.principal_for("bob").await.unwrap();
+    let bob = store.trusted_element("bob").await.unwrap();
     let a = append(&store, &p, "INBOX", b"Message-ID: <t@x>\r\n\r\na\r\n").await;
     let b = append(
         &store,

@@ -34,7 +34,7 @@ async fn a_removed_object_waits_for_every_view_behind_its_removal() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
     for n in 1..=2 {
         let blob = store.stage_bytes(&message(n)).await.unwrap();
@@ -119,7 +119,7 @@ async fn alice_with_one_message() -> (tempfile::TempDir, Store, Principal, Folde
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
-    let p = store.principal_for("alice").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
     let blob = store.stage_bytes(&message(1)).await.unwrap();
     store

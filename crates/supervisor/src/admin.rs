@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 const MAX_BODY: usize = 64 * 1024;
 
 /// An account operation, as the CLI sends it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AccountRequest {
     /// `account add`
@@ -87,6 +87,47 @@ pub enum AccountRequest {
     },
 }
 
+impl std::fmt::Debug for AccountRequest {
+    /// The operation and its login; passwords redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = store_core::password::REDACTED;
+        match self {
+            AccountRequest::Add { login, address, .. } => f
+                .debug_struct("Add")
+                .field("login", login)
+                .field("address", address)
+                .field("password", &redacted)
+                .finish(),
+            AccountRequest::Passwd { login, .. } => f
+                .debug_struct("Passwd")
+                .field("login", login)
+                .field("password", &redacted)
+                .finish(),
+            AccountRequest::Remove { login } => {
+                f.debug_struct("Remove").field("login", login).finish()
+            }
+            AccountRequest::List => f.write_str("List"),
+            AccountRequest::Reference {
+                login, folder, uid, ..
+            } => f
+                .debug_struct("Reference")
+                .field("login", login)
+                .field("folder", folder)
+                .field("uid", uid)
+                .finish_non_exhaustive(),
+            AccountRequest::Quota { login, .. } => f
+                .debug_struct("Quota")
+                .field("login", login)
+                .finish_non_exhaustive(),
+            AccountRequest::RevokeReferences { login, folder } => f
+                .debug_struct("RevokeReferences")
+                .field("login", login)
+                .field("folder", folder)
+                .finish(),
+        }
+    }
+}
+
 /// What the endpoint needs.
 pub struct AdminState {
     /// The store.
@@ -132,7 +173,7 @@ pub async fn run_account_request(
             access,
             host,
         } => {
-            let principal = store.principal_for(&login).await?;
+            let principal = store.trusted_element(&login).await?;
             let access = match access.as_str() {
                 "anonymous" => ReferenceAccess::Anonymous,
                 "authuser" => ReferenceAccess::AuthenticatedUser,
@@ -169,8 +210,9 @@ pub async fn run_account_request(
                 max_bytes,
                 max_objects,
             };
-            store.set_quota(&login, limits).await?;
-            let usage = store.quota(&store.principal_for(&login).await?).await?;
+            let admin = store.trusted_element(&login).await?;
+            store.set_quota(&admin, &login, limits).await?;
+            let usage = store.quota(&admin).await?;
             let limit = |l: Option<u64>| l.map_or("unlimited".to_string(), |n| n.to_string());
             Ok(vec![format!(
                 "{login}: {} bytes of {}, {} objects of {}",
@@ -181,7 +223,7 @@ pub async fn run_account_request(
             )])
         }
         AccountRequest::RevokeReferences { login, folder } => {
-            let principal = store.principal_for(&login).await?;
+            let principal = store.trusted_element(&login).await?;
             store
                 .revoke_references(&principal, &FolderRef::own(folder.clone()))
                 .await?;

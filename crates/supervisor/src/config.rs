@@ -52,7 +52,7 @@ pub struct ImapSection {
     /// Implicit-TLS listeners.
     pub listen_tls: Vec<SocketAddr>,
     /// Cleartext LOGIN / AUTHENTICATE PLAIN without TLS.
-    pub cleartext_auth: CleartextAuth,
+    pub cleartext_auth: CleartextPolicy,
     /// Longest command in bytes, inline literals included (APPEND
     /// messages excluded).
     pub max_command_bytes: usize,
@@ -77,17 +77,9 @@ pub struct ImapSection {
     pub quota_admins: Vec<String>,
 }
 
-/// `[imap] cleartext_auth`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CleartextAuth {
-    /// Only over TLS.
-    Never,
-    /// Over TLS, or from a loopback address.
-    Loopback,
-    /// Always.
-    Always,
-}
+/// `[imap] cleartext_auth` and its WebDAV twin: store-core's one policy
+/// type (`never`, `loopback`, `always`).
+pub use store_core::password::CleartextPolicy;
 
 /// `[webdav]`: WebDAV listeners.
 #[derive(Debug, Clone, Deserialize)]
@@ -98,7 +90,7 @@ pub struct WebDavSection {
     /// HTTPS listeners (HTTP/2 and HTTP/1.1 by ALPN).
     pub listen_tls: Vec<SocketAddr>,
     /// Basic credentials over plain HTTP (as `[imap] cleartext_auth`).
-    pub cleartext_auth: CleartextAuth,
+    pub cleartext_auth: CleartextPolicy,
     /// Largest PUT body in bytes (413 past it).
     pub max_put_bytes: u64,
     /// Largest XML request body in bytes (413 past it).
@@ -188,7 +180,7 @@ pub struct SipSection {
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
 /// values (`H(username:realm:password)`, lowercase hex), never a password.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestEntry {
     /// The digest username.
@@ -197,6 +189,18 @@ pub struct DigestEntry {
     pub ha1_sha256: Option<String>,
     /// HA1 with MD5 (older elements).
     pub ha1_md5: Option<String>,
+}
+
+impl std::fmt::Debug for DigestEntry {
+    /// The username; the HA1 values (password equivalents) redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |h: &Option<String>| h.as_ref().map(|_| store_core::password::REDACTED);
+        f.debug_struct("DigestEntry")
+            .field("username", &self.username)
+            .field("ha1_sha256", &redacted(&self.ha1_sha256))
+            .field("ha1_md5", &redacted(&self.ha1_md5))
+            .finish()
+    }
 }
 
 /// `[admin]`: the local administration endpoint (`/healthz`, `/metrics`,
@@ -311,7 +315,7 @@ impl Default for ImapSection {
         ImapSection {
             listen: addrs(&["127.0.0.1:1143"]),
             listen_tls: addrs(&["127.0.0.1:1993"]),
-            cleartext_auth: CleartextAuth::Loopback,
+            cleartext_auth: CleartextPolicy::Loopback,
             max_command_bytes: 262_144,
             max_append_bytes: 1_073_741_824,
             max_nesting: 32,
@@ -331,7 +335,7 @@ impl Default for WebDavSection {
         WebDavSection {
             listen: addrs(&["127.0.0.1:8080"]),
             listen_tls: addrs(&["127.0.0.1:8443"]),
-            cleartext_auth: CleartextAuth::Loopback,
+            cleartext_auth: CleartextPolicy::Loopback,
             max_put_bytes: 1024 * 1024 * 1024,
             max_xml_bytes: 1024 * 1024,
             max_xml_depth: 32,

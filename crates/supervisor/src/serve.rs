@@ -73,6 +73,7 @@ pub fn store_config(config: &Config) -> StoreConfig {
         },
         preview_cache_bytes: config.store.preview_cache_bytes,
         macos_metadata: config.webdav.macos_metadata.into(),
+        quota_admins: config.imap.quota_admins.clone(),
         ..StoreConfig::new(&config.store.data_dir)
     }
 }
@@ -331,7 +332,6 @@ pub async fn run(config: Config) -> Result<()> {
 
 /// The IMAP front end's settings from `[imap]`.
 fn imap_config(config: &Config) -> imap_server::ImapConfig {
-    use crate::config::CleartextAuth;
     let c = &config.imap;
     imap_server::ImapConfig {
         max_command_bytes: c.max_command_bytes,
@@ -343,11 +343,7 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
         preauth_timeout: Duration::from_secs(c.preauth_timeout_seconds),
         tls_handshake_timeout: acceptor::HANDSHAKE_TIMEOUT,
         idle_keepalive: Duration::from_secs(c.idle_keepalive_seconds),
-        cleartext: match c.cleartext_auth {
-            CleartextAuth::Never => imap_server::CleartextPolicy::Never,
-            CleartextAuth::Loopback => imap_server::CleartextPolicy::Loopback,
-            CleartextAuth::Always => imap_server::CleartextPolicy::Always,
-        },
+        cleartext: c.cleartext_auth,
         quota_admins: c.quota_admins.clone(),
     }
 }
@@ -392,18 +388,13 @@ fn sip_config(config: &Config) -> sip_ua::SipConfig {
 
 /// The WebDAV front end's settings from `[webdav]`.
 fn webdav_config(config: &Config) -> webdav_server::WebDavConfig {
-    use crate::config::CleartextAuth;
     let c = &config.webdav;
     webdav_server::WebDavConfig {
         max_put_bytes: c.max_put_bytes,
         max_xml_bytes: c.max_xml_bytes,
         max_xml_depth: c.max_xml_depth,
         max_xml_attributes: c.max_xml_attributes,
-        cleartext: match c.cleartext_auth {
-            CleartextAuth::Never => webdav_server::CleartextBasic::Never,
-            CleartextAuth::Loopback => webdav_server::CleartextBasic::Loopback,
-            CleartextAuth::Always => webdav_server::CleartextBasic::Always,
-        },
+        cleartext: c.cleartext_auth,
         header_timeout: Duration::from_secs(c.header_timeout_seconds),
         idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
     }

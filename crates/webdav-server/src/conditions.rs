@@ -176,20 +176,13 @@ impl Preconditions {
         Err(DavError::precondition_failed())
     }
 
-    /// Fails with 423 unless every lock in `locks` is honoured: each
+    /// Fails with 423 unless every lock in `locks` is honoured, by
+    /// store-core's one rule ([`store_core::check_locks_honoured`]: each
     /// exclusive lock's token, and one token among the shared ones, must
-    /// be submitted, and belong to a lock `principal` created.
+    /// be submitted, and belong to a lock `principal` created).
     pub fn check_locks(&self, principal: &Principal, locks: &[Lock]) -> DavResult<()> {
-        let tokens = self.tokens();
-        let owned = |l: &Lock| tokens.contains(&l.token.as_str()) && l.principal == principal.login;
-        let exclusive_ok = locks.iter().filter(|l| l.exclusive).all(owned);
-        let shared: Vec<&Lock> = locks.iter().filter(|l| !l.exclusive).collect();
-        let shared_ok = shared.is_empty() || shared.iter().any(|l| owned(l));
-        if exclusive_ok && shared_ok {
-            Ok(())
-        } else {
-            Err(DavError::locked())
-        }
+        let submitted = principal.with_lock_tokens(self.tokens());
+        Ok(store_core::check_locks_honoured(&submitted, locks)?)
     }
 
     /// The usual check of a state-changing method on `path`: the `If`

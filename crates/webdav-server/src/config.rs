@@ -4,16 +4,9 @@
 use std::time::Duration;
 
 /// When HTTP Basic credentials are accepted over plain HTTP (RFC 7617 4:
-/// Basic sends the password in clear, so TLS is expected).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CleartextBasic {
-    /// Never: only over HTTPS.
-    Never,
-    /// Only from a loopback address (the default).
-    Loopback,
-    /// Always (a trusted network only).
-    Always,
-}
+/// Basic sends the password in clear, so TLS is expected): store-core's
+/// one policy type for every front end.
+pub use store_core::password::CleartextPolicy;
 
 /// The front end's settings.
 #[derive(Debug, Clone)]
@@ -30,7 +23,7 @@ pub struct WebDavConfig {
     /// 400.
     pub max_xml_attributes: usize,
     /// Basic credentials over plain HTTP.
-    pub cleartext: CleartextBasic,
+    pub cleartext: CleartextPolicy,
     /// Time to send a request's header block (from connecting, for the
     /// first request); also the window of the minimum body rate
     /// ([`crate::timeouts`]).
@@ -46,7 +39,7 @@ impl Default for WebDavConfig {
             max_xml_bytes: 1024 * 1024,
             max_xml_depth: 32,
             max_xml_attributes: 64,
-            cleartext: CleartextBasic::Loopback,
+            cleartext: CleartextPolicy::Loopback,
             header_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
         }

@@ -15,6 +15,9 @@ pub struct DavError {
     /// A short human-readable reason (sent as text/plain without a
     /// condition).
     pub message: String,
+    /// The `DAV:href` elements of the condition element
+    /// (`lock-token-submitted`: the locked resource's root).
+    pub hrefs: Vec<String>,
 }
 
 impl DavError {
@@ -24,6 +27,7 @@ impl DavError {
             status,
             condition: None,
             message: message.into(),
+            hrefs: Vec::new(),
         }
     }
 
@@ -33,6 +37,7 @@ impl DavError {
             status,
             condition: Some(condition),
             message: condition.to_string(),
+            hrefs: Vec::new(),
         }
     }
 
@@ -61,9 +66,13 @@ impl DavError {
         DavError::new(StatusCode::PRECONDITION_FAILED, "precondition failed")
     }
 
-    /// 423 Locked, naming the lock that was not honoured.
-    pub fn locked() -> DavError {
-        DavError::condition(StatusCode::LOCKED, "lock-token-submitted")
+    /// 423 Locked with `DAV:lock-token-submitted` naming the root of the
+    /// lock that was not honoured (`root` a store-core lock path), as every
+    /// 423 this server sends (RFC 4918 9.10.6, 16).
+    pub fn locked(root: &str) -> DavError {
+        let mut e = DavError::condition(StatusCode::LOCKED, "lock-token-submitted");
+        e.hrefs = vec![crate::path::DavPath::from_lock_key(root).href(false)];
+        e
     }
 }
 
@@ -89,7 +98,10 @@ impl From<StoreError> for DavError {
                 StatusCode::INSUFFICIENT_STORAGE,
                 format!("metadata limit: {limit}"),
             ),
-            StoreError::Locked => DavError::locked(),
+            StoreError::Locked { root } => DavError::locked(&root),
+            StoreError::AdminOnly(what) => {
+                DavError::forbidden(format!("only an administrator may do this: {what}"))
+            }
             StoreError::NoSuchLock => {
                 DavError::condition(StatusCode::CONFLICT, "lock-token-matches-request-uri")
             }

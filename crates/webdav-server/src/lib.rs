@@ -37,7 +37,7 @@ use hyper_util::server::conn::auto;
 use store_core::Store;
 use tokio::sync::watch;
 
-pub use config::{CleartextBasic, WebDavConfig};
+pub use config::{CleartextPolicy, WebDavConfig};
 
 /// The WebDAV front end: the store, its settings and the TLS setup.
 #[derive(Clone)]

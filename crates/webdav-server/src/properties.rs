@@ -154,7 +154,7 @@ pub fn live_names(resource: &Resource, named_only: bool) -> Vec<Name> {
 pub fn forbidden(principal: &Principal, resource: &Resource, name: &Name) -> bool {
     name.ns == DAV
         && name.local == "acl"
-        && !crate::privileges::rights_of(resource, &principal.login).contains(Right::Administer)
+        && !crate::privileges::rights_of(resource, principal.login()).contains(Right::Administer)
 }
 
 /// The sync token of a collection now (RFC 6578 4), `None` for one that
@@ -162,7 +162,7 @@ pub fn forbidden(principal: &Principal, resource: &Resource, name: &Name) -> boo
 async fn sync_token_of(ctx: &LiveContext<'_>, resource: &Resource) -> DavResult<Option<String>> {
     let (folder, validity) = match resource {
         Resource::Collection(c) => (Some(&c.folder), c.record.uid_validity),
-        Resource::Account(o) if *o == ctx.principal.login => (None, 0),
+        Resource::Account(o) if *o == ctx.principal.login() => (None, 0),
         _ => return Ok(None),
     };
     let end = ctx.store.feed_end(ctx.principal, folder).await?;
@@ -213,7 +213,7 @@ pub async fn live_value(
             .and_then(|t| element(&text(&t))),
         ("supported-report-set", r) => {
             let syncs = matches!(r, Resource::Collection(_))
-                || matches!(r, Resource::Account(o) if *o == ctx.principal.login);
+                || matches!(r, Resource::Account(o) if *o == ctx.principal.login());
             element(if syncs {
                 "<D:supported-report><D:report><D:sync-collection/></D:report></D:supported-report>"
             } else {
@@ -222,17 +222,17 @@ pub async fn live_value(
         }
         ("current-user-privilege-set", r) => {
             element(&crate::privileges::current_user_privilege_set(
-                crate::privileges::rights_of(r, &ctx.principal.login),
+                crate::privileges::rights_of(r, ctx.principal.login()),
             ))
         }
         ("supported-privilege-set", _) => element(&crate::privileges::supported_privilege_set()),
         ("acl", Resource::Collection(c)) => {
-            let owner = c.folder.owner.as_deref().unwrap_or(&ctx.principal.login);
+            let owner = c.folder.owner.as_deref().unwrap_or(ctx.principal.login());
             element(&crate::privileges::acl(&c.record, owner, None))
         }
         ("acl", Resource::File(f)) => {
             let (record, _) = ctx.store.folder_status(ctx.principal, &f.folder).await?;
-            let owner = f.folder.owner.as_deref().unwrap_or(&ctx.principal.login);
+            let owner = f.folder.owner.as_deref().unwrap_or(ctx.principal.login());
             let folder_href = ctx.path.parent().href(true);
             element(&crate::privileges::acl(&record, owner, Some(&folder_href)))
         }
@@ -257,7 +257,7 @@ pub async fn live_value(
 
 fn owns(ctx: &LiveContext<'_>, resource: &Resource) -> bool {
     match resource {
-        Resource::Account(o) => *o == ctx.principal.login,
+        Resource::Account(o) => *o == ctx.principal.login(),
         Resource::Collection(c) => c.folder.owner.is_none(),
         _ => false,
     }

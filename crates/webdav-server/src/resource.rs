@@ -104,7 +104,7 @@ pub enum Lookup {
 /// principal addresses it.
 pub fn folder_ref(principal: &Principal, owner: &str, levels: &[String]) -> FolderRef {
     let name = levels.join("/");
-    if owner == principal.login {
+    if owner == principal.login() {
         FolderRef::own(name)
     } else {
         FolderRef::of(owner, name)
@@ -214,7 +214,7 @@ pub async fn lookup(store: &Store, principal: &Principal, path: &DavPath) -> Dav
 /// Whether `/dav/{owner}/` exists for the principal: its own, or an
 /// account with a folder it may look up.
 async fn account_visible(store: &Store, principal: &Principal, owner: &str) -> DavResult<bool> {
-    if owner == principal.login {
+    if owner == principal.login() {
         return Ok(true);
     }
     Ok(store
@@ -294,7 +294,7 @@ pub async fn members(
     match resource {
         Resource::File(_) => {}
         Resource::Root => {
-            let mut owners = vec![principal.login.clone()];
+            let mut owners = vec![principal.login().to_string()];
             for f in store.list_folders(principal).await? {
                 if let Some(o) = f.owner {
                     if !owners.contains(&o) {
@@ -316,7 +316,7 @@ pub async fn members(
                 let info_owner = info
                     .owner
                     .clone()
-                    .unwrap_or_else(|| principal.login.clone());
+                    .unwrap_or_else(|| principal.login().to_string());
                 if info_owner != owner {
                     continue;
                 }

@@ -17,7 +17,7 @@ use store_core::throttle::LoginSource;
 use store_core::{Principal, Store, StoreError};
 use tokio::sync::mpsc;
 
-use crate::config::{CleartextBasic, WebDavConfig};
+use crate::config::WebDavConfig;
 use crate::error::{DavError, DavResult};
 use crate::methods;
 use crate::path::DavPath;
@@ -106,7 +106,7 @@ impl DavError {
     /// The response for this error.
     pub fn into_response(self) -> Response<Body> {
         match self.condition {
-            Some(c) => xml_response(self.status, xml::error_body(c)),
+            Some(c) => xml_response(self.status, xml::error_body(c, &self.hrefs)),
             None => {
                 let mut r = Response::new(full(format!("{}\n", self.message)));
                 *r.status_mut() = self.status;
@@ -165,6 +165,12 @@ async fn dispatch(
         }
     };
     let path = DavPath::parse(request.uri().path())?;
+    // The lock tokens the `If` header submits go with the principal, for
+    // store-core's lock check (a malformed header gets 400 in the method).
+    let principal = match crate::conditions::Preconditions::from_headers(request.headers()) {
+        Ok(p) if !p.tokens().is_empty() => principal.with_lock_tokens(p.tokens()),
+        _ => principal,
+    };
     let ctx = Ctx {
         store: &shared.store,
         config: &shared.config,
@@ -245,12 +251,10 @@ async fn authenticate(
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let cleartext_ok = connection.secure
-        || match shared.config.cleartext {
-            CleartextBasic::Always => true,
-            CleartextBasic::Loopback => connection.peer.ip().is_loopback(),
-            CleartextBasic::Never => false,
-        };
+    let cleartext_ok = shared
+        .config
+        .cleartext
+        .allows(connection.secure, connection.peer.ip());
     if !cleartext_ok {
         return Err(DavError::forbidden("credentials need HTTPS (RFC 7617 4)").into_response());
     }

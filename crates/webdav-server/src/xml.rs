@@ -333,9 +333,21 @@ pub fn reply_start(root: &str) -> String {
     format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:{root} xmlns:D=\"DAV:\">")
 }
 
-/// A `DAV:error` body naming a precondition (RFC 4918 16).
-pub fn error_body(condition: &str) -> String {
-    format!("{}<D:{condition}/></D:error>", reply_start("error"))
+/// A `DAV:error` body naming a precondition (RFC 4918 16), with the
+/// `DAV:href` elements it carries (`lock-token-submitted` names the root
+/// of each lock not honoured, RFC 4918 9.10.6, 16).
+pub fn error_body(condition: &str, hrefs: &[String]) -> String {
+    if hrefs.is_empty() {
+        return format!("{}<D:{condition}/></D:error>", reply_start("error"));
+    }
+    let mut body = format!("{}<D:{condition}>", reply_start("error"));
+    for href in hrefs {
+        body.push_str("<D:href>");
+        body.push_str(&text(href));
+        body.push_str("</D:href>");
+    }
+    body.push_str(&format!("</D:{condition}></D:error>"));
+    body
 }
 
 /// Escapes character data and attribute values.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use store_core::rights::{Right, Rights};
+use store_core::rights::Rights;
 use store_core::AclMode;
 
 use super::{folder_of, principal};
@@ -66,26 +66,19 @@ pub async fn execute(session: &mut Session, command: AclCommand) -> CommandResul
             identifier,
         } => {
             let folder = folder_of(&mailbox)?;
-            // Only an administrator of the mailbox may ask (RFC 4314 3.4).
-            let mine = store.my_rights(&principal, &folder).await?;
-            if !mine.contains(Right::Administer) {
-                return Ok(
-                    Completion::no("Permission denied (right 'a' required)").with_code("NOPERM")
-                );
-            }
-            let owner = folder.owner.as_deref().unwrap_or(&principal.login);
+            // store-core asks `a` (RFC 4314 4) before anything is written.
+            let (required, optional) = store.list_rights(&principal, &folder, &identifier).await?;
             let mut line = String::from("* LISTRIGHTS ");
             response::mailbox(&mut line, &mailbox);
             line.push(' ');
             response::astring(&mut line, &identifier);
-            if identifier == owner {
-                // The owner always holds every right.
-                let _ = write!(line, " {}", Rights::all());
-            } else {
+            if required.is_empty() {
                 line.push_str(" \"\"");
-                for right in Right::ALL {
-                    let _ = write!(line, " {}", right.letter());
-                }
+            } else {
+                let _ = write!(line, " {required}");
+            }
+            for right in optional {
+                let _ = write!(line, " {}", right.letter());
             }
             line.push_str("\r\n");
             session.out.push_str(&line);

@@ -52,7 +52,12 @@ async fn plain(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
     {
         return Ok(Completion::no("Cannot act as another user").with_code("AUTHORIZATIONFAILED"));
     }
-    let result = check_password(session, &credentials.authcid, &credentials.password).await;
+    let result = check_password(
+        session,
+        &credentials.authcid,
+        secrecy::ExposeSecret::expose_secret(&credentials.password),
+    )
+    .await;
     conclude(session, result)
 }
 

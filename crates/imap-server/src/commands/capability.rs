@@ -2,7 +2,6 @@
 //! state (STARTTLS and the AUTH mechanisms only before login,
 //! LOGINDISABLED where cleartext credentials are refused).
 
-use crate::config::CleartextPolicy;
 use crate::protocol::response::Completion;
 use crate::session::error::CommandResult;
 use crate::session::Session;
@@ -10,14 +9,11 @@ use crate::session::Session;
 /// Whether LOGIN and AUTHENTICATE PLAIN are allowed on this connection
 /// (RFC 3501 6.2.3: not in the clear unless the policy allows it).
 pub fn cleartext_allowed(session: &Session) -> bool {
-    if session.is_tls() {
-        return true;
-    }
-    match session.state.config.cleartext {
-        CleartextPolicy::Always => true,
-        CleartextPolicy::Never => false,
-        CleartextPolicy::Loopback => session.peer.ip().is_loopback(),
-    }
+    session
+        .state
+        .config
+        .cleartext
+        .allows(session.is_tls(), session.peer.ip())
 }
 
 /// The capability list, space-separated.

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use store_core::blob::{BlobWriter, StagedBlob};
 use store_core::mime::MessageSummary;
-use store_core::{Principal, Reference, ReferenceAccess, StoreError};
+use store_core::{Principal, StoreError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 use super::{append, folder_of, principal};
@@ -147,7 +147,11 @@ async fn resolve_url(
     if parsed.uid == 0 || parsed.access.is_some() {
         return None;
     }
-    if parsed.user.as_deref().is_some_and(|u| u != principal.login) {
+    if parsed
+        .user
+        .as_deref()
+        .is_some_and(|u| u != principal.login())
+    {
         return None;
     }
     let folder = folder_of(&parsed.mailbox).ok()?;
@@ -174,41 +178,14 @@ async fn resolve_url(
 }
 
 /// The bytes of `section` (`None`: the whole message) of a message of
-/// `size` bytes, as FETCH `BODY[section]` returns them. The one place
-/// CATENATE asks the store's section resolver, today the one URLFETCH
-/// uses ([`Reference::content_range`]), so that it can be rewired to a
-/// unified resolver in one line.
+/// `size` bytes, as FETCH `BODY[section]` returns them: store-core's one
+/// section resolver, the one URLFETCH and SIP fetch by reference use.
 fn section_range(
     summary: &MessageSummary,
     size: u64,
     section: Option<String>,
 ) -> Option<Range<u64>> {
-    // `n.MIME` (RFC 3501 6.4.5: a part's MIME header), which RFC 4469's
-    // own example forwards, is not in that resolver yet.
-    if let Some(numbers) = section.as_deref().and_then(|s| {
-        let cut = s.len().checked_sub(".MIME".len())?;
-        let (head, tail) = (s.get(..cut)?, s.get(cut..)?);
-        tail.eq_ignore_ascii_case(".MIME").then_some(head)
-    }) {
-        let numbers: Vec<u32> = numbers
-            .split('.')
-            .map(|n| n.parse().ok().filter(|n| *n > 0))
-            .collect::<Option<_>>()?;
-        let part = store_core::find_part(&summary.body, &numbers)?;
-        let end = part.body_start.min(size);
-        return Some(part.header_start.min(end)..end);
-    }
-    let probe = Reference {
-        token: String::new(),
-        account: 0,
-        folder: 0,
-        uid_validity: 0,
-        uid: 0,
-        section,
-        expires: None,
-        access: ReferenceAccess::Anonymous,
-    };
-    probe.content_range(summary, size).map(|(range, _)| range)
+    store_core::section::message_range(summary, size, section.as_deref()).map(|(range, _)| range)
 }
 
 /// `;PARTIAL=offset[.length]` (RFC 5092 3.2): offset and length, bytes.

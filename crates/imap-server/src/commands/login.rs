@@ -71,7 +71,7 @@ pub async fn admit(session: &Session, user: &str) -> Result<Attempt, StoreError>
 pub fn conclude(session: &mut Session, result: Result<Principal, StoreError>) -> CommandResult {
     match result {
         Ok(principal) => {
-            let Some(slot) = session.state.open_slot(principal.account) else {
+            let Some(slot) = session.state.open_slot(principal.account()) else {
                 return Ok(
                     Completion::no("Too many connections for this account").with_code("LIMIT")
                 );

@@ -68,7 +68,10 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             mechanism,
             initial_response,
         } => authenticate::execute(session, &mechanism, initial_response).await,
-        Command::Login { user, password } => login::execute(session, &user, &password).await,
+        Command::Login { user, password } => {
+            use secrecy::ExposeSecret;
+            login::execute(session, &user, password.expose_secret()).await
+        }
         Command::Select {
             mailbox,
             read_only,

@@ -3,9 +3,11 @@
 //! limits.
 //!
 //! Quota roots: each account has one, its whole storage. To its owner it
-//! is named `""`; to a login listed in `[imap] quota_admins` every
-//! account's root is also reachable by the account's login, and only such
-//! a login may SETQUOTA (others get `NO [NOPERM]`). A folder shared by
+//! is named `""`; to an administrator (store-core's rule,
+//! `Store::is_administrator`: a login listed in `[imap] quota_admins`)
+//! every account's root is also reachable by the account's login, and
+//! only an administrator may SETQUOTA (others get `NO [NOPERM]` from
+//! store-core's `set_quota`; RFC 9208 4.3 leaves who may to the server). A folder shared by
 //! another account has no quota root visible to the grantee (an empty
 //! `* QUOTAROOT`). `[OVERQUOTA]` on APPEND, COPY and MOVE comes from
 //! store-core's refusal; crossing 90 % or 100 % of a limit is announced
@@ -44,18 +46,22 @@ pub async fn execute(session: &mut Session, command: QuotaCommand) -> CommandRes
             Ok(Completion::ok("GETQUOTAROOT completed"))
         }
         QuotaCommand::Get { root } => {
-            let account = root_account(session, &own, &root).await?;
-            let usage = session.state.store.quota(&account).await?;
+            let login = root_login(&own, &root);
+            let usage = session
+                .state
+                .store
+                .quota_of(&own, login)
+                .await
+                .map_err(|_| unknown_root())?;
             quota_line(&mut session.out, &root, &usage);
             Ok(Completion::ok("GETQUOTA completed"))
         }
         QuotaCommand::Set { root, limits } => {
-            if !session.state.config.quota_admins.contains(&own.login) {
-                return Ok(
-                    Completion::no("Only quota administrators may SETQUOTA").with_code("NOPERM")
-                );
+            let store = &session.state.store;
+            if !store.is_administrator(&own) {
+                return Err(store_core::StoreError::AdminOnly("SETQUOTA").into());
             }
-            let account = root_account(session, &own, &root).await?;
+            let login = root_login(&own, &root).to_string();
             let mut new = QuotaLimits::default();
             for (resource, limit) in limits {
                 match resource.as_str() {
@@ -68,35 +74,30 @@ pub async fn execute(session: &mut Session, command: QuotaCommand) -> CommandRes
                     }
                 }
             }
-            let store = &session.state.store;
-            store.set_quota(&account.login, new).await?;
-            let usage = store.quota(&account).await?;
+            store
+                .quota_of(&own, &login)
+                .await
+                .map_err(|_| unknown_root())?;
+            store.set_quota(&own, &login, new).await?;
+            let usage = store.quota_of(&own, &login).await?;
             quota_line(&mut session.out, &root, &usage);
             Ok(Completion::ok("SETQUOTA completed"))
         }
     }
 }
 
-/// The account a quota root names for `own`: `""` is its own; a login
-/// names that account, for quota administrators only.
-async fn root_account(
-    session: &Session,
-    own: &Principal,
-    root: &str,
-) -> Result<Principal, Completion> {
-    if root.is_empty() || root == own.login {
-        return Ok(own.clone());
+/// The login a quota root names for `own`: `""` is its own account, any
+/// other root an account's login.
+fn root_login<'a>(own: &'a Principal, root: &'a str) -> &'a str {
+    if root.is_empty() {
+        own.login()
+    } else {
+        root
     }
-    let unknown = || Completion::no("No such quota root").with_code("NONEXISTENT");
-    if !session.state.config.quota_admins.contains(&own.login) {
-        return Err(unknown());
-    }
-    session
-        .state
-        .store
-        .principal_for(root)
-        .await
-        .map_err(|_| unknown())
+}
+
+fn unknown_root() -> Completion {
+    Completion::no("No such quota root").with_code("NONEXISTENT")
 }
 
 /// `* QUOTA root (resource usage limit ...)` (RFC 9208 5.1), listing the

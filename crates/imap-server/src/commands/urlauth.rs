@@ -64,7 +64,11 @@ async fn generate(session: &mut Session, urls: &[(String, String)]) -> CommandRe
                 )))
             }
         };
-        if parsed.user.as_deref().is_some_and(|u| u != principal.login) {
+        if parsed
+            .user
+            .as_deref()
+            .is_some_and(|u| u != principal.login())
+        {
             return Ok(Completion::no("The URL names another user's mailbox"));
         }
         let folder = folder_of(&parsed.mailbox)?;

@@ -47,8 +47,8 @@ pub enum Command {
     Login {
         /// User name.
         user: String,
-        /// Password.
-        password: String,
+        /// Password, never printed (`Debug` shows it redacted).
+        password: secrecy::SecretString,
     },
     /// SELECT (6.3.1) or, with `read_only`, EXAMINE (6.3.2).
     Select {

@@ -43,6 +43,9 @@ pub fn refusal(e: &StoreError) -> Completion {
             Completion::no("Mailbox already exists").with_code("ALREADYEXISTS")
         }
         StoreError::NoSuchObject => Completion::no("No such message").with_code("NONEXISTENT"),
+        StoreError::AdminOnly(what) => {
+            Completion::no(format!("Only an administrator may do this: {what}")).with_code("NOPERM")
+        }
         StoreError::PermissionDenied(right) => Completion::no(format!(
             "Permission denied (right '{}' required)",
             right.letter()
@@ -73,7 +76,7 @@ pub fn refusal(e: &StoreError) -> Completion {
         StoreError::ObjectExists => {
             Completion::no("A message of that name exists").with_code("ALREADYEXISTS")
         }
-        StoreError::Locked => Completion::no("Locked by another client").with_code("INUSE"),
+        StoreError::Locked { .. } => Completion::no("Locked by a WebDAV lock").with_code("INUSE"),
         StoreError::StorageFull => {
             tracing::warn!("command refused: the server's disk is full");
             // RFC 9208 5.3 / RFC 5530: OVERQUOTA also covers a full disk.

@@ -270,7 +270,7 @@ impl Session {
     /// stay; the login throttle and this connection's failure count too.
     pub fn unauthenticated(&mut self) {
         if let Some(principal) = self.principal.take() {
-            tracing::info!(login = %principal.login, "unauthenticated");
+            tracing::info!(login = %principal.login(), "unauthenticated");
         }
         self.selected = None;
         // Its search contexts go with the mailbox (RFC 5267 4.3).
@@ -291,7 +291,7 @@ impl Session {
 
     /// Marks the session authenticated as `principal`, holding `slot`.
     pub fn authenticated(&mut self, principal: Principal, slot: ConnectionSlot) {
-        tracing::info!(login = %principal.login, "authenticated");
+        tracing::info!(login = %principal.login(), "authenticated");
         self.preauth_deadline = None;
         self.principal = Some(principal);
         let limit = self.write_limit();

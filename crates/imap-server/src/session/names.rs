@@ -10,7 +10,7 @@
 use store_core::{FolderInfo, FolderRef};
 
 /// The "other users" namespace prefix, without its delimiter.
-pub const SHARED_ROOT: &str = "Shared";
+pub use store_core::names::SHARED_ROOT;
 
 /// The hierarchy delimiter.
 pub const DELIMITER: char = '/';

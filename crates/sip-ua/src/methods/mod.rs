@@ -109,7 +109,7 @@ pub(crate) async fn served_user(
         Ok(None) => return Err(Response::to_request(request, 404)),
         Err(e) => return Err(store_failure(request, &e)),
     };
-    match store.principal_for(&account.login).await {
+    match store.trusted_element(&account.login).await {
         Ok(p) => Ok((p, address)),
         Err(e) => Err(store_failure(request, &e)),
     }
@@ -137,6 +137,11 @@ pub(crate) fn store_failure(request: &Request, error: &StoreError) -> Response {
         StoreError::OverQuota => Response::to_request(request, 480)
             .with("Warning", "399 cpm-store \"Storage quota exceeded\""),
         StoreError::PermissionDenied(_) => Response::to_request(request, 403),
+        // A WebDAV lock holds up the write (store-core's rule for every
+        // protocol): temporarily unavailable until it is unlocked.
+        StoreError::Locked { .. } => Response::to_request(request, 480)
+            .with("Retry-After", "60")
+            .with("Warning", "399 cpm-store \"Locked by a WebDAV lock\""),
         e if e.is_temporary() => {
             // A full disk or failing storage: the request may succeed
             // later (RFC 3261 21.5.1 with Retry-After, 20.33).

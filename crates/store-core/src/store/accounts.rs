@@ -138,8 +138,17 @@ impl Store {
         Ok(())
     }
 
-    /// Sets an account's quota (RFC 9208 SETQUOTA, administrators only).
-    pub async fn set_quota(&self, login: &str, limits: QuotaLimits) -> Result<()> {
+    /// Sets the quota limits of the account `login` (RFC 9208 SETQUOTA,
+    /// the admin CLI). Only an administrator may: a principal of the
+    /// trusted path ([`Store::trusted_element`]) or one whose login is
+    /// among [`crate::StoreConfig::quota_admins`]; RFC 9208 4.3 leaves who may
+    /// to the server, and a user raising their own limit would void them.
+    ///
+    /// Errors: [`StoreError::AdminOnly`], [`StoreError::NoSuchAccount`].
+    pub async fn set_quota(&self, by: &Principal, login: &str, limits: QuotaLimits) -> Result<()> {
+        if !self.is_administrator(by) {
+            return Err(StoreError::AdminOnly("setting quota limits"));
+        }
         let login = login.to_string();
         self.write(move |txn| {
             let key = keys::account(&login);
@@ -148,6 +157,12 @@ impl Store {
             txn.put(key, &entry)
         })
         .await
+    }
+
+    /// Whether `principal` may administer accounts: the trusted path, or
+    /// a login in [`crate::StoreConfig::quota_admins`].
+    pub fn is_administrator(&self, principal: &Principal) -> bool {
+        principal.trusted || self.inner.config.quota_admins.contains(&principal.login)
     }
 
     /// Every account, by login.
@@ -347,26 +362,25 @@ impl Store {
         })
     }
 
-    /// The principal of a local account without a password, for callers
-    /// that authenticated by other means: a trusted SIP network element
-    /// depositing for a served user, or the local administrator.
+    /// The one trusted path to a principal without a password: for callers
+    /// that authenticated by other means, named so that every use is easy
+    /// to find: a trusted SIP network element (the Conversation Server,
+    /// CPM-STO2) depositing for a served user, and the local
+    /// administrator's CLI and admin endpoint. No protocol handler acting
+    /// for a logged-in user may call it.
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
-    pub async fn principal_for(&self, login: &str) -> Result<Principal> {
+    pub async fn trusted_element(&self, login: &str) -> Result<Principal> {
         let entry = self
             .snapshot()?
             .load::<AccountEntry>(&keys::account(login))?
             .ok_or(StoreError::NoSuchAccount)?;
-        Ok(Principal {
-            account: entry.account.id,
-            login: entry.account.login,
-        })
+        let mut principal = principal_of(&entry);
+        principal.trusted = true;
+        Ok(principal)
     }
 }
 
 fn principal_of(entry: &AccountEntry) -> Principal {
-    Principal {
-        account: entry.account.id,
-        login: entry.account.login.clone(),
-    }
+    Principal::new(entry.account.id, entry.account.login.clone())
 }

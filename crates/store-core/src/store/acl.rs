@@ -152,6 +152,34 @@ impl Store {
         Ok(out)
     }
 
+    /// Operation "list rights" (IMAP LISTRIGHTS, RFC 4314 3.4 and 3.7):
+    /// the rights `identifier` always has on the folder and those that may
+    /// be granted to it, each a group of its own. The owner always has
+    /// every right (nothing may be granted or taken); anyone else has none
+    /// always, and each right may be granted separately.
+    ///
+    /// Rights: `a` (RFC 4314 4: LISTRIGHTS needs the same right as GETACL);
+    /// without `l` or `r` the folder does not exist for the principal.
+    /// Errors: [`StoreError::NoSuchFolder`], [`StoreError::PermissionDenied`].
+    pub async fn list_rights(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        identifier: &str,
+    ) -> Result<(Rights, Vec<Right>)> {
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Administer)?;
+        let owner: String = snap
+            .load(&keys::account_login(access.folder.owner))?
+            .ok_or(StoreError::NoSuchAccount)?;
+        Ok(if identifier == owner {
+            (Rights::all(), Vec::new())
+        } else {
+            (Rights::NONE, Right::ALL.to_vec())
+        })
+    }
+
     /// Operation "get access rights" (MYRIGHTS): the principal's rights.
     pub async fn my_rights(&self, principal: &Principal, folder: &FolderRef) -> Result<Rights> {
         Ok(resolve(&self.snapshot()?, principal, folder)?.rights)

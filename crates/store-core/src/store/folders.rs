@@ -1,13 +1,14 @@
 //! Operations "set active folder", "folder create", "list folders",
 //! "folder move" and "folder remove" (seed 002), and subscriptions.
 
+use super::locks::{check_write, Touch, TouchKind};
 use super::{next_modseq, resolve, rights_of, Access, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{
     AccountId, Change, ChangeKind, Flags, Folder, ModSeq, Object, Principal, SpecialUse, Uid,
 };
-use crate::names::{ancestors, canonical, is_within};
+use crate::names::{ancestors, canonical, creatable, is_within};
 use crate::rights::{Right, Rights};
 use crate::writer::{Reader, Txn};
 
@@ -191,7 +192,10 @@ impl Store {
     /// superior folders are created too (RFC 3501 6.3.3).
     ///
     /// Rights: creating in another account needs `k` on the parent.
-    /// Errors: [`StoreError::InvalidName`], [`StoreError::FolderExists`],
+    /// Errors: [`StoreError::InvalidName`] (also a name in the reserved
+    /// `Shared/` namespace, [`crate::names::creatable`]),
+    /// [`StoreError::Locked`] (the parent's membership is locked),
+    /// [`StoreError::FolderExists`],
     /// [`StoreError::NoSuchFolder`] / [`StoreError::PermissionDenied`].
     pub async fn create_folder(
         &self,
@@ -199,7 +203,7 @@ impl Store {
         folder: &FolderRef,
         special_use: Option<SpecialUse>,
     ) -> Result<Folder> {
-        let name = canonical(&folder.name)?;
+        let name = creatable(&folder.name)?;
         let principal = principal.clone();
         let folder = folder.clone();
         self.write(move |txn| {
@@ -230,6 +234,14 @@ impl Store {
                 )?;
                 access.require(Right::CreateFolder)?;
             }
+            check_write(
+                txn,
+                &principal,
+                &[
+                    Touch::folder(TouchKind::Resource, owner, &name),
+                    Touch::parent_of(owner, &name),
+                ],
+            )?;
             for parent in ancestors(&name) {
                 if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
                     create_folder_in(txn, owner, parent, None)?;
@@ -364,14 +376,16 @@ impl Store {
     /// Rights: `x` on the folder, and `k` on the new parent when it is in
     /// another account. Errors: [`StoreError::NoSuchFolder`],
     /// [`StoreError::FolderExists`], [`StoreError::InvalidName`],
-    /// [`StoreError::NotAllowed`] (into itself, or across accounts).
+    /// [`StoreError::NotAllowed`] (into itself, or across accounts),
+    /// [`StoreError::Locked`] (a lock on the folder, below it, or on
+    /// either parent's membership).
     pub async fn rename_folder(
         &self,
         principal: &Principal,
         from: &FolderRef,
         to: &FolderRef,
     ) -> Result<()> {
-        let new_name = canonical(&to.name)?;
+        let new_name = creatable(&to.name)?;
         let (principal, from, to) = (principal.clone(), from.clone(), to.clone());
         self.write(move |txn| {
             let access = resolve(txn, &principal, &from)?;
@@ -396,6 +410,16 @@ impl Store {
             if txn.get_raw(&keys::folder_name(owner, &new_name))?.is_some() {
                 return Err(StoreError::FolderExists);
             }
+            check_write(
+                txn,
+                &principal,
+                &[
+                    Touch::folder(TouchKind::Tree, owner, &old_name),
+                    Touch::parent_of(owner, &old_name),
+                    Touch::folder(TouchKind::Resource, owner, &new_name),
+                    Touch::parent_of(owner, &new_name),
+                ],
+            )?;
             for parent in ancestors(&new_name) {
                 if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
                     create_folder_in(txn, owner, parent, None)?;
@@ -438,7 +462,8 @@ impl Store {
     /// `\Noselect` name (RFC 3501 6.3.4 allows either).
     ///
     /// Rights: `x`. Errors: [`StoreError::NoSuchFolder`],
-    /// [`StoreError::NotAllowed`] (INBOX, or children).
+    /// [`StoreError::NotAllowed`] (INBOX, or children),
+    /// [`StoreError::Locked`] (a lock on the folder or below it).
     pub async fn remove_folder(&self, principal: &Principal, folder: &FolderRef) -> Result<()> {
         let (principal, folder) = (principal.clone(), folder.clone());
         self.write(move |txn| {
@@ -457,6 +482,14 @@ impl Store {
                     "the folder has child folders; delete them first".into(),
                 ));
             }
+            check_write(
+                txn,
+                &principal,
+                &[
+                    Touch::folder(TouchKind::Tree, f.owner, &f.name),
+                    Touch::parent_of(f.owner, &f.name),
+                ],
+            )?;
             purge_folder(txn, &f)?;
             let modseq = next_modseq(txn, f.owner)?;
             txn.record_change(

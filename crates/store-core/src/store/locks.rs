@@ -1,17 +1,38 @@
 //! Write locks (WebDAV LOCK / UNLOCK, RFC 4918 sections 6 and 7), kept in
 //! the store so that a restart keeps them until they expire.
 //!
-//! A lock is on a resource path: an opaque, `/`-separated string the front
-//! end chooses (WebDAV uses the request path without a trailing slash).
-//! store-core knows nothing of what the path names; it keeps the locks,
-//! rules on conflicts atomically, and forgets expired locks.
+//! A lock is on a resource path ([`lock_path`]): `/dav/{owner login}/
+//! {folder name}[/{resource name}]`, the decoded WebDAV request path of a
+//! folder or object without a trailing slash, the tree where locks are
+//! made. store-core keeps the locks, rules on conflicts atomically,
+//! forgets expired locks, and checks every protocol's writes against them
+//! (RFC 4918 7: a lock protects the content, dead properties and URL of
+//! the locked resource; a lock on a collection, of any depth, also its
+//! membership, RFC 4918 7.4; a depth-infinity lock every member at any
+//! depth). One rule for every protocol ([`check_locks_honoured`]): a write
+//! a lock protects passes only for the principal that created the lock
+//! and submitted its token (WebDAV's `If` header, carried by
+//! [`Principal::with_lock_tokens`]); IMAP and SIP submit none, so any
+//! lock stops them ([`StoreError::Locked`], IMAP `NO [INUSE]`, RFC 5530).
+//!
+//! Which writes a lock protects, by operation: object store (APPEND, PUT,
+//! SIP deposit: the folder's membership, and the named resource), object
+//! remove (EXPUNGE, DELETE: the object and its folder's membership),
+//! object copy (the destination's membership), object move (both), folder
+//! create, rename and remove (the folder, everything below it, and the
+//! parent's membership), metadata update of `/shared` entries (a folder's
+//! or object's WebDAV dead properties; `/private` ones are each user's). Flag changes (IMAP STORE) are not protected:
+//! flags are neither the resource's content, nor a WebDAV property, nor
+//! part of its URL (RFC 4918 7 lists only those), and Cyrus lets STORE
+//! through its DAV locks too.
 
 use serde::{Deserialize, Serialize};
 
-use super::{now, Store};
+use super::{now, resolve, Access, FolderRef, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::model::Principal;
+use crate::model::{AccountId, Folder, Principal};
+use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
 /// Longest lock timeout granted, in seconds (a week); a longer or
@@ -95,14 +116,232 @@ fn live_locks<R: Reader + ?Sized>(r: &R) -> Result<Vec<(Vec<u8>, Lock)>> {
         .collect())
 }
 
+/// The login of the account a lock root lies in (`/dav/{login}/...`).
+fn root_account(root: &str) -> Option<&str> {
+    let rest = root.strip_prefix(LOCK_PATH_PREFIX)?.strip_prefix('/')?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Deletes a lock and its index entry.
+fn delete_lock(txn: &mut Txn<'_>, key: Vec<u8>, lock: &Lock) {
+    if let Some(login) = root_account(&lock.root) {
+        txn.delete(keys::lock_of_account(login, &lock.token));
+    }
+    txn.delete(key);
+}
+
 fn prune_expired(txn: &mut Txn<'_>) -> Result<()> {
     let t = now();
     for (k, l) in txn.load_all::<Lock>(&keys::locks())? {
         if l.expires_at <= t {
-            txn.delete(k);
+            delete_lock(txn, k, &l);
         }
     }
     Ok(())
+}
+
+/// Gives every stored lock its entry in the index by account (locks made
+/// before the index existed), at open: at most [`MAX_LOCKS`] reads.
+pub(crate) fn index_locks(engine: &dyn crate::engine::Engine) -> Result<()> {
+    let snapshot = engine.snapshot()?;
+    let mut batch = crate::engine::WriteBatch::new();
+    for (_, lock) in live_locks(&snapshot)? {
+        if let Some(login) = root_account(&lock.root) {
+            let key = keys::lock_of_account(login, &lock.token);
+            if snapshot.get(&key)?.is_none() {
+                batch.insert(key, Some(Vec::new())); // `()` encodes to no bytes
+            }
+        }
+    }
+    drop(snapshot);
+    if !batch.is_empty() {
+        engine.commit(batch)?;
+    }
+    Ok(())
+}
+
+/// The live locks rooted in the account `login`'s tree, by its index.
+fn live_locks_of<R: Reader + ?Sized>(r: &R, login: &str) -> Result<Vec<Lock>> {
+    let t = now();
+    let prefix = keys::locks_of_account(login);
+    let mut out = Vec::new();
+    for (k, _) in r.scan_raw(&prefix)? {
+        let token = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+        if let Some(l) = r.load::<Lock>(&keys::lock(&token))? {
+            if l.expires_at > t {
+                out.push(l);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The prefix of every lock path: the WebDAV tree, where locks are made.
+pub const LOCK_PATH_PREFIX: &str = "/dav";
+
+/// The lock path of the folder `folder` of the account `owner` (a login),
+/// or with `resource`, of the object of that resource name in it
+/// ([`crate::model::Object::resource_name`]):
+/// `/dav/{owner}/{folder}[/{resource}]`; `folder` empty names the
+/// account's root.
+pub fn lock_path(owner: &str, folder: &str, resource: Option<&str>) -> String {
+    let mut path = format!("{LOCK_PATH_PREFIX}/{owner}");
+    for part in [Some(folder), resource].into_iter().flatten() {
+        if !part.is_empty() {
+            path.push('/');
+            path.push_str(part);
+        }
+    }
+    path
+}
+
+/// The one rule on whether a write may go through `locks` (those that
+/// protect what it changes): each exclusive lock, and one of the shared
+/// ones, must have been created by `principal` and its token submitted
+/// with the request ([`Principal::lock_tokens`], RFC 4918 6.4, 7).
+///
+/// Errors: [`StoreError::Locked`] naming the root of a lock not honoured.
+pub fn check_locks_honoured(principal: &Principal, locks: &[Lock]) -> Result<()> {
+    let owned =
+        |l: &Lock| l.principal == principal.login && principal.lock_tokens.contains(&l.token);
+    if let Some(l) = locks.iter().find(|l| l.exclusive && !owned(l)) {
+        return Err(StoreError::Locked {
+            root: l.root.clone(),
+        });
+    }
+    let shared: Vec<&Lock> = locks.iter().filter(|l| !l.exclusive).collect();
+    match shared.first() {
+        Some(first) if !shared.iter().any(|l| owned(l)) => Err(StoreError::Locked {
+            root: first.root.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// How a write changes what a [`Touch`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TouchKind {
+    /// The resource itself (content, properties or URL): the locks
+    /// covering it.
+    Resource,
+    /// The membership of a collection (a member added or removed): the
+    /// locks covering the collection, of any depth (RFC 4918 7.4).
+    Members,
+    /// A collection and everything below it (its removal or rename): the
+    /// locks covering it and those rooted below it (RFC 4918 9.6.1).
+    Tree,
+}
+
+/// Something a write changes, for [`check_write`]: a folder of an account
+/// (by name, so that one not yet created can be named), or an object of
+/// it by resource name.
+#[derive(Debug, Clone)]
+pub(crate) struct Touch {
+    kind: TouchKind,
+    owner: AccountId,
+    folder: String,
+    resource: Option<String>,
+}
+
+impl Touch {
+    /// The object named `resource` of the folder.
+    pub(crate) fn object(folder: &Folder, resource: String) -> Touch {
+        Touch {
+            kind: TouchKind::Resource,
+            owner: folder.owner,
+            folder: folder.name.clone(),
+            resource: Some(resource),
+        }
+    }
+
+    /// The folder `name` of `owner` itself, its membership, or its tree.
+    pub(crate) fn folder(kind: TouchKind, owner: AccountId, name: &str) -> Touch {
+        Touch {
+            kind,
+            owner,
+            folder: name.to_string(),
+            resource: None,
+        }
+    }
+
+    /// The membership of the parent of folder `name` of `owner` (the
+    /// account's root for a top-level folder).
+    pub(crate) fn parent_of(owner: AccountId, name: &str) -> Touch {
+        let parent = name
+            .rsplit_once(crate::names::DELIMITER)
+            .map_or("", |(p, _)| p);
+        Touch::folder(TouchKind::Members, owner, parent)
+    }
+}
+
+/// The folder a lock root lies in, for the principal: the folder the root
+/// names, else its parent's (a resource, mapped or not).
+fn lock_folder<R: Reader + ?Sized>(r: &R, principal: &Principal, root: &str) -> Result<Access> {
+    let no_folder =
+        || StoreError::NotAllowed("only folders and their objects can be locked".into());
+    let rest = root
+        .strip_prefix(LOCK_PATH_PREFIX)
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(no_folder)?;
+    let (owner, name) = rest.split_once('/').ok_or_else(no_folder)?;
+    let folder_ref = |name: &str| {
+        if owner == principal.login {
+            FolderRef::own(name)
+        } else {
+            FolderRef::of(owner, name)
+        }
+    };
+    match resolve(r, principal, &folder_ref(name)) {
+        Err(StoreError::NoSuchFolder) => {
+            let (parent, _) = name.rsplit_once('/').ok_or(StoreError::NoSuchFolder)?;
+            resolve(r, principal, &folder_ref(parent))
+        }
+        other => other,
+    }
+}
+
+/// Store-core's lock check of one write, inside its transaction: fails
+/// with [`StoreError::Locked`] unless `principal` honours every live lock
+/// on what `touches` names ([`check_locks_honoured`]). It reads only the
+/// locks rooted in the accounts the write touches (an index by account):
+/// with none (the common case) one empty prefix scan per account.
+pub(crate) fn check_write<R: Reader + ?Sized>(
+    r: &R,
+    principal: &Principal,
+    touches: &[Touch],
+) -> Result<()> {
+    // Locks of each account touched, read once from the account's index.
+    let mut accounts: Vec<(AccountId, String, Vec<Lock>)> = Vec::new();
+    for touch in touches {
+        if !accounts.iter().any(|(id, _, _)| *id == touch.owner) {
+            let login = owner_login(r, touch.owner)?;
+            let live = live_locks_of(r, &login)?;
+            accounts.push((touch.owner, login, live));
+        }
+        let Some((_, login, live)) = accounts.iter().find(|(id, _, _)| *id == touch.owner) else {
+            continue;
+        };
+        if live.is_empty() {
+            continue;
+        }
+        let path = lock_path(login, &touch.folder, touch.resource.as_deref());
+        let on: Vec<Lock> = live
+            .iter()
+            .filter(|l| match touch.kind {
+                TouchKind::Resource | TouchKind::Members => l.covers(&path),
+                TouchKind::Tree => l.covers(&path) || is_below(&l.root, &path),
+            })
+            .cloned()
+            .collect();
+        check_locks_honoured(principal, &on)?;
+    }
+    Ok(())
+}
+
+/// The login of account `id`, for its lock paths.
+fn owner_login<R: Reader + ?Sized>(r: &R, id: AccountId) -> Result<String> {
+    r.load::<String>(&keys::account_login(id))?
+        .ok_or(StoreError::NoSuchAccount)
 }
 
 impl Store {
@@ -110,8 +349,16 @@ impl Store {
     /// lock conflicts with any other lock on an overlapping path, a shared
     /// one with exclusive locks only (RFC 4918 6.2, 7.4).
     ///
-    /// The caller checks the principal's rights on what the path names.
+    /// Rights: `i` on the folder the root names, or for a resource on its
+    /// folder (RFC 3744 maps LOCK to `DAV:write-content` on an existing
+    /// resource and `DAV:bind` on the parent of an unmapped one; store-core
+    /// maps both to RFC 4314 `i`, the right that replacing or adding an
+    /// object needs first, so a principal that may only change flags (`w`)
+    /// cannot hold up the owner's writes with a lock).
     /// Errors: [`StoreError::Locked`] (a conflict),
+    /// [`StoreError::NoSuchFolder`], [`StoreError::PermissionDenied`],
+    /// [`StoreError::NotAllowed`] (a root that names no folder, such as an
+    /// account's root),
     /// [`StoreError::InvalidArgument`] (an owner over [`MAX_LOCK_OWNER`]
     /// bytes, or [`MAX_LOCKS`] reached).
     pub async fn create_lock(&self, principal: &Principal, lock: NewLock) -> Result<Lock> {
@@ -123,7 +370,9 @@ impl Store {
             return Err(StoreError::InvalidArgument("lock owner too long".into()));
         }
         let login = principal.login.clone();
+        let principal = principal.clone();
         self.write(move |txn| {
+            lock_folder(txn, &principal, &lock.root)?.require(Right::Insert)?;
             prune_expired(txn)?;
             let existing = live_locks(txn)?;
             if existing.len() >= MAX_LOCKS {
@@ -134,7 +383,9 @@ impl Store {
                     || lock.root == other.root
                     || (lock.infinite && is_below(&other.root, &lock.root));
                 if overlap && (other.exclusive || lock.exclusive) {
-                    return Err(StoreError::Locked);
+                    return Err(StoreError::Locked {
+                        root: other.root.clone(),
+                    });
                 }
             }
             let timeout = granted(lock.timeout);
@@ -149,6 +400,9 @@ impl Store {
                 expires_at: now() + timeout as i64,
             };
             txn.put(keys::lock(&record.token), &record)?;
+            if let Some(login) = root_account(&record.root) {
+                txn.put(keys::lock_of_account(login, &record.token), &())?;
+            }
             Ok(record)
         })
         .await
@@ -171,7 +425,7 @@ impl Store {
                 .filter(|l| l.expires_at > now())
                 .ok_or(StoreError::NoSuchLock)?;
             if lock.principal != login {
-                return Err(StoreError::Locked);
+                return Err(StoreError::Locked { root: lock.root });
             }
             lock.timeout = granted(timeout);
             lock.expires_at = now() + lock.timeout as i64;
@@ -193,9 +447,9 @@ impl Store {
                 .filter(|l| l.expires_at > now() && l.covers(&path))
                 .ok_or(StoreError::NoSuchLock)?;
             if lock.principal != login {
-                return Err(StoreError::Locked);
+                return Err(StoreError::Locked { root: lock.root });
             }
-            txn.delete(keys::lock(&token));
+            delete_lock(txn, keys::lock(&token), &lock);
             Ok(())
         })
         .await
@@ -229,7 +483,7 @@ impl Store {
         self.write(move |txn| {
             for (k, l) in txn.load_all::<Lock>(&keys::locks())? {
                 if l.root == path || is_below(&l.root, &path) {
-                    txn.delete(k);
+                    delete_lock(txn, k, &l);
                 }
             }
             Ok(())
@@ -253,6 +507,21 @@ mod tests {
             timeout: 60,
             expires_at: now() + 60,
         }
+    }
+
+    #[test]
+    fn lock_paths_are_the_webdav_paths_of_folders_and_objects() {
+        assert_eq!(
+            lock_path("alice", "a/b", Some("f.txt")),
+            "/dav/alice/a/b/f.txt"
+        );
+        assert_eq!(lock_path("alice", "INBOX", None), "/dav/alice/INBOX");
+        assert_eq!(lock_path("alice", "", None), "/dav/alice");
+        assert_eq!(root_account("/dav/alice/INBOX/1.eml"), Some("alice"));
+        assert_eq!(root_account("/dav/alice"), Some("alice"));
+        assert_eq!(root_account("/other/alice"), None);
+        // The index keeps `bob` and `bobby` apart.
+        assert!(!keys::lock_of_account("bobby", "t").starts_with(&keys::locks_of_account("bob")));
     }
 
     #[test]

@@ -5,10 +5,11 @@
 //! Entry names start with `/private/` (one value per principal) or
 //! `/shared/` (one value for everyone who may see the target).
 
+use super::locks::{check_write, Touch, TouchKind};
 use super::{next_modseq, resolve, Store};
 use crate::error::{MetadataLimit, Result, StoreError};
 use crate::keys;
-use crate::model::{Change, ChangeKind, Principal, Uid};
+use crate::model::{Change, ChangeKind, Object, Principal, Uid};
 use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
@@ -127,6 +128,31 @@ pub(crate) fn purge_object_metadata(
     Ok(())
 }
 
+/// `/shared` entries of a folder or object are its WebDAV dead properties,
+/// which a lock protects (RFC 4918 7): store-core's lock check
+/// ([`check_write`]), for IMAP SETMETADATA and ANNOTATE as for PROPPATCH.
+fn check_properties_unlocked(
+    txn: &Txn<'_>,
+    principal: &Principal,
+    target: &MetadataTarget,
+) -> Result<()> {
+    let touch = match target {
+        MetadataTarget::Server => return Ok(()),
+        MetadataTarget::Folder(f) => {
+            let folder = resolve(txn, principal, f)?.folder;
+            Touch::folder(TouchKind::Resource, folder.owner, &folder.name)
+        }
+        MetadataTarget::Object(f, uid) => {
+            let folder = resolve(txn, principal, f)?.folder;
+            let Some(object) = txn.load::<Object>(&keys::object(folder.id, *uid))? else {
+                return Ok(());
+            };
+            Touch::object(&folder, object.resource_name())
+        }
+    };
+    check_write(txn, principal, &[touch])
+}
+
 impl Store {
     /// Operation "metadata update": sets (`Some`) or removes (`None`)
     /// entries, all or nothing.
@@ -135,7 +161,9 @@ impl Store {
     /// `/private`; the server's `/shared` entries are read-only here.
     /// Errors: [`StoreError::InvalidArgument`] for a bad name;
     /// [`StoreError::MetadataLimit`] for a value over
-    /// [`MAX_METADATA_VALUE`] or more than [`MAX_METADATA_ENTRIES`].
+    /// [`MAX_METADATA_VALUE`] or more than [`MAX_METADATA_ENTRIES`];
+    /// [`StoreError::Locked`] for `/shared` entries (WebDAV dead
+    /// properties) of a locked folder or object.
     pub async fn set_metadata(
         &self,
         principal: &Principal,
@@ -156,7 +184,11 @@ impl Store {
             }
         }
         let (principal, target) = (principal.clone(), target.clone());
+        let shared = entries.iter().any(|(n, _)| !n.starts_with("/private"));
         self.write(move |txn| {
+            if shared {
+                check_properties_unlocked(txn, &principal, &target)?;
+            }
             let mut changed_folder = None;
             for (name, value) in entries {
                 let private = check_entry(&name)?;

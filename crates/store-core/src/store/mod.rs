@@ -29,7 +29,10 @@ mod threads;
 pub use accounts::AccountEntry;
 pub use acl::AclMode;
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
-pub use locks::{Lock, NewLock, MAX_LOCK_OWNER, MAX_LOCK_TIMEOUT};
+pub use locks::{
+    check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCK_OWNER,
+    MAX_LOCK_TIMEOUT,
+};
 pub use metadata::{MetadataTarget, MAX_METADATA_ENTRIES, MAX_METADATA_VALUE};
 pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObject};
 pub use preview::{
@@ -71,6 +74,10 @@ pub struct StoreConfig {
     /// What happens to macOS metadata files (`._*`, `.DS_Store`): hidden
     /// from IMAP by default ([`crate::macos`]).
     pub macos_metadata: crate::macos::MacosMetadata,
+    /// Logins that may administer accounts over a protocol: set any
+    /// account's quota limits and read its use (IMAP SETQUOTA / GETQUOTA,
+    /// RFC 9208); `[imap] quota_admins`.
+    pub quota_admins: Vec<String>,
 }
 
 /// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
@@ -86,6 +93,7 @@ impl StoreConfig {
             login_throttle: ThrottleConfig::default(),
             password_checks: CheckerConfig::default(),
             macos_metadata: crate::macos::MacosMetadata::default(),
+            quota_admins: Vec::new(),
         }
     }
 }
@@ -167,6 +175,7 @@ impl Store {
         )?);
         format::upgrade(&*engine, &blobs)?;
         sweep_unreferenced_blobs(&*engine, &blobs)?;
+        locks::index_locks(&*engine)?;
         let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());

@@ -20,6 +20,7 @@ use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
 use super::folders::FolderRef;
+use super::locks::{check_write, Touch, TouchKind};
 use super::metadata::{carry_object_metadata, purge_object_metadata};
 
 /// An object to store: its content, already staged as a blob, and its
@@ -45,6 +46,12 @@ pub struct NewObject {
     /// and its metadata (dead properties) passes to the new object.
     /// Needs `t` and `e` besides `i`.
     pub replaces: Option<Uid>,
+    /// Whether an object of the folder that holds [`NewObject::file_name`]
+    /// when the write commits is replaced as by
+    /// [`NewObject::replaces`] (WebDAV PUT, RFC 9110 9.3.4: of concurrent
+    /// PUTs to one new name the last one wins, none fails) rather than
+    /// refused with [`StoreError::ObjectExists`].
+    pub replace_named: bool,
 }
 
 impl NewObject {
@@ -59,6 +66,7 @@ impl NewObject {
             file_name: None,
             deduplicate: false,
             replaces: None,
+            replace_named: false,
         }
     }
 }
@@ -123,7 +131,9 @@ impl Store {
     ///
     /// Rights: `i` (and `s`/`w`/`t` are not required for initial flags,
     /// RFC 4314 section 4 APPEND). Errors: [`StoreError::NoSuchFolder`],
-    /// [`StoreError::PermissionDenied`], [`StoreError::OverQuota`].
+    /// [`StoreError::PermissionDenied`], [`StoreError::OverQuota`],
+    /// [`StoreError::Locked`] (a WebDAV lock on the folder or the named
+    /// resource whose token the principal did not submit).
     pub async fn store_object(
         &self,
         principal: &Principal,
@@ -491,7 +501,8 @@ impl Store {
     /// exist are skipped.
     ///
     /// Rights: `r` on the source, `i` on the destination.
-    /// Errors: [`StoreError::OverQuota`] and those of resolving both.
+    /// Errors: [`StoreError::OverQuota`], [`StoreError::Locked`] (the
+    /// destination's membership is locked) and those of resolving both.
     pub async fn copy_objects(
         &self,
         principal: &Principal,
@@ -506,6 +517,8 @@ impl Store {
     /// and a removal from the source in one transaction.
     ///
     /// Rights: `r`, `t` and `e` on the source, `i` on the destination.
+    /// Errors: as [`Store::copy_objects`]; [`StoreError::Locked`] also for
+    /// a locked object or source folder.
     pub async fn move_objects(
         &self,
         principal: &Principal,
@@ -527,76 +540,7 @@ impl Store {
         let (principal, from, to, uids) =
             (principal.clone(), from.clone(), to.clone(), uids.to_vec());
         self.write(move |txn| {
-            let source = resolve(txn, &principal, &from)?;
-            source.require(Right::Read)?;
-            if remove {
-                source.require(Right::DeleteObject)?;
-                source.require(Right::Expunge)?;
-            }
-            let dest = resolve(txn, &principal, &to)?;
-            dest.require(Right::Insert)?;
-            let mut src = source.folder;
-            let mut dst = dest.folder;
-            let objects: Vec<Object> = uids
-                .iter()
-                .filter_map(|u| txn.load::<Object>(&keys::object(src.id, *u)).transpose())
-                .collect::<Result<_>>()?;
-            let bytes: u64 = objects.iter().map(|o| o.size).sum();
-            if src.owner != dst.owner || !remove {
-                check_quota(txn, dst.owner, bytes, objects.len() as u64)?;
-            }
-            let same = src.id == dst.id;
-            let dst_modseq = next_modseq(txn, dst.owner)?;
-            let src_modseq = if src.owner == dst.owner {
-                dst_modseq
-            } else {
-                next_modseq(txn, src.owner)?
-            };
-            let mut result = CopyResult {
-                uid_validity: dst.uid_validity,
-                uids: Vec::new(),
-            };
-            let saved = now();
-            for object in objects {
-                let mut copy = object.clone();
-                copy.uid = dst.uid_next;
-                copy.save_date = Some(saved);
-                if src.owner != dst.owner {
-                    // RFC 8474 5.1: the same EMAILID only within an account.
-                    let summary: MessageSummary = txn
-                        .load(&keys::blob_summary(&copy.blob))?
-                        .unwrap_or_default();
-                    (copy.email_id, copy.thread_id) =
-                        super::threads::new_ids(txn, dst.owner, &summary)?;
-                }
-                dst.uid_next = dst.uid_next.checked_add(1).ok_or_else(|| {
-                    StoreError::NotAllowed("the folder has used every UID".into())
-                })?;
-                result.uids.push((object.uid, copy.uid));
-                // Take the copy's blob reference before the source releases
-                // its own, so the blob never reaches zero references.
-                txn.share_blob(&copy.blob)?;
-                carry_object_metadata(
-                    txn,
-                    &[principal.account],
-                    (src.id, object.uid),
-                    (dst.id, copy.uid),
-                    false,
-                )?;
-                if remove {
-                    // Removed first so the IMDN index moves with the object.
-                    let holder = if same { &mut dst } else { &mut src };
-                    remove_object(txn, holder, &object, src_modseq)?;
-                }
-                insert_object(txn, &mut dst, copy, dst_modseq)?;
-            }
-            dst.highest_modseq = dst_modseq;
-            txn.put(keys::folder(dst.owner, dst.id), &dst)?;
-            if remove && !same {
-                src.highest_modseq = src_modseq;
-                txn.put(keys::folder(src.owner, src.id), &src)?;
-            }
-            Ok(result)
+            transfer_in(txn, &principal, &from, &uids, &to, remove, None).map(|(r, _)| r)
         })
         .await
     }
@@ -606,7 +550,9 @@ impl Store {
     /// expunged with the MODSEQ of its removal (for QRESYNC VANISHED).
     /// Returns the UIDs removed, ascending; missing UIDs are skipped.
     ///
-    /// Rights: `e`.
+    /// Rights: `e`. Errors: [`StoreError::Locked`] when a WebDAV lock
+    /// protects one of the objects or the folder's membership: then
+    /// nothing is removed.
     pub async fn remove_objects(
         &self,
         principal: &Principal,
@@ -620,12 +566,15 @@ impl Store {
             let access = resolve(txn, &principal, &folder)?;
             access.require(Right::Expunge)?;
             let mut f = access.folder;
+            let objects: Vec<Object> = uids
+                .iter()
+                .filter_map(|u| txn.load::<Object>(&keys::object(f.id, *u)).transpose())
+                .collect::<Result<_>>()?;
+            check_write(txn, &principal, &removal_touches(&f, &objects))?;
             let mut removed = Vec::new();
             let mut modseq = None;
-            for uid in uids {
-                let Some(object) = txn.load::<Object>(&keys::object(f.id, uid))? else {
-                    continue;
-                };
+            for object in objects {
+                let uid = object.uid;
                 let m = match modseq {
                     Some(m) => m,
                     None => *modseq.insert(next_modseq(txn, f.owner)?),
@@ -641,6 +590,169 @@ impl Store {
         })
         .await
     }
+}
+
+/// A single object's new name in a [`transfer_in`] (WebDAV COPY and MOVE
+/// of a resource): its file name there, and the object of the
+/// destination it replaces (`Overwrite: T`), if any.
+pub(super) struct Renamed<'a> {
+    pub name: &'a str,
+    pub replaces: Option<Uid>,
+}
+
+/// The one copy/move core (IMAP COPY and MOVE, WebDAV COPY and MOVE of a
+/// resource): copies share the blob and carry flags and per-object
+/// metadata; a move removes the source in the same transaction. UIDs that
+/// do not exist are skipped, except with `renamed` (one object under a
+/// new name), where a missing object is [`StoreError::NoSuchObject`]. The
+/// copy gets a new UID and save date (RFC 8514), and a new EMAILID and
+/// THREADID in another account (RFC 8474 5.1). Returns the copy result
+/// and the destination's MODSEQ.
+///
+/// Rights: `r` on the source (and `t`, `e` to move), `i` on the
+/// destination (and `t`, `e` to replace). Errors:
+/// [`StoreError::ObjectExists`] (the new name is held by an object other
+/// than the one replaced), [`StoreError::Locked`],
+/// [`StoreError::OverQuota`] and those of resolving both folders.
+pub(super) fn transfer_in(
+    txn: &mut Txn<'_>,
+    principal: &Principal,
+    from: &FolderRef,
+    uids: &[Uid],
+    to: &FolderRef,
+    remove: bool,
+    renamed: Option<Renamed<'_>>,
+) -> Result<(CopyResult, ModSeq)> {
+    let source = resolve(txn, principal, from)?;
+    source.require(Right::Read)?;
+    if remove {
+        source.require(Right::DeleteObject)?;
+        source.require(Right::Expunge)?;
+    }
+    let dest = resolve(txn, principal, to)?;
+    dest.require(Right::Insert)?;
+    let objects: Vec<Object> = uids
+        .iter()
+        .filter_map(|u| {
+            txn.load::<Object>(&keys::object(source.folder.id, *u))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    let same = source.folder.id == dest.folder.id;
+    let mut replaced = None;
+    if let Some(r) = &renamed {
+        let [object] = objects.as_slice() else {
+            return Err(StoreError::NoSuchObject);
+        };
+        if let Some(old) = r.replaces.filter(|old| !(same && *old == object.uid)) {
+            dest.require(Right::DeleteObject)?;
+            dest.require(Right::Expunge)?;
+            replaced = txn.load::<Object>(&keys::object(dest.folder.id, old))?;
+        }
+    }
+    let mut src = source.folder;
+    let mut dst = dest.folder;
+    let mut touches = vec![Touch::folder(TouchKind::Members, dst.owner, &dst.name)];
+    if let (Some(r), Some(object)) = (&renamed, objects.first()) {
+        if let Some(holder) = super::resources::lookup(txn, dst.id, r.name)? {
+            let ours = (same && holder.uid == object.uid)
+                || replaced.as_ref().is_some_and(|o| o.uid == holder.uid);
+            if !ours {
+                return Err(StoreError::ObjectExists);
+            }
+        }
+        touches.push(Touch::object(&dst, r.name.to_string()));
+        if let Some(old) = &replaced {
+            touches.push(Touch::object(&dst, old.resource_name()));
+        }
+    }
+    if remove {
+        touches.extend(removal_touches(&src, &objects));
+    }
+    check_write(txn, principal, &touches)?;
+    if src.owner != dst.owner || !remove {
+        let bytes: u64 = objects.iter().map(|o| o.size).sum();
+        let freed = replaced.as_ref().map_or(0, |o| o.size);
+        let count = objects.len() as u64 - u64::from(replaced.is_some());
+        check_quota(txn, dst.owner, bytes.saturating_sub(freed), count)?;
+    }
+    let dst_modseq = next_modseq(txn, dst.owner)?;
+    let src_modseq = if src.owner == dst.owner {
+        dst_modseq
+    } else {
+        next_modseq(txn, src.owner)?
+    };
+    let mut result = CopyResult {
+        uid_validity: dst.uid_validity,
+        uids: Vec::new(),
+    };
+    if let Some(old) = replaced {
+        remove_object(txn, &mut dst, &old, dst_modseq)?;
+    }
+    let saved = now();
+    for object in objects {
+        let mut copy = object.clone();
+        copy.uid = dst.uid_next;
+        copy.save_date = Some(saved);
+        if let Some(r) = &renamed {
+            copy.file_name = Some(r.name.to_string());
+        }
+        if src.owner != dst.owner {
+            // RFC 8474 5.1: the same EMAILID only within an account.
+            let summary: MessageSummary = txn
+                .load(&keys::blob_summary(&copy.blob))?
+                .unwrap_or_default();
+            (copy.email_id, copy.thread_id) = super::threads::new_ids(txn, dst.owner, &summary)?;
+        }
+        dst.uid_next = dst
+            .uid_next
+            .checked_add(1)
+            .ok_or_else(|| StoreError::NotAllowed("the folder has used every UID".into()))?;
+        result.uids.push((object.uid, copy.uid));
+        // Take the copy's blob reference before the source releases its
+        // own, so the blob never reaches zero references.
+        txn.share_blob(&copy.blob)?;
+        carry_object_metadata(
+            txn,
+            &[principal.account],
+            (src.id, object.uid),
+            (dst.id, copy.uid),
+            false,
+        )?;
+        if remove {
+            // Removed first so the IMDN index and the file name move with
+            // the object.
+            let holder = if same { &mut dst } else { &mut src };
+            remove_object(txn, holder, &object, src_modseq)?;
+        }
+        insert_object(txn, &mut dst, copy, dst_modseq)?;
+    }
+    dst.highest_modseq = dst_modseq;
+    txn.put(keys::folder(dst.owner, dst.id), &dst)?;
+    if remove && !same {
+        src.highest_modseq = src_modseq;
+        txn.put(keys::folder(src.owner, src.id), &src)?;
+    }
+    Ok((result, dst_modseq))
+}
+
+/// What removing `objects` from `folder` changes, for the lock check:
+/// each object, and the folder's membership.
+pub(super) fn removal_touches(folder: &Folder, objects: &[Object]) -> Vec<Touch> {
+    let mut touches = Vec::with_capacity(objects.len() + 1);
+    if !objects.is_empty() {
+        touches.push(Touch::folder(
+            TouchKind::Members,
+            folder.owner,
+            &folder.name,
+        ));
+    }
+    touches.extend(
+        objects
+            .iter()
+            .map(|o| Touch::object(folder, o.resource_name())),
+    );
+    touches
 }
 
 /// Reads and parses the message in `path` of `size` bytes (blocking).
@@ -871,7 +983,15 @@ fn insert_new_object(
             }
         }
     }
-    let replaced = match object.replaces {
+    let holder = match &object.file_name {
+        Some(name) => txn.load::<Uid>(&keys::object_name(access.folder.id, name))?,
+        None => None,
+    };
+    let replaces = match (object.replaces, holder) {
+        (_, Some(h)) if object.replace_named => Some(h),
+        (r, _) => r,
+    };
+    let replaced = match replaces {
         Some(uid) => {
             access.require(Right::DeleteObject)?;
             access.require(Right::Expunge)?;
@@ -879,12 +999,21 @@ fn insert_new_object(
         }
         None => None,
     };
-    if let Some(name) = &object.file_name {
-        let holder = txn.load::<Uid>(&keys::object_name(access.folder.id, name))?;
-        if holder.is_some_and(|h| Some(h) != replaced.as_ref().map(|r| r.uid)) {
-            return Err(StoreError::ObjectExists);
-        }
+    if holder.is_some_and(|h| Some(h) != replaced.as_ref().map(|r| r.uid)) {
+        return Err(StoreError::ObjectExists);
     }
+    let mut touches = vec![Touch::folder(
+        TouchKind::Members,
+        owner,
+        &access.folder.name,
+    )];
+    if let Some(name) = &object.file_name {
+        touches.push(Touch::object(&access.folder, name.clone()));
+    }
+    if let Some(r) = &replaced {
+        touches.push(Touch::object(&access.folder, r.resource_name()));
+    }
+    check_write(txn, principal, &touches)?;
     let freed = replaced.as_ref().map_or(0, |r| r.size);
     check_quota(
         txn,

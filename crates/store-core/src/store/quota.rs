@@ -12,16 +12,28 @@ use crate::writer::{Reader, Txn};
 impl Store {
     /// The principal's account use and limits.
     pub async fn quota(&self, principal: &Principal) -> Result<QuotaUsage> {
+        self.quota_of(principal, &principal.login).await
+    }
+
+    /// The use and limits of the account `login` (RFC 9208 GETQUOTA of a
+    /// named root): the principal's own, or any account's for an
+    /// administrator ([`Store::is_administrator`]).
+    ///
+    /// Errors: [`StoreError::NoSuchAccount`], also for an account the
+    /// principal may not see (its existence does not leak).
+    pub async fn quota_of(&self, principal: &Principal, login: &str) -> Result<QuotaUsage> {
+        if login != principal.login && !self.is_administrator(principal) {
+            return Err(StoreError::NoSuchAccount);
+        }
         let snap = self.snapshot()?;
         let entry: super::AccountEntry = snap
-            .load(&keys::account(&principal.login))?
+            .load(&keys::account(login))?
             .ok_or(StoreError::NoSuchAccount)?;
+        let id = entry.account.id;
         Ok(QuotaUsage {
-            bytes: snap
-                .load(&keys::account_counter(principal.account, "bytes"))?
-                .unwrap_or(0),
+            bytes: snap.load(&keys::account_counter(id, "bytes"))?.unwrap_or(0),
             objects: snap
-                .load(&keys::account_counter(principal.account, "objects"))?
+                .load(&keys::account_counter(id, "objects"))?
                 .unwrap_or(0),
             limits: entry.account.quota,
         })

@@ -13,7 +13,7 @@ use crate::keys;
 use crate::mime::MessageSummary;
 use crate::model::{AccountId, FolderId, Object, Principal, Uid, UnixTime};
 use crate::rights::Right;
-use crate::section::{find_part, section_range, SectionText};
+use crate::section::SectionText;
 use crate::writer::{Reader, Txn};
 
 use super::folders::FolderRef;
@@ -153,25 +153,10 @@ impl Reference {
     /// the whole message. `None` for a form not supported here
     /// (`HEADER.FIELDS`).
     pub fn section_spec(&self) -> Option<(Vec<u32>, SectionText)> {
-        let Some(section) = self.section.as_deref() else {
-            return Some((Vec::new(), SectionText::Body));
-        };
-        let upper = section.to_ascii_uppercase();
-        let mut fields = upper.split('.').peekable();
-        let mut numbers = Vec::new();
-        while let Some(n) = fields.peek().and_then(|f| f.parse::<u32>().ok()) {
-            numbers.push(n);
-            fields.next();
+        match self.section.as_deref() {
+            None => Some((Vec::new(), SectionText::Body)),
+            Some(section) => crate::section::parse_section(section),
         }
-        let rest = fields.collect::<Vec<_>>().join(".");
-        let text = match rest.as_str() {
-            "" => SectionText::Body,
-            "HEADER" => SectionText::Header,
-            "TEXT" => SectionText::Text,
-            "MIME" => SectionText::Mime,
-            _ => return None,
-        };
-        Some((numbers, text))
     }
 
     /// The bytes of the object the reference names, as IMAP FETCH
@@ -186,19 +171,7 @@ impl Reference {
         summary: &MessageSummary,
         size: u64,
     ) -> Option<(std::ops::Range<u64>, String)> {
-        let root = &summary.body;
-        if self.section.is_none() {
-            return Some((0..size, "message/rfc822".into()));
-        }
-        let (numbers, text) = self.section_spec()?;
-        let range = section_range(root, size, &numbers, text)?;
-        let media = match (text, find_part(root, &numbers)) {
-            (SectionText::Body, Some(part)) if !numbers.is_empty() => {
-                format!("{}/{}", part.media_type, part.media_subtype)
-            }
-            _ => "text/plain".into(),
-        };
-        Some((range, media))
+        crate::section::message_range(summary, size, self.section.as_deref())
     }
 }
 

@@ -7,7 +7,6 @@ use crate::service::RequestBody;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use store_core::model::ObjectKind;
-use store_core::rights::Right;
 use store_core::{NewLock, NewObject};
 
 use crate::conditions::Preconditions;
@@ -59,18 +58,11 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         Lookup::Found(Resource::Root | Resource::Account(_)) => {
             return Err(DavError::forbidden("account roots cannot be locked"))
         }
-        Lookup::Found(Resource::File(f)) => {
-            require_any(f.rights, &[Right::Write, Right::Insert])?;
-            (None, StatusCode::OK)
-        }
-        Lookup::Found(Resource::Collection(c)) => {
-            require_any(c.rights, &[Right::Write, Right::Insert])?;
-            (None, StatusCode::OK)
-        }
+        // The right to lock is store-core's rule (`create_lock`: `i`).
+        Lookup::Found(Resource::File(_) | Resource::Collection(_)) => (None, StatusCode::OK),
         Lookup::Missing {
             parent: Some(Resource::Collection(c)),
         } => {
-            require_any(c.rights, &[Right::Insert])?;
             media::check_macos_metadata(ctx.store, ctx.path.name().unwrap_or_default())?;
             (Some(c), StatusCode::CREATED)
         }
@@ -108,9 +100,11 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
             file_name: Some(name),
             ..NewObject::new(blob)
         };
+        // The new lock protects the name: its token goes with the store.
+        let holder = ctx.principal.with_lock_tokens([lock.token.clone()]);
         if let Err(e) = ctx
             .store
-            .store_object(&ctx.principal, &collection.folder, object)
+            .store_object(&holder, &collection.folder, object)
             .await
         {
             let _ = ctx
@@ -125,16 +119,6 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         r.headers_mut().insert("Lock-Token", v);
     }
     Ok(r)
-}
-
-fn require_any(rights: store_core::rights::Rights, any: &[Right]) -> DavResult<()> {
-    if any.iter().any(|r| rights.contains(*r)) {
-        Ok(())
-    } else {
-        Err(DavError::forbidden(
-            "no right to lock here (RFC 4314 'w' or 'i')",
-        ))
-    }
 }
 
 /// Refreshes the lock the `If` header names (RFC 4918 9.10.2).

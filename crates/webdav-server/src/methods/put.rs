@@ -83,19 +83,16 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         kind: Some(ObjectKind::MediaObject),
         file_name: Some(name.clone()),
         replaces: existing.as_ref().map(|f| f.object.uid),
+        // Of concurrent PUTs to one name the last one wins (RFC 9110
+        // 9.3.4): a name taken since the lookup is replaced, not a 409.
+        replace_named: true,
         ..NewObject::new(receive(ctx, request.into_body(), &name, content_type, limit).await?)
     };
     let blob = object.blob.id;
     let stored = ctx
         .store
         .store_object(&ctx.principal, &collection.folder, object)
-        .await
-        .map_err(|e| match e {
-            StoreError::ObjectExists => {
-                DavError::conflict("a resource of that name was just created")
-            }
-            other => other.into(),
-        })?;
+        .await?;
     let mut r = status(if existing.is_some() {
         StatusCode::NO_CONTENT
     } else {

@@ -171,7 +171,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
     };
     let (folder, validity) = match &resource {
         Resource::Collection(c) => (Some(c.folder.clone()), c.record.uid_validity),
-        Resource::Account(o) if *o == ctx.principal.login => (None, 0),
+        Resource::Account(o) if *o == ctx.principal.login() => (None, 0),
         _ => {
             return Err(DavError::condition(
                 StatusCode::FORBIDDEN,

@@ -21,7 +21,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         .await
     {
         Ok(()) => Ok(status(StatusCode::NO_CONTENT)),
-        Err(StoreError::Locked) => {
+        Err(StoreError::Locked { .. }) => {
             Err(DavError::forbidden("the lock belongs to another principal"))
         }
         Err(e) => Err(e.into()),

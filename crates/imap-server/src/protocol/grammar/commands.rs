@@ -80,7 +80,10 @@ fn command<'a>(name: &str, i: &'a [u8], depth: usize) -> PResult<'a, Command> {
         "NAMESPACE" => bare(Command::Namespace),
         "AUTHENTICATE" => authenticate(i),
         "LOGIN" => map((sp, astring, sp, astring), |(_, user, _, password)| {
-            Command::Login { user, password }
+            Command::Login {
+                user,
+                password: password.into(),
+            }
         })
         .parse(i),
         "SELECT" | "EXAMINE" => select(i, name == "EXAMINE"),

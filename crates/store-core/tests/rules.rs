@@ -1,0 +1,220 @@
+//! Rules store-core enforces once for every protocol (issue 15), through
+//! its public API: WebDAV locks on every write, the reserved `Shared/`
+//! namespace, who may set quotas, and a principal only from
+//! authentication or the trusted path.
+
+use store_core::model::{Flags, QuotaLimits};
+use store_core::throttle::LoginSource;
+use store_core::{
+    lock_path, FlagUpdate, FolderRef, NewLock, NewObject, Principal, Store, StoreConfig, StoreError,
+};
+
+async fn store_with(logins: &[&str]) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    for login in logins {
+        store.create_account(login, None, "pw").await.unwrap();
+    }
+    (dir, store)
+}
+
+/// A principal as a front end gets one: by authenticating.
+async fn login(store: &Store, login: &str) -> Principal {
+    let source = LoginSource {
+        remote: "127.0.0.1".parse().unwrap(),
+        protocol: "test",
+    };
+    store.authenticate(source, login, "pw").await.unwrap()
+}
+
+async fn append(store: &Store, p: &Principal, folder: &str, name: Option<&str>) -> u32 {
+    let blob = store
+        .stage_bytes(b"From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n")
+        .await
+        .unwrap();
+    let object = NewObject {
+        file_name: name.map(String::from),
+        ..NewObject::new(blob)
+    };
+    store
+        .store_object(p, &FolderRef::own(folder), object)
+        .await
+        .unwrap()
+        .uid
+}
+
+fn lock(root: String, infinite: bool) -> NewLock {
+    NewLock {
+        root,
+        infinite,
+        exclusive: true,
+        owner: None,
+        timeout: Some(600),
+    }
+}
+
+fn locked_at(result: Result<impl std::fmt::Debug, StoreError>, root: &str) {
+    match result {
+        Err(StoreError::Locked { root: r }) => assert_eq!(r, root),
+        other => panic!("expected Locked at {root}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_stops_every_write_it_protects_until_its_token_is_submitted() {
+    let (_dir, store) = store_with(&["alice"]).await;
+    let alice = login(&store, "alice").await;
+    let uid = append(&store, &alice, "INBOX", Some("a.txt")).await;
+    let other = append(&store, &alice, "INBOX", None).await;
+    let root = lock_path("alice", "INBOX", Some("a.txt"));
+    let held = store
+        .create_lock(&alice, lock(root.clone(), false))
+        .await
+        .unwrap();
+    let inbox = FolderRef::own("INBOX");
+    locked_at(store.remove_objects(&alice, &inbox, &[uid]).await, &root);
+    locked_at(
+        store
+            .move_objects(&alice, &inbox, &[uid], &FolderRef::own("Trash"))
+            .await,
+        &root,
+    );
+    locked_at(
+        store
+            .rename_folder(&alice, &FolderRef::own("INBOX"), &FolderRef::own("Old"))
+            .await,
+        &root,
+    );
+    // A copy leaves the source alone; flags are not protected; another
+    // object of the folder is not locked.
+    store
+        .copy_objects(&alice, &inbox, &[uid], &FolderRef::own("Archive"))
+        .await
+        .unwrap();
+    let mut seen = Flags::new();
+    seen.insert("\\Seen");
+    store
+        .update_flags(&alice, &inbox, &[uid], FlagUpdate::Add(seen), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .remove_objects(&alice, &inbox, &[other])
+            .await
+            .unwrap(),
+        [other]
+    );
+    // A wrong token does not help, the lock's own does.
+    let wrong = alice.with_lock_tokens(["urn:uuid:not-it"]);
+    locked_at(store.remove_objects(&wrong, &inbox, &[uid]).await, &root);
+    let holder = alice.with_lock_tokens([held.token.clone()]);
+    assert_eq!(
+        store.remove_objects(&holder, &inbox, &[uid]).await.unwrap(),
+        [uid]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_lock_guards_its_membership_and_another_principal_cannot_use_its_token() {
+    let (_dir, store) = store_with(&["alice", "bob"]).await;
+    let alice = login(&store, "alice").await;
+    let bob = login(&store, "bob").await;
+    store
+        .create_folder(&alice, &FolderRef::own("Team"), None)
+        .await
+        .unwrap();
+    store
+        .set_acl(
+            &alice,
+            &FolderRef::own("Team"),
+            "bob",
+            store_core::rights::Rights::all(),
+            store_core::AclMode::Replace,
+        )
+        .await
+        .unwrap();
+    let root = lock_path("alice", "Team", None);
+    let held = store
+        .create_lock(&alice, lock(root.clone(), true))
+        .await
+        .unwrap();
+    let blob = store.stage_bytes(b"Subject: y\r\n\r\ny\r\n").await.unwrap();
+    let team = FolderRef::of("alice", "Team");
+    let bob_with_token = bob.with_lock_tokens([held.token.clone()]);
+    locked_at(
+        store
+            .store_object(&bob_with_token, &team, NewObject::new(blob))
+            .await,
+        &root,
+    );
+    locked_at(
+        store
+            .create_folder(&alice, &FolderRef::own("Team/Sub"), None)
+            .await,
+        &root,
+    );
+    locked_at(
+        store.remove_folder(&alice, &FolderRef::own("Team")).await,
+        &root,
+    );
+    let holder = alice.with_lock_tokens([held.token]);
+    store
+        .create_folder(&holder, &FolderRef::own("Team/Sub"), None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_namespace_is_reserved_for_every_caller() {
+    let (_dir, store) = store_with(&["alice"]).await;
+    // The trusted path (a SIP deposit's folder) is held to the rule too.
+    for p in [
+        login(&store, "alice").await,
+        store.trusted_element("alice").await.unwrap(),
+    ] {
+        for name in ["Shared", "Shared/x", "Shared/bob/x"] {
+            match store.create_folder(&p, &FolderRef::own(name), None).await {
+                Err(StoreError::InvalidName(_)) => {}
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        match store
+            .rename_folder(&p, &FolderRef::own("Archive"), &FolderRef::own("Shared/a"))
+            .await
+        {
+            Err(StoreError::InvalidName(_)) => {}
+            other => panic!("rename: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_administrator_sets_quotas_or_reads_another_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        quota_admins: vec!["root".into()],
+        ..StoreConfig::new(dir.path())
+    };
+    let store = Store::open(config).unwrap();
+    for l in ["alice", "root"] {
+        store.create_account(l, None, "pw").await.unwrap();
+    }
+    let alice = login(&store, "alice").await;
+    let limits = QuotaLimits {
+        max_bytes: None,
+        max_objects: Some(3),
+    };
+    assert!(matches!(
+        store.set_quota(&alice, "alice", limits).await,
+        Err(StoreError::AdminOnly(_))
+    ));
+    assert!(matches!(
+        store.quota_of(&alice, "root").await,
+        Err(StoreError::NoSuchAccount)
+    ));
+    let root = login(&store, "root").await;
+    store.set_quota(&root, "alice", limits).await.unwrap();
+    let cli = store.trusted_element("alice").await.unwrap();
+    store.set_quota(&cli, "alice", limits).await.unwrap();
+    assert_eq!(store.quota(&alice).await.unwrap().limits, limits);
+}

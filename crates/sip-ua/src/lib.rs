@@ -275,9 +275,11 @@ impl SipUa {
 }
 
 /// Adds `received` and `rport` to the top Via of a request from `peer`
-/// (RFC 3261 18.2.1, RFC 3581 4), so that every response carries them;
-/// the responses themselves go to the source address and port, or back
-/// over the connection (RFC 3581 4, RFC 3261 18.2.2).
+/// (RFC 3261 18.2.1, RFC 3581 4), so that every response carries them.
+/// The responses themselves go back over the connection, or to the
+/// datagram's source address and port: with `rport` as RFC 3581 4 asks,
+/// and without it too, a deliberate NAT-friendly deviation from RFC 3261
+/// 18.2.2 (which would use the Via's sent-by port; README, SIP).
 fn stamp_top_via(request: &mut Request, peer: &Peer) {
     let Some(first) = request.headers.get("Via") else {
         return;

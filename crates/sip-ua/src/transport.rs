@@ -50,9 +50,10 @@ enum Path {
 }
 
 /// One end of a message exchange: the peer, the transport and the way to
-/// send to it. For a request received, it is where its responses go
-/// (RFC 3261 18.2.2: over the same connection, or to the datagram's
-/// source address as RFC 3581 `rport` would).
+/// send to it. For a request received, it is where its responses go:
+/// over the same connection (RFC 3261 18.2.2), or to the datagram's
+/// source address and port (RFC 3581 4 with `rport`; without it, a
+/// deliberate NAT-friendly deviation from RFC 3261 18.2.2's sent-by port).
 #[derive(Debug, Clone)]
 pub struct Peer {
     /// The transport.

@@ -515,11 +515,9 @@ fn md5(text: &str) -> String {
     String::from_utf8(out.stdout).unwrap()[..32].to_string()
 }
 
-/// Item 4: a digest answer whose `uri` is not the Request-URI gets 401
-/// (RFC 3261 22.4, RFC 8760), is logged at WARN with peer and username;
-/// the same answer with the right `uri` deposits.
-#[test]
-fn a_digest_with_another_uri_is_refused_and_logged() {
+/// A server that trusts no peer and knows the digest element `cs1`
+/// (password `n3tw0rk`, MD5), logging to a file; with that file and HA1.
+fn digest_server() -> (Server, std::path::PathBuf, String) {
     let mut server = Server::new();
     server.set_settings("sip", "trusted_peers = []\n");
     let mut config = std::fs::read_to_string(server.config()).unwrap();
@@ -530,48 +528,135 @@ fn a_digest_with_another_uri_is_refused_and_logged() {
     std::fs::write(server.config(), config).unwrap();
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     let log = server.start_logged();
+    (server, log, ha1)
+}
+
+/// The nonce of a 401's first challenge.
+fn nonce_of(challenge: &Msg) -> String {
+    assert_eq!(challenge.code(), Some(401), "{}", challenge.start);
+    let www = challenge.header("WWW-Authenticate").unwrap();
+    www.split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+/// An `Authorization` header line for MESSAGE with `uri`, answering
+/// `nonce` with `ha1` (RFC 2617 3.2.2.1 with qop=auth).
+fn authorization(ha1: &str, nonce: &str, uri: &str) -> String {
+    let (nc, cnonce) = ("00000001", "0a4f113b");
+    let ha2 = md5(&format!("MESSAGE:{uri}"));
+    let response = md5(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"cs1\", realm=\"cpm-store\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc={nc}, \
+         cnonce=\"{cnonce}\"\r\n"
+    )
+}
+
+/// A deposit MESSAGE to alice with `auth` (header lines, maybe empty).
+fn digest_deposit(ua: &Udp, auth: &str, imdn: &str) -> Vec<u8> {
+    sip_request(
+        "MESSAGE",
+        "sip:alice@example.com",
+        &ua.via(),
+        &format!("{auth}Conversation-ID: digest\r\nContent-Type: message/cpim\r\n"),
+        &cpim(imdn),
+    )
+}
+
+/// The lines of a server log, colors removed.
+fn log_lines(log: &std::path::Path) -> Vec<String> {
+    without_colors(&std::fs::read_to_string(log).unwrap())
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Item 4: a digest answer whose `uri` is not the Request-URI gets 401
+/// (RFC 3261 22.4, RFC 8760), and the failure is logged once at WARN
+/// with peer and username (the throttle's line), the uri detail once at
+/// INFO; the same answer with the right `uri` deposits.
+#[test]
+fn a_digest_with_another_uri_is_refused_and_logged() {
+    let (server, log, ha1) = digest_server();
     let ua = Udp::new();
     let ruri = "sip:alice@example.com";
     let attempt = |uri: &str, imdn: &str| -> u16 {
-        let plain = |auth: &str| {
-            sip_request(
-                "MESSAGE",
-                ruri,
-                &ua.via(),
-                &format!("{auth}Conversation-ID: digest\r\nContent-Type: message/cpim\r\n"),
-                &cpim(imdn),
-            )
-        };
-        let challenge = ua.ask(&server, &plain(""));
-        assert_eq!(challenge.code(), Some(401));
-        let www = challenge.header("WWW-Authenticate").unwrap();
-        let nonce = www
-            .split("nonce=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap();
-        let (nc, cnonce) = ("00000001", "0a4f113b");
-        let ha2 = md5(&format!("MESSAGE:{uri}"));
-        let response = md5(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-        let auth = format!(
-            "Authorization: Digest username=\"cs1\", realm=\"cpm-store\", nonce=\"{nonce}\", \
-             uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc={nc}, \
-             cnonce=\"{cnonce}\"\r\n"
-        );
-        ua.ask(&server, &plain(&auth)).code().unwrap()
+        let nonce = nonce_of(&ua.ask(&server, &digest_deposit(&ua, "", imdn)));
+        let auth = authorization(&ha1, &nonce, uri);
+        ua.ask(&server, &digest_deposit(&ua, &auth, imdn))
+            .code()
+            .unwrap()
     };
     assert_eq!(attempt("sip:bob@example.com", "d-1"), 401);
     assert_eq!(messages_in(&server, "alice", "digest"), None);
     assert_eq!(attempt(ruri, "d-2"), 200);
     assert_eq!(messages_in(&server, "alice", "digest"), Some(1));
-    let text = without_colors(&std::fs::read_to_string(&log).unwrap());
-    let line = text
-        .lines()
-        .find(|l| l.contains("not the Request-URI"))
-        .unwrap_or_else(|| panic!("no WARN line:\n{text}"));
-    assert!(line.contains("WARN"), "{line}");
-    assert!(line.contains("cs1"), "{line}");
-    assert!(line.contains(&ua.addr.to_string()), "{line}");
+    let lines = log_lines(&log);
+    let detail: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("not the Request-URI"))
+        .collect();
+    assert_eq!(detail.len(), 1, "{lines:#?}");
+    assert!(detail[0].contains(&ua.addr.to_string()), "{}", detail[0]);
+    let warned: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("cs1"))
+        .collect();
+    assert_eq!(warned.len(), 1, "one WARN line per failure: {warned:#?}");
+    for part in ["login failed", "sip", "127.0.0.1"] {
+        assert!(warned[0].contains(part), "{part}: {}", warned[0]);
+    }
+}
+
+/// Item 4, hostile form: one datagram with hundreds of `Authorization`
+/// headers is one attempt, answered at once (only the first of the realm
+/// counts, RFC 3261 22.4); and once the login throttle refuses, a UDP
+/// request gets 403 with Retry-After at once rather than a wait that
+/// would hold a slot the socket's other peers share.
+#[test]
+fn many_authorization_headers_are_one_attempt_and_udp_never_waits() {
+    let (server, log, _) = digest_server();
+    let ua = Udp::new();
+    let nonce = nonce_of(&ua.ask(&server, &digest_deposit(&ua, "", "h-0")));
+    let wrong = authorization(&md5("cs1:cpm-store:guess"), &nonce, "sip:alice@example.com");
+    let many = wrong.repeat(200);
+    assert!(many.len() > 40_000, "{}", many.len());
+    let sent = Instant::now();
+    let r = ua.ask(&server, &digest_deposit(&ua, &many, "h-1"));
+    assert_eq!(r.code(), Some(401), "{}", r.start);
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "200 headers took {:?}",
+        sent.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let failures = log_lines(&log)
+        .iter()
+        .filter(|l| l.contains("login failed"))
+        .count();
+    assert_eq!(failures, 1, "one datagram, one attempt");
+    let mut refused = None;
+    for n in 0..8 {
+        let nonce = nonce_of(&ua.ask(&server, &digest_deposit(&ua, "", "h-2")));
+        let auth = authorization(&md5("cs1:cpm-store:guess"), &nonce, "sip:alice@example.com");
+        let sent = Instant::now();
+        let r = ua.ask(&server, &digest_deposit(&ua, &auth, "h-2"));
+        assert!(
+            sent.elapsed() < Duration::from_secs(3),
+            "attempt {n} waited {:?}",
+            sent.elapsed()
+        );
+        if r.code() == Some(403) {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.code(), Some(401), "{}", r.start);
+    }
+    let refused = refused.expect("the throttle refuses at last");
+    assert!(refused.header("Retry-After").is_some(), "{refused:?}");
 }
 
 /// Item 5: the top Via of a response gets `received=` when sent-by is not

@@ -848,3 +848,227 @@ fn sip_requests_are_logged_and_counted() {
         assert!(metrics.contains(series), "{series}:\n{metrics}");
     }
 }
+
+/// A message of about 12 KB in alice's INBOX (UID 1): too large for UDP,
+/// so a reference to it goes over a TCP connection the store opens.
+fn large_object(server: &Server) -> Vec<u8> {
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    let text: String = (0..400)
+        .map(|i| format!("line {i} of a long message\r\n"))
+        .collect();
+    append(&mut imap, &format!("Subject: big\r\n\r\n{text}"));
+    imap_object(server, "INBOX", 1)
+}
+
+/// A TCP listener standing for a Contact that takes the connection and
+/// the MESSAGE but never answers (the store's client transaction stays
+/// open until Timer F); the connection it accepted, once it has.
+fn silent_contact() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, format!("sip:cs@127.0.0.1:{port};transport=tcp"))
+}
+
+fn accept_message(listener: &TcpListener) -> TcpStream {
+    let (conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let m = read_stream_message(&mut BufReader::new(conn.try_clone().unwrap()));
+    assert!(m.start.starts_with("MESSAGE "), "{}", m.start);
+    conn
+}
+
+/// Must-fix 1 (SSRF): a requester outside `trusted_peers` whose Contact
+/// names another host gets the object at its own source address; the
+/// host its Contact names gets nothing.
+#[test]
+fn an_untrusted_requester_cannot_send_the_object_elsewhere() {
+    let (server, _log, ha1) = digest_server();
+    let whole = large_object(&server);
+    let url = reference(&server, "INBOX", 1);
+    let elsewhere = UdpSocket::bind("127.0.0.2:0").expect("127.0.0.2 on loopback");
+    let elsewhere_addr = elsewhere.local_addr().unwrap();
+    elsewhere
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let listener = TcpListener::bind(elsewhere_addr.ip().to_string() + ":0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let ua = Udp::new();
+    // A large object goes over TCP: where does the store connect?
+    let contact = format!(
+        "sip:cs@{}:{};transport=tcp",
+        elsewhere_addr.ip(),
+        listener.local_addr().unwrap().port()
+    );
+    let fetch = |auth: &str| {
+        sip_request(
+            "MESSAGE",
+            "sip:alice@example.com",
+            &ua.via(),
+            &format!("{auth}Contact: <{contact}>\r\nContent-Type: text/uri-list\r\n"),
+            format!("{url}\r\n").as_bytes(),
+        )
+    };
+    let nonce = nonce_of(&ua.ask(&server, &fetch("")));
+    let auth = authorization(&ha1, &nonce, "sip:alice@example.com");
+    // The store answers on the source: a TCP connection to this UA's
+    // address and port, where nothing listens (480, connection opened
+    // before anything is read), and nothing reaches the Contact's host.
+    let r = ua.ask(&server, &fetch(&auth));
+    assert_eq!(r.code(), Some(480), "{}", r.start);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        assert!(
+            listener.accept().is_err(),
+            "the store connected to the Contact's host"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A small object: sent over UDP to the source, not to the Contact.
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, "Subject: small\r\n\r\nsmall\r\n");
+    let small = reference(&server, "INBOX", 2);
+    let contact = format!("sip:cs@{elsewhere_addr}");
+    let fetch = |auth: &str| {
+        sip_request(
+            "MESSAGE",
+            "sip:alice@example.com",
+            &ua.via(),
+            &format!("{auth}Contact: <{contact}>\r\nContent-Type: text/uri-list\r\n"),
+            format!("{small}\r\n").as_bytes(),
+        )
+    };
+    let nonce = nonce_of(&ua.ask(&server, &fetch("")));
+    let auth = authorization(&ha1, &nonce, "sip:alice@example.com");
+    assert_eq!(ua.ask(&server, &fetch(&auth)).code(), Some(202));
+    let object = ua
+        .take_message(Duration::from_secs(10))
+        .expect("the object came back to the source");
+    assert_eq!(object.body, imap_object(&server, "INBOX", 2));
+    let mut buf = [0u8; 2048];
+    assert!(
+        elsewhere.recv(&mut buf).is_err(),
+        "the Contact's host got a datagram"
+    );
+    assert!(whole.len() > 8192);
+}
+
+/// Must-fix 1: the TCP connections the store opens to one address are
+/// capped (`max_outbound_connections_per_destination`); past the cap a
+/// fetch by reference gets 503 with Retry-After.
+#[test]
+fn outbound_connections_to_one_host_are_capped() {
+    let mut server = Server::new();
+    server.set_settings("sip", "max_outbound_connections_per_destination = 2\n");
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    server.start();
+    large_object(&server);
+    let url = reference(&server, "INBOX", 1);
+    let ua = Udp::new();
+    let contacts: Vec<(TcpListener, String)> = (0..3).map(|_| silent_contact()).collect();
+    let mut held = Vec::new();
+    for (listener, contact) in &contacts[..2] {
+        let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), contact));
+        assert_eq!(r.code(), Some(202), "{}", r.start);
+        held.push(accept_message(listener));
+    }
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contacts[2].1));
+    assert_eq!(r.code(), Some(503), "{}", r.start);
+    assert!(r.header("Retry-After").is_some(), "{r:?}");
+}
+
+/// Must-fix 2: the bytes of referenced objects being sent are bounded
+/// (`max_outbound_object_bytes_in_flight`, each object counted twice):
+/// past it a fetch gets 503 with Retry-After, and an object that alone
+/// would pass it gets 500 with a Warning.
+#[test]
+fn referenced_objects_in_flight_are_bounded_in_memory() {
+    let mut server = Server::new();
+    server.set_settings("sip", "max_outbound_object_bytes_in_flight = 40000\n");
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    server.start();
+    let whole = large_object(&server);
+    assert!(
+        whole.len() * 2 < 40_000 && whole.len() * 4 > 40_000,
+        "{}",
+        whole.len()
+    );
+    let url = reference(&server, "INBOX", 1);
+    let ua = Udp::new();
+    let (listener, contact) = silent_contact();
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contact));
+    assert_eq!(r.code(), Some(202), "{}", r.start);
+    let _held = accept_message(&listener);
+    // The first object is still in flight (its MESSAGE unanswered).
+    let (_other, contact) = silent_contact();
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contact));
+    assert_eq!(r.code(), Some(503), "{}", r.start);
+    assert!(r.header("Retry-After").is_some(), "{r:?}");
+
+    let mut server = Server::new();
+    server.set_settings("sip", "max_outbound_object_bytes_in_flight = 10000\n");
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    server.start();
+    large_object(&server);
+    let url = reference(&server, "INBOX", 1);
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contact));
+    assert_eq!(r.code(), Some(500), "{}", r.start);
+    assert!(r.header("Warning").is_some(), "{r:?}");
+}
+
+/// Must-fix 4: a requester that came over TLS and left before taking the
+/// object never gets it in cleartext at its `sip:` Contact (RFC 3261
+/// 26.2.2): the store logs a WARN and drops it. A `sips:` Contact of a
+/// UDP requester gets 480, and nothing is sent.
+#[test]
+fn a_tls_requester_is_never_answered_in_cleartext() {
+    e2e_tests::require_tool("openssl", "openssl");
+    let mut server = Server::new();
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    let log = server.start_logged();
+    assert_eq!(
+        deposit(&server, "sip:alice@example.com", "refs", "tls-1"),
+        200
+    );
+    let url = reference(&server, "refs", 1);
+    let contact = Udp::new();
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_quiet", "-connect"])
+        .arg(server.sip_tls.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let request = uri_list_request(
+        &url,
+        "SIP/2.0/TLS 127.0.0.1:5999",
+        &format!("sip:cs@{}", contact.addr),
+    );
+    child.stdin.as_mut().unwrap().write_all(&request).unwrap();
+    child.stdin.as_mut().unwrap().flush().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let answer = read_stream_message(&mut reader);
+    assert_eq!(answer.code(), Some(202), "{}", answer.start);
+    // Gone before answering the MESSAGE the store sends back.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut warned = false;
+    while Instant::now() < deadline && !warned {
+        if let Some(m) = contact.recv_within(Duration::from_millis(500)) {
+            panic!("sent in cleartext: {}", m.start);
+        }
+        warned = log_lines(&log)
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("not sent in cleartext"));
+    }
+    assert!(warned, "{:#?}", log_lines(&log));
+    assert!(contact.recv_within(Duration::from_secs(1)).is_none());
+
+    let ua = Udp::new();
+    let secure = format!("sips:cs@{}", contact.addr);
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &secure));
+    assert_eq!(r.code(), Some(480), "{}", r.start);
+    assert!(contact.recv_within(Duration::from_secs(2)).is_none());
+}

@@ -64,6 +64,7 @@ struct Inner {
     tls: Option<tokio_rustls::TlsAcceptor>,
     subscriptions: subscription::Subscriptions,
     metrics: Arc<metrics::SipMetrics>,
+    object_bytes: Arc<tokio::sync::Semaphore>,
 }
 
 impl SipUa {
@@ -93,6 +94,11 @@ impl SipUa {
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),
                 subscriptions: subscription::Subscriptions::default(),
                 metrics: Arc::default(),
+                object_bytes: Arc::new(tokio::sync::Semaphore::new(
+                    config
+                        .max_outbound_object_bytes_in_flight
+                        .min(tokio::sync::Semaphore::MAX_PERMITS),
+                )),
                 store,
                 config,
             }),
@@ -137,6 +143,12 @@ impl SipUa {
     /// The request counters (`/metrics`).
     pub fn metrics(&self) -> Arc<metrics::SipMetrics> {
         self.inner.metrics.clone()
+    }
+
+    /// The budget of bytes held for referenced objects being sent (one
+    /// permit per byte, `max_outbound_object_bytes_in_flight` in all).
+    pub fn object_bytes(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.object_bytes
     }
 
     /// The digest nonce key.

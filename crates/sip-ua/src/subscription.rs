@@ -31,7 +31,6 @@
 //! the subscriber subscribes again at once, RFC 6665 4.1.3).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -42,9 +41,9 @@ use store_core::Principal;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::outbound::{body_budget, new_via};
+use crate::outbound::{body_budget, new_via, HopError};
 use crate::transport::Peer;
-use crate::uri::{uri_of, SipUri};
+use crate::uri::uri_of;
 use crate::wire::render::PRODUCT;
 use crate::wire::{Headers, Request};
 use crate::SipUa;
@@ -496,14 +495,21 @@ impl Notifier<'_> {
         })
         .to_string();
         let body = Bytes::from(body);
-        let target = self.next_hop_address();
-        let Some(peer) = self
+        let target = self.next_hop_uri();
+        let peer = match self
             .ua
-            .next_hop(&self.dialog.origin, target, body.len())
+            .next_hop(&self.dialog.origin, Some(target), body.len())
             .await
-        else {
-            tracing::info!("subscription: subscriber unreachable");
-            return Sent::Failed;
+        {
+            Ok(peer) => peer,
+            Err(e @ HopError::NeedsTls(_)) => {
+                tracing::warn!(error = %e, "subscription ended: its NOTIFY is not sent in cleartext");
+                return Sent::Failed;
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "subscription ended: subscriber unreachable");
+                return Sent::Failed;
+            }
         };
         self.cseq += 1;
         let request = self.request(&peer, state, body);
@@ -525,14 +531,14 @@ impl Notifier<'_> {
         }
     }
 
-    /// The address NOTIFYs go to: the first Route (loose routing, RFC
-    /// 3261 12.2.1.1), else the remote target, when it names one.
-    fn next_hop_address(&self) -> Option<SocketAddr> {
-        let first = match self.dialog.route_set.first() {
-            Some(route) => uri_of(route).to_string(),
-            None => self.dialog.remote_target.clone(),
-        };
-        SipUri::parse(&first).ok().and_then(|u| u.socket_addr())
+    /// The URI NOTIFYs go to: the first Route (loose routing, RFC 3261
+    /// 12.2.1.1), else the remote target ([`SipUa::next_hop`] decides
+    /// whether its address is used).
+    fn next_hop_uri(&self) -> &str {
+        match self.dialog.route_set.first() {
+            Some(route) => uri_of(route),
+            None => &self.dialog.remote_target,
+        }
     }
 
     /// The NOTIFY (RFC 6665 4.2.2, RFC 3261 12.2.1.1).

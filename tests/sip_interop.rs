@@ -878,6 +878,26 @@ fn accept_message(listener: &TcpListener) -> TcpStream {
     conn
 }
 
+/// A fetch by reference of `url` from `ua`, authenticated by digest as
+/// `cs1` (challenge, then answer), the object to go to `contact`; the
+/// final response to the answered request.
+fn digest_fetch(server: &Server, ua: &Udp, ha1: &str, url: &str, contact: &str) -> Msg {
+    let fetch = |auth: &str| {
+        sip_request(
+            "MESSAGE",
+            "sip:alice@example.com",
+            &ua.via(),
+            &format!("{auth}Contact: <{contact}>\r\nContent-Type: text/uri-list\r\n"),
+            format!("{url}\r\n").as_bytes(),
+        )
+    };
+    let nonce = nonce_of(&ua.ask(server, &fetch("")));
+    ua.ask(
+        server,
+        &fetch(&authorization(ha1, &nonce, "sip:alice@example.com")),
+    )
+}
+
 /// Must-fix 1 (SSRF): a requester outside `trusted_peers` whose Contact
 /// names another host gets the object at its own source address; the
 /// host its Contact names gets nothing.
@@ -900,21 +920,10 @@ fn an_untrusted_requester_cannot_send_the_object_elsewhere() {
         elsewhere_addr.ip(),
         listener.local_addr().unwrap().port()
     );
-    let fetch = |auth: &str| {
-        sip_request(
-            "MESSAGE",
-            "sip:alice@example.com",
-            &ua.via(),
-            &format!("{auth}Contact: <{contact}>\r\nContent-Type: text/uri-list\r\n"),
-            format!("{url}\r\n").as_bytes(),
-        )
-    };
-    let nonce = nonce_of(&ua.ask(&server, &fetch("")));
-    let auth = authorization(&ha1, &nonce, "sip:alice@example.com");
     // The store answers on the source: a TCP connection to this UA's
     // address and port, where nothing listens (480, connection opened
     // before anything is read), and nothing reaches the Contact's host.
-    let r = ua.ask(&server, &fetch(&auth));
+    let r = digest_fetch(&server, &ua, &ha1, &url, &contact);
     assert_eq!(r.code(), Some(480), "{}", r.start);
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
@@ -929,18 +938,8 @@ fn an_untrusted_requester_cannot_send_the_object_elsewhere() {
     append(&mut imap, "Subject: small\r\n\r\nsmall\r\n");
     let small = reference(&server, "INBOX", 2);
     let contact = format!("sip:cs@{elsewhere_addr}");
-    let fetch = |auth: &str| {
-        sip_request(
-            "MESSAGE",
-            "sip:alice@example.com",
-            &ua.via(),
-            &format!("{auth}Contact: <{contact}>\r\nContent-Type: text/uri-list\r\n"),
-            format!("{small}\r\n").as_bytes(),
-        )
-    };
-    let nonce = nonce_of(&ua.ask(&server, &fetch("")));
-    let auth = authorization(&ha1, &nonce, "sip:alice@example.com");
-    assert_eq!(ua.ask(&server, &fetch(&auth)).code(), Some(202));
+    let r = digest_fetch(&server, &ua, &ha1, &small, &contact);
+    assert_eq!(r.code(), Some(202), "{}", r.start);
     let object = ua
         .take_message(Duration::from_secs(10))
         .expect("the object came back to the source");

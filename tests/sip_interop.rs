@@ -252,7 +252,14 @@ fn deposit(server: &Server, to: &str, conversation: &str, imdn: &str) -> u16 {
 }
 
 fn started() -> Server {
+    started_with("")
+}
+
+/// A server with alice (`sip:alice@example.com`) and these `[sip]`
+/// settings (TOML lines).
+fn started_with(sip_settings: &str) -> Server {
     let mut server = Server::new();
+    server.set_settings("sip", sip_settings);
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     server.start();
     server
@@ -762,10 +769,7 @@ fn a_referenced_object_goes_to_the_contact_when_the_connection_is_gone() {
 /// answer is 500 with a Warning saying why (not 513).
 #[test]
 fn a_large_referenced_object_goes_over_tcp_or_is_explained() {
-    let mut server = Server::new();
-    server.set_settings("sip", "max_message_bytes = 4096\n");
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    server.start();
+    let server = started_with("max_message_bytes = 4096\n");
     let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
     let text: String = (0..400)
         .map(|i| format!("line {i} of a long message\r\n"))
@@ -957,10 +961,7 @@ fn an_untrusted_requester_cannot_send_the_object_elsewhere() {
 /// fetch by reference gets 503 with Retry-After.
 #[test]
 fn outbound_connections_to_one_host_are_capped() {
-    let mut server = Server::new();
-    server.set_settings("sip", "max_outbound_connections_per_destination = 2\n");
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    server.start();
+    let server = started_with("max_outbound_connections_per_destination = 2\n");
     large_object(&server);
     let url = reference(&server, "INBOX", 1);
     let ua = Udp::new();
@@ -982,10 +983,7 @@ fn outbound_connections_to_one_host_are_capped() {
 /// would pass it gets 500 with a Warning.
 #[test]
 fn referenced_objects_in_flight_are_bounded_in_memory() {
-    let mut server = Server::new();
-    server.set_settings("sip", "max_outbound_object_bytes_in_flight = 40000\n");
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    server.start();
+    let server = started_with("max_outbound_object_bytes_in_flight = 40000\n");
     let whole = large_object(&server);
     assert!(
         whole.len() * 2 < 40_000 && whole.len() * 4 > 40_000,
@@ -1004,10 +1002,7 @@ fn referenced_objects_in_flight_are_bounded_in_memory() {
     assert_eq!(r.code(), Some(503), "{}", r.start);
     assert!(r.header("Retry-After").is_some(), "{r:?}");
 
-    let mut server = Server::new();
-    server.set_settings("sip", "max_outbound_object_bytes_in_flight = 10000\n");
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    server.start();
+    let server = started_with("max_outbound_object_bytes_in_flight = 10000\n");
     large_object(&server);
     let url = reference(&server, "INBOX", 1);
     let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contact));
@@ -1070,4 +1065,57 @@ fn a_tls_requester_is_never_answered_in_cleartext() {
     let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &secure));
     assert_eq!(r.code(), Some(480), "{}", r.start);
     assert!(contact.recv_within(Duration::from_secs(2)).is_none());
+}
+
+/// A SUBSCRIBE for alice's changes from `ua` (`Expires` as given).
+fn subscribe(ua: &Udp, expires: u32) -> Vec<u8> {
+    sip_request(
+        "SUBSCRIBE",
+        "sip:alice@example.com",
+        &ua.via(),
+        &format!(
+            "Contact: <sip:cs@{}>\r\nEvent: cpm-changes;since=0\r\nExpires: {expires}\r\n",
+            ua.addr
+        ),
+        b"",
+    )
+}
+
+/// Must-fix 5: a one-off fetch (`Expires: 0`) whose catch-up is still
+/// being sent holds its place against `max_subscriptions`: another
+/// SUBSCRIBE gets 503 until the catch-up has ended.
+#[test]
+fn a_catch_up_in_progress_counts_against_max_subscriptions() {
+    let server = started_with("max_subscriptions = 1\n");
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, "Subject: one\r\n\r\none\r\n");
+    let fetcher = Udp::new();
+    fetcher.send(server.sip_udp, &subscribe(&fetcher, 0));
+    // The 200, then the NOTIFY of the catch-up, left unanswered for now.
+    let mut notify = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while notify.is_none() && Instant::now() < deadline {
+        if let Some(m) = fetcher.recv_within(Duration::from_secs(1)) {
+            if m.start.starts_with("NOTIFY ") {
+                notify = Some(m);
+            } else {
+                assert_eq!(m.code(), Some(200), "{}", m.start);
+            }
+        }
+    }
+    let notify = notify.expect("the catch-up's NOTIFY");
+    let other = Udp::new();
+    let r = other.ask(&server, &subscribe(&other, 600));
+    assert_eq!(r.code(), Some(503), "{}", r.start);
+    assert!(r.header("Retry-After").is_some(), "{r:?}");
+    // Answered: the catch-up ends, and its place is free again.
+    fetcher.send(notify.via_target(), &notify.answer(200));
+    let mut accepted = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !accepted && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let other = Udp::new();
+        accepted = other.ask(&server, &subscribe(&other, 600)).code() == Some(200);
+    }
+    assert!(accepted, "the place was never freed");
 }

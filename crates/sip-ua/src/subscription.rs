@@ -31,7 +31,8 @@
 //! the subscriber subscribes again at once, RFC 6665 4.1.3).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -79,14 +80,45 @@ pub enum Refresh {
     End,
 }
 
-/// The running subscriptions, by dialog.
+/// The running subscriptions, by dialog, and the places they take
+/// against `max_subscriptions`.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     active: Mutex<HashMap<DialogId, mpsc::Sender<Refresh>>>,
+    slots: Arc<AtomicUsize>,
+}
+
+/// A subscription's place against `max_subscriptions`, taken when its
+/// SUBSCRIBE is accepted and freed (dropped) when its task ends: after
+/// the last NOTIFY of a final catch-up, which runs once the dialog is
+/// already forgotten.
+#[derive(Debug)]
+pub struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Subscriptions {
-    /// How many run.
+    /// A place for one more subscription, if fewer than `max` hold one
+    /// (running ones, and ended ones still sending their catch-up).
+    pub fn reserve(&self, max: usize) -> Option<SubscriptionSlot> {
+        self.slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SubscriptionSlot(self.slots.clone()))
+    }
+
+    /// How many places are held (see [`Subscriptions::reserve`]).
+    pub fn slots_held(&self) -> usize {
+        self.slots.load(Ordering::Acquire)
+    }
+
+    /// How many dialogs run.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -156,6 +188,8 @@ pub struct Subscription {
     pub since: Option<ModSeq>,
     /// How long it runs unless refreshed; zero = one NOTIFY, then ended.
     pub expires: Duration,
+    /// Its place against `max_subscriptions`, held until its task ends.
+    pub slot: SubscriptionSlot,
 }
 
 /// How a NOTIFY ended.

@@ -821,6 +821,41 @@ fn a_duplicate_into_a_new_conversation_creates_no_folder() {
     assert_eq!(messages_in(&server, "alice", "first"), Some(1));
 }
 
+/// Nice 7: two deposits of one message racing into two new
+/// Conversation-IDs leave one object in one folder, never an empty one
+/// (the duplicate check and the folder's creation are one commit).
+#[test]
+fn racing_duplicates_into_new_conversations_leave_no_empty_folder() {
+    let server = started();
+    let to = "sip:alice@example.com";
+    let pairs = 12;
+    for n in 0..pairs {
+        let (a, b) = (Udp::new(), Udp::new());
+        let imdn = format!("race-{n}");
+        for (ua, conversation) in [(&a, format!("ra-{n}")), (&b, format!("rb-{n}"))] {
+            let request = sip_request(
+                "MESSAGE",
+                to,
+                &ua.via(),
+                &format!("Conversation-ID: {conversation}\r\nContent-Type: message/cpim\r\n"),
+                &cpim(&imdn),
+            );
+            ua.send(server.sip_udp, &request);
+        }
+        assert_eq!(a.response().code(), Some(200));
+        assert_eq!(b.response().code(), Some(200));
+    }
+    let list = folders(&server);
+    for n in 0..pairs {
+        let made: Vec<&String> = list
+            .iter()
+            .filter(|f| **f == format!("ra-{n}") || **f == format!("rb-{n}"))
+            .collect();
+        assert_eq!(made.len(), 1, "pair {n}: {made:?}");
+        assert_eq!(messages_in(&server, "alice", made[0]), Some(1));
+    }
+}
+
 /// Item 11: each SIP request is logged at INFO (method, Call-ID, peer,
 /// status) and counted in `/metrics` by method and status class.
 #[test]

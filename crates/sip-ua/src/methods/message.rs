@@ -3,7 +3,7 @@
 //! then sends back in a MESSAGE of its own). Seed 000, CPM-STO2.
 
 use bytes::Bytes;
-use store_core::{FolderRef, NewObject, StoreError};
+use store_core::{NewObject, StoreError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{bad_request, served_user, store_failure, Reply, ACCEPT};
@@ -45,44 +45,22 @@ async fn deposit(ua: &SipUa, request: &Request) -> Response {
         Err(DepositError::Malformed(m)) => return bad_request(request, &m),
     };
     let store = ua.store();
-    let folder = FolderRef::own(deposit.folder.clone());
     let blob = match store.stage_bytes(&deposit.content).await {
         Ok(b) => b,
         Err(e) => return store_failure(request, &e),
     };
-    let object = |blob| NewObject {
+    let object = NewObject {
         internal_date: Some(deposit.date),
         kind: Some(deposit.kind),
         deduplicate: true,
         ..NewObject::new(blob)
     };
-    let mut result = store.store_object(&principal, &folder, object(blob)).await;
-    if matches!(result, Err(StoreError::NoSuchFolder)) {
-        // A message the account already holds, deposited again under a
-        // new Conversation-ID: answered as the duplicate it is, and no
-        // empty folder is created for it.
-        if let Some(id) = &deposit.imdn_message_id {
-            match store.imdn_object(&principal, id).await {
-                Ok(Some((_, uid))) => {
-                    tracing::debug!(uid, "duplicate deposit into a new conversation");
-                    return Response::to_request(request, 200);
-                }
-                Ok(None) => {}
-                Err(e) => return store_failure(request, &e),
-            }
-        }
-        // The first object of a conversation or session: create its
-        // folder, then stage the content again (the failed attempt
-        // consumed the staged copy).
-        match store.create_folder(&principal, &folder, None).await {
-            Ok(_) | Err(StoreError::FolderExists) => {}
-            Err(e) => return store_failure(request, &e),
-        }
-        result = match store.stage_bytes(&deposit.content).await {
-            Ok(blob) => store.store_object(&principal, &folder, object(blob)).await,
-            Err(e) => Err(e),
-        };
-    }
+    // The folder is created in the same commit, only if the message is
+    // not a duplicate (then nothing is created, even under a new
+    // Conversation-ID).
+    let result = store
+        .deposit_object(&principal, &deposit.folder, object)
+        .await;
     match result {
         Ok(stored) => {
             tracing::debug!(

@@ -326,7 +326,10 @@ impl Notifier<'_> {
     /// `active;expires=N`, N the seconds the store gives itself to send
     /// each (Timer F). The last NOTIFY carries the last changes (a look
     /// one change ahead tells which page is the last), or none when there
-    /// is nothing to report.
+    /// is nothing to report. If the change feed cannot be read (a page or
+    /// the look ahead), the catch-up stops with
+    /// `terminated;reason=deactivated` instead: no claim that it is
+    /// complete, and the subscriber subscribes again.
     async fn terminate(&mut self, reported: &mut ModSeq) {
         const TERMINATED: &str = "terminated;reason=timeout";
         self.ua.subscriptions().remove(&self.dialog.id);
@@ -334,27 +337,33 @@ impl Notifier<'_> {
             "active;expires={}",
             self.ua.config().transaction_timeout().as_secs().max(1)
         );
+        // The feed cannot be read: the catch-up stops without claiming it
+        // is complete; `deactivated` has the subscriber subscribe again
+        // at once, from what it has (RFC 6665 4.1.3, 4.2.2).
+        const CUT_SHORT: &str = "terminated;reason=deactivated";
         loop {
             let Some(page) = self.backlog_page(*reported).await else {
+                let _ = self.notify(*reported, &[], CUT_SHORT).await;
                 return;
             };
             let Some(page_end) = page.last().map(|c| c.modseq) else {
                 let _ = self.notify(*reported, &[], TERMINATED).await;
                 return;
             };
-            let more = match self
+            let last = match self
                 .ua
                 .store()
                 .account_changes_since(&self.principal, page_end, 1)
                 .await
             {
-                Ok(next) => !next.is_empty(),
+                Ok(next) if next.is_empty() => Some(TERMINATED),
+                Ok(_) => None,
                 Err(e) => {
                     tracing::error!(error = %e, "subscription: change feed unreadable");
-                    false
+                    Some(CUT_SHORT)
                 }
             };
-            let last = (!more).then_some(TERMINATED);
+            let more = last.is_none();
             if let Sent::Failed = self.send_changes(&page, reported, &interim, last).await {
                 return;
             }

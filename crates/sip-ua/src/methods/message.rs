@@ -97,8 +97,14 @@ fn reference_url(request: &Request, ty: &str, params: &[(String, String)]) -> Op
 }
 
 /// Fetch by reference: 202 now, then the referenced object (or section)
-/// in a MESSAGE to the requester. An unknown, expired, revoked or foreign
-/// reference gets 403 and nothing is sent.
+/// in a MESSAGE to the requester ([`SipUa::next_hop`] says where: its
+/// Contact only at its own IP address unless it is trusted, never in
+/// cleartext after TLS). An unknown, expired, revoked or foreign
+/// reference gets 403 and nothing is sent; 503 with Retry-After when the
+/// outbound connection caps or the memory budget of objects in flight
+/// (`max_outbound_object_bytes_in_flight`) are used up; 480 when the
+/// requester cannot be reached. The connection is opened and the budget
+/// taken before the object is read.
 async fn fetch_by_reference(
     ua: &SipUa,
     request: &Request,

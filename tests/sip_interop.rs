@@ -255,6 +255,15 @@ fn started() -> Server {
     started_with("")
 }
 
+/// A server with alice (`sip:alice@example.com`), logging to the file
+/// returned.
+fn started_logged() -> (Server, std::path::PathBuf) {
+    let mut server = Server::new();
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    let log = server.start_logged();
+    (server, log)
+}
+
 /// A server with alice (`sip:alice@example.com`) and these `[sip]`
 /// settings (TOML lines).
 fn started_with(sip_settings: &str) -> Server {
@@ -860,9 +869,7 @@ fn racing_duplicates_into_new_conversations_leave_no_empty_folder() {
 /// status) and counted in `/metrics` by method and status class.
 #[test]
 fn sip_requests_are_logged_and_counted() {
-    let mut server = Server::new();
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    let log = server.start_logged();
+    let (server, log) = started_logged();
     let ua = Udp::new();
     let options = sip_request("OPTIONS", "sip:alice@example.com", &ua.via(), "", b"");
     let call_id = Msg::parse(&options).header("Call-ID").unwrap().to_string();
@@ -1045,22 +1052,10 @@ fn referenced_objects_in_flight_are_bounded_in_memory() {
     assert!(r.header("Warning").is_some(), "{r:?}");
 }
 
-/// Must-fix 4: a requester that came over TLS and left before taking the
-/// object never gets it in cleartext at its `sip:` Contact (RFC 3261
-/// 26.2.2): the store logs a WARN and drops it. A `sips:` Contact of a
-/// UDP requester gets 480, and nothing is sent.
-#[test]
-fn a_tls_requester_is_never_answered_in_cleartext() {
+/// A TLS client (openssl s_client) to the server's SIP TLS listener: the
+/// child, and a reader of what the server sends.
+fn tls_client(server: &Server) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     e2e_tests::require_tool("openssl", "openssl");
-    let mut server = Server::new();
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    let log = server.start_logged();
-    assert_eq!(
-        deposit(&server, "sip:alice@example.com", "refs", "tls-1"),
-        200
-    );
-    let url = reference(&server, "refs", 1);
-    let contact = Udp::new();
     let mut child = Command::new("openssl")
         .args(["s_client", "-quiet", "-verify_quiet", "-connect"])
         .arg(server.sip_tls.to_string())
@@ -1069,31 +1064,105 @@ fn a_tls_requester_is_never_answered_in_cleartext() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("openssl s_client");
-    let request = uri_list_request(
-        &url,
-        "SIP/2.0/TLS 127.0.0.1:5999",
-        &format!("sip:cs@{}", contact.addr),
-    );
-    child.stdin.as_mut().unwrap().write_all(&request).unwrap();
-    child.stdin.as_mut().unwrap().flush().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let answer = read_stream_message(&mut reader);
-    assert_eq!(answer.code(), Some(202), "{}", answer.start);
-    // Gone before answering the MESSAGE the store sends back.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    (child, reader)
+}
+
+fn tls_send(child: &mut std::process::Child, bytes: &[u8]) {
+    let stdin = child.stdin.as_mut().unwrap();
+    stdin.write_all(bytes).unwrap();
+    stdin.flush().unwrap();
+}
+
+/// Waits up to 15 s for a WARN line of the server containing `what`,
+/// failing if `contact` receives anything meanwhile (cleartext).
+fn warned_and_nothing_sent(log: &std::path::Path, contact: &Udp, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut warned = false;
     while Instant::now() < deadline && !warned {
         if let Some(m) = contact.recv_within(Duration::from_millis(500)) {
             panic!("sent in cleartext: {}", m.start);
         }
-        warned = log_lines(&log)
+        warned = log_lines(log)
             .iter()
-            .any(|l| l.contains("WARN") && l.contains("not sent in cleartext"));
+            .any(|l| l.contains("WARN") && l.contains(what));
     }
-    assert!(warned, "{:#?}", log_lines(&log));
+    assert!(warned, "no WARN {what:?}: {:#?}", log_lines(log));
     assert!(contact.recv_within(Duration::from_secs(1)).is_none());
+}
+
+/// Must-fix 4, NOTIFYs: a subscription made over TLS whose connection has
+/// ended sends no NOTIFY in cleartext to its `sip:` Contact; it ends,
+/// logged at WARN.
+#[test]
+fn a_tls_subscription_never_notifies_in_cleartext() {
+    let (server, log) = started_logged();
+    let contact = Udp::new();
+    let (mut child, mut reader) = tls_client(&server);
+    let subscribe = sip_request(
+        "SUBSCRIBE",
+        "sip:alice@example.com",
+        "SIP/2.0/TLS 127.0.0.1:5999",
+        &format!(
+            "Contact: <sip:cs@{}>\r\nEvent: cpm-changes\r\nExpires: 600\r\n",
+            contact.addr
+        ),
+        b"",
+    );
+    tls_send(&mut child, &subscribe);
+    let mut notified = false;
+    while !notified {
+        let m = read_stream_message(&mut reader);
+        if m.start.starts_with("NOTIFY ") {
+            tls_send(&mut child, &m.answer(200));
+            notified = true;
+            // Let the answer reach the store before the connection ends.
+            std::thread::sleep(Duration::from_millis(500));
+        } else {
+            assert_eq!(m.code(), Some(200), "{}", m.start);
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !log_lines(&log)
+            .iter()
+            .any(|l| l.contains("subscription ended")),
+        "the subscription must still run: {:#?}",
+        log_lines(&log)
+    );
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, "Subject: change\r\n\r\nchange\r\n");
+    warned_and_nothing_sent(&log, &contact, "not sent in cleartext");
+}
+
+/// Must-fix 4: a requester that came over TLS and left before taking the
+/// object never gets it in cleartext at its `sip:` Contact (RFC 3261
+/// 26.2.2): the store logs a WARN and drops it. A `sips:` Contact of a
+/// UDP requester gets 480, and nothing is sent.
+#[test]
+fn a_tls_requester_is_never_answered_in_cleartext() {
+    let (server, log) = started_logged();
+    assert_eq!(
+        deposit(&server, "sip:alice@example.com", "refs", "tls-1"),
+        200
+    );
+    let url = reference(&server, "refs", 1);
+    let contact = Udp::new();
+    let (mut child, mut reader) = tls_client(&server);
+    let request = uri_list_request(
+        &url,
+        "SIP/2.0/TLS 127.0.0.1:5999",
+        &format!("sip:cs@{}", contact.addr),
+    );
+    tls_send(&mut child, &request);
+    let answer = read_stream_message(&mut reader);
+    assert_eq!(answer.code(), Some(202), "{}", answer.start);
+    // Gone before answering the MESSAGE the store sends back.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    warned_and_nothing_sent(&log, &contact, "not sent in cleartext");
 
     let ua = Udp::new();
     let secure = format!("sips:cs@{}", contact.addr);

@@ -2,13 +2,13 @@
 //! account's own that may not exist yet (a conversation's first message),
 //! with the account's IMDN-Message-IDs kept unique, in one commit.
 
-use super::folders::{create_folder_in, FolderRef};
+use super::folders::{create_folder_txn, FolderRef};
 use super::objects::{insert_new_object, NewObject, StoredObject};
 use super::Store;
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{Folder, FolderId, Object, Principal, Uid};
-use crate::names::{ancestors, canonical};
+use crate::names::canonical;
 use crate::writer::Reader;
 
 impl Store {
@@ -20,7 +20,9 @@ impl Store {
     /// a new Conversation-ID) is returned instead (`existing`), and no
     /// folder is created. The look-up, the folder and the object are one
     /// commit, so two deposits of one message racing into two new folders
-    /// leave one object and one folder.
+    /// leave one object and one folder. The folder is created with every
+    /// check of operation "folder create" (the same transaction code as
+    /// [`Store::create_folder`]).
     ///
     /// Errors: [`StoreError::InvalidName`] for a name the store refuses,
     /// [`StoreError::OverQuota`], and those of [`Store::store_object`].
@@ -51,18 +53,12 @@ impl Store {
                     );
                 }
             }
-            for level in ancestors(&name).into_iter().chain([name.as_str()]) {
-                if txn.get_raw(&keys::folder_name(owner, level))?.is_none() {
-                    create_folder_in(txn, owner, level, None)?;
-                }
+            let folder = FolderRef::own(name.clone());
+            if txn.get_raw(&keys::folder_name(owner, &name))?.is_none() {
+                // The checks and creation of "folder create" itself.
+                create_folder_txn(txn, &principal, &folder, &name, None)?;
             }
-            insert_new_object(
-                txn,
-                &principal,
-                &FolderRef::own(name.clone()),
-                object,
-                parsed,
-            )
+            insert_new_object(txn, &principal, &folder, object, parsed)
         })
         .await
     }

@@ -252,7 +252,23 @@ fn deposit(server: &Server, to: &str, conversation: &str, imdn: &str) -> u16 {
 }
 
 fn started() -> Server {
+    started_with("")
+}
+
+/// A server with alice (`sip:alice@example.com`), logging to the file
+/// returned.
+fn started_logged() -> (Server, std::path::PathBuf) {
     let mut server = Server::new();
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    let log = server.start_logged();
+    (server, log)
+}
+
+/// A server with alice (`sip:alice@example.com`) and these `[sip]`
+/// settings (TOML lines).
+fn started_with(sip_settings: &str) -> Server {
+    let mut server = Server::new();
+    server.set_settings("sip", sip_settings);
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     server.start();
     server
@@ -515,11 +531,9 @@ fn md5(text: &str) -> String {
     String::from_utf8(out.stdout).unwrap()[..32].to_string()
 }
 
-/// Item 4: a digest answer whose `uri` is not the Request-URI gets 401
-/// (RFC 3261 22.4, RFC 8760), is logged at WARN with peer and username;
-/// the same answer with the right `uri` deposits.
-#[test]
-fn a_digest_with_another_uri_is_refused_and_logged() {
+/// A server that trusts no peer and knows the digest element `cs1`
+/// (password `n3tw0rk`, MD5), logging to a file; with that file and HA1.
+fn digest_server() -> (Server, std::path::PathBuf, String) {
     let mut server = Server::new();
     server.set_settings("sip", "trusted_peers = []\n");
     let mut config = std::fs::read_to_string(server.config()).unwrap();
@@ -530,48 +544,135 @@ fn a_digest_with_another_uri_is_refused_and_logged() {
     std::fs::write(server.config(), config).unwrap();
     server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     let log = server.start_logged();
+    (server, log, ha1)
+}
+
+/// The nonce of a 401's first challenge.
+fn nonce_of(challenge: &Msg) -> String {
+    assert_eq!(challenge.code(), Some(401), "{}", challenge.start);
+    let www = challenge.header("WWW-Authenticate").unwrap();
+    www.split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+/// An `Authorization` header line for MESSAGE with `uri`, answering
+/// `nonce` with `ha1` (RFC 2617 3.2.2.1 with qop=auth).
+fn authorization(ha1: &str, nonce: &str, uri: &str) -> String {
+    let (nc, cnonce) = ("00000001", "0a4f113b");
+    let ha2 = md5(&format!("MESSAGE:{uri}"));
+    let response = md5(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"cs1\", realm=\"cpm-store\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc={nc}, \
+         cnonce=\"{cnonce}\"\r\n"
+    )
+}
+
+/// A deposit MESSAGE to alice with `auth` (header lines, maybe empty).
+fn digest_deposit(ua: &Udp, auth: &str, imdn: &str) -> Vec<u8> {
+    sip_request(
+        "MESSAGE",
+        "sip:alice@example.com",
+        &ua.via(),
+        &format!("{auth}Conversation-ID: digest\r\nContent-Type: message/cpim\r\n"),
+        &cpim(imdn),
+    )
+}
+
+/// The lines of a server log, colors removed.
+fn log_lines(log: &std::path::Path) -> Vec<String> {
+    without_colors(&std::fs::read_to_string(log).unwrap())
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Item 4: a digest answer whose `uri` is not the Request-URI gets 401
+/// (RFC 3261 22.4, RFC 8760), and the failure is logged once at WARN
+/// with peer and username (the throttle's line), the uri detail once at
+/// INFO; the same answer with the right `uri` deposits.
+#[test]
+fn a_digest_with_another_uri_is_refused_and_logged() {
+    let (server, log, ha1) = digest_server();
     let ua = Udp::new();
     let ruri = "sip:alice@example.com";
     let attempt = |uri: &str, imdn: &str| -> u16 {
-        let plain = |auth: &str| {
-            sip_request(
-                "MESSAGE",
-                ruri,
-                &ua.via(),
-                &format!("{auth}Conversation-ID: digest\r\nContent-Type: message/cpim\r\n"),
-                &cpim(imdn),
-            )
-        };
-        let challenge = ua.ask(&server, &plain(""));
-        assert_eq!(challenge.code(), Some(401));
-        let www = challenge.header("WWW-Authenticate").unwrap();
-        let nonce = www
-            .split("nonce=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap();
-        let (nc, cnonce) = ("00000001", "0a4f113b");
-        let ha2 = md5(&format!("MESSAGE:{uri}"));
-        let response = md5(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-        let auth = format!(
-            "Authorization: Digest username=\"cs1\", realm=\"cpm-store\", nonce=\"{nonce}\", \
-             uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc={nc}, \
-             cnonce=\"{cnonce}\"\r\n"
-        );
-        ua.ask(&server, &plain(&auth)).code().unwrap()
+        let nonce = nonce_of(&ua.ask(&server, &digest_deposit(&ua, "", imdn)));
+        let auth = authorization(&ha1, &nonce, uri);
+        ua.ask(&server, &digest_deposit(&ua, &auth, imdn))
+            .code()
+            .unwrap()
     };
     assert_eq!(attempt("sip:bob@example.com", "d-1"), 401);
     assert_eq!(messages_in(&server, "alice", "digest"), None);
     assert_eq!(attempt(ruri, "d-2"), 200);
     assert_eq!(messages_in(&server, "alice", "digest"), Some(1));
-    let text = without_colors(&std::fs::read_to_string(&log).unwrap());
-    let line = text
-        .lines()
-        .find(|l| l.contains("not the Request-URI"))
-        .unwrap_or_else(|| panic!("no WARN line:\n{text}"));
-    assert!(line.contains("WARN"), "{line}");
-    assert!(line.contains("cs1"), "{line}");
-    assert!(line.contains(&ua.addr.to_string()), "{line}");
+    let lines = log_lines(&log);
+    let detail: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("not the Request-URI"))
+        .collect();
+    assert_eq!(detail.len(), 1, "{lines:#?}");
+    assert!(detail[0].contains(&ua.addr.to_string()), "{}", detail[0]);
+    let warned: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("cs1"))
+        .collect();
+    assert_eq!(warned.len(), 1, "one WARN line per failure: {warned:#?}");
+    for part in ["login failed", "sip", "127.0.0.1"] {
+        assert!(warned[0].contains(part), "{part}: {}", warned[0]);
+    }
+}
+
+/// Item 4, hostile form: one datagram with hundreds of `Authorization`
+/// headers is one attempt, answered at once (only the first of the realm
+/// counts, RFC 3261 22.4); and once the login throttle refuses, a UDP
+/// request gets 403 with Retry-After at once rather than a wait that
+/// would hold a slot the socket's other peers share.
+#[test]
+fn many_authorization_headers_are_one_attempt_and_udp_never_waits() {
+    let (server, log, _) = digest_server();
+    let ua = Udp::new();
+    let nonce = nonce_of(&ua.ask(&server, &digest_deposit(&ua, "", "h-0")));
+    let wrong = authorization(&md5("cs1:cpm-store:guess"), &nonce, "sip:alice@example.com");
+    let many = wrong.repeat(200);
+    assert!(many.len() > 40_000, "{}", many.len());
+    let sent = Instant::now();
+    let r = ua.ask(&server, &digest_deposit(&ua, &many, "h-1"));
+    assert_eq!(r.code(), Some(401), "{}", r.start);
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "200 headers took {:?}",
+        sent.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let failures = log_lines(&log)
+        .iter()
+        .filter(|l| l.contains("login failed"))
+        .count();
+    assert_eq!(failures, 1, "one datagram, one attempt");
+    let mut refused = None;
+    for n in 0..8 {
+        let nonce = nonce_of(&ua.ask(&server, &digest_deposit(&ua, "", "h-2")));
+        let auth = authorization(&md5("cs1:cpm-store:guess"), &nonce, "sip:alice@example.com");
+        let sent = Instant::now();
+        let r = ua.ask(&server, &digest_deposit(&ua, &auth, "h-2"));
+        assert!(
+            sent.elapsed() < Duration::from_secs(3),
+            "attempt {n} waited {:?}",
+            sent.elapsed()
+        );
+        if r.code() == Some(403) {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.code(), Some(401), "{}", r.start);
+    }
+    let refused = refused.expect("the throttle refuses at last");
+    assert!(refused.header("Retry-After").is_some(), "{refused:?}");
 }
 
 /// Item 5: the top Via of a response gets `received=` when sent-by is not
@@ -677,10 +778,7 @@ fn a_referenced_object_goes_to_the_contact_when_the_connection_is_gone() {
 /// answer is 500 with a Warning saying why (not 513).
 #[test]
 fn a_large_referenced_object_goes_over_tcp_or_is_explained() {
-    let mut server = Server::new();
-    server.set_settings("sip", "max_message_bytes = 4096\n");
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    server.start();
+    let server = started_with("max_message_bytes = 4096\n");
     let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
     let text: String = (0..400)
         .map(|i| format!("line {i} of a long message\r\n"))
@@ -732,13 +830,46 @@ fn a_duplicate_into_a_new_conversation_creates_no_folder() {
     assert_eq!(messages_in(&server, "alice", "first"), Some(1));
 }
 
+/// Nice 7: two deposits of one message racing into two new
+/// Conversation-IDs leave one object in one folder, never an empty one
+/// (the duplicate check and the folder's creation are one commit).
+#[test]
+fn racing_duplicates_into_new_conversations_leave_no_empty_folder() {
+    let server = started();
+    let to = "sip:alice@example.com";
+    let pairs = 12;
+    for n in 0..pairs {
+        let (a, b) = (Udp::new(), Udp::new());
+        let imdn = format!("race-{n}");
+        for (ua, conversation) in [(&a, format!("ra-{n}")), (&b, format!("rb-{n}"))] {
+            let request = sip_request(
+                "MESSAGE",
+                to,
+                &ua.via(),
+                &format!("Conversation-ID: {conversation}\r\nContent-Type: message/cpim\r\n"),
+                &cpim(&imdn),
+            );
+            ua.send(server.sip_udp, &request);
+        }
+        assert_eq!(a.response().code(), Some(200));
+        assert_eq!(b.response().code(), Some(200));
+    }
+    let list = folders(&server);
+    for n in 0..pairs {
+        let made: Vec<&String> = list
+            .iter()
+            .filter(|f| **f == format!("ra-{n}") || **f == format!("rb-{n}"))
+            .collect();
+        assert_eq!(made.len(), 1, "pair {n}: {made:?}");
+        assert_eq!(messages_in(&server, "alice", made[0]), Some(1));
+    }
+}
+
 /// Item 11: each SIP request is logged at INFO (method, Call-ID, peer,
 /// status) and counted in `/metrics` by method and status class.
 #[test]
 fn sip_requests_are_logged_and_counted() {
-    let mut server = Server::new();
-    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
-    let log = server.start_logged();
+    let (server, log) = started_logged();
     let ua = Udp::new();
     let options = sip_request("OPTIONS", "sip:alice@example.com", &ua.via(), "", b"");
     let call_id = Msg::parse(&options).header("Call-ID").unwrap().to_string();
@@ -762,4 +893,333 @@ fn sip_requests_are_logged_and_counted() {
     ] {
         assert!(metrics.contains(series), "{series}:\n{metrics}");
     }
+}
+
+/// A message of about 12 KB in alice's INBOX (UID 1): too large for UDP,
+/// so a reference to it goes over a TCP connection the store opens.
+fn large_object(server: &Server) -> Vec<u8> {
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    let text: String = (0..400)
+        .map(|i| format!("line {i} of a long message\r\n"))
+        .collect();
+    append(&mut imap, &format!("Subject: big\r\n\r\n{text}"));
+    imap_object(server, "INBOX", 1)
+}
+
+/// A TCP listener standing for a Contact that takes the connection and
+/// the MESSAGE but never answers (the store's client transaction stays
+/// open until Timer F); the connection it accepted, once it has.
+fn silent_contact() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, format!("sip:cs@127.0.0.1:{port};transport=tcp"))
+}
+
+fn accept_message(listener: &TcpListener) -> TcpStream {
+    let (conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let m = read_stream_message(&mut BufReader::new(conn.try_clone().unwrap()));
+    assert!(m.start.starts_with("MESSAGE "), "{}", m.start);
+    conn
+}
+
+/// A fetch by reference of `url` from `ua`, authenticated by digest as
+/// `cs1` (challenge, then answer), the object to go to `contact`; the
+/// final response to the answered request.
+fn digest_fetch(server: &Server, ua: &Udp, ha1: &str, url: &str, contact: &str) -> Msg {
+    let fetch = |auth: &str| {
+        sip_request(
+            "MESSAGE",
+            "sip:alice@example.com",
+            &ua.via(),
+            &format!("{auth}Contact: <{contact}>\r\nContent-Type: text/uri-list\r\n"),
+            format!("{url}\r\n").as_bytes(),
+        )
+    };
+    let nonce = nonce_of(&ua.ask(server, &fetch("")));
+    ua.ask(
+        server,
+        &fetch(&authorization(ha1, &nonce, "sip:alice@example.com")),
+    )
+}
+
+/// Must-fix 1 (SSRF): a requester outside `trusted_peers` whose Contact
+/// names another host gets the object at its own source address; the
+/// host its Contact names gets nothing.
+#[test]
+fn an_untrusted_requester_cannot_send_the_object_elsewhere() {
+    let (server, _log, ha1) = digest_server();
+    let whole = large_object(&server);
+    let url = reference(&server, "INBOX", 1);
+    let elsewhere = UdpSocket::bind("127.0.0.2:0").expect("127.0.0.2 on loopback");
+    let elsewhere_addr = elsewhere.local_addr().unwrap();
+    elsewhere
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let listener = TcpListener::bind(elsewhere_addr.ip().to_string() + ":0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let ua = Udp::new();
+    // A large object goes over TCP: where does the store connect?
+    let contact = format!(
+        "sip:cs@{}:{};transport=tcp",
+        elsewhere_addr.ip(),
+        listener.local_addr().unwrap().port()
+    );
+    // The store answers on the source: a TCP connection to this UA's
+    // address and port, where nothing listens (480, connection opened
+    // before anything is read), and nothing reaches the Contact's host.
+    let r = digest_fetch(&server, &ua, &ha1, &url, &contact);
+    assert_eq!(r.code(), Some(480), "{}", r.start);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        assert!(
+            listener.accept().is_err(),
+            "the store connected to the Contact's host"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A small object: sent over UDP to the source, not to the Contact.
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, "Subject: small\r\n\r\nsmall\r\n");
+    let small = reference(&server, "INBOX", 2);
+    let contact = format!("sip:cs@{elsewhere_addr}");
+    let r = digest_fetch(&server, &ua, &ha1, &small, &contact);
+    assert_eq!(r.code(), Some(202), "{}", r.start);
+    let object = ua
+        .take_message(Duration::from_secs(10))
+        .expect("the object came back to the source");
+    assert_eq!(object.body, imap_object(&server, "INBOX", 2));
+    let mut buf = [0u8; 2048];
+    assert!(
+        elsewhere.recv(&mut buf).is_err(),
+        "the Contact's host got a datagram"
+    );
+    assert!(whole.len() > 8192);
+}
+
+/// Must-fix 1: the TCP connections the store opens to one address are
+/// capped (`max_outbound_connections_per_destination`); past the cap a
+/// fetch by reference gets 503 with Retry-After.
+#[test]
+fn outbound_connections_to_one_host_are_capped() {
+    let server = started_with("max_outbound_connections_per_destination = 2\n");
+    large_object(&server);
+    let url = reference(&server, "INBOX", 1);
+    let ua = Udp::new();
+    let contacts: Vec<(TcpListener, String)> = (0..3).map(|_| silent_contact()).collect();
+    let mut held = Vec::new();
+    for (listener, contact) in &contacts[..2] {
+        let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), contact));
+        assert_eq!(r.code(), Some(202), "{}", r.start);
+        held.push(accept_message(listener));
+    }
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contacts[2].1));
+    assert_eq!(r.code(), Some(503), "{}", r.start);
+    assert!(r.header("Retry-After").is_some(), "{r:?}");
+}
+
+/// Must-fix 2: the bytes of referenced objects being sent are bounded
+/// (`max_outbound_object_bytes_in_flight`, each object counted twice):
+/// past it a fetch gets 503 with Retry-After, and an object that alone
+/// would pass it gets 500 with a Warning.
+#[test]
+fn referenced_objects_in_flight_are_bounded_in_memory() {
+    let server = started_with("max_outbound_object_bytes_in_flight = 40000\n");
+    let whole = large_object(&server);
+    assert!(
+        whole.len() * 2 < 40_000 && whole.len() * 4 > 40_000,
+        "{}",
+        whole.len()
+    );
+    let url = reference(&server, "INBOX", 1);
+    let ua = Udp::new();
+    let (listener, contact) = silent_contact();
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contact));
+    assert_eq!(r.code(), Some(202), "{}", r.start);
+    let _held = accept_message(&listener);
+    // The first object is still in flight (its MESSAGE unanswered).
+    let (_other, contact) = silent_contact();
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contact));
+    assert_eq!(r.code(), Some(503), "{}", r.start);
+    assert!(r.header("Retry-After").is_some(), "{r:?}");
+
+    let server = started_with("max_outbound_object_bytes_in_flight = 10000\n");
+    large_object(&server);
+    let url = reference(&server, "INBOX", 1);
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &contact));
+    assert_eq!(r.code(), Some(500), "{}", r.start);
+    assert!(r.header("Warning").is_some(), "{r:?}");
+}
+
+/// A TLS client (openssl s_client) to the server's SIP TLS listener: the
+/// child, and a reader of what the server sends.
+fn tls_client(server: &Server) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    e2e_tests::require_tool("openssl", "openssl");
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_quiet", "-connect"])
+        .arg(server.sip_tls.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    (child, reader)
+}
+
+fn tls_send(child: &mut std::process::Child, bytes: &[u8]) {
+    let stdin = child.stdin.as_mut().unwrap();
+    stdin.write_all(bytes).unwrap();
+    stdin.flush().unwrap();
+}
+
+/// Waits up to 15 s for a WARN line of the server containing `what`,
+/// failing if `contact` receives anything meanwhile (cleartext).
+fn warned_and_nothing_sent(log: &std::path::Path, contact: &Udp, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut warned = false;
+    while Instant::now() < deadline && !warned {
+        if let Some(m) = contact.recv_within(Duration::from_millis(500)) {
+            panic!("sent in cleartext: {}", m.start);
+        }
+        warned = log_lines(log)
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains(what));
+    }
+    assert!(warned, "no WARN {what:?}: {:#?}", log_lines(log));
+    assert!(contact.recv_within(Duration::from_secs(1)).is_none());
+}
+
+/// Must-fix 4, NOTIFYs: a subscription made over TLS whose connection has
+/// ended sends no NOTIFY in cleartext to its `sip:` Contact; it ends,
+/// logged at WARN.
+#[test]
+fn a_tls_subscription_never_notifies_in_cleartext() {
+    let (server, log) = started_logged();
+    let contact = Udp::new();
+    let (mut child, mut reader) = tls_client(&server);
+    let subscribe = sip_request(
+        "SUBSCRIBE",
+        "sip:alice@example.com",
+        "SIP/2.0/TLS 127.0.0.1:5999",
+        &format!(
+            "Contact: <sip:cs@{}>\r\nEvent: cpm-changes\r\nExpires: 600\r\n",
+            contact.addr
+        ),
+        b"",
+    );
+    tls_send(&mut child, &subscribe);
+    let mut notified = false;
+    while !notified {
+        let m = read_stream_message(&mut reader);
+        if m.start.starts_with("NOTIFY ") {
+            tls_send(&mut child, &m.answer(200));
+            notified = true;
+            // Let the answer reach the store before the connection ends.
+            std::thread::sleep(Duration::from_millis(500));
+        } else {
+            assert_eq!(m.code(), Some(200), "{}", m.start);
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !log_lines(&log)
+            .iter()
+            .any(|l| l.contains("subscription ended")),
+        "the subscription must still run: {:#?}",
+        log_lines(&log)
+    );
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, "Subject: change\r\n\r\nchange\r\n");
+    warned_and_nothing_sent(&log, &contact, "not sent in cleartext");
+}
+
+/// Must-fix 4: a requester that came over TLS and left before taking the
+/// object never gets it in cleartext at its `sip:` Contact (RFC 3261
+/// 26.2.2): the store logs a WARN and drops it. A `sips:` Contact of a
+/// UDP requester gets 480, and nothing is sent.
+#[test]
+fn a_tls_requester_is_never_answered_in_cleartext() {
+    let (server, log) = started_logged();
+    assert_eq!(
+        deposit(&server, "sip:alice@example.com", "refs", "tls-1"),
+        200
+    );
+    let url = reference(&server, "refs", 1);
+    let contact = Udp::new();
+    let (mut child, mut reader) = tls_client(&server);
+    let request = uri_list_request(
+        &url,
+        "SIP/2.0/TLS 127.0.0.1:5999",
+        &format!("sip:cs@{}", contact.addr),
+    );
+    tls_send(&mut child, &request);
+    let answer = read_stream_message(&mut reader);
+    assert_eq!(answer.code(), Some(202), "{}", answer.start);
+    // Gone before answering the MESSAGE the store sends back.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    warned_and_nothing_sent(&log, &contact, "not sent in cleartext");
+
+    let ua = Udp::new();
+    let secure = format!("sips:cs@{}", contact.addr);
+    let r = ua.ask(&server, &uri_list_request(&url, &ua.via(), &secure));
+    assert_eq!(r.code(), Some(480), "{}", r.start);
+    assert!(contact.recv_within(Duration::from_secs(2)).is_none());
+}
+
+/// A SUBSCRIBE for alice's changes from `ua` (`Expires` as given).
+fn subscribe(ua: &Udp, expires: u32) -> Vec<u8> {
+    sip_request(
+        "SUBSCRIBE",
+        "sip:alice@example.com",
+        &ua.via(),
+        &format!(
+            "Contact: <sip:cs@{}>\r\nEvent: cpm-changes;since=0\r\nExpires: {expires}\r\n",
+            ua.addr
+        ),
+        b"",
+    )
+}
+
+/// Must-fix 5: a one-off fetch (`Expires: 0`) whose catch-up is still
+/// being sent holds its place against `max_subscriptions`: another
+/// SUBSCRIBE gets 503 until the catch-up has ended.
+#[test]
+fn a_catch_up_in_progress_counts_against_max_subscriptions() {
+    let server = started_with("max_subscriptions = 1\n");
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, "Subject: one\r\n\r\none\r\n");
+    let fetcher = Udp::new();
+    fetcher.send(server.sip_udp, &subscribe(&fetcher, 0));
+    // The 200, then the NOTIFY of the catch-up, left unanswered for now.
+    let mut notify = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while notify.is_none() && Instant::now() < deadline {
+        if let Some(m) = fetcher.recv_within(Duration::from_secs(1)) {
+            if m.start.starts_with("NOTIFY ") {
+                notify = Some(m);
+            } else {
+                assert_eq!(m.code(), Some(200), "{}", m.start);
+            }
+        }
+    }
+    let notify = notify.expect("the catch-up's NOTIFY");
+    let other = Udp::new();
+    let r = other.ask(&server, &subscribe(&other, 600));
+    assert_eq!(r.code(), Some(503), "{}", r.start);
+    assert!(r.header("Retry-After").is_some(), "{r:?}");
+    // Answered: the catch-up ends, and its place is free again.
+    fetcher.send(notify.via_target(), &notify.answer(200));
+    let mut accepted = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !accepted && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let other = Udp::new();
+        accepted = other.ask(&server, &subscribe(&other, 600)).code() == Some(200);
+    }
+    assert!(accepted, "the place was never freed");
 }

@@ -162,9 +162,12 @@ impl SipUa {
     /// username, shared with IMAP and WebDAV): a wrong one counts as a
     /// failed login, and past the threshold the answer is not checked and
     /// the element gets 403 with Retry-After (RFC 3261 21.4.4: repeating
-    /// the request with other credentials does not help now). A refusal
-    /// by the throttle is first waited out once, as IMAP LOGIN does, so an
-    /// element past a few failures is slowed down rather than refused.
+    /// the request with other credentials does not help now). Only the
+    /// first `Authorization` of our realm is checked (RFC 3261 22.4). A
+    /// refusal by the throttle is first waited out once on a stream, as
+    /// IMAP LOGIN does, so an element past a few failures is slowed down
+    /// rather than refused; over UDP it is answered at once (a wait would
+    /// hold a slot the socket's other peers share).
     ///
     /// The `uri` of the credentials must be the Request-URI (RFC 3261
     /// 22.4 and 22.1 via RFC 2617 3.2.2.5, RFC 8760): the same string, or
@@ -172,7 +175,7 @@ impl SipUa {
     /// as [`SipUri`] reads it; else the answer is a failed attempt, 401
     /// (RFC 2617's 400 is not used: a retry with a right `uri` should be
     /// challenged). Every failed attempt goes through the throttle and
-    /// is logged at WARN with the peer and the username.
+    /// is logged once at WARN with the peer address and the username.
     pub async fn authorize(&self, request: &Request, peer: &Peer) -> Result<Caller, Box<Response>> {
         let config = self.config();
         if config.trusts(peer.addr.ip()) {
@@ -181,70 +184,96 @@ impl SipUa {
         if config.digest_credentials.is_empty() {
             return Err(Box::new(Response::to_request(request, 403)));
         }
+        // Only the first credentials of our realm count (RFC 3261 22.4: a
+        // UAS looks for the Authorization of its realm); a request carrying
+        // hundreds of them is one attempt, not hundreds.
+        let params = request
+            .headers
+            .all("Authorization")
+            .filter_map(digest_params)
+            .find(|p| p.iter().any(|(k, v)| k == "realm" && *v == config.realm));
+        let stale = match params {
+            Some(params) => match self.check_digest(request, peer, &params).await? {
+                Some(caller) => return Ok(caller),
+                None => true,
+            },
+            None => false,
+        };
+        Err(Box::new(self.challenge(request, stale)))
+    }
+}
+
+impl SipUa {
+    /// Checks one set of digest credentials of our realm: `Ok(Some)` for
+    /// a right answer with a fresh nonce, `Ok(None)` for a right answer
+    /// with a stale nonce (challenged again with `stale=true`), `Err` with
+    /// the response for anything else: 401 (a new challenge) for a wrong
+    /// or unusable answer, 403 with Retry-After when the login throttle
+    /// refuses. A throttle refusal is waited out once, up to
+    /// [`MAX_THROTTLE_WAIT`], only on a stream (the wait holds that
+    /// connection's own request slot); over UDP, whose handlers share one
+    /// socket's slots, it is answered at once. A failed attempt is logged
+    /// once, at WARN, by the throttle ([`store_core::Store::record_login`]:
+    /// protocol, address, username); a `uri` that is not the Request-URI
+    /// is said once more, at INFO, with both URIs.
+    async fn check_digest(
+        &self,
+        request: &Request,
+        peer: &Peer,
+        params: &[(String, String)],
+    ) -> Result<Option<Caller>, Box<Response>> {
+        let config = self.config();
+        let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let challenge = || Err(Box::new(self.challenge(request, false)));
+        let algorithm = match get("algorithm").map(str::to_ascii_uppercase).as_deref() {
+            None | Some("MD5") => Algorithm::Md5,
+            Some("SHA-256") => Algorithm::Sha256,
+            Some(_) => return challenge(),
+        };
+        let (Some(username), Some(nonce), Some(uri), Some(given)) =
+            (get("username"), get("nonce"), get("uri"), get("response"))
+        else {
+            return challenge();
+        };
+        let qop = get("qop");
+        if qop.is_some_and(|q| q != "auth") {
+            return challenge();
+        }
         let source = LoginSource {
             remote: peer.addr.ip(),
             protocol: "sip",
         };
-        let mut stale = false;
-        for value in request.headers.all("Authorization") {
-            let Some(params) = digest_params(value) else {
-                continue;
-            };
-            let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-            if get("realm") != Some(config.realm.as_str()) {
-                continue;
+        // The store's login throttle, shared with IMAP and WebDAV: past
+        // it, no response is checked.
+        let attempt = match self.store().admit_login(source, username) {
+            Err(StoreError::LoginThrottled { retry_after }) if peer.transport.is_reliable() => {
+                tokio::time::sleep(retry_after.min(MAX_THROTTLE_WAIT)).await;
+                self.store().admit_login(source, username)
             }
-            let algorithm = match get("algorithm").map(str::to_ascii_uppercase).as_deref() {
-                None | Some("MD5") => Algorithm::Md5,
-                Some("SHA-256") => Algorithm::Sha256,
-                Some(_) => continue,
-            };
-            let (Some(username), Some(nonce), Some(uri), Some(given)) =
-                (get("username"), get("nonce"), get("uri"), get("response"))
-            else {
-                continue;
-            };
-            let qop = get("qop");
-            if qop.is_some_and(|q| q != "auth") {
-                continue;
-            }
-            // The store's login throttle, shared with IMAP and WebDAV: past
-            // it, no response is checked. A refusal is waited out once.
-            let attempt = match self.store().admit_login(source, username) {
-                Err(StoreError::LoginThrottled { retry_after }) => {
-                    tokio::time::sleep(retry_after.min(MAX_THROTTLE_WAIT)).await;
-                    self.store().admit_login(source, username)
-                }
-                result => result,
-            };
-            let attempt = match attempt {
-                Ok(attempt) => attempt,
-                Err(e) => return Err(Box::new(throttled(request, &e))),
-            };
-            if !same_request_uri(uri, &request.uri) {
-                tracing::warn!(
-                    peer = %peer.addr,
-                    username,
-                    uri,
-                    request_uri = %request.uri,
-                    "SIP digest refused: its uri is not the Request-URI"
-                );
-                self.store().record_login(attempt, source, username, false);
-                continue;
-            }
-            let ha1 = config
-                .digest_credentials
-                .iter()
-                .find(|c| c.username == username)
-                .and_then(|credential| match algorithm {
-                    Algorithm::Sha256 => credential.ha1_sha256.as_deref(),
-                    Algorithm::Md5 => credential.ha1_md5.as_deref(),
-                });
-            let Some(ha1) = ha1 else {
-                tracing::warn!(peer = %peer.addr, username, algorithm = algorithm.name(), "SIP digest refused: unknown username");
-                self.store().record_login(attempt, source, username, false);
-                continue;
-            };
+            result => result,
+        };
+        let attempt = match attempt {
+            Ok(attempt) => attempt,
+            Err(e) => return Err(Box::new(throttled(request, &e))),
+        };
+        let ha1 = config
+            .digest_credentials
+            .iter()
+            .find(|c| c.username == username)
+            .and_then(|credential| match algorithm {
+                Algorithm::Sha256 => credential.ha1_sha256.as_deref(),
+                Algorithm::Md5 => credential.ha1_md5.as_deref(),
+            });
+        let right = if !same_request_uri(uri, &request.uri) {
+            tracing::info!(
+                peer = %peer.addr,
+                username,
+                uri,
+                request_uri = %request.uri,
+                "SIP digest refused: its uri is not the Request-URI"
+            );
+            false
+        } else if let Some(ha1) = ha1 {
             let expected = digest_response(
                 algorithm,
                 &ha1.to_ascii_lowercase(),
@@ -255,26 +284,32 @@ impl SipUa {
                 &request.method,
                 uri,
             );
-            if !bool::from(
+            bool::from(
                 expected
                     .as_bytes()
                     .ct_eq(given.to_ascii_lowercase().as_bytes()),
-            ) {
-                tracing::warn!(peer = %peer.addr, username, "SIP digest refused: wrong response");
-                self.store().record_login(attempt, source, username, false);
-                continue;
-            }
-            self.store().record_login(attempt, source, username, true);
-            match self.nonces().check(nonce, config.nonce_lifetime.as_secs()) {
-                NonceState::Fresh => return Ok(Caller::Digest(username.to_string())),
-                NonceState::Stale => stale = true,
-                NonceState::Forged => {}
-            }
+            )
+        } else {
+            false
+        };
+        self.store().record_login(attempt, source, username, right);
+        if !right {
+            return challenge();
         }
-        // One challenge per algorithm some element has an HA1 for, SHA-256
-        // first (RFC 8760 2.4); a UAC that takes the first challenge
-        // whatever its algorithm (SIPp does) still gets one it can answer
-        // when only MD5 values are configured.
+        match self.nonces().check(nonce, config.nonce_lifetime.as_secs()) {
+            NonceState::Fresh => Ok(Some(Caller::Digest(username.to_string()))),
+            NonceState::Stale => Ok(None),
+            NonceState::Forged => challenge(),
+        }
+    }
+
+    /// 401 with one challenge per algorithm some element has an HA1 for,
+    /// SHA-256 first (RFC 8760 2.4), flagged `stale` when asked (RFC 7616
+    /// 3.3); a UAC that takes the first challenge whatever its algorithm
+    /// (SIPp does) still gets one it can answer when only MD5 values are
+    /// configured.
+    fn challenge(&self, request: &Request, stale: bool) -> Response {
+        let config = self.config();
         let offered = [Algorithm::Sha256, Algorithm::Md5].into_iter().filter(|a| {
             config.digest_credentials.iter().any(|c| match a {
                 Algorithm::Sha256 => c.ha1_sha256.is_some(),
@@ -294,7 +329,7 @@ impl SipUa {
                 ),
             );
         }
-        Err(Box::new(challenge))
+        challenge
     }
 }
 

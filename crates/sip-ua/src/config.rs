@@ -76,8 +76,21 @@ pub struct SipConfig {
     /// Shortest subscription accepted (423 with Min-Expires below it,
     /// RFC 6665 4.2.1.1).
     pub min_subscription: Duration,
-    /// Most subscriptions at once (503 past it).
+    /// Most subscriptions at once (503 past it), catch-ups of ended
+    /// ones still being sent included.
     pub max_subscriptions: usize,
+    /// Most TCP connections the store opens itself at once (for a
+    /// referenced object or a NOTIFY); past it the request that needs one
+    /// gets 503 with Retry-After.
+    pub max_outbound_connections: usize,
+    /// Most of those to one IP address at once (503 past it): a requester
+    /// cannot make the store open connections to many ports of one host.
+    pub max_outbound_connections_per_destination: usize,
+    /// Bytes held in memory at once for referenced objects being sent,
+    /// each object counted twice (read, and rendered into its MESSAGE);
+    /// past it a fetch by reference gets 503 with Retry-After, and an
+    /// object that alone would pass it gets 500 with a Warning.
+    pub max_outbound_object_bytes_in_flight: usize,
 }
 
 impl Default for SipConfig {
@@ -98,6 +111,9 @@ impl Default for SipConfig {
             max_subscription: Duration::from_secs(3600),
             min_subscription: Duration::from_secs(60),
             max_subscriptions: 10_000,
+            max_outbound_connections: 256,
+            max_outbound_connections_per_destination: 8,
+            max_outbound_object_bytes_in_flight: 256 * 1024 * 1024,
         }
     }
 }

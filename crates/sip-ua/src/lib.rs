@@ -64,6 +64,7 @@ struct Inner {
     tls: Option<tokio_rustls::TlsAcceptor>,
     subscriptions: subscription::Subscriptions,
     metrics: Arc<metrics::SipMetrics>,
+    object_bytes: Arc<tokio::sync::Semaphore>,
 }
 
 impl SipUa {
@@ -93,6 +94,11 @@ impl SipUa {
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),
                 subscriptions: subscription::Subscriptions::default(),
                 metrics: Arc::default(),
+                object_bytes: Arc::new(tokio::sync::Semaphore::new(
+                    config
+                        .max_outbound_object_bytes_in_flight
+                        .min(tokio::sync::Semaphore::MAX_PERMITS),
+                )),
                 store,
                 config,
             }),
@@ -137,6 +143,12 @@ impl SipUa {
     /// The request counters (`/metrics`).
     pub fn metrics(&self) -> Arc<metrics::SipMetrics> {
         self.inner.metrics.clone()
+    }
+
+    /// The budget of bytes held for referenced objects being sent (one
+    /// permit per byte, `max_outbound_object_bytes_in_flight` in all).
+    pub fn object_bytes(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.object_bytes
     }
 
     /// The digest nonce key.
@@ -275,9 +287,11 @@ impl SipUa {
 }
 
 /// Adds `received` and `rport` to the top Via of a request from `peer`
-/// (RFC 3261 18.2.1, RFC 3581 4), so that every response carries them;
-/// the responses themselves go to the source address and port, or back
-/// over the connection (RFC 3581 4, RFC 3261 18.2.2).
+/// (RFC 3261 18.2.1, RFC 3581 4), so that every response carries them.
+/// The responses themselves go back over the connection, or to the
+/// datagram's source address and port: with `rport` as RFC 3581 4 asks,
+/// and without it too, a deliberate NAT-friendly deviation from RFC 3261
+/// 18.2.2 (which would use the Via's sent-by port; README, SIP).
 fn stamp_top_via(request: &mut Request, peer: &Peer) {
     let Some(first) = request.headers.get("Via") else {
         return;

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::task::TaskTracker;
 
+use crate::outbound::HopError;
 use crate::ratelimit::Admission;
 use crate::transport::{Peer, Transport};
 use crate::wire::framing::{SipCodec, StreamFrame};
@@ -146,26 +147,47 @@ impl SipUa {
             .await
     }
 
-    /// Opens a TCP connection to `addr` for a request the store sends;
-    /// responses and requests arriving on it are handled as on any other.
-    pub async fn connect_tcp(&self, addr: SocketAddr) -> std::io::Result<Peer> {
+    /// Opens a TCP connection to `addr` for a request the store sends (or
+    /// reuses an open one); responses and requests arriving on it are
+    /// handled as on any other. At most `max_outbound_connections` such
+    /// connections are open or opening at once, and
+    /// `max_outbound_connections_per_destination` to one IP address.
+    ///
+    /// Errors: [`HopError::Busy`] past either cap,
+    /// [`HopError::Unreachable`] when the connect fails or takes longer
+    /// than 30 s.
+    pub async fn connect_tcp(&self, addr: SocketAddr) -> Result<Peer, HopError> {
         let (shutdown, tasks) = self.runtime();
         let tasks = &tasks;
         if let Some(peer) = self.transports().stream_peer(Transport::Tcp, addr) {
             return Ok(peer);
         }
+        let config = self.config();
+        let Some(slot) = self.transports().reserve_outbound(
+            addr.ip(),
+            config.max_outbound_connections,
+            config.max_outbound_connections_per_destination,
+        ) else {
+            tracing::info!(%addr, "SIP outbound connection limit reached");
+            return Err(HopError::Busy(addr));
+        };
+        let unreachable = |_| HopError::Unreachable(addr);
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+            .map_err(|_| HopError::Unreachable(addr))?
+            .map_err(unreachable)?;
         let _ = tcp.set_nodelay(true);
-        let local = tcp.local_addr()?;
+        let local = tcp.local_addr().map_err(unreachable)?;
         let (reader, writer) = tokio::io::split(tcp);
         let (peer, queue) = self.open_stream(writer, Transport::Tcp, addr, local, tasks);
         let ua = self.clone();
         let (p, t) = (peer.clone(), tasks.clone());
         // We speak first: the connection starts idle, not awaiting a
-        // message.
-        tasks.spawn(async move { ua.read_stream(reader, p, queue, true, shutdown, t).await });
+        // message. Its place is freed when its reader ends.
+        tasks.spawn(async move {
+            ua.read_stream(reader, p, queue, true, shutdown, t).await;
+            drop(slot);
+        });
         Ok(peer)
     }
 

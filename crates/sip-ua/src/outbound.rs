@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use crate::transport::{Peer, Transport};
+use crate::uri::{Scheme, SipUri};
 use crate::wire::render::new_branch;
 use crate::SipUa;
 
@@ -36,31 +37,93 @@ pub fn new_via(peer: &Peer) -> String {
     )
 }
 
+/// Why a request the store sends has no next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HopError {
+    /// No socket of the address family, or the connection failed.
+    #[error("{0} cannot be reached")]
+    Unreachable(SocketAddr),
+    /// The request must go over TLS (the peer came over TLS, or its URI is
+    /// `sips:` or says `transport=tls`), and no TLS connection to it is
+    /// open: the store opens none, and never falls back to cleartext
+    /// (RFC 3261 26.2.2).
+    #[error("{0} can be reached only over TLS, and no TLS connection to it is open")]
+    NeedsTls(SocketAddr),
+    /// The caps on the connections the store opens are reached
+    /// (`max_outbound_connections`, `..._per_destination`).
+    #[error("too many connections open to {0} or in all")]
+    Busy(SocketAddr),
+}
+
 impl SipUa {
     /// The next hop for a request of `size` body bytes to a peer that
-    /// reached us as `origin`: back over its stream connection while it
-    /// is open (as RFC 5923 reuses connections), else to `target` (its
-    /// Contact or first Route, when that names an address) or the address
-    /// it sent from, over UDP, or over a new TCP connection when the
-    /// request is larger than [`UDP_LIMIT`]. Domain names are not
-    /// resolved (no RFC 3263): the source address is used. The store
-    /// never opens TLS connections: a TLS peer is reached over its own.
+    /// reached us as `origin`, addressed to `target` (its Contact or
+    /// first Route, as a URI), RFC 3261 18.1.1:
+    ///
+    /// - back over `origin`'s stream connection while it is open (as RFC
+    ///   5923 reuses connections);
+    /// - else to the address `target` names, if the origin is a trusted
+    ///   peer or `target` names the origin's own IP address; any other
+    ///   address is ignored and the origin's source address used instead,
+    ///   so that a requester cannot point the store at a third host;
+    /// - over UDP, or over a TCP connection (an open one, or a new one
+    ///   within the outbound caps) when the request is larger than
+    ///   [`UDP_LIMIT`];
+    /// - a request that must stay on TLS (origin over TLS, `target` a
+    ///   `sips:` URI or with `transport=tls`) goes only over an open TLS
+    ///   connection: the store opens none, and never sends it in
+    ///   cleartext (RFC 3261 26.2.2).
+    ///
+    /// Domain names are not resolved (no RFC 3263): the source address is
+    /// used.
     pub async fn next_hop(
         &self,
         origin: &Peer,
-        target: Option<SocketAddr>,
+        target: Option<&str>,
         size: usize,
-    ) -> Option<Peer> {
-        if origin.transport.is_reliable() && origin.is_open() {
-            return Some(origin.clone());
+    ) -> Result<Peer, HopError> {
+        let uri = target.and_then(|t| SipUri::parse(t).ok());
+        let secure = origin.transport == Transport::Tls
+            || uri.as_ref().is_some_and(|u| {
+                u.scheme == Scheme::Sips
+                    || u.param("transport")
+                        .is_some_and(|t| t.eq_ignore_ascii_case("tls"))
+            });
+        if origin.transport.is_reliable()
+            && origin.is_open()
+            && (!secure || origin.transport == Transport::Tls)
+        {
+            return Ok(origin.clone());
         }
-        let addr = target.unwrap_or(origin.addr);
+        let named = uri.and_then(|u| u.socket_addr());
+        let addr = match named {
+            Some(a) if self.may_send_to(origin, a) => a,
+            Some(a) => {
+                tracing::debug!(peer = %origin.addr, contact = %a, "a request's target is not its source: answered at the source");
+                origin.addr
+            }
+            None => origin.addr,
+        };
+        if secure {
+            return self
+                .transports()
+                .stream_peer(Transport::Tls, addr)
+                .ok_or(HopError::NeedsTls(addr));
+        }
         if size + HEADER_ALLOWANCE <= UDP_LIMIT {
-            return self.transports().udp_peer(addr);
+            return self
+                .transports()
+                .udp_peer(addr)
+                .ok_or(HopError::Unreachable(addr));
         }
-        if let Some(open) = self.transports().stream_peer(Transport::Tcp, addr) {
-            return Some(open);
-        }
-        self.connect_tcp(addr).await.ok()
+        self.connect_tcp(addr).await
+    }
+
+    /// Whether a request the store sends for `origin` may go to `addr`:
+    /// the origin's own IP address, or any address when the origin is a
+    /// trusted peer (which may name another element).
+    fn may_send_to(&self, origin: &Peer, addr: SocketAddr) -> bool {
+        addr.ip().to_canonical() == origin.addr.ip().to_canonical()
+            || self.config().trusts(origin.addr.ip())
     }
 }

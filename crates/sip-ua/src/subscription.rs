@@ -31,8 +31,8 @@
 //! the subscriber subscribes again at once, RFC 6665 4.1.3).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,9 +42,9 @@ use store_core::Principal;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::outbound::{body_budget, new_via};
+use crate::outbound::{body_budget, new_via, HopError};
 use crate::transport::Peer;
-use crate::uri::{uri_of, SipUri};
+use crate::uri::uri_of;
 use crate::wire::render::PRODUCT;
 use crate::wire::{Headers, Request};
 use crate::SipUa;
@@ -80,14 +80,45 @@ pub enum Refresh {
     End,
 }
 
-/// The running subscriptions, by dialog.
+/// The running subscriptions, by dialog, and the places they take
+/// against `max_subscriptions`.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     active: Mutex<HashMap<DialogId, mpsc::Sender<Refresh>>>,
+    slots: Arc<AtomicUsize>,
+}
+
+/// A subscription's place against `max_subscriptions`, taken when its
+/// SUBSCRIBE is accepted and freed (dropped) when its task ends: after
+/// the last NOTIFY of a final catch-up, which runs once the dialog is
+/// already forgotten.
+#[derive(Debug)]
+pub struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Subscriptions {
-    /// How many run.
+    /// A place for one more subscription, if fewer than `max` hold one
+    /// (running ones, and ended ones still sending their catch-up).
+    pub fn reserve(&self, max: usize) -> Option<SubscriptionSlot> {
+        self.slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SubscriptionSlot(self.slots.clone()))
+    }
+
+    /// How many places are held (see [`Subscriptions::reserve`]).
+    pub fn slots_held(&self) -> usize {
+        self.slots.load(Ordering::Acquire)
+    }
+
+    /// How many dialogs run.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -157,6 +188,8 @@ pub struct Subscription {
     pub since: Option<ModSeq>,
     /// How long it runs unless refreshed; zero = one NOTIFY, then ended.
     pub expires: Duration,
+    /// Its place against `max_subscriptions`, held until its task ends.
+    pub slot: SubscriptionSlot,
 }
 
 /// How a NOTIFY ended.
@@ -293,7 +326,10 @@ impl Notifier<'_> {
     /// `active;expires=N`, N the seconds the store gives itself to send
     /// each (Timer F). The last NOTIFY carries the last changes (a look
     /// one change ahead tells which page is the last), or none when there
-    /// is nothing to report.
+    /// is nothing to report. If the change feed cannot be read (a page or
+    /// the look ahead), the catch-up stops with
+    /// `terminated;reason=deactivated` instead: no claim that it is
+    /// complete, and the subscriber subscribes again.
     async fn terminate(&mut self, reported: &mut ModSeq) {
         const TERMINATED: &str = "terminated;reason=timeout";
         self.ua.subscriptions().remove(&self.dialog.id);
@@ -301,27 +337,33 @@ impl Notifier<'_> {
             "active;expires={}",
             self.ua.config().transaction_timeout().as_secs().max(1)
         );
+        // The feed cannot be read: the catch-up stops without claiming it
+        // is complete; `deactivated` has the subscriber subscribe again
+        // at once, from what it has (RFC 6665 4.1.3, 4.2.2).
+        const CUT_SHORT: &str = "terminated;reason=deactivated";
         loop {
             let Some(page) = self.backlog_page(*reported).await else {
+                let _ = self.notify(*reported, &[], CUT_SHORT).await;
                 return;
             };
             let Some(page_end) = page.last().map(|c| c.modseq) else {
                 let _ = self.notify(*reported, &[], TERMINATED).await;
                 return;
             };
-            let more = match self
+            let last = match self
                 .ua
                 .store()
                 .account_changes_since(&self.principal, page_end, 1)
                 .await
             {
-                Ok(next) => !next.is_empty(),
+                Ok(next) if next.is_empty() => Some(TERMINATED),
+                Ok(_) => None,
                 Err(e) => {
                     tracing::error!(error = %e, "subscription: change feed unreadable");
-                    false
+                    Some(CUT_SHORT)
                 }
             };
-            let last = (!more).then_some(TERMINATED);
+            let more = last.is_none();
             if let Sent::Failed = self.send_changes(&page, reported, &interim, last).await {
                 return;
             }
@@ -496,14 +538,21 @@ impl Notifier<'_> {
         })
         .to_string();
         let body = Bytes::from(body);
-        let target = self.next_hop_address();
-        let Some(peer) = self
+        let target = self.next_hop_uri();
+        let peer = match self
             .ua
-            .next_hop(&self.dialog.origin, target, body.len())
+            .next_hop(&self.dialog.origin, Some(target), body.len())
             .await
-        else {
-            tracing::info!("subscription: subscriber unreachable");
-            return Sent::Failed;
+        {
+            Ok(peer) => peer,
+            Err(e @ HopError::NeedsTls(_)) => {
+                tracing::warn!(error = %e, "subscription ended: its NOTIFY is not sent in cleartext");
+                return Sent::Failed;
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "subscription ended: subscriber unreachable");
+                return Sent::Failed;
+            }
         };
         self.cseq += 1;
         let request = self.request(&peer, state, body);
@@ -525,14 +574,14 @@ impl Notifier<'_> {
         }
     }
 
-    /// The address NOTIFYs go to: the first Route (loose routing, RFC
-    /// 3261 12.2.1.1), else the remote target, when it names one.
-    fn next_hop_address(&self) -> Option<SocketAddr> {
-        let first = match self.dialog.route_set.first() {
-            Some(route) => uri_of(route).to_string(),
-            None => self.dialog.remote_target.clone(),
-        };
-        SipUri::parse(&first).ok().and_then(|u| u.socket_addr())
+    /// The URI NOTIFYs go to: the first Route (loose routing, RFC 3261
+    /// 12.2.1.1), else the remote target ([`SipUa::next_hop`] decides
+    /// whether its address is used).
+    fn next_hop_uri(&self) -> &str {
+        match self.dialog.route_set.first() {
+            Some(route) => uri_of(route),
+            None => &self.dialog.remote_target,
+        }
     }
 
     /// The NOTIFY (RFC 6665 4.2.2, RFC 3261 12.2.1.1).

@@ -2,7 +2,7 @@
 //! and the open sockets and connections the store's own requests use.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -50,9 +50,10 @@ enum Path {
 }
 
 /// One end of a message exchange: the peer, the transport and the way to
-/// send to it. For a request received, it is where its responses go
-/// (RFC 3261 18.2.2: over the same connection, or to the datagram's
-/// source address as RFC 3581 `rport` would).
+/// send to it. For a request received, it is where its responses go:
+/// over the same connection (RFC 3261 18.2.2), or to the datagram's
+/// source address and port (RFC 3581 4 with `rport`; without it, a
+/// deliberate NAT-friendly deviation from RFC 3261 18.2.2's sent-by port).
 #[derive(Debug, Clone)]
 pub struct Peer {
     /// The transport.
@@ -146,6 +147,36 @@ impl Peer {
 pub struct Transports {
     udp: Mutex<Vec<(Arc<UdpSocket>, SocketAddr)>>,
     streams: Mutex<HashMap<(Transport, SocketAddr), Peer>>,
+    outbound: Arc<Mutex<OutboundCounts>>,
+}
+
+/// How many connections the store has opened (or is opening), in all and
+/// by destination address.
+#[derive(Debug, Default)]
+struct OutboundCounts {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// One place among the connections the store opens itself, held from
+/// before the connect until the connection ends; freed when dropped.
+#[derive(Debug)]
+pub struct OutboundSlot {
+    counts: Arc<Mutex<OutboundCounts>>,
+    ip: IpAddr,
+}
+
+impl Drop for OutboundSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.by_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.by_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Transports {
@@ -181,6 +212,30 @@ impl Transports {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&(transport, addr));
+    }
+
+    /// A place for a new connection to `ip` the store opens, if fewer than
+    /// `max_total` are open (or opening) in all and fewer than `max_per_ip`
+    /// to `ip` (an IPv4-mapped address counts as its IPv4 one); `None`
+    /// past either.
+    pub fn reserve_outbound(
+        &self,
+        ip: IpAddr,
+        max_total: usize,
+        max_per_ip: usize,
+    ) -> Option<OutboundSlot> {
+        let ip = ip.to_canonical();
+        let mut counts = self.outbound.lock().unwrap_or_else(PoisonError::into_inner);
+        let to_ip = counts.by_ip.get(&ip).copied().unwrap_or(0);
+        if counts.total >= max_total || to_ip >= max_per_ip {
+            return None;
+        }
+        counts.total += 1;
+        counts.by_ip.insert(ip, to_ip + 1);
+        Some(OutboundSlot {
+            counts: self.outbound.clone(),
+            ip,
+        })
     }
 
     /// An open stream connection to `addr` over `transport`, if any.

@@ -19,13 +19,17 @@
 //!   (`~INBOX`, `~Trash`): its deposits never land in the mailbox a client
 //!   treats specially.
 //! - An id longer than [`MAX_ID_BYTES`] once escaped is cut at a character
-//!   boundary and ends with `~` and 16 hex digits of its SHA-256, so two
-//!   long ids sharing a prefix keep two folders.
+//!   boundary and ends with `~h` and 16 lower-case hex digits of its
+//!   SHA-256, so two long ids sharing a prefix keep two folders.
 //!
-//! The mapping is one-to-one on the ids that fit (a `~` in a result is
-//! always an escape or the reserved-name mark, which no escape starts
-//! with); the stored objects keep the original id in their
-//! `Conversation-ID` header.
+//! The mapping is one-to-one (up to a collision of 64 bits of SHA-256
+//! between two long ids): a `~` in a result starts an escape (`~` and two
+//! upper-case hex digits), the hash suffix (`~h`, which no escape
+//! produces: `h` is not an upper-case hex digit), or is the reserved-name
+//! mark in front (followed by a reserved name, none of which starts with
+//! `h` or a hex digit). The stored objects keep the original id in their
+//! `Conversation-ID` header. (Long ids mapped with a bare `~` suffix before
+//! this rule was fixed go to a new folder; the old one stays as it is.)
 
 use sha2::{Digest, Sha256};
 
@@ -50,6 +54,10 @@ const RESERVED: &[&str] = &[
     "Flagged",
     "Important",
 ];
+
+/// What starts the hash suffix of a long id: no escape (`~` and two
+/// upper-case hex digits) and no reserved-name mark begins so.
+const HASH_MARK: &str = "~h";
 
 /// Whether `c` is written as `~XX`.
 fn escaped(c: char) -> bool {
@@ -83,7 +91,7 @@ fn level(id: &str) -> Result<String> {
     }
     if out.len() > MAX_ID_BYTES {
         let digest = hex::encode(&Sha256::digest(id.as_bytes())[..8]);
-        let mut cut = MAX_ID_BYTES - 1 - digest.len();
+        let mut cut = MAX_ID_BYTES - HASH_MARK.len() - digest.len();
         while !out.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -92,7 +100,7 @@ fn level(id: &str) -> Result<String> {
             cut = t;
         }
         out.truncate(cut);
-        out.push('~');
+        out.push_str(HASH_MARK);
         out.push_str(&digest);
     }
     Ok(out)
@@ -161,6 +169,17 @@ mod tests {
             folder_name(&b, None).unwrap(),
         );
         assert!(fa.len() <= MAX_ID_BYTES, "{}", fa.len());
+        assert_ne!(fa, fb);
+        // Before the `~h` mark, the first one's hash suffix was the
+        // second one's escaped `"` and tail: one folder for two ids.
+        let a = format!("{}413", "x".repeat(250));
+        let b = format!("{}\"35f7fa9f9315c1", "x".repeat(183));
+        let (fa, fb) = (
+            folder_name(&a, None).unwrap(),
+            folder_name(&b, None).unwrap(),
+        );
+        assert_eq!(fb, format!("{}~2235f7fa9f9315c1", "x".repeat(183)));
+        assert!(fa.contains("~h"), "{fa}");
         assert_ne!(fa, fb);
         let emoji = "😀".repeat(100);
         assert!(folder_name(&emoji, None).unwrap().len() <= MAX_ID_BYTES);

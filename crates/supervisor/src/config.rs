@@ -176,6 +176,15 @@ pub struct SipSection {
     pub message_timeout_seconds: u64,
     /// Seconds a TCP/TLS connection may stay silent between messages.
     pub idle_timeout_seconds: u64,
+    /// Most TCP connections the store itself opens at once (to send a
+    /// referenced object or a NOTIFY); 503 past it.
+    pub max_outbound_connections: usize,
+    /// Most of those to one IP address at once; 503 past it.
+    pub max_outbound_connections_per_destination: usize,
+    /// Bytes held in memory at once for referenced objects being sent
+    /// (each counts twice: the object and the message carrying it); 503
+    /// with Retry-After past it.
+    pub max_outbound_object_bytes_in_flight: usize,
 }
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
@@ -366,6 +375,9 @@ impl Default for SipSection {
             untrusted_request_burst: 200,
             message_timeout_seconds: 30,
             idle_timeout_seconds: 120,
+            max_outbound_connections: 256,
+            max_outbound_connections_per_destination: 8,
+            max_outbound_object_bytes_in_flight: 256 * 1024 * 1024,
         }
     }
 }

@@ -382,6 +382,9 @@ fn sip_config(config: &Config) -> sip_ua::SipConfig {
         untrusted_request_burst: c.untrusted_request_burst,
         message_timeout: Duration::from_secs(c.message_timeout_seconds),
         idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
+        max_outbound_connections: c.max_outbound_connections,
+        max_outbound_connections_per_destination: c.max_outbound_connections_per_destination,
+        max_outbound_object_bytes_in_flight: c.max_outbound_object_bytes_in_flight,
         ..sip_ua::SipConfig::default()
     }
 }

@@ -90,13 +90,7 @@ impl ImapUrl {
         if out.uid == 0 {
             return Err(UrlError("the URL names no message (;UID=)"));
         }
-        let cut = find_ignore_case(url, ";URLAUTH=")
-            .map(|i| {
-                let after = i + ";URLAUTH=".len();
-                after + url[after..].find(':').unwrap_or(url.len() - after)
-            })
-            .unwrap_or(url.len());
-        out.authorized_part = url[..cut].to_string();
+        out.authorized_part = store_core::authorized_part(url).to_string();
         Ok(out)
     }
 }
@@ -117,10 +111,6 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &s[prefix.len()..])
-}
-
-fn find_ignore_case(s: &str, needle: &str) -> Option<usize> {
-    s.to_ascii_uppercase().find(&needle.to_ascii_uppercase())
 }
 
 #[cfg(test)]

@@ -3,15 +3,15 @@
 //! then sends back in a MESSAGE of its own). Seed 000, CPM-STO2.
 
 use bytes::Bytes;
-use store_core::{FolderRef, NewObject, StoreError};
+use store_core::{NewObject, StoreError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{bad_request, served_user, store_failure, Reply, ACCEPT};
 use crate::deposit::{self, media_type, DepositError};
-use crate::outbound::new_via;
+use crate::outbound::{new_via, HopError};
 use crate::transaction::client::ClientError;
 use crate::transport::{Peer, SendError};
-use crate::uri::{uri_of, SipUri};
+use crate::uri::uri_of;
 use crate::wire::render::{new_tag, PRODUCT};
 use crate::wire::{Headers, Request, Response};
 use crate::SipUa;
@@ -45,44 +45,22 @@ async fn deposit(ua: &SipUa, request: &Request) -> Response {
         Err(DepositError::Malformed(m)) => return bad_request(request, &m),
     };
     let store = ua.store();
-    let folder = FolderRef::own(deposit.folder.clone());
     let blob = match store.stage_bytes(&deposit.content).await {
         Ok(b) => b,
         Err(e) => return store_failure(request, &e),
     };
-    let object = |blob| NewObject {
+    let object = NewObject {
         internal_date: Some(deposit.date),
         kind: Some(deposit.kind),
         deduplicate: true,
         ..NewObject::new(blob)
     };
-    let mut result = store.store_object(&principal, &folder, object(blob)).await;
-    if matches!(result, Err(StoreError::NoSuchFolder)) {
-        // A message the account already holds, deposited again under a
-        // new Conversation-ID: answered as the duplicate it is, and no
-        // empty folder is created for it.
-        if let Some(id) = &deposit.imdn_message_id {
-            match store.imdn_object(&principal, id).await {
-                Ok(Some((_, uid))) => {
-                    tracing::debug!(uid, "duplicate deposit into a new conversation");
-                    return Response::to_request(request, 200);
-                }
-                Ok(None) => {}
-                Err(e) => return store_failure(request, &e),
-            }
-        }
-        // The first object of a conversation or session: create its
-        // folder, then stage the content again (the failed attempt
-        // consumed the staged copy).
-        match store.create_folder(&principal, &folder, None).await {
-            Ok(_) | Err(StoreError::FolderExists) => {}
-            Err(e) => return store_failure(request, &e),
-        }
-        result = match store.stage_bytes(&deposit.content).await {
-            Ok(blob) => store.store_object(&principal, &folder, object(blob)).await,
-            Err(e) => Err(e),
-        };
-    }
+    // The folder is created in the same commit, only if the message is
+    // not a duplicate (then nothing is created, even under a new
+    // Conversation-ID).
+    let result = store
+        .deposit_object(&principal, &deposit.folder, object)
+        .await;
     match result {
         Ok(stored) => {
             tracing::debug!(
@@ -119,8 +97,14 @@ fn reference_url(request: &Request, ty: &str, params: &[(String, String)]) -> Op
 }
 
 /// Fetch by reference: 202 now, then the referenced object (or section)
-/// in a MESSAGE to the requester. An unknown, expired, revoked or foreign
-/// reference gets 403 and nothing is sent.
+/// in a MESSAGE to the requester ([`SipUa::next_hop`] says where: its
+/// Contact only at its own IP address unless it is trusted, never in
+/// cleartext after TLS). An unknown, expired, revoked or foreign
+/// reference gets 403 and nothing is sent; 503 with Retry-After when the
+/// outbound connection caps or the memory budget of objects in flight
+/// (`max_outbound_object_bytes_in_flight`) are used up; 480 when the
+/// requester cannot be reached. The connection is opened and the budget
+/// taken before the object is read.
 async fn fetch_by_reference(
     ua: &SipUa,
     request: &Request,
@@ -154,13 +138,19 @@ async fn fetch_by_reference(
     // UDP: its next hop is a new TCP connection above 1300 bytes), up to
     // MAX_STREAMED_OBJECT; a requester on a stream, which frames messages
     // by the same limit, is told why with 500 and a Warning (RFC 3261
-    // 20.43) rather than 513, which is about the request's own size.
-    let limit = if peer.transport.is_reliable() {
-        ua.config().max_message_bytes as u64
+    // 20.43) rather than 513, which is about the request's own size. An
+    // object is held twice in memory while it is sent (read, and rendered
+    // into its MESSAGE): one that alone would pass the memory budget is
+    // refused the same way.
+    let config = ua.config();
+    let mut limit = if peer.transport.is_reliable() {
+        config.max_message_bytes as u64
     } else {
-        MAX_STREAMED_OBJECT.max(ua.config().max_message_bytes as u64)
+        MAX_STREAMED_OBJECT.max(config.max_message_bytes as u64)
     };
-    if length > limit {
+    limit = limit.min(config.max_outbound_object_bytes_in_flight as u64 / 2);
+    let charge = u32::try_from(length * 2).ok().filter(|_| length <= limit);
+    let Some(charge) = charge else {
         tracing::info!(length, limit, "referenced object too large to send");
         return Response::to_request(request, 500)
             .with(
@@ -170,7 +160,33 @@ async fn fetch_by_reference(
                 ),
             )
             .into();
-    }
+    };
+    // The memory budget of objects being sent: taken before anything is
+    // read, held until the MESSAGE is answered.
+    let Ok(budget) = ua.object_bytes().clone().try_acquire_many_owned(charge) else {
+        tracing::info!(
+            length,
+            "referenced objects in flight use the memory budget: 503"
+        );
+        return busy(request);
+    };
+    let contact = request
+        .headers
+        .values("Contact")
+        .first()
+        .map(|c| uri_of(c).to_string());
+    // Where it goes is settled (a connection opened) before the object is
+    // read.
+    let target = match ua.next_hop(peer, contact.as_deref(), length as usize).await {
+        Ok(t) => t,
+        Err(HopError::Busy(_)) => return busy(request),
+        Err(e) => {
+            if let HopError::NeedsTls(_) = e {
+                tracing::warn!(peer = %peer.addr, error = %e, "referenced object not sent in cleartext");
+            }
+            return Response::to_request(request, 480).into();
+        }
+    };
     let mut file = match store.open_blob(&object).await {
         Ok(f) => f,
         Err(e) => return store_failure(request, &e).into(),
@@ -183,16 +199,6 @@ async fn fetch_by_reference(
     if let Err(e) = read.await {
         return store_failure(request, &StoreError::from(e)).into();
     }
-    let contact = request
-        .headers
-        .values("Contact")
-        .first()
-        .and_then(|c| SipUri::parse(uri_of(c)).ok())
-        .and_then(|u| u.socket_addr());
-    let target = match ua.next_hop(peer, contact, body.len()).await {
-        Some(t) => t,
-        None => return Response::to_request(request, 480).into(),
-    };
     let body = Bytes::from(body);
     let outgoing = reference_message(request, &target, &url, &content_type, body.clone());
     let ua = ua.clone();
@@ -205,8 +211,10 @@ async fn fetch_by_reference(
                 .client_transactions()
                 .send(&target, &outgoing, ua.config())
                 .await;
+            drop(outgoing);
             // The requester's connection ended before it took the object:
-            // the object goes to its Contact instead (RFC 3261 18.2.2).
+            // the object goes to its Contact instead (RFC 3261 18.2.2),
+            // never in cleartext when it came over TLS (26.2.2).
             if sent.is_err() && target.transport.is_reliable() && !target.is_open() {
                 tracing::warn!(
                     peer = %target.addr,
@@ -214,14 +222,19 @@ async fn fetch_by_reference(
                     "requester's connection gone before the referenced object was sent; \
                      sending it to its Contact"
                 );
-                sent = match ua.next_hop(&target, contact, body.len()).await {
-                    Some(hop) => {
+                sent = match ua.next_hop(&target, contact.as_deref(), body.len()).await {
+                    Ok(hop) => {
                         let again = reference_message(&request, &hop, &url, &content_type, body);
                         ua.client_transactions()
                             .send(&hop, &again, ua.config())
                             .await
                     }
-                    None => Err(ClientError::Transport(SendError(target.addr))),
+                    Err(e) => {
+                        if let HopError::NeedsTls(_) = e {
+                            tracing::warn!(peer = %target.addr, error = %e, "referenced object not sent in cleartext: dropped");
+                        }
+                        Err(ClientError::Transport(SendError(target.addr)))
+                    }
                 };
             }
             match sent {
@@ -233,12 +246,22 @@ async fn fetch_by_reference(
                 }
                 Err(e) => tracing::warn!(error = %e, "referenced object not delivered"),
             }
+            drop(budget);
         })),
     }
 }
 
+/// 503 with Retry-After (RFC 3261 21.5.4): the store's outbound
+/// connections or its memory budget for objects in flight are used up.
+fn busy(request: &Request) -> Reply {
+    Response::to_request(request, 503)
+        .with("Retry-After", "5")
+        .into()
+}
+
 /// Largest referenced object sent over a connection the store opens,
-/// in bytes (it is read whole into memory).
+/// in bytes (it is read whole into memory, within
+/// `max_outbound_object_bytes_in_flight`).
 const MAX_STREAMED_OBJECT: u64 = 64 * 1024 * 1024;
 
 /// The MESSAGE carrying a referenced object: to the requester (the

@@ -60,14 +60,16 @@ pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
             Err(_) => return bad_request(request, "since is not a MODSEQ").into(),
         },
     };
-    if ua.subscriptions().len() >= config.max_subscriptions {
-        return Response::to_request(request, 503)
-            .with("Retry-After", "60")
-            .into();
-    }
     let (principal, address) = match served_user(ua, request).await {
         Ok(s) => s,
         Err(r) => return r.into(),
+    };
+    // Running subscriptions and final catch-ups still being sent count
+    // alike; the place is held until the subscription's task ends.
+    let Some(slot) = ua.subscriptions().reserve(config.max_subscriptions) else {
+        return Response::to_request(request, 503)
+            .with("Retry-After", "60")
+            .into();
     };
     let mut response = Response::to_request(request, 200)
         .with("Expires", expires.as_secs().to_string())
@@ -96,6 +98,7 @@ pub async fn handle(ua: &SipUa, request: &Request, peer: &Peer) -> Reply {
         address,
         since,
         expires,
+        slot,
     };
     let ua = ua.clone();
     Reply {

@@ -196,7 +196,7 @@ impl Store {
     /// runs on a blocking thread, at most [`Store::parser_permits`] at once:
     /// other connections' tasks go on meanwhile, and concurrent large
     /// stores queue rather than each holding a copy of their message.
-    async fn summarize_blob(&self, blob: &StagedBlob) -> Result<ParsedMessage> {
+    pub(super) async fn summarize_blob(&self, blob: &StagedBlob) -> Result<ParsedMessage> {
         let snapshot = self.snapshot()?;
         if let Some(summary) = snapshot.load::<MessageSummary>(&keys::blob_summary(&blob.id))? {
             let text = snapshot.get_raw(&keys::blob_text(&blob.id))?;
@@ -950,7 +950,7 @@ fn keep_unwritable(access: &Access, old: &Flags, new: &Flags) -> Flags {
 
 /// The write of [`Store::store_object`]: checks, quota, UID and records of
 /// one new object (or the existing one, when deduplicated).
-fn insert_new_object(
+pub(super) fn insert_new_object(
     txn: &mut Txn<'_>,
     principal: &Principal,
     folder: &FolderRef,

@@ -892,3 +892,149 @@ fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
     server.start();
     dates_near_now(&propfind_all(&server, "alice/Old/"));
 }
+
+/// The hrefs of the members of a sync answer (not the collection's own
+/// 507), with their status (`None` for a present member).
+fn hrefs(body: &str, collection: &str) -> BTreeMap<String, Option<u16>> {
+    responses(body)
+        .into_iter()
+        .filter(|r| r.href != collection)
+        .map(|r| (r.href, r.status))
+        .collect()
+}
+
+/// Runs IMAP commands as alice, each asserted OK.
+fn imap_ok(server: &Server, commands: &[&str]) {
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    for (i, c) in commands.iter().enumerate() {
+        let r = imap.run(&format!("c{i} {c}"));
+        assert!(tagged(&r).contains("OK"), "{c}: {r:?}");
+    }
+}
+
+fn mkcol_ok(server: &Server, user: &str, path: &str) {
+    let a = request(server, user, "MKCOL", path, None, &[]);
+    assert_eq!(a.status, 201, "MKCOL {path}: {}", a.body);
+}
+
+fn put_ok(server: &Server, user: &str, path: &str) {
+    let a = request(server, user, "PUT", path, Some("<x/>"), &[]);
+    assert!(matches!(a.status, 201 | 204), "PUT {path}: {}", a.body);
+}
+
+#[test]
+fn a_rename_alone_over_the_limit_still_moves_the_token() {
+    let server = server_with(&[("alice", "s3cret")]);
+    mkcol_ok(&server, ALICE, "alice/P");
+    mkcol_ok(&server, ALICE, "alice/P/A");
+    let t0 = token_of(&sync(&server, "alice/P/", "", None).body);
+    imap_ok(&server, &["RENAME P/A P/B"]);
+    // One change, two members (the old name gone, the new one there): the
+    // page gives both rather than none.
+    let page = sync(&server, "alice/P/", &t0, Some(1));
+    assert_eq!(page.status, 207, "{}", page.body);
+    let t1 = token_of(&page.body);
+    assert_ne!(t1, t0, "the token must move: {}", page.body);
+    let got = hrefs(&page.body, "/dav/alice/P/");
+    assert_eq!(
+        got,
+        BTreeMap::from([
+            ("/dav/alice/P/A/".to_string(), Some(404)),
+            ("/dav/alice/P/B/".to_string(), None),
+        ]),
+        "{}",
+        page.body
+    );
+    // Nothing is left: the next page is empty and not truncated.
+    let next = sync(&server, "alice/P/", &t1, Some(1));
+    assert_eq!(next.status, 207, "{}", next.body);
+    assert!(responses(&next.body).is_empty(), "{}", next.body);
+}
+
+#[test]
+fn a_grantee_is_not_told_of_child_folders_it_cannot_look_up() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    for f in ["S", "S/Open", "S/Secret", "S/ReadOnly"] {
+        mkcol_ok(&server, ALICE, &format!("alice/{f}"));
+    }
+    imap_ok(
+        &server,
+        &[
+            "SETACL S bob lr",
+            "SETACL S/Open bob lr",
+            "SETACL S/ReadOnly bob r",
+        ],
+    );
+    const BOB: &str = "bob:b0b";
+    let initial = sync_as(&server, BOB, "alice/S/", "", None);
+    assert_eq!(initial.status, 207, "{}", initial.body);
+    let listed = hrefs(&initial.body, "/dav/alice/S/");
+    assert_eq!(
+        listed.keys().collect::<Vec<_>>(),
+        ["/dav/alice/S/Open/"],
+        "{}",
+        initial.body
+    );
+    // Changes inside every child: bob hears only of the one he may list
+    // (`l`; `r` alone is not enough, as for PROPFIND).
+    for f in ["Open", "Secret", "ReadOnly"] {
+        put_ok(&server, ALICE, &format!("alice/S/{f}/x.txt"));
+    }
+    let changed = sync_as(&server, BOB, "alice/S/", &token_of(&initial.body), None);
+    assert_eq!(changed.status, 207, "{}", changed.body);
+    assert_eq!(
+        hrefs(&changed.body, "/dav/alice/S/"),
+        BTreeMap::from([("/dav/alice/S/Open/".to_string(), None)]),
+        "{}",
+        changed.body
+    );
+    // A child removed since: bob cannot be told its name; he lists again.
+    let t = token_of(&changed.body);
+    assert_eq!(
+        request(&server, ALICE, "DELETE", "alice/S/Secret/", None, &[]).status,
+        204
+    );
+    let gone = sync_as(&server, BOB, "alice/S/", &t, None);
+    assert_eq!(gone.status, 403, "{}", gone.body);
+    assert_has(&gone.body, "<D:valid-sync-token/>");
+    assert!(!gone.body.contains("Secret"), "{}", gone.body);
+    // The owner is told of it.
+    let own = sync(&server, "alice/S/", &token_of(&initial.body), None);
+    assert_eq!(
+        hrefs(&own.body, "/dav/alice/S/").get("/dav/alice/S/Secret/"),
+        Some(&Some(404)),
+        "{}",
+        own.body
+    );
+}
+
+#[test]
+fn a_grantee_whose_rights_on_the_collection_change_lists_it_again() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    mkcol_ok(&server, ALICE, "alice/L");
+    put_ok(&server, ALICE, "alice/L/a.txt");
+    imap_ok(&server, &["SETACL L bob l"]);
+    const BOB: &str = "bob:b0b";
+    let initial = sync_as(&server, BOB, "alice/L/", "", None);
+    assert_eq!(initial.status, 207, "{}", initial.body);
+    assert!(
+        hrefs(&initial.body, "/dav/alice/L/").is_empty(),
+        "{}",
+        initial.body
+    );
+    imap_ok(&server, &["SETACL L bob lr"]);
+    // Without `r` he saw no file; with it he must list again to see them.
+    let after = sync_as(&server, BOB, "alice/L/", &token_of(&initial.body), None);
+    assert_eq!(after.status, 403, "{}", after.body);
+    assert_has(&after.body, "<D:valid-sync-token/>");
+    let again = sync_as(&server, BOB, "alice/L/", "", None);
+    assert!(
+        hrefs(&again.body, "/dav/alice/L/").contains_key("/dav/alice/L/a.txt"),
+        "{}",
+        again.body
+    );
+    // The owner's token is not spoiled by the ACL change.
+    let t = token_of(&sync(&server, "alice/L/", "", None).body);
+    imap_ok(&server, &["SETACL L bob lrw"]);
+    assert_eq!(sync(&server, "alice/L/", &t, None).status, 207);
+}

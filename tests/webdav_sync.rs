@@ -53,7 +53,11 @@ fn request(
         cmd.args(["-H", h]);
     }
     if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/xml", "--data-binary", b]);
+        // From a file: a large body does not fit in an argument.
+        let file = dir.path().join("body");
+        std::fs::write(&file, b).expect("write body");
+        cmd.args(["-H", "Content-Type: application/xml", "--data-binary"])
+            .arg(format!("@{}", file.display()));
     }
     let out = cmd.arg(url(server, path)).output().expect("run curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1037,4 +1041,74 @@ fn a_grantee_whose_rights_on_the_collection_change_lists_it_again() {
     let t = token_of(&sync(&server, "alice/L/", "", None).body);
     imap_ok(&server, &["SETACL L bob lrw"]);
     assert_eq!(sync(&server, "alice/L/", &t, None).status, 207);
+}
+
+fn extended_mkcol(server: &Server, user: &str, path: &str, name: &str) -> Answer {
+    request(
+        server,
+        user,
+        "MKCOL",
+        path,
+        Some(&format!(
+            "<D:mkcol xmlns:D=\"DAV:\"><D:set><D:prop><D:resourcetype><D:collection/></D:resourcetype><D:displayname>{name}</D:displayname></D:prop></D:set></D:mkcol>"
+        )),
+        &[],
+    )
+}
+
+#[test]
+fn extended_mkcol_by_a_grantee_makes_all_or_nothing() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    mkcol_ok(&server, ALICE, "alice/S");
+    imap_ok(&server, &["SETACL S bob lrk"]);
+    let made = extended_mkcol(&server, "bob:b0b", "alice/S/new", "By Bob");
+    assert_eq!(made.status, 201, "{}", made.body);
+    // Given as stored, the namespace declared on the element.
+    assert_has(
+        &propfind_all(&server, "alice/S/new/"),
+        "displayname xmlns:X0=\"DAV:\">By Bob</",
+    );
+    // Properties that do not fit (a value over 64 KiB): 507 with a
+    // mkcol-response, and no folder, for the grantee as for the owner.
+    let big = "x".repeat(70_000);
+    for (user, path) in [("bob:b0b", "alice/S/big"), (ALICE, "alice/Big")] {
+        let refused = extended_mkcol(&server, user, path, &big);
+        assert_eq!(refused.status, 507, "{path}: {}", refused.body);
+        assert_has(&refused.body, "<D:mkcol-response");
+        let gone = request(
+            &server,
+            ALICE,
+            "PROPFIND",
+            &format!("{path}/"),
+            None,
+            &["Depth: 0"],
+        );
+        assert_eq!(gone.status, 404, "{path} was made: {}", gone.body);
+    }
+}
+
+#[test]
+fn a_grantee_proppatch_reaches_the_owners_sync() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    mkcol_ok(&server, ALICE, "alice/T");
+    mkcol_ok(&server, ALICE, "alice/T/C");
+    imap_ok(&server, &["SETACL T bob lr", "SETACL T/C bob lrw"]);
+    let t = token_of(&sync(&server, "alice/T/", "", None).body);
+    let patch = request(
+        &server,
+        "bob:b0b",
+        "PROPPATCH",
+        "alice/T/C/",
+        Some("<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><D:displayname>By Bob</D:displayname></D:prop></D:set></D:propertyupdate>"),
+        &[],
+    );
+    assert_eq!(patch.status, 207, "{}", patch.body);
+    assert_has(&patch.body, "200 OK");
+    let after = sync(&server, "alice/T/", &t, None);
+    assert_eq!(
+        hrefs(&after.body, "/dav/alice/T/"),
+        BTreeMap::from([("/dav/alice/T/C/".to_string(), None)]),
+        "{}",
+        after.body
+    );
 }

@@ -180,6 +180,59 @@ pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
     Ok(())
 }
 
+/// Folder create inside `txn` for [`Store::create_folder`]: the rights,
+/// lock and existence checks, then `name` (already [`creatable`]) and its
+/// missing parents.
+pub(crate) fn create_checked(
+    txn: &mut Txn<'_>,
+    principal: &Principal,
+    folder: &FolderRef,
+    name: &str,
+    special_use: Option<SpecialUse>,
+) -> Result<Folder> {
+    let owner = owner_of(txn, principal, folder)?;
+    if txn.get_raw(&keys::folder_name(owner, name))?.is_some() {
+        return Err(StoreError::FolderExists);
+    }
+    if owner != principal.account {
+        // Another account's tree: the nearest existing parent must
+        // grant `k` (RFC 4314 section 4, CREATE).
+        let parent = ancestors(name)
+            .into_iter()
+            .rev()
+            .find_map(|p| {
+                txn.get_raw(&keys::folder_name(owner, p))
+                    .ok()
+                    .flatten()
+                    .map(|_| p.to_string())
+            })
+            .ok_or(StoreError::NoSuchFolder)?;
+        let access = resolve(
+            txn,
+            principal,
+            &FolderRef {
+                owner: folder.owner.clone(),
+                name: parent,
+            },
+        )?;
+        access.require(Right::CreateFolder)?;
+    }
+    check_write(
+        txn,
+        principal,
+        &[
+            Touch::folder(TouchKind::Resource, owner, name),
+            Touch::parent_of(owner, name),
+        ],
+    )?;
+    for parent in ancestors(name) {
+        if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
+            create_folder_in(txn, owner, parent, None)?;
+        }
+    }
+    create_folder_in(txn, owner, name, special_use)
+}
+
 fn owner_of<R: Reader + ?Sized>(r: &R, principal: &Principal, f: &FolderRef) -> Result<AccountId> {
     match &f.owner {
         None => Ok(principal.account),
@@ -206,50 +259,8 @@ impl Store {
         let name = creatable(&folder.name)?;
         let principal = principal.clone();
         let folder = folder.clone();
-        self.write(move |txn| {
-            let owner = owner_of(txn, &principal, &folder)?;
-            if txn.get_raw(&keys::folder_name(owner, &name))?.is_some() {
-                return Err(StoreError::FolderExists);
-            }
-            if owner != principal.account {
-                // Another account's tree: the nearest existing parent must
-                // grant `k` (RFC 4314 section 4, CREATE).
-                let parent = ancestors(&name)
-                    .into_iter()
-                    .rev()
-                    .find_map(|p| {
-                        txn.get_raw(&keys::folder_name(owner, p))
-                            .ok()
-                            .flatten()
-                            .map(|_| p.to_string())
-                    })
-                    .ok_or(StoreError::NoSuchFolder)?;
-                let access = resolve(
-                    txn,
-                    &principal,
-                    &FolderRef {
-                        owner: folder.owner.clone(),
-                        name: parent,
-                    },
-                )?;
-                access.require(Right::CreateFolder)?;
-            }
-            check_write(
-                txn,
-                &principal,
-                &[
-                    Touch::folder(TouchKind::Resource, owner, &name),
-                    Touch::parent_of(owner, &name),
-                ],
-            )?;
-            for parent in ancestors(&name) {
-                if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
-                    create_folder_in(txn, owner, parent, None)?;
-                }
-            }
-            create_folder_in(txn, owner, &name, special_use)
-        })
-        .await
+        self.write(move |txn| create_checked(txn, &principal, &folder, &name, special_use))
+            .await
     }
 
     /// Operation "list folders" (IMAP LIST, WebDAV PROPFIND): the

@@ -877,6 +877,25 @@ fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
         request(&server, ALICE, "MKCOL", "alice/Old", None, &[]).status,
         201
     );
+    let before = propfind_all(&server, "alice/Old/");
+    let created = rfc3339_seconds(
+        between(&before, "<D:creationdate>", "</D:creationdate>")
+            .unwrap_or_else(|| panic!("{before}")),
+    );
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    let status = imap.run("s STATUS Old (UIDVALIDITY)");
+    let validity: i64 = status
+        .iter()
+        .find_map(|l| between(l, "UIDVALIDITY ", ")"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{status:?}"));
+    drop(imap);
+    // UIDVALIDITY is the creation second, or a few later when many
+    // folders were made in one second (the account's defaults).
+    assert!(
+        (created..=created + 10).contains(&validity),
+        "created {created}, UIDVALIDITY {validity}"
+    );
     server.terminate();
     // A store written before folder times were kept has none of them.
     {
@@ -894,7 +913,20 @@ fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
         engine.commit(batch).expect("commit");
     }
     server.start();
-    dates_near_now(&propfind_all(&server, "alice/Old/"));
+    let asked = unix_now();
+    let body = propfind_all(&server, "alice/Old/");
+    let (after, modified) = dates_near_now(&body);
+    // UIDVALIDITY, capped at now when it is ahead of the clock.
+    let after = rfc3339_seconds(after);
+    assert!(
+        after == validity || (validity > asked && (asked..=unix_now()).contains(&after)),
+        "creationdate {after}, UIDVALIDITY {validity}"
+    );
+    assert_eq!(
+        http_date_seconds(modified),
+        after,
+        "getlastmodified {modified}"
+    );
 }
 
 /// The hrefs of the members of a sync answer (not the collection's own
@@ -1088,6 +1120,56 @@ fn extended_mkcol_by_a_grantee_makes_all_or_nothing() {
 }
 
 #[test]
+fn repeated_property_names_are_answered_once() {
+    let server = server_with(&[("alice", "s3cret")]);
+    mkcol_ok(&server, ALICE, "alice/R");
+    put_ok(&server, ALICE, "alice/R/a.txt");
+    let many = |name: &str, n: usize| -> String {
+        format!(
+            "<D:propfind xmlns:D=\"DAV:\"><D:prop>{}</D:prop></D:propfind>",
+            name.repeat(n)
+        )
+    };
+    let started = std::time::Instant::now();
+    let a = request(
+        &server,
+        ALICE,
+        "PROPFIND",
+        "alice/R/",
+        Some(&many("<D:acl/><D:creationdate/>", 30_000)),
+        &["Depth: 1"],
+    );
+    let took = started.elapsed();
+    assert_eq!(a.status, 207, "{}", a.body);
+    assert_eq!(a.body.matches("<D:acl>").count(), 2, "one per resource");
+    assert_eq!(a.body.matches("<D:creationdate>").count(), 2);
+    assert!(took.as_secs() < 5, "{took:?}");
+    // A sync-collection's prop list the same.
+    let body = format!(
+        "<D:sync-collection xmlns:D=\"DAV:\"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop>{}</D:prop></D:sync-collection>",
+        "<D:getetag/>".repeat(50_000)
+    );
+    let s = request(&server, ALICE, "REPORT", "alice/R/", Some(&body), &[]);
+    assert_eq!(s.status, 207, "{}", s.body);
+    assert_eq!(s.body.matches("<D:getetag>").count(), 1, "{}", s.body);
+    // More distinct names than the server answers at once: 413.
+    let distinct: String = (0..300)
+        .map(|i| format!("<X:p{i} xmlns:X=\"urn:x\"/>"))
+        .collect();
+    let refused = request(
+        &server,
+        ALICE,
+        "PROPFIND",
+        "alice/R/",
+        Some(&format!(
+            "<D:propfind xmlns:D=\"DAV:\"><D:prop>{distinct}</D:prop></D:propfind>"
+        )),
+        &["Depth: 0"],
+    );
+    assert_eq!(refused.status, 413, "{}", refused.body);
+}
+
+#[test]
 fn a_grantee_proppatch_reaches_the_owners_sync() {
     let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
     mkcol_ok(&server, ALICE, "alice/T");
@@ -1111,4 +1193,24 @@ fn a_grantee_proppatch_reaches_the_owners_sync() {
         "{}",
         after.body
     );
+}
+
+#[test]
+fn an_account_made_again_does_not_take_the_old_root_token() {
+    let server = server_with(&[("alice", "s3cret")]);
+    let old = token_of(&sync(&server, "alice/", "", None).body);
+    let removed = server.command(&["account", "remove", "alice"], "");
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    server.add_account("alice", "s3cret");
+    // The new account's feed goes past the old token's place.
+    for f in ["a", "b", "c", "d", "e", "f"] {
+        mkcol_ok(&server, ALICE, &format!("alice/{f}"));
+    }
+    let a = sync(&server, "alice/", &old, None);
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_has(&a.body, "<D:valid-sync-token/>");
 }

@@ -219,8 +219,9 @@ impl Store {
     /// A principal that is not the owner is told only of child folders it
     /// has `l` on now (RFC 4314 2.1, as a listing shows them). It cannot be
     /// told of a child removed or renamed away since `from` (its name may
-    /// never have been visible to it), nor of a change of its own rights on
-    /// the collection (what it may see changed): both make the position
+    /// never have been visible to it), nor of an ACL change of the
+    /// collection (its own rights, so what it may see, may have changed;
+    /// the feed does not say whose): both make the position
     /// unusable for it, [`StoreError::InvalidArgument`], and it lists the
     /// collection again (RFC 6578 3.2 `DAV:valid-sync-token`).
     ///
@@ -255,12 +256,12 @@ impl Store {
         // has `l` on; for the owner, any. A child gone since cannot be
         // judged: the owner hears of it, others list again.
         let visible = |name: &str| -> Result<bool> {
-            let Some(child) = snap.load::<u64>(&keys::folder_name(owner, name))? else {
-                return if is_owner { Ok(true) } else { Err(relist()) };
-            };
             if is_owner {
                 return Ok(true);
             }
+            let Some(child) = snap.load::<u64>(&keys::folder_name(owner, name))? else {
+                return Err(relist());
+            };
             Ok(snap
                 .load::<Folder>(&keys::folder(owner, child))?
                 .is_some_and(|f| rights_of(principal, &f).contains(Right::Lookup)))
@@ -334,8 +335,8 @@ impl Store {
                             }
                         }
                     }
-                    // The principal's rights on the collection itself
-                    // changed: what it may see of it changed too.
+                    // The collection's ACL changed: the principal's rights
+                    // on it, so what it may see of it, may have too.
                     ChangeKind::AclChanged if Some(change.folder) == id && !is_owner => {
                         return Err(relist());
                     }

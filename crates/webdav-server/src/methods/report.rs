@@ -41,8 +41,8 @@
 //!   a rename (old name removed, new one there) on an otherwise empty page
 //!   of limit 1 gives both, so the token always moves on.
 //! - A principal that is not the owner hears only of child folders it has
-//!   `l` on now; a child removed or renamed away since its token, or a
-//!   change of its rights on the collection, gets 403
+//!   `l` on now; a child removed or renamed away since its token, or an
+//!   ACL change of the collection (its rights may have changed), gets 403
 //!   `DAV:valid-sync-token` (it lists again) rather than naming a child it
 //!   may never have seen (store-core [`store_core::Store::collection_changes`]).
 //! - The `DAV:prop` names are taken once each, at most

@@ -53,7 +53,11 @@ fn request(
         cmd.args(["-H", h]);
     }
     if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/xml", "--data-binary", b]);
+        // From a file: a large body does not fit in an argument.
+        let file = dir.path().join("body");
+        std::fs::write(&file, b).expect("write body");
+        cmd.args(["-H", "Content-Type: application/xml", "--data-binary"])
+            .arg(format!("@{}", file.display()));
     }
     let out = cmd.arg(url(server, path)).output().expect("run curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -873,6 +877,25 @@ fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
         request(&server, ALICE, "MKCOL", "alice/Old", None, &[]).status,
         201
     );
+    let before = propfind_all(&server, "alice/Old/");
+    let created = rfc3339_seconds(
+        between(&before, "<D:creationdate>", "</D:creationdate>")
+            .unwrap_or_else(|| panic!("{before}")),
+    );
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    let status = imap.run("s STATUS Old (UIDVALIDITY)");
+    let validity: i64 = status
+        .iter()
+        .find_map(|l| between(l, "UIDVALIDITY ", ")"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{status:?}"));
+    drop(imap);
+    // UIDVALIDITY is the creation second, or a few later when many
+    // folders were made in one second (the account's defaults).
+    assert!(
+        (created..=created + 10).contains(&validity),
+        "created {created}, UIDVALIDITY {validity}"
+    );
     server.terminate();
     // A store written before folder times were kept has none of them.
     {
@@ -890,5 +913,302 @@ fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
         engine.commit(batch).expect("commit");
     }
     server.start();
-    dates_near_now(&propfind_all(&server, "alice/Old/"));
+    let asked = unix_now();
+    let body = propfind_all(&server, "alice/Old/");
+    let (after, modified) = dates_near_now(&body);
+    // UIDVALIDITY, capped at now when it is ahead of the clock.
+    let after = rfc3339_seconds(after);
+    assert!(
+        after == validity || (validity > asked && (asked..=unix_now()).contains(&after)),
+        "creationdate {after}, UIDVALIDITY {validity}"
+    );
+    assert_eq!(
+        http_date_seconds(modified),
+        after,
+        "getlastmodified {modified}"
+    );
+}
+
+/// The hrefs of the members of a sync answer (not the collection's own
+/// 507), with their status (`None` for a present member).
+fn hrefs(body: &str, collection: &str) -> BTreeMap<String, Option<u16>> {
+    responses(body)
+        .into_iter()
+        .filter(|r| r.href != collection)
+        .map(|r| (r.href, r.status))
+        .collect()
+}
+
+/// Runs IMAP commands as alice, each asserted OK.
+fn imap_ok(server: &Server, commands: &[&str]) {
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    for (i, c) in commands.iter().enumerate() {
+        let r = imap.run(&format!("c{i} {c}"));
+        assert!(tagged(&r).contains("OK"), "{c}: {r:?}");
+    }
+}
+
+fn mkcol_ok(server: &Server, user: &str, path: &str) {
+    let a = request(server, user, "MKCOL", path, None, &[]);
+    assert_eq!(a.status, 201, "MKCOL {path}: {}", a.body);
+}
+
+fn put_ok(server: &Server, user: &str, path: &str) {
+    let a = request(server, user, "PUT", path, Some("<x/>"), &[]);
+    assert!(matches!(a.status, 201 | 204), "PUT {path}: {}", a.body);
+}
+
+#[test]
+fn a_rename_alone_over_the_limit_still_moves_the_token() {
+    let server = server_with(&[("alice", "s3cret")]);
+    mkcol_ok(&server, ALICE, "alice/P");
+    mkcol_ok(&server, ALICE, "alice/P/A");
+    let t0 = token_of(&sync(&server, "alice/P/", "", None).body);
+    imap_ok(&server, &["RENAME P/A P/B"]);
+    // One change, two members (the old name gone, the new one there): the
+    // page gives both rather than none.
+    let page = sync(&server, "alice/P/", &t0, Some(1));
+    assert_eq!(page.status, 207, "{}", page.body);
+    let t1 = token_of(&page.body);
+    assert_ne!(t1, t0, "the token must move: {}", page.body);
+    let got = hrefs(&page.body, "/dav/alice/P/");
+    assert_eq!(
+        got,
+        BTreeMap::from([
+            ("/dav/alice/P/A/".to_string(), Some(404)),
+            ("/dav/alice/P/B/".to_string(), None),
+        ]),
+        "{}",
+        page.body
+    );
+    // Nothing is left: the next page is empty and not truncated.
+    let next = sync(&server, "alice/P/", &t1, Some(1));
+    assert_eq!(next.status, 207, "{}", next.body);
+    assert!(responses(&next.body).is_empty(), "{}", next.body);
+}
+
+#[test]
+fn a_grantee_is_not_told_of_child_folders_it_cannot_look_up() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    for f in ["S", "S/Open", "S/Secret", "S/ReadOnly"] {
+        mkcol_ok(&server, ALICE, &format!("alice/{f}"));
+    }
+    imap_ok(
+        &server,
+        &[
+            "SETACL S bob lr",
+            "SETACL S/Open bob lr",
+            "SETACL S/ReadOnly bob r",
+        ],
+    );
+    const BOB: &str = "bob:b0b";
+    let initial = sync_as(&server, BOB, "alice/S/", "", None);
+    assert_eq!(initial.status, 207, "{}", initial.body);
+    let listed = hrefs(&initial.body, "/dav/alice/S/");
+    assert_eq!(
+        listed.keys().collect::<Vec<_>>(),
+        ["/dav/alice/S/Open/"],
+        "{}",
+        initial.body
+    );
+    // Changes inside every child: bob hears only of the one he may list
+    // (`l`; `r` alone is not enough, as for PROPFIND).
+    for f in ["Open", "Secret", "ReadOnly"] {
+        put_ok(&server, ALICE, &format!("alice/S/{f}/x.txt"));
+    }
+    let changed = sync_as(&server, BOB, "alice/S/", &token_of(&initial.body), None);
+    assert_eq!(changed.status, 207, "{}", changed.body);
+    assert_eq!(
+        hrefs(&changed.body, "/dav/alice/S/"),
+        BTreeMap::from([("/dav/alice/S/Open/".to_string(), None)]),
+        "{}",
+        changed.body
+    );
+    // A child removed since: bob cannot be told its name; he lists again.
+    let t = token_of(&changed.body);
+    assert_eq!(
+        request(&server, ALICE, "DELETE", "alice/S/Secret/", None, &[]).status,
+        204
+    );
+    let gone = sync_as(&server, BOB, "alice/S/", &t, None);
+    assert_eq!(gone.status, 403, "{}", gone.body);
+    assert_has(&gone.body, "<D:valid-sync-token/>");
+    assert!(!gone.body.contains("Secret"), "{}", gone.body);
+    // The owner is told of it.
+    let own = sync(&server, "alice/S/", &token_of(&initial.body), None);
+    assert_eq!(
+        hrefs(&own.body, "/dav/alice/S/").get("/dav/alice/S/Secret/"),
+        Some(&Some(404)),
+        "{}",
+        own.body
+    );
+}
+
+#[test]
+fn a_grantee_whose_rights_on_the_collection_change_lists_it_again() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    mkcol_ok(&server, ALICE, "alice/L");
+    put_ok(&server, ALICE, "alice/L/a.txt");
+    imap_ok(&server, &["SETACL L bob l"]);
+    const BOB: &str = "bob:b0b";
+    let initial = sync_as(&server, BOB, "alice/L/", "", None);
+    assert_eq!(initial.status, 207, "{}", initial.body);
+    assert!(
+        hrefs(&initial.body, "/dav/alice/L/").is_empty(),
+        "{}",
+        initial.body
+    );
+    imap_ok(&server, &["SETACL L bob lr"]);
+    // Without `r` he saw no file; with it he must list again to see them.
+    let after = sync_as(&server, BOB, "alice/L/", &token_of(&initial.body), None);
+    assert_eq!(after.status, 403, "{}", after.body);
+    assert_has(&after.body, "<D:valid-sync-token/>");
+    let again = sync_as(&server, BOB, "alice/L/", "", None);
+    assert!(
+        hrefs(&again.body, "/dav/alice/L/").contains_key("/dav/alice/L/a.txt"),
+        "{}",
+        again.body
+    );
+    // The owner's token is not spoiled by the ACL change.
+    let t = token_of(&sync(&server, "alice/L/", "", None).body);
+    imap_ok(&server, &["SETACL L bob lrw"]);
+    assert_eq!(sync(&server, "alice/L/", &t, None).status, 207);
+}
+
+fn extended_mkcol(server: &Server, user: &str, path: &str, name: &str) -> Answer {
+    request(
+        server,
+        user,
+        "MKCOL",
+        path,
+        Some(&format!(
+            "<D:mkcol xmlns:D=\"DAV:\"><D:set><D:prop><D:resourcetype><D:collection/></D:resourcetype><D:displayname>{name}</D:displayname></D:prop></D:set></D:mkcol>"
+        )),
+        &[],
+    )
+}
+
+#[test]
+fn extended_mkcol_by_a_grantee_makes_all_or_nothing() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    mkcol_ok(&server, ALICE, "alice/S");
+    imap_ok(&server, &["SETACL S bob lrk"]);
+    let made = extended_mkcol(&server, "bob:b0b", "alice/S/new", "By Bob");
+    assert_eq!(made.status, 201, "{}", made.body);
+    // Given as stored, the namespace declared on the element.
+    assert_has(
+        &propfind_all(&server, "alice/S/new/"),
+        "displayname xmlns:X0=\"DAV:\">By Bob</",
+    );
+    // Properties that do not fit (a value over 64 KiB): 507 with a
+    // mkcol-response, and no folder, for the grantee as for the owner.
+    let big = "x".repeat(70_000);
+    for (user, path) in [("bob:b0b", "alice/S/big"), (ALICE, "alice/Big")] {
+        let refused = extended_mkcol(&server, user, path, &big);
+        assert_eq!(refused.status, 507, "{path}: {}", refused.body);
+        assert_has(&refused.body, "<D:mkcol-response");
+        let gone = request(
+            &server,
+            ALICE,
+            "PROPFIND",
+            &format!("{path}/"),
+            None,
+            &["Depth: 0"],
+        );
+        assert_eq!(gone.status, 404, "{path} was made: {}", gone.body);
+    }
+}
+
+#[test]
+fn repeated_property_names_are_answered_once() {
+    let server = server_with(&[("alice", "s3cret")]);
+    mkcol_ok(&server, ALICE, "alice/R");
+    put_ok(&server, ALICE, "alice/R/a.txt");
+    let many = |name: &str, n: usize| -> String {
+        format!(
+            "<D:propfind xmlns:D=\"DAV:\"><D:prop>{}</D:prop></D:propfind>",
+            name.repeat(n)
+        )
+    };
+    let started = std::time::Instant::now();
+    let a = request(
+        &server,
+        ALICE,
+        "PROPFIND",
+        "alice/R/",
+        Some(&many("<D:acl/><D:creationdate/>", 30_000)),
+        &["Depth: 1"],
+    );
+    let took = started.elapsed();
+    assert_eq!(a.status, 207, "{}", a.body);
+    assert_eq!(a.body.matches("<D:acl>").count(), 2, "one per resource");
+    assert_eq!(a.body.matches("<D:creationdate>").count(), 2);
+    assert!(took.as_secs() < 5, "{took:?}");
+    // A sync-collection's prop list the same.
+    let body = format!(
+        "<D:sync-collection xmlns:D=\"DAV:\"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop>{}</D:prop></D:sync-collection>",
+        "<D:getetag/>".repeat(50_000)
+    );
+    let s = request(&server, ALICE, "REPORT", "alice/R/", Some(&body), &[]);
+    assert_eq!(s.status, 207, "{}", s.body);
+    assert_eq!(s.body.matches("<D:getetag>").count(), 1, "{}", s.body);
+    // More distinct names than the server answers at once (65,536): 413.
+    let distinct: String = (0..70_000).map(|i| format!("<X:p{i}/>")).collect();
+    let refused = request(
+        &server,
+        ALICE,
+        "PROPFIND",
+        "alice/R/",
+        Some(&format!(
+            "<D:propfind xmlns:D=\"DAV:\" xmlns:X=\"urn:x\"><D:prop>{distinct}</D:prop></D:propfind>"
+        )),
+        &["Depth: 0"],
+    );
+    assert_eq!(refused.status, 413, "{}", refused.body);
+}
+
+#[test]
+fn a_grantee_proppatch_reaches_the_owners_sync() {
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    mkcol_ok(&server, ALICE, "alice/T");
+    mkcol_ok(&server, ALICE, "alice/T/C");
+    imap_ok(&server, &["SETACL T bob lr", "SETACL T/C bob lrw"]);
+    let t = token_of(&sync(&server, "alice/T/", "", None).body);
+    let patch = request(
+        &server,
+        "bob:b0b",
+        "PROPPATCH",
+        "alice/T/C/",
+        Some("<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><D:displayname>By Bob</D:displayname></D:prop></D:set></D:propertyupdate>"),
+        &[],
+    );
+    assert_eq!(patch.status, 207, "{}", patch.body);
+    assert_has(&patch.body, "200 OK");
+    let after = sync(&server, "alice/T/", &t, None);
+    assert_eq!(
+        hrefs(&after.body, "/dav/alice/T/"),
+        BTreeMap::from([("/dav/alice/T/C/".to_string(), None)]),
+        "{}",
+        after.body
+    );
+}
+
+#[test]
+fn an_account_made_again_does_not_take_the_old_root_token() {
+    let server = server_with(&[("alice", "s3cret")]);
+    let old = token_of(&sync(&server, "alice/", "", None).body);
+    let removed = server.command(&["account", "remove", "alice"], "");
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    server.add_account("alice", "s3cret");
+    // The new account's feed goes past the old token's place.
+    for f in ["a", "b", "c", "d", "e", "f"] {
+        mkcol_ok(&server, ALICE, &format!("alice/{f}"));
+    }
+    let a = sync(&server, "alice/", &old, None);
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_has(&a.body, "<D:valid-sync-token/>");
 }

@@ -26,7 +26,7 @@ use crate::changes::ChangeHub;
 use crate::engine::{Engine, EngineError, KeyValue, Mutation, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::model::{AccountId, Change, FolderId, ModSeq, Object};
+use crate::model::{AccountId, Change, ChangeKind, FolderId, ModSeq, Object};
 use crate::retention::{Removed, Retention};
 
 /// Most operations folded into one commit.
@@ -201,7 +201,8 @@ impl Txn<'_> {
     }
 
     /// Queues `change` for the change feed, persisted in the same commit,
-    /// and records the time as the folder's last change.
+    /// and records the time as the folder's last change (not for a folder
+    /// removed, whose keys are gone with it).
     pub fn record_change(&mut self, account: AccountId, change: Change) -> Result<()> {
         let index = self
             .effects
@@ -210,7 +211,7 @@ impl Txn<'_> {
             .filter(|(a, c)| *a == account && c.modseq == change.modseq)
             .count() as u32;
         self.put(keys::change(account, change.modseq, index), &change)?;
-        if change.folder != 0 {
+        if change.folder != 0 && !matches!(change.kind, ChangeKind::FolderRemoved { .. }) {
             // DAV:getlastmodified of the folder (RFC 4918 15.7).
             self.put(keys::folder_modified(change.folder), &crate::store::now())?;
         }

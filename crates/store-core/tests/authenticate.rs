@@ -50,7 +50,10 @@ async fn failures_throttle_the_address_and_the_login_until_the_delay_passes() {
     for from in [a, source("198.51.100.7")] {
         match store.authenticate(from, "alice", "right").await {
             Err(StoreError::LoginThrottled { retry_after }) => {
-                assert!(retry_after <= Duration::from_millis(2000), "{retry_after:?}")
+                assert!(
+                    retry_after <= Duration::from_millis(2000),
+                    "{retry_after:?}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -87,8 +90,13 @@ async fn unknown_logins_cost_a_full_password_check() {
             t.elapsed()
         }
     };
-    let known = time("alice", "192.0.2.10").await;
-    let unknown = time("nobody", "192.0.2.11").await;
+    // The fastest of a few alternating attempts each, so that a loaded
+    // machine (a test binary running beside others) does not decide it.
+    let (mut known, mut unknown) = (Duration::MAX, Duration::MAX);
+    for from in ["192.0.2.10", "192.0.2.11", "192.0.2.12"] {
+        known = known.min(time("alice", from).await);
+        unknown = unknown.min(time("nobody", from).await);
+    }
     assert!(
         unknown * 3 >= known && known * 3 >= unknown,
         "{known:?} vs {unknown:?}"

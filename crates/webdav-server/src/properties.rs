@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use store_core::model::Principal;
 use store_core::rights::Right;
-use store_core::{Lock, MetadataTarget, Store};
+use store_core::{FolderDates, Lock, MetadataTarget, Store};
 
 use crate::error::DavResult;
 use crate::path::DavPath;
@@ -119,6 +119,19 @@ pub struct LiveContext<'a> {
     /// The `DAV:displayname` element PROPPATCH stored, if any (from
     /// [`dead_properties`]): given in place of the path's last segment.
     pub display_name: Option<&'a str>,
+    /// The folder's dates, read once per resource (`DAV:creationdate` and
+    /// `DAV:getlastmodified` both need them). Start with `Default`.
+    pub dates: tokio::sync::OnceCell<FolderDates>,
+}
+
+impl LiveContext<'_> {
+    /// The dates of folder `record`, read from the store the first time.
+    async fn folder_dates(&self, record: &store_core::model::Folder) -> DavResult<FolderDates> {
+        Ok(*self
+            .dates
+            .get_or_try_init(|| self.store.folder_dates(record))
+            .await?)
+    }
 }
 
 /// The names of the live properties a resource has (PROPFIND propname
@@ -161,8 +174,8 @@ pub fn forbidden(principal: &Principal, resource: &Resource, name: &Name) -> boo
 /// has none: `/dav/` and another account's root.
 async fn sync_token_of(ctx: &LiveContext<'_>, resource: &Resource) -> DavResult<Option<String>> {
     let (folder, validity) = match resource {
-        Resource::Collection(c) => (Some(&c.folder), c.record.uid_validity),
-        Resource::Account(o) if *o == ctx.principal.login() => (None, 0),
+        Resource::Collection(c) => (Some(&c.folder), u64::from(c.record.uid_validity)),
+        Resource::Account(o) if *o == ctx.principal.login() => (None, ctx.principal.account()),
         _ => return Ok(None),
     };
     let end = ctx.store.feed_end(ctx.principal, folder).await?;
@@ -197,11 +210,11 @@ pub async fn live_value(
         ("getetag", r) => r.etag().and_then(|e| element(&text(&e))),
         ("getlastmodified", Resource::File(f)) => element(&http_date(f.object.internal_date)),
         ("creationdate", Resource::File(f)) => element(&rfc3339(f.object.internal_date)),
-        ("getlastmodified", Resource::Collection(c)) => element(&http_date(
-            ctx.store.folder_dates(&c.record).await?.modified,
-        )),
+        ("getlastmodified", Resource::Collection(c)) => {
+            element(&http_date(ctx.folder_dates(&c.record).await?.modified))
+        }
         ("creationdate", Resource::Collection(c)) => {
-            element(&rfc3339(ctx.store.folder_dates(&c.record).await?.created))
+            element(&rfc3339(ctx.folder_dates(&c.record).await?.created))
         }
         ("supportedlock", _) => element(SUPPORTED_LOCK),
         ("lockdiscovery", _) => {

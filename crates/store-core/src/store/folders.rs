@@ -188,7 +188,8 @@ fn owner_of<R: Reader + ?Sized>(r: &R, principal: &Principal, f: &FolderRef) -> 
 }
 
 /// The transaction of operation "folder create" ([`Store::create_folder`],
-/// and a deposit's folder, [`Store::deposit_object`]): every check of a
+/// a deposit's folder, [`Store::deposit_object`], and an extended MKCOL's
+/// folder with its properties): every check of a
 /// new folder `name` (canonical, [`canonical`]) and its creation, with its
 /// missing superior folders, in `txn`. Whatever a folder creation must
 /// check belongs here, so that both paths check it.

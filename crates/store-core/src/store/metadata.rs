@@ -50,17 +50,18 @@ fn check_entry(name: &str) -> Result<bool> {
     Ok(private)
 }
 
-/// The (scope, folder id, uid) a target's entries are kept under, after
-/// the rights check. Private entries are scoped to the principal, shared
-/// ones to account 0.
+/// The (folder id, uid) a target's entries are kept under, and the
+/// account whose change feed hears of them (the folder's owner; the
+/// principal's own for the server), after the rights check. Private
+/// entries are scoped to the principal, shared ones to account 0.
 fn locate<R: Reader + ?Sized>(
     r: &R,
     principal: &Principal,
     target: &MetadataTarget,
     write: bool,
-) -> Result<(u64, Uid)> {
+) -> Result<(u64, Uid, u64)> {
     match target {
-        MetadataTarget::Server => Ok((0, 0)),
+        MetadataTarget::Server => Ok((0, 0, principal.account)),
         MetadataTarget::Folder(f) | MetadataTarget::Object(f, _) => {
             let access = resolve(r, principal, f)?;
             access.require(if write { Right::Write } else { Right::Read })?;
@@ -73,7 +74,7 @@ fn locate<R: Reader + ?Sized>(
                 }
                 _ => 0,
             };
-            Ok((access.folder.id, uid))
+            Ok((access.folder.id, uid, access.folder.owner))
         }
     }
 }
@@ -164,6 +165,11 @@ impl Store {
     /// [`MAX_METADATA_VALUE`] or more than [`MAX_METADATA_ENTRIES`];
     /// [`StoreError::Locked`] for `/shared` entries (WebDAV dead
     /// properties) of a locked folder or object.
+    ///
+    /// The change is recorded in the feed of the folder's owner for
+    /// `/shared` entries, whoever set them (its sync tokens and IMAP
+    /// NOTIFY hear of a grantee's change), and in the principal's own for
+    /// `/private` ones.
     pub async fn set_metadata(
         &self,
         principal: &Principal,
@@ -189,13 +195,16 @@ impl Store {
             if shared {
                 check_properties_unlocked(txn, &principal, &target)?;
             }
-            let mut changed_folder = None;
+            // The feed that hears of a change: a `/shared` entry's is the
+            // owner's (its sync tokens, IMAP NOTIFY), whoever changed it;
+            // a `/private` one's the principal's own.
+            let mut changed: Vec<(u64, u64, String)> = Vec::new();
             for (name, value) in entries {
                 let private = check_entry(&name)?;
                 if !private && matches!(target, MetadataTarget::Server) {
                     return Err(StoreError::PermissionDenied(Right::Administer));
                 }
-                let (folder, uid) = locate(txn, &principal, &target, !private)?;
+                let (folder, uid, owner) = locate(txn, &principal, &target, !private)?;
                 let scope = if private { principal.account } else { 0 };
                 let key = keys::metadata(scope, folder, uid, &name);
                 match value {
@@ -212,12 +221,14 @@ impl Store {
                     }
                     None => txn.delete(key),
                 }
-                changed_folder = Some((folder, name));
+                let feed = if private { principal.account } else { owner };
+                changed.retain(|(f, _, _)| *f != feed);
+                changed.push((feed, folder, name));
             }
-            if let Some((folder, entry)) = changed_folder {
-                let modseq = next_modseq(txn, principal.account)?;
+            for (feed, folder, entry) in changed {
+                let modseq = next_modseq(txn, feed)?;
                 txn.record_change(
-                    principal.account,
+                    feed,
                     Change {
                         modseq,
                         folder,
@@ -226,6 +237,69 @@ impl Store {
                 )?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// Operation "folder create" with initial `/shared` entries, in one
+    /// commit (WebDAV extended MKCOL, RFC 5689 3: the collection is made
+    /// with all its properties or not at all). Every entry is checked
+    /// (name, size, count) before anything is written; the entries are the
+    /// folder's first state, so creating it is the right they need (`k`
+    /// on the parent in another account, as for [`Store::create_folder`]).
+    /// A name given twice keeps its last value.
+    ///
+    /// Errors: those of [`Store::create_folder`];
+    /// [`StoreError::InvalidArgument`] for a bad or non-`/shared` entry
+    /// name; [`StoreError::MetadataLimit`] for a value over
+    /// [`MAX_METADATA_VALUE`] or more than [`MAX_METADATA_ENTRIES`]
+    /// distinct entries.
+    pub async fn create_folder_with_metadata(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        entries: Vec<(String, Vec<u8>)>,
+    ) -> Result<crate::model::Folder> {
+        let mut distinct = std::collections::BTreeMap::new();
+        for (name, value) in entries {
+            if check_entry(&name)? || name == "/shared" {
+                return Err(StoreError::InvalidArgument(format!(
+                    "{name} is not a /shared entry"
+                )));
+            }
+            if value.len() > MAX_METADATA_VALUE {
+                return Err(StoreError::MetadataLimit(MetadataLimit::ValueTooLarge {
+                    max: MAX_METADATA_VALUE,
+                }));
+            }
+            distinct.insert(name, value);
+        }
+        if distinct.len() > MAX_METADATA_ENTRIES {
+            return Err(StoreError::MetadataLimit(MetadataLimit::TooManyEntries {
+                max: MAX_METADATA_ENTRIES,
+            }));
+        }
+        let name = crate::names::creatable(&folder.name)?;
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.write(move |txn| {
+            let made = super::folders::create_folder_txn(txn, &principal, &folder, &name, None)?;
+            let mut last = None;
+            for (entry, value) in distinct {
+                txn.put(keys::metadata(0, made.id, 0, &entry), &value)?;
+                last = Some(entry);
+            }
+            if let Some(entry) = last {
+                let modseq = next_modseq(txn, made.owner)?;
+                txn.record_change(
+                    made.owner,
+                    Change {
+                        modseq,
+                        folder: made.id,
+                        kind: ChangeKind::MetadataChanged { entry },
+                    },
+                )?;
+            }
+            Ok(made)
         })
         .await
     }
@@ -243,7 +317,7 @@ impl Store {
         depth: Option<usize>,
     ) -> Result<Vec<(String, Vec<u8>)>> {
         let snap = self.snapshot()?;
-        let (folder, uid) = locate(&snap, principal, target, false)?;
+        let (folder, uid, _) = locate(&snap, principal, target, false)?;
         let mut out = Vec::new();
         for name in names {
             let private = check_entry(name)?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use tokio::sync::broadcast;
 
-use super::{resolve, Store};
+use super::{resolve, rights_of, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{Change, ChangeKind, Folder, ModSeq, Object, Principal, Uid, UnixTime};
@@ -211,11 +211,24 @@ impl Store {
     /// a child's ETag and sync token change with them). Each member is given
     /// once, with its state now. At most `max_members` members are given
     /// and at most `max_scanned` changes read; past either, `truncated` is
-    /// set and `next` is where to go on.
+    /// set and `next` is where to go on. The members of one change are
+    /// given together: when the first change of a page touches more
+    /// members than `max_members` (a rename: the old and the new name),
+    /// all of them are given, so that every page moves `next` on.
+    ///
+    /// A principal that is not the owner is told only of child folders it
+    /// has `l` on now (RFC 4314 2.1, as a listing shows them). It cannot be
+    /// told of a child removed or renamed away since `from` (its name may
+    /// never have been visible to it), nor of an ACL change of the
+    /// collection (its own rights, so what it may see, may have changed;
+    /// the feed does not say whose): both make the position
+    /// unusable for it, [`StoreError::InvalidArgument`], and it lists the
+    /// collection again (RFC 6578 3.2 `DAV:valid-sync-token`).
     ///
     /// Rights: `l` or `r` on the folder. Errors:
     /// [`StoreError::NoSuchFolder`]; [`StoreError::InvalidArgument`] for a
-    /// position past the end of the feed (a token this store never gave).
+    /// position past the end of the feed (a token this store never gave)
+    /// or one a non-owner must list again from (above).
     pub async fn collection_changes(
         &self,
         principal: &Principal,
@@ -232,6 +245,26 @@ impl Store {
                 let readable = access.rights.contains(Right::Read);
                 (access.folder.owner, Some(access.folder), readable)
             }
+        };
+        let is_owner = owner == principal.account;
+        let relist = || {
+            StoreError::InvalidArgument(
+                "a change since the position the principal cannot be told of: list again".into(),
+            )
+        };
+        // Whether the principal may be told of child `name`: a child it
+        // has `l` on; for the owner, any. A child gone since cannot be
+        // judged: the owner hears of it, others list again.
+        let visible = |name: &str| -> Result<bool> {
+            if is_owner {
+                return Ok(true);
+            }
+            let Some(child) = snap.load::<u64>(&keys::folder_name(owner, name))? else {
+                return Err(relist());
+            };
+            Ok(snap
+                .load::<Folder>(&keys::folder(owner, child))?
+                .is_some_and(|f| rights_of(principal, &f).contains(Right::Lookup)))
         };
         let last: ModSeq = snap
             .load(&keys::account_counter(owner, "modseq"))?
@@ -288,7 +321,7 @@ impl Store {
                         touched.push(Key::Object(*uid));
                     }
                     ChangeKind::FolderCreated { name } | ChangeKind::FolderRemoved { name }
-                        if is_child(name) =>
+                        if is_child(name) && visible(name)? =>
                     {
                         touched.push(Key::Folder(name.clone()));
                     }
@@ -297,10 +330,15 @@ impl Store {
                     | ChangeKind::SubscriptionChanged { .. } => {}
                     ChangeKind::FolderRenamed { from, to } => {
                         for n in [from, to] {
-                            if is_child(n) {
+                            if is_child(n) && visible(n)? {
                                 touched.push(Key::Folder(n.clone()));
                             }
                         }
+                    }
+                    // The collection's ACL changed: the principal's rights
+                    // on it, so what it may see of it, may have too.
+                    ChangeKind::AclChanged if Some(change.folder) == id && !is_owner => {
+                        return Err(relist());
                     }
                     // Anything else in another folder: if it is a child,
                     // its state (ETag, sync token, ACL, properties) changed.
@@ -308,8 +346,13 @@ impl Store {
                         let name = match names.get(&change.folder) {
                             Some(n) => n.clone(),
                             None => {
+                                // A child gone since is told by its
+                                // FolderRemoved/FolderRenamed change.
                                 let n = snap
                                     .load::<Folder>(&keys::folder(owner, change.folder))?
+                                    .filter(|f| {
+                                        is_owner || rights_of(principal, f).contains(Right::Lookup)
+                                    })
                                     .map(|f| f.name);
                                 names.insert(change.folder, n.clone());
                                 n
@@ -325,7 +368,10 @@ impl Store {
                     .into_iter()
                     .filter(|k| !seen.contains_key(k))
                     .collect();
-                if !fresh.is_empty() && order.len() + fresh.len() > max_members {
+                // A change whose members do not all fit ends the page,
+                // unless the page is empty (it would never move on).
+                if !fresh.is_empty() && !order.is_empty() && order.len() + fresh.len() > max_members
+                {
                     truncated = true;
                     next = position;
                     break 'feed;

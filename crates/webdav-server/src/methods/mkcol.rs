@@ -5,12 +5,16 @@
 //! `DAV:resourcetype` may only say `DAV:collection` (else 403
 //! `DAV:valid-resourcetype`); any other live property makes the whole
 //! request fail with 403 and a `DAV:mkcol-response` (RFC 5689 3), the
-//! folder not made. Any other body is not understood (415).
+//! folder not made; properties that do not fit (store-core's metadata
+//! limits) the same with 507. The folder and its properties are one
+//! store-core write: the request makes both or neither, for the owner as
+//! for a grantee with `k` on the parent. Any other body is not understood
+//! (415).
 
 use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};
 
-use store_core::{MetadataTarget, StoreError};
+use store_core::StoreError;
 
 use crate::conditions::Preconditions;
 use crate::error::{DavError, DavResult};
@@ -53,23 +57,28 @@ fn extended(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Option<Vec<(Name, String)>>
     Ok(Some(props))
 }
 
-/// The `DAV:mkcol-response` (RFC 5689 3) of a refused extended MKCOL:
-/// 403 for each protected property, 424 for the others.
-fn refused(props: &[(Name, String)]) -> Response<Body> {
+/// The `DAV:mkcol-response` (RFC 5689 3) of a refused extended MKCOL,
+/// with status `status`: 403 for each protected property, 424 for the
+/// others; when none is protected (`507`: the properties do not fit), that
+/// status for each.
+fn refused(props: &[(Name, String)], status: StatusCode) -> Response<Body> {
     let mut body = xml::reply_start("mkcol-response");
+    let any_protected = props.iter().any(|(n, _)| is_protected(n));
     for (name, _) in props {
-        let status = if is_protected(name) {
-            "403 Forbidden"
+        let line = if is_protected(name) {
+            "403 Forbidden".to_string()
+        } else if any_protected {
+            "424 Failed Dependency".to_string()
         } else {
-            "424 Failed Dependency"
+            status.to_string()
         };
         body.push_str(&format!(
-            "<D:propstat><D:prop>{}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>",
+            "<D:propstat><D:prop>{}</D:prop><D:status>HTTP/1.1 {line}</D:status></D:propstat>",
             name.empty_element()
         ));
     }
     body.push_str("</D:mkcol-response>");
-    xml_response(StatusCode::FORBIDDEN, body)
+    xml_response(status, body)
 }
 
 /// Handles MKCOL.
@@ -104,7 +113,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         })?
     };
     if props.iter().any(|(n, _)| is_protected(n)) {
-        return Ok(refused(&props));
+        return Ok(refused(&props, StatusCode::FORBIDDEN));
     }
     preconditions
         .check_if(ctx.store, &ctx.principal, &ctx.path)
@@ -114,31 +123,27 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         .await?;
     let owner = ctx.path.account().unwrap_or_default();
     let folder = folder_ref(&ctx.principal, owner, ctx.path.levels());
-    ctx.store
-        .create_folder(&ctx.principal, &folder, None)
-        .await?;
-    if !props.is_empty() {
+    if props.is_empty() {
+        ctx.store
+            .create_folder(&ctx.principal, &folder, None)
+            .await?;
+    } else {
+        // RFC 5689 3: one commit makes the folder with its properties, all
+        // checked first: a refusal leaves nothing made.
         let entries = props
             .iter()
-            .map(|(n, v)| (dead_entry(n), Some(v.clone().into_bytes())))
+            .map(|(n, v)| (dead_entry(n), v.clone().into_bytes()))
             .collect();
-        let target = MetadataTarget::Folder(folder.clone());
-        if let Err(e) = ctx
+        match ctx
             .store
-            .set_metadata(&ctx.principal, &target, entries)
+            .create_folder_with_metadata(&ctx.principal, &folder, entries)
             .await
         {
-            // RFC 5689 3: all or nothing; the folder goes again.
-            if let Err(undo) = ctx.store.remove_folder(&ctx.principal, &folder).await {
-                tracing::warn!(error = %undo, "extended MKCOL: cannot remove the new folder");
+            Ok(_) => {}
+            Err(StoreError::InvalidArgument(_) | StoreError::MetadataLimit(_)) => {
+                return Ok(refused(&props, StatusCode::INSUFFICIENT_STORAGE));
             }
-            return Err(match e {
-                StoreError::InvalidArgument(_) | StoreError::MetadataLimit(_) => DavError::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    "the properties do not fit",
-                ),
-                e => e.into(),
-            });
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(status(StatusCode::CREATED))

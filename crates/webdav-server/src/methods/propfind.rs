@@ -142,19 +142,52 @@ fn failed(path: &DavPath, resource: &Resource, error: &DavError) -> String {
     )
 }
 
+/// Distinct property names one request may ask for (PROPFIND `prop` or
+/// `include`, a sync-collection REPORT's `prop`): it bounds the work and
+/// the answer per resource. Real clients ask for a few dozen; it is high
+/// enough for the 40,000-name streaming case of issue 13
+/// (`tests/hardening_webdav.rs`), which a 1 MiB body can hold.
+pub const MAX_ASKED: usize = 65_536;
+
+/// The property names of a `DAV:prop` (or `DAV:include`), each once, in
+/// the order first asked: a name repeated is answered once (RFC 4918
+/// 9.1 asks for each property's value, not for it as many times as it is
+/// named), so the cost is that of the distinct names. More than
+/// [`MAX_ASKED`] distinct ones get `413 Content Too Large` (RFC 9110
+/// 15.5.14: content larger than the server is willing to process);
+/// RFC 4918 names no condition for it.
+pub(crate) fn asked_names(prop: &xml::Element) -> DavResult<Vec<Name>> {
+    let mut seen = HashSet::new();
+    let mut names = Vec::new();
+    for name in prop.elements().map(|p| &p.name) {
+        if seen.insert(name) {
+            if names.len() == MAX_ASKED {
+                return Err(DavError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "more distinct properties asked for than this server answers at once",
+                ));
+            }
+            names.push(name.clone());
+        }
+    }
+    Ok(names)
+}
+
 fn parse(root: &xml::Element) -> DavResult<Asked> {
     if !root.is_dav("propfind") {
         return Err(DavError::bad_request("the body is not a DAV:propfind"));
     }
-    let names = |e: &xml::Element| e.elements().map(|p| p.name.clone()).collect::<Vec<_>>();
     if let Some(prop) = root.dav_child("prop") {
-        return Ok(Asked::Prop(names(prop)));
+        return Ok(Asked::Prop(asked_names(prop)?));
     }
     if root.dav_child("propname").is_some() {
         return Ok(Asked::PropName);
     }
     if root.dav_child("allprop").is_some() {
-        let include = root.dav_child("include").map(names).unwrap_or_default();
+        let include = match root.dav_child("include") {
+            Some(i) => asked_names(i)?,
+            None => Vec::new(),
+        };
         return Ok(Asked::AllProp(include));
     }
     Err(DavError::bad_request(
@@ -185,6 +218,7 @@ async fn describe(
             .iter()
             .find(|(n, _)| n.local == "displayname")
             .map(|(_, v)| v.as_str()),
+        dates: Default::default(),
     };
     // The found properties are written straight into the response, in a
     // 200 propstat taken back if none is found and some are missing.

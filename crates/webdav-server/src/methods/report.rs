@@ -11,8 +11,9 @@
 //! the account up to MODSEQ `modseq` is reflected", and
 //! `…-{modseq}.{n}` adds "and the first `n` changes of MODSEQ `modseq + 1`"
 //! (a page cut inside one operation's changes). `uidvalidity` is the
-//! folder's UIDVALIDITY (0 for an account root), so a token of a folder
-//! deleted and made again under the same name is not valid for the new one.
+//! folder's UIDVALIDITY, or for an account root the account's id (never
+//! given again), so a token of a folder or account deleted and made again
+//! under the same name is not valid for the new one.
 //!
 //! The request (RFC 6578 3.2):
 //! - `Depth` absent or `0` (RFC 6578 3.2); `1` is taken too, as some clients
@@ -36,13 +37,22 @@
 //!   the request-URI with `DAV:number-of-matches-within-limits`, and a token
 //!   that resumes where the page stopped (RFC 6578 3.6 truncation). The
 //!   server truncates the same way past [`MAX_MEMBERS`] members or
-//!   [`MAX_SCANNED`] changes read.
+//!   [`MAX_SCANNED`] changes read. The members of one change share a page:
+//!   a rename (old name removed, new one there) on an otherwise empty page
+//!   of limit 1 gives both, so the token always moves on.
+//! - A principal that is not the owner hears only of child folders it has
+//!   `l` on now; a child removed or renamed away since its token, or an
+//!   ACL change of the collection (its rights may have changed), gets 403
+//!   `DAV:valid-sync-token` (it lists again) rather than naming a child it
+//!   may never have seen (store-core [`store_core::Store::collection_changes`]).
+//! - The `DAV:prop` names are taken once each, at most
+//!   [`crate::methods::propfind::MAX_ASKED`] (413 past it).
 
 use hyper::{Request, Response, StatusCode};
 use store_core::{FeedPosition, MemberChange, StoreError};
 
 use crate::error::{DavError, DavResult};
-use crate::methods::propfind::{stream_multistatus, Asked, Entry};
+use crate::methods::propfind::{asked_names, stream_multistatus, Asked, Entry};
 use crate::path::DavPath;
 use crate::resource::{file_of, lookup, members, Lookup, Resource};
 use crate::service::{header_str, read_xml, Body, Ctx, RequestBody};
@@ -59,8 +69,8 @@ pub const MAX_MEMBERS: usize = 10_000;
 pub const MAX_SCANNED: usize = 100_000;
 
 /// The sync token of `position` in the feed of a collection of UIDVALIDITY
-/// `validity` (0 for an account root).
-pub fn sync_token(validity: u32, position: FeedPosition) -> String {
+/// `validity` (the account id for an account root).
+pub fn sync_token(validity: u64, position: FeedPosition) -> String {
     let seen = position.modseq.saturating_sub(1);
     if position.index == 0 {
         format!("{SYNC_TOKEN_PREFIX}{validity}-{seen}")
@@ -71,7 +81,7 @@ pub fn sync_token(validity: u32, position: FeedPosition) -> String {
 
 /// The UIDVALIDITY and feed position a sync token names; `None` if it is
 /// not one this server makes.
-pub fn parse_sync_token(token: &str) -> Option<(u32, FeedPosition)> {
+pub fn parse_sync_token(token: &str) -> Option<(u64, FeedPosition)> {
     let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
     let rest = token.strip_prefix(SYNC_TOKEN_PREFIX)?;
     let (validity, place) = rest.split_once('-')?;
@@ -124,10 +134,10 @@ fn parse_sync(root: &xml::Element) -> DavResult<SyncRequest> {
         }
         _ => return Err(DavError::bad_request("sync-level must be 1 or infinite")),
     }
-    let props = root
-        .dav_child("prop")
-        .map(|p| p.elements().map(|e| e.name.clone()).collect())
-        .unwrap_or_default();
+    let props = match root.dav_child("prop") {
+        Some(p) => asked_names(p)?,
+        None => Vec::new(),
+    };
     let limit = match root.dav_child("limit") {
         None => None,
         Some(l) => {
@@ -170,8 +180,8 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         return Err(DavError::not_found());
     };
     let (folder, validity) = match &resource {
-        Resource::Collection(c) => (Some(c.folder.clone()), c.record.uid_validity),
-        Resource::Account(o) if *o == ctx.principal.login() => (None, 0),
+        Resource::Collection(c) => (Some(c.folder.clone()), u64::from(c.record.uid_validity)),
+        Resource::Account(o) if *o == ctx.principal.login() => (None, ctx.principal.account()),
         _ => {
             return Err(DavError::condition(
                 StatusCode::FORBIDDEN,
@@ -282,7 +292,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
 }
 
 /// The end of a sync-collection answer: its new token.
-fn token_tail(validity: u32, position: FeedPosition) -> String {
+fn token_tail(validity: u64, position: FeedPosition) -> String {
     format!(
         "<D:sync-token>{}</D:sync-token></D:multistatus>",
         xml::text(&sync_token(validity, position))
@@ -332,7 +342,7 @@ mod tests {
             "http://cpm-store/ns/sync/1-+2",
             "http://cpm-store/ns/sync/1-2.",
             "http://cpm-store/ns/sync/1-18446744073709551615",
-            "http://cpm-store/ns/sync/99999999999-2",
+            "http://cpm-store/ns/sync/99999999999999999999-2",
             "http://example.com/sync/1-2",
         ] {
             assert_eq!(parse_sync_token(t), None, "{t}");

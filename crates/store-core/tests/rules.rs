@@ -218,3 +218,190 @@ async fn only_an_administrator_sets_quotas_or_reads_another_account() {
     store.set_quota(&cli, "alice", limits).await.unwrap();
     assert_eq!(store.quota(&alice).await.unwrap().limits, limits);
 }
+
+async fn grant(store: &Store, owner: &Principal, folder: &str, who: &str, rights: &str) {
+    store
+        .set_acl(
+            owner,
+            &FolderRef::own(folder),
+            who,
+            store_core::rights::Rights::parse(rights).unwrap(),
+            store_core::AclMode::Replace,
+        )
+        .await
+        .unwrap();
+}
+
+/// Review finding 1: a grantee's lock must not hold the owner's folder
+/// forever (RFC 3744 3.5 `DAV:unlock`; refresh needs LOCK's right `i`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grantees_lock_yields_to_the_owner_an_administrator_and_a_revoked_grant() {
+    let (_dir, store) = store_with(&["alice", "bob", "carol"]).await;
+    let alice = login(&store, "alice").await;
+    let bob = login(&store, "bob").await;
+    let carol = login(&store, "carol").await;
+    store
+        .create_folder(&alice, &FolderRef::own("Work"), None)
+        .await
+        .unwrap();
+    grant(&store, &alice, "Work", "bob", "lrswi").await;
+    grant(&store, &alice, "Work", "carol", "lra").await;
+    let root = lock_path("alice", "Work", None);
+    let take = |store: &Store, who: &Principal| {
+        let (store, who, root) = (store.clone(), who.clone(), root.clone());
+        async move { store.create_lock(&who, lock(root, true)).await.unwrap() }
+    };
+    // The owner removes the grantee's lock.
+    let held = take(&store, &bob).await;
+    store.remove_lock(&alice, &held.token, &root).await.unwrap();
+    // So does a holder of `a`, but not another grantee without it.
+    let held = take(&store, &bob).await;
+    grant(&store, &alice, "Work", "carol", "lr").await;
+    locked_at(store.remove_lock(&carol, &held.token, &root).await, &root);
+    grant(&store, &alice, "Work", "carol", "lra").await;
+    store.remove_lock(&carol, &held.token, &root).await.unwrap();
+    // Revoking `i` drops the grantee's lock; the owner writes again.
+    let held = take(&store, &bob).await;
+    locked_at(
+        store
+            .create_folder(&alice, &FolderRef::own("Work/Sub"), None)
+            .await,
+        &root,
+    );
+    grant(&store, &alice, "Work", "bob", "lrs").await;
+    store
+        .create_folder(&alice, &FolderRef::own("Work/Sub"), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.refresh_lock(&bob, &held.token, Some(60)).await,
+        Err(StoreError::NoSuchLock)
+    ));
+    // While the grant holds, the holder refreshes it.
+    grant(&store, &alice, "Work", "bob", "lrswi").await;
+    let held = take(&store, &bob).await;
+    store
+        .refresh_lock(&bob, &held.token, Some(60))
+        .await
+        .unwrap();
+    // The administrator (trusted path) removes it too.
+    let admin = store.trusted_element("alice").await.unwrap();
+    store.remove_lock(&admin, &held.token, &root).await.unwrap();
+}
+
+/// Review finding 2: a new account of a removed login inherits no lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_account_leaves_no_lock_behind() {
+    let (_dir, store) = store_with(&["alice", "bob"]).await;
+    let alice = login(&store, "alice").await;
+    let bob = login(&store, "bob").await;
+    for name in ["Work", "Team"] {
+        store
+            .create_folder(&alice, &FolderRef::own(name), None)
+            .await
+            .unwrap();
+    }
+    store
+        .create_lock(&alice, lock(lock_path("alice", "Work", None), true))
+        .await
+        .unwrap();
+    grant(&store, &alice, "Team", "bob", "lrswi").await;
+    let bobs = lock_path("alice", "Team", None);
+    store
+        .create_lock(&bob, lock(bobs.clone(), true))
+        .await
+        .unwrap();
+    store.remove_account("alice").await.unwrap();
+    store.remove_account("bob").await.unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let alice = login(&store, "alice").await;
+    for name in ["Work", "Team"] {
+        store
+            .create_folder(&alice, &FolderRef::own(name), None)
+            .await
+            .unwrap();
+    }
+    assert!(store
+        .locks_affecting("/dav/alice")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Review finding 5: a lock made through another spelling of a folder
+/// protects the folder every protocol writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_root_is_kept_in_its_canonical_spelling() {
+    let (_dir, store) = store_with(&["alice"]).await;
+    let alice = login(&store, "alice").await;
+    let uid = append(&store, &alice, "INBOX", Some("a.txt")).await;
+    let held = store
+        .create_lock(&alice, lock("/dav/alice/inbox/a.txt".into(), false))
+        .await
+        .unwrap();
+    let root = lock_path("alice", "INBOX", Some("a.txt"));
+    assert_eq!(held.root, root);
+    locked_at(
+        store
+            .remove_objects(&alice, &FolderRef::own("INBOX"), &[uid])
+            .await,
+        &root,
+    );
+}
+
+/// Review finding 6: folders created on the way to a new one are members
+/// a collection lock protects (RFC 4918 7.4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_missing_parents_honours_a_depth_zero_collection_lock() {
+    let (_dir, store) = store_with(&["alice"]).await;
+    let alice = login(&store, "alice").await;
+    for name in ["Proj", "Other2"] {
+        store
+            .create_folder(&alice, &FolderRef::own(name), None)
+            .await
+            .unwrap();
+    }
+    let root = lock_path("alice", "Proj", None);
+    let held = store
+        .create_lock(&alice, lock(root.clone(), false))
+        .await
+        .unwrap();
+    locked_at(
+        store
+            .create_folder(&alice, &FolderRef::own("Proj/New/Deep"), None)
+            .await,
+        &root,
+    );
+    locked_at(
+        store
+            .rename_folder(
+                &alice,
+                &FolderRef::own("Other2"),
+                &FolderRef::own("Proj/R/x"),
+            )
+            .await,
+        &root,
+    );
+    let holder = alice.with_lock_tokens([held.token]);
+    store
+        .create_folder(&holder, &FolderRef::own("Proj/New/Deep"), None)
+        .await
+        .unwrap();
+}
+
+/// Review finding 8: a conflicting LOCK is its own error (WebDAV
+/// `DAV:no-conflicting-lock`), not a write refused for a lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_lock_is_told_apart_from_a_locked_write() {
+    let (_dir, store) = store_with(&["alice"]).await;
+    let alice = login(&store, "alice").await;
+    let root = lock_path("alice", "INBOX", None);
+    store
+        .create_lock(&alice, lock(root.clone(), true))
+        .await
+        .unwrap();
+    match store.create_lock(&alice, lock(root.clone(), false)).await {
+        Err(StoreError::LockConflict { root: r }) => assert_eq!(r, root),
+        other => panic!("{other:?}"),
+    }
+}

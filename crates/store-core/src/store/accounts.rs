@@ -197,7 +197,9 @@ impl Store {
             .map(|e| e.account))
     }
 
-    /// Removes an account with all its folders and objects.
+    /// Removes an account with all its folders and objects, the WebDAV
+    /// locks in its tree and those it holds elsewhere (a new account of
+    /// the same login inherits none).
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
     pub async fn remove_account(&self, login: &str) -> Result<()> {
@@ -221,6 +223,7 @@ impl Store {
                     txn.delete(k);
                 }
             }
+            super::locks::remove_account_locks(txn, &login_owned)?;
             txn.delete(keys::account_counter(id, "modseq"));
             txn.delete(keys::account_counter(id, "bytes"));
             txn.delete(keys::account_counter(id, "objects"));

@@ -123,6 +123,21 @@ pub(crate) fn create_folder_in(
     Ok(folder)
 }
 
+/// What creating the folder `name` of `owner` changes, for the lock
+/// check: the new folder and its parent's membership, and the same for
+/// every missing ancestor created with it (RFC 4918 7.4: adding a member
+/// to a locked collection, at any level, needs its lock's token).
+fn creation_touches(txn: &Txn<'_>, owner: AccountId, name: &str) -> Result<Vec<Touch>> {
+    let mut touches = Vec::new();
+    for level in ancestors(name).into_iter().chain([name]) {
+        if level == name || txn.get_raw(&keys::folder_name(owner, level))?.is_none() {
+            touches.push(Touch::folder(TouchKind::Resource, owner, level));
+            touches.push(Touch::parent_of(owner, level));
+        }
+    }
+    Ok(touches)
+}
+
 /// UIDVALIDITY: the current time in seconds, or one more than the last
 /// one given if that is not greater, so it strictly increases store-wide
 /// (RFC 3501 2.3.1.1: a recreated folder must not reuse one).
@@ -234,14 +249,7 @@ impl Store {
                 )?;
                 access.require(Right::CreateFolder)?;
             }
-            check_write(
-                txn,
-                &principal,
-                &[
-                    Touch::folder(TouchKind::Resource, owner, &name),
-                    Touch::parent_of(owner, &name),
-                ],
-            )?;
+            check_write(txn, &principal, &creation_touches(txn, owner, &name)?)?;
             for parent in ancestors(&name) {
                 if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
                     create_folder_in(txn, owner, parent, None)?;
@@ -410,16 +418,12 @@ impl Store {
             if txn.get_raw(&keys::folder_name(owner, &new_name))?.is_some() {
                 return Err(StoreError::FolderExists);
             }
-            check_write(
-                txn,
-                &principal,
-                &[
-                    Touch::folder(TouchKind::Tree, owner, &old_name),
-                    Touch::parent_of(owner, &old_name),
-                    Touch::folder(TouchKind::Resource, owner, &new_name),
-                    Touch::parent_of(owner, &new_name),
-                ],
-            )?;
+            let mut touches = vec![
+                Touch::folder(TouchKind::Tree, owner, &old_name),
+                Touch::parent_of(owner, &old_name),
+            ];
+            touches.extend(creation_touches(txn, owner, &new_name)?);
+            check_write(txn, &principal, &touches)?;
             for parent in ancestors(&new_name) {
                 if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
                     create_folder_in(txn, owner, parent, None)?;

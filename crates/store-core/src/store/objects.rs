@@ -44,7 +44,11 @@ pub struct NewObject {
     /// An object of the same folder this one replaces in the same
     /// transaction (a WebDAV PUT over an existing resource): it is removed,
     /// and its metadata (dead properties) passes to the new object.
-    /// Needs `t` and `e` besides `i`.
+    /// Needs `t` and `e` besides `i`. Unless [`NewObject::replace_named`]
+    /// is set, it is exact (a conditional WebDAV PUT, RFC 9110 13.1.1):
+    /// the store fails with [`StoreError::NoSuchObject`] if that object is
+    /// gone when the write commits, and with [`StoreError::ObjectExists`]
+    /// if another object holds the name by then.
     pub replaces: Option<Uid>,
     /// Whether an object of the folder that holds [`NewObject::file_name`]
     /// when the write commits is replaced as by
@@ -82,6 +86,9 @@ pub struct StoredObject {
     pub modseq: ModSeq,
     /// Whether an existing object was returned (deduplication).
     pub existing: bool,
+    /// Whether the new object replaced one of the same name (WebDAV PUT
+    /// answers 204 then, 201 otherwise, RFC 9110 9.3.4).
+    pub replaced: bool,
 }
 
 /// How a flag update changes an object's flags (IMAP STORE).
@@ -978,6 +985,7 @@ fn insert_new_object(
                         uid,
                         modseq: o.modseq,
                         existing: true,
+                        replaced: false,
                     });
                 }
             }
@@ -1001,6 +1009,9 @@ fn insert_new_object(
     };
     if holder.is_some_and(|h| Some(h) != replaced.as_ref().map(|r| r.uid)) {
         return Err(StoreError::ObjectExists);
+    }
+    if !object.replace_named && object.replaces.is_some() && replaced.is_none() {
+        return Err(StoreError::NoSuchObject);
     }
     let mut touches = vec![Touch::folder(
         TouchKind::Members,
@@ -1051,6 +1062,7 @@ fn insert_new_object(
         }
     }
     txn.add_blob_ref(object.blob)?;
+    let was_replaced = replaced.is_some();
     if let Some(old) = replaced {
         carry_object_metadata(txn, &[owner], (f.id, old.uid), (f.id, uid), false)?;
         remove_object(txn, &mut f, &old, modseq)?;
@@ -1062,5 +1074,6 @@ fn insert_new_object(
         uid,
         modseq,
         existing: false,
+        replaced: was_replaced,
     })
 }

@@ -8,7 +8,8 @@ use super::{now, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{Account, Principal, QuotaLimits, SpecialUse};
-use crate::password::{decoy_scram_secrets, Credentials, ScramSecrets};
+use crate::password::{decoy_scram_secrets, Credentials};
+use crate::scram::ScramExchange;
 use crate::throttle::{Attempt, LoginSource};
 use crate::writer::Reader;
 
@@ -346,23 +347,69 @@ impl Store {
         }
     }
 
-    /// The SCRAM-SHA-256 secrets of `login` (for a SASL SCRAM exchange run
-    /// by a front end, RFC 5802 section 5), and the principal it yields;
-    /// for a login without an account, made-up secrets whose salt and
-    /// iteration count look like a real account's and stay the same on
-    /// every attempt (derived from the login with the server secret,
-    /// RFC 5802 section 9), and no principal.
-    pub async fn scram_secrets(&self, login: &str) -> Result<(Option<Principal>, ScramSecrets)> {
-        let found = if login.len() > MAX_LOGIN_BYTES {
+    /// Operation "authenticate" for SCRAM-SHA-256 (RFC 7677, RFC 5802),
+    /// first step: parses the client-first-message (the user name
+    /// SASLprepped) and answers with the server-first-message
+    /// ([`ScramExchange::server_first`]). A login without an account gets
+    /// made-up secrets whose salt and iteration count look like a real
+    /// account's and stay the same on every attempt (derived from the
+    /// login with the server secret, RFC 5802 section 9), so the exchange
+    /// fails only at the proof. The exchange is opaque: the principal
+    /// comes only out of [`Store::scram_finish`].
+    ///
+    /// Errors: [`StoreError::InvalidArgument`] for a malformed message
+    /// (IMAP BAD).
+    pub async fn scram_begin(&self, client_first: &[u8]) -> Result<ScramExchange> {
+        let first = crate::scram::parse_client_first(client_first)?;
+        let found = if first.user.len() > MAX_LOGIN_BYTES {
             None
         } else {
             self.snapshot()?
-                .load::<AccountEntry>(&keys::account(login))?
+                .load::<AccountEntry>(&keys::account(&first.user))?
         };
-        Ok(match found {
+        let (account, secrets) = match found {
             Some(e) => (Some(principal_of(&e)), e.credentials.scram),
-            None => (None, decoy_scram_secrets(&self.inner.secret, login)),
-        })
+            None => (None, decoy_scram_secrets(&self.inner.secret, &first.user)),
+        };
+        let nonce: String =
+            rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)
+                .take(24)
+                .map(char::from)
+                .collect();
+        Ok(ScramExchange::new(first, &nonce, secrets, account))
+    }
+
+    /// Operation "authenticate" for SCRAM-SHA-256, last step: asks the
+    /// login throttle, checks the client-final-message's proof against
+    /// `exchange`, records the outcome with the throttle (and logs a
+    /// failure), and on success gives the principal and the
+    /// server-final-message to send (`v=...`, RFC 5802 7). The exchange
+    /// may be tried again after a [`StoreError::LoginThrottled`].
+    ///
+    /// Errors: [`StoreError::LoginThrottled`] (nothing checked),
+    /// [`StoreError::InvalidArgument`] for a malformed message, a wrong
+    /// channel binding or nonce (not counted as a failed login),
+    /// [`StoreError::AuthenticationFailed`] for a wrong proof or an
+    /// unknown login alike.
+    pub async fn scram_finish(
+        &self,
+        exchange: &ScramExchange,
+        client_final: &[u8],
+        source: LoginSource,
+    ) -> Result<(Principal, String)> {
+        let login = exchange.login();
+        let attempt = self.admit_login(source, login)?;
+        match exchange.verify(client_final) {
+            Err(e @ StoreError::InvalidArgument(_)) => Err(e),
+            Ok(done) => {
+                self.record_login(attempt, source, login, true);
+                Ok(done)
+            }
+            Err(e) => {
+                self.record_login(attempt, source, login, false);
+                Err(e)
+            }
+        }
     }
 
     /// The one trusted path to a principal without a password: for callers

@@ -31,7 +31,7 @@ pub type UnixTime = i64;
 ///
 /// Front ends cannot make one: its fields are private to store-core, and
 /// the only ways to get one are store-core's authentication
-/// ([`crate::Store::authenticate`], [`crate::Store::scram_secrets`]) and
+/// ([`crate::Store::authenticate`], [`crate::Store::scram_finish`]) and
 /// the one named trusted path, [`crate::Store::trusted_element`] (a
 /// trusted SIP network element depositing for a served user, the local
 /// administrator's CLI).

@@ -405,3 +405,57 @@ async fn a_conflicting_lock_is_told_apart_from_a_locked_write() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Review finding 13: one principal cannot take every lock of the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_principal_holds_at_most_its_share_of_locks() {
+    let (_dir, store) = store_with(&["alice", "bob"]).await;
+    let alice = login(&store, "alice").await;
+    let bob = login(&store, "bob").await;
+    let cap = store_core::MAX_LOCKS_PER_PRINCIPAL;
+    let tasks: Vec<_> = (0..cap)
+        .map(|i| {
+            let (store, alice) = (store.clone(), alice.clone());
+            tokio::spawn(async move {
+                store
+                    .create_lock(
+                        &alice,
+                        lock(lock_path("alice", "INBOX", Some(&format!("f{i}"))), false),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert!(matches!(
+        store
+            .create_lock(&alice, lock(lock_path("alice", "Sent", None), false))
+            .await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    store
+        .create_lock(&bob, lock(lock_path("bob", "INBOX", None), false))
+        .await
+        .unwrap();
+}
+
+/// Review finding 10: a reference's token (a bearer credential, RFC 4467)
+/// never prints.
+#[test]
+fn a_reference_prints_without_its_token() {
+    let reference = store_core::Reference {
+        token: "s3cr3t-t0ken".into(),
+        account: 1,
+        folder: 2,
+        uid_validity: 3,
+        uid: 4,
+        section: None,
+        expires: None,
+        access: store_core::ReferenceAccess::Anonymous,
+    };
+    let printed = format!("{reference:?}");
+    assert!(!printed.contains("s3cr3t-t0ken"), "{printed}");
+    assert!(printed.contains("<redacted>"), "{printed}");
+}

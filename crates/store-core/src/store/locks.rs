@@ -40,6 +40,9 @@ use crate::writer::{Reader, Txn};
 pub const MAX_LOCK_TIMEOUT: u64 = 7 * 24 * 3600;
 /// Most locks held at once in the store (a bound on hostile LOCK floods).
 pub const MAX_LOCKS: usize = 10_000;
+/// Most locks one principal holds at once, so that one user cannot take
+/// every one of [`MAX_LOCKS`].
+pub const MAX_LOCKS_PER_PRINCIPAL: usize = 1_000;
 /// Largest owner XML kept, in bytes.
 pub const MAX_LOCK_OWNER: usize = 4096;
 
@@ -435,7 +438,8 @@ impl Store {
     /// [`StoreError::NotAllowed`] (a root that names no folder, such as an
     /// account's root),
     /// [`StoreError::InvalidArgument`] (an owner over [`MAX_LOCK_OWNER`]
-    /// bytes, or [`MAX_LOCKS`] reached).
+    /// bytes, [`MAX_LOCKS`] reached, or [`MAX_LOCKS_PER_PRINCIPAL`] held
+    /// by the principal).
     pub async fn create_lock(&self, principal: &Principal, lock: NewLock) -> Result<Lock> {
         if lock
             .owner
@@ -454,6 +458,15 @@ impl Store {
             let existing = live_locks(txn)?;
             if existing.len() >= MAX_LOCKS {
                 return Err(StoreError::InvalidArgument("too many locks".into()));
+            }
+            let held = existing
+                .iter()
+                .filter(|(_, l)| l.principal == principal.login)
+                .count();
+            if held >= MAX_LOCKS_PER_PRINCIPAL {
+                return Err(StoreError::InvalidArgument(
+                    "too many locks held by this principal".into(),
+                ));
             }
             for (_, other) in &existing {
                 let overlap = other.covers(&lock.root)

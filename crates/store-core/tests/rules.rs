@@ -459,3 +459,54 @@ fn a_reference_prints_without_its_token() {
     assert!(!printed.contains("s3cr3t-t0ken"), "{printed}");
     assert!(printed.contains("<redacted>"), "{printed}");
 }
+
+/// Review finding 9: the locks of what a write removes or moves away go in
+/// its own transaction (RFC 4918 7.7, 9.9.1), for every protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_or_moving_a_locked_resource_drops_its_locks_with_it() {
+    let (_dir, store) = store_with(&["alice", "bob"]).await;
+    let alice = login(&store, "alice").await;
+    let bob = login(&store, "bob").await;
+    store
+        .create_folder(&alice, &FolderRef::own("Team"), None)
+        .await
+        .unwrap();
+    grant(&store, &alice, "Team", "bob", "lrswi").await;
+    let blob = store.stage_bytes(b"Subject: a\r\n\r\na\r\n").await.unwrap();
+    let object = NewObject {
+        file_name: Some("a.txt".into()),
+        ..NewObject::new(blob)
+    };
+    let team = FolderRef::own("Team");
+    let uid = store.store_object(&alice, &team, object).await.unwrap().uid;
+    // Two shared locks; the owner deletes with hers, and bob's goes too.
+    let path = lock_path("alice", "Team", Some("a.txt"));
+    let shared = |root: String| NewLock {
+        exclusive: false,
+        ..lock(root, false)
+    };
+    let hers = store
+        .create_lock(&alice, shared(path.clone()))
+        .await
+        .unwrap();
+    store.create_lock(&bob, shared(path.clone())).await.unwrap();
+    let holder = alice.with_lock_tokens([hers.token]);
+    store.remove_objects(&holder, &team, &[uid]).await.unwrap();
+    assert!(store.locks_covering(&path).await.unwrap().is_empty());
+    // A renamed folder leaves its locks behind, gone.
+    let root = lock_path("alice", "Team", None);
+    let held = store
+        .create_lock(&alice, lock(root.clone(), true))
+        .await
+        .unwrap();
+    let holder = alice.with_lock_tokens([held.token]);
+    store
+        .rename_folder(&holder, &team, &FolderRef::own("Team2"))
+        .await
+        .unwrap();
+    assert!(store.locks_affecting(&root).await.unwrap().is_empty());
+    store
+        .create_folder(&alice, &FolderRef::own("Team"), None)
+        .await
+        .unwrap();
+}

@@ -1,7 +1,7 @@
 //! Operations "set active folder", "folder create", "list folders",
 //! "folder move" and "folder remove" (seed 002), and subscriptions.
 
-use super::locks::{check_write, Touch, TouchKind};
+use super::locks::{check_write, drop_locks_of, Touch, TouchKind};
 use super::{next_modseq, resolve, rights_of, Access, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
@@ -429,6 +429,14 @@ impl Store {
                     create_folder_in(txn, owner, parent, None)?;
                 }
             }
+            // The locks of what moves stay behind and go (RFC 4918 9.9.1);
+            // INBOX itself stays, with its own locks.
+            let kind = if old_name == "INBOX" {
+                TouchKind::Members
+            } else {
+                TouchKind::Tree
+            };
+            drop_locks_of(txn, &Touch::folder(kind, owner, &old_name))?;
             if old_name == "INBOX" {
                 return move_inbox_contents(txn, &access.folder, &new_name);
             }
@@ -495,6 +503,7 @@ impl Store {
                 ],
             )?;
             purge_folder(txn, &f)?;
+            drop_locks_of(txn, &Touch::folder(TouchKind::Tree, f.owner, &f.name))?;
             let modseq = next_modseq(txn, f.owner)?;
             txn.record_change(
                 f.owner,

@@ -359,6 +359,31 @@ pub(crate) fn drop_locks_without_insert(txn: &mut Txn<'_>, folder: &Folder) -> R
     Ok(())
 }
 
+/// Deletes the locks rooted at what `touch` names and, for a
+/// [`TouchKind::Tree`], below it (for [`TouchKind::Members`], only those
+/// rooted at its direct members): the resource was removed or moved away, in
+/// this transaction, and its locks do not follow it (RFC 4918 7.7, 9.9.1).
+/// Reads only the locks of the account's index.
+pub(crate) fn drop_locks_of(txn: &mut Txn<'_>, touch: &Touch) -> Result<()> {
+    let login = owner_login(txn, touch.owner)?;
+    let path = lock_path(&login, &touch.folder, touch.resource.as_deref());
+    for lock in live_locks_of(txn, &login)? {
+        let gone = match touch.kind {
+            TouchKind::Resource => lock.root == path,
+            TouchKind::Members => lock
+                .root
+                .strip_prefix(&path)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| !name.is_empty() && !name.contains('/')),
+            TouchKind::Tree => lock.root == path || is_below(&lock.root, &path),
+        };
+        if gone {
+            delete_lock(txn, keys::lock(&lock.token), &lock);
+        }
+    }
+    Ok(())
+}
+
 /// Deletes every lock of the account `login` (rooted in its tree) and
 /// every lock `login` holds elsewhere, with their index entries: the
 /// account is being removed, and a new account of that login must not
@@ -575,21 +600,6 @@ impl Store {
             .map(|(_, l)| l)
             .filter(|l| l.covers(path) || is_below(&l.root, path))
             .collect())
-    }
-
-    /// Removes every lock rooted at `path` or below it (the resource was
-    /// deleted or moved away: its locks do not follow, RFC 4918 7.7, 9.9.1).
-    pub async fn remove_locks_within(&self, path: &str) -> Result<()> {
-        let path = path.to_string();
-        self.write(move |txn| {
-            for (k, l) in txn.load_all::<Lock>(&keys::locks())? {
-                if l.root == path || is_below(&l.root, &path) {
-                    delete_lock(txn, k, &l);
-                }
-            }
-            Ok(())
-        })
-        .await
     }
 }
 

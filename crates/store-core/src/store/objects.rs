@@ -20,7 +20,7 @@ use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
 use super::folders::FolderRef;
-use super::locks::{check_write, Touch, TouchKind};
+use super::locks::{check_write, drop_locks_of, Touch, TouchKind};
 use super::metadata::{carry_object_metadata, purge_object_metadata};
 
 /// An object to store: its content, already staged as a blob, and its
@@ -587,6 +587,7 @@ impl Store {
                     None => *modseq.insert(next_modseq(txn, f.owner)?),
                 };
                 remove_object(txn, &mut f, &object, m)?;
+                drop_locks_of(txn, &Touch::object(&f, object.resource_name()))?;
                 removed.push(uid);
             }
             if let Some(m) = modseq {
@@ -695,6 +696,7 @@ pub(super) fn transfer_in(
     };
     if let Some(old) = replaced {
         remove_object(txn, &mut dst, &old, dst_modseq)?;
+        drop_locks_of(txn, &Touch::object(&dst, old.resource_name()))?;
     }
     let saved = now();
     for object in objects {
@@ -731,6 +733,7 @@ pub(super) fn transfer_in(
             // the object.
             let holder = if same { &mut dst } else { &mut src };
             remove_object(txn, holder, &object, src_modseq)?;
+            drop_locks_of(txn, &Touch::object(holder, object.resource_name()))?;
         }
         insert_object(txn, &mut dst, copy, dst_modseq)?;
     }

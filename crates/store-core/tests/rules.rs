@@ -116,23 +116,7 @@ async fn a_lock_stops_every_write_it_protects_until_its_token_is_submitted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collection_lock_guards_its_membership_and_another_principal_cannot_use_its_token() {
-    let (_dir, store) = store_with(&["alice", "bob"]).await;
-    let alice = login(&store, "alice").await;
-    let bob = login(&store, "bob").await;
-    store
-        .create_folder(&alice, &FolderRef::own("Team"), None)
-        .await
-        .unwrap();
-    store
-        .set_acl(
-            &alice,
-            &FolderRef::own("Team"),
-            "bob",
-            store_core::rights::Rights::all(),
-            store_core::AclMode::Replace,
-        )
-        .await
-        .unwrap();
+    let (_dir, store, alice, bob) = team_shared_with_bob("lrswipkxtea").await;
     let root = lock_path("alice", "Team", None);
     let held = store
         .create_lock(&alice, lock(root.clone(), true))
@@ -230,6 +214,20 @@ async fn grant(store: &Store, owner: &Principal, folder: &str, who: &str, rights
         )
         .await
         .unwrap();
+}
+
+/// Alice's folder `Team`, shared with bob with `rights`: the store and
+/// both principals.
+async fn team_shared_with_bob(rights: &str) -> (tempfile::TempDir, Store, Principal, Principal) {
+    let (dir, store) = store_with(&["alice", "bob"]).await;
+    let alice = login(&store, "alice").await;
+    let bob = login(&store, "bob").await;
+    store
+        .create_folder(&alice, &FolderRef::own("Team"), None)
+        .await
+        .unwrap();
+    grant(&store, &alice, "Team", "bob", rights).await;
+    (dir, store, alice, bob)
 }
 
 /// Review finding 1: a grantee's lock must not hold the owner's folder
@@ -464,14 +462,7 @@ fn a_reference_prints_without_its_token() {
 /// its own transaction (RFC 4918 7.7, 9.9.1), for every protocol.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_or_moving_a_locked_resource_drops_its_locks_with_it() {
-    let (_dir, store) = store_with(&["alice", "bob"]).await;
-    let alice = login(&store, "alice").await;
-    let bob = login(&store, "bob").await;
-    store
-        .create_folder(&alice, &FolderRef::own("Team"), None)
-        .await
-        .unwrap();
-    grant(&store, &alice, "Team", "bob", "lrswi").await;
+    let (_dir, store, alice, bob) = team_shared_with_bob("lrswi").await;
     let blob = store.stage_bytes(b"Subject: a\r\n\r\na\r\n").await.unwrap();
     let object = NewObject {
         file_name: Some("a.txt".into()),

@@ -198,7 +198,14 @@ async fn only_an_administrator_sets_quotas_or_reads_another_account() {
     ));
     let root = login(&store, "root").await;
     store.set_quota(&root, "alice", limits).await.unwrap();
-    let cli = store.trusted_element("alice").await.unwrap();
+    // A trusted SIP element is no administrator (review finding 12); the
+    // admin CLI's path is.
+    let sip = store.trusted_element("alice").await.unwrap();
+    assert!(matches!(
+        store.set_quota(&sip, "alice", limits).await,
+        Err(StoreError::AdminOnly(_))
+    ));
+    let cli = store.administrator("alice").await.unwrap();
     store.set_quota(&cli, "alice", limits).await.unwrap();
     assert_eq!(store.quota(&alice).await.unwrap().limits, limits);
 }
@@ -282,8 +289,9 @@ async fn a_grantees_lock_yields_to_the_owner_an_administrator_and_a_revoked_gran
         .refresh_lock(&bob, &held.token, Some(60))
         .await
         .unwrap();
-    // The administrator (trusted path) removes it too.
-    let admin = store.trusted_element("alice").await.unwrap();
+    // The administrator removes it too, without any right on the folder.
+    store.create_account("dave", None, "pw").await.unwrap();
+    let admin = store.administrator("dave").await.unwrap();
     store.remove_lock(&admin, &held.token, &root).await.unwrap();
 }
 

@@ -141,7 +141,7 @@ impl Store {
 
     /// Sets the quota limits of the account `login` (RFC 9208 SETQUOTA,
     /// the admin CLI). Only an administrator may: a principal of the
-    /// trusted path ([`Store::trusted_element`]) or one whose login is
+    /// administrator path ([`Store::administrator`]) or one whose login is
     /// among [`crate::StoreConfig::quota_admins`]; RFC 9208 4.3 leaves who may
     /// to the server, and a user raising their own limit would void them.
     ///
@@ -160,10 +160,12 @@ impl Store {
         .await
     }
 
-    /// Whether `principal` may administer accounts: the trusted path, or
-    /// a login in [`crate::StoreConfig::quota_admins`].
+    /// Whether `principal` may administer accounts: the administrator path
+    /// ([`Store::administrator`]), or a login in
+    /// [`crate::StoreConfig::quota_admins`]. A trusted SIP element
+    /// ([`Store::trusted_element`]) may not.
     pub fn is_administrator(&self, principal: &Principal) -> bool {
-        principal.trusted || self.inner.config.quota_admins.contains(&principal.login)
+        principal.administrator || self.inner.config.quota_admins.contains(&principal.login)
     }
 
     /// Every account, by login.
@@ -412,12 +414,13 @@ impl Store {
         }
     }
 
-    /// The one trusted path to a principal without a password: for callers
-    /// that authenticated by other means, named so that every use is easy
-    /// to find: a trusted SIP network element (the Conversation Server,
-    /// CPM-STO2) depositing for a served user, and the local
-    /// administrator's CLI and admin endpoint. No protocol handler acting
-    /// for a logged-in user may call it.
+    /// The trusted-element path to a principal without a password: a
+    /// trusted SIP network element (the Conversation Server, CPM-STO2)
+    /// depositing for the served user `login`, which authenticated by
+    /// other means (a trusted peer address or digest). The principal has
+    /// that user's rights and nothing more: it is no administrator. Named
+    /// so that every use is easy to find; no protocol handler acting for a
+    /// logged-in user may call it.
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
     pub async fn trusted_element(&self, login: &str) -> Result<Principal> {
@@ -425,8 +428,19 @@ impl Store {
             .snapshot()?
             .load::<AccountEntry>(&keys::account(login))?
             .ok_or(StoreError::NoSuchAccount)?;
-        let mut principal = principal_of(&entry);
-        principal.trusted = true;
+        Ok(principal_of(&entry))
+    }
+
+    /// The administrator path: the local administrator's CLI and admin
+    /// endpoint acting on the account `login`, with that account's rights
+    /// and the administrator's ([`Store::is_administrator`]: set quota
+    /// limits, remove any lock). Only the supervisor's admin interface,
+    /// reachable by the local operator alone, may call it.
+    ///
+    /// Errors: [`StoreError::NoSuchAccount`].
+    pub async fn administrator(&self, login: &str) -> Result<Principal> {
+        let mut principal = self.trusted_element(login).await?;
+        principal.administrator = true;
         Ok(principal)
     }
 }

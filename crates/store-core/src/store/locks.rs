@@ -313,10 +313,10 @@ fn lock_folder<R: Reader + ?Sized>(
 }
 
 /// Whether `principal` may remove another principal's lock `lock`
-/// (RFC 3744 3.5 `DAV:unlock`): the trusted path, the owner of the tree
+/// (RFC 3744 3.5 `DAV:unlock`): the administrator, the owner of the tree
 /// the lock lies in, or a holder of `a` on its folder.
 fn may_unlock_any<R: Reader + ?Sized>(r: &R, principal: &Principal, lock: &Lock) -> bool {
-    principal.trusted
+    principal.administrator
         || root_account(&lock.root) == Some(principal.login.as_str())
         || lock_folder(r, principal, &lock.root)
             .is_ok_and(|(access, _)| access.rights.contains(Right::Administer))
@@ -562,7 +562,7 @@ impl Store {
     /// Rights: the lock's creator; or, for any lock (RFC 3744 3.5
     /// `DAV:unlock`, which it gives the owner and administrators), the
     /// owner of the account the lock lies in, a holder of `a` on its
-    /// folder, or the trusted path.
+    /// folder, or the administrator ([`Store::administrator`]).
     /// Errors: [`StoreError::NoSuchLock`] (unknown, expired, or not
     /// covering `path`), [`StoreError::Locked`] (another principal's).
     pub async fn remove_lock(&self, principal: &Principal, token: &str, path: &str) -> Result<()> {

@@ -699,3 +699,49 @@ fn scram_sha_256_logs_in_with_store_core_verifying_the_proof() {
     assert!(out.lines().any(|l| l.starts_with("a NO")), "{out}");
     assert!(!out.contains("server-signature"), "{out}");
 }
+
+/// Review findings 1 and 2 from the client side: the owner UNLOCKs a
+/// grantee's lock (RFC 3744 3.5 `DAV:unlock`), and a new account of a
+/// removed login inherits none of its locks.
+#[test]
+fn the_owner_unlocks_a_grantees_lock_and_a_removed_account_leaves_none() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    assert_tagged(&imap.run("c CREATE Work"), "c OK");
+    assert_tagged(&imap.run("a SETACL Work bob lrswi"), "a OK");
+    let file = server.dir.path().join("w.txt");
+    std::fs::write(&file, "work\n").unwrap();
+    assert_eq!(
+        code(&put_bytes(&server, "alice/Work/w.txt", &file, &[])),
+        201
+    );
+    let body = LOCKINFO.to_string();
+    let url = dav(&server, "alice/Work/w.txt");
+    let r = curl(&["-u", "bob:b0b", "-X", "LOCK", "--data-binary", &body, &url]);
+    assert_eq!(code(&r), 200, "{r}");
+    let token = header(&r, "lock-token").unwrap().to_string();
+    let r = curl(&["-u", ALICE, "-X", "DELETE", &url]);
+    assert_eq!(code(&r), 423, "{r}");
+    let r = curl(&[
+        "-u",
+        ALICE,
+        "-X",
+        "UNLOCK",
+        "-H",
+        &format!("Lock-Token: {token}"),
+        &url,
+    ]);
+    assert_eq!(code(&r), 204, "{r}");
+    let r = curl(&["-u", ALICE, "-X", "DELETE", &url]);
+    assert_eq!(code(&r), 204, "{r}");
+    drop(imap);
+
+    // Alice locks her folder, her account is removed and made again.
+    lock(&server, "alice/Work", "infinity");
+    let out = server.command(&["account", "remove", "alice"], "");
+    assert!(out.status.success(), "{out:?}");
+    server.add_account("alice", "s3cret");
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    assert_tagged(&imap.run("c CREATE Work"), "c OK");
+}

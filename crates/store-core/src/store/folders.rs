@@ -436,7 +436,7 @@ impl Store {
             } else {
                 TouchKind::Tree
             };
-            drop_locks_of(txn, &Touch::folder(kind, owner, &old_name))?;
+            drop_locks_of(txn, &[Touch::folder(kind, owner, &old_name)])?;
             if old_name == "INBOX" {
                 return move_inbox_contents(txn, &access.folder, &new_name);
             }
@@ -503,7 +503,7 @@ impl Store {
                 ],
             )?;
             purge_folder(txn, &f)?;
-            drop_locks_of(txn, &Touch::folder(TouchKind::Tree, f.owner, &f.name))?;
+            drop_locks_of(txn, &[Touch::folder(TouchKind::Tree, f.owner, &f.name)])?;
             let modseq = next_modseq(txn, f.owner)?;
             txn.record_change(
                 f.owner,

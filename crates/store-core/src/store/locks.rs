@@ -359,16 +359,31 @@ pub(crate) fn drop_locks_without_insert(txn: &mut Txn<'_>, folder: &Folder) -> R
     Ok(())
 }
 
-/// Deletes the locks rooted at what `touch` names and, for a
-/// [`TouchKind::Tree`], below it (for [`TouchKind::Members`], only those
-/// rooted at its direct members): the resource was removed or moved away, in
-/// this transaction, and its locks do not follow it (RFC 4918 7.7, 9.9.1).
-/// Reads only the locks of the account's index.
-pub(crate) fn drop_locks_of(txn: &mut Txn<'_>, touch: &Touch) -> Result<()> {
-    let login = owner_login(txn, touch.owner)?;
-    let path = lock_path(&login, &touch.folder, touch.resource.as_deref());
+/// Deletes the locks rooted at what each of `touches` (all of one
+/// account) names and, for a [`TouchKind::Tree`], below it (for
+/// [`TouchKind::Members`], only those rooted at its direct members): the
+/// resources were removed or moved away, in this transaction, and their
+/// locks do not follow them (RFC 4918 7.7, 9.9.1). Reads the account's
+/// lock index once: with no lock, one empty prefix scan.
+pub(crate) fn drop_locks_of(txn: &mut Txn<'_>, touches: &[Touch]) -> Result<()> {
+    let Some(first) = touches.first() else {
+        return Ok(());
+    };
+    let login = owner_login(txn, first.owner)?;
     for lock in live_locks_of(txn, &login)? {
-        let gone = match touch.kind {
+        if touches.iter().any(|t| t.roots(&login, &lock)) {
+            delete_lock(txn, keys::lock(&lock.token), &lock);
+        }
+    }
+    Ok(())
+}
+
+impl Touch {
+    /// Whether `lock` (of the account `login`) is rooted at what this
+    /// names, as [`drop_locks_of`] reads it.
+    fn roots(&self, login: &str, lock: &Lock) -> bool {
+        let path = lock_path(login, &self.folder, self.resource.as_deref());
+        match self.kind {
             TouchKind::Resource => lock.root == path,
             TouchKind::Members => lock
                 .root
@@ -376,12 +391,8 @@ pub(crate) fn drop_locks_of(txn: &mut Txn<'_>, touch: &Touch) -> Result<()> {
                 .and_then(|rest| rest.strip_prefix('/'))
                 .is_some_and(|name| !name.is_empty() && !name.contains('/')),
             TouchKind::Tree => lock.root == path || is_below(&lock.root, &path),
-        };
-        if gone {
-            delete_lock(txn, keys::lock(&lock.token), &lock);
         }
     }
-    Ok(())
 }
 
 /// Deletes every lock of the account `login` (rooted in its tree) and

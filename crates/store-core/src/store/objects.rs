@@ -579,6 +579,7 @@ impl Store {
                 .collect::<Result<_>>()?;
             check_write(txn, &principal, &removal_touches(&f, &objects))?;
             let mut removed = Vec::new();
+            let mut gone = Vec::new();
             let mut modseq = None;
             for object in objects {
                 let uid = object.uid;
@@ -587,9 +588,10 @@ impl Store {
                     None => *modseq.insert(next_modseq(txn, f.owner)?),
                 };
                 remove_object(txn, &mut f, &object, m)?;
-                drop_locks_of(txn, &Touch::object(&f, object.resource_name()))?;
+                gone.push(Touch::object(&f, object.resource_name()));
                 removed.push(uid);
             }
+            drop_locks_of(txn, &gone)?;
             if let Some(m) = modseq {
                 f.highest_modseq = m;
                 txn.put(keys::folder(f.owner, f.id), &f)?;
@@ -696,7 +698,7 @@ pub(super) fn transfer_in(
     };
     if let Some(old) = replaced {
         remove_object(txn, &mut dst, &old, dst_modseq)?;
-        drop_locks_of(txn, &Touch::object(&dst, old.resource_name()))?;
+        drop_locks_of(txn, &[Touch::object(&dst, old.resource_name())])?;
     }
     let saved = now();
     for object in objects {
@@ -733,7 +735,7 @@ pub(super) fn transfer_in(
             // the object.
             let holder = if same { &mut dst } else { &mut src };
             remove_object(txn, holder, &object, src_modseq)?;
-            drop_locks_of(txn, &Touch::object(holder, object.resource_name()))?;
+            drop_locks_of(txn, &[Touch::object(holder, object.resource_name())])?;
         }
         insert_object(txn, &mut dst, copy, dst_modseq)?;
     }

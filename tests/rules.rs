@@ -498,6 +498,9 @@ fn concurrent_puts_to_one_new_name_all_succeed_and_the_last_wins() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(codes.iter().all(|c| *c == 201 || *c == 204), "{codes:?}");
+    // Only the first to commit created the name; the others replaced it
+    // (RFC 9110 9.3.4: 204 for a replaced representation).
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
     let out = Command::new("curl")
         .args(["-s", "-u", ALICE, &url])
         .output()
@@ -511,4 +514,234 @@ fn concurrent_puts_to_one_new_name_all_succeed_and_the_last_wins() {
     let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
     let r = imap.run("s STATUS Race (MESSAGES)");
     assert!(r.iter().any(|l| l.contains("(MESSAGES 1)")), "{r:?}");
+}
+
+/// Ten PUTs at once to `url` with the header `condition`: their codes.
+fn parallel_puts(server: &Server, url: &str, condition: &str) -> Vec<u16> {
+    let files: Vec<_> = (0..10u8)
+        .map(|i| {
+            let f = server.dir.path().join(format!("cond{i}"));
+            std::fs::write(&f, vec![b'a' + i; 300_000]).unwrap();
+            f
+        })
+        .collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|f| {
+                let f = f.to_str().unwrap();
+                s.spawn(move || code(&curl(&["-u", ALICE, "-H", condition, "-T", f, url])))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Review finding 3: a conditional PUT never loses an update (RFC 9110
+/// 13.1.1, 13.1.2): of concurrent PUTs conditional on one state, one
+/// wins and the others get 412.
+#[test]
+fn concurrent_conditional_puts_lose_no_update() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret")]);
+    let r = curl(&["-u", ALICE, "-X", "MKCOL", &dav(&server, "alice/Cond")]);
+    assert_eq!(code(&r), 201, "{r}");
+    // If-None-Match: * on a new name: one creates it.
+    let url = dav(&server, "alice/Cond/new.bin");
+    let codes = parallel_puts(&server, &url, "If-None-Match: *");
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 201 || *c == 412), "{codes:?}");
+    // If-Match on the current ETag, then the same through an entity tag
+    // in the If header (RFC 4918 10.4): one replaces it.
+    for condition in ["If-Match: {}", "If: ([{}])"] {
+        let r = curl(&["-u", ALICE, "-I", &url]);
+        let etag = header(&r, "etag").unwrap_or_else(|| panic!("{r}"));
+        let codes = parallel_puts(&server, &url, &condition.replace("{}", etag));
+        assert_eq!(codes.iter().filter(|c| **c == 204).count(), 1, "{codes:?}");
+        assert!(codes.iter().all(|c| *c == 204 || *c == 412), "{codes:?}");
+    }
+}
+
+/// A LOCK request as alice: `scope` exclusive or shared, extra headers.
+fn lock_request(server: &Server, path: &str, scope: &str, extra: &[&str]) -> String {
+    let body = format!(
+        "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\">\
+<D:lockscope><D:{scope}/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
+    );
+    let mut args = vec!["-u", ALICE, "-X", "LOCK"];
+    for h in extra {
+        args.extend(["-H", h]);
+    }
+    let url = dav(server, path);
+    args.extend(["--data-binary", &body, &url]);
+    curl(&args)
+}
+
+/// Review finding 8: a LOCK that conflicts gets 423 with
+/// `DAV:no-conflicting-lock` naming the lock in the way (RFC 4918
+/// 9.10.6, 16), not `lock-token-submitted`.
+#[test]
+fn a_conflicting_lock_gets_no_conflicting_lock() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret")]);
+    let r = curl(&["-u", ALICE, "-X", "MKCOL", &dav(&server, "alice/Desk")]);
+    assert_eq!(code(&r), 201, "{r}");
+    let file = server.dir.path().join("d.txt");
+    std::fs::write(&file, "desk\n").unwrap();
+    let r = put_bytes(&server, "alice/Desk/d.txt", &file, &[]);
+    assert_eq!(code(&r), 201, "{r}");
+    lock(&server, "alice/Desk", "infinity");
+    let r = lock_request(&server, "alice/Desk/d.txt", "exclusive", &[]);
+    assert_eq!(code(&r), 423, "{r}");
+    assert!(
+        r.contains(
+            "<D:no-conflicting-lock><D:href>/dav/alice/Desk</D:href></D:no-conflicting-lock>"
+        ),
+        "{r}"
+    );
+    assert!(!r.contains("lock-token-submitted"), "{r}");
+}
+
+/// Review finding 7: a LOCK of a new URL in a collection the client has
+/// locked itself keeps the client's tokens for the empty file it creates.
+#[test]
+fn locking_a_new_url_under_a_held_collection_lock_keeps_the_submitted_token() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret")]);
+    let r = curl(&["-u", ALICE, "-X", "MKCOL", &dav(&server, "alice/Shed")]);
+    assert_eq!(code(&r), 201, "{r}");
+    let r = lock_request(&server, "alice/Shed", "shared", &["Depth: infinity"]);
+    assert_eq!(code(&r), 200, "{r}");
+    let token = header(&r, "lock-token").unwrap().to_string();
+    let r = lock_request(
+        &server,
+        "alice/Shed/new.txt",
+        "shared",
+        &[&format!("If: ({token})")],
+    );
+    assert_eq!(code(&r), 201, "{r}");
+    let r = curl(&["-u", ALICE, "-I", &dav(&server, "alice/Shed/new.txt")]);
+    assert_eq!(code(&r), 200, "{r}");
+}
+
+/// Review finding 5: a lock taken through another spelling of the folder
+/// (`inbox`) protects the message IMAP sees in INBOX.
+#[test]
+fn a_lock_through_another_spelling_still_holds_up_imap() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret")]);
+    let file = server.dir.path().join("a.txt");
+    std::fs::write(&file, "locked content\n").unwrap();
+    let r = put_bytes(&server, "alice/INBOX/a.txt", &file, &[]);
+    assert_eq!(code(&r), 201, "{r}");
+    let token = lock(&server, "alice/inbox/a.txt", "0");
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    assert_tagged(&imap.run("s SELECT INBOX"), "s OK");
+    assert_tagged(&imap.run("f UID STORE 1 +FLAGS (\\Deleted)"), "f OK");
+    assert_tagged(&imap.run("e EXPUNGE"), "e NO [INUSE]");
+    // UNLOCK through either spelling finds it.
+    unlock(&server, "alice/INBOX/a.txt", &token);
+    assert_tagged(&imap.run("e EXPUNGE"), "e OK");
+}
+
+/// A SCRAM-SHA-256 client (RFC 5802, RFC 7677) over IMAP AUTHENTICATE with
+/// SASL-IR, in Python's standard library: prints each line the server
+/// sends. argv: host, port, user, password.
+const SCRAM_CLIENT: &str = r#"
+import base64, hashlib, hmac, socket, sys
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.create_connection((host, port)); f = s.makefile("rb")
+print(f.readline().decode().strip())
+bare = "n=%s,r=fyko+d2lbbFgONRv9qkxdawL" % user
+s.sendall(b"a AUTHENTICATE SCRAM-SHA-256 " + base64.b64encode(("n,," + bare).encode()) + b"\r\n")
+line = f.readline().decode().strip(); print(line)
+server_first = base64.b64decode(line[2:]).decode()
+attrs = dict(a.split("=", 1) for a in server_first.split(","))
+salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"]))
+client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+stored_key = hashlib.sha256(client_key).digest()
+without_proof = "c=biws,r=" + attrs["r"]
+auth = ",".join([bare, server_first, without_proof]).encode()
+signature = hmac.new(stored_key, auth, hashlib.sha256).digest()
+proof = bytes(x ^ y for x, y in zip(client_key, signature))
+final = without_proof + ",p=" + base64.b64encode(proof).decode()
+s.sendall(base64.b64encode(final.encode()) + b"\r\n")
+line = f.readline().decode().strip(); print(line)
+if line.startswith("+ "):
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    expected = "v=" + base64.b64encode(hmac.new(server_key, auth, hashlib.sha256).digest()).decode()
+    print("server-signature " + ("ok" if base64.b64decode(line[2:]).decode() == expected else "BAD"))
+    s.sendall(b"\r\n")
+    print(f.readline().decode().strip())
+"#;
+
+fn scram_login(server: &Server, user: &str, password: &str) -> String {
+    let out = Command::new("python3")
+        .args(["-c", SCRAM_CLIENT])
+        .arg(server.imap.ip().to_string())
+        .arg(server.imap.port().to_string())
+        .args([user, password])
+        .output()
+        .expect("run python3");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Review finding 4: SCRAM-SHA-256 runs in store-core and still logs in
+/// (RFC 7677), with the server's signature; a wrong password gets NO.
+#[test]
+fn scram_sha_256_logs_in_with_store_core_verifying_the_proof() {
+    require_tool("python3", "python3");
+    let server = server_with(&[("alice", "s3cret")]);
+    let out = scram_login(&server, "alice", "s3cret");
+    assert!(out.contains("server-signature ok"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("a OK")), "{out}");
+    let out = scram_login(&server, "alice", "wrong");
+    assert!(out.lines().any(|l| l.starts_with("a NO")), "{out}");
+    assert!(!out.contains("server-signature"), "{out}");
+}
+
+/// Review findings 1 and 2 from the client side: the owner UNLOCKs a
+/// grantee's lock (RFC 3744 3.5 `DAV:unlock`), and a new account of a
+/// removed login inherits none of its locks.
+#[test]
+fn the_owner_unlocks_a_grantees_lock_and_a_removed_account_leaves_none() {
+    require_tool("curl", "curl");
+    let server = server_with(&[("alice", "s3cret"), ("bob", "b0b")]);
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    assert_tagged(&imap.run("c CREATE Work"), "c OK");
+    assert_tagged(&imap.run("a SETACL Work bob lrswi"), "a OK");
+    let file = server.dir.path().join("w.txt");
+    std::fs::write(&file, "work\n").unwrap();
+    assert_eq!(
+        code(&put_bytes(&server, "alice/Work/w.txt", &file, &[])),
+        201
+    );
+    let body = LOCKINFO.to_string();
+    let url = dav(&server, "alice/Work/w.txt");
+    let r = curl(&["-u", "bob:b0b", "-X", "LOCK", "--data-binary", &body, &url]);
+    assert_eq!(code(&r), 200, "{r}");
+    let token = header(&r, "lock-token").unwrap().to_string();
+    let r = curl(&["-u", ALICE, "-X", "DELETE", &url]);
+    assert_eq!(code(&r), 423, "{r}");
+    let r = curl(&[
+        "-u",
+        ALICE,
+        "-X",
+        "UNLOCK",
+        "-H",
+        &format!("Lock-Token: {token}"),
+        &url,
+    ]);
+    assert_eq!(code(&r), 204, "{r}");
+    let r = curl(&["-u", ALICE, "-X", "DELETE", &url]);
+    assert_eq!(code(&r), 204, "{r}");
+    drop(imap);
+
+    // Alice locks her folder, her account is removed and made again.
+    lock(&server, "alice/Work", "infinity");
+    let out = server.command(&["account", "remove", "alice"], "");
+    assert!(out.status.success(), "{out:?}");
+    server.add_account("alice", "s3cret");
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    assert_tagged(&imap.run("c CREATE Work"), "c OK");
 }

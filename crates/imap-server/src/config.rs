@@ -39,8 +39,6 @@ pub struct ImapConfig {
     pub idle_keepalive: Duration,
     /// Cleartext credentials without TLS.
     pub cleartext: CleartextPolicy,
-    /// Logins that may SETQUOTA (RFC 9208 4.1.3), on any account's root.
-    pub quota_admins: Vec<String>,
 }
 
 impl Default for ImapConfig {
@@ -56,7 +54,6 @@ impl Default for ImapConfig {
             tls_handshake_timeout: Duration::from_secs(30),
             idle_keepalive: Duration::from_secs(120),
             cleartext: CleartextPolicy::Loopback,
-            quota_admins: Vec::new(),
         }
     }
 }

@@ -50,6 +50,14 @@ pub enum StoreError {
         /// The root path of the lock in the way.
         root: String,
     },
+    /// A new lock conflicts with a live lock on an overlapping path (RFC
+    /// 4918 6.2, 7.4); `root` is that lock's root path. WebDAV 423 with
+    /// `DAV:no-conflicting-lock` naming it (RFC 4918 9.10.6, 16).
+    #[error("conflicts with a WebDAV lock on {root}")]
+    LockConflict {
+        /// The root path of the conflicting lock.
+        root: String,
+    },
     /// The lock token names no live lock on that resource.
     #[error("no such lock")]
     NoSuchLock,

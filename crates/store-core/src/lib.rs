@@ -28,6 +28,7 @@ pub mod password;
 mod preview_cache;
 pub mod retention;
 pub mod rights;
+pub mod scram;
 pub mod search;
 pub mod section;
 pub mod sort;

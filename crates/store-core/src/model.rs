@@ -31,10 +31,12 @@ pub type UnixTime = i64;
 ///
 /// Front ends cannot make one: its fields are private to store-core, and
 /// the only ways to get one are store-core's authentication
-/// ([`crate::Store::authenticate`], [`crate::Store::scram_secrets`]) and
-/// the one named trusted path, [`crate::Store::trusted_element`] (a
-/// trusted SIP network element depositing for a served user, the local
-/// administrator's CLI).
+/// ([`crate::Store::authenticate`], [`crate::Store::scram_finish`]) and
+/// two named paths: [`crate::Store::trusted_element`] (a trusted SIP
+/// network element depositing for a served user, with that user's
+/// rights only) and [`crate::Store::administrator`] (the local
+/// administrator's CLI and admin endpoint, which may also administer
+/// accounts).
 ///
 /// It also carries the WebDAV lock tokens the request submitted (RFC 4918
 /// 10.4, the `If` header), so that store-core's lock check
@@ -48,10 +50,9 @@ pub struct Principal {
     pub(crate) login: String,
     /// Lock tokens submitted with the current request.
     pub(crate) lock_tokens: Vec<String>,
-    /// Made by [`crate::Store::trusted_element`]: a trusted network
-    /// element or the local administrator, which may administer accounts
-    /// (set quota limits).
-    pub(crate) trusted: bool,
+    /// Made by [`crate::Store::administrator`]: the local administrator,
+    /// who may administer accounts (set quota limits, remove any lock).
+    pub(crate) administrator: bool,
 }
 
 impl Principal {
@@ -61,7 +62,7 @@ impl Principal {
             account,
             login,
             lock_tokens: Vec::new(),
-            trusted: false,
+            administrator: false,
         }
     }
 
@@ -93,7 +94,7 @@ impl Principal {
             account: self.account,
             login: self.login.clone(),
             lock_tokens: tokens.into_iter().take(64).map(Into::into).collect(),
-            trusted: self.trusted,
+            administrator: self.administrator,
         }
     }
 }

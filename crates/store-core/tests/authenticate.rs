@@ -104,24 +104,144 @@ async fn unknown_logins_cost_a_full_password_check() {
     assert!(unknown >= Duration::from_millis(5), "{unknown:?}");
 }
 
+/// The salt and iteration count of the server-first-message SCRAM
+/// answers `user` with.
+async fn scram_salt(store: &Store, user: &str) -> (String, u32) {
+    let exchange = store
+        .scram_begin(format!("n,,n={user},r=abc").as_bytes())
+        .await
+        .unwrap();
+    let attr = |k: &str| {
+        exchange
+            .server_first()
+            .split(',')
+            .find_map(|a| a.strip_prefix(k))
+            .unwrap()
+            .to_string()
+    };
+    (attr("s="), attr("i=").parse().unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decoy_scram_secrets_look_like_a_real_accounts_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let first = {
         let store = store_with_alice(dir.path(), Duration::from_secs(60)).await;
-        let (real, secrets) = store.scram_secrets("alice").await.unwrap();
-        assert!(real.is_some());
-        let (none, a) = store.scram_secrets("nobody").await.unwrap();
-        let (_, b) = store.scram_secrets("nobody").await.unwrap();
-        assert!(none.is_none());
-        assert_eq!((&a.salt, a.iterations), (&b.salt, b.iterations));
-        assert_eq!(a.salt.len(), secrets.salt.len());
-        assert_eq!(a.iterations, secrets.iterations);
-        assert_eq!(a.iterations, SCRAM_ITERATIONS);
+        let (real_salt, real_iterations) = scram_salt(&store, "alice").await;
+        let (a, a_iterations) = scram_salt(&store, "nobody").await;
+        assert_eq!(
+            scram_salt(&store, "nobody").await,
+            (a.clone(), a_iterations)
+        );
+        assert_eq!(a.len(), real_salt.len());
+        assert_eq!(a_iterations, real_iterations);
+        assert_eq!(a_iterations, SCRAM_ITERATIONS);
         store.close().await;
-        a.salt
+        a
     };
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-    let (_, again) = store.scram_secrets("nobody").await.unwrap();
-    assert_eq!(again.salt, first);
+    assert_eq!(scram_salt(&store, "nobody").await.0, first);
+}
+
+/// The client side of SCRAM-SHA-256 (RFC 5802 3): the client-final
+/// message for `password` after `client_first_bare` and `server_first`.
+fn client_final(password: &str, client_first_bare: &str, server_first: &str) -> String {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let attr = |k: &str| {
+        server_first
+            .split(',')
+            .find_map(|a| a.strip_prefix(k))
+            .unwrap()
+    };
+    let salt = B64.decode(attr("s=")).unwrap();
+    let iterations: u32 = attr("i=").parse().unwrap();
+    let mut salted = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iterations, &mut salted);
+    let client_key = store_core::password::hmac(&salted, b"Client Key");
+    let stored_key = Sha256::digest(client_key);
+    let without_proof = format!("c=biws,r={}", attr("r="));
+    let auth = format!("{client_first_bare},{server_first},{without_proof}");
+    let signature = store_core::password::hmac(&stored_key, auth.as_bytes());
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(signature)
+        .map(|(k, s)| k ^ s)
+        .collect();
+    format!("{without_proof},p={}", B64.encode(proof))
+}
+
+/// Review finding 4: store-core runs SCRAM, and a principal comes only
+/// out of a verified proof; every outcome counts with the throttle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_gives_a_principal_only_for_a_verified_proof() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_alice(dir.path(), Duration::from_secs(60)).await;
+    let a = source("192.0.2.7");
+    let bare = "n=alice,r=clientnonce";
+    let exchange = store
+        .scram_begin(format!("n,,{bare}").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(exchange.login(), "alice");
+    let good = client_final("right", bare, exchange.server_first());
+    let (principal, server_final) = store
+        .scram_finish(&exchange, good.as_bytes(), a)
+        .await
+        .unwrap();
+    assert_eq!(principal.login(), "alice");
+    assert!(server_final.starts_with("v="), "{server_final}");
+    // A wrong password fails, as does an unknown user with any proof.
+    let exchange = store
+        .scram_begin(format!("n,,{bare}").as_bytes())
+        .await
+        .unwrap();
+    let bad = client_final("wrong", bare, exchange.server_first());
+    assert!(matches!(
+        store.scram_finish(&exchange, bad.as_bytes(), a).await,
+        Err(StoreError::AuthenticationFailed)
+    ));
+    let nobody = "n=nobody,r=clientnonce";
+    let exchange = store
+        .scram_begin(format!("n,,{nobody}").as_bytes())
+        .await
+        .unwrap();
+    let any = client_final("right", nobody, exchange.server_first());
+    assert!(matches!(
+        store.scram_finish(&exchange, any.as_bytes(), a).await,
+        Err(StoreError::AuthenticationFailed)
+    ));
+    // A malformed message is not a failed login.
+    assert!(matches!(
+        store.scram_finish(&exchange, b"c=biws,p=", a).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        store.scram_begin(b"p=tls-unique,,n=alice,r=x").await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    // Failures from the address throttle it: the right proof is not
+    // even checked.
+    let exchange = store
+        .scram_begin(format!("n,,{bare}").as_bytes())
+        .await
+        .unwrap();
+    let bad = client_final("wrong", bare, exchange.server_first());
+    for _ in 0..2 {
+        assert!(store
+            .scram_finish(&exchange, bad.as_bytes(), a)
+            .await
+            .is_err());
+    }
+    assert!(matches!(
+        store
+            .scram_finish(&exchange, good_for(&exchange).as_bytes(), a)
+            .await,
+        Err(StoreError::LoginThrottled { .. })
+    ));
+}
+
+fn good_for(exchange: &store_core::scram::ScramExchange) -> String {
+    client_final("right", "n=alice,r=clientnonce", exchange.server_first())
 }

@@ -448,7 +448,7 @@ async fn search_quota_dedup_references_metadata_and_the_change_feed() {
     // Quota.
     store
         .set_quota(
-            &store.trusted_element("alice").await.unwrap(),
+            &store.administrator("alice").await.unwrap(),
             "alice",
             store_core::model::QuotaLimits {
                 max_bytes: None,
@@ -595,7 +595,7 @@ async fn crossing_ninety_percent_and_the_limit_of_a_quota_are_changes() {
     };
     store
         .set_quota(
-            &store.trusted_element("alice").await.unwrap(),
+            &store.administrator("alice").await.unwrap(),
             "alice",
             limits,
         )
@@ -649,7 +649,7 @@ async fn store_objects_stores_all_in_order_or_none() {
     // Room for one more object only: a batch of two stores neither.
     store
         .set_quota(
-            &store.trusted_element("alice").await.unwrap(),
+            &store.administrator("alice").await.unwrap(),
             "alice",
             store_core::model::QuotaLimits {
                 max_bytes: None,

@@ -173,7 +173,7 @@ pub async fn run_account_request(
             access,
             host,
         } => {
-            let principal = store.trusted_element(&login).await?;
+            let principal = store.administrator(&login).await?;
             let access = match access.as_str() {
                 "anonymous" => ReferenceAccess::Anonymous,
                 "authuser" => ReferenceAccess::AuthenticatedUser,
@@ -210,7 +210,7 @@ pub async fn run_account_request(
                 max_bytes,
                 max_objects,
             };
-            let admin = store.trusted_element(&login).await?;
+            let admin = store.administrator(&login).await?;
             store.set_quota(&admin, &login, limits).await?;
             let usage = store.quota(&admin).await?;
             let limit = |l: Option<u64>| l.map_or("unlimited".to_string(), |n| n.to_string());
@@ -223,7 +223,7 @@ pub async fn run_account_request(
             )])
         }
         AccountRequest::RevokeReferences { login, folder } => {
-            let principal = store.trusted_element(&login).await?;
+            let principal = store.administrator(&login).await?;
             store
                 .revoke_references(&principal, &FolderRef::own(folder.clone()))
                 .await?;

@@ -344,7 +344,6 @@ fn imap_config(config: &Config) -> imap_server::ImapConfig {
         tls_handshake_timeout: acceptor::HANDSHAKE_TIMEOUT,
         idle_keepalive: Duration::from_secs(c.idle_keepalive_seconds),
         cleartext: c.cleartext_auth,
-        quota_admins: c.quota_admins.clone(),
     }
 }
 

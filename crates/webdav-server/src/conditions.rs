@@ -138,6 +138,18 @@ impl Preconditions {
         })
     }
 
+    /// Whether the `If` header has an entity-tag condition (RFC 4918
+    /// 10.4.2), negated or not: the request is conditional on the
+    /// resource's state (RFC 9110 13.1).
+    pub fn has_etag_condition(&self) -> bool {
+        self.if_header.as_ref().is_some_and(|h| {
+            h.lists
+                .iter()
+                .flat_map(|l| &l.conditions)
+                .any(|(_, c)| matches!(c, Condition::ETag(_)))
+        })
+    }
+
     /// The tokens submitted.
     pub fn tokens(&self) -> Vec<&str> {
         self.if_header

@@ -68,9 +68,19 @@ impl DavError {
 
     /// 423 Locked with `DAV:lock-token-submitted` naming the root of the
     /// lock that was not honoured (`root` a store-core lock path), as every
-    /// 423 this server sends (RFC 4918 9.10.6, 16).
+    /// 423 of a write this server sends (RFC 4918 9.10.6, 16).
     pub fn locked(root: &str) -> DavError {
-        let mut e = DavError::condition(StatusCode::LOCKED, "lock-token-submitted");
+        Self::lock_condition("lock-token-submitted", root)
+    }
+
+    /// 423 Locked with `DAV:no-conflicting-lock` naming the root of the
+    /// lock a new LOCK conflicts with (RFC 4918 9.10.6, 16).
+    pub fn lock_conflict(root: &str) -> DavError {
+        Self::lock_condition("no-conflicting-lock", root)
+    }
+
+    fn lock_condition(condition: &'static str, root: &str) -> DavError {
+        let mut e = DavError::condition(StatusCode::LOCKED, condition);
         e.hrefs = vec![crate::path::DavPath::from_lock_key(root).href(false)];
         e
     }
@@ -99,6 +109,7 @@ impl From<StoreError> for DavError {
                 format!("metadata limit: {limit}"),
             ),
             StoreError::Locked { root } => DavError::locked(&root),
+            StoreError::LockConflict { root } => DavError::lock_conflict(&root),
             StoreError::AdminOnly(what) => {
                 DavError::forbidden(format!("only an administrator may do this: {what}"))
             }

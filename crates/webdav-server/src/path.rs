@@ -96,12 +96,21 @@ impl DavPath {
     }
 
     /// The key locks are kept under: the decoded segments joined by `/`,
-    /// so that every spelling of one path shares its locks.
+    /// with the folder part in store-core's canonical spelling
+    /// ([`store_core::names::canonical`]: `inbox` is `INBOX`), so that every
+    /// spelling of one path shares its locks, and they are the paths
+    /// store-core checks writes against ([`store_core::lock_path`]).
     pub fn lock_key(&self) -> String {
         let mut key = String::from(PREFIX);
-        for s in &self.segments {
+        let Some((account, rest)) = self.segments.split_first() else {
+            return key;
+        };
+        key.push('/');
+        key.push_str(account);
+        if !rest.is_empty() {
+            let joined = rest.join("/");
             key.push('/');
-            key.push_str(s);
+            key.push_str(&store_core::names::canonical(&joined).unwrap_or(joined));
         }
         key
     }

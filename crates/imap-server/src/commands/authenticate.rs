@@ -4,15 +4,13 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 use store_core::StoreError;
 use tokio::io::AsyncWriteExt;
 
 use super::capability::cleartext_allowed;
-use super::login::{admit, check_password, conclude, login_source};
+use super::login::{check_password, conclude, login_source};
 use crate::protocol::response::Completion;
-use crate::sasl::{self, SaslError, ScramServer};
+use crate::sasl;
 use crate::session::error::{CommandError, CommandResult};
 use crate::session::Session;
 
@@ -66,44 +64,36 @@ async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
         Some(m) if !m.is_empty() => m,
         _ => challenge(session, b"").await?,
     };
-    let first = match sasl::parse_client_first(&first) {
-        Ok(f) => f,
-        Err(e) => return Ok(Completion::bad(e.to_string())),
-    };
-    // An unknown user gets made-up secrets that look like a real
-    // account's, so the exchange fails only at the proof and does not
-    // tell which users exist.
-    let user = first.user.clone();
-    let (principal, secrets) = session.state.store.scram_secrets(&user).await?;
-    let nonce: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect();
-    let server = ScramServer::new(first, &nonce, secrets);
-    let last = challenge(session, server.server_first().as_bytes()).await?;
-    // The throttle's turn is taken only now that the proof is here: an
-    // attempt counts as in flight until its outcome, and a client that
-    // never answers must not hold the login's turns.
-    let attempt = match admit(session, &user).await {
-        Ok(attempt) => attempt,
-        Err(e) => return conclude(session, Err(e)),
-    };
+    // store-core runs the exchange: the principal comes only out of a
+    // verified proof. An unknown user gets made-up secrets that look like
+    // a real account's, so the exchange fails only at the proof.
     let store = session.state.store.clone();
+    let exchange = match store.scram_begin(&first).await {
+        Ok(e) => e,
+        Err(StoreError::InvalidArgument(why)) => return Ok(Completion::bad(why)),
+        Err(e) => return Err(e.into()),
+    };
+    let last = challenge(session, exchange.server_first().as_bytes()).await?;
+    // The throttle's turn is taken only now that the proof is here (in
+    // scram_finish): an attempt counts as in flight until its outcome,
+    // and a client that never answers must not hold the login's turns.
     let source = login_source(session);
-    match (server.finish(&last), principal) {
-        (Ok(server_final), Some(principal)) => {
-            store.record_login(attempt, source, &user, true);
+    let result = match store.scram_finish(&exchange, &last, source).await {
+        Err(StoreError::LoginThrottled { retry_after }) => {
+            tokio::time::sleep(retry_after).await;
+            store.scram_finish(&exchange, &last, source).await
+        }
+        result => result,
+    };
+    match result {
+        Ok((principal, server_final)) => {
             // RFC 5802 has the server's proof travel as a final challenge,
             // which the client answers with an empty response.
             let _ = challenge(session, server_final.as_bytes()).await?;
             conclude(session, Ok(principal))
         }
-        (Err(SaslError::Malformed(why)), _) => Ok(Completion::bad(why)),
-        _ => {
-            store.record_login(attempt, source, &user, false);
-            conclude(session, Err(StoreError::AuthenticationFailed))
-        }
+        Err(StoreError::InvalidArgument(why)) => Ok(Completion::bad(why)),
+        Err(e) => conclude(session, Err(e)),
     }
 }
 

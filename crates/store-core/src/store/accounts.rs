@@ -8,7 +8,8 @@ use super::{now, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{Account, Principal, QuotaLimits, SpecialUse};
-use crate::password::{decoy_scram_secrets, Credentials, ScramSecrets};
+use crate::password::{decoy_scram_secrets, Credentials};
+use crate::scram::ScramExchange;
 use crate::throttle::{Attempt, LoginSource};
 use crate::writer::Reader;
 
@@ -140,7 +141,7 @@ impl Store {
 
     /// Sets the quota limits of the account `login` (RFC 9208 SETQUOTA,
     /// the admin CLI). Only an administrator may: a principal of the
-    /// trusted path ([`Store::trusted_element`]) or one whose login is
+    /// administrator path ([`Store::administrator`]) or one whose login is
     /// among [`crate::StoreConfig::quota_admins`]; RFC 9208 4.3 leaves who may
     /// to the server, and a user raising their own limit would void them.
     ///
@@ -159,10 +160,12 @@ impl Store {
         .await
     }
 
-    /// Whether `principal` may administer accounts: the trusted path, or
-    /// a login in [`crate::StoreConfig::quota_admins`].
+    /// Whether `principal` may administer accounts: the administrator path
+    /// ([`Store::administrator`]), or a login in
+    /// [`crate::StoreConfig::quota_admins`]. A trusted SIP element
+    /// ([`Store::trusted_element`]) may not.
     pub fn is_administrator(&self, principal: &Principal) -> bool {
-        principal.trusted || self.inner.config.quota_admins.contains(&principal.login)
+        principal.administrator || self.inner.config.quota_admins.contains(&principal.login)
     }
 
     /// Every account, by login.
@@ -197,7 +200,9 @@ impl Store {
             .map(|e| e.account))
     }
 
-    /// Removes an account with all its folders and objects.
+    /// Removes an account with all its folders and objects, the WebDAV
+    /// locks in its tree and those it holds elsewhere (a new account of
+    /// the same login inherits none).
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
     pub async fn remove_account(&self, login: &str) -> Result<()> {
@@ -221,6 +226,7 @@ impl Store {
                     txn.delete(k);
                 }
             }
+            super::locks::remove_account_locks(txn, &login_owned)?;
             txn.delete(keys::account_counter(id, "modseq"));
             txn.delete(keys::account_counter(id, "bytes"));
             txn.delete(keys::account_counter(id, "objects"));
@@ -343,31 +349,78 @@ impl Store {
         }
     }
 
-    /// The SCRAM-SHA-256 secrets of `login` (for a SASL SCRAM exchange run
-    /// by a front end, RFC 5802 section 5), and the principal it yields;
-    /// for a login without an account, made-up secrets whose salt and
-    /// iteration count look like a real account's and stay the same on
-    /// every attempt (derived from the login with the server secret,
-    /// RFC 5802 section 9), and no principal.
-    pub async fn scram_secrets(&self, login: &str) -> Result<(Option<Principal>, ScramSecrets)> {
-        let found = if login.len() > MAX_LOGIN_BYTES {
+    /// Operation "authenticate" for SCRAM-SHA-256 (RFC 7677, RFC 5802),
+    /// first step: parses the client-first-message (the user name
+    /// SASLprepped) and answers with the server-first-message
+    /// ([`ScramExchange::server_first`]). A login without an account gets
+    /// made-up secrets whose salt and iteration count look like a real
+    /// account's and stay the same on every attempt (derived from the
+    /// login with the server secret, RFC 5802 section 9), so the exchange
+    /// fails only at the proof. The exchange is opaque: the principal
+    /// comes only out of [`Store::scram_finish`].
+    ///
+    /// Errors: [`StoreError::InvalidArgument`] for a malformed message
+    /// (IMAP BAD).
+    pub async fn scram_begin(&self, client_first: &[u8]) -> Result<ScramExchange> {
+        let first = crate::scram::parse_client_first(client_first)?;
+        let found = if first.user.len() > MAX_LOGIN_BYTES {
             None
         } else {
             self.snapshot()?
-                .load::<AccountEntry>(&keys::account(login))?
+                .load::<AccountEntry>(&keys::account(&first.user))?
         };
-        Ok(match found {
+        let (account, secrets) = match found {
             Some(e) => (Some(principal_of(&e)), e.credentials.scram),
-            None => (None, decoy_scram_secrets(&self.inner.secret, login)),
-        })
+            None => (None, decoy_scram_secrets(&self.inner.secret, &first.user)),
+        };
+        let nonce: String =
+            rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)
+                .take(24)
+                .map(char::from)
+                .collect();
+        Ok(ScramExchange::new(first, &nonce, secrets, account))
     }
 
-    /// The one trusted path to a principal without a password: for callers
-    /// that authenticated by other means, named so that every use is easy
-    /// to find: a trusted SIP network element (the Conversation Server,
-    /// CPM-STO2) depositing for a served user, and the local
-    /// administrator's CLI and admin endpoint. No protocol handler acting
-    /// for a logged-in user may call it.
+    /// Operation "authenticate" for SCRAM-SHA-256, last step: asks the
+    /// login throttle, checks the client-final-message's proof against
+    /// `exchange`, records the outcome with the throttle (and logs a
+    /// failure), and on success gives the principal and the
+    /// server-final-message to send (`v=...`, RFC 5802 7). The exchange
+    /// may be tried again after a [`StoreError::LoginThrottled`].
+    ///
+    /// Errors: [`StoreError::LoginThrottled`] (nothing checked),
+    /// [`StoreError::InvalidArgument`] for a malformed message, a wrong
+    /// channel binding or nonce (not counted as a failed login),
+    /// [`StoreError::AuthenticationFailed`] for a wrong proof or an
+    /// unknown login alike.
+    pub async fn scram_finish(
+        &self,
+        exchange: &ScramExchange,
+        client_final: &[u8],
+        source: LoginSource,
+    ) -> Result<(Principal, String)> {
+        let login = exchange.login();
+        let attempt = self.admit_login(source, login)?;
+        match exchange.verify(client_final) {
+            Err(e @ StoreError::InvalidArgument(_)) => Err(e),
+            Ok(done) => {
+                self.record_login(attempt, source, login, true);
+                Ok(done)
+            }
+            Err(e) => {
+                self.record_login(attempt, source, login, false);
+                Err(e)
+            }
+        }
+    }
+
+    /// The trusted-element path to a principal without a password: a
+    /// trusted SIP network element (the Conversation Server, CPM-STO2)
+    /// depositing for the served user `login`, which authenticated by
+    /// other means (a trusted peer address or digest). The principal has
+    /// that user's rights and nothing more: it is no administrator. Named
+    /// so that every use is easy to find; no protocol handler acting for a
+    /// logged-in user may call it.
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
     pub async fn trusted_element(&self, login: &str) -> Result<Principal> {
@@ -375,8 +428,19 @@ impl Store {
             .snapshot()?
             .load::<AccountEntry>(&keys::account(login))?
             .ok_or(StoreError::NoSuchAccount)?;
-        let mut principal = principal_of(&entry);
-        principal.trusted = true;
+        Ok(principal_of(&entry))
+    }
+
+    /// The administrator path: the local administrator's CLI and admin
+    /// endpoint acting on the account `login`, with that account's rights
+    /// and the administrator's ([`Store::is_administrator`]: set quota
+    /// limits, remove any lock). Only the supervisor's admin interface,
+    /// reachable by the local operator alone, may call it.
+    ///
+    /// Errors: [`StoreError::NoSuchAccount`].
+    pub async fn administrator(&self, login: &str) -> Result<Principal> {
+        let mut principal = self.trusted_element(login).await?;
+        principal.administrator = true;
         Ok(principal)
     }
 }

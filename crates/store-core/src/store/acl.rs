@@ -66,7 +66,10 @@ fn record_acl_change(
 impl Store {
     /// Operation "set access control list" (SETACL).
     ///
-    /// Rights: `a`. Errors: [`StoreError::InvalidArgument`] for an
+    /// Rights: `a`. A principal left without `i` (RFC 4314; the right
+    /// [`Store::create_lock`] needs) loses the WebDAV locks it holds in
+    /// the folder, in the same transaction.
+    /// Errors: [`StoreError::InvalidArgument`] for an
     /// identifier that is no account and not `anyone`, or the owner's own
     /// login (the owner always keeps every right).
     pub async fn set_acl(
@@ -106,6 +109,10 @@ impl Store {
             }
             f.highest_modseq = record_acl_change(txn, f.owner, f.id, Some(grantee))?;
             txn.put(keys::folder(f.owner, f.id), &f)?;
+            // A grantee that lost `i` loses the locks it made here.
+            if !new.contains(Right::Insert) {
+                super::locks::drop_locks_without_insert(txn, &f)?;
+            }
             Ok(new)
         })
         .await

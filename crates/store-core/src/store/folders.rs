@@ -1,7 +1,7 @@
 //! Operations "set active folder", "folder create", "list folders",
 //! "folder move" and "folder remove" (seed 002), and subscriptions.
 
-use super::locks::{check_write, Touch, TouchKind};
+use super::locks::{check_write, drop_locks_of, Touch, TouchKind};
 use super::{next_modseq, resolve, rights_of, Access, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
@@ -123,6 +123,21 @@ pub(crate) fn create_folder_in(
     Ok(folder)
 }
 
+/// What creating the folder `name` of `owner` changes, for the lock
+/// check: the new folder and its parent's membership, and the same for
+/// every missing ancestor created with it (RFC 4918 7.4: adding a member
+/// to a locked collection, at any level, needs its lock's token).
+fn creation_touches(txn: &Txn<'_>, owner: AccountId, name: &str) -> Result<Vec<Touch>> {
+    let mut touches = Vec::new();
+    for level in ancestors(name).into_iter().chain([name]) {
+        if level == name || txn.get_raw(&keys::folder_name(owner, level))?.is_none() {
+            touches.push(Touch::folder(TouchKind::Resource, owner, level));
+            touches.push(Touch::parent_of(owner, level));
+        }
+    }
+    Ok(touches)
+}
+
 /// UIDVALIDITY: the current time in seconds, or one more than the last
 /// one given if that is not greater, so it strictly increases store-wide
 /// (RFC 3501 2.3.1.1: a recreated folder must not reuse one).
@@ -229,14 +244,7 @@ pub(super) fn create_folder_txn(
         )?;
         access.require(Right::CreateFolder)?;
     }
-    check_write(
-        txn,
-        principal,
-        &[
-            Touch::folder(TouchKind::Resource, owner, name),
-            Touch::parent_of(owner, name),
-        ],
-    )?;
+    check_write(txn, principal, &creation_touches(txn, owner, name)?)?;
     for parent in ancestors(name) {
         if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
             create_folder_in(txn, owner, parent, None)?;
@@ -426,21 +434,25 @@ impl Store {
             if txn.get_raw(&keys::folder_name(owner, &new_name))?.is_some() {
                 return Err(StoreError::FolderExists);
             }
-            check_write(
-                txn,
-                &principal,
-                &[
-                    Touch::folder(TouchKind::Tree, owner, &old_name),
-                    Touch::parent_of(owner, &old_name),
-                    Touch::folder(TouchKind::Resource, owner, &new_name),
-                    Touch::parent_of(owner, &new_name),
-                ],
-            )?;
+            let mut touches = vec![
+                Touch::folder(TouchKind::Tree, owner, &old_name),
+                Touch::parent_of(owner, &old_name),
+            ];
+            touches.extend(creation_touches(txn, owner, &new_name)?);
+            check_write(txn, &principal, &touches)?;
             for parent in ancestors(&new_name) {
                 if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
                     create_folder_in(txn, owner, parent, None)?;
                 }
             }
+            // The locks of what moves stay behind and go (RFC 4918 9.9.1);
+            // INBOX itself stays, with its own locks.
+            let kind = if old_name == "INBOX" {
+                TouchKind::Members
+            } else {
+                TouchKind::Tree
+            };
+            drop_locks_of(txn, &[Touch::folder(kind, owner, &old_name)])?;
             if old_name == "INBOX" {
                 return move_inbox_contents(txn, &access.folder, &new_name);
             }
@@ -507,6 +519,7 @@ impl Store {
                 ],
             )?;
             purge_folder(txn, &f)?;
+            drop_locks_of(txn, &[Touch::folder(TouchKind::Tree, f.owner, &f.name)])?;
             let modseq = next_modseq(txn, f.owner)?;
             txn.record_change(
                 f.owner,

@@ -40,6 +40,9 @@ use crate::writer::{Reader, Txn};
 pub const MAX_LOCK_TIMEOUT: u64 = 7 * 24 * 3600;
 /// Most locks held at once in the store (a bound on hostile LOCK floods).
 pub const MAX_LOCKS: usize = 10_000;
+/// Most locks one principal holds at once, so that one user cannot take
+/// every one of [`MAX_LOCKS`].
+pub const MAX_LOCKS_PER_PRINCIPAL: usize = 1_000;
 /// Largest owner XML kept, in bytes.
 pub const MAX_LOCK_OWNER: usize = 4096;
 
@@ -275,8 +278,15 @@ impl Touch {
 }
 
 /// The folder a lock root lies in, for the principal: the folder the root
-/// names, else its parent's (a resource, mapped or not).
-fn lock_folder<R: Reader + ?Sized>(r: &R, principal: &Principal, root: &str) -> Result<Access> {
+/// names, else its parent's (a resource, mapped or not); with the root in
+/// its canonical spelling ([`lock_path`] of the resolved folder's name,
+/// so `/dav/alice/inbox/a.txt` becomes `/dav/alice/INBOX/a.txt`, the path
+/// every write is checked against).
+fn lock_folder<R: Reader + ?Sized>(
+    r: &R,
+    principal: &Principal,
+    root: &str,
+) -> Result<(Access, String)> {
     let no_folder =
         || StoreError::NotAllowed("only folders and their objects can be locked".into());
     let rest = root
@@ -291,13 +301,114 @@ fn lock_folder<R: Reader + ?Sized>(r: &R, principal: &Principal, root: &str) -> 
             FolderRef::of(owner, name)
         }
     };
-    match resolve(r, principal, &folder_ref(name)) {
+    let (access, resource) = match resolve(r, principal, &folder_ref(name)) {
         Err(StoreError::NoSuchFolder) => {
-            let (parent, _) = name.rsplit_once('/').ok_or(StoreError::NoSuchFolder)?;
-            resolve(r, principal, &folder_ref(parent))
+            let (parent, resource) = name.rsplit_once('/').ok_or(StoreError::NoSuchFolder)?;
+            (resolve(r, principal, &folder_ref(parent))?, Some(resource))
         }
-        other => other,
+        other => (other?, None),
+    };
+    let canonical = lock_path(owner, &access.folder.name, resource);
+    Ok((access, canonical))
+}
+
+/// Whether `principal` may remove another principal's lock `lock`
+/// (RFC 3744 3.5 `DAV:unlock`): the administrator, the owner of the tree
+/// the lock lies in, or a holder of `a` on its folder.
+fn may_unlock_any<R: Reader + ?Sized>(r: &R, principal: &Principal, lock: &Lock) -> bool {
+    principal.administrator
+        || root_account(&lock.root) == Some(principal.login.as_str())
+        || lock_folder(r, principal, &lock.root)
+            .is_ok_and(|(access, _)| access.rights.contains(Right::Administer))
+}
+
+/// Deletes the locks held in the folder `folder` (rooted at it or at one
+/// of its objects, not at a subfolder) by principals other than its owner
+/// that no longer hold `i` there by its ACL (RFC 4314 `i`, the right
+/// [`Store::create_lock`] needs): after a SETACL or DELETEACL took it away.
+pub(crate) fn drop_locks_without_insert(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
+    let owner = owner_login(txn, folder.owner)?;
+    let path = lock_path(&owner, &folder.name, None);
+    for lock in live_locks_of(txn, &owner)? {
+        if lock.principal == owner {
+            continue;
+        }
+        let in_folder = match lock.root.strip_prefix(&path) {
+            Some("") => true,
+            Some(rest) => match rest.strip_prefix('/') {
+                Some(name) if !name.contains('/') => {
+                    let sub = format!("{}{}{name}", folder.name, crate::names::DELIMITER);
+                    txn.get_raw(&keys::folder_name(folder.owner, &sub))?
+                        .is_none()
+                }
+                _ => false,
+            },
+            None => false,
+        };
+        if !in_folder {
+            continue;
+        }
+        let rights = [lock.principal.as_str(), "anyone"]
+            .iter()
+            .filter_map(|id| folder.acl.get(*id).copied())
+            .fold(crate::rights::Rights::NONE, |a, b| a.union(b));
+        if !rights.contains(Right::Insert) {
+            delete_lock(txn, keys::lock(&lock.token), &lock);
+        }
     }
+    Ok(())
+}
+
+/// Deletes the locks rooted at what each of `touches` (all of one
+/// account) names and, for a [`TouchKind::Tree`], below it (for
+/// [`TouchKind::Members`], only those rooted at its direct members): the
+/// resources were removed or moved away, in this transaction, and their
+/// locks do not follow them (RFC 4918 7.7, 9.9.1). Reads the account's
+/// lock index once: with no lock, one empty prefix scan.
+pub(crate) fn drop_locks_of(txn: &mut Txn<'_>, touches: &[Touch]) -> Result<()> {
+    let Some(first) = touches.first() else {
+        return Ok(());
+    };
+    let login = owner_login(txn, first.owner)?;
+    for lock in live_locks_of(txn, &login)? {
+        if touches.iter().any(|t| t.roots(&login, &lock)) {
+            delete_lock(txn, keys::lock(&lock.token), &lock);
+        }
+    }
+    Ok(())
+}
+
+impl Touch {
+    /// Whether `lock` (of the account `login`) is rooted at what this
+    /// names, as [`drop_locks_of`] reads it.
+    fn roots(&self, login: &str, lock: &Lock) -> bool {
+        let path = lock_path(login, &self.folder, self.resource.as_deref());
+        match self.kind {
+            TouchKind::Resource => lock.root == path,
+            TouchKind::Members => lock
+                .root
+                .strip_prefix(&path)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| !name.is_empty() && !name.contains('/')),
+            TouchKind::Tree => lock.root == path || is_below(&lock.root, &path),
+        }
+    }
+}
+
+/// Deletes every lock of the account `login` (rooted in its tree) and
+/// every lock `login` holds elsewhere, with their index entries: the
+/// account is being removed, and a new account of that login must not
+/// inherit them. At most [`MAX_LOCKS`] reads.
+pub(crate) fn remove_account_locks(txn: &mut Txn<'_>, login: &str) -> Result<()> {
+    for (k, l) in txn.load_all::<Lock>(&keys::locks())? {
+        if l.principal == login || root_account(&l.root) == Some(login) {
+            delete_lock(txn, k, &l);
+        }
+    }
+    for (k, _) in txn.scan_raw(&keys::locks_of_account(login))? {
+        txn.delete(k);
+    }
+    Ok(())
 }
 
 /// Store-core's lock check of one write, inside its transaction: fails
@@ -355,12 +466,16 @@ impl Store {
     /// maps both to RFC 4314 `i`, the right that replacing or adding an
     /// object needs first, so a principal that may only change flags (`w`)
     /// cannot hold up the owner's writes with a lock).
-    /// Errors: [`StoreError::Locked`] (a conflict),
+    /// The root stored is the canonical spelling of `lock.root` (the
+    /// resolved folder's name, [`lock_path`]), the path writes are
+    /// checked against.
+    /// Errors: [`StoreError::LockConflict`] (a conflict),
     /// [`StoreError::NoSuchFolder`], [`StoreError::PermissionDenied`],
     /// [`StoreError::NotAllowed`] (a root that names no folder, such as an
     /// account's root),
     /// [`StoreError::InvalidArgument`] (an owner over [`MAX_LOCK_OWNER`]
-    /// bytes, or [`MAX_LOCKS`] reached).
+    /// bytes, [`MAX_LOCKS`] reached, or [`MAX_LOCKS_PER_PRINCIPAL`] held
+    /// by the principal).
     pub async fn create_lock(&self, principal: &Principal, lock: NewLock) -> Result<Lock> {
         if lock
             .owner
@@ -372,18 +487,29 @@ impl Store {
         let login = principal.login.clone();
         let principal = principal.clone();
         self.write(move |txn| {
-            lock_folder(txn, &principal, &lock.root)?.require(Right::Insert)?;
+            let (access, root) = lock_folder(txn, &principal, &lock.root)?;
+            access.require(Right::Insert)?;
+            let lock = NewLock { root, ..lock };
             prune_expired(txn)?;
             let existing = live_locks(txn)?;
             if existing.len() >= MAX_LOCKS {
                 return Err(StoreError::InvalidArgument("too many locks".into()));
+            }
+            let held = existing
+                .iter()
+                .filter(|(_, l)| l.principal == principal.login)
+                .count();
+            if held >= MAX_LOCKS_PER_PRINCIPAL {
+                return Err(StoreError::InvalidArgument(
+                    "too many locks held by this principal".into(),
+                ));
             }
             for (_, other) in &existing {
                 let overlap = other.covers(&lock.root)
                     || lock.root == other.root
                     || (lock.infinite && is_below(&other.root, &lock.root));
                 if overlap && (other.exclusive || lock.exclusive) {
-                    return Err(StoreError::Locked {
+                    return Err(StoreError::LockConflict {
                         root: other.root.clone(),
                     });
                 }
@@ -410,23 +536,30 @@ impl Store {
 
     /// Refreshes a lock's timeout (RFC 4918 9.10.2).
     ///
+    /// Rights: the creator's, and still the right [`Store::create_lock`]
+    /// needs (`i` on the lock's folder): a grantee whose `i` was revoked
+    /// cannot keep a lock alive.
     /// Errors: [`StoreError::NoSuchLock`] (unknown or expired),
-    /// [`StoreError::Locked`] (held by another principal).
+    /// [`StoreError::Locked`] (held by another principal),
+    /// [`StoreError::PermissionDenied`], [`StoreError::NoSuchFolder`].
     pub async fn refresh_lock(
         &self,
         principal: &Principal,
         token: &str,
         timeout: Option<u64>,
     ) -> Result<Lock> {
-        let (login, token) = (principal.login.clone(), token.to_string());
+        let (principal, token) = (principal.clone(), token.to_string());
         self.write(move |txn| {
             let mut lock = txn
                 .load::<Lock>(&keys::lock(&token))?
                 .filter(|l| l.expires_at > now())
                 .ok_or(StoreError::NoSuchLock)?;
-            if lock.principal != login {
+            if lock.principal != principal.login {
                 return Err(StoreError::Locked { root: lock.root });
             }
+            lock_folder(txn, &principal, &lock.root)?
+                .0
+                .require(Right::Insert)?;
             lock.timeout = granted(timeout);
             lock.expires_at = now() + lock.timeout as i64;
             txn.put(keys::lock(&token), &lock)?;
@@ -437,16 +570,20 @@ impl Store {
 
     /// Removes a lock that covers `path` (RFC 4918 9.11).
     ///
+    /// Rights: the lock's creator; or, for any lock (RFC 3744 3.5
+    /// `DAV:unlock`, which it gives the owner and administrators), the
+    /// owner of the account the lock lies in, a holder of `a` on its
+    /// folder, or the administrator ([`Store::administrator`]).
     /// Errors: [`StoreError::NoSuchLock`] (unknown, expired, or not
     /// covering `path`), [`StoreError::Locked`] (another principal's).
     pub async fn remove_lock(&self, principal: &Principal, token: &str, path: &str) -> Result<()> {
-        let (login, token, path) = (principal.login.clone(), token.to_string(), path.to_string());
+        let (principal, token, path) = (principal.clone(), token.to_string(), path.to_string());
         self.write(move |txn| {
             let lock = txn
                 .load::<Lock>(&keys::lock(&token))?
                 .filter(|l| l.expires_at > now() && l.covers(&path))
                 .ok_or(StoreError::NoSuchLock)?;
-            if lock.principal != login {
+            if lock.principal != principal.login && !may_unlock_any(txn, &principal, &lock) {
                 return Err(StoreError::Locked { root: lock.root });
             }
             delete_lock(txn, keys::lock(&token), &lock);
@@ -474,21 +611,6 @@ impl Store {
             .map(|(_, l)| l)
             .filter(|l| l.covers(path) || is_below(&l.root, path))
             .collect())
-    }
-
-    /// Removes every lock rooted at `path` or below it (the resource was
-    /// deleted or moved away: its locks do not follow, RFC 4918 7.7, 9.9.1).
-    pub async fn remove_locks_within(&self, path: &str) -> Result<()> {
-        let path = path.to_string();
-        self.write(move |txn| {
-            for (k, l) in txn.load_all::<Lock>(&keys::locks())? {
-                if l.root == path || is_below(&l.root, &path) {
-                    delete_lock(txn, k, &l);
-                }
-            }
-            Ok(())
-        })
-        .await
     }
 }
 

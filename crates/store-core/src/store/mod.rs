@@ -30,8 +30,8 @@ pub use accounts::AccountEntry;
 pub use acl::AclMode;
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
 pub use locks::{
-    check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCK_OWNER,
-    MAX_LOCK_TIMEOUT,
+    check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCKS,
+    MAX_LOCKS_PER_PRINCIPAL, MAX_LOCK_OWNER, MAX_LOCK_TIMEOUT,
 };
 pub use metadata::{MetadataTarget, MAX_METADATA_ENTRIES, MAX_METADATA_VALUE};
 pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObject};

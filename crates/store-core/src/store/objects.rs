@@ -20,7 +20,7 @@ use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
 use super::folders::FolderRef;
-use super::locks::{check_write, Touch, TouchKind};
+use super::locks::{check_write, drop_locks_of, Touch, TouchKind};
 use super::metadata::{carry_object_metadata, purge_object_metadata};
 
 /// An object to store: its content, already staged as a blob, and its
@@ -44,7 +44,11 @@ pub struct NewObject {
     /// An object of the same folder this one replaces in the same
     /// transaction (a WebDAV PUT over an existing resource): it is removed,
     /// and its metadata (dead properties) passes to the new object.
-    /// Needs `t` and `e` besides `i`.
+    /// Needs `t` and `e` besides `i`. Unless [`NewObject::replace_named`]
+    /// is set, it is exact (a conditional WebDAV PUT, RFC 9110 13.1.1):
+    /// the store fails with [`StoreError::NoSuchObject`] if that object is
+    /// gone when the write commits, and with [`StoreError::ObjectExists`]
+    /// if another object holds the name by then.
     pub replaces: Option<Uid>,
     /// Whether an object of the folder that holds [`NewObject::file_name`]
     /// when the write commits is replaced as by
@@ -82,6 +86,9 @@ pub struct StoredObject {
     pub modseq: ModSeq,
     /// Whether an existing object was returned (deduplication).
     pub existing: bool,
+    /// Whether the new object replaced one of the same name (WebDAV PUT
+    /// answers 204 then, 201 otherwise, RFC 9110 9.3.4).
+    pub replaced: bool,
 }
 
 /// How a flag update changes an object's flags (IMAP STORE).
@@ -572,6 +579,7 @@ impl Store {
                 .collect::<Result<_>>()?;
             check_write(txn, &principal, &removal_touches(&f, &objects))?;
             let mut removed = Vec::new();
+            let mut gone = Vec::new();
             let mut modseq = None;
             for object in objects {
                 let uid = object.uid;
@@ -580,8 +588,10 @@ impl Store {
                     None => *modseq.insert(next_modseq(txn, f.owner)?),
                 };
                 remove_object(txn, &mut f, &object, m)?;
+                gone.push(Touch::object(&f, object.resource_name()));
                 removed.push(uid);
             }
+            drop_locks_of(txn, &gone)?;
             if let Some(m) = modseq {
                 f.highest_modseq = m;
                 txn.put(keys::folder(f.owner, f.id), &f)?;
@@ -688,6 +698,7 @@ pub(super) fn transfer_in(
     };
     if let Some(old) = replaced {
         remove_object(txn, &mut dst, &old, dst_modseq)?;
+        drop_locks_of(txn, &[Touch::object(&dst, old.resource_name())])?;
     }
     let saved = now();
     for object in objects {
@@ -724,6 +735,7 @@ pub(super) fn transfer_in(
             // the object.
             let holder = if same { &mut dst } else { &mut src };
             remove_object(txn, holder, &object, src_modseq)?;
+            drop_locks_of(txn, &[Touch::object(holder, object.resource_name())])?;
         }
         insert_object(txn, &mut dst, copy, dst_modseq)?;
     }
@@ -978,6 +990,7 @@ pub(super) fn insert_new_object(
                         uid,
                         modseq: o.modseq,
                         existing: true,
+                        replaced: false,
                     });
                 }
             }
@@ -1001,6 +1014,9 @@ pub(super) fn insert_new_object(
     };
     if holder.is_some_and(|h| Some(h) != replaced.as_ref().map(|r| r.uid)) {
         return Err(StoreError::ObjectExists);
+    }
+    if !object.replace_named && object.replaces.is_some() && replaced.is_none() {
+        return Err(StoreError::NoSuchObject);
     }
     let mut touches = vec![Touch::folder(
         TouchKind::Members,
@@ -1051,6 +1067,7 @@ pub(super) fn insert_new_object(
         }
     }
     txn.add_blob_ref(object.blob)?;
+    let was_replaced = replaced.is_some();
     if let Some(old) = replaced {
         carry_object_metadata(txn, &[owner], (f.id, old.uid), (f.id, uid), false)?;
         remove_object(txn, &mut f, &old, modseq)?;
@@ -1062,5 +1079,6 @@ pub(super) fn insert_new_object(
         uid,
         modseq,
         existing: false,
+        replaced: was_replaced,
     })
 }

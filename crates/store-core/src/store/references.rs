@@ -32,8 +32,9 @@ pub enum ReferenceAccess {
     Submit(String),
 }
 
-/// A stored reference.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A stored reference. `Debug` shows the token as `<redacted>`: it is a
+/// bearer credential (RFC 4467 URLAUTH).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Reference {
     /// The token (43 characters of base64url, 256 random bits).
     pub token: String,
@@ -51,6 +52,21 @@ pub struct Reference {
     pub expires: Option<UnixTime>,
     /// Who may use it.
     pub access: ReferenceAccess,
+}
+
+impl std::fmt::Debug for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reference")
+            .field("token", &"<redacted>")
+            .field("account", &self.account)
+            .field("folder", &self.folder)
+            .field("uid_validity", &self.uid_validity)
+            .field("uid", &self.uid)
+            .field("section", &self.section)
+            .field("expires", &self.expires)
+            .field("access", &self.access)
+            .finish()
+    }
 }
 
 impl ReferenceAccess {

@@ -127,6 +127,7 @@ impl Store {
                 uid: new_uid,
                 modseq,
                 existing: false,
+                replaced: to.replaces.is_some(),
             })
         })
         .await

@@ -103,9 +103,6 @@ pub async fn handle(
         Some(_) => return Err(DavError::forbidden("an account root cannot be replaced")),
         None => {}
     }
-    if existing.is_some() {
-        ctx.store.remove_locks_within(&dest.lock_key()).await?;
-    }
     match &source {
         Resource::File(f) => {
             let parent = match dest_parent {
@@ -150,9 +147,6 @@ pub async fn handle(
                 "an account root cannot be copied or moved",
             ))
         }
-    }
-    if is_move {
-        ctx.store.remove_locks_within(&ctx.path.lock_key()).await?;
     }
     Ok(status(if existing.is_some() {
         StatusCode::NO_CONTENT

@@ -77,6 +77,5 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
         }
         Resource::Collection(c) => tree::delete(ctx.store, &ctx.principal, c).await?,
     }
-    ctx.store.remove_locks_within(&ctx.path.lock_key()).await?;
     Ok(status(StatusCode::NO_CONTENT))
 }

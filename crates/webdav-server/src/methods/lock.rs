@@ -100,8 +100,13 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
             file_name: Some(name),
             ..NewObject::new(blob)
         };
-        // The new lock protects the name: its token goes with the store.
-        let holder = ctx.principal.with_lock_tokens([lock.token.clone()]);
+        // The new lock protects the name: its token goes with the store,
+        // after it those the client submitted (a depth-infinity lock of
+        // its own on the parent collection, RFC 4918 7.4).
+        let submitted = ctx.principal.lock_tokens().iter().cloned();
+        let holder = ctx
+            .principal
+            .with_lock_tokens(std::iter::once(lock.token.clone()).chain(submitted));
         if let Err(e) = ctx
             .store
             .store_object(&holder, &collection.folder, object)

@@ -2,7 +2,13 @@
 //! store behind a media object header ([`crate::media`]) and stored as one
 //! object; over an existing resource the new object replaces it in the
 //! same transaction, keeping its dead properties. 201 for a new resource,
-//! 204 for a replaced one; the reply is sent once the object is durable.
+//! 204 for a replaced one (also one whose name appeared since the lookup);
+//! the reply is sent once the object is durable. An unconditional PUT
+//! replaces whatever holds the name when it commits (of concurrent PUTs
+//! the last wins); a conditional one (`If-Match`, `If-None-Match`, or an
+//! entity tag in `If`) replaces exactly the resource its condition held
+//! for, and gets 412 if that changed before the write committed (RFC 9110
+//! 13.1.1, 13.1.2: no lost update).
 //! A PUT with `Content-Range` (a partial PUT) gets 400 (RFC 9110 14.5).
 //! The stored media type is the client's Content-Type when it sent one;
 //! without one it is found from the content, then the file name
@@ -77,23 +83,34 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request<RequestBody>) -> DavResult<R
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
+    let conditional = request.headers().contains_key(header::IF_MATCH)
+        || request.headers().contains_key(header::IF_NONE_MATCH)
+        || preconditions.has_etag_condition();
     let name = ctx.path.name().unwrap_or_default().to_string();
     let content_type = media::sanitize_content_type(header_str(&request, "content-type"));
     let object = NewObject {
         kind: Some(ObjectKind::MediaObject),
         file_name: Some(name.clone()),
         replaces: existing.as_ref().map(|f| f.object.uid),
-        // Of concurrent PUTs to one name the last one wins (RFC 9110
-        // 9.3.4): a name taken since the lookup is replaced, not a 409.
-        replace_named: true,
+        // Of concurrent unconditional PUTs to one name the last one wins
+        // (RFC 9110 9.3.4): a name taken since the lookup is replaced, not
+        // a 409. A conditional PUT replaces only what it was checked on.
+        replace_named: !conditional,
         ..NewObject::new(receive(ctx, request.into_body(), &name, content_type, limit).await?)
     };
     let blob = object.blob.id;
-    let stored = ctx
+    let stored = match ctx
         .store
         .store_object(&ctx.principal, &collection.folder, object)
-        .await?;
-    let mut r = status(if existing.is_some() {
+        .await
+    {
+        // The resource changed between the condition and the write.
+        Err(StoreError::ObjectExists | StoreError::NoSuchObject) if conditional => {
+            return Err(DavError::precondition_failed())
+        }
+        other => other?,
+    };
+    let mut r = status(if stored.replaced {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::CREATED

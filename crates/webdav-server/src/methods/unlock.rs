@@ -1,5 +1,7 @@
 //! UNLOCK (RFC 4918 9.11): removes the lock named by `Lock-Token` if it
-//! covers the request path and the principal created it.
+//! covers the request path and the principal created it, owns the tree it
+//! lies in, holds `a` on its folder, or is the administrator (RFC 3744 3.5
+//! `DAV:unlock`; store-core's `remove_lock` decides).
 
 use crate::service::RequestBody;
 use hyper::{Request, Response, StatusCode};

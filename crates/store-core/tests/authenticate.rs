@@ -50,7 +50,10 @@ async fn failures_throttle_the_address_and_the_login_until_the_delay_passes() {
     for from in [a, source("198.51.100.7")] {
         match store.authenticate(from, "alice", "right").await {
             Err(StoreError::LoginThrottled { retry_after }) => {
-                assert!(retry_after <= Duration::from_millis(2000), "{retry_after:?}")
+                assert!(
+                    retry_after <= Duration::from_millis(2000),
+                    "{retry_after:?}"
+                )
             }
             other => panic!("{other:?}"),
         }

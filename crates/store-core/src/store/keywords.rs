@@ -54,9 +54,11 @@ impl FolderKeywords {
     }
 }
 
-/// Whether `flag` is a keyword (not one of the system flags).
+/// Whether `flag` goes into the list: every stored flag but the system
+/// flags, so keywords and the flags CPM defines in the `\` form
+/// (`\read-report-sent`, stored like keywords).
 fn is_keyword(flag: &str) -> bool {
-    !flag.starts_with('\\') && !SYSTEM_FLAGS.iter().any(|s| s.eq_ignore_ascii_case(flag))
+    !SYSTEM_FLAGS.iter().any(|s| s.eq_ignore_ascii_case(flag))
 }
 
 /// The keywords of `flags`.

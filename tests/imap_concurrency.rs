@@ -7,7 +7,9 @@
 //! keyword is announced with `* FLAGS` (RFC 3501 7.2.6); EXAMINE and
 //! STATUS agree on RECENT (RFC 3501 6.3.2); the RECENT counts the sessions
 //! were told add up to the message count, also after their own EXPUNGE,
-//! UID EXPUNGE and MOVE (RFC 3501 2.3.2, 7.3.2).
+//! UID EXPUNGE and MOVE (RFC 3501 2.3.2, 7.3.2); every session announces
+//! the mailbox's one keyword list, which only grows and holds at most
+//! 1000 keywords (RFC 3501 7.2.6, RFC 5530 LIMIT).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -259,6 +261,100 @@ fn a_new_keyword_is_announced_with_flags() {
     assert_eq!(lines.iter().filter(|l| l.starts_with("* FLAGS")).count(), 1);
     let lines = b.run("t STORE 1 -FLAGS ($Home)");
     assert!(!lines.iter().any(|l| l.starts_with("* FLAGS")), "{lines:?}");
+}
+
+/// The keyword list of the `* FLAGS` lines in `lines` (the last one), or
+/// `None` when none was sent.
+fn announced_flags(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("* FLAGS ("))
+        .cloned()
+}
+
+#[test]
+fn a_keyword_of_a_message_expunged_elsewhere_is_still_announced() {
+    // RFC 3501 7.2.6: FLAGS lists the flags defined in the mailbox. A's
+    // session never sees the message carrying $Label5 (it is expunged
+    // before A synchronizes), yet A must announce the same list as C,
+    // which SELECTed while it existed... and as D, which SELECTs after.
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    append(&mut a, "INBOX", 2);
+    let lines = a.run("s SELECT INBOX");
+    ok(&lines, "s");
+    assert!(!lines.iter().any(|l| l.contains("$Label5")), "{lines:?}");
+    ok(&b.run("s SELECT INBOX"), "s");
+
+    ok(&b.run("t STORE 1 +FLAGS ($Label5 \\Deleted)"), "t");
+    ok(&b.run("e EXPUNGE"), "e");
+    let lines = c.run("s SELECT INBOX");
+    ok(&lines, "s");
+    let c_flags = announced_flags(&lines).expect("SELECT sends FLAGS");
+    assert!(c_flags.contains("$Label5"), "{lines:?}");
+
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    let a_flags = announced_flags(&lines);
+    assert_eq!(a_flags.as_deref(), Some(c_flags.as_str()), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* OK [PERMANENTFLAGS (") && l.contains("$Label5")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l == "* 1 EXPUNGE"), "{lines:?}");
+    // Announced once: the next synchronization says nothing new.
+    let lines = a.run("n NOOP");
+    assert!(announced_flags(&lines).is_none(), "{lines:?}");
+
+    // The list does not shrink: a later SELECT still has $Label5.
+    ok(&b.run("c CLOSE"), "c");
+    let lines = b.run("s SELECT INBOX");
+    assert_eq!(announced_flags(&lines).as_deref(), Some(c_flags.as_str()));
+}
+
+#[test]
+fn a_mailbox_takes_at_most_1000_keywords_then_no_limit() {
+    // Dovecot's answer to too many keywords: NO [LIMIT] (RFC 5530 3), the
+    // message unchanged, the connection going on.
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&a.run("s SELECT INBOX"), "s");
+    for chunk in 0..4 {
+        let list: Vec<String> = (chunk * 250..(chunk + 1) * 250)
+            .map(|i| format!("$K{i}"))
+            .collect();
+        ok(
+            &a.run(&format!("t STORE 1 +FLAGS.SILENT ({})", list.join(" "))),
+            "t",
+        );
+    }
+    let lines = a.run("t STORE 1 +FLAGS ($Toomany)");
+    assert!(tagged(&lines).starts_with("t NO [LIMIT]"), "{lines:?}");
+    let m = message(2);
+    a.send(format!("p APPEND INBOX ($Toomany) {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+    let lines = a.read_until_tagged("p");
+    assert!(tagged(&lines).starts_with("p NO [LIMIT]"), "{lines:?}");
+    // A keyword in use is fine; nothing of the refused ones was stored.
+    ok(&a.run("t STORE 1 -FLAGS.SILENT ($K0)"), "t");
+    ok(&a.run("t STORE 1 +FLAGS.SILENT ($K0 \\Seen)"), "t");
+    let lines = a.run("f FETCH 1:* (FLAGS)");
+    ok(&lines, "f");
+    assert!(!lines.iter().any(|l| l.contains("$Toomany")), "{lines:?}");
+    let fetched = lines
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH "));
+    assert_eq!(
+        fetched.count(),
+        1,
+        "the refused APPEND stored nothing: {lines:?}"
+    );
 }
 
 #[test]

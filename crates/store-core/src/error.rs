@@ -94,6 +94,14 @@ pub enum StoreError {
     /// TOOMANY).
     #[error("metadata limit: {0}")]
     MetadataLimit(MetadataLimit),
+    /// A folder would define more than `max` keywords (RFC 3501 7.2.6;
+    /// `store::keywords`): the write that brought a new one is refused
+    /// (IMAP `NO [LIMIT]`, RFC 5530 3).
+    #[error("too many keywords in the folder (at most {max})")]
+    TooManyKeywords {
+        /// The limit, [`crate::store::MAX_FOLDER_KEYWORDS`].
+        max: usize,
+    },
     /// The reference is unknown, expired, revoked or not for this principal.
     #[error("invalid reference")]
     InvalidReference,

@@ -17,6 +17,7 @@
 //! | 0x13   | account id, subscribed name           | ()                         |
 //! | 0x14   | folder id                             | creation time, Unix seconds (absent for folders made before it was kept) |
 //! | 0x15   | folder id                             | time of the last change to the folder or its objects, Unix seconds |
+//! | 0x16   | folder id                             | `FolderKeywords`: the keywords defined in the folder, only growing (absent for folders made before it was kept: derived from the objects) |
 //! | 0x20   | folder id, UID                        | `Object`                   |
 //! | 0x21   | folder id, UID                        | MODSEQ of removal          |
 //! | 0x22   | account id, IMDN-Message-ID           | folder id, UID             |
@@ -127,6 +128,11 @@ pub fn folder_created(folder: FolderId) -> Vec<u8> {
 /// When a folder or one of its objects last changed (Unix seconds).
 pub fn folder_modified(folder: FolderId) -> Vec<u8> {
     key(0x15, &[&folder.to_be_bytes()])
+}
+
+/// The keywords defined in a folder (`store::keywords`).
+pub fn folder_keywords(folder: FolderId) -> Vec<u8> {
+    key(0x16, &[&folder.to_be_bytes()])
 }
 
 /// The resource name of the removed object `uid` of a folder.

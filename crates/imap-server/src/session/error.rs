@@ -73,6 +73,10 @@ pub fn refusal(e: &StoreError) -> Completion {
         StoreError::MetadataLimit(MetadataLimit::TooManyEntries { .. }) => {
             Completion::no("Too many entries").with_code("METADATA TOOMANY")
         }
+        StoreError::TooManyKeywords { max } => {
+            Completion::no(format!("Too many keywords in the mailbox (at most {max})"))
+                .with_code("LIMIT")
+        }
         StoreError::ObjectExists => {
             Completion::no("A message of that name exists").with_code("ALREADYEXISTS")
         }

@@ -7,7 +7,7 @@
 //! in `pending_expunges` and keep their sequence numbers until a command
 //! that may report them.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use store_core::model::{Flags, SYSTEM_FLAGS};
@@ -73,8 +73,14 @@ pub struct SelectedMailbox {
     /// with nothing pending) or dropped.
     view: FolderView,
     /// The flags and keywords last announced in `* FLAGS` (RFC 3501
-    /// 7.2.6): the system flags and every keyword in use.
-    keywords: BTreeSet<String>,
+    /// 7.2.6): the system flags and the folder's keyword list
+    /// ([`store_core::SelectedFolder::keywords`]), keyed by their ASCII
+    /// lower case (flags compare case-insensitively, RFC 3501 2.3.2).
+    keywords: BTreeMap<String, String>,
+    /// How many entries of the folder's keyword list (which only grows,
+    /// appended to) are in `keywords`: synchronize announces the list
+    /// again only when it got longer.
+    folder_keywords_seen: usize,
 }
 
 impl SelectedMailbox {
@@ -113,14 +119,23 @@ impl SelectedMailbox {
         } else {
             state.store.open_view(f.id, f.highest_modseq)
         };
-        let mut keywords: BTreeSet<String> = SYSTEM_FLAGS.iter().map(|s| s.to_string()).collect();
+        let mut keywords = BTreeMap::new();
+        for k in SYSTEM_FLAGS
+            .iter()
+            .copied()
+            .chain(selected.keywords.iter().map(String::as_str))
+        {
+            Self::learn(&mut keywords, k);
+        }
         for m in &messages {
-            let m: &Message = m;
-            keywords.extend(m.flags.iter().map(str::to_string));
+            m.flags.iter().for_each(|k| {
+                Self::learn(&mut keywords, k);
+            });
         }
         SelectedMailbox {
             view,
             keywords,
+            folder_keywords_seen: selected.keywords.len(),
             folder,
             folder_id: f.id,
             uid_validity: f.uid_validity,
@@ -149,7 +164,7 @@ impl SelectedMailbox {
     /// The `* FLAGS` line of [`SelectedMailbox::write_flags`].
     pub fn write_flags_line(&self, out: &mut String) {
         out.push_str("* FLAGS ");
-        response::flag_list(out, self.keywords.iter().map(String::as_str));
+        response::flag_list(out, self.keywords.values().map(String::as_str));
         out.push_str("\r\n");
     }
 
@@ -160,7 +175,10 @@ impl SelectedMailbox {
             out.push_str("* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n");
         } else {
             out.push_str("* OK [PERMANENTFLAGS ");
-            response::flag_list(out, self.keywords.iter().map(String::as_str).chain(["\\*"]));
+            response::flag_list(
+                out,
+                self.keywords.values().map(String::as_str).chain(["\\*"]),
+            );
             out.push_str("] Flags permitted\r\n");
         }
     }
@@ -176,15 +194,43 @@ impl SelectedMailbox {
         let mut grew = false;
         for f in flags {
             for k in f.iter() {
-                if !self.keywords.contains(k) {
-                    self.keywords.insert(k.to_string());
-                    grew = true;
-                }
+                grew |= Self::learn(&mut self.keywords, k);
             }
         }
         if grew {
             self.write_flags(out);
         }
+    }
+
+    /// Announces (as [`SelectedMailbox::announce_keywords`]) the keywords
+    /// of the folder's list this session has not announced, when the list
+    /// is longer than when last seen (it only grows). Every session thus
+    /// announces the same list once synchronized, also keywords whose
+    /// messages were expunged before it saw them (RFC 3501 7.2.6;
+    /// `store_core` `store/keywords.rs`).
+    fn announce_folder_keywords(&mut self, list: &[String], out: &mut String) {
+        if list.len() == self.folder_keywords_seen {
+            return;
+        }
+        let mut grew = false;
+        for k in list {
+            grew |= Self::learn(&mut self.keywords, k);
+        }
+        self.folder_keywords_seen = list.len();
+        if grew {
+            self.write_flags(out);
+        }
+    }
+
+    /// Adds `flag` to `keywords` unless it is there in another case;
+    /// returns whether it was added.
+    fn learn(keywords: &mut BTreeMap<String, String>, flag: &str) -> bool {
+        let key = flag.to_ascii_lowercase();
+        if keywords.contains_key(&key) {
+            return false;
+        }
+        keywords.insert(key, flag.to_string());
+        true
     }
 
     /// The HIGHESTMODSEQ this view reflects (RFC 7162 3.1.2.1).
@@ -384,6 +430,9 @@ impl SelectedMailbox {
             if self.seq_of(uid).is_some() && !self.pending_expunges.contains(&uid) {
                 self.pending_expunges.push(uid);
             }
+        }
+        if let Some(list) = &changes.keywords {
+            self.announce_folder_keywords(list, out);
         }
         self.announce_keywords(changes.changed.iter().map(|o| &o.flags), out);
         let recent_before = self.recent();

@@ -85,6 +85,10 @@ pub struct SelectedFolder {
     pub rights: Rights,
     /// Every object, in UID order.
     pub objects: Vec<ObjectState>,
+    /// The keywords defined in the folder (RFC 3501 7.2.6), system flags
+    /// not included: every keyword any of its messages ever had, each
+    /// spelled as first used, in that order (`store/keywords.rs`).
+    pub keywords: Vec<String>,
 }
 
 /// Creates folder `name` of `owner` inside `txn`.
@@ -112,6 +116,7 @@ pub(crate) fn create_folder_in(
     txn.put(keys::folder(owner, id), &folder)?;
     txn.put(keys::folder_name(owner, name), &id)?;
     txn.put(keys::folder_created(id), &super::now())?;
+    super::keywords::set_folder_keywords(txn, id, Vec::new())?;
     txn.record_change(
         owner,
         Change {
@@ -183,6 +188,7 @@ pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
     }
     txn.delete(keys::folder_created(folder.id));
     txn.delete(keys::folder_modified(folder.id));
+    txn.delete(keys::folder_keywords(folder.id));
     for identifier in folder.acl.keys() {
         if let Some(grantee) = super::acl::grantee_id(txn, identifier)? {
             txn.delete(keys::grant(grantee, folder.owner, folder.id));
@@ -379,8 +385,10 @@ impl Store {
         if !rights.contains(Right::Read) {
             return Err(StoreError::PermissionDenied(Right::Read));
         }
-        let objects = snap
-            .load_all::<Object>(&keys::objects(folder.id))?
+        let all = snap.load_all::<Object>(&keys::objects(folder.id))?;
+        let keywords =
+            super::keywords::folder_keywords(&snap, folder.id, all.iter().map(|(_, o)| o))?;
+        let objects = all
             .iter()
             .filter(|(_, o)| !self.hidden_from_mail(o))
             .map(|(_, o)| ObjectState::from(o))
@@ -389,6 +397,7 @@ impl Store {
             folder,
             rights,
             objects,
+            keywords,
         })
     }
 
@@ -589,7 +598,10 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
     let mut target = create_folder_in(txn, owner, new_name, None)?;
     let modseq = next_modseq(txn, owner)?;
     let mut source = inbox.clone();
-    for (k, mut object) in txn.load_all::<Object>(&keys::objects(inbox.id))? {
+    let objects = txn.load_all::<Object>(&keys::objects(inbox.id))?;
+    let keywords = super::keywords::folder_keywords(txn, inbox.id, objects.iter().map(|(_, o)| o))?;
+    super::keywords::set_folder_keywords(txn, target.id, keywords)?;
+    for (k, mut object) in objects {
         txn.delete(k);
         txn.put(keys::expunged(inbox.id, object.uid), &modseq)?;
         txn.record_change(

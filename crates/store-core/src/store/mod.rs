@@ -14,6 +14,7 @@ mod acl;
 mod deposits;
 mod folders;
 mod format;
+mod keywords;
 mod locks;
 mod mail_view;
 mod metadata;
@@ -29,6 +30,7 @@ mod threads;
 pub use accounts::AccountEntry;
 pub use acl::AclMode;
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
+pub use keywords::MAX_FOLDER_KEYWORDS;
 pub use locks::{
     check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCKS,
     MAX_LOCKS_PER_PRINCIPAL, MAX_LOCK_OWNER, MAX_LOCK_TIMEOUT,

@@ -495,6 +495,9 @@ impl Store {
                 )?;
             }
             if let Some(m) = modseq {
+                if !matches!(update, FlagUpdate::Remove(_)) {
+                    super::keywords::note_keywords(txn, f.id, touched)?;
+                }
                 f.highest_modseq = m;
                 txn.put(keys::folder(owner, f.id), &f)?;
             }
@@ -803,6 +806,7 @@ pub(super) fn insert_object(
         folder.unseen += 1;
     }
     folder.highest_modseq = modseq;
+    super::keywords::note_keywords(txn, folder.id, &object.flags)?;
     if let Some(name) = object.file_name.take() {
         let name = if txn.get_raw(&keys::object_name(folder.id, &name))?.is_some() {
             unique_name(&name, object.uid)

@@ -25,6 +25,12 @@ pub struct FolderChanges {
     pub changed: Vec<ObjectState>,
     /// UIDs expunged with a greater MODSEQ, ascending.
     pub vanished: Vec<Uid>,
+    /// The keywords defined in the folder (as
+    /// [`crate::SelectedFolder::keywords`]) when the folder changed since
+    /// the MODSEQ, else `None`: a keyword joins the list only in a write
+    /// that raises the folder's HIGHESTMODSEQ, so a session compares the
+    /// list's length with its own only after a change.
+    pub keywords: Option<Vec<String>>,
 }
 
 impl Store {
@@ -56,8 +62,17 @@ impl Store {
         let access = resolve(&snap, principal, folder)?;
         access.require(Right::Read)?;
         let id = access.folder.id;
-        let changed = snap
-            .load_all::<Object>(&keys::objects(id))?
+        let all = snap.load_all::<Object>(&keys::objects(id))?;
+        let keywords = if access.folder.highest_modseq > since {
+            Some(super::keywords::folder_keywords(
+                &snap,
+                id,
+                all.iter().map(|(_, o)| o),
+            )?)
+        } else {
+            None
+        };
+        let changed = all
             .iter()
             .filter(|(_, o)| o.modseq > since && keep(o))
             .map(|(_, o)| ObjectState::from(o))
@@ -72,6 +87,7 @@ impl Store {
             folder: access.folder,
             changed,
             vanished,
+            keywords,
         })
     }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use e2e_tests::imap::{tagged, ImapConnection};
-use e2e_tests::{require_tool, Server};
+use e2e_tests::{require_tool, succeeded as ok, Server};
 
 /// Alice's credentials, as curl takes them.
 const ALICE: &str = "alice:s3cret";
@@ -224,16 +224,6 @@ fn rclone(server: &Server, args: &[&str]) -> Output {
         .env("RCLONE_CONFIG_X_PASS", pass)
         .output()
         .expect("run rclone")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Every file below `root`, as (relative path, bytes), sorted.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use e2e_tests::imap::ImapConnection;
-use e2e_tests::{image_bytes, require_tool, Server};
+use e2e_tests::{image_bytes, require_tool, succeeded as ok, Server};
 
 fn server_with(accounts: &[(&str, &str)]) -> Server {
     let mut server = Server::new();
@@ -108,16 +108,6 @@ fn rclone(server: &Server, args: &[&str]) -> Output {
         .env("RCLONE_WEBDAV_PASS", pass)
         .output()
         .expect("run rclone")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -8,6 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The standard output of an outside tool's run (rclone, curl, ...) that
+/// must have succeeded; panics with its output and errors otherwise.
+pub fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The `cpm-store` binary built by cargo for this workspace.
 pub fn binary() -> PathBuf {
     // target/<profile>/deps/<test> -> target/<profile>/cpm-store

@@ -148,12 +148,7 @@ impl Store {
         principal: &Principal,
         folder: &FolderRef,
     ) -> Result<Vec<(String, Rights)>> {
-        let snap = self.snapshot()?;
-        let access = resolve(&snap, principal, folder)?;
-        access.require(Right::Administer)?;
-        let owner: String = snap
-            .load(&keys::account_login(access.folder.owner))?
-            .ok_or(StoreError::NoSuchAccount)?;
+        let (access, owner) = administered(&self.snapshot()?, principal, folder)?;
         let mut out = vec![(owner, Rights::all())];
         out.extend(access.folder.acl);
         Ok(out)
@@ -174,12 +169,7 @@ impl Store {
         folder: &FolderRef,
         identifier: &str,
     ) -> Result<(Rights, Vec<Right>)> {
-        let snap = self.snapshot()?;
-        let access = resolve(&snap, principal, folder)?;
-        access.require(Right::Administer)?;
-        let owner: String = snap
-            .load(&keys::account_login(access.folder.owner))?
-            .ok_or(StoreError::NoSuchAccount)?;
+        let (_, owner) = administered(&self.snapshot()?, principal, folder)?;
         Ok(if identifier == owner {
             (Rights::all(), Vec::new())
         } else {
@@ -191,4 +181,21 @@ impl Store {
     pub async fn my_rights(&self, principal: &Principal, folder: &FolderRef) -> Result<Rights> {
         Ok(resolve(&self.snapshot()?, principal, folder)?.rights)
     }
+}
+
+/// The folder `principal` administers (RFC 4314 `a`, what GETACL and
+/// LISTRIGHTS need) with its owner's login.
+///
+/// Errors: [`StoreError::NoSuchFolder`], [`StoreError::PermissionDenied`].
+fn administered<R: Reader + ?Sized>(
+    r: &R,
+    principal: &Principal,
+    folder: &FolderRef,
+) -> Result<(super::Access, String)> {
+    let access = resolve(r, principal, folder)?;
+    access.require(Right::Administer)?;
+    let owner: String = r
+        .load(&keys::account_login(access.folder.owner))?
+        .ok_or(StoreError::NoSuchAccount)?;
+    Ok((access, owner))
 }

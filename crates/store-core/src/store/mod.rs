@@ -11,6 +11,7 @@
 
 mod accounts;
 mod acl;
+mod bulk;
 mod deposits;
 mod folders;
 mod format;
@@ -29,6 +30,8 @@ mod threads;
 
 pub use accounts::AccountEntry;
 pub use acl::AclMode;
+#[doc(hidden)]
+pub use bulk::{bench_message, BulkReport, BulkSpec};
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
 pub use keywords::MAX_FOLDER_KEYWORDS;
 pub use locks::{

@@ -33,6 +33,8 @@ pub use acl::AclMode;
 #[doc(hidden)]
 pub use bulk::{bench_message, BulkReport, BulkSpec};
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
+#[doc(hidden)]
+pub use format::FORMAT_VERSION;
 pub use keywords::MAX_FOLDER_KEYWORDS;
 pub use locks::{
     check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCKS,

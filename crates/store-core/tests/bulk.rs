@@ -21,7 +21,7 @@ fn unseen() -> SearchKey {
 async fn bulk_loaded_folder_equals_the_api_path() {
     let inbox = FolderRef::own("INBOX");
     let spec = BulkSpec {
-        count: 7_200,
+        count: 5_200,
         distinct: 40,
         seen: 0.7,
         flagged: 0.1,
@@ -32,7 +32,7 @@ async fn bulk_loaded_folder_equals_the_api_path() {
     let bulk_dir = tempfile::tempdir().unwrap();
     let (bulk, bp) = with_alice(bulk_dir.path()).await;
     let report = bulk.bulk_messages(&bp, &inbox, &spec).await.unwrap();
-    assert_eq!(report.uids.len() + report.expunged.len(), 7_200);
+    assert_eq!(report.uids.len() + report.expunged.len(), 5_200);
     assert!(!report.expunged.is_empty(), "the churn expunged nothing");
 
     // The same folder through one APPEND per message, with the flags the
@@ -50,7 +50,7 @@ async fn bulk_loaded_folder_equals_the_api_path() {
         }
         f
     };
-    for n in 0..7_200u32 {
+    for n in 0..5_200u32 {
         let blob = api.stage_bytes(&bench_message(n % 40)).await.unwrap();
         let mut object = NewObject::new(blob);
         object.flags = flags_of(n + 1);

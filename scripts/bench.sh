@@ -48,6 +48,7 @@ target = pathlib.Path(os.environ["TARGET"]) / "criterion"
 sizes = [int(s) for s in os.environ["CPM_BENCH_SIZES"].split(",") if s.strip()]
 rows = [
     ("messages", "noop_changes_since", "NOOP: changes since HIGHESTMODSEQ (nothing changed)"),
+    ("messages", "changes_since_1000", "changes since a MODSEQ, 1,000 changed (QRESYNC)"),
     ("messages", "fetch_last_50", "FETCH of the last 50 (record + summary each)"),
     ("messages", "search_unseen", "SEARCH UNSEEN"),
     ("messages", "store_one_flag", "STORE of one message's flag (a durable commit)"),

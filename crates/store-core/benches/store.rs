@@ -1,8 +1,9 @@
 //! Store-level benchmarks of the operations in issue 16's tables, at
 //! each folder size: the synchronization after a command with nothing
-//! changed (NOOP), SEARCH UNSEEN, FETCH of the last 50 messages, a
-//! one-message flag STORE, SELECT, and folder listing with `*` and a
-//! narrow pattern over an account of many folders.
+//! changed (NOOP) and after 1,000 changes (QRESYNC), SEARCH UNSEEN,
+//! FETCH of the last 50 messages, a one-message flag STORE, SELECT, and
+//! folder listing with `*` and a narrow pattern over an account of many
+//! folders.
 //!
 //! Run: `cargo bench -p store-core` (sizes 1,000 and 10,000).
 //! `CPM_BENCH_SIZES=1000,10000,100000` sets the sizes (100k takes
@@ -173,6 +174,26 @@ fn messages(c: &mut Criterion) {
                 };
                 rt.block_on(store.update_flags(&p, &inbox, &[target], update, None))
                     .expect("store")
+            })
+        });
+        // QRESYNC / CHANGEDSINCE after 1,000 changes: one STORE on 1,000
+        // messages, then the changes since the MODSEQ before it.
+        let before = rt
+            .block_on(store.folder_status(&p, &inbox))
+            .expect("status")
+            .0
+            .highest_modseq;
+        let mut changed = Flags::new();
+        changed.insert("$BenchChanged");
+        let some: Vec<u32> = uids.iter().rev().take(1_000).copied().collect();
+        rt.block_on(store.update_flags(&p, &inbox, &some, FlagUpdate::Add(changed), None))
+            .expect("store 1,000");
+        group.bench_function(BenchmarkId::new("changes_since_1000", n), |b| {
+            b.to_async(&rt).iter(|| async {
+                store
+                    .mail_changes_since(&p, &inbox, before)
+                    .await
+                    .expect("changes")
             })
         });
         rt.block_on(store.close());

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod acl;
+mod bulk;
 mod deposits;
 mod folders;
 mod format;
@@ -29,7 +30,11 @@ mod threads;
 
 pub use accounts::AccountEntry;
 pub use acl::AclMode;
+#[doc(hidden)]
+pub use bulk::{bench_message, BulkReport, BulkSpec};
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
+#[doc(hidden)]
+pub use format::FORMAT_VERSION;
 pub use keywords::MAX_FOLDER_KEYWORDS;
 pub use locks::{
     check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCKS,

@@ -15,6 +15,7 @@ mod bulk;
 mod deposits;
 mod folders;
 mod format;
+mod index;
 mod keywords;
 mod locks;
 mod mail_view;
@@ -35,6 +36,9 @@ pub use bulk::{bench_message, BulkReport, BulkSpec};
 pub use folders::{FolderInfo, FolderRef, ObjectState, SelectedFolder};
 #[doc(hidden)]
 pub use format::FORMAT_VERSION;
+pub use index::{
+    MailRow, ROW_ANSWERED, ROW_DELETED, ROW_DRAFT, ROW_FLAGGED, ROW_MACOS_NAME, ROW_SEEN,
+};
 pub use keywords::MAX_FOLDER_KEYWORDS;
 pub use locks::{
     check_locks_honoured, lock_path, Lock, NewLock, LOCK_PATH_PREFIX, MAX_LOCKS,

@@ -31,6 +31,12 @@ pub struct FolderChanges {
     /// that raises the folder's HIGHESTMODSEQ, so a session compares the
     /// list's length with its own only after a change.
     pub keywords: Option<Vec<String>>,
+    /// Whether `vanished` names every UID expunged since the MODSEQ. False
+    /// when the MODSEQ is older than the folder's prune horizon (the
+    /// tombstones it would need were pruned): `changed` is still exact,
+    /// and a client is answered from its known UIDs instead (RFC 7162
+    /// 3.2.5.2, `VANISHED (EARLIER)` for every UID it knows that is gone).
+    pub complete: bool,
 }
 
 impl Store {
@@ -88,6 +94,7 @@ impl Store {
             changed,
             vanished,
             keywords,
+            complete: true,
         })
     }
 

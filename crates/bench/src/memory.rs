@@ -1,0 +1,159 @@
+//! `cpm-bench memory`: the server's VmRSS per logged-in IDLE connection
+//! (idle, and selected on the largest message folder), and what is left
+//! after a burst of simultaneous first logins.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::fixtures::{self, Fixture, LOGIN, PASSWORD};
+use crate::imap::Client;
+use crate::results::Measure;
+use crate::server::{proc_status_kb, Server};
+use crate::{throughput_runtime, Ctx};
+
+/// Logs in `n` connections (16 at a time), SELECTs INBOX on each if
+/// `select`, and leaves each in IDLE; returns them (drop to close).
+async fn idle_connections(addr: SocketAddr, n: usize, select: bool) -> Result<Vec<Client>> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let batch = (n - out.len()).min(16);
+        let tasks: Vec<_> = (0..batch)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut c = Client::login(addr, LOGIN, PASSWORD).await?;
+                    if select {
+                        c.run("SELECT INBOX").await?;
+                    }
+                    c.idle().await?;
+                    anyhow::Ok(c)
+                })
+            })
+            .collect();
+        for t in tasks {
+            out.push(t.await??);
+        }
+    }
+    Ok(out)
+}
+
+/// kB of resident memory per connection: the server's VmRSS with `n`
+/// IDLE connections open minus before, over `n`.
+fn per_connection(ctx: &Ctx, fixture: Fixture, n: usize, select: bool) -> Result<f64> {
+    let rt = throughput_runtime()?;
+    let (dir, _) = rt.block_on(fixtures::ensure(ctx, fixture))?;
+    let server = Server::start(ctx, &dir, None, "")?;
+    // One session first, so what every connection shares (the login
+    // cache, the folder's first read) is not counted per connection.
+    let warm = rt.block_on(idle_connections(server.ports.imap, 1, select))?;
+    std::thread::sleep(Duration::from_secs(1));
+    let before = server.rss_kb()?;
+    let conns = rt.block_on(idle_connections(server.ports.imap, n, select))?;
+    std::thread::sleep(Duration::from_secs(2));
+    let after = server.rss_kb()?;
+    drop(conns);
+    drop(warm);
+    server.stop()?;
+    Ok((after as f64 - before as f64) / n as f64)
+}
+
+/// A burst of `n` simultaneous connections logging in once and out:
+/// (RSS before, peak, 30 s after) in kB, and the logins refused.
+fn burst(ctx: &Ctx, n: usize, settle: Duration) -> Result<(u64, u64, u64, u64)> {
+    let rt = throughput_runtime()?;
+    let (dir, _) = rt.block_on(fixtures::ensure(ctx, Fixture::Base))?;
+    let server = Server::start(ctx, &dir, None, "")?;
+    let addr = server.ports.imap;
+    std::thread::sleep(Duration::from_secs(1));
+    let before = server.rss_kb()?;
+    let refused = rt.block_on(async move {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut c = Client::connect(addr).await?;
+                    let ok = c.run(&format!("LOGIN {LOGIN} {PASSWORD}")).await.is_ok();
+                    c.run("LOGOUT").await.ok();
+                    anyhow::Ok(ok)
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for t in tasks {
+            if !matches!(t.await, Ok(Ok(true))) {
+                refused += 1;
+            }
+        }
+        refused
+    });
+    let peak = proc_status_kb(server.pid(), "VmHWM").unwrap_or(0);
+    std::thread::sleep(settle);
+    let after = server.rss_kb()?;
+    server.stop()?;
+    Ok((before, peak, after, refused))
+}
+
+/// `cpm-bench memory`.
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let n = if ctx.quick { 100 } else { 1_000 };
+    let idle = per_connection(ctx, Fixture::Base, n, false)?;
+    eprintln!("  {idle:.1} kB per idle connection");
+    ctx.record(|r| {
+        r.put(Measure::new(
+            "memory",
+            "per_idle_connection",
+            "cpm-store",
+            n as u64,
+            "kB",
+            idle,
+        ))
+    })?;
+    if let Some(&largest) = ctx.sizes.iter().max() {
+        let selected = per_connection(ctx, Fixture::Messages(largest), n, true)?;
+        eprintln!("  {selected:.1} kB per connection selected on {largest}");
+        ctx.record(|r| {
+            r.put(
+                Measure::new(
+                    "memory",
+                    "per_selected_connection",
+                    "cpm-store",
+                    largest.into(),
+                    "kB",
+                    selected,
+                )
+                .with("connections", n as f64),
+            )
+        })?;
+    }
+    let (logins, settle) = if ctx.quick {
+        (200, Duration::from_secs(5))
+    } else {
+        (2_000, Duration::from_secs(30))
+    };
+    let (before, peak, after, refused) = burst(ctx, logins, settle)?;
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    let growth = mib(after.saturating_sub(before));
+    eprintln!(
+        "  burst of {logins}: RSS {:.0} → peak {:.0} → {:.0} MiB after {settle:?} ({refused} refused)",
+        mib(before),
+        mib(peak),
+        mib(after)
+    );
+    ctx.record(|r| {
+        r.put(
+            Measure::new(
+                "memory",
+                "burst_lasting_growth",
+                "cpm-store",
+                logins as u64,
+                "MiB",
+                growth,
+            )
+            .with("rss_before_mib", mib(before))
+            .with("peak_growth_mib", mib(peak.saturating_sub(before)))
+            .with("rss_after_mib", mib(after))
+            .with("settle_seconds", settle.as_secs_f64())
+            .with("refused", refused as f64),
+        )
+    })
+}

@@ -1,0 +1,6 @@
+//! stub
+use crate::Ctx;
+use anyhow::Result;
+pub fn run(_ctx: &Ctx) -> Result<()> {
+    Ok(())
+}

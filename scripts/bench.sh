@@ -1,96 +1,72 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 16), one command:
+# The benchmark suite of issue 16, one command from a clean clone:
+#
 #   scripts/bench.sh [--quick]
-# Runs the store-core criterion benches (crates/store-core/benches/store.rs)
-# and writes their table, with the machine they ran on, into BENCHMARKS.md
-# (between the store-core markers; the rest of the file is kept).
-# --quick: 1,000 messages/folders only, few samples (a smoke run).
-# CPM_BENCH_SIZES=1000,10000,100000 sets the sizes of a full run.
-# Still to come (plan16.md, helper BENCH): the cpm-bench tool against the
-# release binary (IMAP, WebDAV, SIP, APPEND, memory) and the peers.
+#
+# 1. Installs what is missing (Debian, as root): Dovecot (dovecot-imapd),
+#    nginx with libnginx-mod-http-dav-ext, Apache (apache2), SIPp
+#    (sip-tester), python3. Their distro services are left stopped: the
+#    bench runs private instances under /tmp/cpm-bench.
+# 2. Builds target/release/cpm-store and target/release/cpm-bench.
+# 3. Runs the store-core criterion benches (cargo bench -p store-core).
+# 4. Runs `cpm-bench all` against the release binary: fixtures, imap,
+#    webdav, sip, append, memory, peers (Dovecot, nginx, Apache, SIPp
+#    interleaved with cpm-store), then `report`.
+#
+# Writes BENCHMARKS.md (the machine, every table with its target and
+# whether it is met) and target/bench-results/results.json.
+# --quick: 1,000 messages and folders, few iterations, short loads (a
+# smoke run). CPM_BENCH_SIZES (default 1000,10000,100000) and
+# CPM_BENCH_FOLDERS (default 1000,10000) set the sizes. Fixtures are
+# built once and cached in target/bench-fixtures. Ports 21400-21449 on
+# 127.0.0.1. Run it on a quiet machine: it is a benchmark, not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0
+quick=()
 for arg in "$@"; do
   case "$arg" in
-    --quick) quick=1 ;;
+    --quick) quick=(--quick) ;;
     *) echo "usage: scripts/bench.sh [--quick]" >&2; exit 2 ;;
   esac
 done
-if [ "$quick" = 1 ]; then
+if [ ${#quick[@]} -gt 0 ]; then
   export CPM_BENCH_QUICK=1
   export CPM_BENCH_SIZES="${CPM_BENCH_SIZES:-1000}"
+  export CPM_BENCH_FOLDERS="${CPM_BENCH_FOLDERS:-1000}"
 else
-  export CPM_BENCH_SIZES="${CPM_BENCH_SIZES:-1000,10000}"
+  export CPM_BENCH_SIZES="${CPM_BENCH_SIZES:-1000,10000,100000}"
+  export CPM_BENCH_FOLDERS="${CPM_BENCH_FOLDERS:-1000,10000}"
 fi
 target="${CARGO_TARGET_DIR:-target}"
 
+# 1. Peers and tools.
+missing=()
+services=()
+command -v dovecot >/dev/null || { missing+=(dovecot-imapd); services+=(dovecot); }
+command -v nginx >/dev/null || { missing+=(nginx); services+=(nginx); }
+[ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || missing+=(libnginx-mod-http-dav-ext)
+command -v apache2 >/dev/null || { missing+=(apache2); services+=(apache2); }
+command -v sipp >/dev/null || missing+=(sip-tester)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  # The distro services of what was just installed stay off.
+  for service in "${services[@]}"; do
+    systemctl disable --now "$service" 2>/dev/null || true
+  done
+fi
+
+# 2. Release builds.
+cargo build --release -p supervisor -p cpm-bench
+
+# 3. store-core operations (criterion).
 started=$(date +%s)
 cargo bench -p store-core --bench store
-elapsed=$(( $(date +%s) - started ))
+echo "criterion benches: $(( $(date +%s) - started )) s"
 
-# The machine.
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-cores=$(nproc)
-ram=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-kernel=$(uname -sr)
-fs=$(findmnt -no FSTYPE -T "$target" 2>/dev/null || df -T "$target" | awk 'NR==2 {print $2}')
-rustc=$(rustc -V)
-rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- || echo "+dirty")
-when=$(date -u '+%Y-%m-%d %H:%M UTC')
-
-MACHINE="$cpu; $cores cores; $ram RAM; $kernel; $fs; $rustc; git $rev; $when" \
-ELAPSED="$elapsed" TARGET="$target" python3 - <<'PY'
-import json, os, pathlib, re
-
-target = pathlib.Path(os.environ["TARGET"]) / "criterion"
-sizes = [int(s) for s in os.environ["CPM_BENCH_SIZES"].split(",") if s.strip()]
-rows = [
-    ("messages", "noop_changes_since", "NOOP: changes since HIGHESTMODSEQ (nothing changed)"),
-    ("messages", "changes_since_1000", "changes since a MODSEQ, 1,000 changed (QRESYNC)"),
-    ("messages", "fetch_last_50", "FETCH of the last 50 (record + summary each)"),
-    ("messages", "search_unseen", "SEARCH UNSEEN"),
-    ("messages", "store_one_flag", "STORE of one message's flag (a durable commit)"),
-    ("messages", "select", "SELECT"),
-    ("folders", "list_all", 'list folders (`LIST "" "*"`)'),
-    ("folders", "list_c0000%", 'list folders, then `c0000%` (9 matches)'),
-]
-
-def median(group, op, n):
-    p = target / group / op / str(n) / "new" / "estimates.json"
-    if not p.exists():
-        return None
-    return json.loads(p.read_text())["median"]["point_estimate"]
-
-def fmt(ns):
-    if ns is None:
-        return "–"
-    if ns >= 1e6:
-        return f"{ns / 1e6:.2f} ms"
-    return f"{ns / 1e3:.0f} µs"
-
-out = ["<!-- store-core:begin (scripts/bench.sh writes this part) -->",
-       "## store-core operations (criterion, `cargo bench -p store-core`)",
-       "",
-       f"Machine: {os.environ['MACHINE']}. Run time: {os.environ['ELAPSED']} s.",
-       "",
-       "Medians. A message folder of size n holds about n messages after a history of",
-       "as many expunged and two flag changes on each remaining one; the folder account",
-       "holds n folders `c00001`… (`crates/store-core/benches/store.rs`).",
-       "",
-       "| operation | " + " | ".join(f"{n:,}" for n in sizes) + " |",
-       "|---|" + "---|" * len(sizes)]
-for group, op, label in rows:
-    out.append(f"| {label} | " + " | ".join(fmt(median(group, op, n)) for n in sizes) + " |")
-out.append("<!-- store-core:end -->")
-section = "\n".join(out) + "\n"
-
-path = pathlib.Path("BENCHMARKS.md")
-text = path.read_text() if path.exists() else (
-    "# Benchmarks\n\nThe latest results of `scripts/bench.sh` (issue 16).\n\n")
-pattern = re.compile(r"<!-- store-core:begin.*?<!-- store-core:end -->\n", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text + section
-path.write_text(text)
-print(section)
-PY
+# 4. The release binary and its peers; BENCHMARKS.md.
+"$target/release/cpm-bench" all "${quick[@]}" \
+  --sizes "$CPM_BENCH_SIZES" --folders "$CPM_BENCH_FOLDERS" --target "$target"

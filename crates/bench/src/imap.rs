@@ -4,6 +4,7 @@
 //! answer with everything before it.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -112,8 +113,23 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Option<Vec<
     }
 }
 
-/// Reads lines until the one tagged `tag`.
+/// Longest wait for a command's answer (a SELECT of 100k on a loaded
+/// machine takes seconds, not minutes).
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Reads lines until the one tagged `tag`, within [`ANSWER_TIMEOUT`].
 pub async fn read_tagged<R: AsyncBufRead + Unpin>(r: &mut R, tag: &str) -> Result<Response> {
+    within("the tagged answer", read_tagged_untimed(r, tag)).await?
+}
+
+/// `f`'s output, or an error naming `what` after [`ANSWER_TIMEOUT`].
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
+    tokio::time::timeout(ANSWER_TIMEOUT, f)
+        .await
+        .map_err(|_| anyhow!("no {what} in {ANSWER_TIMEOUT:?}"))
+}
+
+async fn read_tagged_untimed<R: AsyncBufRead + Unpin>(r: &mut R, tag: &str) -> Result<Response> {
     let mut untagged = Vec::new();
     loop {
         let line = read_line(r)
@@ -155,8 +171,8 @@ impl Client {
     /// Connects (Nagle off, as every IMAP client here sends whole
     /// commands) and reads the greeting.
     pub async fn connect(addr: SocketAddr) -> Result<Client> {
-        let stream = TcpStream::connect(addr)
-            .await
+        let stream = within("connection", TcpStream::connect(addr))
+            .await?
             .with_context(|| format!("connect to IMAP {addr}"))?;
         stream.set_nodelay(true)?;
         let (r, w) = stream.into_split();
@@ -166,8 +182,8 @@ impl Client {
             next: 0,
             greeting: String::new(),
         };
-        let g = read_line(&mut c.reader)
-            .await?
+        let g = within("greeting", read_line(&mut c.reader))
+            .await??
             .ok_or_else(|| anyhow!("no greeting"))?;
         c.greeting = String::from_utf8_lossy(&g).into_owned();
         if !c.greeting.starts_with("* OK") && !c.greeting.starts_with("* PREAUTH") {
@@ -231,8 +247,8 @@ impl Client {
         self.writer
             .write_all(format!("{tag} APPEND {mailbox} {{{}}}\r\n", message.len()).as_bytes())
             .await?;
-        let line = read_line(&mut self.reader)
-            .await?
+        let line = within("continuation", read_line(&mut self.reader))
+            .await??
             .ok_or_else(|| anyhow!("closed before the continuation"))?;
         if !line.starts_with(b"+") {
             bail!("APPEND: {}", String::from_utf8_lossy(&line));
@@ -251,8 +267,8 @@ impl Client {
             .write_all(format!("{tag} IDLE\r\n").as_bytes())
             .await?;
         loop {
-            let line = read_line(&mut self.reader)
-                .await?
+            let line = within("IDLE continuation", read_line(&mut self.reader))
+                .await??
                 .ok_or_else(|| anyhow!("closed before IDLE's continuation"))?;
             if line.starts_with(b"+") {
                 return Ok(());

@@ -84,7 +84,6 @@ pub async fn messages_suite(
     let before = q.run("SELECT INBOX").await?;
     let validity = before.code("UIDVALIDITY").context("no UIDVALIDITY")?;
     let modseq = before.code("HIGHESTMODSEQ").context("no HIGHESTMODSEQ")?;
-    q.run("UNSELECT").await?;
     let first = exists.saturating_sub(QRESYNC_CHANGES - 1).max(1);
     c.run(&format!("STORE {first}:* +FLAGS.SILENT ($BenchChanged)"))
         .await?;

@@ -16,6 +16,8 @@ pub const LOGIN: &str = "bench";
 pub const PASSWORD: &str = "bench-password";
 /// The account SIP deposits go to (tests/sipp/deposit.xml's `alice`).
 pub const SIP_LOGIN: &str = "alice";
+/// Its address, which the deposits' Request-URI names.
+pub const SIP_ADDRESS: &str = "sip:alice@example.com";
 
 /// What a fixture holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +27,8 @@ pub enum Fixture {
     Messages(u32),
     /// n folders `c00001`… in the account.
     Folders(u32),
-    /// The accounts [`LOGIN`] and [`SIP_LOGIN`], nothing else.
+    /// The accounts [`LOGIN`] and [`SIP_LOGIN`] (at [`SIP_ADDRESS`]),
+    /// nothing else.
     Base,
 }
 
@@ -67,7 +70,9 @@ pub async fn ensure(ctx: &Ctx, fixture: Fixture) -> Result<(PathBuf, Option<f64>
             store.bulk_folders(&p, &names).await?;
         }
         Fixture::Base => {
-            store.create_account(SIP_LOGIN, None, PASSWORD).await?;
+            store
+                .create_account(SIP_LOGIN, Some(SIP_ADDRESS), PASSWORD)
+                .await?;
         }
     }
     store.close().await;

@@ -392,7 +392,8 @@ target ≤ 1.5× Dovecot: {}.",
             ),
             "burst_lasting_growth" => (
                 format!(
-                    "growth left 30 s after a burst of {} logins (peak growth {})",
+                    "growth left {} s after a burst of {} logins (peak growth {})",
+                    extra(Some(m), "settle_seconds").unwrap_or(30.0),
                     thousands(m.size),
                     num(extra(Some(m), "peak_growth_mib"), "MiB")
                 ),
@@ -503,6 +504,8 @@ mod tests {
     {"section": "append", "op": "imaplib_latency", "server": "cpm-store", "size": 1, "unit": "ms", "value": 46.0},
     {"section": "append", "op": "imaplib_latency", "server": "dovecot", "size": 1, "unit": "ms", "value": 2.7},
     {"section": "memory", "op": "per_idle_connection", "server": "cpm-store", "size": 1000, "unit": "kB", "value": 19.0},
+    {"section": "memory", "op": "burst_lasting_growth", "server": "cpm-store", "size": 2000, "unit": "MiB", "value": 700.0,
+     "extra": {"settle_seconds": 30, "peak_growth_mib": 710}},
     {"section": "fixtures", "op": "messages", "server": "cpm-store", "size": 100000, "unit": "s", "value": 42.0}
   ]
 }"#;
@@ -555,6 +558,10 @@ mod tests {
             text.contains("cpm-store 46.00 ms, Dovecot 2.70 ms; target ≤ 1.5× Dovecot: **no**.")
         );
         assert!(line(&text, "| per logged-in IDLE").ends_with("| 19.0 kB | < 64 kB | yes |"));
+        assert_eq!(
+            line(&text, "| growth left"),
+            "| growth left 30 s after a burst of 2,000 logins (peak growth 710 MiB) | 700 MiB | ≤ 32 MiB | **no** |"
+        );
         assert_eq!(line(&text, "| SELECT | 0.780"), "| SELECT | 0.780 ms |");
         assert_eq!(
             line(&text, "| messages / new_op"),

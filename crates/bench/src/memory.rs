@@ -13,11 +13,22 @@ use crate::results::Measure;
 use crate::server::{proc_status_kb, Server};
 use crate::{throughput_runtime, Ctx};
 
+/// Most resident memory the server may reach while connections are
+/// opened: past it no more are opened (a session selected on a large
+/// folder may cost megabytes, and 1,000 of them must not exhaust RAM).
+const RSS_LIMIT_KB: u64 = 4 << 20;
+
 /// Logs in `n` connections (16 at a time), SELECTs INBOX on each if
 /// `select`, and leaves each in IDLE; returns them (drop to close).
-async fn idle_connections(addr: SocketAddr, n: usize, select: bool) -> Result<Vec<Client>> {
+/// Stops early once process `pid` holds more than [`RSS_LIMIT_KB`].
+async fn idle_connections(
+    addr: SocketAddr,
+    n: usize,
+    select: bool,
+    pid: u32,
+) -> Result<Vec<Client>> {
     let mut out = Vec::with_capacity(n);
-    while out.len() < n {
+    while out.len() < n && proc_status_kb(pid, "VmRSS").unwrap_or(0) < RSS_LIMIT_KB {
         let batch = (n - out.len()).min(16);
         let tasks: Vec<_> = (0..batch)
             .map(|_| {
@@ -39,23 +50,26 @@ async fn idle_connections(addr: SocketAddr, n: usize, select: bool) -> Result<Ve
 }
 
 /// kB of resident memory per connection: the server's VmRSS with `n`
-/// IDLE connections open minus before, over `n`.
-fn per_connection(ctx: &Ctx, fixture: Fixture, n: usize, select: bool) -> Result<f64> {
+/// IDLE connections open (fewer if it reached [`RSS_LIMIT_KB`]) minus
+/// before, over their number; and that number.
+fn per_connection(ctx: &Ctx, fixture: Fixture, n: usize, select: bool) -> Result<(f64, usize)> {
     let rt = throughput_runtime()?;
     let (dir, _) = rt.block_on(fixtures::ensure(ctx, fixture))?;
     let server = Server::start(ctx, &dir, None, "")?;
     // One session first, so what every connection shares (the login
     // cache, the folder's first read) is not counted per connection.
-    let warm = rt.block_on(idle_connections(server.ports.imap, 1, select))?;
+    let pid = server.pid();
+    let warm = rt.block_on(idle_connections(server.ports.imap, 1, select, pid))?;
     std::thread::sleep(Duration::from_secs(1));
     let before = server.rss_kb()?;
-    let conns = rt.block_on(idle_connections(server.ports.imap, n, select))?;
+    let conns = rt.block_on(idle_connections(server.ports.imap, n, select, pid))?;
+    let opened = conns.len().max(1);
     std::thread::sleep(Duration::from_secs(2));
     let after = server.rss_kb()?;
     drop(conns);
     drop(warm);
     server.stop()?;
-    Ok((after as f64 - before as f64) / n as f64)
+    Ok(((after as f64 - before as f64) / opened as f64, opened))
 }
 
 /// A burst of `n` simultaneous connections logging in once and out:
@@ -96,21 +110,21 @@ fn burst(ctx: &Ctx, n: usize, settle: Duration) -> Result<(u64, u64, u64, u64)> 
 /// `cpm-bench memory`.
 pub fn run(ctx: &Ctx) -> Result<()> {
     let n = if ctx.quick { 100 } else { 1_000 };
-    let idle = per_connection(ctx, Fixture::Base, n, false)?;
-    eprintln!("  {idle:.1} kB per idle connection");
+    let (idle, opened) = per_connection(ctx, Fixture::Base, n, false)?;
+    eprintln!("  {idle:.1} kB per idle connection ({opened})");
     ctx.record(|r| {
         r.put(Measure::new(
             "memory",
             "per_idle_connection",
             "cpm-store",
-            n as u64,
+            opened as u64,
             "kB",
             idle,
         ))
     })?;
     if let Some(&largest) = ctx.sizes.iter().max() {
-        let selected = per_connection(ctx, Fixture::Messages(largest), n, true)?;
-        eprintln!("  {selected:.1} kB per connection selected on {largest}");
+        let (selected, opened) = per_connection(ctx, Fixture::Messages(largest), n, true)?;
+        eprintln!("  {selected:.1} kB per connection selected on {largest} ({opened})");
         ctx.record(|r| {
             r.put(
                 Measure::new(
@@ -121,7 +135,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                     "kB",
                     selected,
                 )
-                .with("connections", n as f64),
+                .with("connections", opened as f64),
             )
         })?;
     }

@@ -384,8 +384,9 @@ target ≤ 1.5× Dovecot: {}.",
             ),
             "per_selected_connection" => (
                 format!(
-                    "per IDLE connection selected on {} messages",
-                    thousands(m.size)
+                    "per IDLE connection selected on {} messages ({} connections)",
+                    thousands(m.size),
+                    extra(Some(m), "connections").unwrap_or(0.0)
                 ),
                 "< 64 kB",
                 Some(m.value < 64.0),

@@ -17,6 +17,7 @@ mod folders;
 mod format;
 mod index;
 mod keywords;
+mod listing;
 mod locks;
 mod mail_view;
 mod metadata;

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use store_core::model::SpecialUse;
 use store_core::rights::Rights;
-use store_core::{AclMode, FolderInfo, FolderRef, Principal, Store, StoreConfig};
+use store_core::{AclMode, FolderInfo, FolderRef, Principal, Store, StoreConfig, TreeRng};
 
 use super::{answer, folder_ref_of, full_patterns};
 use crate::protocol::command::ListOptions;
@@ -170,62 +170,8 @@ fn old_answer(
     lines.into_values().collect()
 }
 
-/// A seeded generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    /// A name over `a`, `b`, `c` of 1 to 4 levels of 1 or 2 letters, its
-    /// first level sometimes an INBOX spelling.
-    fn name(&mut self) -> String {
-        let depth = 1 + self.below(4);
-        let mut levels: Vec<String> = (0..depth)
-            .map(|_| {
-                (0..1 + self.below(2))
-                    .map(|_| ["a", "b", "c"][self.below(3)])
-                    .collect()
-            })
-            .collect();
-        if self.below(6) == 0 && depth > 1 {
-            levels[0] = self.pick(&["INBOX", "inbox", "Inbox"]).to_string();
-        }
-        levels.join("/")
-    }
-}
-
-/// Every ancestor of each name, then the name, canonical, without repeats.
-fn with_parents(names: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for name in names {
-        let name = store_core::names::canonical(name).expect("valid");
-        for level in store_core::names::ancestors(&name)
-            .into_iter()
-            .chain([name.as_str()])
-        {
-            if !out.iter().any(|n| n == level) {
-                out.push(level.to_string());
-            }
-        }
-    }
-    out
-}
-
 /// Makes the accounts and a random tree; returns alice.
-async fn random_tree(store: &Store, rng: &mut Rng) -> Principal {
+async fn random_tree(store: &Store, rng: &mut TreeRng) -> Principal {
     for login in ["alice", "bob", "carol"] {
         store
             .create_account(login, None, "password-1")
@@ -236,7 +182,7 @@ async fn random_tree(store: &Store, rng: &mut Rng) -> Principal {
     let count = 1 + rng.below(300);
     let own: Vec<String> = (0..count).map(|_| rng.name()).collect();
     store
-        .bulk_folders(&alice, &with_parents(&own))
+        .bulk_folders(&alice, &TreeRng::with_parents(&own))
         .await
         .expect("own folders");
     for special in [SpecialUse::Flagged, SpecialUse::Junk] {
@@ -248,7 +194,7 @@ async fn random_tree(store: &Store, rng: &mut Rng) -> Principal {
     for (login, rights) in [("bob", "lr"), ("carol", "r")] {
         let owner = store.trusted_element(login).await.expect("owner");
         let theirs: Vec<String> = (0..1 + rng.below(30)).map(|_| rng.name()).collect();
-        let theirs = with_parents(&theirs);
+        let theirs = TreeRng::with_parents(&theirs);
         store.bulk_folders(&owner, &theirs).await.expect("shared");
         for name in &theirs {
             if rng.below(2) == 0 {
@@ -364,7 +310,7 @@ async fn list_equals_the_brute_force_oracle_on_random_trees() {
     for seed in 1..=4u64 {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(StoreConfig::new(dir.path())).expect("store");
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rng = TreeRng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let alice = random_tree(&store, &mut rng).await;
         let folders = store.list_folders(&alice).await.expect("list");
         let subscribed: BTreeSet<String> = store
@@ -375,9 +321,9 @@ async fn list_equals_the_brute_force_oracle_on_random_trees() {
             .collect();
         let mut compared = 0;
         for round in 0..120 {
-            let reference = rng.pick(REFERENCES);
+            let reference = REFERENCES[rng.below(REFERENCES.len())];
             let patterns: Vec<String> = (0..1 + rng.below(2))
-                .map(|_| rng.pick(PATTERNS).to_string())
+                .map(|_| PATTERNS[rng.below(PATTERNS.len())].to_string())
                 .collect();
             let full = full_patterns(reference, &patterns);
             for (lsub, options) in options_list() {

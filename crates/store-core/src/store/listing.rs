@@ -505,3 +505,57 @@ fn own_children(
     }
     Ok(out)
 }
+
+/// A seeded generator of random folder trees for the listing oracles (the
+/// store-core test `tests/listing.rs` and imap-server's LIST oracle):
+/// xorshift64*, names of 1 to 4 levels of 1 or 2 letters over `a`, `b`,
+/// `c`, the first level sometimes `INBOX` spelled in some case.
+#[doc(hidden)]
+pub struct TreeRng(pub u64);
+
+impl TreeRng {
+    /// A number below `n` (> 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+    }
+
+    /// A random folder name (not canonical: `inbox/a` may come).
+    pub fn name(&mut self) -> String {
+        let depth = 1 + self.below(4);
+        let mut levels: Vec<String> = (0..depth)
+            .map(|_| {
+                (0..1 + self.below(2))
+                    .map(|_| ["a", "b", "c"][self.below(3)])
+                    .collect()
+            })
+            .collect();
+        if depth > 1 && self.below(6) == 0 {
+            levels[0] = ["INBOX", "inbox", "Inbox"][self.below(3)].to_string();
+        }
+        levels.join("/")
+    }
+
+    /// Every ancestor of each of `names`, then the name, canonical, each
+    /// once, parents first (what [`Store::bulk_folders`] needs).
+    pub fn with_parents(names: &[String]) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<String> = Vec::new();
+        for name in names {
+            let Ok(name) = crate::names::canonical(name) else {
+                continue;
+            };
+            for level in crate::names::ancestors(&name)
+                .into_iter()
+                .chain([name.as_str()])
+            {
+                if seen.insert(level.to_string()) {
+                    out.push(level.to_string());
+                }
+            }
+        }
+        out
+    }
+}

@@ -18,6 +18,8 @@ mod format;
 mod index;
 mod keywords;
 mod listing;
+#[doc(hidden)]
+pub use listing::TreeRng;
 mod locks;
 mod mail_view;
 mod metadata;

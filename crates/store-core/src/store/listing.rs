@@ -166,6 +166,63 @@ impl Store {
         .await
     }
 
+    /// The folders of `ids` the principal may look up, as
+    /// [`Store::list_folders`] gives them (own folders first, in the order
+    /// of `ids`; then others' by owner and name); an id of no such folder
+    /// is left out. Cost: one record and one neighbour lookup per own id;
+    /// O(shares with the principal) once if an id is not its own (the
+    /// folders a batch of change notifications names, RFC 5465).
+    pub async fn list_by_ids(
+        &self,
+        principal: &Principal,
+        ids: Vec<FolderId>,
+    ) -> Result<Vec<FolderInfo>> {
+        self.read_listing(principal, move |snap, principal| {
+            let mut out = Vec::new();
+            let mut others = std::collections::BTreeSet::new();
+            for id in ids {
+                match load::<Folder>(snap, &keys::folder(principal.account, id))? {
+                    Some(folder) => {
+                        let below = has_child_in(snap, principal.account, &folder.name)?;
+                        out.push(own_info(snap, principal, &folder.name, id, below)?);
+                    }
+                    None => {
+                        others.insert(id);
+                    }
+                }
+            }
+            if !others.is_empty() {
+                let mut shared = Vec::new();
+                shared_folders(snap, principal, &|_: &FolderRef| true, &mut shared)?;
+                out.extend(shared.into_iter().filter(|f| others.contains(&f.folder.id)));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Which of `names` (as [`Store::subscriptions`] spells them) the
+    /// principal subscribed to: one lookup per name.
+    pub async fn subscribed_among(
+        &self,
+        principal: &Principal,
+        names: Vec<String>,
+    ) -> Result<Vec<String>> {
+        self.read_listing(principal, move |snap, principal| {
+            let mut out = Vec::new();
+            for name in names {
+                if snap
+                    .get(&keys::subscription(principal.account, &name))?
+                    .is_some()
+                {
+                    out.push(name);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// The name of the principal's own folder `id`, `None` if it has none
     /// (removed, or another account's). One record read (the SIP change
     /// notifications name folders by id).

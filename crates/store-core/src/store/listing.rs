@@ -14,7 +14,7 @@
 //! index 0x12 (grantee, owner, folder), which holds only what is shared
 //! with the principal or `anyone`. Subscriptions come from 0x13 by prefix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::folders::{FolderInfo, FolderRef};
 use super::{rights_of, Store};
@@ -414,6 +414,28 @@ fn collect(
     let base = keys::folder_name(owner, "").len();
     for prefix in own {
         let range = keys::folder_name(owner, prefix);
+        // The subscriptions within the range, read once (their keys sort
+        // as the names do), not looked up per folder.
+        let subscribed: std::collections::HashSet<Vec<u8>> = snap
+            .scan(
+                &keys::subscription(owner, prefix),
+                &keys::subscription(owner, prefix),
+                usize::MAX,
+            )?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        // The whole account: its records in one ranged read (key order is
+        // by id) rather than a point read per folder.
+        let mut records: HashMap<FolderId, Vec<u8>> = HashMap::new();
+        if prefix.is_empty() {
+            let all = keys::folders(owner);
+            for (key, value) in snap.scan(&all, &all, usize::MAX)? {
+                if let Some(id) = keys::trailing_u64(&key) {
+                    records.insert(id, value);
+                }
+            }
+        }
         let mut start = range.clone();
         loop {
             let page = snap.scan(&range, &start, PAGE)?;
@@ -436,7 +458,19 @@ fn collect(
                     None if more => has_child_in(snap, owner, name)?,
                     None => false,
                 };
-                out.push(own_info(snap, principal, name, *id, has_children)?);
+                let folder: Folder = match records.remove(id) {
+                    Some(raw) => decode(&raw)?,
+                    None => load(snap, &keys::folder(owner, *id))?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("folder {id} indexed but missing"))
+                    })?,
+                };
+                out.push(FolderInfo {
+                    owner: None,
+                    rights: rights_of(principal, &folder),
+                    subscribed: subscribed.contains(&keys::subscription(owner, name)),
+                    folder,
+                    has_children,
+                });
             }
             match page.last() {
                 Some((last, _)) if more => {

@@ -471,9 +471,14 @@ impl Notifier<'_> {
         let mut entry = json!({ "modseq": change.modseq });
         let name = match &change.kind {
             ChangeKind::FolderRemoved { name } | ChangeKind::FolderCreated { name } => {
+                self.folders.remove(&change.folder);
                 Some(name.clone())
             }
-            ChangeKind::FolderRenamed { to, .. } => Some(to.clone()),
+            ChangeKind::FolderRenamed { to, .. } => {
+                // The cached name of the id moves with it.
+                self.folders.insert(change.folder, to.clone());
+                Some(to.clone())
+            }
             _ => self.folder_name(change.folder).await,
         };
         if let Some(name) = name {
@@ -514,16 +519,12 @@ impl Notifier<'_> {
         entry
     }
 
-    /// The name of one of the account's folders, reading the folder list
-    /// again when the id is new (a folder created since).
+    /// The name of one of the account's folders, read by id when the id is
+    /// new (a folder created since): one record, whatever the account holds.
     async fn folder_name(&mut self, id: FolderId) -> Option<String> {
         if !self.folders.contains_key(&id) {
-            if let Ok(list) = self.ua.store().list_folders(&self.principal).await {
-                self.folders = list
-                    .into_iter()
-                    .filter(|f| f.owner.is_none())
-                    .map(|f| (f.folder.id, f.folder.name))
-                    .collect();
+            if let Ok(Some(name)) = self.ua.store().folder_name_by_id(&self.principal, id).await {
+                self.folders.insert(id, name);
             }
         }
         self.folders.get(&id).cloned()

@@ -218,10 +218,10 @@ async fn account_visible(store: &Store, principal: &Principal, owner: &str) -> D
         return Ok(true);
     }
     Ok(store
-        .list_folders(principal)
+        .shared_owners(principal)
         .await?
         .iter()
-        .any(|f| f.owner.as_deref() == Some(owner)))
+        .any(|o| o == owner))
 }
 
 async fn collection(
@@ -295,11 +295,9 @@ pub async fn members(
         Resource::File(_) => {}
         Resource::Root => {
             let mut owners = vec![principal.login().to_string()];
-            for f in store.list_folders(principal).await? {
-                if let Some(o) = f.owner {
-                    if !owners.contains(&o) {
-                        owners.push(o);
-                    }
+            for o in store.shared_owners(principal).await? {
+                if !owners.contains(&o) {
+                    owners.push(o);
                 }
             }
             for o in owners {
@@ -312,7 +310,11 @@ pub async fn members(
                 Resource::Collection(c) => Some(c.record.name.clone()),
                 _ => None,
             };
-            for info in store.list_folders(principal).await? {
+            let theirs = (owner != principal.login()).then_some(owner.as_str());
+            for info in store
+                .list_children(principal, theirs, prefix.as_deref())
+                .await?
+            {
                 let info_owner = info
                     .owner
                     .clone()

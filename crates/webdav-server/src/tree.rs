@@ -15,19 +15,15 @@ async fn subtree(
     principal: &Principal,
     root: &Collection,
 ) -> DavResult<Vec<String>> {
-    let owner = root.folder.owner.clone();
-    let base = &root.record.name;
+    let folder = FolderRef {
+        owner: root.folder.owner.clone(),
+        name: root.record.name.clone(),
+    };
     let mut names: Vec<String> = store
-        .list_folders(principal)
+        .list_subtree(principal, &folder)
         .await?
         .into_iter()
-        .filter(|f| f.owner == owner)
         .map(|f| f.folder.name)
-        .filter(|n| {
-            n == base
-                || n.strip_prefix(base.as_str())
-                    .is_some_and(|r| r.starts_with('/'))
-        })
         .collect();
     names.sort_by_key(|n| std::cmp::Reverse(n.matches('/').count()));
     Ok(names)

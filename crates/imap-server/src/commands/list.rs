@@ -10,10 +10,18 @@
 //! `\HasNoChildren` and special-use attributes are always returned.
 //! LIST-STATUS (RFC 5819): `RETURN (STATUS (...))` sends a `* STATUS` after
 //! each selectable mailbox listed.
+//!
+//! Cost (issue 16): O(folders within the patterns' literal prefixes +
+//! matches + shared folders). Own folders are read from the store's name
+//! index by the prefixes of [`names::own_prefixes`], and a folder record
+//! is read only for a name that matches (or, with RECURSIVEMATCH, lies
+//! below a match); subscriptions by [`names::subscription_prefixes`]; a
+//! RECURSIVEMATCH parent's `\HasChildren` is one neighbour lookup.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use store_core::{FolderInfo, FolderRef};
+use store_core::{FolderInfo, FolderRef, Principal, Store, StoreError};
 
 use super::principal;
 use super::status::status_line;
@@ -31,6 +39,18 @@ struct Entry {
     selectable: bool,
     /// Whether it has a special use.
     special_use: bool,
+    /// Whether the principal subscribed to it.
+    subscribed: bool,
+}
+
+/// One untagged response of the answer, in name order.
+pub(crate) struct Line {
+    /// The mailbox name.
+    pub name: String,
+    /// The response, CRLF-terminated.
+    pub text: String,
+    /// Whether a LIST-STATUS `* STATUS` follows it.
+    pub selectable: bool,
 }
 
 /// Runs LIST (`lsub` false) or LSUB.
@@ -56,7 +76,23 @@ pub async fn execute(
         session.out.push_str(&line);
         return Ok(Completion::ok("LIST completed"));
     }
-    let full: Vec<String> = patterns
+    let full = full_patterns(reference, patterns);
+    let store = session.state.store.clone();
+    for line in answer(&store, &principal, full, lsub, options).await? {
+        session.out.push_str(&line.text);
+        if let (Some(items), true) = (&options.return_status, line.selectable) {
+            // RFC 5819: a mailbox that cannot be read gets no STATUS.
+            if let Ok(status) = status_line(session, &line.name, items).await {
+                session.out.push_str(&status);
+            }
+        }
+    }
+    Ok(Completion::ok(format!("{verb} completed")))
+}
+
+/// The patterns joined to the reference (RFC 3501 6.3.8).
+pub(crate) fn full_patterns(reference: &str, patterns: &[String]) -> Vec<String> {
+    patterns
         .iter()
         .map(|pattern| {
             if reference.is_empty()
@@ -68,17 +104,35 @@ pub async fn execute(
                 format!("{reference}{DELIMITER}{pattern}")
             }
         })
-        .collect();
-    let matches = |name: &str| full.iter().any(|p| names::matches(p, name));
+        .collect()
+}
 
-    let folders = session.state.store.list_folders(&principal).await?;
-    let subscribed: BTreeSet<String> = session
-        .state
-        .store
-        .subscriptions(&principal)
-        .await?
-        .into_iter()
-        .collect();
+/// Whether any of `patterns` matches `name`.
+fn matches_any(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| names::matches(p, name))
+}
+
+/// The display name of a folder named by reference.
+fn display_of(folder: &FolderRef) -> String {
+    match &folder.owner {
+        Some(owner) => format!("{SHARED_ROOT}/{owner}/{}", folder.name),
+        None => folder.name.clone(),
+    }
+}
+
+/// The untagged responses of LIST / LSUB for the joined patterns `full`,
+/// in name order.
+pub(crate) async fn answer(
+    store: &Store,
+    principal: &Principal,
+    full: Vec<String>,
+    lsub: bool,
+    options: &ListOptions,
+) -> Result<Vec<Line>, StoreError> {
+    let verb = if lsub { "LSUB" } else { "LIST" };
+    let full = Arc::new(full);
+    let matches = |name: &str| matches_any(&full, name);
+    let by_subscription = lsub || options.select_subscribed;
     let entry_of = |info: &FolderInfo| {
         let mut attributes = vec![if info.has_children {
             "\\HasChildren"
@@ -91,30 +145,68 @@ pub async fn execute(
             name: names::display_name(info),
             selectable: true,
             special_use: info.folder.special_use.is_some(),
+            subscribed: info.subscribed,
         }
     };
+    // Every folder shared with the principal is read (their number does
+    // not grow with the account's own); own folders only within the
+    // patterns' prefixes, and their records only when wanted.
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
-    if lsub || options.select_subscribed {
+    let folders: Vec<FolderInfo>;
+    if by_subscription {
         // RFC 3501 6.3.9 and RFC 5258 3.1: the subscription list,
         // including names whose folder is gone (\Noselect for LSUB,
-        // \NonExistent for LIST).
-        let by_subscription: HashMap<String, &FolderInfo> = folders
+        // \NonExistent for LIST); those a pattern or a pattern's match
+        // above them can concern start with one of these prefixes.
+        let prefixes: Vec<String> = full
+            .iter()
+            .flat_map(|p| names::subscription_prefixes(p))
+            .collect();
+        let subscribed: BTreeSet<String> = store
+            .subscriptions_matching(principal, &prefixes)
+            .await?
+            .into_iter()
+            .collect();
+        let wanted = Arc::new(subscribed.clone());
+        folders = store
+            .list_matching(principal, &prefixes, move |f: &FolderRef| {
+                f.owner.is_some() || wanted.contains(&subscription_name(f))
+            })
+            .await?;
+        let by_name: HashMap<String, &FolderInfo> = folders
             .iter()
             .map(|i| (subscription_name(&folder_ref_of(i)), i))
             .collect();
         for name in &subscribed {
-            let entry = match by_subscription.get(name) {
-                Some(info) => entry_of(info),
+            let entry = match by_name.get(name) {
+                Some(info) => Entry {
+                    subscribed: true,
+                    ..entry_of(info)
+                },
                 None => Entry {
                     attributes: vec![if lsub { "\\Noselect" } else { "\\NonExistent" }],
                     name: name.clone(),
                     selectable: false,
                     special_use: false,
+                    subscribed: true,
                 },
             };
             entries.insert(entry.name.clone(), entry);
         }
     } else {
+        let prefixes: Vec<String> = full.iter().flat_map(|p| names::own_prefixes(p)).collect();
+        let patterns = full.clone();
+        let below = options.recursive_match;
+        folders = store
+            .list_matching(principal, &prefixes, move |f: &FolderRef| {
+                // RECURSIVEMATCH also needs the selected folders below a
+                // match (RFC 5258 3.5).
+                let name = display_of(f);
+                f.owner.is_some()
+                    || matches_any(&patterns, &name)
+                    || (below && ancestors(&name).any(|a| matches_any(&patterns, a)))
+            })
+            .await?;
         for info in &folders {
             if let Some(owner) = &info.owner {
                 for level in [SHARED_ROOT.to_string(), format!("{SHARED_ROOT}/{owner}")] {
@@ -125,6 +217,7 @@ pub async fn execute(
                             name: level,
                             selectable: false,
                             special_use: false,
+                            subscribed: false,
                         },
                     );
                 }
@@ -137,55 +230,45 @@ pub async fn execute(
         entries.retain(|_, e| e.special_use);
     }
     if !lsub && (options.return_subscribed || options.select_subscribed) {
-        for (name, entry) in entries.iter_mut() {
-            if subscribed.contains(name) {
-                entry.attributes.push("\\Subscribed");
-            }
+        for entry in entries.values_mut().filter(|e| e.subscribed) {
+            entry.attributes.push("\\Subscribed");
         }
     }
     // RFC 5258 3.5: with RECURSIVEMATCH, a mailbox that matches the
     // pattern but not the selection is listed (with CHILDINFO) when one
-    // of its descendants is selected.
-    let mut parents: BTreeMap<String, &'static str> = BTreeMap::new();
-    if options.recursive_match {
-        let criterion = if options.select_subscribed {
-            "SUBSCRIBED"
-        } else {
-            "SPECIAL-USE"
-        };
-        // Only for descendants the patterns do not list themselves
-        // (RFC 5258 3.5: the CHILDINFO tells of what is not listed).
+    // of its descendants is selected; RFC 3501 6.3.9: LSUB with `%` lists
+    // a parent that is not subscribed itself (\Noselect) when a
+    // subscribed descendant does not match the pattern ("foo" for
+    // "foo/bar" and "%"). Only for descendants the patterns do not list
+    // themselves.
+    let mut parents: BTreeSet<String> = BTreeSet::new();
+    if options.recursive_match || lsub {
         for name in entries.keys().filter(|n| !matches(n)) {
-            let mut parent = name.as_str();
-            while let Some((up, _)) = parent.rsplit_once(DELIMITER) {
-                parent = up;
+            for parent in ancestors(name) {
                 if matches(parent) && !entries.contains_key(parent) {
-                    parents.insert(parent.to_string(), criterion);
+                    parents.insert(parent.to_string());
                 }
             }
         }
     }
-    // RFC 3501 6.3.9: LSUB with `%` lists a parent that is not
-    // subscribed itself (\Noselect) when a subscribed descendant does not
-    // match the pattern ("foo" for "foo/bar" and "%").
-    let mut lsub_parents: BTreeSet<String> = BTreeSet::new();
+    let mut lines: BTreeMap<String, Line> = BTreeMap::new();
+    let mut add = |name: String, text: String, selectable: bool| {
+        lines.insert(
+            name.clone(),
+            Line {
+                name,
+                text,
+                selectable,
+            },
+        );
+    };
     if lsub {
-        for name in entries.keys().filter(|n| !matches(n)) {
-            let mut parent = name.as_str();
-            while let Some((up, _)) = parent.rsplit_once(DELIMITER) {
-                parent = up;
-                if matches(parent) && !entries.contains_key(parent) {
-                    lsub_parents.insert(parent.to_string());
-                }
-            }
+        for name in &parents {
+            let mut line = String::from("* LSUB (\\Noselect) \"/\" ");
+            response::mailbox(&mut line, name);
+            line.push_str("\r\n");
+            add(name.clone(), line, false);
         }
-    }
-    let mut lines: BTreeMap<String, (String, bool)> = BTreeMap::new();
-    for name in lsub_parents {
-        let mut line = String::from("* LSUB (\\Noselect) \"/\" ");
-        response::mailbox(&mut line, &name);
-        line.push_str("\r\n");
-        lines.insert(name, (line, false));
     }
     for entry in entries.values().filter(|e| matches(&e.name)) {
         let mut line = format!("* {verb} ");
@@ -193,35 +276,40 @@ pub async fn execute(
         line.push_str(" \"/\" ");
         response::mailbox(&mut line, &entry.name);
         line.push_str("\r\n");
-        lines.insert(entry.name.clone(), (line, entry.selectable));
+        add(entry.name.clone(), line, entry.selectable);
     }
-    for (name, criterion) in parents {
-        // RFC 5258 4 (RETURN CHILDREN, here always on): the parent's
-        // children attribute, from the folders that exist.
-        let prefix = format!("{name}{DELIMITER}");
-        let attribute = if folders
-            .iter()
-            .any(|i| names::display_name(i).starts_with(&prefix))
-        {
-            "\\HasChildren"
+    if options.recursive_match && !lsub {
+        let criterion = if options.select_subscribed {
+            "SUBSCRIBED"
         } else {
-            "\\HasNoChildren"
+            "SPECIAL-USE"
         };
-        let mut line = format!("* LIST ({attribute}) \"/\" ");
-        response::mailbox(&mut line, &name);
-        line.push_str(&format!(" (\"CHILDINFO\" (\"{criterion}\"))\r\n"));
-        lines.insert(name, (line, false));
-    }
-    for (name, (line, selectable)) in lines {
-        session.out.push_str(&line);
-        if let (Some(items), true) = (&options.return_status, selectable) {
-            // RFC 5819: a mailbox that cannot be read gets no STATUS.
-            if let Ok(status) = status_line(session, &name, items).await {
-                session.out.push_str(&status);
-            }
+        let parents: Vec<String> = parents.into_iter().collect();
+        let own = store.own_have_children(principal, parents.clone()).await?;
+        for (name, own_children) in parents.into_iter().zip(own) {
+            // RFC 5258 4 (RETURN CHILDREN, here always on): the parent's
+            // children attribute, from the folders that exist.
+            let prefix = format!("{name}{DELIMITER}");
+            let shared_children = folders
+                .iter()
+                .any(|i| i.owner.is_some() && names::display_name(i).starts_with(&prefix));
+            let attribute = if own_children || shared_children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            };
+            let mut line = format!("* LIST ({attribute}) \"/\" ");
+            response::mailbox(&mut line, &name);
+            line.push_str(&format!(" (\"CHILDINFO\" (\"{criterion}\"))\r\n"));
+            add(name, line, false);
         }
     }
-    Ok(Completion::ok(format!("{verb} completed")))
+    Ok(lines.into_values().collect())
+}
+
+/// Every proper ancestor of a mailbox name, innermost first.
+fn ancestors(name: &str) -> impl Iterator<Item = &str> {
+    name.rmatch_indices(DELIMITER).map(move |(i, _)| &name[..i])
 }
 
 fn folder_ref_of(info: &FolderInfo) -> FolderRef {
@@ -230,3 +318,7 @@ fn folder_ref_of(info: &FolderInfo) -> FolderRef {
         name: info.folder.name.clone(),
     }
 }
+
+#[cfg(test)]
+#[path = "list_oracle.rs"]
+mod oracle;

@@ -86,6 +86,50 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     go(&canon(pattern), &canon(name))
 }
 
+/// The name prefixes a LIST pattern can match, in the store's own-folder
+/// name space (issue 16: the ranges of the 0x11 name index to read): the
+/// pattern's literal start, up to its first `*` or `%`, with a first level
+/// spelled `INBOX` in any case written `INBOX` (as [`matches`] reads it),
+/// and `INBOX` itself when that start is a case-insensitive prefix of
+/// `INBOX` (`in*`). Every own folder name [`matches`] accepts starts with
+/// one of them.
+pub fn own_prefixes(pattern: &str) -> Vec<String> {
+    let literal = &pattern[..pattern.find(['*', '%']).unwrap_or(pattern.len())];
+    let inbox_rest = literal
+        .get(..5)
+        .filter(|head| head.eq_ignore_ascii_case("INBOX"))
+        .and_then(|_| literal.get(5..))
+        .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
+    let mut out = vec![match inbox_rest {
+        Some(rest) => format!("INBOX{rest}"),
+        None => literal.to_string(),
+    }];
+    let inbox = "INBOX".as_bytes();
+    if literal.len() <= inbox.len()
+        && inbox[..literal.len()].eq_ignore_ascii_case(literal.as_bytes())
+    {
+        out.push("INBOX".to_string());
+    }
+    out
+}
+
+/// The prefixes of the subscription names ([`subscription_name`]) whose
+/// mailbox a LIST pattern can match: those of [`own_prefixes`], and for
+/// the shared namespace (`Shared/{owner}/{name}` is subscribed as
+/// `{owner}/{name}`) the pattern's start without `Shared/`, or every name
+/// when the start is itself within `Shared/`.
+pub fn subscription_prefixes(pattern: &str) -> Vec<String> {
+    let mut out = own_prefixes(pattern);
+    let literal = &pattern[..pattern.find(['*', '%']).unwrap_or(pattern.len())];
+    let shared = format!("{SHARED_ROOT}{DELIMITER}");
+    if let Some(rest) = literal.strip_prefix(shared.as_str()) {
+        out.push(rest.to_string());
+    } else if shared.starts_with(literal) {
+        out.push(String::new());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +158,20 @@ mod tests {
         assert!(!matches(&"*a".repeat(200), &"a".repeat(199)));
         assert!(matches("*", "Entwürfe"));
         assert!(!matches("INBOX", "Entwü"));
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(own_prefixes("c0000%"), vec!["c0000"]);
+        assert_eq!(own_prefixes("*"), vec!["", "INBOX"]);
+        assert_eq!(own_prefixes("inbox/%"), vec!["INBOX/"]);
+        assert_eq!(own_prefixes("in*"), vec!["in", "INBOX"]);
+        assert_eq!(own_prefixes("Inbox"), vec!["INBOX", "INBOX"]);
+        assert_eq!(own_prefixes("Entwü%"), vec!["Entwü"]);
+        assert_eq!(
+            subscription_prefixes("Shared/bob/%"),
+            vec!["Shared/bob/", "bob/"]
+        );
+        assert!(subscription_prefixes("Sh*").contains(&String::new()));
     }
 }

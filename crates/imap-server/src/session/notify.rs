@@ -51,6 +51,54 @@ impl Visible {
         Visible { by_id, subscribed }
     }
 
+    /// What `session`'s principal sees of the folders `changes` name (and
+    /// the subscriptions they may ask about): a lookup per folder, not a
+    /// listing of the account (issue 16).
+    pub async fn of_changes(session: &Session, changes: &[Change]) -> Visible {
+        let (mut by_id, mut subscribed) = (HashMap::new(), BTreeSet::new());
+        let Some(p) = &session.principal else {
+            return Visible { by_id, subscribed };
+        };
+        let ids: BTreeSet<FolderId> = changes
+            .iter()
+            .map(|c| c.folder)
+            .filter(|&f| f != 0)
+            .collect();
+        if let Ok(list) = session
+            .state
+            .store
+            .list_by_ids(p, ids.into_iter().collect())
+            .await
+        {
+            by_id = list.into_iter().map(|i| (i.folder.id, i)).collect();
+        }
+        // The names `events_for` and the SubscriptionChanged line look up.
+        let mut names: BTreeSet<String> = by_id
+            .values()
+            .map(|i| {
+                subscription_name(&FolderRef {
+                    owner: i.owner.clone(),
+                    name: i.folder.name.clone(),
+                })
+            })
+            .collect();
+        for change in changes {
+            match &change.kind {
+                ChangeKind::FolderRemoved { name }
+                | ChangeKind::FolderRenamed { to: name, .. }
+                | ChangeKind::SubscriptionChanged { name } => {
+                    names.insert(name.clone());
+                }
+                _ => {}
+            }
+        }
+        let names: Vec<String> = names.into_iter().collect();
+        if let Ok(s) = session.state.store.subscribed_among(p, names).await {
+            subscribed = s.into_iter().collect();
+        }
+        Visible { by_id, subscribed }
+    }
+
     /// Every visible mailbox, with its display name.
     pub fn all(&self) -> impl Iterator<Item = (String, &FolderInfo)> {
         self.by_id.values().map(|i| (display_name(i), i))
@@ -117,7 +165,7 @@ impl Session {
         let Some(spec) = self.notify.clone() else {
             return;
         };
-        let visible = Visible::of(self).await;
+        let visible = Visible::of_changes(self, changes).await;
         let selected = self.selected.as_ref().map(|m| m.folder_id);
         let mut statuses = BTreeSet::new();
         let mut lines = Vec::new();

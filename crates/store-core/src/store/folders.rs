@@ -2,7 +2,7 @@
 //! "folder move" and "folder remove" (seed 002), and subscriptions.
 
 use super::locks::{check_write, drop_locks_of, Touch, TouchKind};
-use super::{next_modseq, resolve, rights_of, Access, Store};
+use super::{next_modseq, resolve, Access, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{
@@ -282,80 +282,6 @@ impl Store {
             .await
     }
 
-    /// Operation "list folders" (IMAP LIST, WebDAV PROPFIND): the
-    /// principal's folders, then the folders of other accounts it may look
-    /// up (`l`), ordered by owner and name.
-    pub async fn list_folders(&self, principal: &Principal) -> Result<Vec<FolderInfo>> {
-        let snap = self.snapshot()?;
-        let subscribed: std::collections::HashSet<Vec<u8>> = snap
-            .scan_raw(&keys::subscriptions(principal.account))?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        let mut out = Vec::new();
-        let mut push = |owner_login: Option<String>, folders: Vec<Folder>| {
-            let names: Vec<String> = folders.iter().map(|f| f.name.clone()).collect();
-            for folder in folders {
-                let rights = rights_of(principal, &folder);
-                if !rights.contains(Right::Lookup) {
-                    continue;
-                }
-                let shown = match &owner_login {
-                    Some(o) => format!("{o}/{}", folder.name),
-                    None => folder.name.clone(),
-                };
-                let has_children = names
-                    .iter()
-                    .any(|n| n != &folder.name && is_within(n, &folder.name));
-                out.push(FolderInfo {
-                    owner: owner_login.clone(),
-                    subscribed: subscribed.contains(&keys::subscription(principal.account, &shown)),
-                    folder,
-                    rights,
-                    has_children,
-                });
-            }
-        };
-        let mut own: Vec<Folder> = snap
-            .load_all::<Folder>(&keys::folders(principal.account))?
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect();
-        own.sort_by(|a, b| a.name.cmp(&b.name));
-        push(None, own);
-        // Folders shared with the principal or with anyone.
-        let mut shared: std::collections::BTreeMap<AccountId, Vec<Folder>> = Default::default();
-        for grantee in [principal.account, 0] {
-            for (k, _) in snap.scan_raw(&keys::grants_to(grantee))? {
-                let owner = k
-                    .get(9..17)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                let Some(id) = keys::trailing_u64(&k) else {
-                    continue;
-                };
-                if owner == principal.account {
-                    continue;
-                }
-                if let Some(f) = snap.load::<Folder>(&keys::folder(owner, id))? {
-                    let list = shared.entry(owner).or_default();
-                    if !list.iter().any(|x| x.id == f.id) {
-                        list.push(f);
-                    }
-                }
-            }
-        }
-        for (owner, mut folders) in shared {
-            let Some(login) = snap.load::<String>(&keys::account_login(owner))? else {
-                continue;
-            };
-            folders.sort_by(|a, b| a.name.cmp(&b.name));
-            push(Some(login), folders);
-        }
-        Ok(out)
-    }
-
     /// A folder's state (IMAP STATUS, WebDAV collection properties).
     ///
     /// Rights: `l` or `r` to see it. Errors: [`StoreError::NoSuchFolder`].
@@ -466,10 +392,10 @@ impl Store {
                 return move_inbox_contents(txn, &access.folder, &new_name);
             }
             let modseq = next_modseq(txn, owner)?;
-            for (_, mut f) in txn.load_all::<Folder>(&keys::folders(owner))? {
-                if !is_within(&f.name, &old_name) {
-                    continue;
-                }
+            for (name, id) in super::listing::subtree(txn, owner, &old_name)? {
+                let mut f: Folder = txn.load(&keys::folder(owner, id))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("folder {id} ({name}) indexed but missing"))
+                })?;
                 let renamed = format!("{new_name}{}", &f.name[old_name.len()..]);
                 txn.delete(keys::folder_name(owner, &f.name));
                 txn.put(keys::folder_name(owner, &renamed), &f.id)?;
@@ -510,11 +436,7 @@ impl Store {
             if f.name == "INBOX" {
                 return Err(StoreError::NotAllowed("INBOX cannot be deleted".into()));
             }
-            let has_children = txn
-                .load_all::<Folder>(&keys::folders(f.owner))?
-                .iter()
-                .any(|(_, c)| c.name != f.name && is_within(&c.name, &f.name));
-            if has_children {
+            if super::listing::has_child(txn, f.owner, &f.name)? {
                 return Err(StoreError::NotAllowed(
                     "the folder has child folders; delete them first".into(),
                 ));
@@ -577,17 +499,6 @@ impl Store {
             )
         })
         .await
-    }
-
-    /// The folder names the principal subscribed to, sorted (IMAP LSUB).
-    pub async fn subscriptions(&self, principal: &Principal) -> Result<Vec<String>> {
-        let prefix = keys::subscriptions(principal.account);
-        Ok(self
-            .snapshot()?
-            .scan_raw(&prefix)?
-            .into_iter()
-            .map(|(k, _)| String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
-            .collect())
     }
 }
 

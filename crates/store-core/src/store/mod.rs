@@ -17,6 +17,9 @@ mod folders;
 mod format;
 mod index;
 mod keywords;
+mod listing;
+#[doc(hidden)]
+pub use listing::TreeRng;
 mod locks;
 mod mail_view;
 mod metadata;

@@ -1,0 +1,652 @@
+//! Operation "list folders" (seed 002) in O(folders in range + matches)
+//! (issue 16): IMAP LIST / LSUB (RFC 3501 6.3.8-9, RFC 5258), WebDAV
+//! collection members (RFC 4918 9.1, Depth 1) and the name lookups of
+//! RENAME / DELETE.
+//!
+//! An account's own folders are read from the ordered name index 0x11
+//! (`keys::folder_name`: owner, name → id), one range per literal prefix
+//! of what is asked; a folder record (0x10, with its ACL) is decoded only
+//! for a folder the caller keeps. `\HasChildren` is one neighbour lookup:
+//! the folders below `name` are exactly the keys starting with `name/`,
+//! contiguous in key order, so the first key at or after `name/` tells
+//! (within a range already read, a binary search; else one ranged read
+//! of limit 1). Folders other accounts share come through the grant
+//! index 0x12 (grantee, owner, folder), which holds only what is shared
+//! with the principal or `anyone`. Subscriptions come from 0x13 by prefix.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::folders::{FolderInfo, FolderRef};
+use super::{rights_of, Store};
+use crate::engine::Snapshot;
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::{AccountId, Folder, FolderId, Principal};
+use crate::names::{is_within, DELIMITER};
+use crate::rights::Right;
+use crate::writer::{decode, Reader};
+
+/// Keys read per ranged read of the name index.
+const PAGE: usize = 1024;
+
+/// Decides, from its name alone, whether a listed folder is wanted (before
+/// its record is read): `FolderRef::own(name)` for one of the principal's
+/// folders, `FolderRef::of(owner, name)` for another account's.
+type Keep = dyn Fn(&FolderRef) -> bool + Send + Sync;
+
+impl Store {
+    /// Operation "list folders" (IMAP LIST, WebDAV PROPFIND): the
+    /// principal's folders, then the folders of other accounts it may look
+    /// up (`l`, RFC 4314 2.1), ordered by owner (own first, then by account
+    /// id) and name. Cost O(F) in the number of folders; a caller that
+    /// wants a part asks [`Store::list_matching`] or
+    /// [`Store::list_children`].
+    pub async fn list_folders(&self, principal: &Principal) -> Result<Vec<FolderInfo>> {
+        self.list_matching(principal, &[String::new()], |_: &FolderRef| true)
+            .await
+    }
+
+    /// The folders of [`Store::list_folders`] that `keep` accepts, reading
+    /// only the principal's own folders whose name starts with one of
+    /// `prefixes` (byte-wise; `""` is every folder), and every folder other
+    /// accounts share with it (through the grant index: their number does
+    /// not grow with the account's own folders). `keep` is asked before a
+    /// folder's record is read, so the records decoded are those returned.
+    /// `\HasChildren` ([`FolderInfo::has_children`]) counts every folder of
+    /// the owner below (own folders) or every folder of the owner shared
+    /// with the principal or `anyone` below (others' folders).
+    ///
+    /// Cost: O(own folders within the prefixes + shared folders + kept),
+    /// on the blocking pool. Errors: [`StoreError::Corrupt`] for an index
+    /// entry whose record is missing.
+    pub async fn list_matching<F>(
+        &self,
+        principal: &Principal,
+        prefixes: &[String],
+        keep: F,
+    ) -> Result<Vec<FolderInfo>>
+    where
+        F: Fn(&FolderRef) -> bool + Send + Sync + 'static,
+    {
+        let own = disjoint(prefixes);
+        self.read_listing(principal, move |snap, principal| {
+            collect(snap, principal, &own, true, &keep)
+        })
+        .await
+    }
+
+    /// The folders of `owner` (`None`: the principal's own) directly below
+    /// `parent` (`None`: the top level) that the principal may look up, in
+    /// name order, with [`FolderInfo::has_children`] as
+    /// [`Store::list_folders`] gives it (WebDAV members of an account or a
+    /// collection, RFC 4918 9.1 Depth 1).
+    ///
+    /// Cost: own folders O(children × log F) (the subtree of each child is
+    /// skipped with one seek); another account's O(its shares with the
+    /// principal). Errors: [`StoreError::Corrupt`].
+    pub async fn list_children(
+        &self,
+        principal: &Principal,
+        owner: Option<&str>,
+        parent: Option<&str>,
+    ) -> Result<Vec<FolderInfo>> {
+        let parent = parent.map(str::to_string);
+        let Some(owner) = owner.map(str::to_string) else {
+            return self
+                .read_listing(principal, move |snap, principal| {
+                    own_children(snap, principal, parent.as_deref())
+                })
+                .await;
+        };
+        self.read_listing(principal, move |snap, principal| {
+            let keep = move |f: &FolderRef| {
+                f.owner.as_deref() == Some(owner.as_str()) && is_child(&f.name, parent.as_deref())
+            };
+            collect(snap, principal, &[], true, &keep)
+        })
+        .await
+    }
+
+    /// `folder` and every folder below it that the principal may look up,
+    /// in name order (the trees of WebDAV DELETE and COPY, RFC 4918 9.6 and
+    /// 9.8.3). Cost: own folders O(subtree); another account's O(its
+    /// shares with the principal). Errors: [`StoreError::Corrupt`].
+    pub async fn list_subtree(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+    ) -> Result<Vec<FolderInfo>> {
+        let folder = folder.clone();
+        self.read_listing(principal, move |snap, principal| {
+            let base = folder.name.clone();
+            let own = match folder.owner {
+                None => disjoint(std::slice::from_ref(&base)),
+                Some(_) => Vec::new(),
+            };
+            let shared = folder.owner.is_some();
+            let keep = move |f: &FolderRef| f.owner == folder.owner && is_within(&f.name, &base);
+            collect(snap, principal, &own, shared, &keep)
+        })
+        .await
+    }
+
+    /// The logins of the other accounts that share at least one folder the
+    /// principal may look up (`l`), by account id: the accounts WebDAV
+    /// shows beside the principal's own (`/dav/{owner}/`). Cost: O(shares
+    /// with the principal).
+    pub async fn shared_owners(&self, principal: &Principal) -> Result<Vec<String>> {
+        let shared = self
+            .read_listing(principal, |snap, principal| {
+                collect(snap, principal, &[], true, &|_: &FolderRef| true)
+            })
+            .await?;
+        let mut owners: Vec<String> = Vec::new();
+        for owner in shared.into_iter().filter_map(|f| f.owner) {
+            if owners.last() != Some(&owner) {
+                owners.push(owner);
+            }
+        }
+        Ok(owners)
+    }
+
+    /// For each of the principal's own folder names (existing or not)
+    /// whether a folder of its account lies below it (`\HasChildren`, RFC
+    /// 5258 4, for a name listed only as a parent). One lookup per name.
+    pub async fn own_have_children(
+        &self,
+        principal: &Principal,
+        names: Vec<String>,
+    ) -> Result<Vec<bool>> {
+        self.read_listing(principal, move |snap, principal| {
+            names
+                .iter()
+                .map(|n| has_child_in(snap, principal.account, n))
+                .collect()
+        })
+        .await
+    }
+
+    /// The folders of `ids` the principal may look up, as
+    /// [`Store::list_folders`] gives them (own folders first, in the order
+    /// of `ids`; then others' by owner and name); an id of no such folder
+    /// is left out. Cost: one record and one neighbour lookup per own id;
+    /// O(shares with the principal) once if an id is not its own (the
+    /// folders a batch of change notifications names, RFC 5465).
+    pub async fn list_by_ids(
+        &self,
+        principal: &Principal,
+        ids: Vec<FolderId>,
+    ) -> Result<Vec<FolderInfo>> {
+        self.read_listing(principal, move |snap, principal| {
+            let mut out = Vec::new();
+            let mut others = std::collections::BTreeSet::new();
+            for id in ids {
+                match load::<Folder>(snap, &keys::folder(principal.account, id))? {
+                    Some(folder) => {
+                        let below = has_child_in(snap, principal.account, &folder.name)?;
+                        out.push(own_info(snap, principal, &folder.name, id, below)?);
+                    }
+                    None => {
+                        others.insert(id);
+                    }
+                }
+            }
+            if !others.is_empty() {
+                let mut shared = Vec::new();
+                shared_folders(snap, principal, &|_: &FolderRef| true, &mut shared)?;
+                out.extend(shared.into_iter().filter(|f| others.contains(&f.folder.id)));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Which of `names` (as [`Store::subscriptions`] spells them) the
+    /// principal subscribed to: one lookup per name.
+    pub async fn subscribed_among(
+        &self,
+        principal: &Principal,
+        names: Vec<String>,
+    ) -> Result<Vec<String>> {
+        self.read_listing(principal, move |snap, principal| {
+            let mut out = Vec::new();
+            for name in names {
+                if snap
+                    .get(&keys::subscription(principal.account, &name))?
+                    .is_some()
+                {
+                    out.push(name);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The name of the principal's own folder `id`, `None` if it has none
+    /// (removed, or another account's). One record read (the SIP change
+    /// notifications name folders by id).
+    pub async fn folder_name_by_id(
+        &self,
+        principal: &Principal,
+        id: FolderId,
+    ) -> Result<Option<String>> {
+        let snap = self.snapshot()?;
+        Ok(snap
+            .load::<Folder>(&keys::folder(principal.account, id))?
+            .map(|f| f.name))
+    }
+
+    /// The folder names the principal subscribed to (RFC 3501 6.3.6), as
+    /// it names them (`owner/name` for another account's folder), in byte
+    /// order, limited to those starting with one of `prefixes` (`""`:
+    /// every one). Cost O(subscriptions within the prefixes).
+    pub async fn subscriptions_matching(
+        &self,
+        principal: &Principal,
+        prefixes: &[String],
+    ) -> Result<Vec<String>> {
+        let prefixes = disjoint(prefixes);
+        self.read_listing(principal, move |snap, principal| {
+            let base = keys::subscriptions(principal.account).len();
+            let mut out = Vec::new();
+            for prefix in &prefixes {
+                let range = keys::subscription(principal.account, prefix);
+                for_each_key(snap, &range, |key| {
+                    out.push(String::from_utf8_lossy(&key[base..]).into_owned());
+                    Ok(true)
+                })?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The folder names the principal subscribed to, sorted (IMAP LSUB).
+    pub async fn subscriptions(&self, principal: &Principal) -> Result<Vec<String>> {
+        self.subscriptions_matching(principal, &[String::new()])
+            .await
+    }
+
+    /// Runs a listing read on a snapshot, on the blocking pool (it may read
+    /// thousands of keys: kept off the async workers, so other clients
+    /// are not delayed).
+    async fn read_listing<T, F>(&self, principal: &Principal, read: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Snapshot, &Principal) -> Result<T> + Send + 'static,
+    {
+        let snap = self.snapshot()?;
+        let principal = principal.clone();
+        tokio::task::spawn_blocking(move || read(&*snap, &principal))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+    }
+}
+
+/// Whether `name` lies directly below `parent` (`None`: the top level).
+fn is_child(name: &str, parent: Option<&str>) -> bool {
+    match parent {
+        None => !name.contains(DELIMITER),
+        Some(p) => name
+            .strip_prefix(p)
+            .and_then(|r| r.strip_prefix(DELIMITER))
+            .is_some_and(|leaf| !leaf.is_empty() && !leaf.contains(DELIMITER)),
+    }
+}
+
+/// `prefixes` sorted, without one that another of them starts with, so
+/// that their ranges are disjoint and read in key order.
+fn disjoint(prefixes: &[String]) -> Vec<String> {
+    let mut sorted: Vec<String> = prefixes.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::new();
+    for p in sorted {
+        // Sorted: a prefix of `p` among the kept ones is the last kept.
+        if out.last().is_some_and(|kept| p.starts_with(kept.as_str())) {
+            continue;
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Calls `each` with every key under `range`, in order, a page at a time,
+/// until it returns `false`.
+fn for_each_key(
+    snap: &dyn Snapshot,
+    range: &[u8],
+    mut each: impl FnMut(&[u8]) -> Result<bool>,
+) -> Result<()> {
+    let mut start = range.to_vec();
+    loop {
+        let page = snap.scan(range, &start, PAGE)?;
+        for (key, _) in &page {
+            if !each(key)? {
+                return Ok(());
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == PAGE => {
+                start = last.clone();
+                start.push(0);
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Whether a folder of `owner` lies below `name`: one ranged read of
+/// limit 1 at `name/` in the name index.
+fn has_child_in(snap: &dyn Snapshot, owner: AccountId, name: &str) -> Result<bool> {
+    let below = keys::folder_name(owner, &format!("{name}{DELIMITER}"));
+    Ok(!snap.scan(&below, &below, 1)?.is_empty())
+}
+
+/// Whether a folder of `owner` lies below `name`, inside a transaction
+/// (seeing its own writes): the DELETE check. Reads the entries under
+/// `name/` (O(subtree)), as a transaction has no ranged read of limit 1.
+pub(crate) fn has_child<R: Reader + ?Sized>(r: &R, owner: AccountId, name: &str) -> Result<bool> {
+    Ok(!r
+        .scan_raw(&keys::folder_name(owner, &format!("{name}{DELIMITER}")))?
+        .is_empty())
+}
+
+/// `name` (if it exists) and every folder of `owner` below it, as (name,
+/// id) in name order, inside a transaction: the folders a RENAME moves.
+/// Cost O(subtree) from the name index.
+pub(crate) fn subtree<R: Reader + ?Sized>(
+    r: &R,
+    owner: AccountId,
+    name: &str,
+) -> Result<Vec<(String, FolderId)>> {
+    let mut out = Vec::new();
+    if let Some(id) = r.load::<FolderId>(&keys::folder_name(owner, name))? {
+        out.push((name.to_string(), id));
+    }
+    let base = keys::folder_name(owner, "").len();
+    for (key, value) in r.scan_raw(&keys::folder_name(owner, &format!("{name}{DELIMITER}")))? {
+        let name = String::from_utf8_lossy(&key[base..]).into_owned();
+        out.push((name, decode(&value)?));
+    }
+    Ok(out)
+}
+
+/// The entry of one own folder: its record, subscription and children.
+fn own_info(
+    snap: &dyn Snapshot,
+    principal: &Principal,
+    name: &str,
+    id: FolderId,
+    has_children: bool,
+) -> Result<FolderInfo> {
+    let folder: Folder = load(snap, &keys::folder(principal.account, id))?
+        .ok_or_else(|| StoreError::Corrupt(format!("folder {id} indexed but missing")))?;
+    Ok(FolderInfo {
+        owner: None,
+        rights: rights_of(principal, &folder),
+        subscribed: snap
+            .get(&keys::subscription(principal.account, name))?
+            .is_some(),
+        folder,
+        has_children,
+    })
+}
+
+fn load<T: serde::de::DeserializeOwned>(snap: &dyn Snapshot, key: &[u8]) -> Result<Option<T>> {
+    snap.get(key)?.map(|v| decode(&v)).transpose()
+}
+
+/// The listing: own folders within the disjoint `own` prefixes, then
+/// (with `shared`) the folders of other accounts the principal may look
+/// up; each kept by `keep` before its record is read (own) or after its
+/// rights are known (others').
+fn collect(
+    snap: &dyn Snapshot,
+    principal: &Principal,
+    own: &[String],
+    shared: bool,
+    keep: &Keep,
+) -> Result<Vec<FolderInfo>> {
+    let mut out = Vec::new();
+    let owner = principal.account;
+    let base = keys::folder_name(owner, "").len();
+    for prefix in own {
+        let range = keys::folder_name(owner, prefix);
+        // The subscriptions within the range, read once (their keys sort
+        // as the names do), not looked up per folder.
+        let subscribed: std::collections::HashSet<Vec<u8>> = snap
+            .scan(
+                &keys::subscription(owner, prefix),
+                &keys::subscription(owner, prefix),
+                usize::MAX,
+            )?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        // The whole account: its records in one ranged read (key order is
+        // by id) rather than a point read per folder.
+        let mut records: HashMap<FolderId, Vec<u8>> = HashMap::new();
+        if prefix.is_empty() {
+            let all = keys::folders(owner);
+            for (key, value) in snap.scan(&all, &all, usize::MAX)? {
+                if let Some(id) = keys::trailing_u64(&key) {
+                    records.insert(id, value);
+                }
+            }
+        }
+        let mut start = range.clone();
+        loop {
+            let page = snap.scan(&range, &start, PAGE)?;
+            let more = page.len() == PAGE;
+            let mut names: Vec<(String, FolderId)> = Vec::with_capacity(page.len());
+            for (key, value) in &page {
+                let name = String::from_utf8_lossy(&key[base..]).into_owned();
+                names.push((name, decode(value)?));
+            }
+            for (name, id) in &names {
+                if !keep(&FolderRef::own(name.as_str())) {
+                    continue;
+                }
+                // Below `name`: the keys from `name/` on; within this page
+                // if any key of the page is at or after it.
+                let below = format!("{name}{DELIMITER}");
+                let at = names.partition_point(|(n, _)| n.as_str() < below.as_str());
+                let has_children = match names.get(at) {
+                    Some((n, _)) => n.starts_with(below.as_str()),
+                    None if more => has_child_in(snap, owner, name)?,
+                    None => false,
+                };
+                let folder: Folder = match records.remove(id) {
+                    Some(raw) => decode(&raw)?,
+                    None => load(snap, &keys::folder(owner, *id))?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("folder {id} indexed but missing"))
+                    })?,
+                };
+                out.push(FolderInfo {
+                    owner: None,
+                    rights: rights_of(principal, &folder),
+                    subscribed: subscribed.contains(&keys::subscription(owner, name)),
+                    folder,
+                    has_children,
+                });
+            }
+            match page.last() {
+                Some((last, _)) if more => {
+                    start = last.clone();
+                    start.push(0);
+                }
+                _ => break,
+            }
+        }
+    }
+    if shared {
+        shared_folders(snap, principal, keep, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The folders other accounts share with the principal or `anyone` (the
+/// grant index), by owner id and then name, that it may look up and
+/// `keep` accepts. `\HasChildren` counts the owner's shared folders.
+fn shared_folders(
+    snap: &dyn Snapshot,
+    principal: &Principal,
+    keep: &Keep,
+    out: &mut Vec<FolderInfo>,
+) -> Result<()> {
+    let mut by_owner: BTreeMap<AccountId, BTreeMap<String, Folder>> = BTreeMap::new();
+    for grantee in [principal.account, 0] {
+        for (k, _) in snap.scan(
+            &keys::grants_to(grantee),
+            &keys::grants_to(grantee),
+            usize::MAX,
+        )? {
+            let owner = k
+                .get(9..17)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let Some(id) = keys::trailing_u64(&k) else {
+                continue;
+            };
+            if owner == principal.account {
+                continue;
+            }
+            if let Some(f) = load::<Folder>(snap, &keys::folder(owner, id))? {
+                by_owner.entry(owner).or_default().insert(f.name.clone(), f);
+            }
+        }
+    }
+    for (owner, folders) in by_owner {
+        let Some(login) = load::<String>(snap, &keys::account_login(owner))? else {
+            continue;
+        };
+        let names: Vec<&String> = folders.keys().collect();
+        for (name, folder) in &folders {
+            let rights = rights_of(principal, folder);
+            if !rights.contains(Right::Lookup) || !keep(&FolderRef::of(login.as_str(), name)) {
+                continue;
+            }
+            let below = format!("{name}{DELIMITER}");
+            let at = names.partition_point(|n| n.as_str() < below.as_str());
+            let has_children = names.get(at).is_some_and(|n| n.starts_with(&below));
+            let shown = format!("{login}{DELIMITER}{name}");
+            out.push(FolderInfo {
+                owner: Some(login.clone()),
+                subscribed: snap
+                    .get(&keys::subscription(principal.account, &shown))?
+                    .is_some(),
+                folder: folder.clone(),
+                rights,
+                has_children,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The principal's own folders directly below `parent`: a ranged read
+/// that skips each child's subtree with one seek (to `child0`, `0` being
+/// the byte after the delimiter).
+fn own_children(
+    snap: &dyn Snapshot,
+    principal: &Principal,
+    parent: Option<&str>,
+) -> Result<Vec<FolderInfo>> {
+    let owner = principal.account;
+    let prefix = parent.map_or(String::new(), |p| format!("{p}{DELIMITER}"));
+    let range = keys::folder_name(owner, &prefix);
+    let base = keys::folder_name(owner, "").len();
+    let mut out = Vec::new();
+    let mut start = range.clone();
+    'scan: loop {
+        let page = snap.scan(&range, &start, 64)?;
+        let more = page.len() == 64;
+        for (key, value) in &page {
+            let name = String::from_utf8_lossy(&key[base..]).into_owned();
+            let leaf = &name[prefix.len()..];
+            match leaf.split_once(DELIMITER) {
+                None if !leaf.is_empty() => {
+                    let has_children = has_child_in(snap, owner, &name)?;
+                    out.push(own_info(
+                        snap,
+                        principal,
+                        &name,
+                        decode(value)?,
+                        has_children,
+                    )?);
+                }
+                None => {}
+                Some((child, _)) => {
+                    // A descendant: skip the rest of `child`'s subtree.
+                    start = keys::folder_name(owner, &format!("{prefix}{child}0"));
+                    continue 'scan;
+                }
+            }
+        }
+        match page.last() {
+            Some((last, _)) if more => {
+                start = last.clone();
+                start.push(0);
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// A seeded generator of random folder trees for the listing oracles (the
+/// store-core test `tests/listing.rs` and imap-server's LIST oracle):
+/// xorshift64*, names of 1 to 4 levels of 1 or 2 letters over `a`, `b`,
+/// `c`, the first level sometimes `INBOX` spelled in some case.
+#[doc(hidden)]
+pub struct TreeRng(pub u64);
+
+impl TreeRng {
+    /// A number below `n` (> 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+    }
+
+    /// A random folder name (not canonical: `inbox/a` may come).
+    pub fn name(&mut self) -> String {
+        let depth = 1 + self.below(4);
+        let mut levels: Vec<String> = (0..depth)
+            .map(|_| {
+                (0..1 + self.below(2))
+                    .map(|_| ["a", "b", "c"][self.below(3)])
+                    .collect()
+            })
+            .collect();
+        if depth > 1 && self.below(6) == 0 {
+            levels[0] = ["INBOX", "inbox", "Inbox"][self.below(3)].to_string();
+        }
+        levels.join("/")
+    }
+
+    /// Every ancestor of each of `names`, then the name, canonical, each
+    /// once, parents first (what [`Store::bulk_folders`] needs).
+    pub fn with_parents(names: &[String]) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<String> = Vec::new();
+        for name in names {
+            let Ok(name) = crate::names::canonical(name) else {
+                continue;
+            };
+            for level in crate::names::ancestors(&name)
+                .into_iter()
+                .chain([name.as_str()])
+            {
+                if seen.insert(level.to_string()) {
+                    out.push(level.to_string());
+                }
+            }
+        }
+        out
+    }
+}

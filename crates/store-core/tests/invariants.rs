@@ -70,7 +70,7 @@ async fn uids_increase_and_are_never_reused_across_restarts() {
     assert_eq!(s.uid_validity, validity);
     assert_eq!(s.uid, last + 1);
     let sel = store.select_folder(&p, &inbox).await.unwrap();
-    assert_eq!(sel.objects.len(), 5);
+    assert_eq!(sel.uids.len(), 5);
     assert_eq!(sel.folder.uid_next, last + 2);
 }
 
@@ -161,7 +161,7 @@ async fn thirty_two_concurrent_appends_get_distinct_uids_and_lose_nothing() {
         .select_folder(&p, &FolderRef::own("INBOX"))
         .await
         .unwrap();
-    assert_eq!(sel.objects.len(), 32);
+    assert_eq!(sel.uids.len(), 32);
     // Every object's content came through intact.
     for uid in uids {
         let (_, summary) = store

@@ -87,9 +87,7 @@ impl Store {
             for uid in uids {
                 let object: Option<Object> = snap.load(&keys::object(id, uid))?;
                 let summary = match (&object, summaries) {
-                    (Some(o), true) => snap
-                        .load(&keys::blob_summary(&o.blob))?
-                        .unwrap_or_default(),
+                    (Some(o), true) => snap.load(&keys::blob_summary(&o.blob))?.unwrap_or_default(),
                     _ => MessageSummary::default(),
                 };
                 out.push((uid, object.map(|o| (o, summary))));

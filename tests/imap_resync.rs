@@ -246,6 +246,18 @@ fn qresync_and_changedsince_vanished_after_another_session_match_a_model() {
             .expect("UIDVALIDITY"),
         "UIDVALIDITY",
     );
+    // The boundary: CHANGEDSINCE is exclusive (RFC 7162 3.1.4.1). The
+    // last message appended has the folder's HIGHESTMODSEQ.
+    let h = highest_modseq(&mut writer);
+    let lines = writer.run(&format!("b UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h})"));
+    assert!(!lines.iter().any(|l| l.contains(" FETCH (")), "{lines:?}");
+    let lines = writer.run(&format!("b UID FETCH 1:* (FLAGS) (CHANGEDSINCE {})", h - 1));
+    let (_, fetched) = resync_lines(&lines);
+    assert_eq!(
+        fetched.keys().copied().collect::<Vec<_>>(),
+        vec![40],
+        "{lines:?}"
+    );
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     // Three checkpoints: before any change, after a third and after two
     // thirds of them, with what a client then knew.

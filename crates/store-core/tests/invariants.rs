@@ -233,12 +233,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     assert_eq!(listed[0].folder.name, "Public");
     assert_eq!(listed[0].rights.to_string(), "lr");
     assert_eq!(
-        store
-            .select_folder(&bob, &shared)
-            .await
-            .unwrap()
-            .objects
-            .len(),
+        store.select_folder(&bob, &shared).await.unwrap().uids.len(),
         1
     );
     store.fetch_object(&bob, &shared, uid).await.unwrap();
@@ -335,7 +330,7 @@ async fn folders_follow_rfc3501_naming_rules() {
             .select_folder(&p, &FolderRef::own("INBOX"))
             .await
             .unwrap()
-            .objects
+            .uids
             .len(),
         0
     );
@@ -344,7 +339,7 @@ async fn folders_follow_rfc3501_naming_rules() {
             .select_folder(&p, &FolderRef::own("Old"))
             .await
             .unwrap()
-            .objects
+            .uids
             .len(),
         2
     );
@@ -579,7 +574,7 @@ async fn fifty_concurrent_appends_share_a_few_commits() {
             .select_folder(&p, &FolderRef::own("INBOX"))
             .await
             .unwrap()
-            .objects
+            .uids
             .len(),
         50
     );

@@ -130,7 +130,7 @@ fn messages(c: &mut Criterion) {
         let selected = rt
             .block_on(store.select_folder(&p, &inbox))
             .expect("select");
-        let uids: Vec<u32> = selected.objects.iter().map(|o| o.uid).collect();
+        let uids: Vec<u32> = selected.uids;
         // Labelled by the fixture size n; the churn leaves about n.
         eprintln!("messages-{n}: {} messages held", uids.len());
         let highest = selected.folder.highest_modseq;

@@ -123,7 +123,7 @@ fn acknowledged_objects_survive_sigkill() {
                 let file = store.open_content(&p, &inbox, *uid).await.unwrap();
                 assert_eq!(file.metadata().await.unwrap().len() as usize, *len);
             }
-            assert_eq!(sel.objects.len() as u32, sel.folder.objects);
+            assert_eq!(sel.uids.len() as u32, sel.folder.objects);
             store.close().await;
         });
     }

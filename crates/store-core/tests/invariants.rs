@@ -70,7 +70,7 @@ async fn uids_increase_and_are_never_reused_across_restarts() {
     assert_eq!(s.uid_validity, validity);
     assert_eq!(s.uid, last + 1);
     let sel = store.select_folder(&p, &inbox).await.unwrap();
-    assert_eq!(sel.objects.len(), 5);
+    assert_eq!(sel.uids.len(), 5);
     assert_eq!(sel.folder.uid_next, last + 2);
 }
 
@@ -161,7 +161,7 @@ async fn thirty_two_concurrent_appends_get_distinct_uids_and_lose_nothing() {
         .select_folder(&p, &FolderRef::own("INBOX"))
         .await
         .unwrap();
-    assert_eq!(sel.objects.len(), 32);
+    assert_eq!(sel.uids.len(), 32);
     // Every object's content came through intact.
     for uid in uids {
         let (_, summary) = store
@@ -233,12 +233,7 @@ async fn a_second_account_sees_nothing_without_a_grant_and_exactly_the_grant_aft
     assert_eq!(listed[0].folder.name, "Public");
     assert_eq!(listed[0].rights.to_string(), "lr");
     assert_eq!(
-        store
-            .select_folder(&bob, &shared)
-            .await
-            .unwrap()
-            .objects
-            .len(),
+        store.select_folder(&bob, &shared).await.unwrap().uids.len(),
         1
     );
     store.fetch_object(&bob, &shared, uid).await.unwrap();
@@ -335,7 +330,7 @@ async fn folders_follow_rfc3501_naming_rules() {
             .select_folder(&p, &FolderRef::own("INBOX"))
             .await
             .unwrap()
-            .objects
+            .uids
             .len(),
         0
     );
@@ -344,7 +339,7 @@ async fn folders_follow_rfc3501_naming_rules() {
             .select_folder(&p, &FolderRef::own("Old"))
             .await
             .unwrap()
-            .objects
+            .uids
             .len(),
         2
     );
@@ -579,7 +574,7 @@ async fn fifty_concurrent_appends_share_a_few_commits() {
             .select_folder(&p, &FolderRef::own("INBOX"))
             .await
             .unwrap()
-            .objects
+            .uids
             .len(),
         50
     );

@@ -138,7 +138,7 @@ async fn a_removal_between_the_read_and_the_view_is_kept() {
     let (_dir, store, p, inbox) = alice_with_one_message().await;
     let view = store.open_folder_view(&p, &inbox).await.unwrap();
     let selected = store.select_folder(&p, &inbox).await.unwrap();
-    assert_eq!(selected.objects.len(), 1);
+    assert_eq!(selected.uids.len(), 1);
     // Another session's EXPUNGE commits before the view is synced.
     store.remove_objects(&p, &inbox, &[1]).await.unwrap();
     view.synced(selected.folder.highest_modseq);

@@ -18,12 +18,10 @@ pub async fn execute(session: &mut Session, expunge: bool) -> CommandResult {
     // Leaving a mailbox ends its search contexts (RFC 5267 4.3).
     super::context::end(session);
     if expunge && !mailbox.read_only {
-        let deleted: Vec<Uid> = mailbox
-            .messages
-            .iter()
-            .filter(|m| m.flags.contains("\\Deleted"))
-            .map(|m| m.uid)
-            .collect();
+        let deleted: Vec<Uid> =
+            super::expunge::deleted_uids(&session.state.store, &principal, &mailbox, None)
+                .await
+                .unwrap_or_default();
         if !deleted.is_empty() {
             // CLOSE succeeds even without the right to expunge (RFC 4314
             // 4: "CLOSE ... expunge only if 'e'").

@@ -81,7 +81,7 @@ pub fn register(
     if contexts.folder != folder || contexts.list.is_empty() {
         contexts.list.clear();
         contexts.folder = folder;
-        contexts.view = mailbox.messages.iter().map(|m| m.uid).collect();
+        contexts.view = mailbox.uids().iter().collect();
         contexts.seen = (mailbox.highest_modseq(), mailbox.exists());
     }
     if contexts.list.len() >= MAX_CONTEXTS {
@@ -140,16 +140,26 @@ pub async fn report(session: &mut Session) {
     // What changed since the last evaluation: new messages and changed
     // flags have a higher MODSEQ; expunged ones left the view.
     let since = session.contexts.seen.0;
-    let changed: Vec<Uid> = mailbox
-        .messages
-        .iter()
-        .filter(|m| m.modseq > since)
-        .map(|m| m.uid)
-        .collect();
-    let changed_set: HashSet<Uid> = changed.iter().copied().collect();
     let (Some(principal), folder) = (session.principal.as_ref(), mailbox.folder.clone()) else {
         return;
     };
+    // From the store's change index: the cost of the changes, not of the
+    // mailbox. Only messages in the session's view count.
+    let changed: Vec<Uid> = match session
+        .state
+        .store
+        .mail_changes_since(principal, &folder, since)
+        .await
+    {
+        Ok(changes) => changes
+            .changed
+            .into_iter()
+            .map(|o| o.uid)
+            .filter(|&u| mailbox.uids().contains(u))
+            .collect(),
+        Err(_) => return,
+    };
+    let changed_set: HashSet<Uid> = changed.iter().copied().collect();
     let mut list = std::mem::take(&mut session.contexts.list);
     let (mut removals, mut additions) = (String::new(), String::new());
     for context in &mut list {
@@ -180,7 +190,7 @@ pub async fn report(session: &mut Session) {
     let Some(mailbox) = session.selected.as_ref() else {
         return;
     };
-    let view = mailbox.messages.iter().map(|m| m.uid).collect();
+    let view = mailbox.uids().iter().collect();
     let contexts = &mut session.contexts;
     contexts.list = list;
     contexts.view = view;

@@ -13,6 +13,7 @@
 //! the set expunged since, `*` standing for the highest UID ever given, so
 //! that expunges above the highest remaining UID are reported too).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::SeekFrom;
 
@@ -29,7 +30,6 @@ use crate::protocol::command::{FetchAttribute, Section, SectionText};
 use crate::protocol::response::{self, Completion};
 use crate::protocol::sequence::{compact, SequenceSet};
 use crate::session::error::{CommandError, CommandResult};
-use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
 
 /// A FETCH command's arguments.
@@ -80,7 +80,21 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
     }
     let mut targets = mailbox.resolve(set, uid);
     if let Some(since) = changed_since {
-        targets.retain(|&(seq, _)| mailbox.messages[seq as usize - 1].modseq > since);
+        let mut kept = Vec::new();
+        for chunk in targets.chunks(CHUNK) {
+            let uids: Vec<Uid> = chunk.iter().map(|&(_, u)| u).collect();
+            let changed: HashSet<Uid> = session
+                .state
+                .store
+                .object_states(&principal, &mailbox.folder, &uids, mailbox.view())
+                .await?
+                .into_iter()
+                .filter(|o| o.modseq > since)
+                .map(|o| o.uid)
+                .collect();
+            kept.extend(chunk.iter().filter(|&&(_, u)| changed.contains(&u)));
+        }
+        targets = kept;
         if vanished {
             let changes = session
                 .state
@@ -88,11 +102,15 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
                 .mail_changes_since(&principal, &mailbox.folder, since)
                 .await?;
             let highest_ever = mailbox.uid_next.saturating_sub(1);
-            let gone: Vec<Uid> = changes
-                .vanished
-                .into_iter()
-                .filter(|&u| set.contains(u, highest_ever))
-                .collect();
+            let gone: Vec<Uid> = match changes.complete {
+                true => changes
+                    .vanished
+                    .into_iter()
+                    .filter(|&u| set.contains(u, highest_ever))
+                    .collect(),
+                // RFC 7162 3.2.5.2, as for SELECT (QRESYNC).
+                false => super::select::vanished_earlier(mailbox, Some(set)),
+            };
             if !gone.is_empty() {
                 let _ = write!(session.out, "* VANISHED (EARLIER) {}\r\n", compact(gone));
             }
@@ -101,7 +119,6 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
     let Some(mailbox) = session.selected.as_ref() else {
         return Ok(Completion::bad("No mailbox selected"));
     };
-    let folder = mailbox.folder.clone();
     let needs_record = items.iter().any(|i| {
         !matches!(
             i,
@@ -113,150 +130,123 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
     });
     let sets_seen = !mailbox.read_only && items.iter().any(marks_seen);
 
-    let mut seen_now: Vec<Uid> = Vec::new();
-    if sets_seen {
-        let unseen: Vec<Uid> = targets
-            .iter()
-            .filter(|&&(seq, u)| {
-                !mailbox.is_expunged(u)
-                    && !mailbox.messages[seq as usize - 1].flags.contains("\\Seen")
-            })
-            .map(|&(_, u)| u)
-            .collect();
-        if !unseen.is_empty() {
-            let seen: Flags = ["\\Seen"].into_iter().collect();
-            let result = session
-                .state
-                .store
-                .update_flags(&principal, &folder, &unseen, FlagUpdate::Add(seen), None)
-                .await;
-            // Without the `s` right the content is still returned
-            // (RFC 4314 4), the flag just does not change.
-            if let Ok(result) = result {
-                let mailbox = session.selected.as_mut().ok_or_else(no_mailbox)?;
-                for (u, modseq, flags) in result.updated {
-                    mailbox.set_flags(u, flags, modseq);
-                    seen_now.push(u);
+    let mut missing = false;
+    for chunk in targets.chunks(CHUNK) {
+        let mut entries = read_chunk(session, &principal, chunk, needs_record).await?;
+        let mut seen_now: HashSet<Uid> = HashSet::new();
+        if sets_seen {
+            seen_now = mark_seen(session, &principal, chunk, &mut entries).await?;
+        }
+        if let Some(mailbox) = session.selected.as_mut() {
+            mailbox.announce_keywords(entries.values().map(|e| &e.flags), &mut session.out);
+        }
+        'messages: for &(seq, u) in chunk {
+            let Some(entry) = entries.remove(&u) else {
+                // Expunged elsewhere, and no longer retained for this view.
+                missing = true;
+                continue;
+            };
+            let Entry {
+                record,
+                flags,
+                modseq,
+            } = entry;
+            let mut content = match &record {
+                Some((object, _)) if items.iter().any(reads_content) => {
+                    match session.state.store.open_blob(object).await {
+                        Ok(file) => Some(file),
+                        // Removed (expunged elsewhere) since the record was read.
+                        Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                            missing = true;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => None,
+            };
+            if let Some((_, summary)) = &record {
+                // RFC 3516 4.3: refused before the message's line starts.
+                if let Some(refusal) = binary_refusal(&items, summary) {
+                    return Ok(refusal);
                 }
             }
-        }
-    }
-
-    let mut missing = false;
-    'messages: for (seq, u) in targets {
-        let mailbox = session.selected.as_ref().ok_or_else(no_mailbox)?;
-        // A message expunged elsewhere but not yet reported here is still
-        // read (RFC 2180 4.1.1; store-core keeps it for this view).
-        let record = if needs_record {
-            match session
-                .state
-                .store
-                .fetch_object_in_view(&principal, &folder, u, mailbox.view())
-                .await
-            {
-                Ok(r) => Some(r),
-                Err(StoreError::NoSuchObject) => {
-                    missing = true;
+            let flags_line = session.selected.as_ref().ok_or_else(no_mailbox)?.flags_of(
+                u,
+                &flags,
+                session.enabled,
+            );
+            // Everything the response needs is gathered first: if any of it
+            // cannot be had, nothing of this message has been written.
+            let mut response = Assembled::default();
+            let _ = write!(response.text, "* {seq} FETCH (");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    response.text.push(' ');
+                }
+                if *item == FetchAttribute::ModSeq {
+                    let _ = write!(response.text, "MODSEQ ({modseq})");
                     continue;
                 }
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            None
-        };
-        let mut content = match &record {
-            Some((object, _)) if items.iter().any(reads_content) => {
-                match session.state.store.open_blob(object).await {
-                    Ok(file) => Some(file),
-                    // Removed (expunged elsewhere) since the record was read.
-                    Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                        missing = true;
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            _ => None,
-        };
-        if let Some((_, summary)) = &record {
-            // RFC 3516 4.3: refused before the message's line starts.
-            if let Some(refusal) = binary_refusal(&items, summary) {
-                return Ok(refusal);
-            }
-        }
-        let message = &mailbox.messages[seq as usize - 1];
-        let flags_line = SelectedMailbox::flags_of(message, session.enabled);
-        let modseq = message.modseq;
-        // Everything the response needs is gathered first: if any of it
-        // cannot be had, nothing of this message has been written.
-        let mut response = Assembled::default();
-        let _ = write!(response.text, "* {seq} FETCH (");
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                response.text.push(' ');
-            }
-            if *item == FetchAttribute::ModSeq {
-                let _ = write!(response.text, "MODSEQ ({modseq})");
-                continue;
-            }
-            if let FetchAttribute::Annotation {
-                entries,
-                attributes,
-            } = item
-            {
-                let at = session.out.len();
-                if let Err(e) =
-                    super::annotate::write_annotation(session, u, entries, attributes).await
+                if let FetchAttribute::Annotation {
+                    entries,
+                    attributes,
+                } = item
                 {
-                    session.out.truncate(at);
-                    return Err(e);
-                }
-                response.text.push_str(&session.out.split_off(at));
-                continue;
-            }
-            if let (FetchAttribute::Preview { lazy }, Some((object, _))) = (item, &record) {
-                match session.state.store.preview_of(object, *lazy).await {
-                    Ok(preview) => {
-                        response.text.push_str("PREVIEW ");
-                        response::nstring(&mut response.text, preview.as_deref());
+                    let at = session.out.len();
+                    if let Err(e) =
+                        super::annotate::write_annotation(session, u, entries, attributes).await
+                    {
+                        session.out.truncate(at);
+                        return Err(e);
                     }
-                    // Gone since its record was read: like the other
-                    // items, skipped and reported at the end.
-                    Err(StoreError::NoSuchObject) => {
-                        missing = true;
-                        continue 'messages;
-                    }
-                    Err(e) => return Err(e.into()),
+                    response.text.push_str(&session.out.split_off(at));
+                    continue;
                 }
-                continue;
+                if let (FetchAttribute::Preview { lazy }, Some((object, _))) = (item, &record) {
+                    match session.state.store.preview_of(object, *lazy).await {
+                        Ok(preview) => {
+                            response.text.push_str("PREVIEW ");
+                            response::nstring(&mut response.text, preview.as_deref());
+                        }
+                        // Gone since its record was read: like the other
+                        // items, skipped and reported at the end.
+                        Err(StoreError::NoSuchObject) => {
+                            missing = true;
+                            continue 'messages;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    continue;
+                }
+                write_item(
+                    &mut response,
+                    item,
+                    u,
+                    &flags_line,
+                    record.as_ref(),
+                    content.as_mut(),
+                    session.enabled.utf8_accept,
+                )
+                .await?;
             }
-            write_item(
-                &mut response,
-                item,
-                u,
-                &flags_line,
-                record.as_ref(),
-                content.as_mut(),
-                session.enabled.utf8_accept,
-            )
-            .await?;
-        }
-        if seen_now.contains(&u) && !items.contains(&FetchAttribute::Flags) {
-            let _ = write!(response.text, " FLAGS {flags_line}");
-            if session.enabled.qresync && !items.contains(&FetchAttribute::Uid) {
-                // RFC 7162 3.2.4: a flag change carries its UID.
-                let _ = write!(response.text, " UID {u}");
+            if seen_now.contains(&u) && !items.contains(&FetchAttribute::Flags) {
+                let _ = write!(response.text, " FLAGS {flags_line}");
+                if session.enabled.qresync && !items.contains(&FetchAttribute::Uid) {
+                    // RFC 7162 3.2.4: a flag change carries its UID.
+                    let _ = write!(response.text, " UID {u}");
+                }
+                if session.enabled.condstore && !items.contains(&FetchAttribute::ModSeq) {
+                    // RFC 7162 3.2: a flag change carries its MODSEQ.
+                    let _ = write!(response.text, " MODSEQ ({modseq})");
+                }
             }
-            if session.enabled.condstore && !items.contains(&FetchAttribute::ModSeq) {
-                // RFC 7162 3.2: a flag change carries its MODSEQ.
-                let _ = write!(response.text, " MODSEQ ({modseq})");
+            response.text.push_str(")\r\n");
+            let line = session.line_mark();
+            if let Err(e) = response.write(session, content.as_mut()).await {
+                // Only I/O fails here; a line cut short ends the connection.
+                return Err(session.abandon_line(line, e));
             }
-        }
-        response.text.push_str(")\r\n");
-        let line = session.line_mark();
-        if let Err(e) = response.write(session, content.as_mut()).await {
-            // Only I/O fails here; a line cut short ends the connection.
-            return Err(session.abandon_line(line, e));
         }
     }
     if missing {
@@ -271,6 +261,116 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
 
 fn no_mailbox() -> Completion {
     Completion::bad("No mailbox selected")
+}
+
+/// How many messages one batched store read of FETCH covers: the records
+/// of one chunk are held at once, whatever the size of the set.
+const CHUNK: usize = 256;
+
+/// What FETCH knows of one message of a chunk: its record and summary
+/// (when an item needs them), its flags and MODSEQ.
+struct Entry {
+    record: Option<(Object, MessageSummary)>,
+    flags: Flags,
+    modseq: u64,
+}
+
+/// The entries of `chunk`'s messages, read with one batched store call
+/// (records and summaries with `needs_record`, else flags and MODSEQs
+/// only). A message missing from the map is gone (and no longer retained
+/// for the session's view).
+async fn read_chunk(
+    session: &Session,
+    principal: &store_core::Principal,
+    chunk: &[(u32, Uid)],
+    needs_record: bool,
+) -> Result<HashMap<Uid, Entry>, CommandError> {
+    let mailbox = session.selected.as_ref().ok_or_else(no_mailbox)?;
+    let uids: Vec<Uid> = chunk.iter().map(|&(_, u)| u).collect();
+    let store = &session.state.store;
+    let (folder, view) = (&mailbox.folder, mailbox.view());
+    Ok(match needs_record {
+        true => store
+            .fetch_objects(principal, folder, &uids, view)
+            .await?
+            .into_iter()
+            .map(|(o, summary)| {
+                let entry = Entry {
+                    flags: o.flags.clone(),
+                    modseq: o.modseq,
+                    record: None,
+                };
+                (
+                    o.uid,
+                    Entry {
+                        record: Some((o, summary)),
+                        ..entry
+                    },
+                )
+            })
+            .collect(),
+        false => store
+            .object_states(principal, folder, &uids, view)
+            .await?
+            .into_iter()
+            .map(|o| {
+                let entry = Entry {
+                    record: None,
+                    flags: o.flags,
+                    modseq: o.modseq,
+                };
+                (o.uid, entry)
+            })
+            .collect(),
+    })
+}
+
+/// Sets `\Seen` on the messages of `entries` that lack it (a FETCH of a
+/// body without PEEK, RFC 3501 6.4.5), updating their entries; returns
+/// the UIDs it changed. Without the `s` right the content is still
+/// returned (RFC 4314 4): the flag just does not change.
+async fn mark_seen(
+    session: &mut Session,
+    principal: &store_core::Principal,
+    chunk: &[(u32, Uid)],
+    entries: &mut HashMap<Uid, Entry>,
+) -> Result<HashSet<Uid>, CommandError> {
+    let mailbox = session.selected.as_ref().ok_or_else(no_mailbox)?;
+    let unseen: Vec<Uid> = chunk
+        .iter()
+        .map(|&(_, u)| u)
+        .filter(|u| {
+            !mailbox.is_expunged(*u) && entries.get(u).is_some_and(|e| !e.flags.contains("\\Seen"))
+        })
+        .collect();
+    let mut seen_now = HashSet::new();
+    if unseen.is_empty() {
+        return Ok(seen_now);
+    }
+    let seen: Flags = ["\\Seen"].into_iter().collect();
+    let result = session
+        .state
+        .store
+        .update_flags(
+            principal,
+            &mailbox.folder,
+            &unseen,
+            FlagUpdate::Add(seen),
+            None,
+        )
+        .await;
+    if let Ok(result) = result {
+        let mailbox = session.selected.as_mut().ok_or_else(no_mailbox)?;
+        for (u, modseq, flags) in result.updated {
+            mailbox.note_reported(u, modseq);
+            if let Some(e) = entries.get_mut(&u) {
+                e.flags = flags;
+                e.modseq = modseq;
+            }
+            seen_now.insert(u);
+        }
+    }
+    Ok(seen_now)
 }
 
 /// Whether the item returns bytes of the stored content (a literal).

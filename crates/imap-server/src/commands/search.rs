@@ -6,6 +6,7 @@
 //! US-ASCII; UTF-8 is what CPM clients send). SORT and THREAD share the
 //! helpers here.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use store_core::model::Uid;
@@ -65,7 +66,7 @@ pub async fn execute(session: &mut Session, request: SearchRequest<'_>) -> Comma
         }
         false => (matching(session, &key).await?, None),
     };
-    let result = Found::new(session, &found, uid, uses_modseq(criteria));
+    let result = Found::new(session, &found, uid, uses_modseq(criteria)).await?;
     // RFC 9051 6.4.4 (appendix E item 5): in IMAP4rev2 a SEARCH without
     // RETURN is answered as `RETURN (ALL)`, with ESEARCH.
     let returns = returns.or(session.enabled.imap4rev2.then_some(&[][..]));
@@ -171,9 +172,18 @@ pub struct Found {
 }
 
 impl Found {
-    /// The result for `uids` (in result order) in `session`'s view.
-    pub fn new(session: &Session, uids: &[Uid], uid: bool, with_modseq: bool) -> Found {
+    /// The result for `uids` (in result order) in `session`'s view; the
+    /// MODSEQs, when asked for, read from the store in batches.
+    ///
+    /// Errors: the store's.
+    pub async fn new(
+        session: &Session,
+        uids: &[Uid],
+        uid: bool,
+        with_modseq: bool,
+    ) -> Result<Found, CommandError> {
         let mut numbers = Vec::with_capacity(uids.len());
+        let mut known = Vec::with_capacity(uids.len());
         let mut modseqs = Vec::new();
         if let Some(mailbox) = session.selected.as_ref() {
             for &u in uids {
@@ -181,13 +191,27 @@ impl Found {
                     continue;
                 };
                 numbers.push(if uid { u } else { seq });
-                modseqs.push(mailbox.messages[seq as usize - 1].modseq);
+                known.push(u);
+            }
+            if with_modseq {
+                let principal = super::principal(session)?;
+                for chunk in known.chunks(store_core::MAX_BATCH) {
+                    let states: HashMap<Uid, u64> = session
+                        .state
+                        .store
+                        .object_states(&principal, &mailbox.folder, chunk, mailbox.view())
+                        .await?
+                        .into_iter()
+                        .map(|o| (o.uid, o.modseq))
+                        .collect();
+                    modseqs.extend(chunk.iter().map(|u| states.get(u).copied().unwrap_or(0)));
+                }
             }
         }
-        Found {
+        Ok(Found {
             numbers,
             modseqs: with_modseq.then_some(modseqs),
-        }
+        })
     }
 
     /// The MODSEQ to return with the result (RFC 7162 3.1.5, RFC 4731
@@ -279,19 +303,23 @@ pub(crate) fn uses_modseq(key: &SearchKey) -> bool {
 }
 
 fn known_range(mailbox: &SelectedMailbox) -> Vec<(Uid, Uid)> {
-    match (mailbox.messages.first(), mailbox.messages.last()) {
-        (Some(a), Some(b)) => vec![(a.uid, b.uid)],
+    match (mailbox.uids().first(), mailbox.uids().last()) {
+        (Some(a), Some(b)) => vec![(a, b)],
         _ => Vec::new(),
     }
 }
 
+/// The `\Recent` messages as UID ranges (one per run of consecutive
+/// UIDs: usually one, the messages that arrived last).
 fn recent_uids(mailbox: &SelectedMailbox) -> Vec<(Uid, Uid)> {
-    mailbox
-        .messages
-        .iter()
-        .filter(|m| m.recent)
-        .map(|m| (m.uid, m.uid))
-        .collect()
+    let mut out: Vec<(Uid, Uid)> = Vec::new();
+    for u in mailbox.recent_uids().iter() {
+        match out.last_mut() {
+            Some(last) if last.1.checked_add(1) == Some(u) => last.1 = u,
+            _ => out.push((u, u)),
+        }
+    }
+    out
 }
 
 /// The store-core key for a client's key, in the session's view.
@@ -300,7 +328,7 @@ pub(crate) fn to_store_key(mailbox: &SelectedMailbox, key: &SearchKey) -> StoreK
         SearchKey::Store(k) => k.clone(),
         SearchKey::Sequence(set) => StoreKey::Uid(mailbox.sequence_to_uid_ranges(set)),
         SearchKey::Uid(set) => {
-            let largest = mailbox.messages.last().map_or(0, |m| m.uid);
+            let largest = mailbox.uids().last().unwrap_or(0);
             StoreKey::Uid(set.ranges(largest))
         }
         SearchKey::Recent => StoreKey::Uid(recent_uids(mailbox)),

@@ -18,7 +18,7 @@ use store_core::rights::Right;
 use super::{folder_of, principal};
 use crate::protocol::command::Qresync;
 use crate::protocol::response::Completion;
-use crate::protocol::sequence::compact;
+use crate::protocol::sequence::{compact, SequenceSet};
 use crate::session::error::CommandResult;
 use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
@@ -71,6 +71,7 @@ pub async fn execute(
         ]
         .iter()
         .any(|r| rights.contains(*r));
+    let first_unseen = selected.first_unseen;
     let mailbox = SelectedMailbox::new(&session.state, folder, selected, view, read_only);
 
     let rev2 = session.enabled.imap4rev2;
@@ -81,12 +82,8 @@ pub async fn execute(
     if !rev2 {
         let _ = write!(out, "* {} RECENT\r\n", mailbox.recent());
     }
-    if let Some(i) = mailbox
-        .messages
-        .iter()
-        .position(|m| !m.flags.contains("\\Seen"))
-    {
-        let _ = write!(out, "* OK [UNSEEN {}] First unseen\r\n", i + 1);
+    if let Some(seq) = first_unseen.and_then(|u| mailbox.seq_of(u)) {
+        let _ = write!(out, "* OK [UNSEEN {seq}] First unseen\r\n");
     }
     let _ = write!(
         out,
@@ -114,6 +111,12 @@ pub async fn execute(
 
 /// The QRESYNC answer (RFC 7162 3.2.5.2): expunged UIDs the client knew
 /// (`* VANISHED (EARLIER)`), then every message changed since its MODSEQ.
+/// When the MODSEQ is older than what the store still remembers of
+/// removals ([`store_core::FolderChanges::complete`] false), the UIDs
+/// the client knows (or `1:UIDNEXT-1`) that are not in the mailbox are
+/// reported instead: a superset of those expunged since, which RFC 7162
+/// 3.2.5.2 allows ("the server MAY ... send VANISHED for UIDs that were
+/// expunged before the client's MODSEQ").
 async fn resync(
     session: &mut Session,
     principal: &store_core::Principal,
@@ -126,15 +129,18 @@ async fn resync(
         .mail_changes_since(principal, &mailbox.folder, q.modseq)
         .await?;
     let highest_uid = mailbox.uid_next.saturating_sub(1);
-    let vanished: Vec<u32> = changes
-        .vanished
-        .into_iter()
-        .filter(|&u| {
-            q.known_uids
-                .as_ref()
-                .is_none_or(|set| set.contains(u, highest_uid))
-        })
-        .collect();
+    let vanished: Vec<u32> = match changes.complete {
+        true => changes
+            .vanished
+            .into_iter()
+            .filter(|&u| {
+                q.known_uids
+                    .as_ref()
+                    .is_none_or(|set| set.contains(u, highest_uid))
+            })
+            .collect(),
+        false => vanished_earlier(mailbox, q.known_uids.as_ref()),
+    };
     let enabled = session.enabled;
     let out = &mut session.out;
     if !vanished.is_empty() {
@@ -144,14 +150,35 @@ async fn resync(
         let Some(seq) = mailbox.seq_of(object.uid) else {
             continue;
         };
-        let message = &mailbox.messages[seq as usize - 1];
         let _ = write!(
             out,
             "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
-            message.uid,
-            SelectedMailbox::flags_of(message, enabled),
-            message.modseq
+            object.uid,
+            mailbox.flags_of(object.uid, &object.flags, enabled),
+            object.modseq
         );
     }
     Ok(())
+}
+
+/// The UIDs of `known` (or of `1:UIDNEXT-1` when the client gave none)
+/// that the mailbox does not hold, ascending: RFC 7162 3.2.5.2's answer
+/// when the removals since the client's MODSEQ are no longer all known.
+/// UIDs at or above UIDNEXT were never given and are left out. Costs
+/// O(spans of 65,536 UIDs), not O(messages).
+pub(crate) fn vanished_earlier(mailbox: &SelectedMailbox, known: Option<&SequenceSet>) -> Vec<u32> {
+    let highest = mailbox.uid_next.saturating_sub(1);
+    if highest == 0 {
+        return Vec::new();
+    }
+    let ranges: Vec<(u32, u32)> = match known {
+        Some(set) => set
+            .ranges(highest)
+            .into_iter()
+            .filter(|&(a, _)| a <= highest)
+            .map(|(a, b)| (a, b.min(highest)))
+            .collect(),
+        None => vec![(1, highest)],
+    };
+    mailbox.uids().absent_within(&ranges)
 }

@@ -55,7 +55,7 @@ pub async fn execute(session: &mut Session, request: SortRequest<'_>) -> Command
     let mut infos = matching_sort_info(session, &key).await?;
     store_core::sort::sort(&mut infos, criteria);
     let sorted: Vec<_> = infos.iter().map(|i| i.uid).collect();
-    let result = Found::new(session, &sorted, uid, uses_modseq(search));
+    let result = Found::new(session, &sorted, uid, uses_modseq(search)).await?;
     let line = answer("SORT", tag, uid, returns, &result);
     session.out.push_str(&line);
     if uses_modseq(search) {

@@ -14,10 +14,10 @@
 //! (RFC 2180 4.2.1 and 4.2.3; Dovecot does the same): the client learns
 //! of the expunge at its next command that allows it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use store_core::model::Uid;
+use store_core::model::{Flags, ModSeq, Uid};
 use store_core::FlagUpdate;
 
 use super::append::checked_flags;
@@ -26,7 +26,6 @@ use crate::protocol::command::StoreMode;
 use crate::protocol::response::Completion;
 use crate::protocol::sequence::{compact, SequenceSet};
 use crate::session::error::CommandResult;
-use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
 
 /// A STORE command's arguments.
@@ -93,8 +92,28 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
     let changed: HashSet<Uid> = result.updated.iter().map(|(u, _, _)| *u).collect();
     let modified: HashSet<Uid> = result.modified.iter().copied().collect();
     mailbox.announce_keywords(result.updated.iter().map(|(_, _, f)| f), &mut session.out);
+    let mut states: HashMap<Uid, (Flags, ModSeq)> = HashMap::new();
     for (u, modseq, new_flags) in result.updated {
-        mailbox.set_flags(u, new_flags, modseq);
+        mailbox.note_reported(u, modseq);
+        states.insert(u, (new_flags, modseq));
+    }
+    if !silent {
+        // The messages the STORE left as they were are reported too
+        // (RFC 3501 6.4.6), with their flags read from the store, batched.
+        let rest: Vec<Uid> = live
+            .iter()
+            .copied()
+            .filter(|u| !states.contains_key(u) && !modified.contains(u))
+            .collect();
+        for chunk in rest.chunks(store_core::MAX_BATCH) {
+            let read = session
+                .state
+                .store
+                .object_states(&principal, &mailbox.folder, chunk, mailbox.view())
+                .await?;
+            mailbox.announce_keywords(read.iter().map(|o| &o.flags), &mut session.out);
+            states.extend(read.into_iter().map(|o| (o.uid, (o.flags, o.modseq))));
+        }
     }
     for (seq, u) in targets {
         if mailbox.is_expunged(u)
@@ -103,13 +122,15 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
         {
             continue;
         }
-        let message = &mailbox.messages[seq as usize - 1];
+        let Some((flags, modseq)) = states.get(&u) else {
+            continue;
+        };
         let _ = write!(session.out, "* {seq} FETCH (");
         if !silent {
             let _ = write!(
                 session.out,
                 "FLAGS {} ",
-                SelectedMailbox::flags_of(message, session.enabled)
+                mailbox.flags_of(u, flags, session.enabled)
             );
         }
         // RFC 7162 3.2.4: with QRESYNC every untagged FETCH carries UID.
@@ -117,7 +138,7 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
             let _ = write!(session.out, "UID {u} ");
         }
         if condstore {
-            let _ = write!(session.out, "MODSEQ ({}) ", message.modseq);
+            let _ = write!(session.out, "MODSEQ ({modseq}) ");
         }
         session.out.pop();
         session.out.push_str(")\r\n");

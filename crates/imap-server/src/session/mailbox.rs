@@ -1,13 +1,19 @@
 //! The selected mailbox as one session sees it: its messages in sequence
-//! order (UID, flags, `\Recent`), and how changes made by other sessions
-//! reach this one as untagged EXISTS, EXPUNGE and FETCH responses.
+//! order (a [`UidMap`] of UIDs, and the `\Recent` ones), and how changes
+//! made by other sessions reach this one as untagged EXISTS, EXPUNGE and
+//! FETCH responses.
+//!
+//! No flags or MODSEQs are held per message (issue 16: a session selected
+//! on 100k messages holds a few KB, not MBs): FETCH, STORE and SEARCH read
+//! them from the store, batched. Synchronizing costs the changes since
+//! the MODSEQ the view reflects, never a walk of the whole mailbox.
 //!
 //! RFC 3501 7.4.1 forbids EXPUNGE while FETCH, STORE or SEARCH run (their
 //! sequence numbers would shift under the client); expunges seen then wait
 //! in `pending_expunges` and keep their sequence numbers until a command
 //! that may report them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use store_core::model::{Flags, SYSTEM_FLAGS};
@@ -18,21 +24,7 @@ use store_core::{FolderRef, Principal, SelectedFolder, StoreError};
 use crate::protocol::response;
 use crate::protocol::sequence::{compact, SequenceSet};
 use crate::session::state::ServerState;
-
-/// One message of the selected mailbox; its index + 1 is its sequence
-/// number.
-#[derive(Debug, Clone)]
-pub struct Message {
-    /// UID.
-    pub uid: Uid,
-    /// Flags and keywords (without `\Recent`).
-    pub flags: Flags,
-    /// Whether it is `\Recent` in this session (claimed by it, or, in a
-    /// read-only view, claimed by no session yet).
-    pub recent: bool,
-    /// Its MODSEQ as this session last saw it (RFC 7162).
-    pub modseq: ModSeq,
-}
+use crate::session::uidmap::UidMap;
 
 /// The extensions a client enabled that change what the server says
 /// unasked (RFC 5161 ENABLE; RFC 7162 3.1 "CONDSTORE enabling commands").
@@ -62,12 +54,20 @@ pub struct SelectedMailbox {
     pub uid_next: Uid,
     /// EXAMINE, or no right to change anything.
     pub read_only: bool,
-    /// Messages in sequence order (ascending UIDs).
-    pub messages: Vec<Message>,
+    /// The messages in sequence order (their UIDs).
+    uids: UidMap,
+    /// The messages `\Recent` in this session (claimed by it, or, in a
+    /// read-only view, claimed by no session yet): a subset of `uids`.
+    recent: UidMap,
     /// The folder's HIGHESTMODSEQ this view reflects.
     known_modseq: ModSeq,
     /// UIDs expunged by others, not yet reported.
-    pending_expunges: Vec<Uid>,
+    pending_expunges: BTreeSet<Uid>,
+    /// The MODSEQ of each message whose flags this session itself
+    /// reported (its STORE, the `\Seen` a FETCH set) since it last
+    /// synchronized: not reported again when the change comes back from
+    /// the store. Emptied at each synchronization.
+    reported: HashMap<Uid, ModSeq>,
     /// This view in store-core's registry: messages expunged by others
     /// stay readable until it is told (synchronized past their removal
     /// with nothing pending) or dropped.
@@ -98,18 +98,10 @@ impl SelectedMailbox {
         read_only: bool,
     ) -> SelectedMailbox {
         let f = &selected.folder;
-        let highest = selected.objects.last().map_or(0, |o| o.uid);
+        let uids = UidMap::from_uids(selected.uids.iter().copied());
+        let highest = uids.last().unwrap_or(0);
         let threshold = state.recent_threshold(f.id, highest, !read_only);
-        let messages: Vec<Message> = selected
-            .objects
-            .into_iter()
-            .map(|o| Message {
-                uid: o.uid,
-                flags: o.flags,
-                recent: o.uid > threshold,
-                modseq: o.modseq,
-            })
-            .collect();
+        let recent = UidMap::from_uids(uids.range(threshold.saturating_add(1), Uid::MAX));
         // `view` was opened before `selected` was read (at MODSEQ 0);
         // it now reflects that read. A folder recreated in between
         // (another id) gets a view of its own.
@@ -127,11 +119,6 @@ impl SelectedMailbox {
         {
             Self::learn(&mut keywords, k);
         }
-        for m in &messages {
-            m.flags.iter().for_each(|k| {
-                Self::learn(&mut keywords, k);
-            });
-        }
         SelectedMailbox {
             view,
             keywords,
@@ -141,15 +128,22 @@ impl SelectedMailbox {
             uid_validity: f.uid_validity,
             uid_next: f.uid_next,
             read_only,
-            messages,
+            uids,
+            recent,
             known_modseq: f.highest_modseq,
-            pending_expunges: Vec::new(),
+            pending_expunges: BTreeSet::new(),
+            reported: HashMap::new(),
         }
     }
 
-    /// The store-core view (for [`store_core::Store::fetch_object_in_view`]).
+    /// The store-core view (for [`store_core::Store::fetch_objects`]).
     pub fn view(&self) -> &FolderView {
         &self.view
+    }
+
+    /// The messages' UIDs in sequence order.
+    pub fn uids(&self) -> &UidMap {
+        &self.uids
     }
 
     /// `* FLAGS` and `* OK [PERMANENTFLAGS]` as SELECT and EXAMINE send
@@ -240,20 +234,22 @@ impl SelectedMailbox {
 
     /// Number of messages (EXISTS).
     pub fn exists(&self) -> u32 {
-        self.messages.len() as u32
+        self.uids.len()
     }
 
     /// Number of `\Recent` messages.
     pub fn recent(&self) -> u32 {
-        self.messages.iter().filter(|m| m.recent).count() as u32
+        self.recent.len()
+    }
+
+    /// The `\Recent` messages' UIDs, ascending.
+    pub fn recent_uids(&self) -> &UidMap {
+        &self.recent
     }
 
     /// The sequence number of `uid`.
     pub fn seq_of(&self, uid: Uid) -> Option<u32> {
-        self.messages
-            .binary_search_by_key(&uid, |m| m.uid)
-            .ok()
-            .map(|i| i as u32 + 1)
+        self.uids.seq_of(uid)
     }
 
     /// Whether `uid` was expunged by another session and not yet reported.
@@ -265,56 +261,21 @@ impl SelectedMailbox {
     /// `uid` says whether the set holds UIDs; `*` is the largest one in
     /// use. Numbers naming no message are skipped.
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, Uid)> {
-        let count = self.exists();
-        if count == 0 {
-            return Vec::new();
-        }
-        if uid {
-            let largest = self.messages[count as usize - 1].uid;
-            self.messages
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| set.contains(m.uid, largest))
-                .map(|(i, m)| (i as u32 + 1, m.uid))
-                .collect()
-        } else {
-            let mut seqs: Vec<u32> = set
-                .ranges(count)
-                .into_iter()
-                .flat_map(|(a, b)| a.max(1)..=b.min(count))
-                .collect();
-            seqs.sort_unstable();
-            seqs.dedup();
-            seqs.into_iter()
-                .map(|s| (s, self.messages[s as usize - 1].uid))
-                .collect()
-        }
+        self.uids.resolve(set, uid)
     }
 
     /// UID ranges covering a sequence set (for SEARCH): each range of
     /// sequence numbers is a range of UIDs, since both ascend together.
     pub fn sequence_to_uid_ranges(&self, set: &SequenceSet) -> Vec<(Uid, Uid)> {
-        let count = self.exists();
-        set.ranges(count)
-            .into_iter()
-            .filter_map(|(a, b)| {
-                let (a, b) = (a.max(1), b.min(count));
-                (a <= b).then(|| {
-                    (
-                        self.messages[a as usize - 1].uid,
-                        self.messages[b as usize - 1].uid,
-                    )
-                })
-            })
-            .collect()
+        self.uids.sequence_to_uid_ranges(set)
     }
 
-    /// Sets a message's flags and MODSEQ after this session changed them.
-    pub fn set_flags(&mut self, uid: Uid, flags: Flags, modseq: ModSeq) {
-        if let Some(seq) = self.seq_of(uid) {
-            let m = &mut self.messages[seq as usize - 1];
-            m.flags = flags;
-            m.modseq = modseq;
+    /// Notes that this session reported `uid`'s flags at `modseq` (its
+    /// own STORE, or the `\Seen` its FETCH set), so that synchronizing
+    /// does not report the same change again.
+    pub fn note_reported(&mut self, uid: Uid, modseq: ModSeq) {
+        if self.uids.contains(uid) {
+            self.reported.insert(uid, modseq);
         }
     }
 
@@ -324,38 +285,47 @@ impl SelectedMailbox {
     pub fn remove(&mut self, uids: &[Uid]) -> Vec<u32> {
         let mut reported = Vec::new();
         for &uid in uids {
-            if let Some(seq) = self.seq_of(uid) {
-                self.messages.remove(seq as usize - 1);
+            if let Some(seq) = self.uids.remove(uid) {
                 reported.push(seq);
             }
-            self.pending_expunges.retain(|&u| u != uid);
+            self.recent.remove(uid);
+            self.pending_expunges.remove(&uid);
+            self.reported.remove(&uid);
         }
         reported
     }
 
-    /// The FLAGS list of `message` for a FETCH response: its flags, and
-    /// `\\Recent` unless IMAP4rev2 is enabled (RFC 9051 appendix E item
-    /// 6: IMAP4rev2 has no `\\Recent`).
-    pub fn flags_of(message: &Message, enabled: Enabled) -> String {
+    /// The FLAGS list of message `uid` with `flags` for a FETCH
+    /// response: its flags, and `\\Recent` unless IMAP4rev2 is enabled
+    /// (RFC 9051 appendix E item 6: IMAP4rev2 has no `\\Recent`).
+    pub fn flags_of(&self, uid: Uid, flags: &Flags, enabled: Enabled) -> String {
         let mut out = String::new();
-        let recent = (message.recent && !enabled.imap4rev2).then_some("\\Recent");
-        response::flag_list(&mut out, message.flags.iter().chain(recent));
+        let recent = (self.recent.contains(uid) && !enabled.imap4rev2).then_some("\\Recent");
+        response::flag_list(&mut out, flags.iter().chain(recent));
         out
     }
 
     /// The untagged FETCH that reports a flag change to a session
     /// (`enabled` adds UID and MODSEQ, RFC 7162 3.1.4 and 3.2.4).
-    pub fn flag_change(seq: u32, message: &Message, enabled: Enabled, out: &mut String) {
+    fn flag_change(
+        &self,
+        seq: u32,
+        uid: Uid,
+        flags: &Flags,
+        modseq: ModSeq,
+        enabled: Enabled,
+        out: &mut String,
+    ) {
         let _ = write!(
             out,
             "* {seq} FETCH (FLAGS {}",
-            Self::flags_of(message, enabled)
+            self.flags_of(uid, flags, enabled)
         );
         if enabled.qresync {
-            let _ = write!(out, " UID {}", message.uid);
+            let _ = write!(out, " UID {uid}");
         }
         if enabled.condstore {
-            let _ = write!(out, " MODSEQ ({})", message.modseq);
+            let _ = write!(out, " MODSEQ ({modseq})");
         }
         out.push_str(")\r\n");
     }
@@ -386,7 +356,7 @@ impl SelectedMailbox {
         let mut uids: Vec<Uid> = uids
             .iter()
             .copied()
-            .filter(|&u| self.seq_of(u).is_some())
+            .filter(|&u| self.uids.contains(u))
             .collect();
         uids.sort_unstable_by(|a, b| b.cmp(a));
         uids.dedup();
@@ -405,7 +375,9 @@ impl SelectedMailbox {
     /// Brings the view up to date with the store and appends the untagged
     /// responses that say so to `out`: FETCH for flags changed elsewhere,
     /// EXISTS and RECENT for new messages, and, when `allow_expunge`,
-    /// EXPUNGE (or VANISHED) for messages removed elsewhere.
+    /// EXPUNGE (or VANISHED) for messages removed elsewhere. Costs the
+    /// changes since the MODSEQ the view reflects (one folder read when
+    /// nothing changed).
     ///
     /// Errors: the store's; [`StoreError::NoSuchFolder`] when the folder
     /// was deleted or renamed under the session.
@@ -424,11 +396,20 @@ impl SelectedMailbox {
         if changes.folder.uid_validity != self.uid_validity {
             return Err(StoreError::NoSuchFolder);
         }
+        if !changes.complete {
+            // The view lagged past a prune: the removals since it are
+            // not all known any more. The messages gone are those of the
+            // view the folder no longer has.
+            let present = state.store.select_folder(principal, &self.folder).await?;
+            let mut gone = self.uids.clone();
+            gone.remove_all(&UidMap::from_uids(present.uids));
+            self.pending_expunges.extend(gone.iter());
+        }
         self.known_modseq = changes.folder.highest_modseq;
         self.uid_next = changes.folder.uid_next;
         for uid in changes.vanished {
-            if self.seq_of(uid).is_some() && !self.pending_expunges.contains(&uid) {
-                self.pending_expunges.push(uid);
+            if self.uids.contains(uid) {
+                self.pending_expunges.insert(uid);
             }
         }
         if let Some(list) = &changes.keywords {
@@ -436,43 +417,41 @@ impl SelectedMailbox {
         }
         self.announce_keywords(changes.changed.iter().map(|o| &o.flags), out);
         let recent_before = self.recent();
-        let highest_known = self.messages.last().map_or(0, |m| m.uid);
+        let highest_known = self.uids.last().unwrap_or(0);
         let mut new = Vec::new();
+        let reported = std::mem::take(&mut self.reported);
         for object in changes.changed {
             if object.uid > highest_known {
-                new.push(object);
+                new.push(object.uid);
                 continue;
             }
             let Some(seq) = self.seq_of(object.uid) else {
                 continue;
             };
-            let message = &mut self.messages[seq as usize - 1];
-            // Under CONDSTORE a new mod-sequence is news even when the
-            // flags came back to what this session last reported (two
-            // changes since it last synchronized): the client tracks
-            // MODSEQ per message (RFC 7162 3.1.4.1, 3.2.4).
-            let modseq_moved = message.modseq != object.modseq;
-            message.modseq = object.modseq;
-            if message.flags != object.flags || (enabled.condstore && modseq_moved) {
-                message.flags = object.flags;
-                Self::flag_change(seq, message, enabled, out);
+            // Reported by this session's own STORE or FETCH already. A
+            // later change by another session has another MODSEQ and is
+            // news (under CONDSTORE the client tracks MODSEQ per
+            // message, RFC 7162 3.1.4.1, 3.2.4).
+            if reported.get(&object.uid) == Some(&object.modseq) {
+                continue;
             }
+            self.flag_change(seq, object.uid, &object.flags, object.modseq, enabled, out);
         }
         if allow_expunge && !self.pending_expunges.is_empty() {
-            let gone = std::mem::take(&mut self.pending_expunges);
+            let gone: Vec<Uid> = std::mem::take(&mut self.pending_expunges)
+                .into_iter()
+                .collect();
             self.write_expunged(&gone, enabled, out);
         }
         let arrived = !new.is_empty();
         if arrived {
-            let highest = new.last().map_or(0, |o| o.uid);
+            let highest = new.last().copied().unwrap_or(0);
             let threshold = state.recent_threshold(self.folder_id, highest, !self.read_only);
-            for o in new {
-                self.messages.push(Message {
-                    uid: o.uid,
-                    recent: o.uid > threshold,
-                    flags: o.flags,
-                    modseq: o.modseq,
-                });
+            for uid in new {
+                self.uids.insert(uid);
+                if uid > threshold {
+                    self.recent.insert(uid);
+                }
             }
         }
         if self.pending_expunges.is_empty() {

@@ -8,6 +8,7 @@ pub mod names;
 pub mod notify;
 pub mod state;
 pub mod stream;
+pub mod uidmap;
 pub mod write_limit;
 
 use std::net::SocketAddr;

@@ -76,15 +76,22 @@ impl From<&Object> for ObjectState {
     }
 }
 
-/// The result of "set active folder" (SELECT / EXAMINE).
+/// The result of "set active folder" (SELECT / EXAMINE): what a session
+/// needs to number the messages, read from the folder's mail rows
+/// ([`crate::MailRow`], a few bytes per message), never from the object
+/// records (issue 16: a SELECT of 100k messages decodes no record).
 #[derive(Debug, Clone)]
 pub struct SelectedFolder {
     /// The folder's state.
     pub folder: Folder,
     /// The principal's rights.
     pub rights: Rights,
-    /// Every object, in UID order.
-    pub objects: Vec<ObjectState>,
+    /// The UID of every object visible to mail (`store/mail_view.rs`),
+    /// ascending: the sequence order (RFC 3501 2.3.1.2).
+    pub uids: Vec<Uid>,
+    /// The lowest UID of `uids` without `\Seen` (for `[UNSEEN n]`, RFC
+    /// 3501 7.1), if any.
+    pub first_unseen: Option<Uid>,
     /// The keywords defined in the folder (RFC 3501 7.2.6), system flags
     /// not included: every keyword any of its messages ever had, each
     /// spelled as first used, in that order (`store/keywords.rs`).
@@ -306,23 +313,45 @@ impl Store {
         principal: &Principal,
         folder: &FolderRef,
     ) -> Result<SelectedFolder> {
+        let (store, principal, folder) = (self.clone(), principal.clone(), folder.clone());
+        tokio::task::spawn_blocking(move || store.select_blocking(&principal, &folder))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+    }
+
+    /// The body of [`Store::select_folder`], on the blocking pool: one
+    /// snapshot, the mail rows, and the keyword list (0x16; derived from
+    /// the records only for a folder made before that list was kept).
+    fn select_blocking(&self, principal: &Principal, folder: &FolderRef) -> Result<SelectedFolder> {
         let snap = self.snapshot()?;
         let Access { folder, rights } = resolve(&snap, principal, folder)?;
         if !rights.contains(Right::Read) {
             return Err(StoreError::PermissionDenied(Right::Read));
         }
-        let all = snap.load_all::<Object>(&keys::objects(folder.id))?;
-        let keywords =
-            super::keywords::folder_keywords(&snap, folder.id, all.iter().map(|(_, o)| o))?;
-        let objects = all
-            .iter()
-            .filter(|(_, o)| !self.hidden_from_mail(o))
-            .map(|(_, o)| ObjectState::from(o))
-            .collect();
+        let hides = self.macos_metadata().hides();
+        let mut uids = Vec::with_capacity(folder.objects as usize);
+        let mut first_unseen = None;
+        for row in super::index::mail_rows(&snap, folder.id)? {
+            if hides && row.bits & super::index::ROW_MACOS_NAME != 0 {
+                continue;
+            }
+            if first_unseen.is_none() && row.bits & super::index::ROW_SEEN == 0 {
+                first_unseen = Some(row.uid);
+            }
+            uids.push(row.uid);
+        }
+        let keywords = match snap.get_raw(&keys::folder_keywords(folder.id))? {
+            Some(_) => super::keywords::folder_keywords(&snap, folder.id, [])?,
+            None => {
+                let all = snap.load_all::<Object>(&keys::objects(folder.id))?;
+                super::keywords::folder_keywords(&snap, folder.id, all.iter().map(|(_, o)| o))?
+            }
+        };
         Ok(SelectedFolder {
             folder,
             rights,
-            objects,
+            uids,
+            first_unseen,
             keywords,
         })
     }

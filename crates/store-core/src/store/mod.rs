@@ -29,6 +29,7 @@ mod quota;
 mod references;
 mod resources;
 mod search;
+mod selection;
 mod sync;
 mod threads;
 
@@ -54,6 +55,7 @@ pub use preview::{
 };
 pub use references::{authorized_part, Reference, ReferenceAccess, ReferenceUrl};
 pub use resources::Placement;
+pub use selection::MAX_BATCH;
 pub use sync::{CollectionChanges, FeedPosition, FolderChanges, FolderDates, MemberChange};
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,324 @@
+//! The UIDs of a selected mailbox in sequence order (RFC 3501 2.3.1.2:
+//! sequence number n is the n-th lowest UID), as a compressed bitmap
+//! ([`roaring::RoaringBitmap`]: per span of 65,536 UIDs a run list, a
+//! sorted array or a bitmap, whichever is smaller, so at most 8 KiB per
+//! span, and a few bytes for consecutive UIDs).
+//!
+//! Sequence number of a UID = its rank; UID of a sequence number = the
+//! select of its rank; both cost O(spans), not O(messages). New UIDs are
+//! appended (UIDs only grow, RFC 3501 2.3.1.1); an expunge removes one
+//! UID in place, without shifting a vector.
+
+use roaring::RoaringBitmap;
+use store_core::model::Uid;
+
+use crate::protocol::sequence::SequenceSet;
+
+/// The UIDs of a mailbox as a session numbers them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UidMap {
+    set: RoaringBitmap,
+}
+
+impl UidMap {
+    /// The map of `uids` (any order; duplicates count once).
+    pub fn from_uids(uids: impl IntoIterator<Item = Uid>) -> UidMap {
+        let mut set: RoaringBitmap = uids.into_iter().collect();
+        set.optimize();
+        UidMap { set }
+    }
+
+    /// The number of messages (EXISTS).
+    pub fn len(&self) -> u32 {
+        // At most 2^32 - 1 UIDs exist (0 is never one).
+        u32::try_from(self.set.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// Whether `uid` is in the map.
+    pub fn contains(&self, uid: Uid) -> bool {
+        self.set.contains(uid)
+    }
+
+    /// The lowest UID.
+    pub fn first(&self) -> Option<Uid> {
+        self.set.min()
+    }
+
+    /// The highest UID (`*` of a UID set).
+    pub fn last(&self) -> Option<Uid> {
+        self.set.max()
+    }
+
+    /// The sequence number of `uid`, if it is in the map.
+    pub fn seq_of(&self, uid: Uid) -> Option<u32> {
+        self.contains(uid).then(|| self.count_upto(uid))
+    }
+
+    /// The UID with sequence number `seq` (1-based).
+    pub fn uid_at(&self, seq: u32) -> Option<Uid> {
+        self.set.select(seq.checked_sub(1)?)
+    }
+
+    /// How many UIDs are ≤ `uid`.
+    fn count_upto(&self, uid: Uid) -> u32 {
+        u32::try_from(self.set.rank(uid)).unwrap_or(u32::MAX)
+    }
+
+    /// Adds `uid` (a new message); returns whether it was new.
+    pub fn insert(&mut self, uid: Uid) -> bool {
+        self.set.insert(uid)
+    }
+
+    /// Removes `uid`; returns its sequence number before the removal.
+    pub fn remove(&mut self, uid: Uid) -> Option<u32> {
+        let seq = self.seq_of(uid)?;
+        self.set.remove(uid);
+        Some(seq)
+    }
+
+    /// Compacts the representation (after many changes).
+    pub fn optimize(&mut self) {
+        self.set.optimize();
+    }
+
+    /// Every UID, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = Uid> + '_ {
+        self.set.iter()
+    }
+
+    /// The messages a set names, as (sequence number, UID), ascending and
+    /// without duplicates. `uid` says whether the set holds UIDs; `*` is
+    /// the largest UID (or the message count). Numbers naming no message
+    /// are skipped. Costs O(spans + result).
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, Uid)> {
+        let Some(largest) = self.last() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if uid {
+            for (a, b) in merged(set.ranges(largest)) {
+                let mut seq = self.count_upto(a.saturating_sub(1));
+                let mut it = self.set.iter();
+                it.advance_to(a);
+                for u in it.take_while(|&u| u <= b) {
+                    seq += 1;
+                    out.push((seq, u));
+                }
+            }
+        } else {
+            let count = self.len();
+            for (a, b) in merged(set.ranges(count)) {
+                let (a, b) = (a.max(1), b.min(count));
+                let Some(first) = self.uid_at(a).filter(|_| a <= b) else {
+                    continue;
+                };
+                let mut it = self.set.iter();
+                it.advance_to(first);
+                out.extend((a..=b).zip(it));
+            }
+        }
+        out
+    }
+
+    /// The UID ranges covering a set of sequence numbers (each range of
+    /// sequence numbers is a range of UIDs, since both ascend together).
+    pub fn sequence_to_uid_ranges(&self, set: &SequenceSet) -> Vec<(Uid, Uid)> {
+        let count = self.len();
+        set.ranges(count)
+            .into_iter()
+            .filter_map(|(a, b)| {
+                let (a, b) = (a.max(1), b.min(count));
+                if a > b {
+                    return None;
+                }
+                Some((self.uid_at(a)?, self.uid_at(b)?))
+            })
+            .collect()
+    }
+
+    /// The UIDs within `ranges` (inclusive pairs) that are not in the
+    /// map, ascending: the messages of those ranges that are gone (RFC
+    /// 7162 3.2.5.2, `VANISHED (EARLIER)` from a client's known UIDs).
+    /// Costs O(spans of `ranges`); the caller bounds the ranges (by
+    /// UIDNEXT).
+    pub fn absent_within(&self, ranges: &[(Uid, Uid)]) -> Vec<Uid> {
+        let mut want = RoaringBitmap::new();
+        for &(a, b) in ranges {
+            want.insert_range(a.max(1)..=b);
+        }
+        (want - &self.set).iter().collect()
+    }
+
+    /// The UIDs in `a..=b`, ascending.
+    pub fn range(&self, a: Uid, b: Uid) -> impl Iterator<Item = Uid> + '_ {
+        let mut it = self.set.iter();
+        it.advance_to(a);
+        it.take_while(move |&u| u <= b)
+    }
+
+    /// Removes every UID of `other` (that is in the map).
+    pub fn remove_all(&mut self, other: &UidMap) {
+        self.set -= &other.set;
+    }
+
+    /// The map's size in memory, approximately (its serialized size).
+    pub fn memory(&self) -> usize {
+        self.set.serialized_size()
+    }
+}
+
+/// `ranges` sorted and merged (overlapping or adjacent ranges joined).
+fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::sequence::SeqNumber;
+
+    /// A small deterministic generator (xorshift), so failures replay.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 16) as u32
+        }
+        fn below(&mut self, n: u32) -> u32 {
+            self.next() % n.max(1)
+        }
+    }
+
+    fn oracle_resolve(v: &[Uid], set: &SequenceSet, uid: bool) -> Vec<(u32, Uid)> {
+        let Some(&largest) = v.last() else {
+            return Vec::new();
+        };
+        let mut out: Vec<(u32, Uid)> = if uid {
+            v.iter()
+                .enumerate()
+                .filter(|(_, &u)| set.contains(u, largest))
+                .map(|(i, &u)| (i as u32 + 1, u))
+                .collect()
+        } else {
+            (1..=v.len() as u32)
+                .filter(|&s| set.contains(s, v.len() as u32))
+                .map(|s| (s, v[s as usize - 1]))
+                .collect()
+        };
+        out.dedup();
+        out
+    }
+
+    fn random_set(rng: &mut Rng, span: u32) -> SequenceSet {
+        let n = 1 + rng.below(4);
+        let end = |rng: &mut Rng| match rng.below(8) {
+            0 => SeqNumber::Largest,
+            _ => SeqNumber::Value(1 + rng.below(span + 5)),
+        };
+        SequenceSet((0..n).map(|_| (end(rng), end(rng))).collect())
+    }
+
+    #[test]
+    fn matches_a_vec_oracle_under_random_operations() {
+        for seed in 1..=6u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut map = UidMap::default();
+            let mut oracle: Vec<Uid> = Vec::new();
+            let mut next = 1u32;
+            for _ in 0..250 {
+                match rng.below(10) {
+                    0..=4 => {
+                        // Appends, sometimes skipping UIDs (hidden objects).
+                        for _ in 0..1 + rng.below(20) {
+                            next += 1 + rng.below(3) / 2;
+                            map.insert(next);
+                            oracle.push(next);
+                        }
+                    }
+                    5..=7 if !oracle.is_empty() => {
+                        for _ in 0..1 + rng.below(5) {
+                            if oracle.is_empty() {
+                                break;
+                            }
+                            let i = rng.below(oracle.len() as u32) as usize;
+                            let u = oracle.remove(i);
+                            assert_eq!(map.remove(u), Some(i as u32 + 1));
+                            assert_eq!(map.remove(u), None);
+                        }
+                    }
+                    _ => map.optimize(),
+                }
+                assert_eq!(map.len() as usize, oracle.len());
+                assert_eq!(map.last(), oracle.last().copied());
+                assert_eq!(map.first(), oracle.first().copied());
+                for _ in 0..10 {
+                    let u = 1 + rng.below(next + 2);
+                    let want = oracle.binary_search(&u).ok().map(|i| i as u32 + 1);
+                    assert_eq!(map.seq_of(u), want, "seq_of({u})");
+                    let s = rng.below(oracle.len() as u32 + 2);
+                    let want = (s >= 1).then(|| oracle.get(s as usize - 1).copied());
+                    assert_eq!(map.uid_at(s), want.flatten(), "uid_at({s})");
+                }
+                let set = random_set(&mut rng, next);
+                assert_eq!(map.resolve(&set, true), oracle_resolve(&oracle, &set, true));
+                let set = random_set(&mut rng, oracle.len() as u32);
+                assert_eq!(
+                    map.resolve(&set, false),
+                    oracle_resolve(&oracle, &set, false)
+                );
+                let (a, b) = (1 + rng.below(next), 1 + rng.below(next));
+                let (a, b) = (a.min(b), a.max(b));
+                let want: Vec<Uid> = (a..=b)
+                    .filter(|u| oracle.binary_search(u).is_err())
+                    .collect();
+                assert_eq!(map.absent_within(&[(a, b)]), want);
+                let got: Vec<Uid> = map.range(a, b).collect();
+                let want: Vec<Uid> = oracle
+                    .iter()
+                    .copied()
+                    .filter(|&u| a <= u && u <= b)
+                    .collect();
+                assert_eq!(got, want);
+                assert!(map.iter().eq(oracle.iter().copied()));
+            }
+        }
+    }
+
+    #[test]
+    fn sequence_ranges_map_to_uid_ranges() {
+        let map = UidMap::from_uids([3, 5, 9, 10, 20]);
+        let set = SequenceSet(vec![
+            (SeqNumber::Value(2), SeqNumber::Value(3)),
+            (SeqNumber::Value(5), SeqNumber::Largest),
+            (SeqNumber::Value(7), SeqNumber::Value(9)),
+        ]);
+        assert_eq!(map.sequence_to_uid_ranges(&set), vec![(5, 9), (20, 20)]);
+    }
+
+    #[test]
+    fn a_hundred_thousand_consecutive_uids_take_a_few_kilobytes() {
+        let map = UidMap::from_uids(1..=100_000);
+        assert_eq!(map.len(), 100_000);
+        assert!(map.memory() < 4096, "{} bytes", map.memory());
+        // Every other message expunged: the worst case stays within
+        // 8 KiB per span of 65,536 UIDs.
+        let mut map = UidMap::from_uids((1..=100_000).filter(|u| u % 2 == 0));
+        map.optimize();
+        assert!(map.memory() <= 2 * 8192 + 64, "{} bytes", map.memory());
+    }
+}

@@ -14,7 +14,7 @@ use store_core::{FolderDates, Lock, MetadataTarget, Store};
 
 use crate::error::DavResult;
 use crate::path::DavPath;
-use crate::resource::Resource;
+use crate::resource::{File, Resource};
 use crate::xml::{text, Name, DAV};
 
 /// The metadata entry that holds every dead property of a target.
@@ -90,6 +90,13 @@ pub async fn dead_properties(
     principal: &Principal,
     resource: &Resource,
 ) -> DavResult<Vec<(Name, String)>> {
+    if let Resource::File(File {
+        properties: Some(entries),
+        ..
+    }) = resource
+    {
+        return Ok(parse_dead(entries.iter().cloned()));
+    }
     let Some(target) = metadata_target(resource) else {
         return Ok(Vec::new());
     };
@@ -102,10 +109,16 @@ pub async fn dead_properties(
         Err(store_core::StoreError::PermissionDenied(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
-    Ok(entries
+    Ok(parse_dead(entries))
+}
+
+/// Dead properties from their metadata entries (name, value); an entry
+/// that is not one is left out.
+fn parse_dead(entries: impl IntoIterator<Item = (String, Vec<u8>)>) -> Vec<(Name, String)> {
+    entries
         .into_iter()
         .filter_map(|(entry, value)| Some((dead_name(&entry)?, String::from_utf8(value).ok()?)))
-        .collect())
+        .collect()
 }
 
 /// What live properties are computed from beyond the resource itself.

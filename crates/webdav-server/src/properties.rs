@@ -155,23 +155,30 @@ pub fn live_names(resource: &Resource, named_only: bool) -> Vec<Name> {
         .enumerate()
         .filter(|(i, _)| named_only || *i < NAMED_ONLY)
         .map(|(_, p)| *p)
-        .filter(|p| match resource {
-            Resource::File(_) => !p.starts_with("quota-") && !matches!(*p, "sync-token"),
-            Resource::Collection(_) => !matches!(*p, "getcontentlength" | "getcontenttype"),
-            Resource::Root | Resource::Account(_) => matches!(
-                *p,
-                "displayname"
-                    | "resourcetype"
-                    | "quota-available-bytes"
-                    | "quota-used-bytes"
-                    | "current-user-privilege-set"
-                    | "supported-privilege-set"
-                    | "sync-token"
-                    | "supported-report-set"
-            ),
-        })
+        .filter(|p| has_live(resource, p))
         .map(Name::dav)
         .collect()
+}
+
+/// Whether a resource has the live property `DAV:{local}` (one of
+/// [`LIVE`]), without building the list of [`live_names`]: it is asked
+/// for each property of each member of a PROPFIND.
+fn has_live(resource: &Resource, local: &str) -> bool {
+    match resource {
+        Resource::File(_) => !local.starts_with("quota-") && local != "sync-token",
+        Resource::Collection(_) => !matches!(local, "getcontentlength" | "getcontenttype"),
+        Resource::Root | Resource::Account(_) => matches!(
+            local,
+            "displayname"
+                | "resourcetype"
+                | "quota-available-bytes"
+                | "quota-used-bytes"
+                | "current-user-privilege-set"
+                | "supported-privilege-set"
+                | "sync-token"
+                | "supported-report-set"
+        ),
+    }
 }
 
 /// Whether the principal may not read live property `name` of a resource
@@ -204,7 +211,7 @@ pub async fn live_value(
     name: &Name,
 ) -> DavResult<Option<String>> {
     if !is_live(name)
-        || !live_names(resource, true).contains(name)
+        || !has_live(resource, &name.local)
         || forbidden(ctx.principal, resource, name)
     {
         return Ok(None);

@@ -14,7 +14,7 @@ use store_core::{FolderDates, Lock, MetadataTarget, Store};
 
 use crate::error::DavResult;
 use crate::path::DavPath;
-use crate::resource::Resource;
+use crate::resource::{File, Resource};
 use crate::xml::{text, Name, DAV};
 
 /// The metadata entry that holds every dead property of a target.
@@ -90,6 +90,13 @@ pub async fn dead_properties(
     principal: &Principal,
     resource: &Resource,
 ) -> DavResult<Vec<(Name, String)>> {
+    if let Resource::File(File {
+        properties: Some(entries),
+        ..
+    }) = resource
+    {
+        return Ok(parse_dead(entries.iter().cloned()));
+    }
     let Some(target) = metadata_target(resource) else {
         return Ok(Vec::new());
     };
@@ -102,10 +109,16 @@ pub async fn dead_properties(
         Err(store_core::StoreError::PermissionDenied(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
-    Ok(entries
+    Ok(parse_dead(entries))
+}
+
+/// Dead properties from their metadata entries (name, value); an entry
+/// that is not one is left out.
+fn parse_dead(entries: impl IntoIterator<Item = (String, Vec<u8>)>) -> Vec<(Name, String)> {
+    entries
         .into_iter()
         .filter_map(|(entry, value)| Some((dead_name(&entry)?, String::from_utf8(value).ok()?)))
-        .collect())
+        .collect()
 }
 
 /// What live properties are computed from beyond the resource itself.
@@ -142,23 +155,30 @@ pub fn live_names(resource: &Resource, named_only: bool) -> Vec<Name> {
         .enumerate()
         .filter(|(i, _)| named_only || *i < NAMED_ONLY)
         .map(|(_, p)| *p)
-        .filter(|p| match resource {
-            Resource::File(_) => !p.starts_with("quota-") && !matches!(*p, "sync-token"),
-            Resource::Collection(_) => !matches!(*p, "getcontentlength" | "getcontenttype"),
-            Resource::Root | Resource::Account(_) => matches!(
-                *p,
-                "displayname"
-                    | "resourcetype"
-                    | "quota-available-bytes"
-                    | "quota-used-bytes"
-                    | "current-user-privilege-set"
-                    | "supported-privilege-set"
-                    | "sync-token"
-                    | "supported-report-set"
-            ),
-        })
+        .filter(|p| has_live(resource, p))
         .map(Name::dav)
         .collect()
+}
+
+/// Whether a resource has the live property `DAV:{local}` (one of
+/// [`LIVE`]), without building the list of [`live_names`]: it is asked
+/// for each property of each member of a PROPFIND.
+fn has_live(resource: &Resource, local: &str) -> bool {
+    match resource {
+        Resource::File(_) => !local.starts_with("quota-") && local != "sync-token",
+        Resource::Collection(_) => !matches!(local, "getcontentlength" | "getcontenttype"),
+        Resource::Root | Resource::Account(_) => matches!(
+            local,
+            "displayname"
+                | "resourcetype"
+                | "quota-available-bytes"
+                | "quota-used-bytes"
+                | "current-user-privilege-set"
+                | "supported-privilege-set"
+                | "sync-token"
+                | "supported-report-set"
+        ),
+    }
 }
 
 /// Whether the principal may not read live property `name` of a resource
@@ -191,7 +211,7 @@ pub async fn live_value(
     name: &Name,
 ) -> DavResult<Option<String>> {
     if !is_live(name)
-        || !live_names(resource, true).contains(name)
+        || !has_live(resource, &name.local)
         || forbidden(ctx.principal, resource, name)
     {
         return Ok(None);

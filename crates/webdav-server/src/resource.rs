@@ -6,7 +6,7 @@
 //! the principal may not look up is "missing", never "forbidden", so its
 //! existence does not leak (RFC 4314 section 4).
 
-use store_core::mime::MessageSummary;
+use store_core::mime::BodyPart;
 use store_core::model::{Folder, Object, ObjectKind};
 use store_core::rights::Rights;
 use store_core::{FolderRef, Principal, Store, StoreError};
@@ -43,11 +43,19 @@ pub struct File {
     pub folder: FolderRef,
     /// The principal's rights on the folder.
     pub rights: Rights,
-    /// Its record.
-    pub object: Object,
+    /// Its record (boxed: a [`Resource`] is moved around, and a file's
+    /// record is its largest part).
+    pub object: Box<Object>,
     /// What GET returns.
     pub content: Content,
+    /// Its dead-property metadata entries (name, value), when they were
+    /// read with the folder's listing ([`Store::list_files`]); `None`:
+    /// read them when needed.
+    pub properties: Option<DeadEntries>,
 }
+
+/// Metadata entries (name, value) of a resource's dead properties.
+pub type DeadEntries = Box<[(String, Vec<u8>)]>;
 
 /// A resource that exists.
 #[derive(Debug, Clone)]
@@ -111,10 +119,10 @@ pub fn folder_ref(principal: &Principal, owner: &str, levels: &[String]) -> Fold
     }
 }
 
-/// What GET returns for an object: the file of a media object stored
-/// whole in a single part (its body, unencoded), else the message itself.
-pub fn content_of(object: &Object, summary: &MessageSummary) -> Content {
-    let body = &summary.body;
+/// What GET returns for an object whose MIME summary has the top-level
+/// part `body`: the file of a media object stored whole in a single part
+/// (its body, unencoded), else the message itself.
+pub fn content_of(object: &Object, body: &BodyPart) -> Content {
     let plain_encoding = body.encoding.as_deref().is_none_or(|e| {
         ["binary", "8bit", "7bit"]
             .iter()
@@ -274,8 +282,9 @@ pub async fn file_of(
         Ok((object, summary)) => Ok(Some(File {
             folder: parent.folder.clone(),
             rights: parent.rights,
-            content: content_of(&object, &summary),
-            object,
+            content: content_of(&object, &summary.body),
+            object: Box::new(object),
+            properties: None,
         })),
         Err(StoreError::NoSuchObject) => Ok(None),
         Err(e) => Err(e.into()),
@@ -345,11 +354,23 @@ pub async fn members(
             }
             if let Resource::Collection(c) = resource {
                 if c.rights.contains(store_core::rights::Right::Read) {
-                    for object in store.list_objects(principal, &c.folder).await? {
+                    // One pass over the folder: objects, where their
+                    // content lies and their dead properties.
+                    let files = store
+                        .list_files(principal, &c.folder, crate::properties::DEAD_PREFIX)
+                        .await?;
+                    for (object, body, properties) in files {
                         let name = object.resource_name();
-                        if let Some(f) = file_of(store, principal, c, object).await? {
-                            out.push((path.child(&name), Resource::File(f)));
-                        }
+                        out.push((
+                            path.child(&name),
+                            Resource::File(File {
+                                folder: c.folder.clone(),
+                                rights: c.rights,
+                                content: content_of(&object, &body),
+                                object: Box::new(object),
+                                properties: Some(properties.into_boxed_slice()),
+                            }),
+                        ));
                     }
                 }
             }

@@ -17,6 +17,8 @@
 
 use store_core::blob::StagedBlob;
 use store_core::Store;
+
+use crate::session::stream::QuickAck;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Placeholder for a streamed literal in [`RawCommand::text`].
@@ -113,7 +115,7 @@ pub async fn read_command<S>(
     limits: ReaderLimits,
 ) -> std::io::Result<ReadOutcome>
 where
-    S: AsyncBufRead + AsyncWrite + Unpin,
+    S: AsyncBufRead + AsyncWrite + QuickAck + Unpin,
 {
     let mut text = Vec::new();
     let mut blobs = Vec::new();
@@ -126,6 +128,12 @@ where
     let (mut message_bytes, mut messages) = (0u64, 0usize);
     loop {
         let start = text.len();
+        if start > 0 {
+            // The rest of a command after a literal: a client sends its
+            // CRLF as a small segment that Nagle holds until the literal
+            // is acknowledged.
+            io.quick_ack();
+        }
         let budget = limits.max_command_bytes.saturating_sub(start);
         match read_line(io, &mut text, budget).await? {
             Line::Complete => {}
@@ -186,6 +194,9 @@ where
         if sync {
             io.write_all(b"+ Ready for literal data\r\n").await?;
             io.flush().await?;
+            // Our `+` put the socket in delayed-ACK (ping-pong) mode; the
+            // literal's segments are acknowledged at once instead.
+            io.quick_ack();
         }
         if is_message {
             let binary = text[header_at] == b'~';
@@ -204,6 +215,7 @@ where
             text.extend_from_slice(b"\r\n");
             let at = text.len();
             text.resize(at + size as usize, 0);
+            io.quick_ack();
             if let Err(e) = io.read_exact(&mut text[at..]).await {
                 return match e.kind() {
                     std::io::ErrorKind::UnexpectedEof => Ok(ReadOutcome::Closed),
@@ -237,7 +249,7 @@ enum Streamed {
 /// Errors: I/O errors of the connection.
 async fn stream_to_blob<S>(io: &mut S, store: &Store, size: u64) -> std::io::Result<Streamed>
 where
-    S: AsyncBufRead + Unpin,
+    S: AsyncBufRead + QuickAck + Unpin,
 {
     let mut writer = match store.blob_writer().await {
         Ok(w) => w,
@@ -246,6 +258,8 @@ where
     let mut left = size;
     let mut nul = false;
     while left > 0 {
+        // Not sticky: set before each read of the literal.
+        io.quick_ack();
         let buf = io.fill_buf().await?;
         if buf.is_empty() {
             // Cut short: the writer's drop removes the partial file.
@@ -463,6 +477,9 @@ mod tests {
         assert_eq!(literal_header(b"a LOGIN {x}"), None);
         assert_eq!(literal_header(b"a LOGIN {}"), None);
     }
+
+    /// The test streams have no socket.
+    impl<R, W> QuickAck for tokio::io::Join<R, W> {}
 
     const LIMITS: ReaderLimits = ReaderLimits {
         max_command_bytes: 1024,

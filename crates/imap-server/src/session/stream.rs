@@ -81,3 +81,56 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+/// Asks the kernel to acknowledge the peer's next segment at once
+/// (`TCP_QUICKACK`, Linux tcp(7)) rather than after the delayed-ACK
+/// timer. The server calls it when it has sent a `+` continuation and
+/// waits for a literal (RFC 3501 7.5): a client under Nagle's algorithm
+/// holds the literal's last small segment until its previous one is
+/// acknowledged, and a delayed ACK makes that a 40 ms stall per APPEND.
+/// The option is not sticky (the kernel may leave quick-ACK mode again),
+/// so it is set before each wait. It has no effect off Linux or on a
+/// stream without a socket; failures are ignored (it only affects
+/// timing).
+pub trait QuickAck {
+    /// Sets `TCP_QUICKACK` on the connection's socket, if there is one.
+    fn quick_ack(&self) {}
+}
+
+impl QuickAck for TcpStream {
+    fn quick_ack(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let _ = socket2::SockRef::from(self).set_tcp_quickack(true);
+        }
+    }
+}
+
+impl QuickAck for Stream {
+    fn quick_ack(&self) {
+        match self {
+            Stream::Plain(s) => s.quick_ack(),
+            // The TCP socket under TLS.
+            Stream::Tls(s) => s.get_ref().0.quick_ack(),
+            Stream::Deflate(d) => d.get_ref().quick_ack(),
+        }
+    }
+}
+
+impl<S: QuickAck> QuickAck for super::write_limit::LimitedWrites<S> {
+    fn quick_ack(&self) {
+        self.get_ref().quick_ack()
+    }
+}
+
+impl<S: QuickAck + tokio::io::AsyncWrite> QuickAck for tokio::io::BufWriter<S> {
+    fn quick_ack(&self) {
+        self.get_ref().quick_ack()
+    }
+}
+
+impl<S: QuickAck + AsyncRead> QuickAck for tokio::io::BufReader<S> {
+    fn quick_ack(&self) {
+        self.get_ref().quick_ack()
+    }
+}

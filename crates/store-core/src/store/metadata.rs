@@ -35,7 +35,7 @@ pub enum MetadataTarget {
 
 /// Checks an entry name (or, for fetches, the bare `/private` or `/shared`
 /// prefix) and says whether it is private.
-fn check_entry(name: &str) -> Result<bool> {
+pub(super) fn check_entry(name: &str) -> Result<bool> {
     let private = name == "/private" || name.starts_with("/private/");
     if !(private || name == "/shared" || name.starts_with("/shared/"))
         || name.len() > MAX_ENTRY_NAME

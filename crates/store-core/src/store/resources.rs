@@ -10,6 +10,7 @@ use super::objects::{transfer_in, Renamed};
 use super::{resolve, Store, StoredObject};
 use crate::error::{Result, StoreError};
 use crate::keys;
+use crate::mime::{BodyPart, MessageSummary};
 use crate::model::{Object, Principal, Uid};
 use crate::rights::Right;
 use crate::writer::Reader;
@@ -65,6 +66,78 @@ impl Store {
             .into_iter()
             .map(|(_, o)| o)
             .collect())
+    }
+
+    /// Every object of a folder as a WebDAV file (PROPFIND Depth 1, RFC
+    /// 4918 9.1), read in one pass on the blocking pool: one snapshot, one
+    /// folder resolution, the objects in UID order, the top-level body
+    /// part of each one's MIME summary (where its content lies: a media
+    /// object's file is its body), and its `/shared` metadata entries
+    /// named `entry` or below it (WebDAV dead properties) from a single
+    /// scan of the folder's metadata, each list in entry-name order,
+    /// as [`Store::get_metadata`] gives them with depth infinity.
+    ///
+    /// The cost is that of the folder's objects and entries, never a
+    /// snapshot or resolution per object.
+    ///
+    /// Rights: `r`. Errors: [`StoreError::NoSuchFolder`],
+    /// [`StoreError::PermissionDenied`], [`StoreError::InvalidArgument`]
+    /// for an `entry` that is no `/shared` entry name.
+    #[allow(clippy::type_complexity)]
+    pub async fn list_files(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        entry: &str,
+    ) -> Result<Vec<(Object, BodyPart, Vec<(String, Vec<u8>)>)>> {
+        if super::metadata::check_entry(entry)? {
+            return Err(StoreError::InvalidArgument(format!(
+                "{entry} is not a /shared entry"
+            )));
+        }
+        let (store, principal, folder, entry) = (
+            self.clone(),
+            principal.clone(),
+            folder.clone(),
+            entry.to_string(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let snap = store.snapshot()?;
+            let access = resolve(&snap, &principal, &folder)?;
+            access.require(Right::Read)?;
+            let id = access.folder.id;
+            // Every `/shared` entry of the folder and its objects: the
+            // prefix of (scope 0, folder), UID next, then the name.
+            let mut prefix = keys::metadata_all(0, id, 0);
+            prefix.truncate(prefix.len() - std::mem::size_of::<Uid>());
+            let mut entries = std::collections::HashMap::<Uid, Vec<(String, Vec<u8>)>>::new();
+            for (k, v) in snap.load_all::<Vec<u8>>(&prefix)? {
+                let (Some(uid), Some(name)) = (
+                    k.get(prefix.len()..prefix.len() + 4)
+                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                        .map(Uid::from_be_bytes),
+                    k.get(prefix.len() + 4..),
+                ) else {
+                    continue;
+                };
+                let name = String::from_utf8_lossy(name);
+                let below = name.strip_prefix(entry.as_str());
+                if below.is_some_and(|b| b.is_empty() || b.starts_with('/')) {
+                    entries.entry(uid).or_default().push((name.into_owned(), v));
+                }
+            }
+            let mut out = Vec::new();
+            for (_, object) in snap.load_all::<Object>(&keys::objects(id))? {
+                let summary: MessageSummary = snap
+                    .load(&keys::blob_summary(&object.blob))?
+                    .unwrap_or_default();
+                let metadata = entries.remove(&object.uid).unwrap_or_default();
+                out.push((object, summary.body, metadata));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
     }
 
     /// The object whose resource name is `name`, if any.

@@ -5,15 +5,13 @@
 //! uses). A collection answers with a plain list of its members.
 
 use crate::service::RequestBody;
-use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use store_core::blob::ContentReader;
 use store_core::rights::Right;
 use store_core::{PreviewRequest, MAX_PREVIEW_DIMENSION};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::conditions::{check_http, if_range_holds, HttpPrecondition};
 use crate::error::{DavError, DavResult};
@@ -103,15 +101,21 @@ fn header_value(s: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
+/// The `length` bytes of a file's content from `offset`, read on the
+/// blocking pool in chunks of up to 1 MiB (a range of up to 4 MiB in one
+/// trip), one body frame per chunk ([`ContentReader`]).
 async fn stream(ctx: &Ctx<'_>, file: &File, offset: u64, length: u64) -> DavResult<Body> {
-    let mut blob = ctx
+    let blob = ctx
         .store
         .open_content(&ctx.principal, &file.folder, file.object.uid)
-        .await?;
-    blob.seek(std::io::SeekFrom::Start(file.content.start + offset))
-        .await
-        .map_err(|e| DavError::from(store_core::StoreError::from(e)))?;
-    let frames = ReaderStream::new(blob.take(length)).map_ok(Frame::data);
+        .await?
+        .into_std()
+        .await;
+    let reader = ContentReader::new(blob, file.content.start + offset, length);
+    let frames = futures_util::stream::unfold(reader, |mut reader| async move {
+        let chunk = reader.next_chunk().await?;
+        Some((chunk.map(Frame::data), reader))
+    });
     Ok(BodyExt::boxed(StreamBody::new(frames)))
 }
 

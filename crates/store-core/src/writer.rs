@@ -80,6 +80,10 @@ impl Reader for Txn<'_> {
         self.scan_merged(prefix)
     }
 
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        merge_layers(self.base, &[self.batch, &self.own], prefix, start, limit)
+    }
+
     /// The current value of `key`, seeing earlier writes of this batch.
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(m) = self.own.get(key) {
@@ -220,6 +224,51 @@ impl Txn<'_> {
     }
 }
 
+/// The pairs under `prefix` from the first key `>= start` on, at most
+/// `limit`, of `base` seen through the uncommitted `layers` (later layers
+/// win): the base is read for `limit` plus the layers' mutations in the
+/// range, since at most that many of its pairs can be deleted by them.
+pub(crate) fn merge_layers(
+    base: &dyn Snapshot,
+    layers: &[&WriteBatch],
+    prefix: &[u8],
+    start: &[u8],
+    limit: usize,
+) -> Result<Vec<KeyValue>> {
+    let in_range = |layer: &&WriteBatch| {
+        layer
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .count()
+    };
+    let extra: usize = layers.iter().map(in_range).sum();
+    let mut merged: BTreeMap<Vec<u8>, Mutation> = base
+        .scan(prefix, start, limit.saturating_add(extra))?
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    let read_all = merged.len() < limit.saturating_add(extra);
+    let bound = merged.keys().next_back().cloned();
+    for layer in layers {
+        for (k, m) in layer.range(start.to_vec()..) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            // Past the last base key read, a base key may be missing: a
+            // layer key there is kept only if the base was read to its end.
+            if !read_all && bound.as_ref().is_some_and(|b| k > b) {
+                break;
+            }
+            merged.insert(k.clone(), m.clone());
+        }
+    }
+    Ok(merged
+        .into_iter()
+        .filter_map(|(k, m)| m.map(|v| (k, v)))
+        .take(limit)
+        .collect())
+}
+
 /// Read access shared by committed snapshots and write transactions, so
 /// that lookups (resolve a folder, check a right) are written once.
 pub(crate) trait Reader {
@@ -228,6 +277,11 @@ pub(crate) trait Reader {
 
     /// Every pair under `prefix`, in key order.
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>>;
+
+    /// The pairs under `prefix` from the first key `>= start` (which
+    /// starts with `prefix` or is it) on, in key order, at most `limit`:
+    /// a ranged read that costs what it returns.
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
 
     /// The value under `key`, decoded.
     fn load<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -250,6 +304,30 @@ impl Reader for Box<dyn Snapshot> {
 
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
         Ok(Snapshot::scan(&**self, prefix, prefix, usize::MAX)?)
+    }
+
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        Ok(Snapshot::scan(&**self, prefix, start, limit)?)
+    }
+}
+
+/// Writes of the per-folder indexes (`crate::store::index`), made by a
+/// write transaction or by the format upgrade's batches alike.
+pub(crate) trait IndexWrite: Reader {
+    /// Stores the encoded `value` under `key`.
+    fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>);
+
+    /// Deletes `key`.
+    fn delete(&mut self, key: Vec<u8>);
+}
+
+impl IndexWrite for Txn<'_> {
+    fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        Txn::put_raw(self, key, value)
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        Txn::delete(self, key)
     }
 }
 

@@ -68,33 +68,40 @@ impl Store {
         let access = resolve(&snap, principal, folder)?;
         access.require(Right::Read)?;
         let id = access.folder.id;
-        let all = snap.load_all::<Object>(&keys::objects(id))?;
+        // Nothing changed: no range to read (the folder's HIGHESTMODSEQ
+        // is raised by every change of it), only the horizon.
+        let index = if access.folder.highest_modseq > since {
+            super::index::changed_since(&snap, id, since)?
+        } else {
+            let horizon: ModSeq = snap.load(&keys::prune_horizon(id))?.unwrap_or(0);
+            super::index::Changed {
+                complete: since >= horizon,
+                ..Default::default()
+            }
+        };
         let keywords = if access.folder.highest_modseq > since {
             Some(super::keywords::folder_keywords(
                 &snap,
                 id,
-                all.iter().map(|(_, o)| o),
+                std::iter::empty(),
             )?)
         } else {
             None
         };
-        let changed = all
-            .iter()
-            .filter(|(_, o)| o.modseq > since && keep(o))
-            .map(|(_, o)| ObjectState::from(o))
-            .collect();
-        let vanished = snap
-            .load_all::<ModSeq>(&keys::expunged_all(id))?
-            .into_iter()
-            .filter(|(_, m)| *m > since)
-            .filter_map(|(k, _)| keys::trailing_u32(&k))
-            .collect();
+        let mut changed = Vec::with_capacity(index.live.len());
+        for (uid, _) in &index.live {
+            if let Some(o) = snap.load::<Object>(&keys::object(id, *uid))? {
+                if keep(&o) {
+                    changed.push(ObjectState::from(&o));
+                }
+            }
+        }
         Ok(FolderChanges {
             folder: access.folder,
             changed,
-            vanished,
+            vanished: index.vanished,
             keywords,
-            complete: true,
+            complete: index.complete,
         })
     }
 

@@ -28,6 +28,7 @@ use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{AccountId, Change, ChangeKind, FolderId, ModSeq, Object};
 use crate::retention::{Removed, Retention};
+use crate::store::ChangeRetention;
 
 /// Most operations folded into one commit.
 const MAX_BATCH: usize = 256;
@@ -417,6 +418,7 @@ impl Writer {
         hub: Arc<ChangeHub>,
         stats: Arc<CommitStats>,
         retention: Arc<Retention>,
+        prune: ChangeRetention,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
         let health = blobs.health().clone();
         let (tx, rx) = mpsc::channel::<Job>();
@@ -430,6 +432,8 @@ impl Writer {
                     stats: &stats,
                     health: &health,
                     retention: &retention,
+                    prune,
+                    last_prune: std::cell::Cell::new(None),
                 };
                 run(rx, &parts)
             })?;
@@ -464,6 +468,131 @@ struct Parts<'a> {
     stats: &'a CommitStats,
     health: &'a StorageHealth,
     retention: &'a Retention,
+    /// The change history's retention settings.
+    prune: ChangeRetention,
+    /// When the last prune pass ended with nothing left to do.
+    last_prune: std::cell::Cell<Option<std::time::Instant>>,
+}
+
+/// Most commits one prune pass makes before the writer takes requests
+/// again (the rest waits for the next pass).
+const PRUNE_COMMITS_PER_PASS: usize = 8;
+
+/// Runs a prune pass (`store::prune`) if the last one is older than the
+/// interval: bounded commits of at most [`crate::PRUNE_BATCH`] deletes,
+/// on the writer thread between group commits, so nothing races them.
+fn maybe_prune(parts: &Parts<'_>) {
+    let due = parts
+        .last_prune
+        .get()
+        .is_none_or(|t| t.elapsed() >= parts.prune.interval);
+    if !due || parts.health.is_failing() {
+        return;
+    }
+    for _ in 0..PRUNE_COMMITS_PER_PASS {
+        let step = parts
+            .engine
+            .snapshot()
+            .map_err(StoreError::from)
+            .and_then(|snapshot| {
+                let mut w = Batched {
+                    snapshot: &*snapshot,
+                    batch: WriteBatch::new(),
+                };
+                let pruned = crate::store::prune_step(
+                    &mut w,
+                    parts.retention,
+                    &parts.prune,
+                    crate::store::now(),
+                )?;
+                let batch = w.batch;
+                drop(snapshot);
+                if !batch.is_empty() {
+                    parts.engine.commit(batch)?;
+                }
+                Ok(pruned)
+            });
+        match step {
+            Ok(p) if p.more => continue,
+            Ok(_) => {
+                parts.last_prune.set(Some(std::time::Instant::now()));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "prune pass failed; retried later");
+                parts.last_prune.set(Some(std::time::Instant::now()));
+                return;
+            }
+        }
+    }
+}
+
+/// A batch being built over a snapshot, outside any group commit (the
+/// format upgrade, the prune pass): reads see its own writes.
+pub(crate) struct Batched<'a> {
+    /// The committed state it is built over.
+    pub snapshot: &'a dyn Snapshot,
+    /// Its writes.
+    pub batch: WriteBatch,
+}
+
+/// Reads the committed state through the writes of a batch not yet
+/// committed.
+pub(crate) struct Layered<'a> {
+    /// The committed state.
+    pub snapshot: &'a dyn Snapshot,
+    /// The writes on top of it.
+    pub batch: &'a WriteBatch,
+}
+
+impl Reader for Layered<'_> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.batch.get(key) {
+            Some(m) => Ok(m.clone()),
+            None => Ok(self.snapshot.get(key)?),
+        }
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        self.scan_from(prefix, prefix, usize::MAX)
+    }
+
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        merge_layers(self.snapshot, &[self.batch], prefix, start, limit)
+    }
+}
+
+impl Batched<'_> {
+    fn layered(&self) -> Layered<'_> {
+        Layered {
+            snapshot: self.snapshot,
+            batch: &self.batch,
+        }
+    }
+}
+
+impl Reader for Batched<'_> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.layered().get_raw(key)
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        self.layered().scan_raw(prefix)
+    }
+
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.layered().scan_from(prefix, start, limit)
+    }
+}
+
+impl IndexWrite for Batched<'_> {
+    fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.insert(key, Some(value));
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        self.batch.insert(key, None);
+    }
 }
 
 fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
@@ -477,6 +606,7 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
                     probe(parts);
                 }
                 unlink_released(parts);
+                maybe_prune(parts);
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -501,6 +631,7 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
         }
         commit_group(jobs, parts);
         unlink_released(parts);
+        maybe_prune(parts);
     }
 }
 
@@ -600,6 +731,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
         stats,
         health,
         retention,
+        ..
     } = *parts;
     let snapshot = match engine.snapshot() {
         Ok(s) => s,

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use crate::blob::{BlobId, BlobStore};
-use crate::engine::{Engine, KeyValue, Snapshot, WriteBatch};
+use crate::engine::{Engine, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::{Envelope, MessageSummary, ParsedMessage};
@@ -27,7 +27,7 @@ use crate::model::{
 };
 use crate::objectid::ThreadRefs;
 use crate::rights::Rights;
-use crate::writer::{decode, encode, merge_layers, IndexWrite, Reader};
+use crate::writer::{decode, encode, Batched, IndexWrite, Layered, Reader};
 
 /// The format this build writes.
 pub const FORMAT_VERSION: u64 = 5;
@@ -146,70 +146,6 @@ struct ObjectV2 {
     file_name: Option<String>,
 }
 
-/// Reads the committed state through the writes of a batch not yet
-/// committed (the thread index entries an upgrade batch adds).
-struct Layered<'a> {
-    snapshot: &'a dyn Snapshot,
-    batch: &'a WriteBatch,
-}
-
-impl Reader for Layered<'_> {
-    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.batch.get(key) {
-            Some(m) => Ok(m.clone()),
-            None => Ok(self.snapshot.get(key)?),
-        }
-    }
-
-    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
-        Ok(self.snapshot.scan(prefix, prefix, usize::MAX)?)
-    }
-
-    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        merge_layers(self.snapshot, &[self.batch], prefix, start, limit)
-    }
-}
-
-/// A batch of the format upgrade being built over a snapshot: what the
-/// index hook writes through ([`IndexWrite`]), reading its own writes.
-struct Upgrading<'a> {
-    snapshot: &'a dyn Snapshot,
-    batch: WriteBatch,
-}
-
-impl Upgrading<'_> {
-    fn layered(&self) -> Layered<'_> {
-        Layered {
-            snapshot: self.snapshot,
-            batch: &self.batch,
-        }
-    }
-}
-
-impl Reader for Upgrading<'_> {
-    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.layered().get_raw(key)
-    }
-
-    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
-        self.layered().scan_from(prefix, prefix, usize::MAX)
-    }
-
-    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        self.layered().scan_from(prefix, start, limit)
-    }
-}
-
-impl IndexWrite for Upgrading<'_> {
-    fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.batch.insert(key, Some(value));
-    }
-
-    fn delete(&mut self, key: Vec<u8>) {
-        self.batch.insert(key, None);
-    }
-}
-
 /// Version 4 to 5: the per-folder indexes (`store::index`), in key order
 /// so that the one cursor resumes an upgrade cut short: (a) each folder
 /// (0x10) without a keyword list gets the one derived from its objects;
@@ -231,7 +167,7 @@ fn add_indexes(engine: &dyn Engine) -> Result<usize> {
             let Some((last, _)) = page.last().cloned() else {
                 break;
             };
-            let mut w = Upgrading {
+            let mut w = Batched {
                 snapshot: &*snapshot,
                 batch: WriteBatch::new(),
             };
@@ -250,7 +186,7 @@ fn add_indexes(engine: &dyn Engine) -> Result<usize> {
 }
 
 /// Step (a), (b) or (c) of [`add_indexes`] for one record.
-fn index_record(w: &mut Upgrading<'_>, prefix: u8, key: &[u8], value: &[u8]) -> Result<()> {
+fn index_record(w: &mut Batched<'_>, prefix: u8, key: &[u8], value: &[u8]) -> Result<()> {
     let bad = || StoreError::Corrupt("a record key of the wrong length".into());
     match prefix {
         0x10 => {

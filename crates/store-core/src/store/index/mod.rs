@@ -21,7 +21,7 @@
 mod changes;
 mod flags;
 
-pub(crate) use changes::{changed_since, Changed};
+pub(crate) use changes::{changed_since, parse as parse_change_key, Changed};
 pub(crate) use flags::{flag_number, flag_numbers, flag_uids, FLAG_UNSEEN};
 
 use crate::error::Result;

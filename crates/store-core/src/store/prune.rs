@@ -145,10 +145,11 @@ fn window_horizon<W: IndexWrite + ?Sized>(
     let now_hour = u64::try_from(now.max(0)).unwrap_or(0) / 3600;
     let cutoff = now_hour.saturating_sub(config.window.as_secs().div_ceil(3600));
     let prefix = keys::hour_marks(account);
-    let older = w.scan_from(&prefix, &prefix, PRUNE_BATCH)?;
-    let mut any = false;
+    // The marks older than the window go (all but a few went in earlier
+    // passes, so a short page).
+    let older = w.scan_from(&prefix, &prefix, 64)?;
+    let any = !older.is_empty();
     for (k, _) in &older {
-        any = true;
         if keys::trailing_u64(k).is_some_and(|h| h < cutoff) {
             w.delete(k.clone());
             out.deleted += 1;
@@ -179,11 +180,20 @@ fn walk_feed<W: IndexWrite + ?Sized>(
     out: &mut Pruned,
 ) -> Result<()> {
     let start_at = feed_horizon(w, account)?;
-    if upto <= start_at && start_at == 0 {
-        return Ok(());
-    }
     let prefix = keys::changes(account);
     let start = keys::change(account, start_at.max(1), 0);
+    if upto <= start_at {
+        // Nothing new to prune; only what is left of the horizon's own
+        // MODSEQ, if a step was cut short inside it.
+        let first = w.scan_from(&prefix, &start, 1)?;
+        let left = match first.first() {
+            Some((_, v)) => decode::<Change>(v)?.modseq <= start_at,
+            None => false,
+        };
+        if !left {
+            return Ok(());
+        }
+    }
     // Pages of at most 512: a pass over an account with nothing to prune
     // reads little.
     let limit = PRUNE_BATCH.saturating_sub(out.deleted).min(512);

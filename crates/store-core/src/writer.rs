@@ -470,7 +470,7 @@ struct Parts<'a> {
     retention: &'a Retention,
     /// The change history's retention settings.
     prune: ChangeRetention,
-    /// When the last prune pass ended with nothing left to do.
+    /// When the last prune pass started.
     last_prune: std::cell::Cell<Option<std::time::Instant>>,
 }
 
@@ -489,6 +489,8 @@ fn maybe_prune(parts: &Parts<'_>) {
     if !due || parts.health.is_failing() {
         return;
     }
+    // One pass per interval at most, whatever it leaves for the next.
+    parts.last_prune.set(Some(std::time::Instant::now()));
     for _ in 0..PRUNE_COMMITS_PER_PASS {
         let step = parts
             .engine
@@ -514,13 +516,9 @@ fn maybe_prune(parts: &Parts<'_>) {
             });
         match step {
             Ok(p) if p.more => continue,
-            Ok(_) => {
-                parts.last_prune.set(Some(std::time::Instant::now()));
-                return;
-            }
+            Ok(_) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "prune pass failed; retried later");
-                parts.last_prune.set(Some(std::time::Instant::now()));
                 return;
             }
         }

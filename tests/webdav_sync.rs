@@ -1212,3 +1212,53 @@ fn an_account_made_again_does_not_take_the_old_root_token() {
     assert_eq!(a.status, 403, "{}", a.body);
     assert_has(&a.body, "<D:valid-sync-token/>");
 }
+
+/// `[store] change_retention_days = 0` reaches the store from the config
+/// file: once the writer's prune pass (every second here) has pruned the
+/// changes after a sync token, that token is refused with 403
+/// `DAV:valid-sync-token` (RFC 6578 3.2: the client lists again), and the
+/// token of the new listing works.
+#[test]
+fn a_token_below_the_retention_horizon_gets_valid_sync_token() {
+    require_tool("curl", "curl");
+    let mut server = Server::new();
+    server.add_account("alice", "s3cret");
+    server.set_settings(
+        "store",
+        "change_retention_days = 0\nprune_interval_seconds = 1\n",
+    );
+    server.start();
+    assert_eq!(
+        request(&server, ALICE, "MKCOL", "alice/docs", None, &[]).status,
+        201
+    );
+    let old = token_of(&sync(&server, "alice/docs/", "", None).body);
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), b"hello").expect("write");
+    batch(
+        &server,
+        "PUT",
+        &["alice/docs/a.txt".to_string()],
+        Some(file.path()),
+    );
+    assert_eq!(
+        request(&server, ALICE, "DELETE", "alice/docs/a.txt", None, &[]).status,
+        204
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let refused = loop {
+        let a = sync(&server, "alice/docs/", &old, None);
+        if a.status == 403 || std::time::Instant::now() > deadline {
+            break a;
+        }
+        assert_eq!(a.status, 207, "{}", a.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(refused.status, 403, "never pruned: {}", refused.body);
+    assert_has(&refused.body, "<D:valid-sync-token/>");
+    // Listing again gives a token that works.
+    let fresh = sync(&server, "alice/docs/", "", None);
+    assert_eq!(fresh.status, 207, "{}", fresh.body);
+    let again = sync(&server, "alice/docs/", &token_of(&fresh.body), None);
+    assert_eq!(again.status, 207, "{}", again.body);
+}

@@ -20,7 +20,10 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use store_core::model::Flags;
 use store_core::search::SearchKey;
-use store_core::{BulkSpec, FlagUpdate, FolderRef, Principal, Store, StoreConfig, FORMAT_VERSION};
+use store_core::{
+    bench_message, BulkSpec, FlagUpdate, FolderRef, NewObject, Principal, Store, StoreConfig,
+    FORMAT_VERSION,
+};
 use tokio::runtime::Runtime;
 
 const LOGIN: &str = "bench";
@@ -195,6 +198,24 @@ fn messages(c: &mut Criterion) {
             .expect("store 1,000");
         group.bench_function(BenchmarkId::new("changes_since_1000", n), |b| {
             b.to_async(&rt).iter(|| changes(before))
+        });
+        // APPEND: one message staged and stored (its commit's fsync
+        // included), so the cost the index hook adds shows.
+        let mut appended = 0u32;
+        group.bench_function(BenchmarkId::new("store_object", n), |b| {
+            b.iter(|| {
+                appended += 1;
+                rt.block_on(async {
+                    let blob = store
+                        .stage_bytes(&bench_message(appended % 1000))
+                        .await
+                        .expect("stage");
+                    store
+                        .store_object(&p, &inbox, NewObject::new(blob))
+                        .await
+                        .expect("store")
+                })
+            })
         });
         rt.block_on(store.close());
     }

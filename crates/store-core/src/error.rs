@@ -90,6 +90,14 @@ pub enum StoreError {
     /// A request argument is out of range or malformed.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The changes asked for start below the account's feed horizon: the
+    /// changes up to `horizon` (a MODSEQ) were pruned (`store::prune`),
+    /// so the caller must resynchronize from the current state.
+    #[error("changes up to MODSEQ {horizon} were pruned")]
+    ChangesPruned {
+        /// Every change up to this MODSEQ is gone.
+        horizon: u64,
+    },
     /// A metadata or annotation limit would be passed (RFC 5464 MAXSIZE,
     /// TOOMANY).
     #[error("metadata limit: {0}")]

@@ -17,14 +17,19 @@
 //! | 0x13   | account id, subscribed name           | ()                         |
 //! | 0x14   | folder id                             | creation time, Unix seconds (absent for folders made before it was kept) |
 //! | 0x15   | folder id                             | time of the last change to the folder or its objects, Unix seconds |
-//! | 0x16   | folder id                             | `FolderKeywords`: the keywords defined in the folder, only growing (absent for folders made before it was kept: derived from the objects) |
+//! | 0x16   | folder id                             | `FolderKeywords`: the keywords defined in the folder, only growing (present in every folder from format 5 on) |
+//! | 0x17   | folder id                             | u64 MODSEQ: the folder's prune horizon (its tombstones up to it are gone; absent = 0) |
 //! | 0x20   | folder id, UID                        | `Object`                   |
 //! | 0x21   | folder id, UID                        | MODSEQ of removal          |
 //! | 0x22   | account id, IMDN-Message-ID           | folder id, UID             |
 //! | 0x23   | folder id, file name                  | UID (resource name index)  |
 //! | 0x24   | account id, message id                | THREADID number            |
 //! | 0x25   | folder id, UID                        | resource name of a removed object that had a file name (WebDAV sync-collection) |
+//! | 0x26   | folder id, MODSEQ (u64), UID          | u8: 0 present, 1 expunged (per-folder change index, `store::index`) |
+//! | 0x27   | folder id, flag number (u16), UID     | () (flag index: 0 = not `\Seen`, 1 `\Answered`, 2 `\Flagged`, 3 `\Deleted`, 4 `\Draft`, 16+i = keyword i of 0x16) |
+//! | 0x28   | folder id, UID                        | u8 `MailRow` bits (`store::index::ROW_*`) |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
+//! | 0x31   | account id, Unix hour (u64)           | u64: the account's first MODSEQ of that hour (maps time to MODSEQ for the retention window) |
 //! | 0x40   | blob id                               | u64 reference count        |
 //! | 0x41   | blob id                               | `MessageSummary`           |
 //! | 0x42   | blob id                               | decoded body text (UTF-8)  |
@@ -133,6 +138,73 @@ pub fn folder_modified(folder: FolderId) -> Vec<u8> {
 /// The keywords defined in a folder (`store::keywords`).
 pub fn folder_keywords(folder: FolderId) -> Vec<u8> {
     key(0x16, &[&folder.to_be_bytes()])
+}
+
+/// A folder's prune horizon: the MODSEQ up to which its tombstones were
+/// pruned (absent = 0, nothing pruned).
+pub fn prune_horizon(folder: FolderId) -> Vec<u8> {
+    key(0x17, &[&folder.to_be_bytes()])
+}
+
+/// A folder's change index entry: the object `uid` last changed (state 0)
+/// or was expunged (state 1) at `modseq`.
+pub fn change_index(folder: FolderId, modseq: ModSeq, uid: Uid) -> Vec<u8> {
+    key(
+        0x26,
+        &[
+            &folder.to_be_bytes(),
+            &modseq.to_be_bytes(),
+            &uid.to_be_bytes(),
+        ],
+    )
+}
+
+/// The prefix of a folder's change index.
+pub fn change_index_all(folder: FolderId) -> Vec<u8> {
+    key(0x26, &[&folder.to_be_bytes()])
+}
+
+/// A flag index entry: the object `uid` of a folder has flag number
+/// `flag` (`store::index`).
+pub fn flag_index(folder: FolderId, flag: u16, uid: Uid) -> Vec<u8> {
+    key(
+        0x27,
+        &[
+            &folder.to_be_bytes(),
+            &flag.to_be_bytes(),
+            &uid.to_be_bytes(),
+        ],
+    )
+}
+
+/// The prefix of the objects of a folder with flag number `flag`.
+pub fn flag_index_of(folder: FolderId, flag: u16) -> Vec<u8> {
+    key(0x27, &[&folder.to_be_bytes(), &flag.to_be_bytes()])
+}
+
+/// The prefix of a folder's whole flag index.
+pub fn flag_index_all(folder: FolderId) -> Vec<u8> {
+    key(0x27, &[&folder.to_be_bytes()])
+}
+
+/// An object's mail row (`store::index::MailRow` bits).
+pub fn mail_row(folder: FolderId, uid: Uid) -> Vec<u8> {
+    key(0x28, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// The prefix of a folder's mail rows.
+pub fn mail_rows(folder: FolderId) -> Vec<u8> {
+    key(0x28, &[&folder.to_be_bytes()])
+}
+
+/// An account's first MODSEQ of the Unix hour `hour` (seconds / 3600).
+pub fn hour_mark(account: AccountId, hour: u64) -> Vec<u8> {
+    key(0x31, &[&account.to_be_bytes(), &hour.to_be_bytes()])
+}
+
+/// The prefix of an account's hour marks.
+pub fn hour_marks(account: AccountId) -> Vec<u8> {
+    key(0x31, &[&account.to_be_bytes()])
 }
 
 /// The resource name of the removed object `uid` of a folder.

@@ -199,6 +199,17 @@ impl Retention {
         }
     }
 
+    /// The oldest MODSEQ an open view of `folder` has synchronized to, if
+    /// it has views: the prune pass keeps every tombstone above it
+    /// (`store::prune`), so a live session never loses an expunge it has
+    /// not been told of.
+    pub(crate) fn oldest_view(&self, folder: FolderId) -> Option<ModSeq> {
+        self.lock()
+            .folders
+            .get(&folder)
+            .and_then(|f| f.views.values().min().copied())
+    }
+
     /// Whether `folder` has open views (a removal there may be retained).
     pub(crate) fn watches(&self, folder: FolderId) -> bool {
         self.lock().folders.contains_key(&folder)

@@ -125,6 +125,24 @@ impl SearchKey {
         }
     }
 
+    /// Whether evaluating this criterion reads the object's cached MIME
+    /// summary (0x41): the header, address, date-sent and text keys. Flag,
+    /// size, date, UID, MODSEQ and id keys read the object record alone.
+    pub fn needs_summary(&self) -> bool {
+        match self {
+            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_summary),
+            SearchKey::Or(a, b) => a.needs_summary() || b.needs_summary(),
+            SearchKey::Not(k) => k.needs_summary(),
+            SearchKey::Address(..)
+            | SearchKey::Subject(_)
+            | SearchKey::Header(..)
+            | SearchKey::Body(_)
+            | SearchKey::Text(_)
+            | SearchKey::SentDate(..) => true,
+            _ => false,
+        }
+    }
+
     /// Whether this criterion holds for `object` with `summary` and the
     /// decoded `body_text` of its text parts (may be empty when
     /// [`SearchKey::needs_body_text`] is false).
@@ -257,5 +275,10 @@ X-Tag: Blue\r\n\r\nThe BODY text\r\n",
         let _ = Flags::new();
         assert!(SearchKey::Not(Box::new(SearchKey::Text("x".into()))).needs_body_text());
         assert!(!SearchKey::Subject("x".into()).needs_body_text());
+        assert!(SearchKey::Not(Box::new(SearchKey::Subject("x".into()))).needs_summary());
+        assert!(
+            !SearchKey::And(vec![SearchKey::Flag("\\Seen".into()), SearchKey::Larger(3)])
+                .needs_summary()
+        );
     }
 }

@@ -28,6 +28,7 @@ use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{AccountId, Change, ChangeKind, FolderId, ModSeq, Object};
 use crate::retention::{Removed, Retention};
+use crate::store::ChangeRetention;
 
 /// Most operations folded into one commit.
 const MAX_BATCH: usize = 256;
@@ -78,6 +79,10 @@ pub(crate) struct Txn<'a> {
 impl Reader for Txn<'_> {
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
         self.scan_merged(prefix)
+    }
+
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        merge_layers(self.base, &[self.batch, &self.own], prefix, start, limit)
     }
 
     /// The current value of `key`, seeing earlier writes of this batch.
@@ -220,6 +225,51 @@ impl Txn<'_> {
     }
 }
 
+/// The pairs under `prefix` from the first key `>= start` on, at most
+/// `limit`, of `base` seen through the uncommitted `layers` (later layers
+/// win): the base is read for `limit` plus the layers' mutations in the
+/// range, since at most that many of its pairs can be deleted by them.
+pub(crate) fn merge_layers(
+    base: &dyn Snapshot,
+    layers: &[&WriteBatch],
+    prefix: &[u8],
+    start: &[u8],
+    limit: usize,
+) -> Result<Vec<KeyValue>> {
+    let in_range = |layer: &&WriteBatch| {
+        layer
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .count()
+    };
+    let extra: usize = layers.iter().map(in_range).sum();
+    let mut merged: BTreeMap<Vec<u8>, Mutation> = base
+        .scan(prefix, start, limit.saturating_add(extra))?
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    let read_all = merged.len() < limit.saturating_add(extra);
+    let bound = merged.keys().next_back().cloned();
+    for layer in layers {
+        for (k, m) in layer.range(start.to_vec()..) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            // Past the last base key read, a base key may be missing: a
+            // layer key there is kept only if the base was read to its end.
+            if !read_all && bound.as_ref().is_some_and(|b| k > b) {
+                break;
+            }
+            merged.insert(k.clone(), m.clone());
+        }
+    }
+    Ok(merged
+        .into_iter()
+        .filter_map(|(k, m)| m.map(|v| (k, v)))
+        .take(limit)
+        .collect())
+}
+
 /// Read access shared by committed snapshots and write transactions, so
 /// that lookups (resolve a folder, check a right) are written once.
 pub(crate) trait Reader {
@@ -228,6 +278,11 @@ pub(crate) trait Reader {
 
     /// Every pair under `prefix`, in key order.
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>>;
+
+    /// The pairs under `prefix` from the first key `>= start` (which
+    /// starts with `prefix` or is it) on, in key order, at most `limit`:
+    /// a ranged read that costs what it returns.
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
 
     /// The value under `key`, decoded.
     fn load<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -250,6 +305,30 @@ impl Reader for Box<dyn Snapshot> {
 
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
         Ok(Snapshot::scan(&**self, prefix, prefix, usize::MAX)?)
+    }
+
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        Ok(Snapshot::scan(&**self, prefix, start, limit)?)
+    }
+}
+
+/// Writes of the per-folder indexes (`crate::store::index`), made by a
+/// write transaction or by the format upgrade's batches alike.
+pub(crate) trait IndexWrite: Reader {
+    /// Stores the encoded `value` under `key`.
+    fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>);
+
+    /// Deletes `key`.
+    fn delete(&mut self, key: Vec<u8>);
+}
+
+impl IndexWrite for Txn<'_> {
+    fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        Txn::put_raw(self, key, value)
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        Txn::delete(self, key)
     }
 }
 
@@ -339,6 +418,7 @@ impl Writer {
         hub: Arc<ChangeHub>,
         stats: Arc<CommitStats>,
         retention: Arc<Retention>,
+        prune: ChangeRetention,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
         let health = blobs.health().clone();
         let (tx, rx) = mpsc::channel::<Job>();
@@ -352,6 +432,8 @@ impl Writer {
                     stats: &stats,
                     health: &health,
                     retention: &retention,
+                    prune,
+                    last_prune: std::cell::Cell::new(None),
                 };
                 run(rx, &parts)
             })?;
@@ -386,6 +468,129 @@ struct Parts<'a> {
     stats: &'a CommitStats,
     health: &'a StorageHealth,
     retention: &'a Retention,
+    /// The change history's retention settings.
+    prune: ChangeRetention,
+    /// When the last prune pass started.
+    last_prune: std::cell::Cell<Option<std::time::Instant>>,
+}
+
+/// Most commits one prune pass makes before the writer takes requests
+/// again (the rest waits for the next pass).
+const PRUNE_COMMITS_PER_PASS: usize = 8;
+
+/// Runs a prune pass (`store::prune`) if the last one is older than the
+/// interval: bounded commits of at most [`crate::PRUNE_BATCH`] deletes,
+/// on the writer thread between group commits, so nothing races them.
+fn maybe_prune(parts: &Parts<'_>) {
+    let due = parts
+        .last_prune
+        .get()
+        .is_none_or(|t| t.elapsed() >= parts.prune.interval);
+    if !due || parts.health.is_failing() {
+        return;
+    }
+    // One pass per interval at most, whatever it leaves for the next.
+    parts.last_prune.set(Some(std::time::Instant::now()));
+    for _ in 0..PRUNE_COMMITS_PER_PASS {
+        let step = parts
+            .engine
+            .snapshot()
+            .map_err(StoreError::from)
+            .and_then(|snapshot| {
+                let mut w = Batched {
+                    snapshot: &*snapshot,
+                    batch: WriteBatch::new(),
+                };
+                let pruned = crate::store::prune_step(
+                    &mut w,
+                    parts.retention,
+                    &parts.prune,
+                    crate::store::now(),
+                )?;
+                let batch = w.batch;
+                drop(snapshot);
+                if !batch.is_empty() {
+                    parts.engine.commit(batch)?;
+                }
+                Ok(pruned)
+            });
+        match step {
+            Ok(p) if p.more => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "prune pass failed; retried later");
+                return;
+            }
+        }
+    }
+}
+
+/// A batch being built over a snapshot, outside any group commit (the
+/// format upgrade, the prune pass): reads see its own writes.
+pub(crate) struct Batched<'a> {
+    /// The committed state it is built over.
+    pub snapshot: &'a dyn Snapshot,
+    /// Its writes.
+    pub batch: WriteBatch,
+}
+
+/// Reads the committed state through the writes of a batch not yet
+/// committed.
+pub(crate) struct Layered<'a> {
+    /// The committed state.
+    pub snapshot: &'a dyn Snapshot,
+    /// The writes on top of it.
+    pub batch: &'a WriteBatch,
+}
+
+impl Reader for Layered<'_> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.batch.get(key) {
+            Some(m) => Ok(m.clone()),
+            None => Ok(self.snapshot.get(key)?),
+        }
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        self.scan_from(prefix, prefix, usize::MAX)
+    }
+
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        merge_layers(self.snapshot, &[self.batch], prefix, start, limit)
+    }
+}
+
+impl Batched<'_> {
+    fn layered(&self) -> Layered<'_> {
+        Layered {
+            snapshot: self.snapshot,
+            batch: &self.batch,
+        }
+    }
+}
+
+impl Reader for Batched<'_> {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.layered().get_raw(key)
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        self.layered().scan_raw(prefix)
+    }
+
+    fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.layered().scan_from(prefix, start, limit)
+    }
+}
+
+impl IndexWrite for Batched<'_> {
+    fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.insert(key, Some(value));
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        self.batch.insert(key, None);
+    }
 }
 
 fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
@@ -399,6 +604,7 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
                     probe(parts);
                 }
                 unlink_released(parts);
+                maybe_prune(parts);
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -423,6 +629,7 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
         }
         commit_group(jobs, parts);
         unlink_released(parts);
+        maybe_prune(parts);
     }
 }
 
@@ -522,6 +729,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
         stats,
         health,
         retention,
+        ..
     } = *parts;
     let snapshot = match engine.snapshot() {
         Ok(s) => s,

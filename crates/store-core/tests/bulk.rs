@@ -2,6 +2,7 @@
 //! normal API path would have left: the same objects, flags, counts,
 //! keyword list, search answers and change feed.
 
+use store_core::engine::{Engine, RedbEngine};
 use store_core::model::Flags;
 use store_core::search::SearchKey;
 use store_core::{bench_message, BulkSpec, FlagUpdate, FolderRef, NewObject, Store, StoreConfig};
@@ -104,6 +105,23 @@ async fn bulk_loaded_folder_equals_the_api_path() {
     assert_eq!(x.changed, y.changed);
     api.close().await;
     bulk.close().await;
+    drop((api, bulk));
+
+    // The per-folder indexes (change index, flag index, mail rows) and
+    // the keyword list are those of the API path, byte for byte.
+    let ranges = |dir: &std::path::Path| {
+        let engine = RedbEngine::open(&dir.join("store.redb")).unwrap();
+        let snap = engine.snapshot().unwrap();
+        [0x16u8, 0x26, 0x27, 0x28]
+            .iter()
+            .map(|p| snap.scan(&[*p], &[*p], usize::MAX).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (x, y) = (ranges(api_dir.path()), ranges(bulk_dir.path()));
+    for (i, p) in ["0x16", "0x26", "0x27", "0x28"].iter().enumerate() {
+        assert!(!y[i].is_empty(), "no {p} key");
+        assert!(x[i] == y[i], "the {p} ranges differ");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

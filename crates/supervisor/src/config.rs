@@ -41,6 +41,30 @@ pub struct StoreSection {
     /// `previews/`; the least recently used are evicted past it, and 0
     /// caches none. Default 256 MiB.
     pub preview_cache_bytes: u64,
+    /// Days the change history (account change feed, expunge tombstones)
+    /// is kept before it is pruned; 0 keeps only what open sessions have
+    /// not seen. A client synchronizing from further back gets a full
+    /// resynchronization (RFC 7162 3.2.5.2 VANISHED (EARLIER), RFC 6578
+    /// 3.2 valid-sync-token). Default 30.
+    pub change_retention_days: u64,
+    /// Most expunge tombstones a folder keeps, whatever their age; the
+    /// oldest are pruned past it. Default 100000.
+    pub max_tombstones_per_folder: u64,
+    /// Seconds between two prune passes of the writer at most. Default 60.
+    pub prune_interval_seconds: u64,
+}
+
+impl StoreSection {
+    /// The store's change history retention from these settings.
+    pub fn retention(&self) -> store_core::ChangeRetention {
+        store_core::ChangeRetention {
+            window: std::time::Duration::from_secs(
+                self.change_retention_days.saturating_mul(86_400),
+            ),
+            max_tombstones_per_folder: self.max_tombstones_per_folder,
+            interval: std::time::Duration::from_secs(self.prune_interval_seconds),
+        }
+    }
 }
 
 /// `[imap]`: IMAP4rev1 listeners and limits.
@@ -315,6 +339,9 @@ impl Default for StoreSection {
         StoreSection {
             data_dir: PathBuf::from("./data"),
             preview_cache_bytes: store_core::DEFAULT_PREVIEW_CACHE_BYTES,
+            change_retention_days: 30,
+            max_tombstones_per_folder: 100_000,
+            prune_interval_seconds: 60,
         }
     }
 }
@@ -501,6 +528,9 @@ impl Config {
                 ));
             }
         }
+        if config.store.prune_interval_seconds == 0 {
+            return Err("[store] prune_interval_seconds must be positive".into());
+        }
         if config.sip.message_timeout_seconds == 0 || config.sip.idle_timeout_seconds == 0 {
             return Err(
                 "[sip] message_timeout_seconds and idle_timeout_seconds must be positive".into(),
@@ -527,6 +557,7 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.store.data_dir, d.store.data_dir);
         assert_eq!(c.store.preview_cache_bytes, d.store.preview_cache_bytes);
+        assert_eq!(c.store.retention(), d.store.retention());
         assert_eq!(format!("{:?}", c.imap), format!("{:?}", d.imap));
         assert_eq!(format!("{:?}", c.webdav), format!("{:?}", d.webdav));
         assert_eq!(format!("{:?}", c.sip), format!("{:?}", d.sip));

@@ -72,6 +72,7 @@ pub fn store_config(config: &Config) -> StoreConfig {
             max_wait: Duration::from_secs(a.password_check_wait_seconds),
         },
         preview_cache_bytes: config.store.preview_cache_bytes,
+        retention: config.store.retention(),
         macos_metadata: config.webdav.macos_metadata.into(),
         quota_admins: config.imap.quota_admins.clone(),
         ..StoreConfig::new(&config.store.data_dir)

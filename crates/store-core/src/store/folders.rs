@@ -196,6 +196,7 @@ pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
     txn.delete(keys::folder_created(folder.id));
     txn.delete(keys::folder_modified(folder.id));
     txn.delete(keys::folder_keywords(folder.id));
+    super::index::purge(txn, folder.id)?;
     for identifier in folder.acl.keys() {
         if let Some(grantee) = super::acl::grantee_id(txn, identifier)? {
             txn.delete(keys::grant(grantee, folder.owner, folder.id));
@@ -544,6 +545,7 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
     for (k, mut object) in objects {
         txn.delete(k);
         txn.put(keys::expunged(inbox.id, object.uid), &modseq)?;
+        super::index::object_changed(txn, inbox.id, Some(&object), None, modseq)?;
         txn.record_change(
             owner,
             Change {
@@ -569,6 +571,7 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
             target.unseen += 1;
         }
         txn.put(keys::object(target.id, object.uid), &object)?;
+        super::index::object_changed(txn, target.id, None, Some(&object), modseq)?;
         txn.record_change(
             owner,
             Change {

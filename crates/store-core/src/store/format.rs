@@ -7,6 +7,7 @@
 //! | 2       | the decoded body text lives under its own key (0x42), so FETCH never loads it |
 //! | 3       | RFC 8474 object ids (an object's EMAILID and THREADID numbers, the thread index 0x24), RFC 8514 SAVEDATE on objects, RFC 8438 SIZE on folders; RFC 8970 previews (0x43) are made on first FETCH for older content |
 //! | 4       | every blob's summary, body text and preview made again from its content (nested MIME offsets, line counts, parameters, raw header values as the mime fixes give them); an envelope address keeps its source route (`adl`) |
+//! | 5       | per-folder indexes (`store::index`): every folder has its keyword list (0x16); every object its change index (0x26), flag index (0x27) and mail row (0x28) entries; every tombstone its change index entry |
 //!
 //! A store whose version is newer than [`FORMAT_VERSION`] is refused, so an
 //! older binary never misreads records it does not know.
@@ -16,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use crate::blob::{BlobId, BlobStore};
-use crate::engine::{Engine, KeyValue, Snapshot, WriteBatch};
+use crate::engine::{Engine, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::{Envelope, MessageSummary, ParsedMessage};
@@ -26,10 +27,10 @@ use crate::model::{
 };
 use crate::objectid::ThreadRefs;
 use crate::rights::Rights;
-use crate::writer::{decode, encode, Reader};
+use crate::writer::{decode, encode, Batched, IndexWrite, Layered, Reader};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 4;
+pub const FORMAT_VERSION: u64 = 5;
 
 /// Records upgraded per commit at most, and the bytes of upgraded
 /// records after which a commit is made sooner (a body text is as large
@@ -91,6 +92,10 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
         }
         stamp(engine, 4)?;
     }
+    if version < 5 {
+        upgraded += add_indexes(engine)?;
+        stamp(engine, 5)?;
+    }
     if upgraded > 0 {
         tracing::info!(
             records = upgraded,
@@ -141,24 +146,78 @@ struct ObjectV2 {
     file_name: Option<String>,
 }
 
-/// Reads the committed state through the writes of a batch not yet
-/// committed (the thread index entries an upgrade batch adds).
-struct Layered<'a> {
-    snapshot: &'a dyn Snapshot,
-    batch: &'a WriteBatch,
-}
-
-impl Reader for Layered<'_> {
-    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.batch.get(key) {
-            Some(m) => Ok(m.clone()),
-            None => Ok(self.snapshot.get(key)?),
+/// Version 4 to 5: the per-folder indexes (`store::index`), in key order
+/// so that the one cursor resumes an upgrade cut short: (a) each folder
+/// (0x10) without a keyword list gets the one derived from its objects;
+/// (b) each object (0x20) gets its index entries, written by the hook
+/// that writes use ([`super::index::object_changed`]); (c) each tombstone
+/// (0x21) its change index entry. At most [`UPGRADE_BATCH`] records per
+/// commit. Returns how many records were indexed.
+fn add_indexes(engine: &dyn Engine) -> Result<usize> {
+    let cursor_key = keys::counter("format-upgrade");
+    let cursor = engine.snapshot()?.get(&cursor_key)?;
+    let mut upgraded = 0;
+    for prefix in [[0x10u8], [0x20u8], [0x21u8]] {
+        let Some(mut start) = resume(&cursor, &prefix) else {
+            continue;
+        };
+        loop {
+            let snapshot = engine.snapshot()?;
+            let page = snapshot.scan(&prefix, &start, UPGRADE_BATCH)?;
+            let Some((last, _)) = page.last().cloned() else {
+                break;
+            };
+            let mut w = Batched {
+                snapshot: &*snapshot,
+                batch: WriteBatch::new(),
+            };
+            for (key, value) in page {
+                index_record(&mut w, prefix[0], &key, &value)?;
+                upgraded += 1;
+            }
+            start = last.clone();
+            start.push(0);
+            let mut batch = w.batch;
+            batch.insert(cursor_key.clone(), Some(last));
+            engine.commit(batch)?;
         }
     }
+    Ok(upgraded)
+}
 
-    fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
-        Ok(self.snapshot.scan(prefix, prefix, usize::MAX)?)
+/// Step (a), (b) or (c) of [`add_indexes`] for one record.
+fn index_record(w: &mut Batched<'_>, prefix: u8, key: &[u8], value: &[u8]) -> Result<()> {
+    let bad = || StoreError::Corrupt("a record key of the wrong length".into());
+    match prefix {
+        0x10 => {
+            let folder: Folder = decode(value)?;
+            if w.get_raw(&keys::folder_keywords(folder.id))?.is_none() {
+                let objects = w.load_all::<Object>(&keys::objects(folder.id))?;
+                let list =
+                    super::keywords::folder_keywords(w, folder.id, objects.iter().map(|(_, o)| o))?;
+                w.put_raw(
+                    keys::folder_keywords(folder.id),
+                    encode(&super::keywords::FolderKeywords { keywords: list })?,
+                );
+            }
+        }
+        0x20 => {
+            let object: Object = decode(value)?;
+            let folder =
+                keys::trailing_u64(key.get(..key.len().saturating_sub(4)).ok_or_else(bad)?)
+                    .ok_or_else(bad)?;
+            super::index::object_changed(w, folder, None, Some(&object), object.modseq)?;
+        }
+        _ => {
+            let modseq: ModSeq = decode(value)?;
+            let uid = keys::trailing_u32(key).ok_or_else(bad)?;
+            let folder =
+                keys::trailing_u64(key.get(..key.len().saturating_sub(4)).ok_or_else(bad)?)
+                    .ok_or_else(bad)?;
+            super::index::tombstone_indexed(w, folder, uid, modseq);
+        }
     }
+    Ok(())
 }
 
 /// Where a step over the records under `prefix` starts, given the cursor

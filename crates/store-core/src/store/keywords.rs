@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{Flags, FolderId, Object, SYSTEM_FLAGS};
-use crate::writer::{Reader, Txn};
+use crate::writer::{encode, IndexWrite, Reader, Txn};
 
 /// The most keywords one folder may define (system flags not counted).
 pub const MAX_FOLDER_KEYWORDS: usize = 1000;
@@ -98,7 +98,11 @@ fn derive<'a>(objects: impl IntoIterator<Item = &'a Object>) -> FolderKeywords {
 /// Errors: [`StoreError::TooManyKeywords`] when the list would pass
 /// [`MAX_FOLDER_KEYWORDS`] (the caller's transaction then fails whole);
 /// the store's.
-pub(crate) fn note_keywords(txn: &mut Txn<'_>, folder: FolderId, flags: &Flags) -> Result<()> {
+pub(crate) fn note_keywords<W: IndexWrite + ?Sized>(
+    txn: &mut W,
+    folder: FolderId,
+    flags: &Flags,
+) -> Result<()> {
     if keywords_of(flags).next().is_none() {
         return Ok(());
     }
@@ -120,7 +124,8 @@ pub(crate) fn note_keywords(txn: &mut Txn<'_>, folder: FolderId, flags: &Flags) 
             max: MAX_FOLDER_KEYWORDS,
         });
     }
-    txn.put(key, &list)
+    txn.put_raw(key, encode(&list)?);
+    Ok(())
 }
 
 /// Writes `keywords` as the list of folder `folder` (a new folder: empty;

@@ -80,6 +80,15 @@ impl Store {
     }
 }
 
+/// The UIDs of folder `folder` hidden from mail while the setting hides
+/// them (the objects of [`hidden_objects`]).
+pub(super) fn hidden_uids<R: Reader + ?Sized>(
+    r: &R,
+    folder: FolderId,
+) -> Result<std::collections::BTreeSet<Uid>> {
+    Ok(hidden_objects(r, folder)?.iter().map(|o| o.uid).collect())
+}
+
 /// The objects of folder `folder` whose file names are macOS metadata,
 /// read through the file name index (`._` prefix and `.DS_Store`).
 fn hidden_objects<R: Reader + ?Sized>(r: &R, folder: FolderId) -> Result<Vec<Object>> {

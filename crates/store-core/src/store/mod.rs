@@ -25,6 +25,7 @@ mod mail_view;
 mod metadata;
 mod objects;
 mod preview;
+mod prune;
 mod quota;
 mod references;
 mod resources;
@@ -53,6 +54,8 @@ pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObj
 pub use preview::{
     find_part, Preview, PreviewFormat, PreviewRequest, MAX_PREVIEW_DIMENSION, MAX_PREVIEW_SOURCE,
 };
+pub(crate) use prune::prune_step;
+pub use prune::{ChangeRetention, PRUNE_BATCH};
 pub use references::{authorized_part, Reference, ReferenceAccess, ReferenceUrl};
 pub use resources::Placement;
 pub use selection::MAX_BATCH;
@@ -94,6 +97,10 @@ pub struct StoreConfig {
     /// account's quota limits and read its use (IMAP SETQUOTA / GETQUOTA,
     /// RFC 9208); `[imap] quota_admins`.
     pub quota_admins: Vec<String>,
+    /// How long and how much change history (the account change feed,
+    /// expunge tombstones) is kept before the writer prunes it
+    /// (`[store] change_retention_days`, `max_tombstones_per_folder`).
+    pub retention: ChangeRetention,
 }
 
 /// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
@@ -110,6 +117,7 @@ impl StoreConfig {
             password_checks: CheckerConfig::default(),
             macos_metadata: crate::macos::MacosMetadata::default(),
             quota_admins: Vec::new(),
+            retention: ChangeRetention::default(),
         }
     }
 }
@@ -203,6 +211,7 @@ impl Store {
             hub.clone(),
             stats.clone(),
             retention.clone(),
+            config.retention,
         )?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -389,6 +398,10 @@ pub fn now() -> i64 {
 }
 
 /// Takes the account's next MODSEQ (its change number).
+/// The first MODSEQ of each hour is marked (0x31), for the retention
+/// window ([`prune`]).
 pub(crate) fn next_modseq(txn: &mut Txn<'_>, account: AccountId) -> Result<u64> {
-    txn.add(keys::account_counter(account, "modseq"), 1)
+    let modseq = txn.add(keys::account_counter(account, "modseq"), 1)?;
+    prune::mark_hour(txn, account, modseq, now())?;
+    Ok(modseq)
 }

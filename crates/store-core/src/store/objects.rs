@@ -481,10 +481,12 @@ impl Store {
                         f.unseen + 1
                     };
                 }
+                let before = object.clone();
                 object.flags = flags;
                 object.modseq = m;
                 result.updated.push((uid, m, object.flags.clone()));
                 txn.put(key, &object)?;
+                super::index::object_changed(txn, f.id, Some(&before), Some(&object), m)?;
                 txn.record_change(
                     owner,
                     Change {
@@ -832,6 +834,7 @@ pub(super) fn insert_object(
         }
     }
     txn.put(keys::object(folder.id, object.uid), &object)?;
+    super::index::object_changed(txn, folder.id, None, Some(&object), modseq)?;
     txn.record_change(
         folder.owner,
         Change {
@@ -860,6 +863,7 @@ pub(super) fn remove_object(
 ) -> Result<()> {
     txn.delete(keys::object(folder.id, object.uid));
     txn.put(keys::expunged(folder.id, object.uid), &modseq)?;
+    super::index::object_changed(txn, folder.id, Some(object), None, modseq)?;
     if let Some(name) = &object.file_name {
         txn.put(keys::expunged_name(folder.id, object.uid), name)?;
         if txn.load::<Uid>(&keys::object_name(folder.id, name))? == Some(object.uid) {

@@ -1,11 +1,23 @@
 //! Operation "search" (seed 002; IMAP SEARCH / UID SEARCH): objects
 //! hidden from mail (`store/mail_view.rs`) never match.
+//!
+//! A planner answers what the per-folder indexes (`store::index`) can:
+//! flag keys (`SEEN`, `UNSEEN`, `FLAGGED`, `DELETED`, `ANSWERED`, `DRAFT`,
+//! `KEYWORD` and their `NOT`s, by complement against the mail rows), `ALL`,
+//! `UID` sets, `MODSEQ` (the change index), and `AND`/`OR`/`NOT` of these,
+//! without reading an object record. In an `AND` whose other keys need the
+//! records, the indexed keys narrow the candidates first; the records are
+//! then read for the candidates only, and their summaries (0x41) and body
+//! texts (0x42) only when a key needs them.
 
+use std::collections::BTreeSet;
+
+use super::index::{self, MailRow, ROW_MACOS_NAME};
 use super::{resolve, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::MessageSummary;
-use crate::model::{Object, Principal, Uid};
+use crate::model::{FolderId, Object, Principal, Uid};
 use crate::rights::Right;
 use crate::search::SearchKey;
 use crate::sort::SortInfo;
@@ -23,7 +35,8 @@ impl Store {
         folder: &FolderRef,
         key: &SearchKey,
     ) -> Result<Vec<Uid>> {
-        self.scan(principal, folder, key, |o, _| o.uid).await
+        self.scan(principal, folder, key, Some(|uid| uid), |o, _| o.uid)
+            .await
     }
 
     /// The sort and threading data ([`SortInfo`], RFC 5256) of the
@@ -38,7 +51,7 @@ impl Store {
         folder: &FolderRef,
         key: &SearchKey,
     ) -> Result<Vec<SortInfo>> {
-        self.scan(principal, folder, key, SortInfo::new).await
+        self.scan(principal, folder, key, None, SortInfo::new).await
     }
 
     /// The sort data of those of `uids` that are objects of the folder
@@ -61,7 +74,7 @@ impl Store {
         for &uid in uids {
             let object: Option<Object> = snap.load(&keys::object(access.folder.id, uid))?;
             if let Some(object) = object.filter(|o| !self.hidden_from_mail(o)) {
-                if let Some(summary) = matching_summary(&snap, &object, key)? {
+                if let Some(summary) = matching_summary(&snap, &object, key, true)? {
                     out.push(SortInfo::new(&object, &summary));
                 }
             }
@@ -70,14 +83,17 @@ impl Store {
     }
 
     /// `extract` of every object of the folder that matches `key`, in UID
-    /// order. The scan runs on the blocking pool: it reads and decodes
-    /// every object, which must not hold up the async workers (other
-    /// connections' greetings and commands).
+    /// order. With `by_uid` (what `extract` gives, from the UID alone),
+    /// `extract` is given an empty summary unless `key` reads it, and a
+    /// key the indexes answer reads no record at all; without, every
+    /// match's summary is read. Runs on the blocking pool, so a large
+    /// folder does not hold up the async workers.
     async fn scan<T: Send + 'static>(
         &self,
         principal: &Principal,
         folder: &FolderRef,
         key: &SearchKey,
+        by_uid: Option<fn(Uid) -> T>,
         extract: impl Fn(&Object, &MessageSummary) -> T + Send + 'static,
     ) -> Result<Vec<T>> {
         let (store, principal, folder, key) =
@@ -86,13 +102,36 @@ impl Store {
             let snap = store.snapshot()?;
             let access = resolve(&snap, &principal, &folder)?;
             access.require(Right::Read)?;
+            let plan = Planner::new(&store, &snap, access.folder.id)?;
+            let (candidates, residual) = plan.narrow(&key)?;
+            if let (Some(uids), SearchKey::All, Some(by_uid)) = (&candidates, &residual, by_uid) {
+                return Ok(uids.iter().map(|u| by_uid(*u)).collect());
+            }
+            let needs_summary = by_uid.is_none() || residual.needs_summary();
             let mut out = Vec::new();
-            for (_, object) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
+            let mut visit = |object: Object| -> Result<()> {
                 if store.hidden_from_mail(&object) {
-                    continue;
+                    return Ok(());
                 }
-                if let Some(summary) = matching_summary(&snap, &object, &key)? {
-                    out.push(extract(&object, &summary));
+                if let Some(s) = matching_summary(&snap, &object, &residual, needs_summary)? {
+                    out.push(extract(&object, &s));
+                }
+                Ok(())
+            };
+            match candidates {
+                Some(uids) => {
+                    for uid in uids {
+                        if let Some(o) =
+                            snap.load::<Object>(&keys::object(access.folder.id, uid))?
+                        {
+                            visit(o)?;
+                        }
+                    }
+                }
+                None => {
+                    for (_, o) in snap.load_all::<Object>(&keys::objects(access.folder.id))? {
+                        visit(o)?;
+                    }
                 }
             }
             Ok(out)
@@ -102,15 +141,150 @@ impl Store {
     }
 }
 
-/// The stored summary of `object` if it matches `key`.
+/// What the indexes can answer of a search in one folder.
+struct Planner<'a, R: Reader> {
+    snap: &'a R,
+    folder: FolderId,
+    keywords: Vec<String>,
+    /// UIDs hidden from mail (from the file name index).
+    hidden: BTreeSet<Uid>,
+    /// Whether hidden objects are left out (the mail rows carry the bit).
+    hides: bool,
+}
+
+impl<'a, R: Reader> Planner<'a, R> {
+    fn new(store: &Store, snap: &'a R, folder: FolderId) -> Result<Self> {
+        let hides = store.macos_metadata().hides();
+        let hidden = match hides {
+            true => super::mail_view::hidden_uids(snap, folder)?,
+            false => BTreeSet::new(),
+        };
+        Ok(Planner {
+            snap,
+            folder,
+            keywords: super::keywords::folder_keywords(snap, folder, std::iter::empty())?,
+            hidden,
+            hides,
+        })
+    }
+
+    /// The candidates of `key` and what is left to check on each: for a
+    /// key the indexes answer, its exact set and `All`; for an `AND` with
+    /// indexed members, their intersection and the rest; else `None` (every
+    /// object) and `key` itself.
+    fn narrow(&self, key: &SearchKey) -> Result<(Option<BTreeSet<Uid>>, SearchKey)> {
+        if let Some(set) = self.exact(key)? {
+            return Ok((Some(set), SearchKey::All));
+        }
+        if let SearchKey::And(keys) = key {
+            let mut set: Option<BTreeSet<Uid>> = None;
+            let mut rest = Vec::new();
+            for k in keys {
+                match self.exact(k)? {
+                    Some(s) => {
+                        set = Some(match set {
+                            Some(prev) => prev.intersection(&s).copied().collect(),
+                            None => s,
+                        })
+                    }
+                    None => rest.push(k.clone()),
+                }
+            }
+            if set.is_some() {
+                return Ok((set, SearchKey::And(rest)));
+            }
+        }
+        Ok((None, key.clone()))
+    }
+
+    /// Every UID shown to mail (mail rows without the hidden bit).
+    fn all(&self) -> Result<BTreeSet<Uid>> {
+        Ok(index::mail_rows(self.snap, self.folder)?
+            .into_iter()
+            .filter(|r: &MailRow| !(self.hides && r.bits & ROW_MACOS_NAME != 0))
+            .map(|r| r.uid)
+            .collect())
+    }
+
+    /// The UIDs with flag number `flag`, hidden ones left out.
+    fn flagged(&self, flag: u16) -> Result<BTreeSet<Uid>> {
+        Ok(index::flag_uids(self.snap, self.folder, flag)?
+            .into_iter()
+            .filter(|u| !self.hidden.contains(u))
+            .collect())
+    }
+
+    /// The exact set of UIDs matching `key` if the indexes answer it.
+    fn exact(&self, key: &SearchKey) -> Result<Option<BTreeSet<Uid>>> {
+        Ok(Some(match key {
+            SearchKey::All => self.all()?,
+            SearchKey::Flag(f) if f.eq_ignore_ascii_case("\\Seen") => {
+                let unseen = self.flagged(index::FLAG_UNSEEN)?;
+                self.all()?.difference(&unseen).copied().collect()
+            }
+            SearchKey::Flag(f) => match index::flag_number(f, &self.keywords) {
+                Some(n) => self.flagged(n)?,
+                None => BTreeSet::new(),
+            },
+            SearchKey::Not(k) if matches!(&**k, SearchKey::Flag(f) if f.eq_ignore_ascii_case("\\Seen")) => {
+                self.flagged(index::FLAG_UNSEEN)?
+            }
+            SearchKey::Uid(ranges) => self
+                .all()?
+                .into_iter()
+                .filter(|u| ranges.iter().any(|(a, b)| (*a..=*b).contains(u)))
+                .collect(),
+            SearchKey::ModSeq(n) => {
+                index::changed_since(self.snap, self.folder, n.saturating_sub(1))?
+                    .live
+                    .into_iter()
+                    .map(|(u, _)| u)
+                    .filter(|u| !self.hidden.contains(u))
+                    .collect()
+            }
+            SearchKey::Not(k) => match self.exact(k)? {
+                Some(s) => self.all()?.difference(&s).copied().collect(),
+                None => return Ok(None),
+            },
+            SearchKey::And(keys) => {
+                let mut out: Option<BTreeSet<Uid>> = None;
+                for k in keys {
+                    let Some(s) = self.exact(k)? else {
+                        return Ok(None);
+                    };
+                    out = Some(match out {
+                        Some(prev) => prev.intersection(&s).copied().collect(),
+                        None => s,
+                    });
+                }
+                match out {
+                    Some(s) => s,
+                    None => self.all()?,
+                }
+            }
+            SearchKey::Or(a, b) => match (self.exact(a)?, self.exact(b)?) {
+                (Some(a), Some(b)) => a.union(&b).copied().collect(),
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// The stored summary of `object` (an empty one unless `load`) if it
+/// matches `key`.
 fn matching_summary(
     snap: &impl Reader,
     object: &Object,
     key: &SearchKey,
+    load: bool,
 ) -> Result<Option<MessageSummary>> {
-    let summary: MessageSummary = snap
-        .load(&keys::blob_summary(&object.blob))?
-        .unwrap_or_default();
+    let summary: MessageSummary = match load || key.needs_summary() {
+        true => snap
+            .load(&keys::blob_summary(&object.blob))?
+            .unwrap_or_default(),
+        false => MessageSummary::default(),
+    };
     // The decoded text is as large as the message: read only for BODY and
     // TEXT, one object at a time.
     let text = match key.needs_body_text() {

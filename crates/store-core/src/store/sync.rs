@@ -68,38 +68,49 @@ impl Store {
         let access = resolve(&snap, principal, folder)?;
         access.require(Right::Read)?;
         let id = access.folder.id;
-        let all = snap.load_all::<Object>(&keys::objects(id))?;
+        // Nothing changed: no range to read (the folder's HIGHESTMODSEQ
+        // is raised by every change of it), only the horizon.
+        let index = if access.folder.highest_modseq > since {
+            super::index::changed_since(&snap, id, since)?
+        } else {
+            let horizon: ModSeq = snap.load(&keys::prune_horizon(id))?.unwrap_or(0);
+            super::index::Changed {
+                complete: since >= horizon,
+                ..Default::default()
+            }
+        };
         let keywords = if access.folder.highest_modseq > since {
             Some(super::keywords::folder_keywords(
                 &snap,
                 id,
-                all.iter().map(|(_, o)| o),
+                std::iter::empty(),
             )?)
         } else {
             None
         };
-        let changed = all
-            .iter()
-            .filter(|(_, o)| o.modseq > since && keep(o))
-            .map(|(_, o)| ObjectState::from(o))
-            .collect();
-        let vanished = snap
-            .load_all::<ModSeq>(&keys::expunged_all(id))?
-            .into_iter()
-            .filter(|(_, m)| *m > since)
-            .filter_map(|(k, _)| keys::trailing_u32(&k))
-            .collect();
+        let mut changed = Vec::with_capacity(index.live.len());
+        for (uid, _) in &index.live {
+            if let Some(o) = snap.load::<Object>(&keys::object(id, *uid))? {
+                if keep(&o) {
+                    changed.push(ObjectState::from(&o));
+                }
+            }
+        }
         Ok(FolderChanges {
             folder: access.folder,
             changed,
-            vanished,
+            vanished: index.vanished,
             keywords,
-            complete: true,
+            complete: index.complete,
         })
     }
 
     /// The principal's account changes with a MODSEQ greater than `since`,
     /// oldest first, at most `limit`.
+    ///
+    /// Errors: [`StoreError::ChangesPruned`] when `since` is below the
+    /// account's feed horizon (the changes after it were pruned,
+    /// `store::prune`): the caller resynchronizes from the current state.
     pub async fn account_changes_since(
         &self,
         principal: &Principal,
@@ -107,12 +118,34 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Change>> {
         let snap = self.snapshot()?;
+        let horizon = super::prune::feed_horizon(&snap, principal.account)?;
+        if since < horizon {
+            return Err(StoreError::ChangesPruned { horizon });
+        }
         let prefix = keys::changes(principal.account);
         let start = keys::change(principal.account, since.saturating_add(1), 0);
         snap.scan(&prefix, &start, limit)?
             .into_iter()
             .map(|(_, v)| crate::writer::decode(&v))
             .collect()
+    }
+
+    /// Prunes the change history now, as the writer's periodic pass does
+    /// (`store::prune`, settings [`crate::ChangeRetention`]), until nothing
+    /// is left to prune; returns how many keys were deleted. Each step is
+    /// one write of at most [`crate::PRUNE_BATCH`] deletes.
+    pub async fn prune_changes(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let (retention, config) = (self.inner.retention.clone(), self.inner.config.retention);
+            let pruned = self
+                .write(move |txn| super::prune::prune_step(txn, &retention, &config, super::now()))
+                .await?;
+            total += pruned.deleted;
+            if !pruned.more {
+                return Ok(total);
+            }
+        }
     }
 
     /// The account's current MODSEQ (its latest change number).
@@ -250,8 +283,9 @@ impl Store {
     ///
     /// Rights: `l` or `r` on the folder. Errors:
     /// [`StoreError::NoSuchFolder`]; [`StoreError::InvalidArgument`] for a
-    /// position past the end of the feed (a token this store never gave)
-    /// or one a non-owner must list again from (above).
+    /// position past the end of the feed (a token this store never gave),
+    /// one below the feed's retention horizon (its changes were pruned,
+    /// `store::prune`) or one a non-owner must list again from (above).
     pub async fn collection_changes(
         &self,
         principal: &Principal,
@@ -295,6 +329,14 @@ impl Store {
         if from.modseq > last.saturating_add(1) {
             return Err(StoreError::InvalidArgument(
                 "a position past the end of the change feed".into(),
+            ));
+        }
+        // Changes from the position on were pruned: list again (RFC 6578
+        // 3.2, DAV:valid-sync-token).
+        let horizon = super::prune::feed_horizon(&snap, owner)?;
+        if horizon > 0 && from.modseq <= horizon {
+            return Err(StoreError::InvalidArgument(
+                "a position below the change feed's retention horizon: list again".into(),
             ));
         }
         let id = folder.as_ref().map(|f| f.id);

@@ -1,0 +1,353 @@
+//! Retention of the change history: the account change feed (0x30), the
+//! expunge tombstones (0x21), the removed objects' names (0x25) and the
+//! change index's expunged entries (0x26 state 1) are kept for a window
+//! ([`ChangeRetention::window`]), then pruned by the writer, so that what
+//! a folder or an account keeps does not grow with its history.
+//!
+//! - The window maps time to MODSEQ through the account's hour marks
+//!   (0x31: the first MODSEQ of each hour, written by `next_modseq`): the
+//!   changes before the first hour inside the window are prunable.
+//! - A pass walks the account's feed from its horizon (counter
+//!   `feed-horizon`: every change up to it is gone) to the window's MODSEQ,
+//!   one MODSEQ at a time, and deletes each change; for an
+//!   `ObjectRemoved` it also deletes the tombstone, the name and the
+//!   change index entry of that UID, and raises the folder's prune horizon
+//!   (0x17) to that MODSEQ. It stops at the first MODSEQ that removed an
+//!   object from a folder with an open view behind it
+//!   ([`crate::retention::Retention::oldest_view`]): a live session never
+//!   loses an expunge it has not been told of.
+//! - A folder holding more than [`ChangeRetention::max_tombstones_per_folder`]
+//!   tombstones loses its oldest ones (whole MODSEQs, and again never past
+//!   an open view), within the window too; the folders checked are those
+//!   with a removal since the last pass (counter `prune-checked`).
+//! - Readers: [`crate::Store::changes_since`] from below a folder's prune
+//!   horizon answers `complete: false` (RFC 7162 3.2.5.2: the client is
+//!   answered from its known UIDs); [`crate::Store::account_changes_since`]
+//!   from below the feed horizon fails with
+//!   [`crate::StoreError::ChangesPruned`]; a WebDAV sync token below it is
+//!   invalid (RFC 6578 3.2).
+//!
+//! Each commit of a pass deletes at most [`PRUNE_BATCH`] keys (a MODSEQ
+//! with more removals is split over commits: the horizons are raised in
+//! the first, so no reader takes a partly deleted MODSEQ as whole).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::keys;
+use crate::model::{AccountId, Change, ChangeKind, FolderId, ModSeq};
+use crate::retention::Retention;
+use crate::writer::{decode, encode, IndexWrite, Reader};
+
+/// Most keys one prune commit deletes.
+pub const PRUNE_BATCH: usize = 4096;
+
+/// How long and how much change history is kept (`[store]
+/// change_retention_days`, `max_tombstones_per_folder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeRetention {
+    /// How long changes and tombstones are kept, at hour granularity
+    /// (zero: only as long as an open view needs them).
+    pub window: Duration,
+    /// Most tombstones a folder keeps, whatever their age.
+    pub max_tombstones_per_folder: u64,
+    /// How often the writer runs a prune pass at most (when idle, or
+    /// after a commit).
+    pub interval: Duration,
+}
+
+impl Default for ChangeRetention {
+    /// 30 days, 100,000 tombstones per folder, a pass every 60 s.
+    fn default() -> Self {
+        ChangeRetention {
+            window: Duration::from_secs(30 * 86_400),
+            max_tombstones_per_folder: 100_000,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one bounded prune step did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pruned {
+    /// Keys deleted.
+    pub deleted: usize,
+    /// Whether work was left for another step (the batch was full).
+    pub more: bool,
+}
+
+/// Records, when `modseq` is the account's first MODSEQ of the current
+/// hour, its hour mark (0x31). One read per MODSEQ taken.
+pub(crate) fn mark_hour<W: IndexWrite + ?Sized>(
+    w: &mut W,
+    account: AccountId,
+    modseq: ModSeq,
+    now: i64,
+) -> Result<()> {
+    let hour = u64::try_from(now.max(0)).unwrap_or(0) / 3600;
+    let key = keys::hour_mark(account, hour);
+    if w.get_raw(&key)?.is_none() {
+        w.put_raw(key, encode(&modseq)?);
+    }
+    Ok(())
+}
+
+/// The account's feed horizon: every change up to it was pruned.
+pub(crate) fn feed_horizon(r: &(impl Reader + ?Sized), account: AccountId) -> Result<ModSeq> {
+    Ok(r.load(&keys::account_counter(account, "feed-horizon"))?
+        .unwrap_or(0))
+}
+
+/// One bounded prune step over every account (at most [`PRUNE_BATCH`]
+/// deletes), at time `now` (Unix seconds).
+pub(crate) fn prune_step<W: IndexWrite + ?Sized>(
+    w: &mut W,
+    retention: &Retention,
+    config: &ChangeRetention,
+    now: i64,
+) -> Result<Pruned> {
+    let mut out = Pruned::default();
+    let accounts: Vec<AccountId> = w
+        .scan_raw(&[0x03])?
+        .iter()
+        .filter_map(|(k, _)| keys::trailing_u64(k))
+        .collect();
+    for account in accounts {
+        if out.deleted >= PRUNE_BATCH {
+            out.more = true;
+            break;
+        }
+        let horizon = window_horizon(w, account, config, now, &mut out)?;
+        walk_feed(w, retention, account, horizon, &mut out)?;
+        if out.deleted < PRUNE_BATCH {
+            cap_tombstones(w, retention, account, config, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The MODSEQ up to which the account's changes are older than the window
+/// (its hour marks older than the window are deleted on the way).
+fn window_horizon<W: IndexWrite + ?Sized>(
+    w: &mut W,
+    account: AccountId,
+    config: &ChangeRetention,
+    now: i64,
+    out: &mut Pruned,
+) -> Result<ModSeq> {
+    let modseq: ModSeq = w
+        .load(&keys::account_counter(account, "modseq"))?
+        .unwrap_or(0);
+    if config.window.is_zero() {
+        return Ok(modseq);
+    }
+    let now_hour = u64::try_from(now.max(0)).unwrap_or(0) / 3600;
+    let cutoff = now_hour.saturating_sub(config.window.as_secs().div_ceil(3600));
+    let prefix = keys::hour_marks(account);
+    // The marks older than the window go (all but a few went in earlier
+    // passes, so a short page).
+    let older = w.scan_from(&prefix, &prefix, 64)?;
+    let any = !older.is_empty();
+    for (k, _) in &older {
+        if keys::trailing_u64(k).is_some_and(|h| h < cutoff) {
+            w.delete(k.clone());
+            out.deleted += 1;
+        }
+    }
+    let inside = w.scan_from(&prefix, &keys::hour_mark(account, cutoff), 1)?;
+    Ok(match inside.first() {
+        // The first MODSEQ inside the window: everything before is older.
+        Some((_, v)) => decode::<ModSeq>(v)?.saturating_sub(1),
+        // No MODSEQ taken since the cutoff: everything is older, if the
+        // marks say so; without marks (a store from before them), nothing.
+        None if any => modseq,
+        None => 0,
+    })
+}
+
+/// Deletes the account's changes from its feed horizon up to `upto`,
+/// with the tombstones of the removals among them; stops before a MODSEQ
+/// that removed an object an open view has not synchronized past. The
+/// horizon is raised to a MODSEQ when its first change is deleted; the
+/// rest of it (when the batch filled up) goes in the next step, which
+/// starts at the horizon itself.
+fn walk_feed<W: IndexWrite + ?Sized>(
+    w: &mut W,
+    retention: &Retention,
+    account: AccountId,
+    upto: ModSeq,
+    out: &mut Pruned,
+) -> Result<()> {
+    let start_at = feed_horizon(w, account)?;
+    let prefix = keys::changes(account);
+    let start = keys::change(account, start_at.max(1), 0);
+    if upto <= start_at {
+        // Nothing new to prune; only what is left of the horizon's own
+        // MODSEQ, if a step was cut short inside it.
+        let first = w.scan_from(&prefix, &start, 1)?;
+        let left = match first.first() {
+            Some((_, v)) => decode::<Change>(v)?.modseq <= start_at,
+            None => false,
+        };
+        if !left {
+            return Ok(());
+        }
+    }
+    // Pages of at most 512: a pass over an account with nothing to prune
+    // reads little.
+    let limit = PRUNE_BATCH.saturating_sub(out.deleted).min(512);
+    let page = w.scan_from(&prefix, &start, limit)?;
+    let mut horizon = start_at;
+    let mut folders: BTreeMap<FolderId, ModSeq> = BTreeMap::new();
+    let mut i = 0;
+    while i < page.len() {
+        if out.deleted >= PRUNE_BATCH {
+            out.more = true;
+            break;
+        }
+        let (key, value) = &page[i];
+        let change: Change = decode(value)?;
+        if change.modseq > horizon {
+            if change.modseq > upto {
+                break;
+            }
+            // A new MODSEQ: a view behind one of its removals keeps it,
+            // and everything after it.
+            let mut blocked = false;
+            for (_, v) in &page[i..] {
+                let c: Change = decode(v)?;
+                if c.modseq != change.modseq {
+                    break;
+                }
+                blocked |= matches!(c.kind, ChangeKind::ObjectRemoved { .. })
+                    && retention
+                        .oldest_view(c.folder)
+                        .is_some_and(|v| v < c.modseq);
+            }
+            if blocked {
+                break;
+            }
+            horizon = change.modseq;
+        }
+        w.delete(key.clone());
+        out.deleted += 1;
+        if let ChangeKind::ObjectRemoved { uid } = change.kind {
+            let f = change.folder;
+            w.delete(keys::expunged(f, uid));
+            w.delete(keys::expunged_name(f, uid));
+            w.delete(keys::change_index(f, change.modseq, uid));
+            out.deleted += 3;
+            folders.insert(f, change.modseq);
+        }
+        i += 1;
+    }
+    if i == page.len() && page.len() == limit {
+        out.more = true;
+    }
+    if horizon > start_at {
+        w.put_raw(
+            keys::account_counter(account, "feed-horizon"),
+            encode(&horizon)?,
+        );
+    }
+    for (f, m) in folders {
+        // A folder deleted since keeps no key.
+        if w.get_raw(&keys::folder(account, f))?.is_some() {
+            raise_folder_horizon(w, f, m)?;
+        }
+    }
+    Ok(())
+}
+
+/// Raises folder `f`'s prune horizon to `m` (never lowers it).
+fn raise_folder_horizon<W: IndexWrite + ?Sized>(w: &mut W, f: FolderId, m: ModSeq) -> Result<()> {
+    let key = keys::prune_horizon(f);
+    let old: ModSeq = w.load(&key)?.unwrap_or(0);
+    if m > old {
+        w.put_raw(key, encode(&m)?);
+    }
+    Ok(())
+}
+
+/// Prunes the oldest tombstones of the account's folders with removals
+/// since the last check that hold more than the cap.
+fn cap_tombstones<W: IndexWrite + ?Sized>(
+    w: &mut W,
+    retention: &Retention,
+    account: AccountId,
+    config: &ChangeRetention,
+    out: &mut Pruned,
+) -> Result<()> {
+    let checked_key = keys::account_counter(account, "prune-checked");
+    let checked: ModSeq = w.load(&checked_key)?.unwrap_or(0);
+    let from = checked.max(feed_horizon(w, account)?);
+    let prefix = keys::changes(account);
+    let start = keys::change(account, from.saturating_add(1), 0);
+    let page = w.scan_from(&prefix, &start, PRUNE_BATCH)?;
+    let Some((_, last)) = page.last() else {
+        return Ok(());
+    };
+    let checked_to = decode::<Change>(last)?.modseq;
+    if page.len() == PRUNE_BATCH {
+        out.more = true;
+    }
+    let mut folders = HashSet::new();
+    for (_, v) in &page {
+        let c: Change = decode(v)?;
+        if matches!(c.kind, ChangeKind::ObjectRemoved { .. }) {
+            folders.insert(c.folder);
+        }
+    }
+    let cap = usize::try_from(config.max_tombstones_per_folder).unwrap_or(usize::MAX);
+    for f in folders {
+        let count = w.scan_raw(&keys::expunged_all(f))?.len();
+        if count <= cap {
+            continue;
+        }
+        let excess = count - cap;
+        let view = retention.oldest_view(f);
+        let horizon: ModSeq = w.load(&keys::prune_horizon(f))?.unwrap_or(0);
+        let index_prefix = keys::change_index_all(f);
+        let index_start = keys::change_index(f, horizon.saturating_add(1), 0);
+        let mut gone = 0usize;
+        let mut top: Option<ModSeq> = None;
+        let mut from_key = index_start;
+        'scan: loop {
+            let entries = w.scan_from(&index_prefix, &from_key, PRUNE_BATCH)?;
+            let Some((k, _)) = entries.last() else {
+                break;
+            };
+            from_key = k.clone();
+            from_key.push(0);
+            for (k, v) in &entries {
+                let (m, uid) = super::index::parse_change_key(k)?;
+                if v.as_slice() != [super::index::STATE_EXPUNGED] {
+                    continue;
+                }
+                // Whole MODSEQs only, never past an open view.
+                if top.is_some_and(|t| m > t) && gone >= excess {
+                    break 'scan;
+                }
+                if view.is_some_and(|v| v < m) {
+                    break 'scan;
+                }
+                w.delete(k.clone());
+                w.delete(keys::expunged(f, uid));
+                gone += 1;
+                out.deleted += 2;
+                top = Some(m);
+            }
+        }
+        if let Some(m) = top {
+            raise_folder_horizon(w, f, m)?;
+        }
+        if out.deleted >= PRUNE_BATCH {
+            out.more = true;
+            // The folders left are checked again next step.
+            return Ok(());
+        }
+    }
+    w.put_raw(checked_key, encode(&checked_to)?);
+    Ok(())
+}

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::blob::{sync_dir, BlobId, BlobStore, StagedBlob};
+use crate::blob::{BlobId, BlobStore, StagedBlob};
 use crate::changes::ChangeHub;
 use crate::engine::{Engine, EngineError, KeyValue, Mutation, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
@@ -848,8 +848,6 @@ fn install_blobs(blobs: &BlobStore, staged: &[StagedBlob]) -> Result<()> {
     for blob in staged {
         dirs.insert(blobs.install(blob)?);
     }
-    for dir in dirs {
-        sync_dir(&dir)?;
-    }
+    crate::blob::sync_dirs(dirs)?;
     Ok(())
 }

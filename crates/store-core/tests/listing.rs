@@ -43,7 +43,10 @@ impl Model {
                 if !rights.contains(Right::Lookup) {
                     continue;
                 }
-                let below = granted.keys().any(|n| n != name && is_within(n, name));
+                // RFC 4314 4: only children alice may look up count.
+                let below = granted
+                    .iter()
+                    .any(|(n, r)| n != name && is_within(n, name) && r.contains(Right::Lookup));
                 rows.push((
                     Some(owner.clone()),
                     name.clone(),
@@ -176,7 +179,7 @@ async fn check(seed: u64, count: usize) {
     );
 
     let prefix_pool = [
-        "", "a", "a/", "aa", "b/c", "INBOX", "INBOX/", "c/", "zz", "ab/",
+        "", "a", "a/", "aa", "b/c", "INBOX", "INBOX/", "c/", "zz", "ab/", "inbox", "Inbox",
     ];
     for round in 0..40 {
         let prefixes: Vec<String> = (0..1 + rng.below(3))

@@ -69,41 +69,39 @@ pub fn matches(pattern: &str, name: &str) -> bool {
         }
         row[n.len()]
     }
-    let canon = |s: &str| -> Vec<char> {
-        // `get`: a name whose fifth byte is inside a character (`Entwürfe`)
-        // is not INBOX, and must not panic.
-        let inbox_rest = s
-            .get(..5)
-            .filter(|head| head.eq_ignore_ascii_case("INBOX"))
-            .and_then(|_| s.get(5..))
-            .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
-        if let Some(rest) = inbox_rest {
-            format!("INBOX{rest}").chars().collect()
-        } else {
-            s.chars().collect()
-        }
-    };
+    let canon = |s: &str| -> Vec<char> { canonical_pattern(s).chars().collect() };
     go(&canon(pattern), &canon(name))
+}
+
+/// A pattern or name as [`matches`] compares it: a first level that is
+/// `INBOX` in any case (the whole string, or followed by `/`) written
+/// `INBOX` (RFC 3501 5.1); anything else as it is.
+fn canonical_pattern(s: &str) -> std::borrow::Cow<'_, str> {
+    // `get`: a name whose fifth byte is inside a character (`Entwürfe`)
+    // is not INBOX, and must not panic.
+    let inbox_rest = s
+        .get(..5)
+        .filter(|head| head.eq_ignore_ascii_case("INBOX"))
+        .and_then(|_| s.get(5..))
+        .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
+    match inbox_rest {
+        Some(rest) => format!("INBOX{rest}").into(),
+        None => s.into(),
+    }
 }
 
 /// The name prefixes a LIST pattern can match, in the store's own-folder
 /// name space (issue 16: the ranges of the 0x11 name index to read): the
-/// pattern's literal start, up to its first `*` or `%`, with a first level
-/// spelled `INBOX` in any case written `INBOX` (as [`matches`] reads it),
-/// and `INBOX` itself when that start is a case-insensitive prefix of
-/// `INBOX` (`in*`). Every own folder name [`matches`] accepts starts with
-/// one of them.
+/// literal start, up to the first `*` or `%`, of the pattern as
+/// [`matches`] reads it (a first level that is `INBOX` in any case, the
+/// whole pattern or followed by `/`, written `INBOX`; `Inbox%` stays
+/// `Inbox`, as it matches `Inboxes` and not `INBOX`), and `INBOX` itself
+/// when that start is a case-insensitive prefix of `INBOX` (`in*`). Every
+/// own folder name [`matches`] accepts starts with one of them.
 pub fn own_prefixes(pattern: &str) -> Vec<String> {
+    let pattern = canonical_pattern(pattern);
     let literal = &pattern[..pattern.find(['*', '%']).unwrap_or(pattern.len())];
-    let inbox_rest = literal
-        .get(..5)
-        .filter(|head| head.eq_ignore_ascii_case("INBOX"))
-        .and_then(|_| literal.get(5..))
-        .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
-    let mut out = vec![match inbox_rest {
-        Some(rest) => format!("INBOX{rest}"),
-        None => literal.to_string(),
-    }];
+    let mut out = vec![literal.to_string()];
     let inbox = "INBOX".as_bytes();
     if literal.len() <= inbox.len()
         && inbox[..literal.len()].eq_ignore_ascii_case(literal.as_bytes())
@@ -168,6 +166,11 @@ mod tests {
         assert_eq!(own_prefixes("in*"), vec!["in", "INBOX"]);
         assert_eq!(own_prefixes("Inbox"), vec!["INBOX", "INBOX"]);
         assert_eq!(own_prefixes("Entwü%"), vec!["Entwü"]);
+        // `matches` keeps these as written: they name `Inboxes`,
+        // `inbox-old`, not INBOX.
+        assert_eq!(own_prefixes("Inbox%"), vec!["Inbox", "INBOX"]);
+        assert_eq!(own_prefixes("inbox*"), vec!["inbox", "INBOX"]);
+        assert!(matches("Inbox%", "Inboxes") && matches("inbox*", "inbox-old"));
         assert_eq!(
             subscription_prefixes("Shared/bob/%"),
             vec!["Shared/bob/", "bob/"]

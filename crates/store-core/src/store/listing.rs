@@ -54,7 +54,8 @@ impl Store {
     /// folder's record is read, so the records decoded are those returned.
     /// `\HasChildren` ([`FolderInfo::has_children`]) counts every folder of
     /// the owner below (own folders) or every folder of the owner shared
-    /// with the principal or `anyone` below (others' folders).
+    /// with the principal or `anyone` below, on which it has `l` (others'
+    /// folders; RFC 4314 4).
     ///
     /// Cost: O(own folders within the prefixes + shared folders + kept),
     /// on the blocking pool. Errors: [`StoreError::Corrupt`] for an index
@@ -489,7 +490,8 @@ fn collect(
 
 /// The folders other accounts share with the principal or `anyone` (the
 /// grant index), by owner id and then name, that it may look up and
-/// `keep` accepts. `\HasChildren` counts the owner's shared folders.
+/// `keep` accepts. `\HasChildren` counts the owner's folders below that
+/// the principal may look up (RFC 4314 4: no `l`, not revealed).
 fn shared_folders(
     snap: &dyn Snapshot,
     principal: &Principal,
@@ -523,10 +525,16 @@ fn shared_folders(
         let Some(login) = load::<String>(snap, &keys::account_login(owner))? else {
             continue;
         };
-        let names: Vec<&String> = folders.keys().collect();
-        for (name, folder) in &folders {
-            let rights = rights_of(principal, folder);
-            if !rights.contains(Right::Lookup) || !keep(&FolderRef::of(login.as_str(), name)) {
+        // RFC 4314 4 / RFC 5258 4: a folder the principal may not look up
+        // is not revealed, not even as a child.
+        let visible: Vec<(&String, &Folder, _)> = folders
+            .iter()
+            .map(|(name, folder)| (name, folder, rights_of(principal, folder)))
+            .filter(|(_, _, rights)| rights.contains(Right::Lookup))
+            .collect();
+        let names: Vec<&String> = visible.iter().map(|(name, _, _)| *name).collect();
+        for (name, folder, rights) in visible {
+            if !keep(&FolderRef::of(login.as_str(), name)) {
                 continue;
             }
             let below = format!("{name}{DELIMITER}");
@@ -600,7 +608,8 @@ fn own_children(
 /// A seeded generator of random folder trees for the listing oracles (the
 /// store-core test `tests/listing.rs` and imap-server's LIST oracle):
 /// xorshift64*, names of 1 to 4 levels of 1 or 2 letters over `a`, `b`,
-/// `c`, the first level sometimes `INBOX` spelled in some case.
+/// `c`, the first level sometimes `INBOX` spelled in some case, or a name
+/// that starts like it (`Inboxes`, `inbox-old`, `INBOXa`).
 #[doc(hidden)]
 pub struct TreeRng(pub u64);
 
@@ -625,6 +634,10 @@ impl TreeRng {
             .collect();
         if depth > 1 && self.below(6) == 0 {
             levels[0] = ["INBOX", "inbox", "Inbox"][self.below(3)].to_string();
+        } else if self.below(10) == 0 {
+            // Names that start like INBOX and are not it (RFC 3501 5.1
+            // folds only a whole first level).
+            levels[0] = ["Inboxes", "inbox-old", "INBOXa"][self.below(3)].to_string();
         }
         levels.join("/")
     }

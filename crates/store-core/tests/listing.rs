@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use store_core::names::is_within;
 use store_core::rights::{Right, Rights};
-use store_core::{AclMode, FolderRef, Principal, Store, StoreConfig, TreeRng};
+use store_core::{AclMode, FolderRef, Principal, SharedScope, Store, StoreConfig, TreeRng};
 
 /// One listed folder as the model sees it: owner, name, rights, subscribed,
 /// has children.
@@ -207,6 +207,44 @@ async fn check(seed: u64, count: usize) {
         assert_eq!(
             got, expected,
             "seed {seed}: prefixes {prefixes:?} odd {odd}"
+        );
+        // The same through `list_matching_in`: a scope of shared owners,
+        // and a depth limit whose `descend` skips the deeper subtrees.
+        let depth = 1 + rng.below(3);
+        let levels = |n: &str| n.split('/').count();
+        let scope = match rng.below(4) {
+            0 => SharedScope::None,
+            1 => SharedScope::Owners(vec!["bob".into()]),
+            2 => SharedScope::Owners(vec!["carol".into(), "nobody".into()]),
+            _ => SharedScope::All,
+        };
+        let in_scope = |owner: &Option<String>| match (&scope, owner) {
+            (_, None) => true,
+            (SharedScope::None, Some(_)) => false,
+            (SharedScope::Owners(o), Some(w)) => o.contains(w),
+            (SharedScope::All, Some(_)) => true,
+        };
+        let shallow: Vec<Row> = expected
+            .iter()
+            .filter(|r| in_scope(&r.0) && levels(&r.1) <= depth)
+            .cloned()
+            .collect();
+        let got = rows(
+            store
+                .list_matching_in(
+                    &alice,
+                    &prefixes,
+                    scope.clone(),
+                    move |f: &FolderRef| keep(f) && levels(&f.name) <= depth,
+                    move |n: &str| levels(n) < depth,
+                )
+                .await
+                .expect("matching in"),
+        );
+        same(
+            got,
+            &shallow,
+            &format!("seed {seed}: prefixes {prefixes:?} odd {odd} depth {depth} {scope:?}"),
         );
         let subs: Vec<String> = model
             .subscriptions

@@ -34,6 +34,26 @@ const PAGE: usize = 1024;
 /// folders, `FolderRef::of(owner, name)` for another account's.
 type Keep = dyn Fn(&FolderRef) -> bool + Send + Sync;
 
+/// Decides, from one of the principal's own folder names that has
+/// children, whether any folder below it can be kept; `false` skips its
+/// subtree with one seek (a LIST pattern `c%` never reaches `c1/x`).
+type Descend = dyn Fn(&str) -> bool + Send + Sync;
+
+/// Which other accounts' shared folders a listing reads from the grant
+/// index 0x12 (grantee, owner, folder): none, those of the named owners
+/// (logins; an unknown login gives nothing), or all of them. Chosen by the
+/// caller from what it asks (a LIST pattern that cannot reach `Shared/`
+/// reads none; `Shared/bob/...` only bob's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SharedScope {
+    /// No shared folder.
+    None,
+    /// The folders these owners share with the principal or `anyone`.
+    Owners(Vec<String>),
+    /// Every folder shared with the principal or `anyone`.
+    All,
+}
+
 impl Store {
     /// Operation "list folders" (IMAP LIST, WebDAV PROPFIND): the
     /// principal's folders, then the folders of other accounts it may look
@@ -69,9 +89,35 @@ impl Store {
     where
         F: Fn(&FolderRef) -> bool + Send + Sync + 'static,
     {
+        self.list_matching_in(principal, prefixes, SharedScope::All, keep, |_: &str| true)
+            .await
+    }
+
+    /// [`Store::list_matching`], reading only the shared folders of
+    /// `shared`, and skipping with one seek the subtree of each own folder
+    /// for which `descend` (asked only of a folder with children) says no
+    /// folder below can be kept (IMAP LIST `c%`, `INBOX`: issue 16).
+    /// Records (0x10) and subscriptions are read in one ranged read when
+    /// more than a quarter of the names read are kept, else one point read
+    /// each for those kept.
+    ///
+    /// Cost: O(own names within the prefixes, less the skipped subtrees +
+    /// kept + shared folders in scope). Errors: [`StoreError::Corrupt`].
+    pub async fn list_matching_in<F, D>(
+        &self,
+        principal: &Principal,
+        prefixes: &[String],
+        shared: SharedScope,
+        keep: F,
+        descend: D,
+    ) -> Result<Vec<FolderInfo>>
+    where
+        F: Fn(&FolderRef) -> bool + Send + Sync + 'static,
+        D: Fn(&str) -> bool + Send + Sync + 'static,
+    {
         let own = disjoint(prefixes);
         self.read_listing(principal, move |snap, principal| {
-            collect(snap, principal, &own, true, &keep)
+            collect(snap, principal, &own, &shared, &keep, &descend)
         })
         .await
     }
@@ -100,18 +146,21 @@ impl Store {
                 .await;
         };
         self.read_listing(principal, move |snap, principal| {
+            let scope = SharedScope::Owners(vec![owner.clone()]);
             let keep = move |f: &FolderRef| {
                 f.owner.as_deref() == Some(owner.as_str()) && is_child(&f.name, parent.as_deref())
             };
-            collect(snap, principal, &[], true, &keep)
+            collect(snap, principal, &[], &scope, &keep, &|_: &str| true)
         })
         .await
     }
 
     /// `folder` and every folder below it that the principal may look up,
     /// in name order (the trees of WebDAV DELETE and COPY, RFC 4918 9.6 and
-    /// 9.8.3). Cost: own folders O(subtree); another account's O(its
-    /// shares with the principal). Errors: [`StoreError::Corrupt`].
+    /// 9.8.3). Cost: own folders a point read and O(subtree) (the range
+    /// `name/`, not the names that merely start with `name`); another
+    /// account's O(its shares with the principal). Errors:
+    /// [`StoreError::Corrupt`].
     pub async fn list_subtree(
         &self,
         principal: &Principal,
@@ -119,14 +168,7 @@ impl Store {
     ) -> Result<Vec<FolderInfo>> {
         let folder = folder.clone();
         self.read_listing(principal, move |snap, principal| {
-            let base = folder.name.clone();
-            let own = match folder.owner {
-                None => disjoint(std::slice::from_ref(&base)),
-                Some(_) => Vec::new(),
-            };
-            let shared = folder.owner.is_some();
-            let keep = move |f: &FolderRef| f.owner == folder.owner && is_within(&f.name, &base);
-            collect(snap, principal, &own, shared, &keep)
+            subtree_listing(snap, principal, &folder)
         })
         .await
     }
@@ -138,7 +180,14 @@ impl Store {
     pub async fn shared_owners(&self, principal: &Principal) -> Result<Vec<String>> {
         let shared = self
             .read_listing(principal, |snap, principal| {
-                collect(snap, principal, &[], true, &|_: &FolderRef| true)
+                collect(
+                    snap,
+                    principal,
+                    &[],
+                    &SharedScope::All,
+                    &|_: &FolderRef| true,
+                    &|_: &str| true,
+                )
             })
             .await?;
         let mut owners: Vec<String> = Vec::new();
@@ -194,7 +243,8 @@ impl Store {
             }
             if !others.is_empty() {
                 let mut shared = Vec::new();
-                shared_folders(snap, principal, &|_: &FolderRef| true, &mut shared)?;
+                let all = |_: &FolderRef| true;
+                shared_folders(snap, principal, &SharedScope::All, &all, &mut shared)?;
                 out.extend(shared.into_iter().filter(|f| others.contains(&f.folder.id)));
             }
             Ok(out)
@@ -400,78 +450,63 @@ fn load<T: serde::de::DeserializeOwned>(snap: &dyn Snapshot, key: &[u8]) -> Resu
 }
 
 /// The listing: own folders within the disjoint `own` prefixes, then
-/// (with `shared`) the folders of other accounts the principal may look
-/// up; each kept by `keep` before its record is read (own) or after its
-/// rights are known (others').
+/// the folders of other accounts in `shared` the principal may look up;
+/// each kept by `keep` before its record is read (own) or after its
+/// rights are known (others'). Below an own folder with children for
+/// which `descend` says no, the scan seeks past the subtree.
 fn collect(
     snap: &dyn Snapshot,
     principal: &Principal,
     own: &[String],
-    shared: bool,
+    shared: &SharedScope,
     keep: &Keep,
+    descend: &Descend,
 ) -> Result<Vec<FolderInfo>> {
     let mut out = Vec::new();
     let owner = principal.account;
     let base = keys::folder_name(owner, "").len();
     for prefix in own {
         let range = keys::folder_name(owner, prefix);
-        // The subscriptions within the range, read once (their keys sort
-        // as the names do), not looked up per folder.
-        let subscribed: std::collections::HashSet<Vec<u8>> = snap
-            .scan(
-                &keys::subscription(owner, prefix),
-                &keys::subscription(owner, prefix),
-                usize::MAX,
-            )?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        // The whole account: its records in one ranged read (key order is
-        // by id) rather than a point read per folder.
-        let mut records: HashMap<FolderId, Vec<u8>> = HashMap::new();
-        if prefix.is_empty() {
-            let all = keys::folders(owner);
-            for (key, value) in snap.scan(&all, &all, usize::MAX)? {
-                if let Some(id) = keys::trailing_u64(&key) {
-                    records.insert(id, value);
-                }
-            }
-        }
+        // Kept: (name, id, has children); records are read after the scan.
+        let mut kept: Vec<(String, FolderId, bool)> = Vec::new();
+        let mut read = 0usize;
+        // The `name/` of folders whose subtree is skipped, while the scan
+        // may still meet it (`name x` sorts between `name` and `name/`).
+        let mut pruned: Vec<String> = Vec::new();
         let mut start = range.clone();
-        loop {
+        'scan: loop {
             let page = snap.scan(&range, &start, PAGE)?;
             let more = page.len() == PAGE;
+            read += page.len();
             let mut names: Vec<(String, FolderId)> = Vec::with_capacity(page.len());
             for (key, value) in &page {
                 let name = String::from_utf8_lossy(&key[base..]).into_owned();
                 names.push((name, decode(value)?));
             }
-            for (name, id) in &names {
-                if !keep(&FolderRef::own(name.as_str())) {
-                    continue;
+            for (i, (name, id)) in names.iter().enumerate() {
+                pruned.retain(|p| name.as_str() < p.as_str() || name.starts_with(p.as_str()));
+                if let Some(p) = pruned.iter().find(|p| name.starts_with(p.as_str())) {
+                    // `0` is the byte after the delimiter: past `p`'s range.
+                    let past = format!("{}0", &p[..p.len() - DELIMITER.len_utf8()]);
+                    start = keys::folder_name(owner, &past);
+                    continue 'scan;
                 }
                 // Below `name`: the keys from `name/` on; within this page
-                // if any key of the page is at or after it.
+                // if any later key of the page is at or after it.
                 let below = format!("{name}{DELIMITER}");
-                let at = names.partition_point(|(n, _)| n.as_str() < below.as_str());
-                let has_children = match names.get(at) {
+                let rest = &names[i + 1..];
+                let at = rest.partition_point(|(n, _)| n.as_str() < below.as_str());
+                let has_children = match rest.get(at) {
                     Some((n, _)) => n.starts_with(below.as_str()),
                     None if more => has_child_in(snap, owner, name)?,
                     None => false,
                 };
-                let folder: Folder = match records.remove(id) {
-                    Some(raw) => decode(&raw)?,
-                    None => load(snap, &keys::folder(owner, *id))?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("folder {id} indexed but missing"))
-                    })?,
-                };
-                out.push(FolderInfo {
-                    owner: None,
-                    rights: rights_of(principal, &folder),
-                    subscribed: subscribed.contains(&keys::subscription(owner, name)),
-                    folder,
-                    has_children,
-                });
+                if keep(&FolderRef::own(name.as_str())) {
+                    kept.push((name.clone(), *id, has_children));
+                }
+                if has_children && !descend(name) {
+                    pruned.push(below);
+                }
             }
             match page.last() {
                 Some((last, _)) if more => {
@@ -481,11 +516,85 @@ fn collect(
                 _ => break,
             }
         }
+        // Many kept: the records and subscriptions of the range in one
+        // ranged read each; few: a point read for each kept.
+        let bulk = kept.len() * 4 > read;
+        let mut subscribed: std::collections::HashSet<Vec<u8>> = Default::default();
+        let mut records: HashMap<FolderId, Vec<u8>> = HashMap::new();
+        if bulk {
+            let subs = keys::subscription(owner, prefix);
+            subscribed = snap
+                .scan(&subs, &subs, usize::MAX)?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            if prefix.is_empty() {
+                // The whole account: key order is by id, not name.
+                let all = keys::folders(owner);
+                for (key, value) in snap.scan(&all, &all, usize::MAX)? {
+                    if let Some(id) = keys::trailing_u64(&key) {
+                        records.insert(id, value);
+                    }
+                }
+            }
+        }
+        for (name, id, has_children) in kept {
+            let folder: Folder = match records.remove(&id) {
+                Some(raw) => decode(&raw)?,
+                None => load(snap, &keys::folder(owner, id))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("folder {id} indexed but missing"))
+                })?,
+            };
+            let key = keys::subscription(owner, &name);
+            let is_subscribed = if bulk {
+                subscribed.contains(&key)
+            } else {
+                snap.get(&key)?.is_some()
+            };
+            out.push(FolderInfo {
+                owner: None,
+                rights: rights_of(principal, &folder),
+                subscribed: is_subscribed,
+                folder,
+                has_children,
+            });
+        }
     }
-    if shared {
-        shared_folders(snap, principal, keep, &mut out)?;
-    }
+    shared_folders(snap, principal, shared, keep, &mut out)?;
     Ok(out)
+}
+
+/// [`Store::list_subtree`] on a snapshot: an own folder by a point read of
+/// its name and the range `name/`; another account's from its shares.
+fn subtree_listing(
+    snap: &dyn Snapshot,
+    principal: &Principal,
+    folder: &FolderRef,
+) -> Result<Vec<FolderInfo>> {
+    let base = folder.name.clone();
+    let Some(owner) = &folder.owner else {
+        let account = principal.account;
+        let mut out = Vec::new();
+        if let Some(id) = load::<FolderId>(snap, &keys::folder_name(account, &base))? {
+            let below = has_child_in(snap, account, &base)?;
+            out.push(own_info(snap, principal, &base, id, below)?);
+        }
+        let range = [format!("{base}{DELIMITER}")];
+        let all = |_: &FolderRef| true;
+        out.extend(collect(
+            snap,
+            principal,
+            &range,
+            &SharedScope::None,
+            &all,
+            &|_: &str| true,
+        )?);
+        return Ok(out);
+    };
+    let scope = SharedScope::Owners(vec![owner.clone()]);
+    let wanted = folder.owner.clone();
+    let keep = move |f: &FolderRef| f.owner == wanted && is_within(&f.name, &base);
+    collect(snap, principal, &[], &scope, &keep, &|_: &str| true)
 }
 
 /// The folders other accounts share with the principal or `anyone` (the
@@ -495,16 +604,33 @@ fn collect(
 fn shared_folders(
     snap: &dyn Snapshot,
     principal: &Principal,
+    scope: &SharedScope,
     keep: &Keep,
     out: &mut Vec<FolderInfo>,
 ) -> Result<()> {
+    // The ranges of the grant index to read, per grantee (the principal,
+    // then `anyone` = 0): all its grants, or those of each owner.
+    let ranges: Vec<Vec<u8>> = match scope {
+        SharedScope::None => return Ok(()),
+        SharedScope::All => vec![Vec::new()],
+        SharedScope::Owners(logins) => {
+            let mut ids = Vec::new();
+            for login in logins {
+                if let Some(entry) = load::<super::AccountEntry>(snap, &keys::account(login))? {
+                    ids.push(entry.account.id.to_be_bytes().to_vec());
+                }
+            }
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
     let mut by_owner: BTreeMap<AccountId, BTreeMap<String, Folder>> = BTreeMap::new();
-    for grantee in [principal.account, 0] {
-        for (k, _) in snap.scan(
-            &keys::grants_to(grantee),
-            &keys::grants_to(grantee),
-            usize::MAX,
-        )? {
+    let grants = ranges.iter().flat_map(|owner| {
+        [principal.account, 0].map(|grantee| [keys::grants_to(grantee), owner.clone()].concat())
+    });
+    for range in grants {
+        for (k, _) in snap.scan(&range, &range, usize::MAX)? {
             let owner = k
                 .get(9..17)
                 .and_then(|b| b.try_into().ok())

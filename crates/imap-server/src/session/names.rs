@@ -111,6 +111,61 @@ pub fn own_prefixes(pattern: &str) -> Vec<String> {
     out
 }
 
+/// Whether `pattern` can match a name below the own folder `name` (one
+/// that starts with `name/`), as [`matches`] reads both: `false` lets a
+/// listing skip the subtree (`c%` below `c1`; `INBOX` below `INBOX`).
+/// O(len(pattern) × len(name)).
+pub fn could_match_below(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = canonical_pattern(pattern).chars().collect();
+    // The pattern positions reachable after the text read so far; a
+    // wildcard also matches nothing (position i reaches i + 1).
+    let close = |states: &mut Vec<bool>| {
+        for i in 0..p.len() {
+            if states[i] && (p[i] == '*' || p[i] == '%') {
+                states[i + 1] = true;
+            }
+        }
+    };
+    let mut states = vec![false; p.len() + 1];
+    states[0] = true;
+    close(&mut states);
+    for c in canonical_pattern(name).chars().chain([DELIMITER]) {
+        let mut next = vec![false; p.len() + 1];
+        for (i, &pc) in p.iter().enumerate().filter(|(i, _)| states[*i]) {
+            match pc {
+                '*' => next[i] = true,
+                '%' if c != DELIMITER => next[i] = true,
+                '%' => {}
+                literal if literal == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        states = next;
+    }
+    // Some pattern is left for the rest of the name below.
+    states[..p.len()].iter().any(|&s| s)
+}
+
+/// Which other accounts' folders a LIST pattern can name
+/// (`Shared/{owner}/{name}`, or the levels `Shared`, `Shared/{owner}`):
+/// none when its literal start (up to the first wildcard) is neither a
+/// prefix of `Shared/` nor starts with it; one owner's for a start
+/// `Shared/{owner}/`; else all.
+pub fn shared_scope(pattern: &str) -> store_core::SharedScope {
+    use store_core::SharedScope;
+    let literal = &pattern[..pattern.find(['*', '%']).unwrap_or(pattern.len())];
+    let shared = format!("{SHARED_ROOT}{DELIMITER}");
+    match literal.strip_prefix(shared.as_str()) {
+        Some(rest) => match rest.split_once(DELIMITER) {
+            Some((owner, _)) => SharedScope::Owners(vec![owner.to_string()]),
+            None => SharedScope::All,
+        },
+        None if shared.starts_with(literal) => SharedScope::All,
+        None => SharedScope::None,
+    }
+}
+
 /// The prefixes of the subscription names ([`subscription_name`]) whose
 /// mailbox a LIST pattern can match: those of [`own_prefixes`], and for
 /// the shared namespace (`Shared/{owner}/{name}` is subscribed as
@@ -176,5 +231,32 @@ mod tests {
             vec!["Shared/bob/", "bob/"]
         );
         assert!(subscription_prefixes("Sh*").contains(&String::new()));
+    }
+
+    #[test]
+    fn below_and_shared_scope() {
+        use store_core::SharedScope;
+        assert!(!could_match_below("c%", "c1"));
+        assert!(!could_match_below("INBOX", "INBOX"));
+        assert!(!could_match_below("inbox", "INBOX"));
+        assert!(!could_match_below("a/%", "a/b"));
+        assert!(!could_match_below("b/*", "a"));
+        assert!(could_match_below("a/%", "a"));
+        assert!(could_match_below("inbox/%", "INBOX"));
+        assert!(could_match_below("*", "x"));
+        assert!(could_match_below("%/%", "x"));
+        assert!(could_match_below("c*", "c1"));
+        assert!(could_match_below("*b", "a/b"));
+        assert_eq!(shared_scope("INBOX"), SharedScope::None);
+        assert_eq!(shared_scope("c%"), SharedScope::None);
+        assert_eq!(shared_scope("Shared"), SharedScope::All);
+        assert_eq!(shared_scope("Sh%"), SharedScope::All);
+        assert_eq!(shared_scope("*"), SharedScope::All);
+        assert_eq!(shared_scope("Shared/%"), SharedScope::All);
+        assert_eq!(shared_scope("Shared/bo%"), SharedScope::All);
+        assert_eq!(
+            shared_scope("Shared/bob/%"),
+            SharedScope::Owners(vec!["bob".into()])
+        );
     }
 }

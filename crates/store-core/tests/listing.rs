@@ -89,13 +89,7 @@ fn same(got: Vec<Row>, expected: &[Row], what: &str) {
 }
 
 async fn build(store: &Store, rng: &mut TreeRng, count: usize) -> (Principal, Model) {
-    for login in ["alice", "bob", "carol"] {
-        store
-            .create_account(login, None, "password-1")
-            .await
-            .expect("account");
-    }
-    let alice = store.trusted_element("alice").await.expect("alice");
+    let alice = TreeRng::accounts(store).await.expect("accounts");
     let own = TreeRng::with_parents(&(0..count).map(|_| rng.name()).collect::<Vec<_>>());
     store.bulk_folders(&alice, &own).await.expect("own");
     let mut model = Model {

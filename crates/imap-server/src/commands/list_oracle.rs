@@ -172,13 +172,7 @@ fn old_answer(
 
 /// Makes the accounts and a random tree; returns alice.
 async fn random_tree(store: &Store, rng: &mut TreeRng) -> Principal {
-    for login in ["alice", "bob", "carol"] {
-        store
-            .create_account(login, None, "password-1")
-            .await
-            .expect("account");
-    }
-    let alice = store.trusted_element("alice").await.expect("alice");
+    let alice = TreeRng::accounts(store).await.expect("accounts");
     let count = 1 + rng.below(300);
     let own: Vec<String> = (0..count).map(|_| rng.name()).collect();
     store

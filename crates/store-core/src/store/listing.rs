@@ -29,6 +29,10 @@ use crate::writer::{decode, Reader};
 /// Keys read per ranged read of the name index.
 const PAGE: usize = 1024;
 
+/// Keys of the first ranged read of a listing's scan, and of the first
+/// after each seek.
+const FIRST_PAGE: usize = 4;
+
 /// Decides, from its name alone, whether a listed folder is wanted (before
 /// its record is read): `FolderRef::own(name)` for one of the principal's
 /// folders, `FolderRef::of(owner, name)` for another account's.
@@ -474,9 +478,13 @@ fn collect(
         // may still meet it (`name x` sorts between `name` and `name/`).
         let mut pruned: Vec<String> = Vec::new();
         let mut start = range.clone();
+        // Pages grow from a few keys to PAGE while nothing is skipped, and
+        // start small again after a seek: the keys of a skipped subtree
+        // read before the seek stay few (an exact name reads a handful).
+        let mut size = FIRST_PAGE;
         'scan: loop {
-            let page = snap.scan(&range, &start, PAGE)?;
-            let more = page.len() == PAGE;
+            let page = snap.scan(&range, &start, size)?;
+            let more = page.len() == size;
             read += page.len();
             let mut names: Vec<(String, FolderId)> = Vec::with_capacity(page.len());
             for (key, value) in &page {
@@ -489,6 +497,7 @@ fn collect(
                     // `0` is the byte after the delimiter: past `p`'s range.
                     let past = format!("{}0", &p[..p.len() - DELIMITER.len_utf8()]);
                     start = keys::folder_name(owner, &past);
+                    size = FIRST_PAGE;
                     continue 'scan;
                 }
                 // Below `name`: the keys from `name/` on; within this page
@@ -512,6 +521,7 @@ fn collect(
                 Some((last, _)) if more => {
                     start = last.clone();
                     start.push(0);
+                    size = (size * 2).min(PAGE);
                 }
                 _ => break,
             }
@@ -768,6 +778,16 @@ impl TreeRng {
         levels.join("/")
     }
 
+    /// The accounts of the listing oracles, `alice`, `bob` and `carol`
+    /// (password `password-1`); returns alice, the one listing. Errors:
+    /// those of [`Store::create_account`].
+    pub async fn accounts(store: &Store) -> Result<Principal> {
+        for login in ["alice", "bob", "carol"] {
+            store.create_account(login, None, "password-1").await?;
+        }
+        store.trusted_element("alice").await
+    }
+
     /// Every ancestor of each of `names`, then the name, canonical, each
     /// once, parents first (what [`Store::bulk_folders`] needs).
     pub fn with_parents(names: &[String]) -> Vec<String> {
@@ -787,5 +807,138 @@ impl TreeRng {
             }
         }
         out
+    }
+}
+
+/// What the listing reads, counted in rows (each row a point read or a
+/// key of a ranged read) on a snapshot that counts them: the reads of an
+/// exact name, of `c%`, of `%` keeping a few names, of one owner's
+/// shares and of a subtree do not grow with the folders around them
+/// (issue 16). Counts, not times: deterministic.
+#[cfg(test)]
+mod reads {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::engine::{EngineError, KeyValue};
+    use crate::rights::Rights;
+    use crate::AclMode;
+    use crate::StoreConfig;
+
+    struct Counting {
+        inner: Box<dyn Snapshot>,
+        rows: AtomicUsize,
+    }
+
+    impl Snapshot for Counting {
+        fn get(&self, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, EngineError> {
+            self.rows.fetch_add(1, Ordering::Relaxed);
+            self.inner.get(key)
+        }
+
+        fn scan(
+            &self,
+            prefix: &[u8],
+            start: &[u8],
+            limit: usize,
+        ) -> std::result::Result<Vec<KeyValue>, EngineError> {
+            let page = self.inner.scan(prefix, start, limit)?;
+            self.rows.fetch_add(page.len().max(1), Ordering::Relaxed);
+            Ok(page)
+        }
+    }
+
+    /// Runs `read` on a counting snapshot: its result and the rows read.
+    fn counted<T>(store: &Store, read: impl FnOnce(&dyn Snapshot) -> Result<T>) -> (T, usize) {
+        let snap = Counting {
+            inner: store.snapshot().expect("snapshot"),
+            rows: AtomicUsize::new(0),
+        };
+        let out = read(&snap).expect("read");
+        (out, snap.rows.load(Ordering::Relaxed))
+    }
+
+    fn names(infos: &[FolderInfo]) -> Vec<(Option<&str>, &str, bool)> {
+        infos
+            .iter()
+            .map(|i| (i.owner.as_deref(), i.folder.name.as_str(), i.has_children))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_grow_with_the_folders_around_a_match() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(StoreConfig::new(dir.path())).expect("store");
+        let alice = TreeRng::accounts(&store).await.expect("accounts");
+        let mut own: Vec<String> = (0..600).map(|i| format!("INBOX/m{i}")).collect();
+        for c in 0..10 {
+            own.extend((0..60).map(|j| format!("c{c}/x{j}")));
+        }
+        own.push("a".into());
+        own.extend((0..200).map(|j| format!("ab/x{j}")));
+        own.extend((0..200).map(|j| format!("archive/x{j}")));
+        store
+            .bulk_folders(&alice, &TreeRng::with_parents(&own))
+            .await
+            .expect("own");
+        for (login, count) in [("bob", 100), ("carol", 1)] {
+            let owner = store.trusted_element(login).await.expect("owner");
+            let theirs: Vec<String> = (0..count).map(|i| format!("p{i}")).collect();
+            store.bulk_folders(&owner, &theirs).await.expect("theirs");
+            for name in &theirs {
+                store
+                    .set_acl(
+                        &owner,
+                        &FolderRef::own(name.as_str()),
+                        "alice",
+                        Rights::parse("lr").expect("rights"),
+                        AclMode::Replace,
+                    )
+                    .await
+                    .expect("acl");
+            }
+        }
+        let no = |_: &str| false;
+
+        // LIST "" INBOX: the name, its neighbour, its record; not INBOX/*.
+        let exact = |f: &FolderRef| f.name == "INBOX";
+        let none = SharedScope::None;
+        let (got, rows) = counted(&store, |s| {
+            collect(s, &alice, &["INBOX".into()], &none, &exact, &no)
+        });
+        assert_eq!(names(&got), [(None, "INBOX", true)]);
+        assert!(rows <= 10, "exact name: {rows} rows");
+
+        // LIST "" c%: each c{n} and a seek past its 60 children.
+        let top = |f: &FolderRef| !f.name.contains(DELIMITER);
+        let (got, rows) = counted(&store, |s| {
+            collect(s, &alice, &["c".into()], &none, &top, &no)
+        });
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|f| f.has_children));
+        assert!(rows <= 100, "c%: {rows} rows");
+
+        // `%` keeping one name: no range read of every record.
+        let one = |f: &FolderRef| f.name == "a";
+        let (got, rows) = counted(&store, |s| {
+            collect(s, &alice, &[String::new()], &none, &one, &no)
+        });
+        assert_eq!(names(&got), [(None, "a", false)]);
+        assert!(rows <= 100, "% keeping one: {rows} rows");
+
+        // Shared/carol/...: carol's grants only, not bob's 100.
+        let all = |_: &FolderRef| true;
+        let carol = SharedScope::Owners(vec!["carol".into()]);
+        let (got, rows) = counted(&store, |s| collect(s, &alice, &[], &carol, &all, &no));
+        assert_eq!(names(&got), [(Some("carol"), "p0", false)]);
+        assert!(rows <= 10, "one owner's shares: {rows} rows");
+        let (got, rows) = counted(&store, |s| collect(s, &alice, &[], &none, &all, &no));
+        assert!(got.is_empty() && rows == 0, "no shares: {rows} rows");
+
+        // The subtree of `a`: not `ab/...` nor `archive/...`.
+        let (got, rows) = counted(&store, |s| subtree_listing(s, &alice, &FolderRef::own("a")));
+        assert_eq!(names(&got), [(None, "a", false)]);
+        assert!(rows <= 10, "subtree: {rows} rows");
+        store.close().await;
     }
 }

@@ -4,8 +4,9 @@
 //! neighbours that sort between a name and its children (`c1 x`, `c1.x`
 //! before `c1/x`), INBOX in any case (RFC 3501 5.1, 6.3.8), a shared
 //! folder subscribed (RFC 5258 3.1 `\Subscribed`), LSUB's `\Noselect`
-//! parent (RFC 3501 6.3.9), and RENAME / DELETE of a subtree found by
-//! prefix (RFC 3501 6.3.4-5).
+//! parent (RFC 3501 6.3.9), `\HasChildren` of a shared folder counting
+//! only children the principal may look up (RFC 4314 4), and RENAME /
+//! DELETE of a subtree found by prefix (RFC 3501 6.3.4-5).
 
 use e2e_tests::imap::{tagged, ImapConnection};
 use e2e_tests::Server;
@@ -80,6 +81,18 @@ fn inbox_patterns_match_in_any_case() {
     assert_eq!(untagged(&r), ["* LIST (\\HasNoChildren) \"/\" \"INBOX/a\""]);
     let r = c.run("l LIST \"\" Inbo%");
     assert_eq!(untagged(&r), ["* LIST (\\HasNoChildren) \"/\" \"Inboxes\""]);
+    // A pattern whose literal part is `Inbox` followed by a wildcard is
+    // not INBOX (RFC 3501 5.1 folds only the whole name `INBOX`): it
+    // matches the names that start with it as written.
+    let r = c.run("l LIST \"\" Inbox%");
+    assert_eq!(untagged(&r), ["* LIST (\\HasNoChildren) \"/\" \"Inboxes\""]);
+    ok(&c.run("c CREATE inbox-old"));
+    ok(&c.run("s SUBSCRIBE inbox-old"));
+    let r = c.run("l LSUB \"\" inbox*");
+    assert_eq!(
+        untagged(&r),
+        ["* LSUB (\\HasNoChildren) \"/\" \"inbox-old\""]
+    );
 }
 
 #[test]
@@ -119,6 +132,36 @@ fn shared_folders_are_listed_and_marked_subscribed() {
     assert_eq!(
         untagged(&r),
         ["* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Shared/bob/s/t\""]
+    );
+}
+
+#[test]
+fn shared_children_without_lookup_right_are_not_revealed() {
+    // RFC 4314 4 and RFC 5258 4: alice has `l` on bob's `proj` but only
+    // `r` on `proj/secret`, so `proj` has no children she can see.
+    let server = Server::with_alice();
+    server.add_account("bob", "secret");
+    let mut bob = ImapConnection::login(server.imap, "bob", "secret");
+    ok(&bob.run("c CREATE proj/secret"));
+    ok(&bob.run("a SETACL proj alice lr"));
+    ok(&bob.run("a SETACL proj/secret alice r"));
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let r = c.run("l LIST \"\" Shared/bob/%");
+    assert_eq!(
+        untagged(&r),
+        ["* LIST (\\HasNoChildren) \"/\" \"Shared/bob/proj\""]
+    );
+    let r = c.run("l LIST \"\" Shared/bob/*");
+    assert_eq!(
+        untagged(&r),
+        ["* LIST (\\HasNoChildren) \"/\" \"Shared/bob/proj\""]
+    );
+    // Once she may look it up, the child shows.
+    ok(&bob.run("a SETACL proj/secret alice lr"));
+    let r = c.run("l LIST \"\" Shared/bob/%");
+    assert_eq!(
+        untagged(&r),
+        ["* LIST (\\HasChildren) \"/\" \"Shared/bob/proj\""]
     );
 }
 

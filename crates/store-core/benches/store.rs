@@ -235,13 +235,17 @@ fn folders(c: &mut Criterion) {
                 .iter(|| async { store.list_folders(&p).await.expect("list") })
         });
         // LIST "" "c0000%" (c00001 to c00009) as the IMAP layer asks it: the name index
-        // read from the pattern's literal prefix, records only for the matches.
+        // read from the pattern's literal prefix, records only for the matches, no
+        // shared folders (the pattern cannot reach `Shared/`), no subtree below a match.
         let narrow = || async {
             let prefixes = ["c0000".to_string()];
             let matches = |f: &store_core::FolderRef| {
                 f.owner.is_some() || (f.name.starts_with("c0000") && !f.name[5..].contains('/'))
             };
-            let found = store.list_matching(&p, &prefixes, matches).await;
+            let scope = store_core::SharedScope::None;
+            let found = store
+                .list_matching_in(&p, &prefixes, scope, matches, |_: &str| false)
+                .await;
             found.expect("list").len()
         };
         assert_eq!(rt.block_on(narrow()), 9, "c0000% must match 9 folders");

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use store_core::names::is_within;
 use store_core::rights::{Right, Rights};
-use store_core::{AclMode, FolderRef, Principal, Store, StoreConfig, TreeRng};
+use store_core::{AclMode, FolderRef, Principal, SharedScope, Store, StoreConfig, TreeRng};
 
 /// One listed folder as the model sees it: owner, name, rights, subscribed,
 /// has children.
@@ -43,7 +43,10 @@ impl Model {
                 if !rights.contains(Right::Lookup) {
                     continue;
                 }
-                let below = granted.keys().any(|n| n != name && is_within(n, name));
+                // RFC 4314 4: only children alice may look up count.
+                let below = granted
+                    .iter()
+                    .any(|(n, r)| n != name && is_within(n, name) && r.contains(Right::Lookup));
                 rows.push((
                     Some(owner.clone()),
                     name.clone(),
@@ -86,13 +89,7 @@ fn same(got: Vec<Row>, expected: &[Row], what: &str) {
 }
 
 async fn build(store: &Store, rng: &mut TreeRng, count: usize) -> (Principal, Model) {
-    for login in ["alice", "bob", "carol"] {
-        store
-            .create_account(login, None, "password-1")
-            .await
-            .expect("account");
-    }
-    let alice = store.trusted_element("alice").await.expect("alice");
+    let alice = TreeRng::accounts(store).await.expect("accounts");
     let own = TreeRng::with_parents(&(0..count).map(|_| rng.name()).collect::<Vec<_>>());
     store.bulk_folders(&alice, &own).await.expect("own");
     let mut model = Model {
@@ -176,7 +173,7 @@ async fn check(seed: u64, count: usize) {
     );
 
     let prefix_pool = [
-        "", "a", "a/", "aa", "b/c", "INBOX", "INBOX/", "c/", "zz", "ab/",
+        "", "a", "a/", "aa", "b/c", "INBOX", "INBOX/", "c/", "zz", "ab/", "inbox", "Inbox",
     ];
     for round in 0..40 {
         let prefixes: Vec<String> = (0..1 + rng.below(3))
@@ -204,6 +201,44 @@ async fn check(seed: u64, count: usize) {
         assert_eq!(
             got, expected,
             "seed {seed}: prefixes {prefixes:?} odd {odd}"
+        );
+        // The same through `list_matching_in`: a scope of shared owners,
+        // and a depth limit whose `descend` skips the deeper subtrees.
+        let depth = 1 + rng.below(3);
+        let levels = |n: &str| n.split('/').count();
+        let scope = match rng.below(4) {
+            0 => SharedScope::None,
+            1 => SharedScope::Owners(vec!["bob".into()]),
+            2 => SharedScope::Owners(vec!["carol".into(), "nobody".into()]),
+            _ => SharedScope::All,
+        };
+        let in_scope = |owner: &Option<String>| match (&scope, owner) {
+            (_, None) => true,
+            (SharedScope::None, Some(_)) => false,
+            (SharedScope::Owners(o), Some(w)) => o.contains(w),
+            (SharedScope::All, Some(_)) => true,
+        };
+        let shallow: Vec<Row> = expected
+            .iter()
+            .filter(|r| in_scope(&r.0) && levels(&r.1) <= depth)
+            .cloned()
+            .collect();
+        let got = rows(
+            store
+                .list_matching_in(
+                    &alice,
+                    &prefixes,
+                    scope.clone(),
+                    move |f: &FolderRef| keep(f) && levels(&f.name) <= depth,
+                    move |n: &str| levels(n) < depth,
+                )
+                .await
+                .expect("matching in"),
+        );
+        same(
+            got,
+            &shallow,
+            &format!("seed {seed}: prefixes {prefixes:?} odd {odd} depth {depth} {scope:?}"),
         );
         let subs: Vec<String> = model
             .subscriptions

@@ -16,12 +16,17 @@
 //! index by the prefixes of [`names::own_prefixes`], and a folder record
 //! is read only for a name that matches (or, with RECURSIVEMATCH, lies
 //! below a match); subscriptions by [`names::subscription_prefixes`]; a
-//! RECURSIVEMATCH parent's `\HasChildren` is one neighbour lookup.
+//! RECURSIVEMATCH parent's `\HasChildren` is one neighbour lookup. The
+//! subtree of a folder no pattern can reach below
+//! ([`names::could_match_below`]) is skipped with one seek, so an exact
+//! name is a point read and a neighbour lookup; other accounts' shares
+//! are read only for a pattern that can reach `Shared/`, and only the
+//! named owner's for `Shared/{owner}/...` ([`names::shared_scope`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use store_core::{FolderInfo, FolderRef, Principal, Store, StoreError};
+use store_core::{FolderInfo, FolderRef, Principal, SharedScope, Store, StoreError};
 
 use super::principal;
 use super::status::status_line;
@@ -167,11 +172,36 @@ pub(crate) async fn answer(
             .await?
             .into_iter()
             .collect();
+        // A shared folder is subscribed as `{owner}/{name}`: only the
+        // owners that first levels of the subscriptions name are read.
+        let mut owners: Vec<String> = subscribed
+            .iter()
+            .filter_map(|s| s.split_once(DELIMITER).map(|(o, _)| o.to_string()))
+            .collect();
+        owners.dedup();
+        let scope = if owners.len() > MAX_OWNERS {
+            SharedScope::All
+        } else {
+            SharedScope::Owners(owners)
+        };
         let wanted = Arc::new(subscribed.clone());
+        let below = wanted.clone();
         folders = store
-            .list_matching(principal, &prefixes, move |f: &FolderRef| {
-                f.owner.is_some() || wanted.contains(&subscription_name(f))
-            })
+            .list_matching_in(
+                principal,
+                &prefixes,
+                scope,
+                move |f: &FolderRef| f.owner.is_some() || wanted.contains(&subscription_name(f)),
+                move |name: &str| {
+                    // A subscription below `name` (sorted: the first at or
+                    // after `name/` tells).
+                    let prefix = format!("{name}{DELIMITER}");
+                    below
+                        .range(prefix.clone()..)
+                        .next()
+                        .is_some_and(|s| s.starts_with(&prefix))
+                },
+            )
             .await?;
         let by_name: HashMap<String, &FolderInfo> = folders
             .iter()
@@ -196,16 +226,28 @@ pub(crate) async fn answer(
     } else {
         let prefixes: Vec<String> = full.iter().flat_map(|p| names::own_prefixes(p)).collect();
         let patterns = full.clone();
+        let deeper = full.clone();
         let below = options.recursive_match;
+        let scope = full
+            .iter()
+            .map(|p| names::shared_scope(p))
+            .fold(SharedScope::None, union);
         folders = store
-            .list_matching(principal, &prefixes, move |f: &FolderRef| {
-                // RECURSIVEMATCH also needs the selected folders below a
-                // match (RFC 5258 3.5).
-                let name = display_of(f);
-                f.owner.is_some()
-                    || matches_any(&patterns, &name)
-                    || (below && ancestors(&name).any(|a| matches_any(&patterns, a)))
-            })
+            .list_matching_in(
+                principal,
+                &prefixes,
+                scope,
+                move |f: &FolderRef| {
+                    // RECURSIVEMATCH also needs the selected folders below a
+                    // match (RFC 5258 3.5).
+                    let name = display_of(f);
+                    f.owner.is_some()
+                        || matches_any(&patterns, &name)
+                        || (below && ancestors(&name).any(|a| matches_any(&patterns, a)))
+                },
+                // Subtrees no pattern reaches are skipped (`c%` below `c1`).
+                move |name: &str| below || deeper.iter().any(|p| names::could_match_below(p, name)),
+            )
             .await?;
         for info in &folders {
             if let Some(owner) = &info.owner {
@@ -305,6 +347,22 @@ pub(crate) async fn answer(
         }
     }
     Ok(lines.into_values().collect())
+}
+
+/// Most owners a subscription listing reads the shares of one by one;
+/// beyond, every share with the principal is read once.
+const MAX_OWNERS: usize = 16;
+
+/// The shared folders either scope reads.
+fn union(a: SharedScope, b: SharedScope) -> SharedScope {
+    match (a, b) {
+        (SharedScope::None, x) | (x, SharedScope::None) => x,
+        (SharedScope::Owners(mut a), SharedScope::Owners(b)) => {
+            a.extend(b);
+            SharedScope::Owners(a)
+        }
+        _ => SharedScope::All,
+    }
 }
 
 /// Every proper ancestor of a mailbox name, innermost first.

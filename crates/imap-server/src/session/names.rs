@@ -69,41 +69,39 @@ pub fn matches(pattern: &str, name: &str) -> bool {
         }
         row[n.len()]
     }
-    let canon = |s: &str| -> Vec<char> {
-        // `get`: a name whose fifth byte is inside a character (`Entwürfe`)
-        // is not INBOX, and must not panic.
-        let inbox_rest = s
-            .get(..5)
-            .filter(|head| head.eq_ignore_ascii_case("INBOX"))
-            .and_then(|_| s.get(5..))
-            .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
-        if let Some(rest) = inbox_rest {
-            format!("INBOX{rest}").chars().collect()
-        } else {
-            s.chars().collect()
-        }
-    };
+    let canon = |s: &str| -> Vec<char> { canonical_pattern(s).chars().collect() };
     go(&canon(pattern), &canon(name))
+}
+
+/// A pattern or name as [`matches`] compares it: a first level that is
+/// `INBOX` in any case (the whole string, or followed by `/`) written
+/// `INBOX` (RFC 3501 5.1); anything else as it is.
+fn canonical_pattern(s: &str) -> std::borrow::Cow<'_, str> {
+    // `get`: a name whose fifth byte is inside a character (`Entwürfe`)
+    // is not INBOX, and must not panic.
+    let inbox_rest = s
+        .get(..5)
+        .filter(|head| head.eq_ignore_ascii_case("INBOX"))
+        .and_then(|_| s.get(5..))
+        .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
+    match inbox_rest {
+        Some(rest) => format!("INBOX{rest}").into(),
+        None => s.into(),
+    }
 }
 
 /// The name prefixes a LIST pattern can match, in the store's own-folder
 /// name space (issue 16: the ranges of the 0x11 name index to read): the
-/// pattern's literal start, up to its first `*` or `%`, with a first level
-/// spelled `INBOX` in any case written `INBOX` (as [`matches`] reads it),
-/// and `INBOX` itself when that start is a case-insensitive prefix of
-/// `INBOX` (`in*`). Every own folder name [`matches`] accepts starts with
-/// one of them.
+/// literal start, up to the first `*` or `%`, of the pattern as
+/// [`matches`] reads it (a first level that is `INBOX` in any case, the
+/// whole pattern or followed by `/`, written `INBOX`; `Inbox%` stays
+/// `Inbox`, as it matches `Inboxes` and not `INBOX`), and `INBOX` itself
+/// when that start is a case-insensitive prefix of `INBOX` (`in*`). Every
+/// own folder name [`matches`] accepts starts with one of them.
 pub fn own_prefixes(pattern: &str) -> Vec<String> {
+    let pattern = canonical_pattern(pattern);
     let literal = &pattern[..pattern.find(['*', '%']).unwrap_or(pattern.len())];
-    let inbox_rest = literal
-        .get(..5)
-        .filter(|head| head.eq_ignore_ascii_case("INBOX"))
-        .and_then(|_| literal.get(5..))
-        .filter(|rest| rest.is_empty() || rest.starts_with(DELIMITER));
-    let mut out = vec![match inbox_rest {
-        Some(rest) => format!("INBOX{rest}"),
-        None => literal.to_string(),
-    }];
+    let mut out = vec![literal.to_string()];
     let inbox = "INBOX".as_bytes();
     if literal.len() <= inbox.len()
         && inbox[..literal.len()].eq_ignore_ascii_case(literal.as_bytes())
@@ -111,6 +109,61 @@ pub fn own_prefixes(pattern: &str) -> Vec<String> {
         out.push("INBOX".to_string());
     }
     out
+}
+
+/// Whether `pattern` can match a name below the own folder `name` (one
+/// that starts with `name/`), as [`matches`] reads both: `false` lets a
+/// listing skip the subtree (`c%` below `c1`; `INBOX` below `INBOX`).
+/// O(len(pattern) × len(name)).
+pub fn could_match_below(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = canonical_pattern(pattern).chars().collect();
+    // The pattern positions reachable after the text read so far; a
+    // wildcard also matches nothing (position i reaches i + 1).
+    let close = |states: &mut Vec<bool>| {
+        for i in 0..p.len() {
+            if states[i] && (p[i] == '*' || p[i] == '%') {
+                states[i + 1] = true;
+            }
+        }
+    };
+    let mut states = vec![false; p.len() + 1];
+    states[0] = true;
+    close(&mut states);
+    for c in canonical_pattern(name).chars().chain([DELIMITER]) {
+        let mut next = vec![false; p.len() + 1];
+        for (i, &pc) in p.iter().enumerate().filter(|(i, _)| states[*i]) {
+            match pc {
+                '*' => next[i] = true,
+                '%' if c != DELIMITER => next[i] = true,
+                '%' => {}
+                literal if literal == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        states = next;
+    }
+    // Some pattern is left for the rest of the name below.
+    states[..p.len()].iter().any(|&s| s)
+}
+
+/// Which other accounts' folders a LIST pattern can name
+/// (`Shared/{owner}/{name}`, or the levels `Shared`, `Shared/{owner}`):
+/// none when its literal start (up to the first wildcard) is neither a
+/// prefix of `Shared/` nor starts with it; one owner's for a start
+/// `Shared/{owner}/`; else all.
+pub fn shared_scope(pattern: &str) -> store_core::SharedScope {
+    use store_core::SharedScope;
+    let literal = &pattern[..pattern.find(['*', '%']).unwrap_or(pattern.len())];
+    let shared = format!("{SHARED_ROOT}{DELIMITER}");
+    match literal.strip_prefix(shared.as_str()) {
+        Some(rest) => match rest.split_once(DELIMITER) {
+            Some((owner, _)) => SharedScope::Owners(vec![owner.to_string()]),
+            None => SharedScope::All,
+        },
+        None if shared.starts_with(literal) => SharedScope::All,
+        None => SharedScope::None,
+    }
 }
 
 /// The prefixes of the subscription names ([`subscription_name`]) whose
@@ -168,10 +221,42 @@ mod tests {
         assert_eq!(own_prefixes("in*"), vec!["in", "INBOX"]);
         assert_eq!(own_prefixes("Inbox"), vec!["INBOX", "INBOX"]);
         assert_eq!(own_prefixes("Entwü%"), vec!["Entwü"]);
+        // `matches` keeps these as written: they name `Inboxes`,
+        // `inbox-old`, not INBOX.
+        assert_eq!(own_prefixes("Inbox%"), vec!["Inbox", "INBOX"]);
+        assert_eq!(own_prefixes("inbox*"), vec!["inbox", "INBOX"]);
+        assert!(matches("Inbox%", "Inboxes") && matches("inbox*", "inbox-old"));
         assert_eq!(
             subscription_prefixes("Shared/bob/%"),
             vec!["Shared/bob/", "bob/"]
         );
         assert!(subscription_prefixes("Sh*").contains(&String::new()));
+    }
+
+    #[test]
+    fn below_and_shared_scope() {
+        use store_core::SharedScope;
+        assert!(!could_match_below("c%", "c1"));
+        assert!(!could_match_below("INBOX", "INBOX"));
+        assert!(!could_match_below("inbox", "INBOX"));
+        assert!(!could_match_below("a/%", "a/b"));
+        assert!(!could_match_below("b/*", "a"));
+        assert!(could_match_below("a/%", "a"));
+        assert!(could_match_below("inbox/%", "INBOX"));
+        assert!(could_match_below("*", "x"));
+        assert!(could_match_below("%/%", "x"));
+        assert!(could_match_below("c*", "c1"));
+        assert!(could_match_below("*b", "a/b"));
+        assert_eq!(shared_scope("INBOX"), SharedScope::None);
+        assert_eq!(shared_scope("c%"), SharedScope::None);
+        assert_eq!(shared_scope("Shared"), SharedScope::All);
+        assert_eq!(shared_scope("Sh%"), SharedScope::All);
+        assert_eq!(shared_scope("*"), SharedScope::All);
+        assert_eq!(shared_scope("Shared/%"), SharedScope::All);
+        assert_eq!(shared_scope("Shared/bo%"), SharedScope::All);
+        assert_eq!(
+            shared_scope("Shared/bob/%"),
+            SharedScope::Owners(vec!["bob".into()])
+        );
     }
 }

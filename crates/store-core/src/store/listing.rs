@@ -29,10 +29,34 @@ use crate::writer::{decode, Reader};
 /// Keys read per ranged read of the name index.
 const PAGE: usize = 1024;
 
+/// Keys of the first ranged read of a listing's scan, and of the first
+/// after each seek.
+const FIRST_PAGE: usize = 4;
+
 /// Decides, from its name alone, whether a listed folder is wanted (before
 /// its record is read): `FolderRef::own(name)` for one of the principal's
 /// folders, `FolderRef::of(owner, name)` for another account's.
 type Keep = dyn Fn(&FolderRef) -> bool + Send + Sync;
+
+/// Decides, from one of the principal's own folder names that has
+/// children, whether any folder below it can be kept; `false` skips its
+/// subtree with one seek (a LIST pattern `c%` never reaches `c1/x`).
+type Descend = dyn Fn(&str) -> bool + Send + Sync;
+
+/// Which other accounts' shared folders a listing reads from the grant
+/// index 0x12 (grantee, owner, folder): none, those of the named owners
+/// (logins; an unknown login gives nothing), or all of them. Chosen by the
+/// caller from what it asks (a LIST pattern that cannot reach `Shared/`
+/// reads none; `Shared/bob/...` only bob's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SharedScope {
+    /// No shared folder.
+    None,
+    /// The folders these owners share with the principal or `anyone`.
+    Owners(Vec<String>),
+    /// Every folder shared with the principal or `anyone`.
+    All,
+}
 
 impl Store {
     /// Operation "list folders" (IMAP LIST, WebDAV PROPFIND): the
@@ -54,7 +78,8 @@ impl Store {
     /// folder's record is read, so the records decoded are those returned.
     /// `\HasChildren` ([`FolderInfo::has_children`]) counts every folder of
     /// the owner below (own folders) or every folder of the owner shared
-    /// with the principal or `anyone` below (others' folders).
+    /// with the principal or `anyone` below, on which it has `l` (others'
+    /// folders; RFC 4314 4).
     ///
     /// Cost: O(own folders within the prefixes + shared folders + kept),
     /// on the blocking pool. Errors: [`StoreError::Corrupt`] for an index
@@ -68,9 +93,35 @@ impl Store {
     where
         F: Fn(&FolderRef) -> bool + Send + Sync + 'static,
     {
+        self.list_matching_in(principal, prefixes, SharedScope::All, keep, |_: &str| true)
+            .await
+    }
+
+    /// [`Store::list_matching`], reading only the shared folders of
+    /// `shared`, and skipping with one seek the subtree of each own folder
+    /// for which `descend` (asked only of a folder with children) says no
+    /// folder below can be kept (IMAP LIST `c%`, `INBOX`: issue 16).
+    /// Records (0x10) and subscriptions are read in one ranged read when
+    /// more than a quarter of the names read are kept, else one point read
+    /// each for those kept.
+    ///
+    /// Cost: O(own names within the prefixes, less the skipped subtrees +
+    /// kept + shared folders in scope). Errors: [`StoreError::Corrupt`].
+    pub async fn list_matching_in<F, D>(
+        &self,
+        principal: &Principal,
+        prefixes: &[String],
+        shared: SharedScope,
+        keep: F,
+        descend: D,
+    ) -> Result<Vec<FolderInfo>>
+    where
+        F: Fn(&FolderRef) -> bool + Send + Sync + 'static,
+        D: Fn(&str) -> bool + Send + Sync + 'static,
+    {
         let own = disjoint(prefixes);
         self.read_listing(principal, move |snap, principal| {
-            collect(snap, principal, &own, true, &keep)
+            collect(snap, principal, &own, &shared, &keep, &descend)
         })
         .await
     }
@@ -99,18 +150,21 @@ impl Store {
                 .await;
         };
         self.read_listing(principal, move |snap, principal| {
+            let scope = SharedScope::Owners(vec![owner.clone()]);
             let keep = move |f: &FolderRef| {
                 f.owner.as_deref() == Some(owner.as_str()) && is_child(&f.name, parent.as_deref())
             };
-            collect(snap, principal, &[], true, &keep)
+            collect(snap, principal, &[], &scope, &keep, &|_: &str| true)
         })
         .await
     }
 
     /// `folder` and every folder below it that the principal may look up,
     /// in name order (the trees of WebDAV DELETE and COPY, RFC 4918 9.6 and
-    /// 9.8.3). Cost: own folders O(subtree); another account's O(its
-    /// shares with the principal). Errors: [`StoreError::Corrupt`].
+    /// 9.8.3). Cost: own folders a point read and O(subtree) (the range
+    /// `name/`, not the names that merely start with `name`); another
+    /// account's O(its shares with the principal). Errors:
+    /// [`StoreError::Corrupt`].
     pub async fn list_subtree(
         &self,
         principal: &Principal,
@@ -118,14 +172,7 @@ impl Store {
     ) -> Result<Vec<FolderInfo>> {
         let folder = folder.clone();
         self.read_listing(principal, move |snap, principal| {
-            let base = folder.name.clone();
-            let own = match folder.owner {
-                None => disjoint(std::slice::from_ref(&base)),
-                Some(_) => Vec::new(),
-            };
-            let shared = folder.owner.is_some();
-            let keep = move |f: &FolderRef| f.owner == folder.owner && is_within(&f.name, &base);
-            collect(snap, principal, &own, shared, &keep)
+            subtree_listing(snap, principal, &folder)
         })
         .await
     }
@@ -137,7 +184,14 @@ impl Store {
     pub async fn shared_owners(&self, principal: &Principal) -> Result<Vec<String>> {
         let shared = self
             .read_listing(principal, |snap, principal| {
-                collect(snap, principal, &[], true, &|_: &FolderRef| true)
+                collect(
+                    snap,
+                    principal,
+                    &[],
+                    &SharedScope::All,
+                    &|_: &FolderRef| true,
+                    &|_: &str| true,
+                )
             })
             .await?;
         let mut owners: Vec<String> = Vec::new();
@@ -193,7 +247,8 @@ impl Store {
             }
             if !others.is_empty() {
                 let mut shared = Vec::new();
-                shared_folders(snap, principal, &|_: &FolderRef| true, &mut shared)?;
+                let all = |_: &FolderRef| true;
+                shared_folders(snap, principal, &SharedScope::All, &all, &mut shared)?;
                 out.extend(shared.into_iter().filter(|f| others.contains(&f.folder.id)));
             }
             Ok(out)
@@ -399,110 +454,193 @@ fn load<T: serde::de::DeserializeOwned>(snap: &dyn Snapshot, key: &[u8]) -> Resu
 }
 
 /// The listing: own folders within the disjoint `own` prefixes, then
-/// (with `shared`) the folders of other accounts the principal may look
-/// up; each kept by `keep` before its record is read (own) or after its
-/// rights are known (others').
+/// the folders of other accounts in `shared` the principal may look up;
+/// each kept by `keep` before its record is read (own) or after its
+/// rights are known (others'). Below an own folder with children for
+/// which `descend` says no, the scan seeks past the subtree.
 fn collect(
     snap: &dyn Snapshot,
     principal: &Principal,
     own: &[String],
-    shared: bool,
+    shared: &SharedScope,
     keep: &Keep,
+    descend: &Descend,
 ) -> Result<Vec<FolderInfo>> {
     let mut out = Vec::new();
     let owner = principal.account;
     let base = keys::folder_name(owner, "").len();
     for prefix in own {
         let range = keys::folder_name(owner, prefix);
-        // The subscriptions within the range, read once (their keys sort
-        // as the names do), not looked up per folder.
-        let subscribed: std::collections::HashSet<Vec<u8>> = snap
-            .scan(
-                &keys::subscription(owner, prefix),
-                &keys::subscription(owner, prefix),
-                usize::MAX,
-            )?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        // The whole account: its records in one ranged read (key order is
-        // by id) rather than a point read per folder.
-        let mut records: HashMap<FolderId, Vec<u8>> = HashMap::new();
-        if prefix.is_empty() {
-            let all = keys::folders(owner);
-            for (key, value) in snap.scan(&all, &all, usize::MAX)? {
-                if let Some(id) = keys::trailing_u64(&key) {
-                    records.insert(id, value);
-                }
-            }
-        }
+        // Kept: (name, id, has children); records are read after the scan.
+        let mut kept: Vec<(String, FolderId, bool)> = Vec::new();
+        let mut read = 0usize;
+        // The `name/` of folders whose subtree is skipped, while the scan
+        // may still meet it (`name x` sorts between `name` and `name/`).
+        let mut pruned: Vec<String> = Vec::new();
         let mut start = range.clone();
-        loop {
-            let page = snap.scan(&range, &start, PAGE)?;
-            let more = page.len() == PAGE;
+        // Pages grow from a few keys to PAGE while nothing is skipped, and
+        // start small again after a seek: the keys of a skipped subtree
+        // read before the seek stay few (an exact name reads a handful).
+        let mut size = FIRST_PAGE;
+        'scan: loop {
+            let page = snap.scan(&range, &start, size)?;
+            let more = page.len() == size;
+            read += page.len();
             let mut names: Vec<(String, FolderId)> = Vec::with_capacity(page.len());
             for (key, value) in &page {
                 let name = String::from_utf8_lossy(&key[base..]).into_owned();
                 names.push((name, decode(value)?));
             }
-            for (name, id) in &names {
-                if !keep(&FolderRef::own(name.as_str())) {
-                    continue;
+            for (i, (name, id)) in names.iter().enumerate() {
+                pruned.retain(|p| name.as_str() < p.as_str() || name.starts_with(p.as_str()));
+                if let Some(p) = pruned.iter().find(|p| name.starts_with(p.as_str())) {
+                    // `0` is the byte after the delimiter: past `p`'s range.
+                    let past = format!("{}0", &p[..p.len() - DELIMITER.len_utf8()]);
+                    start = keys::folder_name(owner, &past);
+                    size = FIRST_PAGE;
+                    continue 'scan;
                 }
                 // Below `name`: the keys from `name/` on; within this page
-                // if any key of the page is at or after it.
+                // if any later key of the page is at or after it.
                 let below = format!("{name}{DELIMITER}");
-                let at = names.partition_point(|(n, _)| n.as_str() < below.as_str());
-                let has_children = match names.get(at) {
+                let rest = &names[i + 1..];
+                let at = rest.partition_point(|(n, _)| n.as_str() < below.as_str());
+                let has_children = match rest.get(at) {
                     Some((n, _)) => n.starts_with(below.as_str()),
                     None if more => has_child_in(snap, owner, name)?,
                     None => false,
                 };
-                let folder: Folder = match records.remove(id) {
-                    Some(raw) => decode(&raw)?,
-                    None => load(snap, &keys::folder(owner, *id))?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("folder {id} indexed but missing"))
-                    })?,
-                };
-                out.push(FolderInfo {
-                    owner: None,
-                    rights: rights_of(principal, &folder),
-                    subscribed: subscribed.contains(&keys::subscription(owner, name)),
-                    folder,
-                    has_children,
-                });
+                if keep(&FolderRef::own(name.as_str())) {
+                    kept.push((name.clone(), *id, has_children));
+                }
+                if has_children && !descend(name) {
+                    pruned.push(below);
+                }
             }
             match page.last() {
                 Some((last, _)) if more => {
                     start = last.clone();
                     start.push(0);
+                    size = (size * 2).min(PAGE);
                 }
                 _ => break,
             }
         }
+        // Many kept: the records and subscriptions of the range in one
+        // ranged read each; few: a point read for each kept.
+        let bulk = kept.len() * 4 > read;
+        let mut subscribed: std::collections::HashSet<Vec<u8>> = Default::default();
+        let mut records: HashMap<FolderId, Vec<u8>> = HashMap::new();
+        if bulk {
+            let subs = keys::subscription(owner, prefix);
+            subscribed = snap
+                .scan(&subs, &subs, usize::MAX)?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            if prefix.is_empty() {
+                // The whole account: key order is by id, not name.
+                let all = keys::folders(owner);
+                for (key, value) in snap.scan(&all, &all, usize::MAX)? {
+                    if let Some(id) = keys::trailing_u64(&key) {
+                        records.insert(id, value);
+                    }
+                }
+            }
+        }
+        for (name, id, has_children) in kept {
+            let folder: Folder = match records.remove(&id) {
+                Some(raw) => decode(&raw)?,
+                None => load(snap, &keys::folder(owner, id))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("folder {id} indexed but missing"))
+                })?,
+            };
+            let key = keys::subscription(owner, &name);
+            let is_subscribed = if bulk {
+                subscribed.contains(&key)
+            } else {
+                snap.get(&key)?.is_some()
+            };
+            out.push(FolderInfo {
+                owner: None,
+                rights: rights_of(principal, &folder),
+                subscribed: is_subscribed,
+                folder,
+                has_children,
+            });
+        }
     }
-    if shared {
-        shared_folders(snap, principal, keep, &mut out)?;
-    }
+    shared_folders(snap, principal, shared, keep, &mut out)?;
     Ok(out)
+}
+
+/// [`Store::list_subtree`] on a snapshot: an own folder by a point read of
+/// its name and the range `name/`; another account's from its shares.
+fn subtree_listing(
+    snap: &dyn Snapshot,
+    principal: &Principal,
+    folder: &FolderRef,
+) -> Result<Vec<FolderInfo>> {
+    let base = folder.name.clone();
+    let Some(owner) = &folder.owner else {
+        let account = principal.account;
+        let mut out = Vec::new();
+        if let Some(id) = load::<FolderId>(snap, &keys::folder_name(account, &base))? {
+            let below = has_child_in(snap, account, &base)?;
+            out.push(own_info(snap, principal, &base, id, below)?);
+        }
+        let range = [format!("{base}{DELIMITER}")];
+        let all = |_: &FolderRef| true;
+        out.extend(collect(
+            snap,
+            principal,
+            &range,
+            &SharedScope::None,
+            &all,
+            &|_: &str| true,
+        )?);
+        return Ok(out);
+    };
+    let scope = SharedScope::Owners(vec![owner.clone()]);
+    let wanted = folder.owner.clone();
+    let keep = move |f: &FolderRef| f.owner == wanted && is_within(&f.name, &base);
+    collect(snap, principal, &[], &scope, &keep, &|_: &str| true)
 }
 
 /// The folders other accounts share with the principal or `anyone` (the
 /// grant index), by owner id and then name, that it may look up and
-/// `keep` accepts. `\HasChildren` counts the owner's shared folders.
+/// `keep` accepts. `\HasChildren` counts the owner's folders below that
+/// the principal may look up (RFC 4314 4: no `l`, not revealed).
 fn shared_folders(
     snap: &dyn Snapshot,
     principal: &Principal,
+    scope: &SharedScope,
     keep: &Keep,
     out: &mut Vec<FolderInfo>,
 ) -> Result<()> {
+    // The ranges of the grant index to read, per grantee (the principal,
+    // then `anyone` = 0): all its grants, or those of each owner.
+    let ranges: Vec<Vec<u8>> = match scope {
+        SharedScope::None => return Ok(()),
+        SharedScope::All => vec![Vec::new()],
+        SharedScope::Owners(logins) => {
+            let mut ids = Vec::new();
+            for login in logins {
+                if let Some(entry) = load::<super::AccountEntry>(snap, &keys::account(login))? {
+                    ids.push(entry.account.id.to_be_bytes().to_vec());
+                }
+            }
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
     let mut by_owner: BTreeMap<AccountId, BTreeMap<String, Folder>> = BTreeMap::new();
-    for grantee in [principal.account, 0] {
-        for (k, _) in snap.scan(
-            &keys::grants_to(grantee),
-            &keys::grants_to(grantee),
-            usize::MAX,
-        )? {
+    let grants = ranges.iter().flat_map(|owner| {
+        [principal.account, 0].map(|grantee| [keys::grants_to(grantee), owner.clone()].concat())
+    });
+    for range in grants {
+        for (k, _) in snap.scan(&range, &range, usize::MAX)? {
             let owner = k
                 .get(9..17)
                 .and_then(|b| b.try_into().ok())
@@ -523,10 +661,16 @@ fn shared_folders(
         let Some(login) = load::<String>(snap, &keys::account_login(owner))? else {
             continue;
         };
-        let names: Vec<&String> = folders.keys().collect();
-        for (name, folder) in &folders {
-            let rights = rights_of(principal, folder);
-            if !rights.contains(Right::Lookup) || !keep(&FolderRef::of(login.as_str(), name)) {
+        // RFC 4314 4 / RFC 5258 4: a folder the principal may not look up
+        // is not revealed, not even as a child.
+        let visible: Vec<(&String, &Folder, _)> = folders
+            .iter()
+            .map(|(name, folder)| (name, folder, rights_of(principal, folder)))
+            .filter(|(_, _, rights)| rights.contains(Right::Lookup))
+            .collect();
+        let names: Vec<&String> = visible.iter().map(|(name, _, _)| *name).collect();
+        for (name, folder, rights) in visible {
+            if !keep(&FolderRef::of(login.as_str(), name)) {
                 continue;
             }
             let below = format!("{name}{DELIMITER}");
@@ -600,7 +744,8 @@ fn own_children(
 /// A seeded generator of random folder trees for the listing oracles (the
 /// store-core test `tests/listing.rs` and imap-server's LIST oracle):
 /// xorshift64*, names of 1 to 4 levels of 1 or 2 letters over `a`, `b`,
-/// `c`, the first level sometimes `INBOX` spelled in some case.
+/// `c`, the first level sometimes `INBOX` spelled in some case, or a name
+/// that starts like it (`Inboxes`, `inbox-old`, `INBOXa`).
 #[doc(hidden)]
 pub struct TreeRng(pub u64);
 
@@ -625,8 +770,22 @@ impl TreeRng {
             .collect();
         if depth > 1 && self.below(6) == 0 {
             levels[0] = ["INBOX", "inbox", "Inbox"][self.below(3)].to_string();
+        } else if self.below(10) == 0 {
+            // Names that start like INBOX and are not it (RFC 3501 5.1
+            // folds only a whole first level).
+            levels[0] = ["Inboxes", "inbox-old", "INBOXa"][self.below(3)].to_string();
         }
         levels.join("/")
+    }
+
+    /// The accounts of the listing oracles, `alice`, `bob` and `carol`
+    /// (password `password-1`); returns alice, the one listing. Errors:
+    /// those of [`Store::create_account`].
+    pub async fn accounts(store: &Store) -> Result<Principal> {
+        for login in ["alice", "bob", "carol"] {
+            store.create_account(login, None, "password-1").await?;
+        }
+        store.trusted_element("alice").await
     }
 
     /// Every ancestor of each of `names`, then the name, canonical, each
@@ -648,5 +807,138 @@ impl TreeRng {
             }
         }
         out
+    }
+}
+
+/// What the listing reads, counted in rows (each row a point read or a
+/// key of a ranged read) on a snapshot that counts them: the reads of an
+/// exact name, of `c%`, of `%` keeping a few names, of one owner's
+/// shares and of a subtree do not grow with the folders around them
+/// (issue 16). Counts, not times: deterministic.
+#[cfg(test)]
+mod reads {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::engine::{EngineError, KeyValue};
+    use crate::rights::Rights;
+    use crate::AclMode;
+    use crate::StoreConfig;
+
+    struct Counting {
+        inner: Box<dyn Snapshot>,
+        rows: AtomicUsize,
+    }
+
+    impl Snapshot for Counting {
+        fn get(&self, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, EngineError> {
+            self.rows.fetch_add(1, Ordering::Relaxed);
+            self.inner.get(key)
+        }
+
+        fn scan(
+            &self,
+            prefix: &[u8],
+            start: &[u8],
+            limit: usize,
+        ) -> std::result::Result<Vec<KeyValue>, EngineError> {
+            let page = self.inner.scan(prefix, start, limit)?;
+            self.rows.fetch_add(page.len().max(1), Ordering::Relaxed);
+            Ok(page)
+        }
+    }
+
+    /// Runs `read` on a counting snapshot: its result and the rows read.
+    fn counted<T>(store: &Store, read: impl FnOnce(&dyn Snapshot) -> Result<T>) -> (T, usize) {
+        let snap = Counting {
+            inner: store.snapshot().expect("snapshot"),
+            rows: AtomicUsize::new(0),
+        };
+        let out = read(&snap).expect("read");
+        (out, snap.rows.load(Ordering::Relaxed))
+    }
+
+    fn names(infos: &[FolderInfo]) -> Vec<(Option<&str>, &str, bool)> {
+        infos
+            .iter()
+            .map(|i| (i.owner.as_deref(), i.folder.name.as_str(), i.has_children))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_grow_with_the_folders_around_a_match() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(StoreConfig::new(dir.path())).expect("store");
+        let alice = TreeRng::accounts(&store).await.expect("accounts");
+        let mut own: Vec<String> = (0..600).map(|i| format!("INBOX/m{i}")).collect();
+        for c in 0..10 {
+            own.extend((0..60).map(|j| format!("c{c}/x{j}")));
+        }
+        own.push("a".into());
+        own.extend((0..200).map(|j| format!("ab/x{j}")));
+        own.extend((0..200).map(|j| format!("archive/x{j}")));
+        store
+            .bulk_folders(&alice, &TreeRng::with_parents(&own))
+            .await
+            .expect("own");
+        for (login, count) in [("bob", 100), ("carol", 1)] {
+            let owner = store.trusted_element(login).await.expect("owner");
+            let theirs: Vec<String> = (0..count).map(|i| format!("p{i}")).collect();
+            store.bulk_folders(&owner, &theirs).await.expect("theirs");
+            for name in &theirs {
+                store
+                    .set_acl(
+                        &owner,
+                        &FolderRef::own(name.as_str()),
+                        "alice",
+                        Rights::parse("lr").expect("rights"),
+                        AclMode::Replace,
+                    )
+                    .await
+                    .expect("acl");
+            }
+        }
+        let no = |_: &str| false;
+
+        // LIST "" INBOX: the name, its neighbour, its record; not INBOX/*.
+        let exact = |f: &FolderRef| f.name == "INBOX";
+        let none = SharedScope::None;
+        let (got, rows) = counted(&store, |s| {
+            collect(s, &alice, &["INBOX".into()], &none, &exact, &no)
+        });
+        assert_eq!(names(&got), [(None, "INBOX", true)]);
+        assert!(rows <= 10, "exact name: {rows} rows");
+
+        // LIST "" c%: each c{n} and a seek past its 60 children.
+        let top = |f: &FolderRef| !f.name.contains(DELIMITER);
+        let (got, rows) = counted(&store, |s| {
+            collect(s, &alice, &["c".into()], &none, &top, &no)
+        });
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|f| f.has_children));
+        assert!(rows <= 100, "c%: {rows} rows");
+
+        // `%` keeping one name: no range read of every record.
+        let one = |f: &FolderRef| f.name == "a";
+        let (got, rows) = counted(&store, |s| {
+            collect(s, &alice, &[String::new()], &none, &one, &no)
+        });
+        assert_eq!(names(&got), [(None, "a", false)]);
+        assert!(rows <= 100, "% keeping one: {rows} rows");
+
+        // Shared/carol/...: carol's grants only, not bob's 100.
+        let all = |_: &FolderRef| true;
+        let carol = SharedScope::Owners(vec!["carol".into()]);
+        let (got, rows) = counted(&store, |s| collect(s, &alice, &[], &carol, &all, &no));
+        assert_eq!(names(&got), [(Some("carol"), "p0", false)]);
+        assert!(rows <= 10, "one owner's shares: {rows} rows");
+        let (got, rows) = counted(&store, |s| collect(s, &alice, &[], &none, &all, &no));
+        assert!(got.is_empty() && rows == 0, "no shares: {rows} rows");
+
+        // The subtree of `a`: not `ab/...` nor `archive/...`.
+        let (got, rows) = counted(&store, |s| subtree_listing(s, &alice, &FolderRef::own("a")));
+        assert_eq!(names(&got), [(None, "a", false)]);
+        assert!(rows <= 10, "subtree: {rows} rows");
+        store.close().await;
     }
 }

@@ -19,7 +19,7 @@ mod index;
 mod keywords;
 mod listing;
 #[doc(hidden)]
-pub use listing::TreeRng;
+pub use listing::{SharedScope, TreeRng};
 mod locks;
 mod mail_view;
 mod metadata;

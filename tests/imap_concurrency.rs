@@ -577,3 +577,40 @@ fn preview_of_a_message_expunged_elsewhere_is_still_answered() {
     ok(&lines, "h");
     assert!(lines[0].contains("The body of message 2"), "{lines:?}");
 }
+
+/// RFC 3501 6.4.6: `.SILENT` only spares the client the flags it just set;
+/// a flag another session set before must still reach it. B sets `\Draft`
+/// on message 4, then A adds `\Answered` silently: A's next responses
+/// must show `\Draft` (with and without CONDSTORE, whose STORE FETCH
+/// carries the new MODSEQ but no FLAGS).
+#[test]
+fn a_silent_store_does_not_hide_another_sessions_flag_change() {
+    let server = Server::with_alice();
+    for condstore in [false, true] {
+        let mut a = ImapConnection::login(server.imap, "alice", "secret");
+        let mut b = ImapConnection::login(server.imap, "alice", "secret");
+        let mailbox = if condstore { "Silent2" } else { "Silent1" };
+        ok(&a.run(&format!("c CREATE {mailbox}")), "c");
+        for i in 1..=4 {
+            append(&mut a, mailbox, i);
+        }
+        let select = if condstore {
+            format!("s SELECT {mailbox} (CONDSTORE)")
+        } else {
+            format!("s SELECT {mailbox}")
+        };
+        ok(&a.run(&select), "s");
+        ok(&b.run(&format!("s SELECT {mailbox}")), "s");
+        ok(&b.run("d STORE 4 +FLAGS.SILENT (\\Draft)"), "d");
+        let mut seen = a.run("a STORE 4 +FLAGS.SILENT (\\Answered)");
+        ok(&seen, "a");
+        let noop = a.run("n NOOP");
+        ok(&noop, "n");
+        seen.extend(noop);
+        assert!(
+            seen.iter()
+                .any(|l| l.starts_with("* 4 FETCH (") && l.contains("\\Draft")),
+            "condstore {condstore}: A never heard of \\Draft: {seen:?}"
+        );
+    }
+}

@@ -94,7 +94,13 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
     mailbox.announce_keywords(result.updated.iter().map(|(_, _, f)| f), &mut session.out);
     let mut states: HashMap<Uid, (Flags, ModSeq)> = HashMap::new();
     for (u, modseq, new_flags) in result.updated {
-        mailbox.note_reported(u, modseq);
+        // Only a FETCH that carries FLAGS reports the flags: after
+        // .SILENT the client knows what it set, not what another session
+        // set before (RFC 3501 6.4.6), so the change is reported again
+        // when the session synchronizes.
+        if !silent {
+            mailbox.note_reported(u, modseq);
+        }
         states.insert(u, (new_flags, modseq));
     }
     if !silent {

@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::principal;
 use crate::protocol::command::{FetchAttribute, Section, SectionText};
 use crate::protocol::response::{self, Completion};
-use crate::protocol::sequence::{compact, SequenceSet};
+use crate::protocol::sequence::{compact_ranges, SequenceSet};
 use crate::session::error::{CommandError, CommandResult};
 use crate::session::Session;
 
@@ -102,17 +102,26 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
                 .mail_changes_since(&principal, &mailbox.folder, since)
                 .await?;
             let highest_ever = mailbox.uid_next.saturating_sub(1);
-            let gone: Vec<Uid> = match changes.complete {
+            let gone: Vec<(Uid, Uid)> = match changes.complete {
+                // A UID still in the view is held back (RFC 3501 7.4.1):
+                // it gets its own VANISHED when the session reports
+                // expunges, never a VANISHED (EARLIER) the client would
+                // not count (RFC 7162 3.2.10).
                 true => changes
                     .vanished
                     .into_iter()
-                    .filter(|&u| set.contains(u, highest_ever))
+                    .filter(|&u| set.contains(u, highest_ever) && !mailbox.uids().contains(u))
+                    .map(|u| (u, u))
                     .collect(),
                 // RFC 7162 3.2.5.2, as for SELECT (QRESYNC).
                 false => super::select::vanished_earlier(mailbox, Some(set)),
             };
             if !gone.is_empty() {
-                let _ = write!(session.out, "* VANISHED (EARLIER) {}\r\n", compact(gone));
+                let _ = write!(
+                    session.out,
+                    "* VANISHED (EARLIER) {}\r\n",
+                    compact_ranges(gone)
+                );
             }
         }
     }

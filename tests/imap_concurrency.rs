@@ -614,3 +614,34 @@ fn a_silent_store_does_not_hide_another_sessions_flag_change() {
         );
     }
 }
+
+/// RFC 3501 7.4.1: a message expunged elsewhere keeps its number, and its
+/// UID, until the session is told. Past what the store retains for a
+/// lagging view (4096 removals per folder), its record is gone, yet
+/// `FETCH n (UID)` is answered from the session's own map, with no store
+/// read (issue 16: `FETCH 1:* (UID)` reads no record).
+#[test]
+fn fetch_uid_answers_a_held_back_message_past_retention() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&b.run("s SELECT INBOX"), "s");
+    // 2^13 = 8192 messages, by COPY doubling.
+    for i in 0..13 {
+        let tag = format!("c{i}");
+        ok(&b.run(&format!("{tag} COPY 1:* INBOX")), &tag);
+    }
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("d STORE 1:* +FLAGS.SILENT (\\Deleted)"), "d");
+    ok(&b.run("e EXPUNGE"), "e");
+    let lines = a.run("f FETCH 1,8192 (UID)");
+    ok(&lines, "f");
+    assert!(lines.iter().any(|l| l == "* 1 FETCH (UID 1)"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l == "* 8192 FETCH (UID 8192)"),
+        "{lines:?}"
+    );
+    let lines = a.run("n NOOP");
+    assert!(lines.iter().any(|l| l == "* 1 EXPUNGE"), "{lines:?}");
+}

@@ -508,6 +508,20 @@ fn changedsince_vanished_does_not_name_a_held_back_uid_as_earlier() {
         .flat_map(expand)
         .collect();
     assert!(!earlier.contains(&1), "{lines:?}");
+    // Flagged `\Deleted` since the MODSEQ and held back: its FETCH still
+    // comes (its record retained for the view), as does message 2's.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH (UID 1 FLAGS (\\Deleted")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged")),
+        "{lines:?}"
+    );
     let plain: Vec<&String> = lines
         .iter()
         .filter(|l| l.starts_with("* VANISHED ") && !l.contains("EARLIER"))

@@ -273,6 +273,12 @@ impl SelectedMailbox {
         self.pending_expunges.contains(&uid)
     }
 
+    /// The UIDs expunged by other sessions and not yet reported, still
+    /// numbered in this view (RFC 3501 7.4.1), ascending.
+    pub fn held_back(&self) -> impl Iterator<Item = Uid> + '_ {
+        self.pending_expunges.iter().copied()
+    }
+
     /// The messages a set names, as (sequence number, UID), ascending.
     /// `uid` says whether the set holds UIDs; `*` is the largest one in
     /// use. Numbers naming no message are skipped.

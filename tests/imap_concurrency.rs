@@ -645,3 +645,32 @@ fn fetch_uid_answers_a_held_back_message_past_retention() {
     let lines = a.run("n NOOP");
     assert!(lines.iter().any(|l| l == "* 1 EXPUNGE"), "{lines:?}");
 }
+
+/// A change that leaves a message's flags as they were (here an
+/// annotation, RFC 5257) is no news to a session that did not enable
+/// CONDSTORE: no unsolicited `FETCH (FLAGS ...)` (RFC 3501 7.4.2 reports
+/// flag changes), while a real flag change by the same session is.
+#[test]
+fn an_annotation_change_sends_no_flags_fetch_to_another_session() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("s SELECT INBOX"), "s");
+    ok(
+        &b.run("a STORE 1 ANNOTATION (/comment (value.priv \"note\"))"),
+        "a",
+    );
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    assert!(!lines.iter().any(|l| l.contains(" FETCH ")), "{lines:?}");
+    ok(&b.run("f STORE 1 +FLAGS.SILENT (\\Flagged)"), "f");
+    let lines = a.run("m NOOP");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("\\Flagged")),
+        "{lines:?}"
+    );
+}

@@ -110,6 +110,11 @@ pub struct FlagUpdateResult {
     /// Objects not changed because their MODSEQ was above the
     /// UNCHANGEDSINCE value (RFC 7162 3.1.3, the MODIFIED response code).
     pub modified: Vec<Uid>,
+    /// The MODSEQ each object of `updated` had before the update, in the
+    /// same order: a session that has reported every change up to a
+    /// MODSEQ at least this high knows the flags the update started from
+    /// (IMAP STORE `.SILENT`, RFC 3501 6.4.6).
+    pub prior_modseqs: Vec<ModSeq>,
 }
 
 /// The outcome of a copy or move (IMAP COPYUID, RFC 4315).
@@ -482,6 +487,7 @@ impl Store {
                     };
                 }
                 object.flags = flags;
+                result.prior_modseqs.push(object.modseq);
                 object.modseq = m;
                 result.updated.push((uid, m, object.flags.clone()));
                 txn.put(key, &object)?;

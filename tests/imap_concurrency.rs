@@ -577,3 +577,100 @@ fn preview_of_a_message_expunged_elsewhere_is_still_answered() {
     ok(&lines, "h");
     assert!(lines[0].contains("The body of message 2"), "{lines:?}");
 }
+
+/// RFC 3501 6.4.6: `.SILENT` only spares the client the flags it just set;
+/// a flag another session set before must still reach it. B sets `\Draft`
+/// on message 4, then A adds `\Answered` silently: A's next responses
+/// must show `\Draft` (with and without CONDSTORE, whose STORE FETCH
+/// carries the new MODSEQ but no FLAGS).
+#[test]
+fn a_silent_store_does_not_hide_another_sessions_flag_change() {
+    let server = Server::with_alice();
+    for condstore in [false, true] {
+        let mut a = ImapConnection::login(server.imap, "alice", "secret");
+        let mut b = ImapConnection::login(server.imap, "alice", "secret");
+        let mailbox = if condstore { "Silent2" } else { "Silent1" };
+        ok(&a.run(&format!("c CREATE {mailbox}")), "c");
+        for i in 1..=4 {
+            append(&mut a, mailbox, i);
+        }
+        let select = if condstore {
+            format!("s SELECT {mailbox} (CONDSTORE)")
+        } else {
+            format!("s SELECT {mailbox}")
+        };
+        ok(&a.run(&select), "s");
+        ok(&b.run(&format!("s SELECT {mailbox}")), "s");
+        ok(&b.run("d STORE 4 +FLAGS.SILENT (\\Draft)"), "d");
+        let mut seen = a.run("a STORE 4 +FLAGS.SILENT (\\Answered)");
+        ok(&seen, "a");
+        let noop = a.run("n NOOP");
+        ok(&noop, "n");
+        seen.extend(noop);
+        assert!(
+            seen.iter()
+                .any(|l| l.starts_with("* 4 FETCH (") && l.contains("\\Draft")),
+            "condstore {condstore}: A never heard of \\Draft: {seen:?}"
+        );
+    }
+}
+
+/// RFC 3501 7.4.1: a message expunged elsewhere keeps its number, and its
+/// UID, until the session is told. Past what the store retains for a
+/// lagging view (4096 removals per folder), its record is gone, yet
+/// `FETCH n (UID)` is answered from the session's own map, with no store
+/// read (issue 16: `FETCH 1:* (UID)` reads no record).
+#[test]
+fn fetch_uid_answers_a_held_back_message_past_retention() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&b.run("s SELECT INBOX"), "s");
+    // 2^13 = 8192 messages, by COPY doubling.
+    for i in 0..13 {
+        let tag = format!("c{i}");
+        ok(&b.run(&format!("{tag} COPY 1:* INBOX")), &tag);
+    }
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("d STORE 1:* +FLAGS.SILENT (\\Deleted)"), "d");
+    ok(&b.run("e EXPUNGE"), "e");
+    let lines = a.run("f FETCH 1,8192 (UID)");
+    ok(&lines, "f");
+    assert!(lines.iter().any(|l| l == "* 1 FETCH (UID 1)"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l == "* 8192 FETCH (UID 8192)"),
+        "{lines:?}"
+    );
+    let lines = a.run("n NOOP");
+    assert!(lines.iter().any(|l| l == "* 1 EXPUNGE"), "{lines:?}");
+}
+
+/// A change that leaves a message's flags as they were (here an
+/// annotation, RFC 5257) is no news to a session that did not enable
+/// CONDSTORE: no unsolicited `FETCH (FLAGS ...)` (RFC 3501 7.4.2 reports
+/// flag changes), while a real flag change by the same session is.
+#[test]
+fn an_annotation_change_sends_no_flags_fetch_to_another_session() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 1);
+    ok(&a.run("s SELECT INBOX"), "s");
+    ok(&b.run("s SELECT INBOX"), "s");
+    ok(
+        &b.run("a STORE 1 ANNOTATION (/comment (value.priv \"note\"))"),
+        "a",
+    );
+    let lines = a.run("n NOOP");
+    ok(&lines, "n");
+    assert!(!lines.iter().any(|l| l.contains(" FETCH ")), "{lines:?}");
+    ok(&b.run("f STORE 1 +FLAGS.SILENT (\\Flagged)"), "f");
+    let lines = a.run("m NOOP");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("\\Flagged")),
+        "{lines:?}"
+    );
+}

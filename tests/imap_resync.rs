@@ -419,3 +419,112 @@ fn search_on_flag_keys_and_mixed_keys_matches_a_model() {
         assert_eq!(got, want, "UID SEARCH {criteria}");
     }
 }
+
+/// A creates `m` with messages 1..=3, enables `extension` (CONDSTORE or
+/// QRESYNC) and selects `m`; B,
+/// selected too, expunges UID 1 (after which `STATUS` says `removed_at`)
+/// and flags UID 2. A then runs `FETCH 2 (FLAGS)`, which may not report
+/// the expunge (RFC 3501 7.4.1): it is held back. Returns (A, B,
+/// the HIGHESTMODSEQ after the removal, A's HIGHESTMODSEQ before it).
+fn held_back_expunge(
+    server: &Server,
+    extension: &str,
+) -> (ImapConnection, ImapConnection, u64, u64) {
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    assert!(tagged(&a.run("c CREATE m")).starts_with("c OK"));
+    for i in 1..=3 {
+        append(&mut a, i);
+    }
+    let before = highest_modseq(&mut a);
+    assert!(tagged(&a.run(&format!("q ENABLE {extension}"))).starts_with("q OK"));
+    assert!(tagged(&a.run("s SELECT m")).starts_with("s OK"));
+    assert!(tagged(&b.run("s SELECT m")).starts_with("s OK"));
+    assert!(tagged(&b.run("d UID STORE 1 +FLAGS.SILENT (\\Deleted)")).starts_with("d OK"));
+    assert!(tagged(&b.run("e EXPUNGE")).starts_with("e OK"));
+    let removed_at = highest_modseq(&mut b);
+    assert!(tagged(&b.run("f UID STORE 2 +FLAGS.SILENT (\\Flagged)")).starts_with("f OK"));
+    let lines = a.run("g FETCH 2 (FLAGS)");
+    assert!(tagged(&lines).starts_with("g OK"), "{lines:?}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("EXPUNGE") || l.starts_with("* VANISHED")),
+        "{lines:?}"
+    );
+    (a, b, removed_at, before)
+}
+
+/// RFC 7162 3.2.10: while an expunge is held back, a MODSEQ above it may
+/// be shown (here message 2's, flagged after the expunge), so the command
+/// ends with `* OK [HIGHESTMODSEQ]` below the held-back removal's MODSEQ:
+/// a client that saves it and reconnects still hears of the removal.
+#[test]
+fn a_held_back_expunge_keeps_the_highestmodseq_told_below_it() {
+    let server = Server::with_alice();
+    let (mut a, _b, removed_at, _) = held_back_expunge(&server, "CONDSTORE");
+    let lines = a.run("h FETCH 2 (MODSEQ)");
+    assert!(tagged(&lines).starts_with("h OK"), "{lines:?}");
+    let shown = lines
+        .iter()
+        .find(|l| l.starts_with("* 2 FETCH"))
+        .map(|l| number_after(l, "MODSEQ"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(shown > removed_at, "{lines:?}");
+    let told: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.starts_with("* OK [HIGHESTMODSEQ "))
+        .map(|l| number_after(l, "HIGHESTMODSEQ"))
+        .collect();
+    assert!(
+        !told.is_empty() && told.iter().all(|&m| m < removed_at),
+        "removal at {removed_at}: {lines:?}"
+    );
+    // Once the expunge is reported, the HIGHESTMODSEQ may be the latest.
+    let lines = a.run("n NOOP");
+    assert!(lines.iter().any(|l| l == "* 1 EXPUNGE"), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("* OK [HIGHESTMODSEQ ")),
+        "{lines:?}"
+    );
+}
+
+/// RFC 7162 3.2.10: `VANISHED (EARLIER)` names UIDs the client no longer
+/// counts; a UID held back in the session (expunged elsewhere, not yet
+/// reported) is still counted, so `UID FETCH (CHANGEDSINCE VANISHED)`
+/// leaves it out and the session reports it once with a plain
+/// `* VANISHED`, which lowers the client's count.
+#[test]
+fn changedsince_vanished_does_not_name_a_held_back_uid_as_earlier() {
+    let server = Server::with_alice();
+    let (mut a, _b, _, since) = held_back_expunge(&server, "QRESYNC");
+    let lines = a.run(&format!(
+        "v UID FETCH 1:* (FLAGS) (CHANGEDSINCE {since} VANISHED)"
+    ));
+    assert!(tagged(&lines).starts_with("v OK"), "{lines:?}");
+    let earlier: BTreeSet<u32> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("* VANISHED (EARLIER) "))
+        .flat_map(expand)
+        .collect();
+    assert!(!earlier.contains(&1), "{lines:?}");
+    // Flagged `\Deleted` since the MODSEQ and held back: its FETCH still
+    // comes (its record retained for the view), as does message 2's.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH (UID 1 FLAGS (\\Deleted")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged")),
+        "{lines:?}"
+    );
+    let plain: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("* VANISHED ") && !l.contains("EARLIER"))
+        .collect();
+    assert_eq!(plain, vec!["* VANISHED 1"], "{lines:?}");
+}

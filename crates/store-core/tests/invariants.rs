@@ -665,3 +665,36 @@ async fn store_objects_stores_all_in_order_or_none() {
     assert_eq!(folder.uid_next, 4, "no UID was used");
     assert_eq!(store.quota(&p).await.unwrap().objects, 3);
 }
+
+/// RFC 3501 6.4.3: EXPUNGE removes the messages flagged `\Deleted`. A
+/// client searches for them first; when another session clears the flag
+/// before the removal commits, `expunge_deleted` keeps that message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expunge_keeps_a_message_whose_deleted_flag_was_cleared_since_the_search() {
+    let (_dir, store, p) = with_alice().await;
+    let inbox = FolderRef::own("INBOX");
+    let uids: Vec<_> = [
+        append(&store, &p, "INBOX", 1).await.uid,
+        append(&store, &p, "INBOX", 2).await.uid,
+    ]
+    .to_vec();
+    let deleted: Flags = ["\\Deleted"].iter().collect();
+    store
+        .update_flags(&p, &inbox, &uids, FlagUpdate::Add(deleted.clone()), None)
+        .await
+        .unwrap();
+    let found = store
+        .search(&p, &inbox, &SearchKey::Flag("\\Deleted".into()))
+        .await
+        .unwrap();
+    assert_eq!(found, uids);
+    // Another session's `STORE -FLAGS (\Deleted)` lands in between.
+    store
+        .update_flags(&p, &inbox, &uids[..1], FlagUpdate::Remove(deleted), None)
+        .await
+        .unwrap();
+    let removed = store.expunge_deleted(&p, &inbox, &found).await.unwrap();
+    assert_eq!(removed, uids[1..].to_vec());
+    let left = store.select_folder(&p, &inbox).await.unwrap();
+    assert_eq!(left.uids, uids[..1].to_vec());
+}

@@ -28,7 +28,7 @@ pub async fn execute(session: &mut Session, expunge: bool) -> CommandResult {
             if let Err(e) = session
                 .state
                 .store
-                .remove_objects(&principal, &mailbox.folder, &deleted)
+                .expunge_deleted(&principal, &mailbox.folder, &deleted)
                 .await
             {
                 tracing::debug!(error = %e, "CLOSE did not expunge");

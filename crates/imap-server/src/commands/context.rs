@@ -20,6 +20,7 @@ use store_core::sort::{SortCriterion, SortInfo};
 use crate::protocol::response::{self, Completion};
 use crate::protocol::sequence::compact;
 use crate::session::error::CommandResult;
+use crate::session::uidmap::UidMap;
 use crate::session::Session;
 
 /// Most live contexts one session keeps.
@@ -31,8 +32,10 @@ pub struct Contexts {
     /// The mailbox (id, UIDVALIDITY) they belong to.
     folder: Option<(FolderId, u32)>,
     /// The mailbox's UIDs when last reported: REMOVEFROM gives sequence
-    /// numbers as the client knew them, before this round's EXPUNGEs.
-    view: Vec<Uid>,
+    /// numbers as the client knew them, before this round's EXPUNGEs. A
+    /// copy of the session's compact map (a few KB for 100k consecutive
+    /// UIDs), not a Vec of every UID.
+    view: UidMap,
     /// HIGHESTMODSEQ and message count when last evaluated.
     seen: (ModSeq, u32),
     list: Vec<Context>,
@@ -81,7 +84,7 @@ pub fn register(
     if contexts.folder != folder || contexts.list.is_empty() {
         contexts.list.clear();
         contexts.folder = folder;
-        contexts.view = mailbox.uids().iter().collect();
+        contexts.view = mailbox.uids().clone();
         contexts.seen = (mailbox.highest_modseq(), mailbox.exists());
     }
     if contexts.list.len() >= MAX_CONTEXTS {
@@ -190,7 +193,7 @@ pub async fn report(session: &mut Session) {
     let Some(mailbox) = session.selected.as_ref() else {
         return;
     };
-    let view = mailbox.uids().iter().collect();
+    let view = mailbox.uids().clone();
     let contexts = &mut session.contexts;
     contexts.list = list;
     contexts.view = view;
@@ -210,12 +213,7 @@ fn changes(session: &Session, context: &Context, new: &[SortInfo]) -> (String, S
     let now: HashSet<Uid> = new.iter().map(|i| i.uid).collect();
     let old_number = |u: Uid| match context.uid {
         true => Some(u),
-        false => session
-            .contexts
-            .view
-            .binary_search(&u)
-            .ok()
-            .map(|i| i as u32 + 1),
+        false => session.contexts.view.seq_of(u),
     };
     let new_number = |u: Uid| match context.uid {
         true => Some(u),

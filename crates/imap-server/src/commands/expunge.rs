@@ -63,7 +63,9 @@ pub async fn deleted_uids(
         .collect())
 }
 
-/// Removes `uids` from the store and reports them to this session as
+/// Removes those of `uids` still flagged `\\Deleted` when the store's write
+/// transaction reads them (another session may have cleared the flag since
+/// [`deleted_uids`], RFC 3501 6.4.3) and reports them to this session as
 /// `* n EXPUNGE`, each number valid when sent.
 pub async fn remove(
     session: &mut Session,
@@ -77,7 +79,7 @@ pub async fn remove(
     let removed = session
         .state
         .store
-        .remove_objects(principal, folder, uids)
+        .expunge_deleted(principal, folder, uids)
         .await?;
     report_expunged(session, &removed);
     Ok(())

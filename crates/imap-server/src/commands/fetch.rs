@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::principal;
 use crate::protocol::command::{FetchAttribute, Section, SectionText};
 use crate::protocol::response::{self, Completion};
-use crate::protocol::sequence::{compact, SequenceSet};
+use crate::protocol::sequence::{compact_ranges, SequenceSet};
 use crate::session::error::{CommandError, CommandResult};
 use crate::session::Session;
 
@@ -78,41 +78,76 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
         // RFC 7162 3.1.4.1: CHANGEDSINCE implies MODSEQ.
         items.push(FetchAttribute::ModSeq);
     }
-    let mut targets = mailbox.resolve(set, uid);
-    if let Some(since) = changed_since {
-        let mut kept = Vec::new();
-        for chunk in targets.chunks(CHUNK) {
-            let uids: Vec<Uid> = chunk.iter().map(|&(_, u)| u).collect();
-            let changed: HashSet<Uid> = session
-                .state
-                .store
-                .object_states(&principal, &mailbox.folder, &uids, mailbox.view())
-                .await?
-                .into_iter()
-                .filter(|o| o.modseq > since)
-                .map(|o| o.uid)
-                .collect();
-            kept.extend(chunk.iter().filter(|&&(_, u)| changed.contains(&u)));
-        }
-        targets = kept;
-        if vanished {
-            let changes = session
+    let (targets, changes) = match changed_since {
+        // Only the messages changed since the MODSEQ are read: the store's
+        // changes, kept when the set names them (RFC 7162 3.1.4.1), and
+        // those held back in the view (expunged elsewhere, not yet
+        // reported), whose retained records the changes no longer hold.
+        // A `1:*` over a large mailbox costs the changes, not the targets.
+        Some(since) => {
+            let found = session
                 .state
                 .store
                 .mail_changes_since(&principal, &mailbox.folder, since)
                 .await?;
+            let largest = match uid {
+                true => mailbox.uids().last().unwrap_or(0),
+                false => mailbox.exists(),
+            };
+            let named = |seq: u32, u: Uid| set.contains(if uid { u } else { seq }, largest);
+            let mut chosen: Vec<(u32, Uid)> = found
+                .changed
+                .iter()
+                .filter_map(|o| mailbox.seq_of(o.uid).map(|seq| (seq, o.uid)))
+                .filter(|&(seq, u)| named(seq, u))
+                .collect();
+            let held: Vec<(u32, Uid)> = mailbox
+                .held_back()
+                .filter_map(|u| mailbox.seq_of(u).map(|seq| (seq, u)))
+                .filter(|&(seq, u)| named(seq, u))
+                .collect();
+            for chunk in held.chunks(CHUNK) {
+                let uids: Vec<Uid> = chunk.iter().map(|&(_, u)| u).collect();
+                let changed: HashSet<Uid> = session
+                    .state
+                    .store
+                    .object_states(&principal, &mailbox.folder, &uids, mailbox.view())
+                    .await?
+                    .into_iter()
+                    .filter(|o| o.modseq > since)
+                    .map(|o| o.uid)
+                    .collect();
+                chosen.extend(chunk.iter().filter(|&&(_, u)| changed.contains(&u)));
+            }
+            chosen.sort_unstable();
+            chosen.dedup();
+            (chosen, Some(found))
+        }
+        None => (mailbox.resolve(set, uid), None),
+    };
+    if let Some(changes) = changes {
+        if vanished {
             let highest_ever = mailbox.uid_next.saturating_sub(1);
-            let gone: Vec<Uid> = match changes.complete {
+            let gone: Vec<(Uid, Uid)> = match changes.complete {
+                // A UID still in the view is held back (RFC 3501 7.4.1):
+                // it gets its own VANISHED when the session reports
+                // expunges, never a VANISHED (EARLIER) the client would
+                // not count (RFC 7162 3.2.10).
                 true => changes
                     .vanished
                     .into_iter()
-                    .filter(|&u| set.contains(u, highest_ever))
+                    .filter(|&u| set.contains(u, highest_ever) && !mailbox.uids().contains(u))
+                    .map(|u| (u, u))
                     .collect(),
                 // RFC 7162 3.2.5.2, as for SELECT (QRESYNC).
                 false => super::select::vanished_earlier(mailbox, Some(set)),
             };
             if !gone.is_empty() {
-                let _ = write!(session.out, "* VANISHED (EARLIER) {}\r\n", compact(gone));
+                let _ = write!(
+                    session.out,
+                    "* VANISHED (EARLIER) {}\r\n",
+                    compact_ranges(gone)
+                );
             }
         }
     }
@@ -129,10 +164,28 @@ pub async fn execute(session: &mut Session, request: FetchRequest<'_>) -> Comman
         )
     });
     let sets_seen = !mailbox.read_only && items.iter().any(marks_seen);
+    // Only UIDs asked (`FETCH 1:* (UID)`): the session's map answers, with
+    // no store read, also for a message expunged elsewhere whose record
+    // is no longer retained (RFC 3501 7.4.1: it keeps its number, and its
+    // UID, until the client is told).
+    let needs_state = needs_record || items.iter().any(|i| *i != FetchAttribute::Uid);
 
     let mut missing = false;
     for chunk in targets.chunks(CHUNK) {
-        let mut entries = read_chunk(session, &principal, chunk, needs_record).await?;
+        let mut entries = match needs_state {
+            true => read_chunk(session, &principal, chunk, needs_record).await?,
+            false => chunk
+                .iter()
+                .map(|&(_, u)| {
+                    let entry = Entry {
+                        record: None,
+                        flags: Flags::new(),
+                        modseq: 0,
+                    };
+                    (u, entry)
+                })
+                .collect(),
+        };
         let mut seen_now: HashSet<Uid> = HashSet::new();
         if sets_seen {
             seen_now = mark_seen(session, &principal, chunk, &mut entries).await?;

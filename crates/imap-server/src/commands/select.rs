@@ -18,7 +18,7 @@ use store_core::rights::Right;
 use super::{folder_of, principal};
 use crate::protocol::command::Qresync;
 use crate::protocol::response::Completion;
-use crate::protocol::sequence::{compact, SequenceSet};
+use crate::protocol::sequence::{compact_ranges, SequenceSet};
 use crate::session::error::CommandResult;
 use crate::session::mailbox::SelectedMailbox;
 use crate::session::Session;
@@ -129,22 +129,27 @@ async fn resync(
         .mail_changes_since(principal, &mailbox.folder, q.modseq)
         .await?;
     let highest_uid = mailbox.uid_next.saturating_sub(1);
-    let vanished: Vec<u32> = match changes.complete {
+    let vanished: Vec<(u32, u32)> = match changes.complete {
+        // A UID the view still holds (removed after the mailbox was read)
+        // is not named here: the client is told with its own VANISHED
+        // when the session synchronizes (RFC 7162 3.2.10).
         true => changes
             .vanished
             .into_iter()
             .filter(|&u| {
-                q.known_uids
-                    .as_ref()
-                    .is_none_or(|set| set.contains(u, highest_uid))
+                !mailbox.uids().contains(u)
+                    && q.known_uids
+                        .as_ref()
+                        .is_none_or(|set| set.contains(u, highest_uid))
             })
+            .map(|u| (u, u))
             .collect(),
         false => vanished_earlier(mailbox, q.known_uids.as_ref()),
     };
     let enabled = session.enabled;
     let out = &mut session.out;
     if !vanished.is_empty() {
-        let _ = write!(out, "* VANISHED (EARLIER) {}\r\n", compact(vanished));
+        let _ = write!(out, "* VANISHED (EARLIER) {}\r\n", compact_ranges(vanished));
     }
     for object in changes.changed {
         let Some(seq) = mailbox.seq_of(object.uid) else {
@@ -162,11 +167,15 @@ async fn resync(
 }
 
 /// The UIDs of `known` (or of `1:UIDNEXT-1` when the client gave none)
-/// that the mailbox does not hold, ascending: RFC 7162 3.2.5.2's answer
-/// when the removals since the client's MODSEQ are no longer all known.
-/// UIDs at or above UIDNEXT were never given and are left out. Costs
-/// O(spans of 65,536 UIDs), not O(messages).
-pub(crate) fn vanished_earlier(mailbox: &SelectedMailbox, known: Option<&SequenceSet>) -> Vec<u32> {
+/// that the mailbox does not hold, as ascending inclusive ranges: RFC
+/// 7162 3.2.5.2's answer when the removals since the client's MODSEQ are
+/// no longer all known. UIDs at or above UIDNEXT were never given and are
+/// left out. Costs O(ranges of `known` + messages within them), never
+/// O(UIDNEXT).
+pub(crate) fn vanished_earlier(
+    mailbox: &SelectedMailbox,
+    known: Option<&SequenceSet>,
+) -> Vec<(u32, u32)> {
     let highest = mailbox.uid_next.saturating_sub(1);
     if highest == 0 {
         return Vec::new();

@@ -93,8 +93,17 @@ pub async fn execute(session: &mut Session, request: StoreRequest<'_>) -> Comman
     let modified: HashSet<Uid> = result.modified.iter().copied().collect();
     mailbox.announce_keywords(result.updated.iter().map(|(_, _, f)| f), &mut session.out);
     let mut states: HashMap<Uid, (Flags, ModSeq)> = HashMap::new();
-    for (u, modseq, new_flags) in result.updated {
-        mailbox.note_reported(u, modseq);
+    let known = mailbox.highest_modseq();
+    for ((u, modseq, new_flags), prior) in result.updated.into_iter().zip(result.prior_modseqs) {
+        // A FETCH that carries FLAGS reports the flags. After .SILENT the
+        // client knows them only if it knew those the update started
+        // from: no change by another session since the MODSEQ this view
+        // reported up to. Otherwise the change is reported when the
+        // session synchronizes, with the flags another session set
+        // (RFC 3501 6.4.6).
+        if !silent || prior <= known {
+            mailbox.note_reported(u, modseq);
+        }
         states.insert(u, (new_flags, modseq));
     }
     if !silent {

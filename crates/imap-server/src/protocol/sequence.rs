@@ -53,6 +53,13 @@ impl SequenceSet {
 
 /// Renders ascending numbers compactly (`1:3,7`), as in COPYUID.
 pub fn compact(numbers: impl IntoIterator<Item = u32>) -> String {
+    compact_ranges(numbers.into_iter().map(|n| (n, n)))
+}
+
+/// Renders ascending, disjoint inclusive ranges compactly (`1:3,7`),
+/// joining adjacent ones: a `sequence-set` (RFC 3501 9) of as many parts
+/// as there are runs, whatever the ranges hold.
+pub fn compact_ranges(ranges: impl IntoIterator<Item = (u32, u32)>) -> String {
     let mut out = String::new();
     let mut run: Option<(u32, u32)> = None;
     let push = |out: &mut String, (a, b): (u32, u32)| {
@@ -65,14 +72,14 @@ pub fn compact(numbers: impl IntoIterator<Item = u32>) -> String {
             out.push_str(&format!("{a}:{b}"));
         }
     };
-    for n in numbers {
+    for (low, high) in ranges {
         run = match run {
-            Some((a, b)) if b.checked_add(1) == Some(n) => Some((a, n)),
+            Some((a, b)) if b.checked_add(1) == Some(low) => Some((a, high)),
             Some(r) => {
                 push(&mut out, r);
-                Some((n, n))
+                Some((low, high))
             }
-            None => Some((n, n)),
+            None => Some((low, high)),
         };
     }
     if let Some(r) = run {

@@ -63,6 +63,12 @@ pub struct SelectedMailbox {
     known_modseq: ModSeq,
     /// UIDs expunged by others, not yet reported.
     pending_expunges: BTreeSet<Uid>,
+    /// While `pending_expunges` is not empty: the HIGHESTMODSEQ this view
+    /// reflected when the first of them was found, below the MODSEQ of
+    /// each of their removals (those are above it, as the changes since
+    /// it). The highest MODSEQ a client may be told while they are held
+    /// back (RFC 7162 3.2.10; see [`SelectedMailbox::held_back_modseq`]).
+    pending_floor: ModSeq,
     /// The MODSEQ of each message whose flags this session itself
     /// reported (its STORE, the `\Seen` a FETCH set) since it last
     /// synchronized: not reported again when the change comes back from
@@ -132,6 +138,7 @@ impl SelectedMailbox {
             recent,
             known_modseq: f.highest_modseq,
             pending_expunges: BTreeSet::new(),
+            pending_floor: 0,
             reported: HashMap::new(),
         }
     }
@@ -232,6 +239,15 @@ impl SelectedMailbox {
         self.known_modseq
     }
 
+    /// While expunges made elsewhere are held back (RFC 3501 7.4.1), the
+    /// HIGHESTMODSEQ a CONDSTORE client may be told: a MODSEQ below every
+    /// held-back removal's, at most the lowest of them minus one (RFC 7162
+    /// 3.2.10: a client that stored a higher one and reconnected would
+    /// never hear of those removals). `None` when nothing is held back.
+    pub fn held_back_modseq(&self) -> Option<ModSeq> {
+        (!self.pending_expunges.is_empty()).then_some(self.pending_floor)
+    }
+
     /// Number of messages (EXISTS).
     pub fn exists(&self) -> u32 {
         self.uids.len()
@@ -255,6 +271,12 @@ impl SelectedMailbox {
     /// Whether `uid` was expunged by another session and not yet reported.
     pub fn is_expunged(&self, uid: Uid) -> bool {
         self.pending_expunges.contains(&uid)
+    }
+
+    /// The UIDs expunged by other sessions and not yet reported, still
+    /// numbered in this view (RFC 3501 7.4.1), ascending.
+    pub fn held_back(&self) -> impl Iterator<Item = Uid> + '_ {
+        self.pending_expunges.iter().copied()
     }
 
     /// The messages a set names, as (sequence number, UID), ascending.
@@ -395,6 +417,11 @@ impl SelectedMailbox {
             .await?;
         if changes.folder.uid_validity != self.uid_validity {
             return Err(StoreError::NoSuchFolder);
+        }
+        if self.pending_expunges.is_empty() {
+            // Removals found now have MODSEQs above the one the view
+            // reflected until now.
+            self.pending_floor = self.known_modseq;
         }
         if !changes.complete {
             // The view lagged past a prune: the removals since it are

@@ -604,12 +604,16 @@ impl Session {
                 self.bye(&e).await?;
                 return Ok(Flow::Close);
             }
-            if let Some(mailbox) = self.selected.as_ref().filter(|_| announce_modseq) {
-                if self.enabled.condstore {
+            if let Some(mailbox) = self.selected.as_ref().filter(|_| self.enabled.condstore) {
+                // RFC 7162 3.2.10: while removals made elsewhere are held
+                // back, every command ends by lowering the client's
+                // HIGHESTMODSEQ below them, whatever MODSEQ it showed.
+                let held_back = mailbox.held_back_modseq();
+                if announce_modseq || held_back.is_some() {
                     let _ = write!(
                         self.out,
                         "* OK [HIGHESTMODSEQ {}] Highest\r\n",
-                        mailbox.highest_modseq()
+                        held_back.unwrap_or(mailbox.highest_modseq())
                     );
                 }
             }

@@ -142,16 +142,28 @@ impl UidMap {
     }
 
     /// The UIDs within `ranges` (inclusive pairs) that are not in the
-    /// map, ascending: the messages of those ranges that are gone (RFC
+    /// map, as ascending, disjoint inclusive ranges (the gaps between the
+    /// UIDs present): the messages of those ranges that are gone (RFC
     /// 7162 3.2.5.2, `VANISHED (EARLIER)` from a client's known UIDs).
-    /// Costs O(spans of `ranges`); the caller bounds the ranges (by
-    /// UIDNEXT).
-    pub fn absent_within(&self, ranges: &[(Uid, Uid)]) -> Vec<Uid> {
-        let mut want = RoaringBitmap::new();
-        for &(a, b) in ranges {
-            want.insert_range(a.max(1)..=b);
+    /// Costs O(`ranges` + UIDs present within them), whatever the ranges
+    /// span (`1:10000000` over an empty map is one range, not 10M UIDs).
+    pub fn absent_within(&self, ranges: &[(Uid, Uid)]) -> Vec<(Uid, Uid)> {
+        let mut gaps = Vec::new();
+        for (a, b) in merged(ranges.iter().map(|&(a, b)| (a.max(1), b)).collect()) {
+            // The first UID of `a..=b` not yet known to be present or in
+            // a gap (u64: past u32::MAX when the range ends there).
+            let mut next = u64::from(a);
+            for u in self.range(a, b) {
+                if u64::from(u) > next {
+                    gaps.push((next as Uid, u - 1));
+                }
+                next = u64::from(u) + 1;
+            }
+            if next <= u64::from(b) {
+                gaps.push((next as Uid, b));
+            }
         }
-        (want - &self.set).iter().collect()
+        gaps
     }
 
     /// The UIDs in `a..=b`, ascending.
@@ -286,7 +298,12 @@ mod tests {
                 let want: Vec<Uid> = (a..=b)
                     .filter(|u| oracle.binary_search(u).is_err())
                     .collect();
-                assert_eq!(map.absent_within(&[(a, b)]), want);
+                let gaps: Vec<Uid> = map
+                    .absent_within(&[(a, b)])
+                    .into_iter()
+                    .flat_map(|(x, y)| x..=y)
+                    .collect();
+                assert_eq!(gaps, want);
                 let got: Vec<Uid> = map.range(a, b).collect();
                 let want: Vec<Uid> = oracle
                     .iter()
@@ -297,6 +314,31 @@ mod tests {
                 assert!(map.iter().eq(oracle.iter().copied()));
             }
         }
+    }
+
+    #[test]
+    fn absent_uids_come_as_the_gaps_between_present_ones() {
+        let map = UidMap::from_uids([3, 5, 6, 9]);
+        assert_eq!(
+            map.absent_within(&[(1, 4), (4, 10), (20, 20)]),
+            vec![(1, 2), (4, 4), (7, 8), (10, 10), (20, 20)]
+        );
+        // A range of 10M UIDs over a sparse map: a few ranges, not a Vec
+        // of every UID (RFC 7162 3.2.5.2 with UIDNEXT 10,000,001).
+        let map = UidMap::from_uids([5_000_000]);
+        assert_eq!(
+            map.absent_within(&[(1, 10_000_000)]),
+            vec![(1, 4_999_999), (5_000_001, 10_000_000)]
+        );
+        assert_eq!(
+            UidMap::default().absent_within(&[(1, Uid::MAX)]),
+            vec![(1, Uid::MAX)]
+        );
+        let full = UidMap::from_uids([Uid::MAX - 1, Uid::MAX]);
+        assert_eq!(
+            full.absent_within(&[(Uid::MAX - 2, Uid::MAX)]),
+            vec![(Uid::MAX - 2, Uid::MAX - 2)]
+        );
     }
 
     #[test]

@@ -110,6 +110,11 @@ pub struct FlagUpdateResult {
     /// Objects not changed because their MODSEQ was above the
     /// UNCHANGEDSINCE value (RFC 7162 3.1.3, the MODIFIED response code).
     pub modified: Vec<Uid>,
+    /// The MODSEQ each object of `updated` had before the update, in the
+    /// same order: a session that has reported every change up to a
+    /// MODSEQ at least this high knows the flags the update started from
+    /// (IMAP STORE `.SILENT`, RFC 3501 6.4.6).
+    pub prior_modseqs: Vec<ModSeq>,
 }
 
 /// The outcome of a copy or move (IMAP COPYUID, RFC 4315).
@@ -483,6 +488,7 @@ impl Store {
                 }
                 let before = object.clone();
                 object.flags = flags;
+                result.prior_modseqs.push(object.modseq);
                 object.modseq = m;
                 result.updated.push((uid, m, object.flags.clone()));
                 txn.put(key, &object)?;
@@ -571,6 +577,37 @@ impl Store {
         folder: &FolderRef,
         uids: &[Uid],
     ) -> Result<Vec<Uid>> {
+        self.remove_where(principal, folder, uids, |_| true).await
+    }
+
+    /// Operation "expunge" (IMAP EXPUNGE, UID EXPUNGE and CLOSE, RFC 3501
+    /// 6.4.3 and 6.4.2): as [`Store::remove_objects`], but removes only
+    /// those of `uids` still flagged `\Deleted` when the write transaction
+    /// reads them, so that a `-FLAGS (\Deleted)` committed by another
+    /// session after the caller searched for `\Deleted` keeps its
+    /// message. Returns the UIDs removed, ascending.
+    ///
+    /// Rights and errors: as [`Store::remove_objects`].
+    pub async fn expunge_deleted(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uids: &[Uid],
+    ) -> Result<Vec<Uid>> {
+        self.remove_where(principal, folder, uids, |o| o.flags.contains("\\Deleted"))
+            .await
+    }
+
+    /// The body of [`Store::remove_objects`] and
+    /// [`Store::expunge_deleted`]: removes the objects of `uids` that
+    /// `keep` accepts, read inside the write transaction.
+    async fn remove_where(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uids: &[Uid],
+        keep: fn(&Object) -> bool,
+    ) -> Result<Vec<Uid>> {
         let (principal, folder, mut uids) = (principal.clone(), folder.clone(), uids.to_vec());
         uids.sort_unstable();
         uids.dedup();
@@ -581,6 +618,7 @@ impl Store {
             let objects: Vec<Object> = uids
                 .iter()
                 .filter_map(|u| txn.load::<Object>(&keys::object(f.id, *u)).transpose())
+                .filter(|o| o.as_ref().map_or(true, keep))
                 .collect::<Result<_>>()?;
             check_write(txn, &principal, &removal_touches(&f, &objects))?;
             let mut removed = Vec::new();

@@ -74,7 +74,15 @@ pub(crate) struct Txn<'a> {
     own: WriteBatch,
     effects: Effects,
     retention: &'a Retention,
+    /// The keyword lists (0x16) this operation read, decoded once
+    /// ([`IndexWrite::keyword_cache`]); any write of such a key drops them.
+    keywords: KeywordCache,
 }
+
+/// Decoded folder keyword lists by folder: `None` when the folder has no
+/// stored list (`store::keywords`).
+pub(crate) type KeywordCache =
+    std::collections::HashMap<crate::model::FolderId, Option<std::sync::Arc<Vec<String>>>>;
 
 impl Reader for Txn<'_> {
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
@@ -100,18 +108,27 @@ impl Reader for Txn<'_> {
 impl Txn<'_> {
     /// Stores `value` under `key`.
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
-        self.own.insert(key, Some(encode(value)?));
+        self.write_own(key, Some(encode(value)?));
         Ok(())
     }
 
     /// Stores an already encoded value under `key` (a copy of a record).
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.own.insert(key, Some(value));
+        self.write_own(key, Some(value));
     }
 
     /// Deletes `key`.
     pub fn delete(&mut self, key: Vec<u8>) {
-        self.own.insert(key, None);
+        self.write_own(key, None);
+    }
+
+    /// Every write of this operation: a keyword list written drops the
+    /// decoded lists, so that none is stale.
+    fn write_own(&mut self, key: Vec<u8>, m: Mutation) {
+        if key.first() == crate::keys::folder_keywords(0).first() {
+            self.keywords.clear();
+        }
+        self.own.insert(key, m);
     }
 
     /// Every current pair under `prefix`, in key order, merging the
@@ -320,6 +337,12 @@ pub(crate) trait IndexWrite: Reader {
 
     /// Deletes `key`.
     fn delete(&mut self, key: Vec<u8>);
+
+    /// The keyword lists decoded in this write, if it keeps them (an
+    /// operation's [`Txn`] does; the format upgrade does not).
+    fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
+        None
+    }
 }
 
 impl IndexWrite for Txn<'_> {
@@ -329,6 +352,10 @@ impl IndexWrite for Txn<'_> {
 
     fn delete(&mut self, key: Vec<u8>) {
         Txn::delete(self, key)
+    }
+
+    fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
+        Some(&mut self.keywords)
     }
 }
 
@@ -750,6 +777,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             own: WriteBatch::new(),
             effects: Effects::default(),
             retention,
+            keywords: KeywordCache::new(),
         };
         let result = (job.op)(&mut txn);
         if result.is_ok() {

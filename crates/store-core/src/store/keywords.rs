@@ -21,6 +21,8 @@
 //! [`StoreError::TooManyKeywords`] (IMAP `NO [LIMIT]`, RFC 5530 3, as
 //! Dovecot refuses too many keywords).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
@@ -42,9 +44,7 @@ pub(crate) struct FolderKeywords {
 
 impl FolderKeywords {
     fn contains(&self, keyword: &str) -> bool {
-        self.keywords
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(keyword))
+        contains(&self.keywords, keyword)
     }
 
     fn add(&mut self, keyword: &str) {
@@ -91,8 +91,9 @@ fn derive<'a>(objects: impl IntoIterator<Item = &'a Object>) -> FolderKeywords {
 }
 
 /// Records in `txn` that messages of folder `folder` now carry `flags`:
-/// keywords new to the folder join its list. Costs one record read when
-/// `flags` hold a keyword, nothing otherwise (and, once, a scan of the
+/// keywords new to the folder join its list. Costs one record decode per
+/// operation when `flags` hold a keyword ([`stored_keywords`]), nothing
+/// otherwise (and, once, a scan of the
 /// folder made before the list was kept).
 ///
 /// Errors: [`StoreError::TooManyKeywords`] when the list would pass
@@ -106,26 +107,55 @@ pub(crate) fn note_keywords<W: IndexWrite + ?Sized>(
     if keywords_of(flags).next().is_none() {
         return Ok(());
     }
-    let key = keys::folder_keywords(folder);
-    let (mut list, stored) = match txn.load::<FolderKeywords>(&key)? {
-        Some(list) => (list, true),
+    let stored = stored_keywords(txn, folder)?;
+    let mut list = match &stored {
+        Some(list) if keywords_of(flags).all(|k| contains(list, k)) => return Ok(()),
+        Some(list) => FolderKeywords {
+            keywords: list.to_vec(),
+        },
         None => {
             let objects = txn.load_all::<Object>(&keys::objects(folder))?;
-            (derive(objects.iter().map(|(_, o)| o)), false)
+            derive(objects.iter().map(|(_, o)| o))
         }
     };
-    let before = list.keywords.len();
     keywords_of(flags).for_each(|k| list.add(k));
-    if stored && list.keywords.len() == before {
-        return Ok(());
-    }
     if list.keywords.len() > MAX_FOLDER_KEYWORDS {
         return Err(StoreError::TooManyKeywords {
             max: MAX_FOLDER_KEYWORDS,
         });
     }
-    txn.put_raw(key, encode(&list)?);
+    txn.put_raw(keys::folder_keywords(folder), encode(&list)?);
+    if let Some(cache) = txn.keyword_cache() {
+        cache.insert(folder, Some(Arc::new(list.keywords)));
+    }
     Ok(())
+}
+
+/// The stored keyword list of `folder` as `w` sees it (`None`: the folder
+/// has none), decoded at most once per operation: a write keeping a cache
+/// ([`IndexWrite::keyword_cache`]) answers again from it, so a STORE on
+/// 10k messages decodes the list once, not per message.
+///
+/// Errors: the store's.
+pub(crate) fn stored_keywords<W: IndexWrite + ?Sized>(
+    w: &mut W,
+    folder: FolderId,
+) -> Result<Option<Arc<Vec<String>>>> {
+    if let Some(hit) = w.keyword_cache().and_then(|c| c.get(&folder)) {
+        return Ok(hit.clone());
+    }
+    let list = w
+        .load::<FolderKeywords>(&keys::folder_keywords(folder))?
+        .map(|l| Arc::new(l.keywords));
+    if let Some(cache) = w.keyword_cache() {
+        cache.insert(folder, list.clone());
+    }
+    Ok(list)
+}
+
+/// Whether `list` holds `keyword` (case-insensitively, RFC 3501 2.3.2).
+fn contains(list: &[String], keyword: &str) -> bool {
+    list.iter().any(|k| k.eq_ignore_ascii_case(keyword))
 }
 
 /// Writes `keywords` as the list of folder `folder` (a new folder: empty;
@@ -136,4 +166,94 @@ pub(crate) fn set_folder_keywords(
     keywords: Vec<String>,
 ) -> Result<()> {
     txn.put(keys::folder_keywords(folder), &FolderKeywords { keywords })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::KeyValue;
+    use crate::writer::KeywordCache;
+
+    /// An operation's writes in memory, keeping decoded lists as
+    /// [`crate::writer::Txn`] does, counting the reads of keyword lists.
+    #[derive(Default)]
+    struct Counting {
+        map: BTreeMap<Vec<u8>, Vec<u8>>,
+        cache: KeywordCache,
+        list_reads: Cell<usize>,
+    }
+
+    impl Reader for Counting {
+        fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            if key.first() == keys::folder_keywords(0).first() {
+                self.list_reads.set(self.list_reads.get() + 1);
+            }
+            Ok(self.map.get(key).cloned())
+        }
+
+        fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+            self.scan_from(prefix, prefix, usize::MAX)
+        }
+
+        fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+            Ok(self
+                .map
+                .range(start.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        }
+    }
+
+    impl IndexWrite for Counting {
+        fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+            self.cache.clear();
+            self.map.insert(key, value);
+        }
+
+        fn delete(&mut self, key: Vec<u8>) {
+            self.cache.clear();
+            self.map.remove(&key);
+        }
+
+        fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
+            Some(&mut self.cache)
+        }
+    }
+
+    /// What the index hook does per object of a STORE on many messages:
+    /// the list is decoded once for the whole operation, and a keyword
+    /// added on the way is seen at once by the next object.
+    #[test]
+    fn one_operation_decodes_the_keyword_list_once() {
+        let mut w = Counting::default();
+        let many: Vec<String> = (0..500).map(|i| format!("$Label{i}")).collect();
+        set_list(&mut w, &many);
+        let flags: Flags = ["\\Seen", "$Label7"].into_iter().collect();
+        for _ in 0..1000 {
+            note_keywords(&mut w, 1, &flags).unwrap();
+            assert_eq!(stored_keywords(&mut w, 1).unwrap().unwrap().len(), 500);
+        }
+        assert_eq!(w.list_reads.get(), 1);
+        let new: Flags = ["$New"].into_iter().collect();
+        note_keywords(&mut w, 1, &new).unwrap();
+        let list = stored_keywords(&mut w, 1).unwrap().unwrap();
+        assert_eq!(list.last().map(String::as_str), Some("$New"));
+        assert_eq!(list.len(), 501);
+        assert_eq!(w.list_reads.get(), 1);
+        // What was written is what is read back undecoded.
+        w.cache.clear();
+        assert_eq!(stored_keywords(&mut w, 1).unwrap().unwrap(), list);
+    }
+
+    fn set_list(w: &mut Counting, keywords: &[String]) {
+        let list = FolderKeywords {
+            keywords: keywords.to_vec(),
+        };
+        w.put_raw(keys::folder_keywords(1), encode(&list).unwrap());
+    }
 }

@@ -879,3 +879,78 @@ fn install_blobs(blobs: &BlobStore, staged: &[StagedBlob]) -> Result<()> {
     crate::blob::sync_dirs(dirs)?;
     Ok(())
 }
+
+/// An operation's writes in memory, for unit tests of what runs inside a
+/// [`Txn`]: it keeps decoded keyword lists as a `Txn` does, and counts
+/// the reads of each key prefix.
+#[cfg(test)]
+pub(crate) mod memory {
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::{IndexWrite, KeywordCache, Reader};
+    use crate::engine::KeyValue;
+    use crate::error::Result;
+
+    /// A key-value map standing for a transaction.
+    #[derive(Default)]
+    pub(crate) struct MemWrite {
+        /// The keys and values.
+        pub map: BTreeMap<Vec<u8>, Vec<u8>>,
+        /// The decoded keyword lists.
+        pub cache: KeywordCache,
+        /// Reads by the first byte of their key (point reads and scans).
+        reads: RefCell<HashMap<u8, usize>>,
+    }
+
+    impl MemWrite {
+        /// How many reads asked for keys starting with `prefix`.
+        pub fn reads_of(&self, prefix: u8) -> usize {
+            self.reads.borrow().get(&prefix).copied().unwrap_or(0)
+        }
+
+        fn count(&self, key: &[u8]) {
+            if let Some(p) = key.first() {
+                *self.reads.borrow_mut().entry(*p).or_default() += 1;
+            }
+        }
+    }
+
+    impl Reader for MemWrite {
+        fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            self.count(key);
+            Ok(self.map.get(key).cloned())
+        }
+
+        fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+            self.scan_from(prefix, prefix, usize::MAX)
+        }
+
+        fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+            self.count(prefix);
+            Ok(self
+                .map
+                .range(start.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        }
+    }
+
+    impl IndexWrite for MemWrite {
+        fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+            self.cache.clear();
+            self.map.insert(key, value);
+        }
+
+        fn delete(&mut self, key: Vec<u8>) {
+            self.cache.clear();
+            self.map.remove(&key);
+        }
+
+        fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
+            Some(&mut self.cache)
+        }
+    }
+}

@@ -170,60 +170,8 @@ pub(crate) fn set_folder_keywords(
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::engine::KeyValue;
-    use crate::writer::KeywordCache;
-
-    /// An operation's writes in memory, keeping decoded lists as
-    /// [`crate::writer::Txn`] does, counting the reads of keyword lists.
-    #[derive(Default)]
-    struct Counting {
-        map: BTreeMap<Vec<u8>, Vec<u8>>,
-        cache: KeywordCache,
-        list_reads: Cell<usize>,
-    }
-
-    impl Reader for Counting {
-        fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-            if key.first() == keys::folder_keywords(0).first() {
-                self.list_reads.set(self.list_reads.get() + 1);
-            }
-            Ok(self.map.get(key).cloned())
-        }
-
-        fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
-            self.scan_from(prefix, prefix, usize::MAX)
-        }
-
-        fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-            Ok(self
-                .map
-                .range(start.to_vec()..)
-                .take_while(|(k, _)| k.starts_with(prefix))
-                .take(limit)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect())
-        }
-    }
-
-    impl IndexWrite for Counting {
-        fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-            self.cache.clear();
-            self.map.insert(key, value);
-        }
-
-        fn delete(&mut self, key: Vec<u8>) {
-            self.cache.clear();
-            self.map.remove(&key);
-        }
-
-        fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
-            Some(&mut self.cache)
-        }
-    }
+    use crate::writer::memory::MemWrite as Counting;
 
     /// What the index hook does per object of a STORE on many messages:
     /// the list is decoded once for the whole operation, and a keyword
@@ -238,13 +186,13 @@ mod tests {
             note_keywords(&mut w, 1, &flags).unwrap();
             assert_eq!(stored_keywords(&mut w, 1).unwrap().unwrap().len(), 500);
         }
-        assert_eq!(w.list_reads.get(), 1);
+        assert_eq!(w.reads_of(0x16), 1);
         let new: Flags = ["$New"].into_iter().collect();
         note_keywords(&mut w, 1, &new).unwrap();
         let list = stored_keywords(&mut w, 1).unwrap().unwrap();
         assert_eq!(list.last().map(String::as_str), Some("$New"));
         assert_eq!(list.len(), 501);
-        assert_eq!(w.list_reads.get(), 1);
+        assert_eq!(w.reads_of(0x16), 1);
         // What was written is what is read back undecoded.
         w.cache.clear();
         assert_eq!(stored_keywords(&mut w, 1).unwrap().unwrap(), list);

@@ -301,7 +301,19 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
     }
     let cap = usize::try_from(config.max_tombstones_per_folder).unwrap_or(usize::MAX);
     for f in folders {
-        let count = w.scan_raw(&keys::expunged_all(f))?.len();
+        if out.deleted >= PRUNE_BATCH {
+            out.more = true;
+            // The folders left are checked again next step.
+            return Ok(());
+        }
+        // A bounded probe: this step deletes at most what is left of the
+        // batch (two keys per tombstone), so it needs to know no more than
+        // that many past the cap, not the folder's whole count.
+        let room = PRUNE_BATCH.saturating_sub(out.deleted).div_ceil(2);
+        let tombstones = keys::expunged_all(f);
+        let count = w
+            .scan_from(&tombstones, &tombstones, cap.saturating_add(room))?
+            .len();
         if count <= cap {
             continue;
         }
@@ -309,7 +321,9 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
         let view = retention.oldest_view(f);
         let horizon: ModSeq = w.load(&keys::prune_horizon(f))?.unwrap_or(0);
         let index_prefix = keys::change_index_all(f);
-        let index_start = keys::change_index(f, horizon.saturating_add(1), 0);
+        // From the horizon itself: a step cut short inside a MODSEQ raised
+        // the horizon to it, and what is left of it goes first.
+        let index_start = keys::change_index(f, horizon, 0);
         let mut gone = 0usize;
         let mut top: Option<ModSeq> = None;
         let mut from_key = index_start;
@@ -332,6 +346,12 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
                 if view.is_some_and(|v| v < m) {
                     break 'scan;
                 }
+                // The batch is full: the horizon is raised to the last
+                // MODSEQ deleted from (a reader takes it as pruned even if
+                // some of it is left); the rest goes next step.
+                if out.deleted >= PRUNE_BATCH {
+                    break 'scan;
+                }
                 w.delete(k.clone());
                 w.delete(keys::expunged(f, uid));
                 gone += 1;
@@ -350,4 +370,57 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
     }
     w.put_raw(checked_key, encode(&checked_to)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::writer::memory::MemWrite;
+
+    /// One EXPUNGE of 5,000 messages in a folder capped at 4 tombstones:
+    /// every step deletes at most [`PRUNE_BATCH`] keys and reads at most
+    /// the cap plus a batch of tombstones; the steps together delete the
+    /// whole MODSEQ (the cap prunes whole MODSEQs), and the folder's
+    /// horizon is that MODSEQ.
+    #[test]
+    fn the_tombstone_cap_prunes_in_bounded_steps() {
+        let (account, f, m) = (7, 9, 10);
+        let mut w = MemWrite::default();
+        w.put_raw(keys::account_login(account), encode(&"alice").unwrap());
+        w.put_raw(keys::folder(account, f), vec![0]);
+        for uid in 1..=5000u32 {
+            w.put_raw(keys::expunged(f, uid), encode(&m).unwrap());
+            w.put_raw(
+                keys::change_index(f, m, uid),
+                vec![super::super::index::STATE_EXPUNGED],
+            );
+            let change = Change {
+                modseq: m,
+                folder: f,
+                kind: ChangeKind::ObjectRemoved { uid },
+            };
+            w.put_raw(keys::change(account, m, uid), encode(&change).unwrap());
+        }
+        let config = ChangeRetention {
+            max_tombstones_per_folder: 4,
+            ..ChangeRetention::default()
+        };
+        let retention = Retention::default();
+        let mut steps = 0;
+        loop {
+            let before = w.map.len();
+            let pruned = prune_step(&mut w, &retention, &config, 0).unwrap();
+            assert!(pruned.deleted <= PRUNE_BATCH, "{pruned:?}");
+            assert!(before.saturating_sub(w.map.len()) <= PRUNE_BATCH);
+            steps += 1;
+            assert!(steps < 10, "no end");
+            if !pruned.more {
+                break;
+            }
+        }
+        assert!(steps >= 3, "{steps} steps");
+        let left = w.scan_raw(&keys::expunged_all(f)).unwrap();
+        assert!(left.is_empty(), "{} tombstones left", left.len());
+        assert_eq!(w.load::<ModSeq>(&keys::prune_horizon(f)).unwrap(), Some(m));
+    }
 }

@@ -90,6 +90,32 @@ fn derive<'a>(objects: impl IntoIterator<Item = &'a Object>) -> FolderKeywords {
     list
 }
 
+/// The keyword list derived from the messages of `folder` (one made before
+/// the list was kept), read in pages of 512 records, so that memory holds
+/// one page and the keywords, whatever the folder's size.
+///
+/// Errors: the store's.
+pub(crate) fn derive_paged<R: Reader + ?Sized>(r: &R, folder: FolderId) -> Result<FolderKeywords> {
+    const PAGE: usize = 512;
+    let prefix = keys::objects(folder);
+    let mut start = prefix.clone();
+    let mut list = FolderKeywords::default();
+    loop {
+        let page = r.scan_from(&prefix, &start, PAGE)?;
+        for (_, v) in &page {
+            let object: Object = crate::writer::decode(v)?;
+            keywords_of(&object.flags).for_each(|k| list.add(k));
+        }
+        match page.last() {
+            Some((k, _)) if page.len() == PAGE => {
+                start = k.clone();
+                start.push(0);
+            }
+            _ => return Ok(list),
+        }
+    }
+}
+
 /// Records in `txn` that messages of folder `folder` now carry `flags`:
 /// keywords new to the folder join its list. Costs one record decode per
 /// operation when `flags` hold a keyword ([`stored_keywords`]), nothing
@@ -113,10 +139,7 @@ pub(crate) fn note_keywords<W: IndexWrite + ?Sized>(
         Some(list) => FolderKeywords {
             keywords: list.to_vec(),
         },
-        None => {
-            let objects = txn.load_all::<Object>(&keys::objects(folder))?;
-            derive(objects.iter().map(|(_, o)| o))
-        }
+        None => derive_paged(txn, folder)?,
     };
     keywords_of(flags).for_each(|k| list.add(k));
     if list.keywords.len() > MAX_FOLDER_KEYWORDS {
@@ -196,6 +219,30 @@ mod tests {
         // What was written is what is read back undecoded.
         w.cache.clear();
         assert_eq!(stored_keywords(&mut w, 1).unwrap().unwrap(), list);
+    }
+
+    /// A folder from before the list was kept: its list is derived from
+    /// its messages page by page (3 reads for 1,200 records, not one read
+    /// of them all), in the order first met, whatever page they are on.
+    #[test]
+    fn a_list_is_derived_page_by_page() {
+        let mut w = Counting::default();
+        for uid in 1..=1200u32 {
+            let mut object = Object {
+                uid,
+                ..Object::default()
+            };
+            if uid == 3 || uid > 1100 {
+                object.flags = [format!("$K{}", uid % 3), "\\Seen".into()]
+                    .into_iter()
+                    .collect();
+            }
+            w.put_raw(keys::object(5, uid), encode(&object).unwrap());
+        }
+        w.put_raw(keys::object(6, 1), encode(&Object::default()).unwrap());
+        let list = derive_paged(&w, 5).unwrap();
+        assert_eq!(list.keywords, ["$K0", "$K1", "$K2"]);
+        assert_eq!(w.reads_of(0x20), 3);
     }
 
     fn set_list(w: &mut Counting, keywords: &[String]) {

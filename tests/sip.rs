@@ -559,6 +559,20 @@ impl Subscriber {
         m
     }
 
+    /// A one-off fetch (`Expires: 0`) of the changes after `since`: 200,
+    /// then one NOTIFY that ends the subscription; its JSON body.
+    fn fetch_since(&mut self, call_id: &str, since: u64) -> serde_json::Value {
+        self.subscribe(call_id, &format!("cpm-changes;since={since}"), 0, None);
+        let ok = self.read();
+        assert!(ok.start.starts_with("SIP/2.0 200"), "{}", ok.start);
+        let fetch = self.notify();
+        assert_eq!(
+            fetch.header("Subscription-State"),
+            Some("terminated;reason=timeout")
+        );
+        fetch.json()
+    }
+
     /// Reads NOTIFYs until one reports an event `event`; every change seen.
     fn changes_until(&mut self, event: &str) -> Vec<serde_json::Value> {
         let mut seen = Vec::new();
@@ -705,15 +719,7 @@ fn a_subscriber_follows_the_change_feed_until_its_subscription_ends() {
 
     // A client back from a de-registration asks for every change since
     // the first NOTIFY, in one fetch (Expires: 0).
-    sub.subscribe("c2", &format!("cpm-changes;since={start}"), 0, None);
-    let ok = sub.read();
-    assert!(ok.start.starts_with("SIP/2.0 200"), "{}", ok.start);
-    let fetch = sub.notify();
-    assert_eq!(
-        fetch.header("Subscription-State"),
-        Some("terminated;reason=timeout")
-    );
-    let missed = fetch.json();
+    let missed = sub.fetch_since("c2", start);
     let events: Vec<&str> = missed["changes"]
         .as_array()
         .unwrap()
@@ -925,4 +931,58 @@ fn a_deposit_and_a_fetch_by_reference_over_tls() {
     }
     answer.push_str("Content-Length: 0\r\n\r\n");
     tls.send(&answer);
+}
+
+/// A SUBSCRIBE with `since` below the feed horizon (the changes after it
+/// were pruned, `[store] change_retention_days = 0`) gets its 200 and a
+/// first NOTIFY saying `"resync":true` with no change and the current
+/// MODSEQ (RFC 6665 4.2.1.2: the first NOTIFY follows at once); the
+/// subscription then goes on live.
+#[test]
+fn a_subscriber_below_the_feed_horizon_is_told_to_resync_then_followed() {
+    let mut server = Server::new();
+    server.set_settings(
+        "store",
+        "change_retention_days = 0\nprune_interval_seconds = 1\n",
+    );
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    server.start();
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, 0);
+    append(&mut imap, 1);
+
+    // Wait for the prune pass: a one-off fetch since 0 says resync.
+    let mut sub = Subscriber::connect(&server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let resync = loop {
+        let body = sub.fetch_since(&format!("f{}", rand_id()), 0);
+        if body["resync"] == true || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(resync["resync"], true, "never pruned: {resync}");
+    assert_eq!(resync["changes"], serde_json::json!([]));
+    let now = resync["modseq"].as_u64().unwrap();
+    assert!(now > 0, "{resync}");
+
+    // A live subscription from below the horizon: resync first, then the
+    // changes committed after it, as usual.
+    sub.subscribe("live", "cpm-changes;since=1", 60, None);
+    let ok = sub.read();
+    assert!(ok.start.starts_with("SIP/2.0 200"), "{}", ok.start);
+    let first = sub.notify();
+    assert!(first
+        .header("Subscription-State")
+        .unwrap()
+        .starts_with("active;expires="));
+    let body = first.json();
+    assert_eq!(body["resync"], true, "{body}");
+    assert_eq!(body["changes"], serde_json::json!([]));
+    let from = body["modseq"].as_u64().unwrap();
+    append(&mut imap, 2);
+    let stored = sub.changes_until("stored");
+    let stored = stored.iter().find(|c| c["event"] == "stored").unwrap();
+    assert_eq!(stored["uid"], 3);
+    assert!(stored["modseq"].as_u64().unwrap() > from);
 }

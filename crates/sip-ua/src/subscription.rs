@@ -19,7 +19,10 @@
 //! change unless the SUBSCRIBE asked for those after a MODSEQ with the
 //! Event parameter `since` (`Event: cpm-changes;since=40`): the changes a
 //! client missed while it was away (seed 002, 5.5.1.20), read from the
-//! persisted feed, in as many NOTIFYs as they need. Each later NOTIFY
+//! persisted feed, in as many NOTIFYs as they need. If some of those were
+//! pruned (`[store] change_retention_days`), the first NOTIFY has
+//! `"resync":true`, no change and the account's current MODSEQ instead:
+//! the client resynchronizes in full. Each later NOTIFY
 //! carries the changes committed since the one before; NOTIFYs are sent
 //! one at a time, in order, each after the previous one was answered.
 //!
@@ -38,7 +41,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use store_core::model::{Change, ChangeKind, FolderId, ModSeq, QuotaResource};
-use store_core::Principal;
+use store_core::{Principal, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
@@ -305,6 +308,17 @@ impl SipUa {
     }
 }
 
+/// What [`Notifier::backlog_page`] found.
+enum Backlog {
+    /// The next changes (none when the subscriber is up to date).
+    Page(Vec<Change>),
+    /// Changes after the MODSEQ asked for were pruned
+    /// ([`StoreError::ChangesPruned`]).
+    Pruned,
+    /// The change feed cannot be read.
+    Unreadable,
+}
+
 /// Sends the NOTIFYs of one subscription.
 struct Notifier<'a> {
     ua: &'a SipUa,
@@ -342,9 +356,16 @@ impl Notifier<'_> {
         // at once, from what it has (RFC 6665 4.1.3, 4.2.2).
         const CUT_SHORT: &str = "terminated;reason=deactivated";
         loop {
-            let Some(page) = self.backlog_page(*reported).await else {
-                let _ = self.notify(*reported, &[], CUT_SHORT).await;
-                return;
+            let page = match self.backlog_page(*reported).await {
+                Backlog::Page(page) => page,
+                Backlog::Pruned => {
+                    let _ = self.resync(reported, TERMINATED).await;
+                    return;
+                }
+                Backlog::Unreadable => {
+                    let _ = self.notify(*reported, &[], CUT_SHORT).await;
+                    return;
+                }
             };
             let Some(page_end) = page.last().map(|c| c.modseq) else {
                 let _ = self.notify(*reported, &[], TERMINATED).await;
@@ -375,8 +396,10 @@ impl Notifier<'_> {
 
     /// The next page of persisted changes after `reported` (at most
     /// [`BACKLOG_PAGE`], never splitting the changes of one MODSEQ);
-    /// `None` if the feed cannot be read.
-    async fn backlog_page(&self, reported: ModSeq) -> Option<Vec<Change>> {
+    /// [`Backlog::Pruned`] if changes after `reported` were pruned
+    /// (`[store] change_retention_days`), [`Backlog::Unreadable`] if the
+    /// feed cannot be read.
+    async fn backlog_page(&self, reported: ModSeq) -> Backlog {
         let mut page = match self
             .ua
             .store()
@@ -384,9 +407,17 @@ impl Notifier<'_> {
             .await
         {
             Ok(p) => p,
+            Err(StoreError::ChangesPruned { horizon }) => {
+                tracing::debug!(
+                    reported,
+                    horizon,
+                    "subscription: asks below the feed horizon"
+                );
+                return Backlog::Pruned;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "subscription: change feed unreadable");
-                return None;
+                return Backlog::Unreadable;
             }
         };
         if page.len() == BACKLOG_PAGE {
@@ -395,7 +426,33 @@ impl Notifier<'_> {
                 page.retain(|c| c.modseq != last);
             }
         }
-        Some(page)
+        Backlog::Page(page)
+    }
+
+    /// The changes after `reported` were pruned: tells the subscriber to
+    /// resynchronize in full with one NOTIFY (`state`) whose body has
+    /// `"resync":true`, no change, and the account's current MODSEQ, from
+    /// which `reported` goes on (RFC 6665 4.2.1.2: the first NOTIFY
+    /// carries the state; README "SIP").
+    async fn resync(&mut self, reported: &mut ModSeq, state: &str) -> Sent {
+        let now = match self.ua.store().account_modseq(&self.principal).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "subscription: account unreadable");
+                return Sent::Failed;
+            }
+        };
+        let body = json!({
+            "account": self.address,
+            "modseq": now,
+            "resync": true,
+            "changes": [],
+        });
+        let sent = self.send(body, state).await;
+        if let Sent::Accepted = sent {
+            *reported = now;
+        }
+        sent
     }
 
     /// Reports every persisted change after `reported`, in as many
@@ -404,8 +461,10 @@ impl Notifier<'_> {
     async fn catch_up(&mut self, reported: &mut ModSeq, state: &str) -> Sent {
         let mut sent_one = false;
         loop {
-            let Some(page) = self.backlog_page(*reported).await else {
-                return Sent::Failed;
+            let page = match self.backlog_page(*reported).await {
+                Backlog::Page(page) => page,
+                Backlog::Pruned => return self.resync(reported, state).await,
+                Backlog::Unreadable => return Sent::Failed,
             };
             if page.is_empty() {
                 if sent_one {
@@ -536,9 +595,14 @@ impl Notifier<'_> {
             "account": self.address,
             "modseq": modseq,
             "changes": changes,
-        })
-        .to_string();
-        let body = Bytes::from(body);
+        });
+        self.send(body, state).await
+    }
+
+    /// Sends one NOTIFY with the JSON `body` and waits for its final
+    /// response.
+    async fn send(&mut self, body: Value, state: &str) -> Sent {
+        let body = Bytes::from(body.to_string());
         let target = self.next_hop_uri();
         let peer = match self
             .ua

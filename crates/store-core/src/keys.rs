@@ -82,6 +82,11 @@ pub fn account_counter(id: AccountId, name: &str) -> Vec<u8> {
     key(0x05, &[&id.to_be_bytes(), name.as_bytes()])
 }
 
+/// Prefix of every counter of account `id` ([`account_counter`]).
+pub fn account_counters(id: AccountId) -> Vec<u8> {
+    key(0x05, &[&id.to_be_bytes()])
+}
+
 /// A folder record.
 pub fn folder(owner: AccountId, id: FolderId) -> Vec<u8> {
     key(0x10, &[&owner.to_be_bytes(), &id.to_be_bytes()])

@@ -74,7 +74,15 @@ pub(crate) struct Txn<'a> {
     own: WriteBatch,
     effects: Effects,
     retention: &'a Retention,
+    /// The keyword lists (0x16) this operation read, decoded once
+    /// ([`IndexWrite::keyword_cache`]); any write of such a key drops them.
+    keywords: KeywordCache,
 }
+
+/// Decoded folder keyword lists by folder: `None` when the folder has no
+/// stored list (`store::keywords`).
+pub(crate) type KeywordCache =
+    std::collections::HashMap<crate::model::FolderId, Option<std::sync::Arc<Vec<String>>>>;
 
 impl Reader for Txn<'_> {
     fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
@@ -100,18 +108,27 @@ impl Reader for Txn<'_> {
 impl Txn<'_> {
     /// Stores `value` under `key`.
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
-        self.own.insert(key, Some(encode(value)?));
+        self.write_own(key, Some(encode(value)?));
         Ok(())
     }
 
     /// Stores an already encoded value under `key` (a copy of a record).
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.own.insert(key, Some(value));
+        self.write_own(key, Some(value));
     }
 
     /// Deletes `key`.
     pub fn delete(&mut self, key: Vec<u8>) {
-        self.own.insert(key, None);
+        self.write_own(key, None);
+    }
+
+    /// Every write of this operation: a keyword list written drops the
+    /// decoded lists, so that none is stale.
+    fn write_own(&mut self, key: Vec<u8>, m: Mutation) {
+        if key.first() == crate::keys::folder_keywords(0).first() {
+            self.keywords.clear();
+        }
+        self.own.insert(key, m);
     }
 
     /// Every current pair under `prefix`, in key order, merging the
@@ -320,6 +337,12 @@ pub(crate) trait IndexWrite: Reader {
 
     /// Deletes `key`.
     fn delete(&mut self, key: Vec<u8>);
+
+    /// The keyword lists decoded in this write, if it keeps them (an
+    /// operation's [`Txn`] does; the format upgrade does not).
+    fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
+        None
+    }
 }
 
 impl IndexWrite for Txn<'_> {
@@ -329,6 +352,10 @@ impl IndexWrite for Txn<'_> {
 
     fn delete(&mut self, key: Vec<u8>) {
         Txn::delete(self, key)
+    }
+
+    fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
+        Some(&mut self.keywords)
     }
 }
 
@@ -750,6 +777,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             own: WriteBatch::new(),
             effects: Effects::default(),
             retention,
+            keywords: KeywordCache::new(),
         };
         let result = (job.op)(&mut txn);
         if result.is_ok() {
@@ -850,4 +878,79 @@ fn install_blobs(blobs: &BlobStore, staged: &[StagedBlob]) -> Result<()> {
     }
     crate::blob::sync_dirs(dirs)?;
     Ok(())
+}
+
+/// An operation's writes in memory, for unit tests of what runs inside a
+/// [`Txn`]: it keeps decoded keyword lists as a `Txn` does, and counts
+/// the reads of each key prefix.
+#[cfg(test)]
+pub(crate) mod memory {
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::{IndexWrite, KeywordCache, Reader};
+    use crate::engine::KeyValue;
+    use crate::error::Result;
+
+    /// A key-value map standing for a transaction.
+    #[derive(Default)]
+    pub(crate) struct MemWrite {
+        /// The keys and values.
+        pub map: BTreeMap<Vec<u8>, Vec<u8>>,
+        /// The decoded keyword lists.
+        pub cache: KeywordCache,
+        /// Reads by the first byte of their key (point reads and scans).
+        reads: RefCell<HashMap<u8, usize>>,
+    }
+
+    impl MemWrite {
+        /// How many reads asked for keys starting with `prefix`.
+        pub fn reads_of(&self, prefix: u8) -> usize {
+            self.reads.borrow().get(&prefix).copied().unwrap_or(0)
+        }
+
+        fn count(&self, key: &[u8]) {
+            if let Some(p) = key.first() {
+                *self.reads.borrow_mut().entry(*p).or_default() += 1;
+            }
+        }
+    }
+
+    impl Reader for MemWrite {
+        fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            self.count(key);
+            Ok(self.map.get(key).cloned())
+        }
+
+        fn scan_raw(&self, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+            self.scan_from(prefix, prefix, usize::MAX)
+        }
+
+        fn scan_from(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+            self.count(prefix);
+            Ok(self
+                .map
+                .range(start.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        }
+    }
+
+    impl IndexWrite for MemWrite {
+        fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+            self.cache.clear();
+            self.map.insert(key, value);
+        }
+
+        fn delete(&mut self, key: Vec<u8>) {
+            self.cache.clear();
+            self.map.remove(&key);
+        }
+
+        fn keyword_cache(&mut self) -> Option<&mut KeywordCache> {
+            Some(&mut self.cache)
+        }
+    }
 }

@@ -65,3 +65,57 @@ async fn removing_a_folder_or_an_account_leaves_no_folder_keys() {
     assert_eq!(folder_keys(&engine, None), Vec::<Vec<u8>>::new());
     store.close().await;
 }
+
+/// Removing an account leaves none of its counters (0x05: MODSEQ, bytes,
+/// objects, the prune counters `feed-horizon` and `prune-checked`) nor its
+/// hour marks (0x31), once pruning wrote them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_account_leaves_no_counters_or_hour_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(RedbEngine::open(&dir.path().join("store.redb")).unwrap());
+    let mut config = StoreConfig::new(dir.path());
+    config.retention.window = std::time::Duration::ZERO;
+    let store = Store::open_with_engine(config, engine.clone()).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    let blob = store
+        .stage_bytes(b"Subject: x\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let stored = store
+        .store_object(&p, &inbox, NewObject::new(blob))
+        .await
+        .unwrap();
+    // A session's view behind the removal keeps it in the feed, so the
+    // pass prunes up to it (`feed-horizon`) and checks the rest for the
+    // tombstone cap (`prune-checked`).
+    let folder = store.folder_status(&p, &inbox).await.unwrap().0;
+    let view = store.open_view(folder.id, folder.highest_modseq);
+    store
+        .remove_objects(&p, &inbox, &[stored.uid])
+        .await
+        .unwrap();
+    store.prune_changes().await.unwrap();
+    let account_keys = || {
+        let snapshot = engine.snapshot().unwrap();
+        let mut out = Vec::new();
+        for prefix in [0x05u8, 0x31] {
+            let mut k = vec![prefix];
+            k.extend_from_slice(&p.account().to_be_bytes());
+            out.extend(snapshot.scan(&k, &k, usize::MAX).unwrap());
+        }
+        out.into_iter()
+            .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let before = account_keys().join(" ");
+    for name in ["modseq", "feed-horizon", "prune-checked"] {
+        assert!(before.contains(name), "{name} not in {before}");
+    }
+    assert!(account_keys().iter().any(|k| k.starts_with('\x31')));
+    drop(view);
+    store.remove_account("alice").await.unwrap();
+    assert_eq!(account_keys(), Vec::<String>::new());
+    store.close().await;
+}

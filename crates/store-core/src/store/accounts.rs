@@ -200,9 +200,10 @@ impl Store {
             .map(|e| e.account))
     }
 
-    /// Removes an account with all its folders and objects, the WebDAV
-    /// locks in its tree and those it holds elsewhere (a new account of
-    /// the same login inherits none).
+    /// Removes an account with all its folders and objects, its counters
+    /// and change history (feed, hour marks), the WebDAV locks in its tree
+    /// and those it holds elsewhere (a new account of the same login
+    /// inherits none).
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
     pub async fn remove_account(&self, login: &str) -> Result<()> {
@@ -221,15 +222,16 @@ impl Store {
                 keys::grants_to(id),
                 keys::metadata_of_account(id),
                 keys::thread_refs(id),
+                // MODSEQ, bytes, objects, the prune counters
+                // (`feed-horizon`, `prune-checked`).
+                keys::account_counters(id),
+                keys::hour_marks(id),
             ] {
                 for (k, _) in txn.scan_raw(&prefix)? {
                     txn.delete(k);
                 }
             }
             super::locks::remove_account_locks(txn, &login_owned)?;
-            txn.delete(keys::account_counter(id, "modseq"));
-            txn.delete(keys::account_counter(id, "bytes"));
-            txn.delete(keys::account_counter(id, "objects"));
             txn.delete(keys::account_login(id));
             if let Some(a) = &entry.account.address {
                 txn.delete(keys::account_address(a));

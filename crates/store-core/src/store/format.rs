@@ -192,13 +192,8 @@ fn index_record(w: &mut Batched<'_>, prefix: u8, key: &[u8], value: &[u8]) -> Re
         0x10 => {
             let folder: Folder = decode(value)?;
             if w.get_raw(&keys::folder_keywords(folder.id))?.is_none() {
-                let objects = w.load_all::<Object>(&keys::objects(folder.id))?;
-                let list =
-                    super::keywords::folder_keywords(w, folder.id, objects.iter().map(|(_, o)| o))?;
-                w.put_raw(
-                    keys::folder_keywords(folder.id),
-                    encode(&super::keywords::FolderKeywords { keywords: list })?,
-                );
+                let list = super::keywords::derive_paged(w, folder.id)?;
+                w.put_raw(keys::folder_keywords(folder.id), encode(&list)?);
             }
         }
         0x20 => {

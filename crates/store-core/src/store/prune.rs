@@ -99,8 +99,16 @@ pub(crate) fn feed_horizon(r: &(impl Reader + ?Sized), account: AccountId) -> Re
         .unwrap_or(0))
 }
 
-/// One bounded prune step over every account (at most [`PRUNE_BATCH`]
-/// deletes), at time `now` (Unix seconds).
+/// Most accounts one prune step visits.
+const ACCOUNTS_PER_STEP: usize = 256;
+
+/// One bounded prune step (at most [`PRUNE_BATCH`] deletes), at time `now`
+/// (Unix seconds), over at most [`ACCOUNTS_PER_STEP`] accounts from the
+/// store-wide cursor (counter `prune-cursor`: the account id the next step
+/// starts at). An account that fills the batch has the next step start at
+/// the account after it (its rest waits for the next lap), so one busy
+/// account does not starve the others; an account whose feed is pruned
+/// up to its MODSEQ is skipped after two reads.
 pub(crate) fn prune_step<W: IndexWrite + ?Sized>(
     w: &mut W,
     retention: &Retention,
@@ -108,23 +116,50 @@ pub(crate) fn prune_step<W: IndexWrite + ?Sized>(
     now: i64,
 ) -> Result<Pruned> {
     let mut out = Pruned::default();
+    let cursor_key = keys::counter("prune-cursor");
+    let cursor: AccountId = w.load(&cursor_key)?.unwrap_or(0);
     let accounts: Vec<AccountId> = w
-        .scan_raw(&[0x03])?
+        .scan_from(&[0x03], &keys::account_login(cursor), ACCOUNTS_PER_STEP)?
         .iter()
         .filter_map(|(k, _)| keys::trailing_u64(k))
         .collect();
+    // Where the next step starts: 0 once the lap is done; a lap that did
+    // not start at the first account has the accounts before the cursor
+    // left to see again.
+    let (mut next, lap_more) = match accounts.last() {
+        Some(last) if accounts.len() == ACCOUNTS_PER_STEP => (last.saturating_add(1), true),
+        _ => (0, cursor != 0),
+    };
     for account in accounts {
-        if out.deleted >= PRUNE_BATCH {
-            out.more = true;
-            break;
+        if nothing_to_prune(w, account)? {
+            continue;
         }
         let horizon = window_horizon(w, account, config, now, &mut out)?;
         walk_feed(w, retention, account, horizon, &mut out)?;
         if out.deleted < PRUNE_BATCH {
             cap_tombstones(w, retention, account, config, &mut out)?;
         }
+        if out.more || out.deleted >= PRUNE_BATCH {
+            out.more = true;
+            next = account.saturating_add(1);
+            break;
+        }
+    }
+    out.more |= lap_more;
+    if next != cursor {
+        w.put_raw(cursor_key, encode(&next)?);
     }
     Ok(out)
+}
+
+/// Whether the account's whole feed is pruned (its horizon is its MODSEQ):
+/// then it has neither changes nor tombstones to check. Hour marks older
+/// than the window it may keep go once it changes again.
+fn nothing_to_prune<W: IndexWrite + ?Sized>(w: &mut W, account: AccountId) -> Result<bool> {
+    let modseq: ModSeq = w
+        .load(&keys::account_counter(account, "modseq"))?
+        .unwrap_or(0);
+    Ok(feed_horizon(w, account)? >= modseq)
 }
 
 /// The MODSEQ up to which the account's changes are older than the window
@@ -301,7 +336,19 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
     }
     let cap = usize::try_from(config.max_tombstones_per_folder).unwrap_or(usize::MAX);
     for f in folders {
-        let count = w.scan_raw(&keys::expunged_all(f))?.len();
+        if out.deleted >= PRUNE_BATCH {
+            out.more = true;
+            // The folders left are checked again next step.
+            return Ok(());
+        }
+        // A bounded probe: this step deletes at most what is left of the
+        // batch (two keys per tombstone), so it needs to know no more than
+        // that many past the cap, not the folder's whole count.
+        let room = PRUNE_BATCH.saturating_sub(out.deleted).div_ceil(2);
+        let tombstones = keys::expunged_all(f);
+        let count = w
+            .scan_from(&tombstones, &tombstones, cap.saturating_add(room))?
+            .len();
         if count <= cap {
             continue;
         }
@@ -309,7 +356,9 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
         let view = retention.oldest_view(f);
         let horizon: ModSeq = w.load(&keys::prune_horizon(f))?.unwrap_or(0);
         let index_prefix = keys::change_index_all(f);
-        let index_start = keys::change_index(f, horizon.saturating_add(1), 0);
+        // From the horizon itself: a step cut short inside a MODSEQ raised
+        // the horizon to it, and what is left of it goes first.
+        let index_start = keys::change_index(f, horizon, 0);
         let mut gone = 0usize;
         let mut top: Option<ModSeq> = None;
         let mut from_key = index_start;
@@ -332,6 +381,12 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
                 if view.is_some_and(|v| v < m) {
                     break 'scan;
                 }
+                // The batch is full: the horizon is raised to the last
+                // MODSEQ deleted from (a reader takes it as pruned even if
+                // some of it is left); the rest goes next step.
+                if out.deleted >= PRUNE_BATCH {
+                    break 'scan;
+                }
                 w.delete(k.clone());
                 w.delete(keys::expunged(f, uid));
                 gone += 1;
@@ -350,4 +405,102 @@ fn cap_tombstones<W: IndexWrite + ?Sized>(
     }
     w.put_raw(checked_key, encode(&checked_to)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::writer::memory::MemWrite;
+
+    /// One EXPUNGE of 5,000 messages in a folder capped at 4 tombstones:
+    /// every step deletes at most [`PRUNE_BATCH`] keys and reads at most
+    /// the cap plus a batch of tombstones; the steps together delete the
+    /// whole MODSEQ (the cap prunes whole MODSEQs), and the folder's
+    /// horizon is that MODSEQ.
+    /// Account `account` with `n` objects of folder `f` removed at MODSEQ
+    /// `m` (tombstones, change index entries, feed entries).
+    fn removed(w: &mut MemWrite, account: AccountId, f: FolderId, m: ModSeq, n: u32) {
+        w.put_raw(keys::account_login(account), encode(&"alice").unwrap());
+        w.put_raw(
+            keys::account_counter(account, "modseq"),
+            encode(&m).unwrap(),
+        );
+        w.put_raw(keys::folder(account, f), vec![0]);
+        for uid in 1..=n {
+            w.put_raw(keys::expunged(f, uid), encode(&m).unwrap());
+            w.put_raw(
+                keys::change_index(f, m, uid),
+                vec![super::super::index::STATE_EXPUNGED],
+            );
+            let change = Change {
+                modseq: m,
+                folder: f,
+                kind: ChangeKind::ObjectRemoved { uid },
+            };
+            w.put_raw(keys::change(account, m, uid), encode(&change).unwrap());
+        }
+    }
+
+    fn capped_at_4() -> ChangeRetention {
+        ChangeRetention {
+            max_tombstones_per_folder: 4,
+            ..ChangeRetention::default()
+        }
+    }
+
+    /// One EXPUNGE of 5,000 messages in a folder capped at 4 tombstones:
+    /// every step deletes at most [`PRUNE_BATCH`] keys and reads at most
+    /// the cap plus a batch of tombstones; the steps together delete the
+    /// whole MODSEQ (the cap prunes whole MODSEQs), and the folder's
+    /// horizon is that MODSEQ.
+    #[test]
+    fn the_tombstone_cap_prunes_in_bounded_steps() {
+        let (f, m) = (9, 10);
+        let mut w = MemWrite::default();
+        removed(&mut w, 7, f, m, 5000);
+        let retention = Retention::default();
+        let mut steps = 0;
+        loop {
+            let before = w.map.len();
+            let pruned = prune_step(&mut w, &retention, &capped_at_4(), 0).unwrap();
+            assert!(pruned.deleted <= PRUNE_BATCH, "{pruned:?}");
+            assert!(before.saturating_sub(w.map.len()) <= PRUNE_BATCH);
+            steps += 1;
+            assert!(steps < 10, "no end");
+            if !pruned.more {
+                break;
+            }
+        }
+        assert!(steps >= 3, "{steps} steps");
+        let left = w.scan_raw(&keys::expunged_all(f)).unwrap();
+        assert!(left.is_empty(), "{} tombstones left", left.len());
+        assert_eq!(w.load::<ModSeq>(&keys::prune_horizon(f)).unwrap(), Some(m));
+    }
+
+    /// Two accounts with more than a batch each: the second step goes on
+    /// with the second account instead of starting again at the first.
+    #[test]
+    fn a_busy_account_does_not_starve_the_next() {
+        let mut w = MemWrite::default();
+        removed(&mut w, 1, 11, 10, 5000);
+        removed(&mut w, 2, 22, 10, 5000);
+        let retention = Retention::default();
+        let count = |w: &MemWrite, f| w.scan_raw(&keys::expunged_all(f)).unwrap().len();
+        let first = prune_step(&mut w, &retention, &capped_at_4(), 0).unwrap();
+        assert!(first.more);
+        assert!(count(&w, 11) < 5000);
+        assert_eq!(count(&w, 22), 5000);
+        prune_step(&mut w, &retention, &capped_at_4(), 0).unwrap();
+        assert!(count(&w, 22) < 5000, "the second account waits");
+        // Steps until done: both empty, and a step with nothing to do
+        // writes nothing (the cursor is back at the start).
+        while prune_step(&mut w, &retention, &capped_at_4(), 0)
+            .unwrap()
+            .more
+        {}
+        assert_eq!((count(&w, 11), count(&w, 22)), (0, 0));
+        let keys = w.map.len();
+        let idle = prune_step(&mut w, &retention, &capped_at_4(), 0).unwrap();
+        assert_eq!((idle.deleted, idle.more, w.map.len()), (0, false, keys));
+    }
 }

@@ -127,9 +127,9 @@ pub(crate) fn object_changed<W: IndexWrite + ?Sized>(
     }
     let has_keywords = |o: Option<&Object>| o.is_some_and(|o| flags::has_keyword(&o.flags));
     let keywords = if has_keywords(before) || has_keywords(after) {
-        crate::store::keywords::folder_keywords(w, folder, std::iter::empty())?
+        crate::store::keywords::stored_keywords(w, folder)?.unwrap_or_default()
     } else {
-        Vec::new()
+        Default::default()
     };
     let old = before
         .map(|o| flag_numbers(&o.flags, &keywords))

@@ -340,8 +340,10 @@ impl Notifier<'_> {
     /// `active;expires=N`, N the seconds the store gives itself to send
     /// each (Timer F). The last NOTIFY carries the last changes (a look
     /// one change ahead tells which page is the last), or none when there
-    /// is nothing to report. If the change feed cannot be read (a page or
-    /// the look ahead), the catch-up stops with
+    /// is nothing to report. If changes after `reported` were pruned
+    /// (before the catch-up or while it runs), it ends with one resync
+    /// NOTIFY instead ([`Self::resync`]). If the change feed cannot be
+    /// read (a page or the look ahead), the catch-up stops with
     /// `terminated;reason=deactivated` instead: no claim that it is
     /// complete, and the subscriber subscribes again.
     async fn terminate(&mut self, reported: &mut ModSeq) {
@@ -379,6 +381,12 @@ impl Notifier<'_> {
             {
                 Ok(next) if next.is_empty() => Some(TERMINATED),
                 Ok(_) => None,
+                // Pruned past this page since it was read: what follows
+                // it is gone, so the subscriber resynchronizes in full.
+                Err(StoreError::ChangesPruned { .. }) => {
+                    let _ = self.resync(reported, TERMINATED).await;
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "subscription: change feed unreadable");
                     Some(CUT_SHORT)

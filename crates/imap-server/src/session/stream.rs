@@ -117,6 +117,10 @@ impl QuickAck for Stream {
     }
 }
 
+/// An in-memory reader and writer joined (tests, the fuzz target): no
+/// socket, nothing to acknowledge.
+impl<R, W> QuickAck for tokio::io::Join<R, W> {}
+
 impl<S: QuickAck> QuickAck for super::write_limit::LimitedWrites<S> {
     fn quick_ack(&self) {
         self.get_ref().quick_ack()

@@ -478,9 +478,6 @@ mod tests {
         assert_eq!(literal_header(b"a LOGIN {}"), None);
     }
 
-    /// The test streams have no socket.
-    impl<R, W> QuickAck for tokio::io::Join<R, W> {}
-
     const LIMITS: ReaderLimits = ReaderLimits {
         max_command_bytes: 1024,
         max_append_bytes: 4096,

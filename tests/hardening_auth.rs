@@ -211,6 +211,38 @@ fn raw_login(addr: std::net::SocketAddr, password: &str) -> String {
 }
 
 #[test]
+fn fifty_concurrent_first_logins_from_one_address_all_succeed() {
+    // Default throttle settings (3 failures). Fifty clients behind one
+    // address (a carrier-grade NAT, or one client's many connections)
+    // log in at once with the right password, none cached yet: nothing
+    // has failed there, so none is refused for being many (Dovecot's
+    // auth penalty counts failures only).
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    server.start();
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            let addr = server.imap;
+            std::thread::spawn(move || raw_login(addr, "secret"))
+        })
+        .collect();
+    let answers: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let ok = answers.iter().filter(|r| r.starts_with("L OK")).count();
+    assert_eq!(ok, 50, "{answers:?}");
+    // Guessing is still throttled: past three failures each further
+    // attempt waits a delay step (1 s) for its turn.
+    for i in 0..4 {
+        let r = raw_login(server.imap, &format!("wrong{i}"));
+        assert!(r.starts_with("L NO [AUTHENTICATIONFAILED]"), "{r}");
+    }
+    let (r, took) = timed_login(&server, "alice", "wrong4");
+    assert!(
+        r.starts_with("L NO") && took >= Duration::from_millis(500),
+        "{r} after {took:?}"
+    );
+}
+
+#[test]
 fn two_hundred_concurrent_wrong_logins_keep_memory_bounded() {
     let mut server = Server::new();
     // Every attempt reaches Argon2 (no throttling), and none gives up

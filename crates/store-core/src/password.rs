@@ -282,22 +282,58 @@ impl PasswordChecker {
 
     /// Whether `password` matches the Argon2 hash `phc` (PHC string); with
     /// `None` (an unknown login) it is checked against a decoy hash of the
-    /// same parameters, at the same cost, and never matches.
+    /// same parameters, at the same cost, and never matches. The same as
+    /// [`PasswordChecker::slot`] then [`CheckSlot::verify`].
     ///
     /// Errors: [`CheckError::Busy`] when no slot freed up within
     /// `max_wait`.
     pub async fn verify(&self, phc: Option<&str>, password: &str) -> Result<bool, CheckError> {
-        let (hash, known) = match phc.map(Argon2Hash::parse) {
-            Some(Some(h)) => (Arc::new(h), true),
-            // A damaged stored hash costs the same as an unknown login.
-            Some(None) | None => (self.decoy.clone(), false),
-        };
+        Ok(self.slot().await?.verify(phc, password).await)
+    }
+
+    /// Waits for a verification slot (up to `max_wait`). A caller that
+    /// must decide again once its turn comes (the login throttle may have
+    /// seen failures meanwhile) does so between this and
+    /// [`CheckSlot::verify`]; dropping the slot gives it back unused.
+    ///
+    /// Errors: [`CheckError::Busy`] when no slot freed up within
+    /// `max_wait`.
+    pub async fn slot(&self) -> Result<CheckSlot, CheckError> {
         let permit =
             tokio::time::timeout(self.config.max_wait, self.permits.clone().acquire_owned())
                 .await
                 .map_err(|_| CheckError::Busy)?
                 .map_err(|_| CheckError::Busy)?;
-        let buffers = self.buffers.clone();
+        Ok(CheckSlot {
+            permit,
+            buffers: self.buffers.clone(),
+            decoy: self.decoy.clone(),
+        })
+    }
+}
+
+/// One of a [`PasswordChecker`]'s verification slots, held: the right to
+/// run one Argon2 verification now.
+pub struct CheckSlot {
+    permit: tokio::sync::OwnedSemaphorePermit,
+    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    decoy: Arc<Argon2Hash>,
+}
+
+impl CheckSlot {
+    /// Whether `password` matches the Argon2 hash `phc` (PHC string),
+    /// computed on a blocking thread in one of the checker's reused
+    /// buffers; with `None` (an unknown login) or a damaged hash, checked
+    /// against the decoy at the same cost, and never a match.
+    pub async fn verify(self, phc: Option<&str>, password: &str) -> bool {
+        let (hash, known) = match phc.map(Argon2Hash::parse) {
+            Some(Some(h)) => (Arc::new(h), true),
+            // A damaged stored hash costs the same as an unknown login.
+            Some(None) | None => (self.decoy.clone(), false),
+        };
+        let CheckSlot {
+            permit, buffers, ..
+        } = self;
         let password = password.as_bytes().to_vec();
         // The permit moves into the blocking task: a caller that gives up
         // (its client went away) does not free the slot before the hash
@@ -318,7 +354,7 @@ impl PasswordChecker {
         })
         .await
         .unwrap_or(false);
-        Ok(matched && known)
+        matched && known
     }
 }
 

@@ -12,11 +12,21 @@
 //!   forgotten `window` after its last failure; when the map is full the
 //!   expired keys are pruned, and if it is still full the half with the
 //!   oldest failures is dropped.
-//! - Attempts in flight: an admitted attempt is counted against both keys
-//!   until its outcome is recorded or its [`Attempt`] is dropped, and a
-//!   key admits no attempt while its failures plus its attempts in flight
-//!   reach the threshold; past the threshold, one at a time. So a burst of
-//!   concurrent attempts gets no more password checks than a sequence.
+//! - Attempts in flight: an admitted attempt is tracked against both keys
+//!   until its outcome is recorded or its [`Attempt`] is dropped. Once a
+//!   key has a failure within the window, it admits no attempt while its
+//!   failures plus its attempts in flight reach the threshold, and past
+//!   the threshold one at a time; so once guessing has started, a burst
+//!   of concurrent attempts gets no more password checks than a sequence.
+//!   A key without failures admits concurrent attempts freely, as
+//!   Dovecot's auth penalty does: a client opening several connections
+//!   at once (Thunderbird opens up to five), or many users behind one
+//!   carrier-grade NAT address logging in together, must not be refused
+//!   for being many. Their number is bounded by the front ends'
+//!   connection caps (`[server] max_connections_per_ip`) and the password
+//!   checker's slots; and an attempt is decided again when its password
+//!   check gets a slot ([`LoginThrottle::recheck`]), so the first failure
+//!   among them stops the rest of the burst that has not been checked.
 //! - A successful login clears its login; its address's failures are
 //!   forgotten only with the window (so one valid login does not reset an
 //!   address that guesses at other accounts).
@@ -194,11 +204,12 @@ impl LoginThrottle {
     }
 
     /// Asks to check a password of `login` from `addr`. An attempt is
-    /// admitted when, for both keys, the failures (within the window) plus
-    /// the attempts in flight are below the threshold; or, past it, when
-    /// no attempt of the key is in flight and its delay has passed, and
-    /// then the key's next turn moves one delay on (so concurrent attempts
-    /// get one turn per delay between them, not one each).
+    /// admitted when, for both keys, the key has no failure within the
+    /// window, or its failures plus its attempts in flight are below the
+    /// threshold; or, past it, when no attempt of the key is in flight and
+    /// its delay has passed, and then the key's next turn moves one delay
+    /// on (so concurrent attempts get one turn per delay between them, not
+    /// one each).
     ///
     /// Errors: [`Throttled`] with the wait until the later key admits an
     /// attempt (at least one delay step while attempts are in flight).
@@ -219,7 +230,9 @@ impl LoginThrottle {
             } else {
                 0
             };
-            if failures.saturating_add(e.pending) < threshold {
+            // A key nothing has failed on is under no suspicion: its
+            // attempts in flight are not counted (see the module docs).
+            if failures == 0 || failures.saturating_add(e.pending) < threshold {
                 continue;
             }
             if e.pending > 0 {
@@ -248,6 +261,39 @@ impl LoginThrottle {
             keys,
             released: false,
         })
+    }
+
+    /// Decides again on `attempt`, admitted earlier and still in flight,
+    /// now that its password check is about to run: failures recorded
+    /// since its admission may have put one of its keys under the rule
+    /// for suspected keys. It is refused when a key has failures within
+    /// the window and those plus the key's other attempts in flight reach
+    /// the threshold (only the attempts admitted before the first failure
+    /// of a burst can be; a key past the threshold admits one at a time,
+    /// and the turn this attempt took at admission stays its own).
+    ///
+    /// Errors: [`Throttled`] with one delay step (the attempt should be
+    /// dropped without an outcome: it checked nothing).
+    pub fn recheck(&self, attempt: &Attempt) -> Result<(), Throttled> {
+        self.recheck_at(attempt, Instant::now())
+    }
+
+    fn recheck_at(&self, attempt: &Attempt, now: Instant) -> Result<(), Throttled> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let threshold = self.config.failures_before_throttle;
+        for key in &attempt.keys {
+            let Some(e) = map.get(key) else { continue };
+            if now.duration_since(e.last_failure) >= self.config.window {
+                continue;
+            }
+            let others = e.pending.saturating_sub(1);
+            if e.failures > 0 && others > 0 && e.failures.saturating_add(others) >= threshold {
+                return Err(Throttled {
+                    retry_after: self.config.delay_step,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Records the outcome of an admitted attempt, which ends its time in
@@ -373,51 +419,57 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_attempts_below_the_threshold_are_admitted_only_up_to_it() {
+    fn concurrent_first_attempts_are_admitted_until_one_fails() {
         let t = LoginThrottle::new(config());
         let now = Instant::now();
         let a = ip("192.0.2.1");
-        // 256 concurrent attempts of one address, none finished: only the
-        // threshold's worth are admitted, the rest wait a delay step.
-        let admitted: Vec<Attempt> = (0..256)
-            .filter_map(|i| t.admit_at(a, &format!("user{i}"), now).ok())
+        // 50 users behind one address (a carrier-grade NAT) log in at
+        // once: nothing has failed there, so all are admitted and checked.
+        let mut burst: Vec<Attempt> = (0..50)
+            .map(|i| t.admit_at(a, &format!("user{i}"), now).unwrap())
             .collect();
-        assert_eq!(admitted.len(), 3);
-        let e = t.admit_at(a, "someone", now).unwrap_err();
-        assert_eq!(e.retry_after, Duration::from_secs(1));
-        // Same for one login attacked from many addresses.
-        let on_alice: Vec<Attempt> = (0..256)
-            .filter_map(|i| {
-                t.admit_at(
-                    IpAddr::from([10, 0, (i / 256) as u8, i as u8]),
-                    "alice",
-                    now,
-                )
-                .ok()
+        assert!(burst.iter().all(|at| t.recheck_at(at, now).is_ok()));
+        // One client opening five connections to one login at once.
+        let alice: Vec<Attempt> = (0..5)
+            .map(|i| {
+                t.admit_at(IpAddr::from([10, 0, 0, i]), "alice", now)
+                    .unwrap()
             })
             .collect();
-        assert_eq!(on_alice.len(), 3);
-        // An attempt dropped without an outcome frees its place; one whose
-        // failure is recorded leaves the failure in its place.
-        let mut admitted = admitted.into_iter();
-        drop(admitted.next());
-        let third = t.admit_at(a, "x", now).unwrap();
-        t.record_at(third, false, now);
-        assert!(t.admit_at(a, "y", now).is_err());
-        drop(admitted);
-        // One failure and nothing in flight: two more are admitted.
-        let two: Vec<Attempt> = (0..5)
-            .filter_map(|_| t.admit_at(a, "z", now).ok())
-            .collect();
-        assert_eq!(two.len(), 2);
-        drop(two);
-        drop(on_alice);
-        // Past the threshold, one attempt in flight at a time.
-        for _ in 0..2 {
-            fail(&t, a, "w", now);
+        assert!(alice.iter().all(|at| t.recheck_at(at, now).is_ok()));
+
+        // The first failure puts the address under suspicion: a new
+        // attempt waits a delay step, and those admitted before it are
+        // refused when their check would start ...
+        let first = burst.pop().unwrap();
+        t.record_at(first, false, now);
+        let e = t.admit_at(a, "late", now).unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(1));
+        let refused = burst
+            .iter()
+            .filter(|at| t.recheck_at(at, now).is_err())
+            .count();
+        assert_eq!(refused, 49);
+        // ... and dropped without an outcome, which counts as nothing:
+        // with two left in flight, failures plus the others are below the
+        // threshold, so both are checked; no more than a sequence gets.
+        burst.truncate(2);
+        assert!(burst.iter().all(|at| t.recheck_at(at, now).is_ok()));
+        for at in burst {
+            t.record_at(at, false, now);
         }
+        // Same for the login: one wrong password stops the other four.
+        let mut alice = alice.into_iter();
+        t.record_at(alice.next().unwrap(), false, now);
+        let alice: Vec<Attempt> = alice.collect();
+        assert!(alice.iter().all(|at| t.recheck_at(at, now).is_err()));
+        drop(alice);
+
+        // Past the threshold (3 failures), one attempt in flight at a
+        // time, and the turn it took is its own when it is checked.
         let first = t.admit_at(a, "v", now).unwrap();
         assert!(t.admit_at(a, "v", now).is_err());
+        t.recheck_at(&first, now).unwrap();
         drop(first);
         t.admit_at(a, "v", now).unwrap();
     }

@@ -276,12 +276,21 @@ impl Store {
             }
         }
         let hash = entry.as_ref().map(|e| e.credentials.argon2.as_str());
-        let matched = self
+        let slot = self
             .inner
             .checker
-            .verify(hash, password)
+            .slot()
             .await
             .map_err(|_| StoreError::Busy("password checks"))?;
+        // Failures recorded while this attempt waited for its slot may
+        // stop it now (the rest of a burst of guesses).
+        self.inner
+            .throttle
+            .recheck(&attempt)
+            .map_err(|t| StoreError::LoginThrottled {
+                retry_after: t.retry_after,
+            })?;
+        let matched = slot.verify(hash, password).await;
         match entry {
             Some(entry) if matched => {
                 self.inner.logins.remember(login, password);

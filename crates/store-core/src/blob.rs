@@ -2,10 +2,19 @@
 //!
 //! Layout under the data directory: `blobs/ab/abcdef...` (the SHA-256 in hex,
 //! fanned out by its first byte) and `tmp/` for blobs being written. A blob is
-//! written to `tmp/`, fsynced, and renamed into place by the store's writer in
-//! the same group commit that records its first reference, so a blob that the
-//! database names is always complete on disk. Reference counts live in the
-//! database (`crate::keys::blob_refs`).
+//! written to `tmp/` and renamed into place by the store's writer in the same
+//! group commit that records its first reference; the commit makes the
+//! database durable only after the blob's bytes and its directory entry are
+//! ([`sync_installed`]), so a blob that the database names is always complete
+//! on disk. Reference counts live in the database (`crate::keys::blob_refs`).
+//!
+//! Who syncs a blob's bytes: one of at most [`MAX_DEFERRED_SYNC`] bytes (a
+//! chat message, a SIP deposit, most IMAP APPENDs) is synced by the group
+//! commit that installs it, together with every other blob and directory of
+//! the group, so a group of a hundred deposits waits for one journal commit
+//! instead of a hundred; a larger one is synced by its writer
+//! ([`BlobWriter::finish`]) before it reaches the writer, so a large upload
+//! never makes other clients' commits wait for its bytes.
 
 use std::fmt;
 use std::io;
@@ -54,8 +63,13 @@ pub struct BlobStore {
     health: Arc<StorageHealth>,
 }
 
-/// A blob written and fsynced under `tmp/`, not yet part of the store. It is
-/// installed by the writer, or its file is removed when it is dropped.
+/// Largest blob, in bytes, whose bytes are synced by the group commit that
+/// installs it rather than by its writer (see the module docs).
+pub const MAX_DEFERRED_SYNC: u64 = 1 << 20;
+
+/// A blob written under `tmp/`, not yet part of the store. It is installed
+/// by the writer (which syncs it first if its writer did not), or its file
+/// is removed when it is dropped.
 #[derive(Debug)]
 pub struct StagedBlob {
     /// The SHA-256 of its bytes.
@@ -63,6 +77,8 @@ pub struct StagedBlob {
     /// Its length in bytes.
     pub size: u64,
     path: PathBuf,
+    /// Whether its bytes are durable already (synced by its writer).
+    synced: bool,
 }
 
 impl StagedBlob {
@@ -123,18 +139,26 @@ impl BlobWriter {
         self.size == 0
     }
 
-    /// Flushes and fsyncs the file and returns the staged blob.
+    /// Flushes the file and returns the staged blob; a blob larger than
+    /// [`MAX_DEFERRED_SYNC`] is also synced (fdatasync) here, a smaller one
+    /// by the group commit that installs it.
+    ///
+    /// Errors: the file cannot be written or synced.
     pub async fn finish(mut self) -> io::Result<StagedBlob> {
         let flushed = self.file.flush().await;
         self.note(flushed)?;
-        let synced = self.file.sync_all().await;
-        self.note(synced)?;
+        let synced = self.size > MAX_DEFERRED_SYNC;
+        if synced {
+            let result = self.file.sync_data().await;
+            self.note(result)?;
+        }
         self.done = true;
         let hasher = std::mem::take(&mut self.hasher);
         Ok(StagedBlob {
             id: BlobId(hasher.finalize().into()),
             size: self.size,
             path: std::mem::take(&mut self.path),
+            synced,
         })
     }
 }
@@ -194,8 +218,7 @@ impl BlobStore {
 
     /// Starts writing a new blob under `tmp/`.
     pub async fn writer(&self) -> io::Result<BlobWriter> {
-        let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
-        let path = self.tmp.join(format!("{}-{n}", std::process::id()));
+        let path = self.next_tmp_path();
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -217,28 +240,90 @@ impl BlobStore {
         })
     }
 
-    /// Writes `bytes` as a new staged blob (for small objects).
+    /// Writes `bytes` as a new staged blob (for objects already in
+    /// memory: a SIP deposit, a converted APPEND), in one call on the
+    /// blocking pool. Synced as [`BlobWriter::finish`] does.
+    ///
+    /// Errors: the file cannot be created, written or synced (`ENOSPC` is
+    /// recorded in the store's health).
     pub async fn stage_bytes(&self, bytes: &[u8]) -> io::Result<StagedBlob> {
-        let mut w = self.writer().await?;
-        w.write(bytes).await?;
-        w.finish().await
+        if bytes.len() as u64 > MAX_DEFERRED_SYNC {
+            let mut w = self.writer().await?;
+            w.write(bytes).await?;
+            return w.finish().await;
+        }
+        let path = self.next_tmp_path();
+        let id = BlobId(Sha256::digest(bytes).into());
+        let size = bytes.len() as u64;
+        let bytes = bytes.to_vec();
+        let written = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(PRIVATE_FILE)
+                    .open(&path)?;
+                file.write_all(&bytes)
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)))
+        };
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&path);
+            if crate::engine::is_storage_full(&e) {
+                self.health.set_failing(&crate::StoreError::StorageFull);
+            }
+            return Err(e);
+        }
+        Ok(StagedBlob {
+            id,
+            size,
+            path,
+            synced: false,
+        })
     }
 
-    /// Moves a staged blob into place (called by the writer when the blob's
-    /// first reference is recorded). Returns the directory to fsync before
-    /// the commit.
-    pub(crate) fn install(&self, staged: &StagedBlob) -> io::Result<PathBuf> {
-        let dest = self.path(&staged.id);
-        let dir = dest
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.root.clone());
-        if !dir.exists() {
-            create_private_dir(&dir)?;
-            sync_dir(&self.root)?;
+    /// A fresh file name under `tmp/`.
+    fn next_tmp_path(&self) -> PathBuf {
+        let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
+        self.tmp.join(format!("{}-{n}", std::process::id()))
+    }
+
+    /// Moves staged blobs into place (called by the writer when the blobs'
+    /// first references are recorded, before the commit) and makes them
+    /// durable: the bytes of those their writers did not sync, and the
+    /// directories they were renamed into, synced together
+    /// ([`sync_installed`]). A crash before the sync leaves at most
+    /// unreferenced files, which the sweep at open removes (the database
+    /// commit that would reference them comes after).
+    ///
+    /// Errors: a rename or a sync failed (the commit must not happen).
+    pub(crate) fn install_all(&self, staged: &[StagedBlob]) -> io::Result<()> {
+        let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
+        let mut files = Vec::new();
+        for blob in staged {
+            let dest = self.path(&blob.id);
+            let dir = dest
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.root.clone());
+            if !dir.exists() {
+                create_private_dir(&dir)?;
+                sync_dir(&self.root)?;
+            }
+            std::fs::rename(&blob.path, &dest)?;
+            if !blob.synced {
+                files.push(dest);
+            }
+            dirs.insert(dir);
         }
-        std::fs::rename(&staged.path, &dest)?;
-        Ok(dir)
+        let syncs = files
+            .into_iter()
+            .map(Sync::FileData)
+            .chain(dirs.into_iter().map(Sync::Directory));
+        sync_installed(syncs)
     }
 
     /// Removes the file of a blob whose last reference was removed, and
@@ -436,35 +521,52 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Most threads [`sync_dirs`] fsyncs directories on at once.
+/// Most threads [`sync_installed`] syncs on at once.
 const SYNC_THREADS: usize = 16;
 
-/// fsyncs every directory of `dirs` (those a group commit installed blobs
-/// into: up to 256 fan-out directories) so that the renames into them are
-/// durable, on up to [`SYNC_THREADS`] threads at once. One after another
-/// they cost one journal commit or device flush each, and bounded the
-/// writer to a few hundred new blobs per second (SIP deposits, issue 16);
-/// fsyncs issued together share the filesystem's journal commit. Returns
-/// when all are done.
-///
-/// Errors: the first directory that could not be opened or synced.
-pub fn sync_dirs<I>(dirs: I) -> io::Result<()>
-where
-    I: IntoIterator<Item = PathBuf>,
-{
-    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
-    if dirs.len() <= 1 {
-        return dirs.iter().try_for_each(|d| sync_dir(d));
+/// One thing a group commit makes durable before its database commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sync {
+    /// The bytes of a blob file (fdatasync).
+    FileData(PathBuf),
+    /// A directory, so that the renames into it are durable (fsync).
+    Directory(PathBuf),
+}
+
+impl Sync {
+    fn run(&self) -> io::Result<()> {
+        match self {
+            Sync::FileData(path) => std::fs::File::open(path)?.sync_data(),
+            Sync::Directory(dir) => sync_dir(dir),
+        }
     }
-    let per_thread = dirs.len().div_ceil(SYNC_THREADS);
+}
+
+/// Runs every sync of `syncs` (those of one group commit: the bytes of its
+/// new blobs and up to 256 fan-out directories) on up to [`SYNC_THREADS`]
+/// threads at once, and returns when all are done. One after another they
+/// cost one journal commit or device flush each, and bounded the writer to
+/// a few hundred new blobs per second (SIP deposits, issue 16); issued
+/// together they share the filesystem's journal commit.
+///
+/// Errors: the first file or directory that could not be opened or synced.
+pub fn sync_installed<I>(syncs: I) -> io::Result<()>
+where
+    I: IntoIterator<Item = Sync>,
+{
+    let syncs: Vec<Sync> = syncs.into_iter().collect();
+    if syncs.len() <= 1 {
+        return syncs.iter().try_for_each(Sync::run);
+    }
+    let per_thread = syncs.len().div_ceil(SYNC_THREADS);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = dirs
+        let workers: Vec<_> = syncs
             .chunks(per_thread)
-            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|d| sync_dir(d))))
+            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(Sync::run)))
             .collect();
         workers.into_iter().try_for_each(|w| {
             w.join()
-                .unwrap_or_else(|_| Err(io::Error::other("directory fsync thread panicked")))
+                .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")))
         })
     })
 }
@@ -474,19 +576,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sync_dirs_syncs_each_and_reports_a_missing_one() {
+    fn sync_installed_syncs_each_and_reports_a_missing_one() {
         let root = tempfile::tempdir().unwrap();
-        let dirs: Vec<PathBuf> = (0..40).map(|i| root.path().join(format!("{i}"))).collect();
-        for d in &dirs {
-            std::fs::create_dir(d).unwrap();
+        let mut syncs = Vec::new();
+        for i in 0..40 {
+            let dir = root.path().join(format!("{i}"));
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("f"), b"x").unwrap();
+            syncs.push(Sync::FileData(dir.join("f")));
+            syncs.push(Sync::Directory(dir));
         }
-        sync_dirs(dirs.clone()).unwrap();
-        sync_dirs(Vec::new()).unwrap();
-        let mut with_missing = dirs;
-        with_missing.push(root.path().join("gone"));
+        sync_installed(syncs.clone()).unwrap();
+        sync_installed(Vec::new()).unwrap();
+        let mut with_missing = syncs;
+        with_missing.push(Sync::FileData(root.path().join("gone")));
         assert_eq!(
-            sync_dirs(with_missing).unwrap_err().kind(),
+            sync_installed(with_missing).unwrap_err().kind(),
             io::ErrorKind::NotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn small_blobs_are_synced_at_install_and_large_ones_by_their_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), 0).unwrap();
+        let small = store.stage_bytes(b"a chat message").await.unwrap();
+        assert!(!small.synced);
+        assert_eq!(small.id, BlobId(Sha256::digest(b"a chat message").into()));
+        let large_bytes = vec![7u8; MAX_DEFERRED_SYNC as usize + 1];
+        let large = store.stage_bytes(&large_bytes).await.unwrap();
+        assert!(large.synced);
+        let mut w = store.writer().await.unwrap();
+        w.write(b"streamed").await.unwrap();
+        let streamed = w.finish().await.unwrap();
+        assert!(!streamed.synced);
+        store.install_all(&[small, large, streamed]).unwrap();
+        assert_eq!(
+            std::fs::read(store.path(&BlobId(Sha256::digest(b"a chat message").into()))).unwrap(),
+            b"a chat message"
+        );
+        assert_eq!(
+            std::fs::read(store.path(&BlobId(Sha256::digest(&large_bytes).into()))).unwrap(),
+            large_bytes
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
         );
     }
 

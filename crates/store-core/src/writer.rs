@@ -13,7 +13,6 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -872,12 +871,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
 }
 
 fn install_blobs(blobs: &BlobStore, staged: &[StagedBlob]) -> Result<()> {
-    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    for blob in staged {
-        dirs.insert(blobs.install(blob)?);
-    }
-    crate::blob::sync_dirs(dirs)?;
-    Ok(())
+    Ok(blobs.install_all(staged)?)
 }
 
 /// An operation's writes in memory, for unit tests of what runs inside a

@@ -170,31 +170,69 @@ impl<'a, R: Reader> Planner<'a, R> {
 
     /// The candidates of `key` and what is left to check on each: for a
     /// key the indexes answer, its exact set and `All`; for an `AND` with
-    /// indexed members, their intersection and the rest; else `None` (every
-    /// object) and `key` itself.
+    /// indexed members or UID ranges, their intersection and the rest;
+    /// else `None` (every object) and `key` itself.
     fn narrow(&self, key: &SearchKey) -> Result<(Option<BTreeSet<Uid>>, SearchKey)> {
+        if let SearchKey::And(keys) = key {
+            return Ok(match self.narrow_and(keys)? {
+                (Some(set), rest) if rest.is_empty() => (Some(set), SearchKey::All),
+                (Some(set), rest) => (Some(set), SearchKey::And(rest)),
+                (None, _) => (None, key.clone()),
+            });
+        }
         if let Some(set) = self.exact(key)? {
             return Ok((Some(set), SearchKey::All));
         }
-        if let SearchKey::And(keys) = key {
-            let mut set: Option<BTreeSet<Uid>> = None;
-            let mut rest = Vec::new();
-            for k in keys {
-                match self.exact(k)? {
-                    Some(s) => {
-                        set = Some(match set {
-                            Some(prev) => prev.intersection(&s).copied().collect(),
-                            None => s,
-                        })
-                    }
-                    None => rest.push(k.clone()),
-                }
+        Ok((None, key.clone()))
+    }
+
+    /// An `AND` of `keys`: the intersection of the members the indexes
+    /// answer, cut to the UID ranges among them, and the members left to
+    /// check; `None` when no member narrows. UID ranges (IMAP adds the
+    /// session's known range to every SEARCH) only filter another
+    /// member's set; alone, they read the mail rows within them, so an
+    /// `AND` costs its narrowest member, never the folder.
+    fn narrow_and(&self, keys: &[SearchKey]) -> Result<(Option<BTreeSet<Uid>>, Vec<SearchKey>)> {
+        let mut ranges: Vec<&[(Uid, Uid)]> = Vec::new();
+        let mut set: Option<BTreeSet<Uid>> = None;
+        let mut rest = Vec::new();
+        for k in keys {
+            if let SearchKey::Uid(r) = k {
+                ranges.push(r);
+                continue;
             }
-            if set.is_some() {
-                return Ok((set, SearchKey::And(rest)));
+            match self.exact(k)? {
+                Some(s) => {
+                    set = Some(match set {
+                        Some(prev) => prev.intersection(&s).copied().collect(),
+                        None => s,
+                    })
+                }
+                None => rest.push(k.clone()),
             }
         }
-        Ok((None, key.clone()))
+        let in_all = |u: &Uid| ranges.iter().all(|r| in_ranges(r, *u));
+        let set = match (set, ranges.first()) {
+            (Some(s), _) => Some(s.into_iter().filter(in_all).collect()),
+            (None, Some(first)) => Some(self.all_in(first)?.into_iter().filter(in_all).collect()),
+            (None, None) => None,
+        };
+        Ok((set, rest))
+    }
+
+    /// The UIDs shown to mail within `ranges` (read from the mail rows in
+    /// those ranges only).
+    fn all_in(&self, ranges: &[(Uid, Uid)]) -> Result<BTreeSet<Uid>> {
+        let mut out = BTreeSet::new();
+        for &(a, b) in ranges {
+            let (a, b) = (a.min(b), a.max(b));
+            for r in index::mail_rows_in(self.snap, self.folder, a, b)? {
+                if !(self.hides && r.bits & ROW_MACOS_NAME != 0) {
+                    out.insert(r.uid);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every UID shown to mail (mail rows without the hidden bit).
@@ -229,11 +267,7 @@ impl<'a, R: Reader> Planner<'a, R> {
             SearchKey::Not(k) if matches!(&**k, SearchKey::Flag(f) if f.eq_ignore_ascii_case("\\Seen")) => {
                 self.flagged(index::FLAG_UNSEEN)?
             }
-            SearchKey::Uid(ranges) => self
-                .all()?
-                .into_iter()
-                .filter(|u| ranges.iter().any(|(a, b)| (*a..=*b).contains(u)))
-                .collect(),
+            SearchKey::Uid(ranges) => self.all_in(ranges)?,
             SearchKey::ModSeq(n) => {
                 index::changed_since(self.snap, self.folder, n.saturating_sub(1))?
                     .live
@@ -246,22 +280,11 @@ impl<'a, R: Reader> Planner<'a, R> {
                 Some(s) => self.all()?.difference(&s).copied().collect(),
                 None => return Ok(None),
             },
-            SearchKey::And(keys) => {
-                let mut out: Option<BTreeSet<Uid>> = None;
-                for k in keys {
-                    let Some(s) = self.exact(k)? else {
-                        return Ok(None);
-                    };
-                    out = Some(match out {
-                        Some(prev) => prev.intersection(&s).copied().collect(),
-                        None => s,
-                    });
-                }
-                match out {
-                    Some(s) => s,
-                    None => self.all()?,
-                }
-            }
+            SearchKey::And(keys) if keys.is_empty() => self.all()?,
+            SearchKey::And(keys) => match self.narrow_and(keys)? {
+                (Some(s), rest) if rest.is_empty() => s,
+                _ => return Ok(None),
+            },
             SearchKey::Or(a, b) => match (self.exact(a)?, self.exact(b)?) {
                 (Some(a), Some(b)) => a.union(&b).copied().collect(),
                 _ => return Ok(None),
@@ -269,6 +292,13 @@ impl<'a, R: Reader> Planner<'a, R> {
             _ => return Ok(None),
         }))
     }
+}
+
+/// Whether `uid` lies in one of the inclusive `ranges`.
+fn in_ranges(ranges: &[(Uid, Uid)], uid: Uid) -> bool {
+    ranges
+        .iter()
+        .any(|&(a, b)| (a.min(b)..=a.max(b)).contains(&uid))
 }
 
 /// The stored summary of `object` (an empty one unless `load`) if it

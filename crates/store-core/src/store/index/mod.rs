@@ -103,6 +103,41 @@ pub(crate) fn mail_rows(r: &(impl Reader + ?Sized), folder: FolderId) -> Result<
         .collect()
 }
 
+/// The objects of `folder` with a UID in `first..=last` as [`MailRow`]s, in
+/// UID order: ranged reads of the mail rows (0x28) in pages, so the cost is
+/// the rows in the range.
+///
+/// Errors: as [`mail_rows`].
+pub(crate) fn mail_rows_in(
+    r: &(impl Reader + ?Sized),
+    folder: FolderId,
+    first: Uid,
+    last: Uid,
+) -> Result<Vec<MailRow>> {
+    const PAGE: usize = 4096;
+    let prefix = keys::mail_rows(folder);
+    let mut out = Vec::new();
+    let mut from = first;
+    loop {
+        let page = r.scan_from(&prefix, &keys::mail_row(folder, from), PAGE)?;
+        let full = page.len() == PAGE;
+        for (k, v) in page {
+            let row = match (keys::trailing_u32(&k), v.as_slice()) {
+                (Some(uid), [bits]) => MailRow { uid, bits: *bits },
+                _ => return Err(crate::StoreError::Corrupt("a malformed mail row".into())),
+            };
+            if row.uid > last {
+                return Ok(out);
+            }
+            out.push(row);
+        }
+        match out.last() {
+            Some(row) if full && row.uid < last => from = row.uid + 1,
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// The hook every write of an object record calls, in its transaction:
 /// `before` is the record as it was (`None`: a new object), `after` as it
 /// is now (`None`: expunged, at `modseq`, the MODSEQ of the removal; else

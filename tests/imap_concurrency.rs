@@ -647,11 +647,13 @@ fn fetch_uid_answers_a_held_back_message_past_retention() {
 }
 
 /// A change that leaves a message's flags as they were (here an
-/// annotation, RFC 5257) is no news to a session that did not enable
-/// CONDSTORE: no unsolicited `FETCH (FLAGS ...)` (RFC 3501 7.4.2 reports
-/// flag changes), while a real flag change by the same session is.
+/// annotation, RFC 5257) raises its MODSEQ (RFC 7162 3.1), so another
+/// session that did not enable CONDSTORE may hear of it as a FETCH of
+/// the same flags (RFC 3501 7.4.2 allows an untagged FETCH at any time),
+/// never as a flag it does not have; a real flag change by the same
+/// session is reported with the new flag.
 #[test]
-fn an_annotation_change_sends_no_flags_fetch_to_another_session() {
+fn an_annotation_change_reports_no_flag_change_to_another_session() {
     let server = Server::with_alice();
     let mut a = ImapConnection::login(server.imap, "alice", "secret");
     let mut b = ImapConnection::login(server.imap, "alice", "secret");
@@ -664,7 +666,13 @@ fn an_annotation_change_sends_no_flags_fetch_to_another_session() {
     );
     let lines = a.run("n NOOP");
     ok(&lines, "n");
-    assert!(!lines.iter().any(|l| l.contains(" FETCH ")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains(" FETCH "))
+            .all(|l| l.starts_with("* 1 FETCH (FLAGS (") && !l.contains("\\Flagged")),
+        "{lines:?}"
+    );
     ok(&b.run("f STORE 1 +FLAGS.SILENT (\\Flagged)"), "f");
     let lines = a.run("m NOOP");
     assert!(
@@ -672,5 +680,48 @@ fn an_annotation_change_sends_no_flags_fetch_to_another_session() {
             .iter()
             .any(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("\\Flagged")),
         "{lines:?}"
+    );
+}
+
+/// RFC 7162 3.1: annotations (RFC 5257) are metadata whose every change
+/// raises the message's MODSEQ. `FETCH (CHANGEDSINCE m)` finds the
+/// annotated message (and only it), and another session that enabled
+/// CONDSTORE is told its new MODSEQ.
+#[test]
+fn an_annotation_change_raises_the_message_modseq() {
+    let server = Server::with_alice();
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append(&mut a, "INBOX", 2);
+    ok(&a.run("s SELECT INBOX (CONDSTORE)"), "s");
+    ok(&b.run("s SELECT INBOX"), "s");
+    let modseq_of = |lines: &[String]| -> u64 {
+        lines
+            .iter()
+            .find_map(|l| {
+                let rest = l.strip_prefix("* 1 FETCH (")?;
+                let at = rest.find("MODSEQ (")? + "MODSEQ (".len();
+                rest[at..].split(')').next()?.parse().ok()
+            })
+            .unwrap_or_else(|| panic!("no MODSEQ of message 1: {lines:?}"))
+    };
+    let before = modseq_of(&a.run("f FETCH 1 (MODSEQ)"));
+    ok(
+        &b.run("a STORE 1 ANNOTATION (/comment (value.shared \"note\"))"),
+        "a",
+    );
+    let told = a.run("n NOOP");
+    ok(&told, "n");
+    let after = modseq_of(&told);
+    assert!(after > before, "{before} -> {after}: {told:?}");
+    let since = a.run(&format!("c FETCH 1:* (UID) (CHANGEDSINCE {before})"));
+    ok(&since, "c");
+    assert!(
+        since.iter().any(|l| l.starts_with("* 1 FETCH")),
+        "{since:?}"
+    );
+    assert!(
+        !since.iter().any(|l| l.starts_with("* 2 FETCH")),
+        "{since:?}"
     );
 }

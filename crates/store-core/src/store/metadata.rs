@@ -9,7 +9,7 @@ use super::locks::{check_write, Touch, TouchKind};
 use super::{next_modseq, resolve, Store};
 use crate::error::{MetadataLimit, Result, StoreError};
 use crate::keys;
-use crate::model::{Change, ChangeKind, Object, Principal, Uid};
+use crate::model::{Change, ChangeKind, Folder, Object, Principal, Uid};
 use crate::rights::Right;
 use crate::writer::{Reader, Txn};
 
@@ -77,6 +77,39 @@ fn locate<R: Reader + ?Sized>(
             Ok((access.folder.id, uid, access.folder.owner))
         }
     }
+}
+
+/// Gives object `uid` of folder `folder` (of account `owner`) a new
+/// MODSEQ because one of its annotations changed: RFC 7162 3.1 counts
+/// annotations (RFC 5257) among the metadata whose every change raises
+/// the message's mod-sequence, so a CONDSTORE client's `FETCH
+/// (CHANGEDSINCE m)` and QRESYNC see it, and open sessions are told with
+/// a FETCH of its MODSEQ. The change is in the owner's feed, whoever made
+/// it, as for a flag.
+fn annotation_changed(txn: &mut Txn<'_>, owner: u64, folder: u64, uid: Uid) -> Result<()> {
+    let key = keys::object(folder, uid);
+    let Some(mut object) = txn.load::<Object>(&key)? else {
+        return Ok(());
+    };
+    let folder_key = keys::folder(owner, folder);
+    let Some(mut f) = txn.load::<Folder>(&folder_key)? else {
+        return Ok(());
+    };
+    let modseq = next_modseq(txn, owner)?;
+    let before = object.clone();
+    object.modseq = modseq;
+    txn.put(key, &object)?;
+    super::index::object_changed(txn, folder, Some(&before), Some(&object), modseq)?;
+    f.highest_modseq = modseq;
+    txn.put(folder_key, &f)?;
+    txn.record_change(
+        owner,
+        Change {
+            modseq,
+            folder,
+            kind: ChangeKind::FlagsChanged { uid },
+        },
+    )
 }
 
 /// Removes every entry of a folder and its objects (folder removal).
@@ -199,6 +232,7 @@ impl Store {
             // owner's (its sync tokens, IMAP NOTIFY), whoever changed it;
             // a `/private` one's the principal's own.
             let mut changed: Vec<(u64, u64, String)> = Vec::new();
+            let mut annotated: Option<(u64, u64, Uid)> = None;
             for (name, value) in entries {
                 let private = check_entry(&name)?;
                 if !private && matches!(target, MetadataTarget::Server) {
@@ -224,6 +258,12 @@ impl Store {
                 let feed = if private { principal.account } else { owner };
                 changed.retain(|(f, _, _)| *f != feed);
                 changed.push((feed, folder, name));
+                if matches!(target, MetadataTarget::Object(..)) {
+                    annotated = Some((owner, folder, uid));
+                }
+            }
+            if let Some((owner, folder, uid)) = annotated {
+                annotation_changed(txn, owner, folder, uid)?;
             }
             for (feed, folder, entry) in changed {
                 let modseq = next_modseq(txn, feed)?;

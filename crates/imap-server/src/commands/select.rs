@@ -116,7 +116,11 @@ pub async fn execute(
 /// the client knows (or `1:UIDNEXT-1`) that are not in the mailbox are
 /// reported instead: a superset of those expunged since, which RFC 7162
 /// 3.2.5.2 allows ("the server MAY ... send VANISHED for UIDs that were
-/// expunged before the client's MODSEQ").
+/// expunged before the client's MODSEQ"). The optional sequence match
+/// data is parsed and not used: it only lets a server without the UIDs
+/// at hand narrow that set (a MAY of 3.2.5.2), and the mailbox's UIDs
+/// are always at hand here, so the answer costs the client's known
+/// ranges whatever the history.
 async fn resync(
     session: &mut Session,
     principal: &store_core::Principal,

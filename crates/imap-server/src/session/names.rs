@@ -51,12 +51,13 @@ pub fn subscription_name(folder: &FolderRef) -> String {
 /// but the delimiter. INBOX matches case-insensitively.
 pub fn matches(pattern: &str, name: &str) -> bool {
     // Dynamic programming, O(len(pattern) * len(name)): a hostile pattern
-    // of many wildcards cannot make it backtrack exponentially.
+    // of many wildcards cannot make it backtrack exponentially. Two rows,
+    // reused: LIST calls this for every folder it reads.
     fn go(p: &[char], n: &[char]) -> bool {
         let mut row = vec![false; n.len() + 1];
+        let mut next = vec![false; n.len() + 1];
         row[0] = true;
         for &pc in p {
-            let mut next = vec![false; n.len() + 1];
             next[0] = row[0] && (pc == '*' || pc == '%');
             for j in 1..=n.len() {
                 next[j] = match pc {
@@ -65,9 +66,13 @@ pub fn matches(pattern: &str, name: &str) -> bool {
                     c => row[j - 1] && n[j - 1] == c,
                 };
             }
-            row = next;
+            std::mem::swap(&mut row, &mut next);
         }
         row[n.len()]
+    }
+    if pattern == "*" {
+        // The commonest pattern matches every name.
+        return true;
     }
     let canon = |s: &str| -> Vec<char> { canonical_pattern(s).chars().collect() };
     go(&canon(pattern), &canon(name))

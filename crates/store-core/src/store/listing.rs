@@ -400,12 +400,11 @@ fn has_child_in(snap: &dyn Snapshot, owner: AccountId, name: &str) -> Result<boo
 }
 
 /// Whether a folder of `owner` lies below `name`, inside a transaction
-/// (seeing its own writes): the DELETE check. Reads the entries under
-/// `name/` (O(subtree)), as a transaction has no ranged read of limit 1.
+/// (seeing its own writes): the DELETE check. One ranged read of limit 1
+/// at `name/`.
 pub(crate) fn has_child<R: Reader + ?Sized>(r: &R, owner: AccountId, name: &str) -> Result<bool> {
-    Ok(!r
-        .scan_raw(&keys::folder_name(owner, &format!("{name}{DELIMITER}")))?
-        .is_empty())
+    let below = keys::folder_name(owner, &format!("{name}{DELIMITER}"));
+    Ok(!r.scan_from(&below, &below, 1)?.is_empty())
 }
 
 /// `name` (if it exists) and every folder of `owner` below it, as (name,

@@ -332,15 +332,15 @@ impl Store {
         let hides = self.macos_metadata().hides();
         let mut uids = Vec::with_capacity(folder.objects as usize);
         let mut first_unseen = None;
-        for row in super::index::mail_rows(&snap, folder.id)? {
+        super::index::for_each_mail_row(&snap, folder.id, 1, Uid::MAX, |row| {
             if hides && row.bits & super::index::ROW_MACOS_NAME != 0 {
-                continue;
+                return;
             }
             if first_unseen.is_none() && row.bits & super::index::ROW_SEEN == 0 {
                 first_unseen = Some(row.uid);
             }
             uids.push(row.uid);
-        }
+        })?;
         let keywords = match snap.get_raw(&keys::folder_keywords(folder.id))? {
             Some(_) => super::keywords::folder_keywords(&snap, folder.id, [])?,
             None => {

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use super::index::{self, MailRow, ROW_MACOS_NAME};
+use super::index::{self, ROW_MACOS_NAME};
 use super::{resolve, Store};
 use crate::error::{Result, StoreError};
 use crate::keys;
@@ -226,22 +226,18 @@ impl<'a, R: Reader> Planner<'a, R> {
         let mut out = BTreeSet::new();
         for &(a, b) in ranges {
             let (a, b) = (a.min(b), a.max(b));
-            for r in index::mail_rows_in(self.snap, self.folder, a, b)? {
+            index::for_each_mail_row(self.snap, self.folder, a, b, |r| {
                 if !(self.hides && r.bits & ROW_MACOS_NAME != 0) {
                     out.insert(r.uid);
                 }
-            }
+            })?;
         }
         Ok(out)
     }
 
     /// Every UID shown to mail (mail rows without the hidden bit).
     fn all(&self) -> Result<BTreeSet<Uid>> {
-        Ok(index::mail_rows(self.snap, self.folder)?
-            .into_iter()
-            .filter(|r: &MailRow| !(self.hides && r.bits & ROW_MACOS_NAME != 0))
-            .map(|r| r.uid)
-            .collect())
+        self.all_in(&[(1, Uid::MAX)])
     }
 
     /// The UIDs with flag number `flag`, hidden ones left out.

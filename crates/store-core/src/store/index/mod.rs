@@ -13,7 +13,7 @@
 //! - the flag index (0x27, [`keys::flag_index`]): the UIDs having each
 //!   flag number ([`flag_numbers`]), for SEARCH on flags ([`flag_uids`]);
 //! - the mail rows (0x28, [`keys::mail_row`]): each present UID with its
-//!   system flags as bits ([`MailRow`]), for SELECT ([`mail_rows`]).
+//!   system flags as bits ([`MailRow`]), for SELECT ([`for_each_mail_row`]).
 //!
 //! Deleting a folder deletes its index ranges ([`purge`]); pruning deletes
 //! the state-1 entries of the tombstones it prunes (`store::prune`).
@@ -86,57 +86,47 @@ impl MailRow {
     }
 }
 
-/// Every object of `folder` as a [`MailRow`], in UID order, read from the
-/// mail rows (0x28) alone: about 15 bytes per object, no record decoded.
+/// Calls `visit` with each object of `folder` with a UID in
+/// `first..=last` as a [`MailRow`], in UID order: ranged reads of the
+/// mail rows (0x28) in pages of [`MAIL_ROW_PAGE`], so the cost is the rows
+/// in the range and what is held at once is one page (a SELECT of 100,000
+/// messages held every key and value of the folder at once: megabytes
+/// of small allocations per SELECT).
 ///
 /// Errors: [`crate::StoreError::Corrupt`] for a malformed row; the engine's.
-pub(crate) fn mail_rows(r: &(impl Reader + ?Sized), folder: FolderId) -> Result<Vec<MailRow>> {
-    r.scan_raw(&keys::mail_rows(folder))?
-        .into_iter()
-        .map(|(k, v)| {
-            let uid = keys::trailing_u32(&k);
-            match (uid, v.as_slice()) {
-                (Some(uid), [bits]) => Ok(MailRow { uid, bits: *bits }),
-                _ => Err(crate::StoreError::Corrupt("a malformed mail row".into())),
-            }
-        })
-        .collect()
-}
-
-/// The objects of `folder` with a UID in `first..=last` as [`MailRow`]s, in
-/// UID order: ranged reads of the mail rows (0x28) in pages, so the cost is
-/// the rows in the range.
-///
-/// Errors: as [`mail_rows`].
-pub(crate) fn mail_rows_in(
+pub(crate) fn for_each_mail_row(
     r: &(impl Reader + ?Sized),
     folder: FolderId,
     first: Uid,
     last: Uid,
-) -> Result<Vec<MailRow>> {
-    const PAGE: usize = 4096;
+    mut visit: impl FnMut(MailRow),
+) -> Result<()> {
     let prefix = keys::mail_rows(folder);
-    let mut out = Vec::new();
     let mut from = first;
     loop {
-        let page = r.scan_from(&prefix, &keys::mail_row(folder, from), PAGE)?;
-        let full = page.len() == PAGE;
+        let page = r.scan_from(&prefix, &keys::mail_row(folder, from), MAIL_ROW_PAGE)?;
+        let full = page.len() == MAIL_ROW_PAGE;
+        let mut highest = None;
         for (k, v) in page {
             let row = match (keys::trailing_u32(&k), v.as_slice()) {
                 (Some(uid), [bits]) => MailRow { uid, bits: *bits },
                 _ => return Err(crate::StoreError::Corrupt("a malformed mail row".into())),
             };
             if row.uid > last {
-                return Ok(out);
+                return Ok(());
             }
-            out.push(row);
+            highest = Some(row.uid);
+            visit(row);
         }
-        match out.last() {
-            Some(row) if full && row.uid < last => from = row.uid + 1,
-            _ => return Ok(out),
+        match highest {
+            Some(uid) if full && uid < last => from = uid + 1,
+            _ => return Ok(()),
         }
     }
 }
+
+/// Mail rows read per ranged read by [`for_each_mail_row`].
+const MAIL_ROW_PAGE: usize = 4096;
 
 /// The hook every write of an object record calls, in its transaction:
 /// `before` is the record as it was (`None`: a new object), `after` as it

@@ -18,6 +18,11 @@ pub const PASSWORD: &str = "bench-password";
 pub const SIP_LOGIN: &str = "alice";
 /// Its address, which the deposits' Request-URI names.
 pub const SIP_ADDRESS: &str = "sip:alice@example.com";
+/// Messages of a message fixture stored without `\\Seen`: the newest 100
+/// of the 2n stored (about 50 of them survive the churn), so SEARCH
+/// UNSEEN answers the same few UIDs at every size, as in a mailbox read
+/// but for its latest messages.
+const UNSEEN_NEWEST: u32 = 100;
 
 /// What a fixture holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +41,7 @@ impl Fixture {
     /// The cache directory name (shared with benches/store.rs).
     pub fn name(self) -> String {
         match self {
-            Fixture::Messages(n) => format!("v{FORMAT_VERSION}-messages-{n}"),
+            Fixture::Messages(n) => format!("v{FORMAT_VERSION}-messages-{n}-unseen{UNSEEN_NEWEST}"),
             Fixture::Folders(n) => format!("v{FORMAT_VERSION}-folders-{n}"),
             Fixture::Base => format!("v{FORMAT_VERSION}-cpm-base"),
         }
@@ -61,6 +66,7 @@ pub async fn ensure(ctx: &Ctx, fixture: Fixture) -> Result<(PathBuf, Option<f64>
             let mut spec = BulkSpec::new(n.saturating_mul(2));
             spec.expunge_ratio = 0.5;
             spec.flag_churn = 2;
+            spec.unseen_newest = UNSEEN_NEWEST;
             store
                 .bulk_messages(&p, &FolderRef::own("INBOX"), &spec)
                 .await?;

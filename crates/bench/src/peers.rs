@@ -120,14 +120,19 @@ impl Drop for Peer {
     }
 }
 
-/// A maildir file name with flags (`S` seen, `F` flagged), as Dovecot
-/// writes them.
-fn maildir_name(i: u32) -> String {
+/// Messages of a Dovecot user left unseen: the newest, as in cpm-store's
+/// fixtures (about 50 of their newest 100 survive the churn).
+const UNSEEN_NEWEST: u32 = 50;
+
+/// The maildir file name of message `i` of `messages`, with flags (`S`
+/// seen, `F` flagged) as Dovecot writes them: all seen but the newest
+/// [`UNSEEN_NEWEST`].
+fn maildir_name(i: u32, messages: u32) -> String {
     let mut flags = String::new();
     if i % 50 == 7 {
         flags.push('F');
     }
-    if !i.is_multiple_of(10) {
+    if i + UNSEEN_NEWEST <= messages {
         flags.push('S');
     }
     format!("{i}.M{i}P1.cpm-bench:2,{flags}")
@@ -145,7 +150,7 @@ fn make_maildir(dir: &Path) -> Result<()> {
 /// skipped if already complete.
 fn dovecot_user(ctx: &Ctx, user: &str, messages: u32, folders: u32) -> Result<()> {
     let home = ctx.work.join("dovecot/home").join(user);
-    let done = home.join(".cpm-bench-complete");
+    let done = home.join(format!(".cpm-bench-complete-unseen{UNSEEN_NEWEST}"));
     if done.exists() {
         return Ok(());
     }
@@ -154,7 +159,7 @@ fn dovecot_user(ctx: &Ctx, user: &str, messages: u32, folders: u32) -> Result<()
     make_maildir(&maildir)?;
     for i in 1..=messages {
         std::fs::write(
-            maildir.join("cur").join(maildir_name(i)),
+            maildir.join("cur").join(maildir_name(i, messages)),
             store_core::bench_message(i),
         )?;
     }
@@ -415,7 +420,9 @@ mod tests {
 
     #[test]
     fn maildir_flags_are_sorted() {
-        assert_eq!(maildir_name(7), "7.M7P1.cpm-bench:2,FS");
-        assert_eq!(maildir_name(10), "10.M10P1.cpm-bench:2,");
+        assert_eq!(maildir_name(7, 1000), "7.M7P1.cpm-bench:2,FS");
+        assert_eq!(maildir_name(950, 1000), "950.M950P1.cpm-bench:2,S");
+        assert_eq!(maildir_name(951, 1000), "951.M951P1.cpm-bench:2,");
+        assert_eq!(maildir_name(957, 1000), "957.M957P1.cpm-bench:2,F");
     }
 }

@@ -153,8 +153,10 @@ const IMAP_ROWS: [(&str, &str, &str); 6] = [
 
 /// Whether the IMAP row `op` meets its target: `flat`: the largest size
 /// at most twice the 1k figure and under 1 ms; `select`: 100k under 60
-/// ms; `changes`: the largest at most twice the 1k figure. Judged only
-/// when the 1k and 100k sizes were measured.
+/// ms; `changes`: what the QRESYNC answer adds to a plain SELECT of the
+/// same folder (the changes part; the SELECT part has its own target) at
+/// 100k at most twice that at 1k, i.e. proportional to the changes, not
+/// the folder. Judged only when the 1k and 100k sizes were measured.
 fn imap_target(r: &Results, op: &str, kind: &str) -> (String, Option<bool>) {
     let small = value(r, "imap", op, "cpm-store", 1_000);
     let large = value(r, "imap", op, "cpm-store", 100_000);
@@ -164,10 +166,19 @@ fn imap_target(r: &Results, op: &str, kind: &str) -> (String, Option<bool>) {
             small.zip(large).map(|(s, l)| l <= 2.0 * s && l < 1.0),
         ),
         "select" => ("100k < 60 ms".into(), large.map(|l| l < 60.0)),
-        _ => (
-            "100k ≤ 2× 1k (∝ changes)".into(),
-            small.zip(large).map(|(s, l)| l <= 2.0 * s),
-        ),
+        _ => {
+            let added = |size: u64| {
+                let with = value(r, "imap", op, "cpm-store", size)?;
+                let plain = value(r, "imap", "select", "cpm-store", size)?;
+                Some((with - plain).max(0.0))
+            };
+            (
+                "over SELECT: 100k ≤ 2× 1k (∝ changes)".into(),
+                added(1_000)
+                    .zip(added(100_000))
+                    .map(|(s, l)| l <= 2.0 * s.max(0.05)),
+            )
+        }
     }
 }
 
@@ -243,8 +254,10 @@ judged at the sizes measured).\n"
     let _ = writeln!(
         w,
         "Server pinned to one core, client to another. A folder of n holds n messages \
-after a history of n more expunged and two flag changes each (Dovecot: n \
-messages in maildir, no history).\n"
+after a history of n more expunged and two flag changes each; all are \
+\\\\Seen but about 50 of the newest, so SEARCH UNSEEN answers the same few \
+UIDs at every size (Dovecot: the same n messages and flags in maildir, no \
+history).\n"
     );
     let columns = [("cpm-store", sizes), ("dovecot", peer_sizes)];
     let _ = writeln!(w, "{}", header("operation", &columns));

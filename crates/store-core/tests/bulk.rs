@@ -25,6 +25,7 @@ async fn bulk_loaded_folder_equals_the_api_path() {
         count: 5_200,
         distinct: 40,
         seen: 0.7,
+        unseen_newest: 50,
         flagged: 0.1,
         keywords: vec!["$A".into(), "$B".into()],
         expunge_ratio: 0.3,

@@ -34,8 +34,13 @@ pub struct BulkSpec {
     /// Distinct contents among them (at least 1): object `i` has the
     /// content of message `i % distinct`, sharing its blob.
     pub distinct: u32,
-    /// Fraction (0..=1) of objects stored with `\Seen`.
+    /// Fraction (0..=1) of objects stored with `\Seen`, among all but
+    /// the newest `unseen_newest`.
     pub seen: f64,
+    /// The newest objects (by number), stored without `\Seen` whatever
+    /// `seen` says: a mailbox read but for its latest messages, whose
+    /// SEARCH UNSEEN answer is the same size at every folder size.
+    pub unseen_newest: u32,
     /// Fraction (0..=1) of objects stored with `\Flagged`.
     pub flagged: f64,
     /// Keywords; object `i` gets `keywords[i % len]` on every 7th object.
@@ -50,13 +55,14 @@ pub struct BulkSpec {
 
 impl BulkSpec {
     /// `count` objects with the defaults of the benchmark fixtures:
-    /// 1,000 distinct contents, 90% seen, 2% flagged, two keywords, no
-    /// history.
+    /// 1,000 distinct contents, all seen but the newest 100, 2% flagged,
+    /// two keywords, no history.
     pub fn new(count: u32) -> BulkSpec {
         BulkSpec {
             count,
             distinct: 1_000,
-            seen: 0.9,
+            seen: 1.0,
+            unseen_newest: 100,
             flagged: 0.02,
             keywords: vec!["$Bench1".into(), "$Bench2".into()],
             expunge_ratio: 0.0,
@@ -109,7 +115,8 @@ fn unit(i: u32, salt: u64) -> f64 {
 /// The flags of object number `i` under `spec`.
 fn flags_of(spec: &BulkSpec, i: u32) -> Flags {
     let mut flags = Flags::new();
-    if unit(i, 1) < spec.seen {
+    let newest = i >= spec.count.saturating_sub(spec.unseen_newest);
+    if !newest && unit(i, 1) < spec.seen {
         flags.insert("\\Seen");
     }
     if unit(i, 2) < spec.flagged {

@@ -122,7 +122,11 @@ fn messages(c: &mut Criterion) {
     let inbox = FolderRef::own("INBOX");
     let mut group = c.benchmark_group("messages");
     for n in sizes() {
-        let (_dir, store, p) = fixture(&rt, &format!("messages-{n}"), async |s, p| {
+        // The name carries the unseen count: fixtures of another flag
+        // mix are other fixtures (`BulkSpec::new`: all seen but the newest).
+        let unseen = BulkSpec::new(0).unseen_newest;
+        let name = format!("messages-{n}-unseen{unseen}");
+        let (_dir, store, p) = fixture(&rt, &name, async |s, p| {
             let mut spec = BulkSpec::new(n.saturating_mul(2));
             spec.expunge_ratio = 0.5;
             spec.flag_churn = 2;

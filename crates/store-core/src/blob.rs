@@ -321,8 +321,8 @@ impl BlobStore {
         }
         let syncs = files
             .into_iter()
-            .map(Sync::FileData)
-            .chain(dirs.into_iter().map(Sync::Directory));
+            .map(PendingSync::FileData)
+            .chain(dirs.into_iter().map(PendingSync::Directory));
         sync_installed(syncs)
     }
 
@@ -526,18 +526,18 @@ const SYNC_THREADS: usize = 16;
 
 /// One thing a group commit makes durable before its database commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sync {
+pub enum PendingSync {
     /// The bytes of a blob file (fdatasync).
     FileData(PathBuf),
     /// A directory, so that the renames into it are durable (fsync).
     Directory(PathBuf),
 }
 
-impl Sync {
+impl PendingSync {
     fn run(&self) -> io::Result<()> {
         match self {
-            Sync::FileData(path) => std::fs::File::open(path)?.sync_data(),
-            Sync::Directory(dir) => sync_dir(dir),
+            PendingSync::FileData(path) => std::fs::File::open(path)?.sync_data(),
+            PendingSync::Directory(dir) => sync_dir(dir),
         }
     }
 }
@@ -552,17 +552,17 @@ impl Sync {
 /// Errors: the first file or directory that could not be opened or synced.
 pub fn sync_installed<I>(syncs: I) -> io::Result<()>
 where
-    I: IntoIterator<Item = Sync>,
+    I: IntoIterator<Item = PendingSync>,
 {
-    let syncs: Vec<Sync> = syncs.into_iter().collect();
+    let syncs: Vec<PendingSync> = syncs.into_iter().collect();
     if syncs.len() <= 1 {
-        return syncs.iter().try_for_each(Sync::run);
+        return syncs.iter().try_for_each(PendingSync::run);
     }
     let per_thread = syncs.len().div_ceil(SYNC_THREADS);
     std::thread::scope(|scope| {
         let workers: Vec<_> = syncs
             .chunks(per_thread)
-            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(Sync::run)))
+            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(PendingSync::run)))
             .collect();
         workers.into_iter().try_for_each(|w| {
             w.join()
@@ -583,13 +583,13 @@ mod tests {
             let dir = root.path().join(format!("{i}"));
             std::fs::create_dir(&dir).unwrap();
             std::fs::write(dir.join("f"), b"x").unwrap();
-            syncs.push(Sync::FileData(dir.join("f")));
-            syncs.push(Sync::Directory(dir));
+            syncs.push(PendingSync::FileData(dir.join("f")));
+            syncs.push(PendingSync::Directory(dir));
         }
         sync_installed(syncs.clone()).unwrap();
         sync_installed(Vec::new()).unwrap();
         let mut with_missing = syncs;
-        with_missing.push(Sync::FileData(root.path().join("gone")));
+        with_missing.push(PendingSync::FileData(root.path().join("gone")));
         assert_eq!(
             sync_installed(with_missing).unwrap_err().kind(),
             io::ErrorKind::NotFound

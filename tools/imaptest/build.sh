@@ -65,6 +65,20 @@ sed -n '/^seq_range_flags_ref(/,/^}$/p' src/client-state.c | grep -q 'array_idx_
 if sed -n '/^seq_range_flags_ref(/,/^}$/p' src/client-state.c | grep -q 'array_idx_modifiable('; then
   exit 1
 fi
+# imaptest bug: a SELECT with QRESYNC replaces the view by the offline cache
+# saved at an earlier logout (when * OK [UIDVALIDITY] arrives) and holds the
+# EXISTS count back until the tagged OK. A message that arrived after the
+# cache was saved has a MODSEQ above the cached one, so RFC 7162 3.2.5.1
+# has the server report it with an untagged FETCH (Dovecot's select_qresync
+# searches 1:* CHANGEDSINCE as well); its number is past the cached count,
+# and mailbox_state_handle_fetch aborts with "array.c: line 10
+# (array_idx_modifiable_i): assertion failed". Against Dovecot the path is
+# rarely taken: the cache is saved only when every UID of the view is
+# known. Grow the view to that number, within the EXISTS count the server
+# gave, as the held-back count would at the tagged OK.
+sed -i 's/^                if (num > array_count(&view->uidmap) &&$/\t\tif (client->qresync_select_cache != NULL \&\&\n\t\t    strcmp(str, "FETCH") == 0 \&\&\n\t\t    num > array_count(\&view->uidmap) \&\&\n\t\t    num <= client->qresync_pending_exists)\n\t\t\timap_client_exists(client, num);\n\t\tif (num > array_count(\&view->uidmap) \&\&/' \
+  src/imap-client.c
+grep -q 'num <= client->qresync_pending_exists)' src/imap-client.c
 ./autogen.sh >/dev/null 2>&1
 ./configure --with-dovecot=/usr/lib/dovecot >/dev/null
 make -j"$(nproc)" LDFLAGS="-Wl,-rpath,/usr/lib/dovecot" >/dev/null

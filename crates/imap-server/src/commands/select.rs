@@ -10,6 +10,12 @@
 //! since its MODSEQ, and a FETCH of UID, FLAGS and MODSEQ for each message
 //! changed since, so that a client away across any number of changes
 //! catches up with one SELECT.
+//!
+//! The whole answer describes one snapshot: the FETCHes stop at the
+//! HIGHESTMODSEQ announced, and the session does not synchronize at the
+//! end of SELECT (`Session::execute`); changes committed meanwhile come
+//! with the next command, so the counts a client takes in while selecting
+//! are never revised before the tagged OK.
 
 use std::fmt::Write as _;
 
@@ -155,7 +161,15 @@ async fn resync(
     if !vanished.is_empty() {
         let _ = write!(out, "* VANISHED (EARLIER) {}\r\n", compact_ranges(vanished));
     }
-    for object in changes.changed {
+    // Changes committed after the snapshot SELECT read are reported with
+    // the next command, from the HIGHESTMODSEQ just announced: a MODSEQ
+    // above it here would tell the client it has seen every change up to
+    // that one (RFC 7162 3.2), the expunges after the snapshot included.
+    for object in changes
+        .changed
+        .into_iter()
+        .filter(|o| o.modseq <= mailbox.highest_modseq())
+    {
         let Some(seq) = mailbox.seq_of(object.uid) else {
             continue;
         };

@@ -575,9 +575,8 @@ impl Session {
         // selected state (FETCH MODSEQ, STORE UNCHANGEDSINCE, SEARCH
         // MODSEQ...) gets the HIGHESTMODSEQ the client has not seen yet;
         // SELECT (CONDSTORE) sends its own.
-        let announce_modseq = !self.enabled.condstore
-            && self.selected.is_some()
-            && !matches!(command, Command::Select { .. });
+        let selecting = matches!(command, Command::Select { .. });
+        let announce_modseq = !self.enabled.condstore && self.selected.is_some() && !selecting;
         let mut flow = match command {
             Command::Logout => Flow::Close,
             Command::StartTls => Flow::StartTls,
@@ -600,7 +599,20 @@ impl Session {
             flow = Flow::Continue;
         }
         if flow == Flow::Continue {
-            if let Err(e) = self.synchronize(allow_expunge).await {
+            // SELECT and EXAMINE answer with the mailbox as one snapshot
+            // read it (EXISTS, HIGHESTMODSEQ and the QRESYNC changes
+            // agree); what changed after it is reported by the next
+            // command, as for any other change made elsewhere. Reporting
+            // it within the answer would revise the counts the client is
+            // still taking in (a QRESYNC client applies EXISTS only at
+            // the tagged OK, RFC 7162 3.2.5.1).
+            let synchronized = if selecting {
+                self.report_account_changes(None).await;
+                Ok(())
+            } else {
+                self.synchronize(allow_expunge).await
+            };
+            if let Err(e) = synchronized {
                 self.bye(&e).await?;
                 return Ok(Flow::Close);
             }

@@ -23,7 +23,7 @@
 //! are read only for a pattern that can reach `Shared/`, and only the
 //! named owner's for `Shared/{owner}/...` ([`names::shared_scope`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use store_core::{FolderInfo, FolderRef, Principal, SharedScope, Store, StoreError};
@@ -117,14 +117,6 @@ fn matches_any(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| names::matches(p, name))
 }
 
-/// The display name of a folder named by reference.
-fn display_of(folder: &FolderRef) -> String {
-    match &folder.owner {
-        Some(owner) => format!("{SHARED_ROOT}/{owner}/{}", folder.name),
-        None => folder.name.clone(),
-    }
-}
-
 /// The untagged responses of LIST / LSUB for the joined patterns `full`,
 /// in name order.
 pub(crate) async fn answer(
@@ -156,7 +148,7 @@ pub(crate) async fn answer(
     // Every folder shared with the principal is read (their number does
     // not grow with the account's own); own folders only within the
     // patterns' prefixes, and their records only when wanted.
-    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let folders: Vec<FolderInfo>;
     if by_subscription {
         // RFC 3501 6.3.9 and RFC 5258 3.1: the subscription list,
@@ -221,7 +213,7 @@ pub(crate) async fn answer(
                     subscribed: true,
                 },
             };
-            entries.insert(entry.name.clone(), entry);
+            entries.push(entry);
         }
     } else {
         let prefixes: Vec<String> = full.iter().flat_map(|p| names::own_prefixes(p)).collect();
@@ -240,10 +232,11 @@ pub(crate) async fn answer(
                 move |f: &FolderRef| {
                     // RECURSIVEMATCH also needs the selected folders below a
                     // match (RFC 5258 3.5).
-                    let name = display_of(f);
-                    f.owner.is_some()
-                        || matches_any(&patterns, &name)
-                        || (below && ancestors(&name).any(|a| matches_any(&patterns, a)))
+                    if f.owner.is_some() {
+                        return true;
+                    }
+                    matches_any(&patterns, &f.name)
+                        || (below && ancestors(&f.name).any(|a| matches_any(&patterns, a)))
                 },
                 // Subtrees no pattern reaches are skipped (`c%` below `c1`).
                 move |name: &str| below || deeper.iter().any(|p| names::could_match_below(p, name)),
@@ -252,27 +245,33 @@ pub(crate) async fn answer(
         for info in &folders {
             if let Some(owner) = &info.owner {
                 for level in [SHARED_ROOT.to_string(), format!("{SHARED_ROOT}/{owner}")] {
-                    entries.insert(
-                        level.clone(),
-                        Entry {
-                            attributes: vec!["\\Noselect", "\\HasChildren"],
-                            name: level,
-                            selectable: false,
-                            special_use: false,
-                            subscribed: false,
-                        },
-                    );
+                    entries.push(Entry {
+                        attributes: vec!["\\Noselect", "\\HasChildren"],
+                        name: level,
+                        selectable: false,
+                        special_use: false,
+                        subscribed: false,
+                    });
                 }
             }
-            let entry = entry_of(info);
-            entries.insert(entry.name.clone(), entry);
+            entries.push(entry_of(info));
         }
     }
+    // In name order, one entry a name (the last given). Own folders come
+    // in name order already, so this costs a pass unless shares follow.
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.dedup_by(|later, kept| {
+        let same = later.name == kept.name;
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
     if options.select_special_use {
-        entries.retain(|_, e| e.special_use);
+        entries.retain(|e| e.special_use);
     }
     if !lsub && (options.return_subscribed || options.select_subscribed) {
-        for entry in entries.values_mut().filter(|e| e.subscribed) {
+        for entry in entries.iter_mut().filter(|e| e.subscribed) {
             entry.attributes.push("\\Subscribed");
         }
     }
@@ -285,24 +284,30 @@ pub(crate) async fn answer(
     // themselves.
     let mut parents: BTreeSet<String> = BTreeSet::new();
     if options.recursive_match || lsub {
-        for name in entries.keys().filter(|n| !matches(n)) {
+        let listed = |name: &str| {
+            entries
+                .binary_search_by(|e| e.name.as_str().cmp(name))
+                .is_ok()
+        };
+        for name in entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|n| !matches(n))
+        {
             for parent in ancestors(name) {
-                if matches(parent) && !entries.contains_key(parent) {
+                if matches(parent) && !listed(parent) {
                     parents.insert(parent.to_string());
                 }
             }
         }
     }
-    let mut lines: BTreeMap<String, Line> = BTreeMap::new();
+    let mut lines: Vec<Line> = Vec::with_capacity(entries.len() + parents.len());
     let mut add = |name: String, text: String, selectable: bool| {
-        lines.insert(
-            name.clone(),
-            Line {
-                name,
-                text,
-                selectable,
-            },
-        );
+        lines.push(Line {
+            name,
+            text,
+            selectable,
+        });
     };
     if lsub {
         for name in &parents {
@@ -312,13 +317,13 @@ pub(crate) async fn answer(
             add(name.clone(), line, false);
         }
     }
-    for entry in entries.values().filter(|e| matches(&e.name)) {
+    for entry in entries.into_iter().filter(|e| matches(&e.name)) {
         let mut line = format!("* {verb} ");
         response::flag_list(&mut line, entry.attributes.iter().copied());
         line.push_str(" \"/\" ");
         response::mailbox(&mut line, &entry.name);
         line.push_str("\r\n");
-        add(entry.name.clone(), line, entry.selectable);
+        add(entry.name, line, entry.selectable);
     }
     if options.recursive_match && !lsub {
         let criterion = if options.select_subscribed {
@@ -346,7 +351,9 @@ pub(crate) async fn answer(
             add(name, line, false);
         }
     }
-    Ok(lines.into_values().collect())
+    // The names are distinct (a parent is added only when not listed).
+    lines.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(lines)
 }
 
 /// Most owners a subscription listing reads the shares of one by one;

@@ -14,7 +14,7 @@
 //! index 0x12 (grantee, owner, folder), which holds only what is shared
 //! with the principal or `anyone`. Subscriptions come from 0x13 by prefix.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::folders::{FolderInfo, FolderRef};
 use super::{rights_of, Store};
@@ -392,6 +392,29 @@ fn for_each_key(
     }
 }
 
+/// Whether `rest`, the names that follow `name` in a page (ascending),
+/// holds one below `name`; `None` when the page ends before it tells.
+/// Without allocating when the next name decides, as it nearly always
+/// does: it is below `name`, or it does not start with `name` (then no
+/// later one does). Only siblings such as `name x` (a byte below the
+/// delimiter) between `name` and `name/` need a search.
+fn child_among(rest: &[(String, FolderId)], name: &str) -> Option<bool> {
+    let below = |n: &str| {
+        n.strip_prefix(name)
+            .is_some_and(|t| t.starts_with(DELIMITER))
+    };
+    let (next, _) = rest.first()?;
+    if !next.starts_with(name) {
+        return Some(false);
+    }
+    if below(next) {
+        return Some(true);
+    }
+    let prefix = format!("{name}{DELIMITER}");
+    let at = rest.partition_point(|(n, _)| n.as_str() < prefix.as_str());
+    rest.get(at).map(|(n, _)| below(n))
+}
+
 /// Whether a folder of `owner` lies below `name`: one ranged read of
 /// limit 1 at `name/` in the name index.
 fn has_child_in(snap: &dyn Snapshot, owner: AccountId, name: &str) -> Result<bool> {
@@ -490,8 +513,9 @@ fn collect(
                 let name = String::from_utf8_lossy(&key[base..]).into_owned();
                 names.push((name, decode(value)?));
             }
-            for (i, (name, id)) in names.iter().enumerate() {
-                pruned.retain(|p| name.as_str() < p.as_str() || name.starts_with(p.as_str()));
+            for i in 0..names.len() {
+                let name = names[i].0.as_str();
+                pruned.retain(|p| name < p.as_str() || name.starts_with(p.as_str()));
                 if let Some(p) = pruned.iter().find(|p| name.starts_with(p.as_str())) {
                     // `0` is the byte after the delimiter: past `p`'s range.
                     let past = format!("{}0", &p[..p.len() - DELIMITER.len_utf8()]);
@@ -499,21 +523,17 @@ fn collect(
                     size = FIRST_PAGE;
                     continue 'scan;
                 }
-                // Below `name`: the keys from `name/` on; within this page
-                // if any later key of the page is at or after it.
-                let below = format!("{name}{DELIMITER}");
-                let rest = &names[i + 1..];
-                let at = rest.partition_point(|(n, _)| n.as_str() < below.as_str());
-                let has_children = match rest.get(at) {
-                    Some((n, _)) => n.starts_with(below.as_str()),
+                let has_children = match child_among(&names[i + 1..], name) {
+                    Some(found) => found,
                     None if more => has_child_in(snap, owner, name)?,
                     None => false,
                 };
-                if keep(&FolderRef::own(name.as_str())) {
-                    kept.push((name.clone(), *id, has_children));
-                }
                 if has_children && !descend(name) {
-                    pruned.push(below);
+                    pruned.push(format!("{name}{DELIMITER}"));
+                }
+                if keep(&FolderRef::own(name)) {
+                    let id = names[i].1;
+                    kept.push((std::mem::take(&mut names[i].0), id, has_children));
                 }
             }
             match page.last() {
@@ -528,8 +548,11 @@ fn collect(
         // Many kept: the records and subscriptions of the range in one
         // ranged read each; few: a point read for each kept.
         let bulk = kept.len() * 4 > read;
-        let mut subscribed: std::collections::HashSet<Vec<u8>> = Default::default();
-        let mut records: HashMap<FolderId, Vec<u8>> = HashMap::new();
+        // Subscriptions in name order, as `kept` is: matched by merging.
+        let mut subscribed: Vec<Vec<u8>> = Vec::new();
+        let sub_base = keys::subscriptions(owner).len();
+        // Records in id order (the key order of the whole account's).
+        let mut records: Vec<(FolderId, Vec<u8>)> = Vec::new();
         if bulk {
             let subs = keys::subscription(owner, prefix);
             subscribed = snap
@@ -538,27 +561,38 @@ fn collect(
                 .map(|(k, _)| k)
                 .collect();
             if prefix.is_empty() {
-                // The whole account: key order is by id, not name.
                 let all = keys::folders(owner);
-                for (key, value) in snap.scan(&all, &all, usize::MAX)? {
-                    if let Some(id) = keys::trailing_u64(&key) {
-                        records.insert(id, value);
-                    }
-                }
+                records = snap
+                    .scan(&all, &all, usize::MAX)?
+                    .into_iter()
+                    .filter_map(|(key, value)| Some((keys::trailing_u64(&key)?, value)))
+                    .collect();
             }
         }
+        let mut next_sub = 0;
         for (name, id, has_children) in kept {
-            let folder: Folder = match records.remove(&id) {
+            let raw = records
+                .binary_search_by_key(&id, |(i, _)| *i)
+                .ok()
+                .map(|at| std::mem::take(&mut records[at].1));
+            let folder: Folder = match raw {
                 Some(raw) => decode(&raw)?,
                 None => load(snap, &keys::folder(owner, id))?.ok_or_else(|| {
                     StoreError::Corrupt(format!("folder {id} indexed but missing"))
                 })?,
             };
-            let key = keys::subscription(owner, &name);
             let is_subscribed = if bulk {
-                subscribed.contains(&key)
+                while subscribed
+                    .get(next_sub)
+                    .is_some_and(|k| &k[sub_base..] < name.as_bytes())
+                {
+                    next_sub += 1;
+                }
+                subscribed
+                    .get(next_sub)
+                    .is_some_and(|k| &k[sub_base..] == name.as_bytes())
             } else {
-                snap.get(&key)?.is_some()
+                snap.get(&keys::subscription(owner, &name))?.is_some()
             };
             out.push(FolderInfo {
                 owner: None,

@@ -13,7 +13,7 @@ use crate::fixtures::{self, Fixture, LOGIN, PASSWORD};
 use crate::imap::Client;
 use crate::results::Measure;
 use crate::server::Server;
-use crate::timing::{Plan, Sampler, Summary};
+use crate::timing::{summarize, Plan, Sampler, Summary};
 use crate::{latency_cores, on_client_core, throughput_runtime, Ctx};
 
 /// STOREs sent in one pipelined batch; the figure is per STORE.
@@ -91,9 +91,10 @@ pub async fn messages_suite(
     // Interleaved with a plain reselect by the same session: what the
     // QRESYNC answer adds is judged against a SELECT timed under the same
     // conditions, not against the `select` run of seconds before.
-    let (with, plain) = timed_pair(&mut q, plan, &reselect, "SELECT INBOX").await?;
+    let (with, plain, added) = timed_pair(&mut q, plan, &reselect, "SELECT INBOX").await?;
     put("select_qresync_1000", with);
     put("select_beside_qresync", plain);
+    put("select_qresync_added", added);
     c.run("LOGOUT").await.ok();
     q.run("LOGOUT").await.ok();
     Ok(out)
@@ -111,25 +112,32 @@ pub async fn timed(c: &mut Client, plan: Plan, commands: &[String]) -> Result<Su
     Ok(s.summary())
 }
 
-/// Times `a` and `b`, one round trip each, alternating: (a, b).
+/// Times `a` and `b`, one round trip each, alternating: (a, b, a - b),
+/// the last over the pairs (each `a` less the `b` right after it), which
+/// a drift of both during the run does not move.
 pub async fn timed_pair(
     c: &mut Client,
     plan: Plan,
     a: &str,
     b: &str,
-) -> Result<(Summary, Summary)> {
+) -> Result<(Summary, Summary, Summary)> {
     let mut sa = Sampler::new(plan, 1);
     let mut sb = Sampler::new(plan, 1);
+    let mut differences = Vec::new();
     while sa.more() {
         let t = Instant::now();
         c.pipeline(&[a.to_string()]).await?;
+        let took_a = t.elapsed();
         sa.done(t);
-        sb.more();
+        let kept = sb.more() && sb.warmed_up();
         let t = Instant::now();
         c.pipeline(&[b.to_string()]).await?;
+        if kept {
+            differences.push((took_a.as_secs_f64() - t.elapsed().as_secs_f64()) * 1e3);
+        }
         sb.done(t);
     }
-    Ok((sa.summary(), sb.summary()))
+    Ok((sa.summary(), sb.summary(), summarize(differences)))
 }
 
 /// `LIST "" "*"` and `LIST "" "c0000%"` in an account of `n` folders

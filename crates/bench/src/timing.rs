@@ -104,6 +104,11 @@ impl Sampler {
             && (n < self.plan.min_iterations as usize || started.elapsed() < self.plan.budget)
     }
 
+    /// Whether the warm-up is over (the next [`Sampler::done`] is kept).
+    pub fn warmed_up(&self) -> bool {
+        self.warm >= self.plan.warmup
+    }
+
     /// Records the iteration that began at `t`.
     pub fn done(&mut self, t: Instant) {
         if self.warm < self.plan.warmup {

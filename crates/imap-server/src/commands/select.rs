@@ -165,12 +165,17 @@ async fn resync(
     // the next command, from the HIGHESTMODSEQ just announced: a MODSEQ
     // above it here would tell the client it has seen every change up to
     // that one (RFC 7162 3.2), the expunges after the snapshot included.
-    for object in changes
+    // In UID (so sequence) order, numbered in one pass.
+    let mut changed: Vec<_> = changes
         .changed
         .into_iter()
         .filter(|o| o.modseq <= mailbox.highest_modseq())
-    {
-        let Some(seq) = mailbox.seq_of(object.uid) else {
+        .collect();
+    changed.sort_unstable_by_key(|o| o.uid);
+    let uids: Vec<u32> = changed.iter().map(|o| o.uid).collect();
+    let seqs = mailbox.uids().seqs_of_ascending(&uids);
+    for (object, seq) in changed.into_iter().zip(seqs) {
+        let Some(seq) = seq else {
             continue;
         };
         let _ = write!(

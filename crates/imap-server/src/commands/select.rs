@@ -172,7 +172,7 @@ async fn resync(
         .filter(|o| o.modseq <= mailbox.highest_modseq())
         .collect();
     changed.sort_unstable_by_key(|o| o.uid);
-    let uids: Vec<u32> = changed.iter().map(|o| o.uid).collect();
+    let uids: Vec<_> = changed.iter().map(|o| o.uid).collect();
     let seqs = mailbox.uids().seqs_of_ascending(&uids);
     for (object, seq) in changed.into_iter().zip(seqs) {
         let Some(seq) = seq else {

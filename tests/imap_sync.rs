@@ -250,3 +250,105 @@ fn a_client_away_across_ten_thousand_changes_resyncs_with_one_select() {
     assert!(!lines.iter().any(|l| l.contains("VANISHED") || is_fetch(l)));
     assert!(find(&lines, "* OK [CLOSED]").contains("CLOSED"));
 }
+
+/// `cpm_store_commits_total` from the admin endpoint.
+fn commits(server: &Server) -> u64 {
+    let metrics = server.http_get("/metrics").expect("/metrics");
+    let line = find_line(&metrics, "cpm_store_commits_total ");
+    line.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect(line)
+}
+
+fn find_line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+}
+
+#[test]
+fn pipelined_stores_are_answered_in_order_as_if_run_one_by_one_and_share_commits() {
+    let server = Server::with_alice();
+    let mut b = ImapConnection::login(server.imap, "alice", "secret");
+    append_n(&mut b, "INBOX", 3);
+    // `b` selects first and so holds `\Recent`; `a` sees none.
+    b.run("s SELECT INBOX");
+    let mut a = ImapConnection::login(server.imap, "alice", "secret");
+    a.run("s SELECT INBOX");
+    let before = commits(&server);
+
+    // One write: the server finds the STOREs whole in its buffer.
+    let mut pipeline = String::from(
+        "a1 STORE 1 +FLAGS (\\Flagged)\r\n\
+         a2 STORE 1:2 +FLAGS (\\Flagged)\r\n\
+         a3 STORE 1 -FLAGS.SILENT (\\Flagged)\r\n\
+         a4 STORE 1:2 FLAGS ($x)\r\n\
+         a5 STORE 3 +FLAGS (\\Bogus)\r\n\
+         a6 UID STORE 2 -FLAGS ($x)\r\n",
+    );
+    for i in 0..20 {
+        let sign = if i % 2 == 0 { '+' } else { '-' };
+        pipeline.push_str(&format!("b{i} STORE 3 {sign}FLAGS.SILENT (\\Seen)\r\n"));
+    }
+    pipeline.push_str("z NOOP\r\n");
+    a.send(pipeline.as_bytes());
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for tag in ["a1", "a2", "a3", "a4", "a5", "a6"] {
+        answers.push(a.read_until_tagged(tag));
+    }
+    let expected: [&[&str]; 6] = [
+        &["* 1 FETCH (FLAGS (\\Flagged))", "a1 OK"],
+        // Message 1 was already flagged by a1: still answered, with the
+        // flags a1 left (RFC 3501 6.4.6).
+        &[
+            "* 1 FETCH (FLAGS (\\Flagged))",
+            "* 2 FETCH (FLAGS (\\Flagged))",
+            "a2 OK",
+        ],
+        &["a3 OK"],
+        &["* 1 FETCH (FLAGS ($x))", "* 2 FETCH (FLAGS ($x))", "a4 OK"],
+        &["a5 BAD"],
+        &["* 2 FETCH (FLAGS () UID 2)", "a6 OK"],
+    ];
+    for (lines, expected) in answers.iter().zip(expected) {
+        let lines: Vec<&String> = lines
+            .iter()
+            .filter(|l| !l.starts_with("* FLAGS") && !l.starts_with("* OK [PERMANENTFLAGS"))
+            .collect();
+        assert_eq!(lines.len(), expected.len(), "{lines:?}");
+        for (line, want) in lines.iter().zip(expected) {
+            assert!(line.starts_with(want), "{line} is not {want}: {lines:?}");
+        }
+    }
+    for i in 0..20 {
+        let lines = a.read_until_tagged(&format!("b{i}"));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(tagged(&lines).starts_with(&format!("b{i} OK")), "{lines:?}");
+    }
+    // The client knows every flag it set, .SILENT included: nothing is
+    // reported back to it.
+    let lines = a.read_until_tagged("z");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    // Each update was its own durable operation, but they were queued
+    // together: far fewer commits than STOREs.
+    let used = commits(&server) - before;
+    assert!(used <= 4, "{used} commits for 26 pipelined STOREs");
+
+    // Another session sees the end state (and holds `\Recent`).
+    b.run("n NOOP");
+    let lines = b.run("f FETCH 1:3 (FLAGS)");
+    let fetched: Vec<&str> = lines
+        .iter()
+        .filter(|l| is_fetch(l))
+        .map(|l| l.as_str())
+        .collect();
+    assert_eq!(
+        fetched,
+        [
+            "* 1 FETCH (FLAGS ($x \\Recent))",
+            "* 2 FETCH (FLAGS (\\Recent))",
+            "* 3 FETCH (FLAGS (\\Recent))"
+        ]
+    );
+}

@@ -466,9 +466,13 @@ impl Writer {
         Ok((Writer { tx }, handle))
     }
 
-    /// Runs `op` in the next group commit and returns its result once the
-    /// commit is durable.
-    pub async fn write<R, F>(&self, op: F) -> Result<R>
+    /// Queues `op` for the next group commit without waiting for it:
+    /// operations submitted one after another run in that order, and
+    /// those queued while a commit is under way share the next one (a
+    /// session's pipelined commands cost one fsync, not one each).
+    ///
+    /// Errors: [`StoreError::Closed`] if the writer has stopped.
+    pub fn submit<R, F>(&self, op: F) -> Result<PendingWrite<R>>
     where
         R: Send + 'static,
         F: FnOnce(&mut Txn<'_>) -> Result<R> + Send + 'static,
@@ -479,7 +483,26 @@ impl Writer {
         self.tx
             .send(Job { op, reply })
             .map_err(|_| StoreError::Closed)?;
-        let out = rx.await.map_err(|_| StoreError::Closed)??;
+        Ok(PendingWrite {
+            rx,
+            result: std::marker::PhantomData,
+        })
+    }
+}
+
+/// An operation queued by [`Writer::submit`]: its result, once durable.
+pub(crate) struct PendingWrite<R> {
+    rx: oneshot::Receiver<Result<Box<dyn Any + Send>>>,
+    result: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: 'static> PendingWrite<R> {
+    /// Waits for the commit that holds the operation.
+    ///
+    /// Errors: the operation's own, those of the commit, and
+    /// [`StoreError::Closed`] if the writer stopped first.
+    pub(crate) async fn outcome(self) -> Result<R> {
+        let out = self.rx.await.map_err(|_| StoreError::Closed)??;
         out.downcast::<R>()
             .map(|b| *b)
             .map_err(|_| StoreError::Corrupt("writer returned a result of another type".into()))

@@ -186,24 +186,10 @@ pub async fn execute(session: &mut Session, tag: &str, command: Command) -> Comm
             };
             fetch::execute(session, request).await
         }
-        Command::Store {
-            set,
-            unchanged_since,
-            mode,
-            silent,
-            flags,
-            uid,
-        } => {
-            let request = store::StoreRequest {
-                set: &set,
-                unchanged_since,
-                mode,
-                silent,
-                flags: &flags,
-                uid,
-            };
-            store::execute(session, request).await
-        }
+        store @ Command::Store { .. } => match store::StoreRequest::of(&store) {
+            Some(request) => store::execute(session, request).await,
+            None => Ok(Completion::bad("Not a STORE")),
+        },
         Command::Copy {
             set,
             mailbox,

@@ -301,6 +301,13 @@ impl SelectedMailbox {
         }
     }
 
+    /// The MODSEQ at which this session last reported `uid`'s flags since
+    /// it synchronized ([`SelectedMailbox::note_reported`]): the client
+    /// knows the flags `uid` had at that MODSEQ.
+    pub fn reported_at(&self, uid: Uid) -> Option<ModSeq> {
+        self.reported.get(&uid).copied()
+    }
+
     /// Removes messages this session expunged, returning their sequence
     /// numbers in the order to report them (each number valid at the time
     /// its EXPUNGE is sent).

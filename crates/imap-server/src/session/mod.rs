@@ -6,6 +6,7 @@ pub mod error;
 pub mod mailbox;
 pub mod names;
 pub mod notify;
+pub mod pipeline;
 pub mod state;
 pub mod stream;
 pub mod uidmap;
@@ -50,6 +51,28 @@ enum Wake {
     Timeout,
     /// The server is stopping.
     Shutdown,
+}
+
+/// What a command reports before its tagged response
+/// ([`Session::conclude`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Nothing: the connection closes or changes layers (LOGOUT,
+    /// STARTTLS, COMPRESS).
+    Bare,
+    /// No change made elsewhere yet, but the HIGHESTMODSEQ a CONDSTORE
+    /// client must hear: a STORE of a pipeline but the last, which
+    /// synchronizes for all ([`pipeline`]).
+    Quiet,
+    /// The account's changes (quota alerts, NOTIFY) but not the selected
+    /// mailbox's: SELECT and EXAMINE.
+    AccountOnly,
+    /// Every change made elsewhere; expunges only when `allow_expunge`
+    /// (RFC 3501 7.4.1).
+    Synchronize {
+        /// Whether EXPUNGE (or VANISHED) may be sent.
+        allow_expunge: bool,
+    },
 }
 
 /// What the command loop does after a command.
@@ -402,6 +425,9 @@ impl Session {
                     ReadOutcome::Refused { tag, refusal } => self.refused(tag, refusal).await?,
                     ReadOutcome::Command(raw) => {
                         match parse_request(&raw.text, raw.blobs, self.state.config.max_nesting) {
+                            Ok(request) if self.starts_pipeline(&request) => {
+                                self.execute_stores(request).await?
+                            }
                             Ok(request) => self.execute(request).await?,
                             Err(bad) => {
                                 let tag = bad.tag.unwrap_or_else(|| "*".into());
@@ -598,7 +624,31 @@ impl Session {
         if matches!(flow, Flow::StartTls | Flow::Compress) && completion.status != Status::Ok {
             flow = Flow::Continue;
         }
-        if flow == Flow::Continue {
+        let ending = if flow != Flow::Continue {
+            Ending::Bare
+        } else if selecting {
+            Ending::AccountOnly
+        } else {
+            Ending::Synchronize { allow_expunge }
+        };
+        let next = self
+            .conclude(&tag, completion, ending, announce_modseq)
+            .await?;
+        Ok(if next == Flow::Close { next } else { flow })
+    }
+
+    /// Ends a command: reports what `ending` says, then (to a CONDSTORE
+    /// client) the HIGHESTMODSEQ it must hear, then the tagged
+    /// `completion`. `announce_modseq`: this was the session's first
+    /// CONDSTORE enabling command.
+    async fn conclude(
+        &mut self,
+        tag: &str,
+        completion: Completion,
+        ending: Ending,
+        announce_modseq: bool,
+    ) -> std::io::Result<Flow> {
+        if ending != Ending::Bare {
             // SELECT and EXAMINE answer with the mailbox as one snapshot
             // read it (EXISTS, HIGHESTMODSEQ and the QRESYNC changes
             // agree); what changed after it is reported by the next
@@ -606,11 +656,13 @@ impl Session {
             // it within the answer would revise the counts the client is
             // still taking in (a QRESYNC client applies EXISTS only at
             // the tagged OK, RFC 7162 3.2.5.1).
-            let synchronized = if selecting {
-                self.report_account_changes(None).await;
-                Ok(())
-            } else {
-                self.synchronize(allow_expunge).await
+            let synchronized = match ending {
+                Ending::Synchronize { allow_expunge } => self.synchronize(allow_expunge).await,
+                Ending::AccountOnly => {
+                    self.report_account_changes(None).await;
+                    Ok(())
+                }
+                Ending::Quiet | Ending::Bare => Ok(()),
             };
             if let Err(e) = synchronized {
                 self.bye(&e).await?;
@@ -630,8 +682,7 @@ impl Session {
                 }
             }
         }
-        let next = self.complete(&tag, completion).await?;
-        Ok(if next == Flow::Close { next } else { flow })
+        self.complete(tag, completion).await
     }
 
     /// Reports changes of the selected mailbox made elsewhere (RFC 3501

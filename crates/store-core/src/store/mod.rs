@@ -50,7 +50,9 @@ pub use locks::{
     MAX_LOCKS_PER_PRINCIPAL, MAX_LOCK_OWNER, MAX_LOCK_TIMEOUT,
 };
 pub use metadata::{MetadataTarget, MAX_METADATA_ENTRIES, MAX_METADATA_VALUE};
-pub use objects::{CopyResult, FlagUpdate, FlagUpdateResult, NewObject, StoredObject};
+pub use objects::{
+    CopyResult, FlagUpdate, FlagUpdateRequest, FlagUpdateResult, NewObject, StoredObject,
+};
 pub use preview::{
     find_part, Preview, PreviewFormat, PreviewRequest, MAX_PREVIEW_DIMENSION, MAX_PREVIEW_SOURCE,
 };
@@ -286,6 +288,16 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Txn<'_>) -> Result<R> + Send + 'static,
     {
+        self.submit(op)?.outcome().await
+    }
+
+    /// Queues `op` for the next group commit without waiting
+    /// ([`crate::writer::Writer::submit`]).
+    fn submit<R, F>(&self, op: F) -> Result<crate::writer::PendingWrite<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Txn<'_>) -> Result<R> + Send + 'static,
+    {
         let writer = self
             .inner
             .writer
@@ -293,7 +305,7 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(StoreError::Closed)?;
-        writer.write(op).await
+        writer.submit(op)
     }
 
     /// A consistent read view of committed state.

@@ -102,6 +102,23 @@ pub enum FlagUpdate {
     Remove(Flags),
 }
 
+/// One flag update of [`Store::update_flags_in_order`]: the arguments of
+/// [`Store::update_flags`], and whether to report the objects it leaves
+/// as they were.
+#[derive(Debug, Clone)]
+pub struct FlagUpdateRequest {
+    /// The objects, by UID; those that do not exist are skipped.
+    pub uids: Vec<Uid>,
+    /// Replace, add or remove.
+    pub update: FlagUpdate,
+    /// UNCHANGEDSINCE (RFC 7162 3.1.3).
+    pub unchanged_since: Option<ModSeq>,
+    /// Whether [`FlagUpdateResult::unchanged`] is filled (IMAP STORE
+    /// without `.SILENT` answers every message with its flags, RFC 3501
+    /// 6.4.6, as they were at this update).
+    pub report_unchanged: bool,
+}
+
 /// The outcome of a flag update.
 #[derive(Debug, Clone, Default)]
 pub struct FlagUpdateResult {
@@ -115,6 +132,10 @@ pub struct FlagUpdateResult {
     /// MODSEQ at least this high knows the flags the update started from
     /// (IMAP STORE `.SILENT`, RFC 3501 6.4.6).
     pub prior_modseqs: Vec<ModSeq>,
+    /// When asked for ([`FlagUpdateRequest::report_unchanged`]): objects
+    /// the update left as they were (their flags already as asked), with
+    /// their MODSEQ and flags, read in the same transaction.
+    pub unchanged: Vec<(Uid, ModSeq, Flags)>,
 }
 
 /// The outcome of a copy or move (IMAP COPYUID, RFC 4315).
@@ -438,80 +459,44 @@ impl Store {
         update: FlagUpdate,
         unchanged_since: Option<ModSeq>,
     ) -> Result<FlagUpdateResult> {
-        let (principal, folder, uids) = (principal.clone(), folder.clone(), uids.to_vec());
-        self.write(move |txn| {
-            let access = resolve(txn, &principal, &folder)?;
-            let touched = match &update {
-                FlagUpdate::Replace(f) | FlagUpdate::Add(f) | FlagUpdate::Remove(f) => f,
-            };
-            require_flag_rights(&access, touched, matches!(update, FlagUpdate::Replace(_)))?;
-            let mut f = access.folder.clone();
-            let owner = f.owner;
-            let mut result = FlagUpdateResult::default();
-            let mut modseq = None;
-            for uid in uids {
-                let key = keys::object(f.id, uid);
-                let Some(mut object) = txn.load::<Object>(&key)? else {
-                    continue;
-                };
-                if unchanged_since.is_some_and(|n| object.modseq > n) {
-                    result.modified.push(uid);
-                    continue;
-                }
-                let mut flags = object.flags.clone();
-                match &update {
-                    FlagUpdate::Replace(new) => {
-                        flags = keep_unwritable(&access, &object.flags, new)
-                    }
-                    FlagUpdate::Add(add) => add.iter().for_each(|x| {
-                        flags.insert(x);
-                    }),
-                    FlagUpdate::Remove(rem) => rem.iter().for_each(|x| {
-                        flags.remove(x);
-                    }),
-                }
-                if flags == object.flags {
-                    continue;
-                }
-                let m = match modseq {
-                    Some(m) => m,
-                    None => *modseq.insert(next_modseq(txn, owner)?),
-                };
-                let was_seen = object.flags.contains("\\Seen");
-                let is_seen = flags.contains("\\Seen");
-                if was_seen != is_seen {
-                    f.unseen = if is_seen {
-                        f.unseen.saturating_sub(1)
-                    } else {
-                        f.unseen + 1
-                    };
-                }
-                let before = object.clone();
-                object.flags = flags;
-                result.prior_modseqs.push(object.modseq);
-                object.modseq = m;
-                result.updated.push((uid, m, object.flags.clone()));
-                txn.put(key, &object)?;
-                super::index::object_changed(txn, f.id, Some(&before), Some(&object), m)?;
-                txn.record_change(
-                    owner,
-                    Change {
-                        modseq: m,
-                        folder: f.id,
-                        kind: ChangeKind::FlagsChanged { uid },
-                    },
-                )?;
-            }
-            if let Some(m) = modseq {
-                if !matches!(update, FlagUpdate::Remove(_)) {
-                    super::keywords::note_keywords(txn, f.id, touched)?;
-                }
-                f.highest_modseq = m;
-                txn.put(keys::folder(owner, f.id), &f)?;
-            }
-            Ok(result)
-        })
-        .await
+        let request = FlagUpdateRequest {
+            uids: uids.to_vec(),
+            update,
+            unchanged_since,
+            report_unchanged: false,
+        };
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.write(move |txn| apply_flag_update(txn, &principal, &folder, request))
+            .await
+    }
+
+    /// Runs several flag updates of one folder, each as
+    /// [`Store::update_flags`] would, in the order given, and returns each
+    /// one's outcome in that order. They are queued together, so they
+    /// share a group commit (or two, if the writer was idle when the first
+    /// arrived): a client's pipelined STOREs cost one fsync between them,
+    /// not one each. One failing leaves the others as they are.
+    pub async fn update_flags_in_order(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        requests: Vec<FlagUpdateRequest>,
+    ) -> Vec<Result<FlagUpdateResult>> {
+        let pending: Vec<_> = requests
+            .into_iter()
+            .map(|request| {
+                let (principal, folder) = (principal.clone(), folder.clone());
+                self.submit(move |txn| apply_flag_update(txn, &principal, &folder, request))
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for p in pending {
+            outcomes.push(match p {
+                Ok(p) => p.outcome().await,
+                Err(e) => Err(e),
+            });
+        }
+        outcomes
     }
 
     /// Operation "object copy" (IMAP COPY, WebDAV COPY): copies share the
@@ -1127,4 +1112,90 @@ pub(super) fn insert_new_object(
         existing: false,
         replaced: was_replaced,
     })
+}
+
+/// One flag update ([`Store::update_flags`]) in a transaction.
+fn apply_flag_update(
+    txn: &mut Txn<'_>,
+    principal: &Principal,
+    folder: &FolderRef,
+    request: FlagUpdateRequest,
+) -> Result<FlagUpdateResult> {
+    let FlagUpdateRequest {
+        uids,
+        update,
+        unchanged_since,
+        report_unchanged,
+    } = request;
+    let access = resolve(txn, principal, folder)?;
+    let touched = match &update {
+        FlagUpdate::Replace(f) | FlagUpdate::Add(f) | FlagUpdate::Remove(f) => f,
+    };
+    require_flag_rights(&access, touched, matches!(update, FlagUpdate::Replace(_)))?;
+    let mut f = access.folder.clone();
+    let owner = f.owner;
+    let mut result = FlagUpdateResult::default();
+    let mut modseq = None;
+    for uid in uids {
+        let key = keys::object(f.id, uid);
+        let Some(mut object) = txn.load::<Object>(&key)? else {
+            continue;
+        };
+        if unchanged_since.is_some_and(|n| object.modseq > n) {
+            result.modified.push(uid);
+            continue;
+        }
+        let mut flags = object.flags.clone();
+        match &update {
+            FlagUpdate::Replace(new) => flags = keep_unwritable(&access, &object.flags, new),
+            FlagUpdate::Add(add) => add.iter().for_each(|x| {
+                flags.insert(x);
+            }),
+            FlagUpdate::Remove(rem) => rem.iter().for_each(|x| {
+                flags.remove(x);
+            }),
+        }
+        if flags == object.flags {
+            if report_unchanged {
+                result.unchanged.push((uid, object.modseq, flags));
+            }
+            continue;
+        }
+        let m = match modseq {
+            Some(m) => m,
+            None => *modseq.insert(next_modseq(txn, owner)?),
+        };
+        let was_seen = object.flags.contains("\\Seen");
+        let is_seen = flags.contains("\\Seen");
+        if was_seen != is_seen {
+            f.unseen = if is_seen {
+                f.unseen.saturating_sub(1)
+            } else {
+                f.unseen + 1
+            };
+        }
+        let before = object.clone();
+        object.flags = flags;
+        result.prior_modseqs.push(object.modseq);
+        object.modseq = m;
+        result.updated.push((uid, m, object.flags.clone()));
+        txn.put(key, &object)?;
+        super::index::object_changed(txn, f.id, Some(&before), Some(&object), m)?;
+        txn.record_change(
+            owner,
+            Change {
+                modseq: m,
+                folder: f.id,
+                kind: ChangeKind::FlagsChanged { uid },
+            },
+        )?;
+    }
+    if let Some(m) = modseq {
+        if !matches!(update, FlagUpdate::Remove(_)) {
+            super::keywords::note_keywords(txn, f.id, touched)?;
+        }
+        f.highest_modseq = m;
+        txn.put(keys::folder(owner, f.id), &f)?;
+    }
+    Ok(result)
 }

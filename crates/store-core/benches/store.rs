@@ -137,7 +137,7 @@ fn messages(c: &mut Criterion) {
         let selected = rt
             .block_on(store.select_folder(&p, &inbox))
             .expect("select");
-        let uids: Vec<u32> = selected.uids;
+        let uids: Vec<u32> = selected.uids.iter().collect();
         // Labelled by the fixture size n; the churn leaves about n.
         eprintln!("messages-{n}: {} messages held", uids.len());
         let highest = selected.folder.highest_modseq;

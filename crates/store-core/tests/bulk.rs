@@ -81,7 +81,7 @@ async fn bulk_loaded_folder_equals_the_api_path() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&a_states), strip(&b_states));
-    assert_eq!(b.uids, report.uids);
+    assert_eq!(b.uids.iter().collect::<Vec<_>>(), report.uids);
     assert_eq!(a.keywords, b.keywords);
     assert!(b.keywords.iter().any(|k| k == "$A") && b.keywords.iter().any(|k| k == "$B"));
     assert_eq!(a.folder.objects, b.folder.objects);

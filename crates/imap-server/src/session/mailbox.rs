@@ -104,7 +104,8 @@ impl SelectedMailbox {
         read_only: bool,
     ) -> SelectedMailbox {
         let f = &selected.folder;
-        let uids = UidMap::from_uids(selected.uids.iter().copied());
+        let mut uids = UidMap::from_bitmap(selected.uids);
+        state.uid_maps.share(f.id, f.highest_modseq, &mut uids);
         let highest = uids.last().unwrap_or(0);
         let threshold = state.recent_threshold(f.id, highest, !read_only);
         let recent = UidMap::from_uids(uids.range(threshold.saturating_add(1), Uid::MAX));
@@ -436,7 +437,7 @@ impl SelectedMailbox {
             // view the folder no longer has.
             let present = state.store.select_folder(principal, &self.folder).await?;
             let mut gone = self.uids.clone();
-            gone.remove_all(&UidMap::from_uids(present.uids));
+            gone.remove_all(&UidMap::from_bitmap(present.uids));
             self.pending_expunges.extend(gone.iter());
         }
         self.known_modseq = changes.folder.highest_modseq;
@@ -493,6 +494,13 @@ impl SelectedMailbox {
             // none of those messages any more. While some wait, the view
             // stays where it was, before all of them.
             self.view.synced(self.known_modseq);
+            // The view is the folder as of that MODSEQ: share its map
+            // with the sessions that see the same.
+            if self.uids.is_unshared() {
+                state
+                    .uid_maps
+                    .share(self.folder_id, self.known_modseq, &mut self.uids);
+            }
         }
         // EXPUNGE responses already tell the client the count went down;
         // EXISTS is due when messages arrived.

@@ -25,6 +25,8 @@ pub struct ServerState {
     /// since are recent again.
     recent: Mutex<HashMap<FolderId, Uid>>,
     connections: Mutex<HashMap<AccountId, usize>>,
+    /// The selected folders' UID maps, shared between sessions.
+    pub uid_maps: crate::session::uidmap::UidMapCache,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -42,6 +44,7 @@ impl ServerState {
             tls,
             recent: Mutex::default(),
             connections: Mutex::default(),
+            uid_maps: Default::default(),
         }
     }
 

@@ -8,9 +8,18 @@
 //! select of its rank; both cost O(spans), not O(messages). New UIDs are
 //! appended (UIDs only grow, RFC 3501 2.3.1.1); an expunge removes one
 //! UID in place, without shifting a vector.
+//!
+//! Sessions that see a folder alike share one map ([`UidMapCache`]): a
+//! map is copied only when its session's view changes, and shared again
+//! once that view has caught up with the others. A thousand clients idle
+//! on a folder of 100,000 messages hold its map once, not a thousand
+//! times (up to 32 KiB each).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use roaring::RoaringBitmap;
-use store_core::model::Uid;
+use store_core::model::{FolderId, ModSeq, Uid};
 
 use crate::protocol::sequence::SequenceSet;
 
@@ -20,10 +29,11 @@ use crate::protocol::sequence::SequenceSet;
 /// popcounts.
 const NEAR: u32 = 1024;
 
-/// The UIDs of a mailbox as a session numbers them.
+/// The UIDs of a mailbox as a session numbers them; cloning shares the
+/// map until one of the copies changes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UidMap {
-    set: RoaringBitmap,
+    set: Arc<RoaringBitmap>,
 }
 
 impl UidMap {
@@ -31,7 +41,12 @@ impl UidMap {
     pub fn from_uids(uids: impl IntoIterator<Item = Uid>) -> UidMap {
         let mut set: RoaringBitmap = uids.into_iter().collect();
         set.optimize();
-        UidMap { set }
+        UidMap { set: Arc::new(set) }
+    }
+
+    /// The map of the UIDs in `set`.
+    pub fn from_bitmap(set: RoaringBitmap) -> UidMap {
+        UidMap { set: Arc::new(set) }
     }
 
     /// The number of messages (EXISTS).
@@ -116,19 +131,19 @@ impl UidMap {
 
     /// Adds `uid` (a new message); returns whether it was new.
     pub fn insert(&mut self, uid: Uid) -> bool {
-        self.set.insert(uid)
+        Arc::make_mut(&mut self.set).insert(uid)
     }
 
     /// Removes `uid`; returns its sequence number before the removal.
     pub fn remove(&mut self, uid: Uid) -> Option<u32> {
         let seq = self.seq_of(uid)?;
-        self.set.remove(uid);
+        Arc::make_mut(&mut self.set).remove(uid);
         Some(seq)
     }
 
     /// Compacts the representation (after many changes).
     pub fn optimize(&mut self) {
-        self.set.optimize();
+        Arc::make_mut(&mut self.set).optimize();
     }
 
     /// Every UID, ascending.
@@ -220,7 +235,12 @@ impl UidMap {
 
     /// Removes every UID of `other` (that is in the map).
     pub fn remove_all(&mut self, other: &UidMap) {
-        self.set -= &other.set;
+        *Arc::make_mut(&mut self.set) -= &*other.set;
+    }
+
+    /// Whether this map's storage is its own (no other session shares it).
+    pub fn is_unshared(&self) -> bool {
+        Arc::strong_count(&self.set) == 1
     }
 
     /// The map's size in memory, approximately (its serialized size).
@@ -230,6 +250,73 @@ impl UidMap {
 }
 
 /// `ranges` sorted and merged (overlapping or adjacent ranges joined).
+/// The UID maps sessions share, one per folder: the latest published,
+/// with the folder's HIGHESTMODSEQ it reflects. Entries hold the map
+/// weakly, so a folder no session has selected costs an entry at most,
+/// and those are swept as the table grows.
+#[derive(Debug, Default)]
+pub struct UidMapCache {
+    maps: Mutex<CacheTable>,
+}
+
+#[derive(Debug, Default)]
+struct CacheTable {
+    entries: HashMap<FolderId, (ModSeq, Weak<RoaringBitmap>)>,
+    /// Sweep dead entries when the table reaches this size.
+    sweep_at: usize,
+}
+
+/// Entries the table holds before its first sweep.
+const FIRST_SWEEP: usize = 256;
+
+impl UidMapCache {
+    /// Lets `map`, a view of `folder` as of its HIGHESTMODSEQ `modseq`
+    /// (nothing held back), share storage with the other sessions': if a
+    /// map of the same folder and MODSEQ is published and holds the same
+    /// UIDs, `map` takes it and drops its own copy; if none as recent is
+    /// published, `map` is. The UIDs are compared, never assumed, so a
+    /// view that is not what its MODSEQ says keeps its own map.
+    pub fn share(&self, folder: FolderId, modseq: ModSeq, map: &mut UidMap) {
+        let published = {
+            let table = self.lock();
+            table
+                .entries
+                .get(&folder)
+                .and_then(|(m, weak)| Some((*m, weak.upgrade()?)))
+        };
+        match published {
+            Some((m, shared)) if m == modseq => {
+                if !Arc::ptr_eq(&shared, &map.set) && *shared == *map.set {
+                    map.set = shared;
+                }
+                return;
+            }
+            // A newer view is published: this one will catch up.
+            Some((m, _)) if m > modseq => return,
+            _ => {}
+        }
+        let mut table = self.lock();
+        if table.entries.len() >= table.sweep_at.max(FIRST_SWEEP) {
+            table.entries.retain(|_, (_, weak)| weak.strong_count() > 0);
+            table.sweep_at = table.entries.len() * 2;
+        }
+        let newer = table
+            .entries
+            .get(&folder)
+            .is_some_and(|(m, weak)| *m > modseq && weak.strong_count() > 0);
+        if !newer {
+            table
+                .entries
+                .insert(folder, (modseq, Arc::downgrade(&map.set)));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheTable> {
+        // Each update is a single insert or sweep: usable after a panic.
+        self.maps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
     ranges.sort_unstable();
     let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
@@ -423,5 +510,50 @@ mod tests {
         let mut map = UidMap::from_uids((1..=100_000).filter(|u| u % 2 == 0));
         map.optimize();
         assert!(map.memory() <= 2 * 8192 + 64, "{} bytes", map.memory());
+    }
+
+    #[test]
+    fn views_alike_share_one_map_and_a_change_copies_it() {
+        let cache = UidMapCache::default();
+        let folder = 7;
+        let uids: Vec<Uid> = (1..=50_000).filter(|u| u % 3 != 0).collect();
+        let mut a = UidMap::from_uids(uids.iter().copied());
+        let mut b = UidMap::from_uids(uids.iter().copied());
+        cache.share(folder, 10, &mut a);
+        cache.share(folder, 10, &mut b);
+        assert!(
+            Arc::ptr_eq(&a.set, &b.set),
+            "same UIDs, same MODSEQ: one map"
+        );
+        assert!(!a.is_unshared());
+
+        // A change to one view copies the map; the other keeps its UIDs.
+        b.insert(60_000);
+        assert!(!Arc::ptr_eq(&a.set, &b.set));
+        assert!(!a.contains(60_000) && b.contains(60_000));
+        assert_eq!(a.len() + 1, b.len());
+
+        // Published at a newer MODSEQ, it is what a view catching up takes.
+        cache.share(folder, 11, &mut b);
+        let mut c = a.clone();
+        c.insert(60_000);
+        cache.share(folder, 11, &mut c);
+        assert!(Arc::ptr_eq(&b.set, &c.set));
+
+        // A view claiming that MODSEQ with other UIDs keeps its own map,
+        // and does not replace the published one.
+        let mut d = UidMap::from_uids([1, 2, 3]);
+        cache.share(folder, 11, &mut d);
+        assert!(!Arc::ptr_eq(&b.set, &d.set));
+        assert_eq!(d.len(), 3);
+        let mut e = c.clone();
+        e.optimize();
+        cache.share(folder, 11, &mut e);
+        assert!(Arc::ptr_eq(&b.set, &e.set));
+        // An older view does not take a newer map.
+        let mut old = UidMap::from_uids(uids.iter().copied());
+        cache.share(folder, 10, &mut old);
+        assert_eq!(old.len(), a.len());
+        assert!(!Arc::ptr_eq(&old.set, &b.set));
     }
 }

@@ -87,8 +87,11 @@ pub struct SelectedFolder {
     /// The principal's rights.
     pub rights: Rights,
     /// The UID of every object visible to mail (`store/mail_view.rs`),
-    /// ascending: the sequence order (RFC 3501 2.3.1.2).
-    pub uids: Vec<Uid>,
+    /// whose ascending order is the sequence order (RFC 3501 2.3.1.2), as
+    /// a compressed bitmap: a few bytes per run of consecutive UIDs, at
+    /// most 8 KiB per 65,536 UIDs (100,000 messages take 4 bytes each in
+    /// a vector, 12 KiB to 32 KiB here).
+    pub uids: roaring::RoaringBitmap,
     /// The lowest UID of `uids` without `\Seen` (for `[UNSEEN n]`, RFC
     /// 3501 7.1), if any.
     pub first_unseen: Option<Uid>,
@@ -314,10 +317,9 @@ impl Store {
         principal: &Principal,
         folder: &FolderRef,
     ) -> Result<SelectedFolder> {
-        let (store, principal, folder) = (self.clone(), principal.clone(), folder.clone());
-        tokio::task::spawn_blocking(move || store.select_blocking(&principal, &folder))
+        let (principal, folder) = (principal.clone(), folder.clone());
+        self.scan_blocking(move |store| store.select_blocking(&principal, &folder))
             .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 
     /// The body of [`Store::select_folder`], on the blocking pool: one
@@ -330,7 +332,7 @@ impl Store {
             return Err(StoreError::PermissionDenied(Right::Read));
         }
         let hides = self.macos_metadata().hides();
-        let mut uids = Vec::with_capacity(folder.objects as usize);
+        let mut uids = roaring::RoaringBitmap::new();
         let mut first_unseen = None;
         super::index::for_each_mail_row(&snap, folder.id, 1, Uid::MAX, |row| {
             if hides && row.bits & super::index::ROW_MACOS_NAME != 0 {
@@ -339,8 +341,12 @@ impl Store {
             if first_unseen.is_none() && row.bits & super::index::ROW_SEEN == 0 {
                 first_unseen = Some(row.uid);
             }
-            uids.push(row.uid);
+            // Rows come in UID order: each is appended at the end.
+            if uids.try_push(row.uid).is_err() {
+                uids.insert(row.uid);
+            }
         })?;
+        uids.optimize();
         let keywords = match snap.get_raw(&keys::folder_keywords(folder.id))? {
             Some(_) => super::keywords::folder_keywords(&snap, folder.id, [])?,
             None => {

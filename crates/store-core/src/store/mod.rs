@@ -146,6 +146,8 @@ struct Inner {
     config: StoreConfig,
     /// Permits for MIME parsing at store time ([`Store::parser_permits`]).
     parsers: tokio::sync::Semaphore,
+    /// Permits for reads that scan a folder ([`Store::scan_blocking`]).
+    scanners: tokio::sync::Semaphore,
     /// Open folder views and the removed objects they still read.
     retention: Arc<Retention>,
 }
@@ -230,6 +232,7 @@ impl Store {
                 writer_thread: std::sync::Mutex::new(Some(thread)),
                 config,
                 parsers: tokio::sync::Semaphore::new(Self::parser_permits()),
+                scanners: tokio::sync::Semaphore::new(Self::parser_permits()),
                 retention,
             }),
         })
@@ -262,6 +265,32 @@ impl Store {
     /// memory, on a blocking thread.
     pub fn parser_permits() -> usize {
         std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// Runs `read`, a read that may scan a whole folder (SELECT of 100k
+    /// messages, SEARCH), on the blocking pool, so that it does not hold
+    /// up the async workers; at most one per CPU at once, the others
+    /// waiting their turn. However many clients select large folders at
+    /// once, they take no more threads (and no more of the transient
+    /// memory each thread's allocator keeps) than there are CPUs.
+    ///
+    /// Errors: those of `read`; [`StoreError::Closed`] if the store is
+    /// closing; [`StoreError::Corrupt`] if `read` panicked.
+    pub(crate) async fn scan_blocking<R, F>(&self, read: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Store) -> Result<R> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .scanners
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || read(&store))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 
     /// The data directory.

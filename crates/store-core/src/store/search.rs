@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use super::index::{self, ROW_MACOS_NAME};
 use super::{resolve, Store};
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::keys;
 use crate::mime::MessageSummary;
 use crate::model::{FolderId, Object, Principal, Uid};
@@ -96,13 +96,12 @@ impl Store {
         by_uid: Option<fn(Uid) -> T>,
         extract: impl Fn(&Object, &MessageSummary) -> T + Send + 'static,
     ) -> Result<Vec<T>> {
-        let (store, principal, folder, key) =
-            (self.clone(), principal.clone(), folder.clone(), key.clone());
-        tokio::task::spawn_blocking(move || {
+        let (principal, folder, key) = (principal.clone(), folder.clone(), key.clone());
+        self.scan_blocking(move |store| {
             let snap = store.snapshot()?;
             let access = resolve(&snap, &principal, &folder)?;
             access.require(Right::Read)?;
-            let plan = Planner::new(&store, &snap, access.folder.id)?;
+            let plan = Planner::new(store, &snap, access.folder.id)?;
             let (candidates, residual) = plan.narrow(&key)?;
             if let (Some(uids), SearchKey::All, Some(by_uid)) = (&candidates, &residual, by_uid) {
                 return Ok(uids.iter().map(|u| by_uid(*u)).collect());
@@ -137,7 +136,6 @@ impl Store {
             Ok(out)
         })
         .await
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 }
 

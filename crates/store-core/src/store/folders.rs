@@ -101,6 +101,43 @@ pub struct SelectedFolder {
     pub keywords: Vec<String>,
 }
 
+/// A bitmap of UIDs built from UIDs that come in ascending order, a page
+/// at a time: appended in bulk (one order check per UID; a bitmap
+/// container's own `push` looks for its maximum each time, a scan of up
+/// to 1,024 words), with no vector of the whole folder.
+#[derive(Default)]
+struct UidsInOrder {
+    bitmap: roaring::RoaringBitmap,
+    page: Vec<Uid>,
+}
+
+/// UIDs [`UidsInOrder`] gathers before appending them.
+const UID_PAGE: usize = 4096;
+
+impl UidsInOrder {
+    fn push(&mut self, uid: Uid) {
+        self.page.push(uid);
+        if self.page.len() >= UID_PAGE {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.bitmap.append(self.page.iter().copied()).is_err() {
+            // Out of order after all: each is inserted where it goes.
+            self.bitmap.extend(self.page.iter().copied());
+        }
+        self.page.clear();
+    }
+
+    /// The bitmap, compacted (runs where they are smaller).
+    fn finish(mut self) -> roaring::RoaringBitmap {
+        self.flush();
+        self.bitmap.optimize();
+        self.bitmap
+    }
+}
+
 /// Creates folder `name` of `owner` inside `txn`.
 pub(crate) fn create_folder_in(
     txn: &mut Txn<'_>,
@@ -332,7 +369,7 @@ impl Store {
             return Err(StoreError::PermissionDenied(Right::Read));
         }
         let hides = self.macos_metadata().hides();
-        let mut uids = roaring::RoaringBitmap::new();
+        let mut uids = UidsInOrder::default();
         let mut first_unseen = None;
         super::index::for_each_mail_row(&snap, folder.id, 1, Uid::MAX, |row| {
             if hides && row.bits & super::index::ROW_MACOS_NAME != 0 {
@@ -341,12 +378,9 @@ impl Store {
             if first_unseen.is_none() && row.bits & super::index::ROW_SEEN == 0 {
                 first_unseen = Some(row.uid);
             }
-            // Rows come in UID order: each is appended at the end.
-            if uids.try_push(row.uid).is_err() {
-                uids.insert(row.uid);
-            }
+            uids.push(row.uid);
         })?;
-        uids.optimize();
+        let uids = uids.finish();
         let keywords = match snap.get_raw(&keys::folder_keywords(folder.id))? {
             Some(_) => super::keywords::folder_keywords(&snap, folder.id, [])?,
             None => {
@@ -595,4 +629,26 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
     txn.put(keys::folder(owner, target.id), &target)?;
     txn.put(keys::folder(owner, source.id), &source)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_gathered_in_order_make_the_same_set_as_one_by_one() {
+        let ascending: Vec<Uid> = (1..=200_000).filter(|u| u % 3 != 1).collect();
+        let mut gathered = UidsInOrder::default();
+        ascending.iter().for_each(|&u| gathered.push(u));
+        let bitmap = gathered.finish();
+        assert_eq!(bitmap.len(), ascending.len() as u64);
+        assert!(bitmap.iter().eq(ascending.iter().copied()));
+
+        // Out of order (a page that goes back): still every UID, once.
+        let mut gathered = UidsInOrder::default();
+        for u in [10, 20, 30, 5, 25, 30, 40] {
+            gathered.push(u);
+        }
+        assert!(gathered.finish().iter().eq([5, 10, 20, 25, 30, 40]));
+    }
 }

@@ -340,8 +340,10 @@ impl BlobStore {
     }
 
     /// Opens an installed blob for reading.
-    pub async fn open_blob(&self, id: &BlobId) -> io::Result<tokio::fs::File> {
-        tokio::fs::File::open(self.path(id)).await
+    pub async fn open_blob(&self, id: &BlobId) -> io::Result<BlobReader> {
+        Ok(BlobReader::file(
+            tokio::fs::File::open(self.path(id)).await?,
+        ))
     }
 
     /// Every installed blob id (for the sweep at open).
@@ -385,6 +387,91 @@ impl BlobStore {
     }
 }
 
+/// An installed blob opened for reading, from its first byte: read and
+/// seek it as a file (`AsyncRead + AsyncSeek`), or take byte ranges in
+/// large chunks with [`BlobReader::content`]. Where its bytes live (a
+/// file of the blob directory, or memory) is the store's business: the
+/// protocols read every blob through this type.
+#[derive(Debug)]
+pub struct BlobReader {
+    source: BlobSource,
+}
+
+#[derive(Debug)]
+enum BlobSource {
+    /// A file of the blob directory.
+    File(tokio::fs::File),
+    /// Bytes held in memory.
+    Memory(io::Cursor<bytes::Bytes>),
+}
+
+impl BlobReader {
+    /// A reader of an open blob file.
+    pub fn file(file: tokio::fs::File) -> BlobReader {
+        BlobReader {
+            source: BlobSource::File(file),
+        }
+    }
+
+    /// A reader of `bytes`.
+    pub fn memory(bytes: bytes::Bytes) -> BlobReader {
+        BlobReader {
+            source: BlobSource::Memory(io::Cursor::new(bytes)),
+        }
+    }
+
+    /// A reader of the `length` bytes from `offset`, in large chunks
+    /// ([`ContentReader`]).
+    pub async fn content(self, offset: u64, length: u64) -> ContentReader {
+        let source = match self.source {
+            BlobSource::File(file) => ChunkSource::File(Arc::new(file.into_std().await)),
+            BlobSource::Memory(cursor) => ChunkSource::Memory(cursor.into_inner()),
+        };
+        ContentReader::new(source, offset, length)
+    }
+}
+
+impl tokio::io::AsyncRead for BlobReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match &mut self.get_mut().source {
+            BlobSource::File(f) => std::pin::Pin::new(f).poll_read(cx, buf),
+            BlobSource::Memory(m) => std::pin::Pin::new(m).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncSeek for BlobReader {
+    fn start_seek(self: std::pin::Pin<&mut Self>, position: io::SeekFrom) -> io::Result<()> {
+        match &mut self.get_mut().source {
+            BlobSource::File(f) => std::pin::Pin::new(f).start_seek(position),
+            BlobSource::Memory(m) => std::pin::Pin::new(m).start_seek(position),
+        }
+    }
+
+    fn poll_complete(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<u64>> {
+        match &mut self.get_mut().source {
+            BlobSource::File(f) => std::pin::Pin::new(f).poll_complete(cx),
+            BlobSource::Memory(m) => std::pin::Pin::new(m).poll_complete(cx),
+        }
+    }
+}
+
+/// Where a [`ContentReader`] takes its chunks from.
+#[derive(Debug)]
+enum ChunkSource {
+    /// A file, read with `pread` on the blocking pool.
+    File(Arc<std::fs::File>),
+    /// Bytes in memory, sliced without a copy.
+    Memory(bytes::Bytes),
+}
+
 /// Most bytes [`ContentReader`] reads in one trip to the blocking pool.
 pub const READ_CHUNK: u64 = 1024 * 1024;
 /// A range up to this many bytes is read by [`ContentReader`] in a single
@@ -397,17 +484,17 @@ pub const READ_WHOLE: u64 = 4 * 1024 * 1024;
 /// round trip per page (256 per MiB); this costs one per MiB.
 #[derive(Debug)]
 pub struct ContentReader {
-    file: Arc<std::fs::File>,
+    source: ChunkSource,
     offset: u64,
     left: u64,
     chunk: u64,
 }
 
 impl ContentReader {
-    /// A reader of the `length` bytes of `file` from `offset` (in bytes).
-    pub fn new(file: std::fs::File, offset: u64, length: u64) -> ContentReader {
+    /// A reader of the `length` bytes of `source` from `offset` (in bytes).
+    fn new(source: ChunkSource, offset: u64, length: u64) -> ContentReader {
         ContentReader {
-            file: Arc::new(file),
+            source,
             offset,
             left: length,
             chunk: if length <= READ_WHOLE {
@@ -433,11 +520,17 @@ impl ContentReader {
             return None;
         }
         let want = self.left.min(self.chunk);
-        let (file, offset) = (self.file.clone(), self.offset);
-        let read = tokio::task::spawn_blocking(move || read_exact_at(&file, offset, want)).await;
-        let read = match read {
-            Ok(r) => r,
-            Err(e) => Err(io::Error::other(e)),
+        let read = match &self.source {
+            ChunkSource::File(file) => {
+                let (file, offset) = (file.clone(), self.offset);
+                let read =
+                    tokio::task::spawn_blocking(move || read_exact_at(&file, offset, want)).await;
+                match read {
+                    Ok(r) => r,
+                    Err(e) => Err(io::Error::other(e)),
+                }
+            }
+            ChunkSource::Memory(bytes) => slice_at(bytes, self.offset, want),
         };
         if read.is_ok() {
             self.offset += want;
@@ -466,6 +559,21 @@ fn read_exact_at(file: &std::fs::File, offset: u64, len: u64) -> io::Result<byte
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
     Ok(bytes::Bytes::from(buf))
+}
+
+/// `len` bytes of `bytes` from `offset`, without a copy.
+///
+/// Errors: `UnexpectedEof` when `bytes` ends before `offset + len`.
+fn slice_at(bytes: &bytes::Bytes, offset: u64, len: u64) -> io::Result<bytes::Bytes> {
+    let start = usize::try_from(offset).map_err(io::Error::other)?;
+    let end = offset
+        .checked_add(len)
+        .and_then(|e| usize::try_from(e).ok())
+        .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+    if end > bytes.len() {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(bytes.slice(start..end))
 }
 
 /// The mode of every file the store creates: read and write for its owner
@@ -635,6 +743,14 @@ mod tests {
         );
     }
 
+    /// The same blob as a file and in memory.
+    async fn both_readers(path: &Path, bytes: &[u8]) -> [BlobReader; 2] {
+        [
+            BlobReader::file(tokio::fs::File::open(path).await.unwrap()),
+            BlobReader::memory(bytes::Bytes::copy_from_slice(bytes)),
+        ]
+    }
+
     #[tokio::test]
     async fn content_reader_returns_the_range_in_chunks() {
         let dir = tempfile::tempdir().unwrap();
@@ -650,29 +766,52 @@ mod tests {
             (1, READ_WHOLE + 1),
             (5, READ_WHOLE + READ_CHUNK),
         ] {
-            let file = std::fs::File::open(&path).unwrap();
-            let mut reader = ContentReader::new(file, offset, length);
-            let mut got = Vec::new();
-            let mut chunks = 0;
-            while let Some(chunk) = reader.next_chunk().await {
-                let chunk = chunk.unwrap();
-                assert!(chunk.len() as u64 <= READ_WHOLE.max(READ_CHUNK));
-                got.extend_from_slice(&chunk);
-                chunks += 1;
+            for blob in both_readers(&path, &bytes).await {
+                let mut reader = blob.content(offset, length).await;
+                let mut got = Vec::new();
+                let mut chunks = 0;
+                while let Some(chunk) = reader.next_chunk().await {
+                    let chunk = chunk.unwrap();
+                    assert!(chunk.len() as u64 <= READ_WHOLE.max(READ_CHUNK));
+                    got.extend_from_slice(&chunk);
+                    chunks += 1;
+                }
+                let (o, l) = (offset as usize, length as usize);
+                assert_eq!(got, bytes[o..o + l], "{offset}+{length}");
+                let expected = if length <= READ_WHOLE {
+                    usize::from(length > 0)
+                } else {
+                    l.div_ceil(READ_CHUNK as usize)
+                };
+                assert_eq!(chunks, expected, "{offset}+{length}");
             }
-            let (o, l) = (offset as usize, length as usize);
-            assert_eq!(got, bytes[o..o + l], "{offset}+{length}");
-            let expected = if length <= READ_WHOLE {
-                usize::from(length > 0)
-            } else {
-                l.div_ceil(READ_CHUNK as usize)
-            };
-            assert_eq!(chunks, expected, "{offset}+{length}");
         }
-        // Past the end of the file: an error, then the end.
-        let file = std::fs::File::open(&path).unwrap();
-        let mut reader = ContentReader::new(file, bytes.len() as u64 - 2, 5);
-        assert!(reader.next_chunk().await.unwrap().is_err());
-        assert!(reader.next_chunk().await.is_none());
+        // Past the end of the blob: an error, then the end.
+        for blob in both_readers(&path, &bytes).await {
+            let mut reader = blob.content(bytes.len() as u64 - 2, 5).await;
+            assert!(reader.next_chunk().await.unwrap().is_err());
+            assert!(reader.next_chunk().await.is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_blob_reads_and_seeks_alike_from_a_file_and_from_memory() {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        for mut blob in both_readers(&path, &bytes).await {
+            let mut head = [0u8; 100];
+            blob.read_exact(&mut head).await.unwrap();
+            assert_eq!(head[..], bytes[..100]);
+            assert_eq!(
+                blob.seek(std::io::SeekFrom::Start(9_990)).await.unwrap(),
+                9_990
+            );
+            let mut tail = Vec::new();
+            blob.read_to_end(&mut tail).await.unwrap();
+            assert_eq!(tail, bytes[9_990..]);
+        }
     }
 }

@@ -120,8 +120,12 @@ fn acknowledged_objects_survive_sigkill() {
                 assert!(summary
                     .header("Subject")
                     .is_some_and(|s| s.starts_with("crash ")));
-                let file = store.open_content(&p, &inbox, *uid).await.unwrap();
-                assert_eq!(file.metadata().await.unwrap().len() as usize, *len);
+                let mut blob = store.open_content(&p, &inbox, *uid).await.unwrap();
+                let mut content = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut blob, &mut content)
+                    .await
+                    .unwrap();
+                assert_eq!(content.len(), *len, "round {round}: UID {uid} content");
             }
             assert_eq!(sel.uids.len() as u32, sel.folder.objects);
             store.close().await;

@@ -136,7 +136,7 @@ async fn resolve_url(
     session: &Session,
     principal: &Principal,
     url: &str,
-) -> Option<(tokio::fs::File, Range<u64>)> {
+) -> Option<(store_core::blob::BlobReader, Range<u64>)> {
     // RFC 4469 5: a URL relative to this server starts with '/'.
     let (url, partial) = split_partial(url)?;
     let absolute = match url.strip_prefix('/') {

@@ -17,12 +17,12 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::SeekFrom;
 
+use store_core::blob::BlobReader;
 use store_core::mime::{MessageSummary, MAX_HEADER_BLOCK};
 use store_core::model::Flags;
 use store_core::model::{Object, Uid};
 use store_core::section;
 use store_core::{objectid, FlagUpdate, StoreError};
-use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::principal;
@@ -499,7 +499,7 @@ impl Assembled {
     async fn write(
         self,
         session: &mut Session,
-        mut file: Option<&mut File>,
+        mut file: Option<&mut BlobReader>,
     ) -> Result<(), CommandError> {
         for (text, content) in self.parts {
             session.out.push_str(&text);
@@ -539,7 +539,7 @@ impl Assembled {
 
 /// The message's open blob, which `execute` opens whenever an item reads
 /// content.
-fn open<'a>(file: &'a mut Option<&mut File>) -> std::io::Result<&'a mut File> {
+fn open<'a>(file: &'a mut Option<&mut BlobReader>) -> std::io::Result<&'a mut BlobReader> {
     file.as_deref_mut()
         .ok_or_else(|| std::io::Error::other("content not open"))
 }
@@ -550,7 +550,7 @@ async fn write_item(
     uid: Uid,
     flags: &str,
     record: Option<&(Object, MessageSummary)>,
-    content: Option<&mut File>,
+    content: Option<&mut BlobReader>,
     utf8: bool,
 ) -> Result<(), CommandError> {
     let out = &mut response.text;
@@ -690,7 +690,7 @@ fn binary_refusal(items: &[FetchAttribute], summary: &MessageSummary) -> Option<
 /// [`section::MAX_BINARY_DECODE`] bytes, which [`binary_refusal`] checked).
 async fn write_binary(
     response: &mut Assembled,
-    file: Option<&mut File>,
+    file: Option<&mut BlobReader>,
     object: &Object,
     summary: &MessageSummary,
     part: &[u32],
@@ -750,7 +750,7 @@ async fn write_binary(
 /// Bytes `range` of an open blob with `decoding` undone (at most
 /// [`section::MAX_BINARY_DECODE`] of them are read).
 pub async fn decode_range(
-    file: &mut File,
+    file: &mut BlobReader,
     decoding: section::TransferDecoding,
     range: std::ops::Range<u64>,
 ) -> std::io::Result<Vec<u8>> {
@@ -781,7 +781,7 @@ pub async fn write_literal8(session: &mut Session, bytes: &[u8]) -> Result<(), C
 /// record ends the connection (the literal's length is already sent).
 pub async fn stream_literal(
     session: &mut Session,
-    file: &mut File,
+    file: &mut BlobReader,
     start: u64,
     end: u64,
 ) -> Result<(), CommandError> {
@@ -886,7 +886,7 @@ fn section_content(
 /// Header block `range` of an open blob, at most [`MAX_HEADER_BLOCK`]
 /// bytes of it.
 async fn read_header_block(
-    file: &mut File,
+    file: &mut BlobReader,
     range: std::ops::Range<u64>,
 ) -> std::io::Result<Vec<u8>> {
     let end = range.end.min(range.start + MAX_HEADER_BLOCK as u64);

@@ -373,7 +373,7 @@ impl Store {
         principal: &Principal,
         folder: &FolderRef,
         uid: Uid,
-    ) -> Result<tokio::fs::File> {
+    ) -> Result<crate::blob::BlobReader> {
         let (object, _) = self.fetch_object(principal, folder, uid).await?;
         self.inner
             .blobs

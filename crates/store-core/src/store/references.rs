@@ -329,7 +329,7 @@ impl Store {
     }
 
     /// Opens the content of an object found by reference.
-    pub async fn open_blob(&self, object: &Object) -> Result<tokio::fs::File> {
+    pub async fn open_blob(&self, object: &Object) -> Result<crate::blob::BlobReader> {
         Ok(self.inner.blobs.open_blob(&object.blob).await?)
     }
 }

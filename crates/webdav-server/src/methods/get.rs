@@ -9,7 +9,6 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use store_core::blob::ContentReader;
 use store_core::rights::Right;
 use store_core::{PreviewRequest, MAX_PREVIEW_DIMENSION};
 
@@ -103,15 +102,14 @@ fn header_value(s: &str) -> HeaderValue {
 
 /// The `length` bytes of a file's content from `offset`, read on the
 /// blocking pool in chunks of up to 1 MiB (a range of up to 4 MiB in one
-/// trip), one body frame per chunk ([`ContentReader`]).
+/// trip), one body frame per chunk ([`store_core::blob::ContentReader`]).
 async fn stream(ctx: &Ctx<'_>, file: &File, offset: u64, length: u64) -> DavResult<Body> {
-    let blob = ctx
+    let reader = ctx
         .store
         .open_content(&ctx.principal, &file.folder, file.object.uid)
         .await?
-        .into_std()
+        .content(file.content.start + offset, length)
         .await;
-    let reader = ContentReader::new(blob, file.content.start + offset, length);
     let frames = futures_util::stream::unfold(reader, |mut reader| async move {
         let chunk = reader.next_chunk().await?;
         Some((chunk.map(Frame::data), reader))

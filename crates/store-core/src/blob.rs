@@ -67,24 +67,53 @@ pub struct BlobStore {
 /// installs it rather than by its writer (see the module docs).
 pub const MAX_DEFERRED_SYNC: u64 = 1 << 20;
 
-/// A blob written under `tmp/`, not yet part of the store. It is installed
-/// by the writer (which syncs it first if its writer did not), or its file
-/// is removed when it is dropped.
+/// Largest blob, in bytes, that [`BlobStore::stage_bytes`] keeps in the
+/// database rather than in a file of its own: its bytes are committed
+/// with its first reference (`keys::blob_content`), so storing it costs
+/// no file, no rename and no sync of its own (a SIP deposit of a chat
+/// message is a few hundred bytes; one sync per file bounded deposits to
+/// the disk's sync rate).
+pub const MAX_INLINE: u64 = 16 * 1024;
+
+/// A blob not yet part of the store: written under `tmp/` (installed by
+/// the writer, which syncs it first if its writer did not, or removed
+/// when dropped), or, at most [`MAX_INLINE`] bytes, held in memory until
+/// the commit that records it.
 #[derive(Debug)]
 pub struct StagedBlob {
     /// The SHA-256 of its bytes.
     pub id: BlobId,
     /// Its length in bytes.
     pub size: u64,
-    path: PathBuf,
+    /// Its file under `tmp/`, or `None` when held in memory.
+    path: Option<PathBuf>,
+    /// Its bytes, when held in memory.
+    content: Option<bytes::Bytes>,
     /// Whether its bytes are durable already (synced by its writer).
     synced: bool,
 }
 
 impl StagedBlob {
-    /// The temporary file holding the staged bytes.
-    pub fn temp_path(&self) -> &Path {
-        &self.path
+    /// Its bytes, when held in memory (then it has no file).
+    pub fn content(&self) -> Option<&bytes::Bytes> {
+        self.content.as_ref()
+    }
+
+    /// The staged bytes, for reading from the start.
+    ///
+    /// Errors: its file cannot be opened.
+    pub async fn reader(&self) -> io::Result<BlobReader> {
+        match (&self.content, &self.path) {
+            (Some(bytes), _) => Ok(BlobReader::memory(bytes.clone())),
+            (None, Some(path)) => Ok(BlobReader::file(tokio::fs::File::open(path).await?)),
+            (None, None) => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    /// The temporary file holding the staged bytes (`None` when they are
+    /// held in memory).
+    pub fn temp_path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 }
 
@@ -92,7 +121,9 @@ impl Drop for StagedBlob {
     fn drop(&mut self) {
         // After install the file has been renamed away and this fails
         // harmlessly; otherwise it removes the unused temporary file.
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -157,7 +188,8 @@ impl BlobWriter {
         Ok(StagedBlob {
             id: BlobId(hasher.finalize().into()),
             size: self.size,
-            path: std::mem::take(&mut self.path),
+            path: Some(std::mem::take(&mut self.path)),
+            content: None,
             synced,
         })
     }
@@ -240,13 +272,24 @@ impl BlobStore {
         })
     }
 
-    /// Writes `bytes` as a new staged blob (for objects already in
-    /// memory: a SIP deposit, a converted APPEND), in one call on the
-    /// blocking pool. Synced as [`BlobWriter::finish`] does.
+    /// Stages `bytes` as a new blob (for objects already in memory: a SIP
+    /// deposit, a converted APPEND). Up to [`MAX_INLINE`] bytes it stays
+    /// in memory, to be kept in the database by the commit that records
+    /// it; larger, it is written in one call on the blocking pool and
+    /// synced as [`BlobWriter::finish`] does.
     ///
     /// Errors: the file cannot be created, written or synced (`ENOSPC` is
     /// recorded in the store's health).
     pub async fn stage_bytes(&self, bytes: &[u8]) -> io::Result<StagedBlob> {
+        if bytes.len() as u64 <= MAX_INLINE {
+            return Ok(StagedBlob {
+                id: BlobId(Sha256::digest(bytes).into()),
+                size: bytes.len() as u64,
+                path: None,
+                content: Some(bytes::Bytes::copy_from_slice(bytes)),
+                synced: true,
+            });
+        }
         if bytes.len() as u64 > MAX_DEFERRED_SYNC {
             let mut w = self.writer().await?;
             w.write(bytes).await?;
@@ -280,7 +323,8 @@ impl BlobStore {
         Ok(StagedBlob {
             id,
             size,
-            path,
+            path: Some(path),
+            content: None,
             synced: false,
         })
     }
@@ -304,6 +348,10 @@ impl BlobStore {
         let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
         let mut files = Vec::new();
         for blob in staged {
+            // One held in memory is kept in the database, not installed.
+            let Some(staged_path) = &blob.path else {
+                continue;
+            };
             let dest = self.path(&blob.id);
             let dir = dest
                 .parent()
@@ -313,7 +361,7 @@ impl BlobStore {
                 create_private_dir(&dir)?;
                 sync_dir(&self.root)?;
             }
-            std::fs::rename(&blob.path, &dest)?;
+            std::fs::rename(staged_path, &dest)?;
             if !blob.synced {
                 files.push(dest);
             }
@@ -718,9 +766,15 @@ mod tests {
     async fn small_blobs_are_synced_at_install_and_large_ones_by_their_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path(), 0).unwrap();
-        let small = store.stage_bytes(b"a chat message").await.unwrap();
+        // A chat message stays in memory, for the database.
+        let chat = store.stage_bytes(b"a chat message").await.unwrap();
+        assert_eq!(chat.id, BlobId(Sha256::digest(b"a chat message").into()));
+        assert_eq!(chat.content().map(|b| &b[..]), Some(&b"a chat message"[..]));
+        assert!(chat.temp_path().is_none());
+        let small_bytes = vec![3u8; MAX_INLINE as usize + 1];
+        let small = store.stage_bytes(&small_bytes).await.unwrap();
         assert!(!small.synced);
-        assert_eq!(small.id, BlobId(Sha256::digest(b"a chat message").into()));
+        assert!(small.content().is_none());
         let large_bytes = vec![7u8; MAX_DEFERRED_SYNC as usize + 1];
         let large = store.stage_bytes(&large_bytes).await.unwrap();
         assert!(large.synced);
@@ -728,10 +782,13 @@ mod tests {
         w.write(b"streamed").await.unwrap();
         let streamed = w.finish().await.unwrap();
         assert!(!streamed.synced);
-        store.install_all(&[small, large, streamed]).unwrap();
+        store.install_all(&[chat, small, large, streamed]).unwrap();
+        assert!(!store
+            .path(&BlobId(Sha256::digest(b"a chat message").into()))
+            .exists());
         assert_eq!(
-            std::fs::read(store.path(&BlobId(Sha256::digest(b"a chat message").into()))).unwrap(),
-            b"a chat message"
+            std::fs::read(store.path(&BlobId(Sha256::digest(&small_bytes).into()))).unwrap(),
+            small_bytes
         );
         assert_eq!(
             std::fs::read(store.path(&BlobId(Sha256::digest(&large_bytes).into()))).unwrap(),

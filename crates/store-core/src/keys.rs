@@ -34,6 +34,7 @@
 //! | 0x41   | blob id                               | `MessageSummary`           |
 //! | 0x42   | blob id                               | decoded body text (UTF-8)  |
 //! | 0x43   | blob id                               | text preview (UTF-8, RFC 8970) |
+//! | 0x44   | blob id                               | the bytes of a small blob kept in the database (no file) |
 //! | 0x50   | reference token                       | `Reference`                |
 //! | 0x51   | reference token                       | authorized URL (`String`)  |
 //! | 0x60   | account id, folder id, UID, name      | metadata value             |
@@ -383,6 +384,17 @@ pub fn thread_ref(account: AccountId, message_id: &str) -> Vec<u8> {
 /// The prefix of every thread index entry of an account.
 pub fn thread_refs(account: AccountId) -> Vec<u8> {
     key(0x24, &[&account.to_be_bytes()])
+}
+
+/// The prefix of every small blob kept in the database (a scan of all).
+pub fn blob_contents() -> Vec<u8> {
+    key(0x44, &[])
+}
+
+/// The bytes of a small blob kept in the database instead of a file
+/// ([`crate::blob::MAX_INLINE`]), committed with its first reference.
+pub fn blob_content(id: &BlobId) -> Vec<u8> {
+    key(0x44, &[&id.0])
 }
 
 /// A blob's text preview (RFC 8970 PREVIEW), raw UTF-8, at most

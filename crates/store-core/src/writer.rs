@@ -162,12 +162,17 @@ impl Txn<'_> {
         Ok(next)
     }
 
-    /// Records a new reference to `blob`; installs the file on its first.
+    /// Records a new reference to `blob`. On its first, a blob held in
+    /// memory is kept in this commit (`keys::blob_content`), durable with
+    /// it; one staged in a file is installed.
     pub fn add_blob_ref(&mut self, blob: StagedBlob) -> Result<()> {
         let refs = self.add(keys::blob_refs(&blob.id), 1)?;
         self.effects.unlink.remove(&blob.id);
         if refs == 1 {
-            self.effects.install.push(blob);
+            match blob.content() {
+                Some(bytes) => self.put_raw(keys::blob_content(&blob.id), bytes.to_vec()),
+                None => self.effects.install.push(blob),
+            }
         }
         Ok(())
     }
@@ -723,13 +728,15 @@ fn unlink_released(parts: &Parts<'_>) {
     }
 }
 
-/// The keys derived from a blob's content (MIME summary, body text,
-/// PREVIEW snippet), which live and go with its file.
-pub(crate) fn derived_keys(id: &BlobId) -> [Vec<u8>; 3] {
+/// The keys that live and go with a blob's file: those derived from its
+/// content (MIME summary, body text, PREVIEW snippet) and, for a small
+/// blob kept in the database, its bytes.
+pub(crate) fn derived_keys(id: &BlobId) -> [Vec<u8>; 4] {
     [
         keys::blob_summary(id),
         keys::blob_text(id),
         keys::blob_snippet(id),
+        keys::blob_content(id),
     ]
 }
 

@@ -6,6 +6,8 @@
 //! of format 3 gets every summary, body text and preview made again from
 //! content (format 4), whatever its stored summaries hold.
 
+mod common;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -23,7 +25,7 @@ async fn make_format_1_store(dir: &std::path::Path) {
     let store = Store::open(StoreConfig::new(dir)).unwrap();
     store.create_account("alice", None, "pw").await.unwrap();
     let p = store.trusted_element("alice").await.unwrap();
-    let blob = store.stage_bytes(MESSAGE).await.unwrap();
+    let blob = common::stage_file(&store, MESSAGE).await;
     store
         .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))
         .await
@@ -166,7 +168,7 @@ async fn store_chain(dir: &std::path::Path) {
         .unwrap();
     for (i, raw) in CHAIN.iter().enumerate() {
         let folder = FolderRef::own(if i < 2 { "INBOX" } else { "Later" });
-        let blob = store.stage_bytes(raw).await.unwrap();
+        let blob = common::stage_file(&store, raw).await;
         store
             .store_object(&p, &folder, NewObject::new(blob))
             .await
@@ -325,7 +327,7 @@ async fn store_in_inbox(dir: &std::path::Path, contents: &[&[u8]]) -> Vec<BlobId
     let p = store.trusted_element("alice").await.unwrap();
     let mut blobs = Vec::new();
     for raw in contents {
-        let blob = store.stage_bytes(raw).await.unwrap();
+        let blob = common::stage_file(&store, raw).await;
         blobs.push(blob.id);
         store
             .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))

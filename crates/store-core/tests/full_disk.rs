@@ -66,7 +66,10 @@ async fn writes_fail_as_storage_full_then_resume_once_space_is_back() {
         let (store, p, inbox) = (store.clone(), p.clone(), inbox.clone());
         async move {
             let m = format!("Subject: {n}\r\n\r\nbody {n}\r\n");
-            let blob = store.stage_bytes(m.as_bytes()).await?;
+            // In a file, whose fate on a full disk is what is checked.
+            let mut writer = store.blob_writer().await?;
+            writer.write(m.as_bytes()).await?;
+            let blob = writer.finish().await?;
             store.store_object(&p, &inbox, NewObject::new(blob)).await
         }
     };

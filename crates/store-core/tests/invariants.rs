@@ -345,10 +345,25 @@ async fn folders_follow_rfc3501_naming_rules() {
     );
 }
 
+/// A message too large to be kept in the database: its blob is a file.
+fn large_message(n: usize) -> Vec<u8> {
+    let mut m = message(n);
+    m.extend(std::iter::repeat_n(
+        b'x',
+        store_core::blob::MAX_INLINE as usize,
+    ));
+    m.extend_from_slice(b"\r\n");
+    m
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_shares_the_blob_and_the_blob_goes_with_its_last_reference() {
     let (dir, store, p) = with_alice().await;
-    let s = append(&store, &p, "INBOX", 1).await;
+    let blob = store.stage_bytes(&large_message(1)).await.unwrap();
+    let s = store
+        .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))
+        .await
+        .unwrap();
     let copied = store
         .copy_objects(
             &p,
@@ -381,6 +396,62 @@ async fn copy_shares_the_blob_and_the_blob_goes_with_its_last_reference() {
         .unwrap();
     assert_eq!(blobs(), 0);
     assert_eq!(store.quota(&p).await.unwrap().bytes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_blob_is_kept_in_the_database_and_goes_with_its_last_reference() {
+    use tokio::io::AsyncReadExt;
+    let (dir, store, p) = with_alice().await;
+    let inbox = FolderRef::own("INBOX");
+    let s = append(&store, &p, "INBOX", 1).await;
+    // No file: the bytes were committed with the record.
+    assert_eq!(walk(&dir.path().join("blobs")), 0);
+    let (object, summary) = store.fetch_object(&p, &inbox, s.uid).await.unwrap();
+    assert_eq!(summary.header("Subject"), Some("message 1"));
+    let read = |store: Store, folder: FolderRef, uid| async move {
+        let mut bytes = Vec::new();
+        let mut blob = store
+            .open_content(&p_of(&store).await, &folder, uid)
+            .await?;
+        blob.read_to_end(&mut bytes).await?;
+        Ok::<_, StoreError>(bytes)
+    };
+    assert_eq!(
+        read(store.clone(), inbox.clone(), s.uid).await.unwrap(),
+        message(1)
+    );
+    let copied = store
+        .copy_objects(&p, &inbox, &[s.uid], &FolderRef::own("Archive"))
+        .await
+        .unwrap();
+    let archived = copied.uids[0].1;
+
+    // Durable: read again after a restart.
+    store.close().await;
+    drop(store);
+    let store = open(dir.path()).await;
+    let p = p_of(&store).await;
+    assert_eq!(
+        read(store.clone(), FolderRef::own("Archive"), archived)
+            .await
+            .unwrap(),
+        message(1)
+    );
+    store.remove_objects(&p, &inbox, &[s.uid]).await.unwrap();
+    assert!(store.open_blob(&object).await.is_ok(), "still referenced");
+    store
+        .remove_objects(&p, &FolderRef::own("Archive"), &[archived])
+        .await
+        .unwrap();
+    assert!(
+        store.open_blob(&object).await.is_err(),
+        "gone with its last reference"
+    );
+    assert_eq!(walk(&dir.path().join("blobs")), 0);
+}
+
+async fn p_of(store: &Store) -> store_core::Principal {
+    store.trusted_element("alice").await.unwrap()
 }
 
 fn walk(dir: &std::path::Path) -> usize {

@@ -5,6 +5,8 @@
 //! or closed; then the blob goes, unless stored again meanwhile; a
 //! restart reclaims what a view still held.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -37,7 +39,7 @@ async fn a_removed_object_waits_for_every_view_behind_its_removal() {
     let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
     for n in 1..=2 {
-        let blob = store.stage_bytes(&message(n)).await.unwrap();
+        let blob = common::stage_file(&store, &message(n)).await;
         store
             .store_object(&p, &inbox, NewObject::new(blob))
             .await
@@ -85,7 +87,7 @@ async fn a_removed_object_waits_for_every_view_behind_its_removal() {
     let path = blob_path(dir.path(), &second);
     let c = store.open_view(folder, now);
     store.remove_objects(&p, &inbox, &[2]).await.unwrap();
-    let blob = store.stage_bytes(&message(2)).await.unwrap();
+    let blob = common::stage_file(&store, &message(2)).await;
     let again = store
         .store_object(&p, &inbox, NewObject::new(blob))
         .await
@@ -121,7 +123,7 @@ async fn alice_with_one_message() -> (tempfile::TempDir, Store, Principal, Folde
     store.create_account("alice", None, "pw").await.unwrap();
     let p = store.trusted_element("alice").await.unwrap();
     let inbox = FolderRef::own("INBOX");
-    let blob = store.stage_bytes(&message(1)).await.unwrap();
+    let blob = common::stage_file(&store, &message(1)).await;
     store
         .store_object(&p, &inbox, NewObject::new(blob))
         .await

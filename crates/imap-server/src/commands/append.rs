@@ -101,7 +101,7 @@ async fn without_nul_literals(
     if message.size > section::MAX_BINARY_DECODE {
         return Ok(message);
     }
-    let mut file = tokio::fs::File::open(message.temp_path()).await?;
+    let mut file = message.reader().await?;
     let mut chunk = vec![0u8; 64 * 1024];
     let mut has_nul = false;
     loop {
@@ -117,7 +117,8 @@ async fn without_nul_literals(
     if !has_nul {
         return Ok(message);
     }
-    let raw = tokio::fs::read(message.temp_path()).await?;
+    let mut raw = Vec::new();
+    message.reader().await?.read_to_end(&mut raw).await?;
     match store_core::mime::base64_binary_parts(&raw) {
         Some(converted) => Ok(session.state.store.stage_bytes(&converted).await?),
         None => Ok(message),

@@ -73,7 +73,7 @@ async fn build(
     for part in parts {
         let copied = match part {
             CatenatePart::Text(blob) => {
-                let mut file = tokio::fs::File::open(blob.temp_path()).await?;
+                let mut file = blob.reader().await?;
                 copy(&mut file, blob.size, &mut writer, limit).await?
             }
             CatenatePart::Url(url) => match resolve_url(session, principal, &url).await {

@@ -8,6 +8,7 @@
 //! | 3       | RFC 8474 object ids (an object's EMAILID and THREADID numbers, the thread index 0x24), RFC 8514 SAVEDATE on objects, RFC 8438 SIZE on folders; RFC 8970 previews (0x43) are made on first FETCH for older content |
 //! | 4       | every blob's summary, body text and preview made again from its content (nested MIME offsets, line counts, parameters, raw header values as the mime fixes give them); an envelope address keeps its source route (`adl`) |
 //! | 5       | per-folder indexes (`store::index`): every folder has its keyword list (0x16); every object its change index (0x26), flag index (0x27) and mail row (0x28) entries; every tombstone its change index entry |
+//! | 6       | a blob of at most 16 KiB staged from memory (a SIP deposit, a converted APPEND) keeps its bytes in the database (0x44) instead of a file; nothing to convert, but a format-5 binary would not find them |
 //!
 //! A store whose version is newer than [`FORMAT_VERSION`] is refused, so an
 //! older binary never misreads records it does not know.
@@ -30,7 +31,7 @@ use crate::rights::Rights;
 use crate::writer::{decode, encode, Batched, IndexWrite, Layered, Reader};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 5;
+pub const FORMAT_VERSION: u64 = 6;
 
 /// Records upgraded per commit at most, and the bytes of upgraded
 /// records after which a commit is made sooner (a body text is as large
@@ -95,6 +96,9 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     if version < 5 {
         upgraded += add_indexes(engine)?;
         stamp(engine, 5)?;
+    }
+    if version < 6 {
+        stamp(engine, 6)?;
     }
     if upgraded > 0 {
         tracing::info!(

@@ -395,8 +395,11 @@ pub(crate) fn resolve<R: Reader + ?Sized>(
     })
 }
 
-/// Removes the blob files no record references, and the keys derived
-/// from them (kept while a view held a removed object when the last run
+/// Keys of small blobs [`sweep_unreferenced_blobs`] reads at once.
+const SWEEP_PAGE: usize = 1024;
+
+/// Removes the blob files (and the small blobs kept in the database) no
+/// record references, and the keys derived from them (kept while a view held a removed object when the last run
 /// stopped; crate::retention).
 fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     let snapshot = engine.snapshot()?;
@@ -411,6 +414,35 @@ fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()
                 }
             }
             gone.push(id);
+        }
+    }
+    // Small blobs kept in the database have no file to list: their keys
+    // are read a page at a time.
+    let prefix = keys::blob_contents();
+    let mut start = prefix.clone();
+    loop {
+        let page = snapshot.scan(&prefix, &start, SWEEP_PAGE)?;
+        for (key, _) in &page {
+            let Some(id) = key
+                .get(prefix.len()..)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .map(crate::blob::BlobId)
+            else {
+                continue;
+            };
+            if snapshot.get(&keys::blob_refs(&id))?.is_none() {
+                for key in crate::writer::derived_keys(&id) {
+                    batch.insert(key, None);
+                }
+                removed += 1;
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == SWEEP_PAGE => {
+                start = last.clone();
+                start.push(0);
+            }
+            _ => break,
         }
     }
     drop(snapshot);

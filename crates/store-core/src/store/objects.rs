@@ -244,8 +244,26 @@ impl Store {
             });
         }
         drop(snapshot);
-        self.parse_blob_file(blob.temp_path().to_path_buf(), blob.size)
+        match (blob.content(), blob.temp_path()) {
+            (Some(bytes), _) => self.parse_blob_bytes(bytes.clone()).await,
+            (None, Some(path)) => self.parse_blob_file(path.to_path_buf(), blob.size).await,
+            (None, None) => Err(StoreError::Corrupt("a staged blob has no bytes".into())),
+        }
+    }
+
+    /// Parses the message `bytes` as [`Store::parse_blob_file`] does.
+    ///
+    /// Errors: [`StoreError::Closed`].
+    async fn parse_blob_bytes(&self, bytes: bytes::Bytes) -> Result<ParsedMessage> {
+        let _permit = self
+            .inner
+            .parsers
+            .acquire()
             .await
+            .map_err(|_| StoreError::Closed)?;
+        tokio::task::spawn_blocking(move || summarize(&bytes))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// Parses the message in the file `path` of `size` bytes on a blocking
@@ -375,15 +393,27 @@ impl Store {
         uid: Uid,
     ) -> Result<crate::blob::BlobReader> {
         let (object, _) = self.fetch_object(principal, folder, uid).await?;
-        self.inner
-            .blobs
-            .open_blob(&object.blob)
-            .await
-            .map_err(|e| match e.kind() {
-                // Removed between the lookup and the open.
-                std::io::ErrorKind::NotFound => StoreError::NoSuchObject,
-                _ => StoreError::Io(e),
-            })
+        self.blob_reader(&object.blob).await.map_err(|e| match e {
+            // Removed between the lookup and the open.
+            StoreError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                StoreError::NoSuchObject
+            }
+            e => e,
+        })
+    }
+
+    /// The bytes of blob `id`, wherever they are kept: in the database
+    /// (a small blob, [`crate::blob::MAX_INLINE`]) or in its file.
+    ///
+    /// Errors: [`StoreError::Io`] (`NotFound` once the blob is gone).
+    pub(super) async fn blob_reader(
+        &self,
+        id: &crate::blob::BlobId,
+    ) -> Result<crate::blob::BlobReader> {
+        if let Some(bytes) = self.snapshot()?.get_raw(&keys::blob_content(id))? {
+            return Ok(crate::blob::BlobReader::memory(bytes.into()));
+        }
+        Ok(self.inner.blobs.open_blob(id).await?)
     }
 
     /// An object's RFC 8970 PREVIEW text (at most

@@ -169,6 +169,8 @@ impl Store {
             let _permit = permit;
             let bytes = render(raw, &encoding, width, height, format)?;
             let blobs = &store.inner.blobs;
+            // Kept only while its blob is: a small one kept in the
+            // database has no file, and its previews are not cached.
             blobs
                 .previews()
                 .put(&blob, &cached, &bytes, || blobs.path(&blob).exists());

@@ -330,6 +330,6 @@ impl Store {
 
     /// Opens the content of an object found by reference.
     pub async fn open_blob(&self, object: &Object) -> Result<crate::blob::BlobReader> {
-        Ok(self.inner.blobs.open_blob(&object.blob).await?)
+        self.blob_reader(&object.blob).await
     }
 }

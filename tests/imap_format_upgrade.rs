@@ -70,13 +70,22 @@ fn a_format_3_store_answers_from_summaries_made_again() {
         // nothing like the content, and the store stamped format 3.
         let engine = RedbEngine::open(&server.data_dir().join("store.redb")).unwrap();
         let snapshot = engine.snapshot().unwrap();
-        let prefix = keys::blob_summaries();
-        let summaries = snapshot.scan(&prefix, &prefix, usize::MAX).unwrap();
+        // Its blob records where formats 1 to 6 kept them: one prefix
+        // per kind, then the blob id.
+        let prefix = keys::blob_records();
+        let mut batch = WriteBatch::new();
+        let mut summaries = Vec::new();
+        for (key, value) in snapshot.scan(&prefix, &prefix, usize::MAX).unwrap() {
+            let (id, kind) = keys::parse_blob_record(&key).unwrap();
+            if kind == keys::BlobRecord::Summary {
+                summaries.push(id);
+            }
+            batch.insert([&[kind.legacy_prefix()][..], &id.0].concat(), Some(value));
+            batch.insert(key, None);
+        }
         assert_eq!(summaries.len(), 1);
         let wrong = store_core::mime::summarize(b"Subject: stale\r\n\r\nzebra\r\n");
-        let id = &summaries[0].0[prefix.len()..];
-        let key = |kind: u8| [&[kind][..], id].concat();
-        let mut batch = WriteBatch::new();
+        let key = |kind: u8| [&[kind][..], &summaries[0].0].concat();
         batch.insert(
             key(0x41),
             Some(postcard::to_stdvec(&wrong.summary).unwrap()),

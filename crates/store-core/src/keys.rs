@@ -30,11 +30,8 @@
 //! | 0x28   | folder id, UID                        | u8 `MailRow` bits (`store::index::ROW_*`) |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x31   | account id, Unix hour (u64)           | u64: the account's first MODSEQ of that hour (maps time to MODSEQ for the retention window) |
-//! | 0x40   | blob id                               | u64 reference count        |
-//! | 0x41   | blob id                               | `MessageSummary`           |
-//! | 0x42   | blob id                               | decoded body text (UTF-8)  |
-//! | 0x43   | blob id                               | text preview (UTF-8, RFC 8970) |
-//! | 0x44   | blob id                               | the bytes of a small blob kept in the database (no file) |
+//! | 0x40–0x44 | blob id                            | formats 1 to 6 only: a blob's records, one prefix per kind; format 7 moved them to 0x45 (`store::format`) |
+//! | 0x45   | blob id, [`BlobRecord`] (u8)          | a blob's records side by side: 0 the u64 reference count, 1 its `MessageSummary`, 2 its decoded body text (UTF-8), 3 the bytes of a small blob kept in the database (no file), 4 its text preview (UTF-8, RFC 8970) |
 //! | 0x50   | reference token                       | `Reference`                |
 //! | 0x51   | reference token                       | authorized URL (`String`)  |
 //! | 0x60   | account id, folder id, UID, name      | metadata value             |
@@ -296,25 +293,83 @@ pub fn changes(account: AccountId) -> Vec<u8> {
     key(0x30, &[&account.to_be_bytes()])
 }
 
+/// What a blob record (0x45) holds: the last byte of its key. A blob's
+/// records sort together, its reference count first, so the records a
+/// new message writes share a page, and an id whose first record is not
+/// its count is unreferenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BlobRecord {
+    /// The u64 reference count.
+    Refs = 0,
+    /// The cached `MessageSummary`.
+    Summary = 1,
+    /// The decoded body text.
+    Text = 2,
+    /// The bytes of a small blob kept in the database.
+    Content = 3,
+    /// The text preview.
+    Snippet = 4,
+}
+
+impl BlobRecord {
+    /// Every kind, in key order.
+    pub const ALL: [BlobRecord; 5] = [
+        BlobRecord::Refs,
+        BlobRecord::Summary,
+        BlobRecord::Text,
+        BlobRecord::Content,
+        BlobRecord::Snippet,
+    ];
+
+    /// The prefix under which formats 1 to 6 kept this kind of record,
+    /// followed by the blob id alone.
+    pub fn legacy_prefix(self) -> u8 {
+        match self {
+            BlobRecord::Refs => 0x40,
+            BlobRecord::Summary => 0x41,
+            BlobRecord::Text => 0x42,
+            BlobRecord::Snippet => 0x43,
+            BlobRecord::Content => 0x44,
+        }
+    }
+}
+
+/// The record `kind` of blob `id`.
+pub fn blob_record(id: &BlobId, kind: BlobRecord) -> Vec<u8> {
+    key(0x45, &[&id.0, &[kind as u8]])
+}
+
+/// The prefix of every blob record (a scan of all of them).
+pub fn blob_records() -> Vec<u8> {
+    key(0x45, &[])
+}
+
+/// The blob id and record kind of a blob record key, if it is one.
+pub fn parse_blob_record(key: &[u8]) -> Option<(BlobId, BlobRecord)> {
+    let rest = key.strip_prefix(&[0x45])?;
+    let (id, kind) = rest.split_first_chunk::<32>()?;
+    let kind = match kind {
+        [k] => BlobRecord::ALL.into_iter().find(|r| *r as u8 == *k)?,
+        _ => return None,
+    };
+    Some((BlobId(*id), kind))
+}
+
 /// A blob's reference count.
 pub fn blob_refs(id: &BlobId) -> Vec<u8> {
-    key(0x40, &[&id.0])
+    blob_record(id, BlobRecord::Refs)
 }
 
 /// A blob's cached MIME summary.
 pub fn blob_summary(id: &BlobId) -> Vec<u8> {
-    key(0x41, &[&id.0])
-}
-
-/// The prefix of every blob summary (a scan of all of them).
-pub fn blob_summaries() -> Vec<u8> {
-    key(0x41, &[])
+    blob_record(id, BlobRecord::Summary)
 }
 
 /// A blob's decoded body text (SEARCH BODY / TEXT), raw UTF-8, kept apart
 /// from its summary so FETCH never loads it.
 pub fn blob_text(id: &BlobId) -> Vec<u8> {
-    key(0x42, &[&id.0])
+    blob_record(id, BlobRecord::Text)
 }
 
 /// A reference (URLAUTH token).
@@ -386,20 +441,15 @@ pub fn thread_refs(account: AccountId) -> Vec<u8> {
     key(0x24, &[&account.to_be_bytes()])
 }
 
-/// The prefix of every small blob kept in the database (a scan of all).
-pub fn blob_contents() -> Vec<u8> {
-    key(0x44, &[])
-}
-
 /// The bytes of a small blob kept in the database instead of a file
 /// ([`crate::blob::MAX_INLINE`]), committed with its first reference.
 pub fn blob_content(id: &BlobId) -> Vec<u8> {
-    key(0x44, &[&id.0])
+    blob_record(id, BlobRecord::Content)
 }
 
 /// A blob's text preview (RFC 8970 PREVIEW), raw UTF-8, at most
 /// [`crate::mime::MAX_PREVIEW_CHARS`] characters; present and empty when
 /// the message has no text to preview.
 pub fn blob_snippet(id: &BlobId) -> Vec<u8> {
-    key(0x43, &[&id.0])
+    blob_record(id, BlobRecord::Snippet)
 }

@@ -4,7 +4,8 @@
 //! refused. A store of format 2 (no object ids, save dates or folder
 //! sizes) gets them, also when an earlier upgrade was cut short. A store
 //! of format 3 gets every summary, body text and preview made again from
-//! content (format 4), whatever its stored summaries hold.
+//! content (format 4), whatever its stored summaries hold. A store of
+//! format 6 gets each blob's records moved side by side (format 7).
 
 mod common;
 
@@ -34,8 +35,9 @@ async fn make_format_1_store(dir: &std::path::Path) {
     drop(store);
 
     let engine = RedbEngine::open(&dir.join("store.redb")).unwrap();
+    common::to_legacy_blob_layout(&engine);
     let snapshot = engine.snapshot().unwrap();
-    let prefix = keys::blob_summaries();
+    let prefix = [0x41u8];
     let summaries = snapshot.scan(&prefix, &prefix, usize::MAX).unwrap();
     assert_eq!(summaries.len(), 1);
     let mut batch = WriteBatch::new();
@@ -353,13 +355,15 @@ async fn a_format_3_store_gets_summaries_made_again_from_content() {
             ..Default::default()
         };
         let mut batch = WriteBatch::new();
+        common::to_legacy_blob_layout(&engine);
+        let legacy = |kind: u8, id: &BlobId| [&[kind][..], &id.0].concat();
         batch.insert(
-            keys::blob_summary(&blobs[0]),
+            legacy(0x41, &blobs[0]),
             Some(postcard::to_stdvec(&wrong).unwrap()),
         );
-        batch.insert(keys::blob_text(&blobs[0]), Some(b"zebra".to_vec()));
-        batch.insert(keys::blob_snippet(&blobs[0]), Some(b"wrong".to_vec()));
-        batch.insert(keys::blob_summary(&blobs[1]), Some(vec![0xff; 9]));
+        batch.insert(legacy(0x42, &blobs[0]), Some(b"zebra".to_vec()));
+        batch.insert(legacy(0x43, &blobs[0]), Some(b"wrong".to_vec()));
+        batch.insert(legacy(0x41, &blobs[1]), Some(vec![0xff; 9]));
         batch.insert(
             keys::counter("format"),
             Some(postcard::to_stdvec(&3u64).unwrap()),
@@ -415,7 +419,8 @@ async fn a_format_4_upgrade_cut_short_resumes_after_its_cursor() {
         // Both summaries wrong, the store of format 3, and the upgrade
         // stopped after the first summary in key order.
         let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
-        let prefix = keys::blob_summaries();
+        common::to_legacy_blob_layout(&engine);
+        let prefix = [0x41u8];
         let summaries = engine
             .snapshot()
             .unwrap()
@@ -460,4 +465,85 @@ async fn a_format_4_upgrade_cut_short_resumes_after_its_cursor() {
         "{subjects:?}"
     );
     store.close().await;
+}
+
+#[tokio::test]
+async fn a_format_6_store_gets_each_blobs_records_side_by_side() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let small: &[u8] = b"Subject: small\r\n\r\nkept in the database\r\n";
+    {
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        store.create_account("alice", None, "pw").await.unwrap();
+        let p = store.trusted_element("alice").await.unwrap();
+        let inbox = FolderRef::own("INBOX");
+        let in_file = common::stage_file(&store, MESSAGE).await;
+        store
+            .store_object(&p, &inbox, NewObject::new(in_file))
+            .await
+            .unwrap();
+        let inline = store.stage_bytes(small).await.unwrap();
+        store
+            .store_object(&p, &inbox, NewObject::new(inline))
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let records = |engine: &RedbEngine, prefix: &[u8]| {
+        engine
+            .snapshot()
+            .unwrap()
+            .scan_keys(prefix, prefix, usize::MAX)
+            .unwrap()
+            .len()
+    };
+    {
+        // As format 6 left it.
+        let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
+        let moved = records(&engine, &keys::blob_records());
+        // Two reference counts, summaries and previews, two body texts
+        // and the small blob's content.
+        assert_eq!(moved, 9);
+        common::to_legacy_blob_layout(&engine);
+        let mut batch = WriteBatch::new();
+        batch.insert(
+            keys::counter("format"),
+            Some(postcard::to_stdvec(&6u64).unwrap()),
+        );
+        engine.commit(batch).unwrap();
+        assert_eq!(records(&engine, &keys::blob_records()), 0);
+    }
+    let engine = Arc::new(RedbEngine::open(&dir.path().join("store.redb")).unwrap());
+    let store = Store::open_with_engine(StoreConfig::new(dir.path()), engine.clone()).unwrap();
+    assert_eq!(records(&engine, &keys::blob_records()), 9);
+    for legacy in 0x40..=0x44u8 {
+        assert_eq!(records(&engine, &[legacy]), 0, "prefix {legacy:#x}");
+    }
+    let p = store.trusted_element("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    for (uid, raw, subject) in [(1, MESSAGE, "old times"), (2, small, "small")] {
+        let (_, summary) = store.fetch_object(&p, &inbox, uid).await.unwrap();
+        assert_eq!(summary.header("Subject"), Some(subject));
+        let mut content = Vec::new();
+        store
+            .open_content(&p, &inbox, uid)
+            .await
+            .unwrap()
+            .read_to_end(&mut content)
+            .await
+            .unwrap();
+        assert_eq!(content, raw);
+    }
+    let body = |word: &str| SearchKey::Body(word.to_string());
+    assert_eq!(store.search(&p, &inbox, &body("brown")).await.unwrap(), [1]);
+    assert_eq!(
+        store.search(&p, &inbox, &body("database")).await.unwrap(),
+        [2]
+    );
+    // Reference counts moved too: removing the small message's last
+    // reference removes its five records; the other message keeps its
+    // four.
+    store.remove_objects(&p, &inbox, &[2]).await.unwrap();
+    store.close().await;
+    assert_eq!(records(&engine, &keys::blob_records()), 4);
 }

@@ -192,3 +192,53 @@ async fn a_retained_removal_keeps_its_derived_keys_in_the_store() {
     ));
     assert_eq!(store.preview_of(&kept, true).await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_blob_a_view_held_at_shutdown_is_reclaimed_at_the_next_open() {
+    use std::sync::Arc;
+    use store_core::engine::{Engine, RedbEngine};
+    use store_core::keys;
+    let dir = tempfile::tempdir().unwrap();
+    let records = |engine: &RedbEngine, object: &Object| {
+        let prefix = [keys::blob_records(), object.blob.0.to_vec()].concat();
+        let snapshot = engine.snapshot().unwrap();
+        snapshot
+            .scan_keys(&prefix, &prefix, usize::MAX)
+            .unwrap()
+            .len()
+    };
+    let open = || {
+        let engine = Arc::new(RedbEngine::open(&dir.path().join("store.redb")).unwrap());
+        let store = Store::open_with_engine(StoreConfig::new(dir.path()), engine.clone()).unwrap();
+        (engine, store)
+    };
+    let (engine, store) = open();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    // Staged from memory and small: kept in the database, no file.
+    let blob = store.stage_bytes(&message(1)).await.unwrap();
+    store
+        .store_object(&p, &inbox, NewObject::new(blob))
+        .await
+        .unwrap();
+    let (object, _) = store.fetch_object(&p, &inbox, 1).await.unwrap();
+    assert!(!blob_path(dir.path(), &object).exists());
+    assert_eq!(records(&engine, &object), 5);
+    let selected = store.select_folder(&p, &inbox).await.unwrap();
+    let held = store.open_view(selected.folder.id, 0);
+    store.remove_objects(&p, &inbox, &[1]).await.unwrap();
+    store.close().await;
+    drop(held);
+    // Its count is gone; its content and other records stay for the view.
+    assert_eq!(records(&engine, &object), 4);
+    drop(store);
+    drop(engine);
+    let (engine, store) = open();
+    assert_eq!(
+        records(&engine, &object),
+        0,
+        "the sweep at open removes the records no count keeps"
+    );
+    store.close().await;
+}

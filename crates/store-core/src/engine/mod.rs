@@ -93,6 +93,21 @@ pub trait Snapshot: Send {
     /// `prefix`, or be `prefix`), returning at most `limit` pairs.
     fn scan(&self, prefix: &[u8], start: &[u8], limit: usize)
         -> Result<Vec<KeyValue>, EngineError>;
+
+    /// The keys [`Snapshot::scan`] would return, without their values
+    /// (a sweep over large records reads only what it needs).
+    fn scan_keys(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, EngineError> {
+        Ok(self
+            .scan(prefix, start, limit)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
 }
 
 /// One change in a [`WriteBatch`]: `Some(value)` stores, `None` deletes.

@@ -137,6 +137,28 @@ impl Snapshot for RedbSnapshot {
         }
         Ok(out)
     }
+
+    fn scan_keys(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, EngineError> {
+        let table = self.txn.open_table(TABLE).map_err(classify)?;
+        let mut out = Vec::new();
+        for item in table.range(start..).map_err(classify)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = item.map_err(classify)?;
+            let key = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push(key.to_vec());
+        }
+        Ok(out)
+    }
 }
 
 impl Engine for RedbEngine {

@@ -9,6 +9,7 @@
 //! | 4       | every blob's summary, body text and preview made again from its content (nested MIME offsets, line counts, parameters, raw header values as the mime fixes give them); an envelope address keeps its source route (`adl`) |
 //! | 5       | per-folder indexes (`store::index`): every folder has its keyword list (0x16); every object its change index (0x26), flag index (0x27) and mail row (0x28) entries; every tombstone its change index entry |
 //! | 6       | a blob of at most 16 KiB staged from memory (a SIP deposit, a converted APPEND) keeps its bytes in the database (0x44) instead of a file; nothing to convert, but a format-5 binary would not find them |
+//! | 7       | a blob's records (reference count, summary, body text, content, preview: 0x40 to 0x44, one prefix per kind) move side by side under 0x45, so a new message's records share a page instead of dirtying five (`keys::BlobRecord`) |
 //!
 //! A store whose version is newer than [`FORMAT_VERSION`] is refused, so an
 //! older binary never misreads records it does not know.
@@ -31,7 +32,7 @@ use crate::rights::Rights;
 use crate::writer::{decode, encode, Batched, IndexWrite, Layered, Reader};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 6;
+pub const FORMAT_VERSION: u64 = 7;
 
 /// Records upgraded per commit at most, and the bytes of upgraded
 /// records after which a commit is made sooner (a body text is as large
@@ -66,7 +67,9 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     if version == FORMAT_VERSION {
         return Ok(());
     }
-    let mut upgraded = 0;
+    // Every later step reads and writes blob records where format 7
+    // keeps them: they are moved there first.
+    let mut upgraded = relayout_blob_records(engine)?;
     // Summaries of formats 1 to 3 cannot be decoded by this build: they
     // are made again from content, first for format 1 (its summaries hold
     // the body text, which this moves to its own key, as format 2 does),
@@ -100,6 +103,9 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     if version < 6 {
         stamp(engine, 6)?;
     }
+    if version < 7 {
+        stamp(engine, 7)?;
+    }
     if upgraded > 0 {
         tracing::info!(
             records = upgraded,
@@ -109,6 +115,67 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Legacy records read per page by [`relayout_blob_records`]: a page
+/// holds at most this many values (a body text can be large).
+const RELAYOUT_PAGE: usize = 16;
+
+/// Formats 1 to 6 to 7: moves every blob record from its kind's own
+/// prefix (0x40 to 0x44) to its place beside the blob's other records
+/// (0x45, [`keys::blob_record`]). Each commit deletes the keys it moved,
+/// so a move cut short resumes by reading the old prefixes again; the
+/// cursor a format-1 upgrade cut short left on an old summary key is
+/// moved with it. Returns how many records were moved.
+fn relayout_blob_records(engine: &dyn Engine) -> Result<usize> {
+    let cursor_key = keys::counter("format-upgrade");
+    let mut moved = 0;
+    for kind in keys::BlobRecord::ALL {
+        let prefix = [kind.legacy_prefix()];
+        loop {
+            let snapshot = engine.snapshot()?;
+            let mut start = prefix.to_vec();
+            let (mut batch, mut bytes, mut count) = (WriteBatch::new(), 0, 0);
+            while count < UPGRADE_BATCH && bytes < UPGRADE_BATCH_BYTES {
+                let page = snapshot.scan(&prefix, &start, RELAYOUT_PAGE)?;
+                let Some((last, _)) = page.last() else {
+                    break;
+                };
+                start = last.clone();
+                start.push(0);
+                for (key, value) in page {
+                    let id = <[u8; 32]>::try_from(&key[prefix.len()..])
+                        .map(BlobId)
+                        .map_err(|_| {
+                            StoreError::Corrupt("a blob key of the wrong length".into())
+                        })?;
+                    bytes += value.len();
+                    count += 1;
+                    batch.insert(keys::blob_record(&id, kind), Some(value));
+                    batch.insert(key, None);
+                }
+            }
+            drop(snapshot);
+            if count == 0 {
+                break;
+            }
+            engine.commit(batch)?;
+            moved += count;
+        }
+    }
+    if let Some(cursor) = engine.snapshot()?.get(&cursor_key)? {
+        let legacy = keys::BlobRecord::Summary.legacy_prefix();
+        if let Some(id) = cursor
+            .strip_prefix(&[legacy])
+            .and_then(|id| <[u8; 32]>::try_from(id).ok())
+        {
+            let mut batch = WriteBatch::new();
+            let moved_cursor = keys::blob_record(&BlobId(id), keys::BlobRecord::Summary);
+            batch.insert(cursor_key, Some(moved_cursor));
+            engine.commit(batch)?;
+        }
+    }
+    Ok(moved)
 }
 
 /// Records that the store is now of format `version`, and clears the
@@ -403,7 +470,7 @@ fn thread_summary(headers: Vec<(String, String)>) -> MessageSummary {
 /// `format-upgrade`, so an upgrade cut short resumes after it. Returns
 /// how many summaries were rewritten.
 fn resummarize(engine: &dyn Engine, blobs: &BlobStore) -> Result<usize> {
-    let prefix = keys::blob_summaries();
+    let prefix = keys::blob_records();
     let cursor_key = keys::counter("format-upgrade");
     let Some(mut start) = resume(&engine.snapshot()?.get(&cursor_key)?, &prefix) else {
         return Ok(0);
@@ -414,27 +481,28 @@ fn resummarize(engine: &dyn Engine, blobs: &BlobStore) -> Result<usize> {
         let mut batch = WriteBatch::new();
         let (mut bytes, mut count, mut last) = (0, 0, None);
         while count < UPGRADE_BATCH && bytes < UPGRADE_BATCH_BYTES {
-            // Keys only are needed; a page of summaries is small.
-            let page = engine.snapshot()?.scan(&prefix, &start, permits)?;
-            let Some((page_last, _)) = page.last() else {
+            // Keys only are needed: the summaries are made again.
+            let page = engine.snapshot()?.scan_keys(
+                &prefix,
+                &start,
+                permits * keys::BlobRecord::ALL.len(),
+            )?;
+            let Some(page_last) = page.last().cloned() else {
                 break;
             };
             start = page_last.clone();
             start.push(0);
-            let ids = page
-                .iter()
-                .map(|(key, _)| {
-                    <[u8; 32]>::try_from(&key[prefix.len()..])
-                        .map(BlobId)
-                        .map_err(|_| {
-                            StoreError::Corrupt("a blob summary key of the wrong length".into())
-                        })
+            let summaries: Vec<(Vec<u8>, BlobId)> = page
+                .into_iter()
+                .filter_map(|key| match keys::parse_blob_record(&key) {
+                    Some((id, keys::BlobRecord::Summary)) => Some((key, id)),
+                    _ => None,
                 })
-                .collect::<Result<Vec<_>>>()?;
+                .collect();
             let parsed: Vec<std::io::Result<ParsedMessage>> = std::thread::scope(|scope| {
-                let workers: Vec<_> = ids
+                let workers: Vec<_> = summaries
                     .iter()
-                    .map(|id| scope.spawn(move || parse_blob(blobs, id)))
+                    .map(|(_, id)| scope.spawn(move || parse_blob(blobs, id)))
                     .collect();
                 workers
                     .into_iter()
@@ -444,7 +512,8 @@ fn resummarize(engine: &dyn Engine, blobs: &BlobStore) -> Result<usize> {
                     })
                     .collect()
             });
-            for ((key, _), (id, result)) in page.into_iter().zip(ids.iter().zip(parsed)) {
+            last = Some(page_last);
+            for ((key, id), result) in summaries.iter().zip(parsed) {
                 match result {
                     Ok(message) => {
                         bytes += message.body_text.len();
@@ -464,7 +533,6 @@ fn resummarize(engine: &dyn Engine, blobs: &BlobStore) -> Result<usize> {
                     }
                 }
                 count += 1;
-                last = Some(key);
             }
         }
         let Some(last) = last else {

@@ -416,29 +416,32 @@ fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()
             gone.push(id);
         }
     }
-    // Small blobs kept in the database have no file to list: their keys
-    // are read a page at a time.
-    let prefix = keys::blob_contents();
+    // Small blobs kept in the database have no file to list. A blob's
+    // records sort together, its reference count first: a record whose
+    // blob's count did not come just before it is unreferenced. Keys are
+    // read a page at a time, without their values.
+    let prefix = keys::blob_records();
     let mut start = prefix.clone();
+    let mut counted = None;
+    let mut last_removed = None;
     loop {
-        let page = snapshot.scan(&prefix, &start, SWEEP_PAGE)?;
-        for (key, _) in &page {
-            let Some(id) = key
-                .get(prefix.len()..)
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .map(crate::blob::BlobId)
-            else {
+        let page = snapshot.scan_keys(&prefix, &start, SWEEP_PAGE)?;
+        for key in &page {
+            let Some((id, kind)) = keys::parse_blob_record(key) else {
                 continue;
             };
-            if snapshot.get(&keys::blob_refs(&id))?.is_none() {
-                for key in crate::writer::derived_keys(&id) {
-                    batch.insert(key, None);
+            if kind == keys::BlobRecord::Refs {
+                counted = Some(id);
+            } else if counted != Some(id) {
+                batch.insert(key.clone(), None);
+                if last_removed != Some(id) && !gone.contains(&id) {
+                    removed += 1;
                 }
-                removed += 1;
+                last_removed = Some(id);
             }
         }
         match page.last() {
-            Some((last, _)) if page.len() == SWEEP_PAGE => {
+            Some(last) if page.len() == SWEEP_PAGE => {
                 start = last.clone();
                 start.push(0);
             }
@@ -456,7 +459,7 @@ fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()
     if removed > 0 {
         tracing::info!(
             removed,
-            "removed unreferenced blob files left by an interrupted run"
+            "removed unreferenced blobs left by an interrupted run"
         );
     }
     Ok(())

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use redb::{Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition};
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, TableDefinition,
+};
 
 use super::{Engine, EngineError, EngineErrorKind, KeyValue, Snapshot, WriteBatch};
 
@@ -105,14 +107,16 @@ impl RedbEngine {
     }
 }
 
+/// A read transaction and its table, opened once per snapshot rather
+/// than once per read (a writer's batch reads a few dozen keys).
 struct RedbSnapshot {
-    txn: ReadTransaction,
+    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    _txn: ReadTransaction,
 }
 
 impl Snapshot for RedbSnapshot {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
-        let table = self.txn.open_table(TABLE).map_err(classify)?;
-        let value = table.get(key).map_err(classify)?;
+        let value = self.table.get(key).map_err(classify)?;
         Ok(value.map(|v| v.value().to_vec()))
     }
 
@@ -122,9 +126,8 @@ impl Snapshot for RedbSnapshot {
         start: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, EngineError> {
-        let table = self.txn.open_table(TABLE).map_err(classify)?;
         let mut out = Vec::new();
-        for item in table.range(start..).map_err(classify)? {
+        for item in self.table.range(start..).map_err(classify)? {
             if out.len() >= limit {
                 break;
             }
@@ -144,9 +147,8 @@ impl Snapshot for RedbSnapshot {
         start: &[u8],
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, EngineError> {
-        let table = self.txn.open_table(TABLE).map_err(classify)?;
         let mut out = Vec::new();
-        for item in table.range(start..).map_err(classify)? {
+        for item in self.table.range(start..).map_err(classify)? {
             if out.len() >= limit {
                 break;
             }
@@ -164,7 +166,8 @@ impl Snapshot for RedbSnapshot {
 impl Engine for RedbEngine {
     fn snapshot(&self) -> Result<Box<dyn Snapshot>, EngineError> {
         let txn = self.database()?.begin_read().map_err(classify)?;
-        Ok(Box::new(RedbSnapshot { txn }))
+        let table = txn.open_table(TABLE).map_err(classify)?;
+        Ok(Box::new(RedbSnapshot { table, _txn: txn }))
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), EngineError> {

@@ -23,6 +23,14 @@ use crate::SipUa;
 
 /// Largest UDP payload (65,535 less the IPv4 and UDP headers).
 const MAX_DATAGRAM: usize = 65_507;
+/// The receive buffer asked for each UDP socket, in bytes (the kernel
+/// caps it at `net.core.rmem_max`). Requests arrive while the previous
+/// group commit is being synced, and a datagram that finds the buffer
+/// full is lost until the sender retransmits it 500 ms later (RFC 3261
+/// 17.1.2.2, Timer E): the default of about 200 KiB holds a few hundred
+/// requests, a fraction of a second at the rates a Conversation Server
+/// sends (as Kamailio and OpenSIPS, the store asks for more).
+const UDP_RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 /// Requests of one connection (or of trusted peers on one UDP socket)
 /// processed at once.
 const MAX_IN_FLIGHT: usize = 256;
@@ -46,6 +54,11 @@ impl SipUa {
     /// RFC 3261 17.1.2.2); trusted peers wait for room instead.
     pub async fn serve_udp(&self, socket: UdpSocket) {
         let (mut shutdown, tasks) = self.runtime();
+        let buffer = socket2::SockRef::from(&socket);
+        if let Err(e) = buffer.set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+            tracing::warn!(error = %e, "cannot enlarge the UDP receive buffer");
+        }
+        tracing::debug!(bytes = ?buffer.recv_buffer_size(), "UDP receive buffer");
         let socket = Arc::new(socket);
         let Ok(local) = socket.local_addr() else {
             return;

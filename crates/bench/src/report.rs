@@ -334,6 +334,18 @@ history).\n"
             met(ok)
         );
     }
+    let get_below_nginx = value(r, "webdav", "get_1mib", "cpm-store", 0)
+        .zip(value(r, "webdav", "get_1mib", "nginx", 0))
+        .is_some_and(|(m, n)| m < n);
+    if get_below_nginx {
+        let _ = writeln!(
+            w,
+            "\nGET: nginx and Apache hand the file to the kernel with sendfile(2); \
+             cpm-store reads each 1 MiB with one pread into a buffer that hyper then \
+             writes, two copies of every byte in the server. hyper has no sendfile path \
+             (hyperium/hyper#3026), and over TLS there is none without kernel TLS."
+        );
+    }
 
     // SIP.
     let _ = writeln!(w, "\n## SIP CPIM deposits (SIPp at a fixed rate)\n");

@@ -28,6 +28,8 @@
 //! | 0x26   | folder id, MODSEQ (u64), UID          | u8: 0 present, 1 expunged (per-folder change index, `store::index`) |
 //! | 0x27   | folder id, flag number (u16), UID     | () (flag index: 0 = not `\Seen`, 1 `\Answered`, 2 `\Flagged`, 3 `\Deleted`, 4 `\Draft`, 16+i = keyword i of 0x16) |
 //! | 0x28   | folder id, UID                        | u8 `MailRow` bits (`store::index::ROW_*`) |
+//! | 0x29   | object number (u64, store-wide)       | folder id, UID: where that object is now (the NMS objectId; `store::object_numbers`) |
+//! | 0x2A   | folder id, UID                        | u64 object number of that object |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x31   | account id, Unix hour (u64)           | u64: the account's first MODSEQ of that hour (maps time to MODSEQ for the retention window) |
 //! | 0x40–0x44 | blob id                            | formats 1 to 6 only: a blob's records, one prefix per kind; format 7 moved them to 0x45 (`store::format`) |
@@ -193,6 +195,22 @@ pub fn flag_index_all(folder: FolderId) -> Vec<u8> {
 /// An object's mail row (`store::index::MailRow` bits).
 pub fn mail_row(folder: FolderId, uid: Uid) -> Vec<u8> {
     key(0x28, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// Where the object of object number `number` is now (its folder and
+/// UID): the NMS objectId (OMA-TS-REST_NetAPI_NMS 5.1.2), kept by a move.
+pub fn object_by_number(number: u64) -> Vec<u8> {
+    key(0x29, &[&number.to_be_bytes()])
+}
+
+/// The object number of `uid` in `folder`.
+pub fn object_number(folder: FolderId, uid: Uid) -> Vec<u8> {
+    key(0x2A, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// The prefix of a folder's object numbers.
+pub fn object_numbers(folder: FolderId) -> Vec<u8> {
+    key(0x2A, &[&folder.to_be_bytes()])
 }
 
 /// The prefix of a folder's mail rows.

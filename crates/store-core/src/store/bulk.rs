@@ -242,7 +242,7 @@ impl Store {
                         txn.share_blob(&copy.blob)?;
                         let modseq = next_modseq(txn, f.owner)?;
                         added.push(copy.uid);
-                        insert_object(txn, &mut f, copy, modseq)?;
+                        insert_object(txn, &mut f, copy, modseq, None)?;
                     }
                     txn.put(keys::folder(f.owner, f.id), &f)?;
                     Ok(added)

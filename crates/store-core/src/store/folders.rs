@@ -209,6 +209,7 @@ pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
     let mut count = 0u64;
     for (k, object) in txn.load_all::<Object>(&keys::objects(folder.id))? {
         txn.release_blob(&object.blob)?;
+        super::object_numbers::forget(txn, folder.id, object.uid)?;
         if let Some(m) = &object.cpm.imdn_message_id {
             txn.delete(keys::imdn(folder.owner, m));
         }
@@ -584,6 +585,7 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
     super::keywords::set_folder_keywords(txn, target.id, keywords)?;
     for (k, mut object) in objects {
         txn.delete(k);
+        let number = super::object_numbers::forget(txn, inbox.id, object.uid)?;
         txn.put(keys::expunged(inbox.id, object.uid), &modseq)?;
         super::index::object_changed(txn, inbox.id, Some(&object), None, modseq)?;
         txn.record_change(
@@ -609,6 +611,12 @@ fn move_inbox_contents(txn: &mut Txn<'_>, inbox: &Folder, new_name: &str) -> Res
         target.size += object.size;
         if !object.flags.contains("\\Seen") {
             target.unseen += 1;
+        }
+        match number {
+            Some(n) => super::object_numbers::place(txn, n, target.id, object.uid)?,
+            None => {
+                super::object_numbers::assign(txn, target.id, object.uid)?;
+            }
         }
         txn.put(keys::object(target.id, object.uid), &object)?;
         super::index::object_changed(txn, target.id, None, Some(&object), modseq)?;

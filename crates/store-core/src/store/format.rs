@@ -10,6 +10,7 @@
 //! | 5       | per-folder indexes (`store::index`): every folder has its keyword list (0x16); every object its change index (0x26), flag index (0x27) and mail row (0x28) entries; every tombstone its change index entry |
 //! | 6       | a blob of at most 16 KiB staged from memory (a SIP deposit, a converted APPEND) keeps its bytes in the database (0x44) instead of a file; nothing to convert, but a format-5 binary would not find them |
 //! | 7       | a blob's records (reference count, summary, body text, content, preview: 0x40 to 0x44, one prefix per kind) move side by side under 0x45, so a new message's records share a page instead of dirtying five (`keys::BlobRecord`) |
+//! | 8       | object numbers (`store::object_numbers`, 0x29 and 0x2A): each object gets one, in key order; the NMS objectId, kept by a move, new for a copy |
 //!
 //! A store whose version is newer than [`FORMAT_VERSION`] is refused, so an
 //! older binary never misreads records it does not know.
@@ -32,7 +33,7 @@ use crate::rights::Rights;
 use crate::writer::{decode, encode, Batched, IndexWrite, Layered, Reader};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 7;
+pub const FORMAT_VERSION: u64 = 8;
 
 /// Records upgraded per commit at most, and the bytes of upgraded
 /// records after which a commit is made sooner (a body text is as large
@@ -105,6 +106,10 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     }
     if version < 7 {
         stamp(engine, 7)?;
+    }
+    if version < 8 {
+        upgraded += add_object_numbers(engine)?;
+        stamp(engine, 8)?;
     }
     if upgraded > 0 {
         tracing::info!(
@@ -254,6 +259,53 @@ fn add_indexes(engine: &dyn Engine) -> Result<usize> {
         }
     }
     Ok(upgraded)
+}
+
+/// Versions 1 to 7 to 8: each object (0x20) without an object number
+/// gets the next one of the counter `objectnumber`, in key order,
+/// [`UPGRADE_BATCH`] objects per commit, resumable through the cursor as
+/// [`add_indexes`] (an object numbered before the cut keeps its number).
+/// Reads keys only. Returns how many objects were numbered.
+fn add_object_numbers(engine: &dyn Engine) -> Result<usize> {
+    let cursor_key = keys::counter("format-upgrade");
+    let counter_key = keys::counter("objectnumber");
+    let prefix = [0x20u8];
+    let Some(mut start) = resume(&engine.snapshot()?.get(&cursor_key)?, &prefix) else {
+        return Ok(0);
+    };
+    let bad = || StoreError::Corrupt("an object key of the wrong length".into());
+    let mut numbered = 0;
+    loop {
+        let snapshot = engine.snapshot()?;
+        let page = snapshot.scan_keys(&prefix, &start, UPGRADE_BATCH)?;
+        let Some(last) = page.last().cloned() else {
+            return Ok(numbered);
+        };
+        let mut next: u64 = match snapshot.get(&counter_key)? {
+            Some(bytes) => decode(&bytes)?,
+            None => 0,
+        };
+        let mut batch = WriteBatch::new();
+        for key in page {
+            let uid = keys::trailing_u32(&key).ok_or_else(bad)?;
+            let folder =
+                keys::trailing_u64(key.get(..key.len().saturating_sub(4)).ok_or_else(bad)?)
+                    .ok_or_else(bad)?;
+            if snapshot.get(&keys::object_number(folder, uid))?.is_some() {
+                continue;
+            }
+            next += 1;
+            batch.insert(keys::object_by_number(next), Some(encode(&(folder, uid))?));
+            batch.insert(keys::object_number(folder, uid), Some(encode(&next)?));
+            numbered += 1;
+        }
+        drop(snapshot);
+        start = last.clone();
+        start.push(0);
+        batch.insert(counter_key.clone(), Some(encode(&next)?));
+        batch.insert(cursor_key.clone(), Some(last));
+        engine.commit(batch)?;
+    }
 }
 
 /// Step (a), (b) or (c) of [`add_indexes`] for one record.

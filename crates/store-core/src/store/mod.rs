@@ -23,6 +23,7 @@ pub use listing::{SharedScope, TreeRng};
 mod locks;
 mod mail_view;
 mod metadata;
+mod object_numbers;
 mod objects;
 mod preview;
 mod prune;

@@ -283,6 +283,65 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 
+    /// Where the object of object number `number` is now, among the
+    /// folders of `owner` (a login; `None`: the principal's own account):
+    /// the folder, named as [`FolderRef`] names it, and the UID. The number
+    /// is the NMS objectId (OMA-TS-REST_NetAPI_NMS 5.1.2, `object_numbers`):
+    /// a move keeps it, so it finds the object in its new folder. Two
+    /// point reads, whatever the store holds.
+    ///
+    /// Rights: `r` on the folder. Errors: [`StoreError::NoSuchObject`]
+    /// for a number of no object, of another account's object, or of one
+    /// in a folder the principal may not read (not told apart: IMAP and
+    /// WebDAV hide what a principal may not see, and so does this).
+    pub async fn locate_object(
+        &self,
+        principal: &Principal,
+        owner: Option<&str>,
+        number: u64,
+    ) -> Result<(FolderRef, Uid)> {
+        let snap = self.snapshot()?;
+        let account = match owner {
+            Some(login) => super::account_id(&snap, login).map_err(|_| StoreError::NoSuchObject)?,
+            None => principal.account,
+        };
+        let Some((folder, uid)) = super::object_numbers::locate(&snap, number)? else {
+            return Err(StoreError::NoSuchObject);
+        };
+        let Some(record) = snap.load::<Folder>(&keys::folder(account, folder))? else {
+            return Err(StoreError::NoSuchObject);
+        };
+        let folder = FolderRef {
+            owner: owner.map(str::to_string),
+            name: record.name,
+        };
+        match resolve(&snap, principal, &folder).and_then(|a| a.require(Right::Read)) {
+            Ok(()) => Ok((folder, uid)),
+            Err(
+                StoreError::NoSuchObject
+                | StoreError::NoSuchFolder
+                | StoreError::PermissionDenied(_),
+            ) => Err(StoreError::NoSuchObject),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The object number of `uid` in `folder` (the NMS objectId of that
+    /// object, see [`Store::locate_object`]).
+    ///
+    /// Rights: `r`. Errors: as [`Store::fetch_object`].
+    pub async fn object_number(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        uid: Uid,
+    ) -> Result<u64> {
+        let snap = self.snapshot()?;
+        let access = resolve(&snap, principal, folder)?;
+        access.require(Right::Read)?;
+        super::object_numbers::of(&snap, access.folder.id, uid)?.ok_or(StoreError::NoSuchObject)
+    }
+
     /// Operation "object fetch": an object's record and MIME summary.
     ///
     /// Rights: `r`. Errors: [`StoreError::NoSuchFolder`],
@@ -788,6 +847,11 @@ pub(super) fn transfer_in(
             (dst.id, copy.uid),
             false,
         )?;
+        // A move keeps the object's number; a copy is a new object.
+        let number = match remove {
+            true => super::object_numbers::of(txn, src.id, object.uid)?,
+            false => None,
+        };
         if remove {
             // Removed first so the IMDN index and the file name move with
             // the object.
@@ -795,7 +859,7 @@ pub(super) fn transfer_in(
             remove_object(txn, holder, &object, src_modseq)?;
             drop_locks_of(txn, &[Touch::object(holder, object.resource_name())])?;
         }
-        insert_object(txn, &mut dst, copy, dst_modseq)?;
+        insert_object(txn, &mut dst, copy, dst_modseq, number)?;
     }
     dst.highest_modseq = dst_modseq;
     txn.put(keys::folder(dst.owner, dst.id), &dst)?;
@@ -852,6 +916,7 @@ pub(super) fn insert_object(
     folder: &mut Folder,
     object: Object,
     modseq: ModSeq,
+    number: Option<u64>,
 ) -> Result<()> {
     let mut object = object;
     object.modseq = modseq;
@@ -886,6 +951,12 @@ pub(super) fn insert_object(
             txn.put(keys::imdn(folder.owner, m), &(folder.id, object.uid))?;
         }
     }
+    match number {
+        Some(n) => super::object_numbers::place(txn, n, folder.id, object.uid)?,
+        None => {
+            super::object_numbers::assign(txn, folder.id, object.uid)?;
+        }
+    }
     txn.put(keys::object(folder.id, object.uid), &object)?;
     super::index::object_changed(txn, folder.id, None, Some(&object), modseq)?;
     txn.record_change(
@@ -915,6 +986,7 @@ pub(super) fn remove_object(
     modseq: ModSeq,
 ) -> Result<()> {
     txn.delete(keys::object(folder.id, object.uid));
+    super::object_numbers::forget(txn, folder.id, object.uid)?;
     txn.put(keys::expunged(folder.id, object.uid), &modseq)?;
     super::index::object_changed(txn, folder.id, Some(object), None, modseq)?;
     if let Some(name) = &object.file_name {
@@ -1133,7 +1205,7 @@ pub(super) fn insert_new_object(
         carry_object_metadata(txn, &[owner], (f.id, old.uid), (f.id, uid), false)?;
         remove_object(txn, &mut f, &old, modseq)?;
     }
-    insert_object(txn, &mut f, record, modseq)?;
+    insert_object(txn, &mut f, record, modseq, None)?;
     txn.put(keys::folder(owner, f.id), &f)?;
     Ok(StoredObject {
         uid_validity: f.uid_validity,

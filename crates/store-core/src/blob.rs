@@ -85,35 +85,53 @@ pub struct StagedBlob {
     pub id: BlobId,
     /// Its length in bytes.
     pub size: u64,
-    /// Its file under `tmp/`, or `None` when held in memory.
-    path: Option<PathBuf>,
-    /// Its bytes, when held in memory.
-    content: Option<bytes::Bytes>,
-    /// Whether its bytes are durable already (synced by its writer).
-    synced: bool,
+    staged: Staged,
+}
+
+/// Where a [`StagedBlob`]'s bytes are.
+#[derive(Debug)]
+enum Staged {
+    /// A file under `tmp/`; `synced` when its writer made it durable.
+    File { path: PathBuf, synced: bool },
+    /// Memory, until the commit that records the blob keeps them.
+    Memory(bytes::Bytes),
+}
+
+/// Where a staged blob's bytes are, to read them ([`StagedBlob::source`]).
+#[derive(Debug, Clone, Copy)]
+pub enum StagedSource<'a> {
+    /// Its temporary file.
+    File(&'a Path),
+    /// Its bytes, held in memory (a small blob, [`MAX_INLINE`]).
+    Memory(&'a bytes::Bytes),
 }
 
 impl StagedBlob {
-    /// Its bytes, when held in memory (then it has no file).
-    pub fn content(&self) -> Option<&bytes::Bytes> {
-        self.content.as_ref()
+    /// A blob staged in the file `path`.
+    fn in_file(id: BlobId, size: u64, path: PathBuf, synced: bool) -> StagedBlob {
+        StagedBlob {
+            id,
+            size,
+            staged: Staged::File { path, synced },
+        }
+    }
+
+    /// Where its bytes are.
+    pub fn source(&self) -> StagedSource<'_> {
+        match &self.staged {
+            Staged::File { path, .. } => StagedSource::File(path),
+            Staged::Memory(bytes) => StagedSource::Memory(bytes),
+        }
     }
 
     /// The staged bytes, for reading from the start.
     ///
     /// Errors: its file cannot be opened.
     pub async fn reader(&self) -> io::Result<BlobReader> {
-        match (&self.content, &self.path) {
-            (Some(bytes), _) => Ok(BlobReader::memory(bytes.clone())),
-            (None, Some(path)) => Ok(BlobReader::file(tokio::fs::File::open(path).await?)),
-            (None, None) => Err(io::ErrorKind::NotFound.into()),
+        match self.source() {
+            StagedSource::Memory(bytes) => Ok(BlobReader::memory(bytes.clone())),
+            StagedSource::File(path) => Ok(BlobReader::file(tokio::fs::File::open(path).await?)),
         }
-    }
-
-    /// The temporary file holding the staged bytes (`None` when they are
-    /// held in memory).
-    pub fn temp_path(&self) -> Option<&Path> {
-        self.path.as_deref()
     }
 }
 
@@ -121,7 +139,7 @@ impl Drop for StagedBlob {
     fn drop(&mut self) {
         // After install the file has been renamed away and this fails
         // harmlessly; otherwise it removes the unused temporary file.
-        if let Some(path) = &self.path {
+        if let Staged::File { path, .. } = &self.staged {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -185,13 +203,12 @@ impl BlobWriter {
         }
         self.done = true;
         let hasher = std::mem::take(&mut self.hasher);
-        Ok(StagedBlob {
-            id: BlobId(hasher.finalize().into()),
-            size: self.size,
-            path: Some(std::mem::take(&mut self.path)),
-            content: None,
+        Ok(StagedBlob::in_file(
+            BlobId(hasher.finalize().into()),
+            self.size,
+            std::mem::take(&mut self.path),
             synced,
-        })
+        ))
     }
 }
 
@@ -285,9 +302,7 @@ impl BlobStore {
             return Ok(StagedBlob {
                 id: BlobId(Sha256::digest(bytes).into()),
                 size: bytes.len() as u64,
-                path: None,
-                content: Some(bytes::Bytes::copy_from_slice(bytes)),
-                synced: true,
+                staged: Staged::Memory(bytes::Bytes::copy_from_slice(bytes)),
             });
         }
         if bytes.len() as u64 > MAX_DEFERRED_SYNC {
@@ -320,13 +335,7 @@ impl BlobStore {
             }
             return Err(e);
         }
-        Ok(StagedBlob {
-            id,
-            size,
-            path: Some(path),
-            content: None,
-            synced: false,
-        })
+        Ok(StagedBlob::in_file(id, size, path, false))
     }
 
     /// A fresh file name under `tmp/`.
@@ -349,7 +358,11 @@ impl BlobStore {
         let mut files = Vec::new();
         for blob in staged {
             // One held in memory is kept in the database, not installed.
-            let Some(staged_path) = &blob.path else {
+            let Staged::File {
+                path: staged_path,
+                synced,
+            } = &blob.staged
+            else {
                 continue;
             };
             let dest = self.path(&blob.id);
@@ -362,7 +375,7 @@ impl BlobStore {
                 sync_dir(&self.root)?;
             }
             std::fs::rename(staged_path, &dest)?;
-            if !blob.synced {
+            if !synced {
                 files.push(dest);
             }
             dirs.insert(dir);
@@ -769,19 +782,20 @@ mod tests {
         // A chat message stays in memory, for the database.
         let chat = store.stage_bytes(b"a chat message").await.unwrap();
         assert_eq!(chat.id, BlobId(Sha256::digest(b"a chat message").into()));
-        assert_eq!(chat.content().map(|b| &b[..]), Some(&b"a chat message"[..]));
-        assert!(chat.temp_path().is_none());
+        assert!(matches!(chat.source(), StagedSource::Memory(b) if &b[..] == b"a chat message"));
         let small_bytes = vec![3u8; MAX_INLINE as usize + 1];
         let small = store.stage_bytes(&small_bytes).await.unwrap();
-        assert!(!small.synced);
-        assert!(small.content().is_none());
+        assert!(matches!(small.staged, Staged::File { synced: false, .. }));
         let large_bytes = vec![7u8; MAX_DEFERRED_SYNC as usize + 1];
         let large = store.stage_bytes(&large_bytes).await.unwrap();
-        assert!(large.synced);
+        assert!(matches!(large.staged, Staged::File { synced: true, .. }));
         let mut w = store.writer().await.unwrap();
         w.write(b"streamed").await.unwrap();
         let streamed = w.finish().await.unwrap();
-        assert!(!streamed.synced);
+        assert!(matches!(
+            streamed.staged,
+            Staged::File { synced: false, .. }
+        ));
         store.install_all(&[chat, small, large, streamed]).unwrap();
         assert!(!store
             .path(&BlobId(Sha256::digest(b"a chat message").into()))

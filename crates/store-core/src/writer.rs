@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::blob::{BlobId, BlobStore, StagedBlob};
+use crate::blob::{BlobId, BlobStore, StagedBlob, StagedSource};
 use crate::changes::ChangeHub;
 use crate::engine::{Engine, EngineError, KeyValue, Mutation, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
@@ -169,9 +169,11 @@ impl Txn<'_> {
         let refs = self.add(keys::blob_refs(&blob.id), 1)?;
         self.effects.unlink.remove(&blob.id);
         if refs == 1 {
-            match blob.content() {
-                Some(bytes) => self.put_raw(keys::blob_content(&blob.id), bytes.to_vec()),
-                None => self.effects.install.push(blob),
+            match blob.source() {
+                StagedSource::Memory(bytes) => {
+                    self.put_raw(keys::blob_content(&blob.id), bytes.to_vec())
+                }
+                StagedSource::File(_) => self.effects.install.push(blob),
             }
         }
         Ok(())

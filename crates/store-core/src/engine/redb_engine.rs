@@ -126,6 +126,29 @@ impl Snapshot for RedbSnapshot {
         start: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, EngineError> {
+        self.collect_range(prefix, start, limit, |k, v| (k.to_vec(), v.to_vec()))
+    }
+
+    fn scan_keys(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, EngineError> {
+        self.collect_range(prefix, start, limit, |k, _| k.to_vec())
+    }
+}
+
+impl RedbSnapshot {
+    /// `take` of each pair whose key starts with `prefix`, from the first
+    /// key `>= start`, at most `limit` of them ([`Snapshot::scan`]).
+    fn collect_range<T>(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+        take: impl Fn(&[u8], &[u8]) -> T,
+    ) -> Result<Vec<T>, EngineError> {
         let mut out = Vec::new();
         for item in self.table.range(start..).map_err(classify)? {
             if out.len() >= limit {
@@ -136,28 +159,7 @@ impl Snapshot for RedbSnapshot {
             if !key.starts_with(prefix) {
                 break;
             }
-            out.push((key.to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
-    }
-
-    fn scan_keys(
-        &self,
-        prefix: &[u8],
-        start: &[u8],
-        limit: usize,
-    ) -> Result<Vec<Vec<u8>>, EngineError> {
-        let mut out = Vec::new();
-        for item in self.table.range(start..).map_err(classify)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, _) = item.map_err(classify)?;
-            let key = k.value();
-            if !key.starts_with(prefix) {
-                break;
-            }
-            out.push(key.to_vec());
+            out.push(take(key, v.value()));
         }
         Ok(out)
     }

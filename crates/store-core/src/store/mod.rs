@@ -396,49 +396,39 @@ pub(crate) fn resolve<R: Reader + ?Sized>(
     })
 }
 
-/// Keys of small blobs [`sweep_unreferenced_blobs`] reads at once.
+/// Blob record keys [`sweep_unreferenced_blobs`] reads at once.
 const SWEEP_PAGE: usize = 1024;
 
-/// Removes the blob files (and the small blobs kept in the database) no
-/// record references, and the keys derived from them (kept while a view held a removed object when the last run
-/// stopped; crate::retention).
+/// Removes what no record references, left by a run that stopped while a
+/// view held a removed object (crate::retention) or between a blob's
+/// install and its commit: the blob files without a reference count, and
+/// the blob records (summary, body text, preview, the bytes of a small
+/// blob kept in the database) without one.
 fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     let snapshot = engine.snapshot()?;
-    let mut removed = 0usize;
-    let mut batch = crate::engine::WriteBatch::new();
-    let mut gone = Vec::new();
+    let mut files = Vec::new();
     for id in blobs.list()? {
         if snapshot.get(&keys::blob_refs(&id))?.is_none() {
-            for key in crate::writer::derived_keys(&id) {
-                if snapshot.get(&key)?.is_some() {
-                    batch.insert(key, None);
-                }
-            }
-            gone.push(id);
+            files.push(id);
         }
     }
-    // Small blobs kept in the database have no file to list. A blob's
-    // records sort together, its reference count first: a record whose
-    // blob's count did not come just before it is unreferenced. Keys are
-    // read a page at a time, without their values.
+    // A blob's records sort together, its reference count first: a record
+    // whose blob's count did not come just before it is unreferenced. Keys
+    // are read a page at a time, without their values.
     let prefix = keys::blob_records();
     let mut start = prefix.clone();
-    let mut counted = None;
-    let mut last_removed = None;
+    let mut batch = crate::engine::WriteBatch::new();
+    let (mut counted, mut records) = (None, 0usize);
     loop {
         let page = snapshot.scan_keys(&prefix, &start, SWEEP_PAGE)?;
         for key in &page {
-            let Some((id, kind)) = keys::parse_blob_record(key) else {
-                continue;
-            };
-            if kind == keys::BlobRecord::Refs {
-                counted = Some(id);
-            } else if counted != Some(id) {
-                batch.insert(key.clone(), None);
-                if last_removed != Some(id) && !gone.contains(&id) {
-                    removed += 1;
+            match keys::parse_blob_record(key) {
+                Some((id, keys::BlobRecord::Refs)) => counted = Some(id),
+                Some((id, _)) if counted != Some(id) => {
+                    batch.insert(key.clone(), None);
+                    records += 1;
                 }
-                last_removed = Some(id);
+                _ => {}
             }
         }
         match page.last() {
@@ -453,13 +443,13 @@ fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()
     if !batch.is_empty() {
         engine.commit(batch)?;
     }
-    for id in gone {
-        blobs.unlink(&id);
-        removed += 1;
+    for id in &files {
+        blobs.unlink(id);
     }
-    if removed > 0 {
+    if !files.is_empty() || records > 0 {
         tracing::info!(
-            removed,
+            files = files.len(),
+            records,
             "removed unreferenced blobs left by an interrupted run"
         );
     }

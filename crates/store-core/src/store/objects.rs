@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use super::{next_modseq, now, resolve, Access, Store};
-use crate::blob::{BlobWriter, StagedBlob};
+use crate::blob::{BlobWriter, StagedBlob, StagedSource};
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::{
@@ -244,43 +244,41 @@ impl Store {
             });
         }
         drop(snapshot);
-        match (blob.content(), blob.temp_path()) {
-            (Some(bytes), _) => self.parse_blob_bytes(bytes.clone()).await,
-            (None, Some(path)) => self.parse_blob_file(path.to_path_buf(), blob.size).await,
-            (None, None) => Err(StoreError::Corrupt("a staged blob has no bytes".into())),
+        match blob.source() {
+            StagedSource::Memory(bytes) => {
+                let bytes = bytes.clone();
+                self.parse_blocking(move || Ok(summarize(&bytes))).await
+            }
+            StagedSource::File(path) => self.parse_blob_file(path.to_path_buf(), blob.size).await,
         }
     }
 
-    /// Parses the message `bytes` as [`Store::parse_blob_file`] does.
+    /// Runs `parse` (a MIME parse) on a blocking thread, holding one of
+    /// the store's parser permits (one per CPU), so MIME parsing never
+    /// stalls the async workers.
     ///
-    /// Errors: [`StoreError::Closed`].
-    async fn parse_blob_bytes(&self, bytes: bytes::Bytes) -> Result<ParsedMessage> {
+    /// Errors: [`StoreError::Closed`]; `parse`'s.
+    async fn parse_blocking(
+        &self,
+        parse: impl FnOnce() -> Result<ParsedMessage> + Send + 'static,
+    ) -> Result<ParsedMessage> {
         let _permit = self
             .inner
             .parsers
             .acquire()
             .await
             .map_err(|_| StoreError::Closed)?;
-        tokio::task::spawn_blocking(move || summarize(&bytes))
+        tokio::task::spawn_blocking(parse)
             .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 
-    /// Parses the message in the file `path` of `size` bytes on a blocking
-    /// thread, holding one of the store's parser permits (one per CPU), so
-    /// MIME parsing never stalls the async workers.
+    /// Parses the message in the file `path` of `size` bytes
+    /// ([`Store::parse_blocking`]).
     ///
     /// Errors: [`StoreError::Closed`], the file's I/O errors.
     async fn parse_blob_file(&self, path: std::path::PathBuf, size: u64) -> Result<ParsedMessage> {
-        let _permit = self
-            .inner
-            .parsers
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        tokio::task::spawn_blocking(move || parse_file(&path, size))
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        self.parse_blocking(move || parse_file(&path, size)).await
     }
 
     /// Where the object of object number `number` is now, among the

@@ -85,6 +85,10 @@ pub struct Server {
     pub webdav: SocketAddr,
     /// The HTTPS WebDAV listener.
     pub webdavs: SocketAddr,
+    /// The plain HTTP NMS listener.
+    pub nms: SocketAddr,
+    /// The HTTPS NMS listener.
+    pub nmss: SocketAddr,
     /// The SIP UDP socket.
     pub sip_udp: SocketAddr,
     /// The SIP TCP listener.
@@ -99,12 +103,13 @@ impl Server {
     pub fn new() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let admin = free_addr();
-        let ports: Vec<SocketAddr> = (0..7).map(|_| free_addr()).collect();
+        let ports: Vec<SocketAddr> = (0..9).map(|_| free_addr()).collect();
         let config = format!(
             "[store]\ndata_dir = {data:?}\n\
 [imap]\nlisten = [\"{}\"]\nlisten_tls = [\"{}\"]\n\
 [webdav]\nlisten = [\"{}\"]\nlisten_tls = [\"{}\"]\n\
 [sip]\nlisten_udp = [\"{}\"]\nlisten_tcp = [\"{}\"]\nlisten_tls = [\"{}\"]\n\
+[nms]\nlisten = [\"{}\"]\nlisten_tls = [\"{}\"]\n\
 [admin]\nlisten = [\"{admin}\"]\n\
 [server]\nshutdown_grace_seconds = 5\n",
             ports[0],
@@ -114,6 +119,8 @@ impl Server {
             ports[4],
             ports[5],
             ports[6],
+            ports[7],
+            ports[8],
             data = dir.path().join("data"),
         );
         std::fs::write(dir.path().join("cpm-store.toml"), config).expect("write config");
@@ -127,6 +134,8 @@ impl Server {
             sip_udp: ports[4],
             sip_tcp: ports[5],
             sip_tls: ports[6],
+            nms: ports[7],
+            nmss: ports[8],
             child: None,
         }
     }

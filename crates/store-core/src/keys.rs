@@ -30,6 +30,7 @@
 //! | 0x28   | folder id, UID                        | u8 `MailRow` bits (`store::index::ROW_*`) |
 //! | 0x29   | object number (u64, store-wide)       | folder id, UID: where that object is now (the NMS objectId; `store::object_numbers`) |
 //! | 0x2A   | folder id, UID                        | u64 object number of that object |
+//! | 0x2B   | account id, MODSEQ, folder id, UID    | object number, correlation id: an object removed for good, kept as long as its `ObjectRemoved` change (NMS VanishedObjects; `store::object_numbers`) |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x31   | account id, Unix hour (u64)           | u64: the account's first MODSEQ of that hour (maps time to MODSEQ for the retention window) |
 //! | 0x40–0x44 | blob id                            | formats 1 to 6 only: a blob's records, one prefix per kind; format 7 moved them to 0x45 (`store::format`) |
@@ -206,6 +207,31 @@ pub fn object_by_number(number: u64) -> Vec<u8> {
 /// The object number of `uid` in `folder`.
 pub fn object_number(folder: FolderId, uid: Uid) -> Vec<u8> {
     key(0x2A, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// The record of object `uid` of `folder` (of `account`), removed for
+/// good at `modseq` (NMS VanishedObjects, OMA-TS-REST_NetAPI_NMS 5.1.7).
+pub fn vanished(account: AccountId, modseq: ModSeq, folder: FolderId, uid: Uid) -> Vec<u8> {
+    key(
+        0x2B,
+        &[
+            &account.to_be_bytes(),
+            &modseq.to_be_bytes(),
+            &folder.to_be_bytes(),
+            &uid.to_be_bytes(),
+        ],
+    )
+}
+
+/// Where the vanished objects of `account` removed after `modseq`
+/// start.
+pub fn vanished_after(account: AccountId, modseq: ModSeq) -> Vec<u8> {
+    key(0x2B, &[&account.to_be_bytes(), &(modseq + 1).to_be_bytes()])
+}
+
+/// The prefix of every vanished object of `account`.
+pub fn vanished_all(account: AccountId) -> Vec<u8> {
+    key(0x2B, &[&account.to_be_bytes()])
 }
 
 /// The prefix of a folder's object numbers.

@@ -919,9 +919,52 @@ fn attributes(attrs: Option<&[mail_parser::Attribute<'_>]>) -> Vec<Param> {
         .collect()
 }
 
+/// The addresses of an RFC 5322 address list header value, each the
+/// `addr-spec` in angle brackets where there is one, else the item
+/// itself (`tel:+15551234567`, `alice@example.com`, as CPM writes URIs);
+/// commas inside quotes or angle brackets do not split (RFC 5322 3.4).
+pub fn address_specs(value: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let (mut quoted, mut angle, mut start) = (false, false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                items.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&value[start..]);
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let item = item.trim();
+            let spec = match (item.rfind('<'), item.rfind('>')) {
+                (Some(open), Some(close)) if open < close => &item[open + 1..close],
+                _ => item,
+            };
+            let spec = spec.trim();
+            (!spec.is_empty()).then(|| spec.to_string())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_lists_split_outside_quotes_and_brackets() {
+        assert_eq!(
+            address_specs("\"Doe, Jane\" <tel:+15551234567>, bob@example.com ,<sip:c@d;x=1,2>"),
+            vec!["tel:+15551234567", "bob@example.com", "sip:c@d;x=1,2"]
+        );
+        assert!(address_specs(" , ").is_empty());
+    }
 
     const MULTIPART: &[u8] = b"From: Alice <alice@example.com>\r\n\
 To: bob@example.com, Carol <carol@example.org>\r\n\

@@ -62,6 +62,17 @@ pub enum SearchKey {
     /// the save date, or of INTERNALDATE for an object stored before the
     /// store kept save dates.
     SaveDate(DateCmp, Day),
+    /// INTERNALDATE within `[from, until)`, in Unix seconds, either end
+    /// open when `None` (the NMS `Date` criterion, OMA NMS TS 6.7:
+    /// `minDate` inclusive, `maxDate` exclusive).
+    StoredWithin(Option<UnixTime>, Option<UnixTime>),
+    /// A top-level header field `name` whose value equals the string,
+    /// ignoring case; for an address header (`From`, `To`, `Cc`, `Bcc`,
+    /// `Sender`, `Reply-To`), one of its addresses does
+    /// ([`crate::mime::address_specs`]); a value with parameters
+    /// (`Content-Type: text/plain; charset=utf-8`) also matches by the
+    /// part before them (the NMS `Attribute` criterion, OMA NMS TS 6.7).
+    HeaderIs(String, String),
 }
 
 /// Which address header an [`SearchKey::Address`] looks at.
@@ -138,7 +149,8 @@ impl SearchKey {
             | SearchKey::Header(..)
             | SearchKey::Body(_)
             | SearchKey::Text(_)
-            | SearchKey::SentDate(..) => true,
+            | SearchKey::SentDate(..)
+            | SearchKey::HeaderIs(..) => true,
             _ => false,
         }
     }
@@ -192,6 +204,32 @@ impl SearchKey {
                 day_of(object.save_date.unwrap_or(object.internal_date), 0),
                 *day,
             ),
+            SearchKey::StoredWithin(from, until) => {
+                from.is_none_or(|f| object.internal_date >= f)
+                    && until.is_none_or(|u| object.internal_date < u)
+            }
+            SearchKey::HeaderIs(name, wanted) => {
+                let address = ["From", "To", "Cc", "Bcc", "Sender", "Reply-To"]
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(name));
+                summary
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .any(|(_, v)| {
+                        let v = v.trim();
+                        if address {
+                            crate::mime::address_specs(v)
+                                .iter()
+                                .any(|a| a.eq_ignore_ascii_case(wanted))
+                        } else {
+                            v.eq_ignore_ascii_case(wanted)
+                                || v.split_once(';').is_some_and(|(base, _)| {
+                                    base.trim().eq_ignore_ascii_case(wanted)
+                                })
+                        }
+                    })
+            }
         }
     }
 }
@@ -258,6 +296,16 @@ X-Tag: Blue\r\n\r\nThe BODY text\r\n",
         no(SearchKey::EmailId("M29".into()));
         no(SearchKey::EmailId("T2a".into()));
         yes(SearchKey::ThreadId("T29".into()));
+        yes(SearchKey::StoredWithin(
+            Some(86_400 * 10 + 5),
+            Some(86_400 * 10 + 6),
+        ));
+        no(SearchKey::StoredWithin(Some(86_400 * 10 + 6), None));
+        no(SearchKey::StoredWithin(None, Some(86_400 * 10 + 5)));
+        yes(SearchKey::HeaderIs("from".into(), "ANN@example.com".into()));
+        no(SearchKey::HeaderIs("From".into(), "ann".into()));
+        yes(SearchKey::HeaderIs("X-Tag".into(), "blue".into()));
+        no(SearchKey::HeaderIs("X-Tag".into(), "blu".into()));
         no(SearchKey::ThreadId("T2a".into()));
         yes(SearchKey::SaveDate(DateCmp::On, 12));
         no(SearchKey::SaveDate(DateCmp::Before, 12));

@@ -213,3 +213,77 @@ async fn a_format_7_store_gets_object_numbers_at_open() {
     assert_eq!(number(&store, &p, "INBOX", 4).await, 4);
     store.close().await;
 }
+
+#[tokio::test]
+async fn removed_objects_are_vanished_and_new_ones_are_created_after_a_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    store.create_account("bob", None, "pw").await.unwrap();
+    let alice = store.trusted_element("alice").await.unwrap();
+    let bob = store.trusted_element("bob").await.unwrap();
+    let inbox = FolderRef::own("INBOX");
+    let other = FolderRef::own("Other");
+    store.create_folder(&alice, &other, None).await.unwrap();
+    for n in 1..=4 {
+        let blob = store.stage_bytes(&message(n)).await.unwrap();
+        store
+            .store_object(&alice, &inbox, NewObject::new(blob))
+            .await
+            .unwrap();
+    }
+    // Bob's objects are numbered in between, and never listed for Alice.
+    let blob = store.stage_bytes(&message(9)).await.unwrap();
+    store
+        .store_object(&bob, &inbox, NewObject::new(blob))
+        .await
+        .unwrap();
+    let numbers = [
+        number(&store, &alice, "INBOX", 1).await,
+        number(&store, &alice, "INBOX", 2).await,
+        number(&store, &alice, "INBOX", 3).await,
+        number(&store, &alice, "INBOX", 4).await,
+    ];
+    let (created, resume, more) = store.objects_created_after(&alice, 0, 10).await.unwrap();
+    let listed: Vec<u64> = created.iter().map(|c| c.2).collect();
+    assert_eq!(listed, numbers);
+    assert!(!more);
+    assert!(resume > numbers[3], "the cursor passes Bob's object too");
+    let (created, _, more) = store
+        .objects_created_after(&alice, numbers[1], 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        created.iter().map(|c| c.2).collect::<Vec<_>>(),
+        [numbers[2]]
+    );
+    assert!(more);
+    // A move is not a removal; an expunge is, and a copy is a creation.
+    store
+        .move_objects(&alice, &inbox, &[1], &other)
+        .await
+        .unwrap();
+    store.remove_objects(&alice, &inbox, &[2, 3]).await.unwrap();
+    let vanished = store.vanished_objects(&alice, 0, 10).await.unwrap();
+    let gone: Vec<u64> = vanished.iter().map(|v| v.number).collect();
+    assert_eq!(gone, [numbers[1], numbers[2]]);
+    assert!(vanished.iter().all(|v| v.uid == 2 || v.uid == 3));
+    assert!(store
+        .vanished_objects(&bob, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let after = vanished[0].modseq;
+    let later = store.vanished_objects(&alice, after, 10).await.unwrap();
+    assert!(later.iter().all(|v| v.modseq > after));
+    store
+        .copy_objects(&alice, &inbox, &[4], &other)
+        .await
+        .unwrap();
+    let (created, _, _) = store
+        .objects_created_after(&alice, resume, 10)
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 1, "the copy is a new object");
+    assert!(created[0].2 > resume);
+}

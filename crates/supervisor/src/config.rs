@@ -17,6 +17,8 @@ pub struct Config {
     pub imap: ImapSection,
     /// `[webdav]`
     pub webdav: WebDavSection,
+    /// `[nms]`
+    pub nms: NmsSection,
     /// `[sip]`
     pub sip: SipSection,
     /// `[admin]`
@@ -133,6 +135,35 @@ pub struct WebDavSection {
     /// (stored, left out of IMAP), `refuse` (403 on PUT) or `store`
     /// (shown everywhere).
     pub macos_metadata: MacosMetadataSetting,
+}
+
+/// `[nms]`: the OMA RESTful Network Message Storage listeners (seed 004).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NmsSection {
+    /// Plain HTTP listeners.
+    pub listen: Vec<SocketAddr>,
+    /// HTTPS listeners (HTTP/2 and HTTP/1.1 by ALPN).
+    pub listen_tls: Vec<SocketAddr>,
+    /// The `storeName` of every URL: `/nms/v1/{store_name}/{boxId}`.
+    pub store_name: String,
+    /// Basic credentials over plain HTTP (as `[imap] cleartext_auth`).
+    pub cleartext_auth: CleartextPolicy,
+    /// Largest JSON request body in bytes (413 past it).
+    pub max_json_bytes: usize,
+    /// Largest object creation body in bytes (413 past it).
+    pub max_object_bytes: u64,
+    /// Most entries of one list response (`maxEntries` is capped to it).
+    pub max_entries: usize,
+    /// Entries of a list response that gives no `maxEntries`.
+    pub default_entries: usize,
+    /// Most items of one bulk request (SVC0002 past it).
+    pub max_bulk_items: usize,
+    /// Seconds to send a request's header block; also the window of the
+    /// minimum request body rate.
+    pub header_timeout_seconds: u64,
+    /// Seconds a connection may sit idle between requests.
+    pub idle_timeout_seconds: u64,
 }
 
 /// `[webdav] macos_metadata` (store_core::macos::MacosMetadata).
@@ -383,6 +414,24 @@ impl Default for WebDavSection {
     }
 }
 
+impl Default for NmsSection {
+    fn default() -> Self {
+        NmsSection {
+            listen: addrs(&["127.0.0.1:8081"]),
+            listen_tls: addrs(&["127.0.0.1:8444"]),
+            store_name: "cpm".into(),
+            cleartext_auth: CleartextPolicy::Loopback,
+            max_json_bytes: 1024 * 1024,
+            max_object_bytes: 256 * 1024 * 1024,
+            max_entries: 1000,
+            default_entries: 100,
+            max_bulk_items: 1000,
+            header_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+        }
+    }
+}
+
 impl Default for SipSection {
     fn default() -> Self {
         SipSection {
@@ -486,12 +535,26 @@ impl Config {
         if config.imap.preauth_timeout_seconds == 0
             || config.webdav.header_timeout_seconds == 0
             || config.webdav.idle_timeout_seconds == 0
+            || config.nms.header_timeout_seconds == 0
+            || config.nms.idle_timeout_seconds == 0
         {
             return Err(
-                "[imap] preauth_timeout_seconds, [webdav] header_timeout_seconds \
+                "[imap] preauth_timeout_seconds, [webdav] and [nms] header_timeout_seconds \
                  and idle_timeout_seconds must be positive"
                     .into(),
             );
+        }
+        if config.nms.max_entries == 0
+            || config.nms.default_entries == 0
+            || config.nms.max_bulk_items == 0
+        {
+            return Err(
+                "[nms] max_entries, default_entries and max_bulk_items must be positive".into(),
+            );
+        }
+        if config.nms.store_name.is_empty() || config.nms.store_name.contains(['/', '?', '#', '%'])
+        {
+            return Err("[nms] store_name must be a non-empty URL path segment".into());
         }
         if config.server.max_connections == 0 || config.server.max_connections_per_ip == 0 {
             return Err(
@@ -560,6 +623,7 @@ mod tests {
         assert_eq!(c.store.retention(), d.store.retention());
         assert_eq!(format!("{:?}", c.imap), format!("{:?}", d.imap));
         assert_eq!(format!("{:?}", c.webdav), format!("{:?}", d.webdav));
+        assert_eq!(format!("{:?}", c.nms), format!("{:?}", d.nms));
         assert_eq!(format!("{:?}", c.sip), format!("{:?}", d.sip));
         assert_eq!(format!("{:?}", c.auth), format!("{:?}", d.auth));
         assert_eq!(c.admin.listen, d.admin.listen);

@@ -218,38 +218,20 @@ pub async fn run(config: Config) -> Result<()> {
         let listening = capped("imap", tls, acceptor::IMAP_REFUSAL);
         acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
-    let webdav =
-        webdav_server::WebDavServer::new(store.clone(), webdav_config(&config), Some(tls.clone()));
-    let mut webdav_listeners = Vec::new();
-    for addr in &config.webdav.listen {
-        webdav_listeners.push((*addr, false, bind(*addr, "[webdav] listen").await?));
-    }
-    for addr in &config.webdav.listen_tls {
-        webdav_listeners.push((*addr, true, bind(*addr, "[webdav] listen_tls").await?));
-    }
-    for (addr, implicit_tls, listener) in webdav_listeners {
-        tracing::info!(%addr, implicit_tls, "WebDAV listening");
-        let (webdav, rx) = (webdav.clone(), shutdown_rx.clone());
-        let tls = match implicit_tls {
-            true => Some(
-                webdav
-                    .tls_acceptor()
-                    .context("WebDAV over TLS without a TLS setup")?,
-            ),
-            false => None,
-        };
-        let serve = move |a: Accepted| {
-            let (webdav, rx) = (webdav.clone(), rx.clone());
-            async move {
-                match a.connection {
-                    Connection::Plain(s) => webdav.serve_connection(s, a.peer, false, rx).await,
-                    Connection::Tls(s) => webdav.serve_connection(s, a.peer, true, rx).await,
-                }
-            }
-        };
-        let listening = capped("webdav", tls, acceptor::HTTP_REFUSAL);
-        acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
-    }
+    let webdav = webdav_server::server(store.clone(), webdav_config(&config), Some(tls.clone()));
+    let webdav_listen = (&config.webdav.listen, &config.webdav.listen_tls);
+    listen_http(
+        webdav,
+        "webdav",
+        webdav_listen,
+        &limits,
+        &shutdown_rx,
+        &tasks,
+    )
+    .await?;
+    let nms = nms_server::server(store.clone(), nms_config(&config), Some(tls.clone()));
+    let nms_listen = (&config.nms.listen, &config.nms.listen_tls);
+    listen_http(nms, "nms", nms_listen, &limits, &shutdown_rx, &tasks).await?;
     for addr in &config.sip.listen_udp {
         let socket = tokio::net::UdpSocket::bind(addr)
             .await
@@ -386,6 +368,75 @@ fn sip_config(config: &Config) -> sip_ua::SipConfig {
         max_outbound_connections_per_destination: c.max_outbound_connections_per_destination,
         max_outbound_object_bytes_in_flight: c.max_outbound_object_bytes_in_flight,
         ..sip_ua::SipConfig::default()
+    }
+}
+
+/// Binds the plain and TLS listeners of an HTTP front end (`protocol`:
+/// `webdav`, `nms`, also the name of its settings section) and serves
+/// them under the caps of `[server]`.
+///
+/// Errors: a listener that cannot be bound, named with its setting.
+async fn listen_http<S: http_front::Service>(
+    front: http_front::Server<S>,
+    protocol: &'static str,
+    (listen, listen_tls): (&Vec<std::net::SocketAddr>, &Vec<std::net::SocketAddr>),
+    limits: &Arc<ConnectionLimits>,
+    shutdown_rx: &tokio::sync::watch::Receiver<bool>,
+    tasks: &Tasks,
+) -> Result<()> {
+    let mut listeners = Vec::new();
+    for addr in listen {
+        let setting = format!("[{protocol}] listen");
+        listeners.push((*addr, false, bind(*addr, &setting).await?));
+    }
+    for addr in listen_tls {
+        let setting = format!("[{protocol}] listen_tls");
+        listeners.push((*addr, true, bind(*addr, &setting).await?));
+    }
+    for (addr, implicit_tls, listener) in listeners {
+        tracing::info!(%addr, implicit_tls, protocol, "HTTP listening");
+        let tls = match implicit_tls {
+            true => Some(
+                front
+                    .tls_acceptor()
+                    .with_context(|| format!("{protocol} over TLS without a TLS setup"))?,
+            ),
+            false => None,
+        };
+        let (front, rx) = (front.clone(), shutdown_rx.clone());
+        let serve = move |a: Accepted| {
+            let (front, rx) = (front.clone(), rx.clone());
+            async move {
+                match a.connection {
+                    Connection::Plain(s) => front.serve_connection(s, a.peer, false, rx).await,
+                    Connection::Tls(s) => front.serve_connection(s, a.peer, true, rx).await,
+                }
+            }
+        };
+        let listening = Listening {
+            protocol,
+            tls,
+            limits: limits.clone(),
+            refusal: acceptor::HTTP_REFUSAL,
+        };
+        acceptor::spawn(listening, listener, shutdown_rx, tasks, serve);
+    }
+    Ok(())
+}
+
+/// The NMS front end's settings from `[nms]`.
+fn nms_config(config: &Config) -> nms_server::NmsConfig {
+    let c = &config.nms;
+    nms_server::NmsConfig {
+        store_name: c.store_name.clone(),
+        max_json_bytes: c.max_json_bytes,
+        max_object_bytes: c.max_object_bytes,
+        max_entries: c.max_entries,
+        default_entries: c.default_entries,
+        max_bulk_items: c.max_bulk_items,
+        cleartext: c.cleartext_auth,
+        header_timeout: Duration::from_secs(c.header_timeout_seconds),
+        idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
     }
 }
 

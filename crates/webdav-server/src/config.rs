@@ -26,7 +26,7 @@ pub struct WebDavConfig {
     pub cleartext: CleartextPolicy,
     /// Time to send a request's header block (from connecting, for the
     /// first request); also the window of the minimum body rate
-    /// ([`crate::timeouts`]).
+    /// (`http_front::timeouts`).
     pub header_timeout: Duration,
     /// Time a connection may sit with no request and no byte sent.
     pub idle_timeout: Duration,

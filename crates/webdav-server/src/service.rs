@@ -1,20 +1,14 @@
 //! One request: authentication (HTTP Basic, RFC 7617, against the store's
 //! accounts), dispatch to the method's handler, and the error response.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 
+use http_front::auth::Refusal;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use store_core::throttle::LoginSource;
-use store_core::{Principal, Store, StoreError};
+use store_core::{Principal, Store};
 use tokio::sync::mpsc;
 
 use crate::config::WebDavConfig;
@@ -23,8 +17,7 @@ use crate::methods;
 use crate::path::DavPath;
 use crate::xml;
 
-/// A response body: in memory or streamed from a blob.
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub use http_front::{empty, full, status, Body, RequestBody};
 
 /// What every request of the server shares.
 pub struct Shared {
@@ -34,14 +27,7 @@ pub struct Shared {
     pub config: WebDavConfig,
 }
 
-/// The connection a request came on.
-#[derive(Debug, Clone)]
-pub struct Connection {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Whether it is TLS.
-    pub secure: bool,
-}
+pub use http_front::Connection;
 
 /// An authenticated request's context, handed to every method handler.
 pub struct Ctx<'a> {
@@ -53,25 +39,6 @@ pub struct Ctx<'a> {
     pub principal: Principal,
     /// The request path, decoded.
     pub path: DavPath,
-}
-
-/// An empty body.
-pub fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
-}
-
-/// A body held in memory.
-pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-/// A response with a status and no body.
-pub fn status(status: StatusCode) -> Response<Body> {
-    let mut r = Response::new(empty());
-    *r.status_mut() = status;
-    r
 }
 
 /// A `207 Multi-Status` (or other status) with an XML body.
@@ -124,9 +91,24 @@ impl DavError {
     }
 }
 
-/// A request body as handlers read it: hyper's, watched by the
-/// connection's minimum body rate rule ([`crate::timeouts::WatchedBody`]).
-pub type RequestBody = crate::timeouts::WatchedBody<hyper::body::Incoming>;
+impl http_front::Service for Shared {
+    const NAME: &'static str = "WebDAV";
+
+    fn limits(&self) -> http_front::Timeouts {
+        http_front::Timeouts {
+            header: self.config.header_timeout,
+            idle: self.config.idle_timeout,
+        }
+    }
+
+    async fn handle(
+        &self,
+        connection: Connection,
+        request: Request<RequestBody>,
+    ) -> Response<Body> {
+        handle(self, &connection, request).await
+    }
+}
 
 /// Handles one request; never fails (errors become responses).
 pub async fn handle(
@@ -147,7 +129,7 @@ async fn dispatch(
     connection: &Connection,
     request: Request<RequestBody>,
 ) -> DavResult<Response<Body>> {
-    check_host(&request)?;
+    http_front::check_host(&request).map_err(DavError::bad_request)?;
     // Windows' mini-redirector probes with an unauthenticated OPTIONS.
     if request.method() == Method::OPTIONS {
         return Ok(methods::options::handle());
@@ -155,14 +137,7 @@ async fn dispatch(
     let principal = match authenticate(shared, connection, &request).await {
         Err(refusal) => return Ok(refusal),
         Ok(Some(p)) => p,
-        Ok(None) => {
-            let mut r = status(StatusCode::UNAUTHORIZED);
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"cpm-store\", charset=\"UTF-8\""),
-            );
-            return Ok(r);
-        }
+        Ok(None) => return Ok(http_front::auth::challenge()),
     };
     let path = DavPath::parse(request.uri().path())?;
     // The lock tokens the `If` header submits go with the principal, for
@@ -189,56 +164,12 @@ async fn dispatch(
         "LOCK" => methods::lock::handle(&ctx, request).await,
         "UNLOCK" => methods::unlock::handle(&ctx, request).await,
         "REPORT" => methods::report::handle(&ctx, request).await,
-        _ => {
-            let mut r = status(StatusCode::METHOD_NOT_ALLOWED);
-            r.headers_mut().insert(
-                header::ALLOW,
-                HeaderValue::from_static(methods::options::ALLOW),
-            );
-            Ok(r)
-        }
+        _ => Ok(http_front::method_not_allowed(methods::options::ALLOW)),
     }
 }
 
-/// RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without
-/// a Host header field, and to any request with more than one Host field
-/// line or an invalid value; checked before authentication. HTTP/1.0 may
-/// omit it, and HTTP/2 names the authority in `:authority` (RFC 9113
-/// 8.3.1), so only the count and the value are checked there.
-///
-/// Errors: 400 (text body) as described.
-fn check_host(request: &Request<RequestBody>) -> DavResult<()> {
-    let mut hosts = request.headers().get_all(header::HOST).iter();
-    let (first, second) = (hosts.next(), hosts.next());
-    if second.is_some() {
-        return Err(DavError::bad_request(
-            "more than one Host header field (RFC 9112 3.2)",
-        ));
-    }
-    match first {
-        None if request.version() == hyper::Version::HTTP_11 => Err(DavError::bad_request(
-            "an HTTP/1.1 request needs a Host header field (RFC 9112 3.2)",
-        )),
-        Some(v)
-            if v.to_str()
-                .ok()
-                .and_then(|h| h.parse::<hyper::http::uri::Authority>().ok())
-                .is_none()
-                && !v.is_empty() =>
-        {
-            Err(DavError::bad_request(
-                "invalid Host header field (RFC 9112 3.2)",
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The principal of a request's Basic credentials; `None` asks for them
-/// (401). Credentials over plain HTTP are refused unless the policy allows
-/// them from this peer. The store's login throttle decides first: a
-/// client that failed too often gets 429 with Retry-After (RFC 6585 4)
-/// and costs no password check.
+/// The principal of a request's Basic credentials ([`http_front::auth`]);
+/// `None` asks for them (401).
 ///
 /// Errors (the response to send): 403 for cleartext credentials the
 /// policy refuses; 429 when throttled; 503 with Retry-After when the
@@ -248,61 +179,33 @@ async fn authenticate(
     connection: &Connection,
     request: &Request<RequestBody>,
 ) -> Result<Option<Principal>, Response<Body>> {
-    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let cleartext_ok = shared
-        .config
-        .cleartext
-        .allows(connection.secure, connection.peer.ip());
-    if !cleartext_ok {
-        return Err(DavError::forbidden("credentials need HTTPS (RFC 7617 4)").into_response());
-    }
-    let Some(encoded) = value.to_str().ok().and_then(|v| {
-        v.strip_prefix("Basic ")
-            .or_else(|| v.strip_prefix("basic "))
-    }) else {
-        return Ok(None);
-    };
-    let Some((login, password)) = STANDARD
-        .decode(encoded.trim())
-        .ok()
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|s| {
-            s.split_once(':')
-                .map(|(l, p)| (l.to_string(), p.to_string()))
-        })
-    else {
-        return Ok(None);
-    };
-    let source = LoginSource {
-        remote: connection.peer.ip(),
-        protocol: "webdav",
-    };
-    match shared.store.authenticate(source, &login, &password).await {
-        Ok(p) => Ok(Some(p)),
-        Err(StoreError::AuthenticationFailed | StoreError::NoSuchAccount) => Ok(None),
-        Err(StoreError::LoginThrottled { retry_after }) => Err(retry_later(
+    let (store, policy) = (&shared.store, shared.config.cleartext);
+    let (peer, secure) = (connection.peer, connection.secure);
+    let headers = request.headers();
+    match http_front::auth::authenticate(store, peer, secure, policy, headers, "webdav").await {
+        Ok(p) => Ok(p),
+        Err(Refusal::Cleartext) => {
+            Err(DavError::forbidden("credentials need HTTPS (RFC 7617 4)").into_response())
+        }
+        Err(refusal @ Refusal::Throttled { .. }) => Err(retry_later(
             StatusCode::TOO_MANY_REQUESTS,
             "too many failed logins; retry later",
-            retry_after,
+            refusal.retry_after_seconds(),
         )),
-        Err(StoreError::Busy(what)) => Err(retry_later(
+        Err(refusal @ Refusal::Busy(what)) => Err(retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("busy ({what}); retry later"),
-            Duration::from_secs(1),
+            refusal.retry_after_seconds(),
         )),
-        Err(e) => Err(DavError::from(e).into_response()),
+        Err(Refusal::Store(e)) => Err(DavError::from(e).into_response()),
     }
 }
 
 /// A `status` response with a text body and `Retry-After` in whole
 /// seconds (RFC 9110 10.2.3).
-fn retry_later(status: StatusCode, message: &str, after: Duration) -> Response<Body> {
+fn retry_later(status: StatusCode, message: &str, seconds: Option<u64>) -> Response<Body> {
     let mut r = DavError::new(status, message).into_response();
-    let seconds = store_core::throttle::retry_after_seconds(after);
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    http_front::set_retry_after(&mut r, seconds.unwrap_or(1));
     r
 }
 
@@ -310,14 +213,14 @@ fn retry_later(status: StatusCode, message: &str, after: Duration) -> Response<B
 ///
 /// Errors: 413 past the limit, 400 if the client breaks off.
 pub async fn read_body(body: RequestBody, limit: usize) -> DavResult<Bytes> {
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(DavError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large",
-        )),
-        Err(_) => Err(DavError::bad_request("the request body was cut short")),
-    }
+    http_front::read_body(body, limit)
+        .await
+        .map_err(|e| match e {
+            http_front::BodyError::TooLarge => {
+                DavError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            }
+            http_front::BodyError::CutShort => DavError::bad_request(e.to_string()),
+        })
 }
 
 /// Reads an XML request body; `None` when it is empty. The parse runs on

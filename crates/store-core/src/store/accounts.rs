@@ -226,6 +226,7 @@ impl Store {
                 // (`feed-horizon`, `prune-checked`).
                 keys::account_counters(id),
                 keys::hour_marks(id),
+                keys::vanished_all(id),
             ] {
                 for (k, _) in txn.scan_raw(&prefix)? {
                     txn.delete(k);

@@ -24,6 +24,7 @@ mod locks;
 mod mail_view;
 mod metadata;
 mod object_numbers;
+pub use object_numbers::VanishedObject;
 mod objects;
 mod preview;
 mod prune;
@@ -61,7 +62,7 @@ pub(crate) use prune::prune_step;
 pub use prune::{ChangeRetention, PRUNE_BATCH};
 pub use references::{authorized_part, Reference, ReferenceAccess, ReferenceUrl};
 pub use resources::Placement;
-pub use selection::MAX_BATCH;
+pub use selection::{ListedObject, ObjectPage, MAX_BATCH};
 pub use sync::{CollectionChanges, FeedPosition, FolderChanges, FolderDates, MemberChange};
 
 use std::path::{Path, PathBuf};

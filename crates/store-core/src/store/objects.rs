@@ -858,6 +858,10 @@ pub(super) fn transfer_in(
             drop_locks_of(txn, &[Touch::object(holder, object.resource_name())])?;
         }
         insert_object(txn, &mut dst, copy, dst_modseq, number)?;
+        if remove {
+            // Moved, not gone: the removal's vanished record goes.
+            txn.delete(keys::vanished(src.owner, src_modseq, src.id, object.uid));
+        }
     }
     dst.highest_modseq = dst_modseq;
     txn.put(keys::folder(dst.owner, dst.id), &dst)?;
@@ -984,7 +988,7 @@ pub(super) fn remove_object(
     modseq: ModSeq,
 ) -> Result<()> {
     txn.delete(keys::object(folder.id, object.uid));
-    super::object_numbers::forget(txn, folder.id, object.uid)?;
+    super::object_numbers::vanish(txn, folder, object, modseq)?;
     txn.put(keys::expunged(folder.id, object.uid), &modseq)?;
     super::index::object_changed(txn, folder.id, Some(object), None, modseq)?;
     if let Some(name) = &object.file_name {

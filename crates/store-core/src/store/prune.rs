@@ -272,7 +272,8 @@ fn walk_feed<W: IndexWrite + ?Sized>(
             w.delete(keys::expunged(f, uid));
             w.delete(keys::expunged_name(f, uid));
             w.delete(keys::change_index(f, change.modseq, uid));
-            out.deleted += 3;
+            w.delete(keys::vanished(account, change.modseq, f, uid));
+            out.deleted += 4;
             folders.insert(f, change.modseq);
         }
         i += 1;

@@ -54,6 +54,22 @@ impl Store {
         self.scan(principal, folder, key, None, SortInfo::new).await
     }
 
+    /// What `extract` makes of each object of the folder that matches
+    /// `key`, in UID order, read in the same pass as the search (the NMS
+    /// search's sort keys and exact date filters, OMA NMS TS 6.7). The
+    /// summary holds the envelope and structure, never the body text.
+    ///
+    /// Rights: `r`.
+    pub async fn search_extract<T: Send + 'static>(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        key: &SearchKey,
+        extract: impl Fn(&Object, &MessageSummary) -> T + Send + 'static,
+    ) -> Result<Vec<T>> {
+        self.scan(principal, folder, key, None, extract).await
+    }
+
     /// The sort data of those of `uids` that are objects of the folder
     /// and match `key`, in the order of `uids`: a cost that grows with
     /// `uids`, not with the folder (for keeping a live result up to date

@@ -20,6 +20,26 @@ use crate::retention::FolderView;
 use crate::rights::Right;
 use crate::writer::Reader;
 
+/// One object of an [`ObjectPage`].
+#[derive(Debug, Clone)]
+pub struct ListedObject {
+    /// Its record.
+    pub object: Object,
+    /// Its MIME summary.
+    pub summary: MessageSummary,
+    /// Its object number ([`Store::locate_object`]).
+    pub number: u64,
+}
+
+/// A page of a folder's objects in UID order ([`Store::objects_after`]).
+#[derive(Debug, Clone, Default)]
+pub struct ObjectPage {
+    /// The objects, ascending by UID.
+    pub objects: Vec<ListedObject>,
+    /// Whether objects with higher UIDs may follow.
+    pub more: bool,
+}
+
 /// The most UIDs one batched call reads; a caller with more splits them
 /// (a FETCH of `1:*` then holds at most this many records at once).
 pub const MAX_BATCH: usize = 1024;
@@ -62,6 +82,70 @@ impl Store {
         view: &FolderView,
     ) -> Result<Vec<(Object, MessageSummary)>> {
         self.read_objects(principal, folder, uids, view, true).await
+    }
+
+    /// At most `limit` (capped at [`MAX_BATCH`]) objects of `folder` with
+    /// a UID above `after`, ascending, each with its MIME summary (a page
+    /// of NMS folder listings and searches, OMA NMS TS 5.1.10) with their
+    /// object numbers. Objects
+    /// hidden from mail ([`Store::hidden_from_mail`]) are left out. The
+    /// cost is that of the page: one ranged read from `after`, never the
+    /// folder.
+    ///
+    /// Rights: `r`. Errors: [`StoreError::NoSuchFolder`],
+    /// [`StoreError::PermissionDenied`].
+    pub async fn objects_after(
+        &self,
+        principal: &Principal,
+        folder: &FolderRef,
+        after: Uid,
+        limit: usize,
+    ) -> Result<ObjectPage> {
+        let limit = limit.clamp(1, MAX_BATCH);
+        let (store, principal, folder) = (self.clone(), principal.clone(), folder.clone());
+        tokio::task::spawn_blocking(move || {
+            let snap = store.snapshot()?;
+            let access = resolve(&snap, &principal, &folder)?;
+            access.require(Right::Read)?;
+            let id = access.folder.id;
+            let mut page = ObjectPage::default();
+            let mut start = after.checked_add(1);
+            while let Some(from) = start {
+                let rows =
+                    snap.scan_from(&keys::objects(id), &keys::object(id, from), limit + 1)?;
+                let full = rows.len() > limit;
+                start = None;
+                for (_, value) in rows {
+                    let object: Object = crate::writer::decode(&value)?;
+                    if page.objects.len() == limit {
+                        page.more = true;
+                        break;
+                    }
+                    start = object.uid.checked_add(1).filter(|_| full);
+                    if store.hidden_from_mail(&object) {
+                        continue;
+                    }
+                    let summary = snap
+                        .load(&keys::blob_summary(&object.blob))?
+                        .unwrap_or_default();
+                    let number =
+                        super::object_numbers::of(&snap, id, object.uid)?.ok_or_else(|| {
+                            StoreError::Corrupt(format!("object {id}/{} has no number", object.uid))
+                        })?;
+                    page.objects.push(ListedObject {
+                        object,
+                        summary,
+                        number,
+                    });
+                }
+                if page.more {
+                    break;
+                }
+            }
+            Ok::<_, StoreError>(page)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
 
     /// The body of [`Store::object_states`] and [`Store::fetch_objects`]:

@@ -12,6 +12,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use store_core::rights::Right;
 use store_core::{PreviewRequest, MAX_PREVIEW_DIMENSION};
 
+use http_front::{parse_range, RangeRequest};
+
 use crate::conditions::{check_http, if_range_holds, HttpPrecondition};
 use crate::error::{DavError, DavResult};
 use crate::properties::http_date;
@@ -117,48 +119,6 @@ async fn stream(ctx: &Ctx<'_>, file: &File, offset: u64, length: u64) -> DavResu
     Ok(BodyExt::boxed(StreamBody::new(frames)))
 }
 
-/// A parsed `Range` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RangeRequest {
-    /// No usable range: send everything.
-    Whole,
-    /// First and last byte, inclusive.
-    Part(u64, u64),
-    /// 416.
-    Unsatisfiable,
-}
-
-/// One `bytes=` range; several ranges, or units other than bytes, are
-/// answered whole (RFC 9110 14.2 lets a server ignore Range).
-fn parse_range(value: &str, total: u64) -> RangeRequest {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return RangeRequest::Whole;
-    };
-    if spec.contains(',') {
-        return RangeRequest::Whole;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return RangeRequest::Whole;
-    };
-    let (first, last) = (first.trim(), last.trim());
-    let parsed = match (first.parse::<u64>(), last.parse::<u64>()) {
-        (Ok(a), Ok(b)) if a <= b => Some((a, b.min(total.saturating_sub(1)))),
-        (Ok(_), Ok(_)) => return RangeRequest::Whole,
-        (Ok(a), Err(_)) if last.is_empty() => Some((a, total.saturating_sub(1))),
-        (Err(_), Ok(n)) if first.is_empty() => {
-            if n == 0 {
-                return RangeRequest::Unsatisfiable;
-            }
-            Some((total.saturating_sub(n), total.saturating_sub(1)))
-        }
-        _ => return RangeRequest::Whole,
-    };
-    match parsed {
-        Some((a, b)) if a < total && a <= b => RangeRequest::Part(a, b),
-        _ => RangeRequest::Unsatisfiable,
-    }
-}
-
 /// `preview=WxH` from the query, if present.
 ///
 /// Errors: 400 for a malformed size or one out of range.
@@ -224,17 +184,6 @@ async fn list(ctx: &Ctx<'_>, collection: &Resource) -> DavResult<Response<Body>>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_follow_rfc9110() {
-        assert_eq!(parse_range("bytes=0-4", 10), RangeRequest::Part(0, 4));
-        assert_eq!(parse_range("bytes=5-", 10), RangeRequest::Part(5, 9));
-        assert_eq!(parse_range("bytes=-3", 10), RangeRequest::Part(7, 9));
-        assert_eq!(parse_range("bytes=8-100", 10), RangeRequest::Part(8, 9));
-        assert_eq!(parse_range("bytes=10-", 10), RangeRequest::Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-1,3-4", 10), RangeRequest::Whole);
-        assert_eq!(parse_range("items=0-1", 10), RangeRequest::Whole);
-    }
 
     #[test]
     fn preview_sizes_are_bounded() {

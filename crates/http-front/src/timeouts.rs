@@ -1,5 +1,6 @@
-//! The time limits of one HTTP connection (`[webdav] header_timeout_seconds`
-//! and `idle_timeout_seconds`), for HTTP/1.1 and HTTP/2 alike.
+//! The time limits of one HTTP connection (`header_timeout_seconds` and
+//! `idle_timeout_seconds` of `[webdav]` and `[nms]`), for HTTP/1.1 and
+//! HTTP/2 alike.
 //!
 //! hyper's own `header_read_timeout` restarts when each response is done,
 //! which would make it the keep-alive timeout too, and it does not run
@@ -38,7 +39,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Fewest request body bytes per `header_timeout` of waiting for a body.
 pub const MIN_BODY_BYTES_PER_WINDOW: u64 = 1024;
 
-/// The two limits, from `[webdav]`.
+/// The two limits, from the front end's section (`[webdav]`, `[nms]`).
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     /// `header_timeout_seconds`: the header block, and the body rate window.

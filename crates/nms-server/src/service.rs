@@ -1,0 +1,255 @@
+//! One request: the URL (TS 5.2), authentication (HTTP Basic, RFC 7617,
+//! against the store's accounts and its login throttle), the box, and
+//! dispatch to the resource's handler in [`crate::resources`].
+
+use http_front::auth::Refusal;
+use hyper::header;
+use hyper::{Method, Request, Response, StatusCode};
+use store_core::{Principal, Store, StoreError};
+
+use http_front::{Body, RequestBody};
+
+use crate::config::NmsConfig;
+use crate::error::{from_store, NmsError, NmsResult};
+use crate::resources;
+use crate::route::{encode_segment, RequestPath, Resource, Urls, API_VERSION};
+
+/// What every request of the server shares.
+pub struct Shared {
+    /// The store.
+    pub store: Store,
+    /// The settings.
+    pub config: NmsConfig,
+}
+
+pub use http_front::Connection;
+
+/// An authenticated request's context, handed to every resource handler.
+pub struct Ctx<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The settings.
+    pub config: &'a NmsConfig,
+    /// Who is asking.
+    pub principal: Principal,
+    /// The box's account when it is not the principal's own (a box shared
+    /// with the principal through folder ACLs, RFC 4314): store-core's
+    /// `owner` argument.
+    pub owner: Option<String>,
+    /// The box's URLs.
+    pub urls: Urls,
+    /// The request path, as sent (the variable of a 404's SVC0004).
+    pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+}
+
+impl Ctx<'_> {
+    /// The answer to a store error of this request ([`from_store`]).
+    pub fn store_error(&self, e: StoreError) -> NmsError {
+        from_store(e, &self.path)
+    }
+
+    /// SVC0004 (404) for this request's path.
+    pub fn not_found(&self) -> NmsError {
+        NmsError::not_found(&self.path)
+    }
+
+    /// The value of query parameter `name`, decoded (`+` is a space, as
+    /// in HTML forms); `None` when absent.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.query.as_deref()?;
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| {
+                percent_encoding::percent_decode_str(&v.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
+    }
+}
+
+impl http_front::Service for Shared {
+    const NAME: &'static str = "NMS";
+
+    fn limits(&self) -> http_front::Timeouts {
+        http_front::Timeouts {
+            header: self.config.header_timeout,
+            idle: self.config.idle_timeout,
+        }
+    }
+
+    async fn handle(
+        &self,
+        connection: Connection,
+        request: Request<RequestBody>,
+    ) -> Response<Body> {
+        handle(self, &connection, request).await
+    }
+}
+
+/// Handles one request; never fails (errors become responses).
+pub async fn handle(
+    shared: &Shared,
+    connection: &Connection,
+    request: Request<RequestBody>,
+) -> Response<Body> {
+    dispatch(shared, connection, request)
+        .await
+        .unwrap_or_else(NmsError::into_response)
+}
+
+async fn dispatch(
+    shared: &Shared,
+    connection: &Connection,
+    request: Request<RequestBody>,
+) -> NmsResult<Response<Body>> {
+    http_front::check_host(&request).map_err(NmsError::invalid_input)?;
+    let path = request.uri().path().to_string();
+    let target = RequestPath::parse(&path)?;
+    if target.store_name != shared.config.store_name {
+        return Err(NmsError::not_found(&path));
+    }
+    let Some(principal) = authenticate(shared, connection, &request).await? else {
+        return Ok(http_front::auth::challenge());
+    };
+    let owner = box_owner(&shared.store, &principal, &target.box_id, &path).await?;
+    let scheme = if connection.secure { "https" } else { "http" };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost")
+        .to_string();
+    let urls = Urls {
+        base: format!(
+            "{scheme}://{host}/nms/{API_VERSION}/{}/{}",
+            encode_segment(&target.store_name),
+            target.box_segment
+        ),
+    };
+    let ctx = Ctx {
+        store: &shared.store,
+        config: &shared.config,
+        principal,
+        owner,
+        urls,
+        path,
+        query: request.uri().query().map(str::to_string),
+    };
+    route(&ctx, target.resource, request).await
+}
+
+/// Sends the request to its resource's handler; 405 with `Allow` for a
+/// method the resource does not take (TS 6.x.y "Method not allowed").
+async fn route(
+    ctx: &Ctx<'_>,
+    resource: Resource,
+    request: Request<RequestBody>,
+) -> NmsResult<Response<Body>> {
+    let method = request.method().clone();
+    let not_allowed = |allow: &'static str| Ok(http_front::method_not_allowed(allow));
+    match (resource, method) {
+        (Resource::Objects, Method::POST) => resources::objects::create(ctx, request).await,
+        (Resource::Objects, _) => not_allowed("POST"),
+        (Resource::Object(id), Method::GET) => resources::object::get(ctx, id).await,
+        (Resource::Object(id), Method::DELETE) => resources::object::delete(ctx, id).await,
+        (Resource::Object(_), _) => not_allowed("GET, DELETE"),
+        (Resource::Flags(id), Method::GET) => resources::flags::get(ctx, id).await,
+        (Resource::Flags(id), Method::PUT) => resources::flags::put(ctx, id, request).await,
+        (Resource::Flags(_), _) => not_allowed("GET, PUT"),
+        (Resource::Flag(id, flag), Method::GET) => resources::flag::get(ctx, id, &flag).await,
+        (Resource::Flag(id, flag), Method::PUT) => resources::flag::put(ctx, id, &flag).await,
+        (Resource::Flag(id, flag), Method::DELETE) => resources::flag::delete(ctx, id, &flag).await,
+        (Resource::Flag(..), _) => not_allowed("GET, PUT, DELETE"),
+        (Resource::Payload(id), Method::GET) => {
+            resources::payload::get(ctx, id, &[], &request).await
+        }
+        (Resource::PayloadPart(id, part), Method::GET) => {
+            resources::payload::get(ctx, id, &part, &request).await
+        }
+        (Resource::Payload(_) | Resource::PayloadPart(..), _) => not_allowed("GET"),
+        (Resource::ObjectOperation(op), method) => {
+            resources::object_operations::handle(ctx, &op, method, request).await
+        }
+        (Resource::Folders, Method::POST) => resources::folders::create(ctx, request).await,
+        (Resource::Folders, _) => not_allowed("POST"),
+        (Resource::Folder(id), Method::GET) => resources::folder::get(ctx, id).await,
+        (Resource::Folder(id), Method::DELETE) => resources::folder::delete(ctx, id).await,
+        (Resource::Folder(_), _) => not_allowed("GET, DELETE"),
+        (Resource::FolderName(id), Method::GET) => resources::folder_name::get(ctx, id).await,
+        (Resource::FolderName(id), Method::PUT) => {
+            resources::folder_name::put(ctx, id, request).await
+        }
+        (Resource::FolderName(_), _) => not_allowed("GET, PUT"),
+        (Resource::FolderOperation(op), method) => {
+            resources::folder_operations::handle(ctx, &op, method, request).await
+        }
+    }
+}
+
+/// The account whose box `box_id` names, as store-core's `owner`: `None`
+/// for the principal's own box (its login, its CPM address, or `acr:auth`,
+/// TS G.1.2), `Some(login)` for another account's (what the principal may
+/// see of it is what its folder ACLs grant).
+///
+/// Errors: SVC0004 (404) for a box of no account.
+async fn box_owner(
+    store: &Store,
+    principal: &Principal,
+    box_id: &str,
+    path: &str,
+) -> NmsResult<Option<String>> {
+    if box_id == "acr:auth" || box_id == principal.login() {
+        return Ok(None);
+    }
+    let by_address = store
+        .account_by_address(box_id)
+        .await
+        .map_err(|e| from_store(e, path))?;
+    let login = match by_address {
+        Some(account) => account.login,
+        None => match store
+            .account(box_id)
+            .await
+            .map_err(|e| from_store(e, path))?
+        {
+            Some(account) => account.login,
+            None => return Err(NmsError::not_found(path)),
+        },
+    };
+    Ok((login != principal.login()).then_some(login))
+}
+
+/// The principal of a request's Basic credentials ([`http_front::auth`]);
+/// `None` asks for them (401).
+///
+/// Errors: POL0001 (403) for cleartext credentials the policy refuses;
+/// 429 when throttled; 503 with Retry-After when the password checks stay
+/// busy; 500 for a store failure.
+async fn authenticate(
+    shared: &Shared,
+    connection: &Connection,
+    request: &Request<RequestBody>,
+) -> NmsResult<Option<Principal>> {
+    let (store, policy) = (&shared.store, shared.config.cleartext);
+    let (peer, secure) = (connection.peer, connection.secure);
+    let headers = request.headers();
+    match http_front::auth::authenticate(store, peer, secure, policy, headers, "nms").await {
+        Ok(p) => Ok(p),
+        Err(Refusal::Cleartext) => Err(NmsError::policy_error(
+            "credentials need HTTPS (RFC 7617 4)",
+        )),
+        Err(refusal @ Refusal::Throttled { .. }) => Err(NmsError {
+            retry_after: refusal.retry_after_seconds(),
+            ..NmsError::status(StatusCode::TOO_MANY_REQUESTS, "too many failed logins")
+        }),
+        Err(refusal @ Refusal::Busy(what)) => Err(NmsError {
+            retry_after: refusal.retry_after_seconds(),
+            ..NmsError::status(StatusCode::SERVICE_UNAVAILABLE, what)
+        }),
+        Err(Refusal::Store(e)) => Err(from_store(e, request.uri().path())),
+    }
+}

@@ -220,6 +220,22 @@ fn the_root_folder_is_found_and_lists_the_mailboxes() {
     let folders = found.json()["folderList"]["folder"].clone();
     assert_eq!(folders.as_array().map(Vec::len), Some(1), "{folders}");
     assert_eq!(folders[0]["resourceURL"], root_url.as_str());
+    // Over HTTPS, HTTP/2 by ALPN.
+    let tls = Command::new("curl")
+        .args([
+            "-sk",
+            "--http2",
+            "-u",
+            ALICE,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{http_version}",
+        ])
+        .arg(format!("https://{}{BOX}/folders/root", server.nmss))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&tls.stdout), "200 2");
     // The same box by login and by acr:auth.
     for other in ["/nms/v1/cpm/alice", "/nms/v1/cpm/acr%3Aauth"] {
         let r = get(
@@ -868,4 +884,60 @@ fn errors_are_the_ts_errors_and_other_boxes_are_hidden() {
     assert_eq!(too_large.status, 413);
     // The connection and the store go on.
     assert_eq!(get(&server, &object).status, 200);
+}
+
+#[test]
+fn bearer_tokens_are_issued_listed_and_revoked() {
+    let server = server();
+    let issued = server.command(&["account", "token", "alice", "--label", "phone"], "");
+    let out = e2e_tests::succeeded(&issued);
+    let token = out
+        .lines()
+        .next()
+        .expect("the token line")
+        .trim()
+        .to_string();
+    assert!(token.starts_with("cpm_"), "{out}");
+    let with = |token: &str| {
+        call(
+            &server,
+            None,
+            "GET",
+            &format!("{BOX}/folders/operations/pathToId?path=%2FINBOX"),
+            &["-H", &format!("Authorization: Bearer {token}")],
+        )
+    };
+    assert_eq!(with(&token).status, 200);
+    // The same token acts for Alice on WebDAV too.
+    let dav = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 0",
+        ])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("http://{}/dav/alice/INBOX/", server.webdav))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&dav.stdout), "207");
+    let wrong = with("cpm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.headers.contains("Bearer realm"), "{}", wrong.headers);
+    // Listed by id and label; never shown again.
+    let list = e2e_tests::succeeded(&server.command(&["account", "token", "alice", "--list"], ""));
+    assert!(list.contains("phone"), "{list}");
+    assert!(!list.contains(&token), "{list}");
+    let id = list.split('\t').next().expect("id").trim().to_string();
+    let revoked = server.command(&["account", "token", "alice", "--revoke", &id], "");
+    assert!(e2e_tests::succeeded(&revoked).contains("1 token(s)"));
+    assert_eq!(with(&token).status, 401);
+    // The store holds no token, only hashes.
+    let stored = std::fs::read(server.data_dir().join("store.redb")).expect("store file");
+    assert!(!stored.windows(token.len()).any(|w| w == token.as_bytes()));
 }

@@ -1,7 +1,8 @@
-//! Who is asking: the credentials of an HTTP request (Basic, RFC 7617)
-//! checked against the store's accounts under its login throttle, the
-//! same way for every HTTP front end; each answers a refusal in its own
-//! protocol's body.
+//! Who is asking: the credentials of an HTTP request (Basic, RFC 7617,
+//! against the account's password; Bearer, RFC 6750, an access token
+//! `cpm-store account token` issued) checked by the store under its login
+//! throttle, the same way for every HTTP front end; each answers a
+//! refusal in its own protocol's body.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -46,11 +47,12 @@ impl Refusal {
     }
 }
 
-/// The principal of a request's Basic credentials, from `peer` over TLS
-/// or not (`secure`); `None` when there are none or they are wrong (the
-/// front end asks again: [`challenge`]). The store's login throttle
-/// decides first, and records the outcome under `protocol` (`webdav`,
-/// `nms`).
+/// The principal of a request's credentials (Basic or Bearer), from
+/// `peer` over TLS or not (`secure`); `None` when there are none or they
+/// are wrong (the front end asks again: [`challenge`]). The store's login
+/// throttle decides first, and records the outcome under `protocol`
+/// (`webdav`, `nms`). Credentials over plain HTTP, tokens as well as
+/// passwords, are taken only as the cleartext policy allows.
 ///
 /// Errors: [`Refusal`].
 pub async fn authenticate(
@@ -67,14 +69,19 @@ pub async fn authenticate(
     if !cleartext.allows(secure, peer.ip()) {
         return Err(Refusal::Cleartext);
     }
-    let Some((login, password)) = crate::basic_credentials(headers) else {
-        return Ok(None);
-    };
     let source = LoginSource {
         remote: peer.ip(),
         protocol,
     };
-    match store.authenticate(source, &login, &password).await {
+    let checked = match (
+        crate::bearer_token(headers),
+        crate::basic_credentials(headers),
+    ) {
+        (Some(token), _) => store.authenticate_token(source, token).await,
+        (None, Some((login, password))) => store.authenticate(source, &login, &password).await,
+        (None, None) => return Ok(None),
+    };
+    match checked {
         Ok(p) => Ok(Some(p)),
         Err(StoreError::AuthenticationFailed | StoreError::NoSuchAccount) => Ok(None),
         Err(StoreError::LoginThrottled { retry_after }) => Err(Refusal::Throttled { retry_after }),
@@ -84,12 +91,17 @@ pub async fn authenticate(
 }
 
 /// `401 Unauthorized` asking for Basic credentials in UTF-8 (RFC 7617
-/// 2.1).
+/// 2.1) or a bearer token (RFC 6750 3).
 pub fn challenge() -> Response<Body> {
     let mut r = crate::status(StatusCode::UNAUTHORIZED);
-    r.headers_mut().insert(
+    let h = r.headers_mut();
+    h.append(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"cpm-store\", charset=\"UTF-8\""),
+    );
+    h.append(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"cpm-store\""),
     );
     r
 }

@@ -11,6 +11,8 @@
 //! | 0x03   | account id                            | login                      |
 //! | 0x04   | CPM address                           | account id                 |
 //! | 0x05   | account id, counter name              | u64 (per-account counters) |
+//! | 0x06   | SHA-256 of an access token            | `AccessToken` (`store::tokens`) |
+//! | 0x07   | account id, token id                  | the token's SHA-256 (index for listing and revoking) |
 //! | 0x10   | account id, folder id                 | `Folder`                   |
 //! | 0x11   | account id, folder name (INBOX upper) | folder id                  |
 //! | 0x12   | grantee id, owner id, folder id       | () (ACL grant index)       |
@@ -51,6 +53,21 @@ fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         k.extend_from_slice(p);
     }
     k
+}
+
+/// An access token by the SHA-256 of the token.
+pub fn access_token(digest: &[u8]) -> Vec<u8> {
+    key(0x06, &[digest])
+}
+
+/// Token `id` of `account`, in the account's token index.
+pub fn account_token(account: AccountId, id: &str) -> Vec<u8> {
+    key(0x07, &[&account.to_be_bytes(), id.as_bytes()])
+}
+
+/// The prefix of an account's token index.
+pub fn account_tokens(account: AccountId) -> Vec<u8> {
+    key(0x07, &[&account.to_be_bytes()])
 }
 
 /// A store-wide counter (next account id, next folder id, last UIDVALIDITY).

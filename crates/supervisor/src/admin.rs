@@ -78,6 +78,17 @@ pub enum AccountRequest {
         /// Most objects.
         max_objects: Option<u64>,
     },
+    /// `account token`: issue an access token, or list or revoke them.
+    Token {
+        /// Login.
+        login: String,
+        /// A note for a new token.
+        label: Option<String>,
+        /// List instead of issuing.
+        list: bool,
+        /// Revoke this token id (`all`: every one) instead of issuing.
+        revoke: Option<String>,
+    },
     /// `account revoke-references`: every reference into a folder.
     RevokeReferences {
         /// The owner's login.
@@ -117,6 +128,10 @@ impl std::fmt::Debug for AccountRequest {
                 .finish_non_exhaustive(),
             AccountRequest::Quota { login, .. } => f
                 .debug_struct("Quota")
+                .field("login", login)
+                .finish_non_exhaustive(),
+            AccountRequest::Token { login, .. } => f
+                .debug_struct("Token")
                 .field("login", login)
                 .finish_non_exhaustive(),
             AccountRequest::RevokeReferences { login, folder } => f
@@ -221,6 +236,39 @@ pub async fn run_account_request(
                 usage.objects,
                 limit(max_objects)
             )])
+        }
+        AccountRequest::Token {
+            login,
+            label,
+            list,
+            revoke,
+        } => {
+            if list {
+                return Ok(store
+                    .list_tokens(&login)
+                    .await?
+                    .into_iter()
+                    .map(|t| {
+                        let issued = store_core::model::CivilTime::from_unix(t.issued);
+                        format!(
+                            "{}\t{:04}-{:02}-{:02}\t{}",
+                            t.id,
+                            issued.year,
+                            issued.month,
+                            issued.day,
+                            t.label.unwrap_or_default()
+                        )
+                    })
+                    .collect());
+            }
+            if let Some(id) = revoke {
+                let which = (id != "all").then_some(id);
+                let n = store.revoke_tokens(&login, which).await?;
+                return Ok(vec![format!("{n} token(s) of {login} revoked")]);
+            }
+            let (record, token) = store.issue_token(&login, label).await?;
+            // The token alone on its line, for scripts; shown only now.
+            Ok(vec![token, format!("# token id {} for {login}", record.id)])
         }
         AccountRequest::RevokeReferences { login, folder } => {
             let principal = store.administrator(&login).await?;

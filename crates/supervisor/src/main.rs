@@ -111,6 +111,22 @@ enum AccountCommand {
         #[arg(long)]
         max_objects: Option<u64>,
     },
+    /// Issue an access token for HTTP clients (NMS, WebDAV:
+    /// `Authorization: Bearer`, RFC 6750) and print it (shown once; only
+    /// its hash is stored); or list or revoke the account's tokens.
+    Token {
+        /// Login name.
+        login: String,
+        /// A note kept with the new token (who or what it is for).
+        #[arg(long, conflicts_with_all = ["list", "revoke"])]
+        label: Option<String>,
+        /// List the tokens (id, issued, label) instead.
+        #[arg(long, conflicts_with = "revoke")]
+        list: bool,
+        /// Revoke the token with this id (`all`: every one) instead.
+        #[arg(long)]
+        revoke: Option<String>,
+    },
     /// Revoke every reference into a folder (as IMAP RESETKEY does).
     RevokeReferences {
         /// The owner's login.
@@ -192,6 +208,17 @@ async fn main() -> Result<()> {
                     login,
                     max_bytes,
                     max_objects,
+                },
+                AccountCommand::Token {
+                    login,
+                    label,
+                    list,
+                    revoke,
+                } => AccountRequest::Token {
+                    login,
+                    label,
+                    list,
+                    revoke,
                 },
                 AccountCommand::RevokeReferences { login, folder } => {
                     AccountRequest::RevokeReferences { login, folder }

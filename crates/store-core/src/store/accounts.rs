@@ -232,6 +232,7 @@ impl Store {
                     txn.delete(k);
                 }
             }
+            super::tokens::revoke_in(txn, id, None)?;
             super::locks::remove_account_locks(txn, &login_owned)?;
             txn.delete(keys::account_login(id));
             if let Some(a) = &entry.account.address {

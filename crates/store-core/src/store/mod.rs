@@ -35,6 +35,8 @@ mod search;
 mod selection;
 mod sync;
 mod threads;
+mod tokens;
+pub use tokens::{AccessToken, TOKEN_PREFIX};
 
 pub use accounts::AccountEntry;
 pub use acl::AclMode;

@@ -13,6 +13,10 @@ use crate::types::{
     SortType,
 };
 
+/// Most criteria of one search, and most sort criteria: past them,
+/// SVC0002 (each criterion costs every object of the scope a check).
+pub const MAX_CRITERIA: usize = 64;
+
 /// What a search asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Search {
@@ -35,6 +39,11 @@ pub fn search(criteria: Option<&SearchCriteria>) -> NmsResult<Search> {
     let Some(criteria) = criteria.filter(|c| !c.criterion.is_empty()) else {
         return Ok(Search::Matching(SearchKey::All));
     };
+    if criteria.criterion.len() > MAX_CRITERIA {
+        return Err(NmsError::invalid_input(format!(
+            "searchCriteria (at most {MAX_CRITERIA} criteria)"
+        )));
+    }
     let alone = criteria.criterion.len() == 1 && criteria.operator != Some(LogicalOperator::Not);
     for c in &criteria.criterion {
         match c.kind {
@@ -220,10 +229,14 @@ pub fn compare(sort: &[SortCriterion], a: &Position, b: &Position) -> Ordering {
     (a.folder, a.uid).cmp(&(b.folder, b.uid))
 }
 
-/// Checks sort criteria: an `Attribute` sort needs a name.
+/// Checks sort criteria: at most [`MAX_CRITERIA`]; an `Attribute` sort
+/// needs a name.
 ///
 /// Errors: SVC0002.
 pub fn check_sort(sort: &[SortCriterion]) -> NmsResult<()> {
+    if sort.len() > MAX_CRITERIA {
+        return Err(NmsError::invalid_input("sortCriterion"));
+    }
     for c in sort {
         if c.kind == SortType::Attribute && c.name.as_deref().is_none_or(str::is_empty) {
             return Err(NmsError::invalid_input("sortCriterion name"));

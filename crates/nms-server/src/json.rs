@@ -47,14 +47,33 @@ pub fn decode<T: DeserializeOwned>(bytes: &Bytes, root: &str) -> NmsResult<T> {
 }
 
 /// Reads a JSON request body of at most `[nms] max_json_bytes` and
-/// decodes it as [`decode`] does.
+/// decodes it as [`decode`] does. A `Content-Type` other than JSON
+/// (`application/json`, or any `+json` type) is refused before the body
+/// is read; a request without one is read as JSON.
 ///
-/// Errors: 413 past the limit, SVC0002 for a body that is not `T`.
+/// Errors: 415 for another content type, 413 past the limit, SVC0002 for
+/// a body that is not `T`.
 pub async fn read<T: DeserializeOwned>(
     ctx: &crate::service::Ctx<'_>,
-    body: http_front::RequestBody,
+    request: hyper::Request<http_front::RequestBody>,
     root: &str,
 ) -> NmsResult<T> {
-    let bytes = http_front::read_body(body, ctx.config.max_json_bytes).await?;
+    if let Some(value) = request.headers().get(hyper::header::CONTENT_TYPE) {
+        let media = value
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if media != "application/json" && !media.ends_with("+json") {
+            return Err(NmsError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ..NmsError::invalid_input("Content-Type (application/json)")
+            });
+        }
+    }
+    let bytes = http_front::read_body(request.into_body(), ctx.config.max_json_bytes).await?;
     decode(&bytes, root)
 }

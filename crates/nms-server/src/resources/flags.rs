@@ -82,7 +82,7 @@ pub async fn put(
     number: u64,
     request: Request<RequestBody>,
 ) -> NmsResult<Response<Body>> {
-    let sent: FlagListRoot = json::read(ctx, request.into_body(), "flagList").await?;
+    let sent: FlagListRoot = json::read(ctx, request, "flagList").await?;
     let flags = check_names(sent.flag_list.flag.iter().map(Flag::as_str))?;
     let found = ctx.object(number).await?;
     ctx.store

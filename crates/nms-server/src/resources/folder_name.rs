@@ -52,7 +52,7 @@ pub async fn put(
     let Some(from) = found.place.name().map(str::to_string) else {
         return Err(NmsError::rename_refused());
     };
-    let sent: NameRoot = json::read(ctx, request.into_body(), "name").await?;
+    let sent: NameRoot = json::read(ctx, request, "name").await?;
     check_leaf(&sent.name)?;
     let to = match parent_name(&from) {
         Some(parent) => format!("{parent}/{}", sent.name),

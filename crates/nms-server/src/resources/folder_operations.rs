@@ -107,8 +107,7 @@ fn folder_matches(
 /// Errors: SVC0002 for a bad body or cursor; SVC0003 for criteria a
 /// folder search does not take.
 async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Response<Body>> {
-    let sent: SelectionCriteriaRoot =
-        json::read(ctx, request.into_body(), "selectionCriteria").await?;
+    let sent: SelectionCriteriaRoot = json::read(ctx, request, "selectionCriteria").await?;
     let selection = sent.selection_criteria;
     let limit = match selection.max_entries {
         Some(n) if n > 0 => (n as usize).min(ctx.config.max_entries),
@@ -124,6 +123,9 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
         None => None,
     };
     let criteria = selection.search_criteria.unwrap_or_default();
+    if criteria.criterion.len() > crate::criteria::MAX_CRITERIA {
+        return Err(NmsError::invalid_input("searchCriteria"));
+    }
     let operator = criteria.effective_operator();
     let mut selected = Vec::new();
     for (place, info) in all_folders(ctx).await? {
@@ -191,7 +193,7 @@ async fn path_to_id(ctx: &Ctx<'_>) -> NmsResult<Response<Body>> {
 ///
 /// Errors: SVC0002 for a body that is no path list, or too many paths.
 async fn paths_to_ids(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Response<Body>> {
-    let sent: PathListRoot = json::read(ctx, request.into_body(), "pathList").await?;
+    let sent: PathListRoot = json::read(ctx, request, "pathList").await?;
     let paths = sent.path_list.path;
     if paths.is_empty() || paths.len() > ctx.config.max_bulk_items {
         return Err(NmsError::invalid_input("pathList"));
@@ -228,7 +230,7 @@ async fn copy_or_move(
     request: Request<RequestBody>,
     moving: bool,
 ) -> NmsResult<Response<Body>> {
-    let sent: TargetSourceRefRoot = json::read(ctx, request.into_body(), "targetSourceRef").await?;
+    let sent: TargetSourceRefRoot = json::read(ctx, request, "targetSourceRef").await?;
     let refs = sent.target_source_ref;
     let target = match (&refs.target_ref.resource_url, &refs.target_ref.path) {
         (url, _) if !url.is_empty() => ctx.folder_by_url(url, "targetRef").await?,

@@ -20,7 +20,7 @@ use crate::types::{FolderRoot, ReferenceRoot};
 /// no folder (D.31), or a bad name; POL0001 (403) for a name in use or
 /// without the right to create (`k`).
 pub async fn create(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Response<Body>> {
-    let sent: FolderRoot = json::read(ctx, request.into_body(), "folder").await?;
+    let sent: FolderRoot = json::read(ctx, request, "folder").await?;
     let folder = sent.folder;
     let name = folder.name.clone().unwrap_or_default();
     check_leaf(&name)?;

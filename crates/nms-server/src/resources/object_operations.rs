@@ -74,8 +74,7 @@ fn entries(ctx: &Ctx<'_>, asked: Option<u32>) -> usize {
 /// Errors: SVC0002 / SVC0003 for bad criteria ([`criteria::search`]) or
 /// cursor; SVC0004 for a `searchScope` of no folder.
 pub async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Response<Body>> {
-    let sent: SelectionCriteriaRoot =
-        json::read(ctx, request.into_body(), "selectionCriteria").await?;
+    let sent: SelectionCriteriaRoot = json::read(ctx, request, "selectionCriteria").await?;
     let selection = sent.selection_criteria;
     let limit = entries(ctx, selection.max_entries);
     match criteria::search(selection.search_criteria.as_ref())? {
@@ -365,7 +364,7 @@ async fn path_to_id(ctx: &Ctx<'_>) -> NmsResult<Response<Body>> {
 ///
 /// Errors: SVC0002 for a body that is no path list, or too many paths.
 async fn path_list(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Vec<String>> {
-    let sent: PathListRoot = json::read(ctx, request.into_body(), "pathList").await?;
+    let sent: PathListRoot = json::read(ctx, request, "pathList").await?;
     let paths = sent.path_list.path;
     if paths.is_empty() || paths.len() > ctx.config.max_bulk_items {
         return Err(NmsError::invalid_input("pathList"));
@@ -469,7 +468,7 @@ async fn targets(
 ///
 /// Errors: SVC0002 for a malformed body or bad flags.
 async fn bulk_update(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Response<Body>> {
-    let sent: BulkUpdateRoot = json::read(ctx, request.into_body(), "bulkUpdate").await?;
+    let sent: BulkUpdateRoot = json::read(ctx, request, "bulkUpdate").await?;
     let update = sent.bulk_update;
     let flags = check_names(update.flags.flag.iter().map(Flag::as_str))?;
     let make = |flags: Flags| match update.operation {
@@ -500,7 +499,7 @@ async fn bulk_update(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<
 ///
 /// Errors: SVC0002 for a malformed body.
 async fn bulk_delete(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Response<Body>> {
-    let sent: BulkDeleteRoot = json::read(ctx, request.into_body(), "bulkDelete").await?;
+    let sent: BulkDeleteRoot = json::read(ctx, request, "bulkDelete").await?;
     let delete = sent.bulk_delete;
     let targets = targets(ctx, delete.objects, delete.selection_criteria).await?;
     let outcomes = per_folder(ctx, &targets, |folder, uids| async move {

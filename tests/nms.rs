@@ -104,9 +104,20 @@ fn send_json(server: &Server, method: &str, path: &str, body: &Value) -> Answer 
     )
 }
 
-/// Creates an object (TS 6.1.5) with `root` as its root fields and, if
-/// given, `payload` of `content_type` as its `attachments` part.
+/// Creates an object (TS 6.1.5) in Alice's box by her address.
 fn create_object(server: &Server, root: &Value, payload: Option<(&str, &[u8])>) -> Answer {
+    create_object_in(server, BOX, root, payload)
+}
+
+/// Creates an object (TS 6.1.5) in the box at `base` with `root` as its
+/// root fields and, if given, `payload` of `content_type` as its
+/// `attachments` part.
+fn create_object_in(
+    server: &Server,
+    base: &str,
+    root: &Value,
+    payload: Option<(&str, &[u8])>,
+) -> Answer {
     let dir = tempfile::tempdir().expect("temp dir");
     let fields = dir.path().join("root.json");
     std::fs::write(&fields, root.to_string()).expect("write root fields");
@@ -126,7 +137,7 @@ fn create_object(server: &Server, root: &Value, payload: Option<(&str, &[u8])>) 
         server,
         Some(ALICE),
         "POST",
-        &format!("{BOX}/objects"),
+        &format!("{base}/objects"),
         &args,
     )
 }
@@ -940,4 +951,185 @@ fn bearer_tokens_are_issued_listed_and_revoked() {
     // The store holds no token, only hashes.
     let stored = std::fs::read(server.data_dir().join("store.redb")).expect("store file");
     assert!(!stored.windows(token.len()).any(|w| w == token.as_bytes()));
+}
+
+/// The NMS objects whose `name` attribute is `value` (TS 6.7 Attribute
+/// criterion), as the server represents them.
+fn search_attribute(server: &Server, base: &str, name: &str, value: &str) -> Vec<Value> {
+    let answer = send_json(
+        server,
+        "POST",
+        &format!("{base}/objects/operations/search"),
+        &json!({"selectionCriteria": {"maxEntries": 50, "searchCriteria": {"criterion": [
+            {"type": "Attribute", "name": name, "value": value}]}}}),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.json()["objectList"]["object"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The literal of a one-item FETCH answer (`* n FETCH (ITEM {size}` CRLF
+/// literal `)`).
+fn fetched_literal(lines: &[String]) -> Vec<u8> {
+    let line = lines
+        .iter()
+        .find(|l| l.contains(" FETCH ("))
+        .expect("FETCH");
+    let bytes = line.as_bytes();
+    let start = line.find("}\r\n").expect("a literal") + 3;
+    bytes[start..bytes.len() - 1].to_vec()
+}
+
+#[test]
+fn objects_of_every_protocol_are_one_object_over_nms() {
+    require_tool("sipp", "sip-tester");
+    let mut server = Server::new();
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    server.start();
+    let base = "/nms/v1/cpm/alice";
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+
+    // NMS create → IMAP: the message body is the payload, byte for byte.
+    let mixed = b"--b1\r\nContent-Type: text/plain\r\n\r\nSee attached\r\n--b1\r\n\
+Content-Type: image/gif\r\nContent-Transfer-Encoding: base64\r\n\r\nR0lGODlhAQABAAAAACw=\r\n--b1--\r\n";
+    let root = json!({"object": {"parentFolderPath": "/nms-made",
+        "attributes": {"attribute": [{"name": "Subject", "value": ["made over NMS"]}]},
+        "flags": {"flag": []}}});
+    let made = create_object_in(
+        &server,
+        base,
+        &root,
+        Some(("multipart/mixed; boundary=b1", mixed)),
+    );
+    assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
+    let object = path_of(&made.header("location").expect("Location"));
+    let payload = get(&server, &format!("{object}/payload"));
+    assert_eq!(payload.body, mixed);
+    imap.run("a SELECT nms-made");
+    let text = fetched_literal(&imap.run("b FETCH 1 BODY.PEEK[TEXT]"));
+    assert_eq!(text, payload.body, "IMAP BODY[TEXT] is the NMS payload");
+
+    // IMAP APPEND → NMS metadata from the header fields.
+    let message = "Date: Tue, 12 Nov 2013 08:30:10 +0000\r\nFrom: <tel:+19585550100>\r\n\
+To: <sip:alice@example.com>, \"Bob\" <tel:+1555000>\r\nSubject: from IMAP\r\n\
+Message-Context: pager-message\r\nMessage-Direction: received\r\n\
+Conversation-ID: conv-imap\r\nContent-Type: text/plain\r\n\r\nappended\r\n";
+    imap.send(
+        format!(
+            "c APPEND INBOX (\\Flagged) {{{}+}}\r\n{message}\r\n",
+            message.len()
+        )
+        .as_bytes(),
+    );
+    let appended = imap.read_until_tagged("c");
+    assert!(tagged(&appended).starts_with("c OK"), "{appended:?}");
+    let found = search_attribute(&server, base, "Conversation-ID", "conv-imap");
+    assert_eq!(found.len(), 1, "{found:?}");
+    let o = &found[0];
+    assert_eq!(attribute(o, "Date"), vec!["2013-11-12T08:30:10Z"]);
+    assert_eq!(attribute(o, "From"), vec!["tel:+19585550100"]);
+    assert_eq!(
+        attribute(o, "To"),
+        vec!["sip:alice@example.com", "tel:+1555000"]
+    );
+    assert_eq!(attribute(o, "Direction"), vec!["In"]);
+    assert_eq!(attribute(o, "Message-Context"), vec!["pager-message"]);
+    assert_eq!(attribute(o, "Subject"), vec!["from IMAP"]);
+    assert_eq!(attribute(o, "TextContent"), vec!["appended\r\n"]);
+    assert_eq!(o["flags"]["flag"], json!(["\\Flagged"]));
+
+    // WebDAV PUT → the NMS payload is the file.
+    let gif = e2e_tests::image_bytes(image::ImageFormat::Gif);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("photo.gif");
+    std::fs::write(&file, &gif).expect("write");
+    let put = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            ALICE,
+            "-T",
+        ])
+        .arg(&file)
+        .arg(format!(
+            "http://{}/dav/alice/INBOX/photo.gif",
+            server.webdav
+        ))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&put.stdout), "201");
+    let inbox = get(
+        &server,
+        &format!("{base}/folders/operations/pathToId?path=%2FINBOX"),
+    );
+    let inbox = path_of(
+        inbox.json()["reference"]["resourceURL"]
+            .as_str()
+            .expect("url"),
+    );
+    let listing = get(&server, &format!("{inbox}?listFilter=Objects"));
+    let refs = listing.json()["folder"]["objects"]["objectReference"].clone();
+    let last = refs
+        .as_array()
+        .and_then(|r| r.last())
+        .expect("the PUT object");
+    let media = get(
+        &server,
+        &path_of(last["resourceURL"].as_str().expect("url")),
+    );
+    let media = media.json()["object"].clone();
+    assert_eq!(attribute(&media, "Content-Type"), vec!["image/gif"]);
+    let bytes = get(
+        &server,
+        &path_of(media["payloadURL"].as_str().expect("payloadURL")),
+    );
+    assert_eq!(
+        bytes.body, gif,
+        "the NMS payload is the file PUT over WebDAV"
+    );
+    assert_eq!(bytes.header("content-type").as_deref(), Some("image/gif"));
+
+    // SIP deposit → found over NMS by its Conversation-ID.
+    let deposit = Command::new("sipp")
+        .arg("-sf")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("sipp/deposit.xml"))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-m",
+            "2",
+            "-t",
+            "u1",
+        ])
+        .args(["-key", "conv", "conv-sip"])
+        .arg(server.sip_udp.to_string())
+        .args(["-p", &e2e_tests::free_addr().port().to_string()])
+        .output()
+        .expect("sipp");
+    assert!(
+        deposit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deposit.stdout)
+    );
+    let deposited = search_attribute(&server, base, "Conversation-ID", "conv-sip");
+    assert_eq!(deposited.len(), 2, "{deposited:?}");
+    assert_eq!(
+        attribute(&deposited[0], "Content-Type"),
+        vec!["message/cpim"]
+    );
+    assert!(attribute(&deposited[0], "IMDN-Message-ID")[0].starts_with("conv-sip-"));
 }

@@ -268,6 +268,24 @@ fn folders_are_created_renamed_and_deleted_as_imap_mailboxes() {
     );
     assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
     let main_url = made.header("location").expect("Location");
+    // Appendix K: when it was created; D.44-style search by that date.
+    let main = get(&server, &path_of(&main_url)).json()["folder"].clone();
+    let created = attribute(&main, "Date");
+    assert_eq!(created.len(), 1, "{main}");
+    assert!(
+        created[0].ends_with('Z') && created[0].len() == 20,
+        "{created:?}"
+    );
+    let since = send_json(
+        &server,
+        "POST",
+        &format!("{BOX}/folders/operations/search"),
+        &json!({"selectionCriteria": {"searchCriteria": {"criterion": [
+            {"type": "Date", "value": format!("minDate={}", created[0])},
+            {"type": "Attribute", "name": "Name", "value": "MAIN"}]}}}),
+    );
+    let found = since.json()["folderList"]["folder"].clone();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
     // D.29 as the TS sends it: a folder under /main.
     let board = send_json(
         &server,

@@ -130,8 +130,10 @@ fn criterion_key(c: &SearchCriterion) -> NmsResult<SearchKey> {
 }
 
 /// `minDate=…&maxDate=…` (TS 6.7: from inclusive, until exclusive), each
-/// an `xsd:dateTimeStamp`, at least one of them.
-fn date_range(value: &str) -> NmsResult<(Option<i64>, Option<i64>)> {
+/// an `xsd:dateTimeStamp`, at least one of them; Unix seconds.
+///
+/// Errors: SVC0002.
+pub fn date_range(value: &str) -> NmsResult<(Option<i64>, Option<i64>)> {
     let mut range = (None, None);
     for pair in value.trim().split('&').filter(|p| !p.trim().is_empty()) {
         let (k, v) = pair

@@ -73,6 +73,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// When `folder` was created (Appendix K `Date`), if it can be read.
+    pub async fn created(&self, folder: Option<&Folder>) -> Option<store_core::model::UnixTime> {
+        let folder = folder?;
+        self.store
+            .folder_dates(folder)
+            .await
+            .ok()
+            .map(|d| d.created)
+    }
+
     /// The store-core name of the box's folder `name`.
     pub fn folder_ref(&self, name: &str) -> FolderRef {
         match &self.owner {

@@ -157,14 +157,16 @@ pub const COUNTED_ATTRIBUTES: [&str; 6] = [
 ];
 
 /// The representation of a folder (TS 5.3.2.8) without its lists:
-/// `parentFolder` (`parent`, none for the root), the attributes (`Root=Yes` for the
-/// root, `Name`, and the counts asked for), `resourceURL`, `name`, `path`
-/// when `with_path`, and `lastModSeq` (the folder's HIGHESTMODSEQ).
+/// `parentFolder` (`parent`, none for the root), the attributes (`Root=Yes`
+/// for the root, `Date` when it was `created` (Appendix K), `Name`, and the
+/// counts asked for), `resourceURL`, `name`, `path` when `with_path`, and
+/// `lastModSeq` (the folder's HIGHESTMODSEQ).
 pub fn folder(
     urls: &Urls,
     place: &Place,
     parent: Option<FolderIdent>,
     stored: Option<&StoreFolder>,
+    created: Option<UnixTime>,
     counts: CountedAttributes,
     with_path: bool,
 ) -> types::Folder {
@@ -172,6 +174,9 @@ pub fn folder(
     let mut attributes = Vec::new();
     if place.ident == FolderIdent::Root {
         attributes.push(attribute("Root", vec!["Yes".into()]));
+    }
+    if let Some(t) = created {
+        attributes.push(attribute("Date", vec![date_time(t)]));
     }
     let parent_folder = parent.map(|p| urls.folder(p));
     attributes.push(attribute("Name", vec![name.clone()]));

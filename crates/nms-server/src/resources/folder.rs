@@ -75,11 +75,13 @@ pub async fn get(ctx: &Ctx<'_>, ident: FolderIdent) -> NmsResult<Response<Body>>
         None => None,
         Some(name) => Some(ctx.parent_of(name).await?),
     };
+    let created = ctx.created(found.stored.as_ref()).await;
     let mut folder = representation::folder(
         &ctx.urls,
         &found.place,
         parent,
         found.stored.as_ref(),
+        created,
         counts,
         with_path,
     );

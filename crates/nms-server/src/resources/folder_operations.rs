@@ -55,15 +55,11 @@ async fn all_folders(ctx: &Ctx<'_>) -> NmsResult<Vec<(Place, Option<FolderInfo>)
 /// Whether a folder matches one criterion of a folder search (TS 6.13):
 /// `Attribute` `Root` (`Yes` for the root only) or `Name` (equal,
 /// ignoring case), `AllTextAttributes` (a substring of the name),
-/// `Date` (created within: a folder's UIDVALIDITY is the second it was
-/// created, RFC 3501 2.3.1.1 as this store assigns it).
+/// `Date` (`created` within the range, as the object search reads it).
 ///
-/// Errors: SVC0003 for criteria a folder search does not take.
-fn folder_matches(
-    c: &SearchCriterion,
-    place: &Place,
-    info: Option<&FolderInfo>,
-) -> NmsResult<bool> {
+/// Errors: SVC0002 for a malformed date range; SVC0003 for criteria a
+/// folder search does not take.
+fn folder_matches(c: &SearchCriterion, place: &Place, created: Option<i64>) -> NmsResult<bool> {
     let name = place.name().map(leaf_name).unwrap_or_default();
     let value = c.value.trim();
     Ok(match c.kind {
@@ -76,21 +72,8 @@ fn folder_matches(
         },
         SearchType::AllTextAttributes => name.to_lowercase().contains(&value.to_lowercase()),
         SearchType::Date => {
-            let created = info.map(|f| i64::from(f.folder.uid_validity));
-            let key = crate::criteria::search(Some(&crate::types::SearchCriteria {
-                criterion: vec![c.clone()],
-                operator: None,
-            }))?;
-            match (key, created) {
-                (
-                    crate::criteria::Search::Matching(store_core::search::SearchKey::StoredWithin(
-                        from,
-                        until,
-                    )),
-                    Some(t),
-                ) => from.is_none_or(|f| t >= f) && until.is_none_or(|u| t < u),
-                _ => false,
-            }
+            let (from, until) = crate::criteria::date_range(&c.value)?;
+            created.is_some_and(|t| from.is_none_or(|f| t >= f) && until.is_none_or(|u| t < u))
         }
         _ => {
             return Err(NmsError::invalid_value(
@@ -132,9 +115,10 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
         if after.as_deref().is_some_and(|a| place.path.as_str() <= a) {
             continue;
         }
+        let created = ctx.created(info.as_ref().map(|i| &i.folder)).await;
         let mut results = Vec::with_capacity(criteria.criterion.len());
         for c in &criteria.criterion {
-            results.push(folder_matches(c, &place, info.as_ref())?);
+            results.push(folder_matches(c, &place, created)?);
         }
         let all = results.iter().all(|r| *r);
         let holds = match operator {
@@ -143,16 +127,16 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
             LogicalOperator::Not => !all,
         };
         if holds {
-            selected.push((place, info));
+            selected.push((place, info, created));
         }
     }
     let more = selected.len() > limit;
     selected.truncate(limit);
     let cursor = more
-        .then(|| selected.last().map(|(p, _)| hex::encode(&p.path)))
+        .then(|| selected.last().map(|(p, _, _)| hex::encode(&p.path)))
         .flatten();
     let mut folder = Vec::with_capacity(selected.len());
-    for (place, info) in &selected {
+    for (place, info, created) in &selected {
         let parent = match place.name() {
             None => None,
             Some(name) => Some(ctx.parent_of(name).await?),
@@ -162,6 +146,7 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
             place,
             parent,
             info.as_ref().map(|i| &i.folder),
+            *created,
             CountedAttributes::default(),
             true,
         ));

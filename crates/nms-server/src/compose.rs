@@ -30,10 +30,22 @@ const DERIVED_ATTRIBUTES: [&str; 6] = [
 /// Most header bytes the attributes of one object may make.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// The payload of a creation request as its `attachments` part declares
+/// it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayloadHeaders {
+    /// Its `Content-Type` (`application/octet-stream` when absent).
+    pub content_type: String,
+    /// Its `Content-Transfer-Encoding`, if it has one.
+    pub transfer_encoding: Option<String>,
+}
+
 /// The header block (ending in the empty line) of the message object
-/// `object` is stored as, with `content_type` the payload's type (`None`:
-/// no attachments part; then the `TextContent` attribute, if any, is the
-/// body, returned as the second value).
+/// `object` is stored as, with `payload` the attachments part's headers
+/// (`None`: no attachments part; then the `TextContent` attribute, if
+/// any, is the body, returned as the second value). A single-part
+/// payload without a transfer encoding is declared `binary` (RFC 3030:
+/// stored as sent, whatever its bytes), as a WebDAV PUT's file is.
 ///
 /// `Date` comes from the attribute (an `xsd:dateTime`), else `now` (Unix
 /// seconds); `Message-ID` from `correlationId`, else a new one.
@@ -43,7 +55,7 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// would pass [`MAX_HEADER_BYTES`].
 pub fn header_block(
     object: &Object,
-    content_type: Option<&str>,
+    payload: Option<&PayloadHeaders>,
     now: i64,
 ) -> NmsResult<(String, Option<String>)> {
     let mut out = String::new();
@@ -113,10 +125,20 @@ pub fn header_block(
         out.push_str(&format!("Message-ID: <{id}>\r\n"));
     }
     out.push_str("MIME-Version: 1.0\r\n");
-    let text = match content_type {
-        Some(ct) => {
-            let ct = one_line(ct);
+    let text = match payload {
+        Some(p) => {
+            let ct = one_line(&p.content_type);
             out.push_str(&format!("Content-Type: {ct}\r\n"));
+            let composite = ["multipart/", "message/"]
+                .iter()
+                .any(|c| ct.to_ascii_lowercase().starts_with(c));
+            match (&p.transfer_encoding, composite) {
+                (Some(cte), _) => {
+                    out.push_str(&format!("Content-Transfer-Encoding: {}\r\n", one_line(cte)))
+                }
+                (None, false) => out.push_str("Content-Transfer-Encoding: binary\r\n"),
+                (None, true) => {}
+            }
             None
         }
         None => {
@@ -223,9 +245,25 @@ mod tests {
         assert!(block.contains("Message-ID: <abc123>\r\n"));
         assert!(block.ends_with("Content-Type: text/plain; charset=utf-8\r\n\r\n"));
         assert_eq!(text.as_deref(), Some("hello"));
-        let (block, text) = header_block(&o, Some("multipart/mixed; boundary=x"), 0).unwrap();
+        let mixed = PayloadHeaders {
+            content_type: "multipart/mixed; boundary=x".into(),
+            transfer_encoding: None,
+        };
+        let (block, text) = header_block(&o, Some(&mixed), 0).unwrap();
         assert!(block.ends_with("Content-Type: multipart/mixed; boundary=x\r\n\r\n"));
         assert_eq!(text, None);
+        let gif = PayloadHeaders {
+            content_type: "image/gif".into(),
+            transfer_encoding: None,
+        };
+        let (block, _) = header_block(&o, Some(&gif), 0).unwrap();
+        assert!(block.ends_with("image/gif\r\nContent-Transfer-Encoding: binary\r\n\r\n"));
+        let encoded = PayloadHeaders {
+            content_type: "image/gif".into(),
+            transfer_encoding: Some("base64".into()),
+        };
+        let (block, _) = header_block(&o, Some(&encoded), 0).unwrap();
+        assert!(block.ends_with("Content-Transfer-Encoding: base64\r\n\r\n"));
     }
 
     #[test]

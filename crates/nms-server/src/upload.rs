@@ -109,19 +109,25 @@ impl Upload {
     /// writing the blob.
     pub async fn stage(&mut self, ctx: &Ctx<'_>, object: &Object) -> NmsResult<StagedBlob> {
         let mut next = self.parts.next_field().await.map_err(multipart_error)?;
-        let content_type = next.as_ref().map(|f| {
-            f.headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("application/octet-stream")
-                .to_string()
+        let payload = next.as_ref().map(|f| {
+            let value = |name| {
+                f.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            compose::PayloadHeaders {
+                content_type: value(header::CONTENT_TYPE.as_str())
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                transfer_encoding: value("content-transfer-encoding"),
+            }
         });
         let named_right = next
             .as_ref()
             .is_none_or(|f| f.name() == Some("attachments"));
         let now = store_core::now();
         let head = match named_right {
-            true => compose::header_block(object, content_type.as_deref(), now),
+            true => compose::header_block(object, payload.as_ref(), now),
             false => Err(NmsError::invalid_input("a part not named attachments")),
         };
         let (head, text) = match head {

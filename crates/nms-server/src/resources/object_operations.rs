@@ -249,8 +249,9 @@ fn sort_values(
 
 /// The objects of one page of a search: those `key` selects in the
 /// selection's scope, in its sort order, after its `fromCursor`, at most
-/// `limit`; and the position to resume after when more follow. The cost
-/// grows with the matches (each folder's search), not with the page.
+/// `limit`; and the position to resume after when more follow. The time
+/// grows with the matches (each folder's search); the memory with the
+/// largest folder's matches and the page.
 ///
 /// Errors: SVC0002 for a bad cursor or sort; those of [`scope`].
 async fn select(
@@ -296,6 +297,12 @@ async fn select(
             {
                 positions.push((position, folder.clone()));
             }
+        }
+        // Only the page and one more are answered: what sorts after them
+        // is dropped as the folders come, so memory stays with the page.
+        if positions.len() > 2 * (limit + 1) {
+            positions.sort_by(|a, b| criteria::compare(&sort, &a.0, &b.0));
+            positions.truncate(limit + 1);
         }
     }
     positions.sort_by(|a, b| criteria::compare(&sort, &a.0, &b.0));

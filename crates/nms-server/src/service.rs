@@ -1,6 +1,7 @@
 //! One request: the URL (TS 5.2), authentication (HTTP Basic, RFC 7617,
-//! against the store's accounts and its login throttle), the box, and
-//! dispatch to the resource's handler in [`crate::resources`].
+//! or a Bearer token, RFC 6750, checked by store-core under its login
+//! throttle: `http_front::auth`), the box, and dispatch to the resource's
+//! handler in [`crate::resources`].
 
 use http_front::auth::Refusal;
 use hyper::header;

@@ -17,6 +17,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}"
   fi
 fi
+# The HTTP client library of the NMS client script (tests/clients/nms_client.py).
+python3 -c 'import requests' 2>/dev/null || python3 -m pip install -q requests
 
 cargo build --workspace --locked
 # A short coverage-guided run of the fuzz targets of the parsers that read

@@ -177,10 +177,21 @@ pub async fn serve_connection<S, H, F>(
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let handle = handle.clone();
-            let handler = watching.request_started(request.version() == hyper::Version::HTTP_2);
+            let http2 = request.version() == hyper::Version::HTTP_2;
+            let handler = watching.request_started(http2);
             let request = request.map(|body| watching.watch_body(body));
+            let activity = watching.clone();
             async move {
-                let response = handle(request).await;
+                let mut response = handle(request).await;
+                // An answer given before the body was read (an error, a
+                // 413): the rest of the body is not read, so the
+                // connection closes after it; say so (RFC 9112 9.6), lest
+                // the client send its next request on it.
+                if !http2 && activity.body_unread() {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 // The response counts as in progress until its body is sent.
                 let sending = handler.done();
                 let response =

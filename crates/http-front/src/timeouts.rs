@@ -240,6 +240,12 @@ impl Activity {
         self.state().body_ended = true;
     }
 
+    /// Whether the current request's body was left unread (in part): on
+    /// HTTP/1.1 the connection cannot carry another request then.
+    pub fn body_unread(&self) -> bool {
+        !self.state().body_ended
+    }
+
     /// A body not waiting got a frame of `bytes` data bytes.
     fn body_bytes(&self, bytes: u64) {
         let mut s = self.state();

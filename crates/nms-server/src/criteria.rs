@@ -218,8 +218,15 @@ impl Position {
 /// The order of positions under `sort` (each criterion ascending or
 /// descending, TS 5.3.3.4), ties broken by folder and UID ascending.
 pub fn compare(sort: &[SortCriterion], a: &Position, b: &Position) -> Ordering {
+    compare_values(sort, &a.values, &b.values).then((a.folder, a.uid).cmp(&(b.folder, b.uid)))
+}
+
+/// The order of two items' sort values under `sort` (each criterion
+/// ascending or descending, TS 5.3.3.4); `Equal` leaves the tie to the
+/// caller.
+pub fn compare_values(sort: &[SortCriterion], a: &[SortValue], b: &[SortValue]) -> Ordering {
     for (i, criterion) in sort.iter().enumerate() {
-        let ord = a.values.get(i).cmp(&b.values.get(i));
+        let ord = a.get(i).cmp(&b.get(i));
         let ord = match criterion.effective_order() {
             SortOrder::Ascending => ord,
             SortOrder::Descending => ord.reverse(),
@@ -228,7 +235,7 @@ pub fn compare(sort: &[SortCriterion], a: &Position, b: &Position) -> Ordering {
             return ord;
         }
     }
-    (a.folder, a.uid).cmp(&(b.folder, b.uid))
+    Ordering::Equal
 }
 
 /// Checks sort criteria: at most [`MAX_CRITERIA`]; an `Attribute` sort

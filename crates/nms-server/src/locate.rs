@@ -83,6 +83,17 @@ impl Ctx<'_> {
             .map(|d| d.created)
     }
 
+    /// The root folder's `lastModSeq` (TS 5.3.2.8): the account's MODSEQ,
+    /// which every change in the box raises; `None` for another
+    /// account's box (its MODSEQ tells of folders the principal may not
+    /// see).
+    pub async fn root_modseq(&self) -> Option<u64> {
+        match self.owner {
+            Some(_) => None,
+            None => self.store.account_modseq(&self.principal).await.ok(),
+        }
+    }
+
     /// The store-core name of the box's folder `name`.
     pub fn folder_ref(&self, name: &str) -> FolderRef {
         match &self.owner {

@@ -230,6 +230,22 @@ pub fn object_path(folder_path: &str, number: u64) -> String {
     }
 }
 
+/// A part's `Content-Type` with its parameters (`multipart/related;
+/// start="…"`, as Appendix I writes it and RFC 2045 5.1 spells it);
+/// `text/plain` for a part that declares none (RFC 2045 5.2).
+pub fn content_type(part: &store_core::mime::BodyPart) -> String {
+    let mut out = if part.media_type.is_empty() {
+        "text/plain".to_string()
+    } else {
+        format!("{}/{}", part.media_type, part.media_subtype)
+    };
+    for (name, value) in &part.params {
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str(&format!("; {name}=\"{escaped}\""));
+    }
+    out
+}
+
 /// The Appendix I attributes of an object, from its record and MIME
 /// summary: `Date` (the Date header, else when it was stored),
 /// `Message-Context`, `Direction` (CPM Message-Direction `received` → `In`,
@@ -269,12 +285,8 @@ pub fn object_attributes(
     if let Some(subject) = summary.header("Subject") {
         out.push(attribute("Subject", vec![subject.trim().into()]));
     }
-    let body = &summary.body;
-    if !body.media_type.is_empty() {
-        out.push(attribute(
-            "Content-Type",
-            vec![format!("{}/{}", body.media_type, body.media_subtype)],
-        ));
+    if !summary.body.media_type.is_empty() {
+        out.push(attribute("Content-Type", vec![content_type(&summary.body)]));
     }
     let cpm = [
         ("Conversation-ID", &object.cpm.conversation_id),
@@ -341,7 +353,7 @@ pub fn object(
         },
         flags: FlagList {
             flag: object.flags.iter().map(Flag::new).collect(),
-            resource_url: None,
+            resource_url: Some(urls.flags(number)),
         },
         resource_url: Some(urls.object(number)),
         path: Some(object_path(&folder.path, number)),

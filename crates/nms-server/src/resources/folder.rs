@@ -85,6 +85,9 @@ pub async fn get(ctx: &Ctx<'_>, ident: FolderIdent) -> NmsResult<Response<Body>>
         counts,
         with_path,
     );
+    if found.stored.is_none() {
+        folder.last_mod_seq = ctx.root_modseq().await;
+    }
     if let Some(filter) = list {
         let page = list_page(ctx, &found, filter).await?;
         folder.sub_folders = page.sub_folders;

@@ -7,6 +7,7 @@ use store_core::FolderInfo;
 
 use http_front::{Body, RequestBody};
 
+use crate::criteria::SortValue;
 use crate::error::{bulk_success, NmsError, NmsResult};
 use crate::json;
 use crate::locate::FoundFolder;
@@ -15,8 +16,9 @@ use crate::resources::object_operations::{bulk_response, object_reference};
 use crate::route::{FolderIdent, Resource};
 use crate::service::Ctx;
 use crate::types::{
-    BulkResponse, FolderList, FolderListRoot, LogicalOperator, PathListRoot, Reference,
-    ReferenceRoot, SearchCriterion, SearchType, SelectionCriteriaRoot, TargetSourceRefRoot,
+    BulkResponse, FolderList, FolderListRoot, FolderReferenceList, LogicalOperator,
+    ObjectReferenceList, PathListRoot, Reference, ReferenceRoot, SearchCriterion, SearchType,
+    SelectionCriteriaRoot, SortCriterion, SortType, TargetSourceRefRoot,
 };
 
 /// Dispatches a folder operation by name and method.
@@ -84,11 +86,77 @@ fn folder_matches(c: &SearchCriterion, place: &Place, created: Option<i64>) -> N
     })
 }
 
+/// Where a folder stands in a folder search's order: its sort values,
+/// then its path. A cursor is the position of the last folder sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct FolderPosition {
+    values: Vec<SortValue>,
+    path: String,
+}
+
+impl FolderPosition {
+    fn cursor(&self) -> String {
+        hex::encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn from_cursor(cursor: &str) -> NmsResult<FolderPosition> {
+        hex::decode(cursor.trim())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| NmsError::invalid_input("fromCursor"))
+    }
+}
+
+/// The values a folder sorts by: `Date` (and the `Date` attribute) when
+/// it was created; the `Name` attribute its name, case-folded; any other
+/// attribute sorts as empty.
+fn folder_sort_values(
+    sort: &[SortCriterion],
+    place: &Place,
+    created: Option<i64>,
+) -> Vec<SortValue> {
+    let name = place.name().map(leaf_name).unwrap_or_default();
+    sort.iter()
+        .map(|c| match (c.kind, c.name.as_deref()) {
+            (SortType::Date, _) => SortValue::Number(created.unwrap_or(0)),
+            (SortType::Attribute, Some(n)) if n.eq_ignore_ascii_case("Date") => {
+                SortValue::Number(created.unwrap_or(0))
+            }
+            (SortType::Attribute, Some(n)) if n.eq_ignore_ascii_case("Name") => {
+                SortValue::Text(name.to_lowercase())
+            }
+            (SortType::Attribute, _) => SortValue::Text(String::new()),
+        })
+        .collect()
+}
+
+/// Whether `place` is in a folder search's scope: below the scope folder
+/// (`scope`, `None` for the whole box), or directly below it when the
+/// search is not recursive.
+fn in_scope(place: &Place, scope: Option<&Place>, recursive: bool) -> bool {
+    let Some(scope) = scope else {
+        return true;
+    };
+    let Some(name) = place.name() else {
+        return false;
+    };
+    let parent = representation::parent_name(name);
+    match (scope.name(), recursive) {
+        (None, true) => true,
+        (None, false) => parent.is_none(),
+        (Some(s), true) => name.starts_with(&format!("{s}/")),
+        (Some(s), false) => parent == Some(s),
+    }
+}
+
 /// POST `search` (TS 6.13.5): `{"folderList": …}` of the folders the
-/// criteria select, by path, one page (`maxEntries`, `fromCursor`).
+/// criteria select below `searchScope` (recursive unless
+/// `nonRecursiveScope`), sorted by `sortCriterion` (Date, the Name or Date
+/// attribute; then by path), one page (`maxEntries`, `fromCursor`). The
+/// root, when selected, comes with its subfolders and (none) objects.
 ///
-/// Errors: SVC0002 for a bad body or cursor; SVC0003 for criteria a
-/// folder search does not take.
+/// Errors: SVC0002 for a bad body, scope or cursor; SVC0003 for criteria
+/// a folder search does not take.
 async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Response<Body>> {
     let sent: SelectionCriteriaRoot = json::read(ctx, request, "selectionCriteria").await?;
     let selection = sent.selection_criteria;
@@ -97,25 +165,45 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
         _ => ctx.config.default_entries,
     };
     let after = match &selection.from_cursor {
-        Some(c) => Some(
-            hex::decode(c.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| NmsError::invalid_input("fromCursor"))?,
-        ),
+        Some(c) => Some(FolderPosition::from_cursor(c)?),
         None => None,
     };
+    let sort = selection.sort_criteria.clone();
+    crate::criteria::check_sort(&sort)?;
+    let scope = match &selection.search_scope {
+        None => None,
+        Some(r) if !r.resource_url.is_empty() => Some(
+            ctx.folder_by_url(&r.resource_url, "searchScope")
+                .await?
+                .place,
+        ),
+        Some(r) => match &r.path {
+            Some(path) => Some(ctx.folder_by_path(path).await?.place),
+            None => return Err(NmsError::invalid_input("searchScope")),
+        },
+    };
+    let recursive = selection.non_recursive_scope != Some(true);
     let criteria = selection.search_criteria.unwrap_or_default();
     if criteria.criterion.len() > crate::criteria::MAX_CRITERIA {
         return Err(NmsError::invalid_input("searchCriteria"));
     }
     let operator = criteria.effective_operator();
+    let order = |a: &FolderPosition, b: &FolderPosition| {
+        crate::criteria::compare_values(&sort, &a.values, &b.values).then(a.path.cmp(&b.path))
+    };
     let mut selected = Vec::new();
     for (place, info) in all_folders(ctx).await? {
-        if after.as_deref().is_some_and(|a| place.path.as_str() <= a) {
+        if !in_scope(&place, scope.as_ref(), recursive) {
             continue;
         }
         let created = ctx.created(info.as_ref().map(|i| &i.folder)).await;
+        let position = FolderPosition {
+            values: folder_sort_values(&sort, &place, created),
+            path: place.path.clone(),
+        };
+        if after.as_ref().is_some_and(|a| order(&position, a).is_le()) {
+            continue;
+        }
         let mut results = Vec::with_capacity(criteria.criterion.len());
         for c in &criteria.criterion {
             results.push(folder_matches(c, &place, created)?);
@@ -127,21 +215,22 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
             LogicalOperator::Not => !all,
         };
         if holds {
-            selected.push((place, info, created));
+            selected.push((position, place, info, created));
         }
     }
+    selected.sort_by(|a, b| order(&a.0, &b.0));
     let more = selected.len() > limit;
     selected.truncate(limit);
     let cursor = more
-        .then(|| selected.last().map(|(p, _, _)| hex::encode(&p.path)))
+        .then(|| selected.last().map(|(p, ..)| p.cursor()))
         .flatten();
     let mut folder = Vec::with_capacity(selected.len());
-    for (place, info, created) in &selected {
+    for (_, place, info, created) in &selected {
         let parent = match place.name() {
             None => None,
             Some(name) => Some(ctx.parent_of(name).await?),
         };
-        folder.push(representation::folder(
+        let mut found = representation::folder(
             &ctx.urls,
             place,
             parent,
@@ -149,7 +238,13 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
             *created,
             CountedAttributes::default(),
             true,
-        ));
+        );
+        if place.ident == FolderIdent::Root {
+            found.last_mod_seq = ctx.root_modseq().await;
+            found.sub_folders = Some(root_children(ctx).await?);
+            found.objects = Some(ObjectReferenceList::default());
+        }
+        folder.push(found);
     }
     Ok(json::response(
         StatusCode::OK,
@@ -157,6 +252,22 @@ async fn search(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<Respo
             folder_list: FolderList { folder, cursor },
         },
     ))
+}
+
+/// The root's subfolders, as references (a root folder in search results
+/// carries its lists, TS 5.3.2.8).
+async fn root_children(ctx: &Ctx<'_>) -> NmsResult<FolderReferenceList> {
+    let children = ctx
+        .store
+        .list_children(&ctx.principal, ctx.owner.as_deref(), None)
+        .await
+        .map_err(|e| ctx.store_error(e))?;
+    Ok(FolderReferenceList {
+        folder_reference: children
+            .iter()
+            .map(|c| representation::folder_reference(&ctx.urls, &Place::of(&c.folder)))
+            .collect(),
+    })
 }
 
 /// GET `pathToId` (TS 6.14.3): `{"reference": …}` of the folder at
@@ -224,6 +335,10 @@ async fn copy_or_move(
     };
     let folders = refs.source_refs.folders.folder_reference;
     let objects = refs.source_refs.objects.object_reference;
+    if target.place.name().is_none() && !objects.is_empty() {
+        // Objects live in mailboxes, never in the root (D.57).
+        return Err(NmsError::creation_refused("/"));
+    }
     if folders.len() + objects.len() > ctx.config.max_bulk_items {
         return Err(NmsError::invalid_input("sourceRefs"));
     }

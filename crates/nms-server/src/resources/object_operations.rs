@@ -344,9 +344,9 @@ async fn object_at(ctx: &Ctx<'_>, path: &str) -> NmsResult<Reference> {
         .map_err(|_| NmsError::invalid_input(path.to_string()))?;
     let folder = match folder_path {
         "" => None,
-        p => Some(name_of_path(p).map_err(NmsError::invalid_input)?),
-    }
-    .flatten();
+        p if p.ends_with('/') => return Err(NmsError::invalid_input(path.to_string())),
+        p => name_of_path(p).map_err(NmsError::invalid_input)?,
+    };
     let unknown = || NmsError::unknown("path", path);
     let found = ctx.object(number).await.map_err(|_| unknown())?;
     if folder.as_deref() != Some(found.folder.name.as_str()) {
@@ -432,9 +432,10 @@ async fn bulk_creation(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResul
 
 /// The objects a bulk operation names: by reference (each one's own
 /// outcome slot, `Err` for a reference of no object), or those a
-/// selection selects (at most `[nms] max_bulk_items`).
+/// selection selects.
 ///
-/// Errors: SVC0002 for neither or too many.
+/// Errors: SVC0002 for neither, or more than `[nms] max_bulk_items`
+/// (references, or objects the selection selects).
 async fn targets(
     ctx: &Ctx<'_>,
     objects: Option<ObjectReferenceList>,
@@ -465,7 +466,12 @@ async fn targets(
         Search::Matching(key) => key,
         _ => return Err(NmsError::invalid_input("selectionCriteria")),
     };
-    let (hits, _) = select(ctx, &selection, key, max).await?;
+    let (hits, more) = select(ctx, &selection, key, max).await?;
+    if more.is_some() {
+        return Err(NmsError::invalid_input(format!(
+            "selectionCriteria (selects more than {max} objects)"
+        )));
+    }
     Ok(hits.into_iter().map(Ok).collect())
 }
 

@@ -17,12 +17,12 @@ use hyper::body::Frame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use store_core::blob::BlobReader;
-use store_core::mime::BodyPart;
 use store_core::section::{self, TransferDecoding};
 
 use http_front::{parse_range, Body, RangeRequest, RequestBody};
 
 use crate::error::{NmsError, NmsResult};
+use crate::representation;
 use crate::service::Ctx;
 
 /// GET of the payload (`part` empty) or of payload part `part`.
@@ -51,7 +51,11 @@ pub async fn get(
     let (range, content_type, decoding) = if numbers.is_empty() {
         let range = section::section_range(root, object.size, &[], section::SectionText::Text)
             .ok_or_else(|| ctx.not_found())?;
-        (range, content_type(root), TransferDecoding::Identity)
+        (
+            range,
+            representation::content_type(root),
+            TransferDecoding::Identity,
+        )
     } else {
         let target = section::find_part(root, numbers).ok_or_else(|| ctx.not_found())?;
         let range = section::section_range(root, object.size, numbers, section::SectionText::Body)
@@ -59,7 +63,7 @@ pub async fn get(
         let decoding = section::transfer_decoding(root, numbers)
             .map_err(|e| NmsError::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
             .ok_or_else(|| ctx.not_found())?;
-        (range, content_type(target), decoding)
+        (range, representation::content_type(target), decoding)
     };
     let reader = ctx
         .store
@@ -143,21 +147,6 @@ enum Content {
     Stored(Range<u64>, BlobReader),
     /// Decoded from its transfer encoding.
     Decoded(Bytes),
-}
-
-/// A part's `Content-Type` with its parameters (`multipart/mixed;
-/// boundary="…"`), as RFC 2045 5.1 writes it.
-fn content_type(part: &BodyPart) -> String {
-    let mut out = if part.media_type.is_empty() {
-        "text/plain".to_string()
-    } else {
-        format!("{}/{}", part.media_type, part.media_subtype)
-    };
-    for (name, value) in &part.params {
-        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-        out.push_str(&format!("; {name}=\"{escaped}\""));
-    }
-    out
 }
 
 fn header_value(s: &str) -> HeaderValue {

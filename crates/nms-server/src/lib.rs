@@ -23,6 +23,7 @@ pub mod criteria;
 pub mod error;
 pub mod json;
 pub mod locate;
+pub mod notifications;
 pub mod representation;
 pub mod resources;
 pub mod route;
@@ -36,16 +37,23 @@ use store_core::Store;
 
 pub use config::{CleartextPolicy, NmsConfig};
 
-/// The NMS front end: [`service::Shared`] (the store and the settings)
-/// served over HTTP by `http-front`.
+/// The NMS front end: [`service::Shared`] (the store, the settings and
+/// the notification deliveries) served over HTTP by `http-front`.
 pub type NmsServer = http_front::Server<service::Shared>;
 
-/// The front end over `store` with `config`; with `tls`, its HTTPS
+/// The front end over `store` with `config`, delivering the stored
+/// subscriptions' notifications from now on; with `tls`, its HTTPS
 /// listeners offer HTTP/2 and HTTP/1.1 by ALPN.
-pub fn server(
+pub async fn server(
     store: Store,
     config: NmsConfig,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> NmsServer {
-    http_front::Server::new(service::Shared { store, config }, tls)
+    let deliveries = notifications::Deliveries::start(store.clone()).await;
+    let shared = service::Shared {
+        store,
+        config,
+        deliveries,
+    };
+    http_front::Server::new(shared, tls)
 }

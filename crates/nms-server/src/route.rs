@@ -72,6 +72,10 @@ pub enum Resource {
     FolderName(FolderIdent),
     /// `/folders/operations/{operation}` (TS 6.13–6.16).
     FolderOperation(String),
+    /// `/subscriptions` (TS 6.17).
+    Subscriptions,
+    /// `/subscriptions/{subscriptionId}` (TS 6.18).
+    Subscription(String),
 }
 
 /// A parsed request path.
@@ -131,6 +135,10 @@ impl RequestPath {
             ["folders", "operations", op] => Resource::FolderOperation(op.to_string()),
             ["folders", id] => Resource::Folder(folder_id(id)?),
             ["folders", id, "folderName"] => Resource::FolderName(folder_id(id)?),
+            ["subscriptions"] => Resource::Subscriptions,
+            ["subscriptions", id] if id.len() <= 64 => {
+                Resource::Subscription(decode(id).ok_or_else(missing)?)
+            }
             _ => return Err(missing()),
         };
         Ok(RequestPath {
@@ -204,6 +212,16 @@ impl Urls {
     /// A folder's name (TS 6.12).
     pub fn folder_name(&self, id: FolderIdent) -> String {
         format!("{}/folders/{}/folderName", self.base, id.to_url_id())
+    }
+
+    /// The box's subscriptions (TS 6.17).
+    pub fn subscriptions(&self) -> String {
+        format!("{}/subscriptions", self.base)
+    }
+
+    /// A subscription (TS 6.18).
+    pub fn subscription(&self, id: &str) -> String {
+        format!("{}/subscriptions/{}", self.base, encode_segment(id))
     }
 
     /// The object or folder a resource URL of this box names, by its URL

@@ -12,6 +12,7 @@ use http_front::{Body, RequestBody};
 
 use crate::config::NmsConfig;
 use crate::error::{from_store, NmsError, NmsResult};
+use crate::notifications::Deliveries;
 use crate::resources;
 use crate::route::{encode_segment, RequestPath, Resource, Urls, API_VERSION};
 
@@ -21,6 +22,8 @@ pub struct Shared {
     pub store: Store,
     /// The settings.
     pub config: NmsConfig,
+    /// The delivery of subscriptions' notifications.
+    pub deliveries: Deliveries,
 }
 
 pub use http_front::Connection;
@@ -31,6 +34,8 @@ pub struct Ctx<'a> {
     pub store: &'a Store,
     /// The settings.
     pub config: &'a NmsConfig,
+    /// The delivery of subscriptions' notifications.
+    pub deliveries: &'a Deliveries,
     /// Who is asking.
     pub principal: Principal,
     /// The box's account when it is not the principal's own (a box shared
@@ -134,6 +139,7 @@ async fn dispatch(
     let ctx = Ctx {
         store: &shared.store,
         config: &shared.config,
+        deliveries: &shared.deliveries,
         principal,
         owner,
         urls,
@@ -188,6 +194,19 @@ async fn route(
         (Resource::FolderOperation(op), method) => {
             resources::folder_operations::handle(ctx, &op, method, request).await
         }
+        (Resource::Subscriptions, Method::POST) => {
+            resources::subscriptions::create(ctx, request).await
+        }
+        (Resource::Subscriptions, Method::GET) => resources::subscriptions::list(ctx).await,
+        (Resource::Subscriptions, _) => not_allowed("GET, POST"),
+        (Resource::Subscription(id), Method::GET) => resources::subscriptions::get(ctx, &id).await,
+        (Resource::Subscription(id), Method::POST) => {
+            resources::subscriptions::update(ctx, &id, request).await
+        }
+        (Resource::Subscription(id), Method::DELETE) => {
+            resources::subscriptions::delete(ctx, &id).await
+        }
+        (Resource::Subscription(_), _) => not_allowed("GET, POST, DELETE"),
     }
 }
 

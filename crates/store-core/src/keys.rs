@@ -13,6 +13,7 @@
 //! | 0x05   | account id, counter name              | u64 (per-account counters) |
 //! | 0x06   | SHA-256 of an access token            | `AccessToken` (`store::tokens`) |
 //! | 0x07   | account id, token id                  | the token's SHA-256 (index for listing and revoking) |
+//! | 0x08   | account id, subscription id           | `FeedSubscription` (`store::feed_subscriptions`) |
 //! | 0x10   | account id, folder id                 | `Folder`                   |
 //! | 0x11   | account id, folder name (INBOX upper) | folder id                  |
 //! | 0x12   | grantee id, owner id, folder id       | () (ACL grant index)       |
@@ -68,6 +69,16 @@ pub fn account_token(account: AccountId, id: &str) -> Vec<u8> {
 /// The prefix of an account's token index.
 pub fn account_tokens(account: AccountId) -> Vec<u8> {
     key(0x07, &[&account.to_be_bytes()])
+}
+
+/// Feed subscription `id` of `account`.
+pub fn feed_subscription(account: AccountId, id: &str) -> Vec<u8> {
+    key(0x08, &[&account.to_be_bytes(), id.as_bytes()])
+}
+
+/// The prefix of an account's feed subscriptions.
+pub fn feed_subscriptions(account: AccountId) -> Vec<u8> {
+    key(0x08, &[&account.to_be_bytes()])
 }
 
 /// A store-wide counter (next account id, next folder id, last UIDVALIDITY).

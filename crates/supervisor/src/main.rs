@@ -156,6 +156,9 @@ async fn main() -> Result<()> {
     // (the data directory holds every message and the password hashes);
     // store-core also creates with explicit modes.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    // The one TLS provider of the process, for the TLS clients too (NMS
+    // notification delivery): ring, as the listeners use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let mut config = match &cli.config {
         Some(path) => Config::load(path)?,

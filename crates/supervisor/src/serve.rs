@@ -229,7 +229,7 @@ pub async fn run(config: Config) -> Result<()> {
         &tasks,
     )
     .await?;
-    let nms = nms_server::server(store.clone(), nms_config(&config), Some(tls.clone()));
+    let nms = nms_server::server(store.clone(), nms_config(&config), Some(tls.clone())).await;
     let nms_listen = (&config.nms.listen, &config.nms.listen_tls);
     listen_http(nms, "nms", nms_listen, &limits, &shutdown_rx, &tasks).await?;
     for addr in &config.sip.listen_udp {

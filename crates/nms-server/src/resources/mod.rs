@@ -11,3 +11,4 @@ pub mod object;
 pub mod object_operations;
 pub mod objects;
 pub mod payload;
+pub mod subscriptions;

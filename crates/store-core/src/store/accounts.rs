@@ -227,6 +227,7 @@ impl Store {
                 keys::account_counters(id),
                 keys::hour_marks(id),
                 keys::vanished_all(id),
+                keys::feed_subscriptions(id),
             ] {
                 for (k, _) in txn.scan_raw(&prefix)? {
                     txn.delete(k);

@@ -13,6 +13,8 @@ mod accounts;
 mod acl;
 mod bulk;
 mod deposits;
+mod feed_subscriptions;
+pub use feed_subscriptions::{FeedSubscription, RestartPoint, MAX_FEED_SUBSCRIPTIONS};
 mod folders;
 mod format;
 mod index;

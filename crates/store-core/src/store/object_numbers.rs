@@ -179,4 +179,27 @@ impl crate::Store {
         }
         Ok((out, last_seen, !walked_all))
     }
+
+    /// The object `uid` of the principal's folder `folder` removed for
+    /// good at `modseq`, if its removal is still kept (a move leaves
+    /// none: the object lives on): its number and correlation id.
+    ///
+    /// Errors: a storage failure.
+    pub async fn vanished_object_at(
+        &self,
+        principal: &crate::Principal,
+        modseq: ModSeq,
+        folder: FolderId,
+        uid: Uid,
+    ) -> Result<Option<VanishedObject>> {
+        let key = keys::vanished(principal.account(), modseq, folder, uid);
+        let found: Option<(u64, Option<String>)> = self.snapshot()?.load(&key)?;
+        Ok(found.map(|(number, correlation_id)| VanishedObject {
+            number,
+            modseq,
+            folder,
+            uid,
+            correlation_id,
+        }))
+    }
 }

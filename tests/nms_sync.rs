@@ -1,0 +1,316 @@
+//! NMS strict synchronization (TS 5.1.4, 6.17–6.19, issue 18) against the
+//! real binary: a subscriber (a small HTTP server in the test) is told of
+//! changes made over NMS, IMAP and WebDAV, with `index` counting 1, 2, …
+//! and `lastModSeq` growing per object; a subscriber that was away
+//! resubscribes with its last `restartToken` and gets exactly what it
+//! missed; a token from before the account was created again gets
+//! `resetBox`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use e2e_tests::imap::{tagged, ImapConnection};
+use e2e_tests::{require_tool, Server};
+use serde_json::{json, Value};
+
+const ALICE: &str = "alice:s3cret";
+const BOX: &str = "/nms/v1/cpm/alice";
+
+/// The notification lists a subscriber received, in arrival order.
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<Value>>>);
+
+impl Received {
+    fn lists(&self) -> Vec<Value> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for the lists received, or fails after
+    /// 20 s.
+    fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let lists = self.lists();
+            if done(&lists) {
+                return lists;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{what}: got {lists:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A subscriber: an HTTP/1.1 server on loopback that records each POSTed
+/// JSON body and answers `status` (keep-alive honoured).
+fn subscriber(status: u16) -> (SocketAddr, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Received::default();
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.trim_end();
+                        if l.is_empty() {
+                            break;
+                        }
+                        if let Some((n, v)) = l.split_once(':') {
+                            if n.eq_ignore_ascii_case("content-length") {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                        sink.0.lock().unwrap().push(v);
+                    }
+                    let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, received)
+}
+
+/// One NMS request with curl; the status and the JSON body (`Null` when
+/// there is none).
+fn nms(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-u", ALICE, "-X", method, "-w", "\n%{http_code}"]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(b.to_string());
+    }
+    let out = cmd
+        .arg(format!("http://{}{path}", server.nms))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').expect("status line");
+    let value = serde_json::from_str(body).unwrap_or(Value::Null);
+    (status.trim().parse().expect("status"), value)
+}
+
+fn subscribe(server: &Server, to: SocketAddr, restart_token: Option<&str>) -> Value {
+    let mut body = json!({"nmsSubscription": {
+        "callbackReference": {"notifyURL": format!("http://{to}/cb"), "callbackData": "abcd"},
+        "duration": 3600,
+    }});
+    if let Some(t) = restart_token {
+        body["nmsSubscription"]["restartToken"] = json!(t);
+    }
+    let (status, answer) = nms(server, "POST", &format!("{BOX}/subscriptions"), Some(&body));
+    assert_eq!(status, 201, "{answer}");
+    answer["nmsSubscription"].clone()
+}
+
+/// Every event of the lists, in order.
+fn events(lists: &[Value]) -> Vec<Value> {
+    lists
+        .iter()
+        .flat_map(|l| {
+            l["nmsEventList"]["nmsEvent"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn count(events: &[Value], kind: &str) -> usize {
+    events.iter().filter(|e| e.get(kind).is_some()).count()
+}
+
+fn append(imap: &mut ImapConnection, n: usize, subject: &str) {
+    for i in 0..n {
+        let message = format!("Subject: {subject} {i}\r\nFrom: <tel:+1555>\r\n\r\nbody {i}\r\n");
+        imap.send(format!("A{i} APPEND INBOX {{{}+}}\r\n{message}\r\n", message.len()).as_bytes());
+        let r = imap.read_until_tagged(&format!("A{i}"));
+        assert!(tagged(&r).contains("OK"), "{r:?}");
+    }
+}
+
+#[test]
+fn a_subscriber_is_told_every_change_and_catches_up_by_restart_token() {
+    require_tool("curl", "curl");
+    let mut server = Server::new();
+    server.add_account("alice", "s3cret");
+    server.start();
+    let (to, received) = subscriber(204);
+    let first = subscribe(&server, to, None);
+    assert_eq!(first["index"], 0);
+    assert!(first["resourceURL"]
+        .as_str()
+        .unwrap()
+        .contains("/subscriptions/"));
+    let (status, list) = nms(&server, "GET", &format!("{BOX}/subscriptions"), None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["nmsSubscriptionList"]["subscription"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // Changes over IMAP, NMS and WebDAV.
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, 3, "over IMAP");
+    imap.run("s SELECT INBOX");
+    imap.run("f STORE 1 +FLAGS (\\Seen)");
+    let (status, _) = nms(
+        &server,
+        "POST",
+        &format!("{BOX}/folders"),
+        Some(&json!({"folder": {"parentFolderPath": "/", "name": "conv-7"}})),
+    );
+    assert_eq!(status, 201);
+    let put = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-u", ALICE, "-T", "-"])
+        .arg(format!(
+            "http://{}/dav/alice/conv-7/note.txt",
+            server.webdav
+        ))
+        .output()
+        .expect("curl");
+    assert!(put.status.success());
+    imap.run("x EXPUNGE");
+    imap.run("d STORE 2 +FLAGS (\\Deleted)");
+    imap.run("e EXPUNGE");
+
+    let lists = received.wait_for("the changes", |lists| {
+        let e = events(lists);
+        count(&e, "deletedObject") >= 1
+            && count(&e, "changedFolder") >= 1
+            && count(&e, "changedObject") >= 5
+    });
+    // index counts 1, 2, … with no gap; callbackData comes back.
+    for (i, l) in lists.iter().enumerate() {
+        assert_eq!(l["nmsEventList"]["index"], json!(i + 1), "{l}");
+        assert_eq!(l["nmsEventList"]["callbackData"], "abcd");
+        assert!(l["nmsEventList"]["restartToken"].is_string());
+    }
+    // lastModSeq grows for every object.
+    let mut last: std::collections::HashMap<String, u64> = Default::default();
+    for e in events(&lists) {
+        let item = e
+            .as_object()
+            .and_then(|o| o.values().next())
+            .cloned()
+            .unwrap_or_default();
+        let (Some(url), Some(m)) = (item["resourceURL"].as_str(), item["lastModSeq"].as_u64())
+        else {
+            continue;
+        };
+        if let Some(before) = last.insert(url.to_string(), m) {
+            assert!(m > before, "{url}: {before} then {m}");
+        }
+    }
+    let token = lists.last().unwrap()["nmsEventList"]["restartToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Away: the subscription is deleted, 200 objects arrive meanwhile.
+    let id = first["resourceURL"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _) = nms(
+        &server,
+        "DELETE",
+        &format!("{BOX}/subscriptions/{id}"),
+        None,
+    );
+    assert_eq!(status, 204);
+    append(&mut imap, 200, "while away");
+    // Back with the last token: exactly the 200 missed, then live.
+    let (to2, again) = subscriber(204);
+    let back = subscribe(&server, to2, Some(&token));
+    assert_eq!(back["index"], 0);
+    let lists = again.wait_for("the replay", |lists| {
+        count(&events(lists), "changedObject") >= 200
+    });
+    let replayed = events(&lists);
+    assert_eq!(count(&replayed, "changedObject"), 200, "{replayed:#?}");
+    assert_eq!(count(&replayed, "resetBox"), 0);
+    append(&mut imap, 1, "live again");
+    again.wait_for("the live change", |lists| {
+        count(&events(lists), "changedObject") == 201
+    });
+    for (i, l) in again.lists().iter().enumerate() {
+        assert_eq!(l["nmsEventList"]["index"], json!(i + 1));
+    }
+    drop(imap);
+
+    // The account created again: the old token names another epoch.
+    server.command(&["account", "remove", "alice"], "");
+    server.add_account("alice", "s3cret");
+    let (to3, reset) = subscriber(204);
+    subscribe(&server, to3, Some(&token));
+    let lists = reset.wait_for("resetBox", |lists| !lists.is_empty());
+    assert!(events(&lists)[0].get("resetBox").is_some(), "{lists:#?}");
+}
+
+#[test]
+fn a_callback_answering_410_ends_its_subscription() {
+    let mut server = Server::new();
+    server.add_account("alice", "s3cret");
+    server.start();
+    let (to, received) = subscriber(410);
+    let s = subscribe(&server, to, None);
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, 1, "one");
+    received.wait_for("a delivery", |l| !l.is_empty());
+    let id = s["resourceURL"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let start = Instant::now();
+    loop {
+        let (status, answer) = nms(&server, "GET", &format!("{BOX}/subscriptions/{id}"), None);
+        if status == 404 {
+            assert_eq!(
+                answer["requestError"]["serviceException"]["messageId"],
+                "SVC0004"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still there: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -98,9 +98,9 @@ fn subscriber(status: u16) -> (SocketAddr, Received) {
     (addr, received)
 }
 
-/// One NMS request with curl; the status and the JSON body (`Null` when
-/// there is none).
-fn nms(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+/// One request with curl as Alice to `path` below the server root; the
+/// status and the JSON body (`Null` when there is none).
+fn request(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "-u", ALICE, "-X", method, "-w", "\n%{http_code}"]);
     if let Some(b) = body {
@@ -115,6 +115,11 @@ fn nms(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16,
     let (body, status) = text.rsplit_once('\n').expect("status line");
     let value = serde_json::from_str(body).unwrap_or(Value::Null);
     (status.trim().parse().expect("status"), value)
+}
+
+/// One NMS request (the path below the server root).
+fn nms(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    request(server, method, path, body)
 }
 
 fn subscribe(server: &Server, to: SocketAddr, restart_token: Option<&str>) -> Value {
@@ -313,4 +318,149 @@ fn a_callback_answering_410_ends_its_subscription() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// One Notification Channel request (`path` below Alice's `/channels`).
+fn channel(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    request(
+        server,
+        method,
+        &format!("/notificationchannel/v1/alice/channels{path}"),
+        body,
+    )
+}
+
+/// A long poll of the channel URL `path` in a thread: its status and
+/// body when it ends.
+fn poll_in_background(server: &Server, path: &str) -> std::thread::JoinHandle<(u16, Value)> {
+    let (nms_addr, path) = (server.nms, path.to_string());
+    std::thread::spawn(move || {
+        let out = Command::new("curl")
+            .args(["-s", "-u", ALICE, "-X", "POST", "-w", "\n%{http_code}"])
+            .arg(format!(
+                "http://{nms_addr}/notificationchannel/v1/alice/channels{path}"
+            ))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').expect("status line");
+        (
+            status.trim().parse().expect("status"),
+            serde_json::from_str(body).unwrap_or(Value::Null),
+        )
+    })
+}
+
+/// The path below `/channels` of a channel's absolute URL.
+fn below_channels(url: &str) -> String {
+    url.split("/channels")
+        .nth(1)
+        .expect("a channel URL")
+        .to_string()
+}
+
+#[test]
+fn an_rcs_client_long_polls_its_channel_for_nms_notifications() {
+    require_tool("curl", "curl");
+    let mut server = Server::new();
+    server.add_account("alice", "s3cret");
+    server.start();
+    // The flow of a deployed RCS client: a channel, then a subscription
+    // whose notifyURL is the channel's callbackURL.
+    let (status, made) = channel(
+        &server,
+        "POST",
+        "",
+        Some(&json!({"notificationChannel": {
+            "applicationTag": "myApp", "channelType": "LongPolling", "clientCorrelator": "c-1",
+            "channelData": {"maxNotifications": "1", "maxWaitTime": "2"}, "channelLifetime": "86400"}})),
+    );
+    assert_eq!(status, 201, "{made}");
+    let ch = made["notificationChannel"].clone();
+    assert_eq!(ch["channelLifetime"], json!(86400));
+    let poll_path = below_channels(ch["channelData"]["channelURL"].as_str().unwrap());
+    let callback = ch["callbackURL"].as_str().unwrap().to_string();
+    let body = json!({"nmsSubscription": {
+        "callbackReference": {"notifyURL": callback}, "duration": 86400}});
+    let (status, _) = nms(
+        &server,
+        "POST",
+        &format!("{BOX}/subscriptions"),
+        Some(&body),
+    );
+    assert_eq!(status, 201);
+    // Nothing yet: the poll ends empty after maxWaitTime.
+    let (status, empty) = channel(
+        &server,
+        "POST",
+        &poll_path,
+        Some(&json!({"longPollingRequestParameters": null})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(empty, json!({"notificationList": []}));
+    // A poll waiting when a message arrives gets it.
+    let waiting = poll_in_background(&server, &poll_path);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, 3, "chat");
+    let (status, first) = waiting.join().unwrap();
+    assert_eq!(status, 200);
+    let mut lists = first["notificationList"].as_array().cloned().unwrap();
+    assert_eq!(lists.len(), 1, "maxNotifications 1: {first}");
+    // The rest by polling again, reordered by index, the restartToken kept.
+    while lists.len() < 3 {
+        let (status, more) = channel(&server, "POST", &poll_path, None);
+        assert_eq!(status, 200);
+        lists.extend(more["notificationList"].as_array().cloned().unwrap());
+    }
+    lists.sort_by_key(|l| l["nmsEventList"]["index"].as_u64());
+    let indexes: Vec<u64> = lists
+        .iter()
+        .filter_map(|l| l["nmsEventList"]["index"].as_u64())
+        .collect();
+    assert_eq!(indexes, vec![1, 2, 3]);
+    assert!(lists[2]["nmsEventList"]["restartToken"].is_string());
+    // The lifetime, refreshed.
+    let id = below_channels(ch["resourceURL"].as_str().unwrap());
+    let wanted = json!({"notificationChannelLifetime": {"channelLifetime": "3600"}});
+    let (status, refreshed) = channel(
+        &server,
+        "PUT",
+        &format!("{id}/channelLifetime"),
+        Some(&wanted),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        refreshed["notificationChannelLifetime"]["channelLifetime"],
+        json!(3600)
+    );
+    let (_, now) = channel(&server, "GET", &format!("{id}/channelLifetime"), None);
+    let left = now["notificationChannelLifetime"]["channelLifetime"]
+        .as_u64()
+        .unwrap();
+    assert!((3590..=3600).contains(&left), "{now}");
+    // A second poll ends the first with SVC1012; deleting the channel
+    // ends an open poll with 404.
+    let first_poll = poll_in_background(&server, &poll_path);
+    std::thread::sleep(Duration::from_millis(300));
+    let second_poll = poll_in_background(&server, &poll_path);
+    let (status, ended) = first_poll.join().unwrap();
+    assert_eq!(status, 409);
+    assert_eq!(
+        ended["requestError"]["serviceException"]["messageId"],
+        "SVC1012"
+    );
+    let (status, _) = channel(&server, "DELETE", &id, None);
+    assert_eq!(status, 204);
+    let (status, _) = second_poll.join().unwrap();
+    assert_eq!(status, 404);
+    // The lifetime resource, and the channel gone from the list.
+    let (status, list) = channel(&server, "GET", "", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["notificationChannelList"]["notificationChannel"],
+        json!([])
+    );
+    let (status, _) = channel(&server, "GET", &format!("{id}/channelLifetime"), None);
+    assert_eq!(status, 404);
 }

@@ -129,6 +129,26 @@ impl NmsError {
         NmsError::policy("POL0001", "A policy error occurred. Error code is %1").with(why)
     }
 
+    /// SVC1012 (409): a newer long poll of the channel took over (NC TS
+    /// 7.1.1).
+    pub fn simultaneous_poll() -> NmsError {
+        NmsError::service(
+            StatusCode::CONFLICT,
+            "SVC1012",
+            "Simultaneous channel requests not supported",
+        )
+    }
+
+    /// POL1023 (403): the channel type is not offered (NC TS 7.2.1).
+    pub fn unsupported_channel_type(wanted: crate::types::ChannelType) -> NmsError {
+        NmsError::policy(
+            "POL1023",
+            "Notification channel type %1 not supported. Supported types: %2.",
+        )
+        .with(format!("{wanted:?}"))
+        .with("LongPolling, WebSockets")
+    }
+
     /// POL1030 (403): this folder cannot be renamed (TS 7.2.1).
     pub fn rename_refused() -> NmsError {
         NmsError::policy("POL1030", "Renaming this folder is not allowed.")

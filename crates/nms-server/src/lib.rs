@@ -17,6 +17,7 @@
 //! `acr:auth`. The NMS path of a mailbox is `/` and its IMAP name, so one
 //! name means one folder in IMAP, WebDAV and NMS (ARCHITECTURE.md).
 
+pub mod channels;
 pub mod compose;
 pub mod config;
 pub mod criteria;
@@ -49,11 +50,13 @@ pub async fn server(
     config: NmsConfig,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> NmsServer {
-    let deliveries = notifications::Deliveries::start(store.clone()).await;
+    let channels = channels::Channels::default();
+    let deliveries = notifications::Deliveries::start(store.clone(), channels.clone()).await;
     let shared = service::Shared {
         store,
         config,
         deliveries,
+        channels,
     };
     http_front::Server::new(shared, tls)
 }

@@ -22,6 +22,7 @@ use store_core::model::{ChangeKind, FolderId, ModSeq, Principal};
 use store_core::{FeedSubscription, Store, StoreError};
 use tokio::sync::Notify;
 
+use crate::channels::Channels;
 use crate::representation::{self, Place};
 use crate::route::{FolderIdent, Urls};
 use crate::types::{
@@ -179,13 +180,16 @@ type Running = HashMap<(u64, String), Arc<Notify>>;
 #[derive(Clone)]
 pub struct Deliveries {
     store: Store,
+    channels: Channels,
     client: reqwest::Client,
     running: Arc<Mutex<Running>>,
 }
 
 impl Deliveries {
-    /// Starts the delivery of every stored subscription.
-    pub async fn start(store: Store) -> Deliveries {
+    /// Starts the delivery of every stored subscription; a subscription
+    /// whose callback is one of `channels`' callback URLs is delivered
+    /// into that channel directly.
+    pub async fn start(store: Store, channels: Channels) -> Deliveries {
         let client = reqwest::Client::builder()
             .timeout(CALLBACK_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -193,6 +197,7 @@ impl Deliveries {
             .unwrap_or_default();
         let deliveries = Deliveries {
             store: store.clone(),
+            channels,
             client,
             running: Arc::default(),
         };
@@ -338,18 +343,13 @@ impl Deliveries {
                 }],
             },
         };
-        let answer = self
-            .client
-            .post(&sub.callback)
-            .header("Content-Type", "application/json")
-            .body(serde_json::to_vec(&list).unwrap_or_default())
-            .send()
-            .await
-            .map_err(|e| Ending::Retry(e.to_string()))?;
-        match answer.status().as_u16() {
-            200..=299 => {}
-            404 | 410 => return Err(Ending::Gone),
-            other => return Err(Ending::Retry(format!("callback answered {other}"))),
+        if let Some(channel) = self.channels.by_callback(&sub.callback) {
+            let item = serde_json::to_value(&list).unwrap_or_default();
+            if !self.channels.deliver(&channel, item) {
+                return Err(Ending::Gone);
+            }
+        } else {
+            self.post(&sub.callback, &list).await?;
         }
         self.store
             .update_feed_subscription(sub.account, &sub.id, move |s| {
@@ -362,6 +362,23 @@ impl Deliveries {
             .await
             .map_err(store_error)?;
         Ok(true)
+    }
+
+    /// POSTs a notification list to a callback (TS 6.19.5).
+    async fn post(&self, url: &str, list: &NmsEventListRoot) -> Result<(), Ending> {
+        let answer = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(list).unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| Ending::Retry(e.to_string()))?;
+        match answer.status().as_u16() {
+            200..=299 => Ok(()),
+            404 | 410 => Err(Ending::Gone),
+            other => Err(Ending::Retry(format!("callback answered {other}"))),
+        }
     }
 }
 

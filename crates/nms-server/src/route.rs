@@ -78,6 +78,72 @@ pub enum Resource {
     Subscription(String),
 }
 
+/// What a Notification Channel path names below
+/// `/notificationchannel/v1/{userId}` (NC TS 5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelResource {
+    /// `/channels`.
+    Channels,
+    /// `/channels/{channelId}`.
+    Channel(String),
+    /// `/channels/{channelId}/channelLifetime`.
+    Lifetime(String),
+    /// `/channels/{channelId}/notifications`: the channel URL (long poll,
+    /// WebSocket).
+    Notifications(String),
+    /// `/channels/{channelId}/callback`: the callback URL notification
+    /// servers deliver to.
+    Callback(String),
+}
+
+/// A parsed Notification Channel path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPath {
+    /// `userId`, decoded (as a boxId: a login, a CPM address, `acr:auth`).
+    pub user_id: String,
+    /// The user segment as sent.
+    pub user_segment: String,
+    /// What it names.
+    pub resource: ChannelResource,
+}
+
+impl ChannelPath {
+    /// Parses `path` if it is a Notification Channel path; `None` when it
+    /// is not one (an NMS path, say).
+    ///
+    /// Errors: SVC0004 (404) for a channel path naming nothing.
+    pub fn parse(path: &str) -> Option<NmsResult<ChannelPath>> {
+        let rest = path.strip_prefix("/notificationchannel/")?;
+        let missing = || NmsError::not_found(path);
+        let parts: Vec<&str> = rest.split('/').collect();
+        let parsed = (|| {
+            let [API_VERSION, user, "channels", tail @ ..] = &parts[..] else {
+                return Err(missing());
+            };
+            let user_id = decode(user).filter(|u| !u.is_empty()).ok_or_else(missing)?;
+            let id = |s: &str| {
+                (s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .then(|| s.to_string())
+                    .ok_or_else(missing)
+            };
+            let resource = match tail {
+                [] => ChannelResource::Channels,
+                [c] => ChannelResource::Channel(id(c)?),
+                [c, "channelLifetime"] => ChannelResource::Lifetime(id(c)?),
+                [c, "notifications"] => ChannelResource::Notifications(id(c)?),
+                [c, "callback"] => ChannelResource::Callback(id(c)?),
+                _ => return Err(missing()),
+            };
+            Ok(ChannelPath {
+                user_id,
+                user_segment: user.to_string(),
+                resource,
+            })
+        })();
+        Some(parsed)
+    }
+}
+
 /// A parsed request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestPath {
@@ -286,6 +352,25 @@ mod tests {
             "/dav/alice",
         ] {
             assert_eq!(r(bad).map_err(|e| e.status.as_u16()), Err(404), "{bad}");
+        }
+    }
+
+    #[test]
+    fn channel_paths_name_the_resources_of_the_nc_ts() {
+        let p =
+            ChannelPath::parse("/notificationchannel/v1/tel%3A%2B1555/channels/ch1/notifications")
+                .unwrap()
+                .unwrap();
+        assert_eq!(p.user_id, "tel:+1555");
+        assert_eq!(p.resource, ChannelResource::Notifications("ch1".into()));
+        assert!(ChannelPath::parse("/nms/v1/cpm/alice/objects").is_none());
+        for bad in [
+            "/notificationchannel/v2/alice/channels",
+            "/notificationchannel/v1/alice/channels/a-b",
+            "/notificationchannel/v1/alice/channels/c1/other",
+            "/notificationchannel/v1//channels",
+        ] {
+            assert!(ChannelPath::parse(bad).unwrap().is_err(), "{bad}");
         }
     }
 

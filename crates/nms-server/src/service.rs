@@ -10,11 +10,14 @@ use store_core::{Principal, Store, StoreError};
 
 use http_front::{Body, RequestBody};
 
+use crate::channels::Channels;
 use crate::config::NmsConfig;
 use crate::error::{from_store, NmsError, NmsResult};
 use crate::notifications::Deliveries;
 use crate::resources;
-use crate::route::{encode_segment, RequestPath, Resource, Urls, API_VERSION};
+use crate::route::{
+    encode_segment, ChannelPath, ChannelResource, RequestPath, Resource, Urls, API_VERSION,
+};
 
 /// What every request of the server shares.
 pub struct Shared {
@@ -24,6 +27,19 @@ pub struct Shared {
     pub config: NmsConfig,
     /// The delivery of subscriptions' notifications.
     pub deliveries: Deliveries,
+    /// The notification channels.
+    pub channels: Channels,
+}
+
+/// What an unauthenticated request (a notification server's delivery to
+/// a channel's callback URL) may use.
+pub struct Anonymous<'a> {
+    /// The settings.
+    pub config: &'a NmsConfig,
+    /// The notification channels.
+    pub channels: &'a Channels,
+    /// The request path.
+    pub path: &'a str,
 }
 
 pub use http_front::Connection;
@@ -36,6 +52,8 @@ pub struct Ctx<'a> {
     pub config: &'a NmsConfig,
     /// The delivery of subscriptions' notifications.
     pub deliveries: &'a Deliveries,
+    /// The notification channels.
+    pub channels: &'a Channels,
     /// Who is asking.
     pub principal: Principal,
     /// The box's account when it is not the principal's own (a box shared
@@ -50,7 +68,30 @@ pub struct Ctx<'a> {
     pub query: Option<String>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of an authenticated request for `principal` on the box
+    /// of `owner` (`None`: its own), whose URLs `urls` make.
+    fn new(
+        shared: &'a Shared,
+        principal: Principal,
+        owner: Option<String>,
+        urls: Urls,
+        path: String,
+        request: &Request<RequestBody>,
+    ) -> Ctx<'a> {
+        Ctx {
+            store: &shared.store,
+            config: &shared.config,
+            deliveries: &shared.deliveries,
+            channels: &shared.channels,
+            principal,
+            owner,
+            urls,
+            path,
+            query: request.uri().query().map(str::to_string),
+        }
+    }
+
     /// The answer to a store error of this request ([`from_store`]).
     pub fn store_error(&self, e: StoreError) -> NmsError {
         from_store(e, &self.path)
@@ -113,14 +154,6 @@ async fn dispatch(
 ) -> NmsResult<Response<Body>> {
     http_front::check_host(&request).map_err(NmsError::invalid_input)?;
     let path = request.uri().path().to_string();
-    let target = RequestPath::parse(&path)?;
-    if target.store_name != shared.config.store_name {
-        return Err(NmsError::not_found(&path));
-    }
-    let Some(principal) = authenticate(shared, connection, &request).await? else {
-        return Ok(http_front::auth::challenge());
-    };
-    let owner = box_owner(&shared.store, &principal, &target.box_id, &path).await?;
     let scheme = if connection.secure { "https" } else { "http" };
     let host = request
         .headers()
@@ -129,6 +162,40 @@ async fn dispatch(
         .or_else(|| request.uri().authority().map(|a| a.as_str()))
         .unwrap_or("localhost")
         .to_string();
+    if let Some(target) = ChannelPath::parse(&path) {
+        let target = target?;
+        if let ChannelResource::Callback(id) = &target.resource {
+            if request.method() != Method::POST {
+                return Ok(http_front::method_not_allowed("POST"));
+            }
+            let anonymous = Anonymous {
+                config: &shared.config,
+                channels: &shared.channels,
+                path: &path,
+            };
+            return resources::channels::callback(&anonymous, id, request).await;
+        }
+        let Some(principal) = authenticate(shared, connection, &request).await? else {
+            return Ok(http_front::auth::challenge());
+        };
+        let owner = box_owner(&shared.store, &principal, &target.user_id, &path).await?;
+        let urls = Urls {
+            base: format!(
+                "{scheme}://{host}/notificationchannel/{API_VERSION}/{}/channels",
+                target.user_segment
+            ),
+        };
+        let ctx = Ctx::new(shared, principal, owner, urls, path, &request);
+        return route_channel(&ctx, target.resource, request).await;
+    }
+    let target = RequestPath::parse(&path)?;
+    if target.store_name != shared.config.store_name {
+        return Err(NmsError::not_found(&path));
+    }
+    let Some(principal) = authenticate(shared, connection, &request).await? else {
+        return Ok(http_front::auth::challenge());
+    };
+    let owner = box_owner(&shared.store, &principal, &target.box_id, &path).await?;
     let urls = Urls {
         base: format!(
             "{scheme}://{host}/nms/{API_VERSION}/{}/{}",
@@ -136,16 +203,7 @@ async fn dispatch(
             target.box_segment
         ),
     };
-    let ctx = Ctx {
-        store: &shared.store,
-        config: &shared.config,
-        deliveries: &shared.deliveries,
-        principal,
-        owner,
-        urls,
-        path,
-        query: request.uri().query().map(str::to_string),
-    };
+    let ctx = Ctx::new(shared, principal, owner, urls, path, &request);
     route(&ctx, target.resource, request).await
 }
 
@@ -207,6 +265,32 @@ async fn route(
             resources::subscriptions::delete(ctx, &id).await
         }
         (Resource::Subscription(_), _) => not_allowed("GET, POST, DELETE"),
+    }
+}
+
+/// Sends a Notification Channel request to its handler (NC TS 6); 405
+/// with `Allow` for a method the resource does not take.
+async fn route_channel(
+    ctx: &Ctx<'_>,
+    resource: ChannelResource,
+    request: Request<RequestBody>,
+) -> NmsResult<Response<Body>> {
+    use resources::channels;
+    let method = request.method().clone();
+    let not_allowed = |allow: &'static str| Ok(http_front::method_not_allowed(allow));
+    match (resource, method) {
+        (ChannelResource::Channels, Method::POST) => channels::create(ctx, request).await,
+        (ChannelResource::Channels, Method::GET) => channels::list(ctx).await,
+        (ChannelResource::Channels, _) => not_allowed("GET, POST"),
+        (ChannelResource::Channel(id), Method::GET) => channels::get(ctx, &id).await,
+        (ChannelResource::Channel(id), Method::DELETE) => channels::delete(ctx, &id).await,
+        (ChannelResource::Channel(_), _) => not_allowed("GET, DELETE"),
+        (ChannelResource::Lifetime(id), Method::GET) => channels::lifetime(ctx, &id).await,
+        (ChannelResource::Lifetime(id), Method::PUT) => channels::refresh(ctx, &id, request).await,
+        (ChannelResource::Lifetime(_), _) => not_allowed("GET, PUT"),
+        (ChannelResource::Notifications(id), Method::POST) => channels::poll(ctx, &id).await,
+        (ChannelResource::Notifications(_), _) => not_allowed("POST"),
+        (ChannelResource::Callback(_), _) => not_allowed("POST"),
     }
 }
 

@@ -1459,3 +1459,139 @@ pub struct BulkDeleteRoot {
     /// The delete.
     pub bulk_delete: BulkDelete,
 }
+
+// ===========================================================================
+// Notification Channel (OMA-TS-REST_NetAPI_NotificationChannel-V1_0, "NC TS"
+// 5.2): the channels over which NMS notifications reach a client that
+// cannot be called back.
+// ===========================================================================
+
+/// NC TS 5.2.3.1: how notifications reach the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelType {
+    /// The client polls the channel URL (NC TS 5.3.1).
+    LongPolling,
+    /// The server pushes over a WebSocket opened on the channel URL.
+    WebSockets,
+    /// OMA Push (not offered: POL1023).
+    #[serde(rename = "OMAPush")]
+    OmaPush,
+    /// A native push service (not offered: POL1023).
+    NativeChannel,
+}
+
+/// NC TS 5.2.2.6 / 5.2.2.10: the data of a LongPolling or WebSockets
+/// channel (JSON carries no type marker, NC TS 5.2.2.6).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelData {
+    /// Where the client polls (or opens its WebSocket); server-given.
+    #[serde(
+        rename = "channelURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub channel_url: Option<String>,
+    /// Most notifications in one notification list.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_notifications: Option<u32>,
+    /// Longest wait of one poll, in seconds (LongPolling).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_wait_time: Option<u32>,
+}
+
+/// NC TS 5.2.2.2 Type: NotificationChannel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationChannel {
+    /// The client's correlator (idempotent creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_correlator: Option<String>,
+    /// The client's tag, kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_tag: Option<String>,
+    /// The channel type.
+    pub channel_type: ChannelType,
+    /// Its data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_data: Option<ChannelData>,
+    /// Its lifetime, in seconds (remaining, in answers).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub channel_lifetime: Option<u32>,
+    /// Where notification servers deliver to this channel (server-given).
+    #[serde(
+        rename = "callbackURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub callback_url: Option<String>,
+    /// Self URL (server-given).
+    #[serde(
+        rename = "resourceURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub resource_url: Option<String>,
+}
+
+/// Body `{"notificationChannel": NotificationChannel}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationChannelRoot {
+    /// The channel.
+    pub notification_channel: NotificationChannel,
+}
+
+/// NC TS 5.2.2.1: a user's channels. Body `{"notificationChannelList": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationChannelList {
+    /// The channels.
+    #[serde(default, deserialize_with = "lenient::one_or_many")]
+    pub notification_channel: Vec<NotificationChannel>,
+    /// Self URL.
+    #[serde(rename = "resourceURL")]
+    pub resource_url: String,
+}
+
+/// Body `{"notificationChannelList": NotificationChannelList}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationChannelListRoot {
+    /// The list.
+    pub notification_channel_list: NotificationChannelList,
+}
+
+/// NC TS 5.2.2.14: a channel's lifetime, in seconds. Body
+/// `{"notificationChannelLifetime": {"channelLifetime": n}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationChannelLifetime {
+    /// Remaining (answers) or wanted (PUT) lifetime.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub channel_lifetime: Option<u32>,
+}
+
+/// Body `{"notificationChannelLifetime": NotificationChannelLifetime}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationChannelLifetimeRoot {
+    /// The lifetime.
+    pub notification_channel_lifetime: NotificationChannelLifetime,
+}

@@ -464,3 +464,95 @@ fn an_rcs_client_long_polls_its_channel_for_nms_notifications() {
     let (status, _) = channel(&server, "GET", &format!("{id}/channelLifetime"), None);
     assert_eq!(status, 404);
 }
+
+#[test]
+fn a_websocket_channel_pushes_nms_notifications() {
+    require_tool("curl", "curl");
+    let mut server = Server::new();
+    server.add_account("alice", "s3cret");
+    server.start();
+    let (status, made) = channel(
+        &server,
+        "POST",
+        "",
+        Some(
+            &json!({"notificationChannel": {"channelType": "WebSockets", "channelLifetime": 600}}),
+        ),
+    );
+    assert_eq!(status, 201, "{made}");
+    let ch = made["notificationChannel"].clone();
+    let url = ch["channelData"]["channelURL"]
+        .as_str()
+        .unwrap()
+        .replace("http://", "ws://");
+    let body = json!({"nmsSubscription": {
+        "callbackReference": {"notifyURL": ch["callbackURL"]}, "duration": 600}});
+    let (status, _) = nms(
+        &server,
+        "POST",
+        &format!("{BOX}/subscriptions"),
+        Some(&body),
+    );
+    assert_eq!(status, 201);
+    // RFC 6455 handshake with Basic credentials.
+    use tungstenite::client::IntoClientRequest;
+    let mut request = url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ALICE)
+        )
+        .parse()
+        .unwrap(),
+    );
+    let stream = std::net::TcpStream::connect(server.nms).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let (mut socket, response) = tungstenite::client(request, stream).expect("WebSocket handshake");
+    assert_eq!(response.status().as_u16(), 101);
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, 2, "pushed");
+    let mut events = Vec::new();
+    while events.len() < 2 {
+        let frame = socket.read().expect("a frame");
+        let text = frame.into_text().expect("a text frame");
+        let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
+        for item in value["notificationList"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            events.extend(
+                item["nmsEventList"]["nmsEvent"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    assert_eq!(count(&events, "changedObject"), 2, "{events:#?}");
+    // No credentials, no socket.
+    let plain = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Connection: Upgrade",
+        ])
+        .args([
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ])
+        .args(["-H", "Sec-WebSocket-Version: 13"])
+        .arg(ch["channelData"]["channelURL"].as_str().unwrap())
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "401");
+}

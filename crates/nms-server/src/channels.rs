@@ -306,6 +306,24 @@ impl Channels {
     /// Errors: [`PollEnd`] when another poll took over or the channel was
     /// removed; `None` for no such channel.
     pub async fn poll(&self, account: u64, id: &str) -> Option<Result<Vec<Value>, PollEnd>> {
+        self.wait(account, id, true).await
+    }
+
+    /// The next notifications of `account`'s channel `id` for its
+    /// WebSocket: as [`Channels::poll`], with no end to the wait but the
+    /// channel's removal or a newer reader.
+    pub async fn next(&self, account: u64, id: &str) -> Option<Result<Vec<Value>, PollEnd>> {
+        self.wait(account, id, false).await
+    }
+
+    /// [`Channels::poll`] (`bounded`: the wait ends after the channel's
+    /// maxWaitTime) and [`Channels::next`].
+    async fn wait(
+        &self,
+        account: u64,
+        id: &str,
+        bounded: bool,
+    ) -> Option<Result<Vec<Value>, PollEnd>> {
         let (arrived, wait, mut ended) = {
             let now = store_core::now();
             let mut map = self.lock();
@@ -321,7 +339,12 @@ impl Channels {
             }
             (c.arrived.clone(), c.max_wait, rx)
         };
-        let deadline = tokio::time::sleep(Duration::from_secs(u64::from(wait)));
+        let wait = match bounded {
+            true => Duration::from_secs(u64::from(wait)),
+            // A WebSocket waits as long as the channel lives.
+            false => Duration::from_secs(u64::from(MAX_LIFETIME)),
+        };
+        let deadline = tokio::time::sleep(wait);
         tokio::pin!(deadline);
         loop {
             tokio::select! {

@@ -289,7 +289,10 @@ async fn route_channel(
         (ChannelResource::Lifetime(id), Method::PUT) => channels::refresh(ctx, &id, request).await,
         (ChannelResource::Lifetime(_), _) => not_allowed("GET, PUT"),
         (ChannelResource::Notifications(id), Method::POST) => channels::poll(ctx, &id).await,
-        (ChannelResource::Notifications(_), _) => not_allowed("POST"),
+        (ChannelResource::Notifications(id), Method::GET) => {
+            channels::websocket(ctx, &id, request).await
+        }
+        (ChannelResource::Notifications(_), _) => not_allowed("GET, POST"),
         (ChannelResource::Callback(_), _) => not_allowed("POST"),
     }
 }

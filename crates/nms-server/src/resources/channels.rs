@@ -198,6 +198,110 @@ pub async fn poll(ctx: &Ctx<'_>, id: &str) -> NmsResult<Response<Body>> {
     }
 }
 
+/// GET the channel URL with `Upgrade: websocket` (NC TS 5.2.2.10, RFC
+/// 6455 4.2): 101 Switching Protocols, then every notification list of
+/// the channel is pushed as a text frame `{"notificationList": [...]}`
+/// until the channel goes, another WebSocket takes it, or the client
+/// closes. Pushing restarts the channel's lifetime, as a poll does.
+///
+/// Errors: SVC0004 (404) for no such channel; SVC0002 (400) for a request
+/// that is no WebSocket handshake; POL1023 (403) for a LongPolling
+/// channel.
+pub async fn websocket(
+    ctx: &Ctx<'_>,
+    id: &str,
+    mut request: Request<RequestBody>,
+) -> NmsResult<Response<Body>> {
+    use hyper::header::{self, HeaderValue};
+    own(ctx)?;
+    let account = ctx.principal.account();
+    let c = ctx
+        .channels
+        .get(account, id)
+        .ok_or_else(|| ctx.not_found())?;
+    if c.channel_type != ChannelType::WebSockets {
+        return Err(NmsError::unsupported_channel_type(ChannelType::WebSockets));
+    }
+    let headers = request.headers();
+    let has = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes().to_vec());
+    let (Some(key), true, true) = (
+        key,
+        has(header::UPGRADE, "websocket"),
+        has(header::CONNECTION, "upgrade"),
+    ) else {
+        return Err(NmsError::invalid_input(
+            "WebSocket handshake (RFC 6455 4.1)",
+        ));
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+    let upgrade = hyper::upgrade::on(&mut request);
+    let (channels, id) = (ctx.channels.clone(), id.to_string());
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else {
+            return;
+        };
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let role = tokio_tungstenite::tungstenite::protocol::Role::Server;
+        let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(io, role, None).await;
+        push(socket, channels, account, id).await;
+    });
+    let mut r = http_front::status(StatusCode::SWITCHING_PROTOCOLS);
+    let h = r.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    Ok(r)
+}
+
+/// Pushes channel `id`'s notifications over `socket` until either side
+/// ends; frames the client sends are read (pings answered by the
+/// library) and otherwise ignored.
+async fn push<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    channels: crate::channels::Channels,
+    account: u64,
+    id: String,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            next = channels.next(account, &id) => {
+                let Some(Ok(list)) = next else {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return;
+                };
+                channels.refresh(account, &id, None);
+                let text = json!({ "notificationList": list }).to_string();
+                if sink.send(Message::text(text)).await.is_err() {
+                    return;
+                }
+            }
+            frame = stream.next() => {
+                match frame {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}
+
 /// POST the callback URL: a notification server delivers a
 /// notification (any JSON body; a `notificationList` is taken apart)
 /// into the channel; 204. No credentials: the channel id is the secret.

@@ -152,20 +152,31 @@ fn count(events: &[Value], kind: &str) -> usize {
     events.iter().filter(|e| e.get(kind).is_some()).count()
 }
 
+/// Appends `n` messages to INBOX, 100 to a MULTIAPPEND (RFC 3502).
 fn append(imap: &mut ImapConnection, n: usize, subject: &str) {
-    for i in 0..n {
-        let message = format!("Subject: {subject} {i}\r\nFrom: <tel:+1555>\r\n\r\nbody {i}\r\n");
-        imap.send(format!("A{i} APPEND INBOX {{{}+}}\r\n{message}\r\n", message.len()).as_bytes());
+    let mut i = 0;
+    while i < n {
+        let batch = (n - i).min(100);
+        let mut command = format!("A{i} APPEND INBOX");
+        for k in i..i + batch {
+            let message =
+                format!("Subject: {subject} {k}\r\nFrom: <tel:+1555>\r\n\r\nbody {k}\r\n");
+            command.push_str(&format!(" {{{}+}}\r\n{message}", message.len()));
+        }
+        command.push_str("\r\n");
+        imap.send(command.as_bytes());
         let r = imap.read_until_tagged(&format!("A{i}"));
         assert!(tagged(&r).contains("OK"), "{r:?}");
+        i += batch;
     }
 }
 
 #[test]
 fn a_subscriber_is_told_every_change_and_catches_up_by_restart_token() {
     require_tool("curl", "curl");
+    require_tool("sipp", "sip-tester");
     let mut server = Server::new();
-    server.add_account("alice", "s3cret");
+    server.add_account_with_address("alice", "s3cret", "sip:alice@example.com");
     server.start();
     let (to, received) = subscriber(204);
     let first = subscribe(&server, to, None);
@@ -207,12 +218,40 @@ fn a_subscriber_is_told_every_change_and_catches_up_by_restart_token() {
     imap.run("x EXPUNGE");
     imap.run("d STORE 2 +FLAGS (\\Deleted)");
     imap.run("e EXPUNGE");
+    // And a deposit over SIP (the Conversation Server).
+    let deposit = Command::new("sipp")
+        .arg("-sf")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sipp/deposit.xml"))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-m",
+            "1",
+            "-t",
+            "u1",
+        ])
+        .args(["-key", "conv", "conv-sub"])
+        .arg(server.sip_udp.to_string())
+        .args(["-p", &e2e_tests::free_addr().port().to_string()])
+        .output()
+        .expect("sipp");
+    assert!(
+        deposit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deposit.stdout)
+    );
 
     let lists = received.wait_for("the changes", |lists| {
         let e = events(lists);
-        count(&e, "deletedObject") >= 1
-            && count(&e, "changedFolder") >= 1
-            && count(&e, "changedObject") >= 5
+        let deposited = e.iter().any(|e| {
+            e["changedObject"]["correlationId"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("conv-sub"))
+        });
+        count(&e, "deletedObject") >= 1 && count(&e, "changedFolder") >= 2 && deposited
     });
     // index counts 1, 2, … with no gap; callbackData comes back.
     for (i, l) in lists.iter().enumerate() {
@@ -241,7 +280,7 @@ fn a_subscriber_is_told_every_change_and_catches_up_by_restart_token() {
         .unwrap()
         .to_string();
 
-    // Away: the subscription is deleted, 200 objects arrive meanwhile.
+    // Away: the subscription is deleted, 1,000 objects arrive meanwhile.
     let id = first["resourceURL"]
         .as_str()
         .unwrap()
@@ -256,20 +295,25 @@ fn a_subscriber_is_told_every_change_and_catches_up_by_restart_token() {
         None,
     );
     assert_eq!(status, 204);
-    append(&mut imap, 200, "while away");
-    // Back with the last token: exactly the 200 missed, then live.
+    append(&mut imap, 1000, "while away");
+    // Back with the last token: exactly the 1,000 missed, then live.
     let (to2, again) = subscriber(204);
     let back = subscribe(&server, to2, Some(&token));
     assert_eq!(back["index"], 0);
     let lists = again.wait_for("the replay", |lists| {
-        count(&events(lists), "changedObject") >= 200
+        count(&events(lists), "changedObject") >= 1000
     });
     let replayed = events(&lists);
-    assert_eq!(count(&replayed, "changedObject"), 200, "{replayed:#?}");
+    assert_eq!(count(&replayed, "changedObject"), 1000);
+    let distinct: std::collections::BTreeSet<&str> = replayed
+        .iter()
+        .filter_map(|e| e["changedObject"]["resourceURL"].as_str())
+        .collect();
+    assert_eq!(distinct.len(), 1000, "each missed object once");
     assert_eq!(count(&replayed, "resetBox"), 0);
     append(&mut imap, 1, "live again");
     again.wait_for("the live change", |lists| {
-        count(&events(lists), "changedObject") == 201
+        count(&events(lists), "changedObject") == 1001
     });
     for (i, l) in again.lists().iter().enumerate() {
         assert_eq!(l["nmsEventList"]["index"], json!(i + 1));
@@ -555,4 +599,121 @@ fn a_websocket_channel_pushes_nms_notifications() {
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&plain.stdout), "401");
+}
+
+/// The `resourceURL`s of a search answer's objects (or object references).
+fn urls_of(answer: &Value, list: &str, item: &str) -> Vec<String> {
+    answer[list][item]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["resourceURL"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Every object CreatedObjects lists after `cursor`, paging with
+/// `cursor`; and the creationCursor to keep. `between` runs after each
+/// page (changes made while the client synchronizes).
+fn created_since(
+    server: &Server,
+    cursor: &str,
+    mut between: impl FnMut(usize),
+) -> (Vec<String>, String) {
+    let mut seen = Vec::new();
+    let mut from: Option<String> = None;
+    for page in 0.. {
+        let mut criteria = json!({"selectionCriteria": {"maxEntries": 1000, "searchCriteria": {
+            "criterion": [{"type": "CreatedObjects", "value": cursor}]}}});
+        if let Some(f) = &from {
+            criteria["selectionCriteria"]["fromCursor"] = json!(f);
+        }
+        let (status, answer) = nms(
+            server,
+            "POST",
+            &format!("{BOX}/objects/operations/search"),
+            Some(&criteria),
+        );
+        assert_eq!(status, 200, "{answer}");
+        seen.extend(urls_of(&answer, "objectList", "object"));
+        let keep = answer["objectList"]["creationCursor"]
+            .as_str()
+            .expect("creationCursor")
+            .to_string();
+        between(page);
+        match answer["objectList"]["cursor"].as_str() {
+            Some(c) => from = Some(c.to_string()),
+            None => return (seen, keep),
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn simplified_sync_over_five_thousand_objects_misses_nothing() {
+    require_tool("curl", "curl");
+    let mut server = Server::new();
+    server.add_account("alice", "s3cret");
+    server.start();
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    append(&mut imap, 5000, "history");
+    imap.run("s SELECT INBOX");
+    // A first sync of everything, while messages keep arriving.
+    let (first, cursor) = created_since(&server, "", |page| {
+        if page < 3 {
+            append(&mut imap, 10, &format!("during sync {page}"));
+        }
+    });
+    let mut mirror: std::collections::BTreeSet<String> = first.into_iter().collect();
+    assert!(mirror.len() >= 5000, "{}", mirror.len());
+    // Changes while the client is away: new messages, removals, reads.
+    append(&mut imap, 100, "later");
+    imap.run("a STORE 1:50 +FLAGS (\\Deleted)");
+    imap.run("b EXPUNGE");
+    imap.run("c STORE 1:4000 +FLAGS (\\Seen)");
+    // Simplified sync (TS 5.1.5.2): created since the cursor, vanished,
+    // and unseen.
+    let (created, _) = created_since(&server, &cursor, |_| {});
+    mirror.extend(created);
+    let (status, vanished) = nms(
+        &server,
+        "POST",
+        &format!("{BOX}/objects/operations/search"),
+        Some(
+            &json!({"selectionCriteria": {"maxEntries": 1000, "searchCriteria": {"criterion": [
+            {"type": "VanishedObjects", "value": ""}]}}}),
+        ),
+    );
+    assert_eq!(status, 200);
+    let gone = urls_of(&vanished, "objectReferenceList", "objectReference");
+    assert_eq!(gone.len(), 50);
+    for g in &gone {
+        assert!(mirror.remove(g), "{g} vanished but was never created");
+    }
+    // The mirror is now exactly what the server holds.
+    let status = imap.run("d STATUS INBOX (MESSAGES UNSEEN)").join(" ");
+    let held = 5000 + 30 + 100 - 50;
+    assert!(status.contains(&format!("MESSAGES {held}")), "{status}");
+    assert_eq!(mirror.len(), held);
+    let mut unseen = Vec::new();
+    let mut from: Option<String> = None;
+    loop {
+        let mut criteria = json!({"selectionCriteria": {"maxEntries": 1000, "searchCriteria": {
+            "criterion": [{"type": "Flag", "name": "\\Seen", "value": "false"}]}}});
+        if let Some(f) = &from {
+            criteria["selectionCriteria"]["fromCursor"] = json!(f);
+        }
+        let (_, answer) = nms(
+            &server,
+            "POST",
+            &format!("{BOX}/objects/operations/search"),
+            Some(&criteria),
+        );
+        unseen.extend(urls_of(&answer, "objectList", "object"));
+        match answer["objectList"]["cursor"].as_str() {
+            Some(c) => from = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(unseen.len(), held - 4000, "{status}");
+    assert!(unseen.iter().all(|u| mirror.contains(u)));
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use e2e_tests::imap::{tagged, ImapConnection};
+use e2e_tests::nms::attribute;
 use e2e_tests::{require_tool, Server};
 use serde_json::{json, Value};
 
@@ -148,18 +149,6 @@ fn path_of(url: &str) -> String {
         .find("/nms/")
         .unwrap_or_else(|| panic!("not an NMS URL: {url}"));
     url[at..].to_string()
-}
-
-/// The values of attribute `name` of an object or folder.
-fn attribute(item: &Value, name: &str) -> Vec<String> {
-    item["attributes"]["attribute"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| a["name"].as_str() == Some(name))
-        .flat_map(|a| a["value"].as_array().cloned().unwrap_or_default())
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
 }
 
 /// An Appendix D example body.

@@ -70,6 +70,7 @@ pub fn require_tool(tool: &str, debian_package: &str) {
 }
 
 pub mod imap;
+pub mod nms;
 
 /// A running (or stopped) server with its own data directory and ports.
 pub struct Server {

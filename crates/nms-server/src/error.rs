@@ -246,6 +246,9 @@ pub fn from_store(e: StoreError, path: &str) -> NmsError {
         StoreError::PermissionDenied(right) => {
             NmsError::policy_error(format!("right '{}' required (RFC 4314)", right.letter()))
         }
+        // The RCS layout's `Default` tree takes objects and folders only
+        // from trusted network elements (store-core's rule).
+        StoreError::ReservedFolder(name) => NmsError::creation_refused(format!("/{name}")),
         StoreError::FolderExists => NmsError::policy_error("the folder exists"),
         StoreError::ObjectExists => NmsError::policy_error("the object exists"),
         StoreError::InvalidName(why) => NmsError::invalid_input(format!("name ({why})")),

@@ -248,7 +248,8 @@ pub fn content_type(part: &store_core::mime::BodyPart) -> String {
 
 /// The Appendix I attributes of an object, from its record and MIME
 /// summary: `Date` (the Date header, else when it was stored),
-/// `Message-Context`, `Direction` (CPM Message-Direction `received` → `In`,
+/// `Message-Context`, `Message-Correlator`, `Direction` (CPM
+/// Message-Direction `received` → `In`,
 /// `sent` → `Out`), `From`, `To`, `Cc`, `Subject`, `Content-Type`,
 /// `Conversation-ID`, `Contribution-ID`, `IMDN-Message-ID`, and
 /// `TextContent` when `text` is given.
@@ -260,8 +261,14 @@ pub fn object_attributes(
     let mut out = Vec::new();
     let date = summary.sent.map_or(object.internal_date, |(t, _)| t);
     out.push(attribute("Date", vec![date_time(date)]));
-    if let Some(context) = summary.header("Message-Context") {
-        out.push(attribute("Message-Context", vec![context.trim().into()]));
+    // Message-Context (RFC 3458) and Message-Correlator (the value RCS
+    // correlates a message's copies by, GSMA RCC.07 Common Message Store):
+    // header fields of the stored message, written by compose.rs from an
+    // NMS object's attributes and by a SIP deposit.
+    for name in ["Message-Context", "Message-Correlator"] {
+        if let Some(value) = summary.header(name) {
+            out.push(attribute(name, vec![value.trim().into()]));
+        }
     }
     let direction = match object.cpm.message_direction.as_deref().map(str::trim) {
         Some(d) if d.eq_ignore_ascii_case("received") => Some("In"),

@@ -178,7 +178,8 @@ async fn dispatch(
         let Some(principal) = authenticate(shared, connection, &request).await? else {
             return Ok(http_front::auth::challenge());
         };
-        let owner = box_owner(&shared.store, &principal, &target.user_id, &path).await?;
+        let (principal, owner) =
+            box_owner(&shared.store, principal, &target.user_id, &path).await?;
         let urls = Urls {
             base: format!(
                 "{scheme}://{host}/notificationchannel/{API_VERSION}/{}/channels",
@@ -195,7 +196,7 @@ async fn dispatch(
     let Some(principal) = authenticate(shared, connection, &request).await? else {
         return Ok(http_front::auth::challenge());
     };
-    let owner = box_owner(&shared.store, &principal, &target.box_id, &path).await?;
+    let (principal, owner) = box_owner(&shared.store, principal, &target.box_id, &path).await?;
     let urls = Urls {
         base: format!(
             "{scheme}://{host}/nms/{API_VERSION}/{}/{}",
@@ -300,17 +301,24 @@ async fn route_channel(
 /// The account whose box `box_id` names, as store-core's `owner`: `None`
 /// for the principal's own box (its login, its CPM address, or `acr:auth`,
 /// TS G.1.2), `Some(login)` for another account's (what the principal may
-/// see of it is what its folder ACLs grant).
+/// see of it is what its folder ACLs grant). Returned with the principal
+/// the request runs as: the authenticated one, or, when it is a trusted
+/// network element (`[auth] trusted_elements`) and the box is another
+/// account's, that account's principal acting for the element
+/// (store-core's [`Store::act_for`], seed 001's remote trusted server;
+/// logged at info with both names), whose own box the box then is. An
+/// authenticated login not in the setting keeps today's answer: the box
+/// shows what the ACLs grant it.
 ///
 /// Errors: SVC0004 (404) for a box of no account.
 async fn box_owner(
     store: &Store,
-    principal: &Principal,
+    principal: Principal,
     box_id: &str,
     path: &str,
-) -> NmsResult<Option<String>> {
+) -> NmsResult<(Principal, Option<String>)> {
     if box_id == "acr:auth" || box_id == principal.login() {
-        return Ok(None);
+        return Ok((principal, None));
     }
     let by_address = store
         .account_by_address(box_id)
@@ -327,9 +335,11 @@ async fn box_owner(
             None => return Err(NmsError::not_found(path)),
         },
     };
-    Ok((login != principal.login()).then_some(login))
+    if login == principal.login() {
+        return Ok((principal, None));
+    }
+    acting_for(store, principal, login, path).await
 }
-
 /// The principal of a request's Basic credentials ([`http_front::auth`]);
 /// `None` asks for them (401).
 ///
@@ -358,5 +368,35 @@ async fn authenticate(
             ..NmsError::status(StatusCode::SERVICE_UNAVAILABLE, what)
         }),
         Err(Refusal::Store(e)) => Err(from_store(e, request.uri().path())),
+    }
+}
+
+/// The principal and owner of a request for the box of account `login`,
+/// not the authenticated `principal`'s ([`box_owner`]): a trusted network
+/// element acts for that account ([`Store::act_for`], logged); anyone
+/// else sees the box through its ACLs.
+///
+/// Errors: 500 for a store failure.
+async fn acting_for(
+    store: &Store,
+    principal: Principal,
+    login: String,
+    path: &str,
+) -> NmsResult<(Principal, Option<String>)> {
+    if !store.is_trusted_element(&principal) {
+        return Ok((principal, Some(login)));
+    }
+    match store.act_for(&principal, &login).await {
+        Ok(acting) => {
+            tracing::info!(
+                element = principal.login(),
+                user = acting.login(),
+                path,
+                "NMS: trusted network element acts for a user"
+            );
+            Ok((acting, None))
+        }
+        Err(StoreError::NotTrustedElement) => Ok((principal, Some(login))),
+        Err(e) => Err(from_store(e, path)),
     }
 }

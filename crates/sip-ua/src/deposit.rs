@@ -2,19 +2,28 @@
 //! Conversation Server or Participating Function becomes a stored object.
 //!
 //! The object is an RFC 5322 message whose body is the MESSAGE body
-//! unchanged (a `message/cpim` CPM message, or a `multipart/related`
-//! session or file transfer history) and whose header carries what IMAP
+//! unchanged (a `message/cpim` CPM message, a `multipart/related`
+//! session or file transfer history, or an RCS group state object,
+//! `application/group-state-object+xml`) under the MESSAGE's own
+//! Content-Type, exactly as sent, and whose header carries what IMAP
 //! clients search and show: From, To, Date (from the CPIM DateTime),
 //! Subject, Conversation-ID, Contribution-ID, InReplyTo-Contribution-ID,
-//! IMDN-Message-ID and Message-Direction.
+//! IMDN-Message-ID, Message-Direction, Message-Context and
+//! Message-Correlator ([`message_context`], [`build`]).
 //!
-//! The folder follows the CPM conversation rules: the conversation history
-//! folder named by `Conversation-ID`, and for a session history the session
-//! history folder named by `Contribution-ID` inside it (README, "SIP").
-//! A message without Conversation-ID (a legacy pager message) goes to
-//! INBOX.
+//! The folder follows the store's folder layout
+//! ([`store_core::conversation::FolderLayout`], `[sip] folder_layout`).
+//! CPM (the default): the conversation history folder named by
+//! `Conversation-ID`, and for a session history the session history
+//! folder named by `Contribution-ID` inside it (README, "SIP"); a message
+//! without Conversation-ID (a pager-mode message) goes to INBOX. RCS:
+//! `Default/<the other party's address>` for a one-to-one conversation,
+//! `Default/<Conversation-ID>/<Contribution-ID>` for a group one
+//! ([`is_group`]).
 
 use mail_parser::MimeHeaders;
+use store_core::conversation::FolderLayout;
+use store_core::mime::{GROUP_STATE_CONTEXT, GROUP_STATE_OBJECT_TYPE};
 use store_core::model::{parse_rfc3339, CivilTime, ObjectKind, UnixTime, MONTH_NAMES};
 
 use crate::uri::{uri_of, SipUri};
@@ -148,14 +157,125 @@ fn header_safe(value: &str) -> String {
     out
 }
 
+/// `Message-Context` (RFC 3458 3, a header field naming the kind of
+/// message) of a chat message of a CPM conversation or session.
+///
+/// Choice (GSMA RCC.07 Common Message Store names the header and its use
+/// by RCS clients; its value table could not be consulted here): RFC
+/// 3458 registers `pager-message` and `multimedia-message` (4), which the
+/// RCS CMS client of the GSMA reference implementation (rcsjta,
+/// `ImapMessageResolver`) reads as legacy SMS and MMS, classifying every
+/// other object by its Content-Type; RCS chat and file transfer objects
+/// carry the values below, in RFC 3458's `<kind>-message` form, which
+/// such a client ignores and a search finds.
+pub const CHAT_CONTEXT: &str = "chat-message";
+
+/// `Message-Context` of a pager-mode message (a CPIM MESSAGE outside any
+/// session or conversation: the CPM standalone message that replaces SMS),
+/// RFC 3458 4 `pager-message`.
+pub const PAGER_CONTEXT: &str = "pager-message";
+
+/// `Message-Context` of a file transfer history (see [`CHAT_CONTEXT`]).
+pub const FILE_TRANSFER_CONTEXT: &str = "file-message";
+
+/// The `Message-Context` a deposit of `kind` gets when the element did
+/// not send one: a CPIM message with a Conversation-ID or Contribution-ID
+/// (`in_conversation`) is a chat message ([`CHAT_CONTEXT`]), without
+/// either a pager-mode one ([`PAGER_CONTEXT`]); a file transfer history
+/// [`FILE_TRANSFER_CONTEXT`]; a group state object `group-state-object`
+/// ([`store_core::mime::GROUP_STATE_CONTEXT`]); a session history none.
+pub fn message_context(kind: ObjectKind, in_conversation: bool) -> Option<&'static str> {
+    match kind {
+        ObjectKind::CpmMessage if in_conversation => Some(CHAT_CONTEXT),
+        ObjectKind::CpmMessage | ObjectKind::LegacyMessage => Some(PAGER_CONTEXT),
+        ObjectKind::FileTransferHistory => Some(FILE_TRANSFER_CONTEXT),
+        ObjectKind::GroupStateObject => Some(GROUP_STATE_CONTEXT),
+        ObjectKind::SessionHistory | ObjectKind::MediaObject => None,
+    }
+}
+
+/// The CPIM `To` of a message to a group chat, which hides its
+/// participants (GSMA RCC.07, Group Chat: `sip:anonymous@anonymous.invalid`).
+pub const ANONYMOUS_GROUP: &str = "sip:anonymous@anonymous.invalid";
+
+/// Whether a deposit belongs to a group conversation (the RCS layout
+/// files it under its Conversation-ID and Contribution-ID rather than the
+/// other party's address): a group state object; a MESSAGE whose Contact
+/// carries `isfocus` (RFC 4579 3.2: it comes from the conference focus,
+/// the group chat's controlling function); or a CPIM message addressed to
+/// the anonymous group URI ([`ANONYMOUS_GROUP`]).
+pub fn is_group(request: &Request, kind: ObjectKind, cpim_to: Option<&str>) -> bool {
+    kind == ObjectKind::GroupStateObject
+        || request
+            .headers
+            .get("Contact")
+            .is_some_and(|c| param(c, "isfocus").is_some())
+        || cpim_to.is_some_and(|to| uri_of(to).eq_ignore_ascii_case(ANONYMOUS_GROUP))
+}
+
+/// The folder of a deposit by the store's `layout`. `peer` is the other
+/// party's header value (From of a received message, To of a sent one).
+///
+/// Errors: [`DepositError::Malformed`] for ids or an address that cannot
+/// name a folder, or a group object without a Conversation-ID in the RCS
+/// layout.
+fn folder(
+    layout: FolderLayout,
+    kind: ObjectKind,
+    group: bool,
+    ids: (Option<&str>, Option<&str>),
+    peer: &str,
+) -> Result<String, DepositError> {
+    use store_core::conversation::{folder_name, rcs_group_folder, rcs_one_to_one_folder};
+    let malformed = |what: &str| DepositError::Malformed(format!("{what} cannot name a folder"));
+    match (layout, ids) {
+        // One rule for every protocol (store-core's conversation module):
+        // an id names one folder level of its own, never a path or a
+        // reserved or special-use folder.
+        (FolderLayout::Cpm, (Some(conv), Some(contr))) if kind == ObjectKind::SessionHistory => {
+            folder_name(conv, Some(contr))
+        }
+        (FolderLayout::Cpm, (Some(conv), _)) => folder_name(conv, None),
+        (FolderLayout::Cpm, (None, _)) => Ok("INBOX".to_string()),
+        (FolderLayout::Rcs, (Some(conv), contr)) if group => rcs_group_folder(conv, contr),
+        (FolderLayout::Rcs, (None, _)) if group => {
+            return Err(DepositError::Malformed(
+                "a group conversation's object needs a Conversation-ID".into(),
+            ))
+        }
+        (FolderLayout::Rcs, _) => {
+            let address = SipUri::parse(uri_of(peer))
+                .map_err(|_| malformed("the other party's address"))?
+                .address();
+            return rcs_one_to_one_folder(&address)
+                .map_err(|_| malformed("the other party's address"));
+        }
+    }
+    .map_err(|_| malformed("Conversation-ID or Contribution-ID"))
+}
+
 /// Builds the deposit of a MESSAGE for the served user `served` (an
-/// account address), received at `now`.
-pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, DepositError> {
+/// account address), received at `now`, filed by the store's `layout`.
+///
+/// The header block adds `Message-Context` (the element's own header
+/// when it sends one, else [`message_context`]) and `Message-Correlator`
+/// (the element's own, else the IMDN Message-ID: RCS correlates a chat or
+/// pager-mode message across its copies and its disposition notifications
+/// by the CPIM `imdn.Message-ID`, RFC 5438 6.3, or the SIP
+/// `IMDN-Message-ID`; none when neither is known). The top-level
+/// Content-Type is the MESSAGE's, exactly as sent (no parameter added).
+pub fn build(
+    request: &Request,
+    served: &str,
+    layout: FolderLayout,
+    now: UnixTime,
+) -> Result<Deposit, DepositError> {
     let h = &request.headers;
     let content_type = h.get("Content-Type").unwrap_or("text/plain");
     let (ty, params) = media_type(content_type);
     let kind = match ty.as_str() {
         "message/cpim" => ObjectKind::CpmMessage,
+        GROUP_STATE_OBJECT_TYPE => ObjectKind::GroupStateObject,
         "multipart/related" => {
             let inner = params
                 .iter()
@@ -193,19 +313,14 @@ pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, 
 
     let conversation = h.get("Conversation-ID").filter(|v| !v.is_empty());
     let contribution = h.get("Contribution-ID").filter(|v| !v.is_empty());
-    // One rule for every protocol (store-core's conversation module): an
-    // id names one folder level of its own, never a path or a reserved
-    // or special-use folder.
-    let folder = match (conversation, contribution, &kind) {
-        (Some(conv), Some(contr), ObjectKind::SessionHistory) => {
-            store_core::conversation::folder_name(conv, Some(contr))
-        }
-        (Some(conv), _, _) => store_core::conversation::folder_name(conv, None),
-        (None, _, _) => Ok("INBOX".to_string()),
-    }
-    .map_err(|_| {
-        DepositError::Malformed("Conversation-ID or Contribution-ID cannot name a folder".into())
-    })?;
+    let group = is_group(request, kind, cpim_get("To"));
+    let peer = if direction == "sent" { to } else { from };
+    let folder = folder(layout, kind, group, (conversation, contribution), peer)?;
+    let context = h.get("Message-Context").or(message_context(
+        kind,
+        conversation.is_some() || contribution.is_some(),
+    ));
+    let correlator = h.get("Message-Correlator").or(imdn_id);
 
     let mut head = String::new();
     let mut field = |name: &str, value: Option<&str>| {
@@ -225,6 +340,8 @@ pub fn build(request: &Request, served: &str, now: UnixTime) -> Result<Deposit, 
     );
     field("IMDN-Message-ID", imdn_id);
     field("Message-Direction", Some(&direction));
+    field("Message-Context", context);
+    field("Message-Correlator", correlator);
     field("MIME-Version", Some("1.0"));
     field("Content-Type", Some(content_type));
     head.push_str("\r\n");
@@ -304,7 +421,7 @@ mod tests {
             "message/cpim",
             CPIM,
         );
-        let d = build(&r, "sip:alice@example.com", 0).unwrap();
+        let d = build(&r, "sip:alice@example.com", FolderLayout::Cpm, 0).unwrap();
         assert_eq!(d.folder, "conv-1");
         assert_eq!(d.kind, ObjectKind::CpmMessage);
         assert_eq!(d.date, 1_795_251_600);
@@ -324,10 +441,10 @@ mod tests {
             "multipart/related; type=\"Application/X-CPM-Session\"; boundary=b",
             "--b\r\n\r\nx\r\n--b--\r\n",
         );
-        let d = build(&r, "sip:bob@example.com", 0).unwrap();
+        let d = build(&r, "sip:bob@example.com", FolderLayout::Cpm, 0).unwrap();
         assert_eq!(d.folder, "conv-1/sess-9");
         let other = message("Conversation-ID: Shared/bob/x\r\n", "message/cpim", CPIM);
-        let shared = build(&other, "sip:alice@example.com", 0).unwrap();
+        let shared = build(&other, "sip:alice@example.com", FolderLayout::Cpm, 0).unwrap();
         assert_eq!(shared.folder, "Shared~2Fbob~2Fx");
         assert_eq!(shared.imdn_message_id.as_deref(), Some("Msg-7"));
         assert_eq!(d.kind, ObjectKind::SessionHistory);
@@ -336,9 +453,106 @@ mod tests {
             .contains("Message-Direction: sent\r\n"));
         let r = message("", "text/plain", "hi");
         assert!(matches!(
-            build(&r, "sip:alice@example.com", 0),
+            build(&r, "sip:alice@example.com", FolderLayout::Cpm, 0),
             Err(DepositError::UnsupportedType(_))
         ));
+    }
+
+    /// The object a deposit of `r` for alice stores, as text (CPM layout).
+    fn stored_text(r: &Request) -> String {
+        let d = build(r, "sip:alice@example.com", FolderLayout::Cpm, 0).unwrap();
+        String::from_utf8(d.content).unwrap()
+    }
+
+    #[test]
+    fn contexts_and_correlators_are_written() {
+        let chat = message("Conversation-ID: conv-1\r\n", "message/cpim", CPIM);
+        let text = stored_text(&chat);
+        assert!(
+            text.contains("\r\nMessage-Context: chat-message\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nMessage-Correlator: Msg-7\r\n"), "{text}");
+        let pager = message("", "message/cpim", CPIM);
+        let d = build(&pager, "sip:alice@example.com", FolderLayout::Cpm, 0).unwrap();
+        assert_eq!(d.folder, "INBOX");
+        let text = String::from_utf8(d.content).unwrap();
+        assert!(
+            text.contains("\r\nMessage-Context: pager-message\r\n"),
+            "{text}"
+        );
+        let own = message(
+            "Message-Context: multimedia-message\r\nMessage-Correlator: c-9\r\n",
+            "message/cpim",
+            CPIM,
+        );
+        let text = stored_text(&own);
+        assert!(text.contains("\r\nMessage-Context: multimedia-message\r\n"));
+        assert!(text.contains("\r\nMessage-Correlator: c-9\r\n"));
+        let ft = message(
+            "Conversation-ID: conv-1\r\n",
+            "multipart/related; type=\"application/x-cpm-file-transfer\"; boundary=b",
+            "--b\r\n\r\nx\r\n--b--\r\n",
+        );
+        let text = stored_text(&ft);
+        assert!(text.contains("\r\nMessage-Context: file-message\r\n"));
+        assert!(!text.contains("Message-Correlator"));
+    }
+
+    #[test]
+    fn a_group_state_object_is_its_own_kind_in_its_conversation() {
+        let body = "<?xml version=\"1.0\"?><groupstate timestamp=\"x\"/>";
+        let r = message(
+            "Conversation-ID: conv-1\r\nContribution-ID: grp-7\r\n",
+            "application/group-state-object+xml",
+            body,
+        );
+        let d = build(&r, "sip:alice@example.com", FolderLayout::Cpm, 0).unwrap();
+        assert_eq!(d.kind, ObjectKind::GroupStateObject);
+        assert_eq!(d.folder, "conv-1");
+        let text = String::from_utf8(d.content).unwrap();
+        assert!(text.contains("\r\nMessage-Context: group-state-object\r\n"));
+        assert!(text.ends_with(&format!(
+            "Content-Type: application/group-state-object+xml\r\n\r\n{body}"
+        )));
+        let rcs = build(&r, "sip:alice@example.com", FolderLayout::Rcs, 0).unwrap();
+        assert_eq!(rcs.folder, "Default/conv-1/grp-7");
+        let alone = message("", "application/group-state-object+xml", body);
+        assert!(matches!(
+            build(&alone, "sip:alice@example.com", FolderLayout::Rcs, 0),
+            Err(DepositError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn the_rcs_layout_files_by_peer_or_group() {
+        let ids = "Conversation-ID: conv-1\r\nContribution-ID: c-1\r\n";
+        let received = message(ids, "message/cpim", CPIM);
+        let d = build(&received, "sip:alice@example.com", FolderLayout::Rcs, 0).unwrap();
+        assert_eq!(d.folder, "Default/sip:bob@example.com");
+        // Sent by the served user: filed under the recipient.
+        let sent = message(ids, "message/cpim", CPIM);
+        let d = build(&sent, "sip:bob@example.com", FolderLayout::Rcs, 0).unwrap();
+        assert_eq!(d.folder, "Default/sip:alice@example.com");
+        let focus = message(
+            &format!("{ids}Contact: <sip:cs@example.com>;isfocus\r\n"),
+            "message/cpim",
+            CPIM,
+        );
+        let d = build(&focus, "sip:alice@example.com", FolderLayout::Rcs, 0).unwrap();
+        assert_eq!(d.folder, "Default/conv-1/c-1");
+        let anonymous = CPIM.replace(
+            "<sip:alice@example.com>",
+            "<sip:anonymous@anonymous.invalid>",
+        );
+        let d = build(
+            &message(ids, "message/cpim", &anonymous),
+            "sip:alice@example.com",
+            FolderLayout::Rcs,
+            0,
+        )
+        .unwrap();
+        assert_eq!(d.folder, "Default/conv-1/c-1");
     }
 
     #[test]

@@ -34,7 +34,88 @@
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
+use crate::model::Principal;
 use crate::names::{self, DELIMITER};
+
+/// The top folder of the RCS layout ([`FolderLayout::Rcs`]): every
+/// conversation folder lies below it, and only trusted network elements
+/// write it.
+pub const RCS_ROOT: &str = "Default";
+
+/// Where deposited conversations are filed (`[sip] folder_layout`), and
+/// which folders that reserves to trusted network elements.
+///
+/// - [`FolderLayout::Cpm`] (the default): a conversation's folder is its
+///   Conversation-ID at the top level, a session's inside it
+///   ([`folder_name`]); nothing is reserved.
+/// - [`FolderLayout::Rcs`]: the GSMA RCS Common Message Store layout
+///   (RCC.07 Common Message Store, "Default" folder): a one-to-one
+///   conversation's objects are in `Default/<the other party's address>`
+///   ([`rcs_one_to_one_folder`]) and a group conversation's in
+///   `Default/<Conversation-ID>/<Contribution-ID>` ([`rcs_group_folder`]).
+///   `Default` and everything below it are written only by trusted
+///   network elements (a principal made by [`crate::Store::trusted_element`]
+///   or [`crate::Store::act_for`]): clients read, flag and expunge there,
+///   but do not store objects nor create, rename or remove folders. The
+///   rule is checked in store-core where objects are stored (APPEND, PUT,
+///   NMS creation, COPY or MOVE into the tree) and folders are created,
+///   renamed or removed, for every protocol
+///   ([`FolderLayout::check_write`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FolderLayout {
+    /// Conversation folders at the top level ([`folder_name`]).
+    #[default]
+    Cpm,
+    /// The RCS layout under [`RCS_ROOT`], reserved to network elements.
+    Rcs,
+}
+
+impl FolderLayout {
+    /// Whether the folder `name` (canonical) is reserved to trusted
+    /// network elements under this layout: `Default` and below it in the
+    /// RCS layout, nothing in the CPM one.
+    pub fn reserves(self, name: &str) -> bool {
+        self == FolderLayout::Rcs && names::is_within(name, RCS_ROOT)
+    }
+
+    /// The rule of this layout for one write that stores into, creates,
+    /// renames or removes the folder `name`: a principal that is no
+    /// trusted network element ([`Principal::is_network_element`]) may not
+    /// write a reserved folder.
+    ///
+    /// Errors: [`StoreError::ReservedFolder`] naming the folder.
+    pub fn check_write(self, principal: &Principal, name: &str) -> Result<()> {
+        if self.reserves(name) && !principal.is_network_element() {
+            return Err(StoreError::ReservedFolder(name.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// The RCS layout's folder of a one-to-one conversation:
+/// `Default/<peer>`, the other party's address (`tel:+15551234567`,
+/// `sip:bob@example.com`) as one folder level by this module's rule
+/// (escapes, bounded length).
+///
+/// Errors: [`StoreError::InvalidName`] for an empty address.
+pub fn rcs_one_to_one_folder(peer: &str) -> Result<String> {
+    names::canonical(&format!("{RCS_ROOT}{DELIMITER}{}", level(peer)?))
+}
+
+/// The RCS layout's folder of a group conversation:
+/// `Default/<Conversation-ID>/<Contribution-ID>` (RCS identifies a group
+/// chat by its Contribution-ID), or `Default/<Conversation-ID>` without a
+/// Contribution-ID; each id one folder level by this module's rule.
+///
+/// Errors: [`StoreError::InvalidName`] for an empty id.
+pub fn rcs_group_folder(conversation: &str, contribution: Option<&str>) -> Result<String> {
+    let mut name = format!("{RCS_ROOT}{DELIMITER}{}", level(conversation)?);
+    if let Some(contribution) = contribution {
+        name.push(DELIMITER);
+        name.push_str(&level(contribution)?);
+    }
+    names::canonical(&name)
+}
 
 /// Longest folder level made from one id, in bytes (escapes included).
 pub const MAX_ID_BYTES: usize = 200;
@@ -158,6 +239,44 @@ mod tests {
         assert_eq!(folder_name("a\r\nb", None).unwrap(), "a~0D~0Ab");
         assert_eq!(folder_name("c", Some("INBOX/x")).unwrap(), "c/INBOX~2Fx");
         assert!(folder_name("", None).is_err());
+    }
+
+    #[test]
+    fn the_rcs_layout_files_under_default_and_reserves_it() {
+        assert_eq!(
+            rcs_one_to_one_folder("tel:+15551234567").unwrap(),
+            "Default/tel:+15551234567"
+        );
+        assert_eq!(
+            rcs_one_to_one_folder("sip:bob/x@example.com").unwrap(),
+            "Default/sip:bob~2Fx@example.com"
+        );
+        assert_eq!(
+            rcs_group_folder("conv-1", Some("grp-7")).unwrap(),
+            "Default/conv-1/grp-7"
+        );
+        assert_eq!(rcs_group_folder("a/b", None).unwrap(), "Default/a~2Fb");
+        assert!(rcs_one_to_one_folder("").is_err());
+        let rcs = FolderLayout::Rcs;
+        for reserved in ["Default", "Default/x", "Default/x/y"] {
+            assert!(rcs.reserves(reserved), "{reserved}");
+            assert!(!FolderLayout::Cpm.reserves(reserved), "{reserved}");
+        }
+        for free in ["Defaults", "default", "INBOX", "x/Default"] {
+            assert!(!rcs.reserves(free), "{free}");
+        }
+        let user = Principal::new(1, "alice".into());
+        assert!(matches!(
+            rcs.check_write(&user, "Default/x"),
+            Err(StoreError::ReservedFolder(name)) if name == "Default/x"
+        ));
+        assert!(rcs.check_write(&user, "INBOX").is_ok());
+        assert!(FolderLayout::Cpm.check_write(&user, "Default/x").is_ok());
+        let element = Principal {
+            network_element: true,
+            ..user
+        };
+        assert!(rcs.check_write(&element, "Default/x").is_ok());
     }
 
     #[test]

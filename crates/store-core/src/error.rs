@@ -76,6 +76,18 @@ pub enum StoreError {
     /// names the operation (IMAP `NO [NOPERM]`, HTTP 403).
     #[error("only an administrator may do this: {0}")]
     AdminOnly(&'static str),
+    /// The folder is reserved to trusted network elements (the RCS folder
+    /// layout's `Default` tree, [`crate::conversation::FolderLayout`]):
+    /// a principal that is not one may not store objects in it, nor
+    /// create, rename or remove folders there. The string is the folder's
+    /// name (IMAP `NO [NOPERM]`, NMS POL1031, WebDAV 403).
+    #[error("the folder {0} is written only by trusted network elements")]
+    ReservedFolder(String),
+    /// The authenticated login is not a trusted network element
+    /// (`[auth] trusted_elements`) and may not act for another account
+    /// ([`crate::Store::act_for`]; IMAP `NO [AUTHORIZATIONFAILED]`).
+    #[error("not a trusted network element")]
+    NotTrustedElement,
     /// A folder name that cannot be stored (empty level, bad character, too
     /// long); the string says what is wrong.
     #[error("invalid folder name: {0}")]

@@ -22,6 +22,15 @@ pub const MAX_PARSED_SIZE: u64 = 64 * 1024 * 1024;
 /// Most bytes read to find the header block of an object too large to parse.
 pub const MAX_HEADER_BLOCK: usize = 256 * 1024;
 
+/// The media type of an RCS group state object (GSMA RCC.07, Common
+/// Message Store: the XML document of a group chat's participants,
+/// subject and focus, which the network keeps in the conversation).
+pub const GROUP_STATE_OBJECT_TYPE: &str = "application/group-state-object+xml";
+
+/// The `Message-Context` (RFC 3458 header field) of a group state object
+/// as RCS stores it.
+pub const GROUP_STATE_CONTEXT: &str = "group-state-object";
+
 /// One address of an envelope (RFC 3501 7.4.2). A group start has
 /// `mailbox` = group name and `host` = None; a group end has both None.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,10 +160,20 @@ impl MessageSummary {
     }
 
     /// The object kind the content declares: a session history or file
-    /// transfer history by its multipart/related `type` parameter, a legacy
-    /// message by `Message-Context`, else a CPM message.
+    /// transfer history by its multipart/related `type` parameter, an RCS
+    /// group state object by its media type
+    /// ([`GROUP_STATE_OBJECT_TYPE`]) or `Message-Context:
+    /// group-state-object`, a legacy message by `Message-Context`
+    /// (`pager-message`, `multimedia-message`: RFC 3458 4), else a CPM
+    /// message. One rule for IMAP APPEND, WebDAV PUT, NMS creation and
+    /// SIP deposits.
     pub fn detect_kind(&self) -> ObjectKind {
         let b = &self.body;
+        if GROUP_STATE_OBJECT_TYPE.split_once('/')
+            == Some((b.media_type.as_str(), b.media_subtype.as_str()))
+        {
+            return ObjectKind::GroupStateObject;
+        }
         if b.media_type == "multipart" && b.media_subtype == "related" {
             let ty = b
                 .params
@@ -174,6 +193,7 @@ impl MessageSummary {
             Some(c) if c == "pager-message" || c == "multimedia-message" => {
                 ObjectKind::LegacyMessage
             }
+            Some(c) if c == GROUP_STATE_CONTEXT => ObjectKind::GroupStateObject,
             _ => ObjectKind::CpmMessage,
         }
     }
@@ -1029,20 +1049,33 @@ iVBORw0KGgo=\r\n\
 
     #[test]
     fn kinds_are_detected_from_content() {
-        let session = b"Content-Type: multipart/related; type=\"Application/X-CPM-Session\"; boundary=x\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n";
-        assert_eq!(
-            summarize(session).summary.detect_kind(),
-            ObjectKind::SessionHistory
-        );
-        let legacy = b"Message-Context: pager-message\r\n\r\nhi\r\n";
-        assert_eq!(
-            summarize(legacy).summary.detect_kind(),
-            ObjectKind::LegacyMessage
-        );
-        assert_eq!(
-            summarize(b"Subject: x\r\n\r\nhi\r\n").summary.detect_kind(),
-            ObjectKind::CpmMessage
-        );
+        let cases: [(&[u8], ObjectKind); 5] = [
+            (
+                b"Content-Type: multipart/related; type=\"Application/X-CPM-Session\"; boundary=x\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n",
+                ObjectKind::SessionHistory,
+            ),
+            (
+                b"Message-Context: pager-message\r\n\r\nhi\r\n",
+                ObjectKind::LegacyMessage,
+            ),
+            (b"Subject: x\r\n\r\nhi\r\n", ObjectKind::CpmMessage),
+            (
+                b"Content-Type: Application/Group-State-Object+XML\r\n\r\n<groupstate/>\r\n",
+                ObjectKind::GroupStateObject,
+            ),
+            (
+                b"Message-Context: Group-State-Object\r\n\r\n<groupstate/>\r\n",
+                ObjectKind::GroupStateObject,
+            ),
+        ];
+        for (raw, kind) in cases {
+            assert_eq!(
+                summarize(raw).summary.detect_kind(),
+                kind,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
     }
 
     #[test]

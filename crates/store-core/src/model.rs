@@ -53,6 +53,13 @@ pub struct Principal {
     /// Made by [`crate::Store::administrator`]: the local administrator,
     /// who may administer accounts (set quota limits, remove any lock).
     pub(crate) administrator: bool,
+    /// A trusted network element acting for the account: made by
+    /// [`crate::Store::trusted_element`] (SIP) and [`crate::Store::act_for`]
+    /// (a listed element's login acting for a user), never by a password
+    /// or token login of the account itself. Under the RCS folder layout
+    /// only such a principal may write the `Default` tree
+    /// ([`crate::conversation::FolderLayout::check_write`]).
+    pub(crate) network_element: bool,
 }
 
 impl Principal {
@@ -63,6 +70,7 @@ impl Principal {
             login,
             lock_tokens: Vec::new(),
             administrator: false,
+            network_element: false,
         }
     }
 
@@ -81,6 +89,12 @@ impl Principal {
         &self.lock_tokens
     }
 
+    /// Whether a trusted network element acts through this principal
+    /// (see the field's documentation).
+    pub fn is_network_element(&self) -> bool {
+        self.network_element
+    }
+
     /// The same principal with the lock tokens a request submitted (a
     /// WebDAV `If` header, RFC 4918 10.4): writes under a lock this
     /// principal created and whose token is among them pass store-core's
@@ -95,6 +109,7 @@ impl Principal {
             login: self.login.clone(),
             lock_tokens: tokens.into_iter().take(64).map(Into::into).collect(),
             administrator: self.administrator,
+            network_element: self.network_element,
         }
     }
 }
@@ -223,6 +238,12 @@ pub enum ObjectKind {
     MediaObject,
     /// A legacy SMS or MMS (Message-Context: pager-message / multimedia-message).
     LegacyMessage,
+    /// An RCS group state object (`application/group-state-object+xml`,
+    /// GSMA RCC.07 Common Message Store: the participants and subject of a
+    /// group chat, kept in its conversation; `Message-Context:
+    /// group-state-object`). Last, so that records stored before it (the
+    /// variant index is what postcard writes) still decode.
+    GroupStateObject,
 }
 
 /// The CPM headers of an object, kept for search and for the SIP deposit's

@@ -509,3 +509,134 @@ async fn removing_or_moving_a_locked_resource_drops_its_locks_with_it() {
         .await
         .unwrap();
 }
+
+/// The RCS folder layout (`[sip] folder_layout = "rcs"`): the `Default`
+/// tree is written only by trusted network elements, for every protocol.
+#[tokio::test]
+async fn only_network_elements_write_the_rcs_default_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        folder_layout: store_core::conversation::FolderLayout::Rcs,
+        trusted_elements: vec!["cs-element".into()],
+        ..StoreConfig::new(dir.path())
+    })
+    .unwrap();
+    for name in ["alice", "cs-element", "rogue"] {
+        store.create_account(name, None, "pw").await.unwrap();
+    }
+    let alice = login(&store, "alice").await;
+    fn reserved<T: std::fmt::Debug>(r: Result<T, StoreError>, name: &str) {
+        match r {
+            Err(StoreError::ReservedFolder(n)) => assert_eq!(n, name),
+            other => panic!("expected ReservedFolder({name}), got {other:?}"),
+        }
+    }
+    // A user may not create, nor store into, the tree.
+    reserved(
+        store
+            .create_folder(&alice, &FolderRef::own("Default/x"), None)
+            .await,
+        "Default/x",
+    );
+    // A SIP deposit (the trusted path) may, creating its folders.
+    let element = store.trusted_element("alice").await.unwrap();
+    assert!(element.is_network_element() && !alice.is_network_element());
+    let blob = store
+        .stage_bytes(b"Subject: x\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let stored = store
+        .deposit_object(&element, "Default/tel:+1555", NewObject::new(blob))
+        .await
+        .unwrap();
+    let blob = store
+        .stage_bytes(b"Subject: y\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    reserved(
+        store
+            .store_object(
+                &alice,
+                &FolderRef::own("Default/tel:+1555"),
+                NewObject::new(blob),
+            )
+            .await,
+        "Default/tel:+1555",
+    );
+    // Nor copy into it, rename into or out of it, or remove it.
+    let uid = append(&store, &alice, "INBOX", None).await;
+    reserved(
+        store
+            .copy_objects(
+                &alice,
+                &FolderRef::own("INBOX"),
+                &[uid],
+                &FolderRef::own("Default/tel:+1555"),
+            )
+            .await,
+        "Default/tel:+1555",
+    );
+    store
+        .create_folder(&alice, &FolderRef::own("mine"), None)
+        .await
+        .unwrap();
+    reserved(
+        store
+            .rename_folder(
+                &alice,
+                &FolderRef::own("mine"),
+                &FolderRef::own("Default/mine"),
+            )
+            .await,
+        "Default/mine",
+    );
+    reserved(
+        store
+            .rename_folder(
+                &alice,
+                &FolderRef::own("Default/tel:+1555"),
+                &FolderRef::own("x"),
+            )
+            .await,
+        "Default/tel:+1555",
+    );
+    reserved(
+        store
+            .remove_folder(&alice, &FolderRef::own("Default/tel:+1555"))
+            .await,
+        "Default/tel:+1555",
+    );
+    // Reading, flagging and expunging there stay the user's.
+    store
+        .update_flags(
+            &alice,
+            &FolderRef::own("Default/tel:+1555"),
+            &[stored.uid],
+            FlagUpdate::Add(Flags::from_iter(["\\Seen"])),
+            None,
+        )
+        .await
+        .unwrap();
+    // A listed element acts for a user and may write; an unlisted one may not.
+    let cs = login(&store, "cs-element").await;
+    let acting = store.act_for(&cs, "alice").await.unwrap();
+    assert_eq!(acting.login(), "alice");
+    assert!(acting.is_network_element());
+    store
+        .create_folder(&acting, &FolderRef::own("Default/conv/grp"), None)
+        .await
+        .unwrap();
+    let rogue = login(&store, "rogue").await;
+    assert!(matches!(
+        store.act_for(&rogue, "alice").await,
+        Err(StoreError::NotTrustedElement)
+    ));
+    assert!(matches!(
+        store.act_for(&acting, "rogue").await,
+        Err(StoreError::NotTrustedElement)
+    ));
+    assert!(matches!(
+        store.act_for(&cs, "nobody").await,
+        Err(StoreError::NoSuchAccount)
+    ));
+}

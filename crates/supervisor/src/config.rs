@@ -240,6 +240,30 @@ pub struct SipSection {
     /// (each counts twice: the object and the message carrying it); 503
     /// with Retry-After past it.
     pub max_outbound_object_bytes_in_flight: usize,
+    /// Where deposited conversations are filed, and whether the RCS
+    /// `Default` tree is reserved to network elements
+    /// (store_core::conversation::FolderLayout).
+    pub folder_layout: FolderLayoutSetting,
+}
+
+/// `[sip] folder_layout` (store_core::conversation::FolderLayout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FolderLayoutSetting {
+    /// Conversation folders at the top level (the default).
+    Cpm,
+    /// The GSMA RCS Common Message Store layout under `Default`, written
+    /// only by trusted network elements.
+    Rcs,
+}
+
+impl From<FolderLayoutSetting> for store_core::conversation::FolderLayout {
+    fn from(s: FolderLayoutSetting) -> Self {
+        match s {
+            FolderLayoutSetting::Cpm => store_core::conversation::FolderLayout::Cpm,
+            FolderLayoutSetting::Rcs => store_core::conversation::FolderLayout::Rcs,
+        }
+    }
 }
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
@@ -346,6 +370,11 @@ pub struct AuthSection {
     /// Seconds a login waits for a password-check slot before a temporary
     /// failure (IMAP NO [UNAVAILABLE], HTTP 503).
     pub password_check_wait_seconds: u64,
+    /// Logins of the accounts remote trusted network elements use: having
+    /// authenticated as themselves, they act for a user (IMAP
+    /// AUTHENTICATE PLAIN with an authorization identity, an NMS request
+    /// for another account's box); store_core::StoreConfig::trusted_elements.
+    pub trusted_elements: Vec<String>,
 }
 
 impl Default for AuthSection {
@@ -357,6 +386,7 @@ impl Default for AuthSection {
             login_throttle_entries: 100_000,
             max_concurrent_password_checks: 2,
             password_check_wait_seconds: 10,
+            trusted_elements: Vec::new(),
         }
     }
 }
@@ -454,6 +484,7 @@ impl Default for SipSection {
             max_outbound_connections: 256,
             max_outbound_connections_per_destination: 8,
             max_outbound_object_bytes_in_flight: 256 * 1024 * 1024,
+            folder_layout: FolderLayoutSetting::Cpm,
         }
     }
 }

@@ -44,8 +44,9 @@ pub fn open_store(config: StoreConfig) -> Result<Store> {
     })
 }
 
-/// The store's settings: `[store]`, `[webdav] macos_metadata`, and `[auth]` for its login throttle
-/// and password checks (`[imap] login_failures_before_delay`, deprecated,
+/// The store's settings: `[store]`, `[webdav] macos_metadata`, `[sip]
+/// folder_layout`, and `[auth]` for its login throttle, password checks
+/// and trusted network elements (`[imap] login_failures_before_delay`, deprecated,
 /// still overrides the threshold).
 pub fn store_config(config: &Config) -> StoreConfig {
     let a = &config.auth;
@@ -75,6 +76,8 @@ pub fn store_config(config: &Config) -> StoreConfig {
         retention: config.store.retention(),
         macos_metadata: config.webdav.macos_metadata.into(),
         quota_admins: config.imap.quota_admins.clone(),
+        folder_layout: config.sip.folder_layout.into(),
+        trusted_elements: a.trusted_elements.clone(),
         ..StoreConfig::new(&config.store.data_dir)
     }
 }

@@ -98,6 +98,9 @@ impl From<StoreError> for DavError {
             StoreError::FolderExists | StoreError::ObjectExists => {
                 DavError::new(StatusCode::METHOD_NOT_ALLOWED, "the resource exists")
             }
+            StoreError::ReservedFolder(name) => DavError::forbidden(format!(
+                "{name} is written only by trusted network elements"
+            )),
             StoreError::InvalidName(why) => DavError::forbidden(format!("invalid name: {why}")),
             StoreError::NotAllowed(why) => DavError::forbidden(why),
             StoreError::OverQuota => {

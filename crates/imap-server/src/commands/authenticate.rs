@@ -43,20 +43,54 @@ async fn plain(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult
         Ok(c) => c,
         Err(e) => return Ok(Completion::bad(e.to_string())),
     };
-    if credentials
-        .authzid
-        .as_ref()
-        .is_some_and(|z| z != &credentials.authcid)
-    {
-        return Ok(Completion::no("Cannot act as another user").with_code("AUTHORIZATIONFAILED"));
-    }
     let result = check_password(
         session,
         &credentials.authcid,
         secrecy::ExposeSecret::expose_secret(&credentials.password),
     )
     .await;
+    let result = match (result, credentials.authzid) {
+        (Ok(element), Some(user)) if user != credentials.authcid => {
+            act_for(session, element, &user).await
+        }
+        (result, _) => result,
+    };
     conclude(session, result)
+}
+
+/// RFC 4616 2: the authorization identity `user` differs from the
+/// authenticated login. Allowed only for a trusted network element
+/// (`[auth] trusted_elements`, store-core's [`store_core::Store::act_for`],
+/// seed 001's remote trusted server): the session then acts as `user`,
+/// marked as a network element. Logged at info with both names.
+///
+/// Errors: [`StoreError::NotTrustedElement`] for any other login, and for
+/// an unknown `user` (`NO [AUTHORIZATIONFAILED]`, RFC 5530 3: which
+/// accounts exist is not told).
+async fn act_for(
+    session: &Session,
+    element: store_core::Principal,
+    user: &str,
+) -> Result<store_core::Principal, StoreError> {
+    match session.state.store.act_for(&element, user).await {
+        Ok(principal) => {
+            tracing::info!(
+                element = element.login(),
+                user = principal.login(),
+                "trusted network element acts for a user (AUTHENTICATE PLAIN authzid)"
+            );
+            Ok(principal)
+        }
+        Err(StoreError::NotTrustedElement | StoreError::NoSuchAccount) => {
+            tracing::warn!(
+                login = element.login(),
+                user,
+                "AUTHENTICATE PLAIN: refused to act for another user"
+            );
+            Err(StoreError::NotTrustedElement)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn scram(session: &mut Session, initial: Option<Vec<u8>>) -> CommandResult {

@@ -51,6 +51,14 @@ pub fn refusal(e: &StoreError) -> Completion {
             right.letter()
         ))
         .with_code("NOPERM"),
+        // RFC 5530 3: NOPERM, the mailbox is the network's (RCS layout).
+        StoreError::ReservedFolder(name) => Completion::no(format!(
+            "{name} is written only by trusted network elements"
+        ))
+        .with_code("NOPERM"),
+        StoreError::NotTrustedElement => {
+            Completion::no("Cannot act as another user").with_code("AUTHORIZATIONFAILED")
+        }
         StoreError::InvalidName(why) => {
             Completion::no(format!("Invalid mailbox name: {why}")).with_code("CANNOT")
         }

@@ -37,7 +37,8 @@ async fn deposit(ua: &SipUa, request: &Request) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let deposit = match deposit::build(request, &address, store_core::now()) {
+    let layout = ua.store().folder_layout();
+    let deposit = match deposit::build(request, &address, layout, store_core::now()) {
         Ok(d) => d,
         Err(DepositError::UnsupportedType(_)) => {
             return Response::to_request(request, 415).with("Accept", ACCEPT)

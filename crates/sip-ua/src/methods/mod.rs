@@ -23,7 +23,8 @@ use crate::SipUa;
 /// The methods served (`Allow`, RFC 3261 20.5).
 pub const ALLOW: &str = "OPTIONS, MESSAGE, SUBSCRIBE, ACK, CANCEL";
 /// The body types MESSAGE takes (`Accept`, RFC 3261 20.1).
-pub const ACCEPT: &str = "message/cpim, multipart/related, text/uri-list, message/external-body";
+pub const ACCEPT: &str = "message/cpim, multipart/related, application/group-state-object+xml, \
+     text/uri-list, message/external-body";
 
 /// Body types this UA understands (RFC 3261 8.2.3): those of [`ACCEPT`],
 /// and SDP, which it reads as SDP though no method it serves takes it (an
@@ -31,6 +32,7 @@ pub const ACCEPT: &str = "message/cpim, multipart/related, text/uri-list, messag
 const UNDERSTOOD: &[&str] = &[
     "message/cpim",
     "multipart/related",
+    store_core::mime::GROUP_STATE_OBJECT_TYPE,
     "text/uri-list",
     "message/external-body",
     "application/sdp",
@@ -136,7 +138,9 @@ pub(crate) fn store_failure(request: &Request, error: &StoreError) -> Response {
         ),
         StoreError::OverQuota => Response::to_request(request, 480)
             .with("Warning", "399 cpm-store \"Storage quota exceeded\""),
-        StoreError::PermissionDenied(_) => Response::to_request(request, 403),
+        StoreError::PermissionDenied(_) | StoreError::ReservedFolder(_) => {
+            Response::to_request(request, 403)
+        }
         // A WebDAV lock holds up the write (store-core's rule for every
         // protocol): temporarily unavailable until it is unlocked.
         StoreError::Locked { .. } => Response::to_request(request, 480)

@@ -437,19 +437,64 @@ impl Store {
     /// logged-in user may call it.
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
+    ///
+    /// The principal is marked as a network element
+    /// ([`Principal::is_network_element`]): under the RCS folder layout it
+    /// may write the `Default` tree.
     pub async fn trusted_element(&self, login: &str) -> Result<Principal> {
         let entry = self
             .snapshot()?
             .load::<AccountEntry>(&keys::account(login))?
             .ok_or(StoreError::NoSuchAccount)?;
-        Ok(principal_of(&entry))
+        let mut principal = principal_of(&entry);
+        principal.network_element = true;
+        Ok(principal)
+    }
+
+    /// A remote trusted network element acting for a user (seed 001,
+    /// "authentication of the requesting remote environment trusted
+    /// server"): `element` authenticated as itself (a password, SCRAM or
+    /// token login of its own account), and its login is one of
+    /// [`crate::StoreConfig::trusted_elements`]; the principal returned is
+    /// `user`'s, with that user's rights and marked as a network element
+    /// ([`Store::trusted_element`]). IMAP AUTHENTICATE PLAIN with an
+    /// authorization identity (RFC 4616 2) and an NMS request naming
+    /// another account's box come here; the front end logs both names.
+    /// An element that acts for itself gets its own principal, marked.
+    ///
+    /// Errors: [`StoreError::NotTrustedElement`] when `element` is not a
+    /// listed element (or is already acting for someone),
+    /// [`StoreError::NoSuchAccount`] for an unknown `user`.
+    pub async fn act_for(&self, element: &Principal, user: &str) -> Result<Principal> {
+        if element.network_element || !self.is_trusted_element(element) {
+            return Err(StoreError::NotTrustedElement);
+        }
+        self.trusted_element(user).await
+    }
+
+    /// Whether `principal` logged in with the account of a trusted
+    /// network element ([`crate::StoreConfig::trusted_elements`]).
+    pub fn is_trusted_element(&self, principal: &Principal) -> bool {
+        self.inner
+            .config
+            .trusted_elements
+            .iter()
+            .any(|login| login == principal.login())
+    }
+
+    /// Where deposits are filed and which folders are reserved to
+    /// network elements ([`crate::StoreConfig::folder_layout`]).
+    pub fn folder_layout(&self) -> crate::conversation::FolderLayout {
+        self.inner.config.folder_layout
     }
 
     /// The administrator path: the local administrator's CLI and admin
     /// endpoint acting on the account `login`, with that account's rights
     /// and the administrator's ([`Store::is_administrator`]: set quota
     /// limits, remove any lock). Only the supervisor's admin interface,
-    /// reachable by the local operator alone, may call it.
+    /// reachable by the local operator alone, may call it. Like the
+    /// trusted-element path it starts from, it counts as a network element
+    /// (it may maintain the RCS layout's `Default` tree).
     ///
     /// Errors: [`StoreError::NoSuchAccount`].
     pub async fn administrator(&self, login: &str) -> Result<Principal> {

@@ -35,6 +35,7 @@ impl Store {
         let name = creatable(folder)?;
         let parsed = self.summarize_blob(&object.blob).await?;
         let principal = principal.clone();
+        let layout = self.folder_layout();
         self.write(move |txn| {
             let owner = principal.account;
             let imdn = parsed.summary.cpm_headers().imdn_message_id;
@@ -46,6 +47,7 @@ impl Store {
                         .ok_or_else(|| StoreError::Corrupt("imdn index".into()))?;
                     return insert_new_object(
                         txn,
+                        layout,
                         &principal,
                         &FolderRef::own(f.name),
                         object,
@@ -56,9 +58,9 @@ impl Store {
             let folder = FolderRef::own(name.clone());
             if txn.get_raw(&keys::folder_name(owner, &name))?.is_none() {
                 // The checks and creation of "folder create" itself.
-                create_folder_txn(txn, &principal, &folder, &name, None)?;
+                create_folder_txn(txn, layout, &principal, &folder, &name, None)?;
             }
-            insert_new_object(txn, &principal, &folder, object, parsed)
+            insert_new_object(txn, layout, &principal, &folder, object, parsed)
         })
         .await
     }

@@ -3,6 +3,7 @@
 
 use super::locks::{check_write, drop_locks_of, Touch, TouchKind};
 use super::{next_modseq, resolve, Access, Store};
+use crate::conversation::FolderLayout;
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::model::{
@@ -267,6 +268,7 @@ fn owner_of<R: Reader + ?Sized>(r: &R, principal: &Principal, f: &FolderRef) -> 
 /// Errors: as [`Store::create_folder`].
 pub(super) fn create_folder_txn(
     txn: &mut Txn<'_>,
+    layout: FolderLayout,
     principal: &Principal,
     folder: &FolderRef,
     name: &str,
@@ -274,6 +276,11 @@ pub(super) fn create_folder_txn(
 ) -> Result<Folder> {
     let owner = owner_of(txn, principal, folder)?;
     if txn.get_raw(&keys::folder_name(owner, name))?.is_some() {
+        // Another account's folder the principal may not see is not told
+        // to exist (RFC 4314 section 4): resolving it says so.
+        if owner != principal.account {
+            resolve(txn, principal, folder)?;
+        }
         return Err(StoreError::FolderExists);
     }
     if owner != principal.account {
@@ -299,6 +306,7 @@ pub(super) fn create_folder_txn(
         )?;
         access.require(Right::CreateFolder)?;
     }
+    layout.check_write(principal, name)?;
     check_write(txn, principal, &creation_touches(txn, owner, name)?)?;
     for parent in ancestors(name) {
         if txn.get_raw(&keys::folder_name(owner, parent))?.is_none() {
@@ -317,7 +325,9 @@ impl Store {
     /// `Shared/` namespace, [`crate::names::creatable`]),
     /// [`StoreError::Locked`] (the parent's membership is locked),
     /// [`StoreError::FolderExists`],
-    /// [`StoreError::NoSuchFolder`] / [`StoreError::PermissionDenied`].
+    /// [`StoreError::NoSuchFolder`] / [`StoreError::PermissionDenied`],
+    /// [`StoreError::ReservedFolder`] (a name the folder layout reserves to
+    /// trusted network elements, [`FolderLayout::check_write`]).
     pub async fn create_folder(
         &self,
         principal: &Principal,
@@ -327,8 +337,11 @@ impl Store {
         let name = creatable(&folder.name)?;
         let principal = principal.clone();
         let folder = folder.clone();
-        self.write(move |txn| create_folder_txn(txn, &principal, &folder, &name, special_use))
-            .await
+        let layout = self.folder_layout();
+        self.write(move |txn| {
+            create_folder_txn(txn, layout, &principal, &folder, &name, special_use)
+        })
+        .await
     }
 
     /// A folder's state (IMAP STATUS, WebDAV collection properties).
@@ -408,7 +421,9 @@ impl Store {
     /// [`StoreError::FolderExists`], [`StoreError::InvalidName`],
     /// [`StoreError::NotAllowed`] (into itself, or across accounts),
     /// [`StoreError::Locked`] (a lock on the folder, below it, or on
-    /// either parent's membership).
+    /// either parent's membership), [`StoreError::ReservedFolder`] (either
+    /// name in a tree the folder layout reserves to trusted network
+    /// elements).
     pub async fn rename_folder(
         &self,
         principal: &Principal,
@@ -417,9 +432,12 @@ impl Store {
     ) -> Result<()> {
         let new_name = creatable(&to.name)?;
         let (principal, from, to) = (principal.clone(), from.clone(), to.clone());
+        let layout = self.folder_layout();
         self.write(move |txn| {
             let access = resolve(txn, &principal, &from)?;
             access.require(Right::DeleteFolder)?;
+            layout.check_write(&principal, &access.folder.name)?;
+            layout.check_write(&principal, &new_name)?;
             let owner = access.folder.owner;
             if owner_of(txn, &principal, &to)? != owner {
                 return Err(StoreError::NotAllowed(
@@ -497,12 +515,16 @@ impl Store {
     ///
     /// Rights: `x`. Errors: [`StoreError::NoSuchFolder`],
     /// [`StoreError::NotAllowed`] (INBOX, or children),
-    /// [`StoreError::Locked`] (a lock on the folder or below it).
+    /// [`StoreError::Locked`] (a lock on the folder or below it),
+    /// [`StoreError::ReservedFolder`] (a folder the folder layout reserves
+    /// to trusted network elements).
     pub async fn remove_folder(&self, principal: &Principal, folder: &FolderRef) -> Result<()> {
         let (principal, folder) = (principal.clone(), folder.clone());
+        let layout = self.folder_layout();
         self.write(move |txn| {
             let access = resolve(txn, &principal, &folder)?;
             access.require(Right::DeleteFolder)?;
+            layout.check_write(&principal, &access.folder.name)?;
             let f = access.folder;
             if f.name == "INBOX" {
                 return Err(StoreError::NotAllowed("INBOX cannot be deleted".into()));

@@ -321,8 +321,10 @@ impl Store {
         }
         let name = crate::names::creatable(&folder.name)?;
         let (principal, folder) = (principal.clone(), folder.clone());
+        let layout = self.folder_layout();
         self.write(move |txn| {
-            let made = super::folders::create_folder_txn(txn, &principal, &folder, &name, None)?;
+            let made =
+                super::folders::create_folder_txn(txn, layout, &principal, &folder, &name, None)?;
             let mut last = None;
             for (entry, value) in distinct {
                 txn.put(keys::metadata(0, made.id, 0, &entry), &value)?;

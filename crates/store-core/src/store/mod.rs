@@ -109,6 +109,17 @@ pub struct StoreConfig {
     /// expunge tombstones) is kept before the writer prunes it
     /// (`[store] change_retention_days`, `max_tombstones_per_folder`).
     pub retention: ChangeRetention,
+    /// Where deposited conversations are filed, and which folders only
+    /// trusted network elements write (`[sip] folder_layout`;
+    /// [`crate::conversation::FolderLayout`]).
+    pub folder_layout: crate::conversation::FolderLayout,
+    /// Logins of the accounts trusted network elements (a remote
+    /// Conversation Server, an RCS CMS interworking function) use: having
+    /// authenticated as themselves, they may act for any user
+    /// ([`Store::act_for`]; `[auth] trusted_elements`, seed 001
+    /// "authentication of the requesting remote environment trusted
+    /// server").
+    pub trusted_elements: Vec<String>,
 }
 
 /// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
@@ -126,6 +137,8 @@ impl StoreConfig {
             macos_metadata: crate::macos::MacosMetadata::default(),
             quota_admins: Vec::new(),
             retention: ChangeRetention::default(),
+            folder_layout: crate::conversation::FolderLayout::default(),
+            trusted_elements: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::io::Read;
 
 use super::{next_modseq, now, resolve, Access, Store};
 use crate::blob::{BlobWriter, StagedBlob, StagedSource};
+use crate::conversation::FolderLayout;
 use crate::error::{Result, StoreError};
 use crate::keys;
 use crate::mime::{
@@ -166,7 +167,9 @@ impl Store {
     /// RFC 4314 section 4 APPEND). Errors: [`StoreError::NoSuchFolder`],
     /// [`StoreError::PermissionDenied`], [`StoreError::OverQuota`],
     /// [`StoreError::Locked`] (a WebDAV lock on the folder or the named
-    /// resource whose token the principal did not submit).
+    /// resource whose token the principal did not submit),
+    /// [`StoreError::ReservedFolder`] (a folder the folder layout reserves
+    /// to trusted network elements, [`FolderLayout::check_write`]).
     pub async fn store_object(
         &self,
         principal: &Principal,
@@ -177,7 +180,8 @@ impl Store {
         resolve(&self.snapshot()?, principal, folder)?.require(Right::Insert)?;
         let parsed = self.summarize_blob(&object.blob).await?;
         let (principal, folder) = (principal.clone(), folder.clone());
-        self.write(move |txn| insert_new_object(txn, &principal, &folder, object, parsed))
+        let layout = self.folder_layout();
+        self.write(move |txn| insert_new_object(txn, layout, &principal, &folder, object, parsed))
             .await
     }
 
@@ -209,11 +213,12 @@ impl Store {
             parsed.push((object, message));
         }
         let (principal, folder) = (principal.clone(), folder.clone());
+        let layout = self.folder_layout();
         self.write(move |txn| {
             parsed
                 .into_iter()
                 .map(|(object, message)| {
-                    insert_new_object(txn, &principal, &folder, object, message)
+                    insert_new_object(txn, layout, &principal, &folder, object, message)
                 })
                 .collect()
         })
@@ -592,7 +597,9 @@ impl Store {
     ///
     /// Rights: `r` on the source, `i` on the destination.
     /// Errors: [`StoreError::OverQuota`], [`StoreError::Locked`] (the
-    /// destination's membership is locked) and those of resolving both.
+    /// destination's membership is locked), [`StoreError::ReservedFolder`]
+    /// (a destination reserved to trusted network elements) and those of
+    /// resolving both.
     pub async fn copy_objects(
         &self,
         principal: &Principal,
@@ -629,8 +636,9 @@ impl Store {
     ) -> Result<CopyResult> {
         let (principal, from, to, uids) =
             (principal.clone(), from.clone(), to.clone(), uids.to_vec());
+        let layout = self.folder_layout();
         self.write(move |txn| {
-            transfer_in(txn, &principal, &from, &uids, &to, remove, None).map(|(r, _)| r)
+            transfer_in(txn, layout, &principal, &from, &uids, &to, remove, None).map(|(r, _)| r)
         })
         .await
     }
@@ -738,9 +746,13 @@ pub(super) struct Renamed<'a> {
 /// destination (and `t`, `e` to replace). Errors:
 /// [`StoreError::ObjectExists`] (the new name is held by an object other
 /// than the one replaced), [`StoreError::Locked`],
-/// [`StoreError::OverQuota`] and those of resolving both folders.
+/// [`StoreError::ReservedFolder`] (a destination `layout` reserves to
+/// network elements), [`StoreError::OverQuota`] and those of resolving
+/// both folders.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn transfer_in(
     txn: &mut Txn<'_>,
+    layout: FolderLayout,
     principal: &Principal,
     from: &FolderRef,
     uids: &[Uid],
@@ -756,6 +768,7 @@ pub(super) fn transfer_in(
     }
     let dest = resolve(txn, principal, to)?;
     dest.require(Right::Insert)?;
+    layout.check_write(principal, &dest.folder.name)?;
     let objects: Vec<Object> = uids
         .iter()
         .filter_map(|u| {
@@ -1096,9 +1109,12 @@ fn keep_unwritable(access: &Access, old: &Flags, new: &Flags) -> Flags {
 }
 
 /// The write of [`Store::store_object`]: checks, quota, UID and records of
-/// one new object (or the existing one, when deduplicated).
+/// one new object (or the existing one, when deduplicated). A folder
+/// `layout` reserves to network elements takes objects only from one
+/// ([`StoreError::ReservedFolder`]).
 pub(super) fn insert_new_object(
     txn: &mut Txn<'_>,
+    layout: FolderLayout,
     principal: &Principal,
     folder: &FolderRef,
     object: NewObject,
@@ -1111,6 +1127,7 @@ pub(super) fn insert_new_object(
     } = message;
     let access = resolve(txn, principal, folder)?;
     access.require(Right::Insert)?;
+    layout.check_write(principal, &access.folder.name)?;
     let owner = access.folder.owner;
     let cpm = summary.cpm_headers();
     if object.deduplicate {

@@ -176,6 +176,7 @@ impl Store {
         to: &Placement,
     ) -> Result<StoredObject> {
         let (principal, from, to) = (principal.clone(), from.clone(), to.clone());
+        let layout = self.folder_layout();
         self.write(move |txn| {
             let renamed = Renamed {
                 name: &to.name,
@@ -183,6 +184,7 @@ impl Store {
             };
             let (result, modseq) = transfer_in(
                 txn,
+                layout,
                 &principal,
                 &from,
                 &[uid],

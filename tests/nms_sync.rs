@@ -725,3 +725,71 @@ fn simplified_sync_over_five_thousand_objects_misses_nothing() {
     assert_eq!(unseen.len(), held - 4000, "{status}");
     assert!(unseen.iter().all(|u| mirror.contains(u)));
 }
+
+#[test]
+fn a_filtered_subscription_is_told_only_what_matches() {
+    require_tool("curl", "curl");
+    let mut server = Server::new();
+    server.add_account("alice", "s3cret");
+    server.start();
+    let (to, received) = subscriber(204);
+    // TS 5.4.3: objects tagged urgent (\Flagged) and not yet read.
+    let body = json!({"nmsSubscription": {
+        "callbackReference": {"notifyURL": format!("http://{to}/cb")},
+        "duration": 600,
+        "filter": {"criterion": [
+            {"type": "Flag", "name": "\\Flagged", "value": "true"},
+            {"type": "Flag", "name": "\\Seen", "value": "false"}], "operator": "And"}}});
+    let (status, answer) = nms(
+        &server,
+        "POST",
+        &format!("{BOX}/subscriptions"),
+        Some(&body),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let mut imap = ImapConnection::login(server.imap, "alice", "s3cret");
+    for (flags, subject) in [
+        ("", "plain"),
+        ("(\\Seen \\Flagged) ", "read"),
+        ("(\\Flagged) ", "urgent"),
+    ] {
+        let message = format!("Subject: {subject}\r\n\r\nbody\r\n");
+        imap.send(
+            format!(
+                "a APPEND INBOX {flags}{{{}+}}\r\n{message}\r\n",
+                message.len()
+            )
+            .as_bytes(),
+        );
+        assert!(tagged(&imap.read_until_tagged("a")).contains("OK"));
+    }
+    // A marker after them: the filter lets its flagging through too.
+    imap.run("s SELECT INBOX");
+    imap.run("f STORE 1 +FLAGS (\\Flagged)");
+    let lists = received.wait_for("two events", |lists| {
+        count(&events(lists), "changedObject") >= 2
+    });
+    let changed: Vec<Value> = events(&lists)
+        .into_iter()
+        .filter_map(|e| e.get("changedObject").cloned())
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:#?}");
+    for c in &changed {
+        let flags: Vec<&str> = c["flags"]["flag"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            flags.contains(&"\\Flagged") && !flags.contains(&"\\Seen"),
+            "{c}"
+        );
+    }
+    // A filter the server cannot apply is refused at once.
+    let bad = json!({"nmsSubscription": {
+        "callbackReference": {"notifyURL": format!("http://{to}/cb")},
+        "filter": {"criterion": [{"type": "PresetSearch", "name": "x", "value": ""}]}}});
+    let (status, _) = nms(&server, "POST", &format!("{BOX}/subscriptions"), Some(&bad));
+    assert_eq!(status, 400);
+}

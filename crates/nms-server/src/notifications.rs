@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use store_core::model::{ChangeKind, FolderId, ModSeq, Principal};
+use store_core::mime::MessageSummary;
+use store_core::model::{ChangeKind, FolderId, ModSeq, Object, Principal};
 use store_core::{FeedSubscription, Store, StoreError};
 use tokio::sync::Notify;
 
@@ -39,13 +40,65 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(60);
 /// How long a callback may take to answer.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Which events a subscription's `filter` lets through (TS 5.3.2.20:
+/// "for each NmsEvent which relates to an object or folder, if the
+/// corresponding object or folder matches the filter then the NmsEvent is
+/// sent"; `resetBox` always is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventFilter {
+    /// No filter: every event.
+    All,
+    /// Objects stored or changed that match the criteria now (their
+    /// header fields, flags and dates; the text body is not read, so a
+    /// body criterion matches nothing); removals of objects (which can no
+    /// longer be matched) and folder events pass.
+    Matching(store_core::search::SearchKey),
+    /// `VanishedObjects`: only removals of objects.
+    Vanished,
+    /// `CreatedObjects`: only objects newly stored.
+    Created,
+}
+
+impl EventFilter {
+    /// The filter of a subscription's `filter` criteria.
+    ///
+    /// Errors: as [`crate::criteria::search`].
+    pub fn of(filter: Option<&SearchCriteria>) -> crate::error::NmsResult<EventFilter> {
+        Ok(match crate::criteria::search(filter)? {
+            crate::criteria::Search::Matching(store_core::search::SearchKey::All) => {
+                EventFilter::All
+            }
+            crate::criteria::Search::Matching(key) => EventFilter::Matching(key),
+            crate::criteria::Search::Vanished => EventFilter::Vanished,
+            crate::criteria::Search::Created(_) => EventFilter::Created,
+        })
+    }
+
+    fn stored(&self, object: &Object, summary: &MessageSummary, created: bool) -> bool {
+        match self {
+            EventFilter::All => true,
+            EventFilter::Matching(key) => key.matches(object, summary, ""),
+            EventFilter::Vanished => false,
+            EventFilter::Created => created,
+        }
+    }
+
+    fn removed(&self) -> bool {
+        !matches!(self, EventFilter::Created)
+    }
+
+    fn folder(&self) -> bool {
+        matches!(self, EventFilter::All | EventFilter::Matching(_))
+    }
+}
+
 /// What NMS keeps with a subscription in the store (its `details`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionDetails {
     /// The base of the URLs its notifications name (the box's URL as the
     /// client reached it: scheme, host, store and box).
     pub base: String,
-    /// The client's filter (kept and shown; every change is notified).
+    /// The client's filter ([`EventFilter`]).
     pub filter: Option<SearchCriteria>,
 }
 
@@ -68,7 +121,8 @@ impl SubscriptionDetails {
 /// to the removal's own event); an object removed for good a
 /// `deletedObject` (a move is the object's change in its new folder); a
 /// folder created or renamed a `changedFolder`; a folder removed a
-/// `deletedFolder`. Other changes (ACLs, metadata) are passed over.
+/// `deletedFolder`. Other changes (ACLs, metadata) are passed over, and
+/// so are the events `filter` does not let through.
 ///
 /// Errors: [`StoreError::ChangesPruned`] when `after` is below the feed's
 /// horizon; a storage failure.
@@ -77,6 +131,7 @@ pub async fn events_after(
     principal: &Principal,
     urls: &Urls,
     after: ModSeq,
+    filter: &EventFilter,
 ) -> Result<(Vec<NmsEvent>, ModSeq), StoreError> {
     let changes = store
         .account_changes_since(principal, after, MAX_EVENTS_PER_LIST)
@@ -96,6 +151,7 @@ pub async fn events_after(
         let folder_url = urls.folder(FolderIdent::Id(change.folder));
         match change.kind {
             ChangeKind::ObjectStored { uid } | ChangeKind::FlagsChanged { uid } => {
+                let created = matches!(change.kind, ChangeKind::ObjectStored { .. });
                 let Some(name) = name else { continue };
                 let folder = store_core::FolderRef::own(name);
                 let number = match store.object_number(principal, &folder, uid).await {
@@ -108,6 +164,9 @@ pub async fn events_after(
                     Err(StoreError::NoSuchObject | StoreError::NoSuchFolder) => continue,
                     Err(e) => return Err(e),
                 };
+                if !filter.stored(&object, &summary, created) {
+                    continue;
+                }
                 let correlation_id = object.cpm.imdn_message_id.clone().or_else(|| {
                     summary
                         .envelope
@@ -127,7 +186,7 @@ pub async fn events_after(
                     correlation_tag: None,
                 }));
             }
-            ChangeKind::ObjectRemoved { uid } => {
+            ChangeKind::ObjectRemoved { uid } if filter.removed() => {
                 let gone = store
                     .vanished_object_at(principal, change.modseq, change.folder, uid)
                     .await?;
@@ -140,7 +199,9 @@ pub async fn events_after(
                     }));
                 }
             }
-            ChangeKind::FolderCreated { name: new } | ChangeKind::FolderRenamed { to: new, .. } => {
+            ChangeKind::FolderCreated { name: new } | ChangeKind::FolderRenamed { to: new, .. }
+                if filter.folder() =>
+            {
                 let parent = match representation::parent_name(&new) {
                     None => FolderIdent::Root,
                     Some(p) => match store
@@ -158,7 +219,7 @@ pub async fn events_after(
                     last_mod_seq: Some(change.modseq),
                 }));
             }
-            ChangeKind::FolderRemoved { .. } => {
+            ChangeKind::FolderRemoved { .. } if filter.folder() => {
                 events.push(NmsEvent::DeletedFolder(DeletedFolder {
                     resource_url: folder_url,
                     last_mod_seq: Some(change.modseq),
@@ -301,7 +362,8 @@ impl Deliveries {
         let (mut events, reached, reset) = if sub.reset_pending {
             (vec![NmsEvent::ResetBox(ResetBox)], sub.position, true)
         } else {
-            match events_after(&self.store, principal, &urls, sub.position).await {
+            let filter = EventFilter::of(details.filter.as_ref()).unwrap_or(EventFilter::All);
+            match events_after(&self.store, principal, &urls, sub.position, &filter).await {
                 Ok((events, reached)) => (events, reached, false),
                 Err(StoreError::ChangesPruned { .. }) => {
                     let now = self

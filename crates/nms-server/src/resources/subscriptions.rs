@@ -134,6 +134,8 @@ pub async fn create(ctx: &Ctx<'_>, request: Request<RequestBody>) -> NmsResult<R
             return Ok(json::response(StatusCode::OK, &body));
         }
     }
+    // A filter the server cannot apply is refused now, not at delivery.
+    crate::notifications::EventFilter::of(wanted.filter.as_ref())?;
     let (position, reset_pending) = starting_point(ctx, wanted.restart_token.as_deref()).await?;
     let details = SubscriptionDetails {
         base: ctx.urls.base.clone(),

@@ -52,6 +52,27 @@ fn accounts_work_with_the_server_down_and_up_and_survive_sigterm() {
     );
     let metrics = server.http_get("/metrics").unwrap();
     assert!(metrics.contains("cpm_store_accounts 2"), "{metrics}");
+    // Prometheus 3 refuses a scrape without the exposition content type.
+    let head = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-"])
+        .arg(format!("http://{}/metrics", server.admin))
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&head.stdout).to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{head}"
+    );
+    // `account quota` without limits shows them and leaves them be.
+    let set = stdout(&server.command(&["account", "quota", "bob", "--max-objects", "7"], ""));
+    assert!(set.contains("0 objects of 7"), "{set}");
+    let shown = stdout(&server.command(&["account", "quota", "bob"], ""));
+    assert!(
+        shown.contains("bytes of unlimited, 0 objects of 7"),
+        "{shown}"
+    );
+    let lifted = stdout(&server.command(&["account", "quota", "bob", "--unlimited"], ""));
+    assert!(lifted.contains("0 objects of unlimited"), "{lifted}");
     let out = server.command(&["account", "add", "carol", "--password-stdin"], "c\n");
     assert!(out.status.success());
     let out = server.command(&["account", "remove", "carol"], "");

@@ -69,14 +69,13 @@ pub enum AccountRequest {
         /// The host the URL names.
         host: String,
     },
-    /// `account quota`: set the limits (none = unlimited).
+    /// `account quota`: show the use and limits, or first set the limits
+    /// (`Some`; a `None` limit is unlimited).
     Quota {
         /// Login.
         login: String,
-        /// Most bytes.
-        max_bytes: Option<u64>,
-        /// Most objects.
-        max_objects: Option<u64>,
+        /// The limits to set, if any.
+        limits: Option<store_core::model::QuotaLimits>,
     },
     /// `account token`: issue an access token, or list or revoke them.
     Token {
@@ -216,25 +215,19 @@ pub async fn run_account_request(
                 .await?;
             Ok(vec![url])
         }
-        AccountRequest::Quota {
-            login,
-            max_bytes,
-            max_objects,
-        } => {
-            let limits = store_core::model::QuotaLimits {
-                max_bytes,
-                max_objects,
-            };
+        AccountRequest::Quota { login, limits } => {
             let admin = store.administrator(&login).await?;
-            store.set_quota(&admin, &login, limits).await?;
+            if let Some(limits) = limits {
+                store.set_quota(&admin, &login, limits).await?;
+            }
             let usage = store.quota(&admin).await?;
             let limit = |l: Option<u64>| l.map_or("unlimited".to_string(), |n| n.to_string());
             Ok(vec![format!(
                 "{login}: {} bytes of {}, {} objects of {}",
                 usage.bytes,
-                limit(max_bytes),
+                limit(usage.limits.max_bytes),
                 usage.objects,
-                limit(max_objects)
+                limit(usage.limits.max_objects)
             )])
         }
         AccountRequest::Token {
@@ -289,6 +282,10 @@ pub async fn run_account_request(
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -298,7 +295,16 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => healthz(&state),
-        (&Method::GET, "/metrics") => text(StatusCode::OK, metrics(&state).await),
+        (&Method::GET, "/metrics") => {
+            let mut r = text(StatusCode::OK, metrics(&state).await);
+            // The Prometheus text exposition format 0.0.4: a scraper
+            // (Prometheus 3) refuses a scrape without its content type.
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
         (&Method::POST, "/accounts") => accounts(&state, req).await,
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };

@@ -587,6 +587,7 @@ impl Config {
         {
             return Err("[nms] store_name must be a non-empty URL path segment".into());
         }
+        check_log_level(&config.log.level)?;
         if config.server.max_connections == 0 || config.server.max_connections_per_ip == 0 {
             return Err(
                 "[server] max_connections and max_connections_per_ip must be positive".into(),
@@ -640,9 +641,55 @@ fn is_address_or_network(s: &str) -> bool {
     s.parse::<ipnet::IpNet>().is_ok() || s.parse::<std::net::IpAddr>().is_ok()
 }
 
+/// Checks `[log] level`: comma-separated directives, each a level
+/// (`trace`, `debug`, `info`, `warn`, `error`, `off`) or `target=level`
+/// (tracing-subscriber's `EnvFilter` syntax). A bare word that is no
+/// level would be read as a target and silence everything else, so it is
+/// refused.
+///
+/// Errors: the directive that is wrong.
+fn check_log_level(level: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |l: &str| LEVELS.iter().any(|k| k.eq_ignore_ascii_case(l.trim()));
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let ok = match directive.rsplit_once('=') {
+            Some((target, l)) => !target.trim().is_empty() && is_level(l),
+            None => is_level(directive),
+        };
+        if !ok {
+            return Err(format!(
+                "[log] level: {directive:?} is not a level (trace, debug, info, warn, error, off) \
+                 or target=level"
+            ));
+        }
+    }
+    if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+        return Err(format!("[log] level: {level:?} is not a tracing filter"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_levels_are_levels_or_target_levels() {
+        for good in [
+            "info",
+            "warn",
+            "cpm_store=debug,info",
+            "OFF",
+            "a::b=trace,error",
+        ] {
+            assert!(check_log_level(good).is_ok(), "{good}");
+        }
+        for bad in ["loud", "info,loud", "cpm_store=loud", "=info"] {
+            assert!(check_log_level(bad).is_err(), "{bad}");
+        }
+        let err = Config::parse("[log]\nlevel = \"loud\"\n").unwrap_err();
+        assert!(err.contains("loud"), "{err}");
+    }
 
     #[test]
     fn the_documented_file_is_the_default() {

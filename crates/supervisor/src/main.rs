@@ -99,17 +99,22 @@ enum AccountCommand {
         #[arg(long, default_value = "anonymous")]
         access: String,
     },
-    /// Set an account's storage limits (RFC 9208 STORAGE and MESSAGE), or
-    /// lift them when absent; prints the use and the limits.
+    /// Show an account's storage use and limits (RFC 9208 STORAGE and
+    /// MESSAGE); with `--max-bytes` / `--max-objects` set the limits
+    /// (the one not given becomes unlimited), with `--unlimited` lift
+    /// them. Prints the use and the limits in force.
     Quota {
         /// Login name.
         login: String,
         /// Most bytes of objects.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "unlimited")]
         max_bytes: Option<u64>,
         /// Most objects.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "unlimited")]
         max_objects: Option<u64>,
+        /// Lift both limits.
+        #[arg(long)]
+        unlimited: bool,
     },
     /// Issue an access token for HTTP clients (NMS, WebDAV:
     /// `Authorization: Bearer`, RFC 6750) and print it (shown once; only
@@ -207,10 +212,15 @@ async fn main() -> Result<()> {
                     login,
                     max_bytes,
                     max_objects,
+                    unlimited,
                 } => AccountRequest::Quota {
                     login,
-                    max_bytes,
-                    max_objects,
+                    limits: (unlimited || max_bytes.is_some() || max_objects.is_some()).then_some(
+                        store_core::model::QuotaLimits {
+                            max_bytes,
+                            max_objects,
+                        },
+                    ),
                 },
                 AccountCommand::Token {
                     login,

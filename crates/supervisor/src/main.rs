@@ -5,6 +5,8 @@ mod acceptor;
 mod account;
 mod admin;
 mod config;
+mod logging;
+mod metrics;
 mod serve;
 mod tls;
 
@@ -14,7 +16,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::admin::AccountRequest;
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 
 /// The process's allocator: mimalloc. With glibc's, memory freed by
 /// transient large buffers (a SELECT of 100,000 messages, a burst of
@@ -142,19 +144,6 @@ enum AccountCommand {
     },
 }
 
-fn init_logging(config: &Config, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json || config.log.format == LogFormat::Json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     // Every file and directory this process creates is its user's only
@@ -172,7 +161,7 @@ async fn main() -> Result<()> {
     if let Some(dir) = cli.data_dir {
         config.store.data_dir = dir;
     }
-    init_logging(&config, cli.log_json);
+    logging::init(&config, cli.log_json);
     match cli.command {
         Command::Serve => serve::run(config).await,
         Command::Account(cmd) => {

@@ -323,14 +323,18 @@ fn healthz(state: &AdminState) -> Response<Full<Bytes>> {
     }
 }
 
-async fn accounts(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let authorized = req
-        .headers()
+/// Whether `req` carries the admin token (`Authorization: Bearer`,
+/// compared in constant time).
+pub fn authorized<B>(state: &AdminState, req: &Request<B>) -> bool {
+    req.headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(state.token.as_bytes())));
-    if !authorized {
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(state.token.as_bytes())))
+}
+
+async fn accounts(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if !authorized(state, &req) {
         return text(StatusCode::UNAUTHORIZED, "bad or missing admin token\n");
     }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {

@@ -125,6 +125,16 @@ impl Server {
             data = dir.path().join("data"),
         );
         std::fs::write(dir.path().join("cpm-store.toml"), config).expect("write config");
+        // The data directory exists (mode 0700) as `serve` would leave it,
+        // so that accounts can be added before the first start: commands
+        // other than `serve` refuse to create one without `--create`.
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir.path().join("data"))
+                .expect("create the data dir");
+        }
         Server {
             dir,
             admin,

@@ -23,7 +23,9 @@ pub fn read_password() -> Result<String> {
 }
 
 /// Runs `request`, printing what it reports.
-pub async fn run(config: &Config, request: AccountRequest) -> Result<()> {
+/// With the server down the store's files are opened, and a missing data
+/// directory is created only when `create` (the global `--create`).
+pub async fn run(config: &Config, request: AccountRequest, create: bool) -> Result<()> {
     let data_dir = &config.store.data_dir;
     if let Some(token) = crate::serve::admin_token(data_dir, false)? {
         for addr in &config.admin.listen {
@@ -37,7 +39,7 @@ pub async fn run(config: &Config, request: AccountRequest) -> Result<()> {
         }
     }
     // No server answers: work on the files directly.
-    let store = crate::serve::open_store(crate::serve::store_config(config))?;
+    let store = crate::serve::open_existing_store(config, create)?;
     let result = admin::run_account_request(&store, request).await;
     store.close().await;
     for line in result? {

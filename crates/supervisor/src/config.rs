@@ -492,7 +492,7 @@ impl Default for SipSection {
 impl Default for AdminSection {
     fn default() -> Self {
         AdminSection {
-            listen: addrs(&["127.0.0.1:9100"]),
+            listen: addrs(&["127.0.0.1:8099"]),
         }
     }
 }

@@ -39,6 +39,10 @@ struct Cli {
     /// Log as JSON lines (overrides `[log] format`).
     #[arg(long, global = true)]
     log_json: bool,
+    /// Create the data directory if it does not exist (only `serve` does
+    /// otherwise; every other command refuses a missing one).
+    #[arg(long, global = true)]
+    create: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -226,7 +230,7 @@ async fn main() -> Result<()> {
                     AccountRequest::RevokeReferences { login, folder }
                 }
             };
-            account::run(&config, request).await
+            account::run(&config, request, cli.create).await
         }
     }
 }

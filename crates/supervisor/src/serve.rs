@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result};
 use store_core::{Store, StoreConfig};
 use tokio::net::TcpListener;
@@ -32,15 +34,131 @@ pub fn admin_token(data_dir: &std::path::Path, create: bool) -> Result<Option<St
     }
 }
 
-/// Opens the store of `[store]`, with a clear error when another process
-/// holds it.
-pub fn open_store(config: StoreConfig) -> Result<Store> {
-    let data_dir = config.data_dir.clone();
-    Store::open(config).with_context(|| {
-        format!(
-            "cannot open the store in {} ([store] data_dir); is another cpm-store using it?",
+/// Why the store's files could not be opened, in the operator's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory does not exist and creating it was not asked
+    /// for (only `serve` and the global `--create` create one).
+    #[error("data dir {0} does not exist; start `cpm-store serve` once or pass --create")]
+    Missing(PathBuf),
+    /// The data directory's path names something that is not a directory.
+    #[error("data dir {0} is not a directory ([store] data_dir)")]
+    NotADirectory(PathBuf),
+    /// The process may not read or write `path` (EACCES, EPERM).
+    #[error("permission denied on {path} (this process runs as uid {uid}): {source}")]
+    Permission {
+        /// The file or directory refused.
+        path: PathBuf,
+        /// The process's real user id.
+        uid: u32,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// redb says the database file is open in another process (it allows
+    /// one process per file).
+    #[error(
+        "the store in {0} is open in another process (is another cpm-store using it? \
+         with the server up, its admin endpoint serves this command)"
+    )]
+    InUse(PathBuf),
+}
+
+/// Whether `e` is a permission error: EACCES or EPERM (std maps both
+/// to [`std::io::ErrorKind::PermissionDenied`]).
+pub fn is_permission_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied
+}
+
+fn permission(path: &Path, source: std::io::Error) -> OpenError {
+    OpenError::Permission {
+        path: path.to_path_buf(),
+        uid: rustix::process::getuid().as_raw(),
+        source,
+    }
+}
+
+/// Classifies a failure of [`Store::open`] on `data_dir`: a permission
+/// error names the path and the uid; the "already open" of redb says the
+/// database is in use; anything else is passed on (`None`).
+pub fn classify_open_error(data_dir: &Path, e: &store_core::StoreError) -> Option<OpenError> {
+    match e {
+        store_core::StoreError::Io(io) if is_permission_error(io) => {
+            Some(permission(data_dir, std::io::Error::from(io.kind())))
+        }
+        other => {
+            let message = other.to_string();
+            if message.contains("Database already open") {
+                Some(OpenError::InUse(data_dir.to_path_buf()))
+            } else if message.contains("Permission denied") || message.contains("permission denied")
+            {
+                Some(permission(
+                    &data_dir.join("store.redb"),
+                    std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                ))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Checks that the data directory of `config` exists and is readable and
+/// writable before the store opens it: a missing one is refused unless
+/// `create` ([`OpenError::Missing`]), a file in its place is
+/// [`OpenError::NotADirectory`], and EACCES/EPERM on it or on its
+/// `store.redb` is [`OpenError::Permission`].
+pub fn check_data_dir(data_dir: &Path, create: bool) -> Result<(), OpenError> {
+    match std::fs::metadata(data_dir) {
+        Ok(m) if !m.is_dir() => return Err(OpenError::NotADirectory(data_dir.to_path_buf())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match create {
+                true => Ok(()),
+                false => Err(OpenError::Missing(data_dir.to_path_buf())),
+            }
+        }
+        Err(e) if is_permission_error(&e) => return Err(permission(data_dir, e)),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            return Err(OpenError::NotADirectory(data_dir.to_path_buf()))
+        }
+        Err(_) => return Ok(()), // Store::open reports it
+    }
+    if let Err(e) = std::fs::read_dir(data_dir) {
+        if is_permission_error(&e) {
+            return Err(permission(data_dir, e));
+        }
+    }
+    let database = data_dir.join("store.redb");
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&database)
+    {
+        if is_permission_error(&e) {
+            return Err(permission(&database, e));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store of `config` (`[store]` and the settings of
+/// [`store_config`]) for a command that works on the files. The data
+/// directory must exist unless `create` (`serve`, or the global
+/// `--create`): a mistyped `--data-dir` is refused rather than made into
+/// a stray empty store.
+///
+/// Errors ([`OpenError`] in the chain): the directory is missing, not a
+/// directory, or refused to this uid (the path and uid are named); the
+/// database is open in another process; or any error of [`Store::open`].
+pub fn open_existing_store(config: &Config, create: bool) -> Result<Store> {
+    let data_dir = config.store.data_dir.clone();
+    check_data_dir(&data_dir, create)?;
+    Store::open(store_config(config)).map_err(|e| match classify_open_error(&data_dir, &e) {
+        Some(classified) => anyhow::Error::new(classified),
+        None => anyhow::Error::new(e).context(format!(
+            "cannot open the store in {} ([store] data_dir)",
             data_dir.display()
-        )
+        )),
     })
 }
 
@@ -171,7 +289,7 @@ pub async fn run(config: Config) -> Result<()> {
         refusal,
     };
     let data_dir = config.store.data_dir.clone();
-    let store = open_store(store_config(&config))?;
+    let store = open_existing_store(&config, true)?;
     let tls = crate::tls::server_config(&config.tls, &data_dir)?;
     let token = admin_token(&data_dir, true)?.unwrap_or_default();
     let tasks = Tasks::new();
@@ -471,6 +589,58 @@ async fn wait_for_signal() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_permission_error_names_the_path_and_uid_not_another_process() {
+        let dir = Path::new("/srv/cpm");
+        let e = store_core::StoreError::Io(std::io::Error::from_raw_os_error(
+            rustix::io::Errno::ACCESS.raw_os_error(),
+        ));
+        let message = classify_open_error(dir, &e).map(|e| e.to_string());
+        let message = message.unwrap_or_default();
+        assert!(message.starts_with("permission denied on /srv/cpm (this process runs as uid "));
+        assert!(!message.contains("another"), "{message}");
+        let e = store_core::StoreError::Io(std::io::Error::from_raw_os_error(
+            rustix::io::Errno::PERM.raw_os_error(),
+        ));
+        assert!(matches!(
+            classify_open_error(dir, &e),
+            Some(OpenError::Permission { .. })
+        ));
+    }
+
+    #[test]
+    fn only_a_held_database_is_reported_as_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.store.data_dir = dir.path().join("data");
+        let first = open_existing_store(&config, true).unwrap();
+        let second = open_existing_store(&config, false).err().unwrap();
+        assert!(
+            matches!(
+                second.downcast_ref::<OpenError>(),
+                Some(OpenError::InUse(_))
+            ),
+            "{second:#}"
+        );
+        drop(first);
+        let missing = dir.path().join("typo");
+        let e = check_data_dir(&missing, false).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "data dir {} does not exist; start `cpm-store serve` once or pass --create",
+                missing.display()
+            )
+        );
+        assert!(!missing.exists());
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(matches!(
+            check_data_dir(&file, true),
+            Err(OpenError::NotADirectory(_))
+        ));
+    }
 
     #[test]
     fn the_caps_stay_below_the_descriptor_limit() {

@@ -61,6 +61,36 @@ pub struct BlobStore {
     next_tmp: AtomicU64,
     previews: PreviewCache,
     health: Arc<StorageHealth>,
+    /// Deletions held back while a backup copies blob files
+    /// ([`BlobStore::hold_deletions`]).
+    deletions: std::sync::Mutex<HeldDeletions>,
+}
+
+/// The blob deletions of a [`BlobStore`] while backups hold them.
+#[derive(Debug, Default)]
+struct HeldDeletions {
+    /// How many [`DeletionHold`]s are alive.
+    holders: usize,
+    /// Blobs whose file would have been removed meanwhile.
+    deferred: std::collections::BTreeSet<BlobId>,
+}
+
+/// While alive, no blob file of its store is removed: a removal is
+/// deferred until the last hold is dropped, and then made by the store's
+/// writer only if no record references the blob again
+/// ([`BlobStore::hold_deletions`]). A backup holds one while it copies
+/// the files its snapshot references, so an object expunged meanwhile is
+/// still copied.
+#[derive(Debug)]
+pub struct DeletionHold {
+    blobs: Arc<BlobStore>,
+}
+
+impl Drop for DeletionHold {
+    fn drop(&mut self) {
+        let mut held = self.blobs.held_deletions();
+        held.holders = held.holders.saturating_sub(1);
+    }
 }
 
 /// Largest blob, in bytes, whose bytes are synced by the group commit that
@@ -245,7 +275,34 @@ impl BlobStore {
             next_tmp: AtomicU64::new(0),
             previews,
             health: Arc::default(),
+            deletions: std::sync::Mutex::default(),
         })
+    }
+
+    /// Holds every blob file deletion until the returned hold is dropped
+    /// (a backup, `crate::store::backup`); deletions asked for meanwhile
+    /// are deferred, and made by the writer after the last hold goes, for
+    /// blobs no record references then.
+    pub fn hold_deletions(self: &Arc<Self>) -> DeletionHold {
+        self.held_deletions().holders += 1;
+        DeletionHold {
+            blobs: self.clone(),
+        }
+    }
+
+    fn held_deletions(&self) -> std::sync::MutexGuard<'_, HeldDeletions> {
+        self.deletions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The deletions deferred while holds were alive, once none is (empty
+    /// while one still is). The caller checks each blob is still
+    /// unreferenced and then [`BlobStore::unlink`]s it.
+    pub(crate) fn take_deferred(&self) -> Vec<BlobId> {
+        let mut held = self.held_deletions();
+        if held.holders > 0 {
+            return Vec::new();
+        }
+        std::mem::take(&mut held.deferred).into_iter().collect()
     }
 
     /// Whether the storage takes writes: a blob write that finds the
@@ -388,8 +445,16 @@ impl BlobStore {
     }
 
     /// Removes the file of a blob whose last reference was removed, and
-    /// its previews.
+    /// its previews; while a [`DeletionHold`] is alive, only notes it for
+    /// later ([`BlobStore::take_deferred`]).
     pub(crate) fn unlink(&self, id: &BlobId) {
+        {
+            let mut held = self.held_deletions();
+            if held.holders > 0 {
+                held.deferred.insert(*id);
+                return;
+            }
+        }
         if let Err(e) = std::fs::remove_file(self.path(id)) {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!(blob = %id.to_hex(), error = %e, "could not remove unreferenced blob");

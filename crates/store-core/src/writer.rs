@@ -693,6 +693,7 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
 /// (one may have been stored again since its removal). Runs on the writer
 /// thread, between commits, so no install races the check.
 fn unlink_released(parts: &Parts<'_>) {
+    unlink_deferred(parts);
     let released = parts.retention.take_released();
     if released.is_empty() {
         return;
@@ -725,6 +726,36 @@ fn unlink_released(parts: &Parts<'_>) {
         tracing::warn!(error = %e, "cannot delete released blobs' keys");
         return;
     }
+    for id in gone {
+        parts.blobs.unlink(&id);
+    }
+}
+
+/// Unlinks the blob files whose removal a backup's hold deferred
+/// ([`crate::blob::DeletionHold`]), once no hold is left, unless a record
+/// references the blob again or a view still reads it. Runs on the writer
+/// thread, between commits, so no install races the check.
+fn unlink_deferred(parts: &Parts<'_>) {
+    let deferred = parts.blobs.take_deferred();
+    if deferred.is_empty() {
+        return;
+    }
+    let snapshot = match parts.engine.snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            // Left on disk; the sweep at the next open removes them.
+            tracing::warn!(error = %e, "cannot check deferred blob deletions");
+            return;
+        }
+    };
+    let gone: Vec<BlobId> = deferred
+        .into_iter()
+        .filter(|id| {
+            matches!(snapshot.get(&keys::blob_refs(id)), Ok(None))
+                && !parts.retention.holds_blob(id)
+        })
+        .collect();
+    drop(snapshot);
     for id in gone {
         parts.blobs.unlink(&id);
     }

@@ -11,6 +11,8 @@
 
 mod accounts;
 mod acl;
+mod backup;
+pub use backup::{read_manifest, restore, Backup, BackupError, Manifest, BACKUP_FORMAT};
 mod bulk;
 mod deposits;
 mod feed_subscriptions;

@@ -189,14 +189,7 @@ fn encoded_word(value: &str) -> String {
 
 /// A Unix time as an RFC 5322 3.3 date (`Tue, 20 Aug 2013 02:51:59 +0000`).
 pub fn rfc5322_date(t: i64) -> String {
-    let c = store_core::model::CivilTime::from_unix(t);
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    let weekday = DAYS[t.div_euclid(86_400).rem_euclid(7) as usize];
-    let month = store_core::model::MONTH_NAMES[(c.month - 1) as usize];
-    format!(
-        "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} +0000",
-        c.day, c.year, c.hour, c.minute, c.second
-    )
+    store_core::dates::rfc5322(t)
 }
 
 #[cfg(test)]

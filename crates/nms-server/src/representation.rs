@@ -10,7 +10,7 @@
 
 use store_core::mime::MessageSummary;
 use store_core::model::Folder as StoreFolder;
-use store_core::model::{CivilTime, Object, UnixTime};
+use store_core::model::{Object, UnixTime};
 
 use crate::route::{FolderIdent, Urls};
 use crate::types::{self, Attribute, AttributeList, Flag, FlagList, PayloadPartInfo, Reference};
@@ -86,11 +86,7 @@ pub fn leaf_name(name: &str) -> &str {
 /// An `xsd:dateTimeStamp` in UTC (`2013-11-12T08:30:10Z`), the format of
 /// the `Date` attribute (Appendix I, K).
 pub fn date_time(t: UnixTime) -> String {
-    let c = CivilTime::from_unix(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
+    store_core::dates::rfc3339(t)
 }
 
 fn attribute(name: &str, values: Vec<String>) -> Attribute {

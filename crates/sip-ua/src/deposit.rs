@@ -24,7 +24,7 @@
 use mail_parser::MimeHeaders;
 use store_core::conversation::FolderLayout;
 use store_core::mime::{GROUP_STATE_CONTEXT, GROUP_STATE_OBJECT_TYPE};
-use store_core::model::{parse_rfc3339, CivilTime, ObjectKind, UnixTime, MONTH_NAMES};
+use store_core::model::{parse_rfc3339, ObjectKind, UnixTime};
 
 use crate::uri::{uri_of, SipUri};
 use crate::wire::{param, Request};
@@ -129,18 +129,7 @@ fn cpim_headers(body: &[u8]) -> Result<Vec<(String, String)>, DepositError> {
 
 /// An RFC 5322 date (`Sat, 21 Nov 2026 10:00:00 +0000`).
 pub fn rfc5322_date(t: UnixTime) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    let c = CivilTime::from_unix(t);
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
-        DAYS[c.weekday() as usize],
-        c.day,
-        MONTH_NAMES[(c.month as usize).saturating_sub(1) % 12],
-        c.year,
-        c.hour,
-        c.minute,
-        c.second
-    )
+    store_core::dates::rfc5322(t)
 }
 
 /// A header value safe to write into the stored header block: no CR, LF

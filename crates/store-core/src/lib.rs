@@ -16,6 +16,7 @@
 pub mod blob;
 mod changes;
 pub mod conversation;
+pub mod dates;
 pub mod engine;
 pub mod error;
 pub mod keys;

@@ -242,13 +242,10 @@ pub async fn run_account_request(
                     .await?
                     .into_iter()
                     .map(|t| {
-                        let issued = store_core::model::CivilTime::from_unix(t.issued);
                         format!(
-                            "{}\t{:04}-{:02}-{:02}\t{}",
+                            "{}\t{}\t{}",
                             t.id,
-                            issued.year,
-                            issued.month,
-                            issued.day,
+                            store_core::dates::rfc3339_date(t.issued),
                             t.label.unwrap_or_default()
                         )
                     })

@@ -330,11 +330,7 @@ pub fn system_time(unix: i64) -> std::time::SystemTime {
 
 /// An RFC 3339 UTC date-time of Unix seconds (`DAV:creationdate`).
 fn rfc3339(unix: i64) -> String {
-    let c = store_core::model::CivilTime::from_unix(unix);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
+    store_core::dates::rfc3339(unix)
 }
 
 #[cfg(test)]

@@ -164,17 +164,9 @@ pub fn flag_list<'a>(out: &mut String, flags: impl IntoIterator<Item = &'a str>)
 
 /// Appends an INTERNALDATE `date-time` for Unix time `t` (UTC).
 pub fn date_time(out: &mut String, t: i64) {
-    let c = store_core::model::CivilTime::from_unix(t);
-    let _ = write!(
-        out,
-        "\"{:02}-{}-{:04} {:02}:{:02}:{:02} +0000\"",
-        c.day,
-        store_core::model::MONTH_NAMES[(c.month - 1) as usize],
-        c.year,
-        c.hour,
-        c.minute,
-        c.second
-    );
+    out.push('"');
+    out.push_str(&store_core::dates::imap_date_time(t));
+    out.push('"');
 }
 
 fn addresses(out: &mut String, list: &[EnvelopeAddress], utf8: bool) {

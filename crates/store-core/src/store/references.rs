@@ -138,11 +138,7 @@ impl Reference {
             url.push_str(&format!("/;SECTION={s}"));
         }
         if let Some(e) = self.expires {
-            let c = crate::model::CivilTime::from_unix(e);
-            url.push_str(&format!(
-                ";EXPIRE={:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                c.year, c.month, c.day, c.hour, c.minute, c.second
-            ));
+            url.push_str(&format!(";EXPIRE={}", crate::dates::rfc3339(e)));
         }
         url.push_str(&format!(
             ";URLAUTH={}:internal:{}",

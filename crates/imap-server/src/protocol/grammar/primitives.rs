@@ -187,11 +187,8 @@ pub fn store_flags(i: &[u8]) -> PResult<'_, Vec<String>> {
 
 fn month(i: &[u8]) -> PResult<'_, u32> {
     let (rest, m) = take(3usize).parse(i)?;
-    match store_core::model::MONTH_NAMES
-        .iter()
-        .position(|name| name.as_bytes().eq_ignore_ascii_case(m))
-    {
-        Some(p) => Ok((rest, p as u32 + 1)),
+    match store_core::dates::month_number(m) {
+        Some(m) => Ok((rest, u32::from(m))),
         None => GrammarError::fail("bad month in date"),
     }
 }
@@ -206,26 +203,14 @@ fn digits(n: usize) -> impl Fn(&[u8]) -> PResult<'_, u32> {
     }
 }
 
-/// Days from 1970-01-01 to a civil date (proleptic Gregorian).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn valid_day(y: u32, m: u32, d: u32) -> bool {
-    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
-    let max = match m {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    (1..=max).contains(&d)
+/// The calendar date's fields as `store_core::dates` takes them (the
+/// grammar read at most 4 digits for the year, 2 for the others).
+fn civil_date(y: u32, m: u32, d: u32) -> Option<(i32, u8, u8)> {
+    Some((
+        i32::try_from(y).ok()?,
+        u8::try_from(m).ok()?,
+        u8::try_from(d).ok()?,
+    ))
 }
 
 /// `date` (SEARCH): `d-Mon-yyyy`, optionally quoted; as days since the
@@ -240,10 +225,11 @@ pub fn date(i: &[u8]) -> PResult<'_, i64> {
             digits(4),
         )
             .parse(i)?;
-        if !valid_day(y, m, d) {
-            return GrammarError::fail("no such day");
+        match civil_date(y, m, d).and_then(|(y, m, d)| store_core::dates::days_since_epoch(y, m, d))
+        {
+            Some(days) => Ok((rest, days)),
+            None => GrammarError::fail("no such day"),
         }
-        Ok((rest, days_from_civil(y as i64, m, d)))
     }
     alt((delimited(tag(&b"\""[..]), bare, tag(&b"\""[..])), bare)).parse(i)
 }
@@ -270,14 +256,20 @@ pub fn date_time(i: &[u8]) -> PResult<'_, UnixTime> {
         tag(&b"\""[..]),
     )
         .parse(i)?;
-    if !valid_day(y, m, d) || hh > 23 || mm > 59 || ss > 60 || zm > 59 {
-        return GrammarError::fail("bad date-time");
+    let clock = (u8::try_from(hh), u8::try_from(mm), u8::try_from(ss));
+    let t = match (civil_date(y, m, d), clock) {
+        (Some(date), (Ok(hh), Ok(mm), Ok(ss))) if zm <= 59 => {
+            let offset = sign * (i64::from(zh) * 3600 + i64::from(zm) * 60);
+            i32::try_from(offset)
+                .ok()
+                .and_then(|offset| store_core::dates::from_civil(date, (hh, mm, ss), offset))
+        }
+        _ => None,
+    };
+    match t {
+        Some(t) => Ok((rest, t)),
+        None => GrammarError::fail("bad date-time"),
     }
-    let local = days_from_civil(y as i64, m, d) * 86_400
-        + hh as i64 * 3600
-        + mm as i64 * 60
-        + ss.min(59) as i64;
-    Ok((rest, local - sign * (zh as i64 * 3600 + zm as i64 * 60)))
 }
 
 fn seq_number(i: &[u8]) -> PResult<'_, SeqNumber> {
@@ -330,8 +322,23 @@ mod tests {
         assert_eq!(t, 760_686_745);
         let (_, t) = date_time(b"\" 7-Feb-1994 21:52:25 -0800\"").unwrap();
         assert_eq!(t, 760_686_745);
-        assert_eq!(date(b"1-Feb-1994").unwrap().1, days_from_civil(1994, 2, 1));
+        assert_eq!(date(b"1-Feb-1994").unwrap().1, 8797);
+        assert_eq!(date(b"\"29-feb-2000\"").unwrap().1, 11_016);
         assert!(date(b"30-Feb-1994").is_err());
+        assert!(date(b"31-Apr-1994").is_err());
+        assert!(date(b"29-Feb-1900").is_err());
+    }
+
+    #[test]
+    fn date_times_of_days_that_do_not_exist_are_refused() {
+        assert!(date_time(b"\"31-Feb-1994 21:52:25 -0800\"").is_err());
+        assert!(date_time(b"\"29-Feb-2023 00:00:00 +0000\"").is_err());
+        assert!(date_time(b"\"07-Feb-1994 24:00:00 +0000\"").is_err());
+        assert!(date_time(b"\"07-Feb-1994 23:59:59 +0060\"").is_err());
+        assert_eq!(
+            date_time(b"\"29-Feb-2024 00:00:00 +0000\"").unwrap().1,
+            1_709_164_800
+        );
     }
 
     #[test]

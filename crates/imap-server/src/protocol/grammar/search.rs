@@ -252,16 +252,7 @@ SAVEDSINCE 3-Feb-1994 SAVEDATESUPPORTED",
         let SearchKey::And(keys) = key else {
             panic!("{key:?}")
         };
-        let day = store_core::model::CivilTime {
-            year: 1994,
-            month: 2,
-            day: 1,
-            hour: 0,
-            minute: 0,
-            second: 0,
-        }
-        .to_unix()
-            / 86_400;
+        let day = store_core::dates::days_since_epoch(1994, 2, 1).unwrap();
         assert_eq!(
             keys,
             [

@@ -4,7 +4,7 @@
 //!
 //! Layering: [`listener`] runs the UDP sockets and serves the TCP/TLS
 //! connections the supervisor accepts; [`wire`] is the message syntax
-//! (framing, parsing, validation, rendering: what rsip 0.4 leaves out);
+//! (framing, parsing, validation, rendering; no SIP parsing crate);
 //! [`transaction`] holds the RFC 3261 section 17 non-INVITE transactions;
 //! [`SipUa::handle`] passes a request through them to its method handler
 //! in [`methods`], one file per method; peers outside `trusted_peers` are

@@ -1,7 +1,7 @@
-//! The SIP wire format: what rsip 0.4 leaves to its user, in one layer
-//! (ARCHITECTURE.md, "Parsing").
+//! The SIP wire format, in one layer (ARCHITECTURE.md, "Parsing").
 //!
-//! rsip ignores Content-Length, does not expand compact header names,
+//! It is this crate's own because the SIP parsing crate once used, rsip
+//! 0.4, ignores Content-Length, does not expand compact header names,
 //! rejects extension methods, mis-reads SIP URIs whose user part has a dot
 //! (`sip:a.g.bell@example.com` comes back as a host) and cannot read `tel:`
 //! URIs or IPv6 hosts, and renders bodies through a lossy UTF-8
@@ -16,9 +16,9 @@
 //!   syntax, CSeq method);
 //! - [`render`]: responses and requests back to bytes.
 //!
-//! rsip still reads the top Via (its typed `Via`, see [`Request::top_via`]);
-//! its `StatusCode` is not used for reason phrases (see
-//! [`render::reason_phrase`]).
+//! The top Via ([`Request::top_via`]) and the reason phrases
+//! ([`render::reason_phrase`]) are read and written here too: no SIP
+//! parsing crate is used (README, "SIP", says why).
 
 pub mod framing;
 pub mod parse;
@@ -155,7 +155,7 @@ pub enum Message {
     Response(Response),
 }
 
-/// The top Via of a message, read by rsip's typed Via.
+/// The top Via of a message (RFC 3261 20.42), read by [`Request::top_via`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopVia {
     /// The `branch` parameter, if any.
@@ -214,28 +214,28 @@ pub fn collapse_slashes(via: &str) -> String {
     out
 }
 
+/// The first value of the first Via header (RFC 3261 20.42, 25.1:
+/// `sent-protocol LWS sent-by *( SEMI via-params )`), read by this layer:
+/// the transport is the sent-protocol's last token, the sent-by is the
+/// token after it (an IPv6 reference kept in its brackets), and the branch
+/// is the `branch` parameter (name case-insensitive, RFC 3261 7.3.1).
+/// `None` when there is no Via or no sent-by.
 fn top_via(headers: &Headers) -> Option<TopVia> {
-    use rsip::headers::UntypedHeader;
     let first = collapse_slashes(&headers.values("Via").into_iter().next()?);
-    let typed = rsip::headers::typed::Via::try_from(rsip::headers::Via::new(first.clone())).ok();
-    let sent_by = first
-        .split_once(char::is_whitespace)
-        .map(|(_, rest)| rest.trim_start())
-        .and_then(|rest| rest.split(';').next())
-        .map(|s| s.trim().to_string())?;
-    let transport = first
-        .split_whitespace()
+    let (protocol, rest) = first.split_once(char::is_whitespace)?;
+    let sent_by = rest.trim_start().split(';').next()?.trim();
+    if sent_by.is_empty() {
+        return None;
+    }
+    let transport = protocol
+        .rsplit('/')
         .next()
-        .and_then(|p| p.rsplit('/').next())
         .unwrap_or_default()
         .to_ascii_uppercase();
-    let branch = match typed {
-        Some(v) => v.branch().map(|b| b.to_string()),
-        None => param(&first, "branch"),
-    };
+    let branch = param(&first, "branch").filter(|b| !b.is_empty());
     Some(TopVia {
         branch,
-        sent_by,
+        sent_by: sent_by.to_string(),
         transport,
     })
 }
@@ -313,6 +313,37 @@ mod tests {
             vec![r#""Bell, A" <sip:a@b;x=1,2>"#, "<sip:c@d>"]
         );
         assert_eq!(split_commas("a,,b"), vec!["a", "", "b"]);
+    }
+
+    fn via(value: &str) -> Option<TopVia> {
+        let mut headers = Headers::new();
+        headers.push("Via", value);
+        top_via(&headers)
+    }
+
+    #[test]
+    fn top_via_reads_transport_sent_by_and_branch() {
+        assert_eq!(
+            via("SIP/2.0/udp pc33.atlanta.com:5066;received=192.0.2.1;branch=z9hG4bK776asdhds"),
+            Some(TopVia {
+                branch: Some("z9hG4bK776asdhds".into()),
+                sent_by: "pc33.atlanta.com:5066".into(),
+                transport: "UDP".into(),
+            })
+        );
+        // RFC 4475 3.1.1.1 style whitespace, an IPv6 sent-by, a parameter
+        // name in capitals, and the first of two comma-separated values.
+        assert_eq!(
+            via("SIP / 2.0 / TCP [2001:db8::9]:5060 ; BRANCH = z9hG4bKx ; rport, SIP/2.0/UDP other;branch=no"),
+            Some(TopVia {
+                branch: Some("z9hG4bKx".into()),
+                sent_by: "[2001:db8::9]:5060".into(),
+                transport: "TCP".into(),
+            })
+        );
+        assert_eq!(via("SIP/2.0/UDP host").and_then(|v| v.branch), None);
+        assert_eq!(via("SIP/2.0/UDP"), None);
+        assert_eq!(top_via(&Headers::new()), None);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub fn read_password() -> Result<String> {
 /// directory is created only when `create` (the global `--create`).
 pub async fn run(config: &Config, request: AccountRequest, create: bool) -> Result<()> {
     let data_dir = &config.store.data_dir;
+    // A mistyped data dir is refused before anything, server up or down.
+    crate::serve::check_data_dir(data_dir, create)?;
     if let Some(token) = crate::serve::admin_token(data_dir, false)? {
         for addr in &config.admin.listen {
             if let Some((status, body)) = admin::send(*addr, &token, &request).await? {

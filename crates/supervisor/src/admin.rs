@@ -50,6 +50,15 @@ pub enum AccountRequest {
     },
     /// `account list`
     List,
+    /// `account show`
+    Show {
+        /// Login.
+        login: String,
+    },
+    /// `folder list|create|rename|delete`
+    Folder(crate::cli::folder::FolderCommand),
+    /// `expunge LOGIN --folder NAME --before DATE`
+    Expunge(crate::cli::expunge::ExpungeArgs),
     /// `account reference`: a reference to one object (operation
     /// "generate reference"), printed as its URLAUTH URL.
     Reference {
@@ -117,6 +126,9 @@ impl std::fmt::Debug for AccountRequest {
                 f.debug_struct("Remove").field("login", login).finish()
             }
             AccountRequest::List => f.write_str("List"),
+            AccountRequest::Show { login } => f.debug_struct("Show").field("login", login).finish(),
+            AccountRequest::Folder(c) => f.debug_tuple("Folder").field(c).finish(),
+            AccountRequest::Expunge(a) => f.debug_tuple("Expunge").field(a).finish(),
             AccountRequest::Reference {
                 login, folder, uid, ..
             } => f
@@ -152,6 +164,8 @@ pub struct AdminState {
     pub started: std::time::Instant,
     /// The SIP request counters.
     pub sip: Arc<sip_ua::metrics::SipMetrics>,
+    /// Set once every listener is bound and start-up is done (`/readyz`).
+    pub ready: std::sync::atomic::AtomicBool,
 }
 
 /// Runs one account request against the store; returns the lines to print.
@@ -267,6 +281,9 @@ pub async fn run_account_request(
                 .await?;
             Ok(vec![format!("references into {folder} revoked")])
         }
+        AccountRequest::Show { login } => crate::cli::show::run(store, &login).await,
+        AccountRequest::Folder(command) => crate::cli::folder::run(store, command).await,
+        AccountRequest::Expunge(args) => crate::cli::expunge::run(store, args).await,
         AccountRequest::List => Ok(store
             .list_accounts()
             .await?
@@ -291,7 +308,8 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/healthz") => healthz(&state),
+        (&Method::GET, "/healthz") => healthz(&state).await,
+        (&Method::GET, "/readyz") => readyz(&state),
         (&Method::GET, "/metrics") => {
             let mut r = text(StatusCode::OK, crate::metrics::render(&state).await);
             // The Prometheus text exposition format 0.0.4: a scraper
@@ -308,15 +326,35 @@ async fn handle(
     Ok(response)
 }
 
-/// `/healthz`: 200 `ok` while the store takes writes; 503 with the reason
-/// while it does not (a full disk, an I/O error), until it has recovered.
-fn healthz(state: &AdminState) -> Response<Full<Bytes>> {
+/// Longest `/healthz` waits for the writer thread to answer its probe.
+const WRITER_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `/healthz`: 200 `ok` while the store answers a read transaction, its
+/// writer thread answers a no-op within [`WRITER_PROBE_TIMEOUT`] and the
+/// storage takes writes; 503 with the reason otherwise (a full disk, an
+/// I/O error, a stuck writer), until it has recovered.
+async fn healthz(state: &AdminState) -> Response<Full<Bytes>> {
+    if let Err(e) = state.store.check_alive(WRITER_PROBE_TIMEOUT).await {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("failing: the store does not answer: {e}\n"),
+        );
+    }
     match state.store.storage_failure() {
         None => text(StatusCode::OK, "ok\n"),
         Some(why) => text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("failing: storage does not take writes: {why}\n"),
         ),
+    }
+}
+
+/// `/readyz`: 503 until every listener is bound and start-up is done
+/// (the moment systemd is sent `READY=1`), then 200 `ready`.
+fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
+    match state.ready.load(std::sync::atomic::Ordering::Acquire) {
+        true => text(StatusCode::OK, "ready\n"),
+        false => text(StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
     }
 }
 

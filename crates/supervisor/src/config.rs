@@ -5,10 +5,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `[store]`
@@ -31,10 +31,105 @@ pub struct Config {
     pub server: ServerSection,
     /// `[auth]`
     pub auth: AuthSection,
+    /// `[retention]`
+    pub retention: RetentionSection,
+}
+
+/// `[retention]`: the service provider's retention policy (seed 000:
+/// history is kept "based on user preferences and service provider
+/// policies"; this is the service provider's part). Each rule expunges,
+/// in every account, the objects older than its maximum age (by
+/// INTERNALDATE: when stored) of the folders and kind it names, as an
+/// IMAP EXPUNGE would (store_core::Store::apply_retention).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    /// Seconds between two runs of the rules (the first run comes one
+    /// interval after start). Default 3600.
+    pub interval_seconds: u64,
+    /// `[[retention.rule]]`: none by default (everything is kept).
+    pub rule: Vec<RetentionRuleSetting>,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            interval_seconds: 3600,
+            rule: Vec::new(),
+        }
+    }
+}
+
+/// `[[retention.rule]]`: a folder pattern and/or an object kind, and the
+/// maximum age.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRuleSetting {
+    /// A name for the log; default `rule N` (N from 1, in file order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Folder names, as an IMAP LIST pattern (`*` any characters, `%` any
+    /// but the delimiter `/`): `Default/*`, `INBOX`, `*`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folders: Option<String>,
+    /// The object kind (store_core::model::ObjectKind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ObjectKindSetting>,
+    /// Objects older than this many days (by INTERNALDATE) are expunged;
+    /// at least 1.
+    pub max_age_days: u64,
+}
+
+/// An object kind as settings name it (store_core::model::ObjectKind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectKindSetting {
+    /// A standalone CPM message or a chat message.
+    CpmMessage,
+    /// A CPM session history.
+    SessionHistory,
+    /// A CPM file transfer history.
+    FileTransferHistory,
+    /// A media object (a WebDAV file, a transferred file).
+    MediaObject,
+    /// A legacy SMS or MMS.
+    LegacyMessage,
+    /// An RCS group state object.
+    GroupStateObject,
+}
+
+impl From<ObjectKindSetting> for store_core::model::ObjectKind {
+    fn from(k: ObjectKindSetting) -> Self {
+        use store_core::model::ObjectKind as K;
+        match k {
+            ObjectKindSetting::CpmMessage => K::CpmMessage,
+            ObjectKindSetting::SessionHistory => K::SessionHistory,
+            ObjectKindSetting::FileTransferHistory => K::FileTransferHistory,
+            ObjectKindSetting::MediaObject => K::MediaObject,
+            ObjectKindSetting::LegacyMessage => K::LegacyMessage,
+            ObjectKindSetting::GroupStateObject => K::GroupStateObject,
+        }
+    }
+}
+
+impl RetentionSection {
+    /// The rules in store-core's terms, named `rule N` when unnamed.
+    pub fn rules(&self) -> Vec<store_core::RetentionRule> {
+        self.rule
+            .iter()
+            .enumerate()
+            .map(|(i, r)| store_core::RetentionRule {
+                name: r.name.clone().unwrap_or_else(|| format!("rule {}", i + 1)),
+                folders: r.folders.clone(),
+                kind: r.kind.map(Into::into),
+                max_age_seconds: r.max_age_days.saturating_mul(86_400),
+            })
+            .collect()
+    }
 }
 
 /// `[store]`: where the embedded engine keeps its files.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSection {
     /// Directory of `store.redb`, `blobs/`, `tmp/` and generated TLS files.
@@ -70,7 +165,7 @@ impl StoreSection {
 }
 
 /// `[imap]`: IMAP4rev1 listeners and limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImapSection {
     /// Plain listeners (STARTTLS offered).
@@ -108,7 +203,7 @@ pub struct ImapSection {
 pub use store_core::password::CleartextPolicy;
 
 /// `[webdav]`: WebDAV listeners.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebDavSection {
     /// Plain HTTP listeners.
@@ -138,7 +233,7 @@ pub struct WebDavSection {
 }
 
 /// `[nms]`: the OMA RESTful Network Message Storage listeners (seed 004).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NmsSection {
     /// Plain HTTP listeners.
@@ -167,7 +262,7 @@ pub struct NmsSection {
 }
 
 /// `[webdav] macos_metadata` (store_core::macos::MacosMetadata).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MacosMetadataSetting {
     /// Stored, readable over WebDAV, hidden from IMAP (the default).
@@ -189,7 +284,7 @@ impl From<MacosMetadataSetting> for store_core::macos::MacosMetadata {
 }
 
 /// `[sip]`: SIP user agent transports and trust.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipSection {
     /// UDP sockets.
@@ -247,7 +342,7 @@ pub struct SipSection {
 }
 
 /// `[sip] folder_layout` (store_core::conversation::FolderLayout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FolderLayoutSetting {
     /// Conversation folders at the top level (the default).
@@ -268,6 +363,7 @@ impl From<FolderLayoutSetting> for store_core::conversation::FolderLayout {
 
 /// `[[sip.digest]]`: one network element's digest credentials, as HA1
 /// values (`H(username:realm:password)`, lowercase hex), never a password.
+/// Serialized (`cpm-store check`) with the HA1 values redacted.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestEntry {
@@ -277,6 +373,23 @@ pub struct DigestEntry {
     pub ha1_sha256: Option<String>,
     /// HA1 with MD5 (older elements).
     pub ha1_md5: Option<String>,
+}
+
+impl Serialize for DigestEntry {
+    /// The username; the HA1 values (password equivalents) redacted.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let redacted = store_core::password::REDACTED;
+        let mut s = serializer.serialize_struct("DigestEntry", 3)?;
+        s.serialize_field("username", &self.username)?;
+        if self.ha1_sha256.is_some() {
+            s.serialize_field("ha1_sha256", redacted)?;
+        }
+        if self.ha1_md5.is_some() {
+            s.serialize_field("ha1_md5", redacted)?;
+        }
+        s.end()
+    }
 }
 
 impl std::fmt::Debug for DigestEntry {
@@ -293,7 +406,7 @@ impl std::fmt::Debug for DigestEntry {
 
 /// `[admin]`: the local administration endpoint (`/healthz`, `/metrics`,
 /// and the account commands of `cpm-store account`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSection {
     /// Listeners; keep them on loopback.
@@ -301,7 +414,7 @@ pub struct AdminSection {
 }
 
 /// `[tls]`: certificate for every TLS listener.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSection {
     /// PEM certificate chain; unset = a self-signed one in the data dir.
@@ -311,7 +424,7 @@ pub struct TlsSection {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -322,7 +435,7 @@ pub enum LogFormat {
 }
 
 /// `[log]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     /// `text` or `json`.
@@ -332,7 +445,7 @@ pub struct LogSection {
 }
 
 /// `[server]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -350,7 +463,7 @@ pub struct ServerSection {
 /// `[auth]`: the login throttle every protocol shares (IMAP LOGIN and
 /// AUTHENTICATE, WebDAV Basic, SIP digest) and the bound on concurrent
 /// Argon2 password checks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
     /// Failed logins of one address (IPv6: its /64) or one login name
@@ -625,6 +738,27 @@ impl Config {
         }
         if config.store.prune_interval_seconds == 0 {
             return Err("[store] prune_interval_seconds must be positive".into());
+        }
+        if config.retention.interval_seconds == 0 {
+            return Err("[retention] interval_seconds must be positive".into());
+        }
+        for (i, rule) in config.retention.rule.iter().enumerate() {
+            let n = i + 1;
+            if rule.max_age_days == 0 {
+                return Err(format!(
+                    "[[retention.rule]] number {n}: max_age_days must be at least 1"
+                ));
+            }
+            if rule.folders.is_none() && rule.kind.is_none() {
+                return Err(format!(
+                    "[[retention.rule]] number {n}: give folders, kind or both"
+                ));
+            }
+            if rule.folders.as_deref().is_some_and(str::is_empty) {
+                return Err(format!(
+                    "[[retention.rule]] number {n}: folders is an empty pattern"
+                ));
+            }
         }
         if config.sip.message_timeout_seconds == 0 || config.sip.idle_timeout_seconds == 0 {
             return Err(

@@ -4,6 +4,7 @@
 mod acceptor;
 mod account;
 mod admin;
+mod cli;
 mod config;
 mod logging;
 mod metrics;
@@ -54,6 +55,16 @@ enum Command {
     /// Administer accounts (works with the server up or down).
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Administer an account's folders (works with the server up or down).
+    #[command(subcommand)]
+    Folder(cli::folder::FolderCommand),
+    /// Expunge a folder's objects stored before a date (works with the
+    /// server up or down); prints how many.
+    Expunge(cli::expunge::ExpungeArgs),
+    /// Validate the configuration and print the effective settings.
+    Check(cli::check::CheckArgs),
+    /// Exit 0 when the running server's /healthz answers 200 (5 s at most).
+    Health,
 }
 
 #[derive(Subcommand)]
@@ -79,6 +90,12 @@ enum AccountCommand {
     },
     /// List accounts: login and CPM address.
     List,
+    /// Show an account: CPM address, quota use and limits, folder and
+    /// object counts, last login (to the hour).
+    Show {
+        /// Login name.
+        login: String,
+    },
     /// Remove an account with everything it stores.
     Remove {
         /// Login name.
@@ -168,6 +185,27 @@ async fn main() -> Result<()> {
     logging::init(&config, cli.log_json);
     match cli.command {
         Command::Serve => serve::run(config).await,
+        Command::Check(args) => {
+            // Loading the file above validated it.
+            print!("{}", cli::check::effective(&config, args.all)?);
+            Ok(())
+        }
+        Command::Health => {
+            let addr = config
+                .admin
+                .listen
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("[admin] listen is empty: nothing to ask"))?;
+            let body = cli::health::check(*addr).await?;
+            print!("{body}");
+            Ok(())
+        }
+        Command::Folder(cmd) => {
+            account::run(&config, AccountRequest::Folder(cmd), cli.create).await
+        }
+        Command::Expunge(args) => {
+            account::run(&config, AccountRequest::Expunge(args), cli.create).await
+        }
         Command::Account(cmd) => {
             let request = match cmd {
                 AccountCommand::Add { login, address, .. } => AccountRequest::Add {
@@ -180,6 +218,7 @@ async fn main() -> Result<()> {
                     password: account::read_password()?,
                 },
                 AccountCommand::List => AccountRequest::List,
+                AccountCommand::Show { login } => AccountRequest::Show { login },
                 AccountCommand::Remove { login } => AccountRequest::Remove { login },
                 AccountCommand::Reference {
                     login,

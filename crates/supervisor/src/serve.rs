@@ -307,6 +307,7 @@ pub async fn run(config: Config) -> Result<()> {
         token,
         started: std::time::Instant::now(),
         sip: sip.metrics(),
+        ready: std::sync::atomic::AtomicBool::new(false),
     });
     let imap = imap_server::ImapServer::new(store.clone(), imap_config(&config), Some(tls.clone()));
     let mut imap_listeners = Vec::new();
@@ -416,10 +417,27 @@ pub async fn run(config: Config) -> Result<()> {
         };
         acceptor::spawn(listening, listener, &shutdown_rx, &tasks, serve);
     }
+    let rules = config.retention.rules();
+    if !rules.is_empty() {
+        let interval = Duration::from_secs(config.retention.interval_seconds);
+        let (store, rx) = (store.clone(), shutdown_rx.clone());
+        tasks.spawn(retention_task(store, rules, interval, rx));
+    }
+    // Every listener is bound: ready (/readyz, systemd Type=notify).
+    admin_state
+        .ready
+        .store(true, std::sync::atomic::Ordering::Release);
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        tracing::warn!(error = %e, "cannot tell systemd the service is ready");
+    }
     tracing::info!(data_dir = %data_dir.display(), "cpm-store running");
 
     wait_for_signal().await?;
     tracing::info!("shutting down: no new connections; waiting for requests in flight");
+    admin_state
+        .ready
+        .store(false, std::sync::atomic::Ordering::Release);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
     tasks.close();
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
@@ -432,6 +450,46 @@ pub async fn run(config: Config) -> Result<()> {
     store.close().await;
     tracing::info!("store closed; bye");
     Ok(())
+}
+
+/// The retention policy (`[retention]`): every `interval`, applies each
+/// rule to every account (store_core::Store::apply_retention, bounded
+/// batches per commit), logging each run at info level (rule, accounts,
+/// objects expunged); counted in store_core::expiry_counters. Ends at
+/// shutdown, between two batches at the latest.
+async fn retention_task(
+    store: Store,
+    rules: Vec<store_core::RetentionRule>,
+    interval: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        for rule in &rules {
+            let run = store.apply_retention(rule, store_core::now());
+            let outcome = tokio::select! {
+                outcome = run => outcome,
+                _ = shutdown.changed() => return,
+            };
+            match outcome {
+                Ok(o) => tracing::info!(
+                    rule = %rule.name,
+                    accounts = o.accounts,
+                    expunged = o.expunged,
+                    skipped_folders = o.skipped_folders,
+                    "retention run"
+                ),
+                Err(store_core::StoreError::Closed) => return,
+                Err(e) => tracing::warn!(rule = %rule.name, error = %e, "retention run failed"),
+            }
+        }
+        store_core::expiry_counters()
+            .retention_runs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The IMAP front end's settings from `[imap]`.

@@ -344,6 +344,7 @@ impl Store {
     pub fn record_login(&self, attempt: Attempt, source: LoginSource, login: &str, success: bool) {
         let wait = self.inner.throttle.record(attempt, success);
         if success {
+            self.note_login(login);
             return;
         }
         tracing::warn!(

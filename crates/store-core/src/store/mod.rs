@@ -15,13 +15,21 @@ mod backup;
 pub use backup::{read_manifest, restore, Backup, BackupError, Manifest, BACKUP_FORMAT};
 mod bulk;
 mod deposits;
+mod expiry;
+pub use expiry::{
+    expiry_counters, folder_matches, ExpiryCounters, RetentionOutcome, RetentionRule, REMOVE_BATCH,
+    SCAN_PAGE,
+};
 mod feed_subscriptions;
 pub use feed_subscriptions::{FeedSubscription, RestartPoint, MAX_FEED_SUBSCRIPTIONS};
 mod folders;
 mod format;
 mod index;
 mod keywords;
+mod last_login;
+pub use last_login::LAST_LOGIN_GRANULARITY;
 mod listing;
+mod liveness;
 #[doc(hidden)]
 pub use listing::{SharedScope, TreeRng};
 mod locks;

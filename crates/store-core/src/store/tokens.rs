@@ -143,6 +143,9 @@ impl Store {
             }
         };
         self.record_login(attempt, source, THROTTLE_LOGIN, found.is_some());
+        if let Some(principal) = &found {
+            self.note_login(&principal.login);
+        }
         found.ok_or(StoreError::AuthenticationFailed)
     }
 }

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages of the outside tools (real clients and protocol peers).
-packages=(python3 curl openssl isync litmus rclone sip-tester)
+# Debian packages of the outside tools (real clients and protocol peers;
+# systemd for `systemd-analyze security` on deploy/cpm-store.service, which
+# tests/readme.rs runs: the package is installed, systemd is not started).
+packages=(python3 curl openssl isync litmus rclone sip-tester systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -21,6 +23,24 @@ fi
 python3 -c 'import requests' 2>/dev/null || python3 -m pip install -q requests
 
 cargo build --workspace --locked
+
+# The dependency graph against deny.toml: licences, duplicate versions,
+# sources, and the RustSec advisories. cargo-deny is built once (about 3
+# minutes on 2 cores; there is no prebuilt binary without cargo-binstall).
+command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked
+cargo deny --locked check bans licenses sources
+# The advisory database is fetched when the network allows (a git
+# clone into ~/.cargo/advisory-dbs); offline, the copy fetched last time is
+# used; with neither the advisory check is skipped, said so, not failed.
+advisory_dbs="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
+if timeout 120 cargo deny fetch db >/dev/null 2>&1; then
+  cargo deny --locked --offline check advisories
+elif compgen -G "$advisory_dbs/advisory-db-*/crates" >/dev/null; then
+  echo "cargo deny: the advisory database could not be fetched; checking against the copy in $advisory_dbs"
+  cargo deny --locked --offline check advisories
+else
+  echo "cargo deny: advisories SKIPPED: the RustSec database could not be fetched (offline?) and $advisory_dbs has no copy"
+fi
 # A short coverage-guided run of the fuzz targets of the parsers that read
 # peer bytes (fuzz/: the IMAP reader and grammar, the SIP parser, the WebDAV
 # XML reader), from their checked-in corpora. cargo-fuzz needs the nightly

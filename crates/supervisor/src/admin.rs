@@ -321,6 +321,9 @@ async fn handle(
             r
         }
         (&Method::POST, "/accounts") => accounts(&state, req).await,
+        (_, path) if path.starts_with("/transfer/") => {
+            crate::transfer::routes::handle(&state, req).await
+        }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     Ok(response)

@@ -10,6 +10,7 @@ mod logging;
 mod metrics;
 mod serve;
 mod tls;
+mod transfer;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,16 @@ enum Command {
     Check(cli::check::CheckArgs),
     /// Exit 0 when the running server's /healthz answers 200 (5 s at most).
     Health,
+    /// Import an mbox file or a Maildir into an account (flags and
+    /// INTERNALDATE kept; a message already there is skipped).
+    Import(transfer::ImportArgs),
+    /// Export an account's folders as mbox files or a Maildir.
+    Export(transfer::ExportArgs),
+    /// Copy the store (only the store: not admin.token, TLS keys or the
+    /// configuration) into DIR, consistently, while the server runs or not.
+    Backup(transfer::backup::BackupArgs),
+    /// Restore a backup into an empty data directory (server down).
+    Restore(transfer::backup::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -185,6 +196,10 @@ async fn main() -> Result<()> {
     logging::init(&config, cli.log_json);
     match cli.command {
         Command::Serve => serve::run(config).await,
+        Command::Import(args) => transfer::import(&config, args).await,
+        Command::Export(args) => transfer::export(&config, args).await,
+        Command::Backup(args) => transfer::backup::backup(&config, args).await,
+        Command::Restore(args) => transfer::backup::restore(&config, args).await,
         Command::Check(args) => {
             // Loading the file above validated it.
             print!("{}", cli::check::effective(&config, args.all)?);

@@ -21,6 +21,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The HTTP client library of the NMS client script (tests/clients/nms_client.py).
 python3 -c 'import requests' 2>/dev/null || python3 -m pip install -q requests
+# The Prometheus text parser of tests/clients/parse_metrics.py (tests/observability.rs).
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client
 
 cargo build --workspace --locked
 

@@ -147,11 +147,151 @@ impl<S: Service> Server<S> {
         let service = self.service.clone();
         let connection = Connection { peer, secure };
         let limits = service.limits();
-        let handle = move |request| {
+        let handle = move |request: Request<RequestBody>| {
             let service = service.clone();
-            async move { service.handle(connection, request).await }
+            let access = Access::of(protocol_label(S::NAME), &request, peer);
+            async move {
+                let response = service.handle(connection, request).await;
+                access.respond(response)
+            }
         };
         serve_connection(stream, limits, shutdown, S::NAME, handle).await
+    }
+}
+
+/// The protocol label of a front end named `name` (`"WebDAV"`, `"NMS"`)
+/// in metrics and access logs.
+fn protocol_label(name: &'static str) -> &'static str {
+    match name {
+        "WebDAV" => "webdav",
+        "NMS" => "nms",
+        _ => "http",
+    }
+}
+
+/// Longest path an access-log event gives (bytes); a longer one is cut at
+/// a character boundary and ends with `…`.
+const MAX_LOGGED_PATH: usize = 256;
+
+/// One request's access-log event and metrics, taken when its head is
+/// read and given when its response body is sent whole or dropped: an
+/// INFO event of target `access` (protocol, method, path without the
+/// query, status, duration in ms, bytes in (the request's
+/// `Content-Length`, when it has one) and out (response body bytes
+/// sent), user (the Basic login presented, `-` without one), remote
+/// address) and `cpm_store_requests_total{protocol,command,outcome}` with
+/// `cpm_store_request_duration_seconds` (`store_core::telemetry`).
+struct Access {
+    protocol: &'static str,
+    method: hyper::Method,
+    path: String,
+    user: Option<String>,
+    peer: SocketAddr,
+    bytes_in: Option<u64>,
+    started: std::time::Instant,
+}
+
+impl Access {
+    fn of<B>(protocol: &'static str, request: &Request<B>, peer: SocketAddr) -> Access {
+        let full = request.uri().path();
+        let path = if full.len() <= MAX_LOGGED_PATH {
+            full.to_string()
+        } else {
+            let mut end = MAX_LOGGED_PATH;
+            while !full.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &full[..end])
+        };
+        let bytes_in = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Access {
+            protocol,
+            method: request.method().clone(),
+            path,
+            user: basic_credentials(request.headers()).map(|(user, _)| user),
+            peer,
+            bytes_in,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// `response` with its body counted; the event is given when the body
+    /// is done.
+    fn respond(self, response: Response<Body>) -> Response<Body> {
+        let status = response.status().as_u16();
+        response.map(|inner| {
+            CountedBody {
+                inner,
+                sent: 0,
+                status,
+                access: Some(self),
+            }
+            .boxed()
+        })
+    }
+}
+
+/// A response body that counts the bytes it yields and gives its request's
+/// access-log event once it ends or is dropped (a client gone mid-way).
+struct CountedBody {
+    inner: Body,
+    sent: u64,
+    status: u16,
+    access: Option<Access>,
+}
+
+impl hyper::body::Body for CountedBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.sent += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for CountedBody {
+    fn drop(&mut self) {
+        let Some(a) = self.access.take() else {
+            return;
+        };
+        let elapsed = a.started.elapsed();
+        let method = store_core::telemetry::http_method(a.method.as_str());
+        let class = store_core::telemetry::status_class(self.status);
+        store_core::telemetry::metrics().request(a.protocol, method, class, elapsed);
+        tracing::info!(
+            target: "access",
+            protocol = a.protocol,
+            method = %a.method,
+            path = %a.path,
+            status = self.status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            bytes_in = a.bytes_in.unwrap_or(0),
+            bytes_out = self.sent,
+            user = ?a.user.as_deref().unwrap_or("-"),
+            remote = %a.peer,
+            "HTTP request"
+        );
     }
 }
 

@@ -63,7 +63,6 @@ struct Inner {
     tasks: TaskTracker,
     tls: Option<tokio_rustls::TlsAcceptor>,
     subscriptions: subscription::Subscriptions,
-    metrics: Arc<metrics::SipMetrics>,
     object_bytes: Arc<tokio::sync::Semaphore>,
 }
 
@@ -93,7 +92,6 @@ impl SipUa {
                 tasks,
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),
                 subscriptions: subscription::Subscriptions::default(),
-                metrics: Arc::default(),
                 object_bytes: Arc::new(tokio::sync::Semaphore::new(
                     config
                         .max_outbound_object_bytes_in_flight
@@ -138,11 +136,6 @@ impl SipUa {
     /// The per-source rate limit of untrusted peers.
     pub fn rate_limiter(&self) -> &ratelimit::RateLimiter {
         &self.inner.rate_limiter
-    }
-
-    /// The request counters (`/metrics`).
-    pub fn metrics(&self) -> Arc<metrics::SipMetrics> {
-        self.inner.metrics.clone()
     }
 
     /// The budget of bytes held for referenced objects being sent (one
@@ -201,7 +194,7 @@ impl SipUa {
         }
         if let Err(reason) = wire::validate::validate_request(&request) {
             tracing::debug!(peer = %peer.addr, %reason, "request refused");
-            self.log_request(&request, peer, 400);
+            self.log_request(&request, peer, 400, std::time::Instant::now());
             if let Some(r) = Response::from_parsed_headers(&request.headers, 400, reason) {
                 let _ = peer.send(r.to_bytes()).await;
             }
@@ -232,7 +225,7 @@ impl SipUa {
                 return;
             }
             Begin::Full => {
-                self.log_request(&request, peer, 503);
+                self.log_request(&request, peer, 503, std::time::Instant::now());
                 let busy = Response::to_request(&request, 503).with("Retry-After", "5");
                 let _ = peer.send(busy.to_bytes()).await;
                 return;
@@ -242,18 +235,31 @@ impl SipUa {
             .await;
     }
 
-    /// The access log of SIP: one INFO line per request answered (method,
-    /// Call-ID, peer, transport, status), and its count in `/metrics`.
-    fn log_request(&self, request: &Request, peer: &Peer, status: u16) {
+    /// The access log of SIP: one INFO event of target `access` per
+    /// server transaction answered (method, Call-ID, Request-URI (the
+    /// account addressed), peer, transport, status, duration in ms since
+    /// `started`), and its count in `/metrics` ([`metrics::count`]).
+    fn log_request(
+        &self,
+        request: &Request,
+        peer: &Peer,
+        status: u16,
+        started: std::time::Instant,
+    ) {
+        let elapsed = started.elapsed();
         tracing::info!(
+            target: "access",
+            protocol = "sip",
             method = %request.method,
             call_id = request.headers.get("Call-ID").unwrap_or_default(),
+            uri = %request.uri,
             peer = %peer.addr,
             transport = peer.transport.via_token(),
             status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
             "SIP request"
         );
-        self.inner.metrics.count(&request.method, status);
+        metrics::count(&request.method, status, elapsed);
     }
 
     /// Runs the method handler of `request` and sends its response to
@@ -264,10 +270,11 @@ impl SipUa {
         peer: &Peer,
         transaction: Option<(&ServerTransactions, &TransactionKey)>,
     ) {
+        let started = std::time::Instant::now();
         let span = tracing::debug_span!("sip", method = %request.method, peer = %peer.addr);
         let reply =
             tracing::Instrument::instrument(methods::handle(self, request, peer), span).await;
-        self.log_request(request, peer, reply.response.code);
+        self.log_request(request, peer, reply.response.code, started);
         let bytes = reply.response.to_bytes();
         if let Some((transactions, key)) = transaction {
             let linger = if peer.transport.is_reliable() {

@@ -1,77 +1,54 @@
-//! Counts of the SIP requests answered, for the supervisor's Prometheus
-//! `/metrics`: `cpm_store_sip_requests_total{method,status}`, `method` one
-//! of the methods served (others, extension methods included, as
+//! Counts of the SIP requests answered, in the process's registry
+//! (`store_core::telemetry`): `cpm_store_sip_requests_total{method,status}`
+//! as before (README, SIP), and the protocol-wide
+//! `cpm_store_requests_total{protocol="sip",command,outcome}` with
+//! `cpm_store_request_duration_seconds{protocol="sip",command}`. `method`
+//! is one of the methods served (others, extension methods included, as
 //! `other`, so that a peer cannot grow the label set) and `status` the
-//! class of the final response (`2xx` ... `6xx`).
+//! class of the final response (`1xx` ... `6xx`).
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// The methods counted by name.
-const METHODS: [&str; 6] = [
-    "MESSAGE",
-    "SUBSCRIBE",
-    "OPTIONS",
-    "CANCEL",
-    "INVITE",
-    "other",
-];
-/// The status classes (1xx is never final here, but a count is cheap).
-const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"];
+use store_core::telemetry::{self, SipLabels};
 
-/// Request counters by method and status class.
-#[derive(Debug, Default)]
-pub struct SipMetrics {
-    requests: [[AtomicU64; CLASSES.len()]; METHODS.len()],
-}
-
-impl SipMetrics {
-    /// Counts one request of `method` answered with `status` (100 to 699).
-    pub fn count(&self, method: &str, status: u16) {
-        let m = METHODS
-            .iter()
-            .position(|k| *k == method)
-            .unwrap_or(METHODS.len() - 1);
-        let c = usize::from(status / 100).clamp(1, 6) - 1;
-        self.requests[m][c].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The counters in the Prometheus text format (version 0.0.4), with
-    /// their HELP and TYPE lines; only non-zero series are listed.
-    pub fn prometheus(&self) -> String {
-        let mut out = String::from(
-            "# HELP cpm_store_sip_requests_total SIP requests answered, by method and status class.\n\
-             # TYPE cpm_store_sip_requests_total counter\n",
-        );
-        for (m, method) in METHODS.iter().enumerate() {
-            for (c, class) in CLASSES.iter().enumerate() {
-                let n = self.requests[m][c].load(Ordering::Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        out,
-                        "cpm_store_sip_requests_total{{method=\"{method}\",status=\"{class}\"}} {n}"
-                    );
-                }
-            }
-        }
-        out
-    }
+/// Counts one request of `method` answered with `status` (100 to 699)
+/// after `elapsed` (from its transaction's start to the answer).
+pub fn count(method: &str, status: u16, elapsed: Duration) {
+    let t = telemetry::metrics();
+    let method = telemetry::sip_method(method);
+    let class = telemetry::status_class(status);
+    t.sip_requests
+        .get_or_create(&SipLabels {
+            method,
+            status: class,
+        })
+        .inc();
+    t.request("sip", method, class, elapsed);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn value(method: &'static str, status: &'static str) -> u64 {
+        telemetry::metrics()
+            .sip_requests
+            .get_or_create(&SipLabels { method, status })
+            .get()
+    }
+
     #[test]
     fn requests_are_counted_by_method_and_class() {
-        let m = SipMetrics::default();
-        m.count("MESSAGE", 200);
-        m.count("MESSAGE", 202);
-        m.count("FOO", 405);
-        let text = m.prometheus();
-        assert!(
-            text.contains("cpm_store_sip_requests_total{method=\"MESSAGE\",status=\"2xx\"} 2\n")
-        );
-        assert!(text.contains("cpm_store_sip_requests_total{method=\"other\",status=\"4xx\"} 1\n"));
+        let (message, other) = (value("MESSAGE", "2xx"), value("other", "4xx"));
+        count("MESSAGE", 200, Duration::ZERO);
+        count("MESSAGE", 202, Duration::ZERO);
+        count("FOO", 405, Duration::ZERO);
+        assert_eq!(value("MESSAGE", "2xx"), message + 2);
+        assert_eq!(value("other", "4xx"), other + 1);
+        let text = telemetry::encode(telemetry::Format::Prometheus);
+        assert!(text.contains("cpm_store_sip_requests_total{method=\"MESSAGE\",status=\"2xx\"} "));
+        assert!(text.contains(
+            "cpm_store_requests_total{protocol=\"sip\",command=\"other\",outcome=\"4xx\"} "
+        ));
     }
 }

@@ -193,6 +193,9 @@ impl BlobWriter {
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         let written = self.file.write_all(bytes).await;
         self.note(written)?;
+        crate::telemetry::metrics()
+            .blob_bytes_written
+            .inc_by(bytes.len() as u64);
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         Ok(())
@@ -229,6 +232,7 @@ impl BlobWriter {
         let synced = self.size > MAX_DEFERRED_SYNC;
         if synced {
             let result = self.file.sync_data().await;
+            crate::telemetry::metrics().fsyncs.inc();
             self.note(result)?;
         }
         self.done = true;
@@ -356,6 +360,9 @@ impl BlobStore {
     /// recorded in the store's health).
     pub async fn stage_bytes(&self, bytes: &[u8]) -> io::Result<StagedBlob> {
         if bytes.len() as u64 <= MAX_INLINE {
+            crate::telemetry::metrics()
+                .blob_bytes_written
+                .inc_by(bytes.len() as u64);
             return Ok(StagedBlob {
                 id: BlobId(Sha256::digest(bytes).into()),
                 size: bytes.len() as u64,
@@ -392,6 +399,7 @@ impl BlobStore {
             }
             return Err(e);
         }
+        crate::telemetry::metrics().blob_bytes_written.inc_by(size);
         Ok(StagedBlob::in_file(id, size, path, false))
     }
 
@@ -506,6 +514,7 @@ impl BlobStore {
                 .mode(PRIVATE_FILE)
                 .open(&path)?;
             file.write_all(&vec![0u8; bytes])?;
+            crate::telemetry::metrics().fsyncs.inc();
             file.sync_all()
         })();
         let _ = std::fs::remove_file(&path);
@@ -563,10 +572,18 @@ impl tokio::io::AsyncRead for BlobReader {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<io::Result<()>> {
-        match &mut self.get_mut().source {
+        let before = buf.filled().len();
+        let polled = match &mut self.get_mut().source {
             BlobSource::File(f) => std::pin::Pin::new(f).poll_read(cx, buf),
             BlobSource::Memory(m) => std::pin::Pin::new(m).poll_read(cx, buf),
+        };
+        let read = buf.filled().len().saturating_sub(before);
+        if read > 0 {
+            crate::telemetry::metrics()
+                .blob_bytes_read
+                .inc_by(read as u64);
         }
+        polled
     }
 }
 
@@ -659,6 +676,7 @@ impl ContentReader {
             ChunkSource::Memory(bytes) => slice_at(bytes, self.offset, want),
         };
         if read.is_ok() {
+            crate::telemetry::metrics().blob_bytes_read.inc_by(want);
             self.offset += want;
             self.left -= want;
         } else {
@@ -762,6 +780,7 @@ pub fn make_private(dir: &Path) -> io::Result<u64> {
 
 /// fsyncs a directory so that renames and creations in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    crate::telemetry::metrics().fsyncs.inc();
     std::fs::File::open(dir)?.sync_all()
 }
 
@@ -780,7 +799,10 @@ pub enum PendingSync {
 impl PendingSync {
     fn run(&self) -> io::Result<()> {
         match self {
-            PendingSync::FileData(path) => std::fs::File::open(path)?.sync_data(),
+            PendingSync::FileData(path) => {
+                crate::telemetry::metrics().fsyncs.inc();
+                std::fs::File::open(path)?.sync_data()
+            }
             PendingSync::Directory(dir) => sync_dir(dir),
         }
     }

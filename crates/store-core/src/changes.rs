@@ -34,6 +34,12 @@ impl ChangeHub {
     pub fn publish(&self, account: AccountId, change: Change) {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = channels.get(&account) {
+            // The changes the slowest receiver has not taken yet, before
+            // this one (`cpm_store_change_feed_backlog`): a length read,
+            // under the lock already held.
+            crate::telemetry::metrics()
+                .change_feed_backlog
+                .observe(tx.len() as f64);
             if tx.send(change).is_err() {
                 // Every receiver is gone: forget the channel.
                 channels.remove(&account);

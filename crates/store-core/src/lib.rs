@@ -34,6 +34,7 @@ pub mod search;
 pub mod section;
 pub mod sort;
 mod store;
+pub mod telemetry;
 pub mod thread;
 pub mod throttle;
 mod writer;

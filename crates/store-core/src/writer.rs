@@ -820,6 +820,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
         retention,
         ..
     } = *parts;
+    let started = std::time::Instant::now();
     let snapshot = match engine.snapshot() {
         Ok(s) => s,
         Err(e) => {
@@ -863,6 +864,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
     // released later and the release finds the blobs still referenced.
     retention.retain(std::mem::take(&mut effects.removed));
 
+    let batch_was_empty = batch.is_empty();
     let durable = install_blobs(blobs, &effects.install).and_then(|()| {
         if batch.is_empty() {
             return Ok(());
@@ -872,6 +874,16 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
     let ok_count = results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     match durable {
         Ok(()) => {
+            let telemetry = crate::telemetry::metrics();
+            telemetry
+                .commit_duration
+                .observe(started.elapsed().as_secs_f64());
+            telemetry.commit_batch.observe(ok_count as f64);
+            telemetry.commits.inc();
+            telemetry.operations.inc_by(ok_count);
+            if !batch_was_empty {
+                telemetry.fsyncs.inc();
+            }
             stats
                 .commits
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

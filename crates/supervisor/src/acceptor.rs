@@ -11,6 +11,11 @@
 //! endpoint has its own small budget) and holds it for its whole life.
 //! Past a cap, the connection gets the protocol's refusal
 //! ([`Listening::refusal`]) and is closed at once.
+//!
+//! Metrics (`store_core::telemetry`): `cpm_store_connections_accepted_total`
+//! and `cpm_store_connections_open` by protocol and TLS (open while the
+//! connection's task holds its permit), `cpm_store_connections_refused_total`
+//! by protocol and cap.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -136,6 +141,13 @@ pub async fn accept<S, F>(
             Ok(p) => p,
             Err(cap) => {
                 tracing::debug!(protocol, %peer, %cap, "connection refused");
+                store_core::telemetry::metrics()
+                    .connections_refused
+                    .get_or_create(&store_core::telemetry::RefusedLabels {
+                        protocol,
+                        cap: cap.setting(),
+                    })
+                    .inc();
                 if let Some(refused) = limits.refusals_to_report() {
                     tracing::warn!(
                         protocol,
@@ -156,10 +168,12 @@ pub async fn accept<S, F>(
             continue;
         };
         let span = tracing::info_span!("connection", protocol, %peer, tls = tls.is_some());
+        let open = store_core::telemetry::metrics().connection(protocol, tls.is_some());
         let (tls, serve) = (tls.clone(), serve.clone());
         tasks.spawn(tracing::Instrument::instrument(
             async move {
                 let _permit = permit;
+                let _open = open;
                 let connection = match tls {
                     None => Connection::Plain(tcp),
                     Some(acceptor) => {
@@ -197,6 +211,16 @@ pub enum CapReached {
     /// `[server] max_connections_per_ip`.
     #[error("max_connections_per_ip reached")]
     PerAddress,
+}
+
+impl CapReached {
+    /// The `[server]` setting of the cap, as the metric's `cap` label.
+    pub fn setting(self) -> &'static str {
+        match self {
+            CapReached::Total => "max_connections",
+            CapReached::PerAddress => "max_connections_per_ip",
+        }
+    }
 }
 
 /// Caps on the connections open at once: in all, and per client address

@@ -162,8 +162,6 @@ pub struct AdminState {
     pub token: String,
     /// Start time, for the uptime metric.
     pub started: std::time::Instant,
-    /// The SIP request counters.
-    pub sip: Arc<sip_ua::metrics::SipMetrics>,
     /// Set once every listener is bound and start-up is done (`/readyz`).
     pub ready: std::sync::atomic::AtomicBool,
 }
@@ -311,12 +309,17 @@ async fn handle(
         (&Method::GET, "/healthz") => healthz(&state).await,
         (&Method::GET, "/readyz") => readyz(&state),
         (&Method::GET, "/metrics") => {
-            let mut r = text(StatusCode::OK, crate::metrics::render(&state).await);
-            // The Prometheus text exposition format 0.0.4: a scraper
-            // (Prometheus 3) refuses a scrape without its content type.
+            let accept = req
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let (body, content_type) = crate::metrics::render(&state, accept);
+            let mut r = text(StatusCode::OK, body);
+            // A scraper (Prometheus 3) refuses a scrape without the
+            // content type of its format.
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                hyper::header::HeaderValue::from_static(content_type),
             );
             r
         }

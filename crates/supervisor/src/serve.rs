@@ -306,7 +306,6 @@ pub async fn run(config: Config) -> Result<()> {
         store: store.clone(),
         token,
         started: std::time::Instant::now(),
-        sip: sip.metrics(),
         ready: std::sync::atomic::AtomicBool::new(false),
     });
     let imap = imap_server::ImapServer::new(store.clone(), imap_config(&config), Some(tls.clone()));

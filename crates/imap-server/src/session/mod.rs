@@ -32,7 +32,7 @@ use error::CommandError;
 use mailbox::{Enabled, SelectedMailbox};
 use state::{ConnectionSlot, ServerState};
 use stream::Stream;
-use write_limit::{LimitedWrites, WriteLimit};
+use write_limit::{LimitedWrites, Traffic, WriteLimit};
 
 /// The buffered connection: reads are buffered for the tokenizer, writes
 /// so that pipelined responses leave in few packets, and bounded in time
@@ -121,6 +121,50 @@ pub struct Session {
     /// How many times [`Session::emit`] ran: a response line begun in
     /// `out` was (maybe partly) written when this moved past its mark.
     emits: u64,
+    /// Bytes read and written on the connection, for the access log.
+    traffic: Arc<Traffic>,
+    /// When the connection was accepted.
+    connected: std::time::Instant,
+    /// Commands answered (tagged completions).
+    commands: u64,
+    /// The command being answered, for its access-log event.
+    command: CommandStart,
+    /// Why the session ended, for its summary (the last BYE's text,
+    /// `Logged out`).
+    close_reason: Option<String>,
+}
+
+/// Where the command being answered started: its name (a label of
+/// `store_core::telemetry::imap_command`), when its first byte was
+/// there, and the session's bytes in and out then.
+#[derive(Debug, Clone, Copy)]
+struct CommandStart {
+    name: &'static str,
+    at: std::time::Instant,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+/// The name a command is counted and logged under: its name, `UID `
+/// before it for the UID forms (RFC 3501 6.4.8), from the fixed list of
+/// [`store_core::telemetry::imap_command`].
+fn command_label(command: &Command) -> &'static str {
+    let uid = matches!(
+        command,
+        Command::Fetch { uid: true, .. }
+            | Command::Store { uid: true, .. }
+            | Command::Search { uid: true, .. }
+            | Command::Sort { uid: true, .. }
+            | Command::Thread { uid: true, .. }
+            | Command::Copy { uid: true, .. }
+            | Command::Expunge { uids: Some(_), .. }
+    );
+    let name = command.name();
+    if uid {
+        store_core::telemetry::imap_command(&format!("UID {name}"))
+    } else {
+        store_core::telemetry::imap_command(name)
+    }
 }
 
 /// Where a response line starts, to drop it whole if it fails partway
@@ -171,8 +215,10 @@ async fn discard_line<S: tokio::io::AsyncBufRead + Unpin>(io: &mut S) -> std::io
 }
 
 /// The buffered connection over `stream`, its writes bounded by `limit`.
-fn buffered(stream: Stream, limit: WriteLimit) -> Io {
-    BufReader::new(BufWriter::new(LimitedWrites::new(stream, limit)))
+fn buffered(stream: Stream, limit: WriteLimit, traffic: &Arc<Traffic>) -> Io {
+    BufReader::new(BufWriter::new(
+        LimitedWrites::new(stream, limit).with_traffic(traffic.clone()),
+    ))
 }
 
 /// `* BYE` text for a connection that did not log in in time.
@@ -203,15 +249,36 @@ pub async fn run(
         login_failures: 0,
         preauth_deadline: None,
         emits: 0,
+        traffic: Arc::default(),
+        connected: std::time::Instant::now(),
+        commands: 0,
+        command: CommandStart {
+            name: "other",
+            at: std::time::Instant::now(),
+            bytes_in: 0,
+            bytes_out: 0,
+        },
+        close_reason: None,
     };
     let deadline = Instant::now() + session.state.config.preauth_timeout;
     session.preauth_deadline = Some(deadline);
     // Before login, writes end by the login deadline too.
-    session.io = Some(buffered(stream, WriteLimit::By(deadline)));
-    match crate::protocol::mutf7::utf8_scope(session.serve()).await {
-        Ok(()) => tracing::debug!("connection closed"),
-        Err(e) => tracing::debug!(error = %e, "connection ended"),
-    }
+    session.io = Some(buffered(stream, WriteLimit::By(deadline), &session.traffic));
+    let served = crate::protocol::mutf7::utf8_scope(session.serve()).await;
+    let reason = match &served {
+        Ok(()) => {
+            tracing::debug!("connection closed");
+            session
+                .close_reason
+                .take()
+                .unwrap_or_else(|| "Connection closed".into())
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "connection ended");
+            format!("Connection ended: {e}")
+        }
+    };
+    session.log_summary(&reason);
 }
 
 impl Session {
@@ -411,6 +478,7 @@ impl Session {
             if input?.is_empty() {
                 return Ok(());
             }
+            self.start_command();
             let state = self.state.clone();
             let io = self.io()?;
             let outcome =
@@ -499,6 +567,7 @@ impl Session {
 
     /// Sends `* BYE text` and flushes.
     pub async fn bye(&mut self, text: &str) -> std::io::Result<()> {
+        self.close_reason = Some(text.to_string());
         self.out.push_str(&format!("* BYE {text}\r\n"));
         self.flush().await
     }
@@ -548,12 +617,105 @@ impl Session {
         self.complete(&tag, completion).await
     }
 
+    /// The session's bytes in and out so far: those read from the
+    /// connection less those still buffered unread, and those written
+    /// plus those buffered unwritten.
+    fn traffic_now(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (read, written) = (
+            self.traffic.read.load(Relaxed),
+            self.traffic.written.load(Relaxed),
+        );
+        match &self.io {
+            Some(io) => (
+                read.saturating_sub(io.buffer().len() as u64),
+                written + io.get_ref().buffer().len() as u64,
+            ),
+            None => (read, written),
+        }
+    }
+
+    /// Marks the start of the next command (its first byte is there).
+    fn start_command(&mut self) {
+        let (bytes_in, bytes_out) = self.traffic_now();
+        self.command = CommandStart {
+            name: "other",
+            at: std::time::Instant::now(),
+            bytes_in,
+            bytes_out,
+        };
+    }
+
+    /// Names the command being answered (a pipelined one starts where
+    /// the one before it ended).
+    pub(super) fn name_command(&mut self, command: &Command) {
+        self.command.name = command_label(command);
+    }
+
+    /// The access log of IMAP: one INFO event of target `access` per
+    /// tagged completion (tag, command, result, duration in ms, bytes in
+    /// and out, account when logged in, remote address), and its counts
+    /// in `cpm_store_requests_total` and
+    /// `cpm_store_request_duration_seconds`. The next command of a
+    /// pipeline starts where this one ends.
+    fn log_command(&mut self, tag: &str, status: Status) {
+        let (bytes_in, bytes_out) = self.traffic_now();
+        let start = self.command;
+        let elapsed = start.at.elapsed();
+        let result = match status {
+            Status::Ok => "ok",
+            Status::No => "no",
+            Status::Bad => "bad",
+        };
+        self.commands += 1;
+        store_core::telemetry::metrics().request("imap", start.name, result, elapsed);
+        tracing::info!(
+            target: "access",
+            protocol = "imap",
+            tag = %tag.escape_debug(),
+            command = start.name,
+            result,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            bytes_in = bytes_in.saturating_sub(start.bytes_in),
+            bytes_out = bytes_out.saturating_sub(start.bytes_out),
+            account = self.principal.as_ref().map_or("-", |p| p.login()),
+            remote = %self.peer,
+            "IMAP command"
+        );
+        self.command = CommandStart {
+            name: "other",
+            at: std::time::Instant::now(),
+            bytes_in,
+            bytes_out,
+        };
+    }
+
+    /// The session's summary when it ends, as Dovecot's `Logged out
+    /// in=… out=…`: bytes in and out, commands answered, duration (ms),
+    /// why it ended, account and remote address.
+    fn log_summary(&self, reason: &str) {
+        let (bytes_in, bytes_out) = self.traffic_now();
+        tracing::info!(
+            target: "access",
+            protocol = "imap",
+            bytes_in,
+            bytes_out,
+            commands = self.commands,
+            duration_ms = self.connected.elapsed().as_secs_f64() * 1000.0,
+            reason,
+            account = self.principal.as_ref().map_or("-", |p| p.login()),
+            remote = %self.peer,
+            "IMAP session ended"
+        );
+    }
+
     /// Writes pending untagged responses and the tagged `completion`;
     /// counts consecutive BADs and ends a flood of them with BYE.
     async fn complete(&mut self, tag: &str, completion: Completion) -> std::io::Result<Flow> {
         self.emit().await?;
         let bad = completion.status == Status::Bad;
         self.io()?.write_all(&completion.render(tag)).await?;
+        self.log_command(tag, completion.status);
         if !bad {
             self.bad_commands = 0;
             return Ok(Flow::Continue);
@@ -570,6 +732,10 @@ impl Session {
         let Request { tag, command } = request;
         let name = command.name();
         tracing::debug!(command = name, "command");
+        self.name_command(&command);
+        if matches!(command, Command::Logout) {
+            self.close_reason = Some("Logged out".into());
+        }
         if let Some(refusal) = self.state_refusal(&command) {
             return self.complete(&tag, refusal).await;
         }
@@ -815,7 +981,7 @@ impl Session {
         let stream = io.into_inner().into_inner().into_inner();
         let stream = Stream::Deflate(Box::new(deflate::Deflate::new(stream, &pending)));
         let limit = self.write_limit();
-        self.io = Some(buffered(stream, limit));
+        self.io = Some(buffered(stream, limit, &self.traffic));
         Ok(())
     }
 
@@ -842,7 +1008,7 @@ impl Session {
             .await
             .map_err(|_| std::io::Error::other("STARTTLS handshake timed out"))??;
         let limit = self.write_limit();
-        self.io = Some(buffered(Stream::Tls(Box::new(tls)), limit));
+        self.io = Some(buffered(Stream::Tls(Box::new(tls)), limit, &self.traffic));
         Ok(())
     }
 }

@@ -98,7 +98,12 @@ impl Session {
             tracing::debug!(command = "STORE", pipelined = true, "command");
             let announce_modseq = !self.enabled.condstore;
             let Some(request) = StoreRequest::of(&command) else {
-                staged.push((tag, announce_modseq, Err(Completion::bad("Not a STORE"))));
+                staged.push((
+                    tag,
+                    announce_modseq,
+                    command,
+                    Err(Completion::bad("Not a STORE")),
+                ));
                 continue;
             };
             last_allows_expunge = request.uid;
@@ -106,7 +111,7 @@ impl Session {
                 updates.push(update);
                 prepared
             });
-            staged.push((tag, announce_modseq, prepared));
+            staged.push((tag, announce_modseq, command, prepared));
         }
         let mut outcomes = self
             .state
@@ -116,7 +121,8 @@ impl Session {
             .into_iter();
         let count = staged.len();
         let mut flow = Flow::Continue;
-        for (i, (tag, announce_modseq, prepared)) in staged.into_iter().enumerate() {
+        for (i, (tag, announce_modseq, command, prepared)) in staged.into_iter().enumerate() {
+            self.name_command(&command);
             let completion = match prepared {
                 Err(refusal) => refusal,
                 Ok(prepared) => {

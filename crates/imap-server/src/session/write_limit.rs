@@ -6,6 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -26,6 +29,20 @@ pub struct LimitedWrites<S> {
     limit: WriteLimit,
     /// Running while a write waits; reset when one completes.
     timer: Option<Pin<Box<Sleep>>>,
+    /// Counts of the bytes that pass.
+    traffic: Arc<Traffic>,
+}
+
+/// Bytes a session read from and wrote to its connection, above TLS and
+/// COMPRESS (what the IMAP dialogue itself took), kept across the
+/// stream changes of STARTTLS and COMPRESS: the access log's `in` and
+/// `out`.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Bytes read.
+    pub read: AtomicU64,
+    /// Bytes written.
+    pub written: AtomicU64,
 }
 
 impl<S> LimitedWrites<S> {
@@ -35,7 +52,14 @@ impl<S> LimitedWrites<S> {
             inner,
             limit,
             timer: None,
+            traffic: Arc::default(),
         }
+    }
+
+    /// Counts the bytes read and written in `traffic` from now on.
+    pub fn with_traffic(mut self, traffic: Arc<Traffic>) -> Self {
+        self.traffic = traffic;
+        self
     }
 
     /// Changes the limit (at login).
@@ -91,7 +115,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for LimitedWrites<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before);
+        self.traffic.read.fetch_add(read as u64, Ordering::Relaxed);
+        result
     }
 }
 
@@ -102,6 +130,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for LimitedWrites<S> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &result {
+            self.traffic.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
         self.limited(cx, result)
     }
 

@@ -116,6 +116,9 @@ impl Store {
             Ok(account)
         })
         .await
+        .inspect(|_| {
+            crate::telemetry::metrics().accounts.inc();
+        })
     }
 
     /// Replaces an account's password.
@@ -243,6 +246,7 @@ impl Store {
             Ok(())
         })
         .await?;
+        crate::telemetry::metrics().accounts.dec();
         self.inner.logins.forget(login);
         Ok(())
     }
@@ -287,12 +291,12 @@ impl Store {
             .map_err(|_| StoreError::Busy("password checks"))?;
         // Failures recorded while this attempt waited for its slot may
         // stop it now (the rest of a burst of guesses).
-        self.inner
-            .throttle
-            .recheck(&attempt)
-            .map_err(|t| StoreError::LoginThrottled {
+        self.inner.throttle.recheck(&attempt).map_err(|t| {
+            crate::telemetry::metrics().login_throttled(source.protocol);
+            StoreError::LoginThrottled {
                 retry_after: t.retry_after,
-            })?;
+            }
+        })?;
         let matched = slot.verify(hash, password).await;
         match entry {
             Some(entry) if matched => {
@@ -329,6 +333,7 @@ impl Store {
                     login,
                     "login attempt refused by the throttle"
                 );
+                crate::telemetry::metrics().login_throttled(source.protocol);
                 StoreError::LoginThrottled {
                     retry_after: t.retry_after,
                 }
@@ -347,6 +352,7 @@ impl Store {
             self.note_login(login);
             return;
         }
+        crate::telemetry::metrics().login_failed(source.protocol);
         tracing::warn!(
             protocol = source.protocol,
             remote = %source.remote,
@@ -507,4 +513,27 @@ impl Store {
 
 fn principal_of(entry: &AccountEntry) -> Principal {
     Principal::new(entry.account.id, entry.account.login.clone())
+}
+
+/// Accounts in the store (their id-to-login keys, 0x03), counted once at
+/// open for `cpm_store_accounts`, a page of keys at a time.
+///
+/// Errors: the engine cannot be read.
+pub(super) fn count_accounts(engine: &dyn crate::engine::Engine) -> Result<i64> {
+    const PAGE: usize = 4096;
+    let snapshot = engine.snapshot()?;
+    let prefix = vec![0x03];
+    let mut start = prefix.clone();
+    let mut count = 0i64;
+    loop {
+        let page = snapshot.scan_keys(&prefix, &start, PAGE)?;
+        count += page.len() as i64;
+        match page.last() {
+            Some(last) if page.len() == PAGE => {
+                start = last.clone();
+                start.push(0);
+            }
+            _ => return Ok(count),
+        }
+    }
 }

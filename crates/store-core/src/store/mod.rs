@@ -233,6 +233,9 @@ impl Store {
         format::upgrade(&*engine, &blobs)?;
         sweep_unreferenced_blobs(&*engine, &blobs)?;
         locks::index_locks(&*engine)?;
+        crate::telemetry::metrics()
+            .accounts
+            .set(accounts::count_accounts(&*engine)?);
         let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());
         let stats = Arc::new(CommitStats::default());

@@ -1057,6 +1057,7 @@ pub(super) fn check_quota<R: Reader + ?Sized>(
     if limits.max_bytes.is_some_and(|m| used + bytes > m)
         || limits.max_objects.is_some_and(|m| held + count > m)
     {
+        crate::telemetry::metrics().quota_refusals.inc();
         return Err(StoreError::OverQuota);
     }
     Ok(())

@@ -4,7 +4,6 @@
 //! the file's Content-Type and its name as the attachment's filename. IMAP
 //! clients see a message with an attachment; `BODY[1]` is the file.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use store_core::macos::{is_macos_metadata, MacosMetadata};
 use store_core::Store;
 
@@ -13,22 +12,6 @@ use crate::error::{DavError, DavResult};
 /// Longest Content-Type accepted from a client; others become
 /// `application/octet-stream`.
 const MAX_CONTENT_TYPE: usize = 200;
-
-/// Characters left as is in an RFC 2231 extended parameter value
-/// (attribute-char).
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
 
 /// Bytes of a PUT body read before its media type is decided when the
 /// client sent none ([`sniff_content_type`]): enough for every signature
@@ -122,30 +105,43 @@ pub fn check_macos_metadata(store: &Store, name: &str) -> DavResult<()> {
     Ok(())
 }
 
-/// The header block of a media object named `name`, dated now (ends with
-/// the empty line; the file's bytes follow).
+/// The header block of a media object named `name` of type
+/// `content_type` (a value [`sanitize_content_type`] or
+/// [`sniff_content_type`] gave), dated now; it ends with the empty line,
+/// the file's bytes follow. Written by `mail-builder`: `Subject` is the
+/// name (RFC 2047 encoded words of at most 75 characters when it is not
+/// ASCII), `Content-Disposition: attachment` carries it as `filename`
+/// (RFC 2231 continuations and charset when needed, RFC 2183), and every
+/// line is folded within RFC 5322 2.1.1's limits (78 where it can, never
+/// more than 998).
 pub fn header(name: &str, content_type: &str) -> String {
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now()).replace(" GMT", " +0000");
-    let ascii_simple = name
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-    let filename = if ascii_simple {
-        format!("filename=\"{name}\"")
-    } else {
-        format!("filename*=UTF-8''{}", utf8_percent_encode(name, ATTR_CHAR))
-    };
-    let subject = if ascii_simple {
-        name.to_string()
-    } else {
-        use base64::Engine as _;
-        format!(
-            "=?UTF-8?B?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(name)
-        )
-    };
-    format!(
-        "MIME-Version: 1.0\r\nDate: {date}\r\nSubject: {subject}\r\nContent-Type: {content_type}\r\nContent-Disposition: attachment; {filename}\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-    )
+    use mail_builder::headers::content_type::ContentType;
+    use mail_builder::headers::raw::Raw;
+    use mail_builder::headers::text::Text;
+    use mail_builder::headers::Header;
+
+    fn field(out: &mut Vec<u8>, field: &str, value: impl Header) {
+        out.extend_from_slice(field.as_bytes());
+        out.extend_from_slice(b": ");
+        value.write_header(out, field.len() + 2);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let mut out = Vec::with_capacity(256 + 3 * name.len());
+    field(&mut out, "MIME-Version", Raw::new("1.0"));
+    field(&mut out, "Date", Raw::new(store_core::dates::rfc5322(now)));
+    field(&mut out, "Subject", Text::new(name));
+    field(&mut out, "Content-Type", Raw::new(content_type));
+    field(
+        &mut out,
+        "Content-Disposition",
+        ContentType::new("attachment").attribute("filename", name),
+    );
+    field(&mut out, "Content-Transfer-Encoding", Raw::new("binary"));
+    out.extend_from_slice(b"\r\n");
+    // Every part written above is ASCII (encoded words, percent-encoding).
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -206,5 +202,63 @@ mod tests {
         assert!(h.contains("filename*=UTF-8''res-%E2%82%AC.txt"), "{h}");
         assert!(h.ends_with("\r\n\r\n"));
         assert!(header("a b.png", "image/png").contains("filename=\"a b.png\""));
+    }
+
+    /// What a mail reader sees of a media object's header block.
+    fn parsed(h: &str) -> (Option<String>, Option<String>, Option<String>) {
+        use mail_parser::MimeHeaders;
+        let raw = format!("{h}body");
+        let message = mail_parser::MessageParser::new()
+            .parse(raw.as_bytes())
+            .unwrap();
+        let disposition = message
+            .content_disposition()
+            .and_then(|d| d.attribute("filename"))
+            .map(str::to_string);
+        let content_type = message
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default()));
+        (
+            message.subject().map(str::to_string),
+            disposition,
+            content_type,
+        )
+    }
+
+    #[test]
+    fn long_non_ascii_names_stay_within_the_line_and_word_limits() {
+        let name = format!("{}.jpg", "Фотография с отпуска — 夏の写真 ".repeat(40));
+        let h = header(&name, "image/jpeg");
+        for line in h.split("\r\n") {
+            assert!(line.len() <= 998, "a line of {} bytes", line.len());
+            assert!(line.len() <= 78, "a line of {} bytes: {line}", line.len());
+            for word in line.split_whitespace().filter(|w| w.starts_with("=?")) {
+                assert!(
+                    word.len() <= 75,
+                    "an encoded word of {}: {word}",
+                    word.len()
+                );
+            }
+        }
+        assert!(h.contains("=?"), "{h}");
+        assert_eq!(
+            parsed(&h),
+            (Some(name.clone()), Some(name), Some("image/jpeg".into()))
+        );
+    }
+
+    #[test]
+    fn ascii_names_read_back_as_written() {
+        let name = format!("{}.png", "holiday photo ".repeat(80));
+        let h = header(&name, "image/png");
+        assert!(h.split("\r\n").all(|line| line.len() <= 998), "{h}");
+        assert_eq!(
+            parsed(&h),
+            (Some(name.clone()), Some(name), Some("image/png".into()))
+        );
+        assert!(
+            h.contains("\r\nContent-Transfer-Encoding: binary\r\n\r\n"),
+            "{h}"
+        );
     }
 }

@@ -430,3 +430,47 @@ fn metrics_count_what_each_protocol_did_and_every_request_is_logged() {
         "{text}"
     );
 }
+
+/// The server's log after one IMAPS session by `openssl s_client`
+/// presenting an IP address as SNI (as clients connecting by address
+/// do, against RFC 6066 3), with `[log] level` set to `level` if given.
+fn log_after_ip_sni(level: Option<&str>) -> String {
+    let mut server = Server::new();
+    if let Some(level) = level {
+        let mut config = std::fs::read_to_string(server.config()).unwrap();
+        config.push_str(&format!("[log]\nlevel = {level:?}\n"));
+        std::fs::write(server.config(), config).unwrap();
+    }
+    let log = server.start_logged();
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect"])
+        .arg(server.imaps.to_string())
+        .args(["-servername", "127.0.0.1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl");
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"a1 LOGOUT\r\n").unwrap();
+    drop(stdin);
+    let out = client.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("a1 OK"),
+        "the TLS session did not run: {said}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned()
+}
+
+#[test]
+fn an_ip_address_as_sni_is_not_warned_about_unless_rustls_is_asked_for() {
+    e2e_tests::require_tool("openssl", "openssl");
+    let quiet = log_after_ip_sni(None);
+    assert!(quiet.contains("IMAP session ended"), "{quiet}");
+    assert!(!quiet.contains("Illegal SNI"), "{quiet}");
+    // An operator who names rustls gets its warnings.
+    let loud = log_after_ip_sni(Some("info,rustls=warn"));
+    assert!(loud.contains("Illegal SNI"), "{loud}");
+}

@@ -135,7 +135,8 @@ pub struct Telemetry {
     /// `protocol="sip"`).
     pub sip_requests: Family<SipLabels, Counter>,
     /// `cpm_store_commits_total`: engine commits (each one fsync of the
-    /// database), each carrying one or more operations.
+    /// database), each carrying one or more operations; a group that
+    /// wrote nothing is not one.
     pub commits: Counter,
     /// `cpm_store_operations_total`: write operations committed.
     pub operations: Counter,

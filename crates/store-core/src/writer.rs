@@ -875,13 +875,15 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
     match durable {
         Ok(()) => {
             let telemetry = crate::telemetry::metrics();
-            telemetry
-                .commit_duration
-                .observe(started.elapsed().as_secs_f64());
-            telemetry.commit_batch.observe(ok_count as f64);
-            telemetry.commits.inc();
             telemetry.operations.inc_by(ok_count);
+            // A batch that wrote nothing (a liveness probe, refused
+            // operations) made no engine commit.
             if !batch_was_empty {
+                telemetry
+                    .commit_duration
+                    .observe(started.elapsed().as_secs_f64());
+                telemetry.commit_batch.observe(ok_count as f64);
+                telemetry.commits.inc();
                 telemetry.fsyncs.inc();
             }
             stats

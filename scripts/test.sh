@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages of the outside tools (real clients and protocol peers;
 # systemd for `systemd-analyze security` on deploy/cpm-store.service, which
-# tests/readme.rs runs: the package is installed, systemd is not started).
-packages=(python3 curl openssl isync litmus rclone sip-tester systemd)
+# tests/readme.rs runs: the package is installed, systemd is not started;
+# iproute2 to bring up the loopback of the network namespace in which
+# tests/readme.rs runs the README quickstart on the default ports).
+packages=(python3 curl openssl isync litmus rclone sip-tester systemd iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

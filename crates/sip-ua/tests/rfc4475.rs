@@ -1,6 +1,6 @@
 //! The RFC 4475 torture messages against the parser and a running user
 //! agent: every message gets the verdict `rfc4475/MANIFEST.tsv` gives
-//! (its copy of `../shared/testdata/rfc4475`, byte-exact), nothing panics,
+//! (the RFC's messages, extracted byte-exact; `rfc4475/README.md`), nothing panics,
 //! and the agent still answers afterwards.
 
 use std::net::SocketAddr;

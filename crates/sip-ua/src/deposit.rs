@@ -574,4 +574,12 @@ mod tests {
             Some(1_289_690_940)
         );
     }
+
+    #[test]
+    fn dates_of_days_that_do_not_exist_are_refused() {
+        // CPIM DateTime (RFC 3339) and SIP Date (RFC 3261 20.17).
+        assert_eq!(parse_rfc3339("2026-02-31T10:00:00Z"), None);
+        assert_eq!(parse_http_date("Tue, 31 Feb 2026 10:00:00 GMT"), None);
+        assert_eq!(parse_http_date("Tue, 31 Apr 2026 10:00:00 GMT"), None);
+    }
 }

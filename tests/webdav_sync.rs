@@ -652,45 +652,16 @@ fn current_user_privilege_set_follows_the_imap_acl() {
 
 /// Unix seconds of an RFC 3339 `YYYY-MM-DDTHH:MM:SSZ`.
 fn rfc3339_seconds(s: &str) -> i64 {
-    let n = |r: std::ops::Range<usize>| -> i64 { s[r].parse().unwrap_or_else(|_| panic!("{s}")) };
-    days_from_civil(n(0..4), n(5..7), n(8..10)) * 86400
-        + n(11..13) * 3600
-        + n(14..16) * 60
-        + n(17..19)
+    store_core::dates::parse_rfc3339(s).unwrap_or_else(|| panic!("not RFC 3339: {s}"))
 }
 
 /// Unix seconds of an HTTP-date `Mon, 30 Nov 2026 06:30:00 GMT`.
 fn http_date_seconds(s: &str) -> i64 {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = months
-        .iter()
-        .position(|m| *m == parts[2])
-        .unwrap_or_else(|| panic!("{s}")) as i64
-        + 1;
-    let time: Vec<i64> = parts[4]
-        .split(':')
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    days_from_civil(
-        parts[3].parse().unwrap_or(0),
-        month,
-        parts[1].parse().unwrap_or(0),
-    ) * 86400
-        + time[0] * 3600
-        + time[1] * 60
-        + time[2]
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+    let t = httpdate::parse_http_date(s).unwrap_or_else(|e| panic!("not an HTTP-date: {s}: {e}"));
+    let since = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_else(|e| panic!("{s} before 1970: {e}"));
+    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
 }
 
 fn unix_now() -> i64 {

@@ -201,7 +201,21 @@ async fn main() -> Result<()> {
         Command::Backup(args) => transfer::backup::backup(&config, args).await,
         Command::Restore(args) => transfer::backup::restore(&config, args).await,
         Command::Check(args) => {
-            // Loading the file above validated it.
+            // Loading the file above validated it. A header comment says
+            // what was read, as doveconf's does.
+            let source = cli.config.as_ref().map_or_else(
+                || "no file (the defaults)".to_string(),
+                |p| p.display().to_string(),
+            );
+            let which = if args.all {
+                "every setting"
+            } else {
+                "the settings that differ from the defaults"
+            };
+            println!(
+                "# cpm-store {}: {source}; {which}",
+                env!("CARGO_PKG_VERSION")
+            );
             print!("{}", cli::check::effective(&config, args.all)?);
             Ok(())
         }

@@ -34,6 +34,7 @@
 //! | 0x29   | object number (u64, store-wide)       | folder id, UID: where that object is now (the NMS objectId; `store::object_numbers`) |
 //! | 0x2A   | folder id, UID                        | u64 object number of that object |
 //! | 0x2B   | account id, MODSEQ, folder id, UID    | object number, correlation id: an object removed for good, kept as long as its `ObjectRemoved` change (NMS VanishedObjects; `store::object_numbers`) |
+//! | 0x2C   | folder id, INTERNALDATE (i64, sign bit flipped), UID | () (date index, from format 9: a folder's objects by INTERNALDATE, `store::index`) |
 //! | 0x30   | account id, MODSEQ, index             | `Change`                   |
 //! | 0x31   | account id, Unix hour (u64)           | u64: the account's first MODSEQ of that hour (maps time to MODSEQ for the retention window) |
 //! | 0x40–0x44 | blob id                            | formats 1 to 6 only: a blob's records, one prefix per kind; format 7 moved them to 0x45 (`store::format`) |
@@ -224,6 +225,45 @@ pub fn flag_index_all(folder: FolderId) -> Vec<u8> {
 /// An object's mail row (`store::index::MailRow` bits).
 pub fn mail_row(folder: FolderId, uid: Uid) -> Vec<u8> {
     key(0x28, &[&folder.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// A date index entry: object `uid` of `folder` has INTERNALDATE `date`
+/// (Unix seconds; the sign bit is flipped so that dates before 1970 sort
+/// first), so the objects stored before a date are one range read.
+pub fn date_index(folder: FolderId, date: i64, uid: Uid) -> Vec<u8> {
+    key(
+        0x2C,
+        &[
+            &folder.to_be_bytes(),
+            &sortable_i64(date).to_be_bytes(),
+            &uid.to_be_bytes(),
+        ],
+    )
+}
+
+/// The prefix of a folder's date index.
+pub fn date_index_all(folder: FolderId) -> Vec<u8> {
+    key(0x2C, &[&folder.to_be_bytes()])
+}
+
+/// Where a folder's date index entries of INTERNALDATE `date` start.
+pub fn date_index_from(folder: FolderId, date: i64) -> Vec<u8> {
+    key(
+        0x2C,
+        &[&folder.to_be_bytes(), &sortable_i64(date).to_be_bytes()],
+    )
+}
+
+/// The INTERNALDATE and UID of a [`date_index`] key.
+pub fn parse_date_index(k: &[u8]) -> Option<(i64, Uid)> {
+    let date: [u8; 8] = k.get(9..17)?.try_into().ok()?;
+    let uid = trailing_u32(k)?;
+    (k.len() == 21).then_some(((u64::from_be_bytes(date) ^ (1 << 63)) as i64, uid))
+}
+
+/// `v` as a `u64` whose big-endian bytes sort as `v` does.
+fn sortable_i64(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
 }
 
 /// Where the object of object number `number` is now (its folder and

@@ -1,5 +1,5 @@
 //! The per-folder indexes (`store::index`: the change index 0x26, the flag
-//! index 0x27, the mail rows 0x28) against an oracle: after every step of
+//! index 0x27, the mail rows 0x28, the date index 0x2C) against an oracle: after every step of
 //! seeded random operations (APPEND, STORE ±flags and keywords, EXPUNGE,
 //! COPY, MOVE, RENAME INBOX, DELETE, prune), each index equals what a
 //! brute-force reading of the object records (0x20), tombstones (0x21) and
@@ -181,6 +181,7 @@ fn expected_indexes(engine: &RedbEngine, folder: u64) -> Vec<KeyValue> {
             out.push((keys::flag_index(folder, n, o.uid), Vec::new()));
         }
         out.push((keys::mail_row(folder, o.uid), vec![row_bits(&o)]));
+        out.push((keys::date_index(folder, o.internal_date, o.uid), Vec::new()));
     }
     for (uid, m) in tombstones(engine, folder) {
         out.push((keys::change_index(folder, m, uid), vec![1]));
@@ -193,13 +194,15 @@ fn stored_indexes(engine: &RedbEngine, folder: u64) -> Vec<KeyValue> {
     let mut out = raw(engine, &keys::change_index_all(folder));
     out.extend(raw(engine, &keys::flag_index_all(folder)));
     out.extend(raw(engine, &keys::mail_rows(folder)));
+    out.extend(raw(engine, &keys::date_index_all(folder)));
+    out.sort();
     out
 }
 
 /// Every index key of the store, with the keyword lists.
 fn all_index_keys(engine: &RedbEngine) -> Vec<KeyValue> {
     let mut out = Vec::new();
-    for p in [0x16u8, 0x26, 0x27, 0x28] {
+    for p in [0x16u8, 0x26, 0x27, 0x28, 0x2C] {
         out.extend(raw(engine, &[p]));
     }
     out
@@ -633,7 +636,7 @@ async fn downgrade(dir: &std::path::Path, cut: Option<Vec<u8>>) -> Vec<KeyValue>
     let engine = RedbEngine::open(&dir.join("store.redb")).unwrap();
     let before = all_index_keys(&engine);
     let mut batch = WriteBatch::new();
-    for p in [0x26u8, 0x27, 0x28] {
+    for p in [0x26u8, 0x27, 0x28, 0x2C] {
         for (k, _) in raw(&engine, &[p]) {
             batch.insert(k, None);
         }
@@ -751,4 +754,51 @@ async fn an_interrupted_format_5_upgrade_resumes_to_the_same_indexes() {
     // Objects past the cut and every tombstone were indexed by the resumed
     // run; those before it keep what the first run wrote.
     assert_eq!(after, before);
+}
+
+/// A format-8 store (no date index) gets one entry per object at open,
+/// byte-equal to what the writes of format 9 keep, and expunging by age
+/// then finds its old objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_format_9_upgrade_adds_the_date_index() {
+    let dir = tempfile::tempdir().unwrap();
+    build_history(dir.path()).await;
+    let before = {
+        let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
+        let before = all_index_keys(&engine);
+        let mut batch = WriteBatch::new();
+        for (k, _) in raw(&engine, &[0x2C]) {
+            batch.insert(k, None);
+        }
+        assert!(!batch.is_empty(), "format 9 writes keep a date index");
+        batch.insert(
+            keys::counter("format"),
+            Some(postcard::to_stdvec(&8u64).unwrap()),
+        );
+        engine.commit(batch).unwrap();
+        before
+    };
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let p = store.administrator("alice").await.unwrap();
+    let far_future = 4_102_444_800; // 2100-01-01
+    let removed = store
+        .expunge_before(&p, &FolderRef::own("A"), far_future, None)
+        .await
+        .unwrap();
+    assert_eq!(removed, 20, "every object of A is older than 2100");
+    store.close().await;
+    drop(store);
+    let engine = RedbEngine::open(&dir.path().join("store.redb")).unwrap();
+    let a = folders(&engine)
+        .into_iter()
+        .find(|f| f.name == "A")
+        .unwrap();
+    assert!(objects(&engine, a.id).is_empty());
+    assert!(raw(&engine, &keys::date_index_all(a.id)).is_empty());
+    let others: Vec<KeyValue> = before
+        .into_iter()
+        .filter(|(k, _)| k[0] == 0x2C && k[1..9] != a.id.to_be_bytes())
+        .collect();
+    let now: Vec<KeyValue> = raw(&engine, &[0x2C]);
+    assert_eq!(now, others);
 }

@@ -8,12 +8,11 @@
 //! removal, the change feed told, so sessions get EXPUNGE / VANISHED and
 //! NMS subscribers the deletion).
 //!
-//! Cost: there is no index by INTERNALDATE, so a folder's object records
-//! are read in UID order, [`SCAN_PAGE`] records per read snapshot, and the
-//! old ones removed [`REMOVE_BATCH`] per commit; the reads cost the
-//! folder's size, the writes what is removed. UIDs grow with arrival, so
-//! the old objects are mostly the first ones read, but an APPEND may give
-//! any INTERNALDATE, so every record is read.
+//! Cost: what is removed. The folder's date index (0x2C,
+//! `store::index::uids_before`) lists the objects stored before the
+//! date, [`SCAN_PAGE`] entries per read snapshot, and they are removed
+//! [`REMOVE_BATCH`] per commit; with a kind, an old object of another
+//! kind is read and kept. Accounts are listed [`ACCOUNT_PAGE`] at a time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,6 +21,7 @@ use crate::keys;
 use crate::model::{Object, ObjectKind, Principal, Uid, UnixTime};
 use crate::rights::Right;
 use crate::store::folders::FolderRef;
+use crate::store::index::uids_before;
 use crate::store::locks::{check_write, drop_locks_of, Touch};
 use crate::store::objects::{removal_touches, remove_object};
 use crate::store::{next_modseq, resolve, Store};
@@ -31,6 +31,8 @@ use crate::writer::Reader;
 pub const SCAN_PAGE: usize = 1024;
 /// Most objects removed in one commit.
 pub const REMOVE_BATCH: usize = 256;
+/// Accounts read per read snapshot by [`Store::apply_retention`].
+pub const ACCOUNT_PAGE: usize = 256;
 
 /// Objects removed by age since the process started, for the metrics
 /// (`cpm_store_retention_expunged_total` and the like): one set per
@@ -173,33 +175,28 @@ impl Store {
         kind: Option<ObjectKind>,
     ) -> Result<u64> {
         let old = move |o: &Object| o.internal_date < before && kind.is_none_or(|k| o.kind == k);
-        let mut next: Uid = 1;
+        let mut from: Option<Vec<u8>> = None;
         let mut removed = 0u64;
         loop {
-            // One page of records from one snapshot.
-            let (candidates, more) = {
+            // One page of the date index from one snapshot.
+            let (candidates, next) = {
                 let snap = self.snapshot()?;
                 let access = resolve(&snap, principal, folder)?;
                 access.require(Right::Expunge)?;
                 let id = access.folder.id;
-                let page =
-                    snap.scan_from(&keys::objects(id), &keys::object(id, next), SCAN_PAGE)?;
-                let more = page.len() == SCAN_PAGE;
-                let mut candidates = Vec::new();
-                for (_, value) in &page {
-                    let object: Object = crate::writer::decode(value)?;
-                    if old(&object) {
-                        candidates.push(object.uid);
-                    }
-                    next = object.uid.saturating_add(1);
-                }
-                (candidates, more && next != Uid::MAX)
+                let start = from.take().unwrap_or_else(|| keys::date_index_all(id));
+                let (page, next) = uids_before(&snap, id, before, &start, SCAN_PAGE)?;
+                (
+                    page.into_iter().map(|(_, uid)| uid).collect::<Vec<Uid>>(),
+                    next,
+                )
             };
             for batch in candidates.chunks(REMOVE_BATCH) {
                 removed += self.remove_old(principal, folder, batch, old).await? as u64;
             }
-            if !more {
-                return Ok(removed);
+            match next {
+                Some(key) => from = Some(key),
+                None => return Ok(removed),
             }
         }
     }
@@ -254,46 +251,90 @@ impl Store {
     ) -> Result<RetentionOutcome> {
         let before = now.saturating_sub(i64::try_from(rule.max_age_seconds).unwrap_or(i64::MAX));
         let mut outcome = RetentionOutcome::default();
-        for account in self.list_accounts().await? {
-            outcome.accounts += 1;
-            let principal = match self.administrator(&account.login).await {
-                Ok(p) => p,
-                Err(StoreError::NoSuchAccount) => continue, // removed meanwhile
-                Err(e) => return Err(e),
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.accounts_after(after.as_deref(), ACCOUNT_PAGE)?;
+            let Some(last) = page.last().cloned() else {
+                return Ok(outcome);
             };
-            let folders = self.list_folders(&principal).await?;
-            for info in folders.into_iter().filter(|i| i.owner.is_none()) {
-                let name = info.folder.name;
-                if let Some(pattern) = &rule.folders {
-                    if !folder_matches(pattern, &name) {
-                        continue;
-                    }
+            for login in page {
+                self.apply_retention_to(rule, &login, before, &mut outcome)
+                    .await?;
+            }
+            after = Some(last);
+        }
+    }
+
+    /// Up to `limit` logins after `after` (from the first if `None`), in
+    /// key order, from one read snapshot.
+    fn accounts_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        let snap = self.snapshot()?;
+        let prefix = keys::accounts();
+        let start = match after {
+            Some(login) => {
+                let mut k = keys::account(login);
+                k.push(0);
+                k
+            }
+            None => prefix.clone(),
+        };
+        snap.scan_from(&prefix, &start, limit)?
+            .into_iter()
+            .map(|(k, _)| {
+                k.get(prefix.len()..)
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .map(str::to_string)
+                    .ok_or_else(|| StoreError::Corrupt("an account key that is not UTF-8".into()))
+            })
+            .collect()
+    }
+
+    /// [`Store::apply_retention`] for one account.
+    async fn apply_retention_to(
+        &self,
+        rule: &RetentionRule,
+        login: &str,
+        before: UnixTime,
+        outcome: &mut RetentionOutcome,
+    ) -> Result<()> {
+        outcome.accounts += 1;
+        let principal = match self.administrator(login).await {
+            Ok(p) => p,
+            Err(StoreError::NoSuchAccount) => return Ok(()), // removed meanwhile
+            Err(e) => return Err(e),
+        };
+        let folders = self.list_folders(&principal).await?;
+        for info in folders.into_iter().filter(|i| i.owner.is_none()) {
+            let name = info.folder.name;
+            if let Some(pattern) = &rule.folders {
+                if !folder_matches(pattern, &name) {
+                    continue;
                 }
-                let target = FolderRef::own(name.clone());
-                match self
-                    .expunge_before(&principal, &target, before, rule.kind)
-                    .await
-                {
-                    Ok(n) => {
-                        outcome.expunged += n;
-                        COUNTERS.retention_expunged.fetch_add(n, Ordering::Relaxed);
-                    }
-                    Err(StoreError::Closed) => return Err(StoreError::Closed),
-                    Err(StoreError::NoSuchFolder) => {}
-                    Err(e) => {
-                        outcome.skipped_folders += 1;
-                        tracing::warn!(
-                            rule = %rule.name,
-                            account = %account.login,
-                            folder = %name,
-                            error = %e,
-                            "retention skipped a folder"
-                        );
-                    }
+            }
+            let target = FolderRef::own(name.clone());
+            match self
+                .expunge_before(&principal, &target, before, rule.kind)
+                .await
+            {
+                Ok(n) => {
+                    outcome.expunged += n;
+                    COUNTERS.retention_expunged.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(StoreError::Closed) => return Err(StoreError::Closed),
+                Err(StoreError::NoSuchFolder) => {}
+                Err(e) => {
+                    outcome.skipped_folders += 1;
+                    tracing::warn!(
+                        rule = %rule.name,
+                        account = %login,
+                        folder = %name,
+                        error = %e,
+                        "retention skipped a folder"
+                    );
                 }
             }
         }
-        Ok(outcome)
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@
 //! | 6       | a blob of at most 16 KiB staged from memory (a SIP deposit, a converted APPEND) keeps its bytes in the database (0x44) instead of a file; nothing to convert, but a format-5 binary would not find them |
 //! | 7       | a blob's records (reference count, summary, body text, content, preview: 0x40 to 0x44, one prefix per kind) move side by side under 0x45, so a new message's records share a page instead of dirtying five (`keys::BlobRecord`) |
 //! | 8       | object numbers (`store::object_numbers`, 0x29 and 0x2A): each object gets one, in key order; the NMS objectId, kept by a move, new for a copy |
+//! | 9       | the date index (0x2C, `store::index`): each object by its INTERNALDATE, so expunging by age (retention, `cpm-store expunge --before`) costs what it removes |
 //!
 //! A store whose version is newer than [`FORMAT_VERSION`] is refused, so an
 //! older binary never misreads records it does not know.
@@ -33,7 +34,7 @@ use crate::rights::Rights;
 use crate::writer::{decode, encode, Batched, IndexWrite, Layered, Reader};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 8;
+pub const FORMAT_VERSION: u64 = 9;
 
 /// Records upgraded per commit at most, and the bytes of upgraded
 /// records after which a commit is made sooner (a body text is as large
@@ -110,6 +111,10 @@ pub(crate) fn upgrade(engine: &dyn Engine, blobs: &BlobStore) -> Result<()> {
     if version < 8 {
         upgraded += add_object_numbers(engine)?;
         stamp(engine, 8)?;
+    }
+    if version < 9 {
+        upgraded += add_date_index(engine)?;
+        stamp(engine, 9)?;
     }
     if upgraded > 0 {
         tracing::info!(
@@ -303,6 +308,44 @@ fn add_object_numbers(engine: &dyn Engine) -> Result<usize> {
         start = last.clone();
         start.push(0);
         batch.insert(counter_key.clone(), Some(encode(&next)?));
+        batch.insert(cursor_key.clone(), Some(last));
+        engine.commit(batch)?;
+    }
+}
+
+/// Versions 1 to 8 to 9: each object (0x20) gets its date index entry
+/// (0x2C), [`UPGRADE_BATCH`] objects per commit, resumable through the
+/// cursor as [`add_indexes`] (writing an entry twice is harmless).
+/// Returns how many objects were indexed.
+fn add_date_index(engine: &dyn Engine) -> Result<usize> {
+    let cursor_key = keys::counter("format-upgrade");
+    let prefix = [0x20u8];
+    let Some(mut start) = resume(&engine.snapshot()?.get(&cursor_key)?, &prefix) else {
+        return Ok(0);
+    };
+    let bad = || StoreError::Corrupt("an object key of the wrong length".into());
+    let mut indexed = 0;
+    loop {
+        let snapshot = engine.snapshot()?;
+        let page = snapshot.scan(&prefix, &start, UPGRADE_BATCH)?;
+        drop(snapshot);
+        let Some((last, _)) = page.last().cloned() else {
+            return Ok(indexed);
+        };
+        let mut batch = WriteBatch::new();
+        for (key, value) in page {
+            let object: Object = decode(&value)?;
+            let folder =
+                keys::trailing_u64(key.get(..key.len().saturating_sub(4)).ok_or_else(bad)?)
+                    .ok_or_else(bad)?;
+            batch.insert(
+                keys::date_index(folder, object.internal_date, object.uid),
+                Some(Vec::new()),
+            );
+            indexed += 1;
+        }
+        start = last.clone();
+        start.push(0);
         batch.insert(cursor_key.clone(), Some(last));
         engine.commit(batch)?;
     }

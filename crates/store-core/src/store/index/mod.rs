@@ -1,7 +1,7 @@
 //! Per-folder indexes: what a session asks about a folder, answered in
 //! the cost of the answer rather than of the folder's history.
 //!
-//! Three indexes per folder, kept by one hook, [`object_changed`], which
+//! Four indexes per folder, kept by one hook, [`object_changed`], which
 //! every write of an object record calls (store, flag change, expunge,
 //! RENAME INBOX; the format 5 upgrade for older data), in the same
 //! transaction:
@@ -13,7 +13,10 @@
 //! - the flag index (0x27, [`keys::flag_index`]): the UIDs having each
 //!   flag number ([`flag_numbers`]), for SEARCH on flags ([`flag_uids`]);
 //! - the mail rows (0x28, [`keys::mail_row`]): each present UID with its
-//!   system flags as bits ([`MailRow`]), for SELECT ([`for_each_mail_row`]).
+//!   system flags as bits ([`MailRow`]), for SELECT ([`for_each_mail_row`]);
+//! - the date index (0x2C, [`keys::date_index`]): each present UID by its
+//!   INTERNALDATE, so the objects stored before a date (retention,
+//!   `cpm-store expunge --before`) are a range read ([`uids_before`]).
 //!
 //! Deleting a folder deletes its index ranges ([`purge`]); pruning deletes
 //! the state-1 entries of the tombstones it prunes (`store::prune`).
@@ -186,6 +189,18 @@ pub(crate) fn object_changed<W: IndexWrite + ?Sized>(
             }
         }
     }
+    let (old_date, new_date) = (
+        before.map(|o| o.internal_date),
+        after.map(|o| o.internal_date),
+    );
+    if old_date != new_date {
+        if let Some(d) = old_date {
+            w.delete(keys::date_index(folder, d, uid));
+        }
+        if let Some(d) = new_date {
+            w.put_raw(keys::date_index(folder, d, uid), Vec::new());
+        }
+    }
     let old_row = before.map(MailRow::of);
     match after.map(MailRow::of) {
         Some(row) if Some(row) != old_row => w.put_raw(keys::mail_row(folder, uid), vec![row.bits]),
@@ -193,6 +208,47 @@ pub(crate) fn object_changed<W: IndexWrite + ?Sized>(
         None => w.delete(keys::mail_row(folder, uid)),
     }
     Ok(())
+}
+
+/// A page of a folder's date index: (INTERNALDATE, UID) pairs in date
+/// order, and the key the next page starts at, if the page was full.
+pub(crate) type DatePage = (Vec<(i64, Uid)>, Option<Vec<u8>>);
+
+/// Up to `limit` objects of `folder` with an INTERNALDATE before
+/// `before` (Unix seconds), in date order, starting at the date index key
+/// `from` (the start of the folder's index: [`keys::date_index_all`]), as
+/// (INTERNALDATE, UID), with the key to continue from when the page was
+/// full. Cost: the entries returned.
+///
+/// Errors: [`crate::StoreError::Corrupt`] for a malformed entry; the engine's.
+pub(crate) fn uids_before(
+    r: &(impl Reader + ?Sized),
+    folder: FolderId,
+    before: i64,
+    from: &[u8],
+    limit: usize,
+) -> Result<DatePage> {
+    let prefix = keys::date_index_all(folder);
+    let page = r.scan_from(&prefix, from, limit)?;
+    let full = page.len() == limit;
+    let mut found = Vec::with_capacity(page.len());
+    let mut next = None;
+    for (k, _) in page {
+        let (date, uid) = keys::parse_date_index(&k)
+            .ok_or_else(|| crate::StoreError::Corrupt("a malformed date index entry".into()))?;
+        if date >= before {
+            return Ok((found, None));
+        }
+        found.push((date, uid));
+        next = Some(k);
+    }
+    Ok((
+        found,
+        next.filter(|_| full).map(|mut k| {
+            k.push(0);
+            k
+        }),
+    ))
 }
 
 /// Records in the change index that `uid`, expunged at `modseq` before the
@@ -218,6 +274,7 @@ pub(crate) fn purge<W: IndexWrite + ?Sized>(w: &mut W, folder: FolderId) -> Resu
         keys::change_index_all(folder),
         keys::flag_index_all(folder),
         keys::mail_rows(folder),
+        keys::date_index_all(folder),
     ] {
         for (k, _) in w.scan_raw(&prefix)? {
             w.delete(k);

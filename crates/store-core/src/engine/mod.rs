@@ -15,8 +15,10 @@
 //! batch it is building, so every change in the store is serialised and a
 //! counter can never hand out the same value twice.
 
+mod postgres_engine;
 mod redb_engine;
 
+pub use postgres_engine::{redact_url, PostgresEngine, PostgresSettings, MIGRATIONS};
 pub use redb_engine::RedbEngine;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for tests and trials, with the binaries of
+# Debian's `postgresql` package (/usr/lib/postgresql/*/bin): no system
+# service, nothing outside DIR.
+#
+#   scripts/postgres.sh start DIR   initdb DIR/pgdata (first time), start it on
+#                                   127.0.0.1 at a free port, print its URL and
+#                                   write it to DIR/url
+#   scripts/postgres.sh stop DIR    stop it (fast shutdown); DIR stays
+#
+# The cluster listens on loopback TCP only (no Unix socket), with trust
+# authentication for loopback connections of one database user named like
+# the OS user that ran the script (`initdb -U "$(id -un)"`), which is also
+# the user in the URL: postgresql://USER@127.0.0.1:PORT/postgres.
+#
+# As root: initdb and postgres refuse to run as root, so the cluster's files
+# belong to, and the server runs as, the unprivileged `postgres` OS user of
+# the Debian package (runuser -u postgres); the database superuser is still
+# named `root`, so root's clients connect with the URL above. DIR must then
+# be reachable by `postgres` (its parents searchable): DIR itself is made
+# searchable (mode 0711) and DIR/pgdata is given to `postgres`.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 start|stop DIR" >&2
+  exit 2
+}
+[ "$#" -eq 2 ] || usage
+action="$1"
+dir="$2"
+
+bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+  echo "postgres.sh: no PostgreSQL server binaries in /usr/lib/postgresql/*/bin; install the Debian package 'postgresql'" >&2
+  exit 1
+fi
+
+# Runs a server binary as the OS user that owns the cluster.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+data="$dir/pgdata"
+case "$action" in
+  start)
+    mkdir -p "$dir"
+    dir="$(cd "$dir" && pwd)"
+    data="$dir/pgdata"
+    user="$(id -un)"
+    if [ ! -s "$data/PG_VERSION" ]; then
+      mkdir -p "$data"
+      if [ "$(id -u)" = 0 ]; then
+        if ! getent passwd postgres >/dev/null; then
+          echo "postgres.sh: running as root needs the 'postgres' OS user (Debian package 'postgresql')" >&2
+          exit 1
+        fi
+        chmod 0711 "$dir"
+        chown postgres: "$data"
+        if ! runuser -u postgres -- test -w "$data"; then
+          echo "postgres.sh: the 'postgres' OS user cannot reach $data (a parent directory is not searchable by others); use a DIR under /tmp" >&2
+          exit 1
+        fi
+      fi
+      chmod 0700 "$data"
+      as_owner "$bindir/initdb" -D "$data" -U "$user" --auth=trust \
+        --encoding=UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
+        cat "$dir/initdb.log" >&2
+        exit 1
+      }
+    fi
+    # A free loopback port, chosen by the kernel.
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c fsync=on -c synchronous_commit=on" \
+      start >/dev/null || {
+      tail -n 30 "$data/server.log" >&2 || true
+      exit 1
+    }
+    url="postgresql://$user@127.0.0.1:$port/postgres"
+    echo "$url" >"$dir/url"
+    echo "$url"
+    ;;
+  stop)
+    if [ -s "$data/postmaster.pid" ]; then
+      as_owner "$bindir/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null
+    fi
+    ;;
+  *)
+    usage
+    ;;
+esac

@@ -15,6 +15,16 @@
 //! instead of a hundred; a larger one is synced by its writer
 //! ([`BlobWriter::finish`]) before it reaches the writer, so a large upload
 //! never makes other clients' commits wait for its bytes.
+//!
+//! Where installed blobs live is the backend's choice ([`BlobBackend`]):
+//! files under `blobs/` (the default, as above), or objects in an
+//! S3-compatible bucket ([`s3`]: staged to `tmp/` the same way, uploaded
+//! instead of renamed, read back with ranged GETs). Every caller goes
+//! through [`BlobStore`] and [`BlobReader`], whichever it is.
+
+mod s3;
+
+pub use s3::{S3Config, PART_BYTES, UPLOAD_PARTS_IN_FLIGHT};
 
 use std::fmt;
 use std::io;
@@ -53,10 +63,22 @@ impl fmt::Debug for BlobId {
     }
 }
 
+/// Where a store's installed blobs live (`[blobs] backend`).
+#[derive(Debug, Clone, Default)]
+pub enum BlobBackend {
+    /// Files under `data_dir/blobs/` (the embedded default).
+    #[default]
+    Files,
+    /// Objects in an S3-compatible bucket ([`S3Config`]).
+    S3(S3Config),
+}
+
 /// The blob directory of one store, and the cache of its previews.
 #[derive(Debug)]
 pub struct BlobStore {
     root: PathBuf,
+    /// The object store holding installed blobs instead of `root`.
+    remote: Option<Arc<s3::S3Blobs>>,
     tmp: PathBuf,
     next_tmp: AtomicU64,
     previews: PreviewCache,
@@ -260,6 +282,22 @@ impl BlobStore {
     /// removes what an interrupted run left in `tmp/`. The preview cache
     /// under `previews/` holds at most `preview_cache_bytes`.
     pub fn open(data_dir: &Path, preview_cache_bytes: u64) -> io::Result<BlobStore> {
+        BlobStore::open_with(data_dir, preview_cache_bytes, &BlobBackend::Files)
+    }
+
+    /// As [`BlobStore::open`], with installed blobs in `backend`; blobs
+    /// being written are staged under `data_dir/tmp/` whatever it is.
+    ///
+    /// Errors: a directory cannot be made; the S3 settings are invalid.
+    pub fn open_with(
+        data_dir: &Path,
+        preview_cache_bytes: u64,
+        backend: &BlobBackend,
+    ) -> io::Result<BlobStore> {
+        let remote = match backend {
+            BlobBackend::Files => None,
+            BlobBackend::S3(config) => Some(Arc::new(s3::S3Blobs::open(config)?)),
+        };
         let root = data_dir.join("blobs");
         let tmp = data_dir.join("tmp");
         create_private_dir(&root)?;
@@ -271,10 +309,16 @@ impl BlobStore {
             let hex = id.to_hex();
             root.join(&hex[..2]).join(hex)
         };
-        let previews =
-            PreviewCache::open(data_dir, preview_cache_bytes, |id| blob_path(id).exists())?;
+        // A cached preview of a blob removed meanwhile is dropped; an
+        // object store is not asked about each at open (the sweep's
+        // deletions remove theirs).
+        let remote_blobs = remote.is_some();
+        let previews = PreviewCache::open(data_dir, preview_cache_bytes, |id| {
+            remote_blobs || blob_path(id).exists()
+        })?;
         Ok(BlobStore {
             root,
+            remote,
             tmp,
             next_tmp: AtomicU64::new(0),
             previews,
@@ -418,7 +462,23 @@ impl BlobStore {
     /// commit that would reference them comes after).
     ///
     /// Errors: a rename or a sync failed (the commit must not happen).
-    pub(crate) fn install_all(&self, staged: &[StagedBlob]) -> io::Result<()> {
+    /// With the S3 backend, uploads the staged files instead (several at
+    /// once; each is durable when S3 acknowledges it), leaving them to be
+    /// removed when the staged blobs are dropped.
+    ///
+    /// Public for the backend's contract tests; the store's writer is its
+    /// only caller in a store.
+    pub fn install_all(&self, staged: &[StagedBlob]) -> io::Result<()> {
+        if let Some(remote) = &self.remote {
+            let files = staged
+                .iter()
+                .filter_map(|blob| match &blob.staged {
+                    Staged::File { path, .. } => Some((path.clone(), blob.id, blob.size)),
+                    Staged::Memory(_) => None,
+                })
+                .collect();
+            return remote.upload_all(files);
+        }
         let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
         let mut files = Vec::new();
         for blob in staged {
@@ -455,7 +515,10 @@ impl BlobStore {
     /// Removes the file of a blob whose last reference was removed, and
     /// its previews; while a [`DeletionHold`] is alive, only notes it for
     /// later ([`BlobStore::take_deferred`]).
-    pub(crate) fn unlink(&self, id: &BlobId) {
+    ///
+    /// Public for the backend's contract tests; the store's writer (and
+    /// its sweep at open) is its only caller in a store.
+    pub fn unlink(&self, id: &BlobId) {
         {
             let mut held = self.held_deletions();
             if held.holders > 0 {
@@ -463,7 +526,13 @@ impl BlobStore {
                 return;
             }
         }
-        if let Err(e) = std::fs::remove_file(self.path(id)) {
+        if let Some(remote) = &self.remote {
+            // A failed delete leaves an unreferenced object, which the
+            // sweep at the next open removes.
+            if let Err(e) = remote.delete(id) {
+                tracing::warn!(blob = %id.to_hex(), error = %e, "could not remove unreferenced blob object");
+            }
+        } else if let Err(e) = std::fs::remove_file(self.path(id)) {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!(blob = %id.to_hex(), error = %e, "could not remove unreferenced blob");
             }
@@ -473,15 +542,41 @@ impl BlobStore {
         self.previews.remove_blob(id);
     }
 
-    /// Opens an installed blob for reading.
+    /// Opens an installed blob for reading (with the S3 backend, a HEAD
+    /// request for its size; its bytes are read as asked for).
+    ///
+    /// Errors: `NotFound` when there is no such blob; the file's or the
+    /// object store's.
     pub async fn open_blob(&self, id: &BlobId) -> io::Result<BlobReader> {
+        if let Some(remote) = &self.remote {
+            let size = remote.size(id).await?;
+            return Ok(BlobReader {
+                source: BlobSource::S3(s3::S3Read::new(remote.clone(), *id, size)),
+            });
+        }
         Ok(BlobReader::file(
             tokio::fs::File::open(self.path(id)).await?,
         ))
     }
 
+    /// Whether blob `id` is installed (a file, or an object: a HEAD
+    /// request).
+    ///
+    /// Errors: the object store could not be asked.
+    pub async fn exists(&self, id: &BlobId) -> io::Result<bool> {
+        match &self.remote {
+            Some(remote) => remote.exists(id).await,
+            None => Ok(tokio::fs::try_exists(self.path(id)).await?),
+        }
+    }
+
     /// Every installed blob id (for the sweep at open).
-    pub(crate) fn list(&self) -> io::Result<Vec<BlobId>> {
+    ///
+    /// Errors: the directory or the bucket cannot be listed.
+    pub fn list(&self) -> io::Result<Vec<BlobId>> {
+        if let Some(remote) = &self.remote {
+            return remote.list();
+        }
         let mut ids = Vec::new();
         for fan in std::fs::read_dir(&self.root)? {
             let fan = fan?;
@@ -538,6 +633,8 @@ enum BlobSource {
     File(tokio::fs::File),
     /// Bytes held in memory.
     Memory(io::Cursor<bytes::Bytes>),
+    /// An object of the S3 backend, read with ranged GETs.
+    S3(s3::S3Read),
 }
 
 impl BlobReader {
@@ -561,6 +658,10 @@ impl BlobReader {
         let source = match self.source {
             BlobSource::File(file) => ChunkSource::File(Arc::new(file.into_std().await)),
             BlobSource::Memory(cursor) => ChunkSource::Memory(cursor.into_inner()),
+            BlobSource::S3(read) => {
+                let (remote, id) = read.into_parts();
+                ChunkSource::S3(remote, id)
+            }
         };
         ContentReader::new(source, offset, length)
     }
@@ -576,6 +677,7 @@ impl tokio::io::AsyncRead for BlobReader {
         let polled = match &mut self.get_mut().source {
             BlobSource::File(f) => std::pin::Pin::new(f).poll_read(cx, buf),
             BlobSource::Memory(m) => std::pin::Pin::new(m).poll_read(cx, buf),
+            BlobSource::S3(r) => std::pin::Pin::new(r).poll_read(cx, buf),
         };
         let read = buf.filled().len().saturating_sub(before);
         if read > 0 {
@@ -592,6 +694,7 @@ impl tokio::io::AsyncSeek for BlobReader {
         match &mut self.get_mut().source {
             BlobSource::File(f) => std::pin::Pin::new(f).start_seek(position),
             BlobSource::Memory(m) => std::pin::Pin::new(m).start_seek(position),
+            BlobSource::S3(r) => std::pin::Pin::new(r).start_seek(position),
         }
     }
 
@@ -602,6 +705,7 @@ impl tokio::io::AsyncSeek for BlobReader {
         match &mut self.get_mut().source {
             BlobSource::File(f) => std::pin::Pin::new(f).poll_complete(cx),
             BlobSource::Memory(m) => std::pin::Pin::new(m).poll_complete(cx),
+            BlobSource::S3(r) => std::pin::Pin::new(r).poll_complete(cx),
         }
     }
 }
@@ -613,6 +717,8 @@ enum ChunkSource {
     File(Arc<std::fs::File>),
     /// Bytes in memory, sliced without a copy.
     Memory(bytes::Bytes),
+    /// An object of the S3 backend: one ranged GET per chunk.
+    S3(Arc<s3::S3Blobs>, BlobId),
 }
 
 /// Most bytes [`ContentReader`] reads in one trip to the blocking pool.
@@ -674,6 +780,10 @@ impl ContentReader {
                 }
             }
             ChunkSource::Memory(bytes) => slice_at(bytes, self.offset, want),
+            ChunkSource::S3(remote, id) => match self.offset.checked_add(want) {
+                Some(end) => remote.get_range(id, self.offset..end).await,
+                None => Err(io::ErrorKind::UnexpectedEof.into()),
+            },
         };
         if read.is_ok() {
             crate::telemetry::metrics().blob_bytes_read.inc_by(want);

@@ -130,6 +130,9 @@ pub struct StoreConfig {
     /// "authentication of the requesting remote environment trusted
     /// server").
     pub trusted_elements: Vec<String>,
+    /// Where installed blobs live: files under `data_dir/blobs/` (the
+    /// default) or an S3-compatible bucket (`[blobs]`, issue 20).
+    pub blobs: crate::blob::BlobBackend,
 }
 
 /// The default of [`StoreConfig::preview_cache_bytes`]: 256 MiB.
@@ -149,6 +152,7 @@ impl StoreConfig {
             retention: ChangeRetention::default(),
             folder_layout: crate::conversation::FolderLayout::default(),
             trusted_elements: Vec::new(),
+            blobs: crate::blob::BlobBackend::Files,
         }
     }
 }
@@ -226,9 +230,10 @@ impl Store {
 
     /// Opens the store on any [`Engine`].
     pub fn open_with_engine(config: StoreConfig, engine: Arc<dyn Engine>) -> Result<Store> {
-        let blobs = Arc::new(BlobStore::open(
+        let blobs = Arc::new(BlobStore::open_with(
             &config.data_dir,
             config.preview_cache_bytes,
+            &config.blobs,
         )?);
         format::upgrade(&*engine, &blobs)?;
         sweep_unreferenced_blobs(&*engine, &blobs)?;

@@ -74,5 +74,36 @@ fi
 # against the binary: built once into the target directory.
 tools/imaptest/build.sh "${CARGO_TARGET_DIR:-target}/imaptest"
 
+# S3 (issue 20): an S3-compatible test server, moto_server from PyPI, on
+# loopback for the S3 blob backend's tests (crates/store-core/tests/s3.rs,
+# tests/s3_blobs.rs), which read its URL from CPM_TEST_S3_ENDPOINT and make
+# their own buckets; stopped at exit.
+s3_pid=""
+start_s3() {
+  command -v moto_server >/dev/null 2>&1 || python3 -m pip install -q 'moto[server]'
+  local port
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  s3_log="$(mktemp)"
+  moto_server -H 127.0.0.1 -p "$port" >"$s3_log" 2>&1 &
+  s3_pid=$!
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    sleep 0.2
+  done
+  curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$s3_log"; echo "moto_server did not start"; exit 1; }
+  export CPM_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+  echo "S3 test server (moto_server) at $CPM_TEST_S3_ENDPOINT"
+}
+stop_s3() {
+  if [ -n "$s3_pid" ]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
+}
+# Every server started for the tests is stopped by this one trap (add the
+# others' stop functions here).
+stop_test_servers() {
+  stop_s3
+}
+trap stop_test_servers EXIT
+start_s3
+
 # The test suite last, so that its summary closes the output.
 cargo test --workspace --locked

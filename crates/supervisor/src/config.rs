@@ -33,6 +33,87 @@ pub struct Config {
     pub auth: AuthSection,
     /// `[retention]`
     pub retention: RetentionSection,
+    /// `[blobs]`
+    pub blobs: BlobsSection,
+}
+
+/// `[blobs]`: where installed blobs (message and media contents) live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackendSetting {
+    /// Files under `<data_dir>/blobs/` (the default).
+    #[default]
+    Files,
+    /// An S3-compatible object store (issue 20; `s3_*` settings).
+    S3,
+}
+
+/// `[blobs]`: the blob backend. With `backend = "s3"` every installed blob
+/// is an object `blobs/ab/<sha256>` of `s3_bucket`; uploads are still
+/// staged under `<data_dir>/tmp/`. Credentials not set here come from the
+/// standard AWS environment variables (`AWS_ACCESS_KEY_ID`, ...).
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobsSection {
+    /// `"files"` or `"s3"`.
+    pub backend: BlobBackendSetting,
+    /// The endpoint URL; unset: AWS's for the region (or `AWS_ENDPOINT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket (it must exist); required with `backend = "s3"`.
+    pub s3_bucket: String,
+    /// The region; unset: `AWS_REGION`, else `us-east-1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// The access key id; unset: `AWS_ACCESS_KEY_ID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_access_key_id: Option<String>,
+    /// The secret access key; unset: `AWS_SECRET_ACCESS_KEY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_secret_access_key: Option<String>,
+    /// Allow a plain `http://` endpoint (a loopback test server only).
+    pub s3_allow_http: bool,
+}
+
+impl std::fmt::Debug for BlobsSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobsSection")
+            .field("backend", &self.backend)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_region", &self.s3_region)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field(
+                "s3_secret_access_key",
+                &self.s3_secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("s3_allow_http", &self.s3_allow_http)
+            .finish()
+    }
+}
+
+impl BlobsSection {
+    /// The store's blob backend for these settings.
+    ///
+    /// Errors: `backend = "s3"` without `s3_bucket`.
+    pub fn backend(&self) -> Result<store_core::blob::BlobBackend, String> {
+        match self.backend {
+            BlobBackendSetting::Files => Ok(store_core::blob::BlobBackend::Files),
+            BlobBackendSetting::S3 if self.s3_bucket.is_empty() => {
+                Err("[blobs] backend = \"s3\" needs s3_bucket".into())
+            }
+            BlobBackendSetting::S3 => Ok(store_core::blob::BlobBackend::S3(
+                store_core::blob::S3Config {
+                    endpoint: self.s3_endpoint.clone(),
+                    bucket: self.s3_bucket.clone(),
+                    region: self.s3_region.clone(),
+                    access_key_id: self.s3_access_key_id.clone(),
+                    secret_access_key: self.s3_secret_access_key.clone(),
+                    allow_http: self.s3_allow_http,
+                },
+            )),
+        }
+    }
 }
 
 /// `[retention]`: the service provider's retention policy (seed 000:
@@ -701,6 +782,7 @@ impl Config {
             return Err("[nms] store_name must be a non-empty URL path segment".into());
         }
         check_log_level(&config.log.level)?;
+        config.blobs.backend()?;
         if config.server.max_connections == 0 || config.server.max_connections_per_ip == 0 {
             return Err(
                 "[server] max_connections and max_connections_per_ip must be positive".into(),
@@ -839,6 +921,7 @@ mod tests {
         assert_eq!(format!("{:?}", c.sip), format!("{:?}", d.sip));
         assert_eq!(format!("{:?}", c.auth), format!("{:?}", d.auth));
         assert_eq!(c.admin.listen, d.admin.listen);
+        assert_eq!(format!("{:?}", c.blobs), format!("{:?}", d.blobs));
         assert_eq!(
             c.server.shutdown_grace_seconds,
             d.server.shutdown_grace_seconds

@@ -196,6 +196,8 @@ pub fn store_config(config: &Config) -> StoreConfig {
         quota_admins: config.imap.quota_admins.clone(),
         folder_layout: config.sip.folder_layout.into(),
         trusted_elements: a.trusted_elements.clone(),
+        // Checked when the configuration was parsed (Config::parse).
+        blobs: config.blobs.backend().unwrap_or_default(),
         ..StoreConfig::new(&config.store.data_dir)
     }
 }

@@ -108,6 +108,13 @@ pub struct DeletionHold {
     blobs: Arc<BlobStore>,
 }
 
+impl DeletionHold {
+    /// The blob store whose deletions it holds.
+    pub(crate) fn blobs(&self) -> &Arc<BlobStore> {
+        &self.blobs
+    }
+}
+
 impl Drop for DeletionHold {
     fn drop(&mut self) {
         let mut held = self.blobs.held_deletions();
@@ -557,6 +564,26 @@ impl BlobStore {
         Ok(BlobReader::file(
             tokio::fs::File::open(self.path(id)).await?,
         ))
+    }
+
+    /// Whether installed blobs are objects of an object store rather than
+    /// files under `blobs/`.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Copies the object of blob `id` into the new file `to` (mode
+    /// [`PRIVATE_FILE`], synced), streamed; its size in bytes, or `None`
+    /// when there is no such object. For a backup of a store whose blobs
+    /// are in an object store (files are hard-linked instead). Blocking.
+    ///
+    /// Errors: `Unsupported` with the files backend; the object store's or
+    /// the file's.
+    pub(crate) fn download(&self, id: &BlobId, to: &Path) -> io::Result<Option<u64>> {
+        match &self.remote {
+            Some(remote) => remote.download(id, to),
+            None => Err(io::ErrorKind::Unsupported.into()),
+        }
     }
 
     /// Whether blob `id` is installed (a file, or an object: a HEAD

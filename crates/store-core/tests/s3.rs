@@ -358,3 +358,39 @@ fn an_unreachable_object_store_is_an_error_at_open() {
         "opened with an unreachable object store"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_a_store_on_s3_holds_each_blob_as_a_file() {
+    let Some(endpoint) = endpoint("a_backup_of_a_store_on_s3_holds_each_blob_as_a_file") else {
+        return;
+    };
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        blobs: BlobBackend::S3(new_bucket(&endpoint)),
+        ..StoreConfig::new(dir.path().join("data"))
+    };
+    let store = Store::open(config).unwrap();
+    store.create_account("alice", None, "pw").await.unwrap();
+    let p = store.trusted_element("alice").await.unwrap();
+    let bytes = message(1, 300_000);
+    let blob = store.stage_bytes(&bytes).await.unwrap();
+    let id = blob.id;
+    store
+        .store_object(&p, &FolderRef::own("INBOX"), NewObject::new(blob))
+        .await
+        .unwrap();
+    let target = dir.path().join("backup");
+    let manifest = {
+        let (store, target) = (store.clone(), target.clone());
+        tokio::task::spawn_blocking(move || store.backup(&target))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!((manifest.blobs, manifest.missing_blobs), (1, 0));
+    assert_eq!(manifest.blob_bytes, bytes.len() as u64);
+    let hex = id.to_hex();
+    let file = target.join("blobs").join(&hex[..2]).join(&hex);
+    assert_eq!(std::fs::read(file).unwrap(), bytes);
+}

@@ -268,6 +268,38 @@ impl S3Blobs {
         })
     }
 
+    /// Streams blob `id`'s object into the new file `to` (mode 0600),
+    /// synced; its size, or `None` when there is no such object. Blocking.
+    ///
+    /// Errors: the server's; the file cannot be created or written.
+    pub(crate) fn download(&self, id: &BlobId, to: &std::path::Path) -> io::Result<Option<u64>> {
+        let (store, key, to) = (self.store.clone(), key(id), to.to_path_buf());
+        self.block_on(async move {
+            use futures_util::StreamExt;
+            use tokio::io::AsyncWriteExt;
+            let got = match store.get(&key).await {
+                Ok(got) => got,
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(io_error(e)),
+            };
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(super::PRIVATE_FILE)
+                .open(&to)
+                .await?;
+            let mut stream = got.into_stream();
+            let mut size = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(io_error)?;
+                file.write_all(&chunk).await?;
+                size += chunk.len() as u64;
+            }
+            file.sync_all().await?;
+            Ok(Some(size))
+        })
+    }
+
     /// Whether blob `id` has an object (a HEAD request).
     ///
     /// Errors: the server refused or could not be reached.

@@ -294,6 +294,23 @@ impl Backup {
         }
         let from = blob_path(&self.data_dir, &seen.id);
         let to = blob_path(&self.dir, &seen.id);
+        let blobs = self._hold.blobs();
+        if blobs.is_remote() {
+            // Blobs in an object store: the backup holds each as a file
+            // all the same, streamed down and synced.
+            make_fan(&to, &seen.id, fans)?;
+            match blobs.download(&seen.id, &to).map_err(io_at(&to))? {
+                Some(size) => {
+                    manifest.blobs += 1;
+                    manifest.blob_bytes += size;
+                }
+                None => {
+                    tracing::warn!(blob = %seen.id.to_hex(), "backup: a referenced blob object is missing");
+                    manifest.missing_blobs += 1;
+                }
+            }
+            return Ok(());
+        }
         let size = match std::fs::metadata(&from) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -303,16 +320,7 @@ impl Backup {
             }
             Err(e) => return Err(io_at(&from)(e)),
         };
-        let hex = seen.id.to_hex();
-        if fans.insert(hex[..2].to_string()) {
-            if let Some(dir) = to.parent() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode_private()
-                    .create(dir)
-                    .map_err(io_at(dir))?;
-            }
-        }
+        make_fan(&to, &seen.id, fans)?;
         // Blob files are never written in place: a second name for the
         // same inode is as good as a copy, and costs no bytes.
         if std::fs::hard_link(&from, &to).is_err() {
@@ -502,6 +510,28 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Manifest, BackupError> 
     std::fs::rename(&tmp, &db).map_err(io_at(&db))?;
     crate::blob::sync_dir(data_dir).map_err(io_at(data_dir))?;
     Ok(manifest)
+}
+
+/// Creates the fan-out directory of blob `id`'s file `to` the first time
+/// the backup meets it (`fans`: those made so far).
+///
+/// Errors: [`BackupError::Io`].
+fn make_fan(
+    to: &Path,
+    id: &BlobId,
+    fans: &mut std::collections::BTreeSet<String>,
+) -> Result<(), BackupError> {
+    let hex = id.to_hex();
+    if fans.insert(hex[..2].to_string()) {
+        if let Some(dir) = to.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode_private()
+                .create(dir)
+                .map_err(io_at(dir))?;
+        }
+    }
+    Ok(())
 }
 
 /// Counts the keys of the copied database and checks every blob it

@@ -68,8 +68,12 @@ pub struct BlobsSection {
     /// The access key id; unset: `AWS_ACCESS_KEY_ID`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3_access_key_id: Option<String>,
-    /// The secret access key; unset: `AWS_SECRET_ACCESS_KEY`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The secret access key; unset: `AWS_SECRET_ACCESS_KEY`. Serialized
+    /// (`cpm-store check`) redacted.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_redacted_secret"
+    )]
     pub s3_secret_access_key: Option<String>,
     /// Allow a plain `http://` endpoint (a loopback test server only).
     pub s3_allow_http: bool,
@@ -85,10 +89,25 @@ impl std::fmt::Debug for BlobsSection {
             .field("s3_access_key_id", &self.s3_access_key_id)
             .field(
                 "s3_secret_access_key",
-                &self.s3_secret_access_key.as_ref().map(|_| "<redacted>"),
+                &self
+                    .s3_secret_access_key
+                    .as_ref()
+                    .map(|_| store_core::password::REDACTED),
             )
             .field("s3_allow_http", &self.s3_allow_http)
             .finish()
+    }
+}
+
+/// A secret setting, serialized (`cpm-store check`) as
+/// [`store_core::password::REDACTED`].
+fn serialize_redacted_secret<S: serde::Serializer>(
+    secret: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => s.serialize_str(store_core::password::REDACTED),
+        None => s.serialize_none(),
     }
 }
 
@@ -905,6 +924,24 @@ mod tests {
         }
         let err = Config::parse("[log]\nlevel = \"loud\"\n").unwrap_err();
         assert!(err.contains("loud"), "{err}");
+    }
+
+    #[test]
+    fn blobs_settings_are_checked_and_the_secret_never_printed() {
+        let e = Config::parse("[blobs]\nbackend = \"s3\"\n").unwrap_err();
+        assert!(e.contains("s3_bucket"), "{e}");
+        assert!(Config::parse("[blobs]\nbackend = \"tape\"\n").is_err());
+        let c = Config::parse(
+            "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_secret_access_key = \"hush\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            c.blobs.backend(),
+            Ok(store_core::blob::BlobBackend::S3(ref s3)) if s3.bucket == "b"
+        ));
+        let printed = toml::to_string(&c).unwrap();
+        assert!(!printed.contains("hush"), "{printed}");
+        assert!(!format!("{c:?}").contains("hush"));
     }
 
     #[test]

@@ -63,7 +63,10 @@ impl std::fmt::Debug for S3Config {
             .field("access_key_id", &self.access_key_id)
             .field(
                 "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+                &self
+                    .secret_access_key
+                    .as_ref()
+                    .map(|_| crate::password::REDACTED),
             )
             .field("allow_http", &self.allow_http)
             .finish()

@@ -242,16 +242,22 @@ fn a_snapshot_does_not_see_later_commits() {
 #[test]
 fn the_schema_is_versioned_and_a_newer_one_is_refused() {
     let Some(url) = fresh_database() else { return };
-    // Several nodes opening a new database at once migrate it once.
+    // Several processes opening a new database at once migrate it once
+    // (each then takes the writer lock in turn, or is told it is in use).
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
             std::thread::spawn(move || PostgresEngine::open(&settings(&url)).map(|_| ()))
         })
         .collect();
+    let mut opened = 0;
     for t in threads {
-        t.join().unwrap().unwrap();
+        match t.join().unwrap() {
+            Ok(()) => opened += 1,
+            Err(e) => assert!(e.message.contains("in use"), "{e}"),
+        }
     }
+    assert!(opened >= 1);
     let engine = PostgresEngine::open(&settings(&url)).unwrap();
     assert_eq!(engine.schema_version().unwrap() as usize, MIGRATIONS.len());
     drop(engine);
@@ -383,4 +389,58 @@ async fn the_store_runs_on_postgresql_and_reads_back_after_reopening() {
         .unwrap();
     assert!(stored.uid > uids[3]);
     store.close().await;
+}
+
+#[test]
+fn one_process_writes_at_a_time() {
+    let Some(url) = fresh_database() else { return };
+    let first = PostgresEngine::open(&settings(&url)).unwrap();
+    let short = PostgresSettings {
+        timeout: Duration::from_secs(1),
+        ..settings(&url)
+    };
+    let e = PostgresEngine::open(&short).unwrap_err();
+    assert!(e.message.contains("in use"), "{e}");
+    assert_eq!(e.kind, EngineErrorKind::Other);
+    drop(first);
+    // Its lock goes with it (the server ends its session a moment later).
+    PostgresEngine::open(&settings(&url)).unwrap();
+}
+
+#[test]
+fn a_lost_connection_is_unavailable_until_recovered() {
+    let Some(url) = fresh_database() else { return };
+    let engine = PostgresEngine::open(&settings(&url)).unwrap();
+    let mut batch = WriteBatch::new();
+    put(&mut batch, b"before", b"1");
+    engine.commit(batch).unwrap();
+    // What a server restart does to every connection of the engine.
+    let (client, runtime) = connect(&url);
+    runtime.block_on(async {
+        client
+            .batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .await
+            .unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut batch = WriteBatch::new();
+    put(&mut batch, b"during", b"2");
+    let e = engine.commit(batch).unwrap_err();
+    assert_eq!(e.kind, EngineErrorKind::Io, "{e}");
+    // The writer's probe calls recover() until it succeeds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while engine.recover().is_err() {
+        assert!(std::time::Instant::now() < deadline, "never recovered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut batch = WriteBatch::new();
+    put(&mut batch, b"after", b"3");
+    engine.commit(batch).unwrap();
+    let snap = engine.snapshot().unwrap();
+    assert_eq!(snap.get(b"before").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(snap.get(b"during").unwrap(), None);
+    assert_eq!(snap.get(b"after").unwrap(), Some(b"3".to_vec()));
 }

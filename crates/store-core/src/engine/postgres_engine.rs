@@ -24,6 +24,12 @@
 //! lock (where the server has one) and by the row lock of the version
 //! table; a database whose schema is newer than this binary is refused.
 //!
+//! One process writes to a database at a time (this step is single-node):
+//! the engine holds a session advisory lock on a connection of its own
+//! while it is open, a second process is refused at open ("in use"), and
+//! commits stop while that connection is lost until [`Engine::recover`]
+//! takes the lock again.
+//!
 //! Errors: a lost connection, a server shutting down or restarting, a
 //! timeout or an exhausted pool are [`EngineErrorKind::Io`] (the store
 //! answers "unavailable"; the pool reconnects on the next call); a full
@@ -53,6 +59,15 @@ pub const MIGRATIONS: &[&str] = &[
 /// The advisory lock key that serializes migrations between nodes
 /// ("cpmstore" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6370_6d73_746f_7265;
+
+/// The session advisory lock the one writing process holds for as long as
+/// its engine is open ("cpmwrite" in ASCII).
+const WRITER_LOCK: i64 = 0x6370_6d77_7269_7465;
+
+/// How long [`PostgresEngine::open`] waits for the writer lock a process
+/// that just stopped may still hold (its server session ends a moment
+/// after its connection closes).
+const WRITER_LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Most rows in one statement of a commit; a larger batch is split into
 /// several statements of the same transaction.
@@ -139,6 +154,93 @@ pub struct PostgresEngine {
     pool: Pool,
     /// The deadline of one call ([`PostgresSettings::timeout`] twice).
     deadline: Duration,
+    lock: Arc<WriterLock>,
+}
+
+/// One writing process per database (this step is single-node: the
+/// writer's counters are read-modify-write): a session advisory lock held
+/// on a connection of its own, outside the pool. Commits are refused while
+/// it is lost (the connection closed, e.g. the server restarted) until
+/// [`Engine::recover`] takes it again.
+struct WriterLock {
+    config: tokio_postgres::Config,
+    /// The connection holding the lock; `None` before it is taken.
+    client: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+    /// The server has no session advisory locks (CockroachDB, YugabyteDB
+    /// before 2.25): nothing is held, said at open.
+    unsupported: std::sync::atomic::AtomicBool,
+}
+
+impl WriterLock {
+    /// Whether commits may go on: the lock is held on a live connection
+    /// (or the server has no such locks).
+    async fn check(&self) -> Result<(), EngineError> {
+        if self.unsupported.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        match &*self.client.lock().await {
+            Some(client) if !client.is_closed() => Ok(()),
+            _ => Err(io_error(
+                "postgresql: the connection holding the writer lock was lost; \
+                 writes resume once it is taken again",
+            )),
+        }
+    }
+
+    /// Takes the lock on a new connection unless held, waiting up to
+    /// `wait` for a process that just stopped.
+    ///
+    /// Errors: another process holds it past `wait`
+    /// ([`EngineErrorKind::Other`], "in use"); the server cannot be
+    /// reached ([`EngineErrorKind::Io`]).
+    async fn acquire(&self, wait: Duration) -> Result<(), EngineError> {
+        if self.check().await.is_ok() {
+            return Ok(());
+        }
+        let (client, connection) = self.config.connect(NoTls).await.map_err(classify)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "the PostgreSQL connection holding the writer lock ended");
+            }
+        });
+        let started = tokio::time::Instant::now();
+        loop {
+            let taken = match client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+                .await
+            {
+                Ok(row) => row.try_get::<_, bool>(0).map_err(classify)?,
+                Err(e)
+                    if e.code().is_some_and(|c| {
+                        *c == SqlState::UNDEFINED_FUNCTION || *c == SqlState::FEATURE_NOT_SUPPORTED
+                    }) =>
+                {
+                    tracing::warn!(
+                        error = %e,
+                        "the server has no session advisory locks: nothing stops a second \
+                         cpm-store process from writing to this database; run one"
+                    );
+                    self.unsupported
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(e) => return Err(classify(e)),
+            };
+            if taken {
+                *self.client.lock().await = Some(client);
+                return Ok(());
+            }
+            if started.elapsed() >= wait {
+                return Err(EngineError {
+                    message: "the PostgreSQL database is in use by another cpm-store process \
+                              (it holds the writer lock; one process writes at a time)"
+                        .into(),
+                    kind: EngineErrorKind::Other,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresEngine {
@@ -280,7 +382,7 @@ impl PostgresEngine {
         config.keepalives_idle(Duration::from_secs(30));
         config.application_name("cpm-store");
         let session = format!(
-            "-c statement_timeout={} -c synchronous_commit=on",
+            "-c statement_timeout={} -c synchronous_commit=on -c client_min_messages=warning",
             settings.timeout.as_millis().max(1)
         );
         let options = match config.get_options() {
@@ -295,6 +397,11 @@ impl PostgresEngine {
             .enable_all()
             .build()
             .map_err(|e| EngineError::from_io(&e))?;
+        let lock = Arc::new(WriterLock {
+            config: config.clone(),
+            client: tokio::sync::Mutex::new(None),
+            unsupported: std::sync::atomic::AtomicBool::new(false),
+        });
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -315,8 +422,14 @@ impl PostgresEngine {
             runtime: Some(runtime),
             pool,
             deadline: settings.timeout.saturating_mul(2),
+            lock,
         };
         engine.migrate()?;
+        let lock = engine.lock.clone();
+        let wait = WRITER_LOCK_WAIT.min(settings.timeout);
+        run(&engine.handle, engine.deadline, async move {
+            lock.acquire(wait).await
+        })?;
         Ok(engine)
     }
 
@@ -408,7 +521,7 @@ impl PostgresEngine {
         let first = attempt.clone();
         match run(&self.handle, self.deadline, first(true)) {
             // A server without advisory locks (CockroachDB before 26.2,
-            // YugabyteDB without ysql_yb_enable_advisory_locks): the
+            // YugabyteDB before the 2.25 series): the
             // version row's lock and the server's serializable isolation
             // order the migrators; a loser gets a retryable error.
             Err(e) if e.message.contains("pg_advisory_xact_lock") => {
@@ -425,6 +538,46 @@ impl PostgresEngine {
             }
             other => other,
         }
+    }
+}
+
+/// Pairs [`PostgresEngine::import_from`] copies per commit.
+const IMPORT_PAGE: usize = 4096;
+
+impl PostgresEngine {
+    /// Copies every pair of `source` (a restored backup's redb file) into
+    /// this database, which must hold no pair yet, a page of pairs per
+    /// commit; returns how many were copied. A copy that stops midway
+    /// leaves a partial store: drop the database's `kv` rows and run it
+    /// again.
+    ///
+    /// Errors: the database already holds pairs ([`EngineErrorKind::Other`],
+    /// "not empty"), or those of [`Snapshot::scan`] and [`Engine::commit`].
+    pub fn import_from(&self, source: &dyn Engine) -> Result<u64, EngineError> {
+        if !self.snapshot()?.scan_keys(b"", b"", 1)?.is_empty() {
+            return Err(EngineError {
+                message: "the PostgreSQL database is not empty: restore into a new one".into(),
+                kind: EngineErrorKind::Other,
+            });
+        }
+        let snapshot = source.snapshot()?;
+        let mut start = Vec::new();
+        let mut copied = 0u64;
+        loop {
+            let page = snapshot.scan(b"", &start, IMPORT_PAGE)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            start = last.clone();
+            start.push(0);
+            let full = page.len() == IMPORT_PAGE;
+            copied += page.len() as u64;
+            self.commit(page.into_iter().map(|(k, v)| (k, Some(v))).collect())?;
+            if !full {
+                break;
+            }
+        }
+        Ok(copied)
     }
 }
 
@@ -606,7 +759,9 @@ impl Engine for PostgresEngine {
             return Ok(());
         }
         let pool = self.pool.clone();
+        let lock = self.lock.clone();
         run(&self.handle, self.deadline, async move {
+            lock.check().await?;
             let mut deletes: Vec<Vec<u8>> = Vec::new();
             let mut upserts: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             for (k, m) in batch {
@@ -648,10 +803,14 @@ impl Engine for PostgresEngine {
     }
 
     /// Checks that the server answers again (`SELECT 1` on a pooled
-    /// connection; the pool replaces closed ones by itself).
+    /// connection; the pool replaces closed ones by itself) and takes the
+    /// writer lock again if its connection was lost.
     fn recover(&self) -> Result<(), EngineError> {
         let pool = self.pool.clone();
+        let lock = self.lock.clone();
+        let wait = self.deadline / 4;
         run(&self.handle, self.deadline, async move {
+            lock.acquire(wait).await?;
             let client = pool.get().await.map_err(classify_pool)?;
             client.batch_execute("SELECT 1").await.map_err(classify)
         })

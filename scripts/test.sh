@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 # systemd for `systemd-analyze security` on deploy/cpm-store.service, which
 # tests/readme.rs runs: the package is installed, systemd is not started;
 # iproute2 to bring up the loopback of the network namespace in which
-# tests/readme.rs runs the README quickstart on the default ports).
-packages=(python3 curl openssl isync litmus rclone sip-tester systemd iproute2)
+# tests/readme.rs runs the README quickstart on the default ports;
+# postgresql for the private cluster of the PostgreSQL engine's tests: only
+# its binaries are used, by scripts/postgres.sh, no system service).
+packages=(python3 curl openssl isync litmus rclone sip-tester systemd iproute2 postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -74,6 +76,27 @@ fi
 # against the binary: built once into the target directory.
 tools/imaptest/build.sh "${CARGO_TARGET_DIR:-target}/imaptest"
 
+# PostgreSQL (issue 20): a private cluster (scripts/postgres.sh: initdb in a
+# temporary directory, loopback, a free port, trust authentication) for the
+# PostgreSQL engine's tests (crates/store-core/tests/postgres.rs,
+# tests/postgres_engine.rs), which read its URL from CPM_TEST_POSTGRES_URL
+# and make a database each; stopped and removed at exit.
+pg_dir=""
+start_postgres() {
+  pg_dir="$(mktemp -d)"
+  CPM_TEST_POSTGRES_URL="$(scripts/postgres.sh start "$pg_dir")"
+  export CPM_TEST_POSTGRES_URL
+  echo "PostgreSQL test cluster at $CPM_TEST_POSTGRES_URL"
+}
+stop_postgres() {
+  if [ -n "$pg_dir" ]; then
+    scripts/postgres.sh stop "$pg_dir" || true
+    rm -rf "$pg_dir"
+  fi
+}
+trap stop_postgres EXIT
+start_postgres
+
 # S3 (issue 20): an S3-compatible test server, moto_server from PyPI, on
 # loopback for the S3 blob backend's tests (crates/store-core/tests/s3.rs,
 # tests/s3_blobs.rs), which read its URL from CPM_TEST_S3_ENDPOINT and make
@@ -101,6 +124,7 @@ stop_s3() {
 # others' stop functions here).
 stop_test_servers() {
   stop_s3
+  stop_postgres
 }
 trap stop_test_servers EXIT
 start_s3

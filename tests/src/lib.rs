@@ -283,6 +283,16 @@ impl Server {
         std::fs::write(&path, text).expect("write config");
     }
 
+    /// Puts the store's records in PostgreSQL at `url` (`[store] engine =
+    /// "postgres"`, `postgres_url`); call before the first command. Without
+    /// it the server uses the embedded default engine.
+    pub fn use_postgres(&self, url: &str) {
+        self.set_settings(
+            "store",
+            &format!("engine = \"postgres\"\npostgres_url = {url:?}\n"),
+        );
+    }
+
     /// Creates account `login` with `password` (server up or down).
     pub fn add_account(&self, login: &str, password: &str) {
         let out = self.command(
@@ -358,4 +368,40 @@ pub fn image_bytes(format: image::ImageFormat) -> Vec<u8> {
         .write_to(&mut out, format)
         .expect("encode a test image");
     out.into_inner()
+}
+
+/// A new, empty database on the PostgreSQL server of
+/// `CPM_TEST_POSTGRES_URL` (scripts/test.sh starts one and sets it), made
+/// with `psql`; its URL. `None`, said on stderr, when the variable is unset.
+pub fn postgres_database() -> Option<String> {
+    let Ok(url) = std::env::var("CPM_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "CPM_TEST_POSTGRES_URL is not set: PostgreSQL test skipped (scripts/test.sh sets it)"
+        );
+        return None;
+    };
+    require_tool("psql", "postgresql-client");
+    let name = format!(
+        "cpm_e2e_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let out = Command::new("psql")
+        .args([url.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("run psql");
+    succeeded(&out);
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (url.clone(), String::new()),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority..].find('/') {
+        Some(i) => base[..authority + i].to_string(),
+        None => base,
+    };
+    Some(format!("{base}/{name}{query}"))
 }

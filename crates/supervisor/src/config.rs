@@ -249,9 +249,54 @@ pub struct StoreSection {
     pub max_tombstones_per_folder: u64,
     /// Seconds between two prune passes of the writer at most. Default 60.
     pub prune_interval_seconds: u64,
+    /// The metadata engine: `redb` (embedded, `store.redb` in `data_dir`;
+    /// the default) or `postgres` (a PostgreSQL database at
+    /// `postgres_url`; blobs stay in `data_dir`).
+    pub engine: StoreEngine,
+    /// With `engine = "postgres"`: a libpq connection string, a URL
+    /// (`postgresql://user@host:5432/database`) or `key=value` pairs. The
+    /// password comes from the URL or, when it has none, the environment
+    /// variable `PGPASSWORD`. Shown by `cpm-store check` with its password
+    /// redacted. Default empty.
+    #[serde(serialize_with = "serialize_redacted_url")]
+    pub postgres_url: String,
+    /// Most connections to PostgreSQL (each open read holds one while it
+    /// runs, the writer one). At least 2. Default 16.
+    pub postgres_pool_size: usize,
+    /// Seconds a PostgreSQL statement may run (`statement_timeout`), a
+    /// connection take to open, or a request wait for a pooled connection;
+    /// past it the request fails as unavailable. Default 30.
+    pub postgres_timeout_seconds: u64,
+}
+
+/// `[store] engine`: which engine keeps the store's records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreEngine {
+    /// redb, embedded: one file in `data_dir`, one process at a time.
+    #[default]
+    Redb,
+    /// PostgreSQL through a connection pool (`postgres_url`).
+    Postgres,
+}
+
+/// `[store] postgres_url` as `cpm-store check` prints it: the password
+/// redacted.
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&store_core::engine::redact_url(url))
 }
 
 impl StoreSection {
+    /// The PostgreSQL engine's settings (`postgres_url`,
+    /// `postgres_pool_size`, `postgres_timeout_seconds`).
+    pub fn postgres(&self) -> store_core::engine::PostgresSettings {
+        store_core::engine::PostgresSettings {
+            url: self.postgres_url.clone(),
+            pool_size: self.postgres_pool_size,
+            timeout: std::time::Duration::from_secs(self.postgres_timeout_seconds),
+        }
+    }
+
     /// The store's change history retention from these settings.
     pub fn retention(&self) -> store_core::ChangeRetention {
         store_core::ChangeRetention {
@@ -616,6 +661,10 @@ impl Default for StoreSection {
             change_retention_days: 30,
             max_tombstones_per_folder: 100_000,
             prune_interval_seconds: 60,
+            engine: StoreEngine::Redb,
+            postgres_url: String::new(),
+            postgres_pool_size: 16,
+            postgres_timeout_seconds: 30,
         }
     }
 }
@@ -840,6 +889,17 @@ impl Config {
         if config.store.prune_interval_seconds == 0 {
             return Err("[store] prune_interval_seconds must be positive".into());
         }
+        if config.store.engine == StoreEngine::Postgres
+            && config.store.postgres_url.trim().is_empty()
+        {
+            return Err("[store] engine = \"postgres\" needs postgres_url".into());
+        }
+        if config.store.postgres_pool_size < 2 || config.store.postgres_timeout_seconds == 0 {
+            return Err(
+                "[store] postgres_pool_size must be at least 2 and postgres_timeout_seconds positive"
+                    .into(),
+            );
+        }
         if config.retention.interval_seconds == 0 {
             return Err("[retention] interval_seconds must be positive".into());
         }
@@ -994,5 +1054,37 @@ mod tests {
         }
         Config::parse("[sip]\ntrusted_peers = [\"10.0.0.0/8\", \"::1\", \"2001:db8::/32\"]\n")
             .unwrap();
+    }
+
+    #[test]
+    fn the_postgres_engine_is_chosen_checked_and_its_password_never_shown() {
+        let d = Config::default();
+        assert_eq!(d.store.engine, StoreEngine::Redb);
+        let documented = Config::parse(include_str!("../../../config/cpm-store.toml")).unwrap();
+        assert_eq!(format!("{:?}", documented.store), format!("{:?}", d.store));
+        let err = Config::parse("[store]\nengine = \"postgres\"\n").unwrap_err();
+        assert!(err.contains("postgres_url"), "{err}");
+        let err = Config::parse("[store]\nengine = \"sqlite\"\n").unwrap_err();
+        assert!(err.contains("engine"), "{err}");
+        let err = Config::parse("[store]\npostgres_pool_size = 1\n").unwrap_err();
+        assert!(err.contains("postgres_pool_size"), "{err}");
+        let c = Config::parse(
+            "[store]\nengine = \"postgres\"\n\
+             postgres_url = \"postgresql://cpm:s3cret@db.example:5432/cpm\"\n\
+             postgres_pool_size = 8\n",
+        )
+        .unwrap();
+        let settings = c.store.postgres();
+        assert_eq!(settings.url, "postgresql://cpm:s3cret@db.example:5432/cpm");
+        assert_eq!(settings.pool_size, 8);
+        assert_eq!(settings.timeout, std::time::Duration::from_secs(30));
+        let shown = crate::cli::check::effective(&c, false).unwrap();
+        assert!(shown.contains("engine = \"postgres\""), "{shown}");
+        assert!(
+            shown.contains("postgres_url = \"postgresql://cpm:<redacted>@db.example:5432/cpm\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!format!("{settings:?}").contains("s3cret"));
     }
 }

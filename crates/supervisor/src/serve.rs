@@ -150,15 +150,45 @@ pub fn check_data_dir(data_dir: &Path, create: bool) -> Result<(), OpenError> {
 /// Errors ([`OpenError`] in the chain): the directory is missing, not a
 /// directory, or refused to this uid (the path and uid are named); the
 /// database is open in another process; or any error of [`Store::open`].
+///
+/// With `[store] engine = "postgres"` the records are in PostgreSQL
+/// (`postgres_url`; the schema is created or migrated here) and the data
+/// directory keeps the rest (blobs, the server secret); errors then also
+/// name the database (its password redacted): unreachable, refused, or a
+/// schema newer than this binary's.
 pub fn open_existing_store(config: &Config, create: bool) -> Result<Store> {
     let data_dir = config.store.data_dir.clone();
     check_data_dir(&data_dir, create)?;
+    if config.store.engine == crate::config::StoreEngine::Postgres {
+        return open_postgres_store(config);
+    }
     Store::open(store_config(config)).map_err(|e| match classify_open_error(&data_dir, &e) {
         Some(classified) => anyhow::Error::new(classified),
         None => anyhow::Error::new(e).context(format!(
             "cannot open the store in {} ([store] data_dir)",
             data_dir.display()
         )),
+    })
+}
+
+/// The store of `config` on the PostgreSQL engine ([`open_existing_store`]).
+fn open_postgres_store(config: &Config) -> Result<Store> {
+    let settings = config.store.postgres();
+    let url = store_core::engine::redact_url(&settings.url);
+    let engine = store_core::engine::PostgresEngine::open(&settings).with_context(|| {
+        format!("cannot open the PostgreSQL store at {url} ([store] postgres_url)")
+    })?;
+    store_core::blob::create_private_dir(&config.store.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.store.data_dir.display()
+        )
+    })?;
+    Store::open_with_engine(store_config(config), Arc::new(engine)).with_context(|| {
+        format!(
+            "cannot open the store on PostgreSQL at {url}, data directory {}",
+            config.store.data_dir.display()
+        )
     })
 }
 

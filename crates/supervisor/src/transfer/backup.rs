@@ -103,6 +103,23 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> Result<()> {
                 data_dir.display()
             )
         })?;
+    if config.store.engine == crate::config::StoreEngine::Postgres {
+        // The records go from the restored redb file into PostgreSQL.
+        let settings = config.store.postgres();
+        let file = data_dir.join("store.redb");
+        let copied = tokio::task::spawn_blocking(move || -> Result<u64> {
+            let source = store_core::engine::RedbEngine::open(&file)?;
+            let target = store_core::engine::PostgresEngine::open(&settings)?;
+            let copied = target.import_from(&source)?;
+            drop(source);
+            std::fs::remove_file(&file)?;
+            Ok(copied)
+        })
+        .await
+        .context("the restore stopped")?
+        .context("cannot copy the restored records into PostgreSQL ([store] postgres_url)")?;
+        println!("restored: {copied} keys into PostgreSQL");
+    }
     println!("restored: {}", summary(&manifest, &data_dir));
     Ok(())
 }

@@ -220,12 +220,15 @@ fn a_snapshot_does_not_see_later_commits() {
     let mut batch = WriteBatch::new();
     put(&mut batch, b"x", b"1");
     engine.commit(batch).unwrap();
+    // Taken before a commit, first read after it: still the state before.
+    let untouched = engine.snapshot().unwrap();
     let before = engine.snapshot().unwrap();
     assert_eq!(before.get(b"x").unwrap(), Some(b"1".to_vec()));
     let mut batch = WriteBatch::new();
     put(&mut batch, b"x", b"2");
     put(&mut batch, b"y", b"new");
     engine.commit(batch).unwrap();
+    assert_eq!(untouched.get(b"y").unwrap(), None);
     assert_eq!(before.get(b"x").unwrap(), Some(b"1".to_vec()));
     assert_eq!(before.get(b"y").unwrap(), None);
     assert_eq!(before.scan_keys(b"", b"", 10).unwrap(), [b"x".to_vec()]);
@@ -233,7 +236,7 @@ fn a_snapshot_does_not_see_later_commits() {
     assert_eq!(after.get(b"x").unwrap(), Some(b"2".to_vec()));
     // More snapshots than the pool has connections, one after another:
     // each dropped one gives its connection back.
-    drop((before, after));
+    drop((untouched, before, after));
     for _ in 0..20 {
         assert!(engine.snapshot().unwrap().get(b"y").unwrap().is_some());
     }

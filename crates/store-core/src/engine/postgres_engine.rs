@@ -741,8 +741,11 @@ impl Engine for PostgresEngine {
             let client = pool.get().await.map_err(classify_pool)?;
             // A connection whose last snapshot's ROLLBACK did not run yet
             // is never handed out: the drop's task holds it until then.
+            // PostgreSQL takes a REPEATABLE READ transaction's snapshot at
+            // its first statement, not at BEGIN: `SELECT 1` takes it now,
+            // so the view is of what was committed when snapshot() ran.
             client
-                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
                 .await
                 .map_err(classify)?;
             Ok(client)

@@ -6,7 +6,7 @@
 
 use e2e_tests::imap::{tagged, ImapConnection};
 use e2e_tests::Server;
-use store_core::engine::{Engine, RedbEngine, WriteBatch};
+use store_core::engine::WriteBatch;
 use store_core::keys;
 
 /// Appends `message` to INBOX with a synchronizing literal.
@@ -68,7 +68,7 @@ fn a_format_3_store_answers_from_summaries_made_again() {
     {
         // As an older build left it: a summary, text and preview of
         // nothing like the content, and the store stamped format 3.
-        let engine = RedbEngine::open(&server.data_dir().join("store.redb")).unwrap();
+        let engine = server.open_engine();
         let snapshot = engine.snapshot().unwrap();
         // Its blob records where formats 1 to 6 kept them: one prefix
         // per kind, then the blob id.

@@ -93,17 +93,8 @@ impl Drop for Moto {
 /// A started server with alice, whose blobs are in bucket `blobs` of `moto`.
 fn server_on(moto: &Moto) -> Server {
     assert!(moto.create_bucket("blobs").contains(" 200"));
-    let server = Server::new();
-    let config = server.config();
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "[blobs]\nbackend = \"s3\"\ns3_endpoint = {:?}\ns3_bucket = \"blobs\"\n\
-         s3_region = \"us-east-1\"\ns3_access_key_id = \"testing\"\n\
-         s3_secret_access_key = \"testing\"\ns3_allow_http = true\n",
-        moto.url()
-    ));
-    std::fs::write(&config, text).unwrap();
-    let mut server = server;
+    let mut server = Server::new();
+    server.use_s3_blobs(&moto.url(), "blobs");
     server.add_account("alice", "secret");
     server.start();
     server

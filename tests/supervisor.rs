@@ -2,7 +2,7 @@
 //! the server up and down, SIGTERM, and what a reopened store holds.
 
 use e2e_tests::Server;
-use store_core::{FolderRef, Store, StoreConfig};
+use store_core::FolderRef;
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -87,7 +87,7 @@ fn accounts_work_with_the_server_down_and_up_and_survive_sigterm() {
     // The reopened store holds everything, and bob's new password works.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = Store::open(StoreConfig::new(server.data_dir())).unwrap();
+        let store = server.open_store();
         let local = store_core::throttle::LoginSource {
             remote: std::net::Ipv4Addr::LOCALHOST.into(),
             protocol: "test",

@@ -842,7 +842,7 @@ fn extended_mkcol_sets_the_displayname_or_makes_nothing() {
 
 #[test]
 fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
-    use store_core::engine::{Engine, RedbEngine, WriteBatch};
+    use store_core::engine::WriteBatch;
     let mut server = server_with(&[("alice", "s3cret")]);
     assert_eq!(
         request(&server, ALICE, "MKCOL", "alice/Old", None, &[]).status,
@@ -870,7 +870,7 @@ fn folders_of_an_older_store_get_dates_from_their_uidvalidity() {
     server.terminate();
     // A store written before folder times were kept has none of them.
     {
-        let engine = RedbEngine::open(&server.data_dir().join("store.redb")).expect("open store");
+        let engine = server.open_engine();
         let snapshot = engine.snapshot().expect("snapshot");
         let mut batch = WriteBatch::new();
         for prefix in [[0x14u8], [0x15u8]] {

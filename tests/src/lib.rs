@@ -72,6 +72,44 @@ pub fn require_tool(tool: &str, debian_package: &str) {
 pub mod imap;
 pub mod nms;
 
+/// The engines the end-to-end tests run the binary on, chosen for the
+/// whole run by the environment variable `CPM_TEST_ENGINE` (issue 20: the
+/// whole suite passes on either; scripts/test.sh runs it once per engine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// `CPM_TEST_ENGINE` unset, empty or `redb`: the embedded default, records
+    /// in `data_dir/store.redb`, blobs under `data_dir/blobs/`.
+    Redb,
+    /// `CPM_TEST_ENGINE=postgres-s3`: every [`Server::new`] gets a fresh
+    /// PostgreSQL database on the server of `CPM_TEST_POSTGRES_URL` and a
+    /// fresh bucket on the S3 endpoint `CPM_TEST_S3_ENDPOINT` (`[store]
+    /// engine = "postgres"`, `[blobs] backend = "s3"`).
+    PostgresS3,
+}
+
+/// The engine of this run (`CPM_TEST_ENGINE`); panics on an unknown value,
+/// naming the accepted ones, so that a typo does not test the default.
+pub fn engine() -> Engine {
+    match std::env::var("CPM_TEST_ENGINE").as_deref() {
+        Err(_) | Ok("") | Ok("redb") => Engine::Redb,
+        Ok("postgres-s3") => Engine::PostgresS3,
+        Ok(other) => panic!("CPM_TEST_ENGINE={other:?}: expected \"redb\" or \"postgres-s3\""),
+    }
+}
+
+/// Whether `test` runs on this run's engine: `true` on the embedded one;
+/// on another, prints `test: SKIPPED on <engine>: <reason>` to stderr
+/// and returns `false` (for a test that is about the embedded engine
+/// only, e.g. one that reads `data_dir/store.redb` or fills its disk).
+pub fn embedded_engine_only(test: &str, reason: &str) -> bool {
+    let engine = engine();
+    if engine == Engine::Redb {
+        return true;
+    }
+    eprintln!("{test}: SKIPPED on {engine:?}: {reason}");
+    false
+}
+
 /// A running (or stopped) server with its own data directory and ports.
 pub struct Server {
     /// The temporary directory holding config and data.
@@ -97,6 +135,26 @@ pub struct Server {
     /// The SIP TLS listener.
     pub sip_tls: SocketAddr,
     child: Option<Child>,
+    /// With [`Engine::PostgresS3`]: the database and bucket made for this
+    /// server; the database is dropped (best effort) with the server.
+    remote: Option<RemoteStore>,
+}
+
+/// The database and bucket made for one [`Server`] on
+/// [`Engine::PostgresS3`].
+#[derive(Clone, Debug)]
+pub struct RemoteStore {
+    /// `CPM_TEST_POSTGRES_URL`, through which the database is dropped.
+    pub server_url: String,
+    /// The database's name (`cpm_e2e_<pid>_<n>_<nanoseconds>`).
+    pub database: String,
+    /// The database's URL (`[store] postgres_url`).
+    pub postgres_url: String,
+    /// `CPM_TEST_S3_ENDPOINT` (`[blobs] s3_endpoint`, plain http).
+    pub s3_endpoint: String,
+    /// The bucket (`[blobs] s3_bucket`; credentials `testing`/`testing`,
+    /// region `us-east-1`).
+    pub s3_bucket: String,
 }
 
 impl Server {
@@ -124,6 +182,10 @@ impl Server {
             ports[8],
             data = dir.path().join("data"),
         );
+        let (config, remote) = match engine() {
+            Engine::Redb => (config, None),
+            Engine::PostgresS3 => remote_engines(config),
+        };
         std::fs::write(dir.path().join("cpm-store.toml"), config).expect("write config");
         // The data directory exists (mode 0700) as `serve` would leave it,
         // so that accounts can be added before the first start: commands
@@ -148,6 +210,7 @@ impl Server {
             nms: ports[7],
             nmss: ports[8],
             child: None,
+            remote,
         }
     }
 
@@ -161,12 +224,91 @@ impl Server {
         self.dir.path().join("data")
     }
 
+    /// The database and bucket the harness made for this server on
+    /// [`Engine::PostgresS3`] (as made: [`Server::use_postgres`] and
+    /// [`Server::use_s3_blobs`] do not change it); `None` on the embedded
+    /// engine.
+    pub fn remote_store(&self) -> Option<&RemoteStore> {
+        self.remote.as_ref()
+    }
+
     /// A started server with the account `alice` (password `secret`).
     pub fn with_alice() -> Server {
         let mut server = Server::new();
         server.add_account("alice", "secret");
         server.start();
         server
+    }
+
+    /// The server's records engine opened in this process (the server must
+    /// be down): `data_dir/store.redb`, or its PostgreSQL database on
+    /// [`Engine::PostgresS3`]. Panics when it cannot be opened.
+    pub fn open_engine(&self) -> std::sync::Arc<dyn store_core::engine::Engine> {
+        use store_core::engine::{PostgresEngine, PostgresSettings, RedbEngine};
+        match &self.remote {
+            None => {
+                let file = self.data_dir().join("store.redb");
+                std::sync::Arc::new(RedbEngine::open(&file).expect("open store.redb"))
+            }
+            Some(remote) => std::sync::Arc::new(
+                PostgresEngine::open(&PostgresSettings {
+                    url: remote.postgres_url.clone(),
+                    pool_size: 4,
+                    timeout: Duration::from_secs(10),
+                })
+                .expect("open the server's PostgreSQL database"),
+            ),
+        }
+    }
+
+    /// The server's store opened in this process (the server must be
+    /// down), on the engine and blob backend it runs on, with the default
+    /// settings otherwise. Panics when it cannot be opened.
+    pub fn open_store(&self) -> store_core::Store {
+        use store_core::blob::{BlobBackend, S3Config};
+        use store_core::{Store, StoreConfig};
+        let config = StoreConfig::new(self.data_dir());
+        let Some(remote) = &self.remote else {
+            return Store::open(config).expect("open the store");
+        };
+        let blobs = BlobBackend::S3(S3Config {
+            endpoint: Some(remote.s3_endpoint.clone()),
+            bucket: remote.s3_bucket.clone(),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("testing".into()),
+            secret_access_key: Some("testing".into()),
+            allow_http: true,
+        });
+        Store::open_with_engine(StoreConfig { blobs, ..config }, self.open_engine())
+            .expect("open the store")
+    }
+
+    /// Every stored record's bytes (keys and values, in no useful order),
+    /// for a test that a secret is not kept in the clear: `store.redb`'s
+    /// file, or the `kv` table copied out in PostgreSQL's binary format.
+    pub fn stored_records(&self) -> Vec<u8> {
+        match &self.remote {
+            None => std::fs::read(self.data_dir().join("store.redb")).expect("read store.redb"),
+            Some(remote) => {
+                let out = Command::new("psql")
+                    .args([
+                        remote.postgres_url.as_str(),
+                        "-q",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-c",
+                    ])
+                    .arg("COPY kv TO STDOUT (FORMAT binary)")
+                    .output()
+                    .expect("run psql");
+                assert!(
+                    out.status.success(),
+                    "COPY kv: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+        }
     }
 
     /// Starts `cpm-store serve` and waits until `/healthz` answers.
@@ -286,11 +428,63 @@ impl Server {
     /// Puts the store's records in PostgreSQL at `url` (`[store] engine =
     /// "postgres"`, `postgres_url`); call before the first command. Without
     /// it the server uses the embedded default engine.
+    /// With [`Engine::PostgresS3`] it replaces the database the harness made
+    /// (which is still dropped with the server).
     pub fn use_postgres(&self, url: &str) {
+        self.remove_settings("store", &["engine", "postgres_url"]);
         self.set_settings(
             "store",
             &format!("engine = \"postgres\"\npostgres_url = {url:?}\n"),
         );
+    }
+
+    /// Puts the store's blobs in bucket `bucket` (which must exist) of the
+    /// S3-compatible server at `endpoint` (`[blobs] backend = "s3"`, plain
+    /// http allowed, the test credentials `testing`/`testing` moto takes),
+    /// replacing any `[blobs]` settings the harness wrote.
+    pub fn use_s3_blobs(&self, endpoint: &str, bucket: &str) {
+        self.remove_settings(
+            "blobs",
+            &[
+                "backend",
+                "s3_endpoint",
+                "s3_bucket",
+                "s3_region",
+                "s3_access_key_id",
+                "s3_secret_access_key",
+                "s3_allow_http",
+            ],
+        );
+        let path = self.config();
+        let mut text = std::fs::read_to_string(&path).expect("read config");
+        if !text.contains("\n[blobs]\n") {
+            text.push_str("[blobs]\n");
+            std::fs::write(&path, text).expect("write config");
+        }
+        self.set_settings("blobs", &s3_settings(endpoint, bucket));
+    }
+
+    /// Removes the lines setting `keys` from section `[section]` of the
+    /// config (a key set twice is an error in TOML).
+    fn remove_settings(&self, section: &str, keys: &[&str]) {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).expect("read config");
+        let mut current = String::new();
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim();
+            if trimmed.starts_with('[') {
+                current = trimmed.trim_matches(['[', ']']).to_string();
+            } else if current == section
+                && trimmed
+                    .split_once('=')
+                    .is_some_and(|(k, _)| keys.contains(&k.trim()))
+            {
+                continue;
+            }
+            out.push_str(line);
+        }
+        std::fs::write(&path, out).expect("write config");
     }
 
     /// Creates account `login` with `password` (server up or down).
@@ -354,6 +548,18 @@ impl Drop for Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // Best effort: a database left behind goes with the test cluster.
+        if let Some(remote) = self.remote.take() {
+            let _ = Command::new("psql")
+                .args([remote.server_url.as_str(), "-q", "-c"])
+                .arg(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    remote.database
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -380,28 +586,123 @@ pub fn postgres_database() -> Option<String> {
         );
         return None;
     };
+    Some(create_database(&url).0)
+}
+
+/// Creates a database named `cpm_e2e_<pid>_<n>_<nanoseconds>` on the
+/// PostgreSQL server at `url` with `psql`; its URL and its name.
+fn create_database(url: &str) -> (String, String) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static DATABASES: AtomicU32 = AtomicU32::new(0);
     require_tool("psql", "postgresql-client");
     let name = format!(
-        "cpm_e2e_{}_{}",
+        "cpm_e2e_{}_{}_{}",
         std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
     let out = Command::new("psql")
-        .args([url.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c"])
         .arg(format!("CREATE DATABASE {name}"))
         .output()
         .expect("run psql");
     succeeded(&out);
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (url.clone(), String::new()),
+        None => (url.to_string(), String::new()),
     };
     let authority = base.find("://").map_or(0, |i| i + 3);
     let base = match base[authority..].find('/') {
         Some(i) => base[..authority + i].to_string(),
         None => base,
     };
-    Some(format!("{base}/{name}{query}"))
+    (format!("{base}/{name}{query}"), name)
+}
+
+/// The value of environment variable `name`, which [`Engine::PostgresS3`]
+/// needs; panics saying so when it is unset or empty.
+fn required_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "CPM_TEST_ENGINE=postgres-s3 needs {name} (scripts/test.sh starts the servers and sets it)"
+        ),
+    }
+}
+
+/// Creates bucket `bucket` on the S3-compatible server at `endpoint`
+/// (`http://host:port`) with an unsigned CreateBucket (`PUT /bucket`, which
+/// moto_server accepts); panics with the reply unless it is a 200.
+pub fn create_s3_bucket(endpoint: &str, bucket: &str) {
+    use std::io::Read;
+    let authority = endpoint
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("{endpoint}: an http:// test endpoint"))
+        .trim_end_matches('/');
+    let mut tcp = TcpStream::connect(authority)
+        .unwrap_or_else(|e| panic!("connect to the S3 test server {endpoint}: {e}"));
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    write!(
+        tcp,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send CreateBucket");
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply)
+        .expect("read CreateBucket's reply");
+    let status = reply.lines().next().unwrap_or_default();
+    assert!(
+        status.contains(" 200"),
+        "CreateBucket {bucket} on {endpoint}: {reply}"
+    );
+}
+
+/// The `[blobs]` lines (without the header) for bucket `bucket` of the
+/// S3-compatible test server at `endpoint`.
+fn s3_settings(endpoint: &str, bucket: &str) -> String {
+    format!(
+        "backend = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {bucket:?}\n\
+         s3_region = \"us-east-1\"\ns3_access_key_id = \"testing\"\n\
+         s3_secret_access_key = \"testing\"\ns3_allow_http = true\n"
+    )
+}
+
+/// `config` (the harness's, with `[store]` first) on [`Engine::PostgresS3`]:
+/// a new database and a new bucket (`cpm-e2e-<pid>-<seconds>-<n>`, left in the S3
+/// test server, which keeps them in memory until it stops) written into
+/// `[store]` and a `[blobs]` section; and what was made.
+fn remote_engines(config: String) -> (String, Option<RemoteStore>) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static BUCKETS: AtomicU32 = AtomicU32::new(0);
+    let server_url = required_env("CPM_TEST_POSTGRES_URL");
+    let endpoint = required_env("CPM_TEST_S3_ENDPOINT");
+    let (url, name) = create_database(&server_url);
+    let bucket = format!(
+        "cpm-e2e-{}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        BUCKETS.fetch_add(1, Ordering::Relaxed)
+    );
+    create_s3_bucket(&endpoint, &bucket);
+    // After `data_dir`, which stays the first line of `[store]`.
+    let (first, rest) = config
+        .split_once("\n[imap]\n")
+        .expect("the harness's config has [imap] after [store]");
+    let config = format!(
+        "{first}\nengine = \"postgres\"\npostgres_url = {url:?}\n[imap]\n{rest}[blobs]\n{}",
+        s3_settings(&endpoint, &bucket)
+    );
+    let remote = RemoteStore {
+        server_url,
+        database: name,
+        postgres_url: url,
+        s3_endpoint: endpoint,
+        s3_bucket: bucket,
+    };
+    (config, Some(remote))
 }

@@ -275,3 +275,55 @@ fn an_append_while_s3_is_down_gets_a_tagged_no_and_stores_nothing() {
     assert!(tagged(&r).starts_with("s OK"), "{r:?}");
     assert_eq!(fetched(&mut c, "f", "FETCH 2 BODY.PEEK[]", "BODY[]"), m);
 }
+
+/// A backup of a store whose blobs are in S3 restores into a store whose
+/// blobs are in another bucket: the restore uploads them (nothing is left
+/// under data_dir/blobs) and FETCH gives the same bytes.
+#[test]
+fn a_backup_restores_into_a_new_bucket() {
+    if !s3_available("a_backup_restores_into_a_new_bucket") {
+        return;
+    }
+    let moto = Moto::start();
+    let mut server = server_on(&moto);
+    let mut c = ImapConnection::login(server.imap, "alice", "secret");
+    let big = message(1, 6 * 1024 * 1024 + 7);
+    let ok = append(&mut c, "a1", &big);
+    assert!(ok.starts_with("a1 OK"), "{ok}");
+    drop(c);
+    let backup = server.dir.path().join("backup");
+    let out = server.command(&["backup", backup.to_str().unwrap()], "");
+    assert!(out.status.success(), "{out:?}");
+    server.terminate();
+
+    assert!(moto.create_bucket("restored").contains(" 200"));
+    let mut restored = Server::new();
+    restored.use_s3_blobs(&moto.url(), "restored");
+    let out = restored.command(&["restore", backup.to_str().unwrap()], "");
+    assert!(out.status.success(), "{out:?}");
+    let blob_files = walk_files(&restored.data_dir().join("blobs"));
+    assert_eq!(blob_files, 0, "blob files left under data_dir/blobs");
+    restored.start();
+    let mut c = ImapConnection::login(restored.imap, "alice", "secret");
+    let r = c.run("s SELECT INBOX");
+    assert!(tagged(&r).starts_with("s OK"), "{r:?}");
+    assert_eq!(fetched(&mut c, "f1", "FETCH 1 BODY.PEEK[]", "BODY[]"), big);
+}
+
+/// The files under `dir`, at any depth (0 if it does not exist).
+fn walk_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk_files(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}

@@ -22,7 +22,7 @@
 //! instead of renamed, read back with ranged GETs). Every caller goes
 //! through [`BlobStore`] and [`BlobReader`], whichever it is.
 
-mod s3;
+pub(crate) mod s3;
 
 pub use s3::{S3Config, PART_BYTES, UPLOAD_PARTS_IN_FLIGHT};
 

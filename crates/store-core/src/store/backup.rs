@@ -512,6 +512,55 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Manifest, BackupError> 
     Ok(manifest)
 }
 
+/// Blob files uploaded per call of the S3 backend by [`restore_blobs_to`].
+const RESTORE_UPLOAD_BATCH: usize = 64;
+
+/// After [`restore`] into `data_dir`, puts the restored blob files where
+/// `backend` keeps blobs: nothing to do for files; for S3, each file of
+/// `data_dir/blobs` is uploaded (durable on the server before the next
+/// batch starts), then the local copies are removed. Returns how many
+/// were uploaded. Run before the store is opened, so the sweep at open
+/// finds every referenced blob where it looks.
+///
+/// Errors: [`BackupError::Io`] (a file unreadable, the server refusing or
+/// unreachable: the local copies are kept, and running it again uploads
+/// them again, harmlessly, as blobs are named by their content).
+pub fn restore_blobs_to(
+    backend: &crate::blob::BlobBackend,
+    data_dir: &Path,
+) -> Result<u64, BackupError> {
+    let crate::blob::BlobBackend::S3(config) = backend else {
+        return Ok(0);
+    };
+    let root = data_dir.join("blobs");
+    let remote = crate::blob::s3::S3Blobs::open(config).map_err(io_at(&root))?;
+    let mut files = Vec::new();
+    for fan in std::fs::read_dir(&root).map_err(io_at(&root))? {
+        let fan_path = fan.map_err(io_at(&root))?.path();
+        if !fan_path.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&fan_path).map_err(io_at(&fan_path))? {
+            let path = entry.map_err(io_at(&fan_path))?.path();
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(BlobId::from_hex)
+            else {
+                continue;
+            };
+            let size = std::fs::metadata(&path).map_err(io_at(&path))?.len();
+            files.push((path, id, size));
+        }
+    }
+    let uploaded = files.len() as u64;
+    for batch in files.chunks(RESTORE_UPLOAD_BATCH) {
+        remote.upload_all(batch.to_vec()).map_err(io_at(&root))?;
+    }
+    std::fs::remove_dir_all(&root).map_err(io_at(&root))?;
+    Ok(uploaded)
+}
+
 /// Creates the fan-out directory of blob `id`'s file `to` the first time
 /// the backup meets it (`fans`: those made so far).
 ///

@@ -12,7 +12,9 @@
 mod accounts;
 mod acl;
 mod backup;
-pub use backup::{read_manifest, restore, Backup, BackupError, Manifest, BACKUP_FORMAT};
+pub use backup::{
+    read_manifest, restore, restore_blobs_to, Backup, BackupError, Manifest, BACKUP_FORMAT,
+};
 mod bulk;
 mod deposits;
 mod expiry;

@@ -103,6 +103,18 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> Result<()> {
                 data_dir.display()
             )
         })?;
+    // The blobs go where [blobs] keeps them (S3: uploaded, then the local
+    // copies removed), before anything opens the store.
+    let backend = config.blobs.backend().map_err(anyhow::Error::msg)?;
+    let dir = data_dir.clone();
+    let uploaded =
+        tokio::task::spawn_blocking(move || store_core::restore_blobs_to(&backend, &dir))
+            .await
+            .context("the restore stopped")?
+            .context("cannot upload the restored blobs ([blobs] backend)")?;
+    if uploaded > 0 {
+        println!("restored: {uploaded} blobs uploaded to the object store");
+    }
     if config.store.engine == crate::config::StoreEngine::Postgres {
         // The records go from the restored redb file into PostgreSQL.
         let settings = config.store.postgres();

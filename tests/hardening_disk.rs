@@ -183,6 +183,12 @@ fn wait_health(server: &Server, status: u16, within: Duration) -> (u16, String) 
 
 #[test]
 fn a_full_disk_gets_tagged_no_and_507_and_writes_resume_once_space_is_freed() {
+    if !e2e_tests::embedded_engine_only(
+        "a_full_disk_gets_tagged_no_and_507_and_writes_resume_once_space_is_freed",
+        "it fills the disk of data_dir, where this engine keeps neither records nor blobs",
+    ) {
+        return;
+    }
     let mut server = Server::new();
     let Some(_tmpfs) = Tmpfs::mount(&server.data_dir(), "24m") else {
         return;
@@ -308,6 +314,12 @@ fn not_private(dir: &Path) -> Vec<String> {
 
 #[test]
 fn no_file_or_folder_of_the_data_dir_is_readable_by_others() {
+    if !e2e_tests::embedded_engine_only(
+        "no_file_or_folder_of_the_data_dir_is_readable_by_others",
+        "it reads the modes of store.redb and the blob files, which this engine keeps elsewhere",
+    ) {
+        return;
+    }
     let mut server = Server::new();
     server.add_account("alice", "s3cret");
     server.start();
@@ -368,6 +380,12 @@ fn dimensions(bytes: &[u8]) -> (u32, u32) {
 
 #[test]
 fn previews_stay_under_the_cache_size_go_with_the_image_and_are_never_upscaled() {
+    if !e2e_tests::embedded_engine_only(
+        "previews_stay_under_the_cache_size_go_with_the_image_and_are_never_upscaled",
+        "the preview cache on disk serves file blobs only (ARCHITECTURE, S3 blobs)",
+    ) {
+        return;
+    }
     require_tool("curl", "curl");
     const CACHE: u64 = 300 * 1024;
     let mut server = Server::new();

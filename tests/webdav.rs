@@ -284,6 +284,9 @@ fn a_file_put_over_webdav_is_a_message_over_imap_and_back() {
 fn a_300_mb_put_streams_through_flat_memory() {
     let server = alice_with_folder("Big");
     let user = ALICE;
+    // What the server holds before the transfer: the engine's clients and
+    // runtimes (more on PostgreSQL + S3 than on the embedded engine).
+    let before_kb = server.proc_status_kb("VmHWM").expect("server VmHWM");
     let file = server.dir.path().join("big.bin");
     let f = std::fs::File::create(&file).unwrap();
     f.set_len(300 * 1024 * 1024).unwrap();
@@ -312,10 +315,15 @@ fn a_300_mb_put_streams_through_flat_memory() {
     );
     let peak_kb = server.proc_status_kb("VmHWM").expect("server VmHWM");
     eprintln!(
-        "server peak RSS over a 300 MB PUT and GET: {} MB",
-        peak_kb / 1024
+        "server peak RSS over a 300 MB PUT and GET: {} MB (before: {} MB)",
+        peak_kb / 1024,
+        before_kb / 1024
     );
-    assert!(peak_kb < 128 * 1024, "peak RSS {peak_kb} kB");
+    // Flat: the transfer adds a bounded amount whatever its size.
+    assert!(
+        peak_kb - before_kb.min(peak_kb) < 64 * 1024,
+        "peak RSS {peak_kb} kB, {before_kb} kB before"
+    );
 }
 
 #[test]

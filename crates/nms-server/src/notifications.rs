@@ -242,7 +242,10 @@ type Running = HashMap<(u64, String), Arc<Notify>>;
 pub struct Deliveries {
     store: Store,
     channels: Channels,
-    client: reqwest::Client,
+    /// The HTTP client of callbacks; `None` when it could not be built
+    /// (no TLS provider): callbacks are then retried, and logged, while
+    /// channel deliveries go on.
+    client: Option<reqwest::Client>,
     running: Arc<Mutex<Running>>,
 }
 
@@ -255,7 +258,10 @@ impl Deliveries {
             .timeout(CALLBACK_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+            .map_err(|e| {
+                tracing::error!(error = %e, "no HTTP client for NMS callbacks; they will be retried")
+            })
+            .ok();
         let deliveries = Deliveries {
             store: store.clone(),
             channels,
@@ -428,8 +434,10 @@ impl Deliveries {
 
     /// POSTs a notification list to a callback (TS 6.19.5).
     async fn post(&self, url: &str, list: &NmsEventListRoot) -> Result<(), Ending> {
-        let answer = self
-            .client
+        let Some(client) = &self.client else {
+            return Err(Ending::Retry("no HTTP client for callbacks".into()));
+        };
+        let answer = client
             .post(url)
             .header("Content-Type", "application/json")
             .body(serde_json::to_vec(list).unwrap_or_default())

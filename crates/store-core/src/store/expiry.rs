@@ -22,9 +22,7 @@ use crate::model::{Object, ObjectKind, Principal, Uid, UnixTime};
 use crate::rights::Right;
 use crate::store::folders::FolderRef;
 use crate::store::index::uids_before;
-use crate::store::locks::{check_write, drop_locks_of, Touch};
-use crate::store::objects::{removal_touches, remove_object};
-use crate::store::{next_modseq, resolve, Store};
+use crate::store::{resolve, Store};
 use crate::writer::Reader;
 
 /// Object records read per read snapshot while looking for old ones.
@@ -192,49 +190,16 @@ impl Store {
                 )
             };
             for batch in candidates.chunks(REMOVE_BATCH) {
-                removed += self.remove_old(principal, folder, batch, old).await? as u64;
+                removed += self
+                    .remove_where(principal, folder, batch, old)
+                    .await?
+                    .len() as u64;
             }
             match next {
                 Some(key) => from = Some(key),
                 None => return Ok(removed),
             }
         }
-    }
-
-    /// Removes those of `uids` that `old` still accepts, in one commit.
-    async fn remove_old(
-        &self,
-        principal: &Principal,
-        folder: &FolderRef,
-        uids: &[Uid],
-        old: impl Fn(&Object) -> bool + Send + 'static,
-    ) -> Result<usize> {
-        let (principal, folder, uids) = (principal.clone(), folder.clone(), uids.to_vec());
-        self.write(move |txn| {
-            let access = resolve(txn, &principal, &folder)?;
-            access.require(Right::Expunge)?;
-            let mut f = access.folder;
-            let objects: Vec<Object> = uids
-                .iter()
-                .filter_map(|u| txn.load::<Object>(&keys::object(f.id, *u)).transpose())
-                .filter(|o| o.as_ref().map_or(true, &old))
-                .collect::<Result<_>>()?;
-            if objects.is_empty() {
-                return Ok(0);
-            }
-            check_write(txn, &principal, &removal_touches(&f, &objects))?;
-            let modseq = next_modseq(txn, f.owner)?;
-            let mut gone = Vec::with_capacity(objects.len());
-            for object in &objects {
-                remove_object(txn, &mut f, object, modseq)?;
-                gone.push(Touch::object(&f, object.resource_name()));
-            }
-            drop_locks_of(txn, &gone)?;
-            f.highest_modseq = modseq;
-            txn.put(keys::folder(f.owner, f.id), &f)?;
-            Ok(objects.len())
-        })
-        .await
     }
 
     /// Applies `rule` to every account, at `now` (Unix seconds): in each

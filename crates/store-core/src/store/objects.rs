@@ -678,15 +678,15 @@ impl Store {
             .await
     }
 
-    /// The body of [`Store::remove_objects`] and
-    /// [`Store::expunge_deleted`]: removes the objects of `uids` that
-    /// `keep` accepts, read inside the write transaction.
-    async fn remove_where(
+    /// The body of [`Store::remove_objects`], [`Store::expunge_deleted`]
+    /// and expunging by age (`store::expiry`): removes the objects of
+    /// `uids` that `keep` accepts, read inside the write transaction.
+    pub(super) async fn remove_where(
         &self,
         principal: &Principal,
         folder: &FolderRef,
         uids: &[Uid],
-        keep: fn(&Object) -> bool,
+        keep: impl Fn(&Object) -> bool + Send + 'static,
     ) -> Result<Vec<Uid>> {
         let (principal, folder, mut uids) = (principal.clone(), folder.clone(), uids.to_vec());
         uids.sort_unstable();
@@ -698,7 +698,7 @@ impl Store {
             let objects: Vec<Object> = uids
                 .iter()
                 .filter_map(|u| txn.load::<Object>(&keys::object(f.id, *u)).transpose())
-                .filter(|o| o.as_ref().map_or(true, keep))
+                .filter(|o| o.as_ref().map_or(true, &keep))
                 .collect::<Result<_>>()?;
             check_write(txn, &principal, &removal_touches(&f, &objects))?;
             let mut removed = Vec::new();

@@ -30,6 +30,17 @@ impl ChangeHub {
             .subscribe()
     }
 
+    /// The accounts that have subscribers now (for the changes other
+    /// nodes commit: `store::cluster`).
+    pub fn accounts(&self) -> std::collections::BTreeSet<AccountId> {
+        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        channels
+            .iter()
+            .filter(|(_, tx)| tx.receiver_count() > 0)
+            .map(|(account, _)| *account)
+            .collect()
+    }
+
     /// Sends `change` to the account's subscribers, if any.
     pub fn publish(&self, account: AccountId, change: Change) {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());

@@ -467,6 +467,7 @@ impl Writer {
                     retention: &retention,
                     prune,
                     last_prune: std::cell::Cell::new(None),
+                    released: std::cell::RefCell::new(Vec::new()),
                 };
                 run(rx, &parts)
             })?;
@@ -528,6 +529,10 @@ struct Parts<'a> {
     prune: ChangeRetention,
     /// When the last prune pass started.
     last_prune: std::cell::Cell<Option<std::time::Instant>>,
+    /// Blobs the last commits left without a reference, for
+    /// [`unlink_released`] to remove once it has checked, in a writer's
+    /// turn, that none was stored again.
+    released: std::cell::RefCell<Vec<BlobId>>,
 }
 
 /// Most commits one prune pass makes before the writer takes requests
@@ -548,13 +553,15 @@ fn maybe_prune(parts: &Parts<'_>) {
     // One pass per interval at most, whatever it leaves for the next.
     parts.last_prune.set(Some(std::time::Instant::now()));
     for _ in 0..PRUNE_COMMITS_PER_PASS {
+        // In a writer's turn: another node's commits cannot slip between
+        // what the pass reads and what it deletes.
         let step = parts
             .engine
-            .snapshot()
+            .begin_write()
             .map_err(StoreError::from)
-            .and_then(|snapshot| {
+            .and_then(|txn| {
                 let mut w = Batched {
-                    snapshot: &*snapshot,
+                    snapshot: &*txn,
                     batch: WriteBatch::new(),
                 };
                 let pruned = crate::store::prune_step(
@@ -564,9 +571,8 @@ fn maybe_prune(parts: &Parts<'_>) {
                     crate::store::now(),
                 )?;
                 let batch = w.batch;
-                drop(snapshot);
                 if !batch.is_empty() {
-                    parts.engine.commit(batch)?;
+                    txn.commit(batch, &[])?;
                 }
                 Ok(pruned)
             });
@@ -692,75 +698,63 @@ fn run(rx: mpsc::Receiver<Job>, parts: &Parts<'_>) {
     }
 }
 
-/// Unlinks the blobs [`Retention`] let go of that no record references
-/// (one may have been stored again since its removal). Runs on the writer
-/// thread, between commits, so no install races the check.
+/// Unlinks the blobs no record references any more and no view holds:
+/// those [`Retention`] let go of (with their derived keys), those whose
+/// removal a backup's hold deferred ([`crate::blob::DeletionHold`]), and
+/// those the last commits released ([`Parts::released`]). Runs on the
+/// writer thread, between commits, inside a writer's turn
+/// ([`Engine::begin_write`]): no install of this node or of another one
+/// sharing the engine races the check, so a blob stored again meanwhile
+/// keeps its file or object.
 fn unlink_released(parts: &Parts<'_>) {
-    unlink_deferred(parts);
-    let released = parts.retention.take_released();
-    if released.is_empty() {
+    let mut candidates: Vec<(BlobId, bool)> = parts
+        .released
+        .take()
+        .into_iter()
+        .chain(parts.blobs.take_deferred())
+        .map(|id| (id, false))
+        .collect();
+    candidates.extend(
+        parts
+            .retention
+            .take_released()
+            .into_iter()
+            .map(|id| (id, true)),
+    );
+    if candidates.is_empty() {
         return;
     }
-    let snapshot = match parts.engine.snapshot() {
-        Ok(s) => s,
+    let txn = match parts.engine.begin_write() {
+        Ok(t) => t,
         Err(e) => {
-            // Left on disk; the sweep at the next open removes them.
+            // Left in place; the sweep at the next open removes them.
             tracing::warn!(error = %e, "cannot check released blobs");
             return;
         }
     };
     let mut batch = WriteBatch::new();
     let mut gone = Vec::new();
-    for id in released {
-        let referenced = !matches!(snapshot.get(&keys::blob_refs(&id)), Ok(None));
+    for (id, with_keys) in candidates {
+        let referenced = !matches!(txn.get(&keys::blob_refs(&id)), Ok(None));
         if !referenced && !parts.retention.holds_blob(&id) {
-            for key in derived_keys(&id) {
-                batch.insert(key, None);
+            if with_keys {
+                for key in derived_keys(&id) {
+                    batch.insert(key, None);
+                }
             }
             gone.push(id);
         }
     }
-    drop(snapshot);
-    if gone.is_empty() {
+    // Inside the turn: no other writer references them again before.
+    for id in &gone {
+        parts.blobs.unlink(id);
+    }
+    if batch.is_empty() {
         return;
     }
-    if let Err(e) = parts.engine.commit(batch) {
-        // Keys and files stay; the sweep at the next open removes them.
+    if let Err(e) = txn.commit(batch, &[]) {
+        // Keys without their blob; the sweep at the next open removes them.
         tracing::warn!(error = %e, "cannot delete released blobs' keys");
-        return;
-    }
-    for id in gone {
-        parts.blobs.unlink(&id);
-    }
-}
-
-/// Unlinks the blob files whose removal a backup's hold deferred
-/// ([`crate::blob::DeletionHold`]), once no hold is left, unless a record
-/// references the blob again or a view still reads it. Runs on the writer
-/// thread, between commits, so no install races the check.
-fn unlink_deferred(parts: &Parts<'_>) {
-    let deferred = parts.blobs.take_deferred();
-    if deferred.is_empty() {
-        return;
-    }
-    let snapshot = match parts.engine.snapshot() {
-        Ok(s) => s,
-        Err(e) => {
-            // Left on disk; the sweep at the next open removes them.
-            tracing::warn!(error = %e, "cannot check deferred blob deletions");
-            return;
-        }
-    };
-    let gone: Vec<BlobId> = deferred
-        .into_iter()
-        .filter(|id| {
-            matches!(snapshot.get(&keys::blob_refs(id)), Ok(None))
-                && !parts.retention.holds_blob(id)
-        })
-        .collect();
-    drop(snapshot);
-    for id in gone {
-        parts.blobs.unlink(&id);
     }
 }
 
@@ -824,8 +818,10 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
         ..
     } = *parts;
     let started = std::time::Instant::now();
-    let snapshot = match engine.snapshot() {
-        Ok(s) => s,
+    // The writer's turn: on a shared engine no other node commits until
+    // this batch has.
+    let txn = match engine.begin_write() {
+        Ok(t) => t,
         Err(e) => {
             for job in jobs {
                 let _ = job.reply.send(Err(StoreError::from(e.clone())));
@@ -833,23 +829,24 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             return;
         }
     };
+    let snapshot: &dyn Snapshot = &*txn;
     let mut batch = WriteBatch::new();
     let mut effects = Effects::default();
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let mut txn = Txn {
-            base: &*snapshot,
+        let mut op_txn = Txn {
+            base: snapshot,
             batch: &batch,
             own: WriteBatch::new(),
             effects: Effects::default(),
             retention,
             keywords: KeywordCache::new(),
         };
-        let result = (job.op)(&mut txn);
+        let result = (job.op)(&mut op_txn);
         if result.is_ok() {
             let Txn {
                 own, effects: e, ..
-            } = txn;
+            } = op_txn;
             batch.extend(own);
             effects.install.extend(e.install);
             for id in &e.unlink {
@@ -861,18 +858,18 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
         }
         results.push((job.reply, result));
     }
-    drop(snapshot);
     // Before the commit: a session reading just after it finds the
     // removed records here. Should the commit fail, the entries are
     // released later and the release finds the blobs still referenced.
     retention.retain(std::mem::take(&mut effects.removed));
 
     let batch_was_empty = batch.is_empty();
+    let moved = feed_moves(&effects.changes);
     let durable = install_blobs(blobs, &effects.install).and_then(|()| {
         if batch.is_empty() {
             return Ok(());
         }
-        Ok(engine.commit(batch)?)
+        Ok(txn.commit(batch, &moved)?)
     });
     let ok_count = results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     match durable {
@@ -907,7 +904,7 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
                     // Its keys go with the file, in unlink_released.
                     retention.release_kept(*id);
                 } else if !retention.holds_blob(id) {
-                    blobs.unlink(id);
+                    parts.released.borrow_mut().push(*id);
                 }
             }
             // Only a commit that wrote proves the storage takes writes
@@ -915,6 +912,11 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             // not clear a full disk's failing state.
             if !batch_was_empty {
                 health.set_ok();
+            }
+            // Before the replies: once an EXPUNGE is answered, the bytes
+            // only it referenced are gone (checked in a turn of its own).
+            if !parts.released.borrow().is_empty() {
+                unlink_released(parts);
             }
             for (account, change) in effects.changes {
                 hub.publish(account, change);
@@ -928,13 +930,12 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             // Blobs installed for this batch and referenced by nothing
             // committed go back out (else the sweep at open removes them).
             // One released and re-added in this batch is still referenced.
-            if let Ok(committed) = engine.snapshot() {
-                for blob in &effects.install {
-                    if matches!(committed.get(&keys::blob_refs(&blob.id)), Ok(None)) {
-                        blobs.unlink(&blob.id);
-                    }
-                }
-            }
+            // unlink_released checks, in a writer's turn, that none is
+            // referenced (another node may have stored the same bytes).
+            parts
+                .released
+                .borrow_mut()
+                .extend(effects.install.iter().map(|blob| blob.id));
             let storage = is_storage_failure(&e);
             if storage {
                 health.set_failing(&e);
@@ -955,6 +956,19 @@ fn commit_group(jobs: Vec<Job>, parts: &Parts<'_>) {
             }
         }
     }
+}
+
+/// Where `changes` move each account's feed: the account and the least
+/// MODSEQ of its changes, for the other nodes ([`Engine::watch`]).
+fn feed_moves(changes: &[(AccountId, Change)]) -> Vec<crate::engine::FeedMove> {
+    let mut first: BTreeMap<AccountId, ModSeq> = BTreeMap::new();
+    for (account, change) in changes {
+        first
+            .entry(*account)
+            .and_modify(|m| *m = (*m).min(change.modseq))
+            .or_insert(change.modseq);
+    }
+    first.into_iter().collect()
 }
 
 fn install_blobs(blobs: &BlobStore, staged: &[StagedBlob]) -> Result<()> {

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use store_core::engine::{Engine, EngineError, EngineErrorKind, RedbEngine, Snapshot, WriteBatch};
+use store_core::engine::{
+    Engine, EngineError, EngineErrorKind, RedbEngine, Snapshot, SnapshotThenCommit, WriteBatch,
+    WriteTransaction,
+};
 use store_core::{FolderRef, NewObject, Store, StoreConfig, StoreError};
 
 /// A redb engine on a device that can be made full. Like redb, once a
@@ -22,6 +25,10 @@ struct Device {
 impl Engine for Device {
     fn snapshot(&self) -> Result<Box<dyn Snapshot>, EngineError> {
         self.inner.snapshot()
+    }
+
+    fn begin_write(&self) -> Result<Box<dyn WriteTransaction + '_>, EngineError> {
+        Ok(Box::new(SnapshotThenCommit::begin(self)?))
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), EngineError> {

@@ -592,6 +592,14 @@ impl store_core::engine::Engine for SlowDisk {
     ) -> Result<Box<dyn store_core::engine::Snapshot>, store_core::engine::EngineError> {
         self.0.snapshot()
     }
+    fn begin_write(
+        &self,
+    ) -> Result<Box<dyn store_core::engine::WriteTransaction + '_>, store_core::engine::EngineError>
+    {
+        Ok(Box::new(store_core::engine::SnapshotThenCommit::begin(
+            self,
+        )?))
+    }
     fn commit(
         &self,
         batch: store_core::engine::WriteBatch,

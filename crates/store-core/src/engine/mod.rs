@@ -11,9 +11,13 @@
 //! - [`Engine::commit`]: apply a [`WriteBatch`] atomically and durably.
 //!
 //! Read-modify-write (counters such as UIDNEXT, the account MODSEQ) is done
-//! by the store's single writer (`crate::writer`), which reads through the
-//! batch it is building, so every change in the store is serialised and a
-//! counter can never hand out the same value twice.
+//! by the store's writer (`crate::writer`) inside a [`WriteTransaction`]:
+//! a view of the latest committed state that no other writer changes
+//! until it commits. In one process the writer thread is alone; with
+//! several processes on one shared engine (a cluster on PostgreSQL) the
+//! engine serializes their write transactions (ARCHITECTURE.md, "Several
+//! nodes"), so every change in the store is serialised and a counter can
+//! never hand out the same value twice.
 
 mod postgres_engine;
 mod redb_engine;
@@ -119,10 +123,113 @@ pub type Mutation = Option<Vec<u8>>;
 /// by key (a later mutation of the same key replaces an earlier one).
 pub type WriteBatch = BTreeMap<Vec<u8>, Mutation>;
 
+/// Where a commit moved an account's change feed, for the other
+/// processes sharing the engine ([`WriteTransaction::commit`],
+/// [`Engine::watch`]): the account and the first MODSEQ the commit gave
+/// its changes (its changes are the feed's records from there on).
+pub type FeedMove = (u64, u64);
+
+/// What [`Engine::watch`] hands its sink: the feed moves another process
+/// committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteCommit {
+    /// These accounts' feeds moved, from these MODSEQs on.
+    Moved(Vec<FeedMove>),
+    /// Some commits may have gone unseen (the watching connection was
+    /// lost, or a commit named too many accounts to list): every account
+    /// may have moved.
+    Unknown,
+}
+
+/// The writer's transaction ([`Engine::begin_write`]): reads see every
+/// commit made before it began and its own nothing (the writer layers
+/// its batch on top), and no other writer of the engine, in this process
+/// or another, commits until it has committed or been dropped.
+pub trait WriteTransaction: Snapshot {
+    /// Applies `batch` atomically and durably (as [`Engine::commit`]) and
+    /// ends the transaction; `moved` is announced to the other processes
+    /// watching the engine ([`Engine::watch`]) once the commit is durable.
+    ///
+    /// Errors: as [`Engine::commit`]; nothing of the batch is applied.
+    fn commit(self: Box<Self>, batch: WriteBatch, moved: &[FeedMove]) -> Result<(), EngineError>;
+}
+
+/// A [`WriteTransaction`] for an engine that one process owns (redb
+/// locks its file): a snapshot, then [`Engine::commit`]. The store's one
+/// writer thread is the only writer, so nothing commits in between.
+pub struct SnapshotThenCommit<'a> {
+    snapshot: Box<dyn Snapshot>,
+    engine: &'a dyn Engine,
+}
+
+impl<'a> SnapshotThenCommit<'a> {
+    /// Begins one on `engine` (takes its snapshot).
+    ///
+    /// Errors: as [`Engine::snapshot`].
+    pub fn begin(engine: &'a dyn Engine) -> Result<Self, EngineError> {
+        Ok(SnapshotThenCommit {
+            snapshot: engine.snapshot()?,
+            engine,
+        })
+    }
+}
+
+impl Snapshot for SnapshotThenCommit<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+        self.snapshot.get(key)
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, EngineError> {
+        self.snapshot.scan(prefix, start, limit)
+    }
+
+    fn scan_keys(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, EngineError> {
+        self.snapshot.scan_keys(prefix, start, limit)
+    }
+}
+
+impl WriteTransaction for SnapshotThenCommit<'_> {
+    fn commit(self: Box<Self>, batch: WriteBatch, _moved: &[FeedMove]) -> Result<(), EngineError> {
+        let SnapshotThenCommit { snapshot, engine } = *self;
+        drop(snapshot);
+        engine.commit(batch)
+    }
+}
+
+/// Receives what [`Engine::watch`] sees, on a thread of the engine's.
+pub type CommitSink = Box<dyn Fn(RemoteCommit) + Send + Sync>;
+
 /// An ordered key-value store with atomic, durable multi-key commits.
 pub trait Engine: Send + Sync + 'static {
     /// A read view of everything committed so far.
     fn snapshot(&self) -> Result<Box<dyn Snapshot>, EngineError>;
+
+    /// Begins the writer's transaction ([`WriteTransaction`]); with
+    /// several processes on the engine, waits (bounded) until the
+    /// others' transactions end.
+    ///
+    /// Errors: as [`Engine::snapshot`]; a wait past the engine's time
+    /// limit ([`EngineErrorKind::Io`]).
+    fn begin_write(&self) -> Result<Box<dyn WriteTransaction + '_>, EngineError>;
+
+    /// Calls `sink` with the feed moves other processes commit on this
+    /// engine from now on (a shared engine); whether it will (an engine
+    /// one process owns has none to tell: `false`, and `sink` is
+    /// dropped).
+    fn watch(&self, sink: CommitSink) -> bool {
+        drop(sink);
+        false
+    }
 
     /// Applies `batch` atomically. Returns only once the batch is durable
     /// (for redb: after its fsync); on error nothing of the batch is applied.

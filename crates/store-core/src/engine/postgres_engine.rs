@@ -24,11 +24,20 @@
 //! lock (where the server has one) and by the row lock of the version
 //! table; a database whose schema is newer than this binary is refused.
 //!
-//! One process writes to a database at a time (this step is single-node):
-//! the engine holds a session advisory lock on a connection of its own
-//! while it is open, a second process is refused at open ("in use"), and
-//! commits stop while that connection is lost until [`Engine::recover`]
-//! takes the lock again.
+//! Several processes (the nodes of a cluster) share one database
+//! (ARCHITECTURE.md, "Several nodes"). Their writers take turns: a
+//! [`WriteTransaction`] is a `READ COMMITTED` transaction that first locks
+//! the one row of `write_lock` (`SELECT ... FOR UPDATE`, a plain row lock
+//! PostgreSQL, CockroachDB and YugabyteDB all have), so it reads the latest
+//! committed state and nothing else commits until it ends; each node's
+//! group commit folds all its pending operations into one such turn. A
+//! node that dies mid-turn loses its connection, and the server rolls its
+//! transaction back and frees the row: there is no lease to expire and no
+//! stale writer to fence. The commit announces where it moved each
+//! account's change feed with `pg_notify` (delivered only if it commits);
+//! [`Engine::watch`] LISTENs on a connection of its own and hands the
+//! other nodes' announcements to the store, which reads the changes
+//! themselves from the feed (a notification is a wake-up, never the data).
 //!
 //! Errors: a lost connection, a server shutting down or restarting, a
 //! timeout or an exhausted pool are [`EngineErrorKind::Io`] (the store
@@ -44,7 +53,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-use super::{Engine, EngineError, EngineErrorKind, KeyValue, Snapshot, WriteBatch};
+use super::{
+    CommitSink, Engine, EngineError, EngineErrorKind, KeyValue, RemoteCommit, Snapshot, WriteBatch,
+    WriteTransaction,
+};
 
 /// The schema, one SQL text per version (version N is `MIGRATIONS[N - 1]`),
 /// applied in order at open. Never edit a released entry: append.
@@ -54,20 +66,26 @@ use super::{Engine, EngineError, EngineErrorKind, KeyValue, Snapshot, WriteBatch
 pub const MIGRATIONS: &[&str] = &[
     // 1: every key of the store (crate::keys gives them their structure).
     "CREATE TABLE IF NOT EXISTS kv (k bytea PRIMARY KEY, v bytea NOT NULL)",
+    // 2: the row every writer locks for its turn (several nodes).
+    "CREATE TABLE IF NOT EXISTS write_lock (id int PRIMARY KEY); \
+     INSERT INTO write_lock (id) VALUES (1) ON CONFLICT (id) DO NOTHING",
 ];
 
 /// The advisory lock key that serializes migrations between nodes
 /// ("cpmstore" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6370_6d73_746f_7265;
 
-/// The session advisory lock the one writing process holds for as long as
-/// its engine is open ("cpmwrite" in ASCII).
-const WRITER_LOCK: i64 = 0x6370_6d77_7269_7465;
+/// The channel of [`Engine::watch`]'s notifications.
+const CHANNEL: &str = "cpm_store_commits";
 
-/// How long [`PostgresEngine::open`] waits for the writer lock a process
-/// that just stopped may still hold (its server session ends a moment
-/// after its connection closes).
-const WRITER_LOCK_WAIT: Duration = Duration::from_secs(5);
+/// Most bytes of one notification's payload (PostgreSQL's limit is 8000):
+/// a commit that moves more accounts than fit announces
+/// [`RemoteCommit::Unknown`].
+const MAX_PAYLOAD: usize = 7900;
+
+/// The longest pause between two attempts to LISTEN again after the
+/// watching connection was lost.
+const MAX_WATCH_PAUSE: Duration = Duration::from_secs(5);
 
 /// Most rows in one statement of a commit; a larger batch is split into
 /// several statements of the same transaction.
@@ -154,93 +172,11 @@ pub struct PostgresEngine {
     pool: Pool,
     /// The deadline of one call ([`PostgresSettings::timeout`] twice).
     deadline: Duration,
-    lock: Arc<WriterLock>,
-}
-
-/// One writing process per database (this step is single-node: the
-/// writer's counters are read-modify-write): a session advisory lock held
-/// on a connection of its own, outside the pool. Commits are refused while
-/// it is lost (the connection closed, e.g. the server restarted) until
-/// [`Engine::recover`] takes it again.
-struct WriterLock {
+    /// The connection settings, for [`Engine::watch`]'s own connection.
     config: tokio_postgres::Config,
-    /// The connection holding the lock; `None` before it is taken.
-    client: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
-    /// The server has no session advisory locks (CockroachDB, YugabyteDB
-    /// before 2.25): nothing is held, said at open.
-    unsupported: std::sync::atomic::AtomicBool,
-}
-
-impl WriterLock {
-    /// Whether commits may go on: the lock is held on a live connection
-    /// (or the server has no such locks).
-    async fn check(&self) -> Result<(), EngineError> {
-        if self.unsupported.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(());
-        }
-        match &*self.client.lock().await {
-            Some(client) if !client.is_closed() => Ok(()),
-            _ => Err(io_error(
-                "postgresql: the connection holding the writer lock was lost; \
-                 writes resume once it is taken again",
-            )),
-        }
-    }
-
-    /// Takes the lock on a new connection unless held, waiting up to
-    /// `wait` for a process that just stopped.
-    ///
-    /// Errors: another process holds it past `wait`
-    /// ([`EngineErrorKind::Other`], "in use"); the server cannot be
-    /// reached ([`EngineErrorKind::Io`]).
-    async fn acquire(&self, wait: Duration) -> Result<(), EngineError> {
-        if self.check().await.is_ok() {
-            return Ok(());
-        }
-        let (client, connection) = self.config.connect(NoTls).await.map_err(classify)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "the PostgreSQL connection holding the writer lock ended");
-            }
-        });
-        let started = tokio::time::Instant::now();
-        loop {
-            let taken = match client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
-                .await
-            {
-                Ok(row) => row.try_get::<_, bool>(0).map_err(classify)?,
-                Err(e)
-                    if e.code().is_some_and(|c| {
-                        *c == SqlState::UNDEFINED_FUNCTION || *c == SqlState::FEATURE_NOT_SUPPORTED
-                    }) =>
-                {
-                    tracing::warn!(
-                        error = %e,
-                        "the server has no session advisory locks: nothing stops a second \
-                         cpm-store process from writing to this database; run one"
-                    );
-                    self.unsupported
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err(e) => return Err(classify(e)),
-            };
-            if taken {
-                *self.client.lock().await = Some(client);
-                return Ok(());
-            }
-            if started.elapsed() >= wait {
-                return Err(EngineError {
-                    message: "the PostgreSQL database is in use by another cpm-store process \
-                              (it holds the writer lock; one process writes at a time)"
-                        .into(),
-                    kind: EngineErrorKind::Other,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    /// This engine's name in its notifications, so that its watch skips
+    /// its own commits (the store publishes those itself).
+    origin: String,
 }
 
 impl std::fmt::Debug for PostgresEngine {
@@ -397,13 +333,8 @@ impl PostgresEngine {
             .enable_all()
             .build()
             .map_err(|e| EngineError::from_io(&e))?;
-        let lock = Arc::new(WriterLock {
-            config: config.clone(),
-            client: tokio::sync::Mutex::new(None),
-            unsupported: std::sync::atomic::AtomicBool::new(false),
-        });
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -422,14 +353,10 @@ impl PostgresEngine {
             runtime: Some(runtime),
             pool,
             deadline: settings.timeout.saturating_mul(2),
-            lock,
+            config,
+            origin: format!("{:016x}", rand::random::<u64>()),
         };
         engine.migrate()?;
-        let lock = engine.lock.clone();
-        let wait = WRITER_LOCK_WAIT.min(settings.timeout);
-        run(&engine.handle, engine.deadline, async move {
-            lock.acquire(wait).await
-        })?;
         Ok(engine)
     }
 
@@ -593,6 +520,12 @@ struct PostgresSnapshot {
 }
 
 impl PostgresSnapshot {
+    /// Forgets the connection without rolling back (its transaction
+    /// ended): it goes back to the pool when the last reference drops.
+    fn finished(&mut self) {
+        self.client = None;
+    }
+
     fn client(&self) -> Result<Arc<deadpool_postgres::Object>, EngineError> {
         self.client
             .clone()
@@ -734,37 +667,80 @@ fn chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
     out
 }
 
-impl Engine for PostgresEngine {
-    fn snapshot(&self) -> Result<Box<dyn Snapshot>, EngineError> {
-        let pool = self.pool.clone();
-        let client = run(&self.handle, self.deadline, async move {
-            let client = pool.get().await.map_err(classify_pool)?;
-            // A connection whose last snapshot's ROLLBACK did not run yet
-            // is never handed out: the drop's task holds it until then.
-            // PostgreSQL takes a REPEATABLE READ transaction's snapshot at
-            // its first statement, not at BEGIN: `SELECT 1` takes it now,
-            // so the view is of what was committed when snapshot() ran.
-            client
-                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
-                .await
-                .map_err(classify)?;
-            Ok(client)
-        })?;
-        Ok(Box::new(PostgresSnapshot {
-            handle: self.handle.clone(),
-            deadline: self.deadline,
-            client: Some(Arc::new(client)),
-        }))
+/// The writer's turn ([`Engine::begin_write`]): a `READ COMMITTED`
+/// transaction holding the `write_lock` row, read through like a
+/// snapshot.
+struct PostgresWrite {
+    reads: PostgresSnapshot,
+    origin: String,
+}
+
+impl Snapshot for PostgresWrite {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+        self.reads.get(key)
     }
 
-    fn commit(&self, batch: WriteBatch) -> Result<(), EngineError> {
-        if batch.is_empty() {
-            return Ok(());
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, EngineError> {
+        self.reads.scan(prefix, start, limit)
+    }
+
+    fn scan_keys(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, EngineError> {
+        self.reads.scan_keys(prefix, start, limit)
+    }
+}
+
+/// The payload announcing `moved` from `origin`: `ORIGIN;` then
+/// `ACCOUNT:MODSEQ` pairs in decimal, comma-separated, or `ORIGIN;*` when
+/// they do not fit in [`MAX_PAYLOAD`] bytes.
+fn encode_payload(origin: &str, moved: &[super::FeedMove]) -> String {
+    let mut payload = format!("{origin};");
+    for (i, (account, modseq)) in moved.iter().enumerate() {
+        if i > 0 {
+            payload.push(',');
         }
-        let pool = self.pool.clone();
-        let lock = self.lock.clone();
-        run(&self.handle, self.deadline, async move {
-            lock.check().await?;
+        payload.push_str(&format!("{account}:{modseq}"));
+        if payload.len() > MAX_PAYLOAD {
+            return format!("{origin};*");
+        }
+    }
+    payload
+}
+
+/// Reads a payload of [`encode_payload`]: its origin and what it
+/// announces; `None` when it is not one (another program's NOTIFY on the
+/// channel).
+fn decode_payload(payload: &str) -> Option<(&str, RemoteCommit)> {
+    let (origin, rest) = payload.split_once(';')?;
+    if rest == "*" {
+        return Some((origin, RemoteCommit::Unknown));
+    }
+    let mut moved = Vec::new();
+    for pair in rest.split(',').filter(|p| !p.is_empty()) {
+        let (account, modseq) = pair.split_once(':')?;
+        moved.push((account.parse().ok()?, modseq.parse().ok()?));
+    }
+    Some((origin, RemoteCommit::Moved(moved)))
+}
+
+impl WriteTransaction for PostgresWrite {
+    fn commit(
+        mut self: Box<Self>,
+        batch: WriteBatch,
+        moved: &[super::FeedMove],
+    ) -> Result<(), EngineError> {
+        let client = self.reads.client()?;
+        let payload = (!moved.is_empty()).then(|| encode_payload(&self.origin, moved));
+        run(&self.reads.handle, self.reads.deadline, async move {
             let mut deletes: Vec<Vec<u8>> = Vec::new();
             let mut upserts: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             for (k, m) in batch {
@@ -773,20 +749,21 @@ impl Engine for PostgresEngine {
                     None => deletes.push(k),
                 }
             }
-            let mut client = pool.get().await.map_err(classify_pool)?;
-            let txn = client.transaction().await.map_err(classify)?;
             if !deletes.is_empty() {
-                let statement = txn
+                let statement = client
                     .prepare_cached("DELETE FROM kv WHERE k = ANY($1)")
                     .await
                     .map_err(classify)?;
                 for chunk in chunks(&deletes, Vec::len) {
                     let keys: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-                    txn.execute(&statement, &[&keys]).await.map_err(classify)?;
+                    client
+                        .execute(&statement, &[&keys])
+                        .await
+                        .map_err(classify)?;
                 }
             }
             if !upserts.is_empty() {
-                let statement = txn
+                let statement = client
                     .prepare_cached(
                         "INSERT INTO kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
                          ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
@@ -796,26 +773,186 @@ impl Engine for PostgresEngine {
                 for chunk in chunks(&upserts, |(k, v)| k.len() + v.len()) {
                     let keys: Vec<&[u8]> = chunk.iter().map(|(k, _)| k.as_slice()).collect();
                     let values: Vec<&[u8]> = chunk.iter().map(|(_, v)| v.as_slice()).collect();
-                    txn.execute(&statement, &[&keys, &values])
+                    client
+                        .execute(&statement, &[&keys, &values])
                         .await
                         .map_err(classify)?;
                 }
             }
-            txn.commit().await.map_err(classify)
-        })
+            if let Some(payload) = payload {
+                // Sent by the server only if, and once, the transaction
+                // commits.
+                client
+                    .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+                    .await
+                    .map_err(classify)?;
+            }
+            client.batch_execute("COMMIT").await.map_err(classify)
+        })?;
+        // Committed: the connection goes back to the pool as it is.
+        self.reads.finished();
+        Ok(())
+    }
+}
+
+impl Engine for PostgresEngine {
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>, EngineError> {
+        // PostgreSQL takes a REPEATABLE READ transaction's snapshot at its
+        // first statement, not at BEGIN: `SELECT 1` takes it now, so the
+        // view is of what was committed when snapshot() ran.
+        Ok(Box::new(self.begin(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1",
+            false,
+        )?))
+    }
+
+    /// Takes the `write_lock` row (waiting for another node's turn, within
+    /// the session's `statement_timeout`), then reads at `READ
+    /// COMMITTED`: each read sees every commit, and none can happen
+    /// before this one ends.
+    fn begin_write(&self) -> Result<Box<dyn WriteTransaction + '_>, EngineError> {
+        let reads = self.begin("BEGIN ISOLATION LEVEL READ COMMITTED", true)?;
+        Ok(Box::new(PostgresWrite {
+            reads,
+            origin: self.origin.clone(),
+        }))
+    }
+
+    fn commit(&self, batch: WriteBatch) -> Result<(), EngineError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.begin_write()?.commit(batch, &[])
     }
 
     /// Checks that the server answers again (`SELECT 1` on a pooled
-    /// connection; the pool replaces closed ones by itself) and takes the
-    /// writer lock again if its connection was lost.
+    /// connection; the pool replaces closed ones by itself).
     fn recover(&self) -> Result<(), EngineError> {
         let pool = self.pool.clone();
-        let lock = self.lock.clone();
-        let wait = self.deadline / 4;
         run(&self.handle, self.deadline, async move {
-            lock.acquire(wait).await?;
             let client = pool.get().await.map_err(classify_pool)?;
             client.batch_execute("SELECT 1").await.map_err(classify)
+        })
+    }
+
+    /// LISTENs on a connection of its own (outside the pool) and calls
+    /// `sink` with each other node's announcement; when the connection is
+    /// lost it connects again (pausing up to [`MAX_WATCH_PAUSE`]) and
+    /// says [`RemoteCommit::Unknown`] (announcements may have been
+    /// missed meanwhile).
+    fn watch(&self, sink: CommitSink) -> bool {
+        let config = self.config.clone();
+        let origin = self.origin.clone();
+        self.handle.spawn(async move {
+            let mut pause = Duration::from_millis(100);
+            let mut first = true;
+            loop {
+                match listen(&config, &origin, &sink, first).await {
+                    Ok(()) => pause = Duration::from_millis(100),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "PostgreSQL change notifications lost; listening again");
+                    }
+                }
+                first = false;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_WATCH_PAUSE);
+            }
+        });
+        true
+    }
+}
+
+/// One LISTEN connection's life: connects, LISTENs, says
+/// [`RemoteCommit::Unknown`] unless `first` (the store was just opened:
+/// nothing was missed), then hands every notification of another origin
+/// to `sink` until the connection ends.
+///
+/// Errors: the connection could not be made or ended in error.
+async fn listen(
+    config: &tokio_postgres::Config,
+    origin: &str,
+    sink: &CommitSink,
+    first: bool,
+) -> Result<(), EngineError> {
+    use futures_util::StreamExt;
+    let (client, mut connection) = config.connect(NoTls).await.map_err(classify)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(n.payload().to_owned()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Ok(())
+    });
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(classify)?;
+    if !first {
+        sink(RemoteCommit::Unknown);
+    }
+    while let Some(payload) = rx.recv().await {
+        match decode_payload(&payload) {
+            Some((from, _)) if from == origin => {}
+            Some((_, commit)) => sink(commit),
+            None => tracing::debug!(
+                payload,
+                "a notification on the store's channel that is not the store's"
+            ),
+        }
+    }
+    drop(client);
+    driver
+        .await
+        .map_err(|e| io_error(format!("postgresql: the notification connection: {e}")))?
+}
+
+impl PostgresEngine {
+    /// A pooled connection inside a transaction opened by `begin` (SQL);
+    /// with `lock`, the transaction then takes the `write_lock` row.
+    ///
+    /// Errors: the pool or the server failed; the lock row is missing (a
+    /// schema not made by this binary).
+    fn begin(&self, begin: &'static str, lock: bool) -> Result<PostgresSnapshot, EngineError> {
+        let pool = self.pool.clone();
+        let client = run(&self.handle, self.deadline, async move {
+            let client = pool.get().await.map_err(classify_pool)?;
+            // A connection whose last transaction's ROLLBACK did not run
+            // yet is never handed out: the drop's task holds it until then.
+            client.batch_execute(begin).await.map_err(classify)?;
+            if lock {
+                let locked = client
+                    .query_opt("SELECT id FROM write_lock WHERE id = 1 FOR UPDATE", &[])
+                    .await;
+                match locked {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        return Err(EngineError {
+                            message: "postgresql: the write_lock row is missing".into(),
+                            kind: EngineErrorKind::Other,
+                        });
+                    }
+                    Err(e) => {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        return Err(classify(e));
+                    }
+                }
+            }
+            Ok(client)
+        })?;
+        Ok(PostgresSnapshot {
+            handle: self.handle.clone(),
+            deadline: self.deadline,
+            client: Some(Arc::new(client)),
         })
     }
 }

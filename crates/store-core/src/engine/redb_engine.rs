@@ -14,7 +14,10 @@ use redb::{
     Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, TableDefinition,
 };
 
-use super::{Engine, EngineError, EngineErrorKind, KeyValue, Snapshot, WriteBatch};
+use super::{
+    Engine, EngineError, EngineErrorKind, KeyValue, Snapshot, SnapshotThenCommit, WriteBatch,
+    WriteTransaction,
+};
 
 /// All of the store lives in one table of byte keys; `crate::keys` gives the
 /// keys their structure (one leading byte per kind of record).
@@ -166,6 +169,12 @@ impl RedbSnapshot {
 }
 
 impl Engine for RedbEngine {
+    /// A snapshot, then [`Engine::commit`]: redb's file lock keeps other
+    /// processes out, and the store's writer thread is its only writer.
+    fn begin_write(&self) -> Result<Box<dyn WriteTransaction + '_>, EngineError> {
+        Ok(Box::new(SnapshotThenCommit::begin(self)?))
+    }
+
     fn snapshot(&self) -> Result<Box<dyn Snapshot>, EngineError> {
         let txn = self.database()?.begin_read().map_err(classify)?;
         let table = txn.open_table(TABLE).map_err(classify)?;

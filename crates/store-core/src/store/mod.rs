@@ -16,6 +16,7 @@ pub use backup::{
     read_manifest, restore, restore_blobs_to, Backup, BackupError, Manifest, BACKUP_FORMAT,
 };
 mod bulk;
+mod cluster;
 mod deposits;
 mod expiry;
 pub use expiry::{
@@ -243,8 +244,15 @@ impl Store {
         crate::telemetry::metrics()
             .accounts
             .set(accounts::count_accounts(&*engine)?);
-        let secret = crate::password::server_secret(&config.data_dir)?;
         let hub = Arc::new(ChangeHub::default());
+        // On an engine other nodes share, their commits reach this node's
+        // subscribers too, and the server secret is the cluster's.
+        let shared = cluster::follow_remote_commits(&engine, hub.clone())?;
+        let secret = if shared {
+            cluster::shared_server_secret(&*engine)?
+        } else {
+            crate::password::server_secret(&config.data_dir)?
+        };
         let stats = Arc::new(CommitStats::default());
         let health = blobs.health().clone();
         let retention = Arc::new(Retention::default());
@@ -478,11 +486,41 @@ fn sweep_unreferenced_blobs(engine: &dyn Engine, blobs: &BlobStore) -> Result<()
         }
     }
     drop(snapshot);
-    if !batch.is_empty() {
-        engine.commit(batch)?;
+    if files.is_empty() && batch.is_empty() {
+        return Ok(());
     }
-    for id in &files {
+    // Checked again in a writer's turn: on an engine other nodes share,
+    // one of them may have stored the same bytes since (their installs
+    // and commits happen in their turns).
+    let txn = engine.begin_write()?;
+    let unreferenced =
+        |id: &crate::blob::BlobId| -> Result<bool> { Ok(txn.get(&keys::blob_refs(id))?.is_none()) };
+    let mut gone = Vec::new();
+    for id in files {
+        if unreferenced(&id)? {
+            gone.push(id);
+        }
+    }
+    let mut keep = Vec::new();
+    for key in batch.keys() {
+        if let Some((id, _)) = keys::parse_blob_record(key) {
+            if !unreferenced(&id)? {
+                keep.push(key.clone());
+            }
+        }
+    }
+    for key in keep {
+        batch.remove(&key);
+        records -= 1;
+    }
+    for id in &gone {
         blobs.unlink(id);
+    }
+    let files = gone;
+    if batch.is_empty() {
+        drop(txn);
+    } else {
+        txn.commit(batch, &[])?;
     }
     if !files.is_empty() || records > 0 {
         tracing::info!(

@@ -150,8 +150,15 @@ pub struct StagedBlob {
 /// Where a [`StagedBlob`]'s bytes are.
 #[derive(Debug)]
 enum Staged {
-    /// A file under `tmp/`; `synced` when its writer made it durable.
-    File { path: PathBuf, synced: bool },
+    /// A file under `tmp/`; `synced` when its writer made it durable;
+    /// `uploaded` when its writer also put it in the object store (the
+    /// S3 backend, before the writer's turn: [`BlobStore::install_all`]
+    /// then only checks that the object is still there).
+    File {
+        path: PathBuf,
+        synced: bool,
+        uploaded: bool,
+    },
     /// Memory, until the commit that records the blob keeps them.
     Memory(bytes::Bytes),
 }
@@ -171,8 +178,28 @@ impl StagedBlob {
         StagedBlob {
             id,
             size,
-            staged: Staged::File { path, synced },
+            staged: Staged::File {
+                path,
+                synced,
+                uploaded: false,
+            },
         }
+    }
+
+    /// With the S3 backend, uploads the staged file now, in the caller's
+    /// task (a session's, not the store's writer), so that the writer's
+    /// turn, which other nodes wait for, only checks the object is there.
+    ///
+    /// Errors: the object store refused or could not be reached.
+    async fn upload_early(mut self, remote: Option<&Arc<s3::S3Blobs>>) -> io::Result<StagedBlob> {
+        let Some(remote) = remote else {
+            return Ok(self);
+        };
+        if let Staged::File { path, uploaded, .. } = &mut self.staged {
+            remote.upload(path.clone(), self.id, self.size).await?;
+            *uploaded = true;
+        }
+        Ok(self)
     }
 
     /// Where its bytes are.
@@ -212,6 +239,9 @@ pub struct BlobWriter {
     path: PathBuf,
     done: bool,
     health: Arc<StorageHealth>,
+    /// The object store, with the S3 backend: [`BlobWriter::finish`]
+    /// uploads there.
+    remote: Option<Arc<s3::S3Blobs>>,
 }
 
 impl BlobWriter {
@@ -266,12 +296,13 @@ impl BlobWriter {
         }
         self.done = true;
         let hasher = std::mem::take(&mut self.hasher);
-        Ok(StagedBlob::in_file(
+        let staged = StagedBlob::in_file(
             BlobId(hasher.finalize().into()),
             self.size,
             std::mem::take(&mut self.path),
             synced,
-        ))
+        );
+        staged.upload_early(self.remote.as_ref()).await
     }
 }
 
@@ -398,6 +429,7 @@ impl BlobStore {
             path,
             done: false,
             health: self.health.clone(),
+            remote: self.remote.clone(),
         })
     }
 
@@ -451,7 +483,9 @@ impl BlobStore {
             return Err(e);
         }
         crate::telemetry::metrics().blob_bytes_written.inc_by(size);
-        Ok(StagedBlob::in_file(id, size, path, false))
+        StagedBlob::in_file(id, size, path, false)
+            .upload_early(self.remote.as_ref())
+            .await
     }
 
     /// A fresh file name under `tmp/`.
@@ -480,7 +514,9 @@ impl BlobStore {
             let files = staged
                 .iter()
                 .filter_map(|blob| match &blob.staged {
-                    Staged::File { path, .. } => Some((path.clone(), blob.id, blob.size)),
+                    Staged::File { path, uploaded, .. } => {
+                        Some((path.clone(), blob.id, blob.size, *uploaded))
+                    }
                     Staged::Memory(_) => None,
                 })
                 .collect();
@@ -493,6 +529,7 @@ impl BlobStore {
             let Staged::File {
                 path: staged_path,
                 synced,
+                ..
             } = &blob.staged
             else {
                 continue;

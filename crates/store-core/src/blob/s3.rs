@@ -204,15 +204,18 @@ impl S3Blobs {
         async move { task.await.unwrap_or_else(|e| Err(io::Error::other(e))) }
     }
 
-    /// Uploads the staged files `files` (path, blob id, size), several at
-    /// once, and returns when every one is durable in the object store
-    /// (S3 acknowledges a PUT or a multipart completion only once it is).
+    /// Makes the staged files `files` (path, blob id, size, uploaded
+    /// already) objects, several at once, and returns when every one is
+    /// durable in the object store (S3 acknowledges a PUT or a multipart
+    /// completion only once it is): one uploaded already is only checked
+    /// (a HEAD request) and uploaded again if it is gone (another node's
+    /// sweep or deletion removed it before this writer's turn).
     ///
     /// Errors: the first upload that failed (a refusing or unreachable
     /// server, the file unreadable); the others are not waited for.
     pub(crate) fn upload_all(
         &self,
-        files: Vec<(std::path::PathBuf, BlobId, u64)>,
+        files: Vec<(std::path::PathBuf, BlobId, u64, bool)>,
     ) -> io::Result<()> {
         if files.is_empty() {
             return Ok(());
@@ -223,11 +226,20 @@ impl S3Blobs {
             let mut files = files.into_iter();
             loop {
                 while tasks.len() < UPLOADS_IN_FLIGHT {
-                    let Some((path, id, size)) = files.next() else {
+                    let Some((path, id, size, uploaded)) = files.next() else {
                         break;
                     };
                     let store = store.clone();
-                    tasks.spawn(async move { upload(&store, &path, &id, size).await });
+                    tasks.spawn(async move {
+                        if uploaded {
+                            match store.head(&key(&id)).await {
+                                Ok(_) => return Ok(()),
+                                Err(object_store::Error::NotFound { .. }) => {}
+                                Err(e) => return Err(io_error(e)),
+                            }
+                        }
+                        upload(&store, &path, &id, size).await
+                    });
                 }
                 match tasks.join_next().await {
                     None => return Ok(()),
@@ -237,6 +249,20 @@ impl S3Blobs {
                 }
             }
         })
+    }
+
+    /// Uploads the staged file `path` as blob `id`'s object (`size`
+    /// bytes), for an async caller (a session staging a blob).
+    ///
+    /// Errors: the server refused or could not be reached; the file.
+    pub(crate) fn upload(
+        &self,
+        path: std::path::PathBuf,
+        id: BlobId,
+        size: u64,
+    ) -> impl std::future::Future<Output = io::Result<()>> + Send + Sync + 'static {
+        let store = self.store.clone();
+        self.run(async move { upload(&store, &path, &id, size).await })
     }
 
     /// Deletes blob `id`'s object (a missing one is not an error).

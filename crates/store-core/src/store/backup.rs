@@ -550,7 +550,7 @@ pub fn restore_blobs_to(
                 continue;
             };
             let size = std::fs::metadata(&path).map_err(io_at(&path))?.len();
-            files.push((path, id, size));
+            files.push((path, id, size, false));
         }
     }
     let uploaded = files.len() as u64;

@@ -328,7 +328,7 @@ async fn a_refusing_object_store_fails_the_store_and_keeps_nothing() {
             .store_object(&p, &inbox, NewObject::new(blob))
             .await
             .map(|_| ()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     };
     assert!(refused.is_err(), "stored without its blob: {refused:?}");
     assert_eq!(

@@ -4,8 +4,9 @@
 # service, nothing outside DIR.
 #
 #   scripts/postgres.sh start DIR   initdb DIR/pgdata (first time), start it on
-#                                   127.0.0.1 at a free port, print its URL and
-#                                   write it to DIR/url
+#                                   127.0.0.1 at a free port (the same one on
+#                                   every later start: DIR/port), print its
+#                                   URL and write it to DIR/url
 #   scripts/postgres.sh stop DIR    stop it (fast shutdown); DIR stays
 #
 # The cluster listens on loopback TCP only (no Unix socket), with trust
@@ -72,8 +73,14 @@ case "$action" in
         exit 1
       }
     fi
-    # A free loopback port, chosen by the kernel.
-    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    # A free loopback port, chosen by the kernel the first time and kept in
+    # DIR/port, so that a restart (stop, then start) keeps the URL.
+    if [ -s "$dir/port" ]; then
+      port="$(cat "$dir/port")"
+    else
+      port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+      echo "$port" >"$dir/port"
+    fi
     as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c fsync=on -c synchronous_commit=on" \
       start >/dev/null || {

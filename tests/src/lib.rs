@@ -660,6 +660,44 @@ pub fn create_s3_bucket(endpoint: &str, bucket: &str) {
     );
 }
 
+/// `n` servers sharing one new database on the PostgreSQL server of
+/// `CPM_TEST_POSTGRES_URL` and one new bucket on the S3 server of
+/// `CPM_TEST_S3_ENDPOINT` (the nodes of a cluster, issue 20; not
+/// started), with alice (`sip:alice@example.com`, password `s3cret`)
+/// added through the first; `None`, said on stderr, when either variable
+/// is unset (scripts/test.sh sets both).
+pub fn cluster(n: usize) -> Option<Vec<Server>> {
+    let (Ok(pg), Ok(s3)) = (
+        std::env::var("CPM_TEST_POSTGRES_URL"),
+        std::env::var("CPM_TEST_S3_ENDPOINT"),
+    ) else {
+        eprintln!(
+            "CPM_TEST_POSTGRES_URL or CPM_TEST_S3_ENDPOINT is not set: cluster test skipped \
+             (scripts/test.sh sets them)"
+        );
+        return None;
+    };
+    let (url, _) = create_database(&pg);
+    let bucket = format!(
+        "cpm-cluster-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    create_s3_bucket(&s3, &bucket);
+    let nodes: Vec<Server> = (0..n)
+        .map(|_| {
+            let node = Server::new();
+            node.use_postgres(&url);
+            node.use_s3_blobs(&s3, &bucket);
+            node
+        })
+        .collect();
+    nodes[0].add_account_with_address("alice", "s3cret", "sip:alice@example.com");
+    Some(nodes)
+}
+
 /// The `[blobs]` lines (without the header) for bucket `bucket` of the
 /// S3-compatible test server at `endpoint`.
 fn s3_settings(endpoint: &str, bucket: &str) -> String {

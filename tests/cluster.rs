@@ -343,13 +343,16 @@ fn a_sip_deposit_on_node_3_reaches_an_nms_long_poll_on_node_1() {
     );
 }
 
-/// Eight APPEND streams spread over `addrs` until `stop`: the
-/// acknowledged UIDs and subjects, and how many writes failed.
+/// What one APPEND stream ends with: the UIDs and subjects acknowledged,
+/// and how many writes failed.
+type StreamOutcome = (Vec<(u32, String)>, usize);
+
+/// Eight APPEND streams spread over `addrs` until `stop`.
 fn append_streams(
     addrs: &[SocketAddr],
     stop: &Arc<AtomicBool>,
     prefix: &str,
-) -> Vec<std::thread::JoinHandle<(Vec<(u32, String)>, usize)>> {
+) -> Vec<std::thread::JoinHandle<StreamOutcome>> {
     (0..8)
         .map(|w| {
             let (addr, stop, prefix) = (addrs[w % addrs.len()], stop.clone(), prefix.to_string());

@@ -12,6 +12,13 @@
 //! expired subscription is removed. The task then waits for the
 //! account's next change. Delivery runs beside the store's writer and
 //! never holds it up: it only reads.
+//!
+//! With several nodes, every node runs a task per subscription, but only
+//! the holder of the subscription's delivery lease (store-core,
+//! `Store::claim_delivery`) delivers; the others wait for the lease to run
+//! out (its holder died) and take the subscription over from the index
+//! and position it stored. Each node lists the subscriptions again every
+//! [`RESCAN_INTERVAL`], so one made on another node gets a task here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +46,20 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(60);
 
 /// How long a callback may take to answer.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A delivery starts only with at least this much of its node's lease
+/// left (renewing it first otherwise), so that no other node can take
+/// the subscription over while a callback is still answering.
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+
+/// The longest an idle delivery task waits without checking its lease:
+/// with [`LEASE_MARGIN`] and the lease's 90 s, a lease held here is
+/// renewed before it can run out.
+const MAX_LEASE_WAIT: Duration = Duration::from_secs(30);
+
+/// How often the store's subscriptions are listed again, so that a
+/// subscription made on another node, or whose node died, is taken over.
+const RESCAN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Which events a subscription's `filter` lets through (TS 5.3.2.20:
 /// "for each NmsEvent which relates to an object or folder, if the
@@ -268,15 +289,47 @@ impl Deliveries {
             client,
             running: Arc::default(),
         };
-        match store.all_feed_subscriptions().await {
+        deliveries.rescan().await;
+        let again = deliveries.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(RESCAN_INTERVAL);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                again.start_new().await;
+            }
+        });
+        deliveries
+    }
+
+    /// Wakes (or starts) the delivery of every stored subscription.
+    async fn rescan(&self) {
+        match self.store.all_feed_subscriptions().await {
             Ok(all) => {
                 for s in all {
-                    deliveries.wake(&s);
+                    self.wake(&s);
                 }
             }
             Err(e) => tracing::error!(error = %e, "NMS subscriptions could not be read"),
         }
-        deliveries
+    }
+
+    /// Starts the delivery of the stored subscriptions that have no task
+    /// here (made on another node); running ones are not woken.
+    async fn start_new(&self) {
+        let Ok(all) = self.store.all_feed_subscriptions().await else {
+            return;
+        };
+        for s in all {
+            let known = self
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&(s.account, s.id.clone()));
+            if !known {
+                self.wake(&s);
+            }
+        }
     }
 
     /// Wakes the delivery of `subscription` (created, updated), starting
@@ -316,6 +369,26 @@ impl Deliveries {
                 let _ = self.store.remove_feed_subscription(account, &id).await;
                 return;
             };
+            // Only the node holding the delivery lease delivers.
+            match self.store.claim_delivery(account, &id, LEASE_MARGIN).await {
+                Ok(store_core::DeliveryClaim::Held(_)) => {}
+                Ok(store_core::DeliveryClaim::Elsewhere(until)) => {
+                    // Not ours: no change feed held open meanwhile.
+                    changes = None;
+                    let left = Duration::from_secs(until.saturating_sub(now).max(1) as u64);
+                    tokio::select! {
+                        _ = tokio::time::sleep(left.min(MAX_RETRY_PAUSE)) => {}
+                        _ = wake.notified() => {}
+                    }
+                    continue;
+                }
+                Err(StoreError::NoSuchObject) => return,
+                Err(e) => {
+                    tracing::debug!(account, id, error = %e, "NMS delivery lease not claimed; retrying");
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            }
             let receiver = changes.get_or_insert_with(|| self.store.subscribe_changes(&principal));
             match self.deliver_once(&principal, &sub).await {
                 Ok(true) => {
@@ -345,10 +418,12 @@ impl Deliveries {
             let until_expiry = sub
                 .expires
                 .map(|e| Duration::from_secs(e.saturating_sub(now).max(0) as u64));
+            // Woken at least every MAX_LEASE_WAIT to renew the lease.
+            let wait = until_expiry.unwrap_or(MAX_LEASE_WAIT).min(MAX_LEASE_WAIT);
             tokio::select! {
                 _ = receiver.recv() => {}
                 _ = wake.notified() => {}
-                _ = tokio::time::sleep(until_expiry.unwrap_or(MAX_RETRY_PAUSE)) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

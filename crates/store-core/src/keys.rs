@@ -14,6 +14,7 @@
 //! | 0x06   | SHA-256 of an access token            | `AccessToken` (`store::tokens`) |
 //! | 0x07   | account id, token id                  | the token's SHA-256 (index for listing and revoking) |
 //! | 0x08   | account id, subscription id           | `FeedSubscription` (`store::feed_subscriptions`) |
+//! | 0x09   | account id, subscription id           | `DeliveryLease`: which node delivers the subscription, until when (`store::feed_subscriptions`) |
 //! | 0x10   | account id, folder id                 | `Folder`                   |
 //! | 0x11   | account id, folder name (INBOX upper) | folder id                  |
 //! | 0x12   | grantee id, owner id, folder id       | () (ACL grant index)       |
@@ -75,6 +76,16 @@ pub fn account_tokens(account: AccountId) -> Vec<u8> {
 /// Feed subscription `id` of `account`.
 pub fn feed_subscription(account: AccountId, id: &str) -> Vec<u8> {
     key(0x08, &[&account.to_be_bytes(), id.as_bytes()])
+}
+
+/// The delivery lease of feed subscription `id` of `account`.
+pub fn delivery_lease(account: AccountId, id: &str) -> Vec<u8> {
+    key(0x09, &[&account.to_be_bytes(), id.as_bytes()])
+}
+
+/// The prefix of an account's delivery leases.
+pub fn delivery_leases(account: AccountId) -> Vec<u8> {
+    key(0x09, &[&account.to_be_bytes()])
 }
 
 /// The prefix of an account's feed subscriptions.

@@ -231,6 +231,7 @@ impl Store {
                 keys::hour_marks(id),
                 keys::vanished_all(id),
                 keys::feed_subscriptions(id),
+                keys::delivery_leases(id),
             ] {
                 for (k, _) in txn.scan_raw(&prefix)? {
                     txn.delete(k);

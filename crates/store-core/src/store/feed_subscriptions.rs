@@ -15,6 +15,16 @@
 //!
 //! Records: key 0x08 (account id, subscription id) → [`FeedSubscription`];
 //! at most [`MAX_FEED_SUBSCRIPTIONS`] per account.
+//!
+//! **Delivery leases** (key 0x09, same key parts → [`DeliveryLease`]):
+//! with several nodes sharing the store, each subscription is delivered
+//! by one node at a time ([`Store::claim_delivery`]). A node holds the
+//! lease for [`DELIVERY_LEASE`] and renews it while it delivers; when it
+//! dies, the lease runs out and another node takes the subscription
+//! over, from the position and index the last delivery stored. Leases
+//! are on the nodes' wall clocks: they must agree to within a few seconds
+//! (NTP), far less than the margin between [`DELIVERY_LEASE`] and a
+//! delivery's longest time.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +68,28 @@ pub struct FeedSubscription {
     /// Whether the next list must begin with a reset of the box (the
     /// client's restart token could not be honoured).
     pub reset_pending: bool,
+}
+
+/// How long a claimed delivery lease lasts ([`Store::claim_delivery`]).
+pub const DELIVERY_LEASE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// Which node delivers a subscription, until when (key 0x09).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryLease {
+    /// The holder's [`Store::node_id`].
+    pub node: u64,
+    /// When it runs out, Unix seconds.
+    pub until: UnixTime,
+}
+
+/// What [`Store::claim_delivery`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryClaim {
+    /// This node holds the lease until then (Unix seconds): it delivers.
+    Held(UnixTime),
+    /// Another node holds it until then: this one waits, and claims again
+    /// once it has run out.
+    Elsewhere(UnixTime),
 }
 
 /// A point of an account's feed named by a restart token.
@@ -208,13 +240,65 @@ impl Store {
         .await
     }
 
-    /// Removes subscription `id` of `account`; whether it was there.
+    /// Removes subscription `id` of `account` (and its delivery lease);
+    /// whether it was there.
     pub async fn remove_feed_subscription(&self, account: AccountId, id: &str) -> Result<bool> {
         let key = keys::feed_subscription(account, id);
+        let lease = keys::delivery_lease(account, id);
         self.write(move |txn| {
             let there = txn.get_raw(&key)?.is_some();
             txn.delete(key);
+            txn.delete(lease);
             Ok(there)
+        })
+        .await
+    }
+
+    /// Claims (or renews) the delivery of subscription `id` of `account`
+    /// for this node ([`Store::node_id`]) for [`DELIVERY_LEASE`]: taken
+    /// when no node holds it, it ran out, or this node holds it. A lease
+    /// this node holds with more than `keep` left is left as it is (no
+    /// write).
+    ///
+    /// Errors: [`StoreError::NoSuchObject`] when the subscription is gone;
+    /// the store's.
+    pub async fn claim_delivery(
+        &self,
+        account: AccountId,
+        id: &str,
+        keep: std::time::Duration,
+    ) -> Result<DeliveryClaim> {
+        let node = self.node_id();
+        let key = keys::delivery_lease(account, id);
+        let now = super::now();
+        let keep = i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
+        // A read first: a lease held elsewhere, or held here long enough,
+        // costs no write.
+        let current: Option<DeliveryLease> = self.snapshot()?.load(&key)?;
+        match current {
+            Some(l) if l.node != node && l.until > now => {
+                return Ok(DeliveryClaim::Elsewhere(l.until));
+            }
+            Some(l) if l.node == node && l.until - now > keep => {
+                return Ok(DeliveryClaim::Held(l.until));
+            }
+            _ => {}
+        }
+        let subscription = keys::feed_subscription(account, id);
+        let term = i64::try_from(DELIVERY_LEASE.as_secs()).unwrap_or(i64::MAX);
+        self.write(move |txn| {
+            if txn.get_raw(&subscription)?.is_none() {
+                return Err(StoreError::NoSuchObject);
+            }
+            let now = super::now();
+            match txn.load::<DeliveryLease>(&key)? {
+                Some(l) if l.node != node && l.until > now => Ok(DeliveryClaim::Elsewhere(l.until)),
+                _ => {
+                    let until = now.saturating_add(term);
+                    txn.put(key, &DeliveryLease { node, until })?;
+                    Ok(DeliveryClaim::Held(until))
+                }
+            }
         })
         .await
     }

@@ -24,7 +24,10 @@ pub use expiry::{
     SCAN_PAGE,
 };
 mod feed_subscriptions;
-pub use feed_subscriptions::{FeedSubscription, RestartPoint, MAX_FEED_SUBSCRIPTIONS};
+pub use feed_subscriptions::{
+    DeliveryClaim, DeliveryLease, FeedSubscription, RestartPoint, DELIVERY_LEASE,
+    MAX_FEED_SUBSCRIPTIONS,
+};
 mod folders;
 mod format;
 mod index;
@@ -175,6 +178,9 @@ struct Inner {
     checker: PasswordChecker,
     /// The server secret decoy SCRAM salts are derived from.
     secret: [u8; 32],
+    /// This process's name among the nodes sharing the store
+    /// ([`Store::node_id`]).
+    node: u64,
     stats: Arc<CommitStats>,
     health: Arc<StorageHealth>,
     writer: RwLock<Option<Writer>>,
@@ -273,6 +279,7 @@ impl Store {
                 throttle: LoginThrottle::new(config.login_throttle.clone()),
                 checker: PasswordChecker::new(config.password_checks.clone()),
                 secret,
+                node: rand::random(),
                 stats,
                 health,
                 writer: RwLock::new(Some(writer)),
@@ -343,6 +350,13 @@ impl Store {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.inner.config.data_dir
+    }
+
+    /// This process's name among the nodes sharing the store: random,
+    /// drawn at open (a restarted node is a new one). Delivery leases
+    /// name their holder by it ([`Store::claim_delivery`]).
+    pub fn node_id(&self) -> u64 {
+        self.inner.node
     }
 
     /// Commit counters: how many engine commits (fsyncs) carried how many

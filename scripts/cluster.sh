@@ -159,8 +159,8 @@ for s in socks:
 # Waits for http://$2/readyz to answer 200 (60 s at most) while PID $1 runs;
 # on failure prints the tail of log $3 and fails.
 wait_ready() {
-  local pid="$1" admin="$2" log="$3" code
-  for _ in $(seq 1 300); do
+  local pid="$1" admin="$2" log="$3" code deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$admin/readyz" || true)"
     [ "$code" = 200 ] && return 0
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -241,7 +241,9 @@ up() {
   mkdir -p "$dir/s3"
   setsid moto_server -H 127.0.0.1 -p "$s3_port" </dev/null >"$dir/s3/log" 2>&1 &
   echo $! >"$dir/s3/pid"
-  for _ in $(seq 1 150); do
+  disown $!
+  local deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     curl -s -o /dev/null --max-time 2 "$s3_endpoint/" && break
     kill -0 "$(cat "$dir/s3/pid")" 2>/dev/null || break
     sleep 0.2
@@ -259,7 +261,7 @@ up() {
     mkdir -p "$node"
     # data_dir exists (0700) as `serve` leaves it, so that commands work
     # with the node down as well (only `serve` creates a missing one).
-    mkdir -p -m 0700 "$node/data"
+    mkdir -p "$node/data" && chmod 0700 "$node/data"
     mapfile -t ports < <(free_ports 10)
     imap="${ports[0]}" imaps="${ports[1]}" webdav="${ports[2]}" webdavs="${ports[3]}"
     sip_udp="${ports[4]}" sip_tcp="${ports[5]}" sip_tls="${ports[6]}"
@@ -311,6 +313,7 @@ EOF
     setsid "$bin" serve --config "$node/cpm-store.toml" </dev/null >"$node/log" 2>&1 &
     pid=$!
     echo "$pid" >"$node/pid"
+    disown "$pid"
     wait_ready "$pid" "$admin" "$node/log"
     echo "node$n: ready (pid $pid): IMAP $imap, WebDAV $webdav, NMS $nms, SIP $sip_tcp, admin $admin"
     env+="$(printf 'NODE%d_%s=%q\n' \

@@ -28,14 +28,20 @@ pub enum Caller {
     Digest(String),
 }
 
-/// The key nonces are made and checked with (random per process: a
-/// restart makes outstanding nonces stale, and peers retry).
+/// The key nonces are made and checked with: derived from the store's
+/// server secret ([`store_core::Store::derive_key`]), so a nonce one node
+/// of a cluster issued is good on the others and across restarts.
 pub struct NonceKey([u8; 32]);
 
 impl NonceKey {
-    /// A fresh random key.
+    /// A fresh random key (tests).
     pub fn new() -> NonceKey {
         NonceKey(rand::random())
+    }
+
+    /// The key of `store` (every node sharing it has the same).
+    pub fn of(store: &store_core::Store) -> NonceKey {
+        NonceKey(store.derive_key("sip-nonce"))
     }
 
     fn mac(&self, timestamp: &str) -> String {

@@ -87,7 +87,7 @@ impl SipUa {
                 ),
                 client_transactions: ClientTransactions::default(),
                 transports: Transports::default(),
-                nonces: auth::NonceKey::new(),
+                nonces: auth::NonceKey::of(&store),
                 shutdown,
                 tasks,
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),

@@ -23,6 +23,7 @@
 //! | 0x15   | folder id                             | time of the last change to the folder or its objects, Unix seconds |
 //! | 0x16   | folder id                             | `FolderKeywords`: the keywords defined in the folder, only growing (present in every folder from format 5 on) |
 //! | 0x17   | folder id                             | u64 MODSEQ: the folder's prune horizon (its tombstones up to it are gone; absent = 0) |
+//! | 0x18   | folder id                             | u32 UID: the highest UID already recent to a session (IMAP `\Recent`, `store::recent`; absent = 0) |
 //! | 0x20   | folder id, UID                        | `Object`                   |
 //! | 0x21   | folder id, UID                        | MODSEQ of removal          |
 //! | 0x22   | account id, IMDN-Message-ID           | folder id, UID             |
@@ -190,6 +191,12 @@ pub fn folder_keywords(folder: FolderId) -> Vec<u8> {
 /// pruned (absent = 0, nothing pruned).
 pub fn prune_horizon(folder: FolderId) -> Vec<u8> {
     key(0x17, &[&folder.to_be_bytes()])
+}
+
+/// The highest UID of a folder already `\Recent` to some session
+/// (absent = 0).
+pub fn recent_horizon(folder: FolderId) -> Vec<u8> {
+    key(0x18, &[&folder.to_be_bytes()])
 }
 
 /// A folder's change index entry: the object `uid` last changed (state 0)

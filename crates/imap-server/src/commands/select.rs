@@ -78,7 +78,7 @@ pub async fn execute(
         .iter()
         .any(|r| rights.contains(*r));
     let first_unseen = selected.first_unseen;
-    let mailbox = SelectedMailbox::new(&session.state, folder, selected, view, read_only);
+    let mailbox = SelectedMailbox::new(&session.state, folder, selected, view, read_only).await?;
 
     let rev2 = session.enabled.imap4rev2;
     let out = &mut session.out;

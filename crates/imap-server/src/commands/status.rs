@@ -76,7 +76,7 @@ pub async fn status_line(
             StatusItem::Recent => {
                 // Recent to a future session: above the highest UID any
                 // session has claimed (none is claimed by asking).
-                let threshold = session.state.recent_threshold(f.id, 0, false);
+                let threshold = session.state.store.claim_recent(f.id, 0, false).await?;
                 let key = SearchKey::Uid(vec![(threshold.saturating_add(1), u32::MAX)]);
                 let n = store.search(&principal, &folder, &key).await?.len();
                 ("RECENT", n as u32)

@@ -96,18 +96,20 @@ impl SelectedMailbox {
     /// recent for the next SELECT, as Dovecot does). `view` is the
     /// store view opened before `selected` was read
     /// ([`store_core::Store::open_folder_view`]).
-    pub fn new(
+    ///
+    /// Errors: the store's (claiming the recent messages).
+    pub async fn new(
         state: &ServerState,
         folder: FolderRef,
         selected: SelectedFolder,
         view: FolderView,
         read_only: bool,
-    ) -> SelectedMailbox {
+    ) -> Result<SelectedMailbox, StoreError> {
         let f = &selected.folder;
         let mut uids = UidMap::from_bitmap(selected.uids);
         state.uid_maps.share(f.id, f.highest_modseq, &mut uids);
         let highest = uids.last().unwrap_or(0);
-        let threshold = state.recent_threshold(f.id, highest, !read_only);
+        let threshold = state.store.claim_recent(f.id, highest, !read_only).await?;
         let recent = UidMap::from_uids(uids.range(threshold.saturating_add(1), Uid::MAX));
         // `view` was opened before `selected` was read (at MODSEQ 0);
         // it now reflects that read. A folder recreated in between
@@ -126,7 +128,7 @@ impl SelectedMailbox {
         {
             Self::learn(&mut keywords, k);
         }
-        SelectedMailbox {
+        Ok(SelectedMailbox {
             view,
             keywords,
             folder_keywords_seen: selected.keywords.len(),
@@ -141,7 +143,7 @@ impl SelectedMailbox {
             pending_expunges: BTreeSet::new(),
             pending_floor: 0,
             reported: HashMap::new(),
-        }
+        })
     }
 
     /// The store-core view (for [`store_core::Store::fetch_objects`]).
@@ -481,7 +483,10 @@ impl SelectedMailbox {
         let arrived = !new.is_empty();
         if arrived {
             let highest = new.last().copied().unwrap_or(0);
-            let threshold = state.recent_threshold(self.folder_id, highest, !self.read_only);
+            let threshold = state
+                .store
+                .claim_recent(self.folder_id, highest, !self.read_only)
+                .await?;
             for uid in new {
                 self.uids.insert(uid);
                 if uid > threshold {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use store_core::model::{AccountId, FolderId, Uid};
+use store_core::model::AccountId;
 use store_core::Store;
 
 use crate::config::ImapConfig;
@@ -19,11 +19,8 @@ pub struct ServerState {
     pub config: ImapConfig,
     /// TLS for STARTTLS; `None` when no certificate is configured.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
-    /// Per folder, the highest UID some session has seen as `\Recent`
-    /// (RFC 3501 2.3.2: a message is recent to exactly one session). Kept
-    /// in memory: after a restart, messages not yet seen by any session
-    /// since are recent again.
-    recent: Mutex<HashMap<FolderId, Uid>>,
+    /// Per account, its authenticated connections on this node (the
+    /// limit `max_connections_per_account` is per node).
     connections: Mutex<HashMap<AccountId, usize>>,
     /// The selected folders' UID maps, shared between sessions.
     pub uid_maps: crate::session::uidmap::UidMapCache,
@@ -42,22 +39,9 @@ impl ServerState {
             store,
             config,
             tls,
-            recent: Mutex::default(),
             connections: Mutex::default(),
             uid_maps: Default::default(),
         }
-    }
-
-    /// The highest UID of `folder` already recent to another session; when
-    /// `claim`, messages up to `highest` become this session's recent ones.
-    pub fn recent_threshold(&self, folder: FolderId, highest: Uid, claim: bool) -> Uid {
-        let mut map = lock(&self.recent);
-        let entry = map.entry(folder).or_insert(0);
-        let before = *entry;
-        if claim {
-            *entry = (*entry).max(highest);
-        }
-        before
     }
 
     /// Takes one of the account's connection slots; `None` when all are in

@@ -238,6 +238,7 @@ pub(crate) fn purge_folder(txn: &mut Txn<'_>, folder: &Folder) -> Result<()> {
     txn.delete(keys::folder_created(folder.id));
     txn.delete(keys::folder_modified(folder.id));
     txn.delete(keys::folder_keywords(folder.id));
+    txn.delete(keys::recent_horizon(folder.id));
     super::index::purge(txn, folder.id)?;
     for identifier in folder.acl.keys() {
         if let Some(grantee) = super::acl::grantee_id(txn, identifier)? {

@@ -47,6 +47,7 @@ mod objects;
 mod preview;
 mod prune;
 mod quota;
+mod recent;
 mod references;
 mod resources;
 mod search;
@@ -350,6 +351,17 @@ impl Store {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.inner.config.data_dir
+    }
+
+    /// A 32-byte key for `purpose` (a short ASCII name, e.g. `sip-nonce`),
+    /// derived from the server secret: HMAC-SHA-256(secret, "cpm-store
+    /// key" NUL purpose). Every node sharing the store derives the same
+    /// one (the secret is the cluster's), and it is the same across
+    /// restarts; different purposes get unrelated keys.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut data = b"cpm-store key\0".to_vec();
+        data.extend_from_slice(purpose.as_bytes());
+        crate::password::hmac(&self.inner.secret, &data)
     }
 
     /// This process's name among the nodes sharing the store: random,

@@ -681,3 +681,26 @@ fn one_node_delivers_each_nms_notification_though_every_node_knows_the_subscript
         .collect();
     assert_eq!(indexes, (1..=indexes.len() as u64).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_message_is_recent_to_one_session_whichever_node_it_selects_on() {
+    let Some(nodes) = started_cluster() else {
+        return;
+    };
+    let mut writer = Writer::login(nodes[0].imap).unwrap();
+    let done = writer.append(&message("recent", 500)).unwrap();
+    assert!(done.contains(" OK"), "{done}");
+    let recent = |node: &Server| -> String {
+        let mut imap = ImapConnection::login(node.imap, "alice", "s3cret");
+        let lines = imap.run("s SELECT INBOX");
+        lines
+            .into_iter()
+            .find(|l| l.ends_with(" RECENT"))
+            .unwrap_or_default()
+    };
+    // RFC 3501 2.3.2: recent to the first session that selects it, and
+    // to no other, on any node.
+    assert_eq!(recent(&nodes[1]), "* 1 RECENT");
+    assert_eq!(recent(&nodes[2]), "* 0 RECENT");
+    assert_eq!(recent(&nodes[0]), "* 0 RECENT");
+}

@@ -535,3 +535,19 @@ fn a_lost_connection_is_unavailable_until_recovered() {
     );
     assert_eq!(snap.get(b"after").unwrap(), Some(b"3".to_vec()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_sharing_a_database_share_the_server_secret() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = open_store(&url, one.path()).await;
+    let b = open_store(&url, two.path()).await;
+    // Two nodes: one key for SIP nonces, whichever node derives it.
+    assert_eq!(a.derive_key("sip-nonce"), b.derive_key("sip-nonce"));
+    assert_ne!(a.derive_key("sip-nonce"), a.derive_key("other"));
+    assert_ne!(a.node_id(), b.node_id());
+    a.close().await;
+    b.close().await;
+}

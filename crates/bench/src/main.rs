@@ -12,6 +12,7 @@
 //! Nothing here is a test: the test suite never times anything.
 
 mod append;
+mod cluster;
 mod fixtures;
 mod imap;
 mod imap_bench;
@@ -94,6 +95,10 @@ enum Cmd {
     Peers,
     /// Writes BENCHMARKS.md from the results and criterion's estimates.
     Report,
+    /// APPEND throughput and FETCH latency on one embedded node, one
+    /// PostgreSQL + S3 node and three (scripts/cluster.sh); writes
+    /// <results dir>/cluster.md. Not part of `all`.
+    Cluster,
     /// Everything above in order, then the report.
     All,
 }
@@ -192,6 +197,7 @@ fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Memory => memory::run(ctx)?,
         Cmd::Peers => peers::run(ctx)?,
         Cmd::Report => return report::run(ctx),
+        Cmd::Cluster => cluster::run(ctx)?,
         Cmd::All => {
             ctx.record(|r| *r = Results::default())?;
             for c in [

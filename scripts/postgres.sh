@@ -9,6 +9,10 @@
 #                                   URL and write it to DIR/url
 #   scripts/postgres.sh stop DIR    stop it (fast shutdown); DIR stays
 #
+# With openssl installed the server also offers TLS, with a certificate for
+# 127.0.0.1 and localhost signed by a test CA made once, whose certificate
+# is DIR/ca.pem.
+#
 # The cluster listens on loopback TCP only (no Unix socket), with trust
 # authentication for loopback connections of one database user named like
 # the OS user that ran the script (`initdb -U "$(id -un)"`), which is also
@@ -81,8 +85,33 @@ case "$action" in
       port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
       echo "$port" >"$dir/port"
     fi
+    # TLS offered too (clients choose: sslmode); DIR/ca.pem is the test CA,
+    # for clients that check (sslmode=verify-full&sslrootcert=DIR/ca.pem).
+    ssl=()
+    if command -v openssl >/dev/null 2>&1; then
+      if [ ! -s "$data/server.key" ]; then
+        # A test CA (its key is thrown away) signing the server's
+        # certificate: an end-entity certificate must not be a CA's.
+        tls_tmp="$(mktemp -d)"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=cpm-store test CA" \
+          -keyout "$tls_tmp/ca.key" -out "$tls_tmp/ca.pem" >/dev/null 2>&1
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+          -keyout "$data/server.key" -out "$tls_tmp/server.csr" >/dev/null 2>&1
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls_tmp/ext"
+        openssl x509 -req -in "$tls_tmp/server.csr" -CA "$tls_tmp/ca.pem" -CAkey "$tls_tmp/ca.key" \
+          -CAcreateserial -days 825 -extfile "$tls_tmp/ext" -out "$data/server.crt" >/dev/null 2>&1
+        cp "$tls_tmp/ca.pem" "$data/ca.pem"
+        rm -rf "$tls_tmp"
+        chmod 0600 "$data/server.key"
+        if [ "$(id -u)" = 0 ]; then
+          chown postgres: "$data/server.key" "$data/server.crt" "$data/ca.pem"
+        fi
+      fi
+      cp "$data/ca.pem" "$dir/ca.pem"
+      ssl=(-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key)
+    fi
     as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c fsync=on -c synchronous_commit=on" \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c fsync=on -c synchronous_commit=on ${ssl[*]}" \
       start >/dev/null || {
       tail -n 30 "$data/server.log" >&2 || true
       exit 1

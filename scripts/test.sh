@@ -86,6 +86,10 @@ start_postgres() {
   pg_dir="$(mktemp -d)"
   CPM_TEST_POSTGRES_URL="$(scripts/postgres.sh start "$pg_dir")"
   export CPM_TEST_POSTGRES_URL
+  # Its TLS certificate, for the engine's TLS test (verify-full).
+  if [ -s "$pg_dir/ca.pem" ]; then
+    export CPM_TEST_POSTGRES_CA="$pg_dir/ca.pem"
+  fi
   echo "PostgreSQL test cluster at $CPM_TEST_POSTGRES_URL"
 }
 stop_postgres() {

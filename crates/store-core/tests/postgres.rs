@@ -551,3 +551,62 @@ async fn stores_sharing_a_database_share_the_server_secret() {
     a.close().await;
     b.close().await;
 }
+
+/// The connections of the engine (application `cpm-store`) to `url`'s
+/// database that use TLS.
+fn encrypted_engine_connections(url: &str) -> i64 {
+    let (client, runtime) = connect(url);
+    runtime.block_on(async {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.application_name = 'cpm-store' AND s.ssl \
+                 AND a.datname = current_database()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    })
+}
+
+#[test]
+fn tls_to_postgresql_checks_the_server_certificate_when_asked() {
+    let Some(url) = fresh_database() else { return };
+    let Ok(ca) = std::env::var("CPM_TEST_POSTGRES_CA") else {
+        eprintln!("CPM_TEST_POSTGRES_CA is not set (scripts/test.sh sets it): TLS test skipped");
+        return;
+    };
+    let with = |params: &str| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}{params}")
+    };
+    // verify-full against the server's own CA: encrypted, and it works.
+    let checked = PostgresEngine::open(&settings(&with(&format!(
+        "sslmode=verify-full&sslrootcert={ca}"
+    ))))
+    .unwrap();
+    let mut batch = WriteBatch::new();
+    put(&mut batch, b"over tls", b"1");
+    checked.commit(batch).unwrap();
+    assert!(encrypted_engine_connections(&url) >= 1);
+    drop(checked);
+    // The same server checked against the system's roots: a self-signed
+    // certificate is refused, nothing is sent in clear instead.
+    let refused = PostgresEngine::open(&PostgresSettings {
+        timeout: Duration::from_secs(3),
+        ..settings(&with("sslmode=verify-full"))
+    });
+    assert!(
+        refused.is_err(),
+        "a self-signed server certificate was accepted"
+    );
+    // require: encrypted without checking (libpq's meaning).
+    let required = PostgresEngine::open(&settings(&with("sslmode=require"))).unwrap();
+    assert!(required
+        .snapshot()
+        .unwrap()
+        .get(b"over tls")
+        .unwrap()
+        .is_some());
+}

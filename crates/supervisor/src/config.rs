@@ -256,8 +256,12 @@ pub struct StoreSection {
     /// With `engine = "postgres"`: a libpq connection string, a URL
     /// (`postgresql://user@host:5432/database`) or `key=value` pairs. The
     /// password comes from the URL or, when it has none, the environment
-    /// variable `PGPASSWORD`. Shown by `cpm-store check` with its password
-    /// redacted. Default empty.
+    /// variable `PGPASSWORD`. TLS as libpq's `sslmode` and `sslrootcert`
+    /// say (`disable`; `prefer`, the default, and `require` encrypt
+    /// without checking the certificate unless `sslrootcert` is given;
+    /// `verify-ca` and `verify-full` check it against `sslrootcert` or the
+    /// system's roots, and the host name). Shown by `cpm-store check` with
+    /// its password redacted. Default empty.
     #[serde(serialize_with = "serialize_redacted_url")]
     pub postgres_url: String,
     /// Most connections to PostgreSQL (each open read holds one while it

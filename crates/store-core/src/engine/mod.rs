@@ -20,6 +20,7 @@
 //! never hand out the same value twice.
 
 mod postgres_engine;
+mod postgres_tls;
 mod redb_engine;
 
 pub use postgres_engine::{redact_url, PostgresEngine, PostgresSettings, MIGRATIONS};

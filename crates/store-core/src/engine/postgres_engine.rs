@@ -53,6 +53,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+use super::postgres_tls::PostgresTls;
 use super::{
     CommitSink, Engine, EngineError, EngineErrorKind, KeyValue, RemoteCommit, Snapshot, WriteBatch,
     WriteTransaction,
@@ -174,6 +175,8 @@ pub struct PostgresEngine {
     deadline: Duration,
     /// The connection settings, for [`Engine::watch`]'s own connection.
     config: tokio_postgres::Config,
+    /// In clear or over TLS (`sslmode`, `postgres_tls`).
+    tls: PostgresTls,
     /// This engine's name in its notifications, so that its watch skips
     /// its own commits (the store publishes those itself).
     origin: String,
@@ -228,7 +231,16 @@ fn classify(e: tokio_postgres::Error) -> EngineError {
             db.message(),
             db.code().code()
         ),
-        None => format!("postgresql: {e}"),
+        None => {
+            // The cause (a TLS handshake's, an I/O error) is in the source.
+            let mut message = format!("postgresql: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            message
+        }
     };
     EngineError { message, kind }
 }
@@ -297,10 +309,12 @@ impl PostgresEngine {
     /// ([`EngineErrorKind::Io`]); the database's schema is newer than this
     /// binary's (both versions named, [`EngineErrorKind::Other`]).
     pub fn open(settings: &PostgresSettings) -> Result<Self, EngineError> {
-        let mut config: tokio_postgres::Config = settings.url.parse().map_err(|e| EngineError {
+        let (url, ssl_mode, tls) = super::postgres_tls::tls_of(&settings.url)?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| EngineError {
             message: format!("[store] postgres_url {}: {e}", redact_url(&settings.url)),
             kind: EngineErrorKind::Other,
         })?;
+        config.ssl_mode(ssl_mode);
         if config.get_password().is_none() {
             if let Ok(password) = std::env::var("PGPASSWORD") {
                 config.password(password);
@@ -333,13 +347,15 @@ impl PostgresEngine {
             .enable_all()
             .build()
             .map_err(|e| EngineError::from_io(&e))?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &tls {
+            PostgresTls::Clear => Manager::from_config(config.clone(), NoTls, manager_config),
+            PostgresTls::Rustls(connector) => {
+                Manager::from_config(config.clone(), connector.clone(), manager_config)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size.max(2))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -354,6 +370,7 @@ impl PostgresEngine {
             pool,
             deadline: settings.timeout.saturating_mul(2),
             config,
+            tls,
             origin: format!("{:016x}", rand::random::<u64>()),
         };
         engine.migrate()?;
@@ -843,11 +860,18 @@ impl Engine for PostgresEngine {
     fn watch(&self, sink: CommitSink) -> bool {
         let config = self.config.clone();
         let origin = self.origin.clone();
+        let tls = self.tls.clone();
         self.handle.spawn(async move {
             let mut pause = Duration::from_millis(100);
             let mut first = true;
             loop {
-                match listen(&config, &origin, &sink, first).await {
+                let listened = match &tls {
+                    PostgresTls::Clear => listen(&config, NoTls, &origin, &sink, first).await,
+                    PostgresTls::Rustls(connector) => {
+                        listen(&config, connector.clone(), &origin, &sink, first).await
+                    }
+                };
+                match listened {
                     Ok(()) => pause = Duration::from_millis(100),
                     Err(e) => {
                         tracing::warn!(error = %e, "PostgreSQL change notifications lost; listening again");
@@ -868,14 +892,19 @@ impl Engine for PostgresEngine {
 /// to `sink` until the connection ends.
 ///
 /// Errors: the connection could not be made or ended in error.
-async fn listen(
+async fn listen<T>(
     config: &tokio_postgres::Config,
+    tls: T,
     origin: &str,
     sink: &CommitSink,
     first: bool,
-) -> Result<(), EngineError> {
+) -> Result<(), EngineError>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
     use futures_util::StreamExt;
-    let (client, mut connection) = config.connect(NoTls).await.map_err(classify)?;
+    let (client, mut connection) = config.connect(tls).await.map_err(classify)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -704,3 +704,38 @@ fn a_message_is_recent_to_one_session_whichever_node_it_selects_on() {
     assert_eq!(recent(&nodes[2]), "* 0 RECENT");
     assert_eq!(recent(&nodes[0]), "* 0 RECENT");
 }
+
+#[test]
+fn a_password_changed_through_one_node_is_the_only_one_any_node_accepts() {
+    let Some(nodes) = started_cluster() else {
+        return;
+    };
+    // Node 3 has just checked (and cached) the old password.
+    let mut imap = ImapConnection::connect(nodes[2].imap);
+    let r = imap.run("a LOGIN alice s3cret");
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    let out = nodes[0].command(
+        &["account", "passwd", "alice", "--password-stdin"],
+        "n3w-secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for node in &nodes {
+        let mut imap = ImapConnection::connect(node.imap);
+        let old = imap.run("b LOGIN alice s3cret");
+        assert!(
+            tagged(&old).starts_with("b NO"),
+            "old password on {}: {old:?}",
+            node.imap
+        );
+        let new = imap.run("c LOGIN alice n3w-secret");
+        assert!(
+            tagged(&new).starts_with("c OK"),
+            "new password on {}: {new:?}",
+            node.imap
+        );
+    }
+}

@@ -424,8 +424,10 @@ const CACHE_ENTRIES: usize = 10_000;
 
 /// Remembers recent successful logins so that a client logging in again
 /// (a phone reconnecting, HTTP Basic on every request) does not pay Argon2
-/// each time. It keeps a keyed HMAC of the password under a random key that
-/// lives only in memory, never the password.
+/// each time. It keeps a keyed HMAC of the password and of the stored
+/// hash it matched, under a random key that lives only in memory, never
+/// the password: a password changed anywhere (on another node sharing
+/// the store too) has another stored hash, so the entry no longer matches.
 pub(crate) struct LoginCache {
     key: [u8; 32],
     entries: Mutex<HashMap<String, ([u8; 32], Instant)>>,
@@ -441,17 +443,20 @@ impl LoginCache {
         }
     }
 
-    fn tag(&self, login: &str, password: &str) -> [u8; 32] {
-        let mut data = Vec::with_capacity(login.len() + password.len() + 1);
+    fn tag(&self, login: &str, password: &str, stored: &str) -> [u8; 32] {
+        let mut data = Vec::with_capacity(login.len() + password.len() + stored.len() + 2);
         data.extend_from_slice(login.as_bytes());
+        data.push(0);
+        data.extend_from_slice(stored.as_bytes());
         data.push(0);
         data.extend_from_slice(password.as_bytes());
         hmac(&self.key, &data)
     }
 
-    /// Whether `login` recently logged in with exactly `password`.
-    pub fn check(&self, login: &str, password: &str) -> bool {
-        let tag = self.tag(login, password);
+    /// Whether `login` recently logged in with exactly `password` against
+    /// the stored hash `stored`.
+    pub fn check(&self, login: &str, password: &str, stored: &str) -> bool {
+        let tag = self.tag(login, password, stored);
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(login) {
             Some((known, at)) => at.elapsed() < CACHE_TTL && bool::from(known.ct_eq(&tag)),
@@ -459,9 +464,9 @@ impl LoginCache {
         }
     }
 
-    /// Remembers a successful login.
-    pub fn remember(&self, login: &str, password: &str) {
-        let tag = self.tag(login, password);
+    /// Remembers a successful login against the stored hash `stored`.
+    pub fn remember(&self, login: &str, password: &str, stored: &str) {
+        let tag = self.tag(login, password, stored);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= CACHE_ENTRIES {
             entries.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
@@ -598,11 +603,13 @@ c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
     #[test]
     fn login_cache_remembers_exact_password_only() {
         let cache = LoginCache::new();
-        cache.remember("alice", "pw");
-        assert!(cache.check("alice", "pw"));
-        assert!(!cache.check("alice", "pw2"));
-        assert!(!cache.check("bob", "pw"));
+        cache.remember("alice", "pw", "$argon2id$1");
+        assert!(cache.check("alice", "pw", "$argon2id$1"));
+        assert!(!cache.check("alice", "pw2", "$argon2id$1"));
+        assert!(!cache.check("bob", "pw", "$argon2id$1"));
+        // The password was changed (on this node or another): a new hash.
+        assert!(!cache.check("alice", "pw", "$argon2id$2"));
         cache.forget("alice");
-        assert!(!cache.check("alice", "pw"));
+        assert!(!cache.check("alice", "pw", "$argon2id$1"));
     }
 }

@@ -278,7 +278,11 @@ impl Store {
                 .load::<AccountEntry>(&keys::account(login))?
         };
         if let Some(entry) = &entry {
-            if self.inner.logins.check(login, password) {
+            if self
+                .inner
+                .logins
+                .check(login, password, &entry.credentials.argon2)
+            {
                 self.record_login(attempt, source, login, true);
                 return Ok(principal_of(entry));
             }
@@ -301,7 +305,9 @@ impl Store {
         let matched = slot.verify(hash, password).await;
         match entry {
             Some(entry) if matched => {
-                self.inner.logins.remember(login, password);
+                self.inner
+                    .logins
+                    .remember(login, password, &entry.credentials.argon2);
                 self.record_login(attempt, source, login, true);
                 Ok(principal_of(&entry))
             }

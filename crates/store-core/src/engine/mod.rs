@@ -223,6 +223,17 @@ pub trait Engine: Send + Sync + 'static {
     /// limit ([`EngineErrorKind::Io`]).
     fn begin_write(&self) -> Result<Box<dyn WriteTransaction + '_>, EngineError>;
 
+    /// Keeps the other processes sharing the engine from doing their
+    /// open-time work (format upgrade, sweep) until the guard returned is
+    /// dropped: a store opening on a shared engine holds it while it does
+    /// its own, so two nodes started at once never upgrade together.
+    /// `None` for an engine one process owns.
+    ///
+    /// Errors: the engine's; a wait past its time limit.
+    fn exclusive_open(&self) -> Result<Option<Box<dyn Send>>, EngineError> {
+        Ok(None)
+    }
+
     /// Calls `sink` with the feed moves other processes commit on this
     /// engine from now on (a shared engine); whether it will (an engine
     /// one process owns has none to tell: `false`, and `sink` is

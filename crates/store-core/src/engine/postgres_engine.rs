@@ -76,6 +76,10 @@ pub const MIGRATIONS: &[&str] = &[
 /// ("cpmstore" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6370_6d73_746f_7265;
 
+/// The session advisory lock a store holds while it does its open-time
+/// work ([`Engine::exclusive_open`]; "cpmopens" in ASCII).
+const OPEN_LOCK: i64 = 0x6370_6d6f_7065_6e73;
+
 /// The channel of [`Engine::watch`]'s notifications.
 const CHANNEL: &str = "cpm_store_commits";
 
@@ -852,6 +856,40 @@ impl Engine for PostgresEngine {
         })
     }
 
+    /// Takes the session advisory lock [`OPEN_LOCK`] on a pooled
+    /// connection, held by the guard returned and released when it drops
+    /// (`pg_advisory_unlock`, then the connection goes back to the pool).
+    /// A server without advisory locks (CockroachDB before 26.2) gets no
+    /// guard: nodes of such a cluster must be started one at a time after
+    /// an upgrade.
+    fn exclusive_open(&self) -> Result<Option<Box<dyn Send>>, EngineError> {
+        let pool = self.pool.clone();
+        let client = run(&self.handle, self.deadline, async move {
+            let client = pool.get().await.map_err(classify_pool)?;
+            match client
+                .execute("SELECT pg_advisory_lock($1)", &[&OPEN_LOCK])
+                .await
+            {
+                Ok(_) => Ok(Some(client)),
+                Err(e)
+                    if e.code().is_some_and(|c| {
+                        *c == SqlState::UNDEFINED_FUNCTION || *c == SqlState::FEATURE_NOT_SUPPORTED
+                    }) =>
+                {
+                    tracing::warn!(error = %e, "no advisory locks: start the nodes one at a time after an upgrade");
+                    Ok(None)
+                }
+                Err(e) => Err(classify(e)),
+            }
+        })?;
+        Ok(client.map(|client| {
+            Box::new(OpenGuard {
+                handle: self.handle.clone(),
+                client: Some(client),
+            }) as Box<dyn Send>
+        }))
+    }
+
     /// LISTENs on a connection of its own (outside the pool) and calls
     /// `sink` with each other node's announcement; when the connection is
     /// lost it connects again (pausing up to [`MAX_WATCH_PAUSE`]) and
@@ -883,6 +921,29 @@ impl Engine for PostgresEngine {
             }
         });
         true
+    }
+}
+
+/// The open-time lock ([`Engine::exclusive_open`]) on its connection.
+struct OpenGuard {
+    handle: tokio::runtime::Handle,
+    client: Option<deadpool_postgres::Object>,
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.handle.spawn(async move {
+                let unlocked = client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&OPEN_LOCK])
+                    .await
+                    .is_ok();
+                if !unlocked {
+                    // Closing the session releases its locks.
+                    drop(deadpool_postgres::Object::take(client));
+                }
+            });
+        }
     }
 }
 

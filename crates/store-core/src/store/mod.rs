@@ -245,9 +245,13 @@ impl Store {
             config.preview_cache_bytes,
             &config.blobs,
         )?);
-        format::upgrade(&*engine, &blobs)?;
-        sweep_unreferenced_blobs(&*engine, &blobs)?;
-        locks::index_locks(&*engine)?;
+        {
+            // One node at a time does this on a shared engine.
+            let _alone = engine.exclusive_open()?;
+            format::upgrade(&*engine, &blobs)?;
+            sweep_unreferenced_blobs(&*engine, &blobs)?;
+            locks::index_locks(&*engine)?;
+        }
         crate::telemetry::metrics()
             .accounts
             .set(accounts::count_accounts(&*engine)?);

@@ -141,6 +141,112 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The processes a load's CPU time is charged to: the cpm-store nodes,
+/// PostgreSQL (the postmaster and its children), the S3 server.
+#[derive(Debug, Clone, Default)]
+struct Cpu {
+    store: Vec<u32>,
+    postgres: Option<u32>,
+    s3: Option<u32>,
+}
+
+/// CPU seconds so far: cpm-store, PostgreSQL, S3, the whole machine.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuTimes([f64; 4]);
+
+/// Cores kept busy over a window: [`CpuTimes`] differences over its
+/// wall time.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage([f64; 4]);
+
+/// Names of [`Usage`]'s parts in a measure's extras.
+const USAGE_KEYS: [&str; 4] = ["cpu_store", "cpu_postgres", "cpu_s3", "cpu_machine"];
+
+/// Clock ticks per second of /proc's CPU times.
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// (parent pid, utime + stime in ticks) of `/proc/<pid>/stat`.
+fn proc_stat(pid: u32) -> Option<(u32, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = text.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((f.get(1)?.parse().ok()?, ticks))
+}
+
+impl Cpu {
+    fn times(&self) -> CpuTimes {
+        let tick = clock_ticks();
+        let of = |pids: &[u32]| {
+            pids.iter()
+                .filter_map(|&p| proc_stat(p))
+                .map(|(_, t)| t as f64 / tick)
+                .sum::<f64>()
+        };
+        let postgres = self.postgres.map_or(0.0, |pm| {
+            let mut pids = vec![pm];
+            if let Ok(dir) = std::fs::read_dir("/proc") {
+                pids.extend(
+                    dir.flatten()
+                        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                        .filter(|&p| proc_stat(p).is_some_and(|(ppid, _)| ppid == pm)),
+                );
+            }
+            of(&pids)
+        });
+        // The first line of /proc/stat: user nice system idle iowait ...
+        let machine = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|t| {
+                let v: Vec<f64> = t
+                    .lines()
+                    .next()?
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                let idle = v.get(3)? + v.get(4)?;
+                Some((v.iter().sum::<f64>() - idle) / tick)
+            })
+            .unwrap_or(0.0);
+        CpuTimes([
+            of(&self.store),
+            postgres,
+            self.s3.map_or(0.0, |p| of(&[p])),
+            machine,
+        ])
+    }
+}
+
+impl CpuTimes {
+    /// The cores busy from `self` to `later` over `secs`.
+    fn usage(self, later: CpuTimes, secs: f64) -> Usage {
+        let mut u = [0.0; 4];
+        for (i, x) in u.iter_mut().enumerate() {
+            *x = (later.0[i] - self.0[i]).max(0.0) / secs.max(1e-9);
+        }
+        Usage(u)
+    }
+}
+
+impl Usage {
+    /// `m` with this usage in its extras.
+    fn on(self, mut m: Measure) -> Measure {
+        for (k, v) in USAGE_KEYS.iter().zip(self.0) {
+            m = m.with(k, v);
+        }
+        m
+    }
+}
+
 /// One configuration under test.
 struct Target {
     /// `redb-1`, `pg-s3-1`, `pg-s3-3` (results.json's `server`).
@@ -151,6 +257,8 @@ struct Target {
     readers: Vec<SocketAddr>,
     /// Every running node's admin listener and token (for /metrics).
     admins: Vec<(SocketAddr, String)>,
+    /// Its processes.
+    cpu: Cpu,
 }
 
 /// The cluster-wide commit count: the sum of every node's
@@ -211,20 +319,22 @@ async fn inbox_messages(c: &mut Client) -> Result<u64> {
 /// APPENDing `message` to INBOX for `time`; then each account's INBOX
 /// is counted through the next node (`addrs[(i + 1) % n]`) until it holds
 /// every acknowledged APPEND (fails after [`CONVERGE`]). The appends
-/// done, and the seconds from the start of the load to the last answer
-/// (logins and counts not included).
+/// done, the seconds from the start of the load to the last answer
+/// (logins and counts not included), and the CPU used meanwhile.
 async fn append_load(
+    cpu: &Cpu,
     addrs: &[SocketAddr],
     clients: usize,
     message: Arc<Vec<u8>>,
     time: Duration,
-) -> Result<(u64, f64)> {
+) -> Result<(u64, f64, Usage)> {
     let mut conns = Vec::with_capacity(clients);
     for i in 0..clients {
         let mut c = Client::login(addrs[i % addrs.len()], &account(i), PASSWORD).await?;
         let before = inbox_messages(&mut c).await?;
         conns.push((c, before));
     }
+    let cpu_before = cpu.times();
     let started = Instant::now();
     let deadline = started + time;
     let tasks: Vec<_> = conns
@@ -251,6 +361,7 @@ async fn append_load(
         done.push((before, n));
     }
     let secs = ended.duration_since(started).as_secs_f64();
+    let usage = cpu_before.usage(cpu.times(), started.elapsed().as_secs_f64());
     for (i, &(before, n)) in done.iter().enumerate() {
         let mut c = Client::login(addrs[(i + 1) % addrs.len()], &account(i), PASSWORD).await?;
         let wanted = before + n;
@@ -269,7 +380,7 @@ async fn append_load(
         }
         c.run("LOGOUT").await.ok();
     }
-    Ok((done.iter().map(|&(_, n)| n).sum(), secs))
+    Ok((done.iter().map(|&(_, n)| n).sum(), secs, usage))
 }
 
 /// What `Fetch` holds: UID → (kind, the message).
@@ -322,8 +433,13 @@ type Latencies = BTreeMap<&'static str, Vec<f64>>;
 /// written through another node) and then, for `time`, `UID FETCH uid
 /// BODY[]` of random messages, each answer checked against the message
 /// appended. The latencies by kind (the first [`FETCH_WARMUP`] of each
-/// client not kept).
-async fn fetch_load(readers: &[SocketAddr], folder: Folder, time: Duration) -> Result<Latencies> {
+/// client not kept), and the CPU used meanwhile.
+async fn fetch_load(
+    cpu: &Cpu,
+    readers: &[SocketAddr],
+    folder: Folder,
+    time: Duration,
+) -> Result<(Latencies, Usage)> {
     let mut conns = Vec::with_capacity(FETCH_CLIENTS);
     for i in 0..FETCH_CLIENTS {
         let mut c = Client::login(readers[i % readers.len()], FETCH_ACCOUNT, PASSWORD).await?;
@@ -347,7 +463,9 @@ async fn fetch_load(readers: &[SocketAddr], folder: Folder, time: Duration) -> R
         conns.push(c);
     }
     let uids: Arc<Vec<u32>> = Arc::new(folder.keys().copied().collect());
-    let deadline = Instant::now() + time;
+    let cpu_before = cpu.times();
+    let started = Instant::now();
+    let deadline = started + time;
     let tasks: Vec<_> = conns
         .into_iter()
         .enumerate()
@@ -389,10 +507,11 @@ async fn fetch_load(readers: &[SocketAddr], folder: Folder, time: Duration) -> R
             all.entry(k).or_default().extend(v);
         }
     }
+    let usage = cpu_before.usage(cpu.times(), started.elapsed().as_secs_f64());
     for v in all.values_mut() {
         v.sort_by(f64::total_cmp);
     }
-    Ok(all)
+    Ok((all, usage))
 }
 
 /// Runs the APPEND and FETCH loads on `target`: its measures.
@@ -405,7 +524,12 @@ fn measure(
 ) -> Result<Vec<Measure>> {
     let mut out = Vec::new();
     let time = load_time(ctx.quick);
-    let lat = rt.block_on(fetch_load(&target.readers, folder.clone(), time))?;
+    let (lat, usage) = rt.block_on(fetch_load(
+        &target.cpu,
+        &target.readers,
+        folder.clone(),
+        time,
+    ))?;
     for (kind, v) in &lat {
         let (p50, p99) = (percentile(v, 50.0), percentile(v, 99.0));
         eprintln!(
@@ -424,7 +548,7 @@ fn measure(
         .with("p99", p99)
         .with("iterations", v.len() as f64);
         m.p90 = Some(percentile(v, 90.0));
-        out.push(m);
+        out.push(usage.on(m));
     }
     for kind in [Kind::Chat, Kind::File] {
         let message = match kind {
@@ -433,8 +557,13 @@ fn measure(
         };
         for clients in CLIENTS {
             let before = commits(&target.admins)?;
-            let (appends, secs) =
-                rt.block_on(append_load(&target.append, clients, message.clone(), time))?;
+            let (appends, secs, usage) = rt.block_on(append_load(
+                &target.cpu,
+                &target.append,
+                clients,
+                message.clone(),
+                time,
+            ))?;
             let commits = commits(&target.admins)? - before;
             let rate = appends as f64 / secs;
             eprintln!(
@@ -443,7 +572,7 @@ fn measure(
                 kind.key()
             );
             out.push(
-                Measure::new(
+                usage.on(Measure::new(
                     "cluster",
                     &format!("append_{}", kind.key()),
                     target.key,
@@ -453,7 +582,7 @@ fn measure(
                 )
                 .with("appends", appends as f64)
                 .with("commits", commits)
-                .with("bytes", message.len() as f64),
+                .with("bytes", message.len() as f64)),
             );
         }
     }
@@ -534,6 +663,11 @@ impl Cluster {
         v.parse().with_context(|| format!("NODE{node}_IMAP={v}"))
     }
 
+    fn pid(&self, node: u32) -> Result<u32> {
+        let v = self.get(&format!("NODE{node}_PID"))?;
+        v.parse().with_context(|| format!("NODE{node}_PID={v}"))
+    }
+
     fn admin(&self, node: u32) -> Result<(SocketAddr, String)> {
         let v = self.get(&format!("NODE{node}_ADMIN"))?;
         let addr = v.parse().with_context(|| format!("NODE{node}_ADMIN={v}"))?;
@@ -551,6 +685,17 @@ impl Drop for Cluster {
             .stdout(Stdio::null())
             .status();
     }
+}
+
+/// The number on the first line of file `path` (a PID file).
+fn first_number(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The first line of `program args`' output, or `?`.
@@ -589,64 +734,87 @@ pub fn render(machine: &Machine, setup: &Setup, measures: &[Measure]) -> String 
         ),
         ("pg-s3-3", "PostgreSQL + S3, 3 nodes"),
     ];
+    // (op, size, label) of each row.
+    let mut rows: Vec<(String, u64, String)> = Vec::new();
+    for (kind, label) in [
+        ("chat", "chat message (~0.7 KB)"),
+        ("file", "100 KB message"),
+    ] {
+        for clients in CLIENTS {
+            rows.push((
+                format!("append_{kind}"),
+                clients as u64,
+                format!("APPEND {label}, {clients} clients"),
+            ));
+        }
+    }
+    for (kind, label) in [("chat", "chat message"), ("file", "100 KB message")] {
+        rows.push((
+            format!("fetch_{kind}"),
+            FETCH_CLIENTS as u64,
+            format!("`UID FETCH n BODY[]`, {label}, {FETCH_CLIENTS} clients: p50 / p99"),
+        ));
+    }
     let get = |op: &str, target: &str, size: u64| {
         measures
             .iter()
             .find(|m| m.section == "cluster" && m.op == op && m.server == target && m.size == size)
     };
-    let mut w = String::new();
-    let _ = writeln!(w, "## One node and three, embedded and PostgreSQL + S3\n");
-    let _ = write!(w, "| |");
-    for (_, label) in targets {
-        let _ = write!(w, " {label} |");
-    }
-    let _ = writeln!(w, "\n|---|---|---|---|");
-    for (kind, label) in [
-        ("chat", "chat message (~0.7 KB, inline)"),
-        ("file", "100 KB message (blob: file / S3 object)"),
-    ] {
-        for clients in CLIENTS {
-            let _ = write!(w, "| APPEND {label}, {clients} clients |");
+    let extra = |m: &Measure, k: &str| m.extra.get(k).copied().unwrap_or(f64::NAN);
+    let figure = |m: &Measure| {
+        if m.op.starts_with("fetch") {
+            format!(
+                "{:.2} / {:.2} ms (n={:.0})",
+                m.value,
+                extra(m, "p99"),
+                extra(m, "iterations")
+            )
+        } else {
+            let commits = extra(m, "commits");
+            if commits > 0.0 {
+                format!(
+                    "{:.0} appends/s ({:.1} per commit)",
+                    m.value,
+                    extra(m, "appends") / commits
+                )
+            } else {
+                format!("{:.0} appends/s", m.value)
+            }
+        }
+    };
+    let cpu = |m: &Measure| {
+        let [store, pg, s3, all] = USAGE_KEYS.map(|k| extra(m, k));
+        if m.server.starts_with("redb") {
+            format!("{store:.2} / – / – ({all:.2})")
+        } else {
+            format!("{store:.2} / {pg:.2} / {s3:.2} ({all:.2})")
+        }
+    };
+    let table = |w: &mut String, cell: &dyn Fn(&Measure) -> String| {
+        let _ = write!(w, "| |");
+        for (_, label) in targets {
+            let _ = write!(w, " {label} |");
+        }
+        let _ = writeln!(w, "\n|---|---|---|---|");
+        for (op, size, label) in &rows {
+            let _ = write!(w, "| {label} |");
             for (t, _) in targets {
-                let cell = match get(&format!("append_{kind}"), t, clients as u64) {
-                    Some(m) => {
-                        let commits = m.extra.get("commits").copied().unwrap_or(0.0);
-                        let appends = m.extra.get("appends").copied().unwrap_or(0.0);
-                        if commits > 0.0 {
-                            format!(
-                                "{:.0} appends/s ({:.1} per commit)",
-                                m.value,
-                                appends / commits
-                            )
-                        } else {
-                            format!("{:.0} appends/s", m.value)
-                        }
-                    }
-                    None => "–".into(),
-                };
-                let _ = write!(w, " {cell} |");
+                let text = get(op, t, *size).map_or_else(|| "–".to_string(), cell);
+                let _ = write!(w, " {text} |");
             }
             let _ = writeln!(w);
         }
-    }
-    for (kind, label) in [("chat", "chat message"), ("file", "100 KB message")] {
-        let _ = write!(
-            w,
-            "| `UID FETCH n BODY[]`, {label}, {FETCH_CLIENTS} clients: p50 / p99 |"
-        );
-        for (t, _) in targets {
-            let cell = match get(&format!("fetch_{kind}"), t, FETCH_CLIENTS as u64) {
-                Some(m) => format!(
-                    "{:.2} / {:.2} ms",
-                    m.value,
-                    m.extra.get("p99").copied().unwrap_or(f64::NAN)
-                ),
-                None => "–".into(),
-            };
-            let _ = write!(w, " {cell} |");
-        }
-        let _ = writeln!(w);
-    }
+    };
+    let mut w = String::new();
+    let _ = writeln!(w, "## One node and three, embedded and PostgreSQL + S3\n");
+    table(&mut w, &figure);
+    let _ = writeln!(
+        w,
+        "\nCores kept busy during each load (CPU seconds over its wall time): \
+cpm-store (all nodes) / PostgreSQL / moto_server, and in brackets the whole machine \
+(the load client and whatever else ran):\n"
+    );
+    table(&mut w, &cpu);
     let _ = writeln!(
         w,
         "\nMachine: {}; {} cores (shared with other work while measured); {} RAM; {}; {}; git {}; {} ({} run, {} s per load).\n",
@@ -668,7 +836,10 @@ Embedded: one node, redb with fsync, blobs in files of its data dir. \
 PostgreSQL + S3: `scripts/cluster.sh` — PostgreSQL {} (private cluster, fsync={}, synchronous_commit={}, \
 on the same disk), S3 is moto_server {} (an in-memory Python test server, not a production S3: \
 S3 latency and throughput here are moto's), three `cpm-store serve` nodes on one database and one bucket. \
-The one-node PostgreSQL + S3 column uses node 1 while nodes 2 and 3 run idle.\n",
+The one-node PostgreSQL + S3 column uses node 1 while nodes 2 and 3 run idle. \
+An IMAP APPEND stores the message as a blob whatever its size (a file on redb, an S3 object on the cluster: \
+a PUT per APPEND, a HEAD and ranged GETs per `FETCH BODY[]`); only SIP deposits of up to 16 KiB are kept \
+in the database.\n",
         setup.postgres, setup.fsync, setup.synchronous_commit, setup.moto
     );
     let _ = writeln!(
@@ -677,9 +848,9 @@ The one-node PostgreSQL + S3 column uses node 1 while nodes 2 and 3 run idle.\n"
 for the load time; on three nodes client i goes to node i mod 3. Appends per commit: the commits of all nodes \
 (`cpm_store_commits_total`). Every acknowledged APPEND was counted afterwards with STATUS through another node. \
 FETCH: {FETCH_CLIENTS} connections of one account, `UID FETCH uid BODY[]` of random messages of a folder of \
-{FETCH_FOLDER_SIZE} (every {FILE_EVERY}th the 100 KB message) written through node 1; on three nodes the readers \
-go through nodes 2 and 3 only; each answer is compared with the message appended; {FETCH_WARMUP} untimed FETCHes \
-per client first."
+{FETCH_FOLDER_SIZE} (every {FILE_EVERY}th the 100 KB message) written through node 1, the folder EXAMINEd \
+(read-only: no \\Seen is set); on three nodes the readers go through nodes 2 and 3 only; each answer is compared \
+with the message appended; {FETCH_WARMUP} untimed FETCHes per client first."
     );
     w
 }
@@ -705,6 +876,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             append: vec![imap],
             readers: vec![imap],
             admins: vec![(server.ports.admin, token.trim().to_string())],
+            cpu: Cpu {
+                store: vec![server.pid()],
+                ..Cpu::default()
+            },
         };
         let folder = rt.block_on(fill_fetch_folder(imap, file.clone()))?;
         measures.extend(measure(ctx, &rt, &target, &folder, &file)?);
@@ -719,12 +894,18 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
     let nodes = [cluster.imap(1)?, cluster.imap(2)?, cluster.imap(3)?];
     let admins = vec![cluster.admin(1)?, cluster.admin(2)?, cluster.admin(3)?];
+    let cpu = Cpu {
+        store: vec![cluster.pid(1)?, cluster.pid(2)?, cluster.pid(3)?],
+        postgres: first_number(&cluster.dir.join("pg/pgdata/postmaster.pid")),
+        s3: first_number(&cluster.dir.join("s3/pid")),
+    };
     let folder = rt.block_on(fill_fetch_folder(nodes[0], file.clone()))?;
     let one = Target {
         key: "pg-s3-1",
         append: vec![nodes[0]],
         readers: vec![nodes[0]],
         admins: admins.clone(),
+        cpu: cpu.clone(),
     };
     measures.extend(measure(ctx, &rt, &one, &folder, &file)?);
     let three = Target {
@@ -732,6 +913,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         append: nodes.to_vec(),
         readers: nodes[1..].to_vec(),
         admins,
+        cpu,
     };
     measures.extend(measure(ctx, &rt, &three, &folder, &file)?);
 
@@ -804,23 +986,44 @@ NODE1_CONFIG=/tmp/c/node1/cpm-store.toml\nPG_URL='postgresql://a b@x/cpm'\nNODE2
         let ms = vec![
             Measure::new("cluster", "append_chat", "redb-1", 8, "appends/s", 950.0)
                 .with("appends", 4750.0)
-                .with("commits", 950.0),
-            Measure::new("cluster", "fetch_file", "pg-s3-3", 8, "ms", 3.25).with("p99", 12.5),
+                .with("commits", 950.0)
+                .with("cpu_store", 0.8)
+                .with("cpu_machine", 1.5),
+            Usage([0.25, 0.125, 0.5, 1.75]).on(Measure::new(
+                "cluster",
+                "fetch_file",
+                "pg-s3-3",
+                8,
+                "ms",
+                3.25,
+            )
+            .with("p99", 12.5)
+            .with("iterations", 640.0)),
         ];
         let text = render(&Machine::default(), &Setup::default(), &ms);
-        let row = |start: &str| {
+        // The first table's row, then the CPU table's.
+        let rows = |start: &str| -> Vec<String> {
             text.lines()
-                .find(|l| l.starts_with(start))
-                .unwrap_or_default()
-                .to_string()
+                .filter(|l| l.starts_with(start))
+                .map(str::to_string)
+                .collect()
         };
+        let row = |start: &str| rows(start).first().cloned().unwrap_or_default();
         assert_eq!(
-            row("| APPEND chat message (~0.7 KB, inline), 8 clients |"),
-            "| APPEND chat message (~0.7 KB, inline), 8 clients | 950 appends/s (5.0 per commit) | – | – |"
+            row("| APPEND chat message (~0.7 KB), 8 clients |"),
+            "| APPEND chat message (~0.7 KB), 8 clients | 950 appends/s (5.0 per commit) | – | – |"
         );
         assert_eq!(
             row("| `UID FETCH n BODY[]`, 100 KB message"),
-            "| `UID FETCH n BODY[]`, 100 KB message, 8 clients: p50 / p99 | – | – | 3.25 / 12.50 ms |"
+            "| `UID FETCH n BODY[]`, 100 KB message, 8 clients: p50 / p99 | – | – | 3.25 / 12.50 ms (n=640) |"
+        );
+        assert_eq!(
+            rows("| APPEND chat message (~0.7 KB), 8 clients |")[1],
+            "| APPEND chat message (~0.7 KB), 8 clients | 0.80 / – / – (1.50) | – | – |"
+        );
+        assert_eq!(
+            rows("| `UID FETCH n BODY[]`, 100 KB message")[1],
+            "| `UID FETCH n BODY[]`, 100 KB message, 8 clients: p50 / p99 | – | – | 0.25 / 0.12 / 0.50 (1.75) |"
         );
         assert!(text.contains("moto_server"));
         assert!(text.contains("in-memory Python test server"));

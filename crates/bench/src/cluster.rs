@@ -46,8 +46,9 @@ use crate::{throughput_runtime, Ctx};
 
 /// The APPEND client counts.
 pub const CLIENTS: [usize; 2] = [8, 32];
-/// The FETCH clients.
-pub const FETCH_CLIENTS: usize = 8;
+/// The FETCH client counts (1: the latency without queueing; 8: the
+/// issue's).
+pub const FETCH_CLIENTS: [usize; 2] = [1, 8];
 /// Messages in the folder `Fetch`.
 pub const FETCH_FOLDER_SIZE: u32 = 1_000;
 /// Every this many messages of `Fetch` is the file-transfer message.
@@ -428,7 +429,7 @@ async fn fill_fetch_folder(writer: SocketAddr, file: Arc<Vec<u8>>) -> Result<Fol
 /// FETCH latencies in ms by kind, sorted.
 type Latencies = BTreeMap<&'static str, Vec<f64>>;
 
-/// [`FETCH_CLIENTS`] connections, client `i` on `readers[i % n]`, each
+/// `clients` connections, client `i` on `readers[i % n]`, each
 /// SELECTing `Fetch` (waiting until it shows every message: it was
 /// written through another node) and then, for `time`, `UID FETCH uid
 /// BODY[]` of random messages, each answer checked against the message
@@ -437,11 +438,12 @@ type Latencies = BTreeMap<&'static str, Vec<f64>>;
 async fn fetch_load(
     cpu: &Cpu,
     readers: &[SocketAddr],
+    clients: usize,
     folder: Folder,
     time: Duration,
 ) -> Result<(Latencies, Usage)> {
-    let mut conns = Vec::with_capacity(FETCH_CLIENTS);
-    for i in 0..FETCH_CLIENTS {
+    let mut conns = Vec::with_capacity(clients);
+    for i in 0..clients {
         let mut c = Client::login(readers[i % readers.len()], FETCH_ACCOUNT, PASSWORD).await?;
         let started = Instant::now();
         loop {
@@ -524,31 +526,34 @@ fn measure(
 ) -> Result<Vec<Measure>> {
     let mut out = Vec::new();
     let time = load_time(ctx.quick);
-    let (lat, usage) = rt.block_on(fetch_load(
-        &target.cpu,
-        &target.readers,
-        folder.clone(),
-        time,
-    ))?;
-    for (kind, v) in &lat {
-        let (p50, p99) = (percentile(v, 50.0), percentile(v, 99.0));
-        eprintln!(
-            "  {} FETCH {kind}: p50 {p50:.2} ms, p99 {p99:.2} ms (n={})",
-            target.key,
-            v.len()
-        );
-        let mut m = Measure::new(
-            "cluster",
-            &format!("fetch_{kind}"),
-            target.key,
-            FETCH_CLIENTS as u64,
-            "ms",
-            p50,
-        )
-        .with("p99", p99)
-        .with("iterations", v.len() as f64);
-        m.p90 = Some(percentile(v, 90.0));
-        out.push(usage.on(m));
+    for clients in FETCH_CLIENTS {
+        let (lat, usage) = rt.block_on(fetch_load(
+            &target.cpu,
+            &target.readers,
+            clients,
+            folder.clone(),
+            time,
+        ))?;
+        for (kind, v) in &lat {
+            let (p50, p99) = (percentile(v, 50.0), percentile(v, 99.0));
+            eprintln!(
+                "  {} FETCH {kind} {clients} clients: p50 {p50:.2} ms, p99 {p99:.2} ms (n={})",
+                target.key,
+                v.len()
+            );
+            let mut m = Measure::new(
+                "cluster",
+                &format!("fetch_{kind}"),
+                target.key,
+                clients as u64,
+                "ms",
+                p50,
+            )
+            .with("p99", p99)
+            .with("iterations", v.len() as f64);
+            m.p90 = Some(percentile(v, 90.0));
+            out.push(usage.on(m));
+        }
     }
     for kind in [Kind::Chat, Kind::File] {
         let message = match kind {
@@ -749,11 +754,14 @@ pub fn render(machine: &Machine, setup: &Setup, measures: &[Measure]) -> String 
         }
     }
     for (kind, label) in [("chat", "chat message"), ("file", "100 KB message")] {
-        rows.push((
-            format!("fetch_{kind}"),
-            FETCH_CLIENTS as u64,
-            format!("`UID FETCH n BODY[]`, {label}, {FETCH_CLIENTS} clients: p50 / p99"),
-        ));
+        for clients in FETCH_CLIENTS {
+            let who = if clients == 1 { "client" } else { "clients" };
+            rows.push((
+                format!("fetch_{kind}"),
+                clients as u64,
+                format!("`UID FETCH n BODY[]`, {label}, {clients} {who}: p50 / p99"),
+            ));
+        }
     }
     let get = |op: &str, target: &str, size: u64| {
         measures
@@ -812,7 +820,8 @@ pub fn render(machine: &Machine, setup: &Setup, measures: &[Measure]) -> String 
         w,
         "\nCores kept busy during each load (CPU seconds over its wall time): \
 cpm-store (all nodes) / PostgreSQL / moto_server, and in brackets the whole machine \
-(the load client and whatever else ran):\n"
+(the load client and whatever else ran); the chat and 100 KB FETCHes are one load (random messages of one folder), \
+so their rows are the same:\n"
     );
     table(&mut w, &cpu);
     let _ = writeln!(
@@ -847,7 +856,7 @@ in the database.\n",
         "APPEND: each client its own connection and account, APPENDing one message after the other to INBOX \
 for the load time; on three nodes client i goes to node i mod 3. Appends per commit: the commits of all nodes \
 (`cpm_store_commits_total`). Every acknowledged APPEND was counted afterwards with STATUS through another node. \
-FETCH: {FETCH_CLIENTS} connections of one account, `UID FETCH uid BODY[]` of random messages of a folder of \
+FETCH: 1, then 8 connections of one account, `UID FETCH uid BODY[]` of random messages of a folder of \
 {FETCH_FOLDER_SIZE} (every {FILE_EVERY}th the 100 KB message) written through node 1, the folder EXAMINEd \
 (read-only: no \\Seen is set); on three nodes the readers go through nodes 2 and 3 only; each answer is compared \
 with the message appended; {FETCH_WARMUP} untimed FETCHes per client first."
@@ -1014,7 +1023,7 @@ NODE1_CONFIG=/tmp/c/node1/cpm-store.toml\nPG_URL='postgresql://a b@x/cpm'\nNODE2
             "| APPEND chat message (~0.7 KB), 8 clients | 950 appends/s (5.0 per commit) | – | – |"
         );
         assert_eq!(
-            row("| `UID FETCH n BODY[]`, 100 KB message"),
+            row("| `UID FETCH n BODY[]`, 100 KB message, 8 clients"),
             "| `UID FETCH n BODY[]`, 100 KB message, 8 clients: p50 / p99 | – | – | 3.25 / 12.50 ms (n=640) |"
         );
         assert_eq!(
@@ -1022,7 +1031,7 @@ NODE1_CONFIG=/tmp/c/node1/cpm-store.toml\nPG_URL='postgresql://a b@x/cpm'\nNODE2
             "| APPEND chat message (~0.7 KB), 8 clients | 0.80 / – / – (1.50) | – | – |"
         );
         assert_eq!(
-            rows("| `UID FETCH n BODY[]`, 100 KB message")[1],
+            rows("| `UID FETCH n BODY[]`, 100 KB message, 8 clients")[1],
             "| `UID FETCH n BODY[]`, 100 KB message, 8 clients: p50 / p99 | – | – | 0.25 / 0.12 / 0.50 (1.75) |"
         );
         assert!(text.contains("moto_server"));

@@ -124,6 +124,17 @@ Content-Transfer-Encoding: base64\r\n\
     body.into_bytes()
 }
 
+/// `message` with an `X-Bench-Id: id` header first: every APPEND's
+/// content differs, as real messages do, so no two are one blob (one S3
+/// key written by concurrent PUTs, which moto_server 5.2.1 sometimes
+/// answers with 500, "I/O operation on closed file").
+pub fn unique(message: &[u8], id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + id.len() + 16);
+    out.extend_from_slice(format!("X-Bench-Id: {id}\r\n").as_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
 /// splitmix64: the next pseudo-random value of `state`.
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -340,12 +351,14 @@ async fn append_load(
     let deadline = started + time;
     let tasks: Vec<_> = conns
         .into_iter()
-        .map(|(mut c, before)| {
+        .enumerate()
+        .map(|(i, (mut c, before))| {
             let message = message.clone();
             tokio::spawn(async move {
                 let mut n = 0u64;
                 while Instant::now() < deadline {
-                    c.append("INBOX", &message).await?;
+                    c.append("INBOX", &unique(&message, &format!("{i}-{n}")))
+                        .await?;
                     n += 1;
                 }
                 let ended = Instant::now();
@@ -403,7 +416,7 @@ async fn fill_fetch_folder(writer: SocketAddr, file: Arc<Vec<u8>>) -> Result<Fol
             let mut out = Vec::new();
             for i in (w..FETCH_FOLDER_SIZE).step_by(writers as usize) {
                 let (kind, message) = if i % FILE_EVERY == 0 {
-                    (Kind::File, file.clone())
+                    (Kind::File, Arc::new(unique(&file, &format!("fetch-{i}"))))
                 } else {
                     (Kind::Chat, Arc::new(store_core::bench_message(i)))
                 };
@@ -854,7 +867,7 @@ in the database.\n",
     let _ = writeln!(
         w,
         "APPEND: each client its own connection and account, APPENDing one message after the other to INBOX \
-for the load time; on three nodes client i goes to node i mod 3. Appends per commit: the commits of all nodes \
+for the load time, each made unique by an `X-Bench-Id` header (so each is a blob of its own, as real messages are); on three nodes client i goes to node i mod 3. Appends per commit: the commits of all nodes \
 (`cpm_store_commits_total`). Every acknowledged APPEND was counted afterwards with STATUS through another node. \
 FETCH: 1, then 8 connections of one account, `UID FETCH uid BODY[]` of random messages of a folder of \
 {FETCH_FOLDER_SIZE} (every {FILE_EVERY}th the 100 KB message) written through node 1, the folder EXAMINEd \
@@ -974,6 +987,9 @@ mod tests {
         assert!(m.ends_with(b"--b1--\r\n"));
         assert!(m.split(|&b| b == b'\n').all(|l| l.len() <= 78));
         assert!((store_core::bench_message(7).len() as u64) < store_core::blob::MAX_INLINE);
+        let u = unique(&m, "3-14");
+        assert!(u.starts_with(b"X-Bench-Id: 3-14\r\nFrom: "));
+        assert!(u.ends_with(&m));
     }
 
     #[test]

@@ -10,16 +10,20 @@
 //!
 //! APPEND: 8 and 32 clients, each its own connection and account
 //! (`cb01`…`cb32`; the default cap is 20 sessions per account), for
-//! [`append::load_time`], of a chat message (`store_core::bench_message`,
-//! about 0.7 KB, stored inline) or of a 100 KB file-transfer message
-//! (over `store_core::blob::MAX_INLINE`, so its content is a blob: a file on
-//! redb, an S3 object on the cluster). Every acknowledged APPEND is
-//! counted again afterwards with STATUS through another node.
+//! [`load_time`] (5 s, `--quick` 1 s), of a chat message
+//! (`store_core::bench_message`, about 0.7 KB) or of a 100 KB
+//! file-transfer message, each made unique ([`unique`]). An IMAP APPEND's
+//! content is a blob whatever its size (a file on redb, an S3 object on
+//! the cluster; only SIP deposits up to `store_core::blob::MAX_INLINE`
+//! stay in the database). Every acknowledged APPEND is counted again
+//! afterwards with STATUS through another node.
 //!
 //! FETCH: `UID FETCH uid BODY[]` of random messages of a folder `Fetch`
 //! of 1,000 (every tenth the 100 KB message), written through node 1,
-//! from 8 clients (on three nodes, through nodes 2 and 3 only), each
-//! answer compared with what was appended; p50 and p99 per kind.
+//! from 1 and from 8 clients (on three nodes, through nodes 2 and 3
+//! only), each answer compared with what was appended; p50 and p99 per
+//! kind. The CPU time of cpm-store, PostgreSQL, moto_server and the
+//! whole machine during each load is reported beside the figures.
 //!
 //! The table goes to stderr and `<results dir>/cluster.md`, the figures
 //! to results.json (section `cluster`). The cluster is started with

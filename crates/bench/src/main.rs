@@ -97,7 +97,7 @@ enum Cmd {
     Report,
     /// APPEND throughput and FETCH latency on one embedded node, one
     /// PostgreSQL + S3 node and three (scripts/cluster.sh); writes
-    /// <results dir>/cluster.md. Not part of `all`.
+    /// `<results dir>/cluster.md`. Not part of `all`.
     Cluster,
     /// Everything above in order, then the report.
     All,

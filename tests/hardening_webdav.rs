@@ -264,11 +264,20 @@ impl Counter {
 }
 
 /// Issue 13: a 40,000-property PROPFIND on 100 files built a 193 MB answer
-/// in memory before its first byte. Now the answer is streamed: the
-/// server's peak resident memory grows by far less than the body.
+/// in memory before its first byte. Now the answer is streamed: the 160
+/// MiB answer raises the server's peak resident memory by far less than
+/// the body beyond what the same request on one resource (a 1.6 MB
+/// answer) took.
 #[test]
 fn a_large_propfind_answer_is_streamed() {
-    let server = Server::with_alice();
+    let mut server = Server::new();
+    server.add_account("alice", "secret");
+    // mimalloc (the server's allocator) returns freed pages to the system
+    // 10 ms after they are freed by default; a stream of 1.6 MB responses
+    // then keeps 7-29 MiB of freed pages resident (measured on both
+    // engines), which is the allocator's cache, not data the server holds.
+    // Returned at once, the peak counts what the server holds.
+    server.start_with_env(&[("MIMALLOC_PURGE_DELAY", "0")]);
     assert_eq!(request(&server, "MKCOL", "many", &[], b"").status, 201);
     const FILES: usize = 100;
     const PROPERTIES: usize = 40_000;
@@ -282,12 +291,17 @@ fn a_large_propfind_answer_is_streamed() {
          <D:prop>{props}</D:prop></D:propfind>"
     );
     assert!(body.len() < 1024 * 1024);
-    // A small PROPFIND first, so what is measured is this request alone.
-    assert_eq!(
-        request(&server, "PROPFIND", "many/", &["Depth: 1"], b"").status,
-        207
+    // The same request at Depth 0 first: the parsed request (40,000
+    // names) and its one response (1.6 MB) set the baseline peak.
+    let one = request(
+        &server,
+        "PROPFIND",
+        "many/",
+        &["Depth: 0", "Content-Type: application/xml"],
+        body.as_bytes(),
     );
-    let before = server.proc_status_kb("VmRSS").expect("VmRSS");
+    assert_eq!(one.status, 207, "{}", one.text());
+    let before = server.proc_status_kb("VmHWM").expect("VmHWM");
     let pending = start(
         &server,
         "PROPFIND",
@@ -310,19 +324,20 @@ fn a_large_propfind_answer_is_streamed() {
     let body_mib = responses.bytes as u64 / (1024 * 1024);
     let growth_mib = peak.saturating_sub(before) / 1024;
     eprintln!(
-        "a {body_mib} MiB answer; peak RSS {before} kB before, {peak} kB peak: +{growth_mib} MiB"
+        "a {body_mib} MiB answer; peak RSS {before} kB after one response, {peak} kB after all: +{growth_mib} MiB"
     );
     assert_eq!(responses.count, FILES + 1);
     assert_eq!(missing.count, (FILES + 1) * PROPERTIES);
     assert!(tail.ends_with(b"</D:multistatus>"), "{tail:?}");
     assert!(body_mib >= 100, "only {body_mib} MiB");
-    // Built whole, the answer alone would take at least its own size
-    // (the issue measured 193 MB); streamed, what grows is the parsed
-    // request and a few responses in flight (measured: +18 MiB for a
-    // 4 MiB answer on 2 files, +36 MiB for this one).
+    // Built whole, the answer would add at least its own size (the issue
+    // measured 193 MB); streamed, what the other 100 responses add is a
+    // few of them in flight (measured +0 to +5 MiB on redb and on
+    // PostgreSQL + S3).
     assert!(
-        growth_mib * 3 < body_mib,
-        "peak RSS grew by {growth_mib} MiB for a {body_mib} MiB answer"
+        growth_mib * 10 < body_mib,
+        "peak RSS grew by {growth_mib} MiB beyond the one-response request's \
+         for a {body_mib} MiB answer"
     );
 }
 

@@ -336,6 +336,14 @@ impl Server {
         self.start_from(sh, Stdio::null());
     }
 
+    /// As [`Server::start`], with the environment variables `vars` set
+    /// for the server (e.g. an allocator's tuning).
+    pub fn start_with_env(&mut self, vars: &[(&str, &str)]) {
+        let mut command = Command::new(binary());
+        command.envs(vars.iter().copied());
+        self.start_from(command, Stdio::null());
+    }
+
     fn start_from(&mut self, mut command: Command, stderr: Stdio) {
         let child = command
             .arg("serve")

@@ -282,7 +282,9 @@ impl BlobWriter {
 
     /// Flushes the file and returns the staged blob; a blob larger than
     /// [`MAX_DEFERRED_SYNC`] is also synced (fdatasync) here, a smaller one
-    /// by the group commit that installs it.
+    /// by the group commit that installs it. With the S3 backend, a blob
+    /// of at most [`MAX_INLINE`] bytes is returned in memory (kept in the
+    /// database by its commit), a larger one is uploaded here.
     ///
     /// Errors: the file cannot be written or synced.
     pub async fn finish(mut self) -> io::Result<StagedBlob> {
@@ -296,6 +298,24 @@ impl BlobWriter {
         }
         self.done = true;
         let hasher = std::mem::take(&mut self.hasher);
+        if self.remote.is_some() && self.size <= MAX_INLINE {
+            // With an object store, a small blob (a chat message) is kept
+            // in the database as a staged-in-memory one is, not made an
+            // object of its own: one PUT per chat message would cost more
+            // than the message.
+            let path = std::mem::take(&mut self.path);
+            let bytes = tokio::fs::read(&path).await;
+            let _ = tokio::fs::remove_file(&path).await;
+            let bytes = bytes?;
+            if bytes.len() as u64 != self.size {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            return Ok(StagedBlob {
+                id: BlobId(hasher.finalize().into()),
+                size: self.size,
+                staged: Staged::Memory(bytes::Bytes::from(bytes)),
+            });
+        }
         let staged = StagedBlob::in_file(
             BlobId(hasher.finalize().into()),
             self.size,

@@ -105,6 +105,16 @@ async fn the_backend_writes_installs_reads_ranges_lists_and_deletes() {
     assert_eq!(id, BlobId(Sha256::digest(&bytes).into()));
     let small = blobs.stage_bytes(b"a chat message").await.unwrap();
     let small_id = small.id;
+    // A small blob streamed (an IMAP APPEND of a chat message) is kept
+    // in memory for the database too: no object of its own.
+    let mut writer = blobs.writer().await.unwrap();
+    writer.write(b"another chat message").await.unwrap();
+    let streamed_small = writer.finish().await.unwrap();
+    assert!(matches!(
+        streamed_small.source(),
+        store_core::blob::StagedSource::Memory(b) if &b[..] == b"another chat message"
+    ));
+    assert!(!blobs.exists(&streamed_small.id).await.unwrap());
     // A streamed blob is uploaded as it is staged, in the writer's task
     // (not in the store's writer turn); installing it checks it is there.
     assert!(blobs.exists(&id).await.unwrap(), "uploaded when staged");

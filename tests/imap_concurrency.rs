@@ -11,7 +11,6 @@
 //! the mailbox's one keyword list, which only grows and holds at most
 //! 1000 keywords (RFC 3501 7.2.6, RFC 5530 LIMIT).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use e2e_tests::imap::{tagged, ImapConnection};
@@ -24,16 +23,34 @@ fn message(i: usize) -> String {
     )
 }
 
+/// [`message`] `i` with lines added to its body until it is longer than
+/// `store_core::blob::MAX_INLINE`, so that its blob is one of its own on
+/// every backend (with S3, smaller ones are kept in the database).
+fn blob_message(i: usize) -> String {
+    let mut m = message(i);
+    while m.len() as u64 <= store_core::blob::MAX_INLINE {
+        m.push_str("Some more text, to make the message a blob of its own.\r\n");
+    }
+    m
+}
+
 fn append(c: &mut ImapConnection, mailbox: &str, i: usize) {
-    let m = message(i);
+    append_text(c, mailbox, &message(i));
+}
+
+fn append_text(c: &mut ImapConnection, mailbox: &str, m: &str) {
     c.send(format!("p APPEND {mailbox} {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
     let lines = c.read_until_tagged("p");
     assert!(tagged(&lines).starts_with("p OK"), "{lines:?}");
 }
 
-/// Installed blob files under the data directory's `blobs/`.
-fn blob_files(data: &Path) -> usize {
-    let Ok(dirs) = std::fs::read_dir(data.join("blobs")) else {
+/// Installed blobs: the files under the data directory's `blobs/`, or
+/// the objects under `blobs/` in the server's bucket on PostgreSQL + S3.
+fn blob_files(server: &Server) -> usize {
+    if let Some(remote) = server.remote_store() {
+        return e2e_tests::s3_object_count(&remote.s3_endpoint, &remote.s3_bucket, "blobs/");
+    }
+    let Ok(dirs) = std::fs::read_dir(server.data_dir().join("blobs")) else {
         return 0;
     };
     dirs.flatten()
@@ -44,12 +61,12 @@ fn blob_files(data: &Path) -> usize {
 
 /// Waits up to 10 s for the blob count to become `n` (the writer thread
 /// unlinks released blobs within a second).
-fn wait_for_blobs(data: &Path, n: usize) {
+fn wait_for_blobs(server: &Server, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while blob_files(data) != n && Instant::now() < deadline {
+    while blob_files(server) != n && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(blob_files(data), n, "blob files");
+    assert_eq!(blob_files(server), n, "blob files");
 }
 
 fn ok(lines: &[String], tag: &str) {
@@ -59,15 +76,14 @@ fn ok(lines: &[String], tag: &str) {
 #[test]
 fn an_expunged_message_is_read_until_reported_and_its_blob_goes_after() {
     let server = Server::with_alice();
-    let data = server.data_dir();
     let mut a = ImapConnection::login(server.imap, "alice", "secret");
     let mut b = ImapConnection::login(server.imap, "alice", "secret");
     for i in 1..=4 {
-        append(&mut a, "INBOX", i);
+        append_text(&mut a, "INBOX", &blob_message(i));
     }
     ok(&a.run("s SELECT INBOX"), "s");
     ok(&b.run("s SELECT INBOX"), "s");
-    assert_eq!(blob_files(&data), 4);
+    assert_eq!(blob_files(&server), 4);
 
     // B expunges message 2 and 3; A has not been told.
     ok(&b.run("d STORE 2:3 +FLAGS.SILENT (\\Deleted)"), "d");
@@ -82,8 +98,8 @@ fn an_expunged_message_is_read_until_reported_and_its_blob_goes_after() {
         lines[0],
         format!(
             "* 2 FETCH (UID 2 BODY[] {{{}}}\r\n{})",
-            message(2).len(),
-            message(2)
+            blob_message(2).len(),
+            blob_message(2)
         )
     );
     assert!(
@@ -93,21 +109,25 @@ fn an_expunged_message_is_read_until_reported_and_its_blob_goes_after() {
     assert!(lines[1].contains("The body of message 3"), "{lines:?}");
     // Their blobs wait for A.
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(blob_files(&data), 4, "blobs kept while A may refer to them");
+    assert_eq!(
+        blob_files(&server),
+        4,
+        "blobs kept while A may refer to them"
+    );
 
     // Told, A no longer refers to them: the blobs go.
     let lines = a.run("n NOOP");
     ok(&lines, "n");
     assert_eq!(lines[..2], ["* 3 EXPUNGE", "* 2 EXPUNGE"], "{lines:?}");
-    wait_for_blobs(&data, 2);
+    wait_for_blobs(&server, 2);
 
     // A session that closes instead of synchronizing lets go too.
     ok(&b.run("d STORE 1 +FLAGS.SILENT (\\Deleted)"), "d");
     ok(&b.run("e EXPUNGE"), "e");
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(blob_files(&data), 2);
+    assert_eq!(blob_files(&server), 2);
     ok(&a.run("l LOGOUT"), "l");
-    wait_for_blobs(&data, 1);
+    wait_for_blobs(&server, 1);
 
     // B, already told, cannot read what it expunged.
     let lines = b.run("u UID FETCH 1:3 BODY[]");

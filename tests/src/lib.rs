@@ -668,6 +668,38 @@ pub fn create_s3_bucket(endpoint: &str, bucket: &str) {
     );
 }
 
+/// How many objects bucket `bucket` of the S3-compatible server at
+/// `endpoint` (`http://host:port`) holds under `prefix`, by an unsigned
+/// ListObjectsV2 (`GET /bucket?list-type=2&prefix=...`, which
+/// moto_server accepts); panics unless the reply is a 200 listing every
+/// key (at most 1,000: no continuation).
+pub fn s3_object_count(endpoint: &str, bucket: &str, prefix: &str) -> usize {
+    use std::io::Read;
+    let authority = endpoint
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("{endpoint}: an http:// test endpoint"))
+        .trim_end_matches('/');
+    let mut tcp = TcpStream::connect(authority)
+        .unwrap_or_else(|e| panic!("connect to the S3 test server {endpoint}: {e}"));
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    write!(
+        tcp,
+        "GET /{bucket}?list-type=2&prefix={prefix} HTTP/1.1\r\nHost: {authority}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .expect("send ListObjectsV2");
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply)
+        .expect("read ListObjectsV2's reply");
+    let status = reply.lines().next().unwrap_or_default();
+    assert!(
+        status.contains(" 200") && reply.contains("<IsTruncated>false</IsTruncated>"),
+        "ListObjectsV2 {bucket} on {endpoint}: {reply}"
+    );
+    reply.matches("<Key>").count()
+}
+
 /// `n` servers sharing one new database on the PostgreSQL server of
 /// `CPM_TEST_POSTGRES_URL` and one new bucket on the S3 server of
 /// `CPM_TEST_S3_ENDPOINT` (the nodes of a cluster, issue 20; not

@@ -12,11 +12,12 @@
 //! (`cb01`…`cb32`; the default cap is 20 sessions per account), for
 //! [`load_time`] (5 s, `--quick` 1 s), of a chat message
 //! (`store_core::bench_message`, about 0.7 KB) or of a 100 KB
-//! file-transfer message, each made unique ([`unique`]). An IMAP APPEND's
-//! content is a blob whatever its size (a file on redb, an S3 object on
-//! the cluster; only SIP deposits up to `store_core::blob::MAX_INLINE`
-//! stay in the database). Every acknowledged APPEND is counted again
-//! afterwards with STATUS through another node.
+//! file-transfer message, each made unique ([`unique`]). On redb every
+//! APPEND's content is a file; with the S3 backend one of at most
+//! `store_core::blob::MAX_INLINE` (16 KiB: the chat message) is kept in
+//! PostgreSQL and a larger one (the 100 KB message) is an S3 object.
+//! Every acknowledged APPEND is counted again afterwards with STATUS
+//! through another node.
 //!
 //! FETCH: `UID FETCH uid BODY[]` of random messages of a folder `Fetch`
 //! of 1,000 (every tenth the 100 KB message), written through node 1,
@@ -863,9 +864,9 @@ PostgreSQL + S3: `scripts/cluster.sh` — PostgreSQL {} (private cluster, fsync=
 on the same disk), S3 is moto_server {} (an in-memory Python test server, not a production S3: \
 S3 latency and throughput here are moto's), three `cpm-store serve` nodes on one database and one bucket. \
 The one-node PostgreSQL + S3 column uses node 1 while nodes 2 and 3 run idle. \
-An IMAP APPEND stores the message as a blob whatever its size (a file on redb, an S3 object on the cluster: \
-a PUT per APPEND, a HEAD and ranged GETs per `FETCH BODY[]`); only SIP deposits of up to 16 KiB are kept \
-in the database.\n",
+On redb every APPENDed message is a file of the data dir; on PostgreSQL + S3 a message of at most 16 KiB \
+(the chat message) is kept in PostgreSQL, a larger one (the 100 KB message) is an S3 object: a PUT per \
+APPEND, a HEAD and ranged GETs per `FETCH BODY[]`.\n",
         setup.postgres, setup.fsync, setup.synchronous_commit, setup.moto
     );
     let _ = writeln!(

@@ -623,6 +623,31 @@ impl BlobStore {
         ))
     }
 
+    /// The size in bytes of installed blob `id` and its first `want(size)`
+    /// bytes (of its file, or of its object: a HEAD request and one ranged
+    /// GET), for a synchronous caller (the format upgrade at open).
+    /// Blocking.
+    ///
+    /// Errors: `NotFound` when there is no such blob; the file's or the
+    /// object store's.
+    pub(crate) fn read_prefix(
+        &self,
+        id: &BlobId,
+        want: impl FnOnce(u64) -> u64 + Send + 'static,
+    ) -> io::Result<(u64, Vec<u8>)> {
+        if let Some(remote) = &self.remote {
+            let (size, bytes) = remote.read_prefix(id, want)?;
+            return Ok((size, bytes.to_vec()));
+        }
+        use std::io::Read;
+        let file = std::fs::File::open(self.path(id))?;
+        let size = file.metadata()?.len();
+        let want = want(size).min(size);
+        let mut bytes = Vec::with_capacity(want as usize);
+        file.take(want).read_to_end(&mut bytes)?;
+        Ok((size, bytes))
+    }
+
     /// Whether installed blobs are objects of an object store rather than
     /// files under `blobs/`.
     pub(crate) fn is_remote(&self) -> bool {

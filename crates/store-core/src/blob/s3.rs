@@ -340,6 +340,31 @@ impl S3Blobs {
         }
     }
 
+    /// The size in bytes of blob `id`'s object and its first `want(size)`
+    /// bytes (a HEAD request and one ranged GET), for a synchronous caller
+    /// (the format upgrade at open). Blocking.
+    ///
+    /// Errors: `NotFound` when there is none; the server's.
+    pub(crate) fn read_prefix(
+        &self,
+        id: &BlobId,
+        want: impl FnOnce(u64) -> u64 + Send + 'static,
+    ) -> io::Result<(u64, bytes::Bytes)> {
+        let (store, key) = (self.store.clone(), key(id));
+        self.block_on(async move {
+            let size = store.head(&key).await.map_err(io_error)?.size;
+            let want = want(size).min(size);
+            if want == 0 {
+                return Ok((size, bytes::Bytes::new()));
+            }
+            let bytes = store.get_range(&key, 0..want).await.map_err(io_error)?;
+            if bytes.len() as u64 != want {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            Ok((size, bytes))
+        })
+    }
+
     /// The size in bytes of blob `id`'s object (a HEAD request).
     ///
     /// Errors: `NotFound` when there is none; the server's.

@@ -24,7 +24,10 @@ use crate::blob::{BlobId, BlobStore};
 use crate::engine::{Engine, Snapshot, WriteBatch};
 use crate::error::{Result, StoreError};
 use crate::keys;
-use crate::mime::{Envelope, MessageSummary, ParsedMessage};
+use crate::mime::{
+    summarize, summarize_headers_only, Envelope, MessageSummary, ParsedMessage, MAX_HEADER_BLOCK,
+    MAX_PARSED_SIZE,
+};
 use crate::model::{
     AccountId, CpmHeaders, Flags, Folder, FolderId, ModSeq, Object, ObjectKind, SpecialUse, Uid,
     UnixTime,
@@ -594,10 +597,19 @@ fn resummarize(engine: &dyn Engine, blobs: &BlobStore) -> Result<usize> {
                     _ => None,
                 })
                 .collect();
+            // A blob whose bytes are in the database has its content
+            // record (formats 6 on).
+            let snapshot = engine.snapshot()?;
+            let mut contents = Vec::with_capacity(summaries.len());
+            for (_, id) in &summaries {
+                contents.push(snapshot.get(&keys::blob_record(id, keys::BlobRecord::Content))?);
+            }
+            drop(snapshot);
             let parsed: Vec<std::io::Result<ParsedMessage>> = std::thread::scope(|scope| {
                 let workers: Vec<_> = summaries
                     .iter()
-                    .map(|(_, id)| scope.spawn(move || parse_blob(blobs, id)))
+                    .zip(contents)
+                    .map(|((_, id), content)| scope.spawn(move || parse_blob(blobs, id, content)))
                     .collect();
                 workers
                     .into_iter()
@@ -638,12 +650,31 @@ fn resummarize(engine: &dyn Engine, blobs: &BlobStore) -> Result<usize> {
     }
 }
 
-/// Parses the installed blob `id` as the store does at store time.
-fn parse_blob(blobs: &BlobStore, id: &BlobId) -> std::io::Result<ParsedMessage> {
-    let path = blobs.path(id);
-    let size = std::fs::metadata(&path)?.len();
-    super::objects::parse_file(&path, size).map_err(|e| match e {
-        StoreError::Io(e) => e,
-        other => std::io::Error::other(other.to_string()),
+/// Parses blob `id` as the store does at store time (whole up to
+/// [`MAX_PARSED_SIZE`], else its header block): its bytes kept in the
+/// database (`content`, formats 6 on), else its file or, with the S3
+/// backend, its object (ranged reads).
+fn parse_blob(
+    blobs: &BlobStore,
+    id: &BlobId,
+    content: Option<Vec<u8>>,
+) -> std::io::Result<ParsedMessage> {
+    if let Some(bytes) = content {
+        return Ok(summarize(&bytes));
+    }
+    let (size, bytes) = blobs.read_prefix(id, |size| {
+        if size <= MAX_PARSED_SIZE {
+            size
+        } else {
+            MAX_HEADER_BLOCK as u64
+        }
+    })?;
+    if size <= MAX_PARSED_SIZE {
+        return Ok(summarize(&bytes));
+    }
+    Ok(ParsedMessage {
+        summary: summarize_headers_only(&bytes, size),
+        body_text: String::new(),
+        preview: String::new(),
     })
 }

@@ -196,7 +196,14 @@ impl StagedBlob {
             return Ok(self);
         };
         if let Staged::File { path, uploaded, .. } = &mut self.staged {
-            remote.upload(path.clone(), self.id, self.size).await?;
+            // Bytes stored before (a forwarded file) are not sent again
+            // when they are large: a HEAD costs less than the upload. If
+            // the object goes before the writer's turn, the turn uploads
+            // it from the staged file.
+            let stored = self.size > s3::PART_BYTES as u64 && remote.exists(&self.id).await?;
+            if !stored {
+                remote.upload(path.clone(), self.id, self.size).await?;
+            }
             *uploaded = true;
         }
         Ok(self)

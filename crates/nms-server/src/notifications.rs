@@ -185,6 +185,15 @@ pub async fn events_after(
                     Err(StoreError::NoSuchObject | StoreError::NoSuchFolder) => continue,
                     Err(e) => return Err(e),
                 };
+                // Changed again since: the later change reports it, with
+                // its state then (as a removed one is left to its removal),
+                // so no two notifications describe one state twice. A
+                // CreatedObjects subscriber is still told of its creation,
+                // which the later change would not report.
+                let created_only = matches!(filter, EventFilter::Created);
+                if object.modseq > change.modseq && !(created && created_only) {
+                    continue;
+                }
                 if !filter.stored(&object, &summary, created) {
                     continue;
                 }

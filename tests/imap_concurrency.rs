@@ -647,6 +647,11 @@ fn fetch_uid_answers_a_held_back_message_past_retention() {
     let mut b = ImapConnection::login(server.imap, "alice", "secret");
     append(&mut a, "INBOX", 1);
     ok(&b.run("s SELECT INBOX"), "s");
+    // The last COPY copies 4,096 messages in one write; on PostgreSQL
+    // each record it reads is a round trip, which under the suite's load
+    // has taken over the default 30 s. This test is about FETCH, not the
+    // speed of a COPY: it waits up to 3 minutes.
+    b.set_read_timeout(Duration::from_secs(180));
     // 2^13 = 8192 messages, by COPY doubling.
     for i in 0..13 {
         let tag = format!("c{i}");

@@ -43,6 +43,14 @@ impl ImapConnection {
         c
     }
 
+    /// Sets how long a read may wait for the server (30 s by default).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(timeout))
+            .expect("timeout");
+    }
+
     /// Sends raw bytes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("send");

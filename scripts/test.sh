@@ -139,12 +139,12 @@ cargo test --workspace --locked
 # The end-to-end suite a second time on the networked engines (issue 20):
 # CPM_TEST_ENGINE=postgres-s3 gives every test server a database of its own
 # on the PostgreSQL cluster above and a bucket of its own on moto_server
-# (tests/src/lib.rs). CPM_TEST_ENGINES=redb,postgres-s3 runs the end-to-end
-# suite a second time on them. It is not the default yet: some files still
-# fail there (README, "The end-to-end suite on PostgreSQL + S3"); the
-# engines' own tests (crates/store-core/tests/postgres.rs, s3.rs) and
-# tests/postgres_engine.rs and tests/s3_blobs.rs run in every pass above.
-case "${CPM_TEST_ENGINES:-redb}" in
+# (tests/src/lib.rs), so every end-to-end test also drives the binary on
+# PostgreSQL + S3. The engines' own tests (crates/store-core/tests/
+# postgres.rs, s3.rs), tests/postgres_engine.rs, tests/s3_blobs.rs and
+# tests/cluster.rs run in the first pass. CPM_TEST_ENGINES=redb skips the
+# second pass (a quicker local run).
+case "${CPM_TEST_ENGINES:-redb,postgres-s3}" in
   redb) echo "CPM_TEST_ENGINES=redb: the second end-to-end pass on PostgreSQL + S3 is not run" ;;
   redb,postgres-s3)
     echo "The end-to-end suite again, on PostgreSQL + S3 (CPM_TEST_ENGINE=postgres-s3)"

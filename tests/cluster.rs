@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e_tests::imap::{tagged, ImapConnection};
+use e2e_tests::nms::subscriber;
 use e2e_tests::{cluster, require_tool, Server};
 
 /// The three nodes, started.
@@ -570,68 +571,13 @@ fn admin_status(node: &Server, path: &str) -> Option<u16> {
     out.split(' ').nth(1)?.parse().ok()
 }
 
-/// An HTTP callback receiver on loopback answering 204: its address and
-/// the JSON bodies it got.
-fn callback_receiver() -> (SocketAddr, Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
-    use std::io::Read;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let sink = sink.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut length = 0usize;
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let l = line.trim_end();
-                        if l.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = l.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    let mut body = vec![0u8; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    if let Ok(v) = serde_json::from_slice(&body) {
-                        sink.lock().unwrap().push(v);
-                    }
-                    if writer
-                        .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (addr, bodies)
-}
-
 #[test]
 fn one_node_delivers_each_nms_notification_though_every_node_knows_the_subscription() {
     require_tool("curl", "curl");
     let Some(mut nodes) = started_cluster() else {
         return;
     };
-    let (callback, bodies) = callback_receiver();
+    let (callback, received) = subscriber(204);
     let (status, sub) = nms(
         &nodes[0],
         "POST",
@@ -662,18 +608,10 @@ fn one_node_delivers_each_nms_notification_though_every_node_knows_the_subscript
             .filter(|e| e.get("changedObject").is_some())
             .count()
     };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while changed(&bodies.lock().unwrap()) < 5 {
-        assert!(
-            Instant::now() < deadline,
-            "not every change was notified: {:?}",
-            bodies.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    received.wait_for("every change notified", |lists| changed(lists) >= 5);
     // Time for a second node's duplicate to arrive, were there one.
     std::thread::sleep(Duration::from_secs(3));
-    let bodies = bodies.lock().unwrap().clone();
+    let bodies = received.lists();
     assert_eq!(changed(&bodies), 5, "a change notified twice: {bodies:#?}");
     let indexes: Vec<u64> = bodies
         .iter()
